@@ -1,0 +1,205 @@
+"""The ``villagewatch`` command: one entry point per role, plus the demo and config tools."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from villagewatch.config import Deployment, check_file, load_deployment
+from villagewatch.errors import ConfigError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Sensor ingestion and alerting for village governance.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Work with config files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="Settings file (see docs/config.md).", exists=True)
+]
+LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _deployment(path: Path) -> Deployment:
+    try:
+        return load_deployment(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        raise typer.Exit(1) from None
+
+
+def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` so it can finish in order."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+@app.command()
+def demo(
+    api_port: Annotated[int, typer.Option(help="Port of the API on 127.0.0.1.")] = 8080,
+    broker_port: Annotated[
+        int, typer.Option(help="Port of the embedded broker; 0 = any free one.")
+    ] = 0,
+    data: Annotated[
+        Path | None, typer.Option(help="Keep the SQLite database in this folder.")
+    ] = None,
+    rate: Annotated[float | None, typer.Option(help="Simulated messages per second.")] = None,
+    view: Annotated[bool, typer.Option(help="Show the live terminal view.")] = True,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Run broker, ingester, SQLite, simulator and API in one process; no servers needed."""
+    from villagewatch.demo.run import DemoInfo, run_demo
+
+    _logging(log_level)
+
+    def ready(info: DemoInfo) -> None:
+        typer.echo(
+            f"villagewatch demo is running (Ctrl-C stops it)\n"
+            f"  API       {info.api_url}/healthz  {info.api_url}/metrics\n"
+            f"            {info.api_url}/api/devices\n"
+            f"            {info.api_url}/api/readings?device=wl-bridge&buckets=20\n"
+            f"            {info.api_url}/docs  (OpenAPI)\n"
+            f"  broker    mqtt://127.0.0.1:{info.broker_port}  (MQTT 3.1.1)\n"
+            f"  database  {info.database}",
+            err=True,
+        )
+
+    _run_until_signal(
+        lambda stop: run_demo(
+            stop, broker_port=broker_port, api_port=api_port, data_dir=data, rate=rate,
+            view=view, on_ready=ready,
+        )
+    )  # fmt: skip
+
+
+@app.command()
+def ingest(config: ConfigOption, log_level: LogLevel = "info") -> None:
+    """Consume telemetry and events from the broker into the configured store."""
+    from villagewatch.ingest import IngestService
+    from villagewatch.store import open_store
+
+    _logging(log_level)
+    deployment = _deployment(config)
+
+    async def main(stop: asyncio.Event) -> None:
+        store = open_store(deployment.settings.store)
+        try:
+            await IngestService(deployment=deployment, store=store).run(stop)
+        finally:
+            await store.close()
+
+    _run_until_signal(main)
+
+
+@app.command()
+def simulate(
+    config: ConfigOption,
+    village: Annotated[str | None, typer.Option(help="Village id; default: the first.")] = None,
+    devices: Annotated[int | None, typer.Option(help="Use only the first N devices.")] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Messages per second (overrides config).")
+    ] = None,
+    speed: Annotated[float | None, typer.Option(help="Simulated seconds per real second.")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    count: Annotated[int | None, typer.Option(help="Stop after this many messages.")] = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Publish a simulated village to the configured broker."""
+    from villagewatch.sim.publisher import SimulationPublisher
+
+    _logging(log_level)
+    deployment = _deployment(config)
+    villages = {v.id: v for v in deployment.villages}
+    chosen = villages.get(village) if village else deployment.villages[0]
+    if chosen is None:
+        typer.echo(f"no village {village!r}; configured: {', '.join(villages)}", err=True)
+        raise typer.Exit(1)
+    sim = deployment.settings.simulate
+    updates = {k: v for k, v in (("rate", rate), ("speed", speed)) if v is not None}
+    settings = sim.model_validate({**sim.model_dump(), **updates})
+
+    async def main(stop: asyncio.Event) -> None:
+        publisher = SimulationPublisher(
+            mqtt=deployment.settings.mqtt, village=chosen, settings=settings, devices=devices
+        )
+        stats = await publisher.run(stop, duration_s=duration, count=count)
+        typer.echo(
+            f"published {stats.published}, acknowledged {stats.acknowledged}, "
+            f"dropped {stats.dropped}",
+            err=True,
+        )
+
+    try:
+        _run_until_signal(main)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def api(config: ConfigOption, log_level: LogLevel = "info") -> None:
+    """Serve the HTTP API over the configured store."""
+    import uvicorn
+    from prometheus_client import REGISTRY
+
+    from villagewatch.api.app import create_app
+    from villagewatch.store import open_store
+
+    _logging(log_level)
+    deployment = _deployment(config)
+    store = open_store(deployment.settings.store)
+    application = create_app(deployment=deployment, store=store, registries=[REGISTRY])
+    uvicorn.run(
+        application, host=deployment.settings.api.host, port=deployment.settings.api.port,
+        log_level=log_level.lower(),
+    )  # fmt: skip
+
+
+@config_app.command("check")
+def config_check(
+    files: Annotated[list[Path], typer.Argument(help="Settings or village files.")],
+) -> None:
+    """Validate config files; print every issue with file, line, path and reason."""
+    failed = False
+    for path in files:
+        issues = check_file(path)
+        for issue in issues:
+            typer.echo(str(issue), err=True)
+        if issues:
+            failed = True
+        else:
+            typer.echo(f"{path}: ok")
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point of the ``villagewatch`` script."""
+    app()

@@ -1,0 +1,44 @@
+"""Typed settings and the village model (villages, grids, devices), with a checking loader."""
+
+from villagewatch.config.load import (
+    Deployment,
+    check_file,
+    load_deployment,
+    load_village,
+    read_secret,
+)
+from villagewatch.config.settings import (
+    ApiSettings,
+    FloodScenario,
+    InfluxSettings,
+    IngestSettings,
+    MqttSettings,
+    Settings,
+    SimulateSettings,
+    SQLiteSettings,
+    StoreSettings,
+    TlsSettings,
+)
+from villagewatch.config.village import DeviceSpec, Grid, Position, Village
+
+__all__ = [
+    "ApiSettings",
+    "Deployment",
+    "DeviceSpec",
+    "FloodScenario",
+    "Grid",
+    "InfluxSettings",
+    "IngestSettings",
+    "MqttSettings",
+    "Position",
+    "SQLiteSettings",
+    "Settings",
+    "SimulateSettings",
+    "StoreSettings",
+    "TlsSettings",
+    "Village",
+    "check_file",
+    "load_deployment",
+    "load_village",
+    "read_secret",
+]

@@ -1,0 +1,117 @@
+"""Load and check deployment files: a settings file and the village files it names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from villagewatch.config.settings import InfluxSettings, Settings, SQLiteSettings
+from villagewatch.config.village import Village, check_village
+from villagewatch.config.yamlfile import read_yaml
+from villagewatch.contract import DeviceInfo
+from villagewatch.errors import ConfigError, ConfigIssue
+
+__all__ = ["Deployment", "check_file", "load_deployment", "load_village", "read_secret"]
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """Validated settings with their villages; relative paths already resolved."""
+
+    settings: Settings
+    villages: tuple[Village, ...]
+
+    def device_registry(self) -> Mapping[tuple[str, str], DeviceInfo]:
+        """(village, device) → grid and kind, for the decoder."""
+        return {(v.id, d.id): DeviceInfo(d.grid, d.kind) for v in self.villages for d in v.devices}
+
+
+def load_village(path: Path) -> Village:
+    """Read and check one village file; raise :class:`ConfigError` with every issue."""
+    doc = read_yaml(path)
+    village = doc.validate(Village)
+    problems = check_village(village)
+    if problems:
+        raise ConfigError([doc.issue(loc, message) for loc, message in problems])
+    return village
+
+
+def load_deployment(path: Path) -> Deployment:
+    """Read a settings file and every village file it names; all issues are reported together."""
+    doc = read_yaml(path)
+    settings = doc.validate(Settings)
+    base = path.parent
+    settings = _resolved(settings, base)
+    villages: list[Village] = []
+    issues: list[ConfigIssue] = []
+    seen: dict[str, int] = {}
+    for i, village_path in enumerate(settings.villages):
+        try:
+            village = load_village(village_path)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+            continue
+        if village.id in seen:
+            issues.append(
+                doc.issue(
+                    ("villages", i), f"village {village.id!r} is also villages[{seen[village.id]}]"
+                )
+            )
+        seen.setdefault(village.id, i)
+        villages.append(village)
+    if issues:
+        raise ConfigError(issues)
+    return Deployment(settings, tuple(villages))
+
+
+def check_file(path: Path) -> list[ConfigIssue]:
+    """Every issue in a settings file (with its villages) or a village file; empty when valid."""
+    try:
+        doc = read_yaml(path)
+        if isinstance(doc.data, dict) and "grids" in doc.data:
+            load_village(path)
+        else:
+            load_deployment(path)
+    except ConfigError as exc:
+        return exc.issues
+    return []
+
+
+def read_secret(path: Path) -> str:
+    """The secret held in ``path`` (one line; surrounding whitespace dropped)."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(str(path), "", f"cannot read the secret: {exc}")]) from None
+
+
+def _resolved(settings: Settings, base: Path) -> Settings:
+    def rel(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
+
+    def rel_opt(p: Path | None) -> Path | None:
+        return None if p is None else rel(p)
+
+    mqtt = settings.mqtt.model_copy(update={"password_file": rel_opt(settings.mqtt.password_file)})
+    if mqtt.tls is not None:
+        tls = mqtt.tls.model_copy(
+            update={
+                "ca_file": rel(mqtt.tls.ca_file),
+                "cert_file": rel_opt(mqtt.tls.cert_file),
+                "key_file": rel_opt(mqtt.tls.key_file),
+            }
+        )
+        mqtt = mqtt.model_copy(update={"tls": tls})
+    store: InfluxSettings | SQLiteSettings = settings.store
+    if isinstance(store, SQLiteSettings):
+        store = store.model_copy(update={"path": rel(store.path)})
+    else:
+        store = store.model_copy(
+            update={
+                "password_file": rel_opt(store.password_file),
+                "token_file": rel_opt(store.token_file),
+            }
+        )
+    villages = [rel(v) for v in settings.villages]
+    return settings.model_copy(update={"mqtt": mqtt, "store": store, "villages": villages})

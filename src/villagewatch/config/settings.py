@@ -1,0 +1,227 @@
+"""Typed settings of a deployment: broker, store, ingester, API, simulator, and its village files.
+
+Secrets are never written in the settings file itself: ``password_file`` and
+``token_file`` name files that hold them, so the settings can be shared and
+committed. Every field has a description; ``docs/config.md`` is the reference.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from villagewatch.contract import Identifier
+
+__all__ = [
+    "ApiSettings",
+    "FloodScenario",
+    "InfluxSettings",
+    "IngestSettings",
+    "MqttSettings",
+    "SQLiteSettings",
+    "Settings",
+    "SimulateSettings",
+    "StoreSettings",
+    "TlsSettings",
+]
+
+_STRICT = ConfigDict(frozen=True, extra="forbid")
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class TlsSettings(BaseModel):
+    """TLS towards the broker."""
+
+    model_config = _STRICT
+
+    ca_file: Path = Field(description="CA certificate that signed the broker's certificate.")
+    cert_file: Path | None = Field(None, description="Client certificate, for certificate auth.")
+    key_file: Path | None = Field(None, description="Private key of the client certificate.")
+
+
+class MqttSettings(BaseModel):
+    """How to reach the MQTT broker."""
+
+    model_config = _STRICT
+
+    host: str = Field("127.0.0.1", description="Broker host name or address.")
+    port: Port = Field(1883, description="Broker port (8883 is usual with TLS).")
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5",
+        description="MQTT version. 5 gives shared subscriptions and flow control "
+        "(Receive Maximum); 3.1.1 is for brokers without MQTT 5.",
+    )
+    username: str | None = Field(None, description="User name, if the broker requires one.")
+    password_file: Path | None = Field(None, description="File holding the password.")
+    tls: TlsSettings | None = Field(None, description="Use TLS; unset means plain TCP.")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, seconds.")
+
+
+class IngestSettings(BaseModel):
+    """The ingester: subscription, batching and flow control."""
+
+    model_config = _STRICT
+
+    client_id: Identifier = Field(
+        "vw-ingest-1", description="MQTT client id; unique per ingester process."
+    )
+    share_group: Identifier | None = Field(
+        "ingest",
+        description="Shared-subscription group ($share/<group>/…); ingesters in one group "
+        "split the stream. Unset: plain subscriptions (brokers without MQTT 5).",
+    )
+    session_expiry_s: int = Field(
+        7 * 86400,
+        ge=0,
+        description="How long the broker keeps the session (and queues messages) while "
+        "the ingester is away.",
+    )
+    receive_maximum: int = Field(
+        10_000,
+        ge=1,
+        le=65_535,
+        description="Most unacknowledged messages the broker may send us (MQTT 5 Receive "
+        "Maximum); bounds the ingester's memory. Must be at least twice batch_max_messages.",
+    )
+    batch_max_messages: int = Field(
+        2000, ge=1, description="A batch closes when it holds this many messages…"
+    )
+    batch_max_readings: int = Field(20_000, ge=1, description="…or this many readings and events…")
+    flush_interval_s: float = Field(
+        0.2, gt=0, le=60, description="…or when its oldest message has waited this long."
+    )
+    max_message_bytes: int = Field(
+        262_144, ge=1024, description="Larger payloads are dead-lettered as too_large."
+    )
+    dedupe_window: int = Field(
+        200_000,
+        ge=0,
+        description="Recent dedupe keys remembered to drop redeliveries before writing. "
+        "Stores are idempotent anyway; this saves work and counts duplicates.",
+    )
+    earliest_timestamp: date = Field(
+        date(2020, 1, 1),
+        description="Device times before this are implausible: stamped on receipt instead.",
+    )
+    max_clock_ahead_s: float = Field(
+        300, ge=0, description="Device times further ahead of receipt are implausible."
+    )
+    retry_initial_s: float = Field(0.5, gt=0, description="First wait after a failed write.")
+    retry_max_s: float = Field(30, gt=0, description="Longest wait between write attempts.")
+    metrics_port: Port | None = Field(
+        None, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset: don't."
+    )
+
+    @model_validator(mode="after")
+    def _window_fits_batches(self) -> IngestSettings:
+        if self.receive_maximum < 2 * self.batch_max_messages:
+            raise ValueError(
+                f"receive_maximum ({self.receive_maximum}) must be at least twice "
+                f"batch_max_messages ({self.batch_max_messages}): the broker stops sending "
+                "once that many messages await our ack, so a bigger batch could only ever "
+                "close on the timer, and nothing would arrive while one is being written"
+            )
+        return self
+
+    @property
+    def earliest_ms(self) -> int:
+        """``earliest_timestamp`` as epoch milliseconds."""
+        start = datetime(
+            self.earliest_timestamp.year,
+            self.earliest_timestamp.month,
+            self.earliest_timestamp.day,
+            tzinfo=UTC,
+        )
+        return int(start.timestamp()) * 1000
+
+
+class InfluxSettings(BaseModel):
+    """InfluxDB through its v1 HTTP API (/write, /query): 1.x, 2.x (v1 compatibility), 3.x."""
+
+    model_config = _STRICT
+
+    kind: Literal["influx"] = "influx"
+    url: str = Field("http://127.0.0.1:8086", description="Base URL of the InfluxDB HTTP API.")
+    database: Identifier = Field("villagewatch", description="Database (2.x: mapped bucket).")
+    retention_policy: str | None = Field(None, description="Retention policy; unset: default.")
+    username: str | None = Field(None, description="User for basic auth (1.x).")
+    password_file: Path | None = Field(None, description="File holding the password.")
+    token_file: Path | None = Field(None, description="File holding an API token (2.x, 3.x).")
+    gzip: bool = Field(True, description="Compress write bodies.")
+    timeout_s: float = Field(10, gt=0, description="Timeout of one HTTP request.")
+    create_database: bool = Field(
+        False, description="Create the database at start-up (1.x; needs admin rights)."
+    )
+    rescue_lookback_s: int = Field(
+        86_400,
+        ge=60,
+        description="How far back to look for an earlier copy of a reading whose device "
+        "clock was implausible (such readings are stamped on receipt, so a resent copy gets "
+        "a new time and must be found by its dedupe key).",
+    )
+
+
+class SQLiteSettings(BaseModel):
+    """The embedded store: one SQLite file in WAL mode."""
+
+    model_config = _STRICT
+
+    kind: Literal["sqlite"] = "sqlite"
+    path: Path = Field(Path("var/villagewatch.db"), description="Database file.")
+
+
+StoreSettings = Annotated[InfluxSettings | SQLiteSettings, Field(discriminator="kind")]
+
+
+class ApiSettings(BaseModel):
+    """The HTTP API."""
+
+    model_config = _STRICT
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: Port = Field(8080, description="Port to listen on.")
+
+
+class FloodScenario(BaseModel):
+    """A scripted flood at one water-level gauge: rise, hold, fall."""
+
+    model_config = _STRICT
+
+    device: Identifier = Field(description="The water-level device that sees the flood.")
+    start_s: float = Field(60, ge=0, description="Simulated seconds before the rise starts.")
+    rise_cm: float = Field(180, gt=0, description="How far the water rises above normal.")
+    rise_s: float = Field(1800, gt=0, description="Duration of the rise.")
+    hold_s: float = Field(600, ge=0, description="Duration at the crest.")
+    fall_s: float = Field(3600, gt=0, description="Duration of the fall back to normal.")
+
+
+class SimulateSettings(BaseModel):
+    """The simulated village (``villagewatch simulate`` and the demo)."""
+
+    model_config = _STRICT
+
+    rate: float = Field(20, gt=0, le=200_000, description="Messages per second, all devices.")
+    speed: float = Field(
+        1, gt=0, le=3600, description="Simulated seconds per real second (device clocks too)."
+    )
+    base_level_cm: float = Field(120, description="Normal water level at the gauges.")
+    seed: int = Field(1, description="Random seed; the same seed gives the same village.")
+    flood: FloodScenario | None = Field(None, description="Scripted flood, if any.")
+
+
+class Settings(BaseModel):
+    """A whole deployment's settings file."""
+
+    model_config = _STRICT
+
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    store: StoreSettings = Field(default_factory=SQLiteSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    simulate: SimulateSettings = Field(default_factory=SimulateSettings)
+    villages: list[Path] = Field(
+        min_length=1, description="Village files, relative to this settings file."
+    )

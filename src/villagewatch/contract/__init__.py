@@ -1,0 +1,48 @@
+"""The MQTT contract, v1: topics, identifiers, payload models and the records they decode to.
+
+Shared by the edge agent and every central service; see ``docs/contract.md``.
+"""
+
+from villagewatch.contract.decode import Decoded, Decoder, DeviceInfo, TimePolicy
+from villagewatch.contract.identifiers import Identifier, is_identifier
+from villagewatch.contract.payloads import Clock, DeviceKind, metric_names
+from villagewatch.contract.records import (
+    DeadLetter,
+    DedupeKey,
+    Event,
+    Reading,
+    RejectReason,
+    point_time_ns,
+)
+from villagewatch.contract.topics import (
+    Channel,
+    Topic,
+    TopicError,
+    parse_topic,
+    subscription,
+    topic_for,
+)
+
+__all__ = [
+    "Channel",
+    "Clock",
+    "DeadLetter",
+    "Decoded",
+    "Decoder",
+    "DedupeKey",
+    "DeviceInfo",
+    "DeviceKind",
+    "Event",
+    "Identifier",
+    "Reading",
+    "RejectReason",
+    "TimePolicy",
+    "Topic",
+    "TopicError",
+    "is_identifier",
+    "metric_names",
+    "parse_topic",
+    "point_time_ns",
+    "subscription",
+    "topic_for",
+]

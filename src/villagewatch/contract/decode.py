@@ -1,0 +1,192 @@
+"""Decode one MQTT message into records, or into a dead letter that says why not.
+
+Shared by every consumer of the stream (ingest, detect), so all of them accept
+and refuse exactly the same messages. Nothing here raises on bad input: a
+refusal is returned as a :class:`DeadLetter`, which the caller counts, keeps and
+acknowledges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from pydantic import BaseModel, ValidationError
+
+from villagewatch.contract.payloads import (
+    DeviceKind,
+    EventMessage,
+    ItemBase,
+    TelemetryMessage,
+    event_model,
+    telemetry_model,
+    ts_to_ms,
+)
+from villagewatch.contract.records import (
+    DeadLetter,
+    Event,
+    EventValue,
+    Reading,
+    RejectReason,
+    point_time_ns,
+)
+from villagewatch.contract.topics import TopicError, parse_topic
+
+__all__ = ["Decoded", "Decoder", "DeviceInfo", "TimePolicy"]
+
+_ITEM_FIELDS = frozenset(ItemBase.model_fields)
+_EVENT_SKIP = _ITEM_FIELDS | {"type"}
+_MS = 1_000_000
+
+
+class DeviceInfo(NamedTuple):
+    """What the village config says about a device."""
+
+    grid: str
+    kind: DeviceKind
+
+
+class Decoded(NamedTuple):
+    """The records one valid message carried."""
+
+    readings: list[Reading]
+    events: list[Event]
+    rescued: int
+    """How many items had an implausible device time and were stamped on receipt."""
+
+
+class TimePolicy(NamedTuple):
+    """Which device timestamps are plausible."""
+
+    earliest_ms: int = 1_577_836_800_000  # 2020-01-01T00:00:00Z
+    max_future_ms: int = 300_000
+    """How far ahead of the receive time a device clock may run."""
+
+
+class Decoder:
+    """Validates topic and payload against the contract and the device registry."""
+
+    def __init__(
+        self,
+        *,
+        devices: Mapping[tuple[str, str], DeviceInfo],
+        max_bytes: int = 262_144,
+        time_policy: TimePolicy | None = None,
+    ) -> None:
+        self._devices = devices
+        self._max_bytes = max_bytes
+        self._time = time_policy or TimePolicy()
+
+    def decode(  # noqa: PLR0911 - one early return per refusal reason reads best
+        self, topic: str, payload: bytes, received_ns: int
+    ) -> Decoded | DeadLetter:
+        """Decode a telemetry or event message received at ``received_ns``."""
+
+        def reject(reason: RejectReason, detail: str) -> DeadLetter:
+            return DeadLetter.of(received_ns, topic, reason, detail, payload)
+
+        if len(payload) > self._max_bytes:
+            return reject(RejectReason.TOO_LARGE, f"{len(payload)} bytes, limit {self._max_bytes}")
+        parts = topic.split("/")
+        if len(parts) != 5 or parts[0] != "vw" or parts[1] != "v1":
+            try:
+                parsed = parse_topic(topic)
+            except TopicError as exc:
+                return reject(RejectReason.BAD_TOPIC, str(exc))
+            return reject(
+                RejectReason.UNEXPECTED_CHANNEL, f"{parsed.channel} is not ingested as data"
+            )
+        village, device, channel = parts[2], parts[3], parts[4]
+        info = self._devices.get((village, device))
+        if info is None:
+            try:
+                parse_topic(topic)
+            except TopicError as exc:
+                return reject(RejectReason.BAD_TOPIC, str(exc))
+            return reject(
+                RejectReason.UNKNOWN_DEVICE, f"no device {device!r} in village {village!r}"
+            )
+        model: type[TelemetryMessage[ItemBase]] | type[EventMessage[ItemBase]] | None
+        if channel == "telemetry":
+            model = telemetry_model(info.kind)
+        elif channel == "event":
+            model = event_model(info.kind)
+            if model is None:
+                return reject(
+                    RejectReason.UNEXPECTED_CHANNEL, f"{info.kind} devices send no events"
+                )
+        else:
+            return reject(RejectReason.UNEXPECTED_CHANNEL, f"channel {channel[:40]!r} is not data")
+        try:
+            message: BaseModel = model.model_validate_json(payload)
+        except ValidationError as exc:
+            return reject(*_classify(exc))
+        assert isinstance(message, TelemetryMessage | EventMessage)
+        if message.device != device:
+            return reject(
+                RejectReason.DEVICE_MISMATCH,
+                f"payload device {message.device!r} is not topic device {device!r}",
+            )
+        return self._records(village, device, info, message, received_ns)
+
+    def _records(
+        self,
+        village: str,
+        device: str,
+        info: DeviceInfo,
+        message: TelemetryMessage[ItemBase] | EventMessage[ItemBase],
+        received_ns: int,
+    ) -> Decoded:
+        received_ms = received_ns // _MS
+        earliest = self._time.earliest_ms
+        latest = received_ms + self._time.max_future_ms
+        boot, historical, grid, kind = message.boot, message.historical, info.grid, info.kind.value
+        readings: list[Reading] = []
+        events: list[Event] = []
+        rescued = 0
+        is_event = isinstance(message, EventMessage)
+        for item in message.items():
+            device_ms = ts_to_ms(item.ts)
+            plausible = earliest <= device_ms <= latest
+            if not plausible:
+                rescued += 1
+            time_ns = point_time_ns(device_ms if plausible else received_ms, boot, item.seq)
+            fields = item.__dict__
+            if is_event:
+                attrs: dict[str, EventValue] = {}
+                for name, value in fields.items():
+                    if value is None or name in _EVENT_SKIP:
+                        continue
+                    attrs[name] = ",".join(map(str, value)) if isinstance(value, tuple) else value
+                events.append(
+                    Event(
+                        village, grid, device, kind, time_ns, item.seq, boot, fields["type"],
+                        attrs, item.clock, historical, not plausible, device_ms,
+                    )
+                )  # fmt: skip
+            else:
+                values = {
+                    name: float(value)
+                    for name, value in fields.items()
+                    if value is not None and name not in _ITEM_FIELDS
+                }
+                readings.append(
+                    Reading(
+                        village, grid, device, kind, time_ns, item.seq, boot, values,
+                        item.clock, historical, not plausible, device_ms,
+                    )
+                )  # fmt: skip
+        return Decoded(readings, events, rescued)
+
+
+def _classify(exc: ValidationError) -> tuple[RejectReason, str]:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    first = errors[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    detail = f"{loc or 'payload'}: {first['msg']}{more}"
+    if first["type"] == "json_invalid":
+        return RejectReason.BAD_JSON, first["msg"]
+    if first["loc"][:1] == ("v",):
+        return RejectReason.UNSUPPORTED_VERSION, detail
+    return RejectReason.INVALID_PAYLOAD, detail

@@ -1,0 +1,309 @@
+"""Typed, versioned JSON payloads of the MQTT contract (``"v": 1``).
+
+Every telemetry and event message names its device (it must match the topic)
+and the device's boot id, and carries either one item (``reading`` /
+``event``) or a batch (``readings`` / ``events``). Every item has its own
+per-boot sequence number ``seq`` — (device, boot, seq) is the dedupe key — its
+device timestamp ``ts`` and the quality of the clock that made it. Backlog that
+an edge agent replays after an outage is sent with ``"historical": true``.
+
+Which fields a reading or event may carry depends on the device's kind, taken
+from the village config, never from the payload. Validation is strict: no
+string-to-number coercion, no NaN or infinity, no unknown fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+from villagewatch.contract.identifiers import Identifier
+
+__all__ = [
+    "ALL_METRICS",
+    "MAX_ITEMS",
+    "CallButtonEvent",
+    "CallButtonReading",
+    "CameraEvent",
+    "CameraReading",
+    "Clock",
+    "DesiredConfig",
+    "DeviceKind",
+    "EventMessage",
+    "ItemBase",
+    "RainGaugeReading",
+    "ReportedConfig",
+    "SmartLockEvent",
+    "SmartLockReading",
+    "StatusMessage",
+    "TelemetryMessage",
+    "Timestamp",
+    "WaterLevelReading",
+    "event_model",
+    "metric_names",
+    "telemetry_model",
+    "ts_to_ms",
+]
+
+MAX_ITEMS = 1000
+"""Most readings or events one message may carry."""
+
+_WIRE = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+_SAFE_INT = 2**53
+Timestamp = Annotated[int, Field(ge=-_SAFE_INT, le=_SAFE_INT)] | AwareDatetime
+"""Device time: integer milliseconds since the Unix epoch, or an RFC 3339 string with offset."""
+
+Battery = Annotated[float, Field(ge=0, le=100, description="Battery charge, percent.")]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+def ts_to_ms(ts: int | datetime) -> int:
+    """Milliseconds since the epoch of a validated :data:`Timestamp`."""
+    if isinstance(ts, int):
+        return ts
+    # whole seconds and milliseconds apart: float seconds would round the milliseconds
+    return int(ts.replace(microsecond=0).timestamp()) * 1000 + ts.microsecond // 1000
+
+
+class Clock(StrEnum):
+    """How far the device trusts its clock when it stamped the item."""
+
+    SYNCED = "synced"
+    UNSYNCED = "unsynced"
+
+
+class DeviceKind(StrEnum):
+    """Kinds of device the contract knows; a device's kind comes from the village config."""
+
+    WATER_LEVEL = "water_level"
+    RAIN_GAUGE = "rain_gauge"
+    SMART_LOCK = "smart_lock"
+    CAMERA = "camera"
+    CALL_BUTTON = "call_button"
+
+
+class ItemBase(BaseModel):
+    """Fields every reading and every event carries."""
+
+    model_config = _WIRE
+
+    seq: int = Field(ge=0, lt=2**63, description="Per-boot sequence number; dedupe key.")
+    ts: Timestamp = Field(description="Device time: epoch milliseconds or RFC 3339.")
+    clock: Clock = Field(description="Whether the device clock was synced when stamping.")
+
+
+# --- telemetry ---------------------------------------------------------------
+
+
+class WaterLevelReading(ItemBase):
+    """A water-level gauge reading."""
+
+    level_cm: float = Field(description="Water level above the gauge datum, cm.")
+    battery: Battery | None = None
+
+
+class RainGaugeReading(ItemBase):
+    """Rain since the gauge's previous reading."""
+
+    mm: float = Field(ge=0, description="Rainfall since the previous reading, mm.")
+    battery: Battery | None = None
+
+
+class SmartLockReading(ItemBase):
+    """Periodic state of a smart lock."""
+
+    battery: Battery
+
+
+class CallButtonReading(ItemBase):
+    """Periodic state of an SOS call button."""
+
+    battery: Battery
+
+
+class CameraReading(ItemBase):
+    """Periodic camera measurements; at least one field is present."""
+
+    fps: float | None = Field(None, ge=0, description="Frames processed per second.")
+    level_cm: float | None = Field(None, description="Water level read off a staff gauge, cm.")
+    free_spaces: int | None = Field(None, ge=0, description="Free parking spaces in view.")
+    occupied_spaces: int | None = Field(None, ge=0, description="Occupied parking spaces.")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CameraReading:
+        if all(getattr(self, name) is None for name in _CAMERA_METRICS):
+            raise ValueError("a camera reading needs at least one of " + ", ".join(_CAMERA_METRICS))
+        return self
+
+
+_CAMERA_METRICS = ("fps", "level_cm", "free_spaces", "occupied_spaces")
+
+# --- events ------------------------------------------------------------------
+
+
+class SmartLockEvent(ItemBase):
+    """Something a smart lock reports."""
+
+    type: Literal[
+        "unlock",
+        "lock",
+        "wrong_code",
+        "tamper",
+        "forced_open",
+        "door_ajar",
+        "jammed",
+        "low_battery",
+    ]
+    credential: Identifier | None = Field(
+        None, description="Credential used (card, code slot, fingerprint id)."
+    )
+    method: (
+        Literal["code", "card", "fingerprint", "face", "app", "key", "remote", "unknown"] | None
+    ) = None
+    duration_s: float | None = Field(None, ge=0, description="door_ajar: seconds open so far.")
+    battery: Battery | None = None
+
+
+class CameraEvent(ItemBase):
+    """A camera detection (or its end) decided at the edge."""
+
+    type: Literal["detection", "cleared"]
+    detection: Literal["illegal_parking", "exposed_garbage", "street_vending", "river_debris"]
+    zone: Identifier
+    box: tuple[Fraction, Fraction, Fraction, Fraction] | None = Field(
+        None, description="x, y, width, height as fractions of the frame."
+    )
+    score: Fraction | None = None
+    dwell_s: float | None = Field(None, ge=0)
+    covered_fraction: Fraction | None = Field(None, description="river_debris: water covered.")
+    evidence: Identifier | None = Field(None, description="Event id of the evidence JPEG.")
+
+
+class CallButtonEvent(ItemBase):
+    """An SOS press."""
+
+    type: Literal["sos"]
+
+
+# --- envelopes ---------------------------------------------------------------
+
+R = TypeVar("R", bound=ItemBase)
+
+
+class _Envelope(BaseModel):
+    model_config = _WIRE
+
+    v: Literal[1] = Field(description="Contract version.")
+    device: Identifier = Field(description="Sending device; must match the topic.")
+    boot: Identifier = Field(description="Changes at every boot of the device.")
+    historical: bool = Field(False, description="Replayed backlog rather than live data.")
+
+
+class TelemetryMessage(_Envelope, Generic[R]):
+    """``…/telemetry``: one reading or a batch of readings."""
+
+    reading: R | None = None
+    readings: list[R] | None = Field(None, min_length=1, max_length=MAX_ITEMS)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TelemetryMessage[R]:
+        if (self.reading is None) == (self.readings is None):
+            raise ValueError("exactly one of 'reading' and 'readings' is required")
+        return self
+
+    def items(self) -> list[R]:
+        """The readings, whichever form carried them."""
+        return [self.reading] if self.reading is not None else list(self.readings or ())
+
+
+class EventMessage(_Envelope, Generic[R]):
+    """``…/event``: one event or a batch of events."""
+
+    event: R | None = None
+    events: list[R] | None = Field(None, min_length=1, max_length=MAX_ITEMS)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> EventMessage[R]:
+        if (self.event is None) == (self.events is None):
+            raise ValueError("exactly one of 'event' and 'events' is required")
+        return self
+
+    def items(self) -> list[R]:
+        """The events, whichever form carried them."""
+        return [self.event] if self.event is not None else list(self.events or ())
+
+
+class StatusMessage(BaseModel):
+    """``…/status`` (retained): birth on connect, death as the last will."""
+
+    model_config = _WIRE
+
+    v: Literal[1]
+    device: Identifier
+    state: Literal["online", "offline"]
+    boot: Identifier | None = None
+    ts: Timestamp | None = None
+    devices: list[Identifier] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="Devices behind this agent."
+    )
+
+
+class DesiredConfig(BaseModel):
+    """``…/config`` (retained): what the centre wants the edge to run."""
+
+    model_config = _WIRE
+
+    v: Literal[1]
+    version: int = Field(ge=0)
+    config: dict[str, JsonValue]
+
+
+class ReportedConfig(BaseModel):
+    """``…/config/reported``: what the edge applied, or why it refused."""
+
+    model_config = _WIRE
+
+    v: Literal[1]
+    version: int = Field(ge=0)
+    applied: bool
+    error: str | None = Field(None, max_length=500)
+
+
+_TELEMETRY: dict[DeviceKind, type[ItemBase]] = {
+    DeviceKind.WATER_LEVEL: WaterLevelReading,
+    DeviceKind.RAIN_GAUGE: RainGaugeReading,
+    DeviceKind.SMART_LOCK: SmartLockReading,
+    DeviceKind.CAMERA: CameraReading,
+    DeviceKind.CALL_BUTTON: CallButtonReading,
+}
+_EVENTS: dict[DeviceKind, type[ItemBase]] = {
+    DeviceKind.SMART_LOCK: SmartLockEvent,
+    DeviceKind.CAMERA: CameraEvent,
+    DeviceKind.CALL_BUTTON: CallButtonEvent,
+}
+_TELEMETRY_MESSAGES = {k: TelemetryMessage[m] for k, m in _TELEMETRY.items()}  # type: ignore[valid-type]
+_EVENT_MESSAGES = {k: EventMessage[m] for k, m in _EVENTS.items()}  # type: ignore[valid-type]
+_BASE_FIELDS = frozenset(ItemBase.model_fields)
+
+
+def telemetry_model(kind: DeviceKind) -> type[TelemetryMessage[ItemBase]]:
+    """The telemetry message model for devices of ``kind``."""
+    return _TELEMETRY_MESSAGES[kind]
+
+
+def event_model(kind: DeviceKind) -> type[EventMessage[ItemBase]] | None:
+    """The event message model for devices of ``kind``; None when the kind has no events."""
+    return _EVENT_MESSAGES.get(kind)
+
+
+def metric_names(kind: DeviceKind) -> tuple[str, ...]:
+    """Names of the numeric metrics a reading of ``kind`` may carry."""
+    return tuple(name for name in _TELEMETRY[kind].model_fields if name not in _BASE_FIELDS)
+
+
+ALL_METRICS: tuple[str, ...] = tuple(dict.fromkeys(m for k in DeviceKind for m in metric_names(k)))
+"""Every metric name any kind may carry, each once."""

@@ -1,0 +1,1 @@
+"""``villagewatch demo``: every stage in one process on embedded defaults."""

@@ -1,0 +1,66 @@
+"""The one exception tree of villagewatch.
+
+::
+
+    VillagewatchError
+    ├── ConfigError          a config file is invalid; carries every issue found
+    └── StoreError           a store could not do what was asked
+        ├── StoreUnavailable retryable: unreachable, timed out, 5xx, refused credentials
+        └── StoreRejected    the store refuses this data (a 400-class reply); retrying won't help
+
+Bad MQTT input is *data*, not an exception: the decoder returns a
+:class:`~villagewatch.contract.records.DeadLetter` instead of raising, so one
+hostile payload can never stop the stream. Third-party errors (httpx, sqlite3)
+are mapped to this tree at the boundary that calls them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "ConfigIssue",
+    "StoreError",
+    "StoreRejected",
+    "StoreUnavailable",
+    "VillagewatchError",
+]
+
+
+class VillagewatchError(Exception):
+    """Root of every error villagewatch raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem in one config file: where it is and what is wrong."""
+
+    file: str
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.path or '(top level)'}: {self.message}"
+
+
+class ConfigError(VillagewatchError):
+    """A config file failed validation; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+class StoreError(VillagewatchError):
+    """A store could not complete an operation."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or answered with a server error; retry later."""
+
+
+class StoreRejected(StoreError):
+    """The store refused the data itself (HTTP 400 and the like); retrying won't help."""

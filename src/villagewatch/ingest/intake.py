@@ -1,0 +1,194 @@
+"""Where decoded messages wait for their batch to be written.
+
+The MQTT network thread calls :meth:`Intake.add` for every message; the writer
+task awaits :meth:`Intake.take` for the next batch that is due — full by
+message count or by item count, or its oldest message has waited
+``flush_interval``. A message counts as *pending* from ``add`` until the writer
+calls :meth:`Intake.release` after acknowledging its batch.
+
+Overflow policy: once ``max_pending`` messages are pending, ``add`` blocks the
+network thread, so TCP pushes back on the broker. Under MQTT 5 this never
+happens for QoS 1 (the broker stops at our Receive Maximum first); it bounds
+memory for QoS 0 floods and for MQTT 3.1.1 brokers.
+
+Recently seen dedupe keys are remembered (``dedupe_window`` of them) so a
+redelivered reading is dropped here and counted; the stores are idempotent
+anyway, so forgetting a key (restart, window exceeded) costs work, not
+correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from threading import Condition, Lock
+
+from villagewatch.contract import DeadLetter, Decoded, DedupeKey, Event, Reading
+from villagewatch.contract.payloads import Clock
+
+__all__ = ["Intake", "PendingBatch"]
+
+
+@dataclass(slots=True)
+class PendingBatch:
+    """Messages waiting to be written together, with what is needed to acknowledge them."""
+
+    readings: list[Reading] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    acks: list[tuple[int, int]] = field(default_factory=list)
+    """(packet id, connection generation) of each QoS 1 message."""
+    messages: int = 0
+    items: int = 0
+    duplicates: int = 0
+    rescued: int = 0
+    first_at: float = 0.0
+    """time.monotonic() when the first message arrived."""
+    live_device_ms: list[int] = field(default_factory=list)
+    """Device time of the first live, synced item of each message (store-lag samples)."""
+
+
+class Intake:
+    """Thread-safe hand-over of decoded messages from the MQTT thread to the writer task."""
+
+    def __init__(
+        self,
+        *,
+        max_messages: int,
+        max_items: int,
+        max_pending: int,
+        dedupe_window: int,
+    ) -> None:
+        self._max_messages = max_messages
+        self._max_items = max_items
+        self._max_pending = max_pending
+        self._dedupe_window = dedupe_window
+        self._seen: OrderedDict[DedupeKey, None] = OrderedDict()
+        self._lock = Lock()
+        self._space = Condition(self._lock)
+        self._batch = PendingBatch()
+        self._in_flight = 0
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the event loop the writer runs in (call from that loop)."""
+        self._loop = loop
+        self._wake = asyncio.Event()
+
+    @property
+    def pending(self) -> int:
+        """Messages added and not yet released."""
+        with self._lock:
+            return self._in_flight + self._batch.messages
+
+    def add(self, mid: int, qos: int, generation: int, decoded: Decoded | DeadLetter) -> bool:
+        """Queue one message's outcome; False when closed (the message stays unacknowledged)."""
+        if isinstance(decoded, DeadLetter):
+            readings: list[Reading] = []
+            events: list[Event] = []
+            dead = [decoded]
+            duplicates = rescued = 0
+        else:
+            readings = [r for r in decoded.readings if self._first_time(r.key)]
+            events = [e for e in decoded.events if self._first_time(e.key)]
+            dead = []
+            duplicates = len(decoded.readings) + len(decoded.events) - len(readings) - len(events)
+            rescued = decoded.rescued
+        kept: list[Reading | Event] = [*readings, *events]
+        live = next(
+            (i for i in kept if not i.historical and i.clock is Clock.SYNCED and not i.rescued),
+            None,
+        )
+        wake = False
+        with self._lock:
+            while not self._closed and self._in_flight + self._batch.messages >= self._max_pending:
+                self._space.wait(timeout=1.0)
+            if self._closed:
+                return False
+            b = self._batch
+            if b.messages == 0:
+                b.first_at = time.monotonic()
+                wake = True
+            b.readings.extend(readings)
+            b.events.extend(events)
+            b.dead_letters.extend(dead)
+            if qos:
+                b.acks.append((mid, generation))
+            b.messages += 1
+            b.items += len(readings) + len(events) + len(dead)
+            b.duplicates += duplicates
+            b.rescued += rescued
+            if live is not None:
+                b.live_device_ms.append(live.device_ts_ms)
+            wake = wake or self._is_full(b)
+        if wake:
+            self._notify()
+        return True
+
+    def _first_time(self, key: DedupeKey) -> bool:
+        # Only the MQTT network thread calls this: the LRU needs no lock.
+        seen = self._seen
+        if key in seen:
+            seen.move_to_end(key)
+            return False
+        if self._dedupe_window:
+            seen[key] = None
+            if len(seen) > self._dedupe_window:
+                seen.popitem(last=False)
+        return True
+
+    def _is_full(self, b: PendingBatch) -> bool:
+        return b.messages >= self._max_messages or b.items >= self._max_items
+
+    def _notify(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return
+        with contextlib.suppress(RuntimeError):  # loop already closed: shutting down
+            loop.call_soon_threadsafe(wake.set)
+
+    async def take(self, flush_interval: float, stop: asyncio.Event) -> PendingBatch | None:
+        """The next due batch; after ``stop`` is set, whatever is left, then None."""
+        assert self._wake is not None, "bind() first"
+        while True:
+            self._wake.clear()
+            with self._lock:
+                b = self._batch
+                now = time.monotonic()
+                due = b.messages > 0 and (
+                    self._is_full(b) or now - b.first_at >= flush_interval or stop.is_set()
+                )
+                if due:
+                    self._batch = PendingBatch()
+                    self._in_flight += b.messages
+                    return b
+                if stop.is_set():
+                    return None
+                timeout = b.first_at + flush_interval - now if b.messages else None
+            await _wait_any(self._wake, stop, timeout)
+
+    def release(self, batch: PendingBatch) -> None:
+        """The batch is written and acknowledged: its messages no longer count as pending."""
+        with self._lock:
+            self._in_flight -= batch.messages
+            self._space.notify_all()
+
+    def close(self) -> None:
+        """Refuse further messages (they stay unacknowledged and will be redelivered)."""
+        with self._lock:
+            self._closed = True
+            self._space.notify_all()
+
+
+async def _wait_any(wake: asyncio.Event, stop: asyncio.Event, wait_s: float | None) -> None:
+    waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,77 @@
+"""Prometheus metrics of one ingester, in a registry of its own (several may share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from villagewatch.contract import RejectReason
+
+__all__ = ["IngestMetrics"]
+
+_LATENCY_BUCKETS = (
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
+
+
+class IngestMetrics:
+    """Counters, gauges and histograms named ``villagewatch_ingest_*``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.received = Counter(
+            "villagewatch_ingest_messages_received", "MQTT messages received.", registry=r
+        )
+        self.readings_stored = Counter(
+            "villagewatch_ingest_readings_stored", "Readings durably stored.", registry=r
+        )
+        self.events_stored = Counter(
+            "villagewatch_ingest_events_stored", "Events durably stored.", registry=r
+        )
+        self.rejected = Counter(
+            "villagewatch_ingest_rejected",
+            "Messages or points dead-lettered, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        for reason in RejectReason:
+            self.rejected.labels(reason.value)
+        self.duplicates = Counter(
+            "villagewatch_ingest_duplicates",
+            "Readings and events dropped because they were already received or stored.",
+            registry=r,
+        )
+        self.rescued = Counter(
+            "villagewatch_ingest_rescued_timestamps",
+            "Items whose device time was implausible and were stamped on receipt.",
+            registry=r,
+        )
+        self.batch_write_seconds = Histogram(
+            "villagewatch_ingest_batch_write_seconds",
+            "Time to write one batch durably, retries included.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.store_lag_seconds = Histogram(
+            "villagewatch_ingest_store_lag_seconds",
+            "Device time to durably stored, for live readings from synced clocks.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.acks_pending = Gauge(
+            "villagewatch_ingest_acks_pending",
+            "Messages received and not yet acknowledged to the broker.",
+            registry=r,
+        )
+        self.store_retries = Counter(
+            "villagewatch_ingest_store_retries",
+            "Failed batch writes that were retried.",
+            registry=r,
+        )
+        self.connected = Gauge(
+            "villagewatch_ingest_broker_connected", "1 while connected to the broker.", registry=r
+        )
+
+    def value(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """Current value of a sample, e.g. ``"villagewatch_ingest_readings_stored_total"``."""
+        return self.registry.get_sample_value(name, labels or {}) or 0.0

@@ -1,0 +1,225 @@
+"""``villagewatch ingest``: MQTT in, validated, batched, durably written, then acknowledged.
+
+Threads: paho's network thread receives and decodes (``_on_fast_message``)
+and hands each message to the :class:`~villagewatch.ingest.intake.Intake`; the
+asyncio task of :class:`~villagewatch.ingest.writer.BatchWriter` writes due
+batches and acknowledges them with one PUBACK write per batch.
+
+Acknowledgements and reconnects: after a reconnect the broker redelivers every
+unacknowledged message with its old packet id, and may reuse an id as soon as
+it is acknowledged. An ack left over from the previous connection could then
+acknowledge a *different*, unwritten message. So each message remembers the
+connection generation it arrived on, a disconnect starts a new generation, and
+acks of an older generation are dropped: those messages come again and are
+written (idempotently) and acknowledged then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from threading import Lock
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.client import ConnectFlags, DisconnectFlags
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from prometheus_client import start_http_server
+
+from villagewatch.config import Deployment
+from villagewatch.contract import (
+    Channel,
+    DeadLetter,
+    Decoded,
+    Decoder,
+    RejectReason,
+    TimePolicy,
+    subscription,
+)
+from villagewatch.ingest.intake import Intake
+from villagewatch.ingest.metrics import IngestMetrics
+from villagewatch.ingest.writer import BatchWriter
+from villagewatch.mqtt import make_client
+from villagewatch.store import Store
+
+__all__ = ["IngestService"]
+
+log = logging.getLogger(__name__)
+
+
+class IngestService:
+    """One ingester: a persistent MQTT session feeding one store."""
+
+    def __init__(
+        self, *, deployment: Deployment, store: Store, metrics: IngestMetrics | None = None
+    ) -> None:
+        settings = deployment.settings
+        self._mqtt = settings.mqtt
+        self._ingest = ing = settings.ingest
+        self._store = store
+        self.metrics = metrics or IngestMetrics()
+        self._decoder = Decoder(
+            devices=deployment.device_registry(),
+            max_bytes=ing.max_message_bytes,
+            time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
+        )
+        self._intake = Intake(
+            max_messages=ing.batch_max_messages,
+            max_items=ing.batch_max_readings,
+            max_pending=ing.receive_maximum,
+            dedupe_window=ing.dedupe_window,
+        )
+        self._client, self._connect_props = make_client(
+            self._mqtt,
+            client_id=ing.client_id,
+            persistent=True,
+            session_expiry_s=ing.session_expiry_s,
+            receive_maximum=ing.receive_maximum,
+            manual_ack=True,
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_fast_message = self._on_fast_message
+        self._ack_lock = Lock()
+        self._generation = 0
+        self._last_received_ns = 0
+        self.connected = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Ingest until ``stop`` is set; then write and acknowledge what was accepted, and leave."""
+        loop = self._loop = asyncio.get_running_loop()
+        self._intake.bind(loop)
+        metrics_server = None
+        if self._ingest.metrics_port is not None:
+            metrics_server, _ = start_http_server(
+                self._ingest.metrics_port, addr="127.0.0.1", registry=self.metrics.registry
+            )
+        writer = BatchWriter(
+            store=self._store,
+            intake=self._intake,
+            acknowledge=self._acknowledge,
+            metrics=self.metrics,
+            flush_interval_s=self._ingest.flush_interval_s,
+            retry_initial_s=self._ingest.retry_initial_s,
+            retry_max_s=self._ingest.retry_max_s,
+        )
+        self._client.connect_async(
+            self._mqtt.host,
+            self._mqtt.port,
+            keepalive=self._mqtt.keepalive_s,
+            clean_start=False,
+            properties=self._connect_props,
+        )
+        self._client.loop_start()
+        log.info(
+            "Ingesting from %s:%d into %s",
+            self._mqtt.host,
+            self._mqtt.port,
+            type(self._store).__name__,
+        )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(writer.run(stop))
+                await stop.wait()
+                self._intake.close()
+        finally:
+            self._client.disconnect()  # queued after the last PUBACKs, so they go out first
+            await asyncio.to_thread(self._client.loop_stop)
+            if metrics_server is not None:
+                metrics_server.shutdown()
+            log.info("Ingester stopped; everything acknowledged was written")
+
+    # --- paho callbacks (network thread) --------------------------------------
+
+    def _on_fast_message(self, mid: int, qos: int, topic_bytes: bytes, payload: bytes) -> None:
+        received_ns = max(time.time_ns(), self._last_received_ns + 1)  # unique: dead-letter time
+        self._last_received_ns = received_ns
+        self.metrics.received.inc()
+        topic = topic_bytes.decode("utf-8", "replace")
+        decoded: Decoded | DeadLetter
+        try:
+            decoded = self._decoder.decode(topic, payload, received_ns)
+        except Exception:  # supervisor: a bug of ours must not stop the stream or lose the payload
+            log.exception("Decoder failed on a message on %.100s; dead-lettered", topic)
+            decoded = DeadLetter.of(
+                received_ns, topic, RejectReason.INTERNAL_ERROR, "decoder error", payload
+            )
+        self._intake.add(mid, qos, self._generation, decoded)
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        _userdata: Any,
+        flags: ConnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("Broker refused the connection: %s", reason)
+            return
+        with self._ack_lock:
+            self._generation += 1
+        log.info(
+            "Connected to %s:%d (session %s)",
+            self._mqtt.host,
+            self._mqtt.port,
+            "resumed" if flags.session_present else "new",
+        )
+        group = self._ingest.share_group
+        filters = [subscription(ch, group=group) for ch in (Channel.TELEMETRY, Channel.EVENT)]
+        if self._mqtt.protocol == "5":
+            client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+        else:
+            client.subscribe([(f, 1) for f in filters])
+        self.metrics.connected.set(1)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.connected.set)
+
+    def _on_disconnect(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        _flags: DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        with self._ack_lock:
+            self._generation += 1
+        self.metrics.connected.set(0)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.connected.clear)
+        if reason.is_failure:
+            log.warning(
+                "Lost the broker (%s); reconnecting, unacknowledged messages will come again",
+                reason,
+            )
+
+    def _on_subscribe(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        for reason in reasons:
+            if reason.is_failure:
+                log.error("Broker refused a subscription: %s", reason)
+
+    # --- acknowledgements (writer task) -----------------------------------------
+
+    def _acknowledge(self, acks: list[tuple[int, int]]) -> None:
+        with self._ack_lock:
+            generation = self._generation
+            mids = [mid for mid, gen in acks if gen == generation]
+            self._client.ack_many(mids)
+        if len(mids) < len(acks):
+            log.info(
+                "%d acks belong to an earlier connection; the broker redelivers those messages",
+                len(acks) - len(mids),
+            )

@@ -1,0 +1,1 @@
+"""The village simulator: device behaviour over simulated time, published over MQTT."""

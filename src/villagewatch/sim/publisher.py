@@ -1,0 +1,125 @@
+"""``villagewatch simulate``: publish a simulated village over a real MQTT connection.
+
+Messages go out at ``rate`` per second (QoS 1). Simulated time runs ``speed``
+times faster than real time; so that no device clock runs into the future, a
+sped-up run needs a duration, and its simulated time is placed to end at the
+real end of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from paho.mqtt.client import MQTT_ERR_QUEUE_SIZE, MQTT_ERR_SUCCESS, MQTTMessageInfo
+
+from villagewatch.config import MqttSettings, SimulateSettings, Village
+from villagewatch.mqtt import make_client
+from villagewatch.sim.village import VillageSimulator
+
+__all__ = ["PublishStats", "SimulationPublisher"]
+
+log = logging.getLogger(__name__)
+
+_TICK_S = 0.01
+
+
+@dataclass(slots=True)
+class PublishStats:
+    """What a simulation run published."""
+
+    published: int = 0
+    acknowledged: int = 0
+    dropped: int = 0
+    """Messages paho refused because its outgoing queue was full (broker unreachable for long)."""
+
+
+class SimulationPublisher:
+    """Paces a :class:`VillageSimulator` onto a broker."""
+
+    def __init__(
+        self,
+        *,
+        mqtt: MqttSettings,
+        village: Village,
+        settings: SimulateSettings,
+        devices: int | None = None,
+        client_id: str | None = None,
+        max_queued: int = 100_000,
+    ) -> None:
+        self._settings = settings
+        self._sim = VillageSimulator(
+            village, settings, boot=f"sim-{secrets.token_hex(4)}", devices=devices
+        )
+        self._client, self._props = make_client(
+            mqtt, client_id=client_id or f"vw-sim-{secrets.token_hex(4)}", persistent=False
+        )
+        self._client.max_queued_messages_set(max_queued)
+        self._client.max_inflight_messages_set(1000)
+        self._mqtt = mqtt
+        self.stats = PublishStats()
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        duration_s: float | None = None,
+        count: int | None = None,
+    ) -> PublishStats:
+        """Publish until ``stop``, ``duration_s`` or ``count``; then await acks (at most 10 s)."""
+        speed = self._settings.speed
+        if speed != 1 and duration_s is None:
+            raise ValueError(
+                "a sped-up simulation needs a duration: device clocks must not run ahead"
+            )
+        self._client.connect_async(
+            self._mqtt.host, self._mqtt.port, keepalive=self._mqtt.keepalive_s
+        )
+        self._client.loop_start()
+        rate = self._settings.rate
+        real_start = time.time()
+        sim_start_ms = int((real_start - (duration_s or 0) * (speed - 1)) * 1000)
+        infos: deque[MQTTMessageInfo] = deque()
+        sent = 0
+        try:
+            while not stop.is_set():
+                elapsed = time.time() - real_start
+                if duration_s is not None and elapsed >= duration_s:
+                    break
+                due = int(elapsed * rate) + 1 - sent
+                if count is not None:
+                    due = min(due, count - sent)
+                for _ in range(max(0, due)):
+                    sim_ms = sim_start_ms + int((sent / rate) * speed * 1000)
+                    msg = self._sim.next_message(sim_ms, sim_start_ms)
+                    info = self._client.publish(msg.topic, msg.payload, qos=1)
+                    sent += 1
+                    if info.rc == MQTT_ERR_SUCCESS:
+                        infos.append(info)
+                        self.stats.published += 1
+                    elif info.rc == MQTT_ERR_QUEUE_SIZE:
+                        self.stats.dropped += 1
+                self._settle(infos)
+                if count is not None and sent >= count:
+                    break
+                await asyncio.sleep(_TICK_S)
+            deadline = time.monotonic() + 10
+            while infos and time.monotonic() < deadline:
+                self._settle(infos)
+                await asyncio.sleep(0.05)
+        finally:
+            self._client.disconnect()
+            await asyncio.to_thread(self._client.loop_stop)
+        if self.stats.dropped:
+            log.warning("Simulator dropped %d messages: broker unreachable", self.stats.dropped)
+        return self.stats
+
+    def _settle(self, infos: deque[MQTTMessageInfo]) -> None:
+        # the broker acknowledges in order, so only the front needs looking at
+        while infos and infos[0].is_published():
+            infos.popleft()
+            self.stats.acknowledged += 1

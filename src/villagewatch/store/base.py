@@ -1,0 +1,104 @@
+"""The one small interface every store implements, and the values it trades in.
+
+A store's ``write`` is idempotent: writing a reading or event that is already
+stored (same dedupe key) leaves one copy. It raises
+:class:`~villagewatch.errors.StoreUnavailable` when the caller should retry the
+whole batch later; points the store refuses on their own merits come back in
+``WriteResult.rejected`` (and are kept as dead letters by the store itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from villagewatch.contract import DeadLetter, Event, Reading
+
+__all__ = ["Batch", "Bucket", "LastValue", "Store", "WriteResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one write carries."""
+
+    readings: Sequence[Reading] = ()
+    events: Sequence[Event] = ()
+    dead_letters: Sequence[DeadLetter] = ()
+
+    def __len__(self) -> int:
+        return len(self.readings) + len(self.events) + len(self.dead_letters)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write did."""
+
+    readings: int = 0
+    """Readings now stored (newly, or already there)."""
+    events: int = 0
+    """Events now stored (newly, or already there)."""
+    duplicates: int = 0
+    """Readings and events the store recognised as already stored, where it can tell."""
+    rejected: tuple[DeadLetter, ...] = field(default_factory=tuple)
+    """Items the store refused; already kept as dead letters."""
+
+
+@dataclass(frozen=True, slots=True)
+class LastValue:
+    """The newest value of one metric of one device."""
+
+    village: str
+    device: str
+    metric: str
+    time_ns: int
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One time bucket of a downsampled series: ``[start_ns, start_ns + width)``."""
+
+    start_ns: int
+    mean: float
+    min: float
+    max: float
+    count: int
+
+
+class Store(Protocol):
+    """Readings, events and dead letters: written in batches, queried for the console."""
+
+    async def write(self, batch: Batch) -> WriteResult:
+        """Store a batch durably and idempotently; raise StoreUnavailable to have it retried."""
+        ...
+
+    async def last_values(
+        self, *, village: str | None = None, device: str | None = None
+    ) -> list[LastValue]:
+        """Newest value of every metric of every device (optionally of one village / device)."""
+        ...
+
+    async def downsample(
+        self, *, village: str, device: str, metric: str, since_ns: int, until_ns: int, buckets: int
+    ) -> list[Bucket]:
+        """Mean/min/max of a metric in ``buckets`` slices of [since, until); empty ones left out."""
+        ...
+
+    async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        """The newest dead letters, newest first."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+        ...
+
+
+def bucket_width_ns(since_ns: int, until_ns: int, buckets: int) -> int:
+    """Width of one bucket so that ``buckets`` of them cover [since, until); at least 1 ms."""
+    if until_ns <= since_ns:
+        raise ValueError("until must be after since")
+    if buckets < 1:
+        raise ValueError("buckets must be at least 1")
+    span = until_ns - since_ns
+    return max(-(-span // buckets), 1_000_000)

@@ -1,0 +1,210 @@
+"""The embedded store: one SQLite file in WAL mode, same interface as InfluxDB.
+
+Readings are kept one row per metric, so "last value per device and metric"
+and downsampling are plain SQL. Idempotency is a primary key on the dedupe key
+(village, device, boot, seq) in ``items``, shared by readings and events: an
+item whose key is already there is counted as a duplicate and not stored again.
+A batch is one transaction, committed with ``synchronous=FULL``, so "written"
+means on disk even across a power cut.
+
+sqlite3 is blocking, so every call runs on one dedicated thread that owns the
+connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from villagewatch.contract import DeadLetter, RejectReason
+from villagewatch.errors import StoreUnavailable
+from villagewatch.store.base import Batch, Bucket, LastValue, WriteResult, bucket_width_ns
+
+__all__ = ["SQLiteStore"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    village TEXT NOT NULL, device TEXT NOT NULL, boot TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (village, device, boot, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS readings (
+    village TEXT NOT NULL, grid TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL,
+    metric TEXT NOT NULL, time_ns INTEGER NOT NULL, value REAL NOT NULL,
+    boot TEXT NOT NULL, seq INTEGER NOT NULL, clock TEXT NOT NULL,
+    historical INTEGER NOT NULL, rescued INTEGER NOT NULL, device_ts_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS readings_series ON readings (village, device, metric, time_ns);
+CREATE TABLE IF NOT EXISTS latest (
+    village TEXT NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL,
+    time_ns INTEGER NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (village, device, metric)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    village TEXT NOT NULL, grid TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL,
+    type TEXT NOT NULL, time_ns INTEGER NOT NULL, attrs TEXT NOT NULL,
+    boot TEXT NOT NULL, seq INTEGER NOT NULL, clock TEXT NOT NULL,
+    historical INTEGER NOT NULL, rescued INTEGER NOT NULL, device_ts_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_device ON events (village, device, time_ns);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, topic TEXT NOT NULL,
+    reason TEXT NOT NULL, detail TEXT NOT NULL, payload BLOB NOT NULL
+);
+"""
+
+_INSERT_READING = "INSERT INTO readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_EVENT = "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_UPSERT_LATEST = (
+    "INSERT INTO latest VALUES (?,?,?,?,?) ON CONFLICT (village, device, metric) DO UPDATE "
+    "SET time_ns = excluded.time_ns, value = excluded.value WHERE excluded.time_ns > latest.time_ns"
+)
+
+
+class SQLiteStore:
+    """A :class:`~villagewatch.store.base.Store` in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._conn: sqlite3.Connection | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            if self._conn is None:
+                self._conn = self._open()
+            try:
+                return fn(self._conn)
+            except sqlite3.OperationalError as exc:
+                # locked, disk full, I/O error: worth another try later
+                raise StoreUnavailable(f"SQLite {self._path}: {exc}") from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def _open(self) -> sqlite3.Connection:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self._path, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(_SCHEMA)
+        return conn
+
+    async def write(self, batch: Batch) -> WriteResult:
+        """Store the batch in one transaction; items already stored are counted as duplicates."""
+        return await self._run(lambda conn: _write(conn, batch))
+
+    async def last_values(
+        self, *, village: str | None = None, device: str | None = None
+    ) -> list[LastValue]:
+        """Newest value of every metric per device, from the ``latest`` table."""
+        conds, args = _filters(village=village, device=device)
+        sql = f"SELECT village, device, metric, time_ns, value FROM latest{conds} ORDER BY 1, 2, 3"  # noqa: S608
+        rows = await self._run(lambda conn: conn.execute(sql, args).fetchall())
+        return [LastValue(*row) for row in rows]
+
+    async def downsample(
+        self, *, village: str, device: str, metric: str, since_ns: int, until_ns: int, buckets: int
+    ) -> list[Bucket]:
+        """Mean/min/max per equal slice of [since, until)."""
+        width = bucket_width_ns(since_ns, until_ns, buckets)
+        sql = (
+            "SELECT (time_ns - ?) / ? AS b, avg(value), min(value), max(value), count(*)"
+            " FROM readings WHERE village = ? AND device = ? AND metric = ?"
+            " AND time_ns >= ? AND time_ns < ? GROUP BY b ORDER BY b"
+        )
+        args = (since_ns, width, village, device, metric, since_ns, until_ns)
+        rows = await self._run(lambda conn: conn.execute(sql, args).fetchall())
+        return [Bucket(since_ns + b * width, mean, lo, hi, n) for b, mean, lo, hi, n in rows]
+
+    async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        """Newest dead letters first."""
+        sql = (
+            "SELECT received_ns, topic, reason, detail, payload FROM dead_letters"
+            " ORDER BY received_ns DESC, id DESC LIMIT ?"
+        )
+        rows = await self._run(lambda conn: conn.execute(sql, (limit,)).fetchall())
+        return [DeadLetter(t, topic, RejectReason(r), d, bytes(p)) for t, topic, r, d, p in rows]
+
+    async def count(self, table: str) -> int:
+        """Rows in one of the store's tables (for tests and the demo's view)."""
+        if table not in ("readings", "events", "dead_letters", "items"):
+            raise ValueError(f"no table {table!r}")
+        sql = f"SELECT count(*) FROM {table}"  # noqa: S608 - table name checked above
+        return int(await self._run(lambda conn: conn.execute(sql).fetchone()[0]))
+
+    async def close(self) -> None:
+        """Close the connection and stop the store's thread."""
+
+        def shut(conn: sqlite3.Connection) -> None:
+            conn.close()
+
+        if self._conn is not None:
+            await self._run(shut)
+            self._conn = None
+        self._executor.shutdown(wait=True)
+
+
+def _write(conn: sqlite3.Connection, batch: Batch) -> WriteResult:
+    duplicates = 0
+    reading_rows: list[tuple[Any, ...]] = []
+    latest_rows: list[tuple[Any, ...]] = []
+    event_rows: list[tuple[Any, ...]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        claim = conn.cursor()
+        for r in batch.readings:
+            claim.execute("INSERT OR IGNORE INTO items VALUES (?,?,?,?)", r.key)
+            if claim.rowcount == 0:
+                duplicates += 1
+                continue
+            for metric, value in r.values.items():
+                reading_rows.append(
+                    (
+                        r.village, r.grid, r.device, r.kind, metric, r.time_ns, value, r.boot,
+                        r.seq, r.clock.value, r.historical, r.rescued, r.device_ts_ms,
+                    )
+                )  # fmt: skip
+                latest_rows.append((r.village, r.device, metric, r.time_ns, value))
+        for e in batch.events:
+            claim.execute("INSERT OR IGNORE INTO items VALUES (?,?,?,?)", e.key)
+            if claim.rowcount == 0:
+                duplicates += 1
+                continue
+            event_rows.append(
+                (
+                    e.village, e.grid, e.device, e.kind, e.type, e.time_ns,
+                    json.dumps(e.attrs, ensure_ascii=False), e.boot, e.seq, e.clock.value,
+                    e.historical, e.rescued, e.device_ts_ms,
+                )
+            )  # fmt: skip
+        conn.executemany(_INSERT_READING, reading_rows)
+        conn.executemany(_UPSERT_LATEST, latest_rows)
+        conn.executemany(_INSERT_EVENT, event_rows)
+        conn.executemany(
+            "INSERT INTO dead_letters (received_ns, topic, reason, detail, payload)"
+            " VALUES (?,?,?,?,?)",
+            [
+                (d.received_ns, d.topic, d.reason.value, d.detail, d.payload)
+                for d in batch.dead_letters
+            ],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return WriteResult(
+        readings=len(batch.readings), events=len(batch.events), duplicates=duplicates
+    )
+
+
+def _filters(*, village: str | None, device: str | None) -> tuple[str, tuple[str, ...]]:
+    conds = [(col, v) for col, v in (("village", village), ("device", device)) if v is not None]
+    if not conds:
+        return "", ()
+    return " WHERE " + " AND ".join(f"{col} = ?" for col, _ in conds), tuple(v for _, v in conds)
