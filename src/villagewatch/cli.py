@@ -37,6 +37,8 @@ def _logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # one line per HTTP request is noise at INFO; our own lines say what matters
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _deployment(path: Path) -> Deployment:
@@ -198,6 +200,14 @@ def config_check(
             typer.echo(f"{path}: ok")
     if failed:
         raise typer.Exit(1)
+
+
+@config_app.command("reference")
+def config_reference() -> None:
+    """Print the config reference (Markdown) generated from the models."""
+    from villagewatch.config.reference import render_reference
+
+    typer.echo(render_reference(), nl=False)
 
 
 def main() -> None:

@@ -143,7 +143,7 @@ class InfluxSettings(BaseModel):
 
     model_config = _STRICT
 
-    kind: Literal["influx"] = "influx"
+    kind: Literal["influx"] = Field("influx", description="Selects InfluxDB.")
     url: str = Field("http://127.0.0.1:8086", description="Base URL of the InfluxDB HTTP API.")
     database: Identifier = Field("villagewatch", description="Database (2.x: mapped bucket).")
     retention_policy: str | None = Field(None, description="Retention policy; unset: default.")
@@ -169,7 +169,7 @@ class SQLiteSettings(BaseModel):
 
     model_config = _STRICT
 
-    kind: Literal["sqlite"] = "sqlite"
+    kind: Literal["sqlite"] = Field("sqlite", description="Selects SQLite.")
     path: Path = Field(Path("var/villagewatch.db"), description="Database file.")
 
 
@@ -217,11 +217,15 @@ class Settings(BaseModel):
 
     model_config = _STRICT
 
-    mqtt: MqttSettings = Field(default_factory=MqttSettings)
-    store: StoreSettings = Field(default_factory=SQLiteSettings)
-    ingest: IngestSettings = Field(default_factory=IngestSettings)
-    api: ApiSettings = Field(default_factory=ApiSettings)
-    simulate: SimulateSettings = Field(default_factory=SimulateSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The broker.")
+    store: StoreSettings = Field(
+        default_factory=SQLiteSettings, description="Where readings go; `kind` picks one."
+    )
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="The ingester.")
+    api: ApiSettings = Field(default_factory=ApiSettings, description="The HTTP API.")
+    simulate: SimulateSettings = Field(
+        default_factory=SimulateSettings, description="The simulator."
+    )
     villages: list[Path] = Field(
         min_length=1, description="Village files, relative to this settings file."
     )

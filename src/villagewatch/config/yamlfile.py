@@ -65,9 +65,10 @@ class YamlDocument:
 
     def _issue_of(self, prefix: Loc, err: Any) -> ConfigIssue:
         loc: Loc = prefix + tuple(p for p in err["loc"] if isinstance(p, str | int))
-        message = str(err["msg"])
+        message = str(err["msg"]).removeprefix("Value error, ")
         hidden = any(hint in str(part).lower() for part in loc for hint in _SECRET_HINTS)
-        if err["type"] not in ("missing", "extra_forbidden") and not hidden:
+        scalar = isinstance(err.get("input"), str | int | float | bool)
+        if err["type"] not in ("missing", "extra_forbidden") and scalar and not hidden:
             shown = repr(err.get("input"))
             message += f" (got {shown[:60]}{'…' if len(shown) > 60 else ''})"
         if err["type"] == "extra_forbidden":

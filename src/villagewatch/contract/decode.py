@@ -30,7 +30,7 @@ from villagewatch.contract.records import (
     RejectReason,
     point_time_ns,
 )
-from villagewatch.contract.topics import TopicError, parse_topic
+from villagewatch.contract.topics import Channel, TopicError, parse_topic
 
 __all__ = ["Decoded", "Decoder", "DeviceInfo", "TimePolicy"]
 
@@ -77,9 +77,7 @@ class Decoder:
         self._max_bytes = max_bytes
         self._time = time_policy or TimePolicy()
 
-    def decode(  # noqa: PLR0911 - one early return per refusal reason reads best
-        self, topic: str, payload: bytes, received_ns: int
-    ) -> Decoded | DeadLetter:
+    def decode(self, topic: str, payload: bytes, received_ns: int) -> Decoded | DeadLetter:
         """Decode a telemetry or event message received at ``received_ns``."""
 
         def reject(reason: RejectReason, detail: str) -> DeadLetter:
@@ -88,35 +86,21 @@ class Decoder:
         if len(payload) > self._max_bytes:
             return reject(RejectReason.TOO_LARGE, f"{len(payload)} bytes, limit {self._max_bytes}")
         parts = topic.split("/")
-        if len(parts) != 5 or parts[0] != "vw" or parts[1] != "v1":
-            try:
-                parsed = parse_topic(topic)
-            except TopicError as exc:
-                return reject(RejectReason.BAD_TOPIC, str(exc))
-            return reject(
-                RejectReason.UNEXPECTED_CHANNEL, f"{parsed.channel} is not ingested as data"
-            )
+        info = None
+        if len(parts) == 5 and parts[0] == "vw" and parts[1] == "v1":
+            info = self._devices.get((parts[2], parts[3]))
+        if info is None or parts[4] not in ("telemetry", "event"):
+            return reject(*_topic_refusal(topic))
         village, device, channel = parts[2], parts[3], parts[4]
-        info = self._devices.get((village, device))
-        if info is None:
-            try:
-                parse_topic(topic)
-            except TopicError as exc:
-                return reject(RejectReason.BAD_TOPIC, str(exc))
-            return reject(
-                RejectReason.UNKNOWN_DEVICE, f"no device {device!r} in village {village!r}"
-            )
         model: type[TelemetryMessage[ItemBase]] | type[EventMessage[ItemBase]] | None
         if channel == "telemetry":
             model = telemetry_model(info.kind)
-        elif channel == "event":
+        else:
             model = event_model(info.kind)
             if model is None:
                 return reject(
                     RejectReason.UNEXPECTED_CHANNEL, f"{info.kind} devices send no events"
                 )
-        else:
-            return reject(RejectReason.UNEXPECTED_CHANNEL, f"channel {channel[:40]!r} is not data")
         try:
             message: BaseModel = model.model_validate_json(payload)
         except ValidationError as exc:
@@ -177,6 +161,20 @@ class Decoder:
                     )
                 )  # fmt: skip
         return Decoded(readings, events, rescued)
+
+
+def _topic_refusal(topic: str) -> tuple[RejectReason, str]:
+    """Why a topic that is not a known device's telemetry or event topic is refused."""
+    try:
+        parsed = parse_topic(topic)
+    except TopicError as exc:
+        return RejectReason.BAD_TOPIC, str(exc)
+    if parsed.channel not in (Channel.TELEMETRY, Channel.EVENT):
+        return RejectReason.UNEXPECTED_CHANNEL, f"{parsed.channel} is not ingested as data"
+    return (
+        RejectReason.UNKNOWN_DEVICE,
+        f"no device {parsed.device!r} in village {parsed.village!r}",
+    )
 
 
 def _classify(exc: ValidationError) -> tuple[RejectReason, str]:

@@ -1,9 +1,10 @@
 """Where decoded messages wait for their batch to be written.
 
-The MQTT network thread calls :meth:`Intake.add` for every message; the writer
-task awaits :meth:`Intake.take` for the next batch that is due — full by
-message count or by item count, or its oldest message has waited
-``flush_interval``. A message counts as *pending* from ``add`` until the writer
+The MQTT network thread calls :meth:`Intake.add` for every message; a batch
+that reaches its message or item count is closed and queued, and the next
+message opens a new one. The writer task awaits :meth:`Intake.take` for the
+next batch that is due: the oldest full one, else the open one once its oldest
+message has waited ``flush_interval``. A message counts as *pending* from ``add`` until the writer
 calls :meth:`Intake.release` after acknowledging its batch.
 
 Overflow policy: once ``max_pending`` messages are pending, ``add`` blocks the
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from threading import Condition, Lock
 
@@ -70,6 +71,9 @@ class Intake:
         self._lock = Lock()
         self._space = Condition(self._lock)
         self._batch = PendingBatch()
+        self._full: deque[PendingBatch] = deque()
+        self._waiting = 0
+        """Messages in full batches and the open batch, not yet taken."""
         self._in_flight = 0
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,7 +88,7 @@ class Intake:
     def pending(self) -> int:
         """Messages added and not yet released."""
         with self._lock:
-            return self._in_flight + self._batch.messages
+            return self._in_flight + self._waiting
 
     def add(self, mid: int, qos: int, generation: int, decoded: Decoded | DeadLetter) -> bool:
         """Queue one message's outcome; False when closed (the message stays unacknowledged)."""
@@ -106,7 +110,7 @@ class Intake:
         )
         wake = False
         with self._lock:
-            while not self._closed and self._in_flight + self._batch.messages >= self._max_pending:
+            while not self._closed and self._in_flight + self._waiting >= self._max_pending:
                 self._space.wait(timeout=1.0)
             if self._closed:
                 return False
@@ -120,12 +124,16 @@ class Intake:
             if qos:
                 b.acks.append((mid, generation))
             b.messages += 1
+            self._waiting += 1
             b.items += len(readings) + len(events) + len(dead)
             b.duplicates += duplicates
             b.rescued += rescued
             if live is not None:
                 b.live_device_ms.append(live.device_ts_ms)
-            wake = wake or self._is_full(b)
+            if self._is_full(b):
+                self._full.append(b)
+                self._batch = PendingBatch()
+                wake = True
         if wake:
             self._notify()
         return True
@@ -160,17 +168,20 @@ class Intake:
             with self._lock:
                 b = self._batch
                 now = time.monotonic()
-                due = b.messages > 0 and (
-                    self._is_full(b) or now - b.first_at >= flush_interval or stop.is_set()
-                )
-                if due:
+                if self._full:
+                    return self._hand_over(self._full.popleft())
+                if b.messages and (now - b.first_at >= flush_interval or stop.is_set()):
                     self._batch = PendingBatch()
-                    self._in_flight += b.messages
-                    return b
+                    return self._hand_over(b)
                 if stop.is_set():
                     return None
                 timeout = b.first_at + flush_interval - now if b.messages else None
             await _wait_any(self._wake, stop, timeout)
+
+    def _hand_over(self, batch: PendingBatch) -> PendingBatch:
+        self._waiting -= batch.messages
+        self._in_flight += batch.messages
+        return batch
 
     def release(self, batch: PendingBatch) -> None:
         """The batch is written and acknowledged: its messages no longer count as pending."""

@@ -72,6 +72,7 @@ class IngestService:
             max_pending=ing.receive_maximum,
             dedupe_window=ing.dedupe_window,
         )
+        self.metrics.acks_pending.set_function(lambda: self._intake.pending)
         self._client, self._connect_props = make_client(
             self._mqtt,
             client_id=ing.client_id,

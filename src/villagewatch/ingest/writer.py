@@ -123,4 +123,3 @@ class BatchWriter:
         now_ms = time.time() * 1000
         for device_ms in batch.live_device_ms:
             m.store_lag_seconds.observe(max(0.0, (now_ms - device_ms) / 1000))
-        m.acks_pending.set(self._intake.pending)

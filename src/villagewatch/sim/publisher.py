@@ -12,10 +12,9 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass
 
-from paho.mqtt.client import MQTT_ERR_QUEUE_SIZE, MQTT_ERR_SUCCESS, MQTTMessageInfo
+from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_QUEUE_SIZE, MQTT_ERR_SUCCESS
 
 from villagewatch.config import MqttSettings, SimulateSettings, Village
 from villagewatch.mqtt import make_client
@@ -60,6 +59,7 @@ class SimulationPublisher:
         )
         self._client.max_queued_messages_set(max_queued)
         self._client.max_inflight_messages_set(1000)
+        self._client.on_publish = self._on_publish
         self._mqtt = mqtt
         self.stats = PublishStats()
 
@@ -83,7 +83,6 @@ class SimulationPublisher:
         rate = self._settings.rate
         real_start = time.time()
         sim_start_ms = int((real_start - (duration_s or 0) * (speed - 1)) * 1000)
-        infos: deque[MQTTMessageInfo] = deque()
         sent = 0
         try:
             while not stop.is_set():
@@ -96,20 +95,18 @@ class SimulationPublisher:
                 for _ in range(max(0, due)):
                     sim_ms = sim_start_ms + int((sent / rate) * speed * 1000)
                     msg = self._sim.next_message(sim_ms, sim_start_ms)
-                    info = self._client.publish(msg.topic, msg.payload, qos=1)
+                    rc = self._client.publish(msg.topic, msg.payload, qos=1).rc
                     sent += 1
-                    if info.rc == MQTT_ERR_SUCCESS:
-                        infos.append(info)
+                    # NO_CONN: paho keeps a QoS 1 message and sends it once connected
+                    if rc in (MQTT_ERR_SUCCESS, MQTT_ERR_NO_CONN):
                         self.stats.published += 1
-                    elif info.rc == MQTT_ERR_QUEUE_SIZE:
+                    elif rc == MQTT_ERR_QUEUE_SIZE:
                         self.stats.dropped += 1
-                self._settle(infos)
                 if count is not None and sent >= count:
                     break
                 await asyncio.sleep(_TICK_S)
             deadline = time.monotonic() + 10
-            while infos and time.monotonic() < deadline:
-                self._settle(infos)
+            while self.stats.acknowledged < self.stats.published and time.monotonic() < deadline:  # noqa: ASYNC110 - acks arrive on paho's thread
                 await asyncio.sleep(0.05)
         finally:
             self._client.disconnect()
@@ -118,8 +115,6 @@ class SimulationPublisher:
             log.warning("Simulator dropped %d messages: broker unreachable", self.stats.dropped)
         return self.stats
 
-    def _settle(self, infos: deque[MQTTMessageInfo]) -> None:
-        # the broker acknowledges in order, so only the front needs looking at
-        while infos and infos[0].is_published():
-            infos.popleft()
-            self.stats.acknowledged += 1
+    def _on_publish(self, *_args: object) -> None:
+        # paho's network thread, once per PUBACK; an int increment is atomic under the GIL
+        self.stats.acknowledged += 1

@@ -73,12 +73,13 @@ class SQLiteStore:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        self._conn: sqlite3.Connection | None = None
+        # Opened here so a bad path fails at start-up; used only on the executor's thread.
+        self._conn: sqlite3.Connection | None = self._open()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             if self._conn is None:
-                self._conn = self._open()
+                raise StoreUnavailable(f"SQLite store {self._path} is closed")
             try:
                 return fn(self._conn)
             except sqlite3.OperationalError as exc:
@@ -89,7 +90,9 @@ class SQLiteStore:
 
     def _open(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._path, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(
+            self._path, isolation_level=None, timeout=30, check_same_thread=False
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(_SCHEMA)
@@ -147,7 +150,7 @@ class SQLiteStore:
         if self._conn is not None:
             await self._run(shut)
             self._conn = None
-        self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=True)
 
 
 def _write(conn: sqlite3.Connection, batch: Batch) -> WriteResult:

@@ -1,0 +1,111 @@
+"""The config reference (``docs/config.md``), rendered from the models' field descriptions.
+
+``villagewatch config reference`` prints it; a test fails when the committed
+file and the models disagree, so the reference can't go stale.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from villagewatch.config.settings import (
+    ApiSettings,
+    FloodScenario,
+    InfluxSettings,
+    IngestSettings,
+    MqttSettings,
+    Settings,
+    SimulateSettings,
+    SQLiteSettings,
+    TlsSettings,
+)
+from villagewatch.config.village import DeviceSpec, Grid, Position, Village
+
+__all__ = ["render_reference"]
+
+_SECTIONS: list[tuple[str, type[BaseModel]]] = [
+    ("Settings file", Settings),
+    ("mqtt", MqttSettings),
+    ("mqtt.tls", TlsSettings),
+    ("store (kind: influx)", InfluxSettings),
+    ("store (kind: sqlite)", SQLiteSettings),
+    ("ingest", IngestSettings),
+    ("api", ApiSettings),
+    ("simulate", SimulateSettings),
+    ("simulate.flood", FloodScenario),
+    ("Village file", Village),
+    ("grids[]", Grid),
+    ("devices[]", DeviceSpec),
+    ("devices[].position", Position),
+]
+
+_INTRO = """\
+# Config reference
+
+Generated from the models by `villagewatch config reference` (a test keeps it
+current). Check a file with `villagewatch config check FILE…`: every problem is
+printed as `file:line: path: reason`, and the exit code is 1.
+
+A deployment has one **settings file** (broker, store, ingester, API,
+simulator) naming one **village file** per village. Relative paths in the
+settings file are relative to that file. Secrets are never written in either:
+`password_file` and `token_file` name files holding them.
+Examples: `config/demo/` (the demo) and `config/production/`.
+"""
+
+
+def _type_name(annotation: Any) -> str:  # noqa: PLR0911 - one case per kind of annotation
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(dict.fromkeys(_type_name(a) for a in args))
+    if origin is typing.Literal:
+        return " / ".join(f"`{a}`" for a in args)
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if annotation is type(None):
+        return "null"
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return " / ".join(f"`{m.value}`" for m in annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "mapping"
+    if annotation is Path:
+        return "path"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _default(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        return "see below"
+    if field.default is PydanticUndefined:
+        return "**required**"
+    value = field.default
+    if isinstance(value, Enum):
+        value = value.value
+    return f"`{value}`" if value is not None else "unset"
+
+
+def render_reference() -> str:
+    """The whole reference as Markdown."""
+    out = [_INTRO]
+    for title, model in _SECTIONS:
+        doc = (model.__doc__ or "").strip().splitlines()[0]
+        out.append(
+            f"\n## {title}\n\n{doc}\n\n| key | type | default | meaning |\n|---|---|---|---|"
+        )
+        for name, field in model.model_fields.items():
+            meaning = (field.description or "").replace("|", "\\|")
+            out.append(
+                f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {meaning} |"
+            )
+    return "\n".join(out) + "\n"

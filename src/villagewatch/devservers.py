@@ -1,0 +1,191 @@
+"""Throwaway Mosquitto and InfluxDB servers on 127.0.0.1, for tests and benchmarks.
+
+Each server gets free ports and a directory of its own, can be stopped and
+started again on the same ports and data (to test outages), and is killed when
+closed. Mosquitto runs with the very queue settings shipped for production
+(``config/mosquitto/villagewatch.d``) unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+__all__ = ["Influxd", "Mosquitto", "free_port", "missing_binaries", "wait_for_port"]
+
+_REPO = Path(__file__).resolve().parents[2]
+SHIPPED_BROKER_CONF = _REPO / "config" / "mosquitto" / "villagewatch.d"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20) -> None:
+    """Block until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def missing_binaries() -> list[str]:
+    """Server binaries (Debian packages mosquitto, influxdb) not found on this machine."""
+    found = {
+        name: shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+        for name in ("mosquitto", "influxd")
+    }
+    return [name for name, path in found.items() if path is None]
+
+
+class _Server:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    def _spawn(self, argv: list[str], port: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError(f"{argv[0]} already running")
+        self._log = (self.dir / "server.log").open("ab")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port)
+        except TimeoutError:
+            self.kill()
+            raise
+
+    def stop(self) -> None:
+        """Stop the server gracefully (SIGTERM), waiting for it to exit."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def kill(self) -> None:
+        """SIGKILL the server."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stop()
+
+    def log_text(self) -> str:
+        """What the server logged so far."""
+        path = self.dir / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+class Mosquitto(_Server):
+    """A mosquitto on 127.0.0.1 with persistence in its own directory."""
+
+    def __init__(self, directory: Path, *, shipped_queues: bool = True, extra: str = "") -> None:
+        super().__init__(directory)
+        self.port = free_port()
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            f"persistence_location {self.dir}/",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
+        if shipped_queues:
+            lines.append(f"include_dir {SHIPPED_BROKER_CONF}")
+        lines.append(extra)
+        self.conf = self.dir / "mosquitto.conf"
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def start(self) -> Mosquitto:
+        """Start (or restart) on the same port and persistence directory."""
+        self._spawn(["mosquitto", "-c", str(self.conf)], self.port)
+        return self
+
+
+_INFLUXD_CONF = """\
+reporting-disabled = true
+bind-address = "127.0.0.1:{rpc}"
+[meta]
+  dir = "{dir}/meta"
+[data]
+  dir = "{dir}/data"
+  wal-dir = "{dir}/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:{http}"
+  log-enabled = false
+  max-body-size = 0
+[continuous_queries]
+  enabled = false
+[retention]
+  enabled = false
+"""
+
+
+class Influxd(_Server):
+    """An InfluxDB 1.x ``influxd`` on 127.0.0.1 with its data in its own directory."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.port = free_port()
+        self.conf = self.dir / "influxd.conf"
+        self.conf.write_text(_INFLUXD_CONF.format(rpc=free_port(), dir=self.dir, http=self.port))
+
+    @property
+    def url(self) -> str:
+        """Base URL of the HTTP API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Influxd:
+        """Start (or restart) on the same ports and data."""
+        self._spawn(["influxd", "-config", str(self.conf)], self.port)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 204:
+                    return self
+            time.sleep(0.05)
+        raise TimeoutError("influxd did not answer /ping")
+
+    def query(self, q: str, *, db: str | None = None) -> dict[str, Any]:
+        """Run InfluxQL (GET for SELECT/SHOW, POST otherwise); epoch ns; raises on errors."""
+        params = {"q": q, "epoch": "ns", **({"db": db} if db else {})}
+        method = "GET" if q.lstrip().upper().startswith(("SELECT", "SHOW")) else "POST"
+        reply = httpx.request(method, f"{self.url}/query", params=params, timeout=30)
+        reply.raise_for_status()
+        body: dict[str, Any] = reply.json()
+        for result in body.get("results", []):
+            if "error" in result:
+                raise RuntimeError(f"InfluxQL error: {result['error']} in {q!r}")
+        return body
+
+    def rows(self, q: str, *, db: str) -> list[dict[str, Any]]:
+        """Result rows of a query, as dicts (tags of GROUP BY included)."""
+        return [
+            {**series.get("tags", {}), **dict(zip(series["columns"], row, strict=True))}
+            for result in self.query(q, db=db).get("results", [])
+            for series in result.get("series", [])
+            for row in series["values"]
+        ]

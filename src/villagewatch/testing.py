@@ -1,0 +1,100 @@
+"""Fakes for testing code that uses villagewatch: an in-memory store that can be made to fail.
+
+Shipped with the package (as structlog ships its testing helpers) so that users
+writing their own stages can test against the same fakes we do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from villagewatch.contract import DeadLetter, DedupeKey, Event, Reading
+from villagewatch.errors import StoreUnavailable
+from villagewatch.store.base import Batch, Bucket, LastValue, WriteResult, bucket_width_ns
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """A :class:`~villagewatch.store.base.Store` in memory, idempotent like the real ones.
+
+    ``fail_next(n)`` makes the next ``n`` writes raise ``StoreUnavailable``;
+    ``writes`` lists every batch that was written, in order.
+    """
+
+    def __init__(self) -> None:
+        self.readings: dict[DedupeKey, Reading] = {}
+        self.events: dict[DedupeKey, Event] = {}
+        self.letters: list[DeadLetter] = []
+        self.writes: list[Batch] = []
+        self.attempts = 0
+        self._failures = 0
+        self.gate: asyncio.Event | None = None
+        """When set to an unset event, writes wait for it (to hold a batch "in flight")."""
+
+    def fail_next(self, n: int) -> None:
+        """Make the next ``n`` writes fail as if the store were down."""
+        self._failures = n
+
+    async def write(self, batch: Batch) -> WriteResult:
+        """Store the batch; duplicates (same dedupe key) are counted, not stored twice."""
+        self.attempts += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        if self._failures:
+            self._failures -= 1
+            raise StoreUnavailable("memory store told to fail")
+        duplicates = 0
+        for reading in batch.readings:
+            duplicates += reading.key in self.readings
+            self.readings.setdefault(reading.key, reading)
+        for event in batch.events:
+            duplicates += event.key in self.events
+            self.events.setdefault(event.key, event)
+        self.letters.extend(batch.dead_letters)
+        self.writes.append(batch)
+        return WriteResult(
+            readings=len(batch.readings), events=len(batch.events), duplicates=duplicates
+        )
+
+    async def last_values(
+        self, *, village: str | None = None, device: str | None = None
+    ) -> list[LastValue]:
+        """Newest value per device and metric."""
+        newest: dict[tuple[str, str, str], LastValue] = {}
+        for r in self.readings.values():
+            if village not in (None, r.village) or device not in (None, r.device):
+                continue
+            for metric, value in r.values.items():
+                k = (r.village, r.device, metric)
+                if k not in newest or newest[k].time_ns < r.time_ns:
+                    newest[k] = LastValue(r.village, r.device, metric, r.time_ns, value)
+        return [newest[k] for k in sorted(newest)]
+
+    async def downsample(
+        self, *, village: str, device: str, metric: str, since_ns: int, until_ns: int, buckets: int
+    ) -> list[Bucket]:
+        """Mean/min/max per slice, computed in Python."""
+        width = bucket_width_ns(since_ns, until_ns, buckets)
+        slices: dict[int, list[float]] = {}
+        for r in self.readings.values():
+            if (r.village, r.device) != (village, device) or metric not in r.values:
+                continue
+            if since_ns <= r.time_ns < until_ns:
+                slices.setdefault((r.time_ns - since_ns) // width, []).append(r.values[metric])
+        return [
+            Bucket(since_ns + b * width, sum(v) / len(v), min(v), max(v), len(v))
+            for b, v in sorted(slices.items())
+        ]
+
+    async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        """Newest dead letters first."""
+        return sorted(self.letters, key=lambda d: d.received_ns, reverse=True)[:limit]
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    def stored_keys(self) -> Sequence[DedupeKey]:
+        """Dedupe keys of every stored reading and event."""
+        return [*self.readings, *self.events]

@@ -1,0 +1,184 @@
+"""Helpers shared by the integration tests: deployments, publishing, an ingester process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from villagewatch.devservers import free_port
+
+T = TypeVar("T")
+NOW_MS = int(time.time() * 1000)
+
+
+def write_deployment(
+    directory: Path,
+    *,
+    mqtt_port: int,
+    store: dict[str, Any],
+    devices: int = 10,
+    ingest: dict[str, Any] | None = None,
+    protocol: str = "5",
+) -> Path:
+    """A settings file plus one village ``testvil`` with water gauges wl-000…, locks and a button."""
+    directory.mkdir(parents=True, exist_ok=True)
+    village = {
+        "id": "testvil",
+        "name": "Test village",
+        "town": "testtown",
+        "grids": [{"id": "g1", "name": "one"}, {"id": "g2", "name": "two", "parent": "g1"}],
+        "devices": [
+            {"id": f"wl-{i:03d}", "kind": "water_level", "grid": "g1" if i % 2 else "g2"}
+            for i in range(devices)
+        ]
+        + [
+            {"id": "lock-1", "kind": "smart_lock", "grid": "g2"},
+            {"id": "sos-1", "kind": "call_button", "grid": "g1"},
+        ],
+    }
+    (directory / "village.yaml").write_bytes(orjson.dumps(village))  # JSON is YAML
+    settings = {
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "protocol": protocol},
+        "store": store,
+        "ingest": {"client_id": f"vw-test-{free_port()}", **(ingest or {})},
+        "villages": ["village.yaml"],
+    }
+    path = directory / "settings.yaml"
+    path.write_bytes(orjson.dumps(settings))
+    return path
+
+
+def reading(
+    device: str, seq: int, *, level: float = 100.0, ts: int | None = None, boot: str = "b1"
+) -> tuple[str, bytes]:
+    """Topic and payload of one water-level reading."""
+    item = {
+        "seq": seq,
+        "ts": NOW_MS - 3_600_000 + seq if ts is None else ts,
+        "clock": "synced",
+        "level_cm": level,
+    }
+    body = {"v": 1, "device": device, "boot": boot, "reading": item}
+    return f"vw/v1/testvil/{device}/telemetry", orjson.dumps(body)
+
+
+def publish_all(
+    port: int,
+    messages: Iterable[tuple[str, bytes]],
+    *,
+    qos: int = 1,
+    pace: float | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Publish every message and wait for the broker's acks; ``pace`` = messages per second."""
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"pub-{free_port()}", protocol=paho.MQTTv5
+    )
+    client.max_inflight_messages_set(500)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = []
+    started = time.monotonic()
+    try:
+        for n, (topic, payload) in enumerate(messages):
+            if stop is not None and stop.is_set():
+                break
+            if pace is not None:
+                delay = started + n / pace - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            infos.append(client.publish(topic, payload, qos=qos))
+        for info in infos:
+            info.wait_for_publish(timeout=120)
+            assert info.is_published() or qos == 0, "broker did not acknowledge a publish"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return len(infos)
+
+
+def wait_until(
+    probe: Callable[[], T], *, timeout: float, interval: float = 0.1, what: str = "condition"
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = probe()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
+        last = probe()
+    return last
+
+
+class IngesterProcess:
+    """``villagewatch ingest`` as a child process, with its metrics on a loopback port."""
+
+    def __init__(self, settings: Path, metrics_port: int) -> None:
+        self.settings = settings
+        self.metrics_port = metrics_port
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = settings.parent / "ingest.log"
+
+    def start(self) -> IngesterProcess:
+        """Start and wait until it is connected to the broker."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "villagewatch", "ingest", "--config", str(self.settings)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        wait_until(
+            lambda: self.metric("villagewatch_ingest_broker_connected") == 1,
+            timeout=30,
+            what="ingester connected",
+        )
+        return self
+
+    def metric(self, name: str, labels: str = "") -> float | None:
+        """A sample from the ingester's /metrics, or None while it can't be read."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return None
+        key = f"{name}{{{labels}}}" if labels else name
+        for line in text.splitlines():
+            if line.startswith(key + " "):
+                return float(line.split()[-1])
+        return None
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no goodbye."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM and wait for a clean exit; returns the exit code."""
+        assert self.proc is not None
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def log_text(self) -> str:
+        """What the ingester logged."""
+        return self.log.read_text(errors="replace")

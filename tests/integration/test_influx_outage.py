@@ -1,0 +1,71 @@
+"""InfluxDB down for 30 s in the middle of a run: the ingester stays up, holds its acks, loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from villagewatch.devservers import Influxd, Mosquitto, free_port
+
+from .helpers import IngesterProcess, publish_all, reading, wait_until, write_deployment
+
+RATE = 200  # messages per second
+SECONDS = 45
+N = RATE * SECONDS
+DEVICES = 10
+
+
+def test_influxdb_outage_of_30s_loses_and_duplicates_nothing(
+    tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd
+) -> None:
+    influxd.query('CREATE DATABASE "outage"')
+    metrics_port = free_port()
+    settings = write_deployment(
+        tmp_path,
+        mqtt_port=mosquitto.port,
+        store={"kind": "influx", "url": influxd.url, "database": "outage", "timeout_s": 2},
+        devices=DEVICES,
+        ingest={
+            "metrics_port": metrics_port, "batch_max_messages": 200, "receive_maximum": 1000,
+            "retry_initial_s": 0.2, "retry_max_s": 2,
+        },
+    )  # fmt: skip
+    messages = [reading(f"wl-{i % DEVICES:03d}", i // DEVICES, level=float(i)) for i in range(N)]
+    ingester = IngesterProcess(settings, metrics_port).start()
+    publishing = threading.Thread(
+        target=publish_all, args=(mosquitto.port, messages), kwargs={"pace": RATE}
+    )
+    publishing.start()
+    try:
+        time.sleep(5)
+        influxd.stop()
+        down_since = time.monotonic()
+        while time.monotonic() - down_since < 30:
+            assert ingester.alive(), "the ingester must not exit while the database is down"
+            time.sleep(1)
+        held = ingester.metric("villagewatch_ingest_acks_pending")
+        retries = ingester.metric("villagewatch_ingest_store_retries_total")
+        influxd.start()
+        publishing.join(timeout=60)
+
+        def count() -> int:
+            rows = influxd.rows("SELECT count(level_cm) FROM readings", db="outage")
+            return int(rows[0]["count"]) if rows else 0
+
+        wait_until(lambda: count() >= N, timeout=60, what=f"{N} readings after the outage")
+        assert ingester.alive()
+    finally:
+        ingester.kill()
+        publishing.join(timeout=5)
+
+    assert retries is not None and retries > 0, "writes failed and were retried during the outage"
+    assert held is not None and held > 0, "messages were held unacknowledged during the outage"
+    assert "Store unavailable" in ingester.log_text() and "Store is back" in ingester.log_text()
+    per_device = influxd.rows(
+        "SELECT count(distinct(seq)) AS seqs, count(seq) AS points FROM readings GROUP BY device",
+        db="outage",
+    )
+    assert {(r["seqs"], r["points"]) for r in per_device} == {(N // DEVICES, N // DEVICES)}
+    (total,) = influxd.rows("SELECT sum(level_cm) FROM readings", db="outage")
+    assert total["sum"] == sum(range(N))

@@ -1,0 +1,68 @@
+"""SIGKILL of the ingester in the middle of a run: after a restart every message is stored exactly once."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+from villagewatch.devservers import Influxd, Mosquitto, free_port
+
+from .helpers import IngesterProcess, publish_all, reading, wait_until, write_deployment
+
+N = 20_000
+DEVICES = 20
+KILLS = 3
+
+
+def stored(influxd: Influxd, db: str) -> int:
+    rows = influxd.rows("SELECT count(level_cm) FROM readings", db=db)
+    return int(rows[0]["count"]) if rows else 0
+
+
+def test_sigkill_mid_run_then_restart_stores_every_message_exactly_once(
+    tmp_path: Path, mosquitto: Mosquitto, shared_influxd: Influxd, database: str
+) -> None:
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    metrics_port = free_port()
+    settings = write_deployment(
+        tmp_path,
+        mqtt_port=mosquitto.port,
+        store={"kind": "influx", "url": shared_influxd.url, "database": database},
+        devices=DEVICES,
+        ingest={"metrics_port": metrics_port, "batch_max_messages": 500, "receive_maximum": 2000},
+    )
+    messages = [reading(f"wl-{i % DEVICES:03d}", i // DEVICES, level=float(i)) for i in range(N)]
+    ingester = IngesterProcess(settings, metrics_port).start()
+    publishing = threading.Thread(
+        target=publish_all, args=(mosquitto.port, messages), kwargs={"pace": 3000}
+    )
+    publishing.start()
+    kills_at: list[int] = []
+    try:
+        for _ in range(KILLS):
+            time.sleep(rng.uniform(0.5, 1.5))
+            ingester.kill()
+            kills_at.append(stored(shared_influxd, database))
+            ingester = IngesterProcess(settings, metrics_port).start()
+        publishing.join(timeout=120)
+        wait_until(lambda: stored(shared_influxd, database) >= N, timeout=60, what=f"{N} readings")
+        assert ingester.terminate() == 0
+    finally:
+        ingester.kill()
+        publishing.join(timeout=5)
+
+    assert all(0 < k < N for k in kills_at), (
+        f"every kill must land mid-run: {kills_at} (seed {seed})"
+    )
+    assert stored(shared_influxd, database) == N, f"seed {seed}"
+    per_device = shared_influxd.rows(
+        "SELECT count(distinct(seq)) AS seqs, count(seq) AS points FROM readings GROUP BY device",
+        db=database,
+    )
+    assert len(per_device) == DEVICES
+    assert {(r["seqs"], r["points"]) for r in per_device} == {(N // DEVICES, N // DEVICES)}
+    (total,) = shared_influxd.rows("SELECT sum(level_cm) FROM readings", db=database)
+    assert total["sum"] == sum(range(N)), "every value is the one that was sent"

@@ -1,0 +1,210 @@
+"""Config files: the shipped ones load, and every mistake is reported with file, line, path and reason."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from villagewatch.cli import app
+from villagewatch.config import check_file, load_deployment, load_village
+from villagewatch.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+VILLAGE = """\
+id: dongcun
+name: 东村
+town: qiaotou
+grids:
+  - {id: g1, name: one}
+  - {id: g1-a, name: one a, parent: g1}
+devices:
+  - {id: wl-1, kind: water_level, grid: g1-a}
+  - {id: lock-1, kind: smart_lock, grid: g1}
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "config/demo/villagewatch.yaml",
+        "config/demo/dongcun.yaml",
+        "config/production/villagewatch.yaml",
+    ],
+)
+def test_shipped_configs_are_valid(path: str) -> None:
+    assert check_file(REPO / path) == []
+
+
+def test_demo_deployment_registry_maps_devices_to_grid_and_kind() -> None:
+    deployment = load_deployment(REPO / "config/demo/villagewatch.yaml")
+    registry = deployment.device_registry()
+    assert registry[("dongcun", "wl-bridge")].kind == "water_level"
+    assert registry[("dongcun", "wl-bridge")].grid == "g1-bridge"
+    assert sum(1 for (_, d) in registry if d.startswith("lock-")) == 16
+
+
+@pytest.mark.parametrize(
+    ("edit", "line", "path", "reason"),
+    [
+        pytest.param(
+            ("kind: water_level", "kind: waterlevel"),
+            8,
+            "devices[0].kind",
+            "Input should be",
+            id="bad-kind",
+        ),
+        pytest.param(
+            ("grid: g1-a}", "grid: g9}"), 8, "devices[0].grid", "no grid 'g9'", id="unknown-grid"
+        ),
+        pytest.param(
+            ("id: lock-1", "id: wl-1"), 9, "devices[1].id", "also devices[0]", id="duplicate-device"
+        ),
+        pytest.param(
+            ("parent: g1}", "parent: g1-a}"), 6, "grids[1].parent", "cycle", id="grid-cycle"
+        ),
+        pytest.param(
+            ("parent: g1}", "parent: gx}"),
+            6,
+            "grids[1].parent",
+            "no grid 'gx'",
+            id="unknown-parent",
+        ),
+        pytest.param(
+            ("id: wl-1", "id: WL+1"), 8, "devices[0].id", "should match pattern", id="wildcard-id"
+        ),
+        pytest.param(
+            ("town: qiaotou", "town: qiaotou\ncolour: red"),
+            4,
+            "colour",
+            "unknown key",
+            id="unknown-key",
+        ),
+        pytest.param(
+            ("kind: water_level,", "kind: water_level, interval_s: -1,"),
+            8,
+            "devices[0].interval_s",
+            "greater than 0",
+            id="negative-interval",
+        ),
+    ],
+)
+def test_village_mistakes_name_line_path_and_reason(
+    tmp_path: Path, edit: tuple[str, str], line: int, path: str, reason: str
+) -> None:
+    file = write(tmp_path, "v.yaml", VILLAGE.replace(*edit, 1))
+    with pytest.raises(ConfigError) as caught:
+        load_village(file)
+    issue = caught.value.issues[0]
+    assert (issue.file, issue.line, issue.path) == (str(file), line, path)
+    assert reason in issue.message
+    assert str(issue).startswith(f"{file}:{line}: {path}: ")
+
+
+def test_every_issue_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    text = VILLAGE.replace("kind: water_level", "kind: nope").replace("grid: g1}", "grid: g7}")
+    with pytest.raises(ConfigError) as caught:
+        load_village(write(tmp_path, "v.yaml", text))
+    # pydantic issues come first; cross-reference checks need a valid model, so one at a time is fine
+    assert [i.path for i in caught.value.issues] == ["devices[0].kind"]
+    with pytest.raises(ConfigError) as caught:
+        load_village(
+            write(
+                tmp_path,
+                "w.yaml",
+                VILLAGE.replace("grid: g1}", "grid: g7}").replace("parent: g1}", "parent: g8}"),
+            )
+        )
+    assert {i.path for i in caught.value.issues} == {"devices[1].grid", "grids[1].parent"}
+
+
+def test_duplicate_yaml_key_is_an_error_not_a_silent_override(tmp_path: Path) -> None:
+    file = write(tmp_path, "v.yaml", VILLAGE.replace("town: qiaotou", "town: qiaotou\nname: again"))
+    with pytest.raises(ConfigError) as caught:
+        load_village(file)
+    (issue,) = caught.value.issues
+    assert issue.path == "name" and issue.line == 4 and "first on line 2" in issue.message
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    file = write(tmp_path, "v.yaml", VILLAGE.replace("grids:", "grids: [unclosed"))
+    with pytest.raises(ConfigError) as caught:
+        load_village(file)
+    (issue,) = caught.value.issues
+    assert "not valid YAML" in issue.message and issue.line is not None
+
+
+def test_settings_check_batches_against_receive_window(tmp_path: Path) -> None:
+    write(tmp_path, "v.yaml", VILLAGE)
+    file = write(
+        tmp_path,
+        "s.yaml",
+        """\
+        ingest:
+          receive_maximum: 1000
+          batch_max_messages: 800
+        villages: [v.yaml]
+        """,
+    )
+    (issue,) = check_file(file)
+    assert issue.path == "ingest" and issue.line == 1
+    assert issue.message.startswith(
+        "receive_maximum (1000) must be at least twice batch_max_messages"
+    )
+
+
+def test_settings_paths_resolve_relative_to_the_settings_file(tmp_path: Path) -> None:
+    (tmp_path / "villages").mkdir()
+    write(tmp_path / "villages", "v.yaml", VILLAGE)
+    file = write(
+        tmp_path, "s.yaml", "store: {kind: sqlite, path: data/x.db}\nvillages: [villages/v.yaml]\n"
+    )
+    deployment = load_deployment(file)
+    assert deployment.settings.store.kind == "sqlite"
+    assert deployment.settings.store.path == tmp_path / "data/x.db"
+    assert deployment.villages[0].id == "dongcun"
+
+
+def test_settings_report_issues_inside_village_files(tmp_path: Path) -> None:
+    write(tmp_path, "v.yaml", VILLAGE.replace("kind: smart_lock", "kind: door"))
+    file = write(tmp_path, "s.yaml", "villages: [v.yaml, missing.yaml]\n")
+    issues = check_file(file)
+    assert [(Path(i.file).name, i.path) for i in issues] == [
+        ("v.yaml", "devices[1].kind"),
+        ("missing.yaml", ""),
+    ]
+    assert "cannot read" in issues[1].message
+
+
+def test_secrets_are_not_echoed_in_errors(tmp_path: Path) -> None:
+    write(tmp_path, "v.yaml", VILLAGE)
+    file = write(tmp_path, "s.yaml", "mqtt: {password_file: [hunter2]}\nvillages: [v.yaml]\n")
+    (issue,) = check_file(file)
+    assert issue.path == "mqtt.password_file" and "hunter2" not in issue.message
+
+
+def test_cli_config_check_exit_codes(tmp_path: Path) -> None:
+    good = write(tmp_path, "good.yaml", VILLAGE)
+    bad = write(tmp_path, "bad.yaml", VILLAGE.replace("kind: smart_lock", "kind: door"))
+    runner = CliRunner()
+    ok = runner.invoke(app, ["config", "check", str(good)])
+    assert ok.exit_code == 0 and "ok" in ok.output
+    failed = runner.invoke(app, ["config", "check", str(good), str(bad)])
+    assert failed.exit_code == 1
+    assert f"{bad}:9: devices[1].kind:" in failed.output
+
+
+def test_config_reference_in_docs_is_current() -> None:
+    from villagewatch.config.reference import render_reference
+
+    committed = (REPO / "docs/config.md").read_text(encoding="utf-8")
+    assert committed == render_reference(), "run: villagewatch config reference > docs/config.md"

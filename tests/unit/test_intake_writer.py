@@ -1,0 +1,251 @@
+"""Batching, dedupe, back-pressure, and acknowledgement only after a successful write."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from villagewatch.contract import Clock, DeadLetter, Decoded, Reading, RejectReason
+from villagewatch.ingest.intake import Intake
+from villagewatch.ingest.metrics import IngestMetrics
+from villagewatch.ingest.writer import Backoff, BatchWriter
+from villagewatch.testing import MemoryStore
+
+
+def reading(seq: int, device: str = "wl-1", boot: str = "b1") -> Reading:
+    return Reading(
+        "dongcun", "g1", device, "water_level", 1_000_000 + seq, seq, boot, {"level_cm": 1.0},
+        Clock.SYNCED, False, False, 1,
+    )  # fmt: skip
+
+
+def decoded(*seqs: int, device: str = "wl-1") -> Decoded:
+    return Decoded([reading(s, device) for s in seqs], [], 0)
+
+
+def letter() -> DeadLetter:
+    return DeadLetter.of(1, "t", RejectReason.BAD_JSON, "x", b"{")
+
+
+def make_intake(**kw: int) -> Intake:
+    args = {"max_messages": 3, "max_items": 100, "max_pending": 1000, "dedupe_window": 100}
+    args.update(kw)
+    return Intake(**args)
+
+
+async def take(intake: Intake, flush: float = 10.0, stop: asyncio.Event | None = None):  # type: ignore[no-untyped-def]
+    return await asyncio.wait_for(intake.take(flush, stop or asyncio.Event()), timeout=5)
+
+
+def test_batch_closes_when_full_by_message_count() -> None:
+    async def main() -> None:
+        intake = make_intake()
+        intake.bind(asyncio.get_running_loop())
+        for i in range(4):
+            intake.add(i, 1, 1, decoded(i))
+        batch = await take(intake)
+        assert batch.messages == 3 and [a for a, _ in batch.acks] == [0, 1, 2]
+        assert intake.pending == 4
+
+    asyncio.run(main())
+
+
+def test_batch_closes_when_full_by_item_count() -> None:
+    async def main() -> None:
+        intake = make_intake(max_messages=100, max_items=5)
+        intake.bind(asyncio.get_running_loop())
+        intake.add(1, 1, 1, decoded(1, 2, 3))
+        intake.add(2, 1, 1, decoded(4, 5, 6))
+        batch = await take(intake)
+        assert batch.items == 6 and batch.messages == 2
+
+    asyncio.run(main())
+
+
+def test_batch_closes_on_the_timer_when_not_full() -> None:
+    async def main() -> None:
+        intake = make_intake()
+        intake.bind(asyncio.get_running_loop())
+        intake.add(1, 1, 1, decoded(1))
+        started = time.monotonic()
+        batch = await take(intake, flush=0.2)
+        assert batch.messages == 1 and time.monotonic() - started >= 0.15
+
+    asyncio.run(main())
+
+
+def test_messages_from_another_thread_wake_the_writer() -> None:
+    async def main() -> None:
+        intake = make_intake(max_messages=50)
+        intake.bind(asyncio.get_running_loop())
+        feeder = threading.Thread(
+            target=lambda: [intake.add(i, 1, 1, decoded(i)) for i in range(50)]
+        )
+        feeder.start()
+        batch = await take(intake)
+        feeder.join()
+        assert batch.messages == 50
+
+    asyncio.run(main())
+
+
+def test_duplicates_are_dropped_and_counted_but_still_acknowledged() -> None:
+    async def main() -> None:
+        intake = make_intake()
+        intake.bind(asyncio.get_running_loop())
+        intake.add(1, 1, 1, decoded(1, 2))
+        intake.add(2, 1, 1, decoded(2, 3))  # 2 again, redelivered inside another message
+        intake.add(3, 1, 1, decoded(1, device="wl-2"))  # same seq, other device: not a duplicate
+        batch = await take(intake)
+        assert [r.seq for r in batch.readings] == [1, 2, 3, 1]
+        assert batch.duplicates == 1
+        assert [a for a, _ in batch.acks] == [1, 2, 3]
+
+    asyncio.run(main())
+
+
+def test_dedupe_window_forgets_oldest_keys() -> None:
+    intake = make_intake(dedupe_window=2, max_messages=100)
+    intake.add(1, 1, 1, decoded(1))
+    intake.add(2, 1, 1, decoded(2))
+    intake.add(3, 1, 1, decoded(3))  # pushes seq 1 out of the window
+    intake.add(4, 1, 1, decoded(1))
+    intake.add(5, 1, 1, decoded(3))
+    assert intake._batch.duplicates == 1  # only the second 3 (nothing was full: one open batch)
+
+
+def test_qos0_messages_are_batched_but_not_acknowledged() -> None:
+    intake = make_intake()
+    intake.add(0, 0, 1, decoded(1))
+    intake.add(9, 1, 1, letter())
+    assert intake._batch.acks == [(9, 1)] and intake._batch.messages == 2
+
+
+def test_add_blocks_at_max_pending_until_release_then_resumes() -> None:
+    async def main() -> None:
+        intake = make_intake(max_messages=2, max_pending=2)
+        intake.bind(asyncio.get_running_loop())
+        intake.add(1, 1, 1, decoded(1))
+        intake.add(2, 1, 1, decoded(2))
+        third = threading.Thread(target=intake.add, args=(3, 1, 1, decoded(3)))
+        third.start()
+        batch = await take(intake)
+        await asyncio.sleep(0.2)
+        assert third.is_alive(), "add must wait while 2 messages are pending"
+        intake.release(batch)
+        await asyncio.to_thread(third.join, 5)
+        assert not third.is_alive() and intake.pending == 1
+
+    asyncio.run(main())
+
+
+def test_closed_intake_refuses_and_take_returns_leftovers_then_none() -> None:
+    async def main() -> None:
+        intake = make_intake(max_messages=10)
+        intake.bind(asyncio.get_running_loop())
+        intake.add(1, 1, 1, decoded(1))
+        intake.close()
+        assert intake.add(2, 1, 1, decoded(2)) is False
+        stop = asyncio.Event()
+        stop.set()
+        batch = await take(intake, stop=stop)
+        assert batch.messages == 1
+        assert await take(intake, stop=stop) is None
+
+    asyncio.run(main())
+
+
+class AckRecorder:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.acked: list[int] = []
+        self.stored_when_acked: list[int] = []
+
+    def __call__(self, acks: list[tuple[int, int]]) -> None:
+        self.acked.extend(mid for mid, _ in acks)
+        self.stored_when_acked.append(len(self.store.readings))
+
+
+def make_writer(
+    store: MemoryStore, intake: Intake, acks: AckRecorder, metrics: IngestMetrics
+) -> BatchWriter:
+    return BatchWriter(
+        store=store, intake=intake, acknowledge=acks, metrics=metrics,
+        flush_interval_s=0.05, retry_initial_s=0.01, retry_max_s=0.02,
+    )  # fmt: skip
+
+
+def test_writer_acknowledges_only_after_the_store_accepted_the_batch() -> None:
+    async def main() -> None:
+        store, metrics = MemoryStore(), IngestMetrics()
+        store.gate = asyncio.Event()
+        intake = make_intake(max_messages=2)
+        intake.bind(asyncio.get_running_loop())
+        acks = AckRecorder(store)
+        stop = asyncio.Event()
+        task = asyncio.create_task(make_writer(store, intake, acks, metrics).run(stop))
+        intake.add(1, 1, 1, decoded(1))
+        intake.add(2, 1, 1, letter())
+        await asyncio.sleep(0.2)
+        assert acks.acked == [] and store.attempts == 1, "write in progress: nothing acknowledged"
+        store.gate.set()
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        assert acks.acked == [1, 2] and acks.stored_when_acked == [1]
+        assert metrics.value("villagewatch_ingest_readings_stored_total") == 1
+        assert metrics.value("villagewatch_ingest_rejected_total", {"reason": "bad_json"}) == 1
+
+    asyncio.run(main())
+
+
+def test_writer_retries_an_unavailable_store_without_acknowledging_or_dropping() -> None:
+    async def main() -> None:
+        store, metrics = MemoryStore(), IngestMetrics()
+        store.fail_next(5)
+        intake = make_intake(max_messages=1)
+        intake.bind(asyncio.get_running_loop())
+        acks = AckRecorder(store)
+        stop = asyncio.Event()
+        intake.add(1, 1, 1, decoded(1))
+        stop.set()
+        await asyncio.wait_for(make_writer(store, intake, acks, metrics).run(stop), 5)
+        assert store.attempts == 6 and acks.acked == [1] and len(store.readings) == 1
+        assert metrics.value("villagewatch_ingest_store_retries_total") == 5
+        assert intake.pending == 0
+
+    asyncio.run(main())
+
+
+def test_writer_survives_an_unexpected_store_error() -> None:
+    class Flaky(MemoryStore):
+        async def write(self, batch):  # type: ignore[no-untyped-def]
+            if self.attempts == 0:
+                self.attempts += 1
+                raise RuntimeError("bug")
+            return await super().write(batch)
+
+    async def main() -> None:
+        store, metrics = Flaky(), IngestMetrics()
+        intake = make_intake(max_messages=1)
+        intake.bind(asyncio.get_running_loop())
+        acks = AckRecorder(store)
+        stop = asyncio.Event()
+        intake.add(1, 1, 1, decoded(1))
+        stop.set()
+        await asyncio.wait_for(make_writer(store, intake, acks, metrics).run(stop), 5)
+        assert acks.acked == [1] and len(store.readings) == 1
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("attempt", range(8))
+def test_backoff_is_capped_and_jittered(attempt: int) -> None:
+    backoff = Backoff(initial_s=0.5, max_s=30)
+    delays = [backoff.next_delay() for _ in range(attempt + 1)]
+    cap = min(30, 0.5 * 2**attempt)
+    assert cap / 2 <= delays[-1] <= cap
+    backoff.reset()
+    assert backoff.next_delay() <= 0.5
