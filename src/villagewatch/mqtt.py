@@ -1,27 +1,28 @@
 """MQTT connections for villagewatch processes: paho-mqtt with a receive path fit for an ingester.
 
 paho-mqtt 2.2 handles the session for us — connect, keepalive, reconnect,
-subscribe, persistent sessions, TLS — but its receive path reads a packet with
-three or more ``recv`` calls after a ``select``, parses MQTT 5 properties with
-~30 string operations each, builds two locks per message, and sends every
+subscribe, persistent sessions, TLS — but its receive path reads each packet
+with three or more ``recv`` calls after a ``select``, parses MQTT 5 properties
+with ~30 string operations each, builds two locks per message, and sends every
 PUBACK as its own write. Measured on this project's 2-core machine, draining a
 persistent session that way managed ~7,300 messages/s.
 
-:class:`FastClient` keeps everything but the hot path and overrides three
-private hooks of that exact release (pinned in ``pyproject.toml``; the tests in
-``tests/integration/test_mqtt_client.py`` exercise each one against Mosquitto):
+:class:`FastClient` keeps all of paho but the hot path. It overrides private
+hooks of that exact release (pinned in ``pyproject.toml``;
+``tests/integration/test_mqtt_client.py`` exercises each against Mosquitto):
 
-* ``_create_socket`` wraps the socket so that one ``recv`` pulls up to 256 KiB
-  and ``pending()`` tells paho's loop that buffered bytes are waiting (the loop
-  already honours ``pending()`` for TLS sockets);
-* ``loop_read`` handles every complete packet in that buffer, not just one;
-* ``_handle_publish`` slices topic, packet id and payload out of a PUBLISH and
-  hands them to :attr:`FastClient.on_fast_message` — no ``MQTTMessage``, and
+* ``loop_read`` reads up to 256 KiB with one ``recv`` and frames every
+  complete packet in it itself, keeping an incomplete tail for the next read;
+* a PUBLISH (QoS 0 or 1) is sliced into topic, packet id and payload and
+  handed to :attr:`FastClient.on_fast_message` — no ``MQTTMessage``, and the
   MQTT 5 publish properties are skipped (an ingester needs none; topic aliases
-  towards us stay off because we never raise Topic Alias Maximum).
+  towards us stay off because we never raise Topic Alias Maximum);
+* every other packet (CONNACK, SUBACK, PINGRESP, DISCONNECT, QoS 2) goes to
+  paho's own ``_packet_handle`` exactly as paho would have framed it;
+* ``_create_socket`` clears the buffer for each new connection.
 
 :meth:`FastClient.ack_many` sends a whole batch of PUBACKs as one write.
-Together these drained the same session at ~100,000 messages/s.
+Together these drain the same session at ~100,000 messages/s.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import paho.mqtt.client as paho
+from paho.mqtt.client import time_func
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -46,103 +49,137 @@ log = logging.getLogger(__name__)
 FastMessageHandler = Callable[[int, int, bytes, bytes], None]
 """(packet id, qos, topic bytes, payload) → None; runs on paho's network thread."""
 
+_PUBLISH = 0x30
 _PUBACK = 0x40
 _PUBACK_PACKET = struct.Struct("!BBH")
-_U16 = struct.Struct("!H")
 _READ_SIZE = 1 << 18
 
 
-class _BufferedSocket:
-    """A socket whose ``recv`` serves from a large read buffer."""
-
-    __slots__ = ("_buf", "_pos", "_sock")
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self._buf = b""
-        self._pos = 0
-
-    def recv(self, bufsize: int) -> bytes:
-        buf, pos = self._buf, self._pos
-        if pos >= len(buf):
-            buf = self._sock.recv(_READ_SIZE)  # BlockingIOError passes through to paho
-            if not buf:
-                return b""
-            self._buf, pos = buf, 0
-        end = min(pos + bufsize, len(buf))
-        self._pos = end
-        return buf[pos:end]
-
-    def pending(self) -> int:
-        inner = self._sock.pending() if isinstance(self._sock, ssl.SSLSocket) else 0
-        return len(self._buf) - self._pos + inner
-
-    def send(self, data: bytes | bytearray) -> int:
-        return int(self._sock.send(data))
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def fileno(self) -> int:
-        return int(self._sock.fileno())
-
-    def setblocking(self, flag: bool) -> None:
-        self._sock.setblocking(flag)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
 class FastClient(paho.Client):
-    """A paho client whose PUBLISH receive path is built for throughput (see module doc)."""
+    """A paho client whose receive path is built for throughput (see module doc)."""
 
     on_fast_message: FastMessageHandler | None = None
+    _fast_rest: bytes = b""
 
     def _create_socket(self) -> Any:
-        return _BufferedSocket(super()._create_socket())
+        self._fast_rest = b""  # a new connection starts with an empty buffer
+        return super()._create_socket()
 
-    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG002 - all buffered
-        while True:
-            sock = self._sock
-            if sock is None:
-                return MQTTErrorCode.MQTT_ERR_NO_CONN
-            rc = self._packet_read()
-            if rc > 0:
-                return self._loop_rc_handle(rc)
-            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
-            sock = self._sock
-            if sock is None or not isinstance(sock, _BufferedSocket) or sock.pending() == 0:
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG002 - reads what's there
+        sock = self._sock
+        if sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        try:
+            data = sock.recv(_READ_SIZE)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        except ssl.SSLWantWriteError:
+            self._call_socket_register_write()
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        except OSError as exc:
+            log.info("MQTT connection lost while reading: %s", exc)
+            return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
+        if not data:
+            return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
+        with self._msgtime_mutex:
+            self._last_bytes_received = time_func()
+        rc = self._handle_buffer(self._fast_rest + data if self._fast_rest else data)
+        return self._loop_rc_handle(rc) if rc else rc
 
-    def _handle_publish(self) -> MQTTErrorCode:
-        header: int = self._in_packet["command"]
+    def _handle_buffer(self, buf: bytes) -> MQTTErrorCode:
+        """Handle every complete packet in ``buf``; keep the incomplete tail for the next read."""
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            header = buf[pos]
+            length, shift, i = 0, 0, pos + 1
+            while True:  # remaining length: a variable byte integer, at most 4 bytes
+                if i >= size:
+                    self._fast_rest = buf[pos:]
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS
+                byte = buf[i]
+                i += 1
+                length |= (byte & 0x7F) << shift
+                if not byte & 0x80:
+                    break
+                shift += 7
+                if shift > 21:
+                    return MQTTErrorCode.MQTT_ERR_PROTOCOL
+            end = i + length
+            if end > size:
+                break
+            if (
+                header & 0xF0 == _PUBLISH
+                and self.on_fast_message is not None
+                and header & 0x06 != 0x04
+            ):
+                rc = self._fast_publish(header, buf, i, end)
+            else:
+                rc = self._paho_packet(header, buf[i:end])
+            if rc or self._sock is None:
+                return rc
+            pos = end
+        self._fast_rest = buf[pos:]
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _fast_publish(self, header: int, buf: bytes, start: int, end: int) -> MQTTErrorCode:
         qos = (header & 0x06) >> 1
-        handler = self.on_fast_message
-        if handler is None or qos == 2:
-            return super()._handle_publish()
-        packet: bytearray = self._in_packet["packet"]
-        (topic_len,) = _U16.unpack_from(packet, 0)
-        pos = 2 + topic_len
-        topic = bytes(packet[2:pos])
+        pos = start + 2 + ((buf[start] << 8) | buf[start + 1])
+        topic = buf[start + 2 : pos]
         mid = 0
         if qos:
-            (mid,) = _U16.unpack_from(packet, pos)
+            mid = (buf[pos] << 8) | buf[pos + 1]
             pos += 2
         if self._protocol == paho.MQTTv5:
             length, shift = 0, 0
-            while True:  # variable byte integer: length of the properties
-                byte = packet[pos]
+            while True:  # length of the publish properties, which an ingester skips
+                byte = buf[pos]
                 pos += 1
                 length |= (byte & 0x7F) << shift
-                shift += 7
                 if not byte & 0x80:
                     break
+                shift += 7
             pos += length
-        handler(mid, qos, topic, bytes(packet[pos:]))
+        if pos > end:
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL
+        handler = self.on_fast_message
+        assert handler is not None
+        try:
+            handler(mid, qos, topic, buf[pos:end])
+        except Exception:  # supervisor: the network thread must survive a handler bug
+            log.exception("Message handler failed; the message stays unacknowledged")
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
         if qos == 1 and not self._manual_ack:
             return self._send_puback(mid)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _paho_packet(self, header: int, body: bytes) -> MQTTErrorCode:
+        """Let paho handle a packet that is not a plain PUBLISH (CONNACK, SUBACK, PINGRESP, …)."""
+        self._in_packet = {
+            "command": header,
+            "have_remaining": 1,
+            "remaining_count": [],
+            "remaining_mult": 1,
+            "remaining_length": len(body),
+            "packet": bytearray(body),
+            "to_process": 0,
+            "pos": 0,
+        }
+        try:
+            rc = self._packet_handle()
+        except MalformedPacket as exc:
+            log.warning("Malformed MQTT packet from the broker: %s", exc)
+            rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+        self._in_packet = {
+            "command": 0,
+            "have_remaining": 0,
+            "remaining_count": [],
+            "remaining_mult": 1,
+            "remaining_length": 0,
+            "packet": bytearray(b""),
+            "to_process": 0,
+            "pos": 0,
+        }
+        return rc
 
     def ack_many(self, mids: Iterable[int]) -> None:
         """Acknowledge QoS 1 messages with one write for all their PUBACKs."""

@@ -56,7 +56,7 @@ def client() -> Client:
     ]
     asyncio.run(store.write(Batch(readings)))
     metrics = IngestMetrics()
-    metrics.received.inc(3)
+    metrics.received = 3
     return Client(create_app(deployment=deployment, store=store, registries=[metrics.registry]))
 
 

@@ -107,14 +107,14 @@ def test_duplicates_are_dropped_and_counted_but_still_acknowledged() -> None:
     asyncio.run(main())
 
 
-def test_dedupe_window_forgets_oldest_keys() -> None:
-    intake = make_intake(dedupe_window=2, max_messages=100)
-    intake.add(1, 1, 1, decoded(1))
-    intake.add(2, 1, 1, decoded(2))
-    intake.add(3, 1, 1, decoded(3))  # pushes seq 1 out of the window
-    intake.add(4, 1, 1, decoded(1))
-    intake.add(5, 1, 1, decoded(3))
-    assert intake._batch.duplicates == 1  # only the second 3 (nothing was full: one open batch)
+def test_dedupe_window_remembers_the_recent_half_and_forgets_beyond_the_window() -> None:
+    intake = make_intake(dedupe_window=4, max_messages=100)
+    for mid, seq in enumerate([1, 2, 3, 1, 4, 5]):
+        intake.add(mid, 1, 1, decoded(seq))
+    assert intake._batch.duplicates == 1  # 1 again, two keys later: remembered
+    intake.add(6, 1, 1, decoded(2))  # five keys later: forgotten (the store still dedupes)
+    intake.add(7, 1, 1, decoded(5))  # two keys later (at most window/2): remembered
+    assert intake._batch.duplicates == 2
 
 
 def test_qos0_messages_are_batched_but_not_acknowledged() -> None:

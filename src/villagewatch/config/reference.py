@@ -62,7 +62,7 @@ Examples: `config/demo/` (the demo) and `config/production/`.
 """
 
 
-def _type_name(annotation: Any) -> str:  # noqa: PLR0911 - one case per kind of annotation
+def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:

@@ -93,6 +93,13 @@ class IngestSettings(BaseModel):
     flush_interval_s: float = Field(
         0.2, gt=0, le=60, description="…or when its oldest message has waited this long."
     )
+    batches_in_flight: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="Batches written at once (each acknowledged only after it and all "
+        "earlier ones are written). 2 lets the store work while the next batch is encoded.",
+    )
     max_message_bytes: int = Field(
         262_144, ge=1024, description="Larger payloads are dead-lettered as too_large."
     )

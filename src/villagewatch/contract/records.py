@@ -30,6 +30,7 @@ __all__ = [
     "EventValue",
     "Reading",
     "RejectReason",
+    "boot_salt",
     "point_time_ns",
 ]
 
@@ -119,10 +120,14 @@ class DeadLetter(NamedTuple):
 
 
 @lru_cache(maxsize=65536)
-def _boot_salt(boot: str) -> int:
+def boot_salt(boot: str) -> int:
+    """The part of the dedupe digits that comes from the boot id."""
     return zlib.crc32(boot.encode())
 
 
-def point_time_ns(ms: int, boot: str, seq: int) -> int:
-    """Stored time of an item: ``ms`` at millisecond precision plus the dedupe digits."""
-    return ms * 1_000_000 + (seq + _boot_salt(boot)) % 1_000_000
+def point_time_ns(ms: int, boot: str, seq: int, salt: int | None = None) -> int:
+    """Stored time of an item: ``ms`` at millisecond precision plus the dedupe digits.
+
+    ``salt`` is ``boot_salt(boot)``, passed by callers stamping many items of one boot.
+    """
+    return ms * 1_000_000 + (seq + (boot_salt(boot) if salt is None else salt)) % 1_000_000

@@ -12,10 +12,10 @@ network thread, so TCP pushes back on the broker. Under MQTT 5 this never
 happens for QoS 1 (the broker stops at our Receive Maximum first); it bounds
 memory for QoS 0 floods and for MQTT 3.1.1 brokers.
 
-Recently seen dedupe keys are remembered (``dedupe_window`` of them) so a
-redelivered reading is dropped here and counted; the stores are idempotent
-anyway, so forgetting a key (restart, window exceeded) costs work, not
-correctness.
+Recently seen dedupe keys are remembered (between half and all of the last
+``dedupe_window``) so a redelivered reading is dropped here and counted; the
+stores are idempotent anyway, so forgetting a key (restart, window exceeded)
+costs work, not correctness.
 """
 
 from __future__ import annotations
@@ -23,14 +23,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
 from threading import Condition, Lock
+from typing import TypeVar
 
 from villagewatch.contract import DeadLetter, Decoded, DedupeKey, Event, Reading
 from villagewatch.contract.payloads import Clock
 
 __all__ = ["Intake", "PendingBatch"]
+
+T = TypeVar("T", Reading, Event)
 
 
 @dataclass(slots=True)
@@ -51,6 +54,28 @@ class PendingBatch:
     live_device_ms: list[int] = field(default_factory=list)
     """Device time of the first live, synced item of each message (store-lag samples)."""
 
+    def take(
+        self,
+        readings: list[Reading],
+        events: list[Event],
+        dead: DeadLetter | None,
+        ack: tuple[int, int] | None,
+        live_ms: int | None,
+    ) -> None:
+        """Add one message's records."""
+        if readings:
+            self.readings += readings
+        if events:
+            self.events += events
+        if dead is not None:
+            self.dead_letters.append(dead)
+        if ack is not None:
+            self.acks.append(ack)
+        if live_ms is not None:
+            self.live_device_ms.append(live_ms)
+        self.messages += 1
+        self.items += len(readings) + len(events) + (dead is not None)
+
 
 class Intake:
     """Thread-safe hand-over of decoded messages from the MQTT thread to the writer task."""
@@ -67,7 +92,8 @@ class Intake:
         self._max_items = max_items
         self._max_pending = max_pending
         self._dedupe_window = dedupe_window
-        self._seen: OrderedDict[DedupeKey, None] = OrderedDict()
+        self._recent: dict[DedupeKey, None] = {}
+        self._older: dict[DedupeKey, None] = {}
         self._lock = Lock()
         self._space = Condition(self._lock)
         self._batch = PendingBatch()
@@ -92,22 +118,24 @@ class Intake:
 
     def add(self, mid: int, qos: int, generation: int, decoded: Decoded | DeadLetter) -> bool:
         """Queue one message's outcome; False when closed (the message stays unacknowledged)."""
+        dead: DeadLetter | None = None
+        readings: list[Reading] = []
+        events: list[Event] = []
+        duplicates = rescued = 0
         if isinstance(decoded, DeadLetter):
-            readings: list[Reading] = []
-            events: list[Event] = []
-            dead = [decoded]
-            duplicates = rescued = 0
+            dead = decoded
         else:
-            readings = [r for r in decoded.readings if self._first_time(r.key)]
-            events = [e for e in decoded.events if self._first_time(e.key)]
-            dead = []
+            readings = self._fresh(decoded.readings)
+            events = self._fresh(decoded.events)
             duplicates = len(decoded.readings) + len(decoded.events) - len(readings) - len(events)
             rescued = decoded.rescued
-        kept: list[Reading | Event] = [*readings, *events]
-        live = next(
-            (i for i in kept if not i.historical and i.clock is Clock.SYNCED and not i.rescued),
-            None,
-        )
+        # one store-lag sample per message: its first item, if live
+        first = readings[0] if readings else events[0] if events else None
+        live_ms = None
+        if first is not None and not (
+            first.historical or first.rescued or first.clock is Clock.UNSYNCED
+        ):
+            live_ms = first.device_ts_ms
         wake = False
         with self._lock:
             while not self._closed and self._in_flight + self._waiting >= self._max_pending:
@@ -118,19 +146,11 @@ class Intake:
             if b.messages == 0:
                 b.first_at = time.monotonic()
                 wake = True
-            b.readings.extend(readings)
-            b.events.extend(events)
-            b.dead_letters.extend(dead)
-            if qos:
-                b.acks.append((mid, generation))
-            b.messages += 1
-            self._waiting += 1
-            b.items += len(readings) + len(events) + len(dead)
+            b.take(readings, events, dead, (mid, generation) if qos else None, live_ms)
             b.duplicates += duplicates
             b.rescued += rescued
-            if live is not None:
-                b.live_device_ms.append(live.device_ts_ms)
-            if self._is_full(b):
+            self._waiting += 1
+            if b.messages >= self._max_messages or b.items >= self._max_items:
                 self._full.append(b)
                 self._batch = PendingBatch()
                 wake = True
@@ -138,20 +158,26 @@ class Intake:
             self._notify()
         return True
 
-    def _first_time(self, key: DedupeKey) -> bool:
-        # Only the MQTT network thread calls this: the LRU needs no lock.
-        seen = self._seen
-        if key in seen:
-            seen.move_to_end(key)
-            return False
-        if self._dedupe_window:
-            seen[key] = None
-            if len(seen) > self._dedupe_window:
-                seen.popitem(last=False)
-        return True
-
-    def _is_full(self, b: PendingBatch) -> bool:
-        return b.messages >= self._max_messages or b.items >= self._max_items
+    def _fresh(self, items: list[T]) -> list[T]:
+        """The items whose dedupe key was not seen recently (remembering theirs)."""
+        if not items or not self._dedupe_window:
+            return items
+        # Only the MQTT network thread gets here: no lock. Two generations of keys instead
+        # of an LRU: a dict lookup and store per item, nothing to reorder or evict singly.
+        recent, older = self._recent, self._older
+        out = items
+        for i, item in enumerate(items):
+            key = (item.village, item.device, item.boot, item.seq)
+            if key in recent or key in older:
+                if out is items:
+                    out = items[:i]
+                continue
+            recent[key] = None
+            if out is not items:
+                out.append(item)
+        if len(recent) >= self._dedupe_window // 2:
+            self._older, self._recent = recent, {}
+        return out
 
     def _notify(self) -> None:
         loop, wake = self._loop, self._wake

@@ -108,6 +108,7 @@ class IngestService:
             flush_interval_s=self._ingest.flush_interval_s,
             retry_initial_s=self._ingest.retry_initial_s,
             retry_max_s=self._ingest.retry_max_s,
+            in_flight=self._ingest.batches_in_flight,
         )
         self._client.connect_async(
             self._mqtt.host,
@@ -140,7 +141,7 @@ class IngestService:
     def _on_fast_message(self, mid: int, qos: int, topic_bytes: bytes, payload: bytes) -> None:
         received_ns = max(time.time_ns(), self._last_received_ns + 1)  # unique: dead-letter time
         self._last_received_ns = received_ns
-        self.metrics.received.inc()
+        self.metrics.received += 1
         topic = topic_bytes.decode("utf-8", "replace")
         decoded: Decoded | DeadLetter
         try:

@@ -27,6 +27,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -66,26 +67,41 @@ def _flags(item: Reading | Event) -> str:
     return out
 
 
+@lru_cache(maxsize=1 << 16)
+def _series(measurement: str, device: str, grid: str, kind: str, village: str) -> str:
+    return f"{measurement},device={device},grid={grid},kind={kind},village={village} "
+
+
 def encode_reading(r: Reading) -> str:
-    """Line protocol for a reading.
+    """Line protocol for one reading (see :func:`encode_readings`)."""
+    (line,) = encode_readings([r])
+    return line
+
+
+def encode_readings(readings: Sequence[Reading]) -> list[str]:
+    """Line protocol for readings: the ingest hot path.
 
     Tags and field keys come from validated identifiers and the contract's
-    metric names, so they need no escaping; this is the ingest hot path.
+    metric names and values are finite floats, so nothing needs escaping or
+    can fail; the common case (live, synced) gets no flag fields.
     """
-    values = ",".join(f"{k}={v!r}" for k, v in r.values.items())
-    return (
-        f"{READINGS},device={r.device},grid={r.grid},kind={r.kind},village={r.village} "
-        f"{values}{_flags(r)} {r.time_ns}"
-    )
+    out = []
+    synced = Clock.SYNCED
+    for r in readings:
+        head = _series(READINGS, r.device, r.grid, r.kind, r.village)
+        values = ",".join([f"{k}={v!r}" for k, v in r.values.items()])
+        if r.historical or r.rescued or r.clock is not synced:
+            out.append(f"{head}{values}{_flags(r)} {r.time_ns}")
+        else:
+            out.append(f"{head}{values},seq={r.seq}i {r.time_ns}")
+    return out
 
 
 def encode_event(e: Event) -> str:
     """Line protocol for an event; attribute values are escaped as field values."""
     attrs = "".join(f",{k}={field_value(v)}" for k, v in e.attrs.items())
-    return (
-        f"{EVENTS},device={e.device},grid={e.grid},kind={e.kind},village={e.village} "
-        f"type={field_value(e.type)}{attrs}{_flags(e)} {e.time_ns}"
-    )
+    head = _series(EVENTS, e.device, e.grid, e.kind, e.village)
+    return f"{head}type={field_value(e.type)}{attrs}{_flags(e)} {e.time_ns}"
 
 
 def _encode_dead_letter(d: DeadLetter) -> str:
@@ -146,16 +162,13 @@ class InfluxStore:
         duplicates = 0
         if any(r.rescued for r in readings) or any(e.rescued for e in events):
             readings, events, duplicates = await self._drop_rescued_copies(readings, events)
-        lines: list[tuple[str, _Item]] = []
+        lines: list[tuple[str, _Item]] = list(zip(encode_readings(readings), readings, strict=True))
         refused: list[tuple[_Item, str, bytes]] = []
-        items: list[Reading | Event] = [*readings, *events]
-        for item in items:
+        for event in events:
             try:
-                line = encode_reading(item) if isinstance(item, Reading) else encode_event(item)
+                lines.append((encode_event(event), event))
             except LineProtocolError as exc:
-                refused.append((item, str(exc), repr(item).encode()))
-                continue
-            lines.append((line, item))
+                refused.append((event, str(exc), repr(event).encode()))
         lines.extend((_encode_dead_letter(d), d) for d in batch.dead_letters)
         refused.extend((it, err, line.encode()) for line, err, it in await self._write_lines(lines))
         rejected: list[DeadLetter] = []
