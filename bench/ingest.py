@@ -5,7 +5,10 @@ For single-reading messages and for messages of 50 readings, two runs each:
 * sustained — a publisher (this process) and the ingester run at once and
   compete for the 2 cores with mosquitto and influxd;
 * drain — the ingester's persistent session is filled while it is stopped,
-  then it is started and timed until the backlog is stored.
+  then it is started and timed until the backlog is stored;
+* paced — the publisher holds a fixed rate below capacity (--single-rate,
+  --batch-rate), to read the publish→stored latency of an ingester that keeps
+  up (in the sustained run the backlog's queueing dominates it).
 
 Reports readings/s stored, publish→stored latency (p50/p99, from the
 ingester's store-lag histogram, interpolated within its buckets), the
@@ -91,15 +94,16 @@ def payload_maker(
 
 
 def write_settings(
-    directory: Path, mqtt_port: int, influx: Influxd, metrics_port: int, per_message: int
+    directory: Path, mqtt_port: int, influx: Influxd, metrics_port: int, per_message: int, name: str
 ) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
     village = {
         "id": "bench", "name": "bench", "town": "t", "grids": [{"id": "g", "name": "g"}],
         "devices": [{"id": f"wl-{d:04d}", "kind": "water_level", "grid": "g"} for d in range(DEVICES)],
     }  # fmt: skip
     (directory / "village.yaml").write_bytes(orjson.dumps(village))
     ingest = {
-        "client_id": "bench-ingest", "metrics_port": metrics_port, "receive_maximum": 40_000,
+        "client_id": name, "metrics_port": metrics_port, "receive_maximum": 40_000,
         "batch_max_messages": 10_000 if per_message == 1 else 400, "batch_max_readings": 20_000,
         "flush_interval_s": 0.1,
     }  # fmt: skip
@@ -130,6 +134,7 @@ class Ingester:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(60)
+        self.proc = None
 
     def metrics_text(self) -> str:
         try:
@@ -198,63 +203,77 @@ def count_in_influx(influx: Influxd) -> tuple[int, int]:
     return sum(int(r["points"]) for r in rows), sum(int(r["seqs"]) for r in rows)
 
 
-def one_run(shape: str, mode: str, messages: int, workdir: Path) -> Run:
+def one_run(shape: str, mode: str, messages: int, workdir: Path, rate: float, count: int) -> Run:
     per_message = 1 if shape == "single" else 50
     make, readings_of = payload_maker(per_message)
     expected = readings_of(messages)
     broker = Mosquitto(workdir / "mosquitto").start()
     influx = Influxd(workdir / "influxd").start()
     influx.query("CREATE DATABASE bench")
-    metrics_port = free_port()
-    ingester = Ingester(
-        write_settings(workdir, broker.port, influx, metrics_port, per_message), metrics_port
-    )
+    ingesters = []
+    for k in range(count):
+        port = free_port()
+        settings = write_settings(
+            workdir / f"ingest-{k}", broker.port, influx, port, per_message, f"bench-ingest-{k}"
+        )
+        ingesters.append(Ingester(settings, port))
+
+    def stored() -> float:
+        return sum(i.metric("villagewatch_ingest_readings_stored_total") or 0 for i in ingesters)
+
     try:
-        ingester.start()  # creates the persistent session and its subscription
+        for ingester in ingesters:
+            ingester.start()  # creates the persistent session and its (shared) subscription
         if mode == "drain":
-            ingester.stop()
+            for ingester in ingesters:
+                ingester.stop()
             asyncio.run(publish(broker.port, messages, make))
-            started = time.perf_counter()
-            ingester.start()
-        else:
-            started = time.perf_counter()
-        assert ingester.proc is not None
+        started = time.perf_counter()
+        for ingester in ingesters:
+            if ingester.proc is None:
+                ingester.start()
         assert broker.proc is not None
         assert influx.proc is not None
-        proc = psutil.Process(ingester.proc.pid)
+        procs = [psutil.Process(i.proc.pid) for i in ingesters if i.proc is not None]
         others = [psutil.Process(broker.proc.pid), psutil.Process(influx.proc.pid)]
-        cpu_before = sum(proc.cpu_times()[:2])
+        cpu_before = sum(sum(p.cpu_times()[:2]) for p in procs)
         others_before = [sum(o.cpu_times()[:2]) for o in others]
-        sampler = Sampler(proc.pid)
-        sampler.start()
+        samplers = [Sampler(p.pid) for p in procs]
+        for sampler in samplers:
+            sampler.start()
         if mode == "sustained":
             asyncio.run(publish(broker.port, messages, make))
-        while (ingester.metric("villagewatch_ingest_readings_stored_total") or 0) < expected:
-            time.sleep(0.1)  # each look costs the ingester CPU: not too often
+        elif mode == "paced":
+            asyncio.run(publish(broker.port, messages, make, rate=rate))
+        while stored() < expected:
+            time.sleep(0.1)  # each look costs the ingesters CPU: not too often
         seconds = time.perf_counter() - started
-        cpu = sum(proc.cpu_times()[:2]) - cpu_before
+        cpu = sum(sum(p.cpu_times()[:2]) for p in procs) - cpu_before
         broker_cpu, influx_cpu = (
             100 * (sum(o.cpu_times()[:2]) - b) / seconds
             for o, b in zip(others, others_before, strict=True)
         )
-        sampler.done.set()
-        p50, p99 = ingester.lag_quantiles() if mode == "sustained" else (float("nan"), float("nan"))
-        batches = ingester.metric("villagewatch_ingest_batch_write_seconds_count") or 0
-        write_s = ingester.metric("villagewatch_ingest_batch_write_seconds_sum") or 0
+        for sampler in samplers:
+            sampler.done.set()
+        first = ingesters[0]
+        p50, p99 = first.lag_quantiles() if mode != "drain" else (float("nan"), float("nan"))
         if os.environ.get("VW_BENCH_DEBUG"):
-            print(
-                f"  {batches:.0f} batches, {write_s:.2f} s writing ({write_s / seconds:.0%} of the run)"
-            )
-        ingester.stop()
+            batches = first.metric("villagewatch_ingest_batch_write_seconds_count") or 0
+            write_s = first.metric("villagewatch_ingest_batch_write_seconds_sum") or 0
+            print(f"  {batches:.0f} batches, {write_s:.2f} s writing ({write_s / seconds:.0%})")
+        for ingester in ingesters:
+            ingester.stop()
         points, distinct = count_in_influx(influx)
         return Run(
-            shape, mode, messages, expected, seconds, 100 * cpu / seconds, sampler.peak / 2**20,
-            p50, p99, lost=expected - distinct, duplicated=points - distinct,
+            shape, mode, messages, expected, seconds, 100 * cpu / seconds,
+            max(s.peak for s in samplers) / 2**20, p50, p99,
+            lost=expected - distinct, duplicated=points - distinct,
             broker_cpu=broker_cpu, influx_cpu=influx_cpu,
         )  # fmt: skip
     finally:
-        if ingester.proc is not None and ingester.proc.poll() is None:
-            ingester.proc.kill()
+        for ingester in ingesters:
+            if ingester.proc is not None and ingester.proc.poll() is None:
+                ingester.proc.kill()
         broker.kill()
         influx.kill()
 
@@ -262,22 +281,29 @@ def one_run(shape: str, mode: str, messages: int, workdir: Path) -> Run:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", choices=["single", "batch50", "all"], default="all")
-    parser.add_argument("--mode", choices=["sustained", "drain", "all"], default="all")
+    parser.add_argument("--mode", choices=["sustained", "drain", "paced", "all"], default="all")
     parser.add_argument("--single-messages", type=int, default=300_000)
     parser.add_argument("--batch-messages", type=int, default=20_000)
+    parser.add_argument("--single-rate", type=float, default=10_000, help="paced: messages/s")
+    parser.add_argument("--batch-rate", type=float, default=800, help="paced: messages/s")
+    parser.add_argument("--ingesters", type=int, default=1, help="processes in one share group")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     shapes = ["single", "batch50"] if args.shape == "all" else [args.shape]
-    modes = ["sustained", "drain"] if args.mode == "all" else [args.mode]
+    modes = ["sustained", "drain", "paced"] if args.mode == "all" else [args.mode]
     print(
-        f"villagewatch ingest benchmark — {os.cpu_count()} CPUs, {DEVICES} devices, QoS 1, ack after write"
+        f"villagewatch ingest benchmark — {os.cpu_count()} CPUs, {DEVICES} devices, "
+        f"{args.ingesters} ingester process(es), QoS 1, ack after write"
     )
     runs = []
     for shape in shapes:
         for mode in modes:
             n = args.single_messages if shape == "single" else args.batch_messages
+            rate = args.single_rate if shape == "single" else args.batch_rate
+            if mode == "paced":
+                n = min(n, int(rate * 20))  # 20 s of paced load
             with tempfile.TemporaryDirectory(prefix="vw-bench-") as tmp:
-                run = one_run(shape, mode, n, Path(tmp))
+                run = one_run(shape, mode, n, Path(tmp), rate, args.ingesters)
             print(run.line(), flush=True)
             runs.append(run)
     if args.json:

@@ -43,8 +43,12 @@ async def publish(
     window: int = 10_000,
     chunk: int = 500,
     client_id: str = "bench-load",
+    rate: float | None = None,
 ) -> float:
-    """Publish ``count`` messages ``make(i) -> (topic, payload)``; return seconds until all acked."""
+    """Publish ``count`` messages ``make(i) -> (topic, payload)``; return seconds until all acked.
+
+    ``rate`` paces the publishing (messages/s); without it, as fast as the broker acks.
+    """
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(_connect_packet(client_id))
     connack = await reader.readexactly(4)
@@ -72,7 +76,11 @@ async def publish(
     acks = asyncio.create_task(read_acks())
     started = time.perf_counter()
     sent = 0
+    if rate is not None:
+        chunk = max(1, min(chunk, int(rate / 100)))  # ~100 writes a second
     while sent < count:
+        if rate is not None and (ahead := started + sent / rate - time.perf_counter()) > 0:
+            await asyncio.sleep(ahead)
         while sent - acked >= window:
             room.clear()
             await room.wait()
