@@ -42,13 +42,14 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
+def _binary(name: str) -> str | None:
+    # Debian puts mosquitto in /usr/sbin, which is not on every user's PATH
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+
+
 def missing_binaries() -> list[str]:
     """Server binaries (Debian packages mosquitto, influxdb) not found on this machine."""
-    found = {
-        name: shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
-        for name in ("mosquitto", "influxd")
-    }
-    return [name for name, path in found.items() if path is None]
+    return [name for name in ("mosquitto", "influxd") if _binary(name) is None]
 
 
 class _Server:
@@ -118,7 +119,7 @@ class Mosquitto(_Server):
 
     def start(self) -> Mosquitto:
         """Start (or restart) on the same port and persistence directory."""
-        self._spawn(["mosquitto", "-c", str(self.conf)], self.port)
+        self._spawn([_binary("mosquitto") or "mosquitto", "-c", str(self.conf)], self.port)
         return self
 
 
@@ -160,7 +161,7 @@ class Influxd(_Server):
 
     def start(self) -> Influxd:
         """Start (or restart) on the same ports and data."""
-        self._spawn(["influxd", "-config", str(self.conf)], self.port)
+        self._spawn([_binary("influxd") or "influxd", "-config", str(self.conf)], self.port)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):

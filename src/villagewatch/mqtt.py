@@ -91,20 +91,14 @@ class FastClient(paho.Client):
         pos, size = 0, len(buf)
         while size - pos >= 2:
             header = buf[pos]
-            length, shift, i = 0, 0, pos + 1
-            while True:  # remaining length: a variable byte integer, at most 4 bytes
-                if i >= size:
-                    self._fast_rest = buf[pos:]
-                    return MQTTErrorCode.MQTT_ERR_SUCCESS
-                byte = buf[i]
-                i += 1
-                length |= (byte & 0x7F) << shift
-                if not byte & 0x80:
-                    break
-                shift += 7
-                if shift > 21:
-                    return MQTTErrorCode.MQTT_ERR_PROTOCOL
-            end = i + length
+            try:
+                remaining = _varint(buf, pos + 1, size)
+            except MalformedPacket:
+                return MQTTErrorCode.MQTT_ERR_PROTOCOL
+            if remaining is None:
+                break
+            length, start = remaining
+            end = start + length
             if end > size:
                 break
             if (
@@ -112,9 +106,9 @@ class FastClient(paho.Client):
                 and self.on_fast_message is not None
                 and header & 0x06 != 0x04
             ):
-                rc = self._fast_publish(header, buf, i, end)
+                rc = self._fast_publish(header, buf, start, end)
             else:
-                rc = self._paho_packet(header, buf[i:end])
+                rc = self._paho_packet(header, buf[start:end])
             if rc or self._sock is None:
                 return rc
             pos = end
@@ -123,23 +117,24 @@ class FastClient(paho.Client):
 
     def _fast_publish(self, header: int, buf: bytes, start: int, end: int) -> MQTTErrorCode:
         qos = (header & 0x06) >> 1
+        if end - start < 2:
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL
         pos = start + 2 + ((buf[start] << 8) | buf[start + 1])
         topic = buf[start + 2 : pos]
         mid = 0
         if qos:
-            mid = (buf[pos] << 8) | buf[pos + 1]
+            mid = (buf[pos] << 8) | buf[pos + 1] if pos + 2 <= end else 0
             pos += 2
         if self._protocol == paho.MQTTv5:
-            length, shift = 0, 0
-            while True:  # length of the publish properties, which an ingester skips
-                byte = buf[pos]
-                pos += 1
-                length |= (byte & 0x7F) << shift
-                if not byte & 0x80:
-                    break
-                shift += 7
+            try:
+                properties = _varint(buf, pos, end)  # the publish properties: skipped
+            except MalformedPacket:
+                properties = None
+            if properties is None:
+                return MQTTErrorCode.MQTT_ERR_PROTOCOL
+            length, pos = properties
             pos += length
-        if pos > end:
+        if pos > end or (qos and not mid):
             return MQTTErrorCode.MQTT_ERR_PROTOCOL
         handler = self.on_fast_message
         assert handler is not None
@@ -154,31 +149,13 @@ class FastClient(paho.Client):
 
     def _paho_packet(self, header: int, body: bytes) -> MQTTErrorCode:
         """Let paho handle a packet that is not a plain PUBLISH (CONNACK, SUBACK, PINGRESP, …)."""
-        self._in_packet = {
-            "command": header,
-            "have_remaining": 1,
-            "remaining_count": [],
-            "remaining_mult": 1,
-            "remaining_length": len(body),
-            "packet": bytearray(body),
-            "to_process": 0,
-            "pos": 0,
-        }
+        self._in_packet = _packet_state(header, body)
         try:
             rc = self._packet_handle()
         except MalformedPacket as exc:
             log.warning("Malformed MQTT packet from the broker: %s", exc)
             rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
-        self._in_packet = {
-            "command": 0,
-            "have_remaining": 0,
-            "remaining_count": [],
-            "remaining_mult": 1,
-            "remaining_length": 0,
-            "packet": bytearray(b""),
-            "to_process": 0,
-            "pos": 0,
-        }
+        self._in_packet = _packet_state(0, b"")
         return rc
 
     def ack_many(self, mids: Iterable[int]) -> None:
@@ -186,6 +163,35 @@ class FastClient(paho.Client):
         data = b"".join(_PUBACK_PACKET.pack(_PUBACK, 2, mid) for mid in mids)
         if data:
             self._packet_queue(_PUBACK, data, 0, 1)
+
+
+def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int] | None:
+    """The MQTT variable byte integer at ``pos``: (value, position after it), None if cut off."""
+    value, shift = 0, 0
+    while pos < end:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 21:
+            raise MalformedPacket("variable byte integer longer than 4 bytes")
+    return None
+
+
+def _packet_state(command: int, body: bytes) -> Any:
+    """paho's record of the packet being read, as its handlers expect it."""
+    return {
+        "command": command,
+        "have_remaining": 1 if command else 0,
+        "remaining_count": [],
+        "remaining_mult": 1,
+        "remaining_length": len(body),
+        "packet": bytearray(body),
+        "to_process": 0,
+        "pos": 0,
+    }
 
 
 def make_client(

@@ -7,7 +7,6 @@ writing their own stages can test against the same fakes we do.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from villagewatch.contract import DeadLetter, DedupeKey, Event, Reading
 from villagewatch.errors import StoreUnavailable
@@ -94,7 +93,3 @@ class MemoryStore:
 
     async def close(self) -> None:
         """Nothing to release."""
-
-    def stored_keys(self) -> Sequence[DedupeKey]:
-        """Dedupe keys of every stored reading and event."""
-        return [*self.readings, *self.events]

@@ -249,3 +249,64 @@ def test_backoff_is_capped_and_jittered(attempt: int) -> None:
     assert cap / 2 <= delays[-1] <= cap
     backoff.reset()
     assert backoff.next_delay() <= 0.5
+
+
+def test_batches_written_at_once_are_acknowledged_in_order() -> None:
+    """The second batch's write may finish first; its ack still waits for the first batch."""
+
+    class FirstSlow(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first = asyncio.Event()
+
+        async def write(self, batch):  # type: ignore[no-untyped-def]
+            if batch.readings and batch.readings[0].seq == 1:
+                await self.first.wait()
+            return await super().write(batch)
+
+    async def main() -> None:
+        store, metrics = FirstSlow(), IngestMetrics()
+        intake = make_intake(max_messages=1)
+        intake.bind(asyncio.get_running_loop())
+        acks = AckRecorder(store)
+        stop = asyncio.Event()
+        writer = BatchWriter(
+            store=store, intake=intake, acknowledge=acks, metrics=metrics,
+            flush_interval_s=0.05, retry_initial_s=0.01, retry_max_s=0.02, in_flight=3,
+        )  # fmt: skip
+        task = asyncio.create_task(writer.run(stop))
+        intake.add(1, 1, 1, decoded(1))
+        intake.add(2, 1, 1, decoded(2))
+        await asyncio.sleep(0.2)
+        assert [r.seq for r in store.readings.values()] == [2], "the second batch is written"
+        assert acks.acked == [], "but not acknowledged before the first"
+        store.first.set()
+        await asyncio.sleep(0.2)
+        assert acks.acked == [1, 2]
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())
+
+
+def test_a_written_batch_is_acknowledged_without_waiting_for_the_next() -> None:
+    """The broker sends nothing more until we ack, so the ack can't wait for more messages."""
+
+    async def main() -> None:
+        store, metrics = MemoryStore(), IngestMetrics()
+        intake = make_intake(max_messages=1)
+        intake.bind(asyncio.get_running_loop())
+        acks = AckRecorder(store)
+        stop = asyncio.Event()
+        writer = BatchWriter(
+            store=store, intake=intake, acknowledge=acks, metrics=metrics,
+            flush_interval_s=0.05, retry_initial_s=0.01, retry_max_s=0.02, in_flight=2,
+        )  # fmt: skip
+        task = asyncio.create_task(writer.run(stop))
+        intake.add(1, 1, 1, decoded(1))
+        await asyncio.sleep(0.3)
+        assert acks.acked == [1]
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())

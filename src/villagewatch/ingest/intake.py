@@ -3,14 +3,17 @@
 The MQTT network thread calls :meth:`Intake.add` for every message; a batch
 that reaches its message or item count is closed and queued, and the next
 message opens a new one. The writer task awaits :meth:`Intake.take` for the
-next batch that is due: the oldest full one, else the open one once its oldest
-message has waited ``flush_interval``. A message counts as *pending* from ``add`` until the writer
-calls :meth:`Intake.release` after acknowledging its batch.
+next batch that is due: the oldest full one, else the open one once its
+oldest message has waited ``flush_interval``. A message counts as *pending*
+from ``add`` until the writer calls :meth:`Intake.release` after acknowledging
+its batch.
 
 Overflow policy: once ``max_pending`` messages are pending, ``add`` blocks the
 network thread, so TCP pushes back on the broker. Under MQTT 5 this never
 happens for QoS 1 (the broker stops at our Receive Maximum first); it bounds
-memory for QoS 0 floods and for MQTT 3.1.1 brokers.
+memory for QoS 0 floods and behind MQTT 3.1.1 brokers whose in-flight window
+is larger than ``max_pending`` (a long block there costs a keepalive timeout
+and a reconnect, never data).
 
 Recently seen dedupe keys are remembered (between half and all of the last
 ``dedupe_window``) so a redelivered reading is dropped here and counted; the

@@ -103,11 +103,6 @@ class BatchWriter:
             for pending in ([taking] if taking is not None else []) + [t for _, t, _ in writing]:
                 pending.cancel()
 
-    async def write(self, batch: PendingBatch) -> WriteResult:
-        """Write one batch (retrying while the store is unavailable), then acknowledge it."""
-        task = asyncio.ensure_future(self._write_until_done(batch))
-        return await self._finish(batch, task, time.monotonic())
-
     async def _finish(
         self, batch: PendingBatch, task: asyncio.Task[WriteResult], started: float
     ) -> WriteResult:
