@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from villagewatch.config import Deployment, check_file, load_deployment
-from villagewatch.errors import ConfigError
+from villagewatch.errors import ConfigError, VillagewatchError
 
 __all__ = ["app", "main"]
 
@@ -93,12 +93,16 @@ def demo(
             err=True,
         )
 
-    _run_until_signal(
-        lambda stop: run_demo(
-            stop, broker_port=broker_port, api_port=api_port, data_dir=data, rate=rate,
-            view=view, on_ready=ready,
-        )
-    )  # fmt: skip
+    try:
+        _run_until_signal(
+            lambda stop: run_demo(
+                stop, broker_port=broker_port, api_port=api_port, data_dir=data, rate=rate,
+                view=view, on_ready=ready,
+            )
+        )  # fmt: skip
+    except VillagewatchError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -19,17 +19,12 @@ from typing import Any
 
 import httpx
 
+from villagewatch.ports import free_port
+
 __all__ = ["Influxd", "Mosquitto", "free_port", "missing_binaries", "wait_for_port"]
 
 _REPO = Path(__file__).resolve().parents[2]
 SHIPPED_BROKER_CONF = _REPO / "config" / "mosquitto" / "villagewatch.d"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(port: int, timeout: float = 20) -> None:

@@ -10,18 +10,10 @@ with ``config/mosquitto/``.
 from __future__ import annotations
 
 import logging
-import socket
 
 from amqtt.broker import Broker
 
-__all__ = ["EmbeddedBroker", "free_port"]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["EmbeddedBroker"]
 
 
 class EmbeddedBroker:

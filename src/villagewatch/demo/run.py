@@ -19,9 +19,11 @@ import uvicorn
 
 from villagewatch.api.app import create_app
 from villagewatch.config import Deployment, SQLiteSettings, load_deployment
-from villagewatch.demo.broker import EmbeddedBroker, free_port
+from villagewatch.demo.broker import EmbeddedBroker
 from villagewatch.demo.view import LiveView
+from villagewatch.errors import VillagewatchError
 from villagewatch.ingest import IngestService
+from villagewatch.ports import free_port, port_in_use
 from villagewatch.sim.publisher import SimulationPublisher
 from villagewatch.store import SQLiteStore
 
@@ -74,6 +76,11 @@ async def run_demo(
     on_ready: Callable[[DemoInfo], None] | None = None,
 ) -> None:
     """Run the demo until ``stop`` is set; ``broker_port=0`` picks a free port."""
+    for wanted, option in ((api_port, "--api-port"), (broker_port, "--broker-port")):
+        if wanted and port_in_use(wanted):
+            raise VillagewatchError(
+                f"port {wanted} on 127.0.0.1 is already in use; choose another with {option}"
+            )
     base = load_deployment(demo_config_path())
     port = broker_port or free_port()
     with _data_dir(data_dir) as data:
