@@ -94,7 +94,13 @@ def payload_maker(
 
 
 def write_settings(
-    directory: Path, mqtt_port: int, influx: Influxd, metrics_port: int, per_message: int, name: str
+    directory: Path,
+    mqtt_port: int,
+    influx: Influxd,
+    metrics_port: int,
+    per_message: int,
+    name: str,
+    share: bool,
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     village = {
@@ -103,7 +109,7 @@ def write_settings(
     }  # fmt: skip
     (directory / "village.yaml").write_bytes(orjson.dumps(village))
     ingest = {
-        "client_id": name, "metrics_port": metrics_port, "receive_maximum": 40_000,
+        "client_id": name, "metrics_port": metrics_port, "share_group": "bench" if share else None, "receive_maximum": 40_000,
         "batch_max_messages": 10_000 if per_message == 1 else 400, "batch_max_readings": 20_000,
         "flush_interval_s": 0.1,
     }  # fmt: skip
@@ -214,7 +220,13 @@ def one_run(shape: str, mode: str, messages: int, workdir: Path, rate: float, co
     for k in range(count):
         port = free_port()
         settings = write_settings(
-            workdir / f"ingest-{k}", broker.port, influx, port, per_message, f"bench-ingest-{k}"
+            workdir / f"ingest-{k}",
+            broker.port,
+            influx,
+            port,
+            per_message,
+            f"bench-ingest-{k}",
+            share=count > 1,
         )
         ingesters.append(Ingester(settings, port))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -48,6 +49,20 @@ def _deployment(path: Path) -> Deployment:
         for issue in exc.issues:
             typer.echo(str(issue), err=True)
         raise typer.Exit(1) from None
+
+
+def _tune_gc_for_throughput() -> None:
+    """Collect garbage less often in a process that makes ~10 objects per reading.
+
+    With CPython's default threshold (700 allocations) the collector runs
+    thousands of times a second at ingest rates and keeps walking the records
+    held in batches; measured with bench/ingest.py, 100,000 raised batched
+    throughput from ~60k to ~83k readings/s. The ingester makes few reference
+    cycles, so little garbage waits longer; ``freeze`` also takes the objects
+    made at start-up (modules, config) out of every later collection.
+    """
+    gc.set_threshold(100_000, 50, 100)
+    gc.freeze()
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -113,6 +128,7 @@ def ingest(config: ConfigOption, log_level: LogLevel = "info") -> None:
 
     _logging(log_level)
     deployment = _deployment(config)
+    _tune_gc_for_throughput()
 
     async def main(stop: asyncio.Event) -> None:
         store = open_store(deployment.settings.store)

@@ -9,6 +9,7 @@ closed. Mosquitto runs with the very queue settings shipped for production
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -101,6 +102,9 @@ class Mosquitto(_Server):
         lines = [
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
+            # started as root, mosquitto drops to user "mosquitto", which can't write its
+            # persistence file into our temp dir: sessions would silently not survive a restart
+            *(["user root"] if os.geteuid() == 0 else []),
             f"persistence_location {self.dir}/",
             "log_type error",
             "log_type warning",

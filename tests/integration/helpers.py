@@ -182,3 +182,34 @@ class IngesterProcess:
     def log_text(self) -> str:
         """What the ingester logged."""
         return self.log.read_text(errors="replace")
+
+
+def publish_through_outages(
+    port: int, messages: list[tuple[str, bytes]], *, pace: float, timeout: float = 120
+) -> None:
+    """Publish at ``pace``/s and wait until the broker has acknowledged every message,
+    riding out broker restarts (paho keeps QoS 1 messages it could not send yet)."""
+    acked = threading.Semaphore(0)
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"pub-{free_port()}", protocol=paho.MQTTv5
+    )
+    client.reconnect_delay_set(min_delay=1, max_delay=2)
+    client.max_inflight_messages_set(200)
+    client.on_publish = lambda *_: acked.release()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    started = time.monotonic()
+    try:
+        for n, (topic, payload) in enumerate(messages):
+            delay = started + n / pace - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            client.publish(topic, payload, qos=1)
+        deadline = time.monotonic() + timeout
+        for _ in messages:
+            assert acked.acquire(timeout=max(0.0, deadline - time.monotonic())), (
+                "publishes not acknowledged"
+            )
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
 
+from villagewatch.backoff import Backoff
 from villagewatch.contract import Clock, DeadLetter, Decoded, Reading, RejectReason
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
-from villagewatch.ingest.writer import Backoff, BatchWriter
+from villagewatch.ingest.writer import BatchWriter
 from villagewatch.testing import MemoryStore
 
 
@@ -30,10 +30,13 @@ def letter() -> DeadLetter:
     return DeadLetter.of(1, "t", RejectReason.BAD_JSON, "x", b"{")
 
 
-def make_intake(**kw: int) -> Intake:
-    args = {"max_messages": 3, "max_items": 100, "max_pending": 1000, "dedupe_window": 100}
-    args.update(kw)
-    return Intake(**args)
+def make_intake(
+    max_messages: int = 3, max_items: int = 100, max_pending: int = 1000, dedupe_window: int = 100
+) -> Intake:
+    return Intake(
+        max_messages=max_messages, max_items=max_items, max_pending=max_pending,
+        dedupe_window=dedupe_window,
+    )  # fmt: skip
 
 
 async def take(intake: Intake, flush: float = 10.0, stop: asyncio.Event | None = None):  # type: ignore[no-untyped-def]
@@ -43,7 +46,6 @@ async def take(intake: Intake, flush: float = 10.0, stop: asyncio.Event | None =
 def test_batch_closes_when_full_by_message_count() -> None:
     async def main() -> None:
         intake = make_intake()
-        intake.bind(asyncio.get_running_loop())
         for i in range(4):
             intake.add(i, 1, 1, decoded(i))
         batch = await take(intake)
@@ -56,7 +58,6 @@ def test_batch_closes_when_full_by_message_count() -> None:
 def test_batch_closes_when_full_by_item_count() -> None:
     async def main() -> None:
         intake = make_intake(max_messages=100, max_items=5)
-        intake.bind(asyncio.get_running_loop())
         intake.add(1, 1, 1, decoded(1, 2, 3))
         intake.add(2, 1, 1, decoded(4, 5, 6))
         batch = await take(intake)
@@ -68,7 +69,6 @@ def test_batch_closes_when_full_by_item_count() -> None:
 def test_batch_closes_on_the_timer_when_not_full() -> None:
     async def main() -> None:
         intake = make_intake()
-        intake.bind(asyncio.get_running_loop())
         intake.add(1, 1, 1, decoded(1))
         started = time.monotonic()
         batch = await take(intake, flush=0.2)
@@ -77,25 +77,9 @@ def test_batch_closes_on_the_timer_when_not_full() -> None:
     asyncio.run(main())
 
 
-def test_messages_from_another_thread_wake_the_writer() -> None:
-    async def main() -> None:
-        intake = make_intake(max_messages=50)
-        intake.bind(asyncio.get_running_loop())
-        feeder = threading.Thread(
-            target=lambda: [intake.add(i, 1, 1, decoded(i)) for i in range(50)]
-        )
-        feeder.start()
-        batch = await take(intake)
-        feeder.join()
-        assert batch.messages == 50
-
-    asyncio.run(main())
-
-
 def test_duplicates_are_dropped_and_counted_but_still_acknowledged() -> None:
     async def main() -> None:
         intake = make_intake()
-        intake.bind(asyncio.get_running_loop())
         intake.add(1, 1, 1, decoded(1, 2))
         intake.add(2, 1, 1, decoded(2, 3))  # 2 again, redelivered inside another message
         intake.add(3, 1, 1, decoded(1, device="wl-2"))  # same seq, other device: not a duplicate
@@ -124,20 +108,22 @@ def test_qos0_messages_are_batched_but_not_acknowledged() -> None:
     assert intake._batch.acks == [(9, 1)] and intake._batch.messages == 2
 
 
-def test_add_blocks_at_max_pending_until_release_then_resumes() -> None:
+def test_a_full_intake_pauses_reading_and_a_release_resumes_it() -> None:
     async def main() -> None:
-        intake = make_intake(max_messages=2, max_pending=2)
-        intake.bind(asyncio.get_running_loop())
+        calls: list[str] = []
+        intake = Intake(
+            max_messages=2, max_items=100, max_pending=2, dedupe_window=100,
+            pause=lambda: calls.append("pause"), resume=lambda: calls.append("resume"),
+        )  # fmt: skip
         intake.add(1, 1, 1, decoded(1))
+        assert calls == []
         intake.add(2, 1, 1, decoded(2))
-        third = threading.Thread(target=intake.add, args=(3, 1, 1, decoded(3)))
-        third.start()
+        assert calls == ["pause"], "2 pending: stop reading from the broker"
+        intake.add(3, 1, 1, decoded(3))  # the rest of a read in progress still comes in
         batch = await take(intake)
-        await asyncio.sleep(0.2)
-        assert third.is_alive(), "add must wait while 2 messages are pending"
+        assert calls == ["pause"], "taken is not yet acknowledged: still pending"
         intake.release(batch)
-        await asyncio.to_thread(third.join, 5)
-        assert not third.is_alive() and intake.pending == 1
+        assert calls == ["pause", "resume"] and intake.pending == 1
 
     asyncio.run(main())
 
@@ -145,7 +131,6 @@ def test_add_blocks_at_max_pending_until_release_then_resumes() -> None:
 def test_closed_intake_refuses_and_take_returns_leftovers_then_none() -> None:
     async def main() -> None:
         intake = make_intake(max_messages=10)
-        intake.bind(asyncio.get_running_loop())
         intake.add(1, 1, 1, decoded(1))
         intake.close()
         assert intake.add(2, 1, 1, decoded(2)) is False
@@ -183,7 +168,6 @@ def test_writer_acknowledges_only_after_the_store_accepted_the_batch() -> None:
         store, metrics = MemoryStore(), IngestMetrics()
         store.gate = asyncio.Event()
         intake = make_intake(max_messages=2)
-        intake.bind(asyncio.get_running_loop())
         acks = AckRecorder(store)
         stop = asyncio.Event()
         task = asyncio.create_task(make_writer(store, intake, acks, metrics).run(stop))
@@ -206,7 +190,6 @@ def test_writer_retries_an_unavailable_store_without_acknowledging_or_dropping()
         store, metrics = MemoryStore(), IngestMetrics()
         store.fail_next(5)
         intake = make_intake(max_messages=1)
-        intake.bind(asyncio.get_running_loop())
         acks = AckRecorder(store)
         stop = asyncio.Event()
         intake.add(1, 1, 1, decoded(1))
@@ -230,7 +213,6 @@ def test_writer_survives_an_unexpected_store_error() -> None:
     async def main() -> None:
         store, metrics = Flaky(), IngestMetrics()
         intake = make_intake(max_messages=1)
-        intake.bind(asyncio.get_running_loop())
         acks = AckRecorder(store)
         stop = asyncio.Event()
         intake.add(1, 1, 1, decoded(1))
@@ -267,7 +249,6 @@ def test_batches_written_at_once_are_acknowledged_in_order() -> None:
     async def main() -> None:
         store, metrics = FirstSlow(), IngestMetrics()
         intake = make_intake(max_messages=1)
-        intake.bind(asyncio.get_running_loop())
         acks = AckRecorder(store)
         stop = asyncio.Event()
         writer = BatchWriter(
@@ -295,7 +276,6 @@ def test_a_written_batch_is_acknowledged_without_waiting_for_the_next() -> None:
     async def main() -> None:
         store, metrics = MemoryStore(), IngestMetrics()
         intake = make_intake(max_messages=1)
-        intake.bind(asyncio.get_running_loop())
         acks = AckRecorder(store)
         stop = asyncio.Event()
         writer = BatchWriter(

@@ -69,9 +69,16 @@ class IngestSettings(BaseModel):
         "vw-ingest-1", description="MQTT client id; unique per ingester process."
     )
     share_group: Identifier | None = Field(
-        "ingest",
-        description="Shared-subscription group ($share/<group>/…); ingesters in one group "
-        "split the stream. Unset: plain subscriptions (brokers without MQTT 5).",
+        None,
+        description="MQTT 5 shared-subscription group ($share/<group>/…): ingesters in one "
+        "group split the stream. Unset: plain persistent subscriptions — the safe choice on "
+        "Mosquitto 2.0, which forgets shared subscriptions when it restarts (docs/broker.md).",
+    )
+    only_villages: list[Identifier] | None = Field(
+        None,
+        description="Subscribe to these villages only; unset: all. Gives several ingesters a "
+        "share of the stream each through plain subscriptions, which (unlike shared ones) "
+        "Mosquitto 2.0 restores after a restart; see docs/broker.md.",
     )
     session_expiry_s: int = Field(
         7 * 86400,

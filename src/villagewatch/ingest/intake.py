@@ -1,19 +1,21 @@
 """Where decoded messages wait for their batch to be written.
 
-The MQTT network thread calls :meth:`Intake.add` for every message; a batch
-that reaches its message or item count is closed and queued, and the next
-message opens a new one. The writer task awaits :meth:`Intake.take` for the
-next batch that is due: the oldest full one, else the open one once its
-oldest message has waited ``flush_interval``. A message counts as *pending*
-from ``add`` until the writer calls :meth:`Intake.release` after acknowledging
-its batch.
+The MQTT link calls :meth:`Intake.add` for every message; a batch that reaches
+its message or item count is closed and queued, and the next message opens a
+new one. The writer task awaits :meth:`Intake.take` for the next batch that is
+due: the oldest full one, else the open one once its oldest message has waited
+``flush_interval``. A message counts as *pending* from ``add`` until the writer
+calls :meth:`Intake.release` after acknowledging its batch. Everything runs in
+the event loop's thread: no locks.
 
-Overflow policy: once ``max_pending`` messages are pending, ``add`` blocks the
-network thread, so TCP pushes back on the broker. Under MQTT 5 this never
-happens for QoS 1 (the broker stops at our Receive Maximum first); it bounds
-memory for QoS 0 floods and behind MQTT 3.1.1 brokers whose in-flight window
-is larger than ``max_pending`` (a long block there costs a keepalive timeout
-and a reconnect, never data).
+Overflow policy: once ``max_pending`` messages or ``max_pending_items`` items
+(default: eight batches' worth) are pending, the intake asks the link to stop
+reading (``pause``), so TCP pushes back on the broker, and to read again
+(``resume``) when a release makes room. The item bound is what keeps memory
+in check when every message carries a batch of readings. Under MQTT 5 this rarely
+triggers for QoS 1 (the broker stops at our Receive Maximum first); it bounds
+memory for QoS 0 floods and behind MQTT 3.1.1 brokers. A read already in
+progress finishes, so pending may pass the limit by one read's worth.
 
 Recently seen dedupe keys are remembered (between half and all of the last
 ``dedupe_window``) so a redelivered reading is dropped here and counted; the
@@ -24,11 +26,10 @@ costs work, not correctness.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from threading import Condition, Lock
 from typing import TypeVar
 
 from villagewatch.contract import DeadLetter, Decoded, DedupeKey, Event, Reading
@@ -81,7 +82,7 @@ class PendingBatch:
 
 
 class Intake:
-    """Thread-safe hand-over of decoded messages from the MQTT thread to the writer task."""
+    """Hands decoded messages to the writer task; everything runs in the event loop's thread."""
 
     def __init__(
         self,
@@ -90,37 +91,37 @@ class Intake:
         max_items: int,
         max_pending: int,
         dedupe_window: int,
+        max_pending_items: int | None = None,
+        pause: Callable[[], None] | None = None,
+        resume: Callable[[], None] | None = None,
     ) -> None:
         self._max_messages = max_messages
         self._max_items = max_items
         self._max_pending = max_pending
+        self._max_pending_items = max_pending_items or 8 * max_items
+        self._pending_items = 0
         self._dedupe_window = dedupe_window
+        self._pause, self._resume = pause, resume
+        self._paused = False
         self._recent: dict[DedupeKey, None] = {}
         self._older: dict[DedupeKey, None] = {}
-        self._lock = Lock()
-        self._space = Condition(self._lock)
         self._batch = PendingBatch()
         self._full: deque[PendingBatch] = deque()
         self._waiting = 0
         """Messages in full batches and the open batch, not yet taken."""
         self._in_flight = 0
         self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Attach to the event loop the writer runs in (call from that loop)."""
-        self._loop = loop
         self._wake = asyncio.Event()
 
     @property
     def pending(self) -> int:
         """Messages added and not yet released."""
-        with self._lock:
-            return self._in_flight + self._waiting
+        return self._in_flight + self._waiting
 
     def add(self, mid: int, qos: int, generation: int, decoded: Decoded | DeadLetter) -> bool:
         """Queue one message's outcome; False when closed (the message stays unacknowledged)."""
+        if self._closed:
+            return False
         dead: DeadLetter | None = None
         readings: list[Reading] = []
         events: list[Event] = []
@@ -139,34 +140,33 @@ class Intake:
             first.historical or first.rescued or first.clock is Clock.UNSYNCED
         ):
             live_ms = first.device_ts_ms
-        wake = False
-        with self._lock:
-            while not self._closed and self._in_flight + self._waiting >= self._max_pending:
-                self._space.wait(timeout=1.0)
-            if self._closed:
-                return False
-            b = self._batch
-            if b.messages == 0:
-                b.first_at = time.monotonic()
-                wake = True
-            b.take(readings, events, dead, (mid, generation) if qos else None, live_ms)
-            b.duplicates += duplicates
-            b.rescued += rescued
-            self._waiting += 1
-            if b.messages >= self._max_messages or b.items >= self._max_items:
-                self._full.append(b)
-                self._batch = PendingBatch()
-                wake = True
-        if wake:
-            self._notify()
+        b = self._batch
+        if b.messages == 0:
+            b.first_at = time.monotonic()
+            self._wake.set()
+        b.take(readings, events, dead, (mid, generation) if qos else None, live_ms)
+        b.duplicates += duplicates
+        b.rescued += rescued
+        self._waiting += 1
+        self._pending_items += len(readings) + len(events) + (dead is not None)
+        if b.messages >= self._max_messages or b.items >= self._max_items:
+            self._full.append(b)
+            self._batch = PendingBatch()
+            self._wake.set()
+        if not self._paused and self._full_up() and self._pause is not None:
+            self._paused = True
+            self._pause()
         return True
+
+    def _full_up(self) -> bool:
+        return self.pending >= self._max_pending or self._pending_items >= self._max_pending_items
 
     def _fresh(self, items: list[T]) -> list[T]:
         """The items whose dedupe key was not seen recently (remembering theirs)."""
         if not items or not self._dedupe_window:
             return items
-        # Only the MQTT network thread gets here: no lock. Two generations of keys instead
-        # of an LRU: a dict lookup and store per item, nothing to reorder or evict singly.
+        # Two generations of keys instead of an LRU: a dict lookup and store per item,
+        # nothing to reorder or evict one by one.
         recent, older = self._recent, self._older
         out = items
         for i, item in enumerate(items):
@@ -182,29 +182,20 @@ class Intake:
             self._older, self._recent = recent, {}
         return out
 
-    def _notify(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is None or wake is None:
-            return
-        with contextlib.suppress(RuntimeError):  # loop already closed: shutting down
-            loop.call_soon_threadsafe(wake.set)
-
     async def take(self, flush_interval: float, stop: asyncio.Event) -> PendingBatch | None:
         """The next due batch; after ``stop`` is set, whatever is left, then None."""
-        assert self._wake is not None, "bind() first"
         while True:
             self._wake.clear()
-            with self._lock:
-                b = self._batch
-                now = time.monotonic()
-                if self._full:
-                    return self._hand_over(self._full.popleft())
-                if b.messages and (now - b.first_at >= flush_interval or stop.is_set()):
-                    self._batch = PendingBatch()
-                    return self._hand_over(b)
-                if stop.is_set():
-                    return None
-                timeout = b.first_at + flush_interval - now if b.messages else None
+            b = self._batch
+            now = time.monotonic()
+            if self._full:
+                return self._hand_over(self._full.popleft())
+            if b.messages and (now - b.first_at >= flush_interval or stop.is_set()):
+                self._batch = PendingBatch()
+                return self._hand_over(b)
+            if stop.is_set():
+                return None
+            timeout = b.first_at + flush_interval - now if b.messages else None
             await _wait_any(self._wake, stop, timeout)
 
     def _hand_over(self, batch: PendingBatch) -> PendingBatch:
@@ -214,15 +205,16 @@ class Intake:
 
     def release(self, batch: PendingBatch) -> None:
         """The batch is written and acknowledged: its messages no longer count as pending."""
-        with self._lock:
-            self._in_flight -= batch.messages
-            self._space.notify_all()
+        self._in_flight -= batch.messages
+        self._pending_items -= batch.items
+        if self._paused and not self._full_up() and not self._closed:
+            self._paused = False
+            if self._resume is not None:
+                self._resume()
 
     def close(self) -> None:
         """Refuse further messages (they stay unacknowledged and will be redelivered)."""
-        with self._lock:
-            self._closed = True
-            self._space.notify_all()
+        self._closed = True
 
 
 async def _wait_any(wake: asyncio.Event, stop: asyncio.Event, wait_s: float | None) -> None:

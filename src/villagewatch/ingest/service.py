@@ -1,9 +1,10 @@
 """``villagewatch ingest``: MQTT in, validated, batched, durably written, then acknowledged.
 
-Threads: paho's network thread receives and decodes (``_on_fast_message``)
-and hands each message to the :class:`~villagewatch.ingest.intake.Intake`; the
-asyncio task of :class:`~villagewatch.ingest.writer.BatchWriter` writes due
-batches and acknowledges them with one PUBACK write per batch.
+One thread, one event loop: :class:`~villagewatch.mqtt.AsyncLink` reads the
+broker's socket in the loop, each message is decoded (``_on_fast_message``)
+and handed to the :class:`~villagewatch.ingest.intake.Intake`, and the
+:class:`~villagewatch.ingest.writer.BatchWriter` task writes due batches and
+acknowledges each with one PUBACK write.
 
 Acknowledgements and reconnects: after a reconnect the broker redelivers every
 unacknowledged message with its old packet id, and may reuse an id as soon as
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from threading import Lock
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -42,7 +42,7 @@ from villagewatch.contract import (
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
-from villagewatch.mqtt import make_client
+from villagewatch.mqtt import AsyncLink, make_client
 from villagewatch.store import Store
 
 __all__ = ["IngestService"]
@@ -66,14 +66,7 @@ class IngestService:
             max_bytes=ing.max_message_bytes,
             time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
         )
-        self._intake = Intake(
-            max_messages=ing.batch_max_messages,
-            max_items=ing.batch_max_readings,
-            max_pending=ing.receive_maximum,
-            dedupe_window=ing.dedupe_window,
-        )
-        self.metrics.acks_pending.set_function(lambda: self._intake.pending)
-        self._client, self._connect_props = make_client(
+        self._client, connect_props = make_client(
             self._mqtt,
             client_id=ing.client_id,
             persistent=True,
@@ -85,16 +78,29 @@ class IngestService:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_fast_message = self._on_fast_message
-        self._ack_lock = Lock()
+        self._link = AsyncLink(
+            self._client,
+            host=self._mqtt.host,
+            port=self._mqtt.port,
+            keepalive=self._mqtt.keepalive_s,
+            clean_start=False,
+            properties=connect_props,
+        )
+        self._intake = Intake(
+            max_messages=ing.batch_max_messages,
+            max_items=ing.batch_max_readings,
+            max_pending=ing.receive_maximum,
+            dedupe_window=ing.dedupe_window,
+            pause=self._link.pause_reading,
+            resume=self._link.resume_reading,
+        )
+        self.metrics.acks_pending.set_function(lambda: self._intake.pending)
         self._generation = 0
         self._last_received_ns = 0
         self.connected = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Ingest until ``stop`` is set; then write and acknowledge what was accepted, and leave."""
-        loop = self._loop = asyncio.get_running_loop()
-        self._intake.bind(loop)
         metrics_server = None
         if self._ingest.metrics_port is not None:
             metrics_server, _ = start_http_server(
@@ -110,14 +116,7 @@ class IngestService:
             retry_max_s=self._ingest.retry_max_s,
             in_flight=self._ingest.batches_in_flight,
         )
-        self._client.connect_async(
-            self._mqtt.host,
-            self._mqtt.port,
-            keepalive=self._mqtt.keepalive_s,
-            clean_start=False,
-            properties=self._connect_props,
-        )
-        self._client.loop_start()
+        link_stop = asyncio.Event()
         log.info(
             "Ingesting from %s:%d into %s",
             self._mqtt.host,
@@ -126,17 +125,20 @@ class IngestService:
         )
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(writer.run(stop))
+                link = tg.create_task(self._link.run(link_stop))
+                writing = tg.create_task(writer.run(stop))
                 await stop.wait()
                 self._intake.close()
+                self._link.pause_reading()  # what comes now stays with the broker, unacknowledged
+                await writing  # writes and acknowledges what was taken in
+                link_stop.set()  # the last PUBACKs go out before the DISCONNECT
+                await link
         finally:
-            self._client.disconnect()  # queued after the last PUBACKs, so they go out first
-            await asyncio.to_thread(self._client.loop_stop)
             if metrics_server is not None:
                 metrics_server.shutdown()
             log.info("Ingester stopped; everything acknowledged was written")
 
-    # --- paho callbacks (network thread) --------------------------------------
+    # --- paho callbacks (event loop thread) ------------------------------------
 
     def _on_fast_message(self, mid: int, qos: int, topic_bytes: bytes, payload: bytes) -> None:
         received_ns = max(time.time_ns(), self._last_received_ns + 1)  # unique: dead-letter time
@@ -164,8 +166,7 @@ class IngestService:
         if reason.is_failure:
             log.error("Broker refused the connection: %s", reason)
             return
-        with self._ack_lock:
-            self._generation += 1
+        self._generation += 1
         log.info(
             "Connected to %s:%d (session %s)",
             self._mqtt.host,
@@ -173,14 +174,18 @@ class IngestService:
             "resumed" if flags.session_present else "new",
         )
         group = self._ingest.share_group
-        filters = [subscription(ch, group=group) for ch in (Channel.TELEMETRY, Channel.EVENT)]
+        villages = self._ingest.only_villages or ["+"]
+        filters = [
+            subscription(channel, village=village, group=group)
+            for village in villages
+            for channel in (Channel.TELEMETRY, Channel.EVENT)
+        ]
         if self._mqtt.protocol == "5":
             client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
         else:
             client.subscribe([(f, 1) for f in filters])
         self.metrics.connected.set(1)
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.connected.set)
+        self.connected.set()
 
     def _on_disconnect(
         self,
@@ -190,11 +195,9 @@ class IngestService:
         reason: ReasonCode,
         _properties: Properties | None,
     ) -> None:
-        with self._ack_lock:
-            self._generation += 1
+        self._generation += 1
         self.metrics.connected.set(0)
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.connected.clear)
+        self.connected.clear()
         if reason.is_failure:
             log.warning(
                 "Lost the broker (%s); reconnecting, unacknowledged messages will come again",
@@ -216,10 +219,9 @@ class IngestService:
     # --- acknowledgements (writer task) -----------------------------------------
 
     def _acknowledge(self, acks: list[tuple[int, int]]) -> None:
-        with self._ack_lock:
-            generation = self._generation
-            mids = [mid for mid, gen in acks if gen == generation]
-            self._client.ack_many(mids)
+        generation = self._generation
+        mids = [mid for mid, gen in acks if gen == generation]
+        self._client.ack_many(mids)
         if len(mids) < len(acks):
             log.info(
                 "%d acks belong to an earlier connection; the broker redelivers those messages",

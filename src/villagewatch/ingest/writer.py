@@ -11,42 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from villagewatch.backoff import Backoff
 from villagewatch.errors import StoreUnavailable
 from villagewatch.ingest.intake import Intake, PendingBatch
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.store import Batch, Store, WriteResult
 
-__all__ = ["Backoff", "BatchWriter"]
+__all__ = ["BatchWriter"]
 
 log = logging.getLogger(__name__)
 
 Acknowledger = Callable[[list[tuple[int, int]]], None]
 _LAG_SAMPLES = 200
-
-
-class Backoff:
-    """Capped exponential backoff with full jitter in its upper half."""
-
-    def __init__(self, *, initial_s: float, max_s: float) -> None:
-        self._initial = initial_s
-        self._max = max_s
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        """Seconds to wait before the next attempt."""
-        cap = min(self._max, self._initial * 2**self.attempt)
-        self.attempt += 1
-        return random.uniform(cap / 2, cap)  # noqa: S311 - jitter, not cryptography
-
-    def reset(self) -> None:
-        """Back to the initial delay after a success."""
-        self.attempt = 0
 
 
 class BatchWriter:

@@ -121,7 +121,7 @@ class InfluxStore:
         settings: InfluxSettings,
         *,
         points_per_request: int = 5000,
-        concurrency: int = 2,
+        concurrency: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._settings = settings

@@ -1,7 +1,7 @@
-"""MQTT connections for villagewatch processes: paho-mqtt with a receive path fit for an ingester.
+"""paho-mqtt with a receive path fit for an ingester (see AsyncLink for running it in asyncio).
 
-paho-mqtt 2.2 handles the session for us — connect, keepalive, reconnect,
-subscribe, persistent sessions, TLS — but its receive path reads each packet
+paho-mqtt 2.2 handles the protocol for us — connect, keepalive, subscribe,
+persistent sessions, TLS — but its receive path reads each packet
 with three or more ``recv`` calls after a ``select``, parses MQTT 5 properties
 with ~30 string operations each, builds two locks per message, and sends every
 PUBACK as its own write. Measured on this project's 2-core machine, draining a

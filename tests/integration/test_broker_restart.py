@@ -1,0 +1,128 @@
+"""Broker restarts: with plain subscriptions the ingester's persistent session survives and every
+reading is stored exactly once; Mosquitto 2.0 does not restore *shared* subscriptions, which the
+last test pins down (the reason docs/broker.md and config/production use plain ones)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from villagewatch.devservers import Influxd, Mosquitto, free_port
+
+from .helpers import (
+    IngesterProcess,
+    publish_all,
+    publish_through_outages,
+    reading,
+    wait_until,
+    write_deployment,
+)
+
+RATE = 500
+N = 5000
+DEVICES = 10
+
+
+def test_broker_restart_mid_run_loses_and_duplicates_nothing(
+    tmp_path: Path, mosquitto: Mosquitto, shared_influxd: Influxd, database: str
+) -> None:
+    metrics_port = free_port()
+    settings = write_deployment(
+        tmp_path,
+        mqtt_port=mosquitto.port,
+        store={"kind": "influx", "url": shared_influxd.url, "database": database},
+        devices=DEVICES,
+        ingest={
+            "metrics_port": metrics_port, "batch_max_messages": 200, "receive_maximum": 1000,
+            "share_group": None,
+        },
+    )  # fmt: skip
+    messages = [reading(f"wl-{i % DEVICES:03d}", i // DEVICES, level=float(i)) for i in range(N)]
+    ingester = IngesterProcess(settings, metrics_port).start()
+    publishing = threading.Thread(
+        target=publish_through_outages, args=(mosquitto.port, messages), kwargs={"pace": RATE}
+    )
+    publishing.start()
+    try:
+        time.sleep(3)
+        mosquitto.stop()  # SIGTERM: Mosquitto saves its sessions and queues
+        wait_until(
+            lambda: ingester.metric("villagewatch_ingest_broker_connected") == 0,
+            timeout=10,
+            what="disconnect noticed",
+        )
+        time.sleep(2)
+        assert ingester.alive()
+        mosquitto.start()
+        wait_until(
+            lambda: ingester.metric("villagewatch_ingest_broker_connected") == 1,
+            timeout=30,
+            what="reconnect",
+        )
+        publishing.join(timeout=120)
+
+        def stored() -> int:
+            rows = shared_influxd.rows("SELECT count(level_cm) FROM readings", db=database)
+            return int(rows[0]["count"]) if rows else 0
+
+        wait_until(lambda: stored() >= N, timeout=60, what=f"{N} readings")
+        assert ingester.terminate() == 0
+    finally:
+        ingester.kill()
+        publishing.join(timeout=5)
+
+    log = ingester.log_text()
+    assert "Cannot reach the MQTT broker" in log
+    assert "(session resumed)" in log, "the broker kept the ingester's session across its restart"
+    per_device = shared_influxd.rows(
+        "SELECT count(distinct(seq)) AS seqs, count(seq) AS points FROM readings GROUP BY device",
+        db=database,
+    )
+    assert {(r["seqs"], r["points"]) for r in per_device} == {(N // DEVICES, N // DEVICES)}
+
+
+@pytest.mark.parametrize(
+    ("share_group", "kept"),
+    [
+        pytest.param(None, "all", id="plain-subscription-survives"),
+        pytest.param("ingest", "only-queued", id="shared-subscription-forgotten-by-mosquitto-2.0"),
+    ],
+)
+def test_messages_sent_while_the_ingester_is_away_over_a_broker_restart(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    shared_influxd: Influxd,
+    database: str,
+    share_group: str | None,
+    kept: str,
+) -> None:
+    metrics_port = free_port()
+    settings = write_deployment(
+        tmp_path,
+        mqtt_port=mosquitto.port,
+        store={"kind": "influx", "url": shared_influxd.url, "database": database},
+        ingest={"metrics_port": metrics_port, "share_group": share_group},
+    )
+    IngesterProcess(settings, metrics_port).start().terminate()  # the session now exists
+    publish_all(mosquitto.port, [reading("wl-001", seq) for seq in range(100)])  # queued for it
+    mosquitto.stop()
+    mosquitto.start()
+    publish_all(
+        mosquitto.port, [reading("wl-001", seq) for seq in range(100, 200)]
+    )  # after the restart
+    ingester = IngesterProcess(settings, metrics_port).start()
+    try:
+        expected = 200 if kept == "all" else 100
+
+        def stored() -> int:
+            rows = shared_influxd.rows("SELECT count(level_cm) FROM readings", db=database)
+            return int(rows[0]["count"]) if rows else 0
+
+        wait_until(lambda: stored() >= expected, timeout=30, what=f"{expected} readings")
+        time.sleep(1)  # anything more would come now
+        assert stored() == expected
+    finally:
+        ingester.kill()
