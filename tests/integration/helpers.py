@@ -213,3 +213,18 @@ def publish_through_outages(
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def stored_readings(influx: Any, db: str) -> int:
+    """How many readings (points with a level) the database holds."""
+    rows = influx.rows("SELECT count(level_cm) FROM readings", db=db)
+    return int(rows[0]["count"]) if rows else 0
+
+
+def seqs_and_points_per_device(influx: Any, db: str) -> set[tuple[int, int]]:
+    """{(distinct seqs, points)} over the devices: one pair, equal numbers, when exactly once."""
+    rows = influx.rows(
+        "SELECT count(distinct(seq)) AS seqs, count(seq) AS points FROM readings GROUP BY device",
+        db=db,
+    )
+    return {(int(r["seqs"]), int(r["points"])) for r in rows}

@@ -17,6 +17,8 @@ from .helpers import (
     publish_all,
     publish_through_outages,
     reading,
+    seqs_and_points_per_device,
+    stored_readings,
     wait_until,
     write_deployment,
 )
@@ -64,11 +66,9 @@ def test_broker_restart_mid_run_loses_and_duplicates_nothing(
         )
         publishing.join(timeout=120)
 
-        def stored() -> int:
-            rows = shared_influxd.rows("SELECT count(level_cm) FROM readings", db=database)
-            return int(rows[0]["count"]) if rows else 0
-
-        wait_until(lambda: stored() >= N, timeout=60, what=f"{N} readings")
+        wait_until(
+            lambda: stored_readings(shared_influxd, database) >= N, timeout=60, what=f"{N} readings"
+        )
         assert ingester.terminate() == 0
     finally:
         ingester.kill()
@@ -77,11 +77,8 @@ def test_broker_restart_mid_run_loses_and_duplicates_nothing(
     log = ingester.log_text()
     assert "Cannot reach the MQTT broker" in log
     assert "(session resumed)" in log, "the broker kept the ingester's session across its restart"
-    per_device = shared_influxd.rows(
-        "SELECT count(distinct(seq)) AS seqs, count(seq) AS points FROM readings GROUP BY device",
-        db=database,
-    )
-    assert {(r["seqs"], r["points"]) for r in per_device} == {(N // DEVICES, N // DEVICES)}
+    per_device = seqs_and_points_per_device(shared_influxd, database)
+    assert per_device == {(N // DEVICES, N // DEVICES)}
 
 
 @pytest.mark.parametrize(
@@ -117,12 +114,12 @@ def test_messages_sent_while_the_ingester_is_away_over_a_broker_restart(
     try:
         expected = 200 if kept == "all" else 100
 
-        def stored() -> int:
-            rows = shared_influxd.rows("SELECT count(level_cm) FROM readings", db=database)
-            return int(rows[0]["count"]) if rows else 0
-
-        wait_until(lambda: stored() >= expected, timeout=30, what=f"{expected} readings")
+        wait_until(
+            lambda: stored_readings(shared_influxd, database) >= expected,
+            timeout=30,
+            what=f"{expected} readings",
+        )
         time.sleep(1)  # anything more would come now
-        assert stored() == expected
+        assert stored_readings(shared_influxd, database) == expected
     finally:
         ingester.kill()

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from villagewatch.devservers import Influxd, Mosquitto, free_port
 
-from .helpers import IngesterProcess, publish_all, reading, wait_until, write_deployment
+from .helpers import (
+    IngesterProcess,
+    publish_all,
+    reading,
+    seqs_and_points_per_device,
+    stored_readings,
+    wait_until,
+    write_deployment,
+)
 
 RATE = 200  # messages per second
 SECONDS = 45
@@ -49,11 +57,11 @@ def test_influxdb_outage_of_30s_loses_and_duplicates_nothing(
         influxd.start()
         publishing.join(timeout=60)
 
-        def count() -> int:
-            rows = influxd.rows("SELECT count(level_cm) FROM readings", db="outage")
-            return int(rows[0]["count"]) if rows else 0
-
-        wait_until(lambda: count() >= N, timeout=60, what=f"{N} readings after the outage")
+        wait_until(
+            lambda: stored_readings(influxd, "outage") >= N,
+            timeout=60,
+            what=f"{N} readings after the outage",
+        )
         assert ingester.alive()
     finally:
         ingester.kill()
@@ -62,10 +70,7 @@ def test_influxdb_outage_of_30s_loses_and_duplicates_nothing(
     assert retries is not None and retries > 0, "writes failed and were retried during the outage"
     assert held is not None and held > 0, "messages were held unacknowledged during the outage"
     assert "Store unavailable" in ingester.log_text() and "Store is back" in ingester.log_text()
-    per_device = influxd.rows(
-        "SELECT count(distinct(seq)) AS seqs, count(seq) AS points FROM readings GROUP BY device",
-        db="outage",
-    )
-    assert {(r["seqs"], r["points"]) for r in per_device} == {(N // DEVICES, N // DEVICES)}
+    per_device = seqs_and_points_per_device(influxd, "outage")
+    assert per_device == {(N // DEVICES, N // DEVICES)}
     (total,) = influxd.rows("SELECT sum(level_cm) FROM readings", db="outage")
     assert total["sum"] == sum(range(N))

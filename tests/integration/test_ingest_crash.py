@@ -9,16 +9,19 @@ from pathlib import Path
 
 from villagewatch.devservers import Influxd, Mosquitto, free_port
 
-from .helpers import IngesterProcess, publish_all, reading, wait_until, write_deployment
+from .helpers import (
+    IngesterProcess,
+    publish_all,
+    reading,
+    seqs_and_points_per_device,
+    stored_readings,
+    wait_until,
+    write_deployment,
+)
 
 N = 20_000
 DEVICES = 20
 KILLS = 3
-
-
-def stored(influxd: Influxd, db: str) -> int:
-    rows = influxd.rows("SELECT count(level_cm) FROM readings", db=db)
-    return int(rows[0]["count"]) if rows else 0
 
 
 def test_sigkill_mid_run_then_restart_stores_every_message_exactly_once(
@@ -45,10 +48,12 @@ def test_sigkill_mid_run_then_restart_stores_every_message_exactly_once(
         for _ in range(KILLS):
             time.sleep(rng.uniform(0.5, 1.5))
             ingester.kill()
-            kills_at.append(stored(shared_influxd, database))
+            kills_at.append(stored_readings(shared_influxd, database))
             ingester = IngesterProcess(settings, metrics_port).start()
         publishing.join(timeout=120)
-        wait_until(lambda: stored(shared_influxd, database) >= N, timeout=60, what=f"{N} readings")
+        wait_until(
+            lambda: stored_readings(shared_influxd, database) >= N, timeout=60, what=f"{N} readings"
+        )
         assert ingester.terminate() == 0
     finally:
         ingester.kill()
@@ -57,12 +62,8 @@ def test_sigkill_mid_run_then_restart_stores_every_message_exactly_once(
     assert all(0 < k < N for k in kills_at), (
         f"every kill must land mid-run: {kills_at} (seed {seed})"
     )
-    assert stored(shared_influxd, database) == N, f"seed {seed}"
-    per_device = shared_influxd.rows(
-        "SELECT count(distinct(seq)) AS seqs, count(seq) AS points FROM readings GROUP BY device",
-        db=database,
-    )
-    assert len(per_device) == DEVICES
-    assert {(r["seqs"], r["points"]) for r in per_device} == {(N // DEVICES, N // DEVICES)}
+    assert stored_readings(shared_influxd, database) == N, f"seed {seed}"
+    per_device = seqs_and_points_per_device(shared_influxd, database)
+    assert per_device == {(N // DEVICES, N // DEVICES)}
     (total,) = shared_influxd.rows("SELECT sum(level_cm) FROM readings", db=database)
     assert total["sum"] == sum(range(N)), "every value is the one that was sent"
