@@ -9,6 +9,7 @@ from villagewatch.config.load import (
 )
 from villagewatch.config.settings import (
     ApiSettings,
+    DetectSettings,
     FloodScenario,
     InfluxSettings,
     IngestSettings,
@@ -24,6 +25,7 @@ from villagewatch.config.village import DeviceSpec, Grid, Position, Village
 __all__ = [
     "ApiSettings",
     "Deployment",
+    "DetectSettings",
     "DeviceSpec",
     "FloodScenario",
     "Grid",

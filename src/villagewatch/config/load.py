@@ -103,6 +103,7 @@ def _resolved(settings: Settings, base: Path) -> Settings:
             }
         )
         mqtt = mqtt.model_copy(update={"tls": tls})
+    detect = settings.detect.model_copy(update={"state_path": rel(settings.detect.state_path)})
     store: InfluxSettings | SQLiteSettings = settings.store
     if isinstance(store, SQLiteSettings):
         store = store.model_copy(update={"path": rel(store.path)})
@@ -114,4 +115,6 @@ def _resolved(settings: Settings, base: Path) -> Settings:
             }
         )
     villages = [rel(v) for v in settings.villages]
-    return settings.model_copy(update={"mqtt": mqtt, "store": store, "villages": villages})
+    return settings.model_copy(
+        update={"mqtt": mqtt, "store": store, "villages": villages, "detect": detect}
+    )

@@ -18,6 +18,7 @@ from pydantic_core import PydanticUndefined
 
 from villagewatch.config.settings import (
     ApiSettings,
+    DetectSettings,
     FloodScenario,
     InfluxSettings,
     IngestSettings,
@@ -27,7 +28,27 @@ from villagewatch.config.settings import (
     SQLiteSettings,
     TlsSettings,
 )
-from villagewatch.config.village import DeviceSpec, Grid, Position, Village
+from villagewatch.config.village import (
+    Credential,
+    DeviceSpec,
+    Grid,
+    House,
+    Position,
+    Tenant,
+    Village,
+)
+from villagewatch.detectors.config import (
+    CameraConfig,
+    DetectSection,
+    FamilyConfigs,
+    HealthConfig,
+    LevelConfig,
+    LockConfig,
+    OfflineConfig,
+    RainConfig,
+    RainTier,
+    RiseConfig,
+)
 
 __all__ = ["render_reference"]
 
@@ -38,6 +59,7 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("store (kind: influx)", InfluxSettings),
     ("store (kind: sqlite)", SQLiteSettings),
     ("ingest", IngestSettings),
+    ("detect", DetectSettings),
     ("api", ApiSettings),
     ("simulate", SimulateSettings),
     ("simulate.flood", FloodScenario),
@@ -45,6 +67,19 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("grids[]", Grid),
     ("devices[]", DeviceSpec),
     ("devices[].position", Position),
+    ("houses[] (rental registry)", House),
+    ("houses[].tenants[]", Tenant),
+    ("houses[].tenants[].credentials[]", Credential),
+    ("detect (village file)", DetectSection),
+    ("detect.kinds.<kind> / detect.devices.<device>", FamilyConfigs),
+    ("… level", LevelConfig),
+    ("… rise", RiseConfig),
+    ("… rain", RainConfig),
+    ("… rain.tiers[]", RainTier),
+    ("… health", HealthConfig),
+    ("… offline", OfflineConfig),
+    ("… lock", LockConfig),
+    ("… camera", CameraConfig),
 ]
 
 _INTRO = """\

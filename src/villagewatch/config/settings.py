@@ -17,6 +17,7 @@ from villagewatch.contract import Identifier
 
 __all__ = [
     "ApiSettings",
+    "DetectSettings",
     "FloodScenario",
     "InfluxSettings",
     "IngestSettings",
@@ -152,6 +153,42 @@ class IngestSettings(BaseModel):
         return int(start.timestamp()) * 1000
 
 
+class DetectSettings(BaseModel):
+    """The detect service: its share of the villages, its session, its state file."""
+
+    model_config = _STRICT
+
+    client_id: Identifier = Field(
+        "vw-detect-1", description="MQTT client id; unique per detect process."
+    )
+    villages: list[Identifier] | None = Field(
+        None,
+        description="The villages this process watches (its partition: detectors keep "
+        "per-device state, so a village belongs to exactly one process); unset: all.",
+    )
+    state_path: Path = Field(
+        Path("var/detect.db"), description="SQLite file of detector state and transitions."
+    )
+    session_expiry_s: int = Field(
+        7 * 86400, ge=0, description="How long the broker queues messages while detect is away."
+    )
+    receive_maximum: int = Field(
+        2000, ge=1, le=65_535, description="Most unacknowledged messages in flight to detect."
+    )
+    flush_interval_s: float = Field(
+        0.02,
+        gt=0,
+        le=10,
+        description="State and transitions are committed (then messages acknowledged) this "
+        "often; it bounds how late an alert can be.",
+    )
+    batch_max_messages: int = Field(500, ge=1, description="…or after this many messages.")
+    tick_s: float = Field(5, gt=0, description="How often silence is checked (offline devices).")
+    metrics_port: Port | None = Field(
+        None, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset: don't."
+    )
+
+
 class InfluxSettings(BaseModel):
     """InfluxDB through its v1 HTTP API (/write, /query): 1.x, 2.x (v1 compatibility), 3.x."""
 
@@ -236,6 +273,9 @@ class Settings(BaseModel):
         default_factory=SQLiteSettings, description="Where readings go; `kind` picks one."
     )
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="The ingester.")
+    detect: DetectSettings = Field(
+        default_factory=DetectSettings, description="The detect service."
+    )
     api: ApiSettings = Field(default_factory=ApiSettings, description="The HTTP API.")
     simulate: SimulateSettings = Field(
         default_factory=SimulateSettings, description="The simulator."

@@ -7,11 +7,23 @@ in a grid (or micro-grid) and have a kind, which decides what they may send.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from villagewatch.contract import DeviceKind, Identifier
+from villagewatch.detectors.config import DetectSection
 
-__all__ = ["DeviceSpec", "Grid", "Position", "Village", "check_village"]
+__all__ = [
+    "Credential",
+    "DeviceSpec",
+    "Grid",
+    "House",
+    "Position",
+    "Tenant",
+    "Village",
+    "check_village",
+]
 
 _STRICT = ConfigDict(frozen=True, extra="forbid")
 
@@ -52,6 +64,44 @@ class DeviceSpec(BaseModel):
     )
 
 
+class Credential(BaseModel):
+    """A card, code slot or fingerprint that opens a house's lock, with when it is valid."""
+
+    model_config = _STRICT
+
+    id: Identifier = Field(description="As the lock reports it (credential in lock events).")
+    valid_from: AwareDatetime | None = Field(None, description="Valid from (with offset).")
+    valid_to: AwareDatetime | None = Field(None, description="Valid until (with offset).")
+
+    def valid_at(self, at: datetime) -> bool:
+        """Whether the credential may open the lock at ``at``."""
+        return (self.valid_from is None or self.valid_from <= at) and (
+            self.valid_to is None or at < self.valid_to
+        )
+
+
+class Tenant(BaseModel):
+    """Someone registered as living in a rental house (personal data: shown only where needed)."""
+
+    model_config = _STRICT
+
+    id: Identifier = Field(description="Tenant id in the registry.")
+    name: str = Field(description="Name (personal data).")
+    verified: bool = Field(False, description="Identity checked by the village office.")
+    credentials: list[Credential] = Field(default_factory=list, description="What opens the lock.")
+
+
+class House(BaseModel):
+    """A rental house: its smart lock and its current tenants (the rental registry)."""
+
+    model_config = _STRICT
+
+    id: Identifier = Field(description="House id.")
+    name: str = Field("", description="Name or address shown to operators.")
+    lock: Identifier = Field(description="Device id of the house's smart lock.")
+    tenants: list[Tenant] = Field(default_factory=list, description="Current tenants.")
+
+
 class Village(BaseModel):
     """A village: its grids and devices."""
 
@@ -63,15 +113,26 @@ class Village(BaseModel):
     town_name: str = Field("", description="Name of the town, e.g. 桥头镇.")
     grids: list[Grid] = Field(min_length=1, description="Grids and micro-grids.")
     devices: list[DeviceSpec] = Field(default_factory=list, description="Devices.")
+    houses: list[House] = Field(default_factory=list, description="Rental registry.")
+    detect: DetectSection = Field(
+        default_factory=DetectSection, description="Detector settings (docs/detectors.md)."
+    )
 
     def grid_ids(self) -> set[str]:
         """Ids of every grid and micro-grid."""
         return {g.id for g in self.grids}
 
 
-def check_village(village: Village) -> list[tuple[tuple[str | int, ...], str]]:
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def check_village(village: Village) -> list[Problem]:
     """Cross-reference checks pydantic cannot express: (location, problem) for each issue."""
-    problems: list[tuple[tuple[str | int, ...], str]] = []
+    return _grid_problems(village) + _device_problems(village) + _reference_problems(village)
+
+
+def _grid_problems(village: Village) -> list[Problem]:
+    problems: list[Problem] = []
     grids: dict[str, int] = {}
     for i, grid in enumerate(village.grids):
         if grid.id in grids:
@@ -94,16 +155,47 @@ def check_village(village: Village) -> list[tuple[tuple[str | int, ...], str]]:
                 break
             seen.add(node)
             node = parents.get(node)
+    return problems
+
+
+def _device_problems(village: Village) -> list[Problem]:
+    problems: list[Problem] = []
+    grids = village.grid_ids()
     devices: dict[str, int] = {}
     for i, device in enumerate(village.devices):
         if device.id in devices:
+            other = devices[device.id]
             problems.append(
-                (
-                    ("devices", i, "id"),
-                    f"device {device.id!r} is also devices[{devices[device.id]}]",
-                )
+                (("devices", i, "id"), f"device {device.id!r} is also devices[{other}]")
             )
         devices.setdefault(device.id, i)
         if device.grid not in grids:
             problems.append((("devices", i, "grid"), f"no grid {device.grid!r} in this village"))
     return problems
+
+
+def _reference_problems(village: Village) -> list[Problem]:
+    """The detect section and the rental registry name devices that must exist."""
+    problems: list[Problem] = []
+    kinds = {d.id: d.kind for d in village.devices}
+    for device_id, families in village.detect.devices.items():
+        where = ("detect", "devices", device_id)
+        if device_id not in kinds:
+            problems.append((where, f"no device {device_id!r} in this village"))
+        elif families.level and kinds[device_id] not in _LEVEL_KINDS:
+            problems.append(
+                ((*where, "level"), f"{kinds[device_id]} devices report no water level")
+            )
+    locks: dict[str, int] = {}
+    for i, house in enumerate(village.houses):
+        if kinds.get(house.lock) != DeviceKind.SMART_LOCK:
+            problems.append(
+                (("houses", i, "lock"), f"no smart lock {house.lock!r} in this village")
+            )
+        elif house.lock in locks:
+            problems.append((("houses", i, "lock"), f"lock is also houses[{locks[house.lock]}]'s"))
+        locks.setdefault(house.lock, i)
+    return problems
+
+
+_LEVEL_KINDS = (DeviceKind.WATER_LEVEL, DeviceKind.CAMERA)

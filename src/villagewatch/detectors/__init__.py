@@ -1,0 +1,60 @@
+"""Detectors: pure objects that turn readings, events and time into alert transitions.
+
+:func:`build` makes the detector one family's config describes (the explicit
+registry); :func:`device_detectors` assembles everything that watches one
+device from its village's ``detect:`` settings and the built-in defaults.
+"""
+
+from villagewatch.detectors.base import CLEAN, AlertKey, Detector, Flags, Severity, Transition
+from villagewatch.detectors.config import (
+    CameraConfig,
+    DetectSection,
+    FamilyConfigs,
+    HealthConfig,
+    LevelConfig,
+    LockConfig,
+    OfflineConfig,
+    RainConfig,
+    RiseConfig,
+)
+from villagewatch.detectors.device import (
+    DeviceDetectors,
+    DeviceInfoForDetect,
+    build,
+    device_detectors,
+)
+from villagewatch.detectors.events import CameraDetections, SmartLock, SosButton
+from villagewatch.detectors.health import SensorHealth
+from villagewatch.detectors.offline import OfflineWatch, WatchedDevice
+from villagewatch.detectors.water import RainAccumulation, WaterLevel, WaterRise
+
+__all__ = [
+    "CLEAN",
+    "AlertKey",
+    "CameraConfig",
+    "CameraDetections",
+    "DetectSection",
+    "Detector",
+    "DeviceDetectors",
+    "DeviceInfoForDetect",
+    "FamilyConfigs",
+    "Flags",
+    "HealthConfig",
+    "LevelConfig",
+    "LockConfig",
+    "OfflineConfig",
+    "OfflineWatch",
+    "RainAccumulation",
+    "RainConfig",
+    "RiseConfig",
+    "SensorHealth",
+    "Severity",
+    "SmartLock",
+    "SosButton",
+    "Transition",
+    "WatchedDevice",
+    "WaterLevel",
+    "WaterRise",
+    "build",
+    "device_detectors",
+]

@@ -1,0 +1,323 @@
+"""Detectors fed by events: smart locks (with the rental registry), SOS buttons, cameras."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from villagewatch.contract import Event, Reading
+from villagewatch.detectors.base import AlertKey, Detector, Flags, Severity, Transition
+from villagewatch.detectors.config import CameraConfig, LockConfig
+
+__all__ = ["CameraDetections", "RegisteredCredential", "SmartLock", "SosButton"]
+
+RegisteredCredential = tuple[str, datetime | None, datetime | None]
+"""(credential id, valid from, valid to) of a current tenant of the lock's house."""
+
+
+_REARM_MS = 600_000
+"""An alert a person must close is not raised again for the same lock within 10 minutes:
+a lock reporting tamper every few seconds is one incident."""
+
+
+class SmartLock(Detector):
+    """Forced open, tamper, jammed, wrong codes, door ajar, unregistered credentials, low battery.
+
+    Forced open, tamper and unregistered credentials need a person to close the
+    alert; the others clear when the lock says so (a good unlock, the door
+    locked, the battery replaced) or, for wrong codes, after a quiet window.
+    """
+
+    name = "lock"
+
+    def __init__(
+        self,
+        config: LockConfig,
+        *,
+        village: str,
+        device: str,
+        label: str,
+        credentials: Sequence[RegisteredCredential] | None,
+    ) -> None:
+        """``credentials``: the house's registered credentials; None: the lock is in no house."""
+        self._cfg = config
+        self._village, self._device, self._label = village, device, label
+        self._credentials = credentials
+        self._wrong: deque[int] = deque()
+        self._on: set[str] = set()
+        self._raised: dict[str, int] = {}
+        """When each close-by-hand alert was last raised."""
+
+    def _key(self, kind: str) -> AlertKey:
+        return AlertKey(self.name, self._village, self._device, kind)
+
+    def event(self, e: Event) -> list[Transition]:
+        """Turn a lock event into alerts."""
+        at, hist, out = e.device_ts_ms, e.historical, []
+        match e.type:
+            case "forced_open":
+                out += self._raise(
+                    "forced_open", Severity.RED, at, hist, "the door was forced open"
+                )
+            case "tamper":
+                out += self._raise(
+                    "tamper", Severity.ORANGE, at, hist, "someone is tampering with the lock"
+                )
+            case "jammed":
+                if "jammed" not in self._on:
+                    out.append(
+                        self._fire("jammed", Severity.YELLOW, at, hist, "the lock is jammed")
+                    )
+            case "wrong_code":
+                out += self._wrong_code(at, hist)
+            case "door_ajar":
+                duration = float(e.attrs.get("duration_s", 0))
+                if duration >= self._cfg.door_ajar_s and "door_ajar" not in self._on:
+                    out.append(
+                        self._fire(
+                            "door_ajar",
+                            Severity.YELLOW,
+                            at,
+                            hist,
+                            f"the door has been open for {duration / 60:.0f} min",
+                        )
+                    )
+            case "lock" | "unlock":
+                out += self._clear("jammed", at, hist, "the lock works again")
+                out += self._clear("door_ajar", at, hist, "the door is closed")
+                if e.type == "unlock":
+                    out += self._clear("wrong_codes", at, hist, "a right code was used")
+                    out += self._credential(e, at, hist)
+            case "low_battery":
+                if "low_battery" not in self._on:
+                    out.append(
+                        self._fire(
+                            "low_battery", Severity.INFO, at, hist, "the lock's battery is low"
+                        )
+                    )
+        if isinstance(battery := e.attrs.get("battery"), float | int):
+            out += self._battery(float(battery), at, hist)
+        return out
+
+    def reading(self, r: Reading, flags: Flags) -> list[Transition]:
+        """The lock's periodic battery reading."""
+        battery = r.values.get("battery")
+        if battery is None or not flags.usable("battery"):
+            return []
+        return self._battery(battery, r.device_ts_ms, r.historical)
+
+    def _battery(self, pct: float, at: int, hist: bool) -> list[Transition]:
+        if pct < self._cfg.low_battery_pct and "low_battery" not in self._on:
+            return [
+                self._fire(
+                    "low_battery", Severity.INFO, at, hist, f"the lock's battery is at {pct:.0f} %"
+                )
+            ]
+        if pct >= self._cfg.low_battery_pct + 5:
+            return self._clear("low_battery", at, hist, f"the lock's battery is at {pct:.0f} %")
+        return []
+
+    def _wrong_code(self, at: int, hist: bool) -> list[Transition]:
+        self._wrong.append(at)
+        while self._wrong and self._wrong[0] <= at - self._cfg.wrong_window_s * 1000:
+            self._wrong.popleft()
+        if len(self._wrong) >= self._cfg.wrong_codes and "wrong_codes" not in self._on:
+            return [
+                self._fire(
+                    "wrong_codes",
+                    Severity.ORANGE,
+                    at,
+                    hist,
+                    f"{len(self._wrong)} wrong codes within {self._cfg.wrong_window_s:g} s",
+                )
+            ]
+        return []
+
+    def tick(self, now_ms: int) -> list[Transition]:
+        """Wrong codes: the alert ends after a whole window without one."""
+        if "wrong_codes" in self._on and (
+            not self._wrong or self._wrong[-1] <= now_ms - self._cfg.wrong_window_s * 1000
+        ):
+            self._wrong.clear()
+            return self._clear("wrong_codes", now_ms, False, "no more wrong codes")
+        return []
+
+    def _credential(self, e: Event, at: int, hist: bool) -> list[Transition]:
+        credential = e.attrs.get("credential")
+        if self._credentials is None or not isinstance(credential, str):
+            return []
+        when = datetime.fromtimestamp(at / 1000, tz=UTC)
+        for cid, start, end in self._credentials:
+            if (
+                cid == credential
+                and (start is None or start <= when)
+                and (end is None or when < end)
+            ):
+                return []
+        # the credential id only: who the tenants are is personal data, not for notifications
+        return self._raise(
+            "unregistered_credential",
+            Severity.ORANGE,
+            at,
+            hist,
+            f"opened with credential {credential}, not registered to the house's current tenants",
+            details={"credential": credential},
+        )
+
+    def _fire(self, kind: str, severity: Severity, at: int, hist: bool, what: str) -> Transition:
+        self._on.add(kind)
+        return Transition(self._key(kind), "fire", severity, at, f"{self._label}: {what}", {}, hist)
+
+    def _raise(
+        self,
+        kind: str,
+        severity: Severity,
+        at: int,
+        hist: bool,
+        what: str,
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> list[Transition]:
+        """An alert a person closes; not raised again within the re-arm time."""
+        last = self._raised.get(kind)
+        if last is not None and 0 <= at - last < _REARM_MS:
+            return []
+        self._raised[kind] = at
+        return [
+            Transition(
+                self._key(kind),
+                "fire",
+                severity,
+                at,
+                f"{self._label}: {what}",
+                details or {},
+                hist,
+                needs_close=True,
+            )
+        ]
+
+    def _clear(self, kind: str, at: int, hist: bool, why: str) -> list[Transition]:
+        if kind not in self._on:
+            return []
+        self._on.discard(kind)
+        return [
+            Transition(
+                self._key(kind), "clear", Severity.INFO, at, f"{self._label}: {why}", {}, hist
+            )
+        ]
+
+    def snapshot(self) -> dict[str, Any]:
+        """Recent wrong codes and the alerts that are on."""
+        return {"wrong": list(self._wrong), "on": sorted(self._on), "raised": self._raised}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put back a :meth:`snapshot`."""
+        self._wrong = deque(state["wrong"])
+        self._on = set(state["on"])
+        self._raised = dict(state["raised"])
+
+
+class SosButton(Detector):
+    """An SOS press is an immediate red alert for the button's place; a person closes it.
+
+    Presses within the re-arm time of the last alert are the same call for help.
+    """
+
+    name = "sos"
+
+    def __init__(self, *, village: str, device: str, label: str) -> None:
+        self._key = AlertKey(self.name, village, device, "sos")
+        self._label = label
+        self._raised: int | None = None
+
+    def event(self, e: Event) -> list[Transition]:
+        """SOS → red alert."""
+        at = e.device_ts_ms
+        if e.type != "sos" or (self._raised is not None and 0 <= at - self._raised < _REARM_MS):
+            return []
+        self._raised = at
+        return [
+            Transition(
+                self._key,
+                "fire",
+                Severity.RED,
+                at,
+                f"SOS pressed at {self._label}",
+                {},
+                e.historical,
+                needs_close=True,
+            )
+        ]
+
+    def snapshot(self) -> dict[str, Any]:
+        """When the last alert was raised."""
+        return {"raised": self._raised}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put back a :meth:`snapshot`."""
+        self._raised = state["raised"]
+
+
+class CameraDetections(Detector):
+    """A camera's detections (decided at the edge) as alerts per zone and detection type."""
+
+    name = "camera"
+
+    def __init__(self, config: CameraConfig, *, village: str, device: str, label: str) -> None:
+        self._cfg = config
+        self._village, self._device, self._label = village, device, label
+        self._on: set[str] = set()
+
+    def event(self, e: Event) -> list[Transition]:
+        """``detection`` fires (once, while it lasts), ``cleared`` clears."""
+        detection, zone = e.attrs.get("detection"), e.attrs.get("zone")
+        if not isinstance(detection, str) or not isinstance(zone, str):
+            return []
+        name = f"{zone}/{detection}"
+        key = AlertKey(self.name, self._village, f"{self._device}:{zone}", detection)
+        severity = self._cfg.severity.get(detection, Severity.YELLOW)
+        details: dict[str, Any] = {
+            k: e.attrs[k]
+            for k in ("zone", "dwell_s", "evidence", "box", "score", "covered_fraction")
+            if k in e.attrs
+        }
+        what = detection.replace("_", " ")
+        if e.type == "detection" and name not in self._on:
+            self._on.add(name)
+            dwell = e.attrs.get("dwell_s")
+            stay = f" for {float(dwell) / 60:.0f} min" if isinstance(dwell, float | int) else ""
+            return [
+                Transition(
+                    key,
+                    "fire",
+                    severity,
+                    e.device_ts_ms,
+                    f"{self._label}: {what} in zone {zone}{stay}",
+                    details,
+                    e.historical,
+                )
+            ]
+        if e.type == "cleared" and name in self._on:
+            self._on.discard(name)
+            return [
+                Transition(
+                    key,
+                    "clear",
+                    severity,
+                    e.device_ts_ms,
+                    f"{self._label}: {what} in zone {zone} is gone",
+                    details,
+                    e.historical,
+                )
+            ]
+        return []
+
+    def snapshot(self) -> dict[str, Any]:
+        """Detections that are on."""
+        return {"on": sorted(self._on)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put back a :meth:`snapshot`."""
+        self._on = set(state["on"])

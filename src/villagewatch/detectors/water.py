@@ -1,0 +1,274 @@
+"""Water: levels against a gauge's warning levels, fast rises, and rain accumulations."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Literal
+
+from villagewatch.contract import Reading
+from villagewatch.detectors.base import AlertKey, Detector, Flags, Severity, Transition
+from villagewatch.detectors.config import LevelConfig, RainConfig, RiseConfig
+
+__all__ = ["RainAccumulation", "WaterLevel", "WaterRise"]
+
+_NONE = -1
+
+
+class WaterLevel(Detector):
+    """One alert per gauge whose severity follows the water: blue → yellow → orange → red.
+
+    A band is entered once the level has stayed at or above it for ``hold_s``;
+    the alert steps down only when the water is ``deadband_cm`` below the band,
+    so water lapping at a threshold raises one alert per real crossing.
+    """
+
+    name = "water_level"
+
+    def __init__(self, config: LevelConfig, *, village: str, device: str, label: str) -> None:
+        self._cfg = config
+        self._key = AlertKey(self.name, village, device, "level")
+        self._label = label
+        bands: list[tuple[Severity, float, str]] = []
+        if config.blue_margin_cm > 0:
+            bands.append(
+                (Severity.BLUE, config.warning_cm - config.blue_margin_cm, "near the warning level")
+            )
+        bands.append((Severity.YELLOW, config.warning_cm, "above the warning level (警戒水位)"))
+        if config.guaranteed_cm is not None:
+            bands.append(
+                (Severity.ORANGE, config.guaranteed_cm, "above the guaranteed level (保证水位)")
+            )
+        if config.historical_max_cm is not None:
+            bands.append(
+                (Severity.RED, config.historical_max_cm, "above the highest level on record")
+            )
+        self._bands = bands
+        self._band = _NONE
+        self._above_since: dict[int, int] = {}
+        self._last_ms: int | None = None
+
+    def reading(self, r: Reading, flags: Flags) -> list[Transition]:
+        """Move between bands as the (usable) level holds or falls."""
+        metric = self._cfg.metric
+        value = r.values.get(metric)
+        at = r.device_ts_ms
+        if value is None or not flags.usable(metric):
+            return []
+        if self._last_ms is not None and at <= self._last_ms:
+            return []  # out of order: the level's story is told in device time
+        self._last_ms = at
+        for i, (_, threshold, _) in enumerate(self._bands):
+            if value >= threshold:
+                self._above_since.setdefault(i, at)
+            else:
+                self._above_since.pop(i, None)
+        hold_ms = self._cfg.hold_s * 1000
+        held = [i for i, since in self._above_since.items() if at - since >= hold_ms]
+        target = max(held, default=_NONE)
+        if target <= self._band:
+            target = self._band
+            while target > _NONE and value < self._bands[target][1] - self._cfg.deadband_cm:
+                target -= 1
+        if target == self._band:
+            return []
+        before, self._band = self._band, target
+        return [self._transition(before, target, value, at, r.historical)]
+
+    def _transition(
+        self, before: int, after: int, value: float, at: int, historical: bool
+    ) -> Transition:
+        details = {"value": value, "thresholds": {s.value: t for s, t, _ in self._bands}}
+        if after == _NONE:
+            return Transition(
+                self._key,
+                "clear",
+                self._bands[before][0],
+                at,
+                f"{self._label}: water down to {value:g} cm, below every alert level",
+                details,
+                historical,
+            )
+        severity, threshold, what = self._bands[after]
+        action: Literal["fire", "update"] = "fire" if before == _NONE else "update"
+        return Transition(
+            self._key,
+            action,
+            severity,
+            at,
+            f"{self._label}: water at {value:g} cm, {what} ({threshold:g} cm)",
+            {**details, "threshold": threshold},
+            historical,
+        )
+
+    def firing(self) -> bool:
+        """Whether the level alert is on."""
+        return self._band != _NONE
+
+    def snapshot(self) -> dict[str, Any]:
+        """Band, when each band was first met, last reading time."""
+        return {"band": self._band, "above_since": self._above_since, "last_ms": self._last_ms}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put back a :meth:`snapshot`."""
+        self._band = state["band"]
+        self._above_since = {int(k): v for k, v in state["above_since"].items()}
+        self._last_ms = state["last_ms"]
+
+
+class WaterRise(Detector):
+    """水位陡升: the level rose by ``rise_cm`` or more within ``window_s`` (its own alert)."""
+
+    name = "water_rise"
+
+    def __init__(self, config: RiseConfig, *, village: str, device: str, label: str) -> None:
+        self._cfg = config
+        self._key = AlertKey(self.name, village, device, "rise")
+        self._label = label
+        self._window: deque[tuple[int, float]] = deque()
+        self._on = False
+
+    def reading(self, r: Reading, flags: Flags) -> list[Transition]:
+        """Compare the level with the lowest in the window."""
+        metric = self._cfg.metric
+        value = r.values.get(metric)
+        at = r.device_ts_ms
+        if value is None or not flags.usable(metric):
+            return []
+        if self._window and at <= self._window[-1][0]:
+            return []
+        self._window.append((at, value))
+        start = at - self._cfg.window_s * 1000
+        while self._window and self._window[0][0] < start:
+            self._window.popleft()
+        low = min(v for _, v in self._window)
+        rise = value - low
+        minutes = self._cfg.window_s / 60
+        if not self._on and rise >= self._cfg.rise_cm:
+            self._on = True
+            return [
+                Transition(
+                    self._key,
+                    "fire",
+                    Severity.ORANGE,
+                    at,
+                    f"{self._label}: water rose {rise:g} cm in {minutes:g} min (now {value:g} cm)",
+                    {"value": value, "rise": rise},
+                    r.historical,
+                )
+            ]
+        if self._on and rise < self._cfg.rise_cm / 2:
+            self._on = False
+            return [
+                Transition(
+                    self._key,
+                    "clear",
+                    Severity.ORANGE,
+                    at,
+                    f"{self._label}: water no longer rising fast (now {value:g} cm)",
+                    {"value": value, "rise": rise},
+                    r.historical,
+                )
+            ]
+        return []
+
+    def firing(self) -> bool:
+        """Whether the rise alert is on."""
+        return self._on
+
+    def snapshot(self) -> dict[str, Any]:
+        """The window of (time, level) and whether the alert is on."""
+        return {"window": list(self._window), "on": self._on}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put back a :meth:`snapshot`."""
+        self._window = deque((int(t), float(v)) for t, v in state["window"])
+        self._on = state["on"]
+
+
+class RainAccumulation(Detector):
+    """Rain summed over sliding 1/3/6/12/24-hour windows against tiers; one alert per gauge."""
+
+    name = "rain"
+
+    def __init__(self, config: RainConfig, *, village: str, device: str, label: str) -> None:
+        self._cfg = config
+        self._key = AlertKey(self.name, village, device, "rain")
+        self._label = label
+        self._span_ms = max(t.window_h for t in config.tiers) * 3_600_000
+        self._rain: deque[tuple[int, float]] = deque()
+        self._met: set[int] = set()
+        self._severity: Severity | None = None
+
+    def reading(self, r: Reading, flags: Flags) -> list[Transition]:
+        """Add the reading's rain and compare every window with its tiers."""
+        mm = r.values.get("mm")
+        at = r.device_ts_ms
+        if mm is None or not flags.usable("mm"):
+            return []
+        if self._rain and at <= self._rain[-1][0]:
+            return []
+        self._rain.append((at, mm))
+        while self._rain and self._rain[0][0] <= at - self._span_ms:
+            self._rain.popleft()
+        sums: dict[int, float] = {}
+        for i, tier in enumerate(self._cfg.tiers):
+            window = tier.window_h
+            if window not in sums:
+                start = at - window * 3_600_000
+                sums[window] = sum(v for t, v in self._rain if t > start)
+            total = sums[window]
+            if total >= tier.mm or (i in self._met and total >= tier.mm * self._cfg.clear_ratio):
+                self._met.add(i)
+            else:
+                self._met.discard(i)
+        top = max(
+            (self._cfg.tiers[i] for i in self._met), key=lambda t: t.severity.rank, default=None
+        )
+        severity = top.severity if top else None
+        if severity == self._severity:
+            return []
+        before, self._severity = self._severity, severity
+        details = {f"{h}h": round(v, 2) for h, v in sorted(sums.items())}
+        if severity is None:
+            assert before is not None
+            return [
+                Transition(
+                    self._key,
+                    "clear",
+                    before,
+                    at,
+                    f"{self._label}: rain has eased ({details})",
+                    details,
+                    r.historical,
+                )
+            ]
+        assert top is not None
+        return [
+            Transition(
+                self._key,
+                "fire" if before is None else "update",
+                severity,
+                at,
+                f"{self._label}: {sums[top.window_h]:g} mm of rain in {top.window_h} h",
+                details,
+                r.historical,
+            )
+        ]
+
+    def firing(self) -> bool:
+        """Whether the rain alert is on."""
+        return self._severity is not None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Rain of the longest window, tiers met, current severity."""
+        return {
+            "rain": list(self._rain),
+            "met": sorted(self._met),
+            "severity": self._severity.value if self._severity else None,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put back a :meth:`snapshot`."""
+        self._rain = deque((int(t), float(v)) for t, v in state["rain"])
+        self._met = set(state["met"])
+        self._severity = Severity(state["severity"]) if state["severity"] else None
