@@ -141,6 +141,30 @@ def ingest(config: ConfigOption, log_level: LogLevel = "info") -> None:
 
 
 @app.command()
+def detect(config: ConfigOption, log_level: LogLevel = "info") -> None:
+    """Run the detectors of the configured villages over the broker's stream."""
+    from villagewatch.detect.service import DetectService
+    from villagewatch.detect.store import DetectStore
+
+    _logging(log_level)
+    deployment = _deployment(config)
+
+    async def main(stop: asyncio.Event) -> None:
+        store = DetectStore(deployment.settings.detect.state_path)
+        try:
+            await DetectService(deployment=deployment, store=store).run(stop)
+        finally:
+            await store.close()
+
+    try:
+        _run_until_signal(main)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
 def simulate(
     config: ConfigOption,
     village: Annotated[str | None, typer.Option(help="Village id; default: the first.")] = None,
@@ -202,6 +226,32 @@ def api(config: ConfigOption, log_level: LogLevel = "info") -> None:
         application, host=deployment.settings.api.host, port=deployment.settings.api.port,
         log_level=log_level.lower(),
     )  # fmt: skip
+
+
+@app.command("detect-file")
+def detect_file(
+    source: Annotated[Path, typer.Argument(help="CSV with a header timestamp,value.", exists=True)],
+    target: Annotated[Path, typer.Argument(help="CSV to write: timestamp,value,anomaly_score.")],
+    detector: Annotated[
+        str, typer.Option(help="sensor_health, water_level, water_rise or rain.")
+    ] = "sensor_health",
+    config: Annotated[
+        Path | None, typer.Option(help="YAML with the detector's settings.", exists=True)
+    ] = None,
+) -> None:
+    """Run one detector over a CSV of timestamp,value (how detectors are evaluated on real data)."""
+    from villagewatch.detect.filerun import run_file
+
+    try:
+        run = run_file(detector, config, source, target)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        raise typer.Exit(1) from None
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{run.rows} rows, {run.missing} missing values, {run.alerts} alerts", err=True)
 
 
 @config_app.command("check")

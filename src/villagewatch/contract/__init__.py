@@ -3,7 +3,7 @@
 Shared by the edge agent and every central service; see ``docs/contract.md``.
 """
 
-from villagewatch.contract.decode import Decoded, Decoder, DeviceInfo, TimePolicy
+from villagewatch.contract.decode import Decoded, Decoder, DeviceInfo, TimePolicy, decode_status
 from villagewatch.contract.identifiers import Identifier, is_identifier
 from villagewatch.contract.payloads import Clock, DeviceKind, metric_names
 from villagewatch.contract.records import (
@@ -39,6 +39,7 @@ __all__ = [
     "TimePolicy",
     "Topic",
     "TopicError",
+    "decode_status",
     "is_identifier",
     "metric_names",
     "parse_topic",

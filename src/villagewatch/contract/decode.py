@@ -18,6 +18,7 @@ from villagewatch.contract.payloads import (
     DeviceKind,
     EventMessage,
     ItemBase,
+    StatusMessage,
     TelemetryMessage,
     event_model,
     telemetry_model,
@@ -34,7 +35,7 @@ from villagewatch.contract.records import (
 )
 from villagewatch.contract.topics import Channel, TopicError, parse_topic
 
-__all__ = ["Decoded", "Decoder", "DeviceInfo", "TimePolicy"]
+__all__ = ["Decoded", "Decoder", "DeviceInfo", "TimePolicy", "decode_status"]
 
 _ITEM_FIELDS = frozenset(ItemBase.model_fields)
 _new_tuple = tuple.__new__
@@ -202,6 +203,34 @@ class Decoder:
                 )
             )  # fmt: skip
         return Decoded([], events, rescued)
+
+
+def decode_status(
+    topic: str, payload: bytes, received_ns: int
+) -> tuple[str, StatusMessage] | DeadLetter:
+    """An edge agent's ``…/status`` message (birth, or its last will): (village, message)."""
+
+    def reject(reason: RejectReason, detail: str) -> DeadLetter:
+        return DeadLetter.of(received_ns, topic, reason, detail, payload)
+
+    try:
+        parsed = parse_topic(topic)
+    except TopicError as exc:
+        return reject(RejectReason.BAD_TOPIC, str(exc))
+    if parsed.channel is not Channel.STATUS:
+        return reject(RejectReason.UNEXPECTED_CHANNEL, f"{parsed.channel} is not a status topic")
+    if len(payload) > 65_536:
+        return reject(RejectReason.TOO_LARGE, f"{len(payload)} bytes, limit 65536")
+    try:
+        message = StatusMessage.model_validate_json(payload)
+    except ValidationError as exc:
+        return reject(*_classify(exc))
+    if message.device != parsed.device:
+        return reject(
+            RejectReason.DEVICE_MISMATCH,
+            f"payload device {message.device!r} is not topic device {parsed.device!r}",
+        )
+    return parsed.village, message
 
 
 def _topic_refusal(topic: str) -> tuple[RejectReason, str]:

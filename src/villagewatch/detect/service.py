@@ -1,0 +1,272 @@
+"""``villagewatch detect``: the MQTT stream of some villages through the detectors.
+
+Its own persistent MQTT session (QoS 1, plain subscriptions to the
+telemetry, event and status topics of *its* villages — never a shared
+subscription: detectors keep per-device state, so one process owns a village).
+Each message is decoded with the same contract as the ingester and fed to the
+:class:`~villagewatch.detect.engine.DetectEngine`; every ``flush_interval_s``
+the changed detector states and the transitions they produced are committed
+to the :class:`~villagewatch.detect.store.DetectStore` in one transaction,
+and only then are the messages acknowledged. Every ``tick_s`` the engine is
+told the time (offline devices, windows that empty).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.client import ConnectFlags, DisconnectFlags
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from villagewatch.backoff import Backoff
+from villagewatch.config import Deployment
+from villagewatch.contract import (
+    Channel,
+    DeadLetter,
+    Decoder,
+    TimePolicy,
+    decode_status,
+    subscription,
+)
+from villagewatch.detect.engine import DetectEngine
+from villagewatch.detect.store import DetectStore, dump_states
+from villagewatch.detectors import Transition
+from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
+from villagewatch.mqtt import AsyncLink, make_client
+
+__all__ = ["DetectMetrics", "DetectService"]
+
+log = logging.getLogger(__name__)
+
+
+class DetectMetrics:
+    """``villagewatch_detect_*`` metrics, in a registry of their own."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = r = registry or CollectorRegistry()
+        self.messages = Counter("villagewatch_detect_messages", "Messages received.", registry=r)
+        self.rejected = Counter(
+            "villagewatch_detect_rejected",
+            "Messages refused by the contract.",
+            ["reason"],
+            registry=r,
+        )
+        self.transitions = Counter(
+            "villagewatch_detect_transitions", "Alert transitions recorded.", ["action"], registry=r
+        )
+        self.commit_seconds = Histogram(
+            "villagewatch_detect_commit_seconds",
+            "Time to commit state and transitions.",
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "villagewatch_detect_duplicates",
+            "Readings and events already processed (redelivered after a restart).",
+            registry=r,
+        )
+        self.connected = Gauge(
+            "villagewatch_detect_broker_connected", "1 while connected to the broker.", registry=r
+        )
+
+
+class DetectService:
+    """One detect process: its villages, its session, its state file."""
+
+    def __init__(
+        self, *, deployment: Deployment, store: DetectStore, metrics: DetectMetrics | None = None
+    ) -> None:
+        settings = deployment.settings
+        self._settings = det = settings.detect
+        self._mqtt = settings.mqtt
+        wanted = det.villages
+        villages = [v for v in deployment.villages if wanted is None or v.id in wanted]
+        missing = sorted(set(wanted or ()) - {v.id for v in villages})
+        if missing:
+            raise ConfigError(
+                [ConfigIssue("settings", "detect.villages", f"no village {', '.join(missing)}")]
+            )
+        self._villages = [v.id for v in villages]
+        self.metrics = metrics or DetectMetrics()
+        self._store = store
+        self.engine = DetectEngine(villages, now_ms=_now_ms())
+        restored = self.engine.restore(store.load_states(), now_ms=_now_ms())
+        if restored:
+            log.info("Detector state restored for %d devices and villages", restored)
+        registry = {k: v for k, v in deployment.device_registry().items() if k[0] in self._villages}
+        ing = settings.ingest
+        self._decoder = Decoder(
+            devices=registry,
+            max_bytes=ing.max_message_bytes,
+            time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
+        )
+        self._client, props = make_client(
+            self._mqtt,
+            client_id=det.client_id,
+            persistent=True,
+            session_expiry_s=det.session_expiry_s,
+            receive_maximum=det.receive_maximum,
+            manual_ack=True,
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_fast_message = self._on_message
+        self._link = AsyncLink(
+            self._client,
+            host=self._mqtt.host,
+            port=self._mqtt.port,
+            keepalive=self._mqtt.keepalive_s,
+            properties=props,
+        )
+        self._generation = 0
+        self._pending: list[Transition] = []
+        self._acks: list[tuple[int, int]] = []
+        self._full = asyncio.Event()
+        self.connected = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Detect until ``stop``; then commit and acknowledge what was processed, and leave."""
+        server = None
+        if self._settings.metrics_port is not None:
+            server, _ = start_http_server(
+                self._settings.metrics_port, addr="127.0.0.1", registry=self.metrics.registry
+            )
+        link_stop = asyncio.Event()
+        log.info("Watching villages %s", ", ".join(self._villages))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                link = tg.create_task(self._link.run(link_stop))
+                ticking = tg.create_task(self._tick(stop))
+                flushing = tg.create_task(self._flush_loop(stop))
+                await stop.wait()
+                self._link.pause_reading()
+                await ticking
+                await flushing  # the last commit, then the last acks
+                link_stop.set()
+                await link
+        finally:
+            if server is not None:
+                server.shutdown()
+
+    # --- messages (event loop thread) -------------------------------------------
+
+    def _on_message(self, mid: int, qos: int, topic_bytes: bytes, payload: bytes) -> None:
+        self.metrics.messages.inc()
+        received_ns = time.time_ns()
+        topic = topic_bytes.decode("utf-8", "replace")
+        if topic.endswith("/status"):
+            status = decode_status(topic, payload, received_ns)
+            if isinstance(status, DeadLetter):
+                self._reject(status)
+            else:
+                self._pending += self.engine.status(status[0], status[1], received_ns // 1_000_000)
+        else:
+            decoded = self._decoder.decode(topic, payload, received_ns)
+            if isinstance(decoded, DeadLetter):
+                self._reject(decoded)
+            else:
+                before = self.engine.counts.duplicates
+                self._pending += self.engine.handle(decoded, received_ns // 1_000_000)
+                self.metrics.duplicates.inc(self.engine.counts.duplicates - before)
+        if qos:
+            self._acks.append((mid, self._generation))
+            if len(self._acks) >= self._settings.batch_max_messages:
+                self._full.set()
+
+    def _reject(self, letter: DeadLetter) -> None:
+        # the ingester keeps the dead letters; detect only counts what it could not use
+        self.metrics.rejected.labels(letter.reason.value).inc()
+
+    # --- committing ---------------------------------------------------------------
+
+    async def _flush_loop(self, stop: asyncio.Event) -> None:
+        interval = self._settings.flush_interval_s
+        while not stop.is_set():
+            self._full.clear()
+            waiters = [asyncio.ensure_future(self._full.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+            await self._commit()
+        await self._commit()
+
+    async def _commit(self) -> None:
+        transitions, self._pending = self._pending, []
+        acks, self._acks = self._acks, []
+        states = dump_states(self.engine.dirty_states())
+        if not (transitions or acks or states):
+            return
+        backoff = Backoff(initial_s=0.2, max_s=10)
+        started = time.monotonic()
+        while True:
+            try:
+                await self._store.commit(states, transitions)
+                break
+            except StoreUnavailable as exc:
+                delay = backoff.next_delay()
+                log.warning("Cannot save detector state (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+        self.metrics.commit_seconds.observe(time.monotonic() - started)
+        for t in transitions:
+            self.metrics.transitions.labels(t.action).inc()
+            log.info("%s %s: %s", t.action, t.key, t.message)
+        generation = self._generation
+        self._client.ack_many(mid for mid, gen in acks if gen == generation)
+
+    async def _tick(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self._settings.tick_s)
+            except TimeoutError:
+                self._pending += self.engine.tick(_now_ms())
+
+    # --- connection -----------------------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        _userdata: Any,
+        flags: ConnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("Broker refused the connection: %s", reason)
+            return
+        self._generation += 1
+        log.info("Connected (session %s)", "resumed" if flags.session_present else "new")
+        filters = [
+            subscription(channel, village=village)
+            for village in self._villages
+            for channel in (Channel.TELEMETRY, Channel.EVENT, Channel.STATUS)
+        ]
+        if self._mqtt.protocol == "5":
+            client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+        else:
+            client.subscribe([(f, 1) for f in filters])
+        self.connected.set()
+        self.metrics.connected.set(1)
+
+    def _on_disconnect(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        _flags: DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        self._generation += 1
+        self.connected.clear()
+        self.metrics.connected.set(0)
+        if reason.is_failure:
+            log.warning("Lost the broker (%s); reconnecting", reason)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,178 @@
+"""Where detect keeps its state and the alert transitions it decided: one SQLite file (WAL).
+
+Detector states and the transitions their changes produced are committed in
+one transaction, and the MQTT messages behind them are acknowledged only
+after that: a crash before the commit replays the messages against the older
+state and decides the same transitions again; a crash after it finds them
+already processed. Either way each transition is recorded once.
+
+Tables: ``state`` (owner → JSON), ``transitions`` (append-only; the alert
+engine reads it in order of ``rowid``) and ``alerts`` (what is firing now).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from villagewatch.detectors import Transition
+from villagewatch.errors import StoreUnavailable
+
+__all__ = ["DetectStore", "dump_states", "transition_id"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS state (owner TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS transitions (
+    id TEXT NOT NULL UNIQUE, key TEXT NOT NULL, detector TEXT NOT NULL, village TEXT NOT NULL,
+    subject TEXT NOT NULL, kind TEXT NOT NULL, action TEXT NOT NULL, severity TEXT NOT NULL,
+    at_ms INTEGER NOT NULL, message TEXT NOT NULL, details TEXT NOT NULL,
+    historical INTEGER NOT NULL, needs_close INTEGER NOT NULL, recorded_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_key ON transitions (key);
+CREATE TABLE IF NOT EXISTS alerts (
+    key TEXT PRIMARY KEY, detector TEXT NOT NULL, village TEXT NOT NULL, subject TEXT NOT NULL,
+    kind TEXT NOT NULL, severity TEXT NOT NULL, since_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL, message TEXT NOT NULL, details TEXT NOT NULL,
+    historical INTEGER NOT NULL, needs_close INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def dump_states(states: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """States as JSON now, so later changes to the live objects can't leak into a commit."""
+    return {owner: json.dumps(state, separators=(",", ":")) for owner, state in states.items()}
+
+
+def transition_id(t: Transition) -> str:
+    """Deterministic: the same decision made twice has the same id."""
+    return f"{t.key}#{t.action}@{t.at_ms}"
+
+
+class DetectStore:
+    """Detect's state and transitions in one SQLite file; calls run on one thread of their own."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(
+            path, isolation_level=None, timeout=30, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(_SCHEMA)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-store")
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            try:
+                return fn(self._conn)
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"SQLite {self._path}: {exc}") from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def load_states(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every saved state (at start-up, before anything runs)."""
+        rows = self._conn.execute("SELECT owner, state FROM state").fetchall()
+        return [(owner, json.loads(state)) for owner, state in rows]
+
+    async def commit(self, states: dict[str, str], transitions: Sequence[Transition]) -> int:
+        """Save states (already JSON: frozen while the engine runs on) and record transitions,
+        atomically; returns how many transitions were new."""
+        state_rows = list(states.items())
+        now_ns = time.time_ns()
+        return await self._run(lambda conn: _commit(conn, state_rows, transitions, now_ns))
+
+    async def firing(self) -> list[dict[str, Any]]:
+        """Alerts firing now."""
+
+        def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            conn.row_factory = sqlite3.Row
+            try:
+                return [dict(r) for r in conn.execute("SELECT * FROM alerts ORDER BY since_ms")]
+            finally:
+                conn.row_factory = None
+
+        return await self._run(read)
+
+    async def close(self) -> None:
+        """Close the database and the store's thread."""
+        await self._run(lambda conn: conn.close())
+        self._executor.shutdown(wait=True)
+
+
+def _commit(
+    conn: sqlite3.Connection,
+    states: list[tuple[str, str]],
+    transitions: Sequence[Transition],
+    now_ns: int,
+) -> int:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(
+            "INSERT INTO state VALUES (?, ?)"
+            " ON CONFLICT (owner) DO UPDATE SET state = excluded.state",
+            states,
+        )
+        new = 0
+        for t in transitions:
+            k = t.key
+            details = json.dumps(t.details, ensure_ascii=False, default=str)
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO transitions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    transition_id(t),
+                    str(k),
+                    k.detector,
+                    k.village,
+                    k.subject,
+                    k.kind,
+                    t.action,
+                    t.severity.value,
+                    t.at_ms,
+                    t.message,
+                    details,
+                    t.historical,
+                    t.needs_close,
+                    now_ns,
+                ),
+            )
+            if cur.rowcount == 0:
+                continue
+            new += 1
+            if t.action == "clear":
+                conn.execute("DELETE FROM alerts WHERE key = ?", (str(k),))
+            else:
+                conn.execute(
+                    "INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT (key) DO UPDATE SET severity = excluded.severity,"
+                    " updated_ms = excluded.updated_ms, message = excluded.message,"
+                    " details = excluded.details",
+                    (
+                        str(k),
+                        k.detector,
+                        k.village,
+                        k.subject,
+                        k.kind,
+                        t.severity.value,
+                        t.at_ms,
+                        t.at_ms,
+                        t.message,
+                        details,
+                        t.historical,
+                        t.needs_close,
+                    ),
+                )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return new
