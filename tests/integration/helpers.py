@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 import orjson
@@ -30,9 +30,13 @@ def write_deployment(
     store: dict[str, Any],
     devices: int = 10,
     ingest: dict[str, Any] | None = None,
+    detect: dict[str, Any] | None = None,
+    village_detect: dict[str, Any] | None = None,
+    simulate: dict[str, Any] | None = None,
     protocol: str = "5",
 ) -> Path:
-    """A settings file plus one village ``testvil`` with water gauges wl-000…, locks and a button."""
+    """A settings file plus one village ``testvil`` with water gauges wl-000…, a lock and a
+    button; ``detect``, ``village_detect`` and ``simulate`` fill those sections."""
     directory.mkdir(parents=True, exist_ok=True)
     village = {
         "id": "testvil",
@@ -47,12 +51,15 @@ def write_deployment(
             {"id": "lock-1", "kind": "smart_lock", "grid": "g2"},
             {"id": "sos-1", "kind": "call_button", "grid": "g1"},
         ],
+        "detect": village_detect or {},
     }
     (directory / "village.yaml").write_bytes(orjson.dumps(village))  # JSON is YAML
     settings = {
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "protocol": protocol},
         "store": store,
         "ingest": {"client_id": f"vw-test-{free_port()}", **(ingest or {})},
+        "detect": {"client_id": f"vw-detect-{free_port()}", **(detect or {})},
+        "simulate": simulate or {},
         "villages": ["village.yaml"],
     }
     path = directory / "settings.yaml"
@@ -123,30 +130,41 @@ def wait_until(
     return last
 
 
-class IngesterProcess:
-    """``villagewatch ingest`` as a child process, with its metrics on a loopback port."""
+class ServiceProcess:
+    """A ``villagewatch`` service as a child process, with its metrics on a loopback port."""
+
+    command = ""
+    connected_metric = ""
 
     def __init__(self, settings: Path, metrics_port: int) -> None:
         self.settings = settings
         self.metrics_port = metrics_port
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = settings.parent / "ingest.log"
+        self.log = settings.parent / f"{self.command}.log"
 
-    def start(self) -> IngesterProcess:
+    def start(self) -> Self:
         """Start and wait until it is connected to the broker."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "villagewatch", "ingest", "--config", str(self.settings)],
+                [
+                    sys.executable,
+                    "-m",
+                    "villagewatch",
+                    self.command,
+                    "--config",
+                    str(self.settings),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
             )
         wait_until(
-            lambda: self.metric("villagewatch_ingest_broker_connected") == 1,
+            lambda: self.metric(self.connected_metric) == 1 or not self.alive(),
             timeout=30,
-            what="ingester connected",
+            what=f"{self.command} connected",
         )
+        assert self.alive(), f"{self.command} exited:\n{self.log_text()}"
         return self
 
     def metric(self, name: str, labels: str = "") -> float | None:
@@ -180,8 +198,22 @@ class IngesterProcess:
         return self.proc.wait(timeout=timeout)
 
     def log_text(self) -> str:
-        """What the ingester logged."""
+        """What the process logged."""
         return self.log.read_text(errors="replace")
+
+
+class IngesterProcess(ServiceProcess):
+    """``villagewatch ingest``."""
+
+    command = "ingest"
+    connected_metric = "villagewatch_ingest_broker_connected"
+
+
+class DetectProcess(ServiceProcess):
+    """``villagewatch detect``."""
+
+    command = "detect"
+    connected_metric = "villagewatch_detect_broker_connected"
 
 
 def publish_through_outages(

@@ -41,7 +41,7 @@ from villagewatch.detectors import Transition
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
 from villagewatch.mqtt import AsyncLink, make_client
 
-__all__ = ["DetectMetrics", "DetectService"]
+__all__ = ["DetectMetrics", "DetectService", "decoder_for"]
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,7 @@ class DetectService:
         restored = self.engine.restore(store.load_states(), now_ms=_now_ms())
         if restored:
             log.info("Detector state restored for %d devices and villages", restored)
-        registry = {k: v for k, v in deployment.device_registry().items() if k[0] in self._villages}
-        ing = settings.ingest
-        self._decoder = Decoder(
-            devices=registry,
-            max_bytes=ing.max_message_bytes,
-            time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
-        )
+        self._decoder = decoder_for(deployment, self._villages)
         self._client, props = make_client(
             self._mqtt,
             client_id=det.client_id,
@@ -266,6 +260,17 @@ class DetectService:
         self.metrics.connected.set(0)
         if reason.is_failure:
             log.warning("Lost the broker (%s); reconnecting", reason)
+
+
+def decoder_for(deployment: Deployment, villages: list[str]) -> Decoder:
+    """The contract's decoder for ``villages``, with the ingester's limits (the same verdicts)."""
+    registry = {k: v for k, v in deployment.device_registry().items() if k[0] in villages}
+    ing = deployment.settings.ingest
+    return Decoder(
+        devices=registry,
+        max_bytes=ing.max_message_bytes,
+        time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
+    )
 
 
 def _now_ms() -> int:
