@@ -71,9 +71,10 @@ class EngineCounts:
 
 
 class _Device:
-    __slots__ = ("detectors", "seen")
+    __slots__ = ("detectors", "owner", "seen")
 
-    def __init__(self, detectors: DeviceDetectors) -> None:
+    def __init__(self, owner: str, detectors: DeviceDetectors) -> None:
+        self.owner = owner
         self.detectors = detectors
         self.seen = _Seen()
 
@@ -101,7 +102,7 @@ class DetectEngine:
                     credentials.get(spec.id),
                 )
                 self._devices[(village.id, spec.id)] = _Device(
-                    device_detectors(info, kind_cfg, device_cfg)
+                    f"{village.id}/{spec.id}", device_detectors(info, kind_cfg, device_cfg)
                 )
                 offline = offline_config(kind_cfg, device_cfg)
                 if offline is not None:
@@ -114,23 +115,34 @@ class DetectEngine:
 
     def handle(self, decoded: Decoded, received_ms: int) -> list[Transition]:
         """One message's readings and events, each device's in device-time order."""
-        items: list[Reading | Event] = [*decoded.readings, *decoded.events]
+        items: Sequence[Reading | Event] = decoded.readings
+        if decoded.events:
+            items = [*decoded.readings, *decoded.events]
         if len(items) > 1:
-            items.sort(key=lambda i: (i.device_ts_ms, i.seq))
+            items = sorted(items, key=lambda i: (i.device_ts_ms, i.seq))
         out: list[Transition] = []
+        # the contract makes every item of a message come from the topic's device
+        owner = ("", "")
+        device: _Device | None = None
+        watch: OfflineWatch | None = None
         for item in items:
-            device = self._devices.get((item.village, item.device))
-            if device is None:
+            if (item.village, item.device) != owner:
+                owner = (item.village, item.device)
+                device = self._devices.get(owner)
+                watch = self._watches.get(item.village)
+            if device is None or watch is None:
                 self.counts.unknown += 1
                 continue
             if not device.seen.first_time(item.boot, item.seq):
                 self.counts.duplicates += 1
                 continue
-            self._dirty.add(f"{item.village}/{item.device}")
-            watch = self._watches[item.village]
-            if watch.is_offline(item.device):
-                self._dirty.add(item.village)  # when it was last heard of is not worth saving
-            out += watch.seen(item.device, received_ms)
+            self._dirty.add(device.owner)
+            if not watch.quiet:
+                if watch.is_offline(item.device):
+                    self._dirty.add(item.village)  # when it was last heard of is not worth saving
+                out += watch.seen(item.device, received_ms)
+            else:
+                watch.seen(item.device, received_ms)
             if isinstance(item, Reading):
                 out += device.detectors.reading(item)
             else:

@@ -21,12 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from villagewatch.detectors import Transition
 from villagewatch.errors import StoreUnavailable
 
 __all__ = ["DetectStore", "dump_states", "transition_id"]
 
 T = TypeVar("T")
+_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (owner TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID;
@@ -48,7 +51,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 
 def dump_states(states: dict[str, dict[str, Any]]) -> dict[str, str]:
     """States as JSON now, so later changes to the live objects can't leak into a commit."""
-    return {owner: json.dumps(state, separators=(",", ":")) for owner, state in states.items()}
+    return {owner: orjson.dumps(state, option=_OPTIONS).decode() for owner, state in states.items()}
 
 
 def transition_id(t: Transition) -> str:

@@ -115,7 +115,7 @@ class SmartLock(Detector):
                     "low_battery", Severity.INFO, at, hist, f"the lock's battery is at {pct:.0f} %"
                 )
             ]
-        if pct >= self._cfg.low_battery_pct + 5:
+        if pct >= self._cfg.low_battery_pct + 5 and "low_battery" in self._on:
             return self._clear("low_battery", at, hist, f"the lock's battery is at {pct:.0f} %")
         return []
 

@@ -24,13 +24,12 @@ detectors (water level, rise, rain) leave them alone.
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from villagewatch.contract import Reading
-from villagewatch.detectors.base import AlertKey, Detector, Flags, Severity, Transition
+from villagewatch.detectors.base import CLEAN, AlertKey, Detector, Flags, Severity, Transition
 from villagewatch.detectors.config import HealthConfig
 
 __all__ = ["SensorHealth"]
@@ -134,6 +133,8 @@ class SensorHealth(Detector):
             if not self._check(point):
                 suspect.add(metric)
             series.last_ms, series.last_value = at, value
+        if not (suspect or missing):
+            return out, CLEAN
         return out, Flags(frozenset(suspect), frozenset(missing))
 
     def _check(self, p: _Point) -> bool:
@@ -142,9 +143,10 @@ class SensorHealth(Detector):
         fail = (c.sensor_min is not None and value < c.sensor_min) or (
             c.sensor_max is not None and value > c.sensor_max
         )
-        self._toggle(
-            p, "range", fail, f"{p.metric} {value:g} is outside what the sensor can report"
-        )
+        if fail != ("range" in s.firing):
+            self._toggle(
+                p, "range", fail, f"{p.metric} {value:g} is outside what the sensor can report"
+            )
         if fail:
             return False
         good = not (
@@ -167,8 +169,10 @@ class SensorHealth(Detector):
                 stuck = s.flat_since is not None and at - s.flat_since >= c.flat_s * 1000
             else:
                 s.flat_ref, s.flat_since, stuck = value, at, False
-            hours = c.flat_s / 3600
-            self._toggle(p, "flat", stuck, f"{p.metric} has not changed for {hours:g} h; stuck?")
+            if stuck != ("flat" in s.firing):
+                hours = c.flat_s / 3600
+                message = f"{p.metric} has not changed for {hours:g} h; stuck?"
+                self._toggle(p, "flat", stuck, message)
             good = good and not stuck
         if good and s.spike_since is None:
             s.good.append(value)
@@ -193,7 +197,7 @@ class SensorHealth(Detector):
         if len(s.good) < min(3, s.good.maxlen or 3):
             s.score = 0.0
             return True
-        median = statistics.median(s.good)
+        median = _median(s.good)
         away = abs(value - median)
         s.score = min(0.49, 0.49 * away / threshold)
         if away <= threshold:
@@ -257,3 +261,10 @@ class SensorHealth(Detector):
             s.spike_since, s.spike_baseline = raw["spike_since"], raw["spike_baseline"]
             s.noise, s.last_good = raw["noise"], raw["last_good"]
             s.firing = set(raw["firing"])
+
+
+def _median(values: deque[float]) -> float:
+    """The median (statistics.median without its type checks: this runs for every reading)."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2

@@ -75,7 +75,10 @@ class OfflineWatch(Detector):
         """Something arrived from ``device``: whatever silence it was in is over."""
         if device not in self._devices:
             return []
-        self._seen[device] = max(self._seen.get(device, now_ms), now_ms)
+        if now_ms > self._seen.get(device, now_ms - 1):
+            self._seen[device] = now_ms
+        if self.quiet:
+            return []
         self._pending.pop(device, None)
         out: list[Transition] = []
         label = self._devices[device].label
@@ -145,6 +148,13 @@ class OfflineWatch(Detector):
                 f"edge agent {edge} is back online",
             )
         ]
+
+    @property
+    def quiet(self) -> bool:
+        """Whether no device is offline or waiting to be, and no link is down."""
+        return not (
+            self._pending or self._alerted or self._covered or self._edges or self._village_down
+        )
 
     def is_offline(self, device: str) -> bool:
         """Whether ``device`` counts as offline (alone, through a link, or pending)."""

@@ -136,11 +136,7 @@ class WaterRise(Detector):
             return []
         if self._window and at <= self._window[-1][0]:
             return []
-        self._window.append((at, value))
-        start = at - self._cfg.window_s * 1000
-        while self._window and self._window[0][0] < start:
-            self._window.popleft()
-        low = min(v for _, v in self._window)
+        low = self._push(at, value)
         rise = value - low
         minutes = self._cfg.window_s / 60
         if not self._on and rise >= self._cfg.rise_cm:
@@ -171,17 +167,32 @@ class WaterRise(Detector):
             ]
         return []
 
+    def _push(self, at: int, value: float) -> float:
+        """Add a level; return the lowest within the window. The window keeps only the
+        readings that can still be its minimum (each lower and later than the one before),
+        so the newest reading is always its last entry."""
+        window = self._window
+        while window and window[-1][1] >= value:
+            window.pop()
+        window.append((at, value))
+        start = at - self._cfg.window_s * 1000
+        while window[0][0] < start:
+            window.popleft()
+        return window[0][1]
+
     def firing(self) -> bool:
         """Whether the rise alert is on."""
         return self._on
 
     def snapshot(self) -> dict[str, Any]:
-        """The window of (time, level) and whether the alert is on."""
+        """The window's candidate minimums (time, level) and whether the alert is on."""
         return {"window": list(self._window), "on": self._on}
 
     def restore(self, state: dict[str, Any]) -> None:
         """Put back a :meth:`snapshot`."""
-        self._window = deque((int(t), float(v)) for t, v in state["window"])
+        self._window = deque()
+        for t, v in state["window"]:
+            self._push(int(t), float(v))
         self._on = state["on"]
 
 
@@ -194,10 +205,37 @@ class RainAccumulation(Detector):
         self._cfg = config
         self._key = AlertKey(self.name, village, device, "rain")
         self._label = label
-        self._span_ms = max(t.window_h for t in config.tiers) * 3_600_000
+        self._windows = sorted({t.window_h for t in config.tiers})
         self._rain: deque[tuple[int, float]] = deque()
+        """(time, mm) of the readings with rain within the longest window."""
+        self._sums = dict.fromkeys(self._windows, 0.0)
+        self._outside = dict.fromkeys(self._windows, 0)
+        """Per window: how many entries at the left of ``_rain`` are older than it."""
+        self._last_ms: int | None = None
         self._met: set[int] = set()
         self._severity: Severity | None = None
+
+    def _add(self, at: int, mm: float) -> None:
+        """Slide every window to end at ``at``: running sums, not a re-count of a day of rain."""
+        rain, sums, outside = self._rain, self._sums, self._outside
+        self._last_ms = at
+        if mm > 0:
+            rain.append((at, mm))
+            for w in self._windows:
+                sums[w] += mm
+        for w in self._windows:
+            start, i = at - w * 3_600_000, outside[w]
+            while i < len(rain) and rain[i][0] <= start:
+                sums[w] -= rain[i][1]
+                i += 1
+            outside[w] = i
+            if i == len(rain):
+                sums[w] = 0.0  # exactly: no float residue left by the subtractions
+        gone = outside[self._windows[-1]]
+        for _ in range(gone):
+            rain.popleft()
+        for w in self._windows:
+            outside[w] -= gone
 
     def reading(self, r: Reading, flags: Flags) -> list[Transition]:
         """Add the reading's rain and compare every window with its tiers."""
@@ -205,18 +243,12 @@ class RainAccumulation(Detector):
         at = r.device_ts_ms
         if mm is None or not flags.usable("mm"):
             return []
-        if self._rain and at <= self._rain[-1][0]:
+        if self._last_ms is not None and at <= self._last_ms:
             return []
-        self._rain.append((at, mm))
-        while self._rain and self._rain[0][0] <= at - self._span_ms:
-            self._rain.popleft()
-        sums: dict[int, float] = {}
+        self._add(at, mm)
+        sums = self._sums
         for i, tier in enumerate(self._cfg.tiers):
-            window = tier.window_h
-            if window not in sums:
-                start = at - window * 3_600_000
-                sums[window] = sum(v for t, v in self._rain if t > start)
-            total = sums[window]
+            total = sums[tier.window_h]
             if total >= tier.mm or (i in self._met and total >= tier.mm * self._cfg.clear_ratio):
                 self._met.add(i)
             else:
@@ -263,12 +295,22 @@ class RainAccumulation(Detector):
         """Rain of the longest window, tiers met, current severity."""
         return {
             "rain": list(self._rain),
+            "last_ms": self._last_ms,
             "met": sorted(self._met),
             "severity": self._severity.value if self._severity else None,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         """Put back a :meth:`snapshot`."""
-        self._rain = deque((int(t), float(v)) for t, v in state["rain"])
+        entries = [(int(t), float(v)) for t, v in state["rain"] if v > 0]
+        last = state.get("last_ms", entries[-1][0] if entries else None)
+        self._rain = deque()
+        self._sums = dict.fromkeys(self._windows, 0.0)
+        self._outside = dict.fromkeys(self._windows, 0)
+        for t, v in entries:
+            self._add(t, v)
+        if last is not None:
+            self._add(last, 0.0)
+        self._last_ms = last
         self._met = set(state["met"])
         self._severity = Severity(state["severity"]) if state["severity"] else None

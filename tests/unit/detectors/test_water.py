@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from villagewatch.detectors import CLEAN, Flags, LevelConfig, RainConfig, RiseConfig
 from villagewatch.detectors.base import Severity
@@ -179,3 +181,82 @@ def test_rain_accumulation_tiers(
     for i, mm in enumerate(mm_per_5min):
         out += detector.reading(reading(5 * (i + 1), device="rain-1", mm=mm), CLEAN)
     assert summary(out) == expected
+
+
+# --- running windows against a plain re-count --------------------------------------------
+
+_RAIN_ALL = RainConfig(
+    tiers=[
+        RainTier(window_h=1, mm=10, severity=Severity.YELLOW),
+        RainTier(window_h=3, mm=20, severity=Severity.ORANGE),
+        RainTier(window_h=24, mm=40, severity=Severity.RED),
+    ]
+)
+
+
+def _recount(history: list[tuple[int, float]], now: int) -> dict[str, float]:
+    return {
+        f"{h}h": round(sum(mm for t, mm in history if t > now - h * 3_600_000), 2)
+        for h in (1, 3, 24)
+    }
+
+
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(1, 240), st.sampled_from([0.0, 0.0, 0.1, 0.5, 2.0, 7.3])),
+        min_size=1,
+        max_size=300,
+    ),
+    restore_at=st.integers(0, 300),
+)
+def test_rain_running_sums_equal_a_recount(steps: list[tuple[int, float]], restore_at: int) -> None:
+    """Whatever the rain and the gaps (minutes), and across a snapshot/restore at any point,
+    every alert reports the sums a re-count of the whole history gives."""
+    detector = RainAccumulation(_RAIN_ALL, village="v", device="rain-1", label="g")
+    history: list[tuple[int, float]] = []
+    minute = 0
+    for i, (gap, mm) in enumerate(steps):
+        if i == restore_at:
+            detector_state = detector.snapshot()
+            detector = RainAccumulation(_RAIN_ALL, village="v", device="rain-1", label="g")
+            detector.restore(detector_state)
+        minute += gap
+        r = reading(minute, device="rain-1", mm=mm)
+        history.append((r.device_ts_ms, mm))
+        for t in detector.reading(r, CLEAN):
+            assert t.details == _recount(history, r.device_ts_ms)
+        assert {f"{w}h": round(v, 2) for w, v in detector._sums.items()} == _recount(
+            history, r.device_ts_ms
+        )
+
+
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(1, 20), st.floats(0, 500, allow_nan=False)), min_size=1, max_size=200
+    ),
+    restore_at=st.integers(0, 200),
+)
+def test_rise_window_minimum_equals_a_recount(
+    steps: list[tuple[int, float]], restore_at: int
+) -> None:
+    """The rise alert is on exactly when a plain look at the window says it should be."""
+    config = RiseConfig(window_s=1800, rise_cm=30)
+    detector = WaterRise(config, village="v", device="wl-1", label="g")
+    history: list[tuple[int, float]] = []
+    on = False
+    minute = 0
+    for i, (gap, level) in enumerate(steps):
+        if i == restore_at:
+            state = detector.snapshot()
+            detector = WaterRise(config, village="v", device="wl-1", label="g")
+            detector.restore(state)
+        minute += gap
+        r = reading(minute, level_cm=level)
+        history.append((r.device_ts_ms, level))
+        low = min(v for t, v in history if t >= r.device_ts_ms - 1_800_000)
+        if not on and level - low >= 30:
+            on = True
+        elif on and level - low < 15:
+            on = False
+        detector.reading(r, CLEAN)
+        assert detector.firing() == on
