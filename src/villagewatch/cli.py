@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -15,6 +14,7 @@ import typer
 
 from villagewatch.config import Deployment, check_file, load_deployment
 from villagewatch.errors import ConfigError, VillagewatchError
+from villagewatch.gctuning import tune_gc_for_throughput
 
 __all__ = ["app", "main"]
 
@@ -49,20 +49,6 @@ def _deployment(path: Path) -> Deployment:
         for issue in exc.issues:
             typer.echo(str(issue), err=True)
         raise typer.Exit(1) from None
-
-
-def _tune_gc_for_throughput() -> None:
-    """Collect garbage less often in a process that makes ~10 objects per reading.
-
-    With CPython's default threshold (700 allocations) the collector runs
-    thousands of times a second at ingest rates and keeps walking the records
-    held in batches; measured with bench/ingest.py, 100,000 raised batched
-    throughput from ~60k to ~83k readings/s. The ingester makes few reference
-    cycles, so little garbage waits longer; ``freeze`` also takes the objects
-    made at start-up (modules, config) out of every later collection.
-    """
-    gc.set_threshold(100_000, 50, 100)
-    gc.freeze()
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -128,7 +114,7 @@ def ingest(config: ConfigOption, log_level: LogLevel = "info") -> None:
 
     _logging(log_level)
     deployment = _deployment(config)
-    _tune_gc_for_throughput()
+    tune_gc_for_throughput()
 
     async def main(stop: asyncio.Event) -> None:
         store = open_store(deployment.settings.store)
@@ -152,7 +138,9 @@ def detect(config: ConfigOption, log_level: LogLevel = "info") -> None:
     async def main(stop: asyncio.Event) -> None:
         store = DetectStore(deployment.settings.detect.state_path)
         try:
-            await DetectService(deployment=deployment, store=store).run(stop)
+            service = DetectService(deployment=deployment, store=store)
+            tune_gc_for_throughput()  # after the detectors are built: they live as long
+            await service.run(stop)
         finally:
             await store.close()
 

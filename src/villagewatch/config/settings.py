@@ -179,8 +179,8 @@ class DetectSettings(BaseModel):
         0.02,
         gt=0,
         le=10,
-        description="State and transitions are committed (then messages acknowledged) this "
-        "often; it bounds how late an alert can be.",
+        description="State is committed (then messages acknowledged) this often; a "
+        "transition is committed at once.",
     )
     batch_max_messages: int = Field(500, ge=1, description="…or after this many messages.")
     tick_s: float = Field(5, gt=0, description="How often silence is checked (offline devices).")

@@ -5,9 +5,10 @@ telemetry, event and status topics of *its* villages — never a shared
 subscription: detectors keep per-device state, so one process owns a village).
 Each message is decoded with the same contract as the ingester and fed to the
 :class:`~villagewatch.detect.engine.DetectEngine`; every ``flush_interval_s``
-the changed detector states and the transitions they produced are committed
-to the :class:`~villagewatch.detect.store.DetectStore` in one transaction,
-and only then are the messages acknowledged. Every ``tick_s`` the engine is
+(at once when there is a transition) the changed detector states and the
+transitions they produced are committed to the
+:class:`~villagewatch.detect.store.DetectStore` in one transaction, and only
+then are the messages acknowledged. Every ``tick_s`` the engine is
 told the time (offline devices, windows that empty).
 """
 
@@ -170,8 +171,8 @@ class DetectService:
                 self.metrics.duplicates.inc(self.engine.counts.duplicates - before)
         if qos:
             self._acks.append((mid, self._generation))
-            if len(self._acks) >= self._settings.batch_max_messages:
-                self._full.set()
+        if self._pending or len(self._acks) >= self._settings.batch_max_messages:
+            self._full.set()  # an alert does not wait for the flush timer
 
     def _reject(self, letter: DeadLetter) -> None:
         # the ingester keeps the dead letters; detect only counts what it could not use
@@ -219,6 +220,8 @@ class DetectService:
                 await asyncio.wait_for(stop.wait(), timeout=self._settings.tick_s)
             except TimeoutError:
                 self._pending += self.engine.tick(_now_ms())
+                if self._pending:
+                    self._full.set()
 
     # --- connection -----------------------------------------------------------------
 
