@@ -1,0 +1,265 @@
+"""The alert lifecycle in the SQLite store: fire, severity in place, clear, people's actions,
+idempotence, one open alert per identity however many writers race, append-only audit."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from villagewatch.alerts import ActionRefused, AlertPolicy, AlertState, SQLiteAlertStore
+from villagewatch.detectors import AlertKey, Severity, Transition
+
+KEY = AlertKey("water_level", "v", "wl-1", "level")
+NOW = 1_795_000_000_000
+NOW_POLICY = AlertPolicy()
+
+
+def tr(
+    action: Literal["fire", "update", "clear"],
+    severity: str = "yellow",
+    at: int = 0,
+    *,
+    key: AlertKey = KEY,
+    needs_close: bool = False,
+) -> Transition:
+    return Transition(
+        key, action, Severity(severity), NOW + at, f"{action} {severity}", {"v": at},
+        needs_close=needs_close,
+    )  # fmt: skip
+
+
+def tid(t: Transition) -> str:
+    return f"{t.key}#{t.action}@{t.at_ms}"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteAlertStore]:
+    s = SQLiteAlertStore(tmp_path / "alerts.db")
+    yield s
+    s.close()
+
+
+def apply_all(
+    store: SQLiteAlertStore, transitions: list[Transition], policy: AlertPolicy = NOW_POLICY
+) -> None:
+    for i, t in enumerate(transitions):
+        store.apply(t, tid(t), policy, NOW + i)
+
+
+def lives(store: SQLiteAlertStore) -> list[tuple[str, str, list[str]]]:
+    """Per alert ever opened: final state, severity, and the actions in its audit log."""
+    rows = store._conn.execute("SELECT id FROM alerts ORDER BY id").fetchall()
+    out = []
+    for (alert_id,) in rows:
+        a = store.get(alert_id)
+        assert a is not None
+        out.append((a.state.value, a.severity.value, [e.action for e in store.audit(alert_id)]))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("transitions", "policy", "expected"),
+    [
+        pytest.param(
+            [
+                tr("fire", "blue"),
+                tr("update", "yellow", 1),
+                tr("update", "orange", 2),
+                tr("clear", "orange", 3),
+            ],
+            NOW_POLICY,
+            [("resolved", "orange", ["fired", "severity_changed", "severity_changed", "resolved"])],
+            id="flood-one-alert-severity-in-place-then-resolved",
+        ),
+        pytest.param(
+            [tr("fire"), tr("clear", at=1), tr("fire", at=2)],
+            NOW_POLICY,
+            [("resolved", "yellow", ["fired", "resolved"]), ("firing", "yellow", ["fired"])],
+            id="fire-again-after-resolve-is-a-new-alert",
+        ),
+        pytest.param(
+            [tr("fire", "red", needs_close=True), tr("clear", "red", 1)],
+            NOW_POLICY,
+            [("firing", "red", ["fired", "condition_cleared"])],
+            id="forced-door-stays-open-after-clear",
+        ),
+        pytest.param(
+            [tr("fire"), tr("clear", at=1)],
+            AlertPolicy(close_by_hand=True),
+            [("firing", "yellow", ["fired", "condition_cleared"])],
+            id="kind-configured-to-need-a-human-close",
+        ),
+        pytest.param(
+            [tr("fire"), tr("clear", at=1), tr("fire", at=2)],
+            AlertPolicy(close_by_hand=True),
+            [("firing", "yellow", ["fired", "condition_cleared", "refired"])],
+            id="hand-closed-alert-refires-in-place",
+        ),
+        pytest.param(
+            [tr("fire"), tr("clear", at=1)],
+            AlertPolicy(pending_s=60),
+            [("resolved", "yellow", ["pending", "resolved"])],
+            id="cleared-while-pending-never-fires",
+        ),
+        pytest.param(
+            [tr("clear"), tr("update", "orange", 1)],
+            NOW_POLICY,
+            [("firing", "orange", ["fired"])],
+            id="clear-of-nothing-is-nothing-update-of-nothing-opens",
+        ),
+        pytest.param(
+            [tr("fire"), tr("fire", at=1)],
+            NOW_POLICY,
+            [("firing", "yellow", ["fired"])],
+            id="same-condition-reported-again-changes-nothing",
+        ),
+    ],
+)
+def test_transitions_make_alert_lives(
+    store: SQLiteAlertStore,
+    transitions: list[Transition],
+    policy: AlertPolicy,
+    expected: list[tuple[str, str, list[str]]],
+) -> None:
+    apply_all(store, transitions, policy)
+    assert lives(store) == expected
+
+
+def test_a_redelivered_transition_changes_nothing(store: SQLiteAlertStore) -> None:
+    t = tr("fire")
+    first = store.apply(t, tid(t), NOW_POLICY, NOW)
+    assert first is not None and first.state is AlertState.FIRING
+    clear = tr("clear", at=5)
+    store.apply(clear, tid(clear), NOW_POLICY, NOW + 5)
+    assert store.apply(t, tid(t), NOW_POLICY, NOW + 6) is None  # not a new alert
+    assert lives(store) == [("resolved", "yellow", ["fired", "resolved"])]
+
+
+def test_pending_fires_when_its_time_is_over(store: SQLiteAlertStore) -> None:
+    t = tr("fire")
+    a = store.apply(t, tid(t), AlertPolicy(pending_s=60), NOW)
+    assert a is not None and a.state is AlertState.PENDING and a.fired_ms is None
+    assert store.promote_pending(NOW + 59_999) == []
+    (fired,) = store.promote_pending(NOW + 60_000)
+    assert fired.state is AlertState.FIRING and fired.fired_ms == NOW + 60_000
+    assert store.promote_pending(NOW + 120_000) == []
+
+
+def test_people_acknowledge_assign_note_and_resolve_with_who_and_when(
+    store: SQLiteAlertStore,
+) -> None:
+    t = tr("fire", "orange")
+    a = store.apply(t, tid(t), NOW_POLICY, NOW)
+    assert a is not None
+    acked = store.acknowledge(a.id, "wang", NOW + 1000, note="on my way")
+    assert (acked.state, acked.acknowledged_by, acked.acknowledged_ms) == (
+        AlertState.ACKNOWLEDGED, "wang", NOW + 1000,
+    )  # fmt: skip
+    assert store.acknowledge(a.id, "li", NOW + 2000).acknowledged_by == "wang"  # once
+    assert store.assign(a.id, "wang", "zhao", NOW + 3000).assignee == "zhao"
+    store.comment(a.id, "zhao", "  pump started  ", NOW + 4000)
+    update = tr("update", "red", 5)
+    after = store.apply(update, tid(update), NOW_POLICY, NOW + 5000)
+    assert after is not None and after.state is AlertState.ACKNOWLEDGED  # still being handled
+    assert after.severity is Severity.RED
+    done = store.resolve(a.id, "zhao", NOW + 6000, note="water down")
+    assert (done.state, done.resolved_by, done.resolved_ms) == (
+        AlertState.RESOLVED, "zhao", NOW + 6000,
+    )  # fmt: skip
+    assert [(e.actor, e.action) for e in store.audit(a.id)] == [
+        ("system", "fired"),
+        ("wang", "acknowledged"),
+        ("wang", "assigned"),
+        ("zhao", "noted"),
+        ("system", "severity_changed"),
+        ("zhao", "resolved"),
+    ]
+    assert [(n.author, n.text) for n in store.notes(a.id)] == [
+        ("wang", "on my way"),
+        ("zhao", "pump started"),
+        ("zhao", "water down"),
+    ]
+    assert store.open_alerts() == []
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        pytest.param("ack", "alert 1 is resolved; it cannot be acknowledged", id="ack-resolved"),
+        pytest.param("resolve", "alert 1 is resolved; it cannot be resolved", id="resolve-twice"),
+        pytest.param("assign", "alert 1 is resolved; it cannot be assigned", id="assign-resolved"),
+        pytest.param("ack-unknown", "no alert 99", id="ack-unknown"),
+        pytest.param("empty-note", "a note needs some text", id="empty-note"),
+        pytest.param(
+            "long-note", "a note is at most 2000 characters, this one 2001", id="long-note"
+        ),
+    ],
+)
+def test_actions_that_do_not_fit_are_refused_with_the_reason(
+    store: SQLiteAlertStore, action: str, message: str
+) -> None:
+    apply_all(store, [tr("fire"), tr("clear", at=1)])
+    calls = {
+        "ack": lambda: store.acknowledge(1, "wang", NOW),
+        "resolve": lambda: store.resolve(1, "wang", NOW),
+        "assign": lambda: store.assign(1, "wang", "li", NOW),
+        "ack-unknown": lambda: store.acknowledge(99, "wang", NOW),
+        "empty-note": lambda: store.comment(1, "wang", "   ", NOW),
+        "long-note": lambda: store.comment(1, "wang", "x" * 2001, NOW),
+    }
+    before = store.audit(1)
+    with pytest.raises(ActionRefused, match=message):
+        calls[action]()
+    assert store.audit(1) == before  # a refused action leaves no trace
+
+
+def test_the_audit_log_is_append_only(store: SQLiteAlertStore) -> None:
+    apply_all(store, [tr("fire")])
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store._conn.execute("UPDATE alert_audit SET actor = 'x'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store._conn.execute("DELETE FROM alert_audit")
+
+
+def _writer(path: str, writer: int, start: Any, n: int) -> None:
+    store = SQLiteAlertStore(Path(path))
+    start.wait()
+    for i in range(n):
+        key = AlertKey("lock", "v", f"lock-{i % 10}", "forced_open")
+        # every writer applies the same transition (a redelivery) and one of its own
+        shared = Transition(key, "fire", Severity.RED, NOW + i, "forced", needs_close=True)
+        mine = Transition(key, "fire", Severity.RED, NOW + i, f"forced, says {writer}")
+        store.apply(shared, tid(shared), NOW_POLICY, NOW)
+        store.apply(mine, f"{tid(mine)}#{writer}", NOW_POLICY, NOW)
+    store.close()
+
+
+def test_racing_writers_never_make_a_second_open_alert(tmp_path: Path) -> None:
+    """Four processes apply overlapping fires for ten locks: ten open alerts, one audit
+    'fired' each, and each shared transition applied exactly once."""
+    path = tmp_path / "alerts.db"
+    SQLiteAlertStore(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    procs = [ctx.Process(target=_writer, args=(str(path), w, start, 50)) for w in range(4)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    store = SQLiteAlertStore(path)
+    try:
+        open_alerts = store.open_alerts()
+        assert sorted(a.subject for a in open_alerts) == sorted(f"lock-{i}" for i in range(10))
+        for a in open_alerts:
+            assert [e.action for e in store.audit(a.id)] == ["fired"]
+        applied = store._conn.execute("SELECT COUNT(*) FROM applied_transitions").fetchone()[0]
+        assert applied == 50 + 4 * 50  # each shared id once, and every writer's own
+    finally:
+        store.close()
