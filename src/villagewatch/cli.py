@@ -6,15 +6,20 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from villagewatch.config import Deployment, check_file, load_deployment
 from villagewatch.errors import ConfigError, VillagewatchError
 from villagewatch.gctuning import tune_gc_for_throughput
+
+if TYPE_CHECKING:
+    from villagewatch.alerts import Alert, SQLiteAlertStore
 
 __all__ = ["app", "main"]
 
@@ -25,6 +30,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Work with config files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+alerts_app = typer.Typer(help="The alert engine, and alerts from a terminal.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Settings file (see docs/config.md).", exists=True)
@@ -240,6 +247,108 @@ def detect_file(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{run.rows} rows, {run.missing} missing values, {run.alerts} alerts", err=True)
+
+
+@alerts_app.command("run")
+def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
+    """Turn detect's transitions into alerts (and fire pending ones) until stopped."""
+    from villagewatch.alerts import SQLiteAlertStore
+    from villagewatch.alerts.engine import AlertEngine
+
+    _logging(log_level)
+    settings = _deployment(config).settings.alerts
+
+    async def main(stop: asyncio.Event) -> None:
+        store = SQLiteAlertStore(settings.state_path)
+        try:
+            await AlertEngine(settings=settings, store=store).run(stop)
+        finally:
+            store.close()
+
+    _run_until_signal(main)
+
+
+AlertId = Annotated[int, typer.Argument(help="The alert's number.")]
+ByOption = Annotated[str, typer.Option("--by", help="Who does it (recorded in the audit log).")]
+NoteOption = Annotated[str, typer.Option("--note", help="A note to keep with it.")]
+
+
+def _alert_store(config: Path) -> SQLiteAlertStore:
+    from villagewatch.alerts import SQLiteAlertStore
+
+    return SQLiteAlertStore(_deployment(config).settings.alerts.state_path)
+
+
+def _alert_line(a: Alert) -> str:
+    when = datetime.fromtimestamp(a.started_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    flags = " (backlog)" if a.historical else ""
+    return f"#{a.id:<5} {a.state.value:12} {a.severity.value:6} {when}  {a.message}{flags}"
+
+
+@alerts_app.command("list")
+def alerts_list(
+    config: ConfigOption,
+    resolved: Annotated[bool, typer.Option(help="Resolved ones too (the last 50).")] = False,
+) -> None:
+    """Open alerts, oldest first."""
+    store = _alert_store(config)
+    try:
+        alerts = store.open_alerts() if not resolved else store.recent(50)
+        for a in alerts:
+            typer.echo(_alert_line(a))
+        if not alerts:
+            typer.echo("no open alerts", err=True)
+    finally:
+        store.close()
+
+
+@alerts_app.command("show")
+def alerts_show(config: ConfigOption, alert_id: AlertId) -> None:
+    """One alert with its history and notes."""
+    store = _alert_store(config)
+    try:
+        a = store.get(alert_id)
+        if a is None:
+            typer.echo(f"no alert {alert_id}", err=True)
+            raise typer.Exit(1)
+        typer.echo(_alert_line(a))
+        typer.echo(f"        {a.key}; assignee {a.assignee or '-'}")
+        for e in store.audit(alert_id):
+            when = datetime.fromtimestamp(e.at_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+            typer.echo(f"  {when}  {e.actor:10} {e.action:18} → {e.state.value} {e.severity.value}")
+        for n in store.notes(alert_id):
+            typer.echo(f"  note by {n.author}: {n.text}")
+    finally:
+        store.close()
+
+
+def _act(config: Path, fn: Callable[[SQLiteAlertStore, int], Alert]) -> None:
+    from villagewatch.alerts import ActionRefused
+
+    store = _alert_store(config)
+    try:
+        typer.echo(_alert_line(fn(store, time.time_ns() // 1_000_000)))
+    except ActionRefused as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    config: ConfigOption, alert_id: AlertId, by: ByOption, note: NoteOption = ""
+) -> None:
+    """Acknowledge an alert: someone is on it."""
+    _act(config, lambda s, now: s.acknowledge(alert_id, by, now, note))
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(
+    config: ConfigOption, alert_id: AlertId, by: ByOption, note: NoteOption = ""
+) -> None:
+    """Close an alert."""
+    _act(config, lambda s, now: s.resolve(alert_id, by, now, note))
 
 
 @config_app.command("check")

@@ -11,6 +11,9 @@ from typing import Any
 
 import orjson
 
+from villagewatch.alerts import AlertState, SQLiteAlertStore
+from villagewatch.alerts.engine import AlertEngine
+from villagewatch.config import load_deployment
 from villagewatch.devservers import Mosquitto, free_port
 
 from .helpers import NOW_MS, DetectProcess, publish_all, wait_until, write_deployment
@@ -122,6 +125,18 @@ def test_the_simulated_flood_raises_blue_yellow_orange_and_clears_once(
     assert all(a == "update" for a, _ in steps[crest + 1 : -1]), steps
     assert not [a for a in firing(db) if a["detector"] == "water_level"]
     assert all(not t["historical"] for t in level)
+
+    # the alert engine makes the whole flood one alert whose severity changed in place
+    alerts = load_deployment(settings).settings.alerts
+    store = SQLiteAlertStore(alerts.state_path)
+    try:
+        AlertEngine(settings=alerts, store=store).pump(NOW_MS)
+        (flood_alert,) = [a for a in store.recent(50) if a.detector == "water_level"]
+        assert flood_alert.state is AlertState.RESOLVED
+        actions = [e.action for e in store.audit(flood_alert.id)]
+        assert actions == ["fired"] + ["severity_changed"] * (len(steps) - 2) + ["resolved"]
+    finally:
+        store.close()
 
 
 def test_five_wrong_codes_in_a_minute_raise_one_alert(mosquitto: Mosquitto, tmp_path: Path) -> None:

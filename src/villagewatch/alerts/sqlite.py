@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS alert_notes (
     at_ms INTEGER NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS applied_transitions (id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feed_cursors (source TEXT PRIMARY KEY, position INTEGER NOT NULL)
+    WITHOUT ROWID;
 """
 
 _MAX_NOTE = 2000
@@ -80,11 +82,23 @@ class SQLiteAlertStore:
     # --- detector transitions -------------------------------------------------------
 
     def apply(
-        self, transition: Transition, transition_id: str, policy: AlertPolicy, now_ms: int
+        self,
+        transition: Transition,
+        transition_id: str,
+        policy: AlertPolicy,
+        now_ms: int,
+        *,
+        source: tuple[str, int] | None = None,
     ) -> Alert | None:
         """See :meth:`villagewatch.alerts.store.AlertStore.apply`."""
 
         def run(c: sqlite3.Connection) -> Alert | None:
+            if source is not None:
+                c.execute(
+                    "INSERT INTO feed_cursors VALUES (?, ?) ON CONFLICT (source)"
+                    " DO UPDATE SET position = max(position, excluded.position)",
+                    source,
+                )
             new = c.execute(
                 "INSERT OR IGNORE INTO applied_transitions VALUES (?)", (transition_id,)
             ).rowcount
@@ -93,6 +107,13 @@ class SQLiteAlertStore:
             return _apply(c, transition, policy, now_ms)
 
         return self._write(run)
+
+    def cursor(self, source: str) -> int:
+        """See :meth:`villagewatch.alerts.store.AlertStore.cursor`."""
+        row = self._conn.execute(
+            "SELECT position FROM feed_cursors WHERE source = ?", (source,)
+        ).fetchone()
+        return int(row[0]) if row is not None else 0
 
     def promote_pending(self, now_ms: int) -> list[Alert]:
         """See :meth:`villagewatch.alerts.store.AlertStore.promote_pending`."""
@@ -188,6 +209,11 @@ class SQLiteAlertStore:
     def open_alerts(self) -> list[Alert]:
         """See :meth:`villagewatch.alerts.store.AlertStore.open_alerts`."""
         rows = self._conn.execute("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id")
+        return [_alert(r) for r in rows]
+
+    def recent(self, limit: int) -> list[Alert]:
+        """See :meth:`villagewatch.alerts.store.AlertStore.recent`."""
+        rows = self._conn.execute("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", (limit,))
         return [_alert(r) for r in rows]
 
     def audit(self, alert_id: int) -> list[AuditEntry]:

@@ -20,10 +20,21 @@ class AlertStore(Protocol):
     """Alerts, their audit log and notes."""
 
     def apply(
-        self, transition: Transition, transition_id: str, policy: AlertPolicy, now_ms: int
+        self,
+        transition: Transition,
+        transition_id: str,
+        policy: AlertPolicy,
+        now_ms: int,
+        *,
+        source: tuple[str, int] | None = None,
     ) -> Alert | None:
         """A detector's transition; the alert it changed, None when it changed none
-        (already applied, or a clear/update with nothing open to act on)."""
+        (already applied, or a clear/update with nothing open to act on). ``source``
+        (name, position) moves that feed's cursor in the same transaction."""
+        ...
+
+    def cursor(self, source: str) -> int:
+        """How far the feed ``source`` has been applied (0: not at all)."""
         ...
 
     def promote_pending(self, now_ms: int) -> list[Alert]:
@@ -52,6 +63,10 @@ class AlertStore(Protocol):
 
     def open_alerts(self) -> list[Alert]:
         """Every alert not resolved, oldest first."""
+        ...
+
+    def recent(self, limit: int) -> list[Alert]:
+        """The last ``limit`` alerts opened, resolved or not, newest first."""
         ...
 
     def audit(self, alert_id: int) -> list[AuditEntry]:

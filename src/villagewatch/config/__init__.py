@@ -8,6 +8,8 @@ from villagewatch.config.load import (
     read_secret,
 )
 from villagewatch.config.settings import (
+    AlertKindSettings,
+    AlertsSettings,
     ApiSettings,
     DetectSettings,
     FloodScenario,
@@ -23,6 +25,8 @@ from villagewatch.config.settings import (
 from villagewatch.config.village import DeviceSpec, Grid, Position, Village
 
 __all__ = [
+    "AlertKindSettings",
+    "AlertsSettings",
     "ApiSettings",
     "Deployment",
     "DetectSettings",

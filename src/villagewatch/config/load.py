@@ -104,6 +104,14 @@ def _resolved(settings: Settings, base: Path) -> Settings:
         )
         mqtt = mqtt.model_copy(update={"tls": tls})
     detect = settings.detect.model_copy(update={"state_path": rel(settings.detect.state_path)})
+    alerts = settings.alerts.model_copy(
+        update={
+            "state_path": rel(settings.alerts.state_path),
+            "detect_state_paths": [
+                rel(p) for p in settings.alerts.detect_state_paths or [settings.detect.state_path]
+            ],
+        }
+    )
     store: InfluxSettings | SQLiteSettings = settings.store
     if isinstance(store, SQLiteSettings):
         store = store.model_copy(update={"path": rel(store.path)})
@@ -116,5 +124,11 @@ def _resolved(settings: Settings, base: Path) -> Settings:
         )
     villages = [rel(v) for v in settings.villages]
     return settings.model_copy(
-        update={"mqtt": mqtt, "store": store, "villages": villages, "detect": detect}
+        update={
+            "mqtt": mqtt,
+            "store": store,
+            "villages": villages,
+            "detect": detect,
+            "alerts": alerts,
+        }
     )

@@ -17,6 +17,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from villagewatch.config.settings import (
+    AlertKindSettings,
+    AlertsSettings,
     ApiSettings,
     DetectSettings,
     FloodScenario,
@@ -60,6 +62,8 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("store (kind: sqlite)", SQLiteSettings),
     ("ingest", IngestSettings),
     ("detect", DetectSettings),
+    ("alerts", AlertsSettings),
+    ("alerts.kinds.<kind>", AlertKindSettings),
     ("api", ApiSettings),
     ("simulate", SimulateSettings),
     ("simulate.flood", FloodScenario),

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from villagewatch.contract import Identifier
 
 __all__ = [
+    "AlertKindSettings",
+    "AlertsSettings",
     "ApiSettings",
     "DetectSettings",
     "FloodScenario",
@@ -189,6 +191,41 @@ class DetectSettings(BaseModel):
     )
 
 
+class AlertKindSettings(BaseModel):
+    """How alerts of one kind (``level``, ``forced_open``, ``device_offline`` …) live."""
+
+    model_config = _STRICT
+
+    pending_s: float = Field(
+        0, ge=0, le=86400, description="Stay pending (shown, not notified) this long before firing."
+    )
+    close_by_hand: bool = Field(
+        False, description="A clear does not resolve the alert: a person closes it."
+    )
+
+
+class AlertsSettings(BaseModel):
+    """The alert engine: where alerts live and how each kind behaves."""
+
+    model_config = _STRICT
+
+    state_path: Path = Field(
+        Path("var/alerts.db"), description="SQLite file of alerts, their audit log and notes."
+    )
+    detect_state_paths: list[Path] = Field(
+        default_factory=list,
+        description="Detect state files whose transitions become alerts (one per detect "
+        "process); empty: `detect.state_path`.",
+    )
+    poll_s: float = Field(
+        0.2, gt=0, le=10, description="How often new transitions and pending alerts are checked."
+    )
+    kinds: dict[Identifier, AlertKindSettings] = Field(
+        default_factory=dict,
+        description="Per alert kind; forced doors, tamper and SOS always need a person to close.",
+    )
+
+
 class InfluxSettings(BaseModel):
     """InfluxDB through its v1 HTTP API (/write, /query): 1.x, 2.x (v1 compatibility), 3.x."""
 
@@ -276,6 +313,7 @@ class Settings(BaseModel):
     detect: DetectSettings = Field(
         default_factory=DetectSettings, description="The detect service."
     )
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings, description="The alert engine.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="The HTTP API.")
     simulate: SimulateSettings = Field(
         default_factory=SimulateSettings, description="The simulator."

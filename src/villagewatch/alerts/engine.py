@@ -1,0 +1,114 @@
+"""``villagewatch alerts run``: detect's transitions become alerts, pending alerts fire.
+
+Detect records each transition it decides in its state file (append-only, in
+``rowid`` order) before it acknowledges the messages behind it — an outbox.
+The engine reads every such file from where it left off and applies each
+transition to the :class:`~villagewatch.alerts.store.AlertStore`, moving that
+file's cursor in the same transaction: a crash re-reads at most what was not
+yet applied, and a transition applied twice changes nothing anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+from villagewatch.alerts.lifecycle import AlertPolicy
+from villagewatch.alerts.store import AlertStore
+from villagewatch.config import AlertsSettings
+from villagewatch.detectors import AlertKey, Severity, Transition
+from villagewatch.errors import StoreUnavailable
+
+__all__ = ["AlertEngine"]
+
+log = logging.getLogger(__name__)
+
+_BATCH = 500
+
+
+class AlertEngine:
+    """Feeds the alert store from detect's state files."""
+
+    def __init__(self, *, settings: AlertsSettings, store: AlertStore) -> None:
+        self._settings = settings
+        self._store = store
+        self._sources = list(settings.detect_state_paths)
+        self._policies = {
+            kind: AlertPolicy(k.pending_s, k.close_by_hand) for kind, k in settings.kinds.items()
+        }
+        self._missing: set[Path] = set()
+
+    def policy(self, kind: str) -> AlertPolicy:
+        """How alerts of ``kind`` live."""
+        return self._policies.get(kind, AlertPolicy())
+
+    def pump(self, now_ms: int) -> int:
+        """Apply what detect recorded since the last call; returns how many transitions."""
+        done = 0
+        for path in self._sources:
+            done += self._pump_one(path, now_ms)
+        self._store.promote_pending(now_ms)
+        return done
+
+    def _pump_one(self, path: Path, now_ms: int) -> int:
+        if not path.exists():
+            if path not in self._missing:
+                log.warning("No detect state at %s yet; waiting for it", path)
+                self._missing.add(path)
+            return 0
+        self._missing.discard(path)
+        name = str(path)
+        done = 0
+        conn = sqlite3.connect(path, timeout=10)
+        try:
+            while True:
+                rows = conn.execute(
+                    "SELECT rowid, id, detector, village, subject, kind, action, severity, at_ms,"
+                    " message, details, historical, needs_close FROM transitions"
+                    " WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (self._store.cursor(name), _BATCH),
+                ).fetchall()
+                for row in rows:
+                    position, tid, transition = _transition(row)
+                    self._store.apply(
+                        transition, tid, self.policy(transition.key.kind), now_ms,
+                        source=(name, position),
+                    )  # fmt: skip
+                done += len(rows)
+                if len(rows) < _BATCH:
+                    return done
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"cannot read detect's transitions in {path}: {exc}") from exc
+        finally:
+            conn.close()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Pump every ``poll_s`` until ``stop``; a store that is busy is retried, not fatal."""
+        log.info("Alert engine reading %s", ", ".join(map(str, self._sources)))
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.pump, time.time_ns() // 1_000_000)
+            except StoreUnavailable as exc:
+                log.warning("%s; retrying", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._settings.poll_s)
+
+
+def _transition(row: tuple[object, ...]) -> tuple[int, str, Transition]:
+    (position, tid, detector, village, subject, kind, action, severity, at_ms, message,
+     details, historical, needs_close) = row  # fmt: skip
+    assert isinstance(position, int)
+    assert isinstance(tid, str)
+    assert isinstance(at_ms, int)
+    assert action in ("fire", "update", "clear")
+    key = AlertKey(str(detector), str(village), str(subject), str(kind))
+    transition = Transition(
+        key, action, Severity(str(severity)), at_ms, str(message), json.loads(str(details)),
+        bool(historical), bool(needs_close),
+    )  # fmt: skip
+    return position, tid, transition

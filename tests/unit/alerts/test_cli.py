@@ -1,0 +1,62 @@
+"""`villagewatch alerts list / show / ack / resolve` from a terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from typer.testing import CliRunner
+
+from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
+from villagewatch.cli import app
+from villagewatch.detectors import AlertKey, Severity, Transition
+
+NOW = 1_795_000_000_000
+
+
+def deployment(tmp_path: Path) -> Path:
+    village = {"id": "v", "name": "v", "town": "t", "grids": [{"id": "g", "name": "g"}]}
+    (tmp_path / "village.yaml").write_bytes(orjson.dumps(village))
+    settings = tmp_path / "settings.yaml"
+    settings.write_bytes(orjson.dumps({"villages": ["village.yaml"]}))
+    store = SQLiteAlertStore(tmp_path / "var" / "alerts.db")  # the default, beside the settings
+    fire = Transition(
+        AlertKey("lock", "v", "lock-1", "forced_open"), "fire", Severity.RED, NOW,
+        "House 3 lock: the door was forced open", needs_close=True,
+    )  # fmt: skip
+    store.apply(fire, "f1", AlertPolicy(), NOW)
+    store.close()
+    return settings
+
+
+def test_an_operator_lists_acknowledges_and_resolves_from_a_terminal(tmp_path: Path) -> None:
+    settings = str(deployment(tmp_path))
+    runner = CliRunner()
+    listed = runner.invoke(app, ["alerts", "list", "-c", settings])
+    assert listed.exit_code == 0, listed.output
+    assert "#1" in listed.output and "firing" in listed.output and "forced open" in listed.output
+
+    acked = runner.invoke(
+        app, ["alerts", "ack", "-c", settings, "1", "--by", "wang", "--note", "going"]
+    )
+    assert acked.exit_code == 0, acked.output
+    assert "acknowledged" in acked.output
+
+    resolved = runner.invoke(app, ["alerts", "resolve", "-c", settings, "1", "--by", "wang"])
+    assert resolved.exit_code == 0 and "resolved" in resolved.output
+
+    again = runner.invoke(app, ["alerts", "resolve", "-c", settings, "1", "--by", "li"])
+    assert again.exit_code == 1
+    assert "alert 1 is resolved; it cannot be resolved" in again.output
+
+    shown = runner.invoke(app, ["alerts", "show", "-c", settings, "1"])
+    assert shown.exit_code == 0
+    for line in ("system", "fired", "wang", "acknowledged", "resolved", "note by wang: going"):
+        assert line in shown.output
+    assert "no open alerts" in runner.invoke(app, ["alerts", "list", "-c", settings]).output
+
+
+def test_an_unknown_alert_is_a_clear_error(tmp_path: Path) -> None:
+    settings = str(deployment(tmp_path))
+    result = CliRunner().invoke(app, ["alerts", "ack", "-c", settings, "7", "--by", "wang"])
+    assert result.exit_code == 1 and "no alert 7" in result.output

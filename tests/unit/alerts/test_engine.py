@@ -1,0 +1,84 @@
+"""Detect's recorded transitions become alerts: each once, in order, across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from villagewatch.alerts import AlertState, SQLiteAlertStore
+from villagewatch.alerts.engine import AlertEngine
+from villagewatch.config import AlertKindSettings, AlertsSettings
+from villagewatch.detect.store import DetectStore
+from villagewatch.detectors import AlertKey, Severity, Transition
+
+NOW = 1_795_000_000_000
+LEVEL = AlertKey("water_level", "v", "wl-1", "level")
+DOOR = AlertKey("lock", "v", "lock-1", "forced_open")
+
+
+def record(db: Path, transitions: list[Transition]) -> None:
+    """What detect does: commit transitions to its state file."""
+
+    async def go() -> None:
+        store = DetectStore(db)
+        try:
+            await store.commit({}, transitions)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def t(key: AlertKey, action: str, severity: str, at: int, **kw: bool) -> Transition:
+    return Transition(key, action, Severity(severity), NOW + at, f"{action} {severity}", **kw)  # type: ignore[arg-type]
+
+
+def test_transitions_become_alerts_once_even_after_a_restart(tmp_path: Path) -> None:
+    detect_db = tmp_path / "detect.db"
+    settings = AlertsSettings(state_path=tmp_path / "alerts.db", detect_state_paths=[detect_db])
+    record(detect_db, [t(LEVEL, "fire", "blue", 0), t(LEVEL, "update", "yellow", 1)])
+    record(detect_db, [t(DOOR, "fire", "red", 2, needs_close=True)])
+
+    store = SQLiteAlertStore(settings.state_path)
+    engine = AlertEngine(settings=settings, store=store)
+    assert engine.pump(NOW) == 3
+    assert engine.pump(NOW) == 0
+    store.close()
+
+    record(detect_db, [t(LEVEL, "update", "orange", 3), t(LEVEL, "clear", "orange", 4)])
+    record(detect_db, [t(DOOR, "clear", "red", 5)])
+    store = SQLiteAlertStore(settings.state_path)  # a restarted engine
+    assert AlertEngine(settings=settings, store=store).pump(NOW + 10) == 3
+    level, door = store.recent(10)[::-1]
+    assert (level.state, level.severity) == (AlertState.RESOLVED, Severity.ORANGE)
+    assert [e.action for e in store.audit(level.id)] == [
+        "fired", "severity_changed", "severity_changed", "resolved",
+    ]  # fmt: skip
+    assert (door.state, door.condition_cleared) == (AlertState.FIRING, True)
+    store.close()
+
+
+def test_a_kinds_pending_time_holds_it_back_until_the_engine_sees_it_last(tmp_path: Path) -> None:
+    detect_db = tmp_path / "detect.db"
+    settings = AlertsSettings(
+        state_path=tmp_path / "alerts.db",
+        detect_state_paths=[detect_db],
+        kinds={"level": AlertKindSettings(pending_s=30)},
+    )
+    record(detect_db, [t(LEVEL, "fire", "yellow", 0)])
+    store = SQLiteAlertStore(settings.state_path)
+    engine = AlertEngine(settings=settings, store=store)
+    engine.pump(NOW)
+    assert [a.state for a in store.open_alerts()] == [AlertState.PENDING]
+    engine.pump(NOW + 30_000)
+    assert [a.state for a in store.open_alerts()] == [AlertState.FIRING]
+    store.close()
+
+
+def test_a_detect_file_not_there_yet_is_waited_for(tmp_path: Path) -> None:
+    settings = AlertsSettings(
+        state_path=tmp_path / "alerts.db", detect_state_paths=[tmp_path / "later.db"]
+    )
+    store = SQLiteAlertStore(settings.state_path)
+    assert AlertEngine(settings=settings, store=store).pump(NOW) == 0
+    store.close()
