@@ -251,17 +251,27 @@ def detect_file(
 
 @alerts_app.command("run")
 def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
-    """Turn detect's transitions into alerts (and fire pending ones) until stopped."""
+    """Turn detect's transitions into alerts, escalate, and send notifications until stopped."""
+    import httpx
+
     from villagewatch.alerts import SQLiteAlertStore
-    from villagewatch.alerts.engine import AlertEngine
+    from villagewatch.alerts.channels import build_channel
+    from villagewatch.alerts.engine import AlertEngine, notifier_for
+    from villagewatch.alerts.sender import Sender
 
     _logging(log_level)
-    settings = _deployment(config).settings.alerts
+    deployment = _deployment(config)
+    settings = deployment.settings.alerts
 
     async def main(stop: asyncio.Event) -> None:
-        store = SQLiteAlertStore(settings.state_path)
+        store = SQLiteAlertStore(settings.state_path, notifier=notifier_for(deployment))
         try:
-            await AlertEngine(settings=settings, store=store).run(stop)
+            async with httpx.AsyncClient() as client, asyncio.TaskGroup() as tg:
+                channels = {
+                    cid: build_channel(cid, cfg, client) for cid, cfg in settings.channels.items()
+                }
+                tg.create_task(AlertEngine(settings=settings, store=store).run(stop))
+                tg.create_task(Sender(store=store, channels=channels).run(stop))
         finally:
             store.close()
 
@@ -275,8 +285,13 @@ NoteOption = Annotated[str, typer.Option("--note", help="A note to keep with it.
 
 def _alert_store(config: Path) -> SQLiteAlertStore:
     from villagewatch.alerts import SQLiteAlertStore
+    from villagewatch.alerts.engine import notifier_for
 
-    return SQLiteAlertStore(_deployment(config).settings.alerts.state_path)
+    deployment = _deployment(config)
+    # with the routing: an acknowledgement from a terminal is announced like any other
+    return SQLiteAlertStore(
+        deployment.settings.alerts.state_path, notifier=notifier_for(deployment)
+    )
 
 
 def _alert_line(a: Alert) -> str:

@@ -19,12 +19,14 @@ import time
 from pathlib import Path
 
 from villagewatch.alerts.lifecycle import AlertPolicy
+from villagewatch.alerts.notify import Notifier
+from villagewatch.alerts.routing import Router
 from villagewatch.alerts.store import AlertStore
-from villagewatch.config import AlertsSettings
+from villagewatch.config import AlertsSettings, Deployment
 from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.errors import StoreUnavailable
 
-__all__ = ["AlertEngine"]
+__all__ = ["AlertEngine", "notifier_for"]
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +40,24 @@ class AlertEngine:
         self._settings = settings
         self._store = store
         self._sources = list(settings.detect_state_paths)
+        count, window = settings.flap_count, settings.flap_window_s
         self._policies = {
-            kind: AlertPolicy(k.pending_s, k.close_by_hand) for kind, k in settings.kinds.items()
+            kind: AlertPolicy(k.pending_s, k.close_by_hand, count, window)
+            for kind, k in settings.kinds.items()
         }
+        self._default = AlertPolicy(flap_count=count, flap_window_s=window)
         self._missing: set[Path] = set()
 
     def policy(self, kind: str) -> AlertPolicy:
         """How alerts of ``kind`` live."""
-        return self._policies.get(kind, AlertPolicy())
+        return self._policies.get(kind, self._default)
 
     def pump(self, now_ms: int) -> int:
         """Apply what detect recorded since the last call; returns how many transitions."""
         done = 0
         for path in self._sources:
             done += self._pump_one(path, now_ms)
-        self._store.promote_pending(now_ms)
+        self._store.tick(now_ms)
         return done
 
     def _pump_one(self, path: Path, now_ms: int) -> int:
@@ -112,3 +117,9 @@ def _transition(row: tuple[object, ...]) -> tuple[int, str, Transition]:
         bool(historical), bool(needs_close),
     )  # fmt: skip
     return position, tid, transition
+
+
+def notifier_for(deployment: Deployment) -> Notifier:
+    """Routing and notification rules of a deployment."""
+    alerts = deployment.settings.alerts
+    return Notifier(Router(deployment.villages, alerts.towns), alerts)

@@ -52,6 +52,9 @@ class AlertPolicy:
     """Stay pending this long before firing; 0: fire at once."""
     close_by_hand: bool = False
     """A clear does not resolve the alert: a person closes it."""
+    flap_count: int = 0
+    """Firing this many times within ``flap_window_s`` makes it one flapping alert; 0: never."""
+    flap_window_s: float = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,15 @@ class Alert:
     resolved_by: str | None
     assignee: str | None
     updated_ms: int
+    place: str
+    """The alert's own place (``grid:v/g1``): where it is counted."""
+    escalation_level: int
+    """0 while only its own place was told; +1 per escalation."""
+    next_escalation_ms: int | None
+    flapping: bool
+    """It came and went too often: one alert until it stays clear."""
+    quiet_until_ms: int | None
+    """Flapping and clear: resolved if it stays clear until then."""
 
     @property
     def is_open(self) -> bool:

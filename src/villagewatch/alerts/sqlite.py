@@ -9,12 +9,14 @@ work done. The audit log refuses updates and deletes (triggers).
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from villagewatch.alerts import outbox
+from villagewatch.alerts.changes import SYSTEM, Change, alert_row, audit_row, json_text
 from villagewatch.alerts.lifecycle import (
     ActionRefused,
     Alert,
@@ -23,13 +25,13 @@ from villagewatch.alerts.lifecycle import (
     AuditEntry,
     Note,
 )
-from villagewatch.detectors import Severity, Transition
+from villagewatch.alerts.notify import Notifier
+from villagewatch.detectors import Transition
 from villagewatch.errors import StoreUnavailable
 
 __all__ = ["SQLiteAlertStore"]
 
 T = TypeVar("T")
-SYSTEM = "system"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -39,7 +41,9 @@ CREATE TABLE IF NOT EXISTS alerts (
     needs_close INTEGER NOT NULL, condition_cleared INTEGER NOT NULL,
     started_ms INTEGER NOT NULL, opened_ms INTEGER NOT NULL, pending_until_ms INTEGER,
     fired_ms INTEGER, acknowledged_ms INTEGER, acknowledged_by TEXT,
-    resolved_ms INTEGER, resolved_by TEXT, assignee TEXT, updated_ms INTEGER NOT NULL
+    resolved_ms INTEGER, resolved_by TEXT, assignee TEXT, updated_ms INTEGER NOT NULL,
+    place TEXT NOT NULL, escalation_level INTEGER NOT NULL DEFAULT 0,
+    next_escalation_ms INTEGER, flapping INTEGER NOT NULL DEFAULT 0, quiet_until_ms INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_open ON alerts (key) WHERE state != 'resolved';
 CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (pending_until_ms) WHERE state = 'pending';
@@ -62,13 +66,14 @@ CREATE TABLE IF NOT EXISTS feed_cursors (source TEXT PRIMARY KEY, position INTEG
     WITHOUT ROWID;
 """
 
-_MAX_NOTE = 2000
-
 
 class SQLiteAlertStore:
     """Alerts in ``path``; open it in every process that writes them."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 30) -> None:
+    def __init__(
+        self, path: Path, *, notifier: Notifier | None = None, busy_timeout_s: float = 30
+    ) -> None:
+        """``notifier``: who is told of what (routing); without one nothing is notified."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(
             path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
@@ -77,7 +82,9 @@ class SQLiteAlertStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.row_factory = sqlite3.Row
-        self._conn.executescript(_SCHEMA)  # idempotent; commits by itself
+        self._conn.executescript(_SCHEMA + outbox.SCHEMA)  # idempotent; commits by itself
+        self._notifier = notifier
+        self._lock = threading.Lock()
 
     # --- detector transitions -------------------------------------------------------
 
@@ -104,38 +111,124 @@ class SQLiteAlertStore:
             ).rowcount
             if not new:
                 return None
-            return _apply(c, transition, policy, now_ms)
+            return Change(c, self._notifier, now_ms).apply(transition, policy)
 
         return self._write(run)
 
     def cursor(self, source: str) -> int:
         """See :meth:`villagewatch.alerts.store.AlertStore.cursor`."""
-        row = self._conn.execute(
-            "SELECT position FROM feed_cursors WHERE source = ?", (source,)
-        ).fetchone()
-        return int(row[0]) if row is not None else 0
+        rows = self._read("SELECT position FROM feed_cursors WHERE source = ?", (source,))
+        return int(rows[0][0]) if rows else 0
 
-    def promote_pending(self, now_ms: int) -> list[Alert]:
-        """See :meth:`villagewatch.alerts.store.AlertStore.promote_pending`."""
+    def tick(self, now_ms: int) -> list[Alert]:
+        """See :meth:`villagewatch.alerts.store.AlertStore.tick`."""
 
         def run(c: sqlite3.Connection) -> list[Alert]:
-            ids = [
-                r[0]
-                for r in c.execute(
-                    "SELECT id FROM alerts WHERE state = 'pending' AND pending_until_ms <= ?"
-                    " ORDER BY id",
-                    (now_ms,),
-                )
-            ]
-            for alert_id in ids:
-                c.execute(
-                    "UPDATE alerts SET state = 'firing', fired_ms = ?, updated_ms = ? WHERE id = ?",
-                    (now_ms, now_ms, alert_id),
-                )
-                _audit(c, _one(c, alert_id), now_ms, SYSTEM, "fired", {"after": "pending"})
-            return [_one(c, i) for i in ids]
+            tx = Change(c, self._notifier, now_ms)
+            changed = []
+            for (alert_id,) in c.execute(
+                "SELECT id FROM alerts WHERE state = 'pending' AND pending_until_ms <= ?"
+                " ORDER BY id",
+                (now_ms,),
+            ).fetchall():
+                c.execute("UPDATE alerts SET state = 'firing' WHERE id = ?", (alert_id,))
+                changed.append(tx.fired(alert_id, {"after": "pending"}))
+            for (alert_id,) in c.execute(
+                "SELECT id FROM alerts WHERE state = 'firing' AND next_escalation_ms <= ?"
+                " ORDER BY id",
+                (now_ms,),
+            ).fetchall():
+                changed.append(tx.escalate(alert_id))
+            for (alert_id,) in c.execute(
+                "SELECT id FROM alerts WHERE state != 'resolved' AND flapping = 1"
+                " AND condition_cleared = 1 AND quiet_until_ms <= ? ORDER BY id",
+                (now_ms,),
+            ).fetchall():
+                changed.append(tx.resolve(alert_id, SYSTEM, {"flapping": "stayed clear"}))
+            return changed
 
         return self._write(run)
+
+    def add_silence(
+        self,
+        matchers: dict[str, str],
+        starts_ms: int,
+        ends_ms: int,
+        *,
+        created_by: str,
+        reason: str,
+        now_ms: int,
+    ) -> outbox.Silence:
+        """See :meth:`villagewatch.alerts.store.AlertStore.add_silence`."""
+        unknown = sorted(set(matchers) - set(outbox.SILENCE_FIELDS))
+        if unknown or not matchers:
+            fields = ", ".join(outbox.SILENCE_FIELDS)
+            raise ActionRefused(f"a silence matches on some of {fields}; got {unknown or 'none'}")
+        if ends_ms <= starts_ms:
+            raise ActionRefused("a silence must end after it starts")
+        if not reason.strip():
+            raise ActionRefused("a silence needs a reason")
+
+        def run(c: sqlite3.Connection) -> outbox.Silence:
+            cur = c.execute(
+                "INSERT INTO silences (matchers, starts_ms, ends_ms, created_by, reason,"
+                " created_ms) VALUES (?,?,?,?,?,?)",
+                (json_text(matchers), starts_ms, ends_ms, created_by, reason.strip(), now_ms),
+            )
+            assert cur.lastrowid is not None
+            return outbox.Silence(
+                cur.lastrowid, matchers, starts_ms, ends_ms, created_by, reason.strip()
+            )
+
+        return self._write(run)
+
+    # --- the sender's side of the outbox -------------------------------------------------
+
+    def due_notifications(self, now_ms: int, limit: int = 100) -> list[list[outbox.Queued]]:
+        """See :meth:`villagewatch.alerts.store.AlertStore.due_notifications`."""
+        return self._write(lambda c: outbox.due_groups(c, now_ms, limit))
+
+    def mark_sent(self, ids: Sequence[int], now_ms: int) -> None:
+        """See :meth:`villagewatch.alerts.store.AlertStore.mark_sent`."""
+
+        def run(c: sqlite3.Connection) -> None:
+            c.executemany(
+                "UPDATE notifications SET state = 'sent', sent_ms = ?, attempts = attempts + 1,"
+                " error = NULL WHERE id = ? AND state = 'queued'",
+                [(now_ms, i) for i in ids],
+            )
+
+        self._write(run)
+
+    def mark_failed(self, ids: Sequence[int], now_ms: int, error: str, retry_at_ms: int) -> None:
+        """See :meth:`villagewatch.alerts.store.AlertStore.mark_failed`."""
+
+        def run(c: sqlite3.Connection) -> None:
+            c.executemany(
+                "UPDATE notifications SET attempts = attempts + 1, error = ?, next_ms = ?"
+                " WHERE id = ? AND state = 'queued'",
+                [(error[:500], retry_at_ms, i) for i in ids],
+            )
+            alerts = {
+                r[0]: r[1]
+                for i in ids
+                for r in c.execute(
+                    "SELECT alert_id, channel FROM notifications WHERE id = ?", (i,)
+                ).fetchall()
+            }
+            for alert_id, channel in alerts.items():
+                tx = Change(c, None, now_ms)
+                detail = {"channel": channel, "error": error[:200], "retry_at_ms": retry_at_ms}
+                tx.audit(tx.one(alert_id), SYSTEM, "notify_failed", detail)
+
+        self._write(run)
+
+    def notifications(self, alert_id: int | None = None) -> list[dict[str, Any]]:
+        """See :meth:`villagewatch.alerts.store.AlertStore.notifications`."""
+        where, args = ("WHERE alert_id = ?", (alert_id,)) if alert_id is not None else ("", ())
+        sql = f"SELECT * FROM notifications {where} ORDER BY id"  # noqa: S608 - fixed text
+        with self._lock:
+            return outbox.row_dicts(self._conn, sql, args)
 
     # --- people's actions -----------------------------------------------------------------
 
@@ -143,18 +236,19 @@ class SQLiteAlertStore:
         """See :meth:`villagewatch.alerts.store.AlertStore.acknowledge`."""
 
         def run(c: sqlite3.Connection) -> Alert:
-            alert = _open(c, alert_id, "acknowledged")
+            tx = Change(c, self._notifier, now_ms)
+            alert = tx.still_open(alert_id, "acknowledged")
             if alert.state is AlertState.ACKNOWLEDGED:
                 return alert  # a second click, or two operators at once: one acknowledgement
-            c.execute(
-                "UPDATE alerts SET state = 'acknowledged', acknowledged_ms = ?,"
-                " acknowledged_by = ?, updated_ms = ? WHERE id = ?",
-                (now_ms, actor, now_ms, alert_id),
-            )
-            after = _one(c, alert_id)
-            _audit(c, after, now_ms, actor, "acknowledged", {"note": note} if note else {})
+            after = tx.set(
+                alert_id, state=AlertState.ACKNOWLEDGED.value, acknowledged_ms=now_ms,
+                acknowledged_by=actor, next_escalation_ms=None,
+            )  # fmt: skip
+            tx.audit(after, actor, "acknowledged", {"note": note} if note else {})
             if note:
-                _note(c, alert_id, actor, note, now_ms)
+                tx.note(alert_id, actor, note)
+            if alert.state is not AlertState.PENDING:
+                tx.tell(after, "acknowledged", actor)
             return after
 
         return self._write(run)
@@ -163,15 +257,12 @@ class SQLiteAlertStore:
         """See :meth:`villagewatch.alerts.store.AlertStore.assign`."""
 
         def run(c: sqlite3.Connection) -> Alert:
-            alert = _open(c, alert_id, "assigned")
+            tx = Change(c, self._notifier, now_ms)
+            alert = tx.still_open(alert_id, "assigned")
             if alert.assignee == assignee:
                 return alert
-            c.execute(
-                "UPDATE alerts SET assignee = ?, updated_ms = ? WHERE id = ?",
-                (assignee, now_ms, alert_id),
-            )
-            after = _one(c, alert_id)
-            _audit(c, after, now_ms, actor, "assigned", {"from": alert.assignee, "to": assignee})
+            after = tx.set(alert_id, assignee=assignee)
+            tx.audit(after, actor, "assigned", {"from": alert.assignee, "to": assignee})
             return after
 
         return self._write(run)
@@ -180,9 +271,10 @@ class SQLiteAlertStore:
         """See :meth:`villagewatch.alerts.store.AlertStore.comment`."""
 
         def run(c: sqlite3.Connection) -> Note:
-            alert = _one_or_refuse(c, alert_id)
-            note = _note(c, alert_id, actor, text, now_ms)
-            _audit(c, alert, now_ms, actor, "noted", {"note_id": note.id})
+            tx = Change(c, self._notifier, now_ms)
+            alert = tx.existing(alert_id)
+            note = tx.note(alert_id, actor, text)
+            tx.audit(alert, actor, "noted", {"note_id": note.id})
             return note
 
         return self._write(run)
@@ -191,10 +283,11 @@ class SQLiteAlertStore:
         """See :meth:`villagewatch.alerts.store.AlertStore.resolve`."""
 
         def run(c: sqlite3.Connection) -> Alert:
-            _open(c, alert_id, "resolved")
-            after = _resolve(c, alert_id, actor, now_ms, {"note": note} if note else {})
+            tx = Change(c, self._notifier, now_ms)
+            tx.still_open(alert_id, "resolved")
+            after = tx.resolve(alert_id, actor, {"note": note} if note else {})
             if note:
-                _note(c, alert_id, actor, note, now_ms)
+                tx.note(alert_id, actor, note)
             return after
 
         return self._write(run)
@@ -203,38 +296,43 @@ class SQLiteAlertStore:
 
     def get(self, alert_id: int) -> Alert | None:
         """See :meth:`villagewatch.alerts.store.AlertStore.get`."""
-        row = self._conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-        return _alert(row) if row is not None else None
+        rows = self._read("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return alert_row(rows[0]) if rows else None
 
     def open_alerts(self) -> list[Alert]:
         """See :meth:`villagewatch.alerts.store.AlertStore.open_alerts`."""
-        rows = self._conn.execute("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id")
-        return [_alert(r) for r in rows]
+        rows = self._read("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id")
+        return [alert_row(r) for r in rows]
 
     def recent(self, limit: int) -> list[Alert]:
         """See :meth:`villagewatch.alerts.store.AlertStore.recent`."""
-        rows = self._conn.execute("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", (limit,))
-        return [_alert(r) for r in rows]
+        rows = self._read("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", (limit,))
+        return [alert_row(r) for r in rows]
 
     def audit(self, alert_id: int) -> list[AuditEntry]:
         """See :meth:`villagewatch.alerts.store.AlertStore.audit`."""
-        rows = self._conn.execute(
-            "SELECT * FROM alert_audit WHERE alert_id = ? ORDER BY id", (alert_id,)
-        )
-        return [_entry(r) for r in rows]
+        rows = self._read("SELECT * FROM alert_audit WHERE alert_id = ? ORDER BY id", (alert_id,))
+        return [audit_row(r) for r in rows]
 
     def notes(self, alert_id: int) -> list[Note]:
         """See :meth:`villagewatch.alerts.store.AlertStore.notes`."""
-        rows = self._conn.execute(
-            "SELECT * FROM alert_notes WHERE alert_id = ? ORDER BY id", (alert_id,)
-        )
+        rows = self._read("SELECT * FROM alert_notes WHERE alert_id = ? ORDER BY id", (alert_id,))
         return [Note(r["id"], r["alert_id"], r["at_ms"], r["author"], r["text"]) for r in rows]
 
     def close(self) -> None:
         """Close the database."""
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:  # the engine and the sender call from their own threads
+            return self._transaction(fn)
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         c = self._conn
         try:
             c.execute("BEGIN IMMEDIATE")
@@ -250,150 +348,3 @@ class SQLiteAlertStore:
                 raise StoreUnavailable(f"alert store could not write: {exc}") from exc
             raise
         return result
-
-
-# --- inside a transaction ------------------------------------------------------------------
-
-
-def _apply(c: sqlite3.Connection, t: Transition, policy: AlertPolicy, now_ms: int) -> Alert | None:
-    key = str(t.key)
-    row = c.execute("SELECT * FROM alerts WHERE key = ? AND state != 'resolved'", (key,)).fetchone()
-    current = _alert(row) if row is not None else None
-    detail = {"message": t.message, "at_ms": t.at_ms, "historical": t.historical}
-    if t.action == "clear":
-        if current is None:
-            return None
-        if current.needs_close:
-            if current.condition_cleared:
-                return None
-            c.execute(
-                "UPDATE alerts SET condition_cleared = 1, updated_ms = ? WHERE id = ?",
-                (now_ms, current.id),
-            )
-            after = _one(c, current.id)
-            _audit(c, after, now_ms, SYSTEM, "condition_cleared", detail)
-            return after
-        was_pending = current.state is AlertState.PENDING
-        return _resolve(c, current.id, SYSTEM, now_ms, {**detail, "while_pending": was_pending})
-    if current is not None:
-        changes: dict[str, Any] = {}
-        if t.severity.value != current.severity.value:
-            changes["severity"] = t.severity.value
-        if current.condition_cleared:
-            changes["condition_cleared"] = 0
-        if not changes and t.action == "fire":
-            return None  # the same condition reported again
-        sets = ", ".join(f"{k} = ?" for k in changes)
-        c.execute(
-            f"UPDATE alerts SET {sets + ', ' if sets else ''}message = ?, details = ?,"  # noqa: S608 - column names are ours
-            " updated_ms = ? WHERE id = ?",
-            (*changes.values(), t.message, _json(t.details), now_ms, current.id),
-        )
-        after = _one(c, current.id)
-        if "severity" in changes:
-            action = "severity_changed"
-            detail["from"] = current.severity.value
-        else:
-            action = "refired" if current.condition_cleared else "updated"
-        _audit(c, after, now_ms, SYSTEM, action, detail)
-        return after
-    pending = policy.pending_s > 0
-    needs_close = t.needs_close or policy.close_by_hand
-    cur = c.execute(
-        "INSERT INTO alerts (key, detector, village, subject, kind, severity, state, message,"
-        " details, historical, needs_close, condition_cleared, started_ms, opened_ms,"
-        " pending_until_ms, fired_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?)",
-        (
-            key, t.key.detector, t.key.village, t.key.subject, t.key.kind, t.severity.value,
-            AlertState.PENDING.value if pending else AlertState.FIRING.value, t.message,
-            _json(t.details), int(t.historical), int(needs_close), t.at_ms, now_ms,
-            now_ms + int(policy.pending_s * 1000) if pending else None,
-            None if pending else now_ms, now_ms,
-        ),
-    )  # fmt: skip
-    assert cur.lastrowid is not None
-    after = _one(c, cur.lastrowid)
-    _audit(c, after, now_ms, SYSTEM, "pending" if pending else "fired", detail)
-    return after
-
-
-def _resolve(
-    c: sqlite3.Connection, alert_id: int, actor: str, now_ms: int, detail: dict[str, Any]
-) -> Alert:
-    c.execute(
-        "UPDATE alerts SET state = 'resolved', resolved_ms = ?, resolved_by = ?, updated_ms = ?"
-        " WHERE id = ?",
-        (now_ms, actor, now_ms, alert_id),
-    )
-    after = _one(c, alert_id)
-    _audit(c, after, now_ms, actor, "resolved", detail)
-    return after
-
-
-def _open(c: sqlite3.Connection, alert_id: int, action: str) -> Alert:
-    alert = _one_or_refuse(c, alert_id)
-    if not alert.is_open:
-        raise ActionRefused(f"alert {alert_id} is resolved; it cannot be {action}")
-    return alert
-
-
-def _one_or_refuse(c: sqlite3.Connection, alert_id: int) -> Alert:
-    row = c.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-    if row is None:
-        raise ActionRefused(f"no alert {alert_id}")
-    return _alert(row)
-
-
-def _one(c: sqlite3.Connection, alert_id: int) -> Alert:
-    return _alert(c.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone())
-
-
-def _note(c: sqlite3.Connection, alert_id: int, author: str, text: str, now_ms: int) -> Note:
-    text = text.strip()
-    if not text:
-        raise ActionRefused("a note needs some text")
-    if len(text) > _MAX_NOTE:
-        raise ActionRefused(f"a note is at most {_MAX_NOTE} characters, this one {len(text)}")
-    cur = c.execute(
-        "INSERT INTO alert_notes (alert_id, at_ms, author, text) VALUES (?,?,?,?)",
-        (alert_id, now_ms, author, text),
-    )
-    assert cur.lastrowid is not None
-    return Note(cur.lastrowid, alert_id, now_ms, author, text)
-
-
-def _audit(  # noqa: PLR0917 - private, and each call reads as a sentence
-    c: sqlite3.Connection,
-    alert: Alert,
-    at_ms: int,
-    actor: str,
-    action: str,
-    detail: dict[str, Any],
-) -> None:
-    c.execute(
-        "INSERT INTO alert_audit (alert_id, at_ms, actor, action, state, severity, detail)"
-        " VALUES (?,?,?,?,?,?,?)",
-        (alert.id, at_ms, actor, action, alert.state.value, alert.severity.value, _json(detail)),
-    )
-
-
-def _entry(r: sqlite3.Row) -> AuditEntry:
-    return AuditEntry(
-        r["id"], r["alert_id"], r["at_ms"], r["actor"], r["action"],
-        AlertState(r["state"]), Severity(r["severity"]), json.loads(r["detail"]),
-    )  # fmt: skip
-
-
-def _json(value: dict[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
-
-
-def _alert(r: sqlite3.Row) -> Alert:
-    return Alert(
-        r["id"], r["key"], r["detector"], r["village"], r["subject"], r["kind"],
-        Severity(r["severity"]), AlertState(r["state"]), r["message"], json.loads(r["details"]),
-        bool(r["historical"]), bool(r["needs_close"]), bool(r["condition_cleared"]),
-        r["started_ms"], r["opened_ms"], r["pending_until_ms"], r["fired_ms"],
-        r["acknowledged_ms"], r["acknowledged_by"], r["resolved_ms"], r["resolved_by"],
-        r["assignee"], r["updated_ms"],
-    )  # fmt: skip

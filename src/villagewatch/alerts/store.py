@@ -8,9 +8,11 @@ one alert per identity is open, whatever number of writers race.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy, AuditEntry, Note
+from villagewatch.alerts.outbox import Queued, Silence
 from villagewatch.detectors import Transition
 
 __all__ = ["AlertStore"]
@@ -37,8 +39,39 @@ class AlertStore(Protocol):
         """How far the feed ``source`` has been applied (0: not at all)."""
         ...
 
-    def promote_pending(self, now_ms: int) -> list[Alert]:
-        """Pending alerts whose pending time is over start firing."""
+    def tick(self, now_ms: int) -> list[Alert]:
+        """Time passes: pending alerts whose time is over fire, alerts not acknowledged in
+        time escalate one place up, flapping alerts that stayed clear resolve."""
+        ...
+
+    def add_silence(
+        self,
+        matchers: dict[str, str],
+        starts_ms: int,
+        ends_ms: int,
+        *,
+        created_by: str,
+        reason: str,
+        now_ms: int,
+    ) -> Silence:
+        """Hold back notifications of alerts matching every given field (village, detector,
+        subject, kind) between the two times; alerts are still recorded."""
+        ...
+
+    def due_notifications(self, now_ms: int, limit: int = 100) -> list[list[Queued]]:
+        """Notification groups (one channel, place, kind, event) with one due: each whole."""
+        ...
+
+    def mark_sent(self, ids: Sequence[int], now_ms: int) -> None:
+        """The channel confirmed these."""
+        ...
+
+    def mark_failed(self, ids: Sequence[int], now_ms: int, error: str, retry_at_ms: int) -> None:
+        """These failed; try again at ``retry_at_ms`` (in the alerts' history too)."""
+        ...
+
+    def notifications(self, alert_id: int | None = None) -> list[dict[str, Any]]:
+        """Notification rows (all, or one alert's), in order."""
         ...
 
     def acknowledge(self, alert_id: int, actor: str, now_ms: int, note: str = "") -> Alert:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from villagewatch.config.settings import InfluxSettings, Settings, SQLiteSettings
+from villagewatch.config.teams import DingTalkChannel, FeishuChannel
 from villagewatch.config.village import Village, check_village
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import DeviceInfo
@@ -60,9 +61,29 @@ def load_deployment(path: Path) -> Deployment:
             )
         seen.setdefault(village.id, i)
         villages.append(village)
+        issues += _channel_references(village, village_path, settings)
+    for town, team in settings.alerts.towns.items():
+        for j, channel in enumerate(team.channels):
+            if channel not in settings.alerts.channels:
+                where = ("alerts", "towns", town, "channels", j)
+                issues.append(doc.issue(where, f"no channel {channel!r} in alerts.channels"))
     if issues:
         raise ConfigError(issues)
     return Deployment(settings, tuple(villages))
+
+
+def _channel_references(village: Village, path: Path, settings: Settings) -> list[ConfigIssue]:
+    """Teams in a village file name channels that the settings file must define."""
+    teams = [("team", village.team)] + [
+        (f"grids[{i}].team", g.team) for i, g in enumerate(village.grids)
+    ]
+    return [
+        ConfigIssue(str(path), f"{where}.channels[{j}]", f"no channel {c!r} in alerts.channels")
+        for where, team in teams
+        if team is not None
+        for j, c in enumerate(team.channels)
+        if c not in settings.alerts.channels
+    ]
 
 
 def check_file(path: Path) -> list[ConfigIssue]:
@@ -104,8 +125,15 @@ def _resolved(settings: Settings, base: Path) -> Settings:
         )
         mqtt = mqtt.model_copy(update={"tls": tls})
     detect = settings.detect.model_copy(update={"state_path": rel(settings.detect.state_path)})
+    channels = {
+        cid: c.model_copy(update={"secret_file": rel(c.secret_file)})
+        if isinstance(c, DingTalkChannel | FeishuChannel) and c.secret_file is not None
+        else c
+        for cid, c in settings.alerts.channels.items()
+    }
     alerts = settings.alerts.model_copy(
         update={
+            "channels": channels,
             "state_path": rel(settings.alerts.state_path),
             "detect_state_paths": [
                 rel(p) for p in settings.alerts.detect_state_paths or [settings.detect.state_path]

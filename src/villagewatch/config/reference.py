@@ -30,6 +30,14 @@ from villagewatch.config.settings import (
     SQLiteSettings,
     TlsSettings,
 )
+from villagewatch.config.teams import (
+    DingTalkChannel,
+    FeishuChannel,
+    Member,
+    Team,
+    WebhookChannel,
+    WeComChannel,
+)
 from villagewatch.config.village import (
     Credential,
     DeviceSpec,
@@ -64,6 +72,12 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("detect", DetectSettings),
     ("alerts", AlertsSettings),
     ("alerts.kinds.<kind>", AlertKindSettings),
+    ("alerts.channels.<id> (kind: webhook)", WebhookChannel),
+    ("alerts.channels.<id> (kind: dingtalk)", DingTalkChannel),
+    ("alerts.channels.<id> (kind: wecom)", WeComChannel),
+    ("alerts.channels.<id> (kind: feishu)", FeishuChannel),
+    ("team (of a grid, a village, a town)", Team),
+    ("team.members[]", Member),
     ("api", ApiSettings),
     ("simulate", SimulateSettings),
     ("simulate.flood", FloodScenario),

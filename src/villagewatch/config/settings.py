@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from villagewatch.config.teams import ChannelSettings, Team
 from villagewatch.contract import Identifier
 
 __all__ = [
@@ -224,6 +225,30 @@ class AlertsSettings(BaseModel):
         default_factory=dict,
         description="Per alert kind; forced doors, tamper and SOS always need a person to close.",
     )
+    channels: dict[Identifier, ChannelSettings] = Field(
+        default_factory=dict,
+        description="Where notifications go, by id; teams name them. `kind`: webhook, "
+        "dingtalk, wecom, feishu.",
+    )
+    towns: dict[Identifier, Team] = Field(
+        default_factory=dict, description="The team of each town (alerts escalate to it last)."
+    )
+    escalate_after_s: float = Field(
+        900, gt=0, description="An alert not acknowledged this long goes one place up, and again."
+    )
+    group_wait_s: float = Field(
+        30,
+        ge=0,
+        description="Alerts of one kind for one place within this window go out as one "
+        "message (a digest); red alerts go at once.",
+    )
+    flap_count: int = Field(
+        4, ge=2, description="An alert that fires this many times within flap_window_s…"
+    )
+    flap_window_s: float = Field(
+        600, gt=0, description="…is one flapping alert until it stays clear this long."
+    )
+    notify_resolved: bool = Field(True, description="Tell the team when an alert is resolved.")
 
 
 class InfluxSettings(BaseModel):

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from villagewatch.config.teams import Team
 from villagewatch.contract import DeviceKind, Identifier
 from villagewatch.detectors.config import DetectSection
 
@@ -38,6 +39,7 @@ class Grid(BaseModel):
     parent: Identifier | None = Field(
         None, description="Id of the enclosing grid; set for micro-grids."
     )
+    team: Team | None = Field(None, description="Who answers for the grid's alerts.")
 
 
 class Position(BaseModel):
@@ -114,6 +116,9 @@ class Village(BaseModel):
     grids: list[Grid] = Field(min_length=1, description="Grids and micro-grids.")
     devices: list[DeviceSpec] = Field(default_factory=list, description="Devices.")
     houses: list[House] = Field(default_factory=list, description="Rental registry.")
+    team: Team | None = Field(
+        None, description="Who answers for the village (alerts escalate to it from its grids)."
+    )
     detect: DetectSection = Field(
         default_factory=DetectSection, description="Detector settings (docs/detectors.md)."
     )

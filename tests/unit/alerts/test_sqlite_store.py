@@ -144,10 +144,10 @@ def test_pending_fires_when_its_time_is_over(store: SQLiteAlertStore) -> None:
     t = tr("fire")
     a = store.apply(t, tid(t), AlertPolicy(pending_s=60), NOW)
     assert a is not None and a.state is AlertState.PENDING and a.fired_ms is None
-    assert store.promote_pending(NOW + 59_999) == []
-    (fired,) = store.promote_pending(NOW + 60_000)
+    assert store.tick(NOW + 59_999) == []
+    (fired,) = store.tick(NOW + 60_000)
     assert fired.state is AlertState.FIRING and fired.fired_ms == NOW + 60_000
-    assert store.promote_pending(NOW + 120_000) == []
+    assert store.tick(NOW + 120_000) == []
 
 
 def test_people_acknowledge_assign_note_and_resolve_with_who_and_when(

@@ -1,0 +1,182 @@
+"""Where notifications go: DingTalk and WeCom group robots, Feishu bots, JSON webhooks.
+
+A send succeeds only when the platform says so: HTTP 2xx **and**, for the chat
+robots, an ``errcode``/``code`` of 0 in the reply body (they answer errors with
+HTTP 200). Anything else raises :class:`ChannelError`; the sender keeps the
+message and tries again later, longer after a throttling reply.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+from villagewatch.config import read_secret
+from villagewatch.config.teams import (
+    ChannelSettings,
+    DingTalkChannel,
+    FeishuChannel,
+    WebhookChannel,
+    WeComChannel,
+)
+from villagewatch.errors import VillagewatchError
+
+__all__ = ["Channel", "ChannelError", "RateLimit", "build_channel", "dingtalk_sign", "feishu_sign"]
+
+# reply codes that mean "too fast", per platform
+_THROTTLED = {130101, 45009, 9499, 11232}
+
+
+class ChannelError(VillagewatchError):
+    """A message was not accepted; ``retry_after_s`` when the platform said to slow down."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Channel(Protocol):
+    """Sends one message."""
+
+    id: str
+    rate_per_minute: int
+
+    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:
+        """Deliver or raise :class:`ChannelError`."""
+        ...
+
+
+class RateLimit:
+    """At most ``per_minute`` sends in any 60 s window (a sliding window of send times)."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_minute = per_minute
+        self._sent: deque[float] = deque()
+        self._clock = clock
+
+    def wait_s(self) -> float:
+        """How long until a send is allowed (0: now)."""
+        now = self._clock()
+        while self._sent and self._sent[0] <= now - 60:
+            self._sent.popleft()
+        if len(self._sent) < self._per_minute:
+            return 0.0
+        return self._sent[0] + 60 - now
+
+    def took(self) -> None:
+        """A send was made (successful or not: the platform counted it)."""
+        self._sent.append(self._clock())
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """DingTalk 加签: base64(HMAC-SHA256(secret, "<timestamp>\\n<secret>")), URL-encoded."""
+    digest = hmac.new(
+        secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256
+    ).digest()
+    return urllib.parse.quote_plus(base64.b64encode(digest).decode())
+
+
+def feishu_sign(secret: str, timestamp_s: int) -> str:
+    """Feishu: base64(HMAC-SHA256 keyed with "<timestamp>\\n<secret>" over an empty message)."""
+    key = f"{timestamp_s}\n{secret}".encode()
+    return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
+
+
+class _Http:
+    def __init__(self, cid: str, url: str, rate: int, timeout_s: float, client: httpx.AsyncClient):
+        self.id, self._url, self.rate_per_minute = cid, url, rate
+        self._timeout, self._client = timeout_s, client
+
+    async def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            reply = await self._client.post(url, json=body, timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise ChannelError(f"{self.id}: {type(exc).__name__}: {exc}") from exc
+        if reply.status_code == 429:
+            raise ChannelError(f"{self.id}: HTTP 429", retry_after_s=60)
+        if not reply.is_success:
+            raise ChannelError(f"{self.id}: HTTP {reply.status_code}")
+        try:
+            data = reply.json()
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _check_code(self, data: dict[str, Any], *names: str) -> None:
+        for name in names:
+            code = data.get(name)
+            if code is not None and code != 0:
+                why = data.get("errmsg") or data.get("msg") or ""
+                retry = 60.0 if code in _THROTTLED else None
+                raise ChannelError(f"{self.id}: {name} {code} {why}".strip(), retry_after_s=retry)
+
+
+class WebhookSender(_Http):
+    """POST ``{"title", "text", "alerts"}``; any 2xx is success."""
+
+    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:
+        """Deliver."""
+        await self._post(self._url, {"title": title, "text": text, "alerts": alerts})
+
+
+class DingTalkSender(_Http):
+    """Markdown to a DingTalk group robot, signed when there is a secret."""
+
+    def __init__(self, cfg: DingTalkChannel, cid: str, client: httpx.AsyncClient) -> None:
+        super().__init__(cid, str(cfg.url), cfg.rate_per_minute, cfg.timeout_s, client)
+        self._secret = read_secret(cfg.secret_file) if cfg.secret_file else None
+
+    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:  # noqa: ARG002
+        """Deliver."""
+        url = self._url
+        if self._secret:
+            ts = time.time_ns() // 1_000_000
+            url += f"&timestamp={ts}&sign={dingtalk_sign(self._secret, ts)}"
+        body = {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+        self._check_code(await self._post(url, body), "errcode")
+
+
+class WeComSender(_Http):
+    """Markdown to a WeCom group robot."""
+
+    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:  # noqa: ARG002
+        """Deliver."""
+        body = {"msgtype": "markdown", "markdown": {"content": f"**{title}**\n{text}"}}
+        self._check_code(await self._post(self._url, body), "errcode")
+
+
+class FeishuSender(_Http):
+    """Text to a Feishu custom bot, signed when there is a secret."""
+
+    def __init__(self, cfg: FeishuChannel, cid: str, client: httpx.AsyncClient) -> None:
+        super().__init__(cid, str(cfg.url), cfg.rate_per_minute, cfg.timeout_s, client)
+        self._secret = read_secret(cfg.secret_file) if cfg.secret_file else None
+
+    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:  # noqa: ARG002
+        """Deliver."""
+        body: dict[str, Any] = {"msg_type": "text", "content": {"text": f"{title}\n{text}"}}
+        if self._secret:
+            ts = int(time.time())
+            body.update(timestamp=str(ts), sign=feishu_sign(self._secret, ts))
+        self._check_code(await self._post(self._url, body), "code", "StatusCode")
+
+
+def build_channel(cid: str, cfg: ChannelSettings, client: httpx.AsyncClient) -> Channel:
+    """The sender for one configured channel."""
+    match cfg:
+        case WebhookChannel():
+            return WebhookSender(cid, str(cfg.url), cfg.rate_per_minute, cfg.timeout_s, client)
+        case DingTalkChannel():
+            return DingTalkSender(cfg, cid, client)
+        case WeComChannel():
+            return WeComSender(cid, str(cfg.url), cfg.rate_per_minute, cfg.timeout_s, client)
+        case FeishuChannel():
+            return FeishuSender(cfg, cid, client)

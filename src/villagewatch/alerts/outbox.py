@@ -1,0 +1,128 @@
+"""Notifications decided but not yet sent, and silences: the SQL the alert store shares.
+
+A notification row is written in the same transaction as the alert change that
+caused it (the outbox pattern): a crash after the decision leaves it queued,
+and the sender sends it after the restart. It is marked sent right after the
+channel confirms; a crash in between those two moments is the one case where a
+message can go out twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from villagewatch.alerts.lifecycle import Alert
+from villagewatch.alerts.notify import Draft
+
+__all__ = ["SCHEMA", "Queued", "Silence", "due_groups", "enqueue", "silence_matches"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL REFERENCES alerts (id),
+    channel TEXT NOT NULL, place TEXT NOT NULL, level INTEGER NOT NULL, event TEXT NOT NULL,
+    group_key TEXT NOT NULL, severity TEXT NOT NULL, text TEXT NOT NULL, state TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms INTEGER NOT NULL, sent_ms INTEGER, error TEXT
+);
+CREATE INDEX IF NOT EXISTS notifications_queued ON notifications (next_ms) WHERE state = 'queued';
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY, matchers TEXT NOT NULL, starts_ms INTEGER NOT NULL,
+    ends_ms INTEGER NOT NULL, created_by TEXT NOT NULL, reason TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+"""
+
+SILENCE_FIELDS = ("village", "detector", "subject", "kind")
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A notification waiting to be sent."""
+
+    id: int
+    alert_id: int
+    channel: str
+    place: str
+    event: str
+    group_key: str
+    severity: str
+    text: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Alerts matching every given field are not notified between ``starts_ms`` and ``ends_ms``."""
+
+    id: int
+    matchers: dict[str, str]
+    starts_ms: int
+    ends_ms: int
+    created_by: str
+    reason: str
+
+
+def silence_matches(silence: Silence, alert: Alert) -> bool:
+    """Whether ``silence`` covers ``alert`` (a camera zone ``cam-1:road`` matches ``cam-1``)."""
+    for name, wanted in silence.matchers.items():
+        value = getattr(alert, name)
+        if name == "subject" and value.split(":", 1)[0] == wanted:
+            continue
+        if value != wanted:
+            return False
+    return True
+
+
+def active_silences(c: sqlite3.Connection, now_ms: int) -> list[Silence]:
+    """Silences in force at ``now_ms``."""
+    rows = c.execute(
+        "SELECT id, matchers, starts_ms, ends_ms, created_by, reason FROM silences"
+        " WHERE starts_ms <= ? AND ends_ms > ?",
+        (now_ms, now_ms),
+    ).fetchall()
+    return [Silence(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def enqueue(c: sqlite3.Connection, alert: Alert, drafts: Sequence[Draft], now_ms: int) -> None:
+    """Record the drafts of one alert event."""
+    c.executemany(
+        "INSERT INTO notifications (alert_id, channel, place, level, event, group_key, severity,"
+        " text, state, created_ms, due_ms, next_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (alert.id, d.channel, d.place, d.level, d.event, d.group_key, alert.severity.value,
+             d.text, d.state, now_ms, d.due_ms, d.due_ms)
+            for d in drafts
+        ],
+    )  # fmt: skip
+
+
+def due_groups(c: sqlite3.Connection, now_ms: int, limit: int) -> list[list[Queued]]:
+    """Groups with a notification due: each group whole (everything queued under its key)."""
+    keys = [
+        r[0]
+        for r in c.execute(
+            "SELECT group_key FROM notifications WHERE state = 'queued'"
+            " GROUP BY group_key HAVING min(next_ms) <= ? ORDER BY min(next_ms) LIMIT ?",
+            (now_ms, limit),
+        )
+    ]
+    out = []
+    for key in keys:
+        rows = c.execute(
+            "SELECT id, alert_id, channel, place, event, group_key, severity, text, attempts"
+            " FROM notifications WHERE state = 'queued' AND group_key = ? ORDER BY id",
+            (key,),
+        ).fetchall()
+        out.append([Queued(*r) for r in rows])
+    return out
+
+
+def row_dicts(c: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+    """Rows as dicts (for reports and tests)."""
+    cur = c.execute(sql, args)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

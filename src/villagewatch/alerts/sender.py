@@ -1,0 +1,109 @@
+"""The outbox's other end: due notifications go to their channels, grouped, within each
+channel's rate, retried until the platform accepts them.
+
+Every queued notification of one group (channel, place, kind, event) leaves as
+one message when the first of them is due — one alert as itself, several as a
+digest listing them. A failure keeps them queued with a growing delay (a
+throttling reply waits a minute); nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from prometheus_client import CollectorRegistry, Counter
+
+from villagewatch.alerts.channels import Channel, ChannelError, RateLimit
+from villagewatch.alerts.outbox import Queued
+from villagewatch.alerts.store import AlertStore
+
+__all__ = ["Sender", "compose"]
+
+log = logging.getLogger(__name__)
+
+_MAX_RETRY_S = 300
+
+
+def compose(group: list[Queued]) -> tuple[str, str]:
+    """Title and text of the message for one group."""
+    if len(group) == 1:
+        return group[0].text[:80], group[0].text
+    _, place, kind, event = group[0].group_key.split("|", 3)
+    title = f"{len(group)} alerts: {kind} {event} — {place}"
+    return title, "\n".join(f"- {q.text}" for q in group)
+
+
+class Sender:
+    """Sends what the store has due."""
+
+    def __init__(
+        self,
+        *,
+        store: AlertStore,
+        channels: Mapping[str, Channel],
+        registry: CollectorRegistry | None = None,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._channels = channels
+        self._limits = {
+            cid: RateLimit(ch.rate_per_minute, monotonic) for cid, ch in channels.items()
+        }
+        self._now_ms = now_ms
+        self.sent = Counter(
+            "villagewatch_alerts_notifications",
+            "Messages sent (a digest is one), by channel and result.",
+            ["channel", "result"],
+            registry=registry or CollectorRegistry(),
+        )
+
+    async def send_due(self) -> int:
+        """One pass over what is due; returns how many messages were sent."""
+        now = self._now_ms()
+        groups = await asyncio.to_thread(self._store.due_notifications, now)
+        sent = 0
+        for group in groups:
+            cid = group[0].channel
+            ids = [q.id for q in group]
+            channel = self._channels.get(cid)
+            if channel is None:
+                await self._failed(ids, f"no channel {cid!r} is configured", 60, group)
+                continue
+            if self._limits[cid].wait_s() > 0:
+                continue  # its turn comes in a later pass; other channels go on
+            title, text = compose(group)
+            alerts = [{"alert": q.alert_id, "severity": q.severity, "text": q.text} for q in group]
+            self._limits[cid].took()
+            try:
+                await channel.send(title, text, alerts)
+            except ChannelError as exc:
+                attempts = max(q.attempts for q in group)
+                delay = exc.retry_after_s or min(_MAX_RETRY_S, 5 * 2**attempts)
+                await self._failed(ids, str(exc), delay, group)
+                continue
+            await asyncio.to_thread(self._store.mark_sent, ids, self._now_ms())
+            self.sent.labels(cid, "sent").inc()
+            sent += 1
+        return sent
+
+    async def _failed(
+        self, ids: list[int], error: str, delay_s: float, group: list[Queued]
+    ) -> None:
+        log.warning(
+            "Notification to %s failed (%s); retrying in %.0f s", group[0].channel, error, delay_s
+        )
+        self.sent.labels(group[0].channel, "failed").inc()
+        now = self._now_ms()
+        await asyncio.to_thread(self._store.mark_failed, ids, now, error, now + int(delay_s * 1000))
+
+    async def run(self, stop: asyncio.Event, *, every_s: float = 0.2) -> None:
+        """Send until ``stop``."""
+        while not stop.is_set():
+            await self.send_due()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_s)

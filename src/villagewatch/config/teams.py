@@ -1,0 +1,111 @@
+"""Who answers for a place, and where their alerts are sent.
+
+A team sits on a place — a grid or micro-grid and the village (in the village
+file), a town (in the settings' ``alerts.towns``). Its ``channels`` name
+entries of the settings' ``alerts.channels``: a DingTalk or WeCom group robot,
+a Feishu bot, a JSON webhook. Members' phones and names are personal data:
+they are shown to people who need them, never put in a notification.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from villagewatch.contract import Identifier
+
+__all__ = [
+    "ChannelSettings",
+    "DingTalkChannel",
+    "FeishuChannel",
+    "Member",
+    "Role",
+    "Team",
+    "WeComChannel",
+    "WebhookChannel",
+]
+
+_STRICT = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(StrEnum):
+    """A member's part in the team."""
+
+    LEADER = "leader"
+    MEMBER = "member"
+    VOLUNTEER = "volunteer"
+
+
+class Member(BaseModel):
+    """One person of a team."""
+
+    model_config = _STRICT
+
+    id: Identifier = Field(description="User id (the one they log in with).")
+    name: str = Field(description="Name (personal data).")
+    role: Role = Field(Role.MEMBER, description="leader, member or volunteer.")
+    phone: str = Field("", description="Phone number (personal data; never in a notification).")
+
+
+class Team(BaseModel):
+    """The people answering for a place, and the channels that reach them."""
+
+    model_config = _STRICT
+
+    members: list[Member] = Field(default_factory=list, description="The team.")
+    channels: list[Identifier] = Field(
+        default_factory=list, description="Ids of `alerts.channels` entries that reach the team."
+    )
+
+
+class _Channel(BaseModel):
+    model_config = _STRICT
+
+    rate_per_minute: int = Field(
+        20, ge=1, le=6000, description="Most messages sent in any 60 s (the platform's limit)."
+    )
+    timeout_s: float = Field(10, gt=0, le=120, description="Time allowed for one request.")
+
+
+class WebhookChannel(_Channel):
+    """A generic JSON webhook: each message POSTed as JSON; any 2xx is success."""
+
+    kind: Literal["webhook"]
+    url: HttpUrl = Field(description="Where messages are POSTed.")
+    rate_per_minute: int = Field(600, ge=1, le=6000, description="Most messages in any 60 s.")
+
+
+class DingTalkChannel(_Channel):
+    """A DingTalk group robot; signed when a secret is set (加签)."""
+
+    kind: Literal["dingtalk"]
+    url: HttpUrl = Field(description="The robot's webhook (…/robot/send?access_token=…).")
+    secret_file: Path | None = Field(
+        None, description="File holding the robot's signing secret (SEC…); unset: unsigned."
+    )
+
+
+class WeComChannel(_Channel):
+    """A WeCom (企业微信) group robot."""
+
+    kind: Literal["wecom"]
+    url: HttpUrl = Field(description="The robot's webhook (…/webhook/send?key=…).")
+
+
+class FeishuChannel(_Channel):
+    """A Feishu (飞书) custom bot; signed when a secret is set."""
+
+    kind: Literal["feishu"]
+    url: HttpUrl = Field(description="The bot's webhook (…/bot/v2/hook/…).")
+    secret_file: Path | None = Field(
+        None, description="File holding the bot's signing secret; unset: unsigned."
+    )
+    rate_per_minute: int = Field(100, ge=1, le=6000, description="Most messages in any 60 s.")
+
+
+ChannelSettings = Annotated[
+    WebhookChannel | DingTalkChannel | WeComChannel | FeishuChannel, Field(discriminator="kind")
+]

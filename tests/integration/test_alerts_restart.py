@@ -1,0 +1,110 @@
+"""`villagewatch alerts run` killed between deciding a notification and the channel taking it:
+after a restart each notification is taken exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from villagewatch.detect.store import DetectStore
+from villagewatch.detectors import AlertKey, Severity, Transition
+
+from .helpers import wait_until
+from .webhook import Recorder, Reply, recording_server
+
+T0 = 1_795_000_000_000
+
+
+def deployment(tmp_path: Path, port: int) -> Path:
+    village = {
+        "id": "v", "name": "东村", "town": "t",
+        "grids": [{"id": "g1", "name": "第一网格", "team": {"channels": ["hook"]}}],
+        "devices": [{"id": f"d-{i}", "kind": "call_button", "grid": "g1"} for i in range(5)],
+    }  # fmt: skip
+    (tmp_path / "village.yaml").write_bytes(orjson.dumps(village))
+    settings = {
+        "villages": ["village.yaml"],
+        "alerts": {
+            "poll_s": 0.1,
+            "group_wait_s": 0,
+            "channels": {"hook": {"kind": "webhook", "url": f"http://127.0.0.1:{port}/hook"}},
+        },
+    }
+    path = tmp_path / "settings.yaml"
+    path.write_bytes(orjson.dumps(settings))
+    return path
+
+
+def sos(i: int) -> Transition:
+    key = AlertKey("sos", "v", f"d-{i}", "sos")
+    return Transition(key, "fire", Severity.RED, T0 + i, f"SOS pressed at d-{i}", needs_close=True)
+
+
+def record(db: Path, transitions: list[Transition]) -> None:
+    async def go() -> None:
+        store = DetectStore(db)
+        try:
+            await store.commit({}, transitions)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def taken(recorder: Recorder) -> list[int]:
+    """Alerts in the messages the channel took (one message may be a digest of several)."""
+    return sorted(a["alert"] for r in recorder.accepted() for a in r.body["alerts"])
+
+
+def start(settings: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "villagewatch", "alerts", "run", "--config", str(settings)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def test_killed_before_the_channel_took_them_notifications_go_out_once_after_restart(
+    tmp_path: Path,
+) -> None:
+    released, taking, arrived = threading.Event(), threading.Event(), threading.Event()
+
+    def answer(_body: dict[str, Any]) -> Reply:
+        if taking.is_set():
+            return 200, {}
+        arrived.set()
+        released.wait(30)  # in flight when the engine dies; never taken
+        return 503, {}
+
+    with recording_server(Recorder(answer=answer)) as recorder:
+        settings = deployment(tmp_path, recorder.port)
+        record(tmp_path / "var" / "detect.db", [sos(i) for i in range(5)])
+        log = tmp_path / "alerts.log"
+        engine = start(settings, log)
+        try:
+            wait_until(arrived.is_set, timeout=30, what="a notification in flight")
+            os.kill(engine.pid, signal.SIGKILL)
+            engine.wait(10)
+        finally:
+            if engine.poll() is None:
+                engine.kill()
+        taking.set()
+        released.set()
+        engine = start(settings, log)
+        try:
+            wait_until(lambda: len(taken(recorder)) >= 5, timeout=60, what="five notifications")
+            time.sleep(2)  # and nothing more comes
+        finally:
+            engine.send_signal(signal.SIGTERM)
+            engine.wait(30)
+        assert taken(recorder) == [1, 2, 3, 4, 5], log.read_text()[-3000:]
+        assert engine.returncode == 0, log.read_text()[-3000:]
