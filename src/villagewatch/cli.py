@@ -366,6 +366,64 @@ def alerts_resolve(
     _act(config, lambda s, now: s.resolve(alert_id, by, now, note))
 
 
+@alerts_app.command("report")
+def alerts_report(
+    config: ConfigOption,
+    month: Annotated[str, typer.Option(help="YYYY-MM, in the reports' local time.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """The month's figures per place and kind: alerts, time to acknowledge and resolve."""
+    import dataclasses
+    import json
+
+    from villagewatch.alerts.report import month_bounds, month_report, render
+
+    offset = _deployment(config).settings.alerts.report_utc_offset_h
+    try:
+        start, end = month_bounds(month, offset)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    store = _alert_store(config)
+    try:
+        report = month_report(store.fired_between(start, end), month, offset)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render(report))
+
+
+@alerts_app.command("silence")
+def alerts_silence(
+    config: ConfigOption,
+    by: ByOption,
+    reason: Annotated[str, typer.Option(help="Why (maintenance, a known fault …).")],
+    hours: Annotated[float, typer.Option(help="How long, from now.", min=0.01)] = 2,
+    village: Annotated[str | None, typer.Option(help="Only this village.")] = None,
+    device: Annotated[str | None, typer.Option(help="Only this device (or camera).")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only this kind of alert.")] = None,
+) -> None:
+    """Hold back notifications (not the alerts) matching all the given filters for a while."""
+    from villagewatch.alerts import ActionRefused
+
+    matchers = {k: v for k, v in {"village": village, "subject": device, "kind": kind}.items() if v}
+    now = time.time_ns() // 1_000_000
+    store = _alert_store(config)
+    try:
+        s = store.add_silence(
+            matchers, now, now + int(hours * 3_600_000), created_by=by, reason=reason, now_ms=now
+        )
+    except ActionRefused as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    until = datetime.fromtimestamp(s.ends_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    typer.echo(f"silence #{s.id} until {until}: {s.matchers}")
+
+
 @config_app.command("check")
 def config_check(
     files: Annotated[list[Path], typer.Argument(help="Settings or village files.")],

@@ -309,6 +309,14 @@ class SQLiteAlertStore:
         rows = self._read("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", (limit,))
         return [alert_row(r) for r in rows]
 
+    def fired_between(self, start_ms: int, end_ms: int) -> list[Alert]:
+        """See :meth:`villagewatch.alerts.store.AlertStore.fired_between`."""
+        rows = self._read(
+            "SELECT * FROM alerts WHERE fired_ms >= ? AND fired_ms < ? ORDER BY id",
+            (start_ms, end_ms),
+        )
+        return [alert_row(r) for r in rows]
+
     def audit(self, alert_id: int) -> list[AuditEntry]:
         """See :meth:`villagewatch.alerts.store.AlertStore.audit`."""
         rows = self._read("SELECT * FROM alert_audit WHERE alert_id = ? ORDER BY id", (alert_id,))

@@ -102,6 +102,10 @@ class AlertStore(Protocol):
         """The last ``limit`` alerts opened, resolved or not, newest first."""
         ...
 
+    def fired_between(self, start_ms: int, end_ms: int) -> list[Alert]:
+        """Alerts that started firing in [start_ms, end_ms), for reports."""
+        ...
+
     def audit(self, alert_id: int) -> list[AuditEntry]:
         """The alert's history, in order."""
         ...

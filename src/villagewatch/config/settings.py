@@ -249,6 +249,9 @@ class AlertsSettings(BaseModel):
         600, gt=0, description="…is one flapping alert until it stays clear this long."
     )
     notify_resolved: bool = Field(True, description="Tell the team when an alert is resolved.")
+    report_utc_offset_h: float = Field(
+        8, ge=-12, le=14, description="Local time of reports (days and months): hours from UTC."
+    )
 
 
 class InfluxSettings(BaseModel):

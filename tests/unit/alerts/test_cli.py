@@ -60,3 +60,38 @@ def test_an_unknown_alert_is_a_clear_error(tmp_path: Path) -> None:
     settings = str(deployment(tmp_path))
     result = CliRunner().invoke(app, ["alerts", "ack", "-c", settings, "7", "--by", "wang"])
     assert result.exit_code == 1 and "no alert 7" in result.output
+
+
+def test_report_and_silence_from_a_terminal(tmp_path: Path) -> None:
+    settings = str(deployment(tmp_path))
+    runner = CliRunner()
+    report = runner.invoke(app, ["alerts", "report", "-c", settings, "--month", "2026-11"])
+    assert report.exit_code == 0, report.output
+    assert "forced_open" in report.output and "Alerts 2026-11" in report.output
+    as_json = runner.invoke(
+        app, ["alerts", "report", "-c", settings, "--month", "2026-11", "--json"]
+    )
+    assert '"kind": "forced_open"' in as_json.output
+    bad = runner.invoke(app, ["alerts", "report", "-c", settings, "--month", "November"])
+    assert bad.exit_code == 1 and "month 'November' is not YYYY-MM" in bad.output
+
+    ok = runner.invoke(
+        app,
+        [
+            "alerts",
+            "silence",
+            "-c",
+            settings,
+            "--by",
+            "li",
+            "--reason",
+            "cleaning",
+            "--device",
+            "wl-1",
+        ],
+    )
+    assert ok.exit_code == 0 and "silence #1 until" in ok.output, ok.output
+    no_filter = runner.invoke(
+        app, ["alerts", "silence", "-c", settings, "--by", "li", "--reason", "x"]
+    )
+    assert no_filter.exit_code == 1 and "a silence matches on some of" in no_filter.output

@@ -1,0 +1,127 @@
+"""The closed loop a command centre reports each month: per place and kind, how many alerts,
+how fast they were acknowledged and resolved (median, p90), how many escalated; and per day."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+
+from villagewatch.alerts.lifecycle import Alert
+
+__all__ = ["KindFigures", "MonthReport", "month_bounds", "month_report", "render"]
+
+
+@dataclass(frozen=True, slots=True)
+class KindFigures:
+    """One place, one kind, one month."""
+
+    place: str
+    kind: str
+    alerts: int
+    acknowledged: int
+    resolved: int
+    escalated: int
+    ack_median_s: float | None
+    ack_p90_s: float | None
+    resolve_median_s: float | None
+    resolve_p90_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MonthReport:
+    """Figures of one month."""
+
+    month: str
+    rows: list[KindFigures]
+    per_day: dict[str, dict[str, int]] = field(default_factory=dict)
+    """date → place → alerts fired that day."""
+
+
+def month_bounds(month: str, utc_offset_h: float) -> tuple[int, int]:
+    """Epoch ms of the month's start and end (``YYYY-MM``) in the given local time."""
+    try:
+        start = datetime.strptime(month, "%Y-%m").replace(
+            tzinfo=timezone(timedelta(hours=utc_offset_h))
+        )
+    except ValueError:
+        raise ValueError(f"month {month!r} is not YYYY-MM") from None
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def _p90(values: Sequence[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+def month_report(alerts: Sequence[Alert], month: str, utc_offset_h: float = 8) -> MonthReport:
+    """Figures for the alerts that fired in ``month`` (pending ones that never fired: none)."""
+    start, end = month_bounds(month, utc_offset_h)
+    tz = timezone(timedelta(hours=utc_offset_h))
+    groups: dict[tuple[str, str], list[Alert]] = defaultdict(list)
+    per_day: dict[str, Counter[str]] = defaultdict(Counter)
+    for a in alerts:
+        if a.fired_ms is None or not start <= a.fired_ms < end:
+            continue
+        groups[(a.place, a.kind)].append(a)
+        day = datetime.fromtimestamp(a.fired_ms / 1000, tz=UTC).astimezone(tz).date().isoformat()
+        per_day[day][a.place] += 1
+    rows = []
+    for (place, kind), items in sorted(groups.items()):
+        ack = [(a.acknowledged_ms - a.fired_ms) / 1000 for a in items
+               if a.acknowledged_ms is not None and a.fired_ms is not None]  # fmt: skip
+        res = [(a.resolved_ms - a.fired_ms) / 1000 for a in items
+               if a.resolved_ms is not None and a.fired_ms is not None]  # fmt: skip
+        rows.append(
+            KindFigures(
+                place,
+                kind,
+                len(items),
+                len(ack),
+                len(res),
+                sum(1 for a in items if a.escalation_level > 0),
+                statistics.median(ack) if ack else None,
+                _p90(ack),
+                statistics.median(res) if res else None,
+                _p90(res),
+            )
+        )
+    return MonthReport(month, rows, {d: dict(c) for d, c in sorted(per_day.items())})
+
+
+def render(report: MonthReport) -> str:
+    """The report as text for a terminal or a document."""
+
+    def dur(s: float | None) -> str:
+        if s is None:
+            return "-"
+        return f"{s / 60:.0f} min" if s < 86400 else f"{s / 86400:.1f} d"
+
+    lines = [
+        f"Alerts {report.month}",
+        (
+            f"{'place':28} {'kind':18} {'alerts':>6} {'esc.':>5} {'ack median':>10} {'ack p90':>9}"
+            f" {'res. median':>11} {'res. p90':>9}"
+        ),
+    ]
+    lines += [
+        f"{r.place:28} {r.kind:18} {r.alerts:>6} {r.escalated:>5} {dur(r.ack_median_s):>10}"
+        f" {dur(r.ack_p90_s):>9} {dur(r.resolve_median_s):>11} {dur(r.resolve_p90_s):>9}"
+        for r in report.rows
+    ]
+    if not report.rows:
+        lines.append("(no alerts fired this month)")
+    lines.append("")
+    lines.append(
+        "per day: " + ", ".join(f"{d} {sum(c.values())}" for d, c in report.per_day.items())
+    )
+    return "\n".join(lines)
