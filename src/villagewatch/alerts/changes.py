@@ -31,6 +31,7 @@ class Change:
 
     def __init__(self, c: sqlite3.Connection, notifier: Notifier | None, now_ms: int) -> None:
         self.c, self.notifier, self.now = c, notifier, now_ms
+        self._silences: list[outbox.Silence] | None = None
 
     # --- reading ------------------------------------------------------------------------
 
@@ -217,7 +218,9 @@ class Change:
     # --- silences and inhibition ----------------------------------------------------------
 
     def _held(self, alert: Alert) -> str | None:
-        if any(outbox.silence_matches(s, alert) for s in outbox.active_silences(self.c, self.now)):
+        if self._silences is None:  # once per transaction: a batch shares them
+            self._silences = outbox.active_silences(self.c, self.now)
+        if any(outbox.silence_matches(s, alert) for s in self._silences):
             return "silenced"
         if alert.detector == "offline" and alert.kind == "link_down":
             return None

@@ -78,12 +78,13 @@ class AlertEngine:
                     " WHERE rowid > ? ORDER BY rowid LIMIT ?",
                     (self._store.cursor(name), _BATCH),
                 ).fetchall()
-                for row in rows:
-                    position, tid, transition = _transition(row)
-                    self._store.apply(
-                        transition, tid, self.policy(transition.key.kind), now_ms,
-                        source=(name, position),
-                    )  # fmt: skip
+                if rows:
+                    items = []
+                    for row in rows:
+                        position, tid, transition = _transition(row)
+                        items.append((transition, tid, self.policy(transition.key.kind)))
+                    # one transaction per batch, the cursor moved with it
+                    self._store.apply_many(items, now_ms, source=(name, position))
                 done += len(rows)
                 if len(rows) < _BATCH:
                     return done

@@ -47,6 +47,12 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_open ON alerts (key) WHERE state != 'resolved';
 CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (pending_until_ms) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS alerts_key_opened ON alerts (key, opened_ms);
+CREATE INDEX IF NOT EXISTS alerts_open_detector ON alerts (village, detector)
+    WHERE state != 'resolved';
+CREATE INDEX IF NOT EXISTS alerts_escalation ON alerts (next_escalation_ms)
+    WHERE state = 'firing';
+CREATE INDEX IF NOT EXISTS alerts_fired ON alerts (fired_ms);
 CREATE TABLE IF NOT EXISTS alert_audit (
     id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL REFERENCES alerts (id),
     at_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, state TEXT NOT NULL,
@@ -98,20 +104,32 @@ class SQLiteAlertStore:
         source: tuple[str, int] | None = None,
     ) -> Alert | None:
         """See :meth:`villagewatch.alerts.store.AlertStore.apply`."""
+        return self.apply_many([(transition, transition_id, policy)], now_ms, source=source)[0]
 
-        def run(c: sqlite3.Connection) -> Alert | None:
+    def apply_many(
+        self,
+        items: Sequence[tuple[Transition, str, AlertPolicy]],
+        now_ms: int,
+        *,
+        source: tuple[str, int] | None = None,
+    ) -> list[Alert | None]:
+        """See :meth:`villagewatch.alerts.store.AlertStore.apply_many`."""
+
+        def run(c: sqlite3.Connection) -> list[Alert | None]:
             if source is not None:
                 c.execute(
                     "INSERT INTO feed_cursors VALUES (?, ?) ON CONFLICT (source)"
                     " DO UPDATE SET position = max(position, excluded.position)",
                     source,
                 )
-            new = c.execute(
-                "INSERT OR IGNORE INTO applied_transitions VALUES (?)", (transition_id,)
-            ).rowcount
-            if not new:
-                return None
-            return Change(c, self._notifier, now_ms).apply(transition, policy)
+            change = Change(c, self._notifier, now_ms)
+            out: list[Alert | None] = []
+            for transition, transition_id, policy in items:
+                new = c.execute(
+                    "INSERT OR IGNORE INTO applied_transitions VALUES (?)", (transition_id,)
+                ).rowcount
+                out.append(change.apply(transition, policy) if new else None)
+            return out
 
         return self._write(run)
 

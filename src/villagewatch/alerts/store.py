@@ -35,6 +35,16 @@ class AlertStore(Protocol):
         (name, position) moves that feed's cursor in the same transaction."""
         ...
 
+    def apply_many(
+        self,
+        items: Sequence[tuple[Transition, str, AlertPolicy]],
+        now_ms: int,
+        *,
+        source: tuple[str, int] | None = None,
+    ) -> list[Alert | None]:
+        """Several transitions (transition, id, policy) in order, in one transaction."""
+        ...
+
     def cursor(self, source: str) -> int:
         """How far the feed ``source`` has been applied (0: not at all)."""
         ...
