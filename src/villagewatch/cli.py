@@ -257,6 +257,7 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
     from villagewatch.alerts import SQLiteAlertStore
     from villagewatch.alerts.channels import build_channel
     from villagewatch.alerts.engine import AlertEngine, notifier_for
+    from villagewatch.alerts.metrics import AlertMetrics
     from villagewatch.alerts.sender import Sender
 
     _logging(log_level)
@@ -264,15 +265,26 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
     settings = deployment.settings.alerts
 
     async def main(stop: asyncio.Event) -> None:
+        from prometheus_client import start_http_server
+
         store = SQLiteAlertStore(settings.state_path, notifier=notifier_for(deployment))
+        metrics = AlertMetrics(store)
+        server = None
+        if settings.metrics_port is not None:
+            server, _ = start_http_server(
+                settings.metrics_port, addr="127.0.0.1", registry=metrics.registry
+            )
         try:
             async with httpx.AsyncClient() as client, asyncio.TaskGroup() as tg:
                 channels = {
                     cid: build_channel(cid, cfg, client) for cid, cfg in settings.channels.items()
                 }
-                tg.create_task(AlertEngine(settings=settings, store=store).run(stop))
-                tg.create_task(Sender(store=store, channels=channels).run(stop))
+                engine = AlertEngine(settings=settings, store=store, metrics=metrics)
+                tg.create_task(engine.run(stop))
+                tg.create_task(Sender(store=store, channels=channels, metrics=metrics).run(stop))
         finally:
+            if server is not None:
+                server.shutdown()
             store.close()
 
     _run_until_signal(main)

@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
 from villagewatch.detect.store import DetectStore
 from villagewatch.detectors import AlertKey, Severity, Transition
+from villagewatch.ports import free_port
 
 from .helpers import wait_until
 from .webhook import Recorder, Reply, recording_server
@@ -24,7 +26,7 @@ from .webhook import Recorder, Reply, recording_server
 T0 = 1_795_000_000_000
 
 
-def deployment(tmp_path: Path, port: int) -> Path:
+def deployment(tmp_path: Path, port: int, metrics_port: int) -> Path:
     village = {
         "id": "v", "name": "东村", "town": "t",
         "grids": [{"id": "g1", "name": "第一网格", "team": {"channels": ["hook"]}}],
@@ -35,6 +37,7 @@ def deployment(tmp_path: Path, port: int) -> Path:
         "villages": ["village.yaml"],
         "alerts": {
             "poll_s": 0.1,
+            "metrics_port": metrics_port,
             "group_wait_s": 0,
             "channels": {"hook": {"kind": "webhook", "url": f"http://127.0.0.1:{port}/hook"}},
         },
@@ -86,7 +89,8 @@ def test_killed_before_the_channel_took_them_notifications_go_out_once_after_res
         return 503, {}
 
     with recording_server(Recorder(answer=answer)) as recorder:
-        settings = deployment(tmp_path, recorder.port)
+        metrics_port = free_port()
+        settings = deployment(tmp_path, recorder.port, metrics_port)
         record(tmp_path / "var" / "detect.db", [sos(i) for i in range(5)])
         log = tmp_path / "alerts.log"
         engine = start(settings, log)
@@ -103,8 +107,16 @@ def test_killed_before_the_channel_took_them_notifications_go_out_once_after_res
         try:
             wait_until(lambda: len(taken(recorder)) >= 5, timeout=60, what="five notifications")
             time.sleep(2)  # and nothing more comes
+            metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
         finally:
             engine.send_signal(signal.SIGTERM)
             engine.wait(30)
         assert taken(recorder) == [1, 2, 3, 4, 5], log.read_text()[-3000:]
         assert engine.returncode == 0, log.read_text()[-3000:]
+        # what an operator sees after the restart: the messages went out, nothing waits
+        sent = sum(
+            float(line.split()[-1]) for line in metrics.splitlines()
+            if line.startswith('villagewatch_alerts_notifications_total{channel="hook",result="sent"}')
+        )  # fmt: skip
+        assert sent == len(recorder.accepted()) >= 1, metrics
+        assert "villagewatch_alerts_outbox_queued 0.0" in metrics, metrics

@@ -14,6 +14,7 @@ import pytest
 
 from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
 from villagewatch.alerts.channels import build_channel, dingtalk_sign
+from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.routing import Router
 from villagewatch.alerts.sender import Sender
@@ -66,6 +67,7 @@ class World:
             flap_count=self.settings.flap_count, flap_window_s=self.settings.flap_window_s
         )
         self.sender: Sender | None = None
+        self.metrics = AlertMetrics(self.store)
         self._ids = itertools.count()
 
     def event(
@@ -91,7 +93,7 @@ class World:
                 if self.sender is None:
                     self.sender = Sender(
                         store=self.store, channels=channels, now_ms=lambda: self.now,
-                        monotonic=lambda: self.now / 1000,
+                        monotonic=lambda: self.now / 1000, metrics=self.metrics,
                     )  # fmt: skip
                 self.sender._channels = channels
                 end = self.now + int(seconds * 1000)
@@ -103,6 +105,9 @@ class World:
                     self.now = min(end, self.now + int(step_s * 1000))
 
         asyncio.run(run())
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 @pytest.fixture
@@ -267,3 +272,10 @@ def test_robots_get_every_alert_once_and_never_over_their_rate(
             )
     failed = [e for a in range(1, 31) for e in w.store.audit(a) if e.action == "notify_failed"]
     assert len(failed) == len(failures), "each failure is in its alert's history"
+    assert w.metric(
+        "villagewatch_alerts_notifications_total", channel="grid", result="failed"
+    ) == len(failures)
+    assert w.metric(
+        "villagewatch_alerts_notifications_total", channel="grid", result="sent"
+    ) == len(got)
+    assert w.metric("villagewatch_alerts_outbox_queued") == 0

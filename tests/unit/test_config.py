@@ -185,6 +185,65 @@ def test_settings_report_issues_inside_village_files(tmp_path: Path) -> None:
     assert "cannot read" in issues[1].message
 
 
+def test_channels_resolve_their_secrets_and_teams_must_name_defined_ones(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "v.yaml",
+        VILLAGE.replace("{id: g1, name: one}", "{id: g1, name: one, team: {channels: [sms]}}"),
+    )
+    file = write(
+        tmp_path,
+        "s.yaml",
+        """\
+        villages: [v.yaml]
+        alerts:
+          channels:
+            mail:
+              kind: email
+              host: smtp.town.example
+              username: alerts
+              password_file: secrets/smtp
+              sender: alerts@town.example
+              to: [duty@town.example]
+          towns:
+            qiaotou: {channels: [mail, robot]}
+        """,
+    )
+    issues = check_file(file)
+    assert sorted((Path(i.file).name, i.path, i.message) for i in issues) == [
+        ("s.yaml", "alerts.towns.qiaotou.channels[1]", "no channel 'robot' in alerts.channels"),
+        ("v.yaml", "grids[0].team.channels[0]", "no channel 'sms' in alerts.channels"),
+    ]
+    file.write_text(file.read_text().replace(", robot]", "]"))
+    write(tmp_path, "v.yaml", VILLAGE)
+    mail = load_deployment(file).settings.alerts.channels["mail"]
+    assert getattr(mail, "password_file", None) == tmp_path / "secrets/smtp"
+
+
+def test_an_email_password_in_clear_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    write(tmp_path, "v.yaml", VILLAGE)
+    file = write(
+        tmp_path,
+        "s.yaml",
+        """\
+        villages: [v.yaml]
+        alerts:
+          channels:
+            mail:
+              kind: email
+              host: smtp.town.example
+              security: none
+              username: alerts
+              password_file: smtp
+              sender: alerts@town.example
+              to: [duty@town.example]
+        """,
+    )
+    (issue,) = check_file(file)
+    assert issue.path == "alerts.channels.mail.email" and issue.line == 4
+    assert "in clear to smtp.town.example" in issue.message
+
+
 def test_secrets_are_not_echoed_in_errors(tmp_path: Path) -> None:
     write(tmp_path, "v.yaml", VILLAGE)
     file = write(tmp_path, "s.yaml", "mqtt: {password_file: [hunter2]}\nvillages: [v.yaml]\n")

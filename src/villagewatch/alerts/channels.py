@@ -1,20 +1,28 @@
-"""Where notifications go: DingTalk and WeCom group robots, Feishu bots, JSON webhooks.
+"""Where notifications go: DingTalk and WeCom group robots, Feishu bots, JSON webhooks, email.
 
 A send succeeds only when the platform says so: HTTP 2xx **and**, for the chat
 robots, an ``errcode``/``code`` of 0 in the reply body (they answer errors with
-HTTP 200). Anything else raises :class:`ChannelError`; the sender keeps the
-message and tries again later, longer after a throttling reply.
+HTTP 200); for email, the SMTP server accepting the message for at least one
+recipient. Anything else raises :class:`ChannelError`; the sender keeps the
+message and tries again later, longer after a throttling reply or a temporary
+(4xx) SMTP answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import logging
+import smtplib
+import ssl
 import time
 import urllib.parse
 from collections import deque
 from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
 
 import httpx
@@ -23,6 +31,7 @@ from villagewatch.config import read_secret
 from villagewatch.config.teams import (
     ChannelSettings,
     DingTalkChannel,
+    EmailChannel,
     FeishuChannel,
     WebhookChannel,
     WeComChannel,
@@ -30,6 +39,8 @@ from villagewatch.config.teams import (
 from villagewatch.errors import VillagewatchError
 
 __all__ = ["Channel", "ChannelError", "RateLimit", "build_channel", "dingtalk_sign", "feishu_sign"]
+
+log = logging.getLogger(__name__)
 
 # reply codes that mean "too fast", per platform
 _THROTTLED = {130101, 45009, 9499, 11232}
@@ -169,6 +180,65 @@ class FeishuSender(_Http):
         self._check_code(await self._post(self._url, body), "code", "StatusCode")
 
 
+class EmailSender:
+    """One email per message to the configured list, through SMTP (stdlib, in a thread)."""
+
+    def __init__(self, cfg: EmailChannel, cid: str) -> None:
+        self.id, self.rate_per_minute, self._cfg = cid, cfg.rate_per_minute, cfg
+        self._password = read_secret(cfg.password_file) if cfg.password_file else None
+
+    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:  # noqa: ARG002
+        """Deliver."""
+        msg = EmailMessage()
+        msg["Subject"] = title
+        msg["From"] = self._cfg.sender
+        msg["To"] = ", ".join(self._cfg.to)
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = make_msgid("villagewatch")
+        msg.set_content(text)
+        await asyncio.to_thread(self._deliver, msg)
+
+    def _deliver(self, msg: EmailMessage) -> None:
+        cfg = self._cfg
+        try:
+            if cfg.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    cfg.host, cfg.port, timeout=cfg.timeout_s, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s)
+            with smtp:
+                if cfg.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+                if cfg.username and self._password is not None:
+                    smtp.login(cfg.username, self._password)
+                refused = smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise ChannelError(
+                f"{self.id}: every recipient refused: {_refusals(exc.recipients)}"
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            why = (
+                exc.smtp_error.decode(errors="replace")
+                if isinstance(exc.smtp_error, bytes)
+                else str(exc.smtp_error)
+            )
+            temporary = 400 <= exc.smtp_code < 500
+            raise ChannelError(
+                f"{self.id}: SMTP {exc.smtp_code} {why}", retry_after_s=60 if temporary else None
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise ChannelError(f"{self.id}: {type(exc).__name__}: {exc}") from exc
+        if refused:  # delivered to the others: sending again would repeat it to them
+            log.warning("Email %s was refused for %s", msg["Message-ID"], _refusals(refused))
+
+
+def _refusals(recipients: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(
+        f"{to} ({code} {why.decode(errors='replace')})" for to, (code, why) in recipients.items()
+    )
+
+
 def build_channel(cid: str, cfg: ChannelSettings, client: httpx.AsyncClient) -> Channel:
     """The sender for one configured channel."""
     match cfg:
@@ -180,3 +250,5 @@ def build_channel(cid: str, cfg: ChannelSettings, client: httpx.AsyncClient) -> 
             return WeComSender(cid, str(cfg.url), cfg.rate_per_minute, cfg.timeout_s, client)
         case FeishuChannel():
             return FeishuSender(cfg, cid, client)
+        case EmailChannel():
+            return EmailSender(cfg, cid)

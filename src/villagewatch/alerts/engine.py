@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from villagewatch.alerts.lifecycle import AlertPolicy
+from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.routing import Router
 from villagewatch.alerts.store import AlertStore
@@ -36,8 +37,11 @@ _BATCH = 500
 class AlertEngine:
     """Feeds the alert store from detect's state files."""
 
-    def __init__(self, *, settings: AlertsSettings, store: AlertStore) -> None:
+    def __init__(
+        self, *, settings: AlertsSettings, store: AlertStore, metrics: AlertMetrics | None = None
+    ) -> None:
         self._settings = settings
+        self._applied = (metrics or AlertMetrics(store)).transitions
         self._store = store
         self._sources = list(settings.detect_state_paths)
         count, window = settings.flap_count, settings.flap_window_s
@@ -85,6 +89,7 @@ class AlertEngine:
                         items.append((transition, tid, self.policy(transition.key.kind)))
                     # one transaction per batch, the cursor moved with it
                     self._store.apply_many(items, now_ms, source=(name, position))
+                    self._applied.inc(len(items))
                 done += len(rows)
                 if len(rows) < _BATCH:
                     return done

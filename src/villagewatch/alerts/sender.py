@@ -15,9 +15,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from prometheus_client import CollectorRegistry, Counter
-
 from villagewatch.alerts.channels import Channel, ChannelError, RateLimit
+from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.outbox import Queued
 from villagewatch.alerts.store import AlertStore
 
@@ -45,7 +44,7 @@ class Sender:
         *,
         store: AlertStore,
         channels: Mapping[str, Channel],
-        registry: CollectorRegistry | None = None,
+        metrics: AlertMetrics | None = None,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -55,12 +54,7 @@ class Sender:
             cid: RateLimit(ch.rate_per_minute, monotonic) for cid, ch in channels.items()
         }
         self._now_ms = now_ms
-        self.sent = Counter(
-            "villagewatch_alerts_notifications",
-            "Messages sent (a digest is one), by channel and result.",
-            ["channel", "result"],
-            registry=registry or CollectorRegistry(),
-        )
+        self.sent = (metrics or AlertMetrics(store)).notifications
 
     async def send_due(self) -> int:
         """One pass over what is due; returns how many messages were sent."""

@@ -241,6 +241,13 @@ class SQLiteAlertStore:
 
         self._write(run)
 
+    def outbox_backlog(self) -> tuple[int, int | None]:
+        """See :meth:`villagewatch.alerts.store.AlertStore.outbox_backlog`."""
+        (row,) = self._read(
+            "SELECT count(*), min(created_ms) FROM notifications WHERE state = 'queued'"
+        )
+        return int(row[0]), None if row[1] is None else int(row[1])
+
     def notifications(self, alert_id: int | None = None) -> list[dict[str, Any]]:
         """See :meth:`villagewatch.alerts.store.AlertStore.notifications`."""
         where, args = ("WHERE alert_id = ?", (alert_id,)) if alert_id is not None else ("", ())

@@ -80,6 +80,10 @@ class AlertStore(Protocol):
         """These failed; try again at ``retry_at_ms`` (in the alerts' history too)."""
         ...
 
+    def outbox_backlog(self) -> tuple[int, int | None]:
+        """Queued notifications: how many, and when the oldest was decided (ms; None: none)."""
+        ...
+
     def notifications(self, alert_id: int | None = None) -> list[dict[str, Any]]:
         """Notification rows (all, or one alert's), in order."""
         ...

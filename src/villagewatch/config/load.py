@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from villagewatch.config.settings import InfluxSettings, Settings, SQLiteSettings
-from villagewatch.config.teams import DingTalkChannel, FeishuChannel
+from villagewatch.config.teams import ChannelSettings, DingTalkChannel, EmailChannel, FeishuChannel
 from villagewatch.config.village import Village, check_village
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import DeviceInfo
@@ -125,12 +125,13 @@ def _resolved(settings: Settings, base: Path) -> Settings:
         )
         mqtt = mqtt.model_copy(update={"tls": tls})
     detect = settings.detect.model_copy(update={"state_path": rel(settings.detect.state_path)})
-    channels = {
-        cid: c.model_copy(update={"secret_file": rel(c.secret_file)})
-        if isinstance(c, DingTalkChannel | FeishuChannel) and c.secret_file is not None
-        else c
-        for cid, c in settings.alerts.channels.items()
-    }
+    channels: dict[str, ChannelSettings] = {}
+    for cid, c in settings.alerts.channels.items():
+        if isinstance(c, DingTalkChannel | FeishuChannel) and c.secret_file is not None:
+            c = c.model_copy(update={"secret_file": rel(c.secret_file)})  # noqa: PLW2901
+        elif isinstance(c, EmailChannel) and c.password_file is not None:
+            c = c.model_copy(update={"password_file": rel(c.password_file)})  # noqa: PLW2901
+        channels[cid] = c
     alerts = settings.alerts.model_copy(
         update={
             "channels": channels,

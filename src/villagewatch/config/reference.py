@@ -32,6 +32,7 @@ from villagewatch.config.settings import (
 )
 from villagewatch.config.teams import (
     DingTalkChannel,
+    EmailChannel,
     FeishuChannel,
     Member,
     Team,
@@ -76,6 +77,7 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("alerts.channels.<id> (kind: dingtalk)", DingTalkChannel),
     ("alerts.channels.<id> (kind: wecom)", WeComChannel),
     ("alerts.channels.<id> (kind: feishu)", FeishuChannel),
+    ("alerts.channels.<id> (kind: email)", EmailChannel),
     ("team (of a grid, a village, a town)", Team),
     ("team.members[]", Member),
     ("api", ApiSettings),

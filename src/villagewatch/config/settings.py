@@ -228,7 +228,7 @@ class AlertsSettings(BaseModel):
     channels: dict[Identifier, ChannelSettings] = Field(
         default_factory=dict,
         description="Where notifications go, by id; teams name them. `kind`: webhook, "
-        "dingtalk, wecom, feishu.",
+        "dingtalk, wecom, feishu, email.",
     )
     towns: dict[Identifier, Team] = Field(
         default_factory=dict, description="The team of each town (alerts escalate to it last)."
@@ -251,6 +251,9 @@ class AlertsSettings(BaseModel):
     notify_resolved: bool = Field(True, description="Tell the team when an alert is resolved.")
     report_utc_offset_h: float = Field(
         8, ge=-12, le=14, description="Local time of reports (days and months): hours from UTC."
+    )
+    metrics_port: Port | None = Field(
+        None, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset: don't."
     )
 
 

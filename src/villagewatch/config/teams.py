@@ -3,7 +3,7 @@
 A team sits on a place — a grid or micro-grid and the village (in the village
 file), a town (in the settings' ``alerts.towns``). Its ``channels`` name
 entries of the settings' ``alerts.channels``: a DingTalk or WeCom group robot,
-a Feishu bot, a JSON webhook. Members' phones and names are personal data:
+a Feishu bot, a JSON webhook, an email list. Members' phones and names are personal data:
 they are shown to people who need them, never put in a notification.
 """
 
@@ -13,13 +13,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
 
 from villagewatch.contract import Identifier
 
 __all__ = [
     "ChannelSettings",
     "DingTalkChannel",
+    "EmailChannel",
     "FeishuChannel",
     "Member",
     "Role",
@@ -106,6 +107,42 @@ class FeishuChannel(_Channel):
     rate_per_minute: int = Field(100, ge=1, le=6000, description="Most messages in any 60 s.")
 
 
+Address = Annotated[str, StringConstraints(pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")]
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+class EmailChannel(_Channel):
+    """Email through an SMTP server: one message per notification or digest, plain UTF-8 text."""
+
+    kind: Literal["email"]
+    host: str = Field(min_length=1, description="SMTP server.")
+    port: int = Field(587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 TLS, 25).")
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="starttls: upgrade after connecting; tls: TLS from the start; none: plain "
+        "(a local relay only — refused with credentials to any other host).",
+    )
+    username: str | None = Field(None, description="Login name; unset: no login.")
+    password_file: Path | None = Field(
+        None, description="File holding the password (required with `username`)."
+    )
+    sender: Address = Field(description="The From address.")
+    to: list[Address] = Field(min_length=1, description="Who receives the messages.")
+    rate_per_minute: int = Field(30, ge=1, le=6000, description="Most messages in any 60 s.")
+
+    @model_validator(mode="after")
+    def _login_is_safe(self) -> EmailChannel:
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("username and password_file go together")
+        if self.username and self.security == "none" and self.host not in _LOOPBACK:
+            raise ValueError(
+                f"a password would cross the network in clear to {self.host}: "
+                "use security starttls or tls"
+            )
+        return self
+
+
 ChannelSettings = Annotated[
-    WebhookChannel | DingTalkChannel | WeComChannel | FeishuChannel, Field(discriminator="kind")
+    WebhookChannel | DingTalkChannel | WeComChannel | FeishuChannel | EmailChannel,
+    Field(discriminator="kind"),
 ]
