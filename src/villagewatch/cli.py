@@ -20,6 +20,7 @@ from villagewatch.gctuning import tune_gc_for_throughput
 
 if TYPE_CHECKING:
     from villagewatch.alerts import Alert, SQLiteAlertStore
+    from villagewatch.edge.settings import EdgeSettings
 
 __all__ = ["app", "main"]
 
@@ -30,6 +31,11 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Work with config files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+edge_app = typer.Typer(
+    help="The edge agent: local devices to the central broker, through a disk outbox.",
+    invoke_without_command=True,
+)
+app.add_typer(edge_app, name="edge")
 alerts_app = typer.Typer(help="The alert engine, and alerts from a terminal.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 
@@ -465,3 +471,82 @@ def config_reference() -> None:
 def main() -> None:
     """Entry point of the ``villagewatch`` script."""
     app()
+
+
+EdgeConfig = Annotated[
+    Path, typer.Option("--config", "-c", help="The agent's edge.yaml (docs/edge.md).", exists=True)
+]
+
+
+def _edge_settings(config: Path) -> EdgeSettings:
+    from villagewatch.edge.settings import load_edge
+
+    try:
+        return load_edge(config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        raise typer.Exit(1) from None
+
+
+@edge_app.callback()
+def edge(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="The agent's edge.yaml (docs/edge.md).", exists=True),
+    ] = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Run the edge agent (`villagewatch edge --config edge.yaml`) until stopped."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config is None:
+        typer.echo("villagewatch edge: --config edge.yaml is required", err=True)
+        raise typer.Exit(2)
+    from villagewatch.edge.agent import EdgeAgent
+    from villagewatch.edge.drivers import build_driver
+
+    _logging(log_level)
+    settings = _edge_settings(config)
+    drivers = [build_driver(d) for d in settings.devices]
+
+    async def main(stop: asyncio.Event) -> None:
+        await EdgeAgent(settings, drivers).run(stop)
+
+    _run_until_signal(main)
+
+
+@edge_app.command("status")
+def edge_status(
+    config: EdgeConfig, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Backlog per lane, oldest record, link state and last acknowledgement of the agent."""
+    import orjson
+
+    settings = _edge_settings(config)
+    path = settings.outbox.path / "status.json"
+    try:
+        status = orjson.loads(path.read_bytes())
+    except (OSError, ValueError):
+        typer.echo(f"No status at {path}: the agent has not run with this outbox", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode())
+        return
+    age = time.time() - status["at"]
+    stale = f"  (written {age:.0f} s ago: the agent is not running?)" if age > 10 else ""
+    last = status["last_ack"]
+    typer.echo(f"agent {status['agent']}  boot {status['boot']}  pid {status['pid']}{stale}")
+    typer.echo(
+        f"link {status['link']}, clock {status['clock']}, last acknowledgement "
+        + (f"{time.time() - last:.0f} s ago" if last else "never")
+    )
+    for lane, s in status["lanes"].items():
+        oldest = f"{s['oldest_s']:.0f} s" if s["oldest_s"] is not None else "-"
+        typer.echo(
+            f"  {lane:10} {s['pending']:>9} waiting  {s['bytes'] / 1e6:8.1f} MB"
+            f"  oldest {oldest:>8}  dropped {s['dropped']}"
+        )
+    if status["corrupt"]:
+        typer.echo(f"  damaged records skipped at open: {status['corrupt']}")

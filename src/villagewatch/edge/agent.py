@@ -1,0 +1,283 @@
+"""``villagewatch edge``: drivers → stamp → outbox (durable) → link (acknowledged) → gone.
+
+Each measurement gets the agent's boot id, a per-boot sequence number (the
+centre's dedupe key), a device time and a clock flag (see ``clock.py``), and is
+appended to its lane: events to ALARM, telemetry to TELEMETRY. The outbox is
+fsynced every ``outbox.sync_interval_s``; only then can a record be sent.
+
+Sending, while connected and the clock is trusted: lanes in order (an SOS made
+during a backlog leaves before that backlog), records grouped per device into
+messages of at most ``batch_max`` items, at most ``max_inflight`` messages
+unacknowledged. A record older than ``live_window_s`` when sent (made during an
+outage, or before a restart) is ``historical`` — backlog — and backlog is paced
+at ``drain_rate`` readings a second so a village coming back does not flatten
+the broker. A record leaves the outbox only when the broker acknowledged it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from villagewatch.edge.clock import EdgeClock
+from villagewatch.edge.link import EdgeLink
+from villagewatch.edge.measurement import Driver, Measurement
+from villagewatch.edge.metrics import EdgeMetrics
+from villagewatch.edge.outbox import Entry, Lane, Outbox
+from villagewatch.edge.settings import EdgeSettings
+
+__all__ = ["EdgeAgent"]
+
+log = logging.getLogger(__name__)
+
+_SEND_IDLE_S = 0.02
+_COMMIT_S = 0.1
+_POLICY_S = 5.0
+_STATUS_S = 1.0
+
+
+def machine_boot() -> str:
+    """This machine boot's id: monotonic stamps compare only within one."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+@dataclass(slots=True)
+class _Sent:
+    lane: Lane
+    recnos: list[int]
+    items: int
+
+
+class EdgeAgent:
+    """One agent: its drivers, outbox, clock and link."""
+
+    def __init__(
+        self, settings: EdgeSettings, drivers: Sequence[Driver], *, clock: EdgeClock | None = None
+    ) -> None:
+        self._s = settings
+        self._drivers = list(drivers)
+        self.boot = secrets.token_hex(6)
+        self._machine = machine_boot()
+        self._seq = 0
+        cfg = settings.outbox
+        self.outbox = Outbox(
+            cfg.path,
+            segment_bytes=cfg.segment_kb * 1024,
+            budget_bytes=int(cfg.budget_mb * 1024 * 1024),
+            max_age_s=cfg.max_age_h * 3600,
+        )
+        self.clock = clock or EdgeClock(
+            sync_file=settings.clock.sync_file, require_sync=settings.clock.require_sync
+        )
+        devices = sorted({d for drv in self._drivers for d in drv.devices})
+        self.link = EdgeLink(
+            settings.mqtt, agent=settings.id, village=settings.village, boot=self.boot,
+            devices=devices, on_ack=self._acked, on_up=self._up, on_down=self._down,
+            max_inflight=settings.max_inflight,
+        )  # fmt: skip
+        self.metrics = EdgeMetrics(self)
+        self._sent: dict[int, _Sent] = {}
+        self._tokens = float(settings.drain_rate)
+        self._tokens_at = time.monotonic()
+        self._wake = asyncio.Event()
+        if self.outbox.corrupt:
+            self.metrics.corrupt.inc(self.outbox.corrupt)
+
+    # --- accepting ----------------------------------------------------------------------------
+
+    def accept(self, m: Measurement) -> None:
+        """Stamp a measurement and append it to its lane (durable at the next sync)."""
+        ts, mono = self.clock.stamp()
+        record = {
+            "d": m.device, "c": m.channel, "b": self.boot, "s": self._seq, "t": ts,
+            "m": mono, "mb": self._machine, "x": m.data,
+        }  # fmt: skip
+        self._seq += 1
+        lane = Lane.ALARM if m.channel == "event" else Lane.TELEMETRY
+        self.outbox.append(lane, [orjson.dumps(record)])
+        self.metrics.accepted.labels(lane.name.lower()).inc()
+
+    # --- the loops ------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run drivers, outbox upkeep and the link until ``stop``; then sync and close."""
+        log.info(
+            "Edge agent %s (boot %s) with %d drivers; outbox %s",
+            self._s.id, self.boot, len(self._drivers), self._s.outbox.path,
+        )  # fmt: skip
+        server = self.metrics.serve(self._s.metrics_port)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for drv in self._drivers:
+                    tg.create_task(self._run_driver(drv, stop))
+                tg.create_task(self._syncing(stop))
+                tg.create_task(self._sending(stop))
+                tg.create_task(self.link.run(stop))
+        finally:
+            self.outbox.close()
+            if server is not None:
+                server.shutdown()
+
+    async def _run_driver(self, drv: Driver, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await drv.run(self.accept, stop)
+            except Exception:
+                log.exception("Driver for %s failed; restarting it in 5 s", ", ".join(drv.devices))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 5)
+            else:
+                return
+
+    async def _syncing(self, stop: asyncio.Event) -> None:
+        last_commit = last_policy = last_status = 0.0
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._s.outbox.sync_interval_s)
+            self.outbox.sync()
+            self._wake.set()
+            now = time.monotonic()
+            if now - last_commit >= _COMMIT_S:
+                self.outbox.commit_acks()
+                last_commit = now
+            if now - last_policy >= _POLICY_S:
+                dropped = self.outbox.enforce()
+                if dropped:
+                    self.metrics.refresh_drops()
+                last_policy = now
+            if now - last_status >= _STATUS_S:
+                self._write_status()
+                last_status = now
+
+    async def _sending(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            sent = 0
+            if self.link.connected.is_set() and self.clock.trusted():
+                sent = self._send_some()
+            if not sent:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), _SEND_IDLE_S)
+            else:
+                await asyncio.sleep(0)
+
+    def _send_some(self) -> int:
+        """Send from the first lane with something to send; returns messages sent."""
+        if len(self._sent) >= self._s.max_inflight or self._pacing_wait() > 0:
+            return 0
+        for lane in Lane:
+            entries = self.outbox.read(lane, self._s.batch_max)
+            if entries:
+                return self._publish(lane, entries)
+        return 0
+
+    def _publish(self, lane: Lane, entries: list[Entry]) -> int:
+        # one message per device, channel and boot (the boot the records were made in: a
+        # resend after a restart keeps its dedupe key), live or backlog
+        groups: dict[tuple[str, str, str, bool], list[tuple[int, dict[str, Any]]]] = {}
+        now_mono = self.clock.mono_ms()
+        for e in entries:
+            rec = orjson.loads(e.payload)
+            item, historical = self._item(rec, now_mono)
+            key = (rec["d"], rec["c"], rec["b"], historical)
+            groups.setdefault(key, []).append((e.recno, item))
+        messages = 0
+        for (device, channel, boot, historical), items in groups.items():
+            field = "reading" if channel == "telemetry" else "event"
+            body: dict[str, Any] = {"v": 1, "device": device, "boot": boot}
+            body["historical"] = historical
+            if len(items) == 1 and not historical:
+                body[field] = items[0][1]
+            else:
+                body[field + "s"] = [i for _, i in items]
+            topic = f"vw/v1/{self._s.village}/{device}/{channel}"
+            mid = self.link.publish(topic, orjson.dumps(body))
+            if mid is None:
+                self.outbox.rewind()  # the link went: all of this is read again later
+                return messages
+            self._sent[mid] = _Sent(lane, [r for r, _ in items], len(items))
+            if historical:
+                self._tokens -= len(items)
+            self.metrics.sent.labels(lane.name.lower(), str(historical).lower()).inc(len(items))
+            messages += 1
+        return messages
+
+    def _item(self, rec: dict[str, Any], now_mono: int) -> tuple[dict[str, Any], bool]:
+        ts = rec["t"]
+        same_machine = rec["mb"] == self._machine
+        if ts is None:  # made before the clock was trusted: correct it now (made before a
+            # reboot: no better bound than this machine boot's start)
+            ts = self.clock.correct(rec["m"] if same_machine else 0)
+        age_s = (now_mono - rec["m"]) / 1000 if same_machine else float("inf")
+        historical = age_s > self._s.live_window_s
+        clock = "synced" if rec["t"] is not None else "unsynced"
+        return {"seq": rec["s"], "ts": ts, "clock": clock, **rec["x"]}, historical
+
+    def _pacing_wait(self) -> float:
+        now = time.monotonic()
+        rate = self._s.drain_rate
+        self._tokens = min(float(rate), self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        return 0.0 if self._tokens > 0 else -self._tokens / rate
+
+    # --- link events ----------------------------------------------------------------------------
+
+    def _acked(self, mid: int) -> None:
+        sent = self._sent.pop(mid, None)
+        if sent is None:
+            return
+        self.outbox.ack(sent.lane, sent.recnos)
+        self.metrics.acked.labels(sent.lane.name.lower()).inc(sent.items)
+        self._wake.set()
+
+    def _up(self) -> None:
+        self.outbox.rewind()
+        self._wake.set()
+
+    def _down(self) -> None:
+        self._sent.clear()
+        self.outbox.rewind()
+
+    # --- status ------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """What `villagewatch edge status` shows."""
+        stats = self.outbox.stats()
+        return {
+            "agent": self._s.id,
+            "boot": self.boot,
+            "pid": os.getpid(),
+            "at": time.time(),
+            "link": "connected" if self.link.connected.is_set() else "disconnected",
+            "clock": "trusted" if self.clock.trusted() else "not trusted",
+            "last_ack": self.link.last_ack_s,
+            "lanes": {
+                lane.name.lower(): {
+                    "pending": s.pending,
+                    "bytes": s.bytes,
+                    "oldest_s": s.oldest_s,
+                    "dropped": self.outbox.dropped[lane],
+                }
+                for lane, s in stats.items()
+            },
+            "corrupt": self.outbox.corrupt,
+        }
+
+    def _write_status(self) -> None:
+        path = self._s.outbox.path / "status.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(self.status()))
+        tmp.replace(path)

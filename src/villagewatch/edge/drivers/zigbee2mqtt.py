@@ -1,0 +1,138 @@
+"""Smart locks and SOS buttons from a Zigbee2MQTT bridge on the site's local broker.
+
+The driver subscribes to ``<base_topic>/<friendly_name>`` of each configured device (again after
+every reconnect) with paho-mqtt, whose network loop runs in its own thread (``loop_start``) and
+reconnects by itself. Each message is handed to the event loop with ``call_soon_threadsafe``,
+in arrival order, and normalised there by :class:`Zigbee2MqttNormaliser` (the rules are in
+``zigbee2mqtt_payloads``). A lock's state change waits up to ``merge_s`` for the action that
+names who unlocked it, so such an event leaves up to that much later; at stop, what still
+waits is emitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import BaseModel, Field, model_validator
+
+from villagewatch.config import read_secret
+from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
+from villagewatch.edge.drivers.zigbee2mqtt_payloads import BridgedDevice, Zigbee2MqttNormaliser
+from villagewatch.edge.measurement import Emit
+
+__all__ = ["BridgedDevice", "Zigbee2Mqtt", "Zigbee2MqttConfig"]
+
+log = logging.getLogger(__name__)
+
+_FLUSH_EVERY_S = 0.5
+
+
+class Zigbee2MqttConfig(BaseModel):
+    """Smart locks and SOS buttons behind a Zigbee2MQTT bridge (`driver: zigbee2mqtt`)."""
+
+    model_config = STRICT
+
+    driver: Literal["zigbee2mqtt"] = Field(description="Selects this driver.")
+    host: str = Field("127.0.0.1", description="The local broker Zigbee2MQTT publishes to.")
+    port: int = Field(1883, ge=1, le=65535, description="Its port.")
+    base_topic: str = Field(
+        "zigbee2mqtt", min_length=1, description="Zigbee2MQTT's `mqtt.base_topic`."
+    )
+    username: str | None = Field(None, description="User name, if the broker requires one.")
+    password_file: Path | None = Field(None, description="File holding the password.")
+    merge_s: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="How long a lock's state change waits for the action that says who and "
+        "how (they arrive as two messages); one operation is then one event.",
+    )
+    devices: list[BridgedDevice] = Field(
+        min_length=1, description="The bridge's devices this agent speaks for."
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if "+" in self.base_topic or "#" in self.base_topic:
+            raise ValueError("base_topic can't hold the MQTT wildcards `+` or `#`")
+        names = [d.friendly_name for d in self.devices]
+        ids = [d.device for d in self.devices]
+        if len(set(names)) != len(names):
+            raise ValueError("each friendly_name may appear once")
+        if len(set(ids)) != len(ids):
+            raise ValueError("each device id may appear once")
+        return self
+
+
+class Zigbee2Mqtt:
+    """One bridge: a paho client on the local broker feeding a normaliser."""
+
+    def __init__(
+        self, cfg: Zigbee2MqttConfig, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.cfg = cfg
+        self.devices = [d.device for d in cfg.devices]
+        self.normaliser = Zigbee2MqttNormaliser(cfg.devices, merge_s=cfg.merge_s)
+        self._clock = clock
+        self._names = {f"{cfg.base_topic}/{d.friendly_name}": d.friendly_name for d in cfg.devices}
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        """Follow the bridge until ``stop``; the broker may come and go meanwhile."""
+        loop = asyncio.get_running_loop()
+
+        def deliver(topic: str, payload: bytes | bytearray) -> None:  # on the event loop
+            name = self._names.get(topic)
+            if name is not None:
+                for m in self.normaliser.feed(name, payload, self._clock()):
+                    emit(m)
+
+        def on_message(_c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+            loop.call_soon_threadsafe(deliver, msg.topic, msg.payload)
+
+        client = self._client()
+        client.on_message = on_message
+        client.connect_async(self.cfg.host, self.cfg.port, keepalive=30)
+        client.loop_start()
+        try:
+            while not await sleep_or_stop(stop, _FLUSH_EVERY_S):
+                for m in self.normaliser.flush(self._clock()):
+                    emit(m)
+        finally:
+            client.disconnect()
+            await asyncio.to_thread(client.loop_stop)
+            await asyncio.sleep(0)  # run the deliveries the network thread queued last
+            for m in self.normaliser.flush(self._clock(), everything=True):
+                emit(m)
+
+    def _client(self) -> paho.Client:
+        cfg = self.cfg
+        client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+        if cfg.username is not None:
+            password = read_secret(cfg.password_file) if cfg.password_file else None
+            client.username_pw_set(cfg.username, password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        topics = [(topic, 1) for topic in self._names]
+
+        def on_connect(c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
+            if reason.is_failure:
+                log.error("zigbee2mqtt: broker %s:%d refused us: %s", cfg.host, cfg.port, reason)
+                return
+            log.info("zigbee2mqtt: connected to %s:%d", cfg.host, cfg.port)
+            c.subscribe(topics)
+
+        def on_disconnect(_c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
+            if reason.is_failure:
+                log.warning(
+                    "zigbee2mqtt: lost %s:%d (%s); reconnecting", cfg.host, cfg.port, reason
+                )
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        return client

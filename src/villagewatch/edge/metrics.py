@@ -1,0 +1,87 @@
+"""The edge agent's Prometheus metrics (``metrics_port``, on 127.0.0.1 only)."""
+
+from __future__ import annotations
+
+from functools import partial
+from threading import Thread
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from villagewatch.edge.outbox import Lane
+
+if TYPE_CHECKING:
+    from villagewatch.edge.agent import EdgeAgent
+
+__all__ = ["EdgeMetrics"]
+
+
+class EdgeMetrics:
+    """Counters of what went through, gauges of what waits."""
+
+    def __init__(self, agent: EdgeAgent) -> None:
+        self.registry = r = CollectorRegistry()
+        lane = ["lane"]
+        self.accepted = Counter(
+            "villagewatch_edge_accepted", "Measurements accepted into the outbox.", lane, registry=r
+        )
+        self.sent = Counter(
+            "villagewatch_edge_sent",
+            "Readings and events published (resends included).",
+            ["lane", "historical"],
+            registry=r,
+        )
+        self.acked = Counter(
+            "villagewatch_edge_acknowledged",
+            "Readings and events the broker took.",
+            lane,
+            registry=r,
+        )
+        self.corrupt = Counter(
+            "villagewatch_edge_outbox_corrupt",
+            "Damaged outbox records found at open (lost).",
+            registry=r,
+        )
+        self._dropped = Gauge(
+            "villagewatch_edge_outbox_dropped",
+            "Pending records dropped by the size and age policy since start.",
+            lane,
+            registry=r,
+        )
+        pending = Gauge("villagewatch_edge_outbox_pending", "Records waiting.", lane, registry=r)
+        oldest = Gauge(
+            "villagewatch_edge_outbox_oldest_seconds",
+            "Age of the oldest waiting records.",
+            lane,
+            registry=r,
+        )
+        for ln in Lane:
+            name = ln.name.lower()
+            pending.labels(name).set_function(partial(_pending, agent, ln))
+            oldest.labels(name).set_function(partial(_oldest, agent, ln))
+        connected = Gauge(
+            "villagewatch_edge_connected", "1 while connected to the broker.", registry=r
+        )
+        connected.set_function(lambda: float(agent.link.connected.is_set()))
+        self._agent = agent
+
+    def refresh_drops(self) -> None:
+        """Copy the outbox's drop counts."""
+        for ln in Lane:
+            self._dropped.labels(ln.name.lower()).set(self._agent.outbox.dropped[ln])
+
+    def serve(self, port: int | None) -> Any:
+        """Start the HTTP endpoint (None: don't); returns the server to shut down."""
+        if port is None:
+            return None
+        server, thread = start_http_server(port, addr="127.0.0.1", registry=self.registry)
+        assert isinstance(thread, Thread)
+        return server
+
+
+def _pending(agent: EdgeAgent, lane: Lane) -> float:
+    return float(agent.outbox.stats()[lane].pending)
+
+
+def _oldest(agent: EdgeAgent, lane: Lane) -> float:
+    return agent.outbox.stats()[lane].oldest_s or 0.0

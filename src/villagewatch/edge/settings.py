@@ -1,0 +1,106 @@
+"""``edge.yaml``: one agent, its link to the centre, its outbox and its devices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from villagewatch.config import MqttSettings
+from villagewatch.config.yamlfile import read_yaml
+from villagewatch.contract import Identifier
+from villagewatch.edge.drivers import DriverSettings
+
+__all__ = ["ClockSettings", "EdgeSettings", "OutboxSettings", "load_edge"]
+
+_STRICT = ConfigDict(frozen=True, extra="forbid")
+
+
+class OutboxSettings(BaseModel):
+    """The disk queue (see docs/edge.md for the drop policy)."""
+
+    model_config = _STRICT
+
+    path: Path = Field(Path("/var/lib/villagewatch/edge"), description="Directory of the queue.")
+    budget_mb: float = Field(
+        512, gt=0, description="Disk budget; past it evidence, then telemetry, oldest first."
+    )
+    max_age_h: float = Field(
+        168, gt=0, description="Telemetry and evidence older than this are dropped."
+    )
+    segment_kb: int = Field(1024, ge=4, le=65536, description="Size of one segment file.")
+    sync_interval_s: float = Field(
+        0.05, gt=0, le=5, description="Accepted measurements are fsynced at least this often."
+    )
+
+
+class ClockSettings(BaseModel):
+    """When the wall clock is trusted."""
+
+    model_config = _STRICT
+
+    require_sync: bool = Field(
+        True, description="Trust the clock only once `sync_file` exists (false: a box with RTC)."
+    )
+    sync_file: Path | None = Field(
+        Path("/run/systemd/timesync/synchronized"),
+        description="Exists once the time source has synchronised the clock.",
+    )
+
+
+class EdgeSettings(BaseModel):
+    """One edge agent."""
+
+    model_config = _STRICT
+
+    id: Identifier = Field(description="The agent's id (its status topic and client id).")
+    village: Identifier = Field(description="The village its devices belong to.")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The central broker.")
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings, description="Disk queue.")
+    clock: ClockSettings = Field(default_factory=ClockSettings, description="Clock trust.")
+    drain_rate: int = Field(
+        10_000, ge=1, description="Backlog readings sent per second after an outage."
+    )
+    live_window_s: float = Field(
+        10, gt=0, description="Older than this when sent (or made offline): `historical`."
+    )
+    max_inflight: int = Field(
+        100, ge=1, le=10_000, description="Messages sent and not yet acknowledged, at most."
+    )
+    batch_max: int = Field(
+        500, ge=1, le=1000, description="Readings or events in one backlog message, at most."
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve Prometheus metrics on 127.0.0.1:<port>."
+    )
+    devices: list[DriverSettings] = Field(
+        default_factory=list, description="Local devices, each with its `driver`."
+    )
+
+
+def load_edge(path: Path) -> EdgeSettings:
+    """Read and check ``edge.yaml`` (errors as file:line: path: reason); relative paths are
+    relative to the file."""
+    settings = read_yaml(path).validate(EdgeSettings)
+    base = path.parent
+
+    def rel(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
+
+    mqtt = settings.mqtt
+    if mqtt.password_file is not None:
+        mqtt = mqtt.model_copy(update={"password_file": rel(mqtt.password_file)})
+    if mqtt.tls is not None:
+        tls = mqtt.tls.model_copy(
+            update={
+                "ca_file": rel(mqtt.tls.ca_file),
+                "cert_file": None if mqtt.tls.cert_file is None else rel(mqtt.tls.cert_file),
+                "key_file": None if mqtt.tls.key_file is None else rel(mqtt.tls.key_file),
+            }
+        )
+        mqtt = mqtt.model_copy(update={"tls": tls})
+    outbox = settings.outbox.model_copy(update={"path": rel(settings.outbox.path)})
+    clock = settings.clock
+    if clock.sync_file is not None:
+        clock = clock.model_copy(update={"sync_file": rel(clock.sync_file)})
+    return settings.model_copy(update={"mqtt": mqtt, "outbox": outbox, "clock": clock})

@@ -1,0 +1,200 @@
+"""The edge outbox: durable before sent, gone only when acknowledged, opens by itself after
+torn writes and damaged bytes, and drops by its documented policy only."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from villagewatch.edge.outbox import Lane, Outbox
+
+
+@pytest.fixture(autouse=True)
+def _close_outboxes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every outbox a test opens is let go at its end (as a crash would)."""
+    opened: list[Outbox] = []
+    real_init = Outbox.__init__
+
+    def init(self: Outbox, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(Outbox, "__init__", init)
+    yield
+    for box in opened:
+        box.abandon()
+
+
+def payloads(n: int, prefix: str = "r", start: int = 0) -> list[bytes]:
+    return [f"{prefix}{i:06d}".encode() * 3 for i in range(start, start + n)]
+
+
+def drain(box: Outbox, lane: Lane, *, ack: bool = True) -> list[bytes]:
+    got = []
+    while batch := box.read(lane, 100):
+        got += [e.payload for e in batch]
+        if ack:
+            box.ack(lane, [e.recno for e in batch])
+    box.commit_acks()
+    return got
+
+
+def test_only_synced_records_are_read_and_acknowledged_ones_never_return(tmp_path: Path) -> None:
+    box = Outbox(tmp_path, segment_bytes=1000)
+    box.append(Lane.TELEMETRY, payloads(10))
+    assert box.read(Lane.TELEMETRY, 100) == [], "not durable yet: not sent"
+    box.sync()
+    first = box.read(Lane.TELEMETRY, 4)
+    box.ack(Lane.TELEMETRY, [e.recno for e in first])
+    box.commit_acks()
+    box.close()
+    again = Outbox(tmp_path, segment_bytes=1000)
+    assert drain(again, Lane.TELEMETRY) == payloads(10)[4:]
+    assert again.stats()[Lane.TELEMETRY].pending == 0
+
+
+def test_in_flight_records_are_read_again_after_a_reconnect_or_a_crash(tmp_path: Path) -> None:
+    box = Outbox(tmp_path, segment_bytes=300)
+    box.append(Lane.ALARM, payloads(30))
+    box.sync()
+    batch = box.read(Lane.ALARM, 20)
+    box.ack(Lane.ALARM, [e.recno for e in batch[5:10]])  # out of order: 5 to 9 acknowledged
+    box.rewind()
+    assert [e.payload for e in box.read(Lane.ALARM, 100)] == payloads(5) + payloads(20, start=10)
+    box.commit_acks()
+    box.abandon()  # a crash now: everything unacknowledged comes back, 5 to 9 do not
+    crashed = Outbox(tmp_path, segment_bytes=300)
+    assert drain(crashed, Lane.ALARM) == payloads(5) + payloads(20, start=10)
+
+
+def test_fully_acknowledged_segments_are_deleted(tmp_path: Path) -> None:
+    box = Outbox(tmp_path, segment_bytes=200)
+    box.append(Lane.TELEMETRY, payloads(100))
+    box.sync()
+    segments = len(list((tmp_path / "telemetry").glob("*.seg")))
+    assert segments > 10
+    drain(box, Lane.TELEMETRY)
+    assert len(list((tmp_path / "telemetry").glob("*.seg"))) == 1, "only the one being written"
+
+
+def test_a_torn_tail_costs_the_torn_record_only(tmp_path: Path) -> None:
+    box = Outbox(tmp_path, segment_bytes=1 << 20)
+    box.append(Lane.TELEMETRY, payloads(50))
+    box.close()
+    (seg,) = (tmp_path / "telemetry").glob("*.seg")
+    data = seg.read_bytes()
+    seg.write_bytes(data[:-7])  # the power went mid-write
+    again = Outbox(tmp_path)
+    assert again.corrupt == 1
+    again.append(Lane.TELEMETRY, [b"after"])
+    again.sync()
+    assert drain(again, Lane.TELEMETRY) == [*payloads(49), b"after"]
+
+
+def test_flipped_bytes_cost_exactly_the_records_they_hit(tmp_path: Path) -> None:
+    box = Outbox(tmp_path, segment_bytes=1 << 20)
+    records = payloads(200)
+    box.append(Lane.ALARM, records)
+    box.close()
+    (seg,) = (tmp_path / "alarm").glob("*.seg")
+    data = bytearray(seg.read_bytes())
+    size = len(data) // 200  # records are all the same size
+    rng = random.Random(7)
+    hit = sorted(rng.sample(range(200), 12))
+    for i in hit:
+        data[i * size + rng.randrange(size)] ^= 0xFF
+    seg.write_bytes(bytes(data))
+    again = Outbox(tmp_path)
+    assert again.corrupt == len(hit)
+    assert drain(again, Lane.ALARM) == [r for i, r in enumerate(records) if i not in hit]
+
+
+def test_a_damaged_acknowledgement_file_means_resending_not_losing(tmp_path: Path) -> None:
+    box = Outbox(tmp_path)
+    box.append(Lane.ALARM, payloads(10))
+    box.sync()
+    drain(box, Lane.ALARM)
+    box.append(Lane.ALARM, payloads(5, start=10))
+    box.close()
+    acks = tmp_path / "alarm" / "acks"
+    acks.write_bytes(acks.read_bytes().replace(b'"off":', b'"off":9'))
+    again = Outbox(tmp_path)
+    assert drain(again, Lane.ALARM)[-5:] == payloads(5, start=10)
+
+
+def test_over_budget_evidence_then_telemetry_go_oldest_first_alarms_stay(tmp_path: Path) -> None:
+    box = Outbox(tmp_path, segment_bytes=2000, budget_bytes=20_000)
+    box.append(Lane.ALARM, payloads(300, "a"))  # ~9 kB of alarms
+    box.append(Lane.TELEMETRY, payloads(300, "t"))
+    box.append(Lane.EVIDENCE, payloads(100, "e"))
+    box.sync()
+    dropped = box.enforce()
+    assert box.size_bytes() <= 20_000
+    assert box.dropped[Lane.EVIDENCE] == 100, "evidence went first, all of it"
+    assert box.dropped[Lane.ALARM] == 0
+    assert dropped == box.dropped[Lane.EVIDENCE] + box.dropped[Lane.TELEMETRY]
+    telemetry = drain(box, Lane.TELEMETRY)
+    assert telemetry == payloads(300, "t")[-len(telemetry) :], "the newest telemetry kept"
+    assert len(telemetry) + box.dropped[Lane.TELEMETRY] == 300
+    assert drain(box, Lane.ALARM) == payloads(300, "a")
+
+
+def test_old_telemetry_goes_by_age(tmp_path: Path) -> None:
+    box = Outbox(tmp_path, segment_bytes=500, max_age_s=3600)
+    box.append(Lane.TELEMETRY, payloads(40))
+    box.append(Lane.ALARM, payloads(5))
+    box.sync()
+    box.enforce(now=10**10)
+    assert box.dropped[Lane.TELEMETRY] == 40 and box.dropped[Lane.ALARM] == 0
+    assert drain(box, Lane.ALARM) == payloads(5)
+
+
+@pytest.mark.parametrize("segment_bytes", [150, 4096])
+@settings(max_examples=60, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from("asrkcx"), st.integers(1, 20)), max_size=60))
+def test_whatever_happens_every_synced_record_is_acknowledged_or_still_pending(
+    tmp_path_factory: pytest.TempPathFactory, segment_bytes: int, ops: list[tuple[str, int]]
+) -> None:
+    """a: append, s: sync, r: read, k: ack some in flight, c: commit, x: crash and reopen."""
+    path = tmp_path_factory.mktemp("box")
+    box = Outbox(path, segment_bytes=segment_bytes)
+    synced: list[bytes] = []
+    unsynced: list[bytes] = []
+    acked: set[bytes] = set()
+    inflight: list[tuple[int, bytes]] = []
+    n = 0
+    for op, k in ops:
+        if op == "a":
+            new = payloads(k, start=n)
+            n += k
+            box.append(Lane.TELEMETRY, new)
+            unsynced += new
+        elif op == "s":
+            box.sync()
+            synced += unsynced
+            unsynced = []
+        elif op == "r":
+            inflight += [(e.recno, e.payload) for e in box.read(Lane.TELEMETRY, k)]
+        elif op == "k":
+            done, inflight = inflight[::2][:k], [x for x in inflight if x not in inflight[::2][:k]]
+            box.ack(Lane.TELEMETRY, [r for r, _ in done])
+            acked |= {p for _, p in done}
+        elif op == "c":
+            box.commit_acks()
+        else:
+            box.abandon()  # a crash: nothing synced or committed on the way out
+            box = Outbox(path, segment_bytes=segment_bytes)
+            unsynced, inflight = [], []  # unsynced appends may or may not have survived
+    box.sync()
+    box.rewind()
+    rest = drain(box, Lane.TELEMETRY)
+    assert len(rest) == len(set(rest)), "nothing read twice in one pass"
+    missing = [p for p in synced if p not in acked and p not in rest]
+    assert missing == [], "a synced record was lost"
+    assert box.corrupt == 0
