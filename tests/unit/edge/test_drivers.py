@@ -591,24 +591,43 @@ def test_serial_driver_reads_a_pty_joins_split_lines_and_reports_malformed_ones_
     assert "bogus" not in caplog.text  # lines are data: counted, never echoed
 
 
-def test_serial_driver_survives_a_missing_port(tmp_path: Path) -> None:
-    """It keeps trying to open the port, emits nothing, and returns on stop."""
-    cfg = SerialLineConfig(
-        driver="serial_line", device="wl-1", port=str(tmp_path / "ttyUSB9"), reopen_s=0.05
-    )
+def test_serial_driver_waits_for_a_missing_port_warning_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unplugged adapter: retried quietly, nothing emitted, read once it is back."""
+    path = tmp_path / "ttyUSB9"
+    cfg = SerialLineConfig(driver="serial_line", device="wl-1", port=str(path), reopen_s=0.05)
     drv = SerialLineWaterLevel(cfg)
     got: list[Measurement] = []
+    caplog.set_level(logging.DEBUG, logger="villagewatch.edge.drivers.serialline")
+    master, slave = os.openpty()
+
+    def attempts(level: int) -> int:
+        return sum("cannot open" in r.getMessage() and r.levelno == level for r in caplog.records)
+
+    def plug_in_and_write() -> bool:
+        if not path.exists():
+            path.symlink_to(os.ttyname(slave))
+        os.write(master, b"L=42\r\n")  # again and again: opening the port drops what came before
+        return bool(got)
 
     async def scenario() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(drv.run(got.append, stop))
-        await asyncio.sleep(0.3)
-        assert not task.done()
+        await until(lambda: attempts(logging.DEBUG) >= 3, what="retries")
+        assert got == []
+        await until(plug_in_and_write, what="a reading once the port is there")
         stop.set()
         await asyncio.wait_for(task, 5)
 
-    asyncio.run(scenario())
-    assert got == []
+    try:
+        asyncio.run(scenario())
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert attempts(logging.WARNING) == 1
+    assert "open again" in caplog.text
+    assert {m.data["level_cm"] for m in got} == {42.0}
 
 
 # --- Modbus ----------------------------------------------------------------------------------

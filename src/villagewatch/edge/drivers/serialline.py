@@ -96,6 +96,7 @@ class SerialLineWaterLevel:
         self._clock = clock
         self._unreported = 0
         self._reported_at: float | None = None
+        self._port_missing = False
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Read lines until ``stop``, reopening the port whenever it fails."""
@@ -103,15 +104,21 @@ class SerialLineWaterLevel:
             try:
                 port = await asyncio.to_thread(self._open)
             except OSError as exc:  # serial.SerialException is an OSError
-                log.warning(
-                    "serial gauge %s: cannot open %s (%s); retrying in %g s",
+                # a warning when the port goes missing; the repeats only at debug level
+                log.log(
+                    logging.DEBUG if self._port_missing else logging.WARNING,
+                    "serial gauge %s: cannot open %s (%s); retrying every %g s",
                     self.cfg.device,
                     self.cfg.port,
                     exc,
                     self.cfg.reopen_s,
                 )
+                self._port_missing = True
                 await sleep_or_stop(stop, self.cfg.reopen_s)
                 continue
+            if self._port_missing:
+                log.info("serial gauge %s: %s open again", self.cfg.device, self.cfg.port)
+                self._port_missing = False
             try:
                 await self._read_lines(port, emit, stop)
             except OSError as exc:  # serial.SerialException is an OSError
