@@ -11,7 +11,6 @@ yet applied, and a transition applied twice changes nothing anyway.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import sqlite3
@@ -26,6 +25,7 @@ from villagewatch.alerts.store import AlertStore
 from villagewatch.config import AlertsSettings, Deployment
 from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.errors import StoreUnavailable
+from villagewatch.waiting import sleep_or_stop
 
 __all__ = ["AlertEngine", "notifier_for"]
 
@@ -106,8 +106,7 @@ class AlertEngine:
                 await asyncio.to_thread(self.pump, time.time_ns() // 1_000_000)
             except StoreUnavailable as exc:
                 log.warning("%s; retrying", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._settings.poll_s)
+            await sleep_or_stop(stop, self._settings.poll_s)
 
 
 def _transition(row: tuple[object, ...]) -> tuple[int, str, Transition]:

@@ -10,7 +10,6 @@ throttling reply waits a minute); nothing is dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from villagewatch.alerts.channels import Channel, ChannelError, RateLimit
 from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.outbox import Queued
 from villagewatch.alerts.store import AlertStore
+from villagewatch.waiting import sleep_or_stop
 
 __all__ = ["Sender", "compose"]
 
@@ -99,5 +99,4 @@ class Sender:
         """Send until ``stop``."""
         while not stop.is_set():
             await self.send_due()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every_s)
+            await sleep_or_stop(stop, every_s)

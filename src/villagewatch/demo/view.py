@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from rich.console import Console
 from rich.live import Live
@@ -11,6 +10,7 @@ from rich.table import Table
 
 from villagewatch.contract import RejectReason
 from villagewatch.ingest import IngestMetrics
+from villagewatch.waiting import sleep_or_stop
 
 __all__ = ["LiveView"]
 
@@ -59,8 +59,7 @@ class LiveView:
         before = self._snapshot()
         with Live(self._table(before, before), console=self._console, refresh_per_second=4) as live:
             while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                await sleep_or_stop(stop, 1.0)
                 now = self._snapshot()
                 live.update(self._table(now, before))
                 before = now

@@ -35,6 +35,7 @@ from villagewatch.edge.measurement import Driver, Measurement
 from villagewatch.edge.metrics import EdgeMetrics
 from villagewatch.edge.outbox import Entry, Lane, Outbox
 from villagewatch.edge.settings import EdgeSettings
+from villagewatch.waiting import sleep_or_stop
 
 __all__ = ["EdgeAgent"]
 
@@ -137,16 +138,14 @@ class EdgeAgent:
                 await drv.run(self.accept, stop)
             except Exception:
                 log.exception("Driver for %s failed; restarting it in 5 s", ", ".join(drv.devices))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 5)
+                await sleep_or_stop(stop, 5)
             else:
                 return
 
     async def _syncing(self, stop: asyncio.Event) -> None:
         last_commit = last_policy = last_status = 0.0
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._s.outbox.sync_interval_s)
+            await sleep_or_stop(stop, self._s.outbox.sync_interval_s)
             self.outbox.sync()
             self._wake.set()
             now = time.monotonic()

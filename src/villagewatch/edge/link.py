@@ -27,6 +27,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from villagewatch.backoff import Backoff
 from villagewatch.config import MqttSettings
 from villagewatch.mqtt import make_client
+from villagewatch.waiting import first, sleep_or_stop
 
 __all__ = ["EdgeLink"]
 
@@ -97,7 +98,7 @@ class EdgeLink:
             log.info("Connected to %s:%d", self._mqtt.host, self._mqtt.port)
             self._birth()
             self._on_up()
-            await _first(stop.wait(), lost.wait())
+            await first(stop.wait(), lost.wait())
             if stop.is_set():
                 self._say_goodbye(client)
             self.connected.clear()
@@ -172,8 +173,7 @@ class EdgeLink:
         """Wait ``delay``, or less once the broker's port answers again."""
         deadline = time.monotonic() + delay
         while not stop.is_set() and time.monotonic() < deadline:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), min(_PROBE_S, deadline - time.monotonic()))
+            await sleep_or_stop(stop, min(_PROBE_S, deadline - time.monotonic()))
             if probe and await asyncio.to_thread(self._probe):
                 return
 
@@ -183,12 +183,3 @@ class EdgeLink:
                 return True
         except OSError:
             return False
-
-
-async def _first(*aws: Any) -> None:
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in tasks:
-            t.cancel()

@@ -25,6 +25,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.properties import Properties
 
 from villagewatch.backoff import Backoff
+from villagewatch.waiting import first, sleep_or_stop
 
 __all__ = ["AsyncLink"]
 
@@ -87,17 +88,17 @@ class AsyncLink:
                         "Cannot reach the MQTT broker %s:%d (%s); retrying in %.1f s",
                         self._host, self._port, exc, delay,
                     )  # fmt: skip
-                    await _wait(stop, delay)
+                    await sleep_or_stop(stop, delay)
                     continue
                 opened = time.monotonic()
                 misc = asyncio.create_task(self._misc())
-                await _first(self._closed.wait(), stop.wait())
+                await first(self._closed.wait(), stop.wait())
                 misc.cancel()
                 if stop.is_set():
                     break
                 if time.monotonic() - opened > _STABLE_S:
                     self._backoff.reset()
-                await _wait(stop, self._backoff.next_delay())
+                await sleep_or_stop(stop, self._backoff.next_delay())
         finally:
             await self._disconnect()
 
@@ -184,17 +185,3 @@ class AsyncLink:
         assert self._loop is not None
         if sock is self._sock:
             self._loop.remove_writer(sock)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-async def _first(*aws: Any) -> None:
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in tasks:
-            t.cancel()
