@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from villagewatch.config.settings import InfluxSettings, Settings, SQLiteSettings
+from villagewatch.config.settings import InfluxSettings, MqttSettings, Settings, SQLiteSettings
 from villagewatch.config.teams import ChannelSettings, DingTalkChannel, EmailChannel, FeishuChannel
 from villagewatch.config.village import Village, check_village
 from villagewatch.config.yamlfile import read_yaml
@@ -107,6 +107,25 @@ def read_secret(path: Path) -> str:
         raise ConfigError([ConfigIssue(str(path), "", f"cannot read the secret: {exc}")]) from None
 
 
+def resolved_mqtt(mqtt: MqttSettings, base: Path) -> MqttSettings:
+    """``mqtt`` with its password and TLS files relative to ``base`` (the config's folder)."""
+
+    def rel_opt(p: Path | None) -> Path | None:
+        return None if p is None or p.is_absolute() else base / p
+
+    mqtt = mqtt.model_copy(update={"password_file": rel_opt(mqtt.password_file)})
+    if mqtt.tls is not None:
+        tls = mqtt.tls.model_copy(
+            update={
+                "ca_file": rel_opt(mqtt.tls.ca_file),
+                "cert_file": rel_opt(mqtt.tls.cert_file),
+                "key_file": rel_opt(mqtt.tls.key_file),
+            }
+        )
+        mqtt = mqtt.model_copy(update={"tls": tls})
+    return mqtt
+
+
 def _resolved(settings: Settings, base: Path) -> Settings:
     def rel(p: Path) -> Path:
         return p if p.is_absolute() else base / p
@@ -114,16 +133,7 @@ def _resolved(settings: Settings, base: Path) -> Settings:
     def rel_opt(p: Path | None) -> Path | None:
         return None if p is None else rel(p)
 
-    mqtt = settings.mqtt.model_copy(update={"password_file": rel_opt(settings.mqtt.password_file)})
-    if mqtt.tls is not None:
-        tls = mqtt.tls.model_copy(
-            update={
-                "ca_file": rel(mqtt.tls.ca_file),
-                "cert_file": rel_opt(mqtt.tls.cert_file),
-                "key_file": rel_opt(mqtt.tls.key_file),
-            }
-        )
-        mqtt = mqtt.model_copy(update={"tls": tls})
+    mqtt = resolved_mqtt(settings.mqtt, base)
     detect = settings.detect.model_copy(update={"state_path": rel(settings.detect.state_path)})
     channels: dict[str, ChannelSettings] = {}
     for cid, c in settings.alerts.channels.items():

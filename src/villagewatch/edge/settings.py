@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from villagewatch.config import MqttSettings
+from villagewatch.config.load import resolved_mqtt
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import Identifier
 from villagewatch.edge.drivers import DriverSettings
@@ -87,18 +88,7 @@ def load_edge(path: Path) -> EdgeSettings:
     def rel(p: Path) -> Path:
         return p if p.is_absolute() else base / p
 
-    mqtt = settings.mqtt
-    if mqtt.password_file is not None:
-        mqtt = mqtt.model_copy(update={"password_file": rel(mqtt.password_file)})
-    if mqtt.tls is not None:
-        tls = mqtt.tls.model_copy(
-            update={
-                "ca_file": rel(mqtt.tls.ca_file),
-                "cert_file": None if mqtt.tls.cert_file is None else rel(mqtt.tls.cert_file),
-                "key_file": None if mqtt.tls.key_file is None else rel(mqtt.tls.key_file),
-            }
-        )
-        mqtt = mqtt.model_copy(update={"tls": tls})
+    mqtt = resolved_mqtt(settings.mqtt, base)
     outbox = settings.outbox.model_copy(update={"path": rel(settings.outbox.path)})
     clock = settings.clock
     if clock.sync_file is not None:
