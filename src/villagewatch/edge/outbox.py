@@ -399,7 +399,7 @@ class Outbox:
             tmp.unlink()
         pos_seg, pos_off, acked, next_recno = _read_state(st.dir / "acks")
         for path in sorted(st.dir.glob("*.seg")):
-            verified = self._verify(path, pos_seg, pos_off)
+            verified = self._verify(path, pos_seg, pos_off, acked)
             if verified is None:
                 continue
             seg, pos_off = verified
@@ -421,64 +421,56 @@ class Outbox:
                 break
         else:
             st.read_seg, st.read_off = len(st.segments), 0
-        self._count_pending(st)
         if st.segments:
             st.durable = st.segments[-1].size
         return st
 
-    def _verify(self, path: Path, pos_seg: int, pos_off: int) -> tuple[_Segment, int] | None:
-        """Check every record; rewrite the file without damaged ones. Returns the segment and
-        the reading offset (moved if the file was rewritten and it is the saved segment)."""
-        buf = path.read_bytes()
-        good, bad = _scan(buf)
+    def _verify(
+        self, path: Path, pos_seg: int, pos_off: int, acked: set[int]
+    ) -> tuple[_Segment, int] | None:
+        """Check every record; rewrite the file without damaged ones. Returns the segment, with
+        its pending records counted, and the reading offset (moved if the file was rewritten
+        and it is the saved segment)."""
         if not path.stem.isdigit():
             log.warning("Outbox: %s is not a segment of ours; left alone", path)
             return None
         first = int(path.stem)  # the recno its first record had when written
+        buf = path.read_bytes()
+        good, bad = _scan(buf)
         if good:
             bad += good[0][2] - first  # damage before the first good record
         if bad:
             self.corrupt += bad
             log.warning("Outbox segment %s: %d damaged records skipped", path, bad)
             new_off = pos_off
-            parts = []
+            parts, kept = [], []
             pos = 0
-            for off, end, _recno in good:
+            for off, end, recno in good:
                 if first == pos_seg and off == pos_off:
                     new_off = pos
                 parts.append(buf[off:end])
+                kept.append((pos, pos + end - off, recno))
                 pos += end - off
             if first == pos_seg and pos_off >= (good[-1][1] if good else 0):
                 new_off = pos
-            data = b"".join(parts)
+            buf = b"".join(parts)
             tmp = path.with_suffix(".tmp")
             with tmp.open("wb") as f:
-                f.write(data)
+                f.write(buf)
                 f.flush()
                 os.fsync(f.fileno())
             tmp.replace(path)
             _fsync_dir(path.parent)
-            pos_off = new_off
-            buf = data
-            good, _ = _scan(buf)
+            pos_off, good = new_off, kept
         if not good:
             path.unlink()
             return None
+        # pending: not acknowledged, and (in the saved segment) at or after the saved position;
+        # segments before the saved one are wholly acknowledged and deleted by the caller
+        start = pos_off if first == pos_seg else 0
+        pending = sum(1 for off, _, recno in good if off >= start and recno not in acked)
         mtime = path.stat().st_mtime
-        return _Segment(path, first, good[-1][2], len(buf), 0, mtime, mtime), pos_off
-
-    def _count_pending(self, st: _LaneState) -> None:
-        for i, seg in enumerate(st.segments):
-            if i < st.read_seg:
-                seg.pending = 0
-                continue
-            buf = seg.path.read_bytes()
-            start = st.read_off if i == st.read_seg else 0
-            pending = 0
-            for _off, _end, recno in _scan(buf[start:])[0]:
-                if recno not in st.acked_above:
-                    pending += 1
-            seg.pending = pending
+        return _Segment(path, first, good[-1][2], len(buf), pending, mtime, mtime), pos_off
 
 
 def _fsync_dir(directory: Path) -> None:

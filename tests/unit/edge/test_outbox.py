@@ -55,6 +55,7 @@ def test_only_synced_records_are_read_and_acknowledged_ones_never_return(tmp_pat
     box.commit_acks()
     box.close()
     again = Outbox(tmp_path, segment_bytes=1000)
+    assert again.stats()[Lane.TELEMETRY].pending == 6, "counted at open"
     assert drain(again, Lane.TELEMETRY) == payloads(10)[4:]
     assert again.stats()[Lane.TELEMETRY].pending == 0
 
@@ -112,6 +113,7 @@ def test_flipped_bytes_cost_exactly_the_records_they_hit(tmp_path: Path) -> None
     seg.write_bytes(bytes(data))
     again = Outbox(tmp_path)
     assert again.corrupt == len(hit)
+    assert again.stats()[Lane.ALARM].pending == 200 - len(hit)
     assert drain(again, Lane.ALARM) == [r for i, r in enumerate(records) if i not in hit]
 
 
