@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from villagewatch.edge.settings import EdgeSettings
 
 __all__ = ["app", "main"]
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Sensor ingestion and alerting for village governance.",
@@ -55,13 +57,18 @@ def _logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-def _deployment(path: Path) -> Deployment:
+def _loaded(load: Callable[[Path], T], path: Path) -> T:
+    """``load(path)``; its config issues printed as file:line: path: reason, exit status 1."""
     try:
-        return load_deployment(path)
+        return load(path)
     except ConfigError as exc:
         for issue in exc.issues:
             typer.echo(str(issue), err=True)
         raise typer.Exit(1) from None
+
+
+def _deployment(path: Path) -> Deployment:
+    return _loaded(load_deployment, path)
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -481,12 +488,7 @@ EdgeConfig = Annotated[
 def _edge_settings(config: Path) -> EdgeSettings:
     from villagewatch.edge.settings import load_edge
 
-    try:
-        return load_edge(config)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            typer.echo(str(issue), err=True)
-        raise typer.Exit(1) from None
+    return _loaded(load_edge, config)
 
 
 @edge_app.callback()

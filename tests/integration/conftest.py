@@ -10,6 +10,8 @@ import pytest
 
 from villagewatch.devservers import Influxd, Mosquitto, missing_binaries
 
+from .webhook import Recorder, recording_server
+
 pytestmark = pytest.mark.integration
 
 
@@ -30,6 +32,13 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker = Mosquitto(tmp_path / "mosquitto").start()
     yield broker
     broker.kill()
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """A local HTTP server that records each request and answers 200 {}."""
+    with recording_server(Recorder(answer=lambda _b: (200, {}))) as r:
+        yield r
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from villagewatch.config.teams import EmailChannel
 from villagewatch.ports import free_port
 
 from .test_notifications import World
-from .webhook import Recorder, recording_server
+from .webhook import Recorder
 
 
 @dataclass
@@ -89,12 +89,6 @@ def smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    with recording_server(Recorder(answer=lambda _b: (200, {}))) as r:
-        yield r
 
 
 def channel(tmp_path: Path, port: int, **extra: Any) -> EmailChannel:

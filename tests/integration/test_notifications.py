@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +27,7 @@ from villagewatch.config.teams import (
 )
 from villagewatch.detectors import AlertKey, Severity, Transition
 
-from .webhook import Recorder, Reply, recording_server
+from .webhook import Recorder, Reply
 
 T0 = 1_795_000_000_000
 
@@ -108,12 +107,6 @@ class World:
 
     def metric(self, name: str, **labels: str) -> float:
         return self.metrics.registry.get_sample_value(name, labels) or 0.0
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    with recording_server(Recorder(answer=lambda _b: (200, {}))) as r:
-        yield r
 
 
 def texts(recorder: Recorder, to: str | None = None) -> list[str]:
