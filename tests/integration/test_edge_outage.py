@@ -53,7 +53,9 @@ def test_a_broker_outage_loses_nothing_and_the_sos_goes_first(
         await asyncio.sleep(3)
         ticker.pause()
         for _ in range(600):  # the backlog drains at 2,000 readings/s: ~6 s
-            if len(collector.keys()) >= agent._seq:
+            if len(collector.keys()) >= agent._seq and not any(
+                s.pending for s in agent.outbox.stats().values()
+            ):  # delivered, and the broker's acknowledgements back at the agent
                 break
             await asyncio.sleep(0.1)
         stop.set()
