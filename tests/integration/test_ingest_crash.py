@@ -40,7 +40,7 @@ def test_sigkill_mid_run_then_restart_stores_every_message_exactly_once(
     messages = [reading(f"wl-{i % DEVICES:03d}", i // DEVICES, level=float(i)) for i in range(N)]
     ingester = IngesterProcess(settings, metrics_port).start()
     publishing = threading.Thread(
-        target=publish_all, args=(mosquitto.port, messages), kwargs={"pace": 3000}
+        target=publish_all, args=(mosquitto.port, messages), kwargs={"pace": 1500}
     )
     publishing.start()
     kills_at: list[int] = []
