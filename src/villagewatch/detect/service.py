@@ -24,7 +24,7 @@ from paho.mqtt.client import ConnectFlags, DisconnectFlags
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from villagewatch.backoff import Backoff
 from villagewatch.config import Deployment
@@ -40,6 +40,7 @@ from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors import Transition
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
+from villagewatch.metrics_http import metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
 
 __all__ = ["DetectMetrics", "DetectService", "decoder_for"]
@@ -127,14 +128,9 @@ class DetectService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Detect until ``stop``; then commit and acknowledge what was processed, and leave."""
-        server = None
-        if self._settings.metrics_port is not None:
-            server, _ = start_http_server(
-                self._settings.metrics_port, addr="127.0.0.1", registry=self.metrics.registry
-            )
         link_stop = asyncio.Event()
         log.info("Watching villages %s", ", ".join(self._villages))
-        try:
+        with metrics_served(self.metrics.registry, self._settings.metrics_port):
             async with asyncio.TaskGroup() as tg:
                 link = tg.create_task(self._link.run(link_stop))
                 ticking = tg.create_task(self._tick(stop))
@@ -145,9 +141,6 @@ class DetectService:
                 await flushing  # the last commit, then the last acks
                 link_stop.set()
                 await link
-        finally:
-            if server is not None:
-                server.shutdown()
 
     # --- messages (event loop thread) -------------------------------------------
 

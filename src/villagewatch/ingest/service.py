@@ -27,7 +27,6 @@ from paho.mqtt.client import ConnectFlags, DisconnectFlags
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from prometheus_client import start_http_server
 
 from villagewatch.config import Deployment
 from villagewatch.contract import (
@@ -42,6 +41,7 @@ from villagewatch.contract import (
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
+from villagewatch.metrics_http import metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
 from villagewatch.store import Store
 
@@ -101,11 +101,6 @@ class IngestService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Ingest until ``stop`` is set; then write and acknowledge what was accepted, and leave."""
-        metrics_server = None
-        if self._ingest.metrics_port is not None:
-            metrics_server, _ = start_http_server(
-                self._ingest.metrics_port, addr="127.0.0.1", registry=self.metrics.registry
-            )
         writer = BatchWriter(
             store=self._store,
             intake=self._intake,
@@ -124,18 +119,18 @@ class IngestService:
             type(self._store).__name__,
         )
         try:
-            async with asyncio.TaskGroup() as tg:
-                link = tg.create_task(self._link.run(link_stop))
-                writing = tg.create_task(writer.run(stop))
-                await stop.wait()
-                self._intake.close()
-                self._link.pause_reading()  # what comes now stays with the broker, unacknowledged
-                await writing  # writes and acknowledges what was taken in
-                link_stop.set()  # the last PUBACKs go out before the DISCONNECT
-                await link
+            with metrics_served(self.metrics.registry, self._ingest.metrics_port):
+                async with asyncio.TaskGroup() as tg:
+                    link = tg.create_task(self._link.run(link_stop))
+                    writing = tg.create_task(writer.run(stop))
+                    await stop.wait()
+                    self._intake.close()
+                    # what comes now stays with the broker, unacknowledged
+                    self._link.pause_reading()
+                    await writing  # writes and acknowledges what was taken in
+                    link_stop.set()  # the last PUBACKs go out before the DISCONNECT
+                    await link
         finally:
-            if metrics_server is not None:
-                metrics_server.shutdown()
             log.info("Ingester stopped; everything acknowledged was written")
 
     # --- paho callbacks (event loop thread) ------------------------------------

@@ -27,6 +27,7 @@ Together these drain the same session at ~100,000 messages/s.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import struct
@@ -42,7 +43,7 @@ from paho.mqtt.properties import Properties
 
 from villagewatch.config import MqttSettings, read_secret
 
-__all__ = ["FastClient", "FastMessageHandler", "make_client"]
+__all__ = ["FastClient", "FastMessageHandler", "close_threaded", "make_client"]
 
 log = logging.getLogger(__name__)
 
@@ -230,3 +231,19 @@ def make_client(
         if receive_maximum is not None:
             props.ReceiveMaximum = receive_maximum
     return client, props
+
+
+def close_threaded(client: paho.Client) -> None:
+    """Disconnect a client run by ``loop_start``, stop its thread and close its sockets now.
+
+    paho leaves the connection open when the thread stops before it sent the DISCONNECT, and
+    keeps ``loop_start``'s wake-up socket pair until the client is garbage collected; an agent
+    that makes a client per connection attempt would otherwise hold them until then.
+    """
+    with contextlib.suppress(Exception):
+        client.disconnect()
+    client.loop_stop()
+    reset: Callable[[], None] | None = getattr(client, "_reset_sockets", None)
+    if reset is not None:
+        with contextlib.suppress(OSError):
+            reset()
