@@ -278,26 +278,23 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
     settings = deployment.settings.alerts
 
     async def main(stop: asyncio.Event) -> None:
-        from prometheus_client import start_http_server
+        from villagewatch.metrics_http import metrics_served
 
         store = SQLiteAlertStore(settings.state_path, notifier=notifier_for(deployment))
         metrics = AlertMetrics(store)
-        server = None
-        if settings.metrics_port is not None:
-            server, _ = start_http_server(
-                settings.metrics_port, addr="127.0.0.1", registry=metrics.registry
-            )
         try:
-            async with httpx.AsyncClient() as client, asyncio.TaskGroup() as tg:
-                channels = {
-                    cid: build_channel(cid, cfg, client) for cid, cfg in settings.channels.items()
-                }
-                engine = AlertEngine(settings=settings, store=store, metrics=metrics)
-                tg.create_task(engine.run(stop))
-                tg.create_task(Sender(store=store, channels=channels, metrics=metrics).run(stop))
+            with metrics_served(metrics.registry, settings.metrics_port):
+                async with httpx.AsyncClient() as client, asyncio.TaskGroup() as tg:
+                    channels = {
+                        cid: build_channel(cid, cfg, client)
+                        for cid, cfg in settings.channels.items()
+                    }
+                    engine = AlertEngine(settings=settings, store=store, metrics=metrics)
+                    tg.create_task(engine.run(stop))
+                    tg.create_task(
+                        Sender(store=store, channels=channels, metrics=metrics).run(stop)
+                    )
         finally:
-            if server is not None:
-                server.shutdown()
             store.close()
 
     _run_until_signal(main)
@@ -451,7 +448,7 @@ def alerts_silence(
 
 @config_app.command("check")
 def config_check(
-    files: Annotated[list[Path], typer.Argument(help="Settings or village files.")],
+    files: Annotated[list[Path], typer.Argument(help="Settings, village or edge.yaml files.")],
 ) -> None:
     """Validate config files; print every issue with file, line, path and reason."""
     failed = False
@@ -507,14 +504,12 @@ def edge(
         typer.echo("villagewatch edge: --config edge.yaml is required", err=True)
         raise typer.Exit(2)
     from villagewatch.edge.agent import EdgeAgent
-    from villagewatch.edge.drivers import build_driver
 
     _logging(log_level)
     settings = _edge_settings(config)
-    drivers = [build_driver(d) for d in settings.devices]
 
     async def main(stop: asyncio.Event) -> None:
-        await EdgeAgent(settings, drivers).run(stop)
+        await EdgeAgent(settings).run(stop)
 
     _run_until_signal(main)
 
@@ -540,9 +535,11 @@ def edge_status(
     stale = f"  (written {age:.0f} s ago: the agent is not running?)" if age > 10 else ""
     last = status["last_ack"]
     typer.echo(f"agent {status['agent']}  boot {status['boot']}  pid {status['pid']}{stale}")
+    version = status.get("config_version")
     typer.echo(
         f"link {status['link']}, clock {status['clock']}, last acknowledgement "
         + (f"{time.time() - last:.0f} s ago" if last else "never")
+        + (f", remote config version {version}" if version is not None else ", edge.yaml alone")
     )
     for lane, s in status["lanes"].items():
         oldest = f"{s['oldest_s']:.0f} s" if s["oldest_s"] is not None else "-"

@@ -16,6 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from villagewatch.edge.measurement import Emit, Measurement
+from villagewatch.mqtt import close_threaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ class Collector:
         self.client.loop_start()
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
-        if msg.topic.endswith("/status"):
+        if msg.topic.endswith(("/status", "/config")):  # not the agent's to say
             return
         with self._lock:
             self.got.append(Got(msg.topic, orjson.loads(msg.payload)))
@@ -63,8 +64,7 @@ class Collector:
         }
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_threaded(self.client)
 
 
 @dataclass

@@ -12,6 +12,11 @@ unacknowledged. A record older than ``live_window_s`` when sent (made during an
 outage, or before a restart) is ``historical`` — backlog — and backlog is paced
 at ``drain_rate`` readings a second so a village coming back does not flatten
 the broker. A record leaves the outbox only when the broker acknowledged it.
+
+Remote config (``remote.py``): the centre's retained desired config is laid over
+``edge.yaml``, saved beside the outbox (so a reboot without a link runs it too), and
+the drivers whose config changed are restarted; the outcome is reported on
+``…/config/reported``. A refused config changes nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import time
@@ -29,12 +35,16 @@ from typing import Any
 
 import orjson
 
+from villagewatch.contract.payloads import DesiredConfig, ReportedConfig
 from villagewatch.edge.clock import EdgeClock
+from villagewatch.edge.drivers import DriverSettings, build_driver
 from villagewatch.edge.link import EdgeLink
 from villagewatch.edge.measurement import Driver, Measurement
 from villagewatch.edge.metrics import EdgeMetrics
 from villagewatch.edge.outbox import Entry, Lane, Outbox
+from villagewatch.edge.remote import RemoteConfigError, apply_remote, parse_desired, version_of
 from villagewatch.edge.settings import EdgeSettings
+from villagewatch.metrics_http import metrics_served
 from villagewatch.waiting import sleep_or_stop
 
 __all__ = ["EdgeAgent"]
@@ -45,6 +55,7 @@ _SEND_IDLE_S = 0.02
 _COMMIT_S = 0.1
 _POLICY_S = 5.0
 _STATUS_S = 1.0
+_DRIVER_STOP_S = 10.0
 
 
 def machine_boot() -> str:
@@ -56,6 +67,15 @@ def machine_boot() -> str:
 
 
 @dataclass(slots=True)
+class _Slot:
+    """A driver of ``edge.yaml``, running with its own stop (a remote config restarts it)."""
+
+    cfg: DriverSettings
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
+@dataclass(slots=True)
 class _Sent:
     lane: Lane
     recnos: list[int]
@@ -63,13 +83,18 @@ class _Sent:
 
 
 class EdgeAgent:
-    """One agent: its drivers, outbox, clock and link."""
+    """One agent: the drivers of its ``edge.yaml`` (and ``extra`` ones, for tests), outbox,
+    clock and link."""
 
     def __init__(
-        self, settings: EdgeSettings, drivers: Sequence[Driver], *, clock: EdgeClock | None = None
+        self,
+        settings: EdgeSettings,
+        extra: Sequence[Driver] = (),
+        *,
+        clock: EdgeClock | None = None,
     ) -> None:
-        self._s = settings
-        self._drivers = list(drivers)
+        self._base = self._s = settings
+        self._extra = list(extra)
         self.boot = secrets.token_hex(6)
         self._machine = machine_boot()
         self._seq = 0
@@ -83,11 +108,21 @@ class EdgeAgent:
         self.clock = clock or EdgeClock(
             sync_file=settings.clock.sync_file, require_sync=settings.clock.require_sync
         )
-        devices = sorted({d for drv in self._drivers for d in drv.devices})
+        self._remote_file = cfg.path / "remote-config.json"
+        self.applied: DesiredConfig | None = None
+        self._load_remote()
+        self._built = [build_driver(d) for d in self._s.devices]
+        self._slots: list[_Slot] = []
+        self._tg: asyncio.TaskGroup | None = None
+        self._stop = asyncio.Event()
+        self._untrusted_since: float | None = None
+        self._clock_told = -math.inf
+        self._apply_lock = asyncio.Lock()
+        devices = sorted({d for drv in [*self._built, *self._extra] for d in drv.devices})
         self.link = EdgeLink(
             settings.mqtt, agent=settings.id, village=settings.village, boot=self.boot,
             devices=devices, on_ack=self._acked, on_up=self._up, on_down=self._down,
-            max_inflight=settings.max_inflight,
+            on_config=self._config_message, max_inflight=settings.max_inflight,
         )  # fmt: skip
         self.metrics = EdgeMetrics(self)
         self._sent: dict[int, _Sent] = {}
@@ -117,20 +152,39 @@ class EdgeAgent:
         """Run drivers, outbox upkeep and the link until ``stop``; then sync and close."""
         log.info(
             "Edge agent %s (boot %s) with %d drivers; outbox %s",
-            self._s.id, self.boot, len(self._drivers), self._s.outbox.path,
+            self._s.id, self.boot, len(self._built) + len(self._extra), self._s.outbox.path,
         )  # fmt: skip
-        server = self.metrics.serve(self._s.metrics_port)
         try:
-            async with asyncio.TaskGroup() as tg:
-                for drv in self._drivers:
-                    tg.create_task(self._run_driver(drv, stop))
-                tg.create_task(self._syncing(stop))
-                tg.create_task(self._sending(stop))
-                tg.create_task(self.link.run(stop))
+            with metrics_served(self.metrics.registry, self._s.metrics_port):
+                await self._run(stop)
         finally:
+            self._tg = None
             self.outbox.close()
-            if server is not None:
-                server.shutdown()
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as tg:
+            self._tg, self._stop = tg, stop
+            self._slots = [
+                self._start(cfg, drv) for cfg, drv in zip(self._s.devices, self._built, strict=True)
+            ]
+            tg.create_task(self._stop_drivers_on(stop))
+            for drv in self._extra:
+                tg.create_task(self._run_driver(drv, stop))
+            tg.create_task(self._syncing(stop))
+            tg.create_task(self._sending(stop))
+            tg.create_task(self.link.run(stop))
+
+    def _start(self, cfg: DriverSettings, drv: Driver) -> _Slot:
+        assert self._tg is not None
+        stop = asyncio.Event()
+        if self._stop.is_set():  # a config applied while the agent stops
+            stop.set()
+        return _Slot(cfg, stop, self._tg.create_task(self._run_driver(drv, stop)))
+
+    async def _stop_drivers_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        for slot in self._slots:
+            slot.stop.set()
 
     async def _run_driver(self, drv: Driver, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -159,6 +213,7 @@ class EdgeAgent:
                 last_policy = now
             if now - last_status >= _STATUS_S:
                 self._write_status()
+                self._tell_clock(now)
                 last_status = now
 
     async def _sending(self, stop: asyncio.Event) -> None:
@@ -232,6 +287,85 @@ class EdgeAgent:
         self._tokens_at = now
         return 0.0 if self._tokens > 0 else -self._tokens / rate
 
+    # --- remote config --------------------------------------------------------------------------
+
+    def _load_remote(self) -> None:
+        """Run the remote config saved at the last apply, if it still fits edge.yaml."""
+        try:
+            payload = self._remote_file.read_bytes()
+        except FileNotFoundError:
+            return
+        try:
+            desired = parse_desired(payload)
+            self._s = apply_remote(self._base, desired.config)
+        except RemoteConfigError as exc:
+            log.warning(
+                "The saved remote config no longer fits edge.yaml (%s); running edge.yaml as it "
+                "is until the centre sends one that does", exc,
+            )  # fmt: skip
+            return
+        self.applied = desired
+        log.info("Running remote config version %d (saved) over edge.yaml", desired.version)
+
+    def _config_message(self, payload: bytes) -> None:
+        if self._tg is not None:
+            self._tg.create_task(self._apply(payload))
+
+    async def _apply(self, payload: bytes) -> None:
+        async with self._apply_lock:
+            try:
+                await self._apply_one(payload)
+            except RemoteConfigError as exc:
+                version = version_of(payload)
+                kept = f"version {self.applied.version}" if self.applied else "edge.yaml"
+                log.warning(
+                    "Refused remote config version %d: %s; still running %s", version, exc, kept
+                )
+                self.metrics.config_refused.inc()
+                self._report(version, str(exc))
+
+    async def _apply_one(self, payload: bytes) -> None:
+        if not payload:  # the centre removed its retained desired config
+            if self.applied is not None:
+                log.info("The centre withdrew its remote config; back to edge.yaml as it is")
+                await self._switch(self._base, None)
+                self._remote_file.unlink(missing_ok=True)
+            return
+        desired = parse_desired(payload)
+        if desired != self.applied:
+            await self._switch(apply_remote(self._base, desired.config), desired, payload)
+            log.info("Applied remote config version %d", desired.version)
+        self._report(desired.version, None)
+
+    async def _switch(
+        self, settings: EdgeSettings, desired: DesiredConfig | None, payload: bytes = b""
+    ) -> None:
+        """Run ``settings``: restart the drivers whose config changed (all new ones are built
+        first, so a driver that cannot be made refuses the config and changes nothing)."""
+        changed = [i for i, cfg in enumerate(settings.devices) if cfg != self._slots[i].cfg]
+        built: dict[int, Driver] = {}
+        for i in changed:
+            try:
+                built[i] = build_driver(settings.devices[i])
+            except Exception as exc:
+                raise RemoteConfigError(f"devices[{i}]: cannot start the driver: {exc}") from exc
+        if desired is not None:
+            _write_durably(self._remote_file, payload)
+        for i in changed:
+            old = self._slots[i]
+            old.stop.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(old.task), _DRIVER_STOP_S)
+            except TimeoutError:
+                old.task.cancel()
+            self._slots[i] = self._start(settings.devices[i], built[i])
+            log.info("Restarted the driver of %s with its new config", ", ".join(built[i].devices))
+        self._s, self.applied = settings, desired
+
+    def _report(self, version: int, error: str | None) -> None:
+        report = ReportedConfig(v=1, version=version, applied=error is None, error=error)
+        self.link.publish(self.link.config_topic + "/reported", report.model_dump_json().encode())
+
     # --- link events ----------------------------------------------------------------------------
 
     def _acked(self, mid: int) -> None:
@@ -273,10 +407,45 @@ class EdgeAgent:
                 for lane, s in stats.items()
             },
             "corrupt": self.outbox.corrupt,
+            "config_version": self.applied.version if self.applied else None,
         }
+
+    def _tell_clock(self, now: float) -> None:
+        trusted = self.clock.trusted()
+        if trusted and self._untrusted_since is not None:
+            log.info(
+                "The clock is trusted now: what waited leaves with corrected times, marked unsynced"
+            )
+            self._untrusted_since = None
+        elif not trusted:
+            if self._untrusted_since is None:
+                self._untrusted_since = now
+            waited = now - self._untrusted_since
+            if waited >= 60 and now - self._clock_told >= 600:
+                self._clock_told = now
+                log.warning(
+                    "The clock has not been trusted for %.0f min (no sync at %s, or a time before "
+                    "2020): %d measurements wait; check the time source",
+                    waited / 60, self._s.clock.sync_file,
+                    sum(s.pending for s in self.outbox.stats().values()),
+                )  # fmt: skip
 
     def _write_status(self) -> None:
         path = self._s.outbox.path / "status.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(self.status()))
         tmp.replace(path)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

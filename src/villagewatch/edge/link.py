@@ -2,9 +2,10 @@
 
 MQTT 5 (or 3.1.1), QoS 1, TLS and a per-agent user from the settings. On every
 connect the agent's **birth** (retained ``online`` status listing its devices) is
-published; its **last will** (retained ``offline``) tells the centre when the link
-dies. A new client per connection means nothing stale is resent by paho: after a
-reconnect the agent sends again, from its outbox, whatever was not acknowledged.
+published and its ``…/config`` topic subscribed (the retained desired config arrives at
+once); its **last will** (retained ``offline``) tells the centre when the link dies.
+A new client per connection means nothing stale is resent by paho: after a reconnect
+the agent sends again, from its outbox, whatever was not acknowledged.
 
 Reconnecting waits a jittered, doubling delay capped at 60 s — but a cheap TCP
 probe every 2 s cuts the wait short as soon as the broker answers again.
@@ -13,7 +14,6 @@ probe every 2 s cuts the wait short as soon as the broker answers again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
@@ -26,7 +26,7 @@ from paho.mqtt.enums import MQTTErrorCode
 
 from villagewatch.backoff import Backoff
 from villagewatch.config import MqttSettings
-from villagewatch.mqtt import make_client
+from villagewatch.mqtt import close_threaded, make_client
 from villagewatch.waiting import first, sleep_or_stop
 
 __all__ = ["EdgeLink"]
@@ -51,12 +51,15 @@ class EdgeLink:
         on_ack: Callable[[int], None],
         on_up: Callable[[], None],
         on_down: Callable[[], None],
+        on_config: Callable[[bytes], None],
         max_inflight: int,
     ) -> None:
         self._mqtt = mqtt
         self._agent, self._boot, self._devices = agent, boot, devices
         self.status_topic = f"vw/v1/{village}/{agent}/status"
+        self.config_topic = f"vw/v1/{village}/{agent}/config"
         self._on_ack, self._on_up, self._on_down = on_ack, on_up, on_down
+        self._on_config = on_config
         self._max_inflight = max_inflight
         self._client: paho.Client | None = None
         self.connected = asyncio.Event()
@@ -128,8 +131,9 @@ class EdgeLink:
         client.max_inflight_messages_set(self._max_inflight)
         client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
 
-        def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
+        def on_connect(c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
             if not getattr(reason, "is_failure", False):
+                c.subscribe(self.config_topic, qos=1)  # retained: the desired config comes now
                 loop.call_soon_threadsafe(self.connected.set)
             else:
                 log.error("The broker refused the connection: %s", reason)
@@ -140,7 +144,12 @@ class EdgeLink:
         def on_publish(_c: Any, _u: Any, mid: int, *_rest: Any) -> None:
             loop.call_soon_threadsafe(self._acked, mid)
 
+        def on_message(_c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+            if msg.topic == self.config_topic:
+                loop.call_soon_threadsafe(self._on_config, bytes(msg.payload))
+
         client.on_connect = on_connect
+        client.on_message = on_message
         client.on_disconnect = on_disconnect
         client.on_publish = on_publish
         return client
@@ -163,9 +172,7 @@ class EdgeLink:
         client.publish(self.status_topic, self._status("offline"), qos=1, retain=True)
 
     def _drop(self, client: paho.Client) -> None:
-        with contextlib.suppress(Exception):
-            client.disconnect()
-        client.loop_stop()
+        close_threaded(client)
 
     async def _wait_or_probe(
         self, stop: asyncio.Event, delay: float, *, probe: bool = True

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from functools import partial
-from threading import Thread
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from villagewatch.edge.outbox import Lane
 
@@ -59,6 +58,17 @@ class EdgeMetrics:
             name = ln.name.lower()
             pending.labels(name).set_function(partial(_pending, agent, ln))
             oldest.labels(name).set_function(partial(_oldest, agent, ln))
+        self.config_refused = Counter(
+            "villagewatch_edge_config_refused",
+            "Desired configs from the centre refused (the last good one kept running).",
+            registry=r,
+        )
+        version = Gauge(
+            "villagewatch_edge_config_version",
+            "Version of the remote config running (-1: edge.yaml alone).",
+            registry=r,
+        )
+        version.set_function(lambda: float(agent.applied.version if agent.applied else -1))
         connected = Gauge(
             "villagewatch_edge_connected", "1 while connected to the broker.", registry=r
         )
@@ -69,14 +79,6 @@ class EdgeMetrics:
         """Copy the outbox's drop counts."""
         for ln in Lane:
             self._dropped.labels(ln.name.lower()).set(self._agent.outbox.dropped[ln])
-
-    def serve(self, port: int | None) -> Any:
-        """Start the HTTP endpoint (None: don't); returns the server to shut down."""
-        if port is None:
-            return None
-        server, thread = start_http_server(port, addr="127.0.0.1", registry=self.registry)
-        assert isinstance(thread, Thread)
-        return server
 
 
 def _pending(agent: EdgeAgent, lane: Lane) -> float:

@@ -299,16 +299,25 @@ class Outbox:
         """Drop by age, then by size (evidence before telemetry; never alarms); returns how
         many pending records were dropped."""
         now = time.time() if now is None else now
-        dropped = 0
+        dropped = dict.fromkeys(Lane, 0)
         for lane in (Lane.EVIDENCE, Lane.TELEMETRY):
             st = self._lanes[lane]
             while st.segments and st.segments[0].touched < now - self.max_age_s:
-                dropped += self._drop_oldest(st)
+                dropped[lane] += self._drop_oldest(st)
+        aged = dict(dropped)
         for lane in (Lane.EVIDENCE, Lane.TELEMETRY):
             st = self._lanes[lane]
             while self.size_bytes() > self.budget_bytes and st.segments:
-                dropped += self._drop_oldest(st)
-        return dropped
+                dropped[lane] += self._drop_oldest(st)
+        for lane, n in dropped.items():
+            if n:
+                log.warning(
+                    "Outbox: dropped the %d oldest waiting %s records (%d older than %.0f h, "
+                    "the rest to stay within %.1f MB); %s",
+                    n, lane.name.lower(), aged[lane], self.max_age_s / 3600,
+                    self.budget_bytes / 1e6, "events are never dropped",
+                )  # fmt: skip
+        return sum(dropped.values())
 
     def _drop_oldest(self, st: _LaneState) -> int:
         seg = st.segments[0]
@@ -320,11 +329,6 @@ class Outbox:
         self.dropped[st.lane] += lost
         for recno in [r for r in st.inflight if seg.first <= r <= seg.last]:
             del st.inflight[recno]
-        if lost:
-            log.warning(
-                "Outbox over its budget or age: dropped %d %s records (%s)",
-                lost, st.lane.name.lower(), seg.path.name,
-            )  # fmt: skip
         self._remove_first(st)
         return lost
 

@@ -1,0 +1,172 @@
+"""Two ways a village box goes wrong, through a running agent and a real broker: a clock that
+starts at 1970 after a power cut, and a disk budget reached during a long outage."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+from pathlib import Path
+
+from villagewatch.config import MqttSettings
+from villagewatch.devservers import Mosquitto
+from villagewatch.edge.agent import EdgeAgent
+from villagewatch.edge.clock import EdgeClock
+from villagewatch.edge.measurement import Emit, Measurement
+from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
+from villagewatch.ports import free_port
+
+from .edge_world import Collector, Ticker
+
+EARLIEST_MS = 1_577_836_800_000  # 2020-01-01
+
+
+def settings(tmp_path: Path, port: int, **extra: object) -> EdgeSettings:
+    return EdgeSettings.model_validate(
+        {
+            "id": "edge-1", "village": "v",
+            "mqtt": MqttSettings(port=port), "outbox": OutboxSettings(path=tmp_path / "outbox"),
+            "clock": ClockSettings(require_sync=False), **extra,
+        }
+    )  # fmt: skip
+
+
+class Stopwatch:
+    """A gauge read 20 times a second that remembers the real time of each reading."""
+
+    def __init__(self) -> None:
+        self.devices = ["wl-1"]
+        self.real_ms: list[int] = []
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.real_ms.append(time.time_ns() // 1_000_000)
+            emit(Measurement("wl-1", "telemetry", {"level_cm": 100.0}))
+            await asyncio.sleep(0.05)
+
+
+def test_an_unsynced_clock_never_stamps_1970_and_stamps_are_corrected_after_sync(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    synced = tmp_path / "synchronized"
+    box = {"wall_offset_ms": -(time.time_ns() // 1_000_000) + 3_600_000}  # 1970-01-01T01:00
+
+    def wall_ms() -> int:
+        return time.time_ns() // 1_000_000 + box["wall_offset_ms"]
+
+    clock = EdgeClock(sync_file=synced, require_sync=True, wall_ms=wall_ms)
+    gauge = Stopwatch()
+    collector = Collector(mosquitto.port, "v")
+    agent = EdgeAgent(settings(tmp_path, mosquitto.port), [gauge], clock=clock)
+    marks: dict[str, int] = {}
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        await asyncio.wait_for(agent.link.connected.wait(), 20)
+        await asyncio.sleep(3)
+        marks["held"] = len(collector.messages())
+        # the time source steps the clock and says so
+        box["wall_offset_ms"] = 0
+        synced.touch()
+        marks["synced_at"] = len(gauge.real_ms)
+        await asyncio.sleep(3)
+        marks["made"] = agent._seq
+        for _ in range(200):
+            if len(collector.keys()) >= marks["made"]:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        collector.close()
+    assert marks["held"] == 0, "nothing leaves before the clock is trusted"
+    items = {i["seq"]: i for g in collector.messages() for i in g.items}
+    assert set(range(marks["made"])) <= set(items)
+    now_ms = time.time_ns() // 1_000_000
+    unsynced = 0
+    for seq in range(marks["made"]):
+        item = items[seq]
+        assert EARLIEST_MS <= item["ts"] <= now_ms, item
+        # corrected to the real time it was made, from the monotonic clock
+        assert abs(item["ts"] - gauge.real_ms[seq]) <= 100, (item, gauge.real_ms[seq])
+        made_before_sync = seq < marks["synced_at"] - 20  # (the sync file is seen within 1 s)
+        if made_before_sync:
+            assert item["clock"] == "unsynced", item
+            unsynced += 1
+        if seq >= marks["synced_at"] + 20:
+            assert item["clock"] == "synced", item
+    assert unsynced >= 30  # 3 s at 20 a second made before the sync
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as reply:
+        return str(reply.read().decode())
+
+
+def test_a_long_outage_past_the_disk_budget_drops_oldest_telemetry_and_keeps_every_event(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    gauges = [f"wl-{i}" for i in range(5)]
+    ticker = Ticker(gauges, rate=3000)
+    port = free_port()
+    agent = EdgeAgent(
+        settings(
+            tmp_path, mosquitto.port, metrics_port=port,
+            outbox=OutboxSettings(path=tmp_path / "outbox", budget_mb=0.25, segment_kb=16),
+        ),
+        [ticker],
+    )  # fmt: skip
+    mosquitto.stop()  # the link is down from the start
+    collector_out: dict[str, object] = {}
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        for _ in range(24):  # 12 s: two rounds of the drop policy; an SOS every half second
+            ticker.sos("sos-1")
+            await asyncio.sleep(0.5)
+        ticker.pause()
+        await asyncio.sleep(5.5)  # one more round, after the last reading
+        collector_out["status"] = agent.status()
+        collector_out["metrics"] = await asyncio.to_thread(scrape, port)
+        collector_out["size"] = agent.outbox.size_bytes()
+        await asyncio.to_thread(mosquitto.start)
+        collector = Collector(mosquitto.port, "v")
+        collector_out["collector"] = collector
+        for _ in range(400):
+            if not any(s.pending for s in agent.outbox.stats().values()):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)
+        stop.set()
+        await task
+        collector.close()
+
+    asyncio.run(scenario())
+    status = collector_out["status"]
+    assert isinstance(status, dict)
+    lanes = status["lanes"]
+    telemetry_seqs = [s for s, d in enumerate(ticker.log) if d != "sos-1"]
+    sos_seqs = [s for s, d in enumerate(ticker.log) if d == "sos-1"]
+    assert len(sos_seqs) == 24
+    dropped = lanes["telemetry"]["dropped"]
+    assert dropped > 0, "the budget was reached"
+    assert lanes["alarm"]["dropped"] == 0
+    assert lanes["alarm"]["pending"] == 24
+    assert dropped + lanes["telemetry"]["pending"] == len(telemetry_seqs)
+    metrics = str(collector_out["metrics"])
+    assert f'villagewatch_edge_outbox_dropped{{lane="telemetry"}} {float(dropped)}' in metrics
+    assert 'villagewatch_edge_outbox_dropped{lane="alarm"} 0.0' in metrics
+    assert isinstance(collector_out["size"], int)
+    assert collector_out["size"] <= 0.25 * 1024 * 1024  # right after a round of the policy
+    # after the outage: every SOS, and the newest telemetry — exactly what was not dropped
+    collector = collector_out["collector"]
+    assert isinstance(collector, Collector)
+    got = collector.keys()
+    assert {("sos-1", agent.boot, s) for s in sos_seqs} <= got
+    got_telemetry = sorted(s for d, _, s in got if d != "sos-1")
+    assert got_telemetry == telemetry_seqs[dropped:], "oldest first, and nothing else"

@@ -1,0 +1,81 @@
+"""When the agent trusts its wall clock, and the times it gives measurements made before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from villagewatch.edge.clock import EdgeClock
+
+REAL_MS = 1_795_267_705_000  # 2026-11-21
+
+
+class Box:
+    """A box's two clocks, moved by hand."""
+
+    def __init__(self, wall_ms: int) -> None:
+        self.wall, self.mono = wall_ms, 5_000
+
+    def clock(self, sync_file: Path | None, *, require_sync: bool = True) -> EdgeClock:
+        return EdgeClock(
+            sync_file=sync_file, require_sync=require_sync,
+            wall_ms=lambda: self.wall, mono_ms=lambda: self.mono,
+        )  # fmt: skip
+
+    def tick(self, ms: int) -> None:
+        self.wall += ms
+        self.mono += ms
+
+
+def test_a_box_back_from_a_power_cut_stamps_monotonic_and_corrects_after_sync(
+    tmp_path: Path,
+) -> None:
+    box = Box(wall_ms=0)  # 1970: no battery-backed clock
+    synced = tmp_path / "synchronized"
+    clock = box.clock(synced)
+    assert clock.stamp() == (None, 5_000)
+    box.tick(60_000)
+    made = clock.stamp()
+    assert made == (None, 65_000)
+    assert clock.correct(made[1]) is None  # nothing better yet
+    # the time source steps the clock to the real time and says so
+    box.tick(30_000)
+    box.wall = REAL_MS
+    synced.touch()
+    box.tick(1_000)  # the sync file is looked at once a second
+    assert clock.trusted()
+    # made 31 s before now
+    assert clock.correct(made[1]) == REAL_MS + 1_000 - 31_000
+    assert clock.stamp() == (REAL_MS + 1_000, 96_000)
+
+
+@pytest.mark.parametrize(
+    ("wall_ms", "trusted"),
+    [(0, False), (1_577_836_799_999, False), (1_577_836_800_000, True), (REAL_MS, True),
+     (4_102_444_799_999, True), (4_102_444_800_000, False)],
+)  # fmt: skip
+def test_implausible_times_are_not_trusted_even_when_synced(
+    tmp_path: Path, wall_ms: int, trusted: bool
+) -> None:
+    synced = tmp_path / "synchronized"
+    synced.touch()
+    assert Box(wall_ms).clock(synced).trusted() is trusted
+
+
+def test_without_a_sync_file_only_a_box_told_not_to_wait_trusts_its_clock(tmp_path: Path) -> None:
+    assert not Box(REAL_MS).clock(tmp_path / "absent").trusted()
+    assert not Box(REAL_MS).clock(None).trusted()
+    assert Box(REAL_MS).clock(None, require_sync=False).trusted()
+
+
+def test_losing_sync_stops_trust_within_a_second(tmp_path: Path) -> None:
+    box = Box(REAL_MS)
+    synced = tmp_path / "synchronized"
+    synced.touch()
+    clock = box.clock(synced)
+    assert clock.trusted()
+    synced.unlink()
+    assert clock.trusted()  # cached for up to a second
+    box.tick(1_000)
+    assert not clock.trusted()
