@@ -39,6 +39,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
         "config/demo/villagewatch.yaml",
         "config/demo/dongcun.yaml",
         "config/production/villagewatch.yaml",
+        "config/edge/edge.yaml",
     ],
 )
 def test_shipped_configs_are_valid(path: str) -> None:

@@ -87,11 +87,17 @@ def _channel_references(village: Village, path: Path, settings: Settings) -> lis
 
 
 def check_file(path: Path) -> list[ConfigIssue]:
-    """Every issue in a settings file (with its villages) or a village file; empty when valid."""
+    """Every issue in a settings file (with its villages), a village file or an edge agent's
+    edge.yaml; empty when valid."""
     try:
         doc = read_yaml(path)
-        if isinstance(doc.data, dict) and "grids" in doc.data:
+        keys = doc.data if isinstance(doc.data, dict) else {}
+        if "grids" in keys:
             load_village(path)
+        elif "village" in keys and "villages" not in keys:
+            from villagewatch.edge.settings import load_edge
+
+            load_edge(path)
         else:
             load_deployment(path)
     except ConfigError as exc:

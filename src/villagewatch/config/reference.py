@@ -60,6 +60,19 @@ from villagewatch.detectors.config import (
     RainTier,
     RiseConfig,
 )
+from villagewatch.edge.drivers import (
+    BridgedDevice,
+    ModbusConfig,
+    SerialLineConfig,
+    SimulatedLockConfig,
+    SimulatedSosConfig,
+    SimulatedWaterLevelConfig,
+    TippingBucketConfig,
+    Zigbee2MqttConfig,
+)
+from villagewatch.edge.drivers import CameraConfig as EdgeCameraConfig
+from villagewatch.edge.remote import RemoteConfig
+from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
 
 __all__ = ["render_reference"]
 
@@ -100,6 +113,19 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("… offline", OfflineConfig),
     ("… lock", LockConfig),
     ("… camera", CameraConfig),
+    ("edge.yaml (one edge agent)", EdgeSettings),
+    ("edge.yaml: outbox", OutboxSettings),
+    ("edge.yaml: clock", ClockSettings),
+    ("edge.yaml: devices[] (driver: modbus)", ModbusConfig),
+    ("edge.yaml: devices[] (driver: serial_line)", SerialLineConfig),
+    ("edge.yaml: devices[] (driver: zigbee2mqtt)", Zigbee2MqttConfig),
+    ("edge.yaml: devices[] (driver: zigbee2mqtt) devices[]", BridgedDevice),
+    ("edge.yaml: devices[] (driver: tipping_bucket)", TippingBucketConfig),
+    ("edge.yaml: devices[] (driver: simulated_water_level)", SimulatedWaterLevelConfig),
+    ("edge.yaml: devices[] (driver: simulated_lock)", SimulatedLockConfig),
+    ("edge.yaml: devices[] (driver: simulated_sos)", SimulatedSosConfig),
+    ("edge.yaml: devices[] (driver: camera)", EdgeCameraConfig),
+    ("Remote config (`config` of the retained `vw/v1/<village>/<agent>/config`)", RemoteConfig),
 ]
 
 _INTRO = """\
@@ -114,6 +140,10 @@ simulator) naming one **village file** per village. Relative paths in the
 settings file are relative to that file. Secrets are never written in either:
 `password_file` and `token_file` name files holding them.
 Examples: `config/demo/` (the demo) and `config/production/`.
+
+An **edge agent** has its own `edge.yaml` (example: `config/edge/edge.yaml`;
+relative paths are relative to it); the centre may change parts of it with a
+**remote config** (docs/edge.md).
 """
 
 
