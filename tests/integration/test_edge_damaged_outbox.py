@@ -1,0 +1,91 @@
+"""A power cut leaves one outbox file with its last bytes cut off and another with random bytes
+flipped: the next agent opens it by itself, counts the damaged records in status and metrics,
+and delivers every good one through a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import urllib.request
+from pathlib import Path
+
+from villagewatch.config import MqttSettings
+from villagewatch.devservers import Mosquitto
+from villagewatch.edge.agent import EdgeAgent
+from villagewatch.edge.measurement import Measurement
+from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
+from villagewatch.ports import free_port
+
+from .edge_world import Collector
+
+
+def settings(tmp_path: Path, port: int, metrics_port: int | None = None) -> EdgeSettings:
+    return EdgeSettings.model_validate(
+        {
+            "id": "edge-1", "village": "v", "metrics_port": metrics_port,
+            "mqtt": MqttSettings(port=port), "outbox": OutboxSettings(path=tmp_path / "outbox"),
+            "clock": ClockSettings(require_sync=False),
+        }
+    )  # fmt: skip
+
+
+def test_damaged_outbox_files_cost_the_damaged_records_only(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    before = EdgeAgent(settings(tmp_path, mosquitto.port))  # never connects: all stays queued
+    made: list[tuple[str, str, int]] = []
+    for i in range(300):
+        device, channel = ("sos-1", "event") if i % 3 == 0 else ("wl-1", "telemetry")
+        data = {"type": "sos"} if channel == "event" else {"level_cm": float(i)}
+        made.append((device, before.boot, before._seq))
+        before.accept(Measurement(device, channel, data))
+    before.outbox.sync()
+    before.outbox.close()
+    outbox = tmp_path / "outbox"
+    (telemetry,) = (outbox / "telemetry").glob("*.seg")
+    telemetry.write_bytes(telemetry.read_bytes()[:-9])  # the power went mid-write
+    (alarm,) = (outbox / "alarm").glob("*.seg")
+    data = bytearray(alarm.read_bytes())
+    rng = random.Random(3)
+    for pos in rng.sample(range(len(data)), 5):
+        data[pos] ^= 0x5A
+    alarm.write_bytes(bytes(data))
+
+    collector = Collector(mosquitto.port, "v")
+    port = free_port()
+    agent = EdgeAgent(settings(tmp_path, mosquitto.port, port))
+    seen: dict[str, object] = {}
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        for _ in range(200):
+            if not any(s.pending for s in agent.outbox.stats().values()):
+                break
+            await asyncio.sleep(0.05)
+        seen["status"] = agent.status()
+        seen["metrics"] = await asyncio.to_thread(scrape, port)
+        await asyncio.sleep(0.5)
+        stop.set()
+        await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        collector.close()
+    corrupt = agent.outbox.corrupt
+    assert 2 <= corrupt <= 6, "the torn record, and one to five hit by the flips"
+    status = seen["status"]
+    assert isinstance(status, dict)
+    assert status["corrupt"] == corrupt
+    assert f"villagewatch_edge_outbox_corrupt_total {float(corrupt)}" in str(seen["metrics"])
+    got = collector.keys()
+    assert got <= set(made), "nothing invented"
+    assert len(got) == len(made) - corrupt, "every good record delivered"
+    assert made[-1] not in got  # (the last one made was telemetry: the torn one)
+    assert all(s.pending == 0 for s in agent.outbox.stats().values())
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as reply:
+        return str(reply.read().decode())
