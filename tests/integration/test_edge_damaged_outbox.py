@@ -35,21 +35,23 @@ def test_damaged_outbox_files_cost_the_damaged_records_only(
     before = EdgeAgent(settings(tmp_path, mosquitto.port))  # never connects: all stays queued
     made: list[tuple[str, str, int]] = []
     for i in range(300):
-        device, channel = ("sos-1", "event") if i % 3 == 0 else ("wl-1", "telemetry")
-        data = {"type": "sos"} if channel == "event" else {"level_cm": float(i)}
-        made.append((device, before.boot, before._seq))
-        before.accept(Measurement(device, channel, data))
+        m = (
+            Measurement("sos-1", "event", {"type": "sos"}) if i % 3 == 0
+            else Measurement("wl-1", "telemetry", {"level_cm": float(i)})
+        )  # fmt: skip
+        made.append((m.device, before.boot, before._seq))
+        before.accept(m)
     before.outbox.sync()
     before.outbox.close()
     outbox = tmp_path / "outbox"
     (telemetry,) = (outbox / "telemetry").glob("*.seg")
     telemetry.write_bytes(telemetry.read_bytes()[:-9])  # the power went mid-write
     (alarm,) = (outbox / "alarm").glob("*.seg")
-    data = bytearray(alarm.read_bytes())
+    damaged = bytearray(alarm.read_bytes())
     rng = random.Random(3)
-    for pos in rng.sample(range(len(data)), 5):
-        data[pos] ^= 0x5A
-    alarm.write_bytes(bytes(data))
+    for pos in rng.sample(range(len(damaged)), 5):
+        damaged[pos] ^= 0x5A
+    alarm.write_bytes(bytes(damaged))
 
     collector = Collector(mosquitto.port, "v")
     port = free_port()
