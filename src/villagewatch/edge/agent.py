@@ -38,6 +38,7 @@ import orjson
 from villagewatch.contract.payloads import DesiredConfig, ReportedConfig
 from villagewatch.edge.clock import EdgeClock
 from villagewatch.edge.drivers import DriverSettings, build_driver
+from villagewatch.edge.durable import fsync_dir, replace_durably
 from villagewatch.edge.link import EdgeLink
 from villagewatch.edge.measurement import Driver, Measurement
 from villagewatch.edge.metrics import EdgeMetrics
@@ -350,7 +351,8 @@ class EdgeAgent:
             except Exception as exc:
                 raise RemoteConfigError(f"devices[{i}]: cannot start the driver: {exc}") from exc
         if desired is not None:
-            _write_durably(self._remote_file, payload)
+            replace_durably(self._remote_file, payload)
+            fsync_dir(self._remote_file.parent)
         for i in changed:
             old = self._slots[i]
             old.stop.set()
@@ -435,17 +437,3 @@ class EdgeAgent:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(self.status()))
         tmp.replace(path)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -42,6 +42,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import BinaryIO
 
+from villagewatch.edge.durable import fsync_dir, replace_durably
+
 __all__ = ["Entry", "Lane", "LaneStats", "Outbox"]
 
 log = logging.getLogger(__name__)
@@ -216,7 +218,7 @@ class Outbox:
             st.writer = None
         path = st.dir / f"{st.next_recno:020d}.seg"
         st.writer = path.open("ab")
-        _fsync_dir(st.dir)
+        fsync_dir(st.dir)
         now = time.time()
         seg = _Segment(path, st.next_recno, st.next_recno - 1, 0, 0, now, now)
         st.segments.append(seg)
@@ -458,13 +460,8 @@ class Outbox:
             if first == pos_seg and pos_off >= (good[-1][1] if good else 0):
                 new_off = pos
             buf = b"".join(parts)
-            tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as f:
-                f.write(buf)
-                f.flush()
-                os.fsync(f.fileno())
-            tmp.replace(path)
-            _fsync_dir(path.parent)
+            replace_durably(path, buf)
+            fsync_dir(path.parent)
             pos_off, good = new_off, kept
         if not good:
             path.unlink()
@@ -477,22 +474,9 @@ class Outbox:
         return _Segment(path, first, good[-1][2], len(buf), pending, mtime, mtime), pos_off
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_state(path: Path, state: dict[str, object]) -> None:
     body = json.dumps(state, separators=(",", ":")).encode()
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        f.write(body + b"\n" + f"{zlib.crc32(body):08x}".encode())
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    replace_durably(path, body + b"\n" + f"{zlib.crc32(body):08x}".encode())
 
 
 def _read_state(path: Path) -> tuple[int, int, set[int], int]:
