@@ -1,12 +1,15 @@
 """For edge-agent tests: a subscriber that keeps everything the agent delivered (a persistent
-MQTT session, so it misses nothing across a broker restart), and a steady test source."""
+MQTT session, so it misses nothing across a broker restart), a steady test source, the agent's
+settings and a metrics scrape."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import threading
+import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,7 +18,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from villagewatch.config import MqttSettings
 from villagewatch.edge.measurement import Emit, Measurement
+from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
 from villagewatch.mqtt import close_threaded
 
 
@@ -103,3 +108,21 @@ class Ticker:
 
     def pause(self) -> None:
         self._paused = True
+
+
+def edge_settings(tmp_path: Path, port: int, **extra: object) -> EdgeSettings:
+    """Agent ``edge-1`` of village ``v`` on the broker at ``port``, outbox in ``tmp_path``,
+    clock trusted; ``extra`` sets or overrides keys."""
+    return EdgeSettings.model_validate(
+        {
+            "id": "edge-1", "village": "v",
+            "mqtt": MqttSettings(port=port), "outbox": OutboxSettings(path=tmp_path / "outbox"),
+            "clock": ClockSettings(require_sync=False), **extra,
+        }
+    )  # fmt: skip
+
+
+def scrape_metrics(port: int) -> str:
+    """The Prometheus text an agent serves on 127.0.0.1:``port``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as reply:
+        return str(reply.read().decode())

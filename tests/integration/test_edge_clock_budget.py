@@ -5,30 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.request
 from pathlib import Path
 
-from villagewatch.config import MqttSettings
 from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.clock import EdgeClock
 from villagewatch.edge.measurement import Emit, Measurement
-from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
+from villagewatch.edge.settings import OutboxSettings
 from villagewatch.ports import free_port
 
-from .edge_world import Collector, Ticker
+from .edge_world import Collector, Ticker, edge_settings, scrape_metrics
 
 EARLIEST_MS = 1_577_836_800_000  # 2020-01-01
-
-
-def settings(tmp_path: Path, port: int, **extra: object) -> EdgeSettings:
-    return EdgeSettings.model_validate(
-        {
-            "id": "edge-1", "village": "v",
-            "mqtt": MqttSettings(port=port), "outbox": OutboxSettings(path=tmp_path / "outbox"),
-            "clock": ClockSettings(require_sync=False), **extra,
-        }
-    )  # fmt: skip
 
 
 class Stopwatch:
@@ -57,7 +45,7 @@ def test_an_unsynced_clock_never_stamps_1970_and_stamps_are_corrected_after_sync
     clock = EdgeClock(sync_file=synced, require_sync=True, wall_ms=wall_ms)
     gauge = Stopwatch()
     collector = Collector(mosquitto.port, "v")
-    agent = EdgeAgent(settings(tmp_path, mosquitto.port), [gauge], clock=clock)
+    agent = EdgeAgent(edge_settings(tmp_path, mosquitto.port), [gauge], clock=clock)
     marks: dict[str, int] = {}
 
     async def scenario() -> None:
@@ -102,11 +90,6 @@ def test_an_unsynced_clock_never_stamps_1970_and_stamps_are_corrected_after_sync
     assert unsynced >= 30  # 3 s at 20 a second made before the sync
 
 
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as reply:
-        return str(reply.read().decode())
-
-
 def test_a_long_outage_past_the_disk_budget_drops_oldest_telemetry_and_keeps_every_event(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
@@ -114,7 +97,7 @@ def test_a_long_outage_past_the_disk_budget_drops_oldest_telemetry_and_keeps_eve
     ticker = Ticker(gauges, rate=3000)
     port = free_port()
     agent = EdgeAgent(
-        settings(
+        edge_settings(
             tmp_path, mosquitto.port, metrics_port=port,
             outbox=OutboxSettings(path=tmp_path / "outbox", budget_mb=0.25, segment_kb=16),
         ),
@@ -132,7 +115,7 @@ def test_a_long_outage_past_the_disk_budget_drops_oldest_telemetry_and_keeps_eve
         ticker.pause()
         await asyncio.sleep(5.5)  # one more round, after the last reading
         collector_out["status"] = agent.status()
-        collector_out["metrics"] = await asyncio.to_thread(scrape, port)
+        collector_out["metrics"] = await asyncio.to_thread(scrape_metrics, port)
         collector_out["size"] = agent.outbox.size_bytes()
         await asyncio.to_thread(mosquitto.start)
         collector = Collector(mosquitto.port, "v")

@@ -6,33 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import random
-import urllib.request
 from pathlib import Path
 
-from villagewatch.config import MqttSettings
 from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.measurement import Measurement
-from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
 from villagewatch.ports import free_port
 
-from .edge_world import Collector
-
-
-def settings(tmp_path: Path, port: int, metrics_port: int | None = None) -> EdgeSettings:
-    return EdgeSettings.model_validate(
-        {
-            "id": "edge-1", "village": "v", "metrics_port": metrics_port,
-            "mqtt": MqttSettings(port=port), "outbox": OutboxSettings(path=tmp_path / "outbox"),
-            "clock": ClockSettings(require_sync=False),
-        }
-    )  # fmt: skip
+from .edge_world import Collector, edge_settings, scrape_metrics
 
 
 def test_damaged_outbox_files_cost_the_damaged_records_only(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    before = EdgeAgent(settings(tmp_path, mosquitto.port))  # never connects: all stays queued
+    before = EdgeAgent(edge_settings(tmp_path, mosquitto.port))  # never connects: all stays queued
     made: list[tuple[str, str, int]] = []
     for i in range(300):
         m = (
@@ -55,7 +42,7 @@ def test_damaged_outbox_files_cost_the_damaged_records_only(
 
     collector = Collector(mosquitto.port, "v")
     port = free_port()
-    agent = EdgeAgent(settings(tmp_path, mosquitto.port, port))
+    agent = EdgeAgent(edge_settings(tmp_path, mosquitto.port, metrics_port=port))
     seen: dict[str, object] = {}
 
     async def run() -> None:
@@ -66,7 +53,7 @@ def test_damaged_outbox_files_cost_the_damaged_records_only(
                 break
             await asyncio.sleep(0.05)
         seen["status"] = agent.status()
-        seen["metrics"] = await asyncio.to_thread(scrape, port)
+        seen["metrics"] = await asyncio.to_thread(scrape_metrics, port)
         await asyncio.sleep(0.5)
         stop.set()
         await task
@@ -86,8 +73,3 @@ def test_damaged_outbox_files_cost_the_damaged_records_only(
     assert len(got) == len(made) - corrupt, "every good record delivered"
     assert made[-1] not in got  # (the last one made was telemetry: the torn one)
     assert all(s.pending == 0 for s in agent.outbox.stats().values())
-
-
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as reply:
-        return str(reply.read().decode())

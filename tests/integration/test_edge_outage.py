@@ -8,25 +8,13 @@ import asyncio
 import os
 from pathlib import Path
 
-from villagewatch.config import MqttSettings
 from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
-from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
 
-from .edge_world import Collector, Ticker
+from .edge_world import Collector, Ticker, edge_settings
 
 OUTAGE_S = float(os.environ.get("VW_EDGE_OUTAGE_S", "120"))
 GAUGES = [f"wl-{i}" for i in range(5)]
-
-
-def settings(tmp_path: Path, port: int, **extra: object) -> EdgeSettings:
-    return EdgeSettings.model_validate(
-        {
-            "id": "edge-1", "village": "v",
-            "mqtt": MqttSettings(port=port), "outbox": OutboxSettings(path=tmp_path / "outbox"),
-            "clock": ClockSettings(require_sync=False), **extra,
-        }
-    )  # fmt: skip
 
 
 def test_a_broker_outage_loses_nothing_and_the_sos_goes_first(
@@ -35,7 +23,7 @@ def test_a_broker_outage_loses_nothing_and_the_sos_goes_first(
     collector = Collector(mosquitto.port, "v")
     ticker = Ticker([*GAUGES, "sos-1"], rate=100)
     ticker.devices = GAUGES  # round robin over the gauges; sos-1 only presses
-    agent = EdgeAgent(settings(tmp_path, mosquitto.port, drain_rate=2000), [ticker])
+    agent = EdgeAgent(edge_settings(tmp_path, mosquitto.port, drain_rate=2000), [ticker])
     marks: dict[str, int] = {}
 
     async def scenario() -> None:

@@ -13,25 +13,18 @@ import orjson
 from paho.mqtt import publish
 from paho.mqtt.client import MQTTv5
 
-from villagewatch.config import MqttSettings
 from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
-from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
+from villagewatch.edge.settings import EdgeSettings
 
-from .edge_world import Collector
+from .edge_world import Collector, edge_settings
 
 CONFIG = "vw/v1/v/edge-1/config"
 
 
 def settings(tmp_path: Path, port: int) -> EdgeSettings:
-    return EdgeSettings.model_validate(
-        {
-            "id": "edge-1", "village": "v",
-            "mqtt": MqttSettings(port=port), "outbox": OutboxSettings(path=tmp_path / "outbox"),
-            "clock": ClockSettings(require_sync=False),
-            "devices": [{"driver": "simulated_water_level", "device": "wl-1", "interval_s": 0.5}],
-        }
-    )  # fmt: skip
+    gauge = {"driver": "simulated_water_level", "device": "wl-1", "interval_s": 0.5}
+    return edge_settings(tmp_path, port, devices=[gauge])
 
 
 def desire(port: int, payload: bytes | dict[str, Any]) -> None:
