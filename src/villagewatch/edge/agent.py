@@ -2,7 +2,8 @@
 
 Each measurement gets the agent's boot id, a per-boot sequence number (the
 centre's dedupe key), a device time and a clock flag (see ``clock.py``), and is
-appended to its lane: events to ALARM, telemetry to TELEMETRY. The outbox is
+appended to its lane: events to ALARM, telemetry to TELEMETRY, camera snapshots to
+EVIDENCE (each sent alone, as the JPEG, on ``…/evidence/<id>``). The outbox is
 fsynced every ``outbox.sync_interval_s``; only then can a record be sent.
 
 Sending, while connected and the clock is trusted: lanes in order (an SOS made
@@ -57,6 +58,7 @@ _COMMIT_S = 0.1
 _POLICY_S = 5.0
 _STATUS_S = 1.0
 _DRIVER_STOP_S = 10.0
+_EVIDENCE_BATCH = 4  # snapshots of up to 200 KB: a few at a time, not batch_max of them
 
 
 def machine_boot() -> str:
@@ -112,7 +114,7 @@ class EdgeAgent:
         self._remote_file = cfg.path / "remote-config.json"
         self.applied: DesiredConfig | None = None
         self._load_remote()
-        self._built = [build_driver(d) for d in self._s.devices]
+        self._built = [build_driver(d, cfg.path) for d in self._s.devices]
         self._slots: list[_Slot] = []
         self._tg: asyncio.TaskGroup | None = None
         self._stop = asyncio.Event()
@@ -143,6 +145,10 @@ class EdgeAgent:
             "m": mono, "mb": self._machine, "x": m.data,
         }  # fmt: skip
         self._seq += 1
+        if m.channel == "evidence":  # the JPEG rides after the header's newline, as it is
+            self.outbox.append(Lane.EVIDENCE, [orjson.dumps(record) + b"\n" + m.blob])
+            self.metrics.accepted.labels(Lane.EVIDENCE.name.lower()).inc()
+            return
         lane = Lane.ALARM if m.channel == "event" else Lane.TELEMETRY
         self.outbox.append(lane, [orjson.dumps(record)])
         self.metrics.accepted.labels(lane.name.lower()).inc()
@@ -234,12 +240,15 @@ class EdgeAgent:
         if len(self._sent) >= self._s.max_inflight or self._pacing_wait() > 0:
             return 0
         for lane in Lane:
-            entries = self.outbox.read(lane, self._s.batch_max)
+            count = _EVIDENCE_BATCH if lane is Lane.EVIDENCE else self._s.batch_max
+            entries = self.outbox.read(lane, count)
             if entries:
                 return self._publish(lane, entries)
         return 0
 
     def _publish(self, lane: Lane, entries: list[Entry]) -> int:
+        if lane is Lane.EVIDENCE:
+            return self._publish_evidence(entries)
         # one message per device, channel and boot (the boot the records were made in: a
         # resend after a restart keeps its dedupe key), live or backlog
         groups: dict[tuple[str, str, str, bool], list[tuple[int, dict[str, Any]]]] = {}
@@ -267,6 +276,22 @@ class EdgeAgent:
             if historical:
                 self._tokens -= len(items)
             self.metrics.sent.labels(lane.name.lower(), str(historical).lower()).inc(len(items))
+            messages += 1
+        return messages
+
+    def _publish_evidence(self, entries: list[Entry]) -> int:
+        """One message per snapshot: the JPEG itself on ``…/<device>/evidence/<id>``."""
+        messages = 0
+        for e in entries:
+            header, _, jpeg = e.payload.partition(b"\n")
+            rec = orjson.loads(header)
+            topic = f"vw/v1/{self._s.village}/{rec['d']}/evidence/{rec['x']['id']}"
+            mid = self.link.publish(topic, jpeg)
+            if mid is None:
+                self.outbox.rewind()
+                return messages
+            self._sent[mid] = _Sent(Lane.EVIDENCE, [e.recno], 1)
+            self.metrics.sent.labels("evidence", "false").inc()
             messages += 1
         return messages
 
@@ -347,7 +372,7 @@ class EdgeAgent:
         built: dict[int, Driver] = {}
         for i in changed:
             try:
-                built[i] = build_driver(settings.devices[i])
+                built[i] = build_driver(settings.devices[i], self._s.outbox.path)
             except Exception as exc:
                 raise RemoteConfigError(f"devices[{i}]: cannot start the driver: {exc}") from exc
         if desired is not None:

@@ -23,11 +23,14 @@ class Measurement:
 
     device: str
     """The device id of the contract (``[a-z0-9][a-z0-9_-]{0,63}``)."""
-    channel: Literal["telemetry", "event"]
+    channel: Literal["telemetry", "event", "evidence"]
     data: dict[str, Any] = field(default_factory=dict)
     """Telemetry: the metrics (``{"level_cm": 123.4, "battery": 87}``). Event: ``type`` and
     the event's other fields (``{"type": "unlock", "credential": "c-12", "method": "code"}``);
-    never ``seq``, ``ts`` or ``clock`` — the agent adds those."""
+    never ``seq``, ``ts`` or ``clock`` — the agent adds those. Evidence: ``{"id": …}``, the
+    evidence id an event refers to."""
+    blob: bytes = b""
+    """Evidence only: the JPEG, sent as it is on ``…/evidence/<id>``."""
 
 
 Emit = Callable[[Measurement], None]
