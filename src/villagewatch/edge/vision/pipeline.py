@@ -1,0 +1,233 @@
+"""One camera's pipeline: a frame in; contract events, telemetry and evidence out.
+
+Per frame: privacy masks first (to the small grey frame that everything looks at, and
+to every snapshot), the background pair, the objects that stay, the rules of the zones.
+At their own intervals: the gauge level and the parking spaces, on the full-size frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from villagewatch.edge.vision.backgrounds import Backgrounds
+from villagewatch.edge.vision.config import CameraVision, ZoneKind
+from villagewatch.edge.vision.evidence import evidence_id, evidence_jpeg
+from villagewatch.edge.vision.objects import Box, Tracker
+from villagewatch.edge.vision.rules import Finding, Rules
+from villagewatch.edge.vision.scene import Scene, blackout, draw_overlay
+
+if TYPE_CHECKING:
+    from villagewatch.edge.vision.gauge import GaugeReader, GaugeReading
+    from villagewatch.edge.vision.occupancy import SpaceOccupancy, SpaceState
+
+__all__ = ["CameraPipeline", "Evidence", "Output"]
+
+log = logging.getLogger(__name__)
+U8 = npt.NDArray[np.uint8]
+_FPS_EVERY_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A snapshot for the outbox's evidence lane, referenced by an event's ``evidence``."""
+
+    id: str
+    jpeg: bytes
+
+
+@dataclass(slots=True)
+class Output:
+    """What one frame produced."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    telemetry: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    spaces: dict[str, bool] = field(default_factory=dict)
+    """Occupied per space id, when the spaces were looked at in this frame."""
+
+
+class CameraPipeline:
+    """Frames of one camera through masks, backgrounds, objects, rules, gauge and spaces."""
+
+    def __init__(self, cam: CameraVision, *, references: Sequence[U8] = ()) -> None:
+        self.cam = cam
+        self._references = list(references)
+        self._gauge: GaugeReader | None = None
+        if cam.gauge is not None:
+            from villagewatch.edge.vision.gauge import GaugeReader
+
+            self._gauge = GaugeReader(cam.gauge.target_cm)
+        self.scene: Scene | None = None
+        self._bg = Backgrounds(cam.motion)
+        self._tracker: Tracker | None = None
+        self._rules: Rules | None = None
+        self._occupancy: SpaceOccupancy | None = None
+        self._next_gauge = self._next_parking = -math.inf
+        self._fps_since: float | None = None
+        self._frames = 0
+        self.last_level_reason = ""
+
+    # --- per frame ----------------------------------------------------------------------------
+
+    def process(self, frame_bgr: U8, t: float) -> Output:
+        """Look at one frame taken at ``t`` (epoch seconds)."""
+        h, w = frame_bgr.shape[:2]
+        scene = self.scene
+        if scene is None or scene.size != (w, h):
+            scene = self._rebuild(w, h)
+        out = Output()
+        gray = np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), np.uint8)
+        small = np.asarray(
+            cv2.resize(gray, (scene.small_w, scene.small_h), interpolation=cv2.INTER_AREA), np.uint8
+        )
+        if scene.visible_small is not None:
+            small = np.asarray(cv2.bitwise_and(small, scene.visible_small), np.uint8)
+        assert self._tracker is not None
+        assert self._rules is not None
+        hold = self._tracker.hold_mask(small.shape[:2]) if self._tracker.objects else None
+        _, changed = self._bg.update(small, t, hold)
+        if self._bg.short is not None and self._bg.long is not None:
+            _, gone = self._tracker.update(changed, self._bg.short, self._bg.long_scaled(), t)
+            for o in gone:
+                if o.forgotten:
+                    self._bg.absorb(o.box)
+            minute = int((t / 60 + self.cam.utc_offset_h * 60) % 1440)
+            objects = list(self._tracker.objects.values())
+            findings = self._rules.objects(objects, gone, t, minute) + self._rules.waters(
+                changed, t
+            )
+            for f in findings:
+                self._report(f, frame_bgr, scene, out)
+        if self._gauge is not None and t >= self._next_gauge:
+            self._next_gauge = t + (self.cam.gauge.interval_s if self.cam.gauge else 60)
+            self._read_gauge(gray, out)
+        if self._occupancy is not None and t >= self._next_parking:
+            interval = self.cam.parking.interval_s if self.cam.parking else 60
+            self._next_parking = t + interval
+            self._look_at_spaces(frame_bgr, scene, out)
+        self._count_frame(t, out)
+        return out
+
+    def snapshot(self, frame_bgr: U8) -> U8:
+        """The frame as a maintainer checks a camera: masks black, zones and masks drawn."""
+        h, w = frame_bgr.shape[:2]
+        scene = self.scene if self.scene is not None and self.scene.size == (w, h) else None
+        return draw_overlay(frame_bgr, scene or Scene(self.cam, w, h), label=self.cam.camera)
+
+    # --- pieces -------------------------------------------------------------------------------
+
+    def _rebuild(self, w: int, h: int) -> Scene:
+        if self.scene is not None:
+            log.warning("camera %s: frame size is now %dx%d; starting over", self.cam.camera, w, h)
+        scene = Scene(self.cam, w, h)
+        self.scene = scene
+        self._bg = Backgrounds(self.cam.motion)
+        small_area = scene.small_w * scene.small_h
+        self._rules = Rules(scene.zones, small_area, self.cam.motion.grace_s)
+        self._tracker = Tracker(self.cam.motion, self._rules.min_area())
+        spaces = scene.of_kind(ZoneKind.SPACE)
+        self._occupancy = None
+        if spaces and self._references:
+            from villagewatch.edge.vision.occupancy import SpaceOccupancy
+
+            refs = [blackout(r, scene.visible) for r in self._references]
+            threshold = self.cam.parking.threshold if self.cam.parking else None
+            self._occupancy = SpaceOccupancy(
+                {a.zone.id: [(float(x), float(y)) for x, y in a.polygon] for a in spaces},
+                refs,
+                threshold=threshold,
+            )
+        elif spaces:
+            log.error("camera %s: space zones but no frames of the empty lot", self.cam.camera)
+        return scene
+
+    def _report(self, f: Finding, frame_bgr: U8, scene: Scene, out: Output) -> None:
+        box = _to_frame(f.box, scene.scale)
+        w, h = scene.size
+        event: dict[str, Any] = {
+            "type": "cleared" if f.cleared else "detection",
+            "detection": f.detection,
+            "zone": f.zone.zone.id,
+            "box": [
+                round(min(1.0, box[0] / w), 4), round(min(1.0, box[1] / h), 4),
+                round(min(1.0, box[2] / w), 4), round(min(1.0, box[3] / h), 4),
+            ],
+            "score": round(min(1.0, max(0.0, f.score)), 3),
+            "dwell_s": round(f.dwell_s, 1),
+        }  # fmt: skip
+        if f.covered_fraction is not None:
+            event["covered_fraction"] = round(min(1.0, f.covered_fraction), 4)
+        if not f.cleared:
+            label = f"{f.detection.replace('_', ' ')} {f.zone.zone.id} {f.dwell_s / 60:.0f} min"
+            ev = Evidence(evidence_id(), evidence_jpeg(frame_bgr, scene, f.zone, box, label))
+            out.evidence.append(ev)
+            event["evidence"] = ev.id
+        out.events.append(event)
+
+    def read_level(self, gray: U8) -> GaugeReading:
+        """The gauge of this camera read off a full-size grey frame (privacy masks applied)."""
+        if self._gauge is None:
+            raise ValueError(f"camera {self.cam.camera} has no gauge settings")
+        h, w = gray.shape[:2]
+        scene = self.scene if self.scene is not None and self.scene.size == (w, h) else None
+        scene = scene or Scene(self.cam, w, h)
+        visible = blackout(gray, scene.visible)
+        areas = scene.of_kind(ZoneKind.GAUGE)
+        if areas:  # look only around the gauge: faster, and no clutter elsewhere
+            x0, y0 = np.floor(areas[0].polygon.min(axis=0)).astype(int)
+            x1, y1 = np.ceil(areas[0].polygon.max(axis=0)).astype(int)
+            visible = visible[max(0, y0) : y1, max(0, x0) : x1]
+        return self._gauge.read(np.ascontiguousarray(visible))
+
+    def spaces(self, frame_bgr: U8) -> dict[str, SpaceState]:
+        """Occupied or free per space of a full-size frame (privacy masks applied)."""
+        h, w = frame_bgr.shape[:2]
+        if self.scene is None or self.scene.size != (w, h):
+            self._rebuild(w, h)
+        if self._occupancy is None:
+            raise ValueError(
+                f"camera {self.cam.camera} has no space zones or no frames of the empty lot"
+            )
+        assert self.scene is not None
+        return self._occupancy.classify(blackout(frame_bgr, self.scene.visible))
+
+    def _read_gauge(self, gray: U8, out: Output) -> None:
+        reading = self.read_level(gray)
+        if reading.level_cm is None:
+            if reading.reason != self.last_level_reason:
+                log.warning("camera %s: no gauge level: %s", self.cam.camera, reading.reason)
+            self.last_level_reason = reading.reason
+            return
+        self.last_level_reason = ""
+        out.telemetry.append({"level_cm": round(reading.level_cm, 2)})
+
+    def _look_at_spaces(self, frame_bgr: U8, scene: Scene, out: Output) -> None:
+        assert self._occupancy is not None
+        states = self._occupancy.classify(blackout(frame_bgr, scene.visible))
+        out.spaces = {k: s.occupied for k, s in states.items()}
+        occupied = sum(out.spaces.values())
+        out.telemetry.append(
+            {"free_spaces": len(out.spaces) - occupied, "occupied_spaces": occupied}
+        )
+
+    def _count_frame(self, t: float, out: Output) -> None:
+        if self._fps_since is None:
+            self._fps_since = t
+        self._frames += 1
+        span = t - self._fps_since
+        if span >= _FPS_EVERY_S:
+            out.telemetry.append({"fps": round(self._frames / span, 2)})
+            self._fps_since, self._frames = t, 0
+
+
+def _to_frame(box: Box, scale: float) -> Box:
+    x, y, w, h = box
+    return (round(x / scale), round(y / scale), round(w / scale), round(h / scale))

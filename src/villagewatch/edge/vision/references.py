@@ -1,0 +1,34 @@
+"""Frames of the empty scene (an empty parking lot) that the spaces are compared with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from villagewatch.edge.vision.capture import decode_image
+
+__all__ = ["image_files", "load_references"]
+
+_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The images of a folder in name order; ValueError if the folder is missing."""
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _SUFFIXES)
+
+
+def load_references(folder: Path) -> list[npt.NDArray[np.uint8]]:
+    """Every image of ``folder``; ValueError naming the folder or file if one is unusable."""
+    frames = []
+    for path in image_files(folder):
+        img = decode_image(path.read_bytes())
+        if img is None:
+            raise ValueError(f"{path} is not an image")
+        frames.append(img)
+    if not frames:
+        raise ValueError(f"{folder} holds no images of the empty scene")
+    return frames

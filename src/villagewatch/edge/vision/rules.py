@@ -1,0 +1,154 @@
+"""When an object that stays is an alert: per zone kind, dwell and time of day.
+
+=============  ==================  ===================================================
+zone kind      detection           an object in the zone that …
+=============  ==================  ===================================================
+``no_parking``  illegal_parking    is at least ``min_object`` big and stays ``dwell_s``
+``bin_area``    exposed_garbage    stays ``dwell_s`` in or ``near_px`` near the bins,
+                                   raised outside the ``collection`` times
+``road``        street_vending     stays ``dwell_s``, raised within ``hours``
+``water``       river_debris       covers ``covered_min`` of the water for ``dwell_s``
+=============  ==================  ===================================================
+
+Each (object, zone) raises one ``detection`` and, when the object leaves, one
+``cleared`` — never a second detection for the same object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from villagewatch.edge.vision.config import TimeWindow, ZoneKind
+from villagewatch.edge.vision.objects import Box, Tracked
+from villagewatch.edge.vision.scene import ZoneArea
+
+__all__ = ["DETECTION_OF", "Finding", "Rules", "in_windows"]
+
+DETECTION_OF = {
+    ZoneKind.NO_PARKING: "illegal_parking",
+    ZoneKind.BIN_AREA: "exposed_garbage",
+    ZoneKind.ROAD: "street_vending",
+    ZoneKind.WATER: "river_debris",
+}
+OBJECT_ZONES = (ZoneKind.NO_PARKING, ZoneKind.BIN_AREA, ZoneKind.ROAD)
+_IN_ZONE = 0.5  # share of an object's box that must lie in the zone
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A detection that starts (``cleared`` False) or ends, in processing pixels."""
+
+    zone: ZoneArea
+    detection: str
+    box: Box
+    score: float
+    dwell_s: float
+    cleared: bool = False
+    covered_fraction: float | None = None
+
+
+def in_windows(windows: list[TimeWindow], minute_of_day: int) -> bool:
+    """Whether the minute falls in any of the windows."""
+    return any(w.contains(minute_of_day) for w in windows)
+
+
+def _active(area: ZoneArea, minute_of_day: int) -> bool:
+    z = area.zone
+    if z.kind is ZoneKind.ROAD:
+        return not z.hours or in_windows(z.hours, minute_of_day)
+    if z.kind is ZoneKind.BIN_AREA:
+        return not in_windows(z.collection, minute_of_day)
+    return True
+
+
+def _share_inside(box: Box, inside: npt.NDArray[np.bool_]) -> float:
+    x, y, w, h = box
+    return float(inside[y : y + h, x : x + w].sum()) / max(1, w * h)
+
+
+@dataclass(slots=True)
+class _Water:
+    since: float | None = None
+    last_above: float = 0.0
+    on: bool = False
+
+
+class Rules:
+    """Decides the findings of one camera from its objects and changed areas."""
+
+    def __init__(self, zones: list[ZoneArea], small_area: int, grace_s: float) -> None:
+        self.zones = [a for a in zones if a.zone.kind in OBJECT_ZONES]
+        self.water = [a for a in zones if a.zone.kind is ZoneKind.WATER]
+        self._small_area = small_area
+        self._grace_s = grace_s
+        self._raised: dict[tuple[int, str], Finding] = {}
+        self._water = {a.zone.id: _Water() for a in self.water}
+
+    def min_area(self) -> int:
+        """The smallest object any object zone cares about, in processing pixels."""
+        sizes = [a.zone.min_object for a in self.zones]
+        return round(min(sizes) * self._small_area) if sizes else self._small_area
+
+    def objects(
+        self, objects: list[Tracked], gone: list[Tracked], now: float, minute_of_day: int
+    ) -> list[Finding]:
+        """Detections of objects that reached their dwell; clearings of those that left."""
+        out: list[Finding] = []
+        for o in gone:
+            for area in self.zones:
+                raised = self._raised.pop((o.id, area.zone.id), None)
+                if raised is not None:
+                    out.append(
+                        Finding(area, raised.detection, o.box, raised.score, o.dwell(now), True)
+                    )
+        for o in objects:
+            for area in self.zones:
+                key = (o.id, area.zone.id)
+                if key in self._raised or o.area < area.zone.min_object * self._small_area:
+                    continue
+                share = _share_inside(o.box, area.small)
+                if share < _IN_ZONE or o.dwell(now) < area.zone.dwell_s:
+                    continue
+                if not _active(area, minute_of_day):
+                    continue
+                f = Finding(area, DETECTION_OF[area.zone.kind], o.box, share, o.dwell(now))
+                self._raised[key] = f
+                out.append(f)
+        return out
+
+    def waters(self, changed: npt.NDArray[np.uint8], now: float) -> list[Finding]:
+        """River debris: the share of each water zone that changed, held for ``dwell_s``."""
+        out: list[Finding] = []
+        hit = changed > 0
+        for area in self.water:
+            st = self._water[area.zone.id]
+            covered_px = hit & area.small
+            covered = float(covered_px.sum()) / max(1, area.small_pixels)
+            if covered >= area.zone.covered_min:
+                st.last_above = now
+                st.since = now if st.since is None else st.since
+                if not st.on and now - st.since >= area.zone.dwell_s:
+                    st.on = True
+                    out.append(
+                        Finding(area, "river_debris", _bbox(covered_px), covered,
+                                now - st.since, covered_fraction=covered)
+                    )  # fmt: skip
+            elif st.since is not None and now - st.last_above > self._grace_s:
+                if st.on:
+                    out.append(
+                        Finding(area, "river_debris", _bbox(covered_px), covered,
+                                now - st.since, cleared=True, covered_fraction=covered)
+                    )  # fmt: skip
+                st.since, st.on = None, False
+        return out
+
+
+def _bbox(mask: npt.NDArray[np.bool_]) -> Box:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return (0, 0, 0, 0)
+    x0, y0 = int(xs.min()), int(ys.min())
+    return (x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1)

@@ -1,0 +1,113 @@
+"""Parking occupancy on PKLot UFPR05: references are the empty lot of ``sequence0`` only;
+``sequence1`` (a morning filling up, 2 to 12 cars) is classified with >= 95 % accuracy per
+space, and each empty ``sequence0`` frame, judged against the other four, is left free."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from villagewatch.edge.vision.occupancy import SpaceOccupancy, load_pklot_spaces
+
+U8 = npt.NDArray[np.uint8]
+
+
+def read(path: Path) -> U8:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert image is not None, f"cannot read {path}"
+    return np.asarray(image, dtype=np.uint8)
+
+
+def frames(folder: Path) -> list[tuple[Path, Path]]:
+    """(image, annotation) pairs of one sequence, in time order."""
+    images = sorted(p for p in (folder / "frames").iterdir() if p.suffix in {".jpg", ".png"})
+    assert len(images) == 5, images
+    return [(p, folder / "spaces" / f"{p.stem}.xml") for p in images]
+
+
+@pytest.fixture(scope="module")
+def parking(shared_data: Path) -> Path:
+    return shared_data / "parking"
+
+
+@pytest.fixture(scope="module")
+def single_thread() -> Iterator[None]:
+    """Time on one core, as on the edge box; OpenCV's thread count is process-wide."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    yield None
+    cv2.setNumThreads(before)
+
+
+def test_sequence1_is_classified_from_the_empty_lot_alone(
+    parking: Path, single_thread: object
+) -> None:
+    empty = frames(parking / "sequence0")
+    spaces = {name: polygon for name, (polygon, _) in load_pklot_spaces(empty[0][1]).items()}
+    assert len(spaces) == 40
+    model = SpaceOccupancy(spaces, [read(image) for image, _ in empty])
+
+    tp = fp = fn = tn = 0
+    elapsed: list[float] = []
+    lines: list[str] = []
+    for image, annotation in frames(parking / "sequence1"):
+        truth = load_pklot_spaces(annotation)
+        assert set(truth) == set(spaces)
+        frame = read(image)
+        for _ in range(5):
+            start = time.perf_counter()
+            states = model.classify(frame)
+            elapsed.append(time.perf_counter() - start)
+        wrong = sorted(
+            (name for name, state in states.items() if state.occupied != truth[name][1]), key=int
+        )
+        cars = sum(occupied for _, occupied in truth.values())
+        free = [state.score for name, state in states.items() if not truth[name][1]]
+        taken = [state.score for name, state in states.items() if truth[name][1]]
+        lines.append(
+            f"  {image.stem}: {cars:2d} cars, wrong {wrong or 'none'}, "
+            f"highest free {max(free):.2f}, lowest taken {min(taken):.2f}"
+        )
+        for name, state in states.items():
+            occupied = truth[name][1]
+            tp += state.occupied and occupied
+            fp += state.occupied and not occupied
+            fn += not state.occupied and occupied
+            tn += not state.occupied and not occupied
+    accuracy = (tp + tn) / (tp + fp + fn + tn)
+    ms = 1000 * float(np.median(elapsed))
+    lines.append(
+        f"sequence1: tp {tp} fp {fp} fn {fn} tn {tn}, accuracy {accuracy:.3f}, "
+        f"{ms:.1f} ms per frame (median, one thread)"
+    )
+    print("\n" + "\n".join(lines))  # noqa: T201 - the figures, shown by pytest -s
+    assert tp + fp + fn + tn == 200
+    assert accuracy >= 0.95
+
+
+def test_each_empty_frame_against_the_other_four_is_left_free(parking: Path) -> None:
+    empty = frames(parking / "sequence0")
+    spaces = {name: polygon for name, (polygon, _) in load_pklot_spaces(empty[0][1]).items()}
+    images = [read(image) for image, _ in empty]
+    flagged = 0
+    lines: list[str] = []
+    for i, (image, annotation) in enumerate(empty):
+        assert not any(occupied for _, occupied in load_pklot_spaces(annotation).values())
+        model = SpaceOccupancy(spaces, images[:i] + images[i + 1 :])
+        states = model.classify(images[i])
+        wrong = sorted((name for name, s in states.items() if s.occupied), key=int)
+        top = max(states, key=lambda name: states[name].score)
+        lines.append(
+            f"  {image.stem}: flagged {wrong or 'none'}, "
+            f"highest space {top} at {states[top].score:.2f}"
+        )
+        flagged += len(wrong)
+    lines.append(f"sequence0 leave-one-out: {flagged} of 200 empty space-frames flagged")
+    print("\n" + "\n".join(lines))  # noqa: T201 - the figures, shown by pytest -s
+    assert flagged <= 10

@@ -1,0 +1,226 @@
+"""Parking-space occupancy on a synthetic lot: a car is found, light and soft shade are not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from villagewatch.edge.vision.occupancy import SpaceOccupancy, SpaceState, load_pklot_spaces
+
+U8 = npt.NDArray[np.uint8]
+W, H = 640, 360
+# four spaces side by side, 120 x 70 px, between painted lines
+SPACES: dict[str, list[tuple[float, float]]] = {
+    name: [(x, 150.0), (x + 120, 150.0), (x + 120, 220.0), (x, 220.0)]
+    for name, x in zip("ABCD", (40.0, 180.0, 320.0, 460.0), strict=True)
+}
+
+
+def lot(seed: int = 7) -> U8:
+    """The empty lot: grey asphalt with blotches and fine grain, white lines between spaces."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.normal(0, 14, (H // 20, W // 20)).astype(np.float32)
+    blotches = cv2.resize(coarse, (W, H), interpolation=cv2.INTER_CUBIC)
+    grain = cv2.GaussianBlur(rng.normal(0, 10, (H, W)).astype(np.float32), (0, 0), 1.2)
+    grey = np.clip(105 + blotches + grain, 0, 255).astype(np.uint8)
+    img = np.dstack([grey, grey, (grey * 0.97).astype(np.uint8)])
+    for x in (30, 170, 310, 450, 590):
+        cv2.line(img, (x, 140), (x, 230), (225, 225, 225), 4)
+    return img
+
+
+def shot(scene: U8, seed: int, gain: float = 1.0) -> U8:
+    """One camera frame of ``scene``: exposure ``gain`` and fresh sensor noise."""
+    rng = np.random.default_rng(seed)
+    noisy = scene.astype(np.float64) * gain + rng.normal(0, 2.0, scene.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def with_car(scene: U8, space: str) -> U8:
+    """A silver car seen from above in ``space``: body, dark windscreen and rear window,
+    roof, wheels and a dark outline."""
+    out = scene.copy()
+    (x0, y0), _, (x1, y1), _ = SPACES[space]
+    left, t, r, b = int(x0) + 8, int(y0) + 10, int(x1) - 8, int(y1) - 10
+    cv2.rectangle(out, (left, t), (r, b), (175, 178, 180), -1)
+    cv2.rectangle(out, (left, t), (r, b), (35, 35, 35), 2)
+    cv2.rectangle(out, (left + 25, t + 6), (left + 40, b - 6), (40, 45, 50), -1)  # windscreen
+    cv2.rectangle(out, (r - 30, t + 8), (r - 20, b - 8), (45, 50, 55), -1)  # rear window
+    cv2.rectangle(out, (left + 42, t + 8), (r - 32, b - 8), (200, 202, 205), -1)  # roof
+    for wx in (left + 14, r - 14):
+        for wy in (t - 2, b - 2):
+            cv2.rectangle(out, (wx - 8, wy), (wx + 8, wy + 4), (15, 15, 15), -1)
+    return out
+
+
+def soft_shadow(scene: U8, space: str, depth: float = 0.6, blur: float = 12.0) -> U8:
+    """A soft shadow band (a distant tree's or building's) across ``space``."""
+    (x0, y0), _, (x1, y1), _ = SPACES[space]
+    factor = np.ones((H, W), np.float32)
+    cv2.fillConvexPoly(
+        factor,
+        np.array(
+            [[x0 + 20, y0 - 30], [x0 + 70, y0 - 30], [x1 - 10, y1 + 30], [x0 + 60, y1 + 30]],
+            np.int32,
+        ),
+        (depth,),
+    )
+    soft = np.asarray(cv2.GaussianBlur(factor, (0, 0), blur), dtype=np.float32)
+    shaded: U8 = np.clip(scene * soft[..., None], 0, 255).astype(np.uint8)
+    return shaded
+
+
+@pytest.fixture(scope="module")
+def empty() -> U8:
+    return lot()
+
+
+@pytest.fixture(scope="module")
+def model(empty: U8) -> SpaceOccupancy:
+    return SpaceOccupancy(SPACES, [shot(empty, 1), shot(empty, 2, gain=0.8)])
+
+
+def occupied(states: dict[str, SpaceState]) -> set[str]:
+    return {name for name, state in states.items() if state.occupied}
+
+
+def test_a_car_in_one_space_is_found_and_the_others_stay_free(
+    model: SpaceOccupancy, empty: U8
+) -> None:
+    states = model.classify(shot(with_car(empty, "B"), 3))
+    assert set(states) == set(SPACES)
+    assert occupied(states) == {"B"}
+    assert states["B"].score > 2 * max(states[n].score for n in "ACD")
+
+
+def test_the_empty_lot_scores_far_below_the_threshold(model: SpaceOccupancy, empty: U8) -> None:
+    states = model.classify(shot(empty, 4))
+    assert occupied(states) == set()
+    assert all(0 <= s.score < 0.5 for s in states.values())
+
+
+@pytest.mark.parametrize("gain", [0.45, 0.7, 1.3])
+def test_a_global_change_of_light_is_not_a_car(
+    model: SpaceOccupancy, empty: U8, gain: float
+) -> None:
+    assert occupied(model.classify(shot(empty, 5, gain=gain))) == set()
+    # and a car is still a car in that light
+    assert occupied(model.classify(shot(with_car(empty, "D"), 6, gain=gain))) == {"D"}
+
+
+def test_a_soft_shadow_over_an_empty_space_is_not_a_car(model: SpaceOccupancy, empty: U8) -> None:
+    shaded = soft_shadow(empty, "C")
+    assert occupied(model.classify(shot(shaded, 7))) == set()
+    assert occupied(model.classify(shot(with_car(shaded, "A"), 8))) == {"A"}
+
+
+def test_the_threshold_can_be_set(empty: U8) -> None:
+    frame = shot(with_car(empty, "B"), 9)
+    score = SpaceOccupancy(SPACES, [shot(empty, 1)]).classify(frame)["B"].score
+    strict = SpaceOccupancy(SPACES, [shot(empty, 1)], threshold=score * 1.01)
+    assert not strict.classify(frame)["B"].occupied
+
+
+def test_space_state_is_frozen() -> None:
+    state = SpaceState(occupied=True, score=2.0)
+    with pytest.raises(AttributeError):
+        state.occupied = False  # type: ignore[misc]
+
+
+def test_references_are_checked(empty: U8) -> None:
+    with pytest.raises(ValueError, match="at least one reference"):
+        SpaceOccupancy(SPACES, [])
+    with pytest.raises(ValueError, match="all references must be one size"):
+        SpaceOccupancy(SPACES, [empty, empty[:, :600]])
+    with pytest.raises(ValueError, match="uint8 BGR"):
+        SpaceOccupancy(SPACES, [empty.astype(np.float32)])
+    with pytest.raises(ValueError, match="uint8 BGR"):
+        SpaceOccupancy(SPACES, [empty[..., 0]])
+    with pytest.raises(ValueError, match="threshold"):
+        SpaceOccupancy(SPACES, [empty], threshold=0.0)
+    with pytest.raises(ValueError, match="threshold"):
+        SpaceOccupancy(SPACES, [empty], threshold=float("nan"))
+
+
+@pytest.mark.parametrize(
+    ("polygon", "message"),
+    [
+        ([(10.0, 10.0), (50.0, 10.0)], "at least 3"),
+        ([(600.0, 300.0), (700.0, 300.0), (650.0, 350.0)], "outside the 640x360 frame"),
+        ([(-1.0, 10.0), (50.0, 10.0), (30.0, 40.0)], "outside"),
+        ([(10.0, 10.0), (50.0, 10.0), (float("nan"), 40.0)], "non-finite"),
+        ([(10.0, 10.0), (12.0, 10.0), (11.0, 12.0)], "covers only"),
+        ([(10.0, 10.0), (50.0, 10.0), (90.0, 10.0)], "covers only"),  # collinear
+    ],
+)
+def test_polygons_are_checked(empty: U8, polygon: list[tuple[float, float]], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SpaceOccupancy({**SPACES, "bad": polygon}, [empty])
+
+
+def test_no_spaces_is_an_error(empty: U8) -> None:
+    with pytest.raises(ValueError, match="no parking spaces"):
+        SpaceOccupancy({}, [empty])
+
+
+def test_a_frame_of_another_size_is_refused(model: SpaceOccupancy, empty: U8) -> None:
+    with pytest.raises(ValueError, match="the references are 640x360"):
+        model.classify(np.zeros((720, 1280, 3), np.uint8))
+    with pytest.raises(ValueError, match="uint8 BGR"):
+        model.classify(empty[..., 0])
+
+
+PKLOT = """<?xml version="1.0" ?>
+<parking id="ufpr05">
+  <space id="1" occupied="0">
+    <rotatedRect><center x="678" y="593" /><size w="82" h="176" /><angle d="-71" /></rotatedRect>
+    <contour>
+      <point x="608" y="613" /><point x="741" y="654" />
+      <point x="775" y="582" /><point x="608" y="526" />
+    </contour>
+  </space>
+  <space id="2" occupied="1">
+    <contour><point x="1" y="2" /><point x="3.5" y="4" /><point x="5" y="6" /></contour>
+  </space>
+</parking>
+"""
+
+
+def test_load_pklot_spaces(tmp_path: Path) -> None:
+    path = tmp_path / "frame.xml"
+    path.write_text(PKLOT)
+    assert load_pklot_spaces(path) == {
+        "1": ([(608.0, 613.0), (741.0, 654.0), (775.0, 582.0), (608.0, 526.0)], False),
+        "2": ([(1.0, 2.0), (3.5, 4.0), (5.0, 6.0)], True),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (PKLOT[:-20], "not well-formed XML"),
+        (
+            PKLOT.replace('<contour><point x="1"', '<outline><point x="1"').replace(
+                "</contour>\n  </space>\n</parking>", "</outline>\n  </space>\n</parking>"
+            ),
+            "space '2' has no <contour>",
+        ),
+        (PKLOT.replace('x="3.5"', 'x="three"'), "without numeric x and y"),
+        (PKLOT.replace('occupied="1"', ""), "occupied=None"),
+        (PKLOT.replace('id="2"', 'id="1"'), "appears twice"),
+        (PKLOT.replace('<point x="5" y="6" />', ""), "contour of 2 points"),
+        ('<parking id="ufpr05"></parking>', "no <space>"),
+    ],
+)
+def test_load_pklot_spaces_names_the_file_on_bad_input(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "broken.xml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as info:
+        load_pklot_spaces(path)
+    assert str(path) in str(info.value)
