@@ -40,6 +40,11 @@ edge_app = typer.Typer(
 app.add_typer(edge_app, name="edge")
 alerts_app = typer.Typer(help="The alert engine, and alerts from a terminal.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
+vision_app = typer.Typer(
+    help="Camera vision for maintainers: check a camera's view, measure a detector.",
+    no_args_is_help=True,
+)
+app.add_typer(vision_app, name="vision")
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Settings file (see docs/config.md).", exists=True)
@@ -549,3 +554,83 @@ def edge_status(
         )
     if status["corrupt"]:
         typer.echo(f"  damaged records skipped at open: {status['corrupt']}")
+
+
+CameraOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="The camera file (config/cameras/, docs/vision.md).",
+                 exists=True, dir_okay=False),
+]  # fmt: skip
+
+
+@vision_app.command("snapshot")
+def vision_snapshot(
+    config: CameraOption,
+    source: Annotated[
+        str, typer.Option(help="The camera: rtsp://…, http(s)://… (a still), a file or a folder.")
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the JPEG.")] = Path("snapshot.jpg"),
+    wait_s: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 20.0,
+) -> None:
+    """Grab one frame and draw the zones and privacy masks on it (masked areas black)."""
+    import time
+
+    from villagewatch.edge.vision.capture import open_source, shown
+    from villagewatch.edge.vision.config import load_camera
+    from villagewatch.edge.vision.evidence import encode_jpeg
+    from villagewatch.edge.vision.pipeline import CameraPipeline
+
+    cam = _loaded(load_camera, config)
+    src = open_source(source, fps=1.0, still_interval_s=1.0)
+    deadline = time.monotonic() + wait_s
+    try:
+        got = src.next()
+        while got is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            got = src.next()
+    finally:
+        src.close()
+    if got is None:
+        typer.echo(f"no frame from {shown(source)} within {wait_s:g} s", err=True)
+        raise typer.Exit(1)
+    frame, _ = got
+    out.write_bytes(encode_jpeg(CameraPipeline(cam).snapshot(frame), max_bytes=2_000_000))
+    h, w = frame.shape[:2]
+    typer.echo(f"{out}: {w}x{h}, {len(cam.zones)} zones, {len(cam.masks)} masks drawn")
+
+
+@vision_app.command("eval")
+def vision_eval(
+    config: CameraOption,
+    images: Annotated[
+        Path, typer.Option(help="Folder of images of this camera.", exists=True, file_okay=False)
+    ],
+    truth: Annotated[
+        Path,
+        typer.Option(
+            help="Gauge: CSV image,level_cm. Spaces: a folder of PKLot XML files or a CSV "
+            "image,space,occupied.",
+            exists=True,
+        ),
+    ],
+    references: Annotated[
+        Path | None,
+        typer.Option(help="Spaces: folder of frames of the empty lot.", file_okay=False),
+    ] = None,
+) -> None:
+    """Run the camera's detector over a folder of images with ground truth; print its figures."""
+    from villagewatch.edge.vision.config import ZoneKind, load_camera
+    from villagewatch.edge.vision.evaluate import evaluate_gauge, evaluate_spaces
+
+    cam = _loaded(load_camera, config)
+    try:
+        if cam.gauge is not None:
+            typer.echo(evaluate_gauge(cam, images, truth).render())
+        elif cam.zones_of(ZoneKind.SPACE):
+            typer.echo(evaluate_spaces(cam, images, truth, references).render())
+        else:
+            typer.echo(f"{config}: nothing to evaluate (no gauge, no space zones)", err=True)
+            raise typer.Exit(2)
+    except ValueError as exc:
+        typer.echo(f"villagewatch vision eval: {exc}", err=True)
+        raise typer.Exit(1) from None

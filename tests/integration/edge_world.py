@@ -56,8 +56,11 @@ class Collector:
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         if msg.topic.endswith(("/status", "/config")):  # not the agent's to say
             return
+        body = (  # an evidence snapshot is the JPEG itself
+            {"jpeg": bytes(msg.payload)} if "/evidence/" in msg.topic else orjson.loads(msg.payload)
+        )
         with self._lock:
-            self.got.append(Got(msg.topic, orjson.loads(msg.payload)))
+            self.got.append(Got(msg.topic, body))
 
     def messages(self) -> list[Got]:
         with self._lock:

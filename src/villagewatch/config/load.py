@@ -87,17 +87,35 @@ def _channel_references(village: Village, path: Path, settings: Settings) -> lis
 
 
 def check_file(path: Path) -> list[ConfigIssue]:
-    """Every issue in a settings file (with its villages), a village file or an edge agent's
-    edge.yaml; empty when valid."""
+    """Every issue in a settings file (with its villages), a village file, an edge agent's
+    edge.yaml (with its camera files) or a camera file; empty when valid."""
     try:
         doc = read_yaml(path)
         keys = doc.data if isinstance(doc.data, dict) else {}
         if "grids" in keys:
             load_village(path)
         elif "village" in keys and "villages" not in keys:
+            from villagewatch.edge.drivers import CameraConfig
             from villagewatch.edge.settings import load_edge
 
-            load_edge(path)
+            edge = load_edge(path)
+            issues: list[ConfigIssue] = []
+            for d in edge.devices:
+                if isinstance(d, CameraConfig):
+                    issues += (
+                        check_file(d.camera)
+                        if d.camera.exists()
+                        else [
+                            ConfigIssue(
+                                str(path), f"devices.{d.device}.camera", f"no file {d.camera}"
+                            )
+                        ]
+                    )
+            return issues
+        elif "zones" in keys or "camera" in keys:
+            from villagewatch.edge.vision.config import load_camera
+
+            load_camera(path)
         else:
             load_deployment(path)
     except ConfigError as exc:

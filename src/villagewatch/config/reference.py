@@ -73,6 +73,14 @@ from villagewatch.edge.drivers import (
 from villagewatch.edge.drivers import CameraConfig as EdgeCameraConfig
 from villagewatch.edge.remote import RemoteConfig
 from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
+from villagewatch.edge.vision.config import (
+    CameraVision,
+    GaugeSettings,
+    Mask,
+    MotionSettings,
+    ParkingSettings,
+    Zone,
+)
 
 __all__ = ["render_reference"]
 
@@ -125,6 +133,12 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("edge.yaml: devices[] (driver: simulated_lock)", SimulatedLockConfig),
     ("edge.yaml: devices[] (driver: simulated_sos)", SimulatedSosConfig),
     ("edge.yaml: devices[] (driver: camera)", EdgeCameraConfig),
+    ("Camera file (`camera:` of a camera driver; config/cameras/)", CameraVision),
+    ("camera file: masks[]", Mask),
+    ("camera file: zones[]", Zone),
+    ("camera file: motion", MotionSettings),
+    ("camera file: gauge", GaugeSettings),
+    ("camera file: parking", ParkingSettings),
     ("Remote config (`config` of the retained `vw/v1/<village>/<agent>/config`)", RemoteConfig),
 ]
 

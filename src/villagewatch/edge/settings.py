@@ -10,7 +10,7 @@ from villagewatch.config import MqttSettings
 from villagewatch.config.load import resolved_mqtt
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import Identifier
-from villagewatch.edge.drivers import DriverSettings
+from villagewatch.edge.drivers import CameraConfig, DriverSettings
 
 __all__ = ["ClockSettings", "EdgeSettings", "OutboxSettings", "load_edge"]
 
@@ -93,4 +93,10 @@ def load_edge(path: Path) -> EdgeSettings:
     clock = settings.clock
     if clock.sync_file is not None:
         clock = clock.model_copy(update={"sync_file": rel(clock.sync_file)})
-    return settings.model_copy(update={"mqtt": mqtt, "outbox": outbox, "clock": clock})
+    devices = [
+        d.model_copy(update={"camera": rel(d.camera)}) if isinstance(d, CameraConfig) else d
+        for d in settings.devices
+    ]
+    return settings.model_copy(
+        update={"mqtt": mqtt, "outbox": outbox, "clock": clock, "devices": devices}
+    )

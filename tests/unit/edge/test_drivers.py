@@ -35,7 +35,6 @@ from villagewatch.edge.drivers import (
     Zigbee2MqttConfig,
     build_driver,
 )
-from villagewatch.edge.drivers.camera import CameraPlaceholder
 from villagewatch.edge.drivers.modbus import ModbusWaterLevel, decode_registers, level_cm
 from villagewatch.edge.drivers.serialline import SerialLineWaterLevel, parse_line
 from villagewatch.edge.drivers.simulated import SimulatedLock, SimulatedSos, SimulatedWaterLevel
@@ -887,12 +886,6 @@ def test_driver_configs_refuse_mistakes(raw: dict[str, Any], problem: str) -> No
             ["sos-2"],
             id="simulated-sos",
         ),
-        pytest.param(
-            {"driver": "camera", "device": "cam-1", "source": "rtsp://10.0.0.5/stream"},
-            CameraPlaceholder,
-            ["cam-1"],
-            id="camera",
-        ),
     ],
 )
 def test_build_driver_makes_the_configured_driver(
@@ -995,26 +988,3 @@ def test_simulated_sos(press_every_s: float | None, presses: bool) -> None:
     assert any(m.channel == "event" for m in got) is presses
     for m in got:
         assert_contract(DeviceKind.CALL_BUTTON, m)
-
-
-def test_camera_placeholder_says_vision_is_not_built_and_emits_nothing(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    drv = CameraPlaceholder(
-        CameraConfig(driver="camera", device="cam-1", source="rtsp://u:p@cam/1")
-    )
-    got: list[Measurement] = []
-
-    async def scenario() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(drv.run(got.append, stop))
-        await asyncio.sleep(0.05)
-        assert not task.done()
-        stop.set()
-        await asyncio.wait_for(task, 5)
-
-    with caplog.at_level(logging.WARNING):
-        asyncio.run(scenario())
-    assert got == []
-    assert "not built yet" in caplog.text
-    assert "u:p" not in caplog.text  # the source may hold credentials

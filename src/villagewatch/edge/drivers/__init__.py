@@ -9,17 +9,18 @@ told apart by its ``driver`` key — and :func:`build_driver` makes the driver f
 ``zigbee2mqtt``            smart locks and SOS buttons behind Zigbee2MQTT (``zigbee2mqtt``)
 ``tipping_bucket``         rain from a tipping-bucket counter file (``tipping``)
 ``simulated_*``            a simulated gauge, lock or SOS button (``simulated``)
-``camera``                 placeholder: camera vision is not built yet (``camera``)
+``camera``                 camera vision: events, gauge level, spaces, evidence (``camera``)
 =========================  ==============================================================
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, assert_never
 
 from pydantic import Field
 
-from villagewatch.edge.drivers.camera import CameraConfig, CameraPlaceholder
+from villagewatch.edge.drivers.camera import CameraConfig, CameraDriver
 from villagewatch.edge.drivers.modbus import ModbusConfig, ModbusWaterLevel
 from villagewatch.edge.drivers.serialline import SerialLineConfig, SerialLineWaterLevel
 from villagewatch.edge.drivers.simulated import (
@@ -62,8 +63,9 @@ DriverSettings = Annotated[
 """One entry of ``edge.yaml``'s ``devices``: the config of one driver, chosen by ``driver``."""
 
 
-def build_driver(cfg: DriverSettings) -> Driver:
-    """The driver that ``cfg`` configures (not started: the agent calls its ``run``)."""
+def build_driver(cfg: DriverSettings, state_dir: Path | None = None) -> Driver:
+    """The driver that ``cfg`` configures (not started: the agent calls its ``run``); a driver
+    that keeps a position across restarts keeps it in ``state_dir``."""
     match cfg:
         case ModbusConfig():
             return ModbusWaterLevel(cfg)
@@ -80,6 +82,6 @@ def build_driver(cfg: DriverSettings) -> Driver:
         case SimulatedSosConfig():
             return SimulatedSos(cfg)
         case CameraConfig():
-            return CameraPlaceholder(cfg)
+            return CameraDriver(cfg, state_dir)
         case _:
             assert_never(cfg)

@@ -1,48 +1,110 @@
-"""The slot for camera vision — NOT BUILT YET: this driver emits nothing.
+"""A camera (``driver: camera``): frames through the vision pipeline; events, readings, evidence.
 
-The config (`driver: camera`, `device`, `source`) is accepted now so that a site's
-``edge.yaml`` can list its cameras; the detections (illegal parking, exposed garbage, street
-vending, river debris) are the camera-vision issue, which will replace this driver. Until
-then :meth:`CameraPlaceholder.run` logs once that vision is not built and waits for stop.
+What the camera looks for is its camera file (``camera:``, see ``config/cameras/`` and
+docs/vision.md); this config says where the frames come from and how often. Only events
+(with one evidence snapshot each), gauge levels, free/occupied spaces and the frame rate
+cross the village link — never the video. Needs the ``vision`` extra (OpenCV).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from villagewatch.contract import Identifier
-from villagewatch.edge.drivers._common import STRICT
-from villagewatch.edge.measurement import Emit
+from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
+from villagewatch.edge.measurement import Emit, Measurement
 
-__all__ = ["CameraConfig", "CameraPlaceholder"]
+if TYPE_CHECKING:
+    from villagewatch.edge.vision.pipeline import CameraPipeline, Output
+
+__all__ = ["CameraConfig", "CameraDriver"]
 
 log = logging.getLogger(__name__)
+_IDLE_S = 0.05
 
 
 class CameraConfig(BaseModel):
-    """A camera (`driver: camera`) — accepted, but vision is not built yet: it emits nothing."""
+    """A camera watched by the edge agent (`driver: camera`)."""
 
     model_config = STRICT
 
     driver: Literal["camera"] = Field(description="Selects this driver.")
     device: Identifier = Field(description="The camera's device id in the village config.")
     source: str = Field(
-        min_length=1, description="Where the frames come from, e.g. an RTSP URL or `/dev/video0`."
+        min_length=1,
+        description="Where the frames come from: `rtsp://…`, `http(s)://…` (a still JPEG with "
+        "`still_interval_s`, else MJPEG), a video file, `/dev/video0`, or a folder of stills.",
+    )
+    camera: Path = Field(description="The camera file: zones, privacy masks, what to detect.")
+    fps: float = Field(2, gt=0, le=30, description="Frames processed per second (video).")
+    still_interval_s: float | None = Field(
+        None, gt=0, description="For an `http(s)` still: fetch a picture this often."
     )
 
 
-class CameraPlaceholder:
-    """Stands in for the camera-vision driver: logs, then waits for ``stop``; emits nothing."""
+class CameraDriver:
+    """Runs one camera's vision pipeline on its frames and emits what it finds."""
 
-    def __init__(self, cfg: CameraConfig) -> None:
+    def __init__(self, cfg: CameraConfig, state_dir: Path | None = None) -> None:
+        from villagewatch.edge.vision.config import load_camera
+
+        if importlib.util.find_spec("cv2") is None:
+            raise RuntimeError(
+                f"camera {cfg.device}: camera vision needs OpenCV: "
+                "pip install 'villagewatch[vision]'"
+            )
         self.cfg = cfg
+        self._position = None if state_dir is None else state_dir / f"camera-{cfg.device}.pos"
         self.devices = [cfg.device]
+        self.vision = load_camera(cfg.camera)  # a broken camera file stops the agent's start
 
-    async def run(self, emit: Emit, stop: asyncio.Event) -> None:  # noqa: ARG002 - emits nothing
-        """Log that vision is not built, then return when ``stop`` is set."""
-        log.warning("camera %s: camera vision is not built yet; it sends nothing", self.cfg.device)
-        await stop.wait()
+    def _pipeline(self) -> CameraPipeline:
+        from villagewatch.edge.vision.pipeline import CameraPipeline
+        from villagewatch.edge.vision.references import load_references
+
+        refs = []
+        if self.vision.parking is not None and self.vision.parking.references is not None:
+            refs = load_references(self.vision.parking.references)
+        return CameraPipeline(self.vision, references=refs)
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        """Read frames until ``stop``; a camera that is away is retried by its source."""
+        from villagewatch.edge.vision.capture import open_source, shown
+
+        pipeline = await asyncio.to_thread(self._pipeline)
+        source = open_source(
+            self.cfg.source,
+            fps=self.cfg.fps,
+            still_interval_s=self.cfg.still_interval_s,
+            position=self._position,
+        )
+        log.info(
+            "camera %s: watching %s (%s)", self.cfg.device, shown(self.cfg.source), self.cfg.camera
+        )
+        try:
+            while not stop.is_set():
+                got = await asyncio.to_thread(source.next)
+                if got is None:
+                    await sleep_or_stop(stop, _IDLE_S)
+                    continue
+                frame, t = got
+                out = await asyncio.to_thread(pipeline.process, frame, t)
+                self._emit(out, emit)
+                source.done()
+        finally:
+            source.close()
+
+    def _emit(self, out: Output, emit: Emit) -> None:
+        dev = self.cfg.device
+        for ev in out.evidence:  # kept before the event that names it
+            emit(Measurement(dev, "evidence", {"id": ev.id}, ev.jpeg))
+        for event in out.events:
+            emit(Measurement(dev, "event", event))
+        for reading in out.telemetry:
+            emit(Measurement(dev, "telemetry", reading))

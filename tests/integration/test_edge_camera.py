@@ -1,0 +1,109 @@
+"""A camera through the real agent and broker: stills dropped in a folder (as many village
+cameras push them) → an illegal-parking event whose evidence JPEG arrives on its own topic,
+privacy-masked; a restart of the agent goes on after the last picture it handled, so the car
+standing there is not raised a second time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from tests.unit.vision.synth import T0, car, paste, street
+from villagewatch.devservers import Mosquitto
+from villagewatch.edge.agent import EdgeAgent
+from villagewatch.edge.vision.evidence import MAX_EVIDENCE_BYTES
+
+from .edge_world import Collector, edge_settings
+
+CAMERA = {
+    "camera": "lane-cam",
+    "motion": {"short_s": 5, "long_s": 3600, "grace_s": 60},
+    "masks": [{"id": "window", "polygon": [[1000, 0], [1280, 0], [1280, 250], [1000, 250]]}],
+    "zones": [
+        {
+            "id": "fire-lane",
+            "kind": "no_parking",
+            "polygon": [[400, 300], [900, 300], [900, 650], [400, 650]],
+            "dwell_s": 120,
+            "min_object": 0.01,
+        }
+    ],
+}
+
+
+def drop_stills(
+    folder: Path, count: int, car_from: int, every_s: float = 30, first: int = 0
+) -> None:
+    """Stills every ``every_s`` (their file times), a car in the fire lane from ``car_from`` on."""
+    bg, red = street(), car()
+    folder.mkdir(exist_ok=True)
+    for i in range(first, first + count):
+        frame = paste(bg, red, 550, 420) if i >= car_from else bg
+        frame[20:200, 1050:1250] = (255, 255, 255)  # something bright under the privacy mask
+        path = folder / f"cam-{i:04d}.jpg"
+        cv2.imwrite(str(path), frame)
+        os.utime(path, (T0 + i * every_s, T0 + i * every_s))
+
+
+def test_stills_become_one_event_with_its_masked_evidence(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    (tmp_path / "lane-cam.yaml").write_text(yaml.safe_dump(CAMERA))
+    stills = tmp_path / "stills"
+    drop_stills(stills, 12, car_from=2)  # car from 60 s; dwell 120 s → raised by ~210 s
+    camera = {
+        "driver": "camera", "device": "cam-1", "source": str(stills),
+        "camera": tmp_path / "lane-cam.yaml",
+    }  # fmt: skip
+    collector = Collector(mosquitto.port, "v")
+    agent = EdgeAgent(edge_settings(tmp_path, mosquitto.port, devices=[camera]))
+
+    def evidence() -> dict[str, bytes]:
+        return {
+            g.topic.rsplit("/", 1)[1]: g.body["jpeg"]
+            for g in collector.messages()
+            if "/evidence/" in g.topic
+        }
+
+    async def run_until(done: Callable[[], bool]) -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        for _ in range(600):
+            if done():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+    position = tmp_path / "outbox" / "camera-cam-1.pos"
+    try:
+        asyncio.run(run_until(lambda: bool(evidence())))
+        # the agent restarts; the camera keeps dropping pictures with the car still there
+        drop_stills(stills, 8, car_from=0, first=12)
+        agent = EdgeAgent(edge_settings(tmp_path, mosquitto.port, devices=[camera]))
+        asyncio.run(run_until(lambda: position.exists() and position.read_text() == "cam-0019.jpg"))
+    finally:
+        collector.close()
+    assert position.read_text() == "cam-0019.jpg"
+    events = [
+        (g.topic, i) for g in collector.messages() if g.topic.endswith("/event") for i in g.items
+    ]
+    assert len(events) == 1, events
+    topic, event = events[0]
+    assert topic == "vw/v1/v/cam-1/event"
+    assert event["type"] == "detection" and event["detection"] == "illegal_parking"
+    assert event["zone"] == "fire-lane" and event["dwell_s"] >= 120
+    snaps = evidence()
+    assert list(snaps) == [event["evidence"]]
+    jpeg = snaps[event["evidence"]]
+    assert len(jpeg) <= MAX_EVIDENCE_BYTES
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None and img.shape[:2] == (720, 1280)
+    assert float(img[30:190, 1060:1240].mean()) < 8  # the white under the mask is not there
