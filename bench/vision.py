@@ -27,7 +27,7 @@ import numpy as np
 
 from villagewatch.edge.vision.config import CameraVision, load_camera
 from villagewatch.edge.vision.pipeline import CameraPipeline
-from villagewatch.edge.vision.references import image_files, load_references
+from villagewatch.edge.vision.references import image_files, load_references, read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -109,7 +109,7 @@ def bench_real() -> None:
     pipe = CameraPipeline(lot, references=refs)
     ms = []
     for path in image_files(DATA / "parking/sequence1/frames"):
-        frame = np.asarray(cv2.imread(str(path), cv2.IMREAD_COLOR), np.uint8)
+        frame = read_image(path)
         s = time.perf_counter()
         pipe.spaces(frame)
         ms.append((time.perf_counter() - s) * 1000)

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from villagewatch.edge.vision.config import CameraVision, ZoneKind
 from villagewatch.edge.vision.occupancy import load_pklot_spaces
 from villagewatch.edge.vision.pipeline import CameraPipeline
-from villagewatch.edge.vision.references import image_files, load_references
+from villagewatch.edge.vision.references import image_files, load_references, read_image
 
 __all__ = ["GaugeEval", "SpacesEval", "evaluate_gauge", "evaluate_spaces"]
 
@@ -94,20 +93,13 @@ class SpacesEval:
         return "\n".join(lines)
 
 
-def _read(path: Path) -> npt.NDArray[np.uint8]:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"{path} is not an image")
-    return np.asarray(img, np.uint8)
-
-
 def evaluate_gauge(cam: CameraVision, images: Path, truth: Path) -> GaugeEval:
     """Read the gauge on every image named in ``truth``."""
     wanted = _truth_levels(truth)
     pipe = CameraPipeline(cam)
     out = GaugeEval()
     for name, level in wanted.items():
-        gray = np.asarray(cv2.cvtColor(_read(images / name), cv2.COLOR_BGR2GRAY), np.uint8)
+        gray = np.asarray(cv2.cvtColor(read_image(images / name), cv2.COLOR_BGR2GRAY), np.uint8)
         t = time.perf_counter()
         reading = pipe.read_level(gray)
         out.ms.append((time.perf_counter() - t) * 1000)
@@ -145,7 +137,7 @@ def evaluate_spaces(
         expected = lookup(path)
         if expected is None:
             continue
-        frame = _read(path)
+        frame = read_image(path)
         t = time.perf_counter()
         got = pipe.spaces(frame)
         out.ms.append((time.perf_counter() - t) * 1000)

@@ -81,7 +81,6 @@ class Tracker:
         self.min_area = max(1, min_area)
         self.objects: dict[int, Tracked] = {}
         self._ids = itertools.count(1)
-        self._left: list[Tracked] = []
 
     def hold_mask(self, shape: tuple[int, int]) -> U8:
         """255 over every followed object: kept out of the long-term background."""
@@ -102,6 +101,7 @@ class Tracker:
             if s[4] >= self.min_area
         ]
         new: list[Tracked] = []
+        replaced: list[Tracked] = []  # something else stands where they stood
         seen: set[int] = set()
         for box, area in sorted(blobs, key=lambda b: -b[1]):
             best = max(
@@ -116,18 +116,14 @@ class Tracker:
                     seen.add(best.id)
                     continue
                 del self.objects[best.id]  # something else stands there now
-                left_now = best
-            else:
-                left_now = None
+                replaced.append(best)
             if crop_ncc(_crop(short, box), _crop(long_scaled, box)) >= self._s.same_ncc:
                 continue  # the background under another light, not an object
             obj = Tracked(next(self._ids), box, now, now, _crop(short, box).copy(), box, area)
             self.objects[obj.id] = obj
             seen.add(obj.id)
             new.append(obj)
-            if left_now is not None:
-                self._left.append(left_now)
-        gone = self._left + [
+        gone = replaced + [
             o
             for o in self.objects.values()
             if o.id not in seen
@@ -136,7 +132,6 @@ class Tracker:
         for o in gone:
             self.objects.pop(o.id, None)
             o.forgotten = now - o.first_s > self._s.forget_s
-        self._left = []
         return new, gone
 
 

@@ -79,10 +79,7 @@ class CameraPipeline:
 
     def process(self, frame_bgr: U8, t: float) -> Output:
         """Look at one frame taken at ``t`` (epoch seconds)."""
-        h, w = frame_bgr.shape[:2]
-        scene = self.scene
-        if scene is None or scene.size != (w, h):
-            scene = self._rebuild(w, h)
+        scene = self._scene_for(frame_bgr)
         out = Output()
         gray = np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), np.uint8)
         small = np.asarray(
@@ -112,17 +109,23 @@ class CameraPipeline:
         if self._occupancy is not None and t >= self._next_parking:
             interval = self.cam.parking.interval_s if self.cam.parking else 60
             self._next_parking = t + interval
-            self._look_at_spaces(frame_bgr, scene, out)
+            self._look_at_spaces(frame_bgr, out)
         self._count_frame(t, out)
         return out
 
     def snapshot(self, frame_bgr: U8) -> U8:
         """The frame as a maintainer checks a camera: masks black, zones and masks drawn."""
-        h, w = frame_bgr.shape[:2]
-        scene = self.scene if self.scene is not None and self.scene.size == (w, h) else None
-        return draw_overlay(frame_bgr, scene or Scene(self.cam, w, h), label=self.cam.camera)
+        return draw_overlay(frame_bgr, self._scene_for(frame_bgr), label=self.cam.camera)
 
     # --- pieces -------------------------------------------------------------------------------
+
+    def _scene_for(self, frame: U8) -> Scene:
+        """The scene for frames of this one's size, rebuilt (and the state with it) if it
+        differs from the last."""
+        h, w = frame.shape[:2]
+        if self.scene is None or self.scene.size != (w, h):
+            return self._rebuild(w, h)
+        return self.scene
 
     def _rebuild(self, w: int, h: int) -> Scene:
         if self.scene is not None:
@@ -176,9 +179,7 @@ class CameraPipeline:
         """The gauge of this camera read off a full-size grey frame (privacy masks applied)."""
         if self._gauge is None:
             raise ValueError(f"camera {self.cam.camera} has no gauge settings")
-        h, w = gray.shape[:2]
-        scene = self.scene if self.scene is not None and self.scene.size == (w, h) else None
-        scene = scene or Scene(self.cam, w, h)
+        scene = self._scene_for(gray)
         visible = blackout(gray, scene.visible)
         areas = scene.of_kind(ZoneKind.GAUGE)
         if areas:  # look only around the gauge: faster, and no clutter elsewhere
@@ -189,15 +190,12 @@ class CameraPipeline:
 
     def spaces(self, frame_bgr: U8) -> dict[str, SpaceState]:
         """Occupied or free per space of a full-size frame (privacy masks applied)."""
-        h, w = frame_bgr.shape[:2]
-        if self.scene is None or self.scene.size != (w, h):
-            self._rebuild(w, h)
+        scene = self._scene_for(frame_bgr)
         if self._occupancy is None:
             raise ValueError(
                 f"camera {self.cam.camera} has no space zones or no frames of the empty lot"
             )
-        assert self.scene is not None
-        return self._occupancy.classify(blackout(frame_bgr, self.scene.visible))
+        return self._occupancy.classify(blackout(frame_bgr, scene.visible))
 
     def _read_gauge(self, gray: U8, out: Output) -> None:
         reading = self.read_level(gray)
@@ -209,9 +207,8 @@ class CameraPipeline:
         self.last_level_reason = ""
         out.telemetry.append({"level_cm": round(reading.level_cm, 2)})
 
-    def _look_at_spaces(self, frame_bgr: U8, scene: Scene, out: Output) -> None:
-        assert self._occupancy is not None
-        states = self._occupancy.classify(blackout(frame_bgr, scene.visible))
+    def _look_at_spaces(self, frame_bgr: U8, out: Output) -> None:
+        states = self.spaces(frame_bgr)
         out.spaces = {k: s.occupied for k, s in states.items()}
         occupied = sum(out.spaces.values())
         out.telemetry.append(

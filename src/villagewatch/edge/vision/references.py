@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from villagewatch.edge.vision.capture import decode_image
 
-__all__ = ["image_files", "load_references"]
+__all__ = ["image_files", "load_references", "read_image"]
 
 _SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
@@ -21,14 +21,17 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in _SUFFIXES)
 
 
+def read_image(path: Path) -> npt.NDArray[np.uint8]:
+    """The BGR image in ``path``; ValueError naming the file if it is not one."""
+    img = decode_image(path.read_bytes())
+    if img is None:
+        raise ValueError(f"{path} is not an image")
+    return img
+
+
 def load_references(folder: Path) -> list[npt.NDArray[np.uint8]]:
     """Every image of ``folder``; ValueError naming the folder or file if one is unusable."""
-    frames = []
-    for path in image_files(folder):
-        img = decode_image(path.read_bytes())
-        if img is None:
-            raise ValueError(f"{path} is not an image")
-        frames.append(img)
+    frames = [read_image(path) for path in image_files(folder)]
     if not frames:
         raise ValueError(f"{folder} holds no images of the empty scene")
     return frames
