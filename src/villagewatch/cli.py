@@ -45,6 +45,8 @@ vision_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(vision_app, name="vision")
+users_app = typer.Typer(help="Users of the API and console.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Settings file (see docs/config.md).", exists=True)
@@ -102,7 +104,7 @@ def demo(
     view: Annotated[bool, typer.Option(help="Show the live terminal view.")] = True,
     log_level: LogLevel = "warning",
 ) -> None:
-    """Run broker, ingester, SQLite, simulator and API in one process; no servers needed."""
+    """Run broker, ingester, detect, alerts, SQLite, simulator, API and console in one process."""
     from villagewatch.demo.run import DemoInfo, run_demo
 
     _logging(log_level)
@@ -110,10 +112,9 @@ def demo(
     def ready(info: DemoInfo) -> None:
         typer.echo(
             f"villagewatch demo is running (Ctrl-C stops it)\n"
-            f"  API       {info.api_url}/healthz  {info.api_url}/metrics\n"
-            f"            {info.api_url}/api/devices\n"
-            f"            {info.api_url}/api/readings?device=wl-bridge&buckets=20\n"
-            f"            {info.api_url}/docs  (OpenAPI)\n"
+            f"  console   {info.api_url}/  user {info.user}  password {info.password}\n"
+            f"  API       {info.api_url}/docs  (OpenAPI; POST /api/auth/login for a token)\n"
+            f"            {info.api_url}/healthz  {info.api_url}/metrics\n"
             f"  broker    mqtt://127.0.0.1:{info.broker_port}  (MQTT 3.1.1)\n"
             f"  database  {info.database}",
             err=True,
@@ -156,18 +157,21 @@ def detect(config: ConfigOption, log_level: LogLevel = "info") -> None:
     """Run the detectors of the configured villages over the broker's stream."""
     from villagewatch.detect.service import DetectService
     from villagewatch.detect.store import DetectStore
+    from villagewatch.registry import RegistryStore
 
     _logging(log_level)
     deployment = _deployment(config)
 
     async def main(stop: asyncio.Event) -> None:
         store = DetectStore(deployment.settings.detect.state_path)
+        registry = RegistryStore(deployment.settings.registry.path)
         try:
-            service = DetectService(deployment=deployment, store=store)
+            service = DetectService(deployment=deployment, store=store, registry=registry)
             tune_gc_for_throughput()  # after the detectors are built: they live as long
             await service.run(stop)
         finally:
             await store.close()
+            registry.close()
 
     try:
         _run_until_signal(main)
@@ -224,21 +228,84 @@ def simulate(
 
 @app.command()
 def api(config: ConfigOption, log_level: LogLevel = "info") -> None:
-    """Serve the HTTP API over the configured store."""
+    """Serve the HTTP API and the operators' console over the configured stores."""
     import uvicorn
     from prometheus_client import REGISTRY
 
     from villagewatch.api.app import create_app
+    from villagewatch.api.context import open_context
     from villagewatch.store import open_store
 
     _logging(log_level)
     deployment = _deployment(config)
     store = open_store(deployment.settings.store)
-    application = create_app(deployment=deployment, store=store, registries=[REGISTRY])
-    uvicorn.run(
-        application, host=deployment.settings.api.host, port=deployment.settings.api.port,
-        log_level=log_level.lower(),
-    )  # fmt: skip
+    ctx = open_context(deployment, store, registries=[REGISTRY], settings_path=config)
+    try:
+        uvicorn.run(
+            create_app(ctx), host=deployment.settings.api.host,
+            port=deployment.settings.api.port, log_level=log_level.lower(),
+            timeout_graceful_shutdown=3,  # open consoles' live streams never end by themselves
+        )  # fmt: skip
+    finally:
+        ctx.close()
+
+
+@users_app.command("add")
+def users_add(
+    config: ConfigOption,
+    name: Annotated[str, typer.Argument(help="The name they log in with.")],
+    role: Annotated[str, typer.Option(help="viewer, operator, maintainer or admin.")] = "viewer",
+    place: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--place",
+            help="A place they see (repeatable): town:<id>, village:<id>, grid:<village>/<grid>, "
+            "or * for every place.",
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input instead of asking.")
+    ] = False,
+) -> None:
+    """Add a user of the API and console."""
+    from villagewatch.api.places import Places
+    from villagewatch.api.users import Role, UserRefused, UserStore
+    from villagewatch.contract import is_identifier
+
+    deployment = _deployment(config)
+    roles = [r.value for r in Role]
+    if role not in roles:
+        typer.echo(f"no role {role!r}; roles: {', '.join(roles)}", err=True)
+        raise typer.Exit(2)
+    if not is_identifier(name):
+        typer.echo(f"user name {name!r} must be like [a-z0-9][a-z0-9_-]*", err=True)
+        raise typer.Exit(2)
+    places = place or []
+    known = Places(deployment.villages, dict(deployment.settings.alerts.towns))
+    unknown = [p for p in places if not known.known(p)]
+    if unknown or not places:
+        some = ", ".join(sorted(known.nodes)[:6])
+        typer.echo(
+            f"give --place with a known place (unknown: {', '.join(unknown) or 'none given'}); "
+            f"places are like {some} …, or *",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    users = UserStore(deployment.settings.api.state_dir / "api.db")
+    try:
+        users.add(name, password, Role(role), places, int(time.time() * 1000))
+        users.audit("cli", "add_user", f"user:{name}", {"role": role, "places": places},
+                    int(time.time() * 1000))  # fmt: skip
+    except UserRefused as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        users.close()
+    typer.echo(f"added {role} {name} seeing {', '.join(places)}", err=True)
 
 
 @app.command("detect-file")

@@ -1,4 +1,5 @@
-"""Fakes for testing code that uses villagewatch: an in-memory store that can be made to fail.
+"""Fakes for testing code that uses villagewatch: an in-memory store that can be made to fail,
+and a tiny valid JPEG for evidence.
 
 Shipped with the package (as structlog ships its testing helpers) so that users
 writing their own stages can test against the same fakes we do.
@@ -7,12 +8,29 @@ writing their own stages can test against the same fakes we do.
 from __future__ import annotations
 
 import asyncio
+import base64
+import time
+import uuid
+from typing import Any
 
+from villagewatch.alerts.lifecycle import Alert, AlertPolicy
+from villagewatch.alerts.store import AlertStore
 from villagewatch.contract import DeadLetter, DedupeKey, Event, Reading
+from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.errors import StoreUnavailable
 from villagewatch.store.base import Batch, Bucket, LastValue, WriteResult, bucket_width_ns
 
-__all__ = ["MemoryStore"]
+__all__ = ["TINY_JPEG", "MemoryStore", "fire_alert"]
+
+TINY_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERX"
+    "RTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/wAALCAAIAAgBAREA/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcI"
+    "CQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcY"
+    "GRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKj"
+    "pKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/9oACAEBAAA/AEg8"
+    "Hf8ATP8ASv/Z"
+)
+"""An 8 by 8 grey gradient as a baseline JPEG (339 bytes, made with OpenCV), for evidence tests."""
 
 
 class MemoryStore:
@@ -93,3 +111,26 @@ class MemoryStore:
 
     async def close(self) -> None:
         """Nothing to release."""
+
+
+def fire_alert(
+    store: AlertStore,
+    *,
+    village: str,
+    subject: str,
+    kind: str,
+    severity: str = "orange",
+    message: str = "test alert",
+    details: dict[str, Any] | None = None,
+    detector: str = "water_level",
+    at_ms: int | None = None,
+) -> Alert:
+    """Apply a detector's ``fire`` to ``store`` as the alert engine would; the alert."""
+    now = at_ms if at_ms is not None else time.time_ns() // 1_000_000
+    key = AlertKey(detector, village, subject, kind)
+    transition = Transition(
+        key, "fire", Severity(severity), now, message, details or {}, False, False
+    )
+    alert = store.apply(transition, f"test-{uuid.uuid4().hex}", AlertPolicy(), now)
+    assert alert is not None
+    return alert

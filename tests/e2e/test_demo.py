@@ -1,5 +1,6 @@
 """`villagewatch demo` in a fresh virtualenv, with no mosquitto or influxd reachable: it serves
-/healthz, /metrics and readings, and Ctrl-C stops it with everything published in its database."""
+/healthz, /metrics, the console and (to its operator) readings, and Ctrl-C stops it with
+everything published in its database."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from villagewatch.devservers import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_for(url: str, check: object, timeout: float) -> httpx.Response:
+def wait_for(
+    url: str, check: object, timeout: float, headers: dict[str, str] | None = None
+) -> httpx.Response:
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
         try:
-            reply = httpx.get(url, timeout=2)
+            reply = httpx.get(url, timeout=2, headers=headers)
             if reply.status_code == 200 and check(reply):  # type: ignore[operator]
                 return reply
             last = reply.text[:300]
@@ -56,9 +59,20 @@ def test_demo_in_a_fresh_virtualenv_without_servers(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         assert wait_for(f"{base}/healthz", lambda r: True, 60).json() == {"status": "ok"}
+        console = httpx.get(f"{base}/", follow_redirects=True)
+        assert console.status_code == 200 and "<html" in console.text.lower()
+        assert httpx.get(f"{base}/api/devices").status_code == 401
+        said = re.search(r"user (\S+)  password (\S+)", (tmp_path / "demo.log").read_text())
+        assert said, "the demo prints how to log in to the console"
+        login = httpx.post(
+            f"{base}/api/auth/login", json={"user": said.group(1), "password": said.group(2)}
+        )
+        assert login.status_code == 200, login.text
+        auth = {"Authorization": f"Bearer {login.json()['token']}"}
         readings = wait_for(
-            f"{base}/api/readings?device=wl-bridge&buckets=10", lambda r: r.json()["buckets"], 60
-        ).json()
+            f"{base}/api/readings?device=wl-bridge&buckets=10", lambda r: r.json()["buckets"], 60,
+            headers=auth,
+        ).json()  # fmt: skip
         assert readings["metric"] == "level_cm" and readings["buckets"][0]["count"] >= 1
         metrics = wait_for(
             f"{base}/metrics", lambda r: "villagewatch_ingest_readings_stored_total" in r.text, 10
@@ -67,7 +81,7 @@ def test_demo_in_a_fresh_virtualenv_without_servers(tmp_path: Path) -> None:
             r"^villagewatch_ingest_readings_stored_total (\S+)$", metrics, re.MULTILINE
         )
         assert stored is not None and float(stored.group(1)) > 0
-        devices = httpx.get(f"{base}/api/devices").json()
+        devices = httpx.get(f"{base}/api/devices", headers=auth).json()
         assert any(d["id"] == "wl-bridge" and "level_cm" in d["last"] for d in devices)
     finally:
         proc.send_signal(signal.SIGINT)

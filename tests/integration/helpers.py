@@ -34,6 +34,7 @@ def write_deployment(
     village_detect: dict[str, Any] | None = None,
     simulate: dict[str, Any] | None = None,
     protocol: str = "5",
+    registry: dict[str, Any] | None = None,
 ) -> Path:
     """A settings file plus one village ``testvil`` with water gauges wl-000…, a lock and a
     button; ``detect``, ``village_detect`` and ``simulate`` fill those sections."""
@@ -60,6 +61,7 @@ def write_deployment(
         "ingest": {"client_id": f"vw-test-{free_port()}", **(ingest or {})},
         "detect": {"client_id": f"vw-detect-{free_port()}", **(detect or {})},
         "simulate": simulate or {},
+        "registry": registry or {},
         "villages": ["village.yaml"],
     }
     path = directory / "settings.yaml"

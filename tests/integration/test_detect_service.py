@@ -15,6 +15,7 @@ from villagewatch.alerts import AlertState, SQLiteAlertStore
 from villagewatch.alerts.engine import AlertEngine
 from villagewatch.config import load_deployment
 from villagewatch.devservers import Mosquitto, free_port
+from villagewatch.registry import RegistryStore
 
 from .helpers import NOW_MS, DetectProcess, publish_all, wait_until, write_deployment
 
@@ -59,12 +60,12 @@ def committed_high(db: Path, device: str) -> int:
     return -1 if row is None else int(json.loads(row[0])["seen"]["high"])
 
 
-def lock_event(seq: int, type_: str, ts: int) -> tuple[str, bytes]:
+def lock_event(seq: int, type_: str, ts: int, **attrs: str) -> tuple[str, bytes]:
     body = {
         "v": 1,
         "device": "lock-1",
         "boot": "b1",
-        "event": {"seq": seq, "ts": ts, "clock": "synced", "type": type_},
+        "event": {"seq": seq, "ts": ts, "clock": "synced", "type": type_, **attrs},
     }
     return "vw/v1/testvil/lock-1/event", orjson.dumps(body)
 
@@ -168,3 +169,41 @@ def test_five_wrong_codes_in_a_minute_raise_one_alert(mosquitto: Mosquitto, tmp_
     assert [(t["kind"], t["action"]) for t in lock] == [("wrong_codes", "fire")]
     assert lock[0]["at_ms"] == start + 40_000, "fires at the fifth code, in device time"
     assert [a["kind"] for a in firing(db)] == ["wrong_codes"]
+
+
+def test_the_lock_detector_follows_the_registry_operators_keep(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """A card registered in the console opens quietly; once ended (no restart), it alerts."""
+    metrics_port = free_port()
+    settings = write_deployment(
+        tmp_path, mqtt_port=mosquitto.port, devices=1,
+        store={"kind": "sqlite", "path": str(tmp_path / "readings.db")},
+        detect={"metrics_port": metrics_port}, registry={"poll_s": 0.2},
+    )  # fmt: skip
+    registry = RegistryStore(tmp_path / "var" / "registry.db")
+    registry.add_house("testvil", "h1", "house one", "lock-1", NOW_MS)
+    registry.add_tenant("testvil", "h1", "t1", name="x", phone="", verified=True, now_ms=NOW_MS)
+    registry.add_credential(
+        "testvil", "h1", "t1", "card-1", valid_from_ms=None, valid_to_ms=None, now_ms=NOW_MS
+    )
+    db = tmp_path / "var" / "detect.db"
+    detect = DetectProcess(settings, metrics_port).start()
+    try:
+        publish_all(mosquitto.port, [lock_event(0, "unlock", NOW_MS, credential="card-1")])
+        wait_until(lambda: committed_high(db, "lock-1") == 0, timeout=15, what="the first unlock")
+        assert transitions(db, "lock", "lock-1") == [], "a registered card"
+        registry.end_credential("testvil", "h1", "card-1", NOW_MS + 1000)
+        generation = registry.generation()
+        wait_until(
+            lambda: f"Rental registry generation {generation} in use" in detect.log_text(),
+            timeout=15, what="detect picking up the registry change",
+        )  # fmt: skip
+        publish_all(mosquitto.port, [lock_event(1, "unlock", NOW_MS + 2000, credential="card-1")])
+        wait_until(lambda: committed_high(db, "lock-1") == 1, timeout=15, what="the second unlock")
+    finally:
+        detect.terminate()
+        registry.close()
+    lock = transitions(db, "lock", "lock-1")
+    assert [(t["kind"], t["action"]) for t in lock] == [("unregistered_credential", "fire")]
+    assert "x" not in json.loads(lock[0]["details"]).values(), "no tenant's name in the alert"

@@ -27,7 +27,7 @@ from villagewatch.alerts.lifecycle import (
 )
 from villagewatch.alerts.notify import Notifier
 from villagewatch.detectors import Transition
-from villagewatch.errors import StoreUnavailable
+from villagewatch.sqlitetx import write_transaction
 
 __all__ = ["SQLiteAlertStore"]
 
@@ -334,6 +334,49 @@ class SQLiteAlertStore:
         rows = self._read("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", (limit,))
         return [alert_row(r) for r in rows]
 
+    def search(
+        self,
+        *,
+        states: Sequence[str] = (),
+        severities: Sequence[str] = (),
+        places: Sequence[str] | None = None,
+        kinds: Sequence[str] = (),
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        """See :meth:`villagewatch.alerts.store.AlertStore.search`."""
+        where: list[str] = ["1=1"]
+        args: list[Any] = []
+        for column, values in (
+            ("state", states), ("severity", severities), ("place", places), ("kind", kinds)
+        ):  # fmt: skip
+            if values is not None and (values or column == "place"):
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                args += list(values)
+        for cond, value in (
+            ("opened_ms >= ?", since_ms), ("opened_ms < ?", until_ms), ("id < ?", before_id)
+        ):  # fmt: skip
+            if value is not None:
+                where.append(cond)
+                args.append(value)
+        sql = f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"  # noqa: S608 - columns fixed, values bound
+        return [alert_row(r) for r in self._read(sql, [*args, limit])]
+
+    def changes_since(self, audit_id: int, limit: int = 500) -> list[tuple[int, int]]:
+        """See :meth:`villagewatch.alerts.store.AlertStore.changes_since`."""
+        rows = self._read(
+            "SELECT id, alert_id FROM alert_audit WHERE id > ? ORDER BY id LIMIT ?",
+            (audit_id, limit),
+        )
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    def last_change(self) -> int:
+        """See :meth:`villagewatch.alerts.store.AlertStore.last_change`."""
+        (row,) = self._read("SELECT coalesce(max(id), 0) FROM alert_audit")
+        return int(row[0])
+
     def fired_between(self, start_ms: int, end_ms: int) -> list[Alert]:
         """See :meth:`villagewatch.alerts.store.AlertStore.fired_between`."""
         rows = self._read(
@@ -359,25 +402,8 @@ class SQLiteAlertStore:
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:  # the engine and the sender call from their own threads
-            return self._transaction(fn)
+            return write_transaction(self._conn, fn, "alert store")
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
-
-    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        c = self._conn
-        try:
-            c.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"alert store busy or unreadable: {exc}") from exc
-        try:
-            result = fn(c)
-            c.execute("COMMIT")
-        except BaseException as exc:
-            if c.in_transaction:
-                c.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError):
-                raise StoreUnavailable(f"alert store could not write: {exc}") from exc
-            raise
-        return result

@@ -116,6 +116,31 @@ class AlertStore(Protocol):
         """The last ``limit`` alerts opened, resolved or not, newest first."""
         ...
 
+    def search(
+        self,
+        *,
+        states: Sequence[str] = (),
+        severities: Sequence[str] = (),
+        places: Sequence[str] | None = None,
+        kinds: Sequence[str] = (),
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        """Alerts matching every filter given, newest first: an empty sequence does not
+        filter, except ``places``, where None does not and an empty one matches nothing;
+        times are when the alert was opened; ``before_id`` pages back."""
+        ...
+
+    def changes_since(self, audit_id: int, limit: int = 500) -> list[tuple[int, int]]:
+        """(audit id, alert id) of every change after ``audit_id``, in order: the live feed."""
+        ...
+
+    def last_change(self) -> int:
+        """The newest audit id (0: none yet)."""
+        ...
+
     def fired_between(self, start_ms: int, end_ms: int) -> list[Alert]:
         """Alerts that started firing in [start_ms, end_ms), for reports."""
         ...

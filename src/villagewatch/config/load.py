@@ -158,6 +158,7 @@ def _resolved(settings: Settings, base: Path) -> Settings:
         return None if p is None else rel(p)
 
     mqtt = resolved_mqtt(settings.mqtt, base)
+    ingest = settings.ingest.model_copy(update={"evidence_dir": rel(settings.ingest.evidence_dir)})
     detect = settings.detect.model_copy(update={"state_path": rel(settings.detect.state_path)})
     channels: dict[str, ChannelSettings] = {}
     for cid, c in settings.alerts.channels.items():
@@ -190,8 +191,11 @@ def _resolved(settings: Settings, base: Path) -> Settings:
         update={
             "mqtt": mqtt,
             "store": store,
+            "ingest": ingest,
             "villages": villages,
             "detect": detect,
             "alerts": alerts,
+            "api": settings.api.model_copy(update={"state_dir": rel(settings.api.state_dir)}),
+            "registry": settings.registry.model_copy(update={"path": rel(settings.registry.path)}),
         }
     )

@@ -25,6 +25,7 @@ __all__ = [
     "InfluxSettings",
     "IngestSettings",
     "MqttSettings",
+    "RegistrySettings",
     "SQLiteSettings",
     "Settings",
     "SimulateSettings",
@@ -113,6 +114,12 @@ class IngestSettings(BaseModel):
     )
     max_message_bytes: int = Field(
         262_144, ge=1024, description="Larger payloads are dead-lettered as too_large."
+    )
+    evidence_dir: Path = Field(
+        Path("var/evidence"),
+        description="Where the evidence JPEGs cameras publish on `…/evidence/<id>` are kept, "
+        "as `<village>/<device>/<id>.jpg`; each is written durably before its message is "
+        "acknowledged. Relative to the settings file.",
     )
     dedupe_window: int = Field(
         200_000,
@@ -302,6 +309,28 @@ class ApiSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: Port = Field(8080, description="Port to listen on.")
+    state_dir: Path = Field(
+        Path("var/api"),
+        description="Users, sessions, the audit log of actions (api.db) and uploaded village "
+        "plans (plans/).",
+    )
+    token_ttl_s: float = Field(
+        43200, ge=60, le=30 * 86400, description="A login is valid this long (seconds)."
+    )
+    live_poll_s: float = Field(
+        0.2, gt=0, le=5, description="How often the live feed looks for alert changes."
+    )
+
+
+class RegistrySettings(BaseModel):
+    """The rental registry (houses, tenants, credentials), kept by operators in the console."""
+
+    model_config = _STRICT
+
+    path: Path = Field(Path("var/registry.db"), description="SQLite file of the registry.")
+    poll_s: float = Field(
+        5, gt=0, le=300, description="How often detect looks for registry changes."
+    )
 
 
 class FloodScenario(BaseModel):
@@ -346,6 +375,9 @@ class Settings(BaseModel):
     )
     alerts: AlertsSettings = Field(default_factory=AlertsSettings, description="The alert engine.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="The HTTP API.")
+    registry: RegistrySettings = Field(
+        default_factory=RegistrySettings, description="The rental registry."
+    )
     simulate: SimulateSettings = Field(
         default_factory=SimulateSettings, description="The simulator."
     )

@@ -1,8 +1,10 @@
-"""``villagewatch demo``: broker, ingester, SQLite, simulator and API in one process, no servers.
+"""``villagewatch demo``: broker, ingester, detect, alerts, SQLite, simulator, API and console in
+one process, no servers.
 
 Shutdown order on Ctrl-C: the simulator stops and waits for the broker's acks,
-then the ingester writes and acknowledges what it holds, then the API and the
-broker close — so everything the simulator published is in the database.
+then the ingester writes and acknowledges what it holds, then detect commits,
+then the alert engine, the API and the broker close — so everything the
+simulator published is in the database.
 """
 
 from __future__ import annotations
@@ -10,17 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 
+from villagewatch.alerts.engine import AlertEngine
 from villagewatch.api.app import create_app
+from villagewatch.api.context import ApiContext, open_context
+from villagewatch.api.places import ALL
+from villagewatch.api.users import Role, UserRefused
 from villagewatch.config import Deployment, SQLiteSettings, load_deployment
 from villagewatch.demo.broker import EmbeddedBroker
 from villagewatch.demo.view import LiveView
+from villagewatch.detect.service import DetectService
+from villagewatch.detect.store import DetectStore
 from villagewatch.errors import VillagewatchError
 from villagewatch.ingest import IngestService
 from villagewatch.ports import free_port, port_in_use
@@ -39,6 +49,22 @@ class DemoInfo:
     broker_port: int
     api_url: str
     database: Path
+    user: str
+    password: str
+    """Of the demo's operator, to log in to the console."""
+
+
+_DEMO_USER = "demo"
+
+
+def _demo_user(ctx: ApiContext) -> str:
+    """An operator for the console with a fresh password (also when --data keeps the users)."""
+    password = secrets.token_urlsafe(9)
+    try:
+        ctx.users.add(_DEMO_USER, password, Role.OPERATOR, [ALL], time.time_ns() // 1_000_000)
+    except UserRefused:
+        ctx.users.set_password(_DEMO_USER, password)
+    return password
 
 
 def demo_config_path() -> Path:
@@ -90,7 +116,16 @@ async def run_demo(
             update={
                 "mqtt": s.mqtt.model_copy(update={"port": port}),
                 "store": SQLiteSettings(path=db),
-                "api": s.api.model_copy(update={"port": api_port}),
+                "ingest": s.ingest.model_copy(update={"evidence_dir": data / "evidence"}),
+                "api": s.api.model_copy(update={"port": api_port, "state_dir": data / "api"}),
+                "detect": s.detect.model_copy(update={"state_path": data / "detect.db"}),
+                "alerts": s.alerts.model_copy(
+                    update={
+                        "state_path": data / "alerts.db",
+                        "detect_state_paths": [data / "detect.db"],
+                    }
+                ),
+                "registry": s.registry.model_copy(update={"path": data / "registry.db"}),
                 "simulate": s.simulate.model_copy(update={"rate": rate or s.simulate.rate}),
             }
         )
@@ -116,37 +151,53 @@ async def _run(
 ) -> None:
     settings = deployment.settings
     ingest = IngestService(deployment=deployment, store=store)
-    app = create_app(deployment=deployment, store=store, registries=[ingest.metrics.registry])
-    server = _EmbeddedServer(
-        uvicorn.Config(
-            app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="off"
-        )
-    )
-    publisher = SimulationPublisher(
-        mqtt=settings.mqtt, village=deployment.villages[0], settings=settings.simulate
-    )
-    sim_stop, ingest_stop = asyncio.Event(), asyncio.Event()
-    info = DemoInfo(settings.mqtt.port, f"http://{settings.api.host}:{settings.api.port}", db)
-    async with asyncio.TaskGroup() as tg:
-        ingesting = tg.create_task(ingest.run(ingest_stop))
-        serving = tg.create_task(server.serve())
-        await asyncio.wait_for(ingest.connected.wait(), timeout=30)
-        publishing = tg.create_task(publisher.run(sim_stop))
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
-            await asyncio.sleep(0.05)
-        if on_ready is not None:
-            on_ready(info)
-        if view:
-            tg.create_task(
-                LiveView(ingest.metrics, header=f"villagewatch demo — {info.api_url}").run(stop)
+    ctx = open_context(deployment, store, registries=[ingest.metrics.registry])
+    detect_store = DetectStore(settings.detect.state_path)
+    try:
+        detect = DetectService(deployment=deployment, store=detect_store, registry=ctx.registry)
+        password = _demo_user(ctx)
+        server = _EmbeddedServer(
+            uvicorn.Config(
+                create_app(ctx), host=settings.api.host, port=settings.api.port,
+                log_level="warning", lifespan="off", timeout_graceful_shutdown=3,
             )
-        await stop.wait()
-        sim_stop.set()
-        stats = await publishing
-        ingest_stop.set()
-        await ingesting
-        server.should_exit = True
-        await serving
+        )  # fmt: skip
+        engine = AlertEngine(settings=settings.alerts, store=ctx.alerts)
+        publisher = SimulationPublisher(
+            mqtt=settings.mqtt, village=deployment.villages[0], settings=settings.simulate
+        )
+        sim_stop, ingest_stop, detect_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        url = f"http://{settings.api.host}:{settings.api.port}"
+        info = DemoInfo(settings.mqtt.port, url, db, _DEMO_USER, password)
+        async with asyncio.TaskGroup() as tg:
+            ingesting = tg.create_task(ingest.run(ingest_stop))
+            detecting = tg.create_task(detect.run(detect_stop))
+            alerting = tg.create_task(engine.run(stop))
+            serving = tg.create_task(server.serve())
+            await asyncio.wait_for(ingest.connected.wait(), timeout=30)
+            await asyncio.wait_for(detect.connected.wait(), timeout=30)
+            publishing = tg.create_task(publisher.run(sim_stop))
+            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+                await asyncio.sleep(0.05)
+            if on_ready is not None:
+                on_ready(info)
+            if view:
+                tg.create_task(
+                    LiveView(ingest.metrics, header=f"villagewatch demo — {info.api_url}").run(stop)
+                )
+            await stop.wait()
+            sim_stop.set()
+            stats = await publishing
+            ingest_stop.set()
+            detect_stop.set()
+            await ingesting
+            await detecting
+            await alerting
+            server.should_exit = True
+            await serving
+    finally:
+        await detect_store.close()
+        ctx.close()
     log.info(
         "Demo stopped: %d messages published, %d acknowledged by the broker; data in %s",
         stats.published,

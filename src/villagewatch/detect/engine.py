@@ -13,7 +13,7 @@ caller passes in — silence has no device time to go by.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from villagewatch.detectors import (
 )
 from villagewatch.detectors.config import OfflineConfig
 from villagewatch.detectors.device import DeviceInfoForDetect, offline_config
-from villagewatch.detectors.events import RegisteredCredential
+from villagewatch.detectors.events import RegisteredCredential, SmartLock
 
 __all__ = ["DetectEngine", "EngineCounts"]
 
@@ -112,6 +112,21 @@ class DetectEngine:
                 village.id, watched, config=village_offline
             )
             watch.start(now_ms)
+
+    def use_registry(
+        self, village: str, credentials: Mapping[str, Sequence[RegisteredCredential]]
+    ) -> int:
+        """The rental registry's lock → credentials of a village (a lock missing from it is in
+        no house); how many locks' detectors were told."""
+        told = 0
+        for (v, device), found in self._devices.items():
+            if v != village:
+                continue
+            for d in found.detectors.detectors:
+                if isinstance(d, SmartLock):
+                    d.use_credentials(credentials.get(device))
+                    told += 1
+        return told
 
     def handle(self, decoded: Decoded, received_ms: int) -> list[Transition]:
         """One message's readings and events, each device's in device-time order."""

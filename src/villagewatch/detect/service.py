@@ -39,9 +39,12 @@ from villagewatch.contract import (
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors import Transition
+from villagewatch.detectors.events import RegisteredCredential
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
 from villagewatch.metrics_http import metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
+from villagewatch.registry import RegistryStore
+from villagewatch.waiting import sleep_or_stop
 
 __all__ = ["DetectMetrics", "DetectService", "decoder_for"]
 
@@ -82,8 +85,15 @@ class DetectService:
     """One detect process: its villages, its session, its state file."""
 
     def __init__(
-        self, *, deployment: Deployment, store: DetectStore, metrics: DetectMetrics | None = None
+        self,
+        *,
+        deployment: Deployment,
+        store: DetectStore,
+        metrics: DetectMetrics | None = None,
+        registry: RegistryStore | None = None,
     ) -> None:
+        """``registry``: the rental registry the lock detectors follow; None: the village
+        files' houses, fixed."""
         settings = deployment.settings
         self._settings = det = settings.detect
         self._mqtt = settings.mqtt
@@ -101,6 +111,12 @@ class DetectService:
         restored = self.engine.restore(store.load_states(), now_ms=_now_ms())
         if restored:
             log.info("Detector state restored for %d devices and villages", restored)
+        self._registry = registry
+        self._registry_generation: int | None = None
+        self._registry_poll_s = settings.registry.poll_s
+        if registry is not None:
+            registry.seed(villages, _now_ms())
+            self._reload_registry(registry.generation(), self._read_registry())
         self._decoder = decoder_for(deployment, self._villages)
         self._client, props = make_client(
             self._mqtt,
@@ -135,6 +151,8 @@ class DetectService:
                 link = tg.create_task(self._link.run(link_stop))
                 ticking = tg.create_task(self._tick(stop))
                 flushing = tg.create_task(self._flush_loop(stop))
+                if self._registry is not None:
+                    tg.create_task(self._follow_registry(stop))
                 await stop.wait()
                 self._link.pause_reading()
                 await ticking
@@ -215,6 +233,34 @@ class DetectService:
                 self._pending += self.engine.tick(_now_ms())
                 if self._pending:
                     self._full.set()
+
+    # --- the rental registry ------------------------------------------------------------
+
+    def _read_registry(self) -> dict[str, dict[str, list[RegisteredCredential]]]:
+        assert self._registry is not None
+        return {v: self._registry.lock_credentials(v) for v in self._villages}
+
+    def _reload_registry(
+        self, generation: int, found: dict[str, dict[str, list[RegisteredCredential]]]
+    ) -> None:
+        for village, credentials in found.items():
+            self.engine.use_registry(village, credentials)
+        self._registry_generation = generation
+        log.info("Rental registry generation %d in use", generation)
+
+    async def _follow_registry(self, stop: asyncio.Event) -> None:
+        """Operators change the registry in the console: pick it up within ``poll_s``."""
+        assert self._registry is not None
+        while not await sleep_or_stop(stop, self._registry_poll_s):
+            try:
+                generation = await asyncio.to_thread(self._registry.generation)
+                if generation == self._registry_generation:
+                    continue
+                found = await asyncio.to_thread(self._read_registry)
+            except StoreUnavailable as exc:
+                log.warning("Cannot read the rental registry: %s; keeping the last one", exc)
+                continue
+            self._reload_registry(generation, found)  # on the loop, between messages
 
     # --- connection -----------------------------------------------------------------
 

@@ -50,6 +50,10 @@ class SmartLock(Detector):
         self._raised: dict[str, int] = {}
         """When each close-by-hand alert was last raised."""
 
+    def use_credentials(self, credentials: Sequence[RegisteredCredential] | None) -> None:
+        """The registry changed: these are the house's registered credentials now."""
+        self._credentials = credentials
+
     def _key(self, kind: str) -> AlertKey:
         return AlertKey(self.name, self._village, self._device, kind)
 

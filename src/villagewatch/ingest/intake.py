@@ -17,6 +17,12 @@ triggers for QoS 1 (the broker stops at our Receive Maximum first); it bounds
 memory for QoS 0 floods and behind MQTT 3.1.1 brokers. A read already in
 progress finishes, so pending may pass the limit by one read's worth.
 
+Evidence pictures (:meth:`Intake.add_evidence`) ride in the same batches, so
+they are acknowledged in order with everything else, once saved. They are big
+(up to 1 MiB each), so their bytes are bounded too: a batch closes once it holds
+``max_batch_evidence_bytes`` of them, and reading pauses while
+``max_pending_evidence_bytes`` are pending.
+
 Recently seen dedupe keys are remembered (between half and all of the last
 ``dedupe_window``) so a redelivered reading is dropped here and counted; the
 stores are idempotent anyway, so forgetting a key (restart, window exceeded)
@@ -34,6 +40,7 @@ from typing import TypeVar
 
 from villagewatch.contract import DeadLetter, Decoded, DedupeKey, Event, Reading
 from villagewatch.contract.payloads import Clock
+from villagewatch.ingest.evidence import Evidence
 
 __all__ = ["Intake", "PendingBatch"]
 
@@ -57,6 +64,11 @@ class PendingBatch:
     """time.monotonic() when the first message arrived."""
     live_device_ms: list[int] = field(default_factory=list)
     """Device time of the first live, synced item of each message (store-lag samples)."""
+    evidence: list[Evidence] = field(default_factory=list)
+    """Pictures to save before the batch is acknowledged."""
+    evidence_bytes: int = 0
+    evidence_saved: int = 0
+    """Pictures durably stored (new, or already there); set by the writer."""
 
     def take(
         self,
@@ -92,6 +104,8 @@ class Intake:
         max_pending: int,
         dedupe_window: int,
         max_pending_items: int | None = None,
+        max_batch_evidence_bytes: int = 8 << 20,
+        max_pending_evidence_bytes: int = 64 << 20,
         pause: Callable[[], None] | None = None,
         resume: Callable[[], None] | None = None,
     ) -> None:
@@ -100,6 +114,9 @@ class Intake:
         self._max_pending = max_pending
         self._max_pending_items = max_pending_items or 8 * max_items
         self._pending_items = 0
+        self._max_batch_evidence_bytes = max_batch_evidence_bytes
+        self._max_pending_evidence_bytes = max_pending_evidence_bytes
+        self._pending_evidence_bytes = 0
         self._dedupe_window = dedupe_window
         self._pause, self._resume = pause, resume
         self._paused = False
@@ -158,8 +175,41 @@ class Intake:
             self._pause()
         return True
 
+    def add_evidence(self, mid: int, qos: int, generation: int, evidence: Evidence) -> bool:
+        """Queue one checked evidence picture; False when closed (it stays unacknowledged)."""
+        if self._closed:
+            return False
+        b = self._batch
+        if b.messages == 0:
+            b.first_at = time.monotonic()
+            self._wake.set()
+        size = len(evidence.jpeg)
+        b.take([], [], None, (mid, generation) if qos else None, None)
+        b.items += 1
+        b.evidence.append(evidence)
+        b.evidence_bytes += size
+        self._waiting += 1
+        self._pending_items += 1
+        self._pending_evidence_bytes += size
+        if (
+            b.messages >= self._max_messages
+            or b.items >= self._max_items
+            or b.evidence_bytes >= self._max_batch_evidence_bytes
+        ):
+            self._full.append(b)
+            self._batch = PendingBatch()
+            self._wake.set()
+        if not self._paused and self._full_up() and self._pause is not None:
+            self._paused = True
+            self._pause()
+        return True
+
     def _full_up(self) -> bool:
-        return self.pending >= self._max_pending or self._pending_items >= self._max_pending_items
+        return (
+            self.pending >= self._max_pending
+            or self._pending_items >= self._max_pending_items
+            or self._pending_evidence_bytes >= self._max_pending_evidence_bytes
+        )
 
     def _fresh(self, items: list[T]) -> list[T]:
         """The items whose dedupe key was not seen recently (remembering theirs)."""
@@ -207,6 +257,7 @@ class Intake:
         """The batch is written and acknowledged: its messages no longer count as pending."""
         self._in_flight -= batch.messages
         self._pending_items -= batch.items
+        self._pending_evidence_bytes -= batch.evidence_bytes
         if self._paused and not self._full_up() and not self._closed:
             self._paused = False
             if self._resume is not None:

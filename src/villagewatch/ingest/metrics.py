@@ -33,6 +33,11 @@ class IngestMetrics:
         self.events_stored = Counter(
             "villagewatch_ingest_events_stored", "Events durably stored.", registry=r
         )
+        self.evidence_stored = Counter(
+            "villagewatch_ingest_evidence_stored",
+            "Evidence pictures durably stored (new, or already there from an earlier delivery).",
+            registry=r,
+        )
         self.rejected = Counter(
             "villagewatch_ingest_rejected",
             "Messages or points dead-lettered, by reason.",

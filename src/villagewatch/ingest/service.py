@@ -6,6 +6,11 @@ and handed to the :class:`~villagewatch.ingest.intake.Intake`, and the
 :class:`~villagewatch.ingest.writer.BatchWriter` task writes due batches and
 acknowledges each with one PUBACK write.
 
+Evidence pictures (``…/evidence/<id>``, raw JPEG) are checked at receipt
+(:func:`~villagewatch.ingest.evidence.decode_evidence`) and ride in the same
+batches; the writer saves them to ``ingest.evidence_dir`` in a worker thread
+before the batch is acknowledged.
+
 Acknowledgements and reconnects: after a reconnect the broker redelivers every
 unacknowledged message with its old packet id, and may reuse an id as soon as
 it is acknowledged. An ack left over from the previous connection could then
@@ -38,6 +43,7 @@ from villagewatch.contract import (
     TimePolicy,
     subscription,
 )
+from villagewatch.ingest.evidence import EvidenceStore, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
@@ -60,9 +66,11 @@ class IngestService:
         self._mqtt = settings.mqtt
         self._ingest = ing = settings.ingest
         self._store = store
+        self.evidence = EvidenceStore(ing.evidence_dir)
         self.metrics = metrics or IngestMetrics()
+        self._devices = deployment.device_registry()
         self._decoder = Decoder(
-            devices=deployment.device_registry(),
+            devices=self._devices,
             max_bytes=ing.max_message_bytes,
             time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
         )
@@ -110,6 +118,7 @@ class IngestService:
             retry_initial_s=self._ingest.retry_initial_s,
             retry_max_s=self._ingest.retry_max_s,
             in_flight=self._ingest.batches_in_flight,
+            evidence=self.evidence,
         )
         link_stop = asyncio.Event()
         log.info(
@@ -140,6 +149,9 @@ class IngestService:
         self._last_received_ns = received_ns
         self.metrics.received += 1
         topic = topic_bytes.decode("utf-8", "replace")
+        if "/evidence/" in topic and _is_evidence(topic):
+            self._on_evidence(mid, qos, topic, payload, received_ns)
+            return
         decoded: Decoded | DeadLetter
         try:
             decoded = self._decoder.decode(topic, payload, received_ns)
@@ -149,6 +161,21 @@ class IngestService:
                 received_ns, topic, RejectReason.INTERNAL_ERROR, "decoder error", payload
             )
         self._intake.add(mid, qos, self._generation, decoded)
+
+    def _on_evidence(
+        self, mid: int, qos: int, topic: str, payload: bytes, received_ns: int
+    ) -> None:
+        try:
+            evidence = decode_evidence(topic, payload, received_ns, self._devices)
+        except Exception:  # supervisor: as for the decoder
+            log.exception("Evidence check failed on %.100s; dead-lettered", topic)
+            evidence = DeadLetter.of(
+                received_ns, topic, RejectReason.INTERNAL_ERROR, "evidence check error", payload
+            )
+        if isinstance(evidence, DeadLetter):
+            self._intake.add(mid, qos, self._generation, evidence)
+        else:
+            self._intake.add_evidence(mid, qos, self._generation, evidence)
 
     def _on_connect(
         self,
@@ -173,7 +200,7 @@ class IngestService:
         filters = [
             subscription(channel, village=village, group=group)
             for village in villages
-            for channel in (Channel.TELEMETRY, Channel.EVENT)
+            for channel in (Channel.TELEMETRY, Channel.EVENT, Channel.EVIDENCE)
         ]
         if self._mqtt.protocol == "5":
             client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
@@ -222,3 +249,10 @@ class IngestService:
                 "%d acks belong to an earlier connection; the broker redelivers those messages",
                 len(acks) - len(mids),
             )
+
+
+def _is_evidence(topic: str) -> bool:
+    """``vw/v1/<village>/<device>/evidence/…``: the channel level, not just the word (a village
+    may be called ``evidence``)."""
+    parts = topic.split("/", 5)
+    return len(parts) == 6 and parts[4] == "evidence"

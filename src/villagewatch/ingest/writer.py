@@ -5,6 +5,10 @@ the next is encoded), but they are acknowledged strictly in the order they were
 taken: when a batch is acknowledged, every earlier batch is durable too. That
 is what makes it safe to drop a redelivered duplicate as soon as it is
 recognised — its first copy is in an earlier (or the same) batch.
+
+A batch's evidence pictures are saved first, in a worker thread (the event loop
+stays free), retried like the store; a picture the evidence store refuses
+becomes a dead letter of the same batch.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from villagewatch.backoff import Backoff
+from villagewatch.contract import DeadLetter, RejectReason
 from villagewatch.errors import StoreUnavailable
+from villagewatch.ingest.evidence import Evidence, EvidenceRejected, EvidenceStore
 from villagewatch.ingest.intake import Intake, PendingBatch
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.store import Batch, Store, WriteResult
@@ -28,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Acknowledger = Callable[[list[tuple[int, int]]], None]
 _LAG_SAMPLES = 200
+T = TypeVar("T")
 
 
 class BatchWriter:
@@ -44,9 +51,11 @@ class BatchWriter:
         retry_initial_s: float,
         retry_max_s: float,
         in_flight: int = 1,
+        evidence: EvidenceStore | None = None,
     ) -> None:
         self._in_flight = in_flight
         self._store = store
+        self._evidence = evidence
         self._intake = intake
         self._acknowledge = acknowledge
         self._metrics = metrics
@@ -94,13 +103,42 @@ class BatchWriter:
         return result
 
     async def _write_until_done(self, pending: PendingBatch) -> WriteResult:
+        if pending.evidence:
+            pictures = pending.evidence
+            saved, refused = await self._until_done(
+                lambda: asyncio.to_thread(self._save_evidence, pictures),
+                expected=OSError,
+                failing="Evidence not saved",
+                back="Evidence saved after %d failed attempts",
+            )
+            pending.evidence_saved = saved
+            pending.dead_letters += refused
+            pending.evidence = []  # saved: the pictures need not wait in memory for the store
         batch = Batch(pending.readings, pending.events, pending.dead_letters)
+        return await self._until_done(
+            lambda: self._store.write(batch),
+            expected=StoreUnavailable,
+            failing="Store unavailable",
+            back="Store is back after %d failed attempts; batch written",
+        )
+
+    async def _until_done(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        expected: type[Exception],
+        failing: str,
+        back: str,
+    ) -> T:
+        """Run ``attempt`` until it succeeds, with backoff between failures; ``expected``
+        failures are logged in one line, others with their traceback; ``back`` (with a %d
+        for the failures) is logged once it succeeds after failing."""
         failures = 0
         while True:
             try:
-                result = await self._store.write(batch)
+                result = await attempt()
             except Exception as exc:  # supervisor: a batch is never dropped, only retried
-                if not isinstance(exc, StoreUnavailable):
+                if not isinstance(exc, expected):
                     log.exception("Unexpected error writing a batch; it will be retried")
                 failures += 1
                 self._metrics.store_retries.inc()
@@ -108,8 +146,8 @@ class BatchWriter:
                 level = logging.WARNING if failures == 1 or failures % 10 == 0 else logging.INFO
                 log.log(
                     level,
-                    "Store unavailable (attempt %d): %s; holding %d messages unacknowledged, "
-                    "retrying in %.1f s",
+                    "%s (attempt %d): %s; holding %d messages unacknowledged, retrying in %.1f s",
+                    failing,
                     failures,
                     exc,
                     self._intake.pending,
@@ -118,15 +156,40 @@ class BatchWriter:
                 await asyncio.sleep(delay)
                 continue
             if failures:
-                log.warning("Store is back after %d failed attempts; batch written", failures)
+                log.warning(back, failures)
             self._backoff.reset()
             return result
+
+    def _save_evidence(self, pictures: list[Evidence]) -> tuple[int, list[DeadLetter]]:
+        """Save each picture (worker thread): how many are stored, and the refused ones.
+
+        ``OSError`` goes up and the whole list is tried again; pictures already
+        saved are then recognised and left as they are.
+        """
+        refused: list[DeadLetter] = []
+        for ev in pictures:
+            if self._evidence is None:
+                refused.append(
+                    DeadLetter.of(
+                        ev.received_ns, ev.topic, RejectReason.UNEXPECTED_CHANNEL,
+                        "this ingester stores no evidence", ev.jpeg,
+                    )
+                )  # fmt: skip
+                continue
+            try:
+                self._evidence.save(ev.village, ev.device, ev.evidence_id, ev.jpeg)
+            except EvidenceRejected as exc:
+                refused.append(
+                    DeadLetter.of(ev.received_ns, ev.topic, exc.reason, exc.detail, ev.jpeg)
+                )
+        return len(pictures) - len(refused), refused
 
     def _count(self, batch: PendingBatch, result: WriteResult, seconds: float) -> None:
         m = self._metrics
         m.batch_write_seconds.observe(seconds)
         m.readings_stored.inc(result.readings)
         m.events_stored.inc(result.events)
+        m.evidence_stored.inc(batch.evidence_saved)
         m.duplicates.inc(batch.duplicates + result.duplicates)
         m.rescued.inc(batch.rescued)
         for letter in batch.dead_letters:

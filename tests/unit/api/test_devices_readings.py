@@ -1,42 +1,22 @@
-"""The HTTP API over a store: health, metrics, devices with last values, downsampled readings."""
+"""Health, metrics, devices with their state and newest values, downsampled readings."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-import httpx
 import pytest
 
-from villagewatch.api.app import create_app
-from villagewatch.config import load_deployment
+from tests.unit.api.conftest import Client
+from villagewatch.api.context import ApiContext
 from villagewatch.contract import Clock, Reading, point_time_ns
 from villagewatch.ingest import IngestMetrics
 from villagewatch.store import Batch
-from villagewatch.testing import MemoryStore
 
-REPO = Path(__file__).resolve().parents[2]
 T0 = 1_795_000_000_000
 
 
-class Client:
-    """Requests to the app in-process, through httpx's ASGI transport."""
-
-    def __init__(self, app: object) -> None:
-        self._transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-
-    def get(self, path: str, params: dict[str, object] | None = None) -> httpx.Response:
-        async def call() -> httpx.Response:
-            async with httpx.AsyncClient(transport=self._transport, base_url="http://api") as c:
-                return await c.get(path, params=params)  # type: ignore[arg-type]
-
-        return asyncio.run(call())
-
-
 @pytest.fixture
-def client() -> Client:
-    deployment = load_deployment(REPO / "config/demo/villagewatch.yaml")
-    store = MemoryStore()
+def client(ctx: ApiContext) -> Client:
     readings = [
         Reading(
             "dongcun",
@@ -54,15 +34,16 @@ def client() -> Client:
         )
         for i in range(60)
     ]
-    asyncio.run(store.write(Batch(readings)))
+    asyncio.run(ctx.store.write(Batch(readings)))
     metrics = IngestMetrics()
     metrics.received = 3
-    return Client(create_app(deployment=deployment, store=store, registries=[metrics.registry]))
+    ctx.registries = [metrics.registry]
+    return Client(ctx).as_("viewer")
 
 
-def test_health_and_metrics(client: Client) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
-    body = client.get("/metrics").text
+def test_health_and_metrics_need_no_token(anon: Client, client: Client) -> None:
+    assert anon.get("/healthz").json() == {"status": "ok"}
+    body = anon.get("/metrics").text
     assert "villagewatch_ingest_messages_received_total 3.0" in body
 
 
@@ -73,6 +54,20 @@ def test_devices_list_config_with_newest_values(client: Client) -> None:
     assert bridge["kind"] == "water_level" and bridge["grid"] == "g1-bridge"
     assert bridge["last"]["level_cm"]["value"] == 159.0
     assert devices["lock-a01"]["last"] == {}
+    # heard long ago (T0 is in 2026-11-18): offline; never heard: unknown
+    assert bridge["link"] == "offline" and bridge["state"] == "offline"
+    assert devices["lock-a01"]["link"] == "never" and devices["lock-a01"]["state"] == "unknown"
+
+
+def test_devices_are_scoped_to_the_users_places(ctx: ApiContext) -> None:
+    devices = Client(ctx).as_("g3-viewer").get("/api/devices").json()
+    assert devices and {d["place"] for d in devices} == {
+        "grid:dongcun/g3",
+        "grid:dongcun/g3-a",
+        "grid:dongcun/g3-b",
+    }
+    reply = Client(ctx).as_("g3-viewer").get("/api/readings", params={"device": "wl-bridge"})
+    assert reply.status_code == 404
 
 
 def test_readings_downsampled(client: Client) -> None:

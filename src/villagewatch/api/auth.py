@@ -1,0 +1,88 @@
+"""Who is asking: bearer tokens to users, roles to routes, places to what a user may see.
+
+Every route but health, metrics, login and the console's static files takes a
+:class:`Require` dependency naming the least role it needs; the route-table
+test walks the app and fails for a route without one.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from villagewatch.api.context import ApiContext
+from villagewatch.api.users import Role, User
+
+__all__ = [
+    "Admin",
+    "Maintainer",
+    "Operator",
+    "Require",
+    "Viewer",
+    "context",
+    "now_ms",
+    "sees_place",
+]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /api/auth/login.")
+
+
+def now_ms() -> int:
+    """Wall-clock time of an action, epoch ms."""
+    return time.time_ns() // 1_000_000
+
+
+def context(request: Request) -> ApiContext:
+    """The app's shared state."""
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, ApiContext)
+    return ctx
+
+
+class Require:
+    """A route's dependency: a current session whose user has at least ``role``."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    async def __call__(
+        self,
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> User:
+        """The user; 401 without a valid session, 403 when the role is not enough."""
+        if credentials is None:
+            raise HTTPException(
+                401, "log in first: send Authorization: Bearer <token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+        user = context(request).users.authenticate(credentials.credentials, now_ms())
+        if user is None:
+            raise HTTPException(
+                401, "the token is unknown or has expired; log in again",
+                headers={"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+        if not user.may(self.role):
+            raise HTTPException(403, f"this needs the {self.role.value} role; you are {user.role}")
+        request.state.user = user
+        return user
+
+
+Viewer = Annotated[User, Depends(Require(Role.VIEWER))]
+Operator = Annotated[User, Depends(Require(Role.OPERATOR))]
+Maintainer = Annotated[User, Depends(Require(Role.MAINTAINER))]
+Admin = Annotated[User, Depends(Require(Role.ADMIN))]
+
+
+def sees_place(ctx: ApiContext, user: User, place: str) -> bool:
+    """Whether ``place`` lies in or under one of the user's places."""
+    scope = ctx.places.under(user.places)
+    return scope is None or place in scope
+
+
+def personal(user: User) -> bool:
+    """Whether the user's work needs personal data (tenants' names, phones)."""
+    return user.role in (Role.OPERATOR, Role.ADMIN)

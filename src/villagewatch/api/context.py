@@ -1,0 +1,86 @@
+"""What every route reaches: the deployment, the stores, the live feed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from villagewatch.alerts.store import AlertStore
+from villagewatch.api.live import AlertFeed
+from villagewatch.api.places import Places
+from villagewatch.api.users import UserStore
+from villagewatch.config import Deployment, DeviceSpec
+from villagewatch.registry import RegistryStore
+from villagewatch.store import Store
+
+__all__ = ["ApiContext", "open_context"]
+
+
+@dataclass
+class ApiContext:
+    """Shared by the routes of one app; ``deployment`` is replaced when config is applied."""
+
+    deployment: Deployment
+    store: Store
+    alerts: AlertStore
+    users: UserStore
+    registry: RegistryStore
+    evidence_dir: Path
+    settings_path: Path | None = None
+    """The settings file, when there is one: config apply writes its village files."""
+    registries: Sequence[CollectorRegistry] = ()
+    feed: AlertFeed = field(init=False)
+    places: Places = field(init=False)
+    devices: dict[tuple[str, str], DeviceSpec] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feed = AlertFeed(self.alerts, self.deployment.settings.api.live_poll_s)
+        self.use(self.deployment)
+
+    def use(self, deployment: Deployment) -> None:
+        """Serve a new deployment (after a maintainer applied a config change)."""
+        self.deployment = deployment
+        self.places = Places(deployment.villages, dict(deployment.settings.alerts.towns))
+        self.devices = {(v.id, d.id): d for v in deployment.villages for d in v.devices}
+
+    def close(self) -> None:
+        """Close the stores the context opened (not the readings store)."""
+        self.alerts.close()
+        self.users.close()
+        self.registry.close()
+
+    @property
+    def plans_dir(self) -> Path:
+        """Where uploaded village plans are kept."""
+        return self.deployment.settings.api.state_dir / "plans"
+
+
+def open_context(
+    deployment: Deployment,
+    store: Store,
+    *,
+    registries: Sequence[CollectorRegistry] = (),
+    settings_path: Path | None = None,
+) -> ApiContext:
+    """Open the alert store (with routing, so people's actions are announced), the users
+    and the registry (seeded from the village files) of a deployment."""
+    from villagewatch.alerts import SQLiteAlertStore
+    from villagewatch.alerts.engine import notifier_for
+
+    s = deployment.settings
+    registry = RegistryStore(s.registry.path)
+    registry.seed(deployment.villages, time.time_ns() // 1_000_000)
+    return ApiContext(
+        deployment=deployment,
+        store=store,
+        alerts=SQLiteAlertStore(s.alerts.state_path, notifier=notifier_for(deployment)),
+        users=UserStore(s.api.state_dir / "api.db"),
+        registry=registry,
+        evidence_dir=s.ingest.evidence_dir,
+        settings_path=settings_path,
+        registries=registries,
+    )

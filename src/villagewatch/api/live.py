@@ -1,0 +1,104 @@
+"""The live feed: every change to an alert, pushed to open consoles as Server-Sent Events.
+
+The alert engine, the sender and people's actions all write the alerts' audit
+log, whose ids only grow; one poller per API process reads what is new every
+``live_poll_s`` and hands the changed alerts to each subscriber. An event's id
+is its audit id, so a console that reconnects with ``Last-Event-ID`` gets
+what it missed. A subscriber that falls more than its queue behind is cut off
+and told to reload (it reconnects and starts from a fresh list).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from villagewatch.alerts.lifecycle import Alert
+from villagewatch.alerts.store import AlertStore
+from villagewatch.errors import StoreUnavailable
+
+__all__ = ["AlertFeed", "Change"]
+
+log = logging.getLogger(__name__)
+
+_QUEUE = 1000
+_IDLE_STOP_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An alert as it is after the change with audit id ``id``; None: the feed overflowed."""
+
+    id: int
+    alert: Alert | None
+
+
+class AlertFeed:
+    """Polls the alert store for changes while anyone listens."""
+
+    def __init__(self, store: AlertStore, poll_s: float) -> None:
+        self._store = store
+        self._poll_s = poll_s
+        self._subscribers: set[asyncio.Queue[Change]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._last = 0
+
+    def replay(self, after: int, limit: int = 500) -> tuple[list[Change], bool]:
+        """Changes after audit id ``after`` (one per alert, its newest), and whether that
+        was all of them (False: too many; reload instead)."""
+        rows = self._store.changes_since(after, limit + 1)
+        return self._changes(rows[:limit]), len(rows) <= limit
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Change]]:
+        """A queue of changes from now on, while the context is open."""
+        queue: asyncio.Queue[Change] = asyncio.Queue(_QUEUE)
+        if self._task is None or self._task.done():
+            self._last = await asyncio.to_thread(self._store.last_change)
+            self._task = asyncio.create_task(self._poll(), name="alert-feed")
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    @property
+    def position(self) -> int:
+        """The newest audit id handed out."""
+        return self._last
+
+    async def _poll(self) -> None:
+        idle = 0.0
+        while idle < _IDLE_STOP_S:
+            await asyncio.sleep(self._poll_s)
+            idle = 0.0 if self._subscribers else idle + self._poll_s
+            try:
+                rows = await asyncio.to_thread(self._store.changes_since, self._last)
+                changes = await asyncio.to_thread(self._changes, rows)
+            except StoreUnavailable as exc:
+                log.warning("Live feed cannot read alerts: %s", exc)
+                continue
+            if rows:
+                self._last = rows[-1][0]
+            for change in changes:
+                for q in list(self._subscribers):
+                    try:
+                        q.put_nowait(change)
+                    except asyncio.QueueFull:
+                        self._subscribers.discard(q)
+                        with contextlib.suppress(asyncio.QueueEmpty):
+                            q.get_nowait()
+                        q.put_nowait(Change(change.id, None))
+        self._task = None
+
+    def _changes(self, rows: list[tuple[int, int]]) -> list[Change]:
+        newest = {alert_id: audit_id for audit_id, alert_id in rows}  # the last change wins
+        out = []
+        for alert_id, audit_id in sorted(newest.items(), key=lambda kv: kv[1]):
+            alert = self._store.get(alert_id)
+            if alert is not None:
+                out.append(Change(audit_id, alert))
+        return out

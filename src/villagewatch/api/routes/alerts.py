@@ -1,0 +1,313 @@
+"""Alerts: the list with filters, one alert in full, people's actions, silences, the live feed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from villagewatch.alerts.lifecycle import ActionRefused, Alert, AlertState
+from villagewatch.api.auth import Operator, Viewer, context, now_ms, sees_place
+from villagewatch.api.context import ApiContext
+from villagewatch.api.live import Change
+from villagewatch.api.schemas import (
+    AlertDetail,
+    AlertOut,
+    AssignIn,
+    AuditOut,
+    ChartHint,
+    CommentIn,
+    NoteIn,
+    NoteOut,
+    SilenceIn,
+    SilenceOut,
+    at,
+)
+from villagewatch.api.users import User
+from villagewatch.contract import DeviceKind, is_identifier
+from villagewatch.detectors import Severity
+from villagewatch.errors import StoreUnavailable
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["alerts"])
+
+T = TypeVar("T")
+
+_KEEPALIVE_S = 15
+_MAX_ID = 2**53  # what JavaScript counts exactly, far below SQLite's limit
+
+AlertId = Annotated[int, Path(ge=1, le=_MAX_ID, description="The alert's number.")]
+
+
+def _ms(value: datetime | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise HTTPException(422, f"{name} {value.isoformat()} needs a UTC offset, e.g. Z")
+    return int(value.timestamp() * 1000)
+
+
+def _out(ctx: ApiContext, a: Alert) -> AlertOut:
+    node = ctx.places.nodes.get(a.place)
+    return AlertOut.of(a, node.name if node else a.place)
+
+
+def _visible(ctx: ApiContext, user: User, alert_id: AlertId) -> Alert:
+    alert = _call(lambda: ctx.alerts.get(alert_id))
+    if alert is None or not sees_place(ctx, user, alert.place):
+        raise HTTPException(404, f"no alert {alert_id}")
+    return alert
+
+
+def _call(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except StoreUnavailable as exc:
+        raise HTTPException(503, f"alert store unavailable: {exc}") from exc
+    except ActionRefused as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
+@router.get("/api/alerts")
+async def list_alerts(
+    request: Request,
+    user: Viewer,
+    state: Annotated[list[AlertState], Query(description="Any of these states.")] = [],  # noqa: B006 - FastAPI copies defaults
+    severity: Annotated[list[Severity], Query(description="Any of these severities.")] = [],  # noqa: B006
+    place: Annotated[
+        str | None,
+        Query(max_length=200, description="In or under this place, e.g. village:dongcun."),
+    ] = None,
+    kind: Annotated[list[str], Query(description="Any of these kinds, e.g. level.")] = [],  # noqa: B006
+    since: Annotated[datetime | None, Query(description="Opened at or after (RFC 3339).")] = None,
+    until: Annotated[datetime | None, Query(description="Opened before (RFC 3339).")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=_MAX_ID, description="Page back: ids below this.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many.")] = 100,
+) -> list[AlertOut]:
+    """Alerts of the user's places, newest first, filtered by every parameter given."""
+    ctx = context(request)
+    scope = ctx.places.under(user.places)
+    if place is not None:
+        if not ctx.places.known(place):
+            raise HTTPException(422, f"no place {place!r}; places look like village:<id>")
+        wanted = ctx.places.under([place])
+        scope = wanted if scope is None else (scope & wanted if wanted is not None else scope)
+    found = await asyncio.to_thread(
+        _call,
+        lambda: ctx.alerts.search(
+            states=[s.value for s in state], severities=[s.value for s in severity],
+            places=None if scope is None else sorted(scope), kinds=kind,
+            since_ms=_ms(since, "since"), until_ms=_ms(until, "until"), before_id=before_id,
+            limit=limit,
+        ),
+    )  # fmt: skip
+    return [_out(ctx, a) for a in found]
+
+
+@router.get("/api/alerts/stream", response_class=StreamingResponse)
+async def stream(
+    request: Request,
+    user: Viewer,
+    last_event_id: Annotated[
+        str | None, Header(description="Resume after this event (sent by EventSource).")
+    ] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: ``alert`` with an alert (JSON) each time one of the user's alerts
+    changes, ``reload`` when the feed cannot say what was missed; a comment every 15 s."""
+    ctx = context(request)
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+
+    def frame(change: Change) -> str | None:
+        if change.alert is None:
+            return f"id: {change.id}\nevent: reload\ndata: {{}}\n\n"
+        if not sees_place(ctx, user, change.alert.place):
+            return None
+        data = _out(ctx, change.alert).model_dump_json()
+        return f"id: {change.id}\nevent: alert\ndata: {data}\n\n"
+
+    async def events() -> AsyncIterator[str]:
+        async with ctx.feed.subscribe() as queue:
+            start = ctx.feed.position
+            yield f"id: {start}\nevent: hello\ndata: {json.dumps({'position': start})}\n\n"
+            if after is not None:
+                missed, complete = await asyncio.to_thread(ctx.feed.replay, after)
+                for change in missed:
+                    if change.id <= start and (text := frame(change)):
+                        yield text
+                if not complete:
+                    yield f"id: {start}\nevent: reload\ndata: {{}}\n\n"
+            while True:
+                try:
+                    change = await asyncio.wait_for(queue.get(), timeout=_KEEPALIVE_S)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                text = frame(change)
+                if text:
+                    yield text
+                if change.alert is None:
+                    return
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )  # fmt: skip
+
+
+@router.get("/api/alerts/{alert_id}")
+async def alert_detail(request: Request, user: Viewer, alert_id: AlertId) -> AlertDetail:
+    """One alert with its history, notes and notifications, and the series to chart."""
+    ctx = context(request)
+    alert = await asyncio.to_thread(_visible, ctx, user, alert_id)
+    audit = await asyncio.to_thread(ctx.alerts.audit, alert_id)
+    notes = await asyncio.to_thread(ctx.alerts.notes, alert_id)
+    sent = await asyncio.to_thread(ctx.alerts.notifications, alert_id)
+    device = alert.subject.split(":", 1)[0]
+    spec = ctx.devices.get((alert.village, device))
+    metric = _CHARTED.get(spec.kind) if spec is not None else None
+    chart = ChartHint(village=alert.village, device=device, metric=metric) if metric else None
+    return AlertDetail(
+        alert=_out(ctx, alert),
+        audit=[AuditOut.of(e) for e in audit],
+        notes=[NoteOut.of(n) for n in notes],
+        notifications=[
+            {
+                "channel": n.get("channel"),
+                "place": n.get("place"),
+                "state": n.get("state"),
+                "attempts": n.get("attempts"),
+                "error": n.get("error"),
+            }
+            for n in sent
+        ],
+        chart=chart,
+    )
+
+
+_CHARTED = {
+    DeviceKind.WATER_LEVEL: "level_cm", DeviceKind.RAIN_GAUGE: "mm", DeviceKind.CAMERA: "level_cm"
+}  # fmt: skip
+"""The series worth drawing around an alert; a lock's or a button's battery is not."""
+
+
+@router.get(
+    "/api/alerts/{alert_id}/evidence",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def evidence(request: Request, user: Viewer, alert_id: AlertId) -> Response:
+    """The evidence picture a camera sent with the alert (JPEG, privacy masks applied)."""
+    ctx = context(request)
+    alert = await asyncio.to_thread(_visible, ctx, user, alert_id)
+    evidence_id = alert.details.get("evidence")
+    device = alert.subject.split(":", 1)[0]
+    if not isinstance(evidence_id, str) or not is_identifier(evidence_id):
+        raise HTTPException(404, f"alert {alert_id} has no evidence picture")
+    if not is_identifier(alert.village) or not is_identifier(device):
+        raise HTTPException(404, f"alert {alert_id} has no evidence picture")
+    path = ctx.evidence_dir / alert.village / device / f"{evidence_id}.jpg"
+    try:
+        body = await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError:
+        raise HTTPException(
+            404, f"the picture {evidence_id} has not arrived (yet) from {device}"
+        ) from None
+    return Response(body, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
+async def _act(
+    request: Request, user: User, alert_id: int, action: str, fn: Callable[[ApiContext], Any]
+) -> Any:
+    ctx = context(request)
+    await asyncio.to_thread(_visible, ctx, user, alert_id)
+    result = await asyncio.to_thread(_call, lambda: fn(ctx))
+    await asyncio.to_thread(ctx.users.audit, user.name, action, f"alert:{alert_id}", {}, now_ms())
+    return result
+
+
+@router.post("/api/alerts/{alert_id}/acknowledge")
+async def acknowledge(
+    request: Request, user: Operator, alert_id: AlertId, body: NoteIn
+) -> AlertOut:
+    """I have seen it and am on it; a second acknowledgement changes nothing."""
+    a = await _act(
+        request, user, alert_id, "acknowledge",
+        lambda ctx: ctx.alerts.acknowledge(alert_id, user.name, now_ms(), body.note),
+    )  # fmt: skip
+    return _out(context(request), a)
+
+
+@router.post("/api/alerts/{alert_id}/assign")
+async def assign(request: Request, user: Operator, alert_id: AlertId, body: AssignIn) -> AlertOut:
+    """Give it to someone (or to nobody)."""
+    a = await _act(
+        request, user, alert_id, "assign",
+        lambda ctx: ctx.alerts.assign(alert_id, user.name, body.assignee, now_ms()),
+    )  # fmt: skip
+    return _out(context(request), a)
+
+
+@router.post("/api/alerts/{alert_id}/comment")
+async def comment(request: Request, user: Operator, alert_id: AlertId, body: CommentIn) -> NoteOut:
+    """Add a note."""
+    n = await _act(
+        request, user, alert_id, "comment",
+        lambda ctx: ctx.alerts.comment(alert_id, user.name, body.text, now_ms()),
+    )  # fmt: skip
+    return NoteOut.of(n)
+
+
+@router.post("/api/alerts/{alert_id}/resolve")
+async def resolve(request: Request, user: Operator, alert_id: AlertId, body: NoteIn) -> AlertOut:
+    """Close it, with what was done."""
+    a = await _act(
+        request, user, alert_id, "resolve",
+        lambda ctx: ctx.alerts.resolve(alert_id, user.name, now_ms(), body.note),
+    )  # fmt: skip
+    return _out(context(request), a)
+
+
+@router.post("/api/silences")
+async def silence(request: Request, user: Operator, body: SilenceIn) -> SilenceOut:
+    """Hold back notifications of a village's matching alerts for a while (maintenance)."""
+    ctx = context(request)
+    if not sees_place(ctx, user, f"village:{body.village}") or (
+        f"village:{body.village}" not in ctx.places.nodes
+    ):
+        raise HTTPException(403, f"you cannot silence village {body.village!r}: not all yours")
+    matchers = {
+        k: v
+        for k, v in (
+            ("village", body.village),
+            ("detector", body.detector),
+            ("subject", body.subject),
+            ("kind", body.kind),
+        )
+        if v is not None
+    }
+    start = now_ms()
+    end = start + int(body.duration_s * 1000)
+    s = await asyncio.to_thread(
+        _call,
+        lambda: ctx.alerts.add_silence(
+            matchers, start, end, created_by=user.name, reason=body.reason, now_ms=start
+        ),
+    )
+    await asyncio.to_thread(
+        ctx.users.audit, user.name, "silence", f"village:{body.village}",
+        {"matchers": matchers, "duration_s": body.duration_s, "reason": body.reason}, start,
+    )  # fmt: skip
+    return SilenceOut(
+        id=s.id, matchers=s.matchers, starts=at(s.starts_ms), ends=at(s.ends_ms),
+        created_by=s.created_by, reason=s.reason,
+    )  # fmt: skip

@@ -1,0 +1,156 @@
+"""Config for maintainers: read what runs, check a changed village file, apply it.
+
+Applying writes the village file atomically (the old one kept as ``.bak``) and
+serves the new devices and places at once; detect reads village files at
+start, so its detectors follow on its next restart (the answer says so).
+Secrets never leave: channel settings are listed by id and kind only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from villagewatch.api.auth import Maintainer, context, now_ms, sees_place
+from villagewatch.api.context import ApiContext
+from villagewatch.config import Deployment, load_village
+from villagewatch.config.village import Village
+from villagewatch.errors import ConfigError
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["config"])
+
+_OUT = ConfigDict(frozen=True)
+_IN = ConfigDict(frozen=True, extra="forbid")
+
+
+class ConfigOut(BaseModel):
+    """The running configuration, secrets left out."""
+
+    model_config = _OUT
+
+    settings: dict[str, Any]
+    villages: list[dict[str, Any]]
+
+
+class IssueOut(BaseModel):
+    """One problem in a config file."""
+
+    model_config = _OUT
+
+    path: str
+    line: int | None
+    message: str
+
+
+class VillageTextIn(BaseModel):
+    """A village file's YAML text."""
+
+    model_config = _IN
+
+    text: str = Field(max_length=2_000_000, description="The whole village file (YAML).")
+
+
+class CheckOut(BaseModel):
+    """Whether the text is a valid village file, and every problem if not."""
+
+    model_config = _OUT
+
+    ok: bool
+    issues: list[IssueOut]
+    applied: bool = False
+    note: str = ""
+
+
+def _redacted(ctx: ApiContext) -> dict[str, Any]:
+    s = ctx.deployment.settings.model_dump(mode="json")
+    s["alerts"]["channels"] = {
+        cid: {"kind": c.kind} for cid, c in ctx.deployment.settings.alerts.channels.items()
+    }
+    for secret in ("password_file", "token_file", "password", "token"):
+        s["store"].pop(secret, None)
+    s["mqtt"].pop("password_file", None)
+    return s
+
+
+@router.get("/api/config")
+async def read_config(request: Request, user: Maintainer) -> ConfigOut:
+    """The settings (no secrets) and the villages the user may see."""
+    ctx = context(request)
+    seen = ctx.places.villages_of(ctx.places.under(user.places))
+    return ConfigOut(
+        settings=_redacted(ctx),
+        villages=[v.model_dump(mode="json") for v in ctx.deployment.villages if v.id in seen],
+    )
+
+
+def _check(text: str, where: Path) -> tuple[Village | None, list[IssueOut]]:
+    """Validate village YAML by loading it from a temporary file next to ``where``."""
+    where.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".check-", suffix=".yaml", dir=where)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return load_village(Path(name)), []
+    except ConfigError as exc:
+        return None, [IssueOut(path=i.path, line=i.line, message=i.message) for i in exc.issues]
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+@router.post("/api/config/village/check")
+async def check_village(request: Request, _user: Maintainer, body: VillageTextIn) -> CheckOut:
+    """Check a village file without applying it."""
+    ctx = context(request)
+    _, issues = await asyncio.to_thread(_check, body.text, ctx.deployment.settings.api.state_dir)
+    return CheckOut(ok=not issues, issues=issues)
+
+
+@router.put("/api/config/villages/{village}")
+async def apply_village(
+    request: Request, user: Maintainer, village: str, body: VillageTextIn
+) -> CheckOut:
+    """Check and apply a changed village file: devices and places change in the API at once;
+    detect picks them up when restarted."""
+    ctx = context(request)
+    index = next((i for i, v in enumerate(ctx.deployment.villages) if v.id == village), None)
+    if index is None or not sees_place(ctx, user, f"village:{village}"):
+        raise HTTPException(404, f"no village {village!r} among yours")
+    target = ctx.deployment.settings.villages[index]
+    checked, issues = await asyncio.to_thread(_check, body.text, target.parent)
+    if checked is None:
+        return CheckOut(ok=False, issues=issues)
+    if checked.id != village:
+        problem = IssueOut(path="id", line=None, message=f"the file is village {checked.id!r}")
+        return CheckOut(ok=False, issues=[problem])
+    await asyncio.to_thread(_replace, target, body.text)
+    villages = list(ctx.deployment.villages)
+    villages[index] = checked
+    ctx.use(Deployment(ctx.deployment.settings, tuple(villages)))
+    await asyncio.to_thread(
+        ctx.users.audit, user.name, "apply_config", f"village:{village}",
+        {"file": str(target), "bytes": len(body.text.encode())}, now_ms(),
+    )  # fmt: skip
+    return CheckOut(
+        ok=True, issues=[], applied=True,
+        note="applied; detect uses it after its next restart",
+    )  # fmt: skip
+
+
+def _replace(target: Path, text: str) -> None:
+    tmp = target.with_name(f".{target.name}.new")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    if target.exists():
+        backup = target.with_name(target.name + ".bak")
+        backup.write_bytes(target.read_bytes())
+    tmp.replace(target)

@@ -1,0 +1,283 @@
+"""The rental registry: houses, tenants and credentials, kept by operators.
+
+Tenants' names and phones are personal data: operators and admins see them,
+viewers and maintainers see a masked name and no phone. Nothing here ever
+goes into a notification (the lock detector names the credential only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from villagewatch.api.auth import Operator, Viewer, context, now_ms, personal, sees_place
+from villagewatch.api.context import ApiContext
+from villagewatch.api.schemas import at, dt
+from villagewatch.api.users import User
+from villagewatch.contract import DeviceKind, Identifier
+from villagewatch.errors import StoreUnavailable
+from villagewatch.registry import HouseRecord, RegistryRefused
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["registry"])
+
+T = TypeVar("T")
+_OUT = ConfigDict(frozen=True)
+_IN = ConfigDict(frozen=True, extra="forbid")
+
+
+class CredentialOut(BaseModel):
+    """A credential of a tenant."""
+
+    model_config = _OUT
+
+    id: str
+    tenant: str
+    valid_from: datetime | None
+    valid_to: datetime | None
+    added: datetime
+    ended: datetime | None
+
+
+class TenantOut(BaseModel):
+    """A tenant; ``name`` is masked and ``phone`` null for roles that do not need them."""
+
+    model_config = _OUT
+
+    id: str
+    name: str
+    phone: str | None
+    verified: bool
+    added: datetime
+    ended: datetime | None
+
+
+class HouseOut(BaseModel):
+    """A rental house, its lock, tenants and credentials (ended ones too)."""
+
+    model_config = _OUT
+
+    village: str
+    id: str
+    name: str
+    lock: str
+    tenants: list[TenantOut]
+    credentials: list[CredentialOut]
+
+
+class HouseIn(BaseModel):
+    """A new rental house."""
+
+    model_config = _IN
+
+    village: Identifier
+    id: Identifier
+    name: str = Field("", max_length=200, description="Name or address.")
+    lock: Identifier = Field(description="Device id of its smart lock.")
+
+
+class TenantIn(BaseModel):
+    """A new tenant of a house."""
+
+    model_config = _IN
+
+    id: Identifier
+    name: str = Field(min_length=1, max_length=100, description="Name (personal data).")
+    phone: str = Field("", max_length=40, description="Phone (personal data).")
+    verified: bool = Field(False, description="Identity checked by the village office.")
+
+
+class VerifiedIn(BaseModel):
+    """Whether the tenant's identity has been checked."""
+
+    model_config = _IN
+
+    verified: bool
+
+
+class CredentialIn(BaseModel):
+    """A credential for a tenant; open-ended without times."""
+
+    model_config = _IN
+
+    id: Identifier = Field(description="As the lock reports it.")
+    tenant: Identifier
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+
+
+def _mask(name: str) -> str:
+    return name[:1] + "*" * max(len(name) - 1, 1)
+
+
+def _house_out(h: HouseRecord, user: User) -> HouseOut:
+    show = personal(user)
+    return HouseOut(
+        village=h.village, id=h.id, name=h.name, lock=h.lock,
+        tenants=[
+            TenantOut(
+                id=t.id, name=t.name if show else _mask(t.name),
+                phone=t.phone if show else None, verified=t.verified,
+                added=at(t.added_ms), ended=dt(t.ended_ms),
+            )
+            for t in h.tenants
+        ],
+        credentials=[
+            CredentialOut(
+                id=c.id, tenant=c.tenant, valid_from=dt(c.valid_from_ms),
+                valid_to=dt(c.valid_to_ms), added=at(c.added_ms), ended=dt(c.ended_ms),
+            )
+            for c in h.credentials
+        ],
+    )  # fmt: skip
+
+
+def _lock_place(ctx: ApiContext, village: str, lock: str) -> str:
+    return ctx.places.device_place(village, lock)
+
+
+def _call(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except RegistryRefused as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except StoreUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
+
+
+def _house(ctx: ApiContext, user: User, village: str, house: str) -> HouseRecord:
+    known = f"village:{village}" in ctx.places.nodes
+    for h in ctx.registry.houses(village) if known else []:
+        if h.id == house and sees_place(ctx, user, _lock_place(ctx, village, h.lock)):
+            return h
+    raise HTTPException(404, f"no house {house!r} in village {village!r}")
+
+
+async def _change(
+    request: Request, user: User, action: str, target: str, detail: dict[str, Any],
+    fn: Callable[[ApiContext], None],
+) -> None:  # fmt: skip
+    ctx = context(request)
+    await asyncio.to_thread(_call, lambda: fn(ctx))
+    await asyncio.to_thread(ctx.users.audit, user.name, action, target, detail, now_ms())
+
+
+@router.get("/api/registry/houses")
+async def list_houses(
+    request: Request,
+    user: Viewer,
+    village: Annotated[str | None, Query(max_length=64, description="Only this village.")] = None,
+) -> list[HouseOut]:
+    """The rental houses whose lock is in the user's places."""
+    ctx = context(request)
+    houses = await asyncio.to_thread(ctx.registry.houses, village)
+    return [
+        _house_out(h, user)
+        for h in houses
+        if sees_place(ctx, user, _lock_place(ctx, h.village, h.lock))
+    ]
+
+
+@router.post("/api/registry/houses", status_code=201)
+async def add_house(request: Request, user: Operator, body: HouseIn) -> HouseOut:
+    """Register a rental house with its smart lock."""
+    ctx = context(request)
+    spec = ctx.devices.get((body.village, body.lock))
+    if spec is None or spec.kind is not DeviceKind.SMART_LOCK:
+        raise HTTPException(422, f"village {body.village!r} has no smart lock {body.lock!r}")
+    if not sees_place(ctx, user, _lock_place(ctx, body.village, body.lock)):
+        raise HTTPException(403, f"lock {body.lock!r} is not in your places")
+    await _change(
+        request, user, "add_house", f"house:{body.village}/{body.id}", {"lock": body.lock},
+        lambda c: c.registry.add_house(body.village, body.id, body.name, body.lock, now_ms()),
+    )  # fmt: skip
+    return _house_out(_house(ctx, user, body.village, body.id), user)
+
+
+@router.post("/api/registry/houses/{village}/{house}/tenants", status_code=201)
+async def add_tenant(
+    request: Request, user: Operator, village: str, house: str, body: TenantIn
+) -> HouseOut:
+    """Register a tenant (their name and phone are kept, shown only to those who need them)."""
+    ctx = context(request)
+    _house(ctx, user, village, house)
+    await _change(
+        request, user, "add_tenant", f"house:{village}/{house}",
+        {"tenant": body.id, "verified": body.verified},  # no name or phone in the audit
+        lambda c: c.registry.add_tenant(
+            village, house, body.id, name=body.name, phone=body.phone, verified=body.verified,
+            now_ms=now_ms(),
+        ),
+    )  # fmt: skip
+    return _house_out(_house(ctx, user, village, house), user)
+
+
+@router.post("/api/registry/houses/{village}/{house}/tenants/{tenant}/verified")
+async def set_verified(
+    request: Request, user: Operator, village: str, house: str, tenant: str, body: VerifiedIn
+) -> HouseOut:
+    """Mark the tenant's identity as checked (or not)."""
+    ctx = context(request)
+    _house(ctx, user, village, house)
+    await _change(
+        request, user, "verify_tenant", f"house:{village}/{house}",
+        {"tenant": tenant, "verified": body.verified},
+        lambda c: c.registry.set_verified(village, house, tenant, verified=body.verified),
+    )  # fmt: skip
+    return _house_out(_house(ctx, user, village, house), user)
+
+
+@router.post("/api/registry/houses/{village}/{house}/tenants/{tenant}/end")
+async def end_tenant(
+    request: Request, user: Operator, village: str, house: str, tenant: str
+) -> HouseOut:
+    """The tenant moved out: they and their credentials end now."""
+    ctx = context(request)
+    _house(ctx, user, village, house)
+    await _change(
+        request, user, "end_tenant", f"house:{village}/{house}", {"tenant": tenant},
+        lambda c: c.registry.end_tenant(village, house, tenant, now_ms()),
+    )  # fmt: skip
+    return _house_out(_house(ctx, user, village, house), user)
+
+
+@router.post("/api/registry/houses/{village}/{house}/credentials", status_code=201)
+async def add_credential(
+    request: Request, user: Operator, village: str, house: str, body: CredentialIn
+) -> HouseOut:
+    """Give a current tenant a credential for the house's lock, valid for a period."""
+    ctx = context(request)
+    _house(ctx, user, village, house)
+
+    def ms(value: datetime | None) -> int | None:
+        return None if value is None else int(value.timestamp() * 1000)
+
+    await _change(
+        request, user, "add_credential", f"house:{village}/{house}",
+        {"credential": body.id, "tenant": body.tenant},
+        lambda c: c.registry.add_credential(
+            village, house, body.tenant, body.id, valid_from_ms=ms(body.valid_from),
+            valid_to_ms=ms(body.valid_to), now_ms=now_ms(),
+        ),
+    )  # fmt: skip
+    return _house_out(_house(ctx, user, village, house), user)
+
+
+@router.post("/api/registry/houses/{village}/{house}/credentials/{credential}/end")
+async def end_credential(
+    request: Request, user: Operator, village: str, house: str, credential: str
+) -> HouseOut:
+    """A card handed back or a code withdrawn: opening with it raises an alert from now on."""
+    ctx = context(request)
+    _house(ctx, user, village, house)
+    await _change(
+        request, user, "end_credential", f"house:{village}/{house}", {"credential": credential},
+        lambda c: c.registry.end_credential(village, house, credential, now_ms()),
+    )  # fmt: skip
+    return _house_out(_house(ctx, user, village, house), user)

@@ -1,0 +1,159 @@
+"""Logging in and out, who am I, and (for admins) users and the audit log of actions."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from villagewatch.api.auth import Admin, Viewer, context, now_ms
+from villagewatch.api.schemas import LoginIn, LoginOut, MeOut, at
+from villagewatch.api.users import Role, UserRefused
+from villagewatch.contract import Identifier
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["session"])
+
+_OUT = ConfigDict(frozen=True)
+_IN = ConfigDict(frozen=True, extra="forbid")
+
+
+class UserIn(BaseModel):
+    """A new user."""
+
+    model_config = _IN
+
+    name: Identifier
+    password: str = Field(min_length=8, max_length=256)
+    role: Role
+    places: list[str] = Field(
+        min_length=1, max_length=100, description="Places they see: village:<id>, … or *."
+    )
+
+
+class UserOut(BaseModel):
+    """A user (never the password)."""
+
+    model_config = _OUT
+
+    name: str
+    role: Role
+    places: list[str]
+    disabled: bool
+
+
+class AuditOut(BaseModel):
+    """One action taken through the API."""
+
+    model_config = _OUT
+
+    id: int
+    at: datetime
+    user: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+@router.post("/api/auth/login", responses={401: {"description": "Wrong name or password."}})
+async def login(request: Request, body: LoginIn) -> LoginOut:
+    """A token for the right name and password (valid ``api.token_ttl_s``)."""
+    ctx = context(request)
+    ttl = ctx.deployment.settings.api.token_ttl_s
+    session = await asyncio.to_thread(ctx.users.login, body.user, body.password, now_ms(), ttl)
+    if session is None:
+        await asyncio.to_thread(ctx.users.audit, body.user, "login_failed", "", {}, now_ms())
+        raise HTTPException(401, "wrong user name or password")
+    await asyncio.to_thread(ctx.users.audit, body.user, "login", "", {}, now_ms())
+    return LoginOut(
+        token=session.token, expires=at(session.expires_ms), user=session.user.name,
+        role=session.user.role, places=list(session.user.places),
+    )  # fmt: skip
+
+
+@router.post("/api/auth/logout", status_code=204)
+async def logout(request: Request, user: Viewer) -> Response:
+    """End this session."""
+    ctx = context(request)
+    token = request.headers.get("authorization", "").partition(" ")[2]
+    await asyncio.to_thread(ctx.users.logout, token)
+    await asyncio.to_thread(ctx.users.audit, user.name, "logout", "", {}, now_ms())
+    return Response(status_code=204)
+
+
+@router.get("/api/me")
+async def me(user: Viewer) -> MeOut:
+    """The logged-in user: name, role and places."""
+    return MeOut(user=user.name, role=user.role, places=list(user.places))
+
+
+@router.get("/api/users")
+async def list_users(request: Request, _user: Admin) -> list[UserOut]:
+    """Every user."""
+    users = await asyncio.to_thread(context(request).users.users)
+    return [UserOut(name=u.name, role=u.role, places=list(u.places), disabled=u.disabled)
+            for u in users]  # fmt: skip
+
+
+@router.post("/api/users", status_code=201)
+async def add_user(request: Request, user: Admin, body: UserIn) -> UserOut:
+    """Add a user with a role and places."""
+    ctx = context(request)
+    unknown = [p for p in body.places if not ctx.places.known(p)]
+    if unknown:
+        raise HTTPException(422, f"no such places: {', '.join(unknown)}")
+    try:
+        added = await asyncio.to_thread(
+            ctx.users.add, body.name, body.password, body.role, body.places, now_ms()
+        )
+    except UserRefused as exc:
+        raise HTTPException(409, str(exc)) from exc
+    await asyncio.to_thread(
+        ctx.users.audit, user.name, "add_user", f"user:{body.name}",
+        {"role": body.role.value, "places": body.places}, now_ms(),
+    )  # fmt: skip
+    return UserOut(name=added.name, role=added.role, places=list(added.places), disabled=False)
+
+
+@router.post("/api/users/{name}/disabled", status_code=204)
+async def set_disabled(
+    request: Request,
+    user: Admin,
+    name: str,
+    disabled: Annotated[bool, Query(description="True: lock out (sessions end).")] = True,
+) -> Response:
+    """Lock a user out, or let them back in."""
+    ctx = context(request)
+    try:
+        await asyncio.to_thread(ctx.users.set_disabled, name, disabled)
+    except UserRefused as exc:
+        raise HTTPException(404, str(exc)) from exc
+    await asyncio.to_thread(
+        ctx.users.audit, user.name, "disable_user" if disabled else "enable_user",
+        f"user:{name}", {}, now_ms(),
+    )  # fmt: skip
+    return Response(status_code=204)
+
+
+@router.get("/api/audit")
+async def audit_log(
+    request: Request,
+    _user: Admin,
+    by: Annotated[str | None, Query(max_length=64, description="Only this user's.")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**53, description="Page back.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditOut]:
+    """Actions taken through the API, newest first."""
+    ctx = context(request)
+    rows = await asyncio.to_thread(
+        lambda: ctx.users.audit_log(user=by, limit=limit, before_id=before_id)
+    )
+    return [
+        AuditOut(id=r.id, at=at(r.at_ms), user=r.user, action=r.action, target=r.target,
+                 detail=r.detail)
+        for r in rows
+    ]  # fmt: skip

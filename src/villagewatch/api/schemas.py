@@ -1,0 +1,230 @@
+"""What the API takes and gives: pydantic models, so the OpenAPI documents every field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from villagewatch.alerts.lifecycle import Alert, AlertState, AuditEntry, Note
+from villagewatch.api.users import Role
+from villagewatch.contract import Identifier
+from villagewatch.detectors import Severity
+
+__all__ = [
+    "AlertDetail",
+    "AlertOut",
+    "AuditOut",
+    "LoginIn",
+    "LoginOut",
+    "MeOut",
+    "NoteIn",
+    "NoteOut",
+    "at",
+    "dt",
+]
+
+_OUT = ConfigDict(frozen=True)
+_IN = ConfigDict(frozen=True, extra="forbid")
+
+
+def at(ms: int) -> datetime:
+    """Epoch ms as an aware datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def dt(ms: int | None) -> datetime | None:
+    """Epoch ms as an aware datetime (None stays None)."""
+    return None if ms is None else at(ms)
+
+
+class LoginIn(BaseModel):
+    """A user's name and password."""
+
+    model_config = _IN
+
+    user: str = Field(min_length=1, max_length=64, description="User name.")
+    password: str = Field(min_length=1, max_length=256, description="Password.")
+
+
+class LoginOut(BaseModel):
+    """A session: send ``token`` as ``Authorization: Bearer <token>``."""
+
+    model_config = _OUT
+
+    token: str
+    expires: datetime
+    user: str
+    role: Role
+    places: list[str]
+
+
+class MeOut(BaseModel):
+    """The logged-in user."""
+
+    model_config = _OUT
+
+    user: str
+    role: Role
+    places: list[str]
+
+
+class AlertOut(BaseModel):
+    """An alert as the console lists it."""
+
+    model_config = _OUT
+
+    id: int
+    detector: str
+    village: str
+    subject: str = Field(description="Device, or device:zone for a camera zone.")
+    kind: str
+    severity: Severity
+    state: AlertState
+    message: str
+    place: str = Field(description="The alert's own place (grid or village).")
+    place_name: str
+    historical: bool = Field(description="Raised from a replayed backlog.")
+    needs_close: bool
+    condition_cleared: bool
+    flapping: bool
+    escalation_level: int
+    started: datetime
+    opened: datetime
+    fired: datetime | None
+    acknowledged: datetime | None
+    acknowledged_by: str | None
+    resolved: datetime | None
+    resolved_by: str | None
+    assignee: str | None
+    updated: datetime
+    details: dict[str, Any]
+    evidence: str | None = Field(description="URL of the evidence picture, if there is one.")
+
+    @classmethod
+    def of(cls, a: Alert, place_name: str) -> AlertOut:
+        """From the store's alert."""
+        evidence = a.details.get("evidence")
+        return cls(
+            id=a.id, detector=a.detector, village=a.village, subject=a.subject, kind=a.kind,
+            severity=a.severity, state=a.state, message=a.message, place=a.place,
+            place_name=place_name, historical=a.historical, needs_close=a.needs_close,
+            condition_cleared=a.condition_cleared, flapping=a.flapping,
+            escalation_level=a.escalation_level, started=at(a.started_ms),
+            opened=at(a.opened_ms), fired=dt(a.fired_ms), acknowledged=dt(a.acknowledged_ms),
+            acknowledged_by=a.acknowledged_by, resolved=dt(a.resolved_ms),
+            resolved_by=a.resolved_by, assignee=a.assignee, updated=at(a.updated_ms),
+            details=a.details,
+            evidence=f"/api/alerts/{a.id}/evidence" if isinstance(evidence, str) else None,
+        )  # fmt: skip
+
+
+class AuditOut(BaseModel):
+    """One step of an alert's history."""
+
+    model_config = _OUT
+
+    at: datetime
+    actor: str
+    action: str
+    state: AlertState
+    severity: Severity
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, e: AuditEntry) -> AuditOut:
+        """From the store's entry."""
+        return cls(
+            at=at(e.at_ms), actor=e.actor, action=e.action, state=e.state, severity=e.severity,
+            detail=e.detail,
+        )  # fmt: skip
+
+
+class NoteOut(BaseModel):
+    """A person's note on an alert."""
+
+    model_config = _OUT
+
+    at: datetime
+    author: str
+    text: str
+
+    @classmethod
+    def of(cls, n: Note) -> NoteOut:
+        """From the store's note."""
+        return cls(at=at(n.at_ms), author=n.author, text=n.text)
+
+
+class ChartHint(BaseModel):
+    """Which series to chart around the alert."""
+
+    model_config = _OUT
+
+    village: str
+    device: str
+    metric: str
+
+
+class AlertDetail(BaseModel):
+    """An alert with its history, notes, notifications and what to chart."""
+
+    model_config = _OUT
+
+    alert: AlertOut
+    audit: list[AuditOut]
+    notes: list[NoteOut]
+    notifications: list[dict[str, Any]] = Field(
+        description="Channel, state, attempts, last error of each notification."
+    )
+    chart: ChartHint | None
+
+
+class NoteIn(BaseModel):
+    """An optional note with an action."""
+
+    model_config = _IN
+
+    note: str = Field("", max_length=2000, description="Kept with the alert.")
+
+
+class CommentIn(BaseModel):
+    """A note on its own."""
+
+    model_config = _IN
+
+    text: str = Field(min_length=1, max_length=2000, description="The note.")
+
+
+class AssignIn(BaseModel):
+    """Give the alert to someone."""
+
+    model_config = _IN
+
+    assignee: Identifier | None = Field(description="A user name; null: to nobody.")
+
+
+class SilenceIn(BaseModel):
+    """Hold back notifications of matching alerts for a while (they are still recorded)."""
+
+    model_config = _IN
+
+    village: Identifier = Field(description="The village.")
+    detector: Identifier | None = Field(None, description="Only this detector.")
+    subject: str | None = Field(None, max_length=200, description="Only this device or zone.")
+    kind: Identifier | None = Field(None, description="Only this kind.")
+    duration_s: float = Field(gt=0, le=30 * 86400, description="From now, this long.")
+    reason: str = Field(min_length=1, max_length=500, description="Why (maintenance …).")
+
+
+class SilenceOut(BaseModel):
+    """A silence as stored."""
+
+    model_config = _OUT
+
+    id: int
+    matchers: dict[str, str]
+    starts: datetime
+    ends: datetime
+    created_by: str
+    reason: str

@@ -1,0 +1,269 @@
+"""API users, their sessions and the audit log of what they did, in one SQLite file.
+
+Passwords are kept as scrypt hashes with a salt of their own; a session token
+is 32 random bytes shown once to the client and kept only as its SHA-256, with
+an expiry. Every action through the API is written to ``api_audit``, which
+refuses updates and deletes like the alerts' own audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from villagewatch.errors import VillagewatchError
+
+__all__ = ["AuditRecord", "Role", "Session", "User", "UserRefused", "UserStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, password TEXT NOT NULL, role TEXT NOT NULL, places TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sessions (
+    token_sha256 TEXT PRIMARY KEY, user TEXT NOT NULL REFERENCES users (name),
+    created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_audit (
+    id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
+    target TEXT NOT NULL, detail TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS api_audit_no_update BEFORE UPDATE ON api_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS api_audit_no_delete BEFORE DELETE ON api_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class Role(StrEnum):
+    """What a user may do; each role may do everything the ones before it may."""
+
+    VIEWER = "viewer"
+    """Watch alerts, devices and readings of their places."""
+    OPERATOR = "operator"
+    """Also handle alerts (acknowledge, assign, resolve, silence) and keep the registry."""
+    MAINTAINER = "maintainer"
+    """Also read and apply config, upload village plans."""
+    ADMIN = "admin"
+    """Also manage users and read the audit log."""
+
+    @property
+    def rank(self) -> int:
+        """Position in the order viewer < operator < maintainer < admin."""
+        return list(Role).index(self)
+
+
+class UserRefused(VillagewatchError):
+    """A user change that does not fit (name taken, bad place, weak password)."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """Someone who logs in; ``places`` scope what they see (``*``: everything)."""
+
+    name: str
+    role: Role
+    places: tuple[str, ...]
+    disabled: bool = False
+
+    def may(self, role: Role) -> bool:
+        """Whether the user's role includes ``role``."""
+        return self.role.rank >= role.rank
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A new login: the token (shown once) and when it expires (epoch ms)."""
+
+    token: str
+    expires_ms: int
+    user: User
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One action someone took through the API."""
+
+    id: int
+    at_ms: int
+    user: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$<salt hex>$<hash hex>``."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches the stored hash (in constant time)."""
+    try:
+        scheme, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
+    except ValueError:
+        return False
+    return hmac.compare_digest(got, bytes.fromhex(digest))
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# a hash to compare against when the user does not exist, so that a wrong name
+# takes as long as a wrong password
+_DUMMY = hash_password(secrets.token_hex(8))
+
+
+class UserStore:
+    """Users, sessions and the API audit log in ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        """Create the file and its tables if needed."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(
+            path, isolation_level=None, timeout=30, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def add(self, name: str, password: str, role: Role, places: Sequence[str], now_ms: int) -> User:
+        """A new user; refused if the name is taken or the password shorter than 8."""
+        if len(password) < 8:
+            raise UserRefused("a password needs at least 8 characters")
+        if not places:
+            raise UserRefused("a user needs at least one place (or * for every place)")
+        with self._lock:
+            try:
+                self._conn.execute(
+                    "INSERT INTO users VALUES (?,?,?,?,?,0)",
+                    (name, hash_password(password), role.value, json.dumps(list(places)), now_ms),
+                )
+            except sqlite3.IntegrityError:
+                raise UserRefused(f"there is already a user {name!r}") from None
+        return User(name, role, tuple(places))
+
+    def set_password(self, name: str, password: str) -> None:
+        """Change a password; every session of the user ends."""
+        if len(password) < 8:
+            raise UserRefused("a password needs at least 8 characters")
+        with self._lock:
+            n = self._conn.execute(
+                "UPDATE users SET password = ? WHERE name = ?", (hash_password(password), name)
+            ).rowcount
+            if not n:
+                raise UserRefused(f"no user {name!r}")
+            self._conn.execute("DELETE FROM sessions WHERE user = ?", (name,))
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        """Lock a user out (their sessions end) or let them back in."""
+        with self._lock:
+            n = self._conn.execute(
+                "UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name)
+            ).rowcount
+            if not n:
+                raise UserRefused(f"no user {name!r}")
+            if disabled:
+                self._conn.execute("DELETE FROM sessions WHERE user = ?", (name,))
+
+    def users(self) -> list[User]:
+        """Every user, by name."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, role, places, disabled FROM users ORDER BY name"
+            ).fetchall()
+        return [_user(r) for r in rows]
+
+    def login(self, name: str, password: str, now_ms: int, ttl_s: float) -> Session | None:
+        """A session for the right password of an enabled user; None otherwise."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT name, role, places, disabled, password FROM users WHERE name = ?",
+                (name,),
+            ).fetchone()
+        if row is None:
+            check_password(password, _DUMMY)
+            return None
+        if not check_password(password, row[4]) or row[3]:
+            return None
+        token = secrets.token_urlsafe(32)
+        expires = now_ms + int(ttl_s * 1000)
+        with self._lock:
+            self._conn.execute("DELETE FROM sessions WHERE expires_ms <= ?", (now_ms,))
+            self._conn.execute(
+                "INSERT INTO sessions VALUES (?,?,?,?)", (_sha(token), name, now_ms, expires)
+            )
+        return Session(token, expires, _user(row[:4]))
+
+    def authenticate(self, token: str, now_ms: int) -> User | None:
+        """The user of a current session; None for an unknown, expired or disabled one."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT u.name, u.role, u.places, u.disabled FROM sessions s"
+                " JOIN users u ON u.name = s.user WHERE s.token_sha256 = ? AND s.expires_ms > ?",
+                (_sha(token), now_ms),
+            ).fetchone()
+        if row is None or row[3]:
+            return None
+        return _user(row)
+
+    def logout(self, token: str) -> None:
+        """End one session."""
+        with self._lock:
+            self._conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (_sha(token),))
+
+    def audit(
+        self, user: str, action: str, target: str, detail: dict[str, Any], now_ms: int
+    ) -> None:
+        """Record an action."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO api_audit (at_ms, user, action, target, detail) VALUES (?,?,?,?,?)",
+                (now_ms, user, action, target, json.dumps(detail, ensure_ascii=False)),
+            )
+
+    def audit_log(
+        self, *, user: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[AuditRecord]:
+        """The newest actions first (of one user)."""
+        sql = "SELECT id, at_ms, user, action, target, detail FROM api_audit WHERE 1=1"
+        args: list[Any] = []
+        if user is not None:
+            sql += " AND user = ?"
+            args.append(user)
+        if before_id is not None:
+            sql += " AND id < ?"
+            args.append(before_id)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [AuditRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._conn.close()
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(row[0], Role(row[1]), tuple(json.loads(row[2])), bool(row[3]))

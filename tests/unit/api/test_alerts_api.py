@@ -1,0 +1,155 @@
+"""Alerts through the API: filters, place scoping, one-click actions, audit, silences."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.api.conftest import Client
+from villagewatch.alerts.lifecycle import Alert
+from villagewatch.api.context import ApiContext
+from villagewatch.testing import TINY_JPEG, fire_alert
+
+
+def _fire(ctx: ApiContext, subject: str, severity: str = "orange", **kw: object) -> Alert:
+    return fire_alert(
+        ctx.alerts, village="dongcun", subject=subject, kind=str(kw.pop("kind", "level")),
+        severity=severity, message=f"{subject} {severity}", **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@pytest.fixture
+def three(ctx: ApiContext) -> list[Alert]:
+    """A red flood at the bridge (grid g1-bridge), an orange lock alert in g3-a, a yellow one."""
+    return [
+        _fire(ctx, "wl-bridge", "red"),
+        _fire(ctx, "lock-a01", "orange", kind="forced_open", detector="smart_lock"),
+        _fire(ctx, "rain-north", "yellow", kind="rain", detector="rain"),
+    ]
+
+
+def test_list_newest_first_with_filters(ctx: ApiContext, three: list[Alert]) -> None:
+    viewer = Client(ctx).as_("viewer")
+    ids = [a["id"] for a in viewer.get("/api/alerts").json()]
+    assert ids == [a.id for a in reversed(three)]
+    red = viewer.get("/api/alerts", params={"severity": "red"}).json()
+    assert [a["subject"] for a in red] == ["wl-bridge"]
+    assert red[0]["place"] == "grid:dongcun/g1-bridge" and red[0]["place_name"] == "石桥微网格"
+    g1 = viewer.get("/api/alerts", params={"place": "grid:dongcun/g1"}).json()
+    assert {a["subject"] for a in g1} == {"wl-bridge", "rain-north"}
+    kinds = viewer.get("/api/alerts", params=[("kind", "rain"), ("kind", "forced_open")]).json()
+    assert {a["kind"] for a in kinds} == {"rain", "forced_open"}
+    page = viewer.get("/api/alerts", params={"limit": 1, "before_id": three[2].id}).json()
+    assert [a["id"] for a in page] == [three[1].id]
+    assert viewer.get("/api/alerts", params={"until": "2000-01-01T00:00:00Z"}).json() == []
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        pytest.param({"place": "village:nowhere"}, "no place", id="unknown-place"),
+        pytest.param({"severity": "purple"}, "severity", id="bad-severity"),
+        pytest.param({"since": "2026-11-18T08:00:00"}, "UTC offset", id="naive-time"),
+        pytest.param({"limit": 0}, "greater than or equal", id="zero-limit"),
+    ],
+)
+def test_bad_filters_say_what_is_wrong(
+    ctx: ApiContext, params: dict[str, object], says: str
+) -> None:
+    reply = Client(ctx).as_("viewer").get("/api/alerts", params=params)
+    assert reply.status_code == 422 and says in reply.text
+
+
+def test_a_grid_leader_sees_and_handles_only_their_grid(
+    ctx: ApiContext, three: list[Alert]
+) -> None:
+    leader = Client(ctx).as_("g1-leader")
+    assert {a["subject"] for a in leader.get("/api/alerts").json()} == {"wl-bridge", "rain-north"}
+    lock = three[1].id
+    assert leader.get(f"/api/alerts/{lock}").status_code == 404
+    assert leader.post(f"/api/alerts/{lock}/acknowledge", json={}).status_code == 404
+    assert ctx.alerts.get(lock) is not None and ctx.alerts.get(lock).state.value == "firing"  # type: ignore[union-attr]
+    # a place filter cannot widen the scope
+    assert leader.get("/api/alerts", params={"place": "grid:dongcun/g3"}).json() == []
+
+
+def test_acknowledge_assign_comment_resolve_with_audit(ctx: ApiContext, three: list[Alert]) -> None:
+    op = Client(ctx).as_("op")
+    aid = three[0].id
+    acked = op.post(f"/api/alerts/{aid}/acknowledge", json={"note": "on my way"}).json()
+    assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "op"
+    again = op.post(f"/api/alerts/{aid}/acknowledge", json={})
+    assert again.status_code == 200 and again.json()["acknowledged"] == acked["acknowledged"]
+    assert (
+        op.post(f"/api/alerts/{aid}/assign", json={"assignee": "g1-leader"}).json()["assignee"]
+        == "g1-leader"
+    )
+    assert (
+        op.post(f"/api/alerts/{aid}/comment", json={"text": "sandbags placed"}).status_code == 200
+    )
+    done = op.post(f"/api/alerts/{aid}/resolve", json={"note": "water down"}).json()
+    assert done["state"] == "resolved" and done["resolved_by"] == "op"
+    refused = op.post(f"/api/alerts/{aid}/acknowledge", json={})
+    assert refused.status_code == 409 and "resolved" in refused.json()["detail"]
+
+    detail = op.get(f"/api/alerts/{aid}").json()
+    assert [e["action"] for e in detail["audit"]][-4:] == [
+        "acknowledged",
+        "assigned",
+        "noted",
+        "resolved",
+    ]
+    assert [n["text"] for n in detail["notes"]] == ["on my way", "sandbags placed", "water down"]
+    assert detail["chart"] == {"village": "dongcun", "device": "wl-bridge", "metric": "level_cm"}
+    actions = [(r.user, r.action, r.target) for r in reversed(ctx.users.audit_log())]
+    assert [a for a in actions if a[1] != "login"] == [
+        ("op", verb, f"alert:{aid}")
+        for verb in ("acknowledge", "acknowledge", "assign", "comment", "resolve")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "says"),
+    [
+        pytest.param("comment", {"text": ""}, "at least 1", id="empty-comment"),
+        pytest.param("comment", {"text": "x" * 2001}, "at most 2000", id="long-comment"),
+        pytest.param("assign", {"assignee": "../etc"}, "assignee", id="bad-assignee"),
+        pytest.param("acknowledge", {"note": "x", "extra": 1}, "extra", id="unknown-field"),
+    ],
+)
+def test_bad_action_bodies_are_refused(
+    ctx: ApiContext, three: list[Alert], path: str, body: dict[str, object], says: str
+) -> None:
+    reply = Client(ctx).as_("op").post(f"/api/alerts/{three[0].id}/{path}", json=body)
+    assert reply.status_code == 422 and says in reply.text.lower()
+
+
+def test_evidence_picture_is_served_from_the_evidence_folder(ctx: ApiContext) -> None:
+    alert = _fire(ctx, "cam-market:road", kind="street_vending", detector="camera",
+                  details={"evidence": "ev-42"})  # fmt: skip
+    viewer = Client(ctx).as_("viewer")
+    body = viewer.get("/api/alerts").json()[0]
+    assert body["evidence"] == f"/api/alerts/{alert.id}/evidence"
+    missing = viewer.get(body["evidence"])
+    assert missing.status_code == 404 and "not arrived" in missing.json()["detail"]
+    folder = ctx.evidence_dir / "dongcun" / "cam-market"
+    folder.mkdir(parents=True)
+    (folder / "ev-42.jpg").write_bytes(TINY_JPEG)
+    got = viewer.get(body["evidence"])
+    assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+    assert got.content == TINY_JPEG
+
+
+def test_evidence_id_from_a_detail_cannot_escape_the_folder(ctx: ApiContext) -> None:
+    alert = _fire(ctx, "cam-market:road", kind="street_vending", detector="camera",
+                  details={"evidence": "../../api/api.db"})  # fmt: skip
+    assert Client(ctx).as_("viewer").get(f"/api/alerts/{alert.id}/evidence").status_code == 404
+
+
+def test_silence_needs_the_whole_village(ctx: ApiContext) -> None:
+    body = {"village": "dongcun", "kind": "level", "duration_s": 3600, "reason": "sluice works"}
+    leader = Client(ctx).as_("g1-leader").post("/api/silences", json=body)
+    assert leader.status_code == 403
+    made = Client(ctx).as_("op").post("/api/silences", json=body)
+    assert made.status_code == 200, made.text
+    assert made.json()["matchers"] == {"village": "dongcun", "kind": "level"}
+    assert ctx.users.audit_log(limit=1)[0].action == "silence"
