@@ -37,7 +37,9 @@ class OpenConsole(Protocol):
     ) -> ConsolePage: ...
 
 
-@pytest.fixture(scope="session")
+# package scope, not session: while Playwright's sync API is open its event loop counts as
+# running in this thread, and every later test's asyncio.run() would refuse to start
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """Headless Chromium from /usr/bin/chromium."""
     if not CHROMIUM.exists():
@@ -54,7 +56,7 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiDeployment]:
     """One running API for the tests that only add alerts (each raises its own)."""
     deployment = ApiDeployment(tmp_path_factory.mktemp("console"))

@@ -35,16 +35,16 @@ async function detailOf(res) {
   }
 }
 
-async function send(path, { method = 'GET', body, accept = 'application/json' } = {}) {
+// `body` goes as JSON; `data` (a Blob or File) as its raw bytes.
+async function send(path, { method = 'GET', body, data, accept = 'application/json' } = {}) {
+  const type = data !== undefined ? 'application/octet-stream'
+    : body !== undefined ? 'application/json' : null;
   let res;
   try {
     res = await fetch(path, {
       method,
-      headers: headers({
-        Accept: accept,
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      }),
-      body: body !== undefined ? JSON.stringify(body) : undefined,
+      headers: headers({ Accept: accept, ...(type ? { 'Content-Type': type } : {}) }),
+      body: data !== undefined ? data : body !== undefined ? JSON.stringify(body) : undefined,
       cache: 'no-store',
     });
   } catch (err) {
@@ -67,6 +67,11 @@ export async function api(path, options) {
 /** POST a JSON body; the JSON answer. */
 export function post(path, body = {}) {
   return api(path, { method: 'POST', body });
+}
+
+/** PUT a file's bytes as application/octet-stream; the JSON answer (null for 204). */
+export function put(path, file) {
+  return api(path, { method: 'PUT', data: file });
 }
 
 /** GET a picture (or other file) as a Blob. */

@@ -6,7 +6,7 @@ import { renderDevices } from './devices.js';
 import { byId } from './dom.js';
 import { markFresh, renderFeed } from './feed.js';
 import { lang, locale, onLangChange, setLang, t, translate } from './i18n.js';
-import { renderPlan } from './plan.js';
+import { renderPlan, resetPlan } from './plan.js';
 import { openRegistry, renderRegistry, resetRegistry } from './registry.js';
 import { forget, keep, session } from './session.js';
 import { armAudio, ring, rings, setSound, soundOn } from './sound.js';
@@ -203,6 +203,7 @@ function stop(reasonKey) {
   forget();
   closeDetail();
   resetRegistry();
+  resetPlan();
   Object.assign(state, { alerts: new Map(), devices: [], places: [], loaded: false });
   arrivals.clear();
   liveStatus = 'connecting';

@@ -1,15 +1,19 @@
 // The village plan: the uploaded picture (or a plain drawn background) with each device as a
 // dot at its position, coloured by state; a dot with an open alert opens that alert.
+// Maintainers (and admins) can upload a new picture from here.
 
-import { ApiError, api, blob, query } from './api.js';
+import { ApiError, api, blob, put, query } from './api.js';
 import { byId, h, mount } from './dom.js';
 import { ago, reading } from './format.js';
 import { t } from './i18n.js';
+import { may } from './session.js';
 import { emit, openAlertOf, state } from './state.js';
 
 const DEFAULT_RATIO = 16 / 10;
-const pictures = new Map(); // plan URL -> {url (blob), ratio} | 'missing'
+const pictures = new Map(); // plan URL -> {url (blob), ratio} | 'missing' | a loading mark
 let village = null;
+const upload = { busy: false, message: null }; // message: {kind, key, vars}
+let uploader = null; // the upload control, kept across redraws (a file dialog may be open)
 
 function villages() {
   const ids = new Set(state.devices.map((d) => d.village));
@@ -20,18 +24,104 @@ function villages() {
 
 async function picture(url) {
   if (pictures.has(url)) return pictures.get(url);
-  pictures.set(url, 'loading');
+  const loading = Symbol('loading');
+  pictures.set(url, loading);
+  let objectUrl = null;
+  let found = 'missing';
   try {
-    const objectUrl = URL.createObjectURL(await blob(url));
+    objectUrl = URL.createObjectURL(await blob(url));
     const img = new Image();
     img.src = objectUrl;
     await img.decode();
-    pictures.set(url, { url: objectUrl, ratio: img.naturalWidth / img.naturalHeight });
+    found = { url: objectUrl, ratio: img.naturalWidth / img.naturalHeight };
   } catch {
-    pictures.set(url, 'missing');
+    found = 'missing';
   }
+  if (pictures.get(url) !== loading) {
+    // forgotten meanwhile (a new plan was uploaded): this picture is stale
+    if (objectUrl) URL.revokeObjectURL(objectUrl);
+    return pictures.get(url);
+  }
+  if (found === 'missing' && objectUrl) URL.revokeObjectURL(objectUrl);
+  pictures.set(url, found);
   renderPlan();
-  return pictures.get(url);
+  return found;
+}
+
+/** Forget the picture kept for `url`, so the next drawing fetches it again. */
+function forgetPicture(url) {
+  const pic = pictures.get(url);
+  if (pic && typeof pic === 'object') URL.revokeObjectURL(pic.url);
+  pictures.delete(url);
+}
+
+// --- uploading the plan (maintainers) ----------------------------------------------------
+
+function say(kind, key, vars = {}) {
+  upload.message = { kind, key, vars };
+  renderPlan();
+}
+
+async function uploadPlan(input) {
+  const file = input.files?.[0];
+  input.value = ''; // choosing the same file again is a change too
+  if (!file || upload.busy || !village) return;
+  const target = village;
+  const url = `/api/villages/${encodeURIComponent(target)}/plan`;
+  upload.busy = true;
+  say('busy', 'plan.upload.busy');
+  try {
+    try {
+      await put(url, file);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      if (err.status === 0) say('error', 'error.network', { detail: err.detail });
+      else say('error', 'plan.upload.refused', { detail: err.detail });
+      return;
+    }
+    forgetPicture(url);
+    try {
+      state.places = await api('/api/places'); // the village's plan URL, if it had none before
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+    }
+    upload.message = { kind: 'ok', key: 'plan.upload.done', vars: {} };
+    emit('devices'); // redraw the plan (and the rest that shows places)
+  } finally {
+    upload.busy = false;
+    renderPlan();
+  }
+}
+
+function uploadControl() {
+  if (!uploader) {
+    const input = h('input', {
+      type: 'file',
+      accept: 'image/png,image/jpeg',
+      class: 'plan-upload-input',
+      'data-testid': 'plan-upload',
+      onchange: (ev) => uploadPlan(ev.target),
+    });
+    const text = h('span', { class: 'plan-upload-text' });
+    const message = h('p', { class: 'act-msg plan-upload-message', 'data-testid': 'plan-upload-message', role: 'status' });
+    uploader = { input, text, label: h('label', { class: 'plan-upload' }, input, text), message };
+  }
+  const { input, text, label, message } = uploader;
+  text.textContent = t(upload.busy ? 'plan.upload.busy' : 'plan.upload');
+  label.title = t('plan.upload.title');
+  label.classList.toggle('busy', upload.busy);
+  input.disabled = upload.busy;
+  input.setAttribute('aria-label', t('plan.upload.title'));
+  const m = upload.message;
+  const said = m ? t(m.key, m.vars) : '';
+  if (message.textContent !== said) message.textContent = said;
+  message.className = `act-msg plan-upload-message${m ? ` ${m.kind}` : ''}`;
+  return [label, message];
+}
+
+/** Forget what the upload said (at logout). */
+export function resetPlan() {
+  upload.message = null;
 }
 
 function tooltip(d) {
@@ -150,7 +240,7 @@ export function renderPlan() {
   const sides = labelSides(placed);
   mount(
     el,
-    h('div', { class: 'plan-head' }, picker, legend()),
+    h('div', { class: 'plan-head' }, picker, legend(), may('maintainer') ? uploadControl() : null),
     h(
       'div',
       {

@@ -1,0 +1,98 @@
+"""Config for maintainers: read without secrets, check a village file, apply it; users from
+the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.unit.api.conftest import Client, write_deployment
+from villagewatch.api.context import ApiContext
+from villagewatch.api.users import Role, UserStore
+from villagewatch.cli import app
+
+
+def test_config_read_leaves_secrets_out(ctx: ApiContext) -> None:
+    body = Client(ctx).as_("maint").get("/api/config").json()
+    assert body["villages"][0]["id"] == "dongcun"
+    assert "password_file" not in body["settings"]["mqtt"]
+    assert Client(ctx).as_("g1-leader").get("/api/config").status_code == 403
+
+
+def test_a_broken_village_file_is_checked_with_path_and_line(ctx: ApiContext) -> None:
+    text = ctx.deployment.settings.villages[0].read_text(encoding="utf-8")
+    broken = text.replace("kind: water_level, grid: g1-bridge", "kind: water_level, grid: g9", 1)
+    reply = Client(ctx).as_("maint").post("/api/config/village/check", json={"text": broken})
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["ok"] is False
+    (issue,) = body["issues"]
+    assert issue["path"] == "devices[0].grid" and "g9" in issue["message"]
+    assert issue["line"] == 16
+
+
+def test_applying_a_village_file_replaces_it_and_serves_it_at_once(ctx: ApiContext) -> None:
+    path = ctx.deployment.settings.villages[0]
+    before = path.read_text(encoding="utf-8")
+    changed = before.replace("name: 石桥水位计", "name: 石桥新水位计", 1)
+    maint = Client(ctx).as_("maint")
+    reply = maint.request("PUT", "/api/config/villages/dongcun", json={"text": changed})
+    assert reply.status_code == 200 and reply.json()["applied"] is True
+    assert "restart" in reply.json()["note"]
+    assert path.read_text(encoding="utf-8") == changed
+    assert path.with_name(path.name + ".bak").read_text(encoding="utf-8") == before
+    names = {d["id"]: d["name"] for d in maint.get("/api/devices").json()}
+    assert names["wl-bridge"] == "石桥新水位计"
+    assert ctx.users.audit_log(limit=1)[0].action == "apply_config"
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        pytest.param(
+            lambda t: t.replace("id: dongcun", "id: xicun", 1),
+            "village 'xicun'",
+            id="other-village",
+        ),
+        pytest.param(lambda t: t + "\nbogus: 1\n", "bogus", id="unknown-key"),
+        pytest.param(lambda t: "grids: [", "", id="torn-yaml"),
+    ],
+)
+def test_a_bad_village_file_is_not_applied(ctx: ApiContext, edit: object, says: str) -> None:
+    path = ctx.deployment.settings.villages[0]
+    before = path.read_text(encoding="utf-8")
+    text = edit(before)  # type: ignore[operator]
+    reply = (
+        Client(ctx).as_("maint").request("PUT", "/api/config/villages/dongcun", json={"text": text})
+    )
+    body = reply.json()
+    assert reply.status_code == 200 and body["ok"] is False and body["applied"] is False
+    assert says in str(body["issues"])
+    assert path.read_text(encoding="utf-8") == before, "the running file is untouched"
+
+
+def test_users_add_from_the_command_line(tmp_path: Path) -> None:
+    settings = write_deployment(tmp_path)
+    runner = CliRunner()
+    args = ["users", "add", "--config", str(settings), "wang", "--role", "operator"]
+    added = runner.invoke(app, [*args, "--place", "village:dongcun", "--password-stdin"],
+                          input="long enough\n")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    users = UserStore(tmp_path / "var" / "api" / "api.db")
+    (user,) = users.users()
+    assert (user.name, user.role, user.places) == ("wang", Role.OPERATOR, ("village:dongcun",))
+    assert users.login("wang", "long enough", now_ms=0, ttl_s=60) is not None
+    users.close()
+    for extra, says in (
+        (["--place", "village:nowhere"], "unknown: village:nowhere"),
+        ([], "give --place"),
+    ):
+        refused = runner.invoke(app, [*args, *extra, "--password-stdin"], input="long enough\n")
+        assert refused.exit_code == 2 and says in refused.output
+    short = runner.invoke(
+        app, ["users", "add", "--config", str(settings), "li", "--place", "*", "--password-stdin"],
+        input="short\n",
+    )  # fmt: skip
+    assert short.exit_code == 1 and "at least 8" in short.output
