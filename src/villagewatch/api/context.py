@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from villagewatch.alerts.store import AlertStore
 from villagewatch.api.live import AlertFeed
 from villagewatch.api.places import Places
+from villagewatch.api.throttle import LoginThrottle
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
 from villagewatch.registry import RegistryStore
@@ -34,6 +35,7 @@ class ApiContext:
     """The settings file, when there is one: config apply writes its village files."""
     registries: Sequence[CollectorRegistry] = ()
     feed: AlertFeed = field(init=False)
+    logins: LoginThrottle = field(default_factory=LoginThrottle)
     places: Places = field(init=False)
     devices: dict[tuple[str, str], DeviceSpec] = field(init=False)
 

@@ -15,6 +15,7 @@ from tests.unit.api.conftest import PASSWORD, Client
 from villagewatch.api.app import PUBLIC_PATHS, create_app
 from villagewatch.api.auth import Require
 from villagewatch.api.context import ApiContext
+from villagewatch.api.throttle import LoginThrottle
 from villagewatch.api.users import Role
 
 _BELOW = {Role.OPERATOR: "viewer", Role.MAINTAINER: "op", Role.ADMIN: "maint"}
@@ -93,3 +94,23 @@ def test_a_disabled_user_is_locked_out_at_once(ctx: ApiContext) -> None:
     ctx.users.set_disabled("op", True)
     assert op.get("/api/me").status_code == 401
     assert ctx.users.login("op", PASSWORD, now_ms=0, ttl_s=60) is None
+
+
+def test_password_guessing_is_stopped_for_that_name_only(anon: Client) -> None:
+    for _ in range(5):
+        wrong = anon.post("/api/auth/login", json={"user": "op", "password": "guess-guess"})
+        assert wrong.status_code == 401
+    blocked = anon.post("/api/auth/login", json={"user": "op", "password": PASSWORD})
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 200
+    assert anon.post("/api/auth/login", json={"user": "viewer", "password": PASSWORD}).is_success
+    assert [r.action for r in anon.ctx.users.audit_log(user="op")][:5] == ["login_failed"] * 5
+
+
+def test_the_throttle_forgets_failures_after_its_window() -> None:
+    throttle = LoginThrottle(limit=2, window_s=10)
+    throttle.failed("op", 0)
+    throttle.failed("op", 1)
+    assert throttle.wait_s("op", 5) == 5
+    assert throttle.wait_s("op", 10.5) == 0, "the first failure left the window"
+    throttle.succeeded("op")
+    assert throttle.wait_s("op", 11) == 0

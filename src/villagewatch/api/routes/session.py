@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -59,15 +60,29 @@ class AuditOut(BaseModel):
     detail: dict[str, Any]
 
 
-@router.post("/api/auth/login", responses={401: {"description": "Wrong name or password."}})
+@router.post(
+    "/api/auth/login",
+    responses={
+        401: {"description": "Wrong name or password."},
+        429: {"description": "Too many wrong passwords for this name; wait."},
+    },
+)
 async def login(request: Request, body: LoginIn) -> LoginOut:
     """A token for the right name and password (valid ``api.token_ttl_s``)."""
     ctx = context(request)
     ttl = ctx.deployment.settings.api.token_ttl_s
+    wait = ctx.logins.wait_s(body.user, time.monotonic())
+    if wait > 0:
+        raise HTTPException(
+            429, f"too many wrong passwords for {body.user!r}; try again in {wait:.0f} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )  # fmt: skip
     session = await asyncio.to_thread(ctx.users.login, body.user, body.password, now_ms(), ttl)
     if session is None:
+        ctx.logins.failed(body.user, time.monotonic())
         await asyncio.to_thread(ctx.users.audit, body.user, "login_failed", "", {}, now_ms())
         raise HTTPException(401, "wrong user name or password")
+    ctx.logins.succeeded(body.user)
     await asyncio.to_thread(ctx.users.audit, body.user, "login", "", {}, now_ms())
     return LoginOut(
         token=session.token, expires=at(session.expires_ms), user=session.user.name,
