@@ -13,17 +13,16 @@ from pathlib import Path
 import pytest
 
 from villagewatch.contract import DeadLetter, DeviceInfo, DeviceKind, RejectReason
-from villagewatch.ingest.evidence import (
-    MAX_EVIDENCE_BYTES,
-    Evidence,
-    EvidenceRejected,
-    EvidenceStore,
-    decode_evidence,
-    jpeg_refusal,
-)
+from villagewatch.ingest.evidence import Evidence, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
+from villagewatch.store.evidence import (
+    MAX_EVIDENCE_BYTES,
+    EvidenceRejected,
+    EvidenceStore,
+    jpeg_refusal,
+)
 from villagewatch.testing import TINY_JPEG, MemoryStore
 
 R = RejectReason

@@ -43,13 +43,14 @@ from villagewatch.contract import (
     TimePolicy,
     subscription,
 )
-from villagewatch.ingest.evidence import EvidenceStore, decode_evidence
+from villagewatch.ingest.evidence import decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
 from villagewatch.metrics_http import metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
 from villagewatch.store import Store
+from villagewatch.store.evidence import EvidenceStore
 
 __all__ = ["IngestService"]
 

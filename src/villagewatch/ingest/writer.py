@@ -23,10 +23,11 @@ from typing import Any, TypeVar
 from villagewatch.backoff import Backoff
 from villagewatch.contract import DeadLetter, RejectReason
 from villagewatch.errors import StoreUnavailable
-from villagewatch.ingest.evidence import Evidence, EvidenceRejected, EvidenceStore
+from villagewatch.ingest.evidence import Evidence
 from villagewatch.ingest.intake import Intake, PendingBatch
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.store import Batch, Store, WriteResult
+from villagewatch.store.evidence import EvidenceRejected, EvidenceStore
 
 __all__ = ["BatchWriter"]
 

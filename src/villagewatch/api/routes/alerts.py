@@ -29,9 +29,10 @@ from villagewatch.api.schemas import (
     at,
 )
 from villagewatch.api.users import User
-from villagewatch.contract import DeviceKind, is_identifier
+from villagewatch.contract import DeviceKind
 from villagewatch.detectors import Severity
 from villagewatch.errors import StoreUnavailable
+from villagewatch.store.evidence import EvidenceStore
 
 __all__ = ["router"]
 
@@ -210,18 +211,18 @@ async def evidence(request: Request, user: Viewer, alert_id: AlertId) -> Respons
     ctx = context(request)
     alert = await asyncio.to_thread(_visible, ctx, user, alert_id)
     evidence_id = alert.details.get("evidence")
+    if not isinstance(evidence_id, str):
+        raise HTTPException(404, f"alert {alert_id} has no evidence picture")
     device = alert.subject.split(":", 1)[0]
-    if not isinstance(evidence_id, str) or not is_identifier(evidence_id):
-        raise HTTPException(404, f"alert {alert_id} has no evidence picture")
-    if not is_identifier(alert.village) or not is_identifier(device):
-        raise HTTPException(404, f"alert {alert_id} has no evidence picture")
-    path = ctx.evidence_dir / alert.village / device / f"{evidence_id}.jpg"
+    path = EvidenceStore(ctx.evidence_dir).path(alert.village, device, evidence_id)
     try:
-        body = await asyncio.to_thread(path.read_bytes)
+        body = await asyncio.to_thread(path.read_bytes) if path is not None else None
     except FileNotFoundError:
+        body = None
+    if body is None:
         raise HTTPException(
-            404, f"the picture {evidence_id} has not arrived (yet) from {device}"
-        ) from None
+            404, f"the picture {evidence_id[:64]} has not arrived (yet) from {device}"
+        )
     return Response(body, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
 
