@@ -5,12 +5,14 @@ store, alerts raised into its alert store as the alert engine raises them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import struct
 import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -198,6 +200,19 @@ class ApiDeployment:
             },
         )
         assert reply.status_code == 204, reply.text
+
+
+@contextlib.contextmanager
+def running_api(root: Path, *, readings: bool = True) -> Iterator[ApiDeployment]:
+    """A deployment under ``root`` with its API started (and 7 h of readings); closed after."""
+    deployment = ApiDeployment(root)
+    try:
+        if readings:
+            deployment.write_readings()
+        deployment.start()
+        yield deployment
+    finally:
+        deployment.close()
 
 
 def plan_png(width: int = 960, height: int = 600) -> bytes:

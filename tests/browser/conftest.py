@@ -15,7 +15,7 @@ from typing import Protocol
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 
-from tests.api_deployment import ApiDeployment
+from tests.api_deployment import ApiDeployment, running_api
 
 from .pages import ConsolePage
 
@@ -59,25 +59,15 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="package")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiDeployment]:
     """One running API for the tests that only add alerts (each raises its own)."""
-    deployment = ApiDeployment(tmp_path_factory.mktemp("console"))
-    try:
-        deployment.write_readings()
-        deployment.start()
+    with running_api(tmp_path_factory.mktemp("console")) as deployment:
         yield deployment
-    finally:
-        deployment.close()
 
 
 @pytest.fixture
 def own_api(tmp_path: Path) -> Iterator[ApiDeployment]:
     """A running API of this test's own, free to stop, restart and upload to."""
-    deployment = ApiDeployment(tmp_path / "deployment")
-    try:
-        deployment.write_readings()
-        deployment.start()
+    with running_api(tmp_path / "deployment") as deployment:
         yield deployment
-    finally:
-        deployment.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api_deployment import ApiDeployment
+from tests.api_deployment import ApiDeployment, running_api
 from villagewatch.testing import fire_alert
 
 Event = tuple[str, str, dict[str, object]]
@@ -49,10 +49,8 @@ def listen(api: ApiDeployment, user: str, last_event_id: str | None = None) -> q
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[ApiDeployment]:
-    running = ApiDeployment(tmp_path)
-    running.start()
-    yield running
-    running.close()
+    with running_api(tmp_path, readings=False) as running:
+        yield running
 
 
 def next_alert(events: queue.Queue[Event]) -> Event:

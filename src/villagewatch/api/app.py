@@ -2,17 +2,19 @@
 
 Routes live in :mod:`villagewatch.api.routes`, one module per resource; each
 takes an :mod:`~villagewatch.api.auth` dependency naming the least role it
-needs. Only health, metrics, login and the console's own files (which hold no
-data) are open. The console is plain HTML, CSS and JavaScript shipped in the
-package: nothing is fetched from outside, so it works in an offline centre.
+needs. Only health, metrics, login and the console's own files (which hold
+no data) are open. A store that is unavailable answers 503 and a refused
+action or registry change 409, from whichever route. The console is plain
+HTML, CSS and JavaScript shipped in the package: nothing is fetched from
+outside, so it works in an offline centre.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Response
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -20,8 +22,11 @@ from starlette.responses import Response as StarletteResponse
 from starlette.types import Scope
 
 from villagewatch import __version__
+from villagewatch.alerts.lifecycle import ActionRefused
 from villagewatch.api.context import ApiContext
 from villagewatch.api.routes import alerts, config, devices, places, registry, session
+from villagewatch.errors import StoreError
+from villagewatch.registry import RegistryRefused
 
 __all__ = ["CONSOLE_DIR", "PUBLIC_PATHS", "create_app"]
 
@@ -60,6 +65,17 @@ def create_app(ctx: ApiContext) -> FastAPI:
         "`Authorization: Bearer <token>`.",
     )
     app.state.ctx = ctx
+
+    # the stores' refusals and outages, wherever a route meets them, as one answer each
+    @app.exception_handler(StoreError)
+    async def store_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": f"store unavailable: {exc}"}, status_code=503)
+
+    for refused in (ActionRefused, RegistryRefused):
+
+        @app.exception_handler(refused)
+        async def refusal(_request: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(exc)}, status_code=409)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from villagewatch.alerts.lifecycle import Alert, AlertState, AuditEntry, Note
@@ -23,15 +24,24 @@ __all__ = [
     "NoteOut",
     "at",
     "dt",
+    "epoch_ns",
 ]
 
 _OUT = ConfigDict(frozen=True)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IN = ConfigDict(frozen=True, extra="forbid")
 
 
 def at(ms: int) -> datetime:
     """Epoch ms as an aware datetime."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def epoch_ns(value: datetime, name: str) -> int:
+    """A query's time as epoch ns; 422 for one without a UTC offset (whose time would it be?)."""
+    if value.tzinfo is None:
+        raise HTTPException(422, f"{name} {value.isoformat()} needs a UTC offset, e.g. Z or +08:00")
+    return (value - _EPOCH) // timedelta(microseconds=1) * 1000  # exact, also before 1970
 
 
 def dt(ms: int | None) -> datetime | None:

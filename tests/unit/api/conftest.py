@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from villagewatch.api.app import create_app
 from villagewatch.api.context import ApiContext, open_context
@@ -33,22 +34,18 @@ USERS: dict[str, tuple[Role, list[str]]] = {
 class Client:
     """Requests to the app in-process (httpx's ASGI transport), as one user or anonymous."""
 
-    def __init__(self, ctx: ApiContext, token: str | None = None) -> None:
+    def __init__(
+        self, ctx: ApiContext, token: str | None = None, app: FastAPI | None = None
+    ) -> None:
         self.ctx = ctx
-        self.app = create_app(ctx)
+        self.app = app or create_app(ctx)
         self.token = token
 
     def as_(self, user: str) -> Client:
         """The same app, logged in as ``user``."""
         session = self.ctx.users.login(user, PASSWORD, now_ms(), 3600)
         assert session is not None
-        return Client._with(self, session.token)
-
-    @classmethod
-    def _with(cls, other: Client, token: str | None) -> Client:
-        new = cls.__new__(cls)
-        new.ctx, new.app, new.token = other.ctx, other.app, token
-        return new
+        return Client(self.ctx, session.token, self.app)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request; the token, if any, as a bearer header."""

@@ -7,6 +7,7 @@ import pytest
 from tests.unit.api.conftest import Client
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.api.context import ApiContext
+from villagewatch.errors import StoreUnavailable
 from villagewatch.testing import TINY_JPEG, fire_alert
 
 
@@ -153,3 +154,17 @@ def test_silence_needs_the_whole_village(ctx: ApiContext) -> None:
     assert made.status_code == 200, made.text
     assert made.json()["matchers"] == {"village": "dongcun", "kind": "level"}
     assert ctx.users.audit_log(limit=1)[0].action == "silence"
+
+
+def test_a_store_that_is_unavailable_answers_503_from_any_route(
+    ctx: ApiContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(**_: object) -> list[Alert]:
+        raise StoreUnavailable("alert store busy or unreadable: database is locked")
+
+    monkeypatch.setattr(ctx.alerts, "search", busy)
+    reply = Client(ctx).as_("viewer").get("/api/alerts")
+    assert reply.status_code == 503
+    assert reply.json()["detail"] == (
+        "store unavailable: alert store busy or unreadable: database is locked"
+    )

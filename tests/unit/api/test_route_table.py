@@ -56,8 +56,8 @@ def test_every_guarded_route_refuses_a_missing_bad_or_expired_token(ctx: ApiCont
     assert expired is not None
     clients = {
         "missing": Client(ctx),
-        "garbage": Client._with(Client(ctx), "not-a-token"),
-        "expired": Client._with(Client(ctx), expired.token),
+        "garbage": Client(ctx, "not-a-token"),
+        "expired": Client(ctx, expired.token),
     }
     checked = 0
     for method, path, role in _routes(ctx):

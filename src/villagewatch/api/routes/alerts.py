@@ -6,12 +6,12 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from villagewatch.alerts.lifecycle import ActionRefused, Alert, AlertState
+from villagewatch.alerts.lifecycle import Alert, AlertState
 from villagewatch.api.auth import Operator, Viewer, context, now_ms, sees_place
 from villagewatch.api.context import ApiContext
 from villagewatch.api.live import Change
@@ -27,18 +27,17 @@ from villagewatch.api.schemas import (
     SilenceIn,
     SilenceOut,
     at,
+    epoch_ns,
 )
 from villagewatch.api.users import User
 from villagewatch.contract import DeviceKind
 from villagewatch.detectors import Severity
-from villagewatch.errors import StoreUnavailable
 from villagewatch.store.evidence import EvidenceStore
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["alerts"])
 
-T = TypeVar("T")
 
 _KEEPALIVE_S = 15
 _MAX_ID = 2**53  # what JavaScript counts exactly, far below SQLite's limit
@@ -47,11 +46,7 @@ AlertId = Annotated[int, Path(ge=1, le=_MAX_ID, description="The alert's number.
 
 
 def _ms(value: datetime | None, name: str) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise HTTPException(422, f"{name} {value.isoformat()} needs a UTC offset, e.g. Z")
-    return int(value.timestamp() * 1000)
+    return None if value is None else epoch_ns(value, name) // 1_000_000
 
 
 def _out(ctx: ApiContext, a: Alert) -> AlertOut:
@@ -60,19 +55,10 @@ def _out(ctx: ApiContext, a: Alert) -> AlertOut:
 
 
 def _visible(ctx: ApiContext, user: User, alert_id: AlertId) -> Alert:
-    alert = _call(lambda: ctx.alerts.get(alert_id))
+    alert = ctx.alerts.get(alert_id)
     if alert is None or not sees_place(ctx, user, alert.place):
         raise HTTPException(404, f"no alert {alert_id}")
     return alert
-
-
-def _call(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except StoreUnavailable as exc:
-        raise HTTPException(503, f"alert store unavailable: {exc}") from exc
-    except ActionRefused as exc:
-        raise HTTPException(409, str(exc)) from exc
 
 
 @router.get("/api/alerts")
@@ -102,7 +88,6 @@ async def list_alerts(
         wanted = ctx.places.under([place])
         scope = wanted if scope is None else (scope & wanted if wanted is not None else scope)
     found = await asyncio.to_thread(
-        _call,
         lambda: ctx.alerts.search(
             states=[s.value for s in state], severities=[s.value for s in severity],
             places=None if scope is None else sorted(scope), kinds=kind,
@@ -229,11 +214,17 @@ async def evidence(request: Request, user: Viewer, alert_id: AlertId) -> Respons
 async def _act(
     request: Request, user: User, alert_id: int, action: str, fn: Callable[[ApiContext], Any]
 ) -> Any:
+    """Check that the user sees the alert, act, audit the action; in one worker thread (the
+    stores are SQLite files)."""
     ctx = context(request)
-    await asyncio.to_thread(_visible, ctx, user, alert_id)
-    result = await asyncio.to_thread(_call, lambda: fn(ctx))
-    await asyncio.to_thread(ctx.users.audit, user.name, action, f"alert:{alert_id}", {}, now_ms())
-    return result
+
+    def run() -> Any:
+        _visible(ctx, user, alert_id)
+        result = fn(ctx)
+        ctx.users.audit(user.name, action, f"alert:{alert_id}", {}, now_ms())
+        return result
+
+    return await asyncio.to_thread(run)
 
 
 @router.post("/api/alerts/{alert_id}/acknowledge")
@@ -299,7 +290,6 @@ async def silence(request: Request, user: Operator, body: SilenceIn) -> SilenceO
     start = now_ms()
     end = start + int(body.duration_s * 1000)
     s = await asyncio.to_thread(
-        _call,
         lambda: ctx.alerts.add_silence(
             matchers, start, end, created_by=user.name, reason=body.reason, now_ms=start
         ),

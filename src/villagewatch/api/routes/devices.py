@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.api.auth import Viewer, context, sees_place
 from villagewatch.api.context import ApiContext
+from villagewatch.api.schemas import epoch_ns
 from villagewatch.api.users import User
 from villagewatch.config import DeviceSpec, Position
 from villagewatch.contract import DeviceKind, metric_names
 from villagewatch.detectors import Severity
-from villagewatch.errors import StoreError
 
 __all__ = ["router"]
 
@@ -92,12 +92,6 @@ def _dt(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC)
 
 
-def _ns(dt: datetime) -> int:
-    if dt.tzinfo is None:
-        raise HTTPException(422, f"time {dt.isoformat()} needs a UTC offset, e.g. Z or +08:00")
-    return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
-
-
 def _link(spec: DeviceSpec, seen_ns: int | None, now_ns: int) -> Link:
     if seen_ns is None:
         return "never"
@@ -130,10 +124,7 @@ async def list_devices(
 ) -> list[DeviceOut]:
     """The user's devices (optionally of one village): newest values, link, battery, state."""
     ctx = context(request)
-    try:
-        last = await ctx.store.last_values(village=village)
-    except StoreError as exc:
-        raise HTTPException(503, f"store unavailable: {exc}") from exc
+    last = await ctx.store.last_values(village=village)
     open_alerts: list[Alert] = await asyncio.to_thread(ctx.alerts.open_alerts)
     by_device: dict[tuple[str, str], dict[str, LastReading]] = {}
     seen: dict[tuple[str, str], int] = {}
@@ -202,15 +193,13 @@ async def readings(
         start = since or end - timedelta(hours=24)
     except OverflowError:
         raise HTTPException(422, "until is too early to go back 24 h from") from None
-    if _ns(end) <= _ns(start):
+    since_ns, until_ns = epoch_ns(start, "since"), epoch_ns(end, "until")
+    if until_ns <= since_ns:
         raise HTTPException(422, "until must be after since")
-    try:
-        found = await ctx.store.downsample(
-            village=village_id, device=spec.id, metric=chosen,
-            since_ns=_ns(start), until_ns=_ns(end), buckets=buckets,
-        )  # fmt: skip
-    except StoreError as exc:
-        raise HTTPException(503, f"store unavailable: {exc}") from exc
+    found = await ctx.store.downsample(
+        village=village_id, device=spec.id, metric=chosen,
+        since_ns=since_ns, until_ns=until_ns, buckets=buckets,
+    )  # fmt: skip
     return ReadingsOut(
         village=village_id,
         device=spec.id,

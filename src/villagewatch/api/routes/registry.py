@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -20,14 +20,12 @@ from villagewatch.api.context import ApiContext
 from villagewatch.api.schemas import at, dt
 from villagewatch.api.users import User
 from villagewatch.contract import DeviceKind, Identifier
-from villagewatch.errors import StoreUnavailable
-from villagewatch.registry import HouseRecord, RegistryRefused
+from villagewatch.registry import HouseRecord
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["registry"])
 
-T = TypeVar("T")
 _OUT = ConfigDict(frozen=True)
 _IN = ConfigDict(frozen=True, extra="forbid")
 
@@ -142,15 +140,6 @@ def _lock_place(ctx: ApiContext, village: str, lock: str) -> str:
     return ctx.places.device_place(village, lock)
 
 
-def _call(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except RegistryRefused as exc:
-        raise HTTPException(409, str(exc)) from exc
-    except StoreUnavailable as exc:
-        raise HTTPException(503, str(exc)) from exc
-
-
 def _house(ctx: ApiContext, user: User, village: str, house: str) -> HouseRecord:
     known = f"village:{village}" in ctx.places.nodes
     for h in ctx.registry.houses(village) if known else []:
@@ -160,12 +149,21 @@ def _house(ctx: ApiContext, user: User, village: str, house: str) -> HouseRecord
 
 
 async def _change(
-    request: Request, user: User, action: str, target: str, detail: dict[str, Any],
-    fn: Callable[[ApiContext], None],
-) -> None:  # fmt: skip
+    request: Request, user: User, village: str, house: str, action: str,
+    detail: dict[str, Any], fn: Callable[[ApiContext], None], *, new: bool = False,
+) -> HouseOut:  # fmt: skip
+    """Check that the user sees the house (unless it is ``new``), change it, audit the change;
+    the house as it is now. In a worker thread: the registry is a SQLite file."""
     ctx = context(request)
-    await asyncio.to_thread(_call, lambda: fn(ctx))
-    await asyncio.to_thread(ctx.users.audit, user.name, action, target, detail, now_ms())
+
+    def run() -> HouseRecord:
+        if not new:
+            _house(ctx, user, village, house)
+        fn(ctx)
+        ctx.users.audit(user.name, action, f"house:{village}/{house}", detail, now_ms())
+        return _house(ctx, user, village, house)
+
+    return _house_out(await asyncio.to_thread(run), user)
 
 
 @router.get("/api/registry/houses")
@@ -193,11 +191,11 @@ async def add_house(request: Request, user: Operator, body: HouseIn) -> HouseOut
         raise HTTPException(422, f"village {body.village!r} has no smart lock {body.lock!r}")
     if not sees_place(ctx, user, _lock_place(ctx, body.village, body.lock)):
         raise HTTPException(403, f"lock {body.lock!r} is not in your places")
-    await _change(
-        request, user, "add_house", f"house:{body.village}/{body.id}", {"lock": body.lock},
+    return await _change(
+        request, user, body.village, body.id, "add_house", {"lock": body.lock},
         lambda c: c.registry.add_house(body.village, body.id, body.name, body.lock, now_ms()),
+        new=True,
     )  # fmt: skip
-    return _house_out(_house(ctx, user, body.village, body.id), user)
 
 
 @router.post("/api/registry/houses/{village}/{house}/tenants", status_code=201)
@@ -205,17 +203,14 @@ async def add_tenant(
     request: Request, user: Operator, village: str, house: str, body: TenantIn
 ) -> HouseOut:
     """Register a tenant (their name and phone are kept, shown only to those who need them)."""
-    ctx = context(request)
-    _house(ctx, user, village, house)
-    await _change(
-        request, user, "add_tenant", f"house:{village}/{house}",
+    return await _change(
+        request, user, village, house, "add_tenant",
         {"tenant": body.id, "verified": body.verified},  # no name or phone in the audit
         lambda c: c.registry.add_tenant(
             village, house, body.id, name=body.name, phone=body.phone, verified=body.verified,
             now_ms=now_ms(),
         ),
     )  # fmt: skip
-    return _house_out(_house(ctx, user, village, house), user)
 
 
 @router.post("/api/registry/houses/{village}/{house}/tenants/{tenant}/verified")
@@ -223,14 +218,11 @@ async def set_verified(
     request: Request, user: Operator, village: str, house: str, tenant: str, body: VerifiedIn
 ) -> HouseOut:
     """Mark the tenant's identity as checked (or not)."""
-    ctx = context(request)
-    _house(ctx, user, village, house)
-    await _change(
-        request, user, "verify_tenant", f"house:{village}/{house}",
+    return await _change(
+        request, user, village, house, "verify_tenant",
         {"tenant": tenant, "verified": body.verified},
         lambda c: c.registry.set_verified(village, house, tenant, verified=body.verified),
     )  # fmt: skip
-    return _house_out(_house(ctx, user, village, house), user)
 
 
 @router.post("/api/registry/houses/{village}/{house}/tenants/{tenant}/end")
@@ -238,13 +230,10 @@ async def end_tenant(
     request: Request, user: Operator, village: str, house: str, tenant: str
 ) -> HouseOut:
     """The tenant moved out: they and their credentials end now."""
-    ctx = context(request)
-    _house(ctx, user, village, house)
-    await _change(
-        request, user, "end_tenant", f"house:{village}/{house}", {"tenant": tenant},
+    return await _change(
+        request, user, village, house, "end_tenant", {"tenant": tenant},
         lambda c: c.registry.end_tenant(village, house, tenant, now_ms()),
     )  # fmt: skip
-    return _house_out(_house(ctx, user, village, house), user)
 
 
 @router.post("/api/registry/houses/{village}/{house}/credentials", status_code=201)
@@ -252,21 +241,18 @@ async def add_credential(
     request: Request, user: Operator, village: str, house: str, body: CredentialIn
 ) -> HouseOut:
     """Give a current tenant a credential for the house's lock, valid for a period."""
-    ctx = context(request)
-    _house(ctx, user, village, house)
 
     def ms(value: datetime | None) -> int | None:
         return None if value is None else int(value.timestamp() * 1000)
 
-    await _change(
-        request, user, "add_credential", f"house:{village}/{house}",
+    return await _change(
+        request, user, village, house, "add_credential",
         {"credential": body.id, "tenant": body.tenant},
         lambda c: c.registry.add_credential(
             village, house, body.tenant, body.id, valid_from_ms=ms(body.valid_from),
             valid_to_ms=ms(body.valid_to), now_ms=now_ms(),
         ),
     )  # fmt: skip
-    return _house_out(_house(ctx, user, village, house), user)
 
 
 @router.post("/api/registry/houses/{village}/{house}/credentials/{credential}/end")
@@ -274,10 +260,7 @@ async def end_credential(
     request: Request, user: Operator, village: str, house: str, credential: str
 ) -> HouseOut:
     """A card handed back or a code withdrawn: opening with it raises an alert from now on."""
-    ctx = context(request)
-    _house(ctx, user, village, house)
-    await _change(
-        request, user, "end_credential", f"house:{village}/{house}", {"credential": credential},
+    return await _change(
+        request, user, village, house, "end_credential", {"credential": credential},
         lambda c: c.registry.end_credential(village, house, credential, now_ms()),
     )  # fmt: skip
-    return _house_out(_house(ctx, user, village, house), user)
