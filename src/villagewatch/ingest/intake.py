@@ -157,32 +157,20 @@ class Intake:
             first.historical or first.rescued or first.clock is Clock.UNSYNCED
         ):
             live_ms = first.device_ts_ms
-        b = self._batch
-        if b.messages == 0:
-            b.first_at = time.monotonic()
-            self._wake.set()
+        b = self._open_batch()
         b.take(readings, events, dead, (mid, generation) if qos else None, live_ms)
         b.duplicates += duplicates
         b.rescued += rescued
         self._waiting += 1
         self._pending_items += len(readings) + len(events) + (dead is not None)
-        if b.messages >= self._max_messages or b.items >= self._max_items:
-            self._full.append(b)
-            self._batch = PendingBatch()
-            self._wake.set()
-        if not self._paused and self._full_up() and self._pause is not None:
-            self._paused = True
-            self._pause()
+        self._taken(b, full=b.messages >= self._max_messages or b.items >= self._max_items)
         return True
 
     def add_evidence(self, mid: int, qos: int, generation: int, evidence: Evidence) -> bool:
         """Queue one checked evidence picture; False when closed (it stays unacknowledged)."""
         if self._closed:
             return False
-        b = self._batch
-        if b.messages == 0:
-            b.first_at = time.monotonic()
-            self._wake.set()
+        b = self._open_batch()
         size = len(evidence.jpeg)
         b.take([], [], None, (mid, generation) if qos else None, None)
         b.items += 1
@@ -191,18 +179,31 @@ class Intake:
         self._waiting += 1
         self._pending_items += 1
         self._pending_evidence_bytes += size
-        if (
-            b.messages >= self._max_messages
+        self._taken(
+            b,
+            full=b.messages >= self._max_messages
             or b.items >= self._max_items
-            or b.evidence_bytes >= self._max_batch_evidence_bytes
-        ):
+            or b.evidence_bytes >= self._max_batch_evidence_bytes,
+        )
+        return True
+
+    def _open_batch(self) -> PendingBatch:
+        """The batch a message joins; the first one starts its flush clock."""
+        b = self._batch
+        if b.messages == 0:
+            b.first_at = time.monotonic()
+            self._wake.set()
+        return b
+
+    def _taken(self, b: PendingBatch, *, full: bool) -> None:
+        """After a message joined ``b``: seal it when ``full``; pause reading if too much waits."""
+        if full:
             self._full.append(b)
             self._batch = PendingBatch()
             self._wake.set()
         if not self._paused and self._full_up() and self._pause is not None:
             self._paused = True
             self._pause()
-        return True
 
     def _full_up(self) -> bool:
         return (
