@@ -48,6 +48,9 @@ class Collector:
         self.client.reconnect_delay_set(min_delay=1, max_delay=1)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: c.subscribe(f"vw/v1/{village}/#", qos=1)
+        self.subscribed = threading.Event()
+        """Set once the broker confirmed the subscription (the session then keeps messages)."""
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
         self.client.connect("127.0.0.1", port, clean_start=False, properties=props)
