@@ -26,6 +26,14 @@ Pipeline (per image, no state, nothing fitted to reference levels):
    similarity is used (no perspective correction).
 6. Fine waterline: step 3 again on the strip rectified with the final transform gives the
    waterline directly in world cm, i.e. the level.
+7. Check: every bow-tie row that this level puts wholly above the water must be seen as a
+   bow-tie where the transform puts it.  An overexposed picture, whose reflection is as white
+   as the board, hides the waterline step; the step then found lies lower and leaves dry rows
+   "missing", and the picture is refused instead of misread.
+
+The step (3, 6) is measured against the target's own contrast (white strip minus bow-tie
+black), so haze does not hide it, and must be followed by darker water for several cm, so a
+rope or fold across the board is not taken for it.
 
 All tunable constants are expressed relative to the target geometry (bow-tie row spacing, cm)
 or are generic image-processing choices.
@@ -48,7 +56,7 @@ import csv
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -78,6 +86,8 @@ PROFILE_SIGMA_CM = 0.5  # smoothing of the vertical profile
 STEP_HALF_CM = 1.5  # half-width of the step (edge) detector
 MIN_REL_DROP = 0.10  # a waterline must darken by >= 10 % ...
 REL_TO_MAX = 0.5  # ... and by >= half of the strongest drop in the strip
+PERSIST_CM, PERSIST_FRAC = 6.0, 0.5  # the water must stay darker (>= half the step) this far
+BLACK_BAND_FRAC = 0.25  # the bow-ties' grey level is taken within this x row spacing of the top row
 
 # top-row pair plausibility (generic shape checks, not fitted to any data)
 PAIR_MAX_SLOPE = 0.2  # |dy| <= this x dx: roughly horizontal
@@ -104,14 +114,15 @@ class GaugeReading:
 
     ``level_cm`` is the water level in the target's world frame (cm) or None, with ``reason``
     saying why ("" when there is a level).  ``rows_used`` and ``method`` ("homography" or
-    "similarity") describe the final world->image transform; 0 and "" when the reader stopped
-    before fitting one.
+    "similarity") describe the final world->image transform, ``world_to_image`` (3x3, world cm
+    to pixels); 0, "" and None when the reader stopped before fitting one.
     """
 
     level_cm: float | None
     rows_used: int
     method: str
     reason: str
+    world_to_image: FloatArray | None = field(default=None, compare=False, repr=False)
 
 
 def load_target_csv(path: Path) -> list[tuple[float, float]]:
@@ -232,8 +243,22 @@ class GaugeReader:
         # 6. fine waterline, directly in world cm
         level = _waterline_world(gray_f, transform, grid)
         if level is None:
-            return GaugeReading(None, rows_used, method, "no waterline found on the target")
-        return GaugeReading(level, rows_used, method, "")
+            return GaugeReading(
+                None, rows_used, method, "no waterline found on the target", transform
+            )
+
+        # 7. every row the level puts wholly above the water must show its bow-ties
+        hidden = _missing_dry_row(cands, grid, transform, level, gray.shape)
+        if hidden is not None:
+            return GaugeReading(
+                None,
+                rows_used,
+                method,
+                f"waterline at {level:.1f} cm is not credible: the bow-tie row at {hidden:g} cm "
+                "would be dry but is not visible (overexposed, or its reflection taken for it)",
+                transform,
+            )
+        return GaugeReading(level, rows_used, method, "", transform)
 
 
 def _no_level(reason: str) -> GaugeReading:
@@ -431,6 +456,34 @@ def _row_above_visible(cands: FloatArray, grid: Grid, sim: FloatArray, min_score
     return any(float(np.hypot(strong[:, 0] - p[0], strong[:, 1] - p[1]).min()) <= tol for p in pred)
 
 
+def _missing_dry_row(
+    cands: FloatArray, grid: Grid, transform: FloatArray, level_cm: float, shape: tuple[int, ...]
+) -> float | None:
+    """World y of the first row that the level says is dry but that shows no bow-tie, or None.
+
+    Rows do not overlap, so a row whose centre is more than half a row spacing above the water
+    is wholly dry: each of its bow-ties must then be a candidate (NCC >= CAND_MIN_SCORE) near
+    where the transform puts it.  When the board's reflection is as bright as the board itself
+    (an overexposed picture) the waterline step disappears from the strip and the reflection's
+    lower edge is read instead; the rows that this puts above the water are then missing, and
+    the reading is refused rather than reported tens of cm too low.  Rows outside the picture
+    cannot be checked and are skipped.
+    """
+    spacing = _row_spacing(grid)
+    h, w = shape[:2]
+    for r, row in enumerate(grid[1:], start=1):
+        if row[0][1] - level_cm <= 0.5 * spacing + MIN_CLEARANCE_CM:
+            break
+        pred = _apply(transform, row)
+        tol = MATCH_TOL * float(np.hypot(*(pred[0] - _apply(transform, [grid[r - 1][0]])[0])))
+        for x, y in pred:
+            if not (0 <= x < w and 0 <= y < h):
+                continue
+            if not len(cands) or float(np.hypot(cands[:, 0] - x, cands[:, 1] - y).min()) > tol:
+                return row[0][1]
+    return None
+
+
 @dataclass(frozen=True)
 class _Water:
     """The coarse waterline in the world frame of a top-row similarity."""
@@ -547,14 +600,17 @@ def _smooth1d(x: FloatArray, sigma: float) -> FloatArray:
     return np.asarray(out, np.float64).ravel()
 
 
-def _find_step(profile: FloatArray) -> float | None:
+def _find_step(profile: FloatArray, black: float) -> float | None:
     """Top-most strong bright->dark step in a top-to-bottom profile.
 
     The step strength at each boundary is the mean over STEP_HALF_CM above minus the mean below,
-    divided by the white level of the target (95th percentile of the profile).  Candidates are
-    local maxima that reach both MIN_REL_DROP and REL_TO_MAX x the strongest step; the top-most
-    one wins.  Weak steps above the waterline (old wet marks on the board) fail the threshold;
-    strong steps below it (e.g. the bottom of the board's reflection at night) are not top-most.
+    divided by the target's contrast: its white level (95th percentile of the profile) minus
+    ``black``, the level of its bow-ties.  Haze or fog adds light to both and leaves the ratio
+    alone.  Candidates are local maxima that reach MIN_REL_DROP and stay darker below (see
+    ``_persists``); the top-most one reaching REL_TO_MAX x the strongest candidate wins.  Weak
+    steps above the waterline (old wet marks on the board) fail the threshold; thin dark lines
+    across the board (a rope, a fold) do not persist; strong steps below the waterline (e.g. the
+    bottom of the board's reflection at night) are not top-most.
 
     Returns the position in profile samples (the boundary between samples i-1 and i is at
     i - 0.5), or None.
@@ -568,24 +624,52 @@ def _find_step(profile: FloatArray) -> float | None:
     i = np.arange(w, n - w + 1)  # boundary between i-1 and i
     above = (c[i] - c[i - w]) / w
     below = (c[i + w] - c[i]) / w
-    ref = max(float(np.percentile(p, 95)), 1.0)
+    ref = max(float(np.percentile(p, 95)) - black, 1.0)
     rel = (above - below) / ref
-    strongest = float(rel.max())
-    if strongest < MIN_REL_DROP:
+    # local maxima of the step strength that are followed by water, not by board again
+    peaks = [
+        k
+        for k in range(len(rel))
+        if (k == 0 or rel[k] >= rel[k - 1])
+        and (k + 1 == len(rel) or rel[k] >= rel[k + 1])
+        and rel[k] >= MIN_REL_DROP
+        and _persists(c, int(i[k]), w, float(rel[k]) * ref)
+    ]
+    if not peaks:
         return None
-    thr = max(MIN_REL_DROP, REL_TO_MAX * strongest)
-    for k in range(len(rel)):
-        left = float(rel[k - 1]) if k > 0 else -math.inf
-        right = float(rel[k + 1]) if k + 1 < len(rel) else -math.inf
-        mid = float(rel[k])
-        if mid >= thr and mid >= left and mid >= right:
-            off = 0.0
-            if 0 < k < len(rel) - 1:  # parabolic sub-sample interpolation
-                den = left - 2 * mid + right
-                if den < 0:
-                    off = 0.5 * (left - right) / den
-            return float(i[k]) + off - 0.5
-    return None
+    thr = REL_TO_MAX * max(float(rel[k]) for k in peaks)
+    k = next(k for k in peaks if rel[k] >= thr)  # the top-most strong one
+    off = 0.0
+    if 0 < k < len(rel) - 1:  # parabolic sub-sample interpolation
+        left, mid, right = float(rel[k - 1]), float(rel[k]), float(rel[k + 1])
+        den = left - 2 * mid + right
+        if den < 0:
+            off = 0.5 * (left - right) / den
+    return float(i[k]) + off - 0.5
+
+
+def _black_level(gray_f: npt.NDArray[np.float32], transform: FloatArray, grid: Grid) -> float:
+    """Grey level of the bow-ties: 5th percentile of the top row's band (always dry), across
+    the target from the first to the last bow-tie centre."""
+    half = BLACK_BAND_FRAC * _row_spacing(grid) if len(grid) > 1 else 1.0
+    top = grid[0]
+    band, valid = _rectified_strip(
+        gray_f, transform, (top[0][0], top[-1][0]), top[0][1] + half, top[0][1] - half
+    )
+    inside = band[valid]
+    return float(np.percentile(inside, 5)) if inside.size else 0.0
+
+
+def _persists(cum: FloatArray, i: int, w: int, drop: float) -> bool:
+    """True if the profile stays darker below boundary i: the mean over PERSIST_CM below it is
+    still at least PERSIST_FRAC of ``drop`` under the mean over the w samples above it.  Water
+    goes on below a waterline; a thin dark line on the board (a fold, a rope, a branch's
+    shadow) gives a step and at once its opposite."""
+    n = len(cum) - 1
+    end = min(n, i + max(w, round(PERSIST_CM / RES_CM)))
+    above = (cum[i] - cum[i - w]) / w
+    below = (cum[end] - cum[i]) / (end - i)
+    return bool(above - below >= PERSIST_FRAC * drop)
 
 
 def _waterline_world(
@@ -607,7 +691,7 @@ def _waterline_world(
         return None
     first, last = int(ok.min()), int(ok.max())
     profile = np.median(strip[first : last + 1], axis=1).astype(np.float64)
-    pos = _find_step(profile)
+    pos = _find_step(profile, _black_level(gray_f, transform, grid))
     if pos is None:
         return None
     return y_top - (first + pos) * RES_CM

@@ -1,0 +1,138 @@
+"""How the gauge reader holds up when the GaugeCam pictures get worse (prints figures; not a test).
+
+Each of the 24 field pictures (../shared/data/water-gauge) is read as it is, then again after
+one change a village camera meets in the field: haze, over- and under-exposure, noise, blur,
+heavy JPEG, a tilted or moved camera, a different resolution, local tone mapping (a camera's
+"WDR"), a rope across the board.  For each change: how many pictures gave a level, how many of
+those are within 1 cm of the level read on the unchanged picture, and the worst difference.
+A picture refused (no level, with a reason) is not a wrong level: an operator sees a gap, not a
+flood that is not there.
+
+    .venv/bin/python bench/gauge_robustness.py
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from villagewatch.edge.vision.gauge import GaugeReader, load_target_csv
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "water-gauge"
+Gray = np.ndarray
+
+
+def _affine(
+    gray: Gray, angle: float = 0.0, scale: float = 1.0, dx: float = 0, dy: float = 0
+) -> Gray:
+    h, w = gray.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    m[:, 2] += np.array([dx, dy])
+    return np.asarray(cv2.warpAffine(gray, m, (w, h), borderMode=cv2.BORDER_REFLECT), np.uint8)
+
+
+def _gain(k: float) -> Callable[[Gray], Gray]:
+    return lambda g: np.clip(g * k, 0, 255).astype(np.uint8)
+
+
+def _jpeg(gray: Gray) -> Gray:
+    _, buf = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, 20])
+    return np.asarray(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE), np.uint8)
+
+
+def _tilted_view(gray: Gray) -> Gray:
+    h, w = gray.shape
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    dst = np.array([[30, 0], [w - 30, 20], [w, h], [0, h - 20]], np.float32)
+    return np.asarray(cv2.warpPerspective(gray, cv2.getPerspectiveTransform(src, dst), (w, h)))
+
+
+Change = Callable[[Gray, float], Gray]  # (picture, level read on it) -> changed picture
+
+
+def _changes(rng: np.random.Generator, reader: GaugeReader) -> dict[str, Change]:
+    simple: dict[str, Callable[[Gray], Gray]] = {
+        "haze (0.4 x + 120)": lambda g: (g * 0.4 + 120).astype(np.uint8),
+        "low contrast (0.3 x + 20)": lambda g: (g * 0.3 + 20).astype(np.uint8),
+        "darker (0.5 x)": _gain(0.5),
+        "gain 1.2 (board clipped)": _gain(1.2),
+        "gain 1.4": _gain(1.4),
+        "gain 1.6 (reflection clipped)": _gain(1.6),
+        "gamma 1.8": lambda g: (255 * (g / 255.0) ** 1.8).astype(np.uint8),
+        "noise (sigma 8)": lambda g: np.clip(g + rng.normal(0, 8, g.shape), 0, 255).astype(
+            np.uint8
+        ),
+        "blur (sigma 1.5)": lambda g: np.asarray(cv2.GaussianBlur(g, (0, 0), 1.5), np.uint8),
+        "JPEG quality 20": _jpeg,
+        "rotated 3 deg": lambda g: _affine(g, 3.0),
+        "rotated -3 deg": lambda g: _affine(g, -3.0),
+        "zoomed out 0.8": lambda g: _affine(g, scale=0.8),
+        "zoomed in 1.2": lambda g: _affine(g, scale=1.2),
+        "moved (-60, +40 px)": lambda g: _affine(g, dx=-60, dy=40),
+        "half resolution": lambda g: np.asarray(
+            cv2.resize(g, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA), np.uint8
+        ),
+        "1.6 x resolution": lambda g: np.asarray(cv2.resize(g, None, fx=1.6, fy=1.6), np.uint8),
+        "tilted view": _tilted_view,
+        "local tone mapping (CLAHE)": lambda g: np.asarray(
+            cv2.createCLAHE(3.0, (8, 8)).apply(g), np.uint8
+        ),
+    }
+    changes: dict[str, Change] = {name: _ignoring_level(f) for name, f in simple.items()}
+    changes["rope 10 cm above the water"] = lambda g, level: _with_rope(reader, g, level)
+    return changes
+
+
+def _ignoring_level(change: Callable[[Gray], Gray]) -> Change:
+    return lambda gray, _level: change(gray)
+
+
+def _with_rope(reader: GaugeReader, gray: Gray, level: float) -> Gray:
+    """A dark line 1.5 cm thick across the board, 10 cm above the water."""
+    transform = reader.read(gray).world_to_image
+    assert transform is not None
+    ends = cv2.perspectiveTransform(
+        np.array([[[-5.0, level + 10], [85.0, level + 10]]]), transform
+    )[0]
+    roped = gray.copy()
+    thick = max(2, round(1.5 * float(np.hypot(*(ends[1] - ends[0]))) / 90.0))
+    p0 = (round(float(ends[0][0])), round(float(ends[0][1])))
+    p1 = (round(float(ends[1][0])), round(float(ends[1][1])))
+    cv2.line(roped, p0, p1, int(gray.mean() * 0.6), thick)
+    return roped
+
+
+def main() -> None:
+    if not DATA.is_dir():
+        raise SystemExit(f"{DATA}: the water-gauge data set is not beside the checkout")
+    reader = GaugeReader(load_target_csv(DATA / "target_world_coordinates_cm.csv"))
+    pictures: list[tuple[Gray, float]] = []
+    for path in sorted((DATA / "images").glob("*.jpg")):
+        gray = np.asarray(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), np.uint8)
+        level = reader.read(gray).level_cm
+        if level is None:
+            raise SystemExit(f"{path.name}: no level on the unchanged picture")
+        pictures.append((gray, level))
+    rng = np.random.default_rng(1)
+    changes = _changes(rng, reader)
+    print(f"gauge reader robustness, {datetime.now(UTC):%Y-%m-%d}, {len(pictures)} pictures")
+    print(f"{'change':32s} {'level':>6s} {'<=1 cm':>7s} {'worst cm':>9s}")
+    for name, change in changes.items():
+        diffs: list[float] = []
+        for gray, level in pictures:
+            got = reader.read(change(gray, level)).level_cm
+            if got is not None:
+                diffs.append(got - level)
+        close = sum(abs(d) <= 1.0 for d in diffs)
+        worst = max((abs(d) for d in diffs), default=0.0)
+        print(
+            f"{name:32s} {len(diffs):3d}/{len(pictures)} {close:4d}/{len(diffs):<3d} {worst:9.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
