@@ -111,3 +111,20 @@ def test_each_empty_frame_against_the_other_four_is_left_free(parking: Path) -> 
     lines.append(f"sequence0 leave-one-out: {flagged} of 200 empty space-frames flagged")
     print("\n" + "\n".join(lines))  # noqa: T201 - the figures, shown by pytest -s
     assert flagged <= 10
+
+
+def test_sequence1_in_haze_is_still_classified(parking: Path) -> None:
+    # mist over the lot: 40 % less contrast and 90 grey levels of added light, which the log
+    # domain does not cancel (it is not a factor); 176 of 200 were right before the haze step
+    empty = frames(parking / "sequence0")
+    spaces = {name: polygon for name, (polygon, _) in load_pklot_spaces(empty[0][1]).items()}
+    model = SpaceOccupancy(spaces, [read(image) for image, _ in empty])
+    right = total = 0
+    for image, annotation in frames(parking / "sequence1"):
+        truth = load_pklot_spaces(annotation)
+        hazy = (read(image) * 0.6 + 90).astype(np.uint8)
+        for name, state in model.classify(hazy).items():
+            right += state.occupied == truth[name][1]
+            total += 1
+    assert total == 200
+    assert right / total >= 0.95

@@ -1,14 +1,19 @@
-"""How the gauge reader holds up when the GaugeCam pictures get worse (prints figures; not a test).
+"""How the gauge reader and the parking spaces hold up when the pictures get worse (prints
+figures; not a test).
 
-Each of the 24 field pictures (../shared/data/water-gauge) is read as it is, then again after
-one change a village camera meets in the field: haze, over- and under-exposure, noise, blur,
-heavy JPEG, a tilted or moved camera, a different resolution, local tone mapping (a camera's
-"WDR"), a rope across the board.  For each change: how many pictures gave a level, how many of
-those are within 1 cm of the level read on the unchanged picture, and the worst difference.
-A picture refused (no level, with a reason) is not a wrong level: an operator sees a gap, not a
-flood that is not there.
+gauge — each of the 24 GaugeCam field pictures (../shared/data/water-gauge) is read as it is,
+  then again after one change a village camera meets in the field: haze, over- and
+  under-exposure, noise, blur, heavy JPEG, a tilted or moved camera, a different resolution,
+  local tone mapping (a camera's "WDR"), a rope across the board.  For each change: how many
+  pictures gave a level, how many of those are within 1 cm of the level read on the unchanged
+  picture, and the worst difference.  A picture refused (no level, with a reason) is not a
+  wrong level: an operator sees a gap, not a flood that is not there.
 
-    .venv/bin/python bench/gauge_robustness.py
+spaces — the 5 PKLot UFPR05 sequence1 frames (40 spaces each) judged against the empty lot of
+  sequence0 after the same kind of changes: accuracy against the annotations, the lowest score
+  of a taken space and the highest of a free one (the threshold is 1.25).
+
+    .venv/bin/python bench/vision_robustness.py
 """
 
 from __future__ import annotations
@@ -21,27 +26,30 @@ import cv2
 import numpy as np
 
 from villagewatch.edge.vision.gauge import GaugeReader, load_target_csv
+from villagewatch.edge.vision.occupancy import SpaceOccupancy, load_pklot_spaces
+from villagewatch.edge.vision.references import image_files, load_references, read_image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "water-gauge"
+PARKING = DATA.parent / "parking"
 Gray = np.ndarray
 
 
 def _affine(
-    gray: Gray, angle: float = 0.0, scale: float = 1.0, dx: float = 0, dy: float = 0
+    image: Gray, angle: float = 0.0, scale: float = 1.0, dx: float = 0, dy: float = 0
 ) -> Gray:
-    h, w = gray.shape
+    h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
     m[:, 2] += np.array([dx, dy])
-    return np.asarray(cv2.warpAffine(gray, m, (w, h), borderMode=cv2.BORDER_REFLECT), np.uint8)
+    return np.asarray(cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REFLECT), np.uint8)
 
 
 def _gain(k: float) -> Callable[[Gray], Gray]:
     return lambda g: np.clip(g * k, 0, 255).astype(np.uint8)
 
 
-def _jpeg(gray: Gray) -> Gray:
-    _, buf = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, 20])
-    return np.asarray(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE), np.uint8)
+def _jpeg(image: Gray, quality: int = 20) -> Gray:
+    _, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return np.asarray(cv2.imdecode(buf, cv2.IMREAD_UNCHANGED), np.uint8)
 
 
 def _tilted_view(gray: Gray) -> Gray:
@@ -106,7 +114,7 @@ def _with_rope(reader: GaugeReader, gray: Gray, level: float) -> Gray:
     return roped
 
 
-def main() -> None:
+def bench_gauge() -> None:
     if not DATA.is_dir():
         raise SystemExit(f"{DATA}: the water-gauge data set is not beside the checkout")
     reader = GaugeReader(load_target_csv(DATA / "target_world_coordinates_cm.csv"))
@@ -119,7 +127,7 @@ def main() -> None:
         pictures.append((gray, level))
     rng = np.random.default_rng(1)
     changes = _changes(rng, reader)
-    print(f"gauge reader robustness, {datetime.now(UTC):%Y-%m-%d}, {len(pictures)} pictures")
+    print(f"gauge reader, {len(pictures)} GaugeCam pictures")
     print(f"{'change':32s} {'level':>6s} {'<=1 cm':>7s} {'worst cm':>9s}")
     for name, change in changes.items():
         diffs: list[float] = []
@@ -132,6 +140,56 @@ def main() -> None:
         print(
             f"{name:32s} {len(diffs):3d}/{len(pictures)} {close:4d}/{len(diffs):<3d} {worst:9.1f}"
         )
+
+
+def bench_spaces() -> None:
+    if not PARKING.is_dir():
+        raise SystemExit(f"{PARKING}: the parking data set is not beside the checkout")
+    frames = image_files(PARKING / "sequence1" / "frames")
+    truths = [load_pklot_spaces(PARKING / "sequence1" / "spaces" / f"{p.stem}.xml") for p in frames]
+    spaces = {f"s{k}": polygon for k, (polygon, _) in truths[0].items()}
+    model = SpaceOccupancy(spaces, load_references(PARKING / "sequence0" / "frames"))
+    pictures = [read_image(p) for p in frames]
+    rng = np.random.default_rng(2)
+    changes: dict[str, Callable[[Gray], Gray]] = {
+        "none": lambda g: g,
+        "haze (0.8 x + 30)": lambda g: (g * 0.8 + 30).astype(np.uint8),
+        "haze (0.7 x + 60)": lambda g: (g * 0.7 + 60).astype(np.uint8),
+        "haze (0.6 x + 90)": lambda g: (g * 0.6 + 90).astype(np.uint8),
+        "darker (0.6 x)": _gain(0.6),
+        "gain 1.3": _gain(1.3),
+        "colour cast (B 1.2, R 0.8)": lambda g: np.clip(
+            g * np.array([1.2, 1.0, 0.8]), 0, 255
+        ).astype(np.uint8),
+        "noise (sigma 6)": lambda g: np.clip(g + rng.normal(0, 6, g.shape), 0, 255).astype(
+            np.uint8
+        ),
+        "blur (sigma 1)": lambda g: np.asarray(cv2.GaussianBlur(g, (0, 0), 1.0), np.uint8),
+        "JPEG quality 30": lambda g: _jpeg(g, 30),
+        "camera moved (4, 2 px)": lambda g: _affine(g, dx=4, dy=2),
+        "camera moved (8, 4 px)": lambda g: _affine(g, dx=8, dy=4),
+        "camera turned 0.5 deg": lambda g: _affine(g, 0.5),
+    }
+    print(f"parking spaces, {len(pictures)} frames x {len(spaces)} spaces of PKLot UFPR05")
+    print(f"{'change':32s} {'right':>8s} {'lowest taken':>13s} {'highest free':>13s}")
+    for name, change in changes.items():
+        right = total = 0
+        taken: list[float] = []
+        free: list[float] = []
+        for picture, truth in zip(pictures, truths, strict=True):
+            for space, state in model.classify(change(picture)).items():
+                occupied = truth[space[1:]][1]
+                right += state.occupied == occupied
+                total += 1
+                (taken if occupied else free).append(state.score)
+        print(f"{name:32s} {right:3d}/{total} {min(taken):13.2f} {max(free):13.2f}")
+
+
+def main() -> None:
+    print(f"vision robustness, {datetime.now(UTC):%Y-%m-%d}")
+    bench_gauge()
+    print()
+    bench_spaces()
 
 
 if __name__ == "__main__":
