@@ -639,31 +639,48 @@ def vision_snapshot(
     out: Annotated[Path, typer.Option(help="Where to write the JPEG.")] = Path("snapshot.jpg"),
     wait_s: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 20.0,
 ) -> None:
-    """Grab one frame and draw the zones and privacy masks on it (masked areas black)."""
+    """Grab one frame and draw the zones and privacy masks on it (masked areas black); on a
+    gauge camera also the bow-ties and the waterline the reader sees, and its level."""
     import time
 
     from villagewatch.edge.vision.capture import open_source, shown
     from villagewatch.edge.vision.config import load_camera
     from villagewatch.edge.vision.evidence import encode_jpeg
     from villagewatch.edge.vision.pipeline import CameraPipeline
+    from villagewatch.edge.vision.references import read_image
 
     cam = _loaded(load_camera, config)
-    src = open_source(source, fps=1.0, still_interval_s=1.0)
-    deadline = time.monotonic() + wait_s
-    try:
-        got = src.next()
-        while got is None and time.monotonic() < deadline:
-            time.sleep(0.2)
+    if Path(source).is_file() and Path(source).suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"}:
+        try:  # a still someone saved from the camera
+            frame = read_image(Path(source))
+        except (OSError, ValueError) as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+    else:
+        src = open_source(source, fps=1.0, still_interval_s=1.0)
+        deadline = time.monotonic() + wait_s
+        try:
             got = src.next()
-    finally:
-        src.close()
-    if got is None:
-        typer.echo(f"no frame from {shown(source)} within {wait_s:g} s", err=True)
-        raise typer.Exit(1)
-    frame, _ = got
-    out.write_bytes(encode_jpeg(CameraPipeline(cam).snapshot(frame), max_bytes=2_000_000))
+            while got is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                got = src.next()
+        finally:
+            src.close()
+        if got is None:
+            typer.echo(f"no frame from {shown(source)} within {wait_s:g} s", err=True)
+            raise typer.Exit(1)
+        frame, _ = got
+    picture, reading = CameraPipeline(cam).snapshot(frame)
+    out.write_bytes(encode_jpeg(picture, max_bytes=2_000_000))
     h, w = frame.shape[:2]
     typer.echo(f"{out}: {w}x{h}, {len(cam.zones)} zones, {len(cam.masks)} masks drawn")
+    if reading is not None and reading.level_cm is not None:
+        typer.echo(
+            f"gauge: level {reading.level_cm:.1f} cm ({reading.rows_used} bow-tie rows, "
+            f"{reading.method}); the waterline and the bow-ties found are drawn"
+        )
+    elif reading is not None:
+        typer.echo(f"gauge: no level: {reading.reason}")
 
 
 @vision_app.command("eval")

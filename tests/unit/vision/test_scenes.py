@@ -109,8 +109,8 @@ def test_masked_areas_never_trigger_and_are_black_in_the_snapshot() -> None:
     cam = camera([FIRE_LANE], masks=[mask])
     assert _events(cam, lambda i: paste(BG, CAR, 550, 420) if i / 2 >= 10 else BG, 150) == []
     pipe = CameraPipeline(cam)
-    snap = pipe.snapshot(paste(BG, CAR, 550, 420))
-    other = pipe.snapshot(street(seed=7))
+    snap, _ = pipe.snapshot(paste(BG, CAR, 550, 420))
+    other, _ = pipe.snapshot(street(seed=7))
     inside = (slice(282, 669), slice(382, 919))  # within the mask (its outline is on the edge)
     # nothing of the picture shows through: two different scenes give the same pixels there,
     # black but for the zone outline and name drawn on top

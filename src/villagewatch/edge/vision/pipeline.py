@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -22,7 +22,7 @@ from villagewatch.edge.vision.config import CameraVision, ZoneKind
 from villagewatch.edge.vision.evidence import evidence_id, evidence_jpeg
 from villagewatch.edge.vision.objects import Box, Tracker
 from villagewatch.edge.vision.rules import Finding, Rules
-from villagewatch.edge.vision.scene import Scene, blackout, draw_overlay
+from villagewatch.edge.vision.scene import Scene, blackout, draw_gauge, draw_overlay
 
 if TYPE_CHECKING:
     from villagewatch.edge.vision.gauge import GaugeReader, GaugeReading
@@ -113,9 +113,17 @@ class CameraPipeline:
         self._count_frame(t, out)
         return out
 
-    def snapshot(self, frame_bgr: U8) -> U8:
-        """The frame as a maintainer checks a camera: masks black, zones and masks drawn."""
-        return draw_overlay(frame_bgr, self._scene_for(frame_bgr), label=self.cam.camera)
+    def snapshot(self, frame_bgr: U8) -> tuple[U8, GaugeReading | None]:
+        """The frame as a maintainer checks a camera: masks black, zones and masks drawn, and
+        for a gauge camera the bow-ties and the waterline where the reader sees them (with
+        the reading, so that its level or reason can be shown too)."""
+        picture = draw_overlay(frame_bgr, self._scene_for(frame_bgr), label=self.cam.camera)
+        if self._gauge is None or self.cam.gauge is None:
+            return picture, None
+        gray = np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), np.uint8)
+        reading = self.read_level(gray)
+        draw_gauge(picture, reading, self.cam.gauge.target_cm)
+        return picture, reading
 
     # --- pieces -------------------------------------------------------------------------------
 
@@ -182,11 +190,17 @@ class CameraPipeline:
         scene = self._scene_for(gray)
         visible = blackout(gray, scene.visible)
         areas = scene.of_kind(ZoneKind.GAUGE)
+        left = top = 0
         if areas:  # look only around the gauge: faster, and no clutter elsewhere
             x0, y0 = np.floor(areas[0].polygon.min(axis=0)).astype(int)
             x1, y1 = np.ceil(areas[0].polygon.max(axis=0)).astype(int)
-            visible = visible[max(0, y0) : y1, max(0, x0) : x1]
-        return self._gauge.read(np.ascontiguousarray(visible))
+            left, top = max(0, int(x0)), max(0, int(y0))
+            visible = visible[top:y1, left:x1]
+        reading = self._gauge.read(np.ascontiguousarray(visible))
+        if reading.world_to_image is None or not (left or top):
+            return reading
+        shift = np.array([[1.0, 0.0, left], [0.0, 1.0, top], [0.0, 0.0, 1.0]])
+        return replace(reading, world_to_image=shift @ reading.world_to_image)
 
     def spaces(self, frame_bgr: U8) -> dict[str, SpaceState]:
         """Occupied or free per space of a full-size frame (privacy masks applied)."""

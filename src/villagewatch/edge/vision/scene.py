@@ -7,6 +7,7 @@ so that per frame nothing but array operations remain.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -14,7 +15,12 @@ import numpy.typing as npt
 
 from villagewatch.edge.vision.config import CameraVision, Zone, ZoneKind
 
-__all__ = ["Scene", "ZoneArea", "blackout", "draw_overlay"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from villagewatch.edge.vision.gauge import GaugeReading
+
+__all__ = ["Scene", "ZoneArea", "blackout", "draw_gauge", "draw_overlay"]
 
 U8 = npt.NDArray[np.uint8]
 
@@ -115,3 +121,34 @@ def draw_overlay(
             2, cv2.LINE_AA,
         )  # fmt: skip
     return out
+
+
+def draw_gauge(
+    picture: U8, reading: GaugeReading, target_cm: Sequence[tuple[float, float]]
+) -> None:
+    """Draw on ``picture`` (BGR, in place) the bow-tie centres and the waterline where the
+    reader put them, with the level; or, without a level, the reason, in red."""
+    if reading.world_to_image is not None:
+        world = np.array(target_cm, np.float64).reshape(-1, 1, 2)
+        centres = cv2.perspectiveTransform(world, reading.world_to_image).reshape(-1, 2)
+        for x, y in centres:
+            cv2.drawMarker(
+                picture, (round(float(x)), round(float(y))), (0, 255, 0), cv2.MARKER_CROSS, 14, 2
+            )
+    if reading.level_cm is None or reading.world_to_image is None:
+        text = f"gauge: {reading.reason}"
+        cv2.putText(
+            picture, text[:90], (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 255), 2,
+            cv2.LINE_AA,
+        )  # fmt: skip
+        return
+    xs = [x for x, _ in target_cm]
+    margin = 0.15 * (max(xs) - min(xs))
+    line = np.array([[[min(xs) - margin, reading.level_cm], [max(xs) + margin, reading.level_cm]]])
+    (a, b) = cv2.perspectiveTransform(line, reading.world_to_image).reshape(2, 2)
+    p0, p1 = (round(float(a[0])), round(float(a[1]))), (round(float(b[0])), round(float(b[1])))
+    cv2.line(picture, p0, p1, (255, 128, 0), 2, cv2.LINE_AA)
+    cv2.putText(
+        picture, f"{reading.level_cm:.1f} cm", (p1[0] + 6, p1[1] + 5), cv2.FONT_HERSHEY_SIMPLEX,
+        0.6, (255, 128, 0), 2, cv2.LINE_AA,
+    )  # fmt: skip
