@@ -9,7 +9,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from villagewatch.edge.vision.config import CameraVision
 from villagewatch.edge.vision.gauge import GaugeReader, GaugeReading, load_target_csv
+from villagewatch.edge.vision.pipeline import CameraPipeline
 
 # the GaugeCam target of the field data, in its own file format
 TARGET_CSV = """\
@@ -192,3 +194,31 @@ def test_load_target_csv_rejects_malformed_files(tmp_path: Path, text: str, mess
     with pytest.raises(ValueError, match=message) as err:
         load_target_csv(path)
     assert str(path) in str(err.value)
+
+
+def test_the_pipeline_gives_the_transform_in_pixels_of_the_whole_frame(target_csv: Path) -> None:
+    # the gauge zone is a part of the frame; the reader looks at that crop only, and the
+    # transform it hands on (snapshots draw with it) must still be in full-frame pixels
+    world = load_target_csv(target_csv)
+    cam = CameraVision.model_validate({
+        "camera": "gauge",
+        "coordinates": "pixel",
+        "frame": list(IMAGE_SIZE),
+        "gauge": {"target_cm": [list(p) for p in world], "interval_s": 60},
+        "zones": [{"id": "board", "kind": "gauge",
+                   "polygon": [[150, 20], [700, 20], [700, 590], [150, 590]]}],
+    })  # fmt: skip
+    gray = render_target(world, 66.0)
+    reading = CameraPipeline(cam).read_level(gray)
+    assert reading.level_cm == pytest.approx(66.0, abs=1.0), reading
+    assert reading.world_to_image is not None
+    pts = np.array(world, np.float64).reshape(-1, 1, 2)
+    got = cv2.perspectiveTransform(pts, reading.world_to_image).reshape(-1, 2)
+    want = cv2.perspectiveTransform(pts, world_to_image()).reshape(-1, 2)
+    assert np.abs(got - want).max() < 1.5, (got, want)
+
+    colour = np.asarray(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), np.uint8)
+    picture, shown = CameraPipeline(cam).snapshot(colour)
+    assert shown is not None and shown.level_cm == reading.level_cm
+    x, y = np.round(want[0]).astype(int)
+    assert tuple(picture[y, x]) == (0, 255, 0)  # a bow-tie centre's cross
