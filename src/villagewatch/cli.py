@@ -643,16 +643,17 @@ def vision_snapshot(
     gauge camera also the bow-ties and the waterline the reader sees, and its level."""
     import time
 
-    from villagewatch.edge.vision.capture import open_source, shown
+    from villagewatch.edge.vision.capture import IMAGE_SUFFIXES, open_source, shown
     from villagewatch.edge.vision.config import load_camera
     from villagewatch.edge.vision.evidence import encode_jpeg
     from villagewatch.edge.vision.pipeline import CameraPipeline
     from villagewatch.edge.vision.references import read_image
 
     cam = _loaded(load_camera, config)
-    if Path(source).is_file() and Path(source).suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"}:
+    still = Path(source)
+    if still.is_file() and still.suffix.lower() in IMAGE_SUFFIXES:
         try:  # a still someone saved from the camera
-            frame = read_image(Path(source))
+            frame = read_image(still)
         except (OSError, ValueError) as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None

@@ -34,6 +34,7 @@ from villagewatch.backoff import Backoff
 from villagewatch.edge.durable import replace_durably
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "FolderSource",
     "HttpStillSource",
     "Source",
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 U8 = npt.NDArray[np.uint8]
 Frame = tuple[U8, float]
 _UPLOAD_GRACE_S = 10.0  # a broken image younger than this may still be arriving
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})  # stills, by file name
 
 
 class Source(Protocol):
@@ -244,7 +245,7 @@ class FolderSource:
             names = sorted(
                 p.name
                 for p in self._folder.iterdir()
-                if p.suffix.lower() in _IMAGE_SUFFIXES and p.name > self._last
+                if p.suffix.lower() in IMAGE_SUFFIXES and p.name > self._last
             )
         except OSError as exc:
             log.warning("camera folder %s: %s", self._folder, exc)

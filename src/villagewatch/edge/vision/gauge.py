@@ -448,12 +448,22 @@ def _row_above_visible(cands: FloatArray, grid: Grid, sim: FloatArray, min_score
     if len(grid) < 2:
         return False
     spacing = _row_spacing(grid)
-    pred = _apply(sim, [(x, y + spacing) for x, y in grid[0]])
-    tol = MATCH_TOL * float(np.hypot(*(pred[0] - _apply(sim, [grid[0][0]])[0])))
+    above = [(x, y + spacing) for x, y in grid[0]]
+    tol = _match_tol(sim, above[0], grid[0][0])
     strong = cands[cands[:, 2] >= min_score]
-    if not len(strong):
-        return False
-    return any(float(np.hypot(strong[:, 0] - p[0], strong[:, 1] - p[1]).min()) <= tol for p in pred)
+    return any(_near_candidate(strong, p, tol) for p in _apply(sim, above))
+
+
+def _match_tol(transform: FloatArray, a: Point, b: Point) -> float:
+    """How far (px) a found centre may be from its prediction: MATCH_TOL of the image distance
+    between world points ``a`` and ``b`` of neighbouring rows (one row spacing)."""
+    pa, pb = _apply(transform, [a, b])
+    return MATCH_TOL * float(np.hypot(*(pa - pb)))
+
+
+def _near_candidate(cands: FloatArray, p: FloatArray, tol: float) -> bool:
+    """Whether a candidate bow-tie centre lies within ``tol`` px of image point ``p``."""
+    return bool(len(cands)) and float(np.hypot(cands[:, 0] - p[0], cands[:, 1] - p[1]).min()) <= tol
 
 
 def _missing_dry_row(
@@ -474,12 +484,9 @@ def _missing_dry_row(
     for r, row in enumerate(grid[1:], start=1):
         if row[0][1] - level_cm <= 0.5 * spacing + MIN_CLEARANCE_CM:
             break
-        pred = _apply(transform, row)
-        tol = MATCH_TOL * float(np.hypot(*(pred[0] - _apply(transform, [grid[r - 1][0]])[0])))
-        for x, y in pred:
-            if not (0 <= x < w and 0 <= y < h):
-                continue
-            if not len(cands) or float(np.hypot(cands[:, 0] - x, cands[:, 1] - y).min()) > tol:
+        tol = _match_tol(transform, row[0], grid[r - 1][0])
+        for p in _apply(transform, row):
+            if 0 <= p[0] < w and 0 <= p[1] < h and not _near_candidate(cands, p, tol):
                 return row[0][1]
     return None
 
@@ -522,8 +529,7 @@ def _walk_rows(
         if fitted is None:
             break
         pred = _apply(fitted[0], grid[r])
-        prev = _apply(fitted[0], [grid[r - 1][0]])[0]
-        tol = MATCH_TOL * float(np.hypot(*(pred[0] - prev)))  # fraction of the row spacing
+        tol = _match_tol(fitted[0], grid[r][0], grid[r - 1][0])
         row = _match_row(gray, pred, row=r, tol=tol, base_half=base_half, water=water)
         if row is None:
             break

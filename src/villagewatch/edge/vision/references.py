@@ -7,18 +7,16 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from villagewatch.edge.vision.capture import decode_image
+from villagewatch.edge.vision.capture import IMAGE_SUFFIXES, decode_image
 
 __all__ = ["image_files", "load_references", "read_image"]
-
-_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 
 def image_files(folder: Path) -> list[Path]:
     """The images of a folder in name order; ValueError if the folder is missing."""
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def read_image(path: Path) -> npt.NDArray[np.uint8]:
