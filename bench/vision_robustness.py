@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from villagewatch.edge.vision.gauge import GaugeReader, load_target_csv
+from villagewatch.edge.vision.gauge import GaugeReader, GaugeReading, load_target_csv
 from villagewatch.edge.vision.occupancy import SpaceOccupancy, load_pklot_spaces
 from villagewatch.edge.vision.references import image_files, load_references, read_image
 
@@ -59,10 +59,10 @@ def _tilted_view(gray: Gray) -> Gray:
     return np.asarray(cv2.warpPerspective(gray, cv2.getPerspectiveTransform(src, dst), (w, h)))
 
 
-Change = Callable[[Gray, float], Gray]  # (picture, level read on it) -> changed picture
+Change = Callable[[Gray, GaugeReading], Gray]  # (picture, its reading) -> changed picture
 
 
-def _changes(rng: np.random.Generator, reader: GaugeReader) -> dict[str, Change]:
+def _changes(rng: np.random.Generator) -> dict[str, Change]:
     simple: dict[str, Callable[[Gray], Gray]] = {
         "haze (0.4 x + 120)": lambda g: (g * 0.4 + 120).astype(np.uint8),
         "low contrast (0.3 x + 20)": lambda g: (g * 0.3 + 20).astype(np.uint8),
@@ -90,18 +90,19 @@ def _changes(rng: np.random.Generator, reader: GaugeReader) -> dict[str, Change]
             cv2.createCLAHE(3.0, (8, 8)).apply(g), np.uint8
         ),
     }
-    changes: dict[str, Change] = {name: _ignoring_level(f) for name, f in simple.items()}
-    changes["rope 10 cm above the water"] = lambda g, level: _with_rope(reader, g, level)
+    changes: dict[str, Change] = {name: _ignoring_reading(f) for name, f in simple.items()}
+    changes["rope 10 cm above the water"] = _with_rope
     return changes
 
 
-def _ignoring_level(change: Callable[[Gray], Gray]) -> Change:
-    return lambda gray, _level: change(gray)
+def _ignoring_reading(change: Callable[[Gray], Gray]) -> Change:
+    return lambda gray, _reading: change(gray)
 
 
-def _with_rope(reader: GaugeReader, gray: Gray, level: float) -> Gray:
+def _with_rope(gray: Gray, reading: GaugeReading) -> Gray:
     """A dark line 1.5 cm thick across the board, 10 cm above the water."""
-    transform = reader.read(gray).world_to_image
+    level, transform = reading.level_cm, reading.world_to_image
+    assert level is not None
     assert transform is not None
     ends = cv2.perspectiveTransform(
         np.array([[[-5.0, level + 10], [85.0, level + 10]]]), transform
@@ -118,21 +119,21 @@ def bench_gauge() -> None:
     if not DATA.is_dir():
         raise SystemExit(f"{DATA}: the water-gauge data set is not beside the checkout")
     reader = GaugeReader(load_target_csv(DATA / "target_world_coordinates_cm.csv"))
-    pictures: list[tuple[Gray, float]] = []
+    pictures: list[tuple[Gray, GaugeReading, float]] = []
     for path in sorted((DATA / "images").glob("*.jpg")):
         gray = np.asarray(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), np.uint8)
-        level = reader.read(gray).level_cm
-        if level is None:
+        reading = reader.read(gray)
+        if reading.level_cm is None:
             raise SystemExit(f"{path.name}: no level on the unchanged picture")
-        pictures.append((gray, level))
+        pictures.append((gray, reading, reading.level_cm))
     rng = np.random.default_rng(1)
-    changes = _changes(rng, reader)
+    changes = _changes(rng)
     print(f"gauge reader, {len(pictures)} GaugeCam pictures")
     print(f"{'change':32s} {'level':>6s} {'<=1 cm':>7s} {'worst cm':>9s}")
     for name, change in changes.items():
         diffs: list[float] = []
-        for gray, level in pictures:
-            got = reader.read(change(gray, level)).level_cm
+        for gray, reading, level in pictures:
+            got = reader.read(change(gray, reading)).level_cm
             if got is not None:
                 diffs.append(got - level)
         close = sum(abs(d) <= 1.0 for d in diffs)
