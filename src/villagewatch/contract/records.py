@@ -11,7 +11,9 @@ Stored time
     InfluxDB (whose point identity is series + time), while a redelivered
     reading lands on exactly the same point. When the device time was
     implausible the receive time takes its place (``rescued``), and
-    ``device_ts_ms`` keeps what the device said.
+    ``device_ts_ms`` keeps what the device said. Detectors go by the stored time
+    (``at_ms``), never by ``device_ts_ms``: one reading stamped a year ahead must
+    not make every later reading look out of order.
 """
 
 from __future__ import annotations
@@ -78,6 +80,11 @@ class Reading(NamedTuple):
         """The dedupe key of this reading."""
         return (self.village, self.device, self.boot, self.seq)
 
+    @property
+    def at_ms(self) -> int:
+        """When it happened as far as anyone downstream knows: the stored time in ms."""
+        return self.time_ns // 1_000_000
+
 
 class Event(NamedTuple):
     """One discrete event (lock, camera detection, SOS), ready to store."""
@@ -100,6 +107,11 @@ class Event(NamedTuple):
     def key(self) -> DedupeKey:
         """The dedupe key of this event."""
         return (self.village, self.device, self.boot, self.seq)
+
+    @property
+    def at_ms(self) -> int:
+        """When it happened as far as anyone downstream knows: the stored time in ms."""
+        return self.time_ns // 1_000_000
 
 
 class DeadLetter(NamedTuple):

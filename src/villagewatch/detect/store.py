@@ -7,7 +7,8 @@ state and decides the same transitions again; a crash after it finds them
 already processed. Either way each transition is recorded once.
 
 Tables: ``state`` (owner → JSON), ``transitions`` (append-only; the alert
-engine reads it in order of ``rowid``) and ``alerts`` (what is firing now).
+engine reads it in order of ``rowid``), ``alerts`` (what is firing now) and
+``dead_letters`` (messages detect failed on, newest :data:`DEAD_LETTERS_KEPT`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from typing import Any, TypeVar
 
 import orjson
 
+from villagewatch.contract import DeadLetter, RejectReason
 from villagewatch.detectors import Transition
 from villagewatch.errors import StoreUnavailable
 
-__all__ = ["DetectStore", "dump_states", "transition_id"]
+__all__ = ["DEAD_LETTERS_KEPT", "DetectStore", "dump_states", "transition_id"]
 
 T = TypeVar("T")
 _OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -46,7 +48,15 @@ CREATE TABLE IF NOT EXISTS alerts (
     updated_ms INTEGER NOT NULL, message TEXT NOT NULL, details TEXT NOT NULL,
     historical INTEGER NOT NULL, needs_close INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, topic TEXT NOT NULL,
+    reason TEXT NOT NULL, detail TEXT NOT NULL, payload BLOB NOT NULL
+);
 """
+
+DEAD_LETTERS_KEPT = 10_000
+"""Newest dead letters kept; older ones are deleted as new ones come (a flood of poison
+must not fill the disk)."""
 
 
 def dump_states(states: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -87,12 +97,34 @@ class DetectStore:
         rows = self._conn.execute("SELECT owner, state FROM state").fetchall()
         return [(owner, json.loads(state)) for owner, state in rows]
 
-    async def commit(self, states: dict[str, str], transitions: Sequence[Transition]) -> int:
-        """Save states (already JSON: frozen while the engine runs on) and record transitions,
-        atomically; returns how many transitions were new."""
+    async def commit(
+        self,
+        states: dict[str, str],
+        transitions: Sequence[Transition],
+        dead_letters: Sequence[DeadLetter] = (),
+    ) -> int:
+        """Save states (already JSON: frozen while the engine runs on), record transitions and
+        keep dead letters, atomically; returns how many transitions were new."""
         state_rows = list(states.items())
         now_ns = time.time_ns()
-        return await self._run(lambda conn: _commit(conn, state_rows, transitions, now_ns))
+
+        def run(conn: sqlite3.Connection) -> int:
+            return _commit(conn, state_rows, transitions, dead_letters, now_ns)
+
+        return await self._run(run)
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The newest dead letters, newest first."""
+
+        def read(conn: sqlite3.Connection) -> list[DeadLetter]:
+            rows = conn.execute(
+                "SELECT received_ns, topic, reason, detail, payload FROM dead_letters"
+                " ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [DeadLetter(r[0], r[1], RejectReason(r[2]), r[3], bytes(r[4])) for r in rows]
+
+        return await self._run(read)
 
     async def firing(self) -> list[dict[str, Any]]:
         """Alerts firing now."""
@@ -116,10 +148,24 @@ def _commit(
     conn: sqlite3.Connection,
     states: list[tuple[str, str]],
     transitions: Sequence[Transition],
+    dead_letters: Sequence[DeadLetter],
     now_ns: int,
 ) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if dead_letters:
+            conn.executemany(
+                "INSERT INTO dead_letters (received_ns, topic, reason, detail, payload)"
+                " VALUES (?,?,?,?,?)",
+                [
+                    (d.received_ns, d.topic, d.reason.value, d.detail, d.payload)
+                    for d in dead_letters
+                ],
+            )
+            conn.execute(
+                "DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?",
+                (DEAD_LETTERS_KEPT,),
+            )
         conn.executemany(
             "INSERT INTO state VALUES (?, ?)"
             " ON CONFLICT (owner) DO UPDATE SET state = excluded.state",

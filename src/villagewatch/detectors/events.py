@@ -59,7 +59,7 @@ class SmartLock(Detector):
 
     def event(self, e: Event) -> list[Transition]:
         """Turn a lock event into alerts."""
-        at, hist, out = e.device_ts_ms, e.historical, []
+        at, hist, out = e.at_ms, e.historical, []
         match e.type:
             case "forced_open":
                 out += self._raise(
@@ -110,7 +110,7 @@ class SmartLock(Detector):
         battery = r.values.get("battery")
         if battery is None or not flags.usable("battery"):
             return []
-        return self._battery(battery, r.device_ts_ms, r.historical)
+        return self._battery(battery, r.at_ms, r.historical)
 
     def _battery(self, pct: float, at: int, hist: bool) -> list[Transition]:
         if pct < self._cfg.low_battery_pct and "low_battery" not in self._on:
@@ -222,6 +222,11 @@ class SmartLock(Detector):
         self._on = set(state["on"])
         self._raised = dict(state["raised"])
 
+    def forget_future(self, limit_ms: int) -> None:
+        """See :meth:`Detector.forget_future`."""
+        self._wrong = deque(t for t in self._wrong if t <= limit_ms)
+        self._raised = {k: t for k, t in self._raised.items() if t <= limit_ms}
+
 
 class SosButton(Detector):
     """An SOS press is an immediate red alert for the button's place; a person closes it.
@@ -238,7 +243,7 @@ class SosButton(Detector):
 
     def event(self, e: Event) -> list[Transition]:
         """SOS → red alert."""
-        at = e.device_ts_ms
+        at = e.at_ms
         if e.type != "sos" or (self._raised is not None and 0 <= at - self._raised < _REARM_MS):
             return []
         self._raised = at
@@ -262,6 +267,11 @@ class SosButton(Detector):
     def restore(self, state: dict[str, Any]) -> None:
         """Put back a :meth:`snapshot`."""
         self._raised = state["raised"]
+
+    def forget_future(self, limit_ms: int) -> None:
+        """See :meth:`Detector.forget_future`."""
+        if self._raised is not None and self._raised > limit_ms:
+            self._raised = None
 
 
 class CameraDetections(Detector):
@@ -297,7 +307,7 @@ class CameraDetections(Detector):
                     key,
                     "fire",
                     severity,
-                    e.device_ts_ms,
+                    e.at_ms,
                     f"{self._label}: {what} in zone {zone}{stay}",
                     details,
                     e.historical,
@@ -310,7 +320,7 @@ class CameraDetections(Detector):
                     key,
                     "clear",
                     severity,
-                    e.device_ts_ms,
+                    e.at_ms,
                     f"{self._label}: {what} in zone {zone} is gone",
                     details,
                     e.historical,

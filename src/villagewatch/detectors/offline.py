@@ -235,3 +235,9 @@ class OfflineWatch(Detector):
         self._covered = set(state["covered"])
         self._edges = {k: list(v) for k, v in state["edges"].items()}
         self._village_down = state["village_down"]
+
+    def forget_future(self, limit_ms: int) -> None:
+        """Last-heard-of times later than ``limit_ms`` (now) become now: after a clock that ran
+        ahead, a device must still be found silent once its interval has passed."""
+        self._seen = {d: min(t, limit_ms) for d, t in self._seen.items()}
+        self._pending = {d: min(t, limit_ms) for d, t in self._pending.items()}
