@@ -25,9 +25,12 @@ a lock reporting tamper every few seconds is one incident."""
 class SmartLock(Detector):
     """Forced open, tamper, jammed, wrong codes, door ajar, unregistered credentials, low battery.
 
-    Forced open, tamper and unregistered credentials need a person to close the
-    alert; the others clear when the lock says so (a good unlock, the door
-    locked, the battery replaced) or, for wrong codes, after a quiet window.
+    Forced open, tamper, unregistered credentials and wrong codes need a person
+    to close the alert; the others clear when the lock says so (the door locked,
+    the battery replaced). A right code after wrong ones is no end of the
+    problem — it may be the guess that worked — so it makes the wrong-codes
+    alert red instead of clearing it; after a quiet window the detector only
+    reports the condition over, and the alert waits for a person.
     """
 
     name = "lock"
@@ -90,9 +93,10 @@ class SmartLock(Detector):
                     )
             case "lock" | "unlock":
                 out += self._clear("jammed", at, hist, "the lock works again")
-                out += self._clear("door_ajar", at, hist, "the door is closed")
-                if e.type == "unlock":
-                    out += self._clear("wrong_codes", at, hist, "a right code was used")
+                if e.type == "lock":  # an unlock says nothing about the door being shut
+                    out += self._clear("door_ajar", at, hist, "the door is closed")
+                else:
+                    out += self._opened_after_wrong_codes(e, at, hist)
                     out += self._credential(e, at, hist)
             case "low_battery":
                 if "low_battery" not in self._on:
@@ -135,9 +139,31 @@ class SmartLock(Detector):
                     at,
                     hist,
                     f"{len(self._wrong)} wrong codes within {self._cfg.wrong_window_s:g} s",
+                    needs_close=True,
                 )
             ]
         return []
+
+    def _opened_after_wrong_codes(self, e: Event, at: int, hist: bool) -> list[Transition]:
+        """The door opened while the wrong-codes alert is on: perhaps a guess that worked."""
+        if "wrong_codes" not in self._on or "wrong_codes_opened" in self._on:
+            return []
+        self._on.add("wrong_codes_opened")
+        credential = e.attrs.get("credential")
+        how = f" with credential {credential}" if isinstance(credential, str) else ""
+        return [
+            Transition(
+                self._key("wrong_codes"),
+                "update",
+                Severity.RED,
+                at,
+                f"{self._label}: opened{how} after {len(self._wrong)} wrong codes; "
+                "check that it was the tenant",
+                {"wrong_codes": len(self._wrong), **({"credential": credential} if how else {})},
+                hist,
+                needs_close=True,
+            )
+        ]
 
     def tick(self, now_ms: int) -> list[Transition]:
         """Wrong codes: the alert ends after a whole window without one."""
@@ -145,7 +171,10 @@ class SmartLock(Detector):
             not self._wrong or self._wrong[-1] <= now_ms - self._cfg.wrong_window_s * 1000
         ):
             self._wrong.clear()
-            return self._clear("wrong_codes", now_ms, False, "no more wrong codes")
+            self._on.discard("wrong_codes_opened")
+            return self._clear(
+                "wrong_codes", now_ms, False, "no more wrong codes (the alert waits for a person)"
+            )
         return []
 
     def _credential(self, e: Event, at: int, hist: bool) -> list[Transition]:
@@ -170,9 +199,20 @@ class SmartLock(Detector):
             details={"credential": credential},
         )
 
-    def _fire(self, kind: str, severity: Severity, at: int, hist: bool, what: str) -> Transition:
+    def _fire(
+        self,
+        kind: str,
+        severity: Severity,
+        at: int,
+        hist: bool,
+        what: str,
+        *,
+        needs_close: bool = False,
+    ) -> Transition:
         self._on.add(kind)
-        return Transition(self._key(kind), "fire", severity, at, f"{self._label}: {what}", {}, hist)
+        return Transition(
+            self._key(kind), "fire", severity, at, f"{self._label}: {what}", {}, hist, needs_close
+        )
 
     def _raise(
         self,

@@ -82,3 +82,32 @@ def test_a_detect_file_not_there_yet_is_waited_for(tmp_path: Path) -> None:
     store = SQLiteAlertStore(settings.state_path)
     assert AlertEngine(settings=settings, store=store).pump(NOW) == 0
     store.close()
+
+
+def test_a_right_code_after_wrong_ones_keeps_the_alert_open_and_makes_it_red(
+    tmp_path: Path,
+) -> None:
+    """Five wrong codes, then the right one, then quiet: a guess that worked is not the end."""
+    from villagewatch.detectors import LockConfig, SmartLock
+
+    from ..detectors.helpers import event
+
+    lock = SmartLock(
+        LockConfig(),
+        village="v",
+        device="lock-1",
+        label="House A1",
+        credentials=[("c1", None, None)],
+    )
+    found = [t for i in range(5) for t in lock.event(event(0.1 * i, "wrong_code"))]
+    found += lock.event(event(0.6, "unlock", credential="c1"))
+    found += lock.tick(event(5, "x").time_ns // 1_000_000)
+    detect_db = tmp_path / "detect.db"
+    record(detect_db, found)
+    settings = AlertsSettings(state_path=tmp_path / "alerts.db", detect_state_paths=[detect_db])
+    store = SQLiteAlertStore(settings.state_path)
+    AlertEngine(settings=settings, store=store).pump(NOW)
+    (alert,) = store.recent(10)
+    assert alert.kind == "wrong_codes" and alert.state is AlertState.FIRING
+    assert alert.severity is Severity.RED and alert.needs_close
+    store.close()
