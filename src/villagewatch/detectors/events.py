@@ -92,12 +92,7 @@ class SmartLock(Detector):
                         )
                     )
             case "lock" | "unlock":
-                out += self._clear("jammed", at, hist, "the lock works again")
-                if e.type == "lock":  # an unlock says nothing about the door being shut
-                    out += self._clear("door_ajar", at, hist, "the door is closed")
-                else:
-                    out += self._opened_after_wrong_codes(e, at, hist)
-                    out += self._credential(e, at, hist)
+                out += self._locked_or_opened(e, at, hist)
             case "low_battery":
                 if "low_battery" not in self._on:
                     out.append(
@@ -143,6 +138,12 @@ class SmartLock(Detector):
                 )
             ]
         return []
+
+    def _locked_or_opened(self, e: Event, at: int, hist: bool) -> list[Transition]:
+        out = self._clear("jammed", at, hist, "the lock works again")
+        if e.type == "lock":  # an unlock says nothing about the door being shut
+            return out + self._clear("door_ajar", at, hist, "the door is closed")
+        return out + self._opened_after_wrong_codes(e, at, hist) + self._credential(e, at, hist)
 
     def _opened_after_wrong_codes(self, e: Event, at: int, hist: bool) -> list[Transition]:
         """The door opened while the wrong-codes alert is on: perhaps a guess that worked."""
