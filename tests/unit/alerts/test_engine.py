@@ -88,9 +88,8 @@ def test_a_right_code_after_wrong_ones_keeps_the_alert_open_and_makes_it_red(
     tmp_path: Path,
 ) -> None:
     """Five wrong codes, then the right one, then quiet: a guess that worked is not the end."""
-    from villagewatch.detectors import LockConfig, SmartLock
-
     from tests.unit.detectors.helpers import event
+    from villagewatch.detectors import LockConfig, SmartLock
 
     lock = SmartLock(
         LockConfig(),
