@@ -344,6 +344,7 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
     from villagewatch.alerts.engine import AlertEngine, notifier_for
     from villagewatch.alerts.metrics import AlertMetrics
     from villagewatch.alerts.sender import Sender
+    from villagewatch.steadyclock import SteadyClock
 
     _logging(log_level)
     deployment = _deployment(config)
@@ -354,6 +355,7 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
 
         store = SQLiteAlertStore(settings.state_path, notifier=notifier_for(deployment))
         metrics = AlertMetrics(store)
+        clock = SteadyClock()  # timers and due times must not jump with the system clock
         try:
             with metrics_served(metrics.registry, settings.metrics_port):
                 async with httpx.AsyncClient() as client, asyncio.TaskGroup() as tg:
@@ -361,11 +363,14 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
                         cid: build_channel(cid, cfg, client)
                         for cid, cfg in settings.channels.items()
                     }
-                    engine = AlertEngine(settings=settings, store=store, metrics=metrics)
-                    tg.create_task(engine.run(stop))
-                    tg.create_task(
-                        Sender(store=store, channels=channels, metrics=metrics).run(stop)
+                    engine = AlertEngine(
+                        settings=settings, store=store, metrics=metrics, clock=clock
                     )
+                    tg.create_task(engine.run(stop))
+                    sender = Sender(
+                        store=store, channels=channels, metrics=metrics, now_ms=clock.now_ms
+                    )
+                    tg.create_task(sender.run(stop))
         finally:
             store.close()
 

@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import sqlite3
-import time
 from pathlib import Path
 
 from villagewatch.alerts.lifecycle import AlertPolicy
@@ -25,6 +24,7 @@ from villagewatch.alerts.store import AlertStore
 from villagewatch.config import AlertsSettings, Deployment
 from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.errors import StoreUnavailable
+from villagewatch.steadyclock import SteadyClock
 from villagewatch.waiting import sleep_or_stop
 
 __all__ = ["AlertEngine", "notifier_for"]
@@ -38,9 +38,17 @@ class AlertEngine:
     """Feeds the alert store from detect's state files."""
 
     def __init__(
-        self, *, settings: AlertsSettings, store: AlertStore, metrics: AlertMetrics | None = None
+        self,
+        *,
+        settings: AlertsSettings,
+        store: AlertStore,
+        metrics: AlertMetrics | None = None,
+        clock: SteadyClock | None = None,
     ) -> None:
+        """``clock``: the time pending, escalation and flap timers go by (default: a
+        :class:`~villagewatch.steadyclock.SteadyClock` of its own)."""
         self._settings = settings
+        self._clock = clock or SteadyClock()
         self._applied = (metrics or AlertMetrics(store)).transitions
         self._store = store
         self._sources = list(settings.detect_state_paths)
@@ -103,7 +111,7 @@ class AlertEngine:
         log.info("Alert engine reading %s", ", ".join(map(str, self._sources)))
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self.pump, time.time_ns() // 1_000_000)
+                await asyncio.to_thread(self.pump, self._clock.now_ms())
             except StoreUnavailable as exc:
                 log.warning("%s; retrying", exc)
             await sleep_or_stop(stop, self._settings.poll_s)

@@ -168,7 +168,10 @@ class OfflineWatch(Detector):
     def tick(self, now_ms: int) -> list[Transition]:
         """Find newly silent devices; group the ones that waited long enough."""
         for device, spec in self._devices.items():
-            silent_ms = now_ms - self._seen.setdefault(device, now_ms)
+            seen = self._seen.setdefault(device, now_ms)
+            if seen > now_ms:  # heard of "later than now": the clock it was told went back
+                self._seen[device] = seen = now_ms
+            silent_ms = now_ms - seen
             if silent_ms > spec.config.factor * spec.interval_s * 1000 and not self.is_offline(
                 device
             ):

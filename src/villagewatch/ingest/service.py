@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -49,6 +48,7 @@ from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
 from villagewatch.metrics_http import metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
+from villagewatch.steadyclock import SteadyClock
 from villagewatch.store import Store
 from villagewatch.store.evidence import EvidenceStore
 
@@ -105,6 +105,7 @@ class IngestService:
         )
         self.metrics.acks_pending.set_function(lambda: self._intake.pending)
         self._generation = 0
+        self._clock = SteadyClock()
         self._last_received_ns = 0
         self.connected = asyncio.Event()
 
@@ -146,7 +147,9 @@ class IngestService:
     # --- paho callbacks (event loop thread) ------------------------------------
 
     def _on_fast_message(self, mid: int, qos: int, topic_bytes: bytes, payload: bytes) -> None:
-        received_ns = max(time.time_ns(), self._last_received_ns + 1)  # unique: dead-letter time
+        # unique (a dead letter's time), and on the clock detect also uses: a stepped system
+        # clock must not make good device times look implausible, nor bad ones plausible
+        received_ns = max(self._clock.now_ns(), self._last_received_ns + 1)
         self._last_received_ns = received_ns
         self.metrics.received += 1
         topic = topic_bytes.decode("utf-8", "replace")
