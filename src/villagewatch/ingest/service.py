@@ -164,7 +164,26 @@ class IngestService:
             decoded = DeadLetter.of(
                 received_ns, topic, RejectReason.INTERNAL_ERROR, "decoder error", payload
             )
-        self._intake.add(mid, qos, self._generation, decoded)
+        self._take(mid, qos, topic, payload, received_ns, decoded)
+
+    def _take(
+        self,
+        mid: int,
+        qos: int,
+        topic: str,
+        payload: bytes,
+        received_ns: int,
+        decoded: Decoded | DeadLetter,
+    ) -> None:
+        """Hand a message to the intake; if that fails (a bug of ours), its dead letter."""
+        try:
+            self._intake.add(mid, qos, self._generation, decoded)
+        except Exception:  # supervisor: as for the decoder
+            log.exception("Intake failed on a message on %.100s; dead-lettered", topic)
+            letter = DeadLetter.of(
+                received_ns, topic, RejectReason.INTERNAL_ERROR, "intake error", payload
+            )
+            self._intake.add(mid, qos, self._generation, letter)
 
     def _on_evidence(
         self, mid: int, qos: int, topic: str, payload: bytes, received_ns: int
@@ -177,9 +196,16 @@ class IngestService:
                 received_ns, topic, RejectReason.INTERNAL_ERROR, "evidence check error", payload
             )
         if isinstance(evidence, DeadLetter):
-            self._intake.add(mid, qos, self._generation, evidence)
-        else:
+            self._take(mid, qos, topic, payload, received_ns, evidence)
+            return
+        try:
             self._intake.add_evidence(mid, qos, self._generation, evidence)
+        except Exception:  # supervisor: as for the decoder
+            log.exception("Intake failed on evidence on %.100s; dead-lettered", topic)
+            letter = DeadLetter.of(
+                received_ns, topic, RejectReason.INTERNAL_ERROR, "intake error", payload
+            )
+            self._intake.add(mid, qos, self._generation, letter)
 
     def _on_connect(
         self,
