@@ -164,16 +164,17 @@ class IngestService:
             decoded = DeadLetter.of(
                 received_ns, topic, RejectReason.INTERNAL_ERROR, "decoder error", payload
             )
-        self._take(mid, qos, topic, payload, received_ns, decoded)
+        self._take(mid, qos, decoded, topic=topic, payload=payload, received_ns=received_ns)
 
     def _take(
         self,
         mid: int,
         qos: int,
+        decoded: Decoded | DeadLetter,
+        *,
         topic: str,
         payload: bytes,
         received_ns: int,
-        decoded: Decoded | DeadLetter,
     ) -> None:
         """Hand a message to the intake; if that fails (a bug of ours), its dead letter."""
         try:
@@ -196,7 +197,7 @@ class IngestService:
                 received_ns, topic, RejectReason.INTERNAL_ERROR, "evidence check error", payload
             )
         if isinstance(evidence, DeadLetter):
-            self._take(mid, qos, topic, payload, received_ns, evidence)
+            self._take(mid, qos, evidence, topic=topic, payload=payload, received_ns=received_ns)
             return
         try:
             self._intake.add_evidence(mid, qos, self._generation, evidence)
