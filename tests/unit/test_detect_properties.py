@@ -194,14 +194,19 @@ class Run:
         return any(t.action == "fire" for t in mine) and mine[-1].action != "clear"
 
 
+def river(device: str, run: Run) -> None:
+    """Twenty quiet minutes at 120 cm, then a flood rising 2 cm a minute to 300 cm."""
+    levels = [120.0 + (i % 3) * 0.3 for i in range(20)] + [120.0 + 2 * i for i in range(1, 91)]
+    for i, level in enumerate(levels):
+        run.item(device, "telemetry", 1000 + i, NOW + i * MIN, level_cm=level)
+
+
 def level_flood(run: Run) -> None:
-    for i in range(10):
-        run.item("wl-level", "telemetry", 1000 + i, NOW + i * MIN, level_cm=200.0 + 10 * i)
+    river("wl-level", run)
 
 
 def fast_rise(run: Run) -> None:
-    for i in range(10):
-        run.item("wl-rise", "telemetry", 1000 + i, NOW + i * MIN, level_cm=100.0 + 10 * i)
+    river("wl-rise", run)
 
 
 def sensor_out_of_range(run: Run) -> None:
