@@ -156,14 +156,18 @@ def ingest(config: ConfigOption, log_level: LogLevel = "info") -> None:
 def detect(config: ConfigOption, log_level: LogLevel = "info") -> None:
     """Run the detectors of the configured villages over the broker's stream."""
     from villagewatch.detect.service import DetectService
-    from villagewatch.detect.store import DetectStore
+    from villagewatch.detect.store import open_detect_store
     from villagewatch.registry import RegistryStore
 
     _logging(log_level)
     deployment = _deployment(config)
+    det = deployment.settings.detect
 
     async def main(stop: asyncio.Event) -> None:
-        store = DetectStore(deployment.settings.detect.state_path)
+        reserve = int(det.disk_reserve_mb * 1e6)
+        store = await open_detect_store(det.state_path, reserve_bytes=reserve, stop=stop)
+        if store is None:
+            return
         registry = RegistryStore(deployment.settings.registry.path)
         try:
             service = DetectService(deployment=deployment, store=store, registry=registry)

@@ -194,6 +194,22 @@ class DetectSettings(BaseModel):
     )
     batch_max_messages: int = Field(500, ge=1, description="…or after this many messages.")
     tick_s: float = Field(5, gt=0, description="How often silence is checked (offline devices).")
+    disk_low_percent: float = Field(
+        10,
+        gt=0,
+        lt=100,
+        description="A disk holding the deployment's data (state, alerts, evidence, SQLite "
+        "store) with less free space than this raises a `disk_low` alert (orange)…",
+    )
+    disk_critical_percent: float = Field(
+        2, gt=0, lt=100, description="…and below this the alert turns red."
+    )
+    disk_reserve_mb: float = Field(
+        64,
+        ge=0,
+        description="Space kept in a file beside the state file and given back when the disk "
+        "is full, so detect can still start and record alerts (0: none).",
+    )
     metrics_port: Port | None = Field(
         None, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset: don't."
     )

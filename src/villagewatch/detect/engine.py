@@ -30,9 +30,13 @@ from villagewatch.detectors import (
 )
 from villagewatch.detectors.config import OfflineConfig
 from villagewatch.detectors.device import DeviceInfoForDetect, offline_config
+from villagewatch.detectors.disk import DiskWatch
 from villagewatch.detectors.events import RegisteredCredential, SmartLock
 
 __all__ = ["DetectEngine", "EngineCounts"]
+
+_DISKS = "@disks"
+"""The owner name of the data disks' state (village names are identifiers: no ``@``)."""
 
 _RECENT = 128
 """Items per device and channel remembered so a redelivery is dropped: more than a redelivery
@@ -105,7 +109,16 @@ class _Device:
 class DetectEngine:
     """Detectors for the devices of ``villages``."""
 
-    def __init__(self, villages: Sequence[Village], *, now_ms: int) -> None:
+    def __init__(
+        self,
+        villages: Sequence[Village],
+        *,
+        now_ms: int,
+        disk_low_share: float = 0.10,
+        disk_critical_share: float = 0.02,
+    ) -> None:
+        """``disk_*_share``: free shares below which a data disk raises ``disk_low`` (orange,
+        red); the alert is shown at the first village's place."""
         self._devices: dict[tuple[str, str], _Device] = {}
         self._watches: dict[str, OfflineWatch] = {}
         self._built: dict[tuple[str, str], Callable[[], DeviceDetectors]] = {}
@@ -115,6 +128,11 @@ class DetectEngine:
         self.failures: list[tuple[str, Exception]] = []
         """Owners whose detectors raised while time passed, with the error (the caller logs
         and clears them); the others went on."""
+        self._disks = DiskWatch(
+            village=villages[0].id if villages else "",
+            low_share=disk_low_share,
+            critical_share=disk_critical_share,
+        )
         for village in villages:
             credentials = _registry(village)
             watched: list[WatchedDevice] = []
@@ -203,6 +221,15 @@ class DetectEngine:
         self._dirty.add(village)
         return watch.edge_status(status.device, status.state, list(status.devices), received_ms)
 
+    def disk(
+        self, filesystem: str, folders: list[str], free: int, total: int, now_ms: int
+    ) -> list[Transition]:
+        """What the caller measured of a data disk (see :class:`DiskWatch`)."""
+        out = self._disks.measured(filesystem, folders, free, total, now_ms)
+        if out:
+            self._dirty.add(_DISKS)
+        return out
+
     def tick(self, now_ms: int) -> list[Transition]:
         """Time passes: silent devices, windows that empty.
 
@@ -236,7 +263,9 @@ class DetectEngine:
         """The state of every owner changed since the last call, by owner."""
         out: dict[str, dict[str, Any]] = {}
         for owner in self._dirty:
-            if "/" in owner:
+            if owner == _DISKS:
+                out[owner] = self._disks.snapshot()
+            elif "/" in owner:
                 village, device_id = owner.split("/", 1)
                 device = self._devices[(village, device_id)]
                 out[owner] = {
@@ -282,6 +311,9 @@ class DetectEngine:
         return restored
 
     def _restore_one(self, owner: str, state: dict[str, Any], limit_ms: int, now_ms: int) -> bool:
+        if owner == _DISKS:
+            self._disks.restore(state)
+            return True
         if "/" in owner:
             village, device_id = owner.split("/", 1)
             device = self._devices.get((village, device_id))
@@ -300,6 +332,9 @@ class DetectEngine:
 
     def _fresh(self, owner: str, now_ms: int) -> None:
         """Put an owner whose saved state could not be restored back to its initial state."""
+        if owner == _DISKS:
+            self._disks.restore({})
+            return
         if "/" in owner:
             village, device_id = owner.split("/", 1)
             found = self._built.get((village, device_id))

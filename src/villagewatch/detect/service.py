@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -27,7 +28,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from villagewatch.backoff import Backoff
-from villagewatch.config import Deployment
+from villagewatch.config import Deployment, SQLiteSettings
 from villagewatch.contract import (
     Channel,
     DeadLetter,
@@ -41,6 +42,7 @@ from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors import Transition
 from villagewatch.detectors.events import RegisteredCredential
+from villagewatch.diskspace import export_free_space, measure_filesystems
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
 from villagewatch.metrics_http import metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
@@ -48,7 +50,7 @@ from villagewatch.registry import RegistryStore
 from villagewatch.steadyclock import SteadyClock
 from villagewatch.waiting import sleep_or_stop
 
-__all__ = ["DetectMetrics", "DetectService", "decoder_for"]
+__all__ = ["DetectMetrics", "DetectService", "data_folders", "decoder_for"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,11 @@ class DetectMetrics:
             "Messages or timer passes whose detectors raised: kept as dead letters, "
             "acknowledged, skipped (by where it happened: message, tick, restore).",
             ["stage"],
+            registry=r,
+        )
+        self.unsaved = Gauge(
+            "villagewatch_detect_unsaved_seconds",
+            "How long detect has been unable to save its state and transitions (0: saving).",
             registry=r,
         )
         self.clock_skew = Gauge(
@@ -124,7 +131,14 @@ class DetectService:
         self._store = store
         self.clock = SteadyClock()
         self.metrics.clock_skew.set_function(lambda: self.clock.check() / 1000)
-        self.engine = DetectEngine(villages, now_ms=self.clock.now_ms())
+        self.engine = DetectEngine(
+            villages,
+            now_ms=self.clock.now_ms(),
+            disk_low_share=det.disk_low_percent / 100,
+            disk_critical_share=det.disk_critical_percent / 100,
+        )
+        self._disks = data_folders(deployment)
+        export_free_space(self.metrics.registry, "detect", [det.state_path.parent])
         ahead_ms = int(settings.ingest.max_clock_ahead_s * 1000)
         restored = self.engine.restore(
             store.load_states(), now_ms=self.clock.now_ms(), max_ahead_ms=ahead_ms
@@ -263,14 +277,27 @@ class DetectService:
             return
         backoff = Backoff(initial_s=0.2, max_s=10)
         started = time.monotonic()
+        failures = 0
         while True:
             try:
                 await self._store.commit(states, transitions, dead)
                 break
             except StoreUnavailable as exc:
+                failures += 1
                 delay = backoff.next_delay()
-                log.warning("Cannot save detector state (%s); retrying in %.1f s", exc, delay)
+                self.metrics.unsaved.set(time.monotonic() - started)
+                level = logging.ERROR if failures == 1 or failures % 20 == 0 else logging.DEBUG
+                log.log(
+                    level,
+                    "CANNOT SAVE detector state and %d alert transitions for %.0f s (%s): "
+                    "%d messages held unacknowledged at the broker (nothing is lost); "
+                    "retrying in %.1f s",
+                    len(transitions), time.monotonic() - started, exc, len(acks), delay,
+                )  # fmt: skip
                 await asyncio.sleep(delay)
+        if failures:
+            log.warning("Detector state saved again after %.0f s", time.monotonic() - started)
+            self.metrics.unsaved.set(0)
         self.metrics.commit_seconds.observe(time.monotonic() - started)
         for t in transitions:
             self.metrics.transitions.labels(t.action).inc()
@@ -283,12 +310,26 @@ class DetectService:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self._settings.tick_s)
             except TimeoutError:
-                self._pending += self.engine.tick(self.clock.now_ms())
+                now = self.clock.now_ms()
+                self._pending += self.engine.tick(now)
                 failures, self.engine.failures = self.engine.failures, []
                 for owner, exc in failures:
                     self._failed("tick", exc, owner)
+                await self._watch_disks(now)
                 if self._pending:
                     self._full.set()
+
+    async def _watch_disks(self, now_ms: int) -> None:
+        """The deployment's data disks on this machine: ``disk_low`` when filling up; and
+        the state file's disk reserve made again once there is room."""
+        try:
+            measured = await asyncio.to_thread(measure_filesystems, self._disks)
+            await self._store.maintain()
+        except OSError as exc:
+            log.warning("Cannot measure the data disks: %s", exc)
+            return
+        for filesystem, folders, space in measured:
+            self._pending += self.engine.disk(filesystem, folders, space.free, space.total, now_ms)
 
     # --- the rental registry ------------------------------------------------------------
 
@@ -358,6 +399,20 @@ class DetectService:
         self.metrics.connected.set(0)
         if reason.is_failure:
             log.warning("Lost the broker (%s); reconnecting", reason)
+
+
+def data_folders(deployment: Deployment) -> list[Path]:
+    """Where the deployment's services keep data, as seen from this machine: detect's state,
+    the alert store, the evidence pictures, the API's and the registry's files, and the
+    readings when they are in SQLite."""
+    s = deployment.settings
+    folders = [
+        s.detect.state_path.parent, s.alerts.state_path.parent, s.ingest.evidence_dir,
+        s.api.state_dir, s.registry.path.parent,
+    ]  # fmt: skip
+    if isinstance(s.store, SQLiteSettings):
+        folders.append(s.store.path.parent)
+    return list(dict.fromkeys(folders))
 
 
 def decoder_for(deployment: Deployment, villages: list[str]) -> Decoder:

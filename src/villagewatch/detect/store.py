@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -26,9 +27,13 @@ import orjson
 
 from villagewatch.contract import DeadLetter, RejectReason
 from villagewatch.detectors import Transition
+from villagewatch.diskspace import DiskReserve, is_disk_full
 from villagewatch.errors import StoreUnavailable
+from villagewatch.waiting import sleep_or_stop
 
-__all__ = ["DEAD_LETTERS_KEPT", "DetectStore", "dump_states", "transition_id"]
+__all__ = ["DEAD_LETTERS_KEPT", "DetectStore", "dump_states", "open_detect_store", "transition_id"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -70,27 +75,60 @@ def transition_id(t: Transition) -> str:
 
 
 class DetectStore:
-    """Detect's state and transitions in one SQLite file; calls run on one thread of their own."""
+    """Detect's state and transitions in one SQLite file; calls run on one thread of their own.
 
-    def __init__(self, path: Path) -> None:
+    Beside the file lies a disk reserve (``<file>.reserve``, ``reserve_bytes``): when the
+    disk is full, it is given back so the file can still be opened and committed to —
+    alerting goes on — and it is made again once there is room (:meth:`maintain`).
+    """
+
+    def __init__(self, path: Path, *, reserve_bytes: int = 64 << 20) -> None:
+        """Open (or create) the file; :class:`StoreUnavailable` when that is impossible."""
         self._path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, timeout=30, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
+        self._reserve = DiskReserve(path.with_name(path.name + ".reserve"), reserve_bytes)
+        try:
+            self._conn = self._connect()
+        except sqlite3.Error as exc:
+            if not (is_disk_full(exc) and self._reserve.release()):
+                raise StoreUnavailable(f"cannot open {path}: {exc}") from exc
+            try:
+                self._conn = self._connect()
+            except sqlite3.Error as again:
+                raise StoreUnavailable(f"cannot open {path}: {again}") from again
+        self._reserve.ensure()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-store")
+
+    def _connect(self) -> sqlite3.Connection:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self._path, isolation_level=None, timeout=30, check_same_thread=False
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             try:
                 return fn(self._conn)
             except sqlite3.OperationalError as exc:
+                if is_disk_full(exc) and self._reserve.release():
+                    try:
+                        return fn(self._conn)
+                    except sqlite3.OperationalError as again:
+                        raise StoreUnavailable(f"SQLite {self._path}: {again}") from again
                 raise StoreUnavailable(f"SQLite {self._path}: {exc}") from exc
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def maintain(self) -> None:
+        """Put the disk reserve back if it was given away and there is room again."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._reserve.ensure)
 
     def load_states(self) -> list[tuple[str, dict[str, Any]]]:
         """Every saved state (at start-up, before anything runs)."""
@@ -225,3 +263,25 @@ def _commit(
         conn.execute("ROLLBACK")
         raise
     return new
+
+
+async def open_detect_store(
+    path: Path, *, reserve_bytes: int, stop: asyncio.Event, retry_s: float = 10
+) -> DetectStore | None:
+    """Open detect's store, trying again every ``retry_s`` while it cannot be opened (a full
+    or broken disk); None when ``stop`` comes first. Nothing is consumed meanwhile: the
+    messages wait at the broker."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            return await asyncio.to_thread(DetectStore, path, reserve_bytes=reserve_bytes)
+        except StoreUnavailable as exc:
+            failures += 1
+            if failures == 1 or failures % 30 == 0:
+                log.critical(
+                    "DETECT CANNOT START: %s. No alert is decided until it can; messages wait "
+                    "at the broker. Retrying every %.0f s.",
+                    exc, retry_s,
+                )  # fmt: skip
+            await sleep_or_stop(stop, retry_s)
+    return None

@@ -1,0 +1,93 @@
+"""A full data disk (a small tmpfs, filled to the last byte) under real services: detect still
+starts and records alerts, says so loudly and raises disk_low; the ingester stores no
+evidence into the last free space but keeps storing readings."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from villagewatch.devservers import Mosquitto, free_port
+
+from .helpers import NOW_MS, DetectProcess, publish_all, reading, wait_until, write_deployment
+from .test_detect_service import transitions
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 MB filesystem of this test's own (tmpfs: needs root, as CI runs)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs as root: {done.stderr}")
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path) -> None:
+    """Write until the filesystem refuses another byte."""
+    with contextlib.suppress(OSError), (disk / "filler").open("wb") as f:
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    with contextlib.suppress(OSError), (disk / "filler-tail").open("wb") as f:
+        while True:
+            f.write(b"\0" * 512)
+            f.flush()
+
+
+def sos(seq: int) -> tuple[str, bytes]:
+    body = {"v": 1, "device": "sos-1", "boot": "b1",
+            "event": {"seq": seq, "ts": NOW_MS, "clock": "synced", "type": "sos"}}  # fmt: skip
+    return "vw/v1/testvil/sos-1/event", orjson.dumps(body)
+
+
+def test_detect_starts_and_records_alerts_on_a_full_disk(
+    mosquitto: Mosquitto, tmp_path: Path, small_disk: Path
+) -> None:
+    metrics_port = free_port()
+    settings = write_deployment(
+        tmp_path, mqtt_port=mosquitto.port, store={"kind": "sqlite", "path": "r.db"},
+        detect={"metrics_port": metrics_port, "state_path": str(small_disk / "detect.db"),
+                "disk_reserve_mb": 2, "tick_s": 0.5},
+        registry={"path": str(small_disk / "registry.db")},
+    )  # fmt: skip
+    db = small_disk / "detect.db"
+    detect = DetectProcess(settings, metrics_port).start()
+    try:
+        publish_all(mosquitto.port, [reading("wl-000", 1)])
+        wait_until((small_disk / "detect.db.reserve").exists, timeout=20, what="the reserve")
+    finally:
+        assert detect.terminate() == 0
+    fill(small_disk)
+    assert os.statvfs(small_disk).f_bavail == 0
+
+    detect = DetectProcess(settings, metrics_port).start()  # it used to die here
+    try:
+        publish_all(mosquitto.port, [sos(1)])
+        wait_until(lambda: transitions(db, "sos", "sos-1"), timeout=30, what="the SOS recorded")
+        (low,) = wait_until(
+            lambda: transitions(db, "disk", f"disk:{small_disk}"), timeout=30, what="disk_low"
+        )
+        assert low["kind"] == "disk_low" and low["action"] == "fire"
+        free = detect.metric("villagewatch_detect_disk_free_bytes", f'path="{small_disk}"')
+        assert free is not None and free < 4_000_000
+    finally:
+        detect.terminate()
+    assert "released the 2 MB reserve" in detect.log_text()
