@@ -91,3 +91,37 @@ def test_detect_starts_and_records_alerts_on_a_full_disk(
     finally:
         detect.terminate()
     assert "released the 2 MB reserve" in detect.log_text()
+
+
+def test_a_full_evidence_disk_holds_up_no_reading(
+    mosquitto: Mosquitto, tmp_path: Path, small_disk: Path
+) -> None:
+    """Pictures meet a full disk: they become no_space dead letters; readings are all stored."""
+    import asyncio
+
+    from villagewatch.contract import RejectReason
+    from villagewatch.testing import TINY_JPEG
+
+    from .test_ingest_evidence import camera_deployment, ingesting
+
+    deployment = camera_deployment(
+        tmp_path, mosquitto.port, evidence_dir=str(small_disk / "evidence")
+    )
+    fill(small_disk)
+    pictures = [(f"vw/v1/testvil/cam-1/evidence/ev-{i}", TINY_JPEG) for i in range(5)]
+    readings = [reading("wl-000", i) for i in range(50)]
+
+    async def main() -> None:
+        async with ingesting(deployment) as service:
+            store = service._store
+            await asyncio.to_thread(publish_all, mosquitto.port, [*pictures, *readings])
+            await asyncio.to_thread(
+                wait_until,
+                lambda: service.metrics.readings_stored._value.get() == 50,
+                timeout=20, what="every reading stored",
+            )  # fmt: skip
+            letters = await store.dead_letters()
+            assert {d.reason for d in letters} == {RejectReason.NO_SPACE}
+            assert len(letters) == 5
+
+    asyncio.run(main())

@@ -121,6 +121,22 @@ class IngestSettings(BaseModel):
         "as `<village>/<device>/<id>.jpg`; each is written durably before its message is "
         "acknowledged. Relative to the settings file.",
     )
+    evidence_budget_mb: float = Field(
+        20_000,
+        gt=0,
+        description="Most space the evidence pictures may take; past it the oldest are deleted.",
+    )
+    evidence_max_age_days: float = Field(
+        90, gt=0, description="Evidence pictures older than this are deleted."
+    )
+    evidence_min_free_percent: float = Field(
+        10,
+        ge=0,
+        lt=100,
+        description="A picture that would leave less of its disk free is not written (it is "
+        "dead-lettered as no_space once the oldest pictures were deleted to make room): "
+        "readings keep the space they need.",
+    )
     dedupe_window: int = Field(
         200_000,
         ge=0,

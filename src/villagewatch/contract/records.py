@@ -49,6 +49,8 @@ class RejectReason(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     UNEXPECTED_CHANNEL = "unexpected_channel"
     STORE_REJECTED = "store_rejected"
+    NO_SPACE = "no_space"
+    """An evidence picture that could not be kept without eating the space readings need."""
     INTERNAL_ERROR = "internal_error"
     """A bug of ours while decoding; the payload is kept so it can be replayed once fixed."""
 

@@ -32,7 +32,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from villagewatch.config import Deployment
+from villagewatch.config import Deployment, SQLiteSettings
 from villagewatch.contract import (
     Channel,
     DeadLetter,
@@ -42,6 +42,7 @@ from villagewatch.contract import (
     TimePolicy,
     subscription,
 )
+from villagewatch.diskspace import export_free_space
 from villagewatch.ingest.evidence import decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
@@ -67,8 +68,17 @@ class IngestService:
         self._mqtt = settings.mqtt
         self._ingest = ing = settings.ingest
         self._store = store
-        self.evidence = EvidenceStore(ing.evidence_dir)
+        self.evidence = EvidenceStore(
+            ing.evidence_dir,
+            budget_bytes=int(ing.evidence_budget_mb * 1e6),
+            max_age_s=ing.evidence_max_age_days * 86400,
+            min_free_share=ing.evidence_min_free_percent / 100,
+        )
         self.metrics = metrics or IngestMetrics()
+        folders = [ing.evidence_dir]
+        if isinstance(settings.store, SQLiteSettings):
+            folders.append(settings.store.path.parent)
+        export_free_space(self.metrics.registry, "ingest", folders)
         self._devices = deployment.device_registry()
         self._decoder = Decoder(
             devices=self._devices,
