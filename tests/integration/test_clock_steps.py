@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.faults import Campaign
 from villagewatch.devservers import Mosquitto, free_port
 
 from .helpers import (
@@ -25,7 +26,10 @@ from .helpers import (
     write_deployment,
 )
 
-pytestmark = pytest.mark.skipif(not FAKETIME_LIB.exists(), reason="libfaketime not installed")
+pytestmark = [
+    pytest.mark.campaign,
+    pytest.mark.skipif(not FAKETIME_LIB.exists(), reason="libfaketime not installed"),
+]
 
 GAUGES = 4
 
@@ -59,7 +63,7 @@ def fast_gauges(settings: Path) -> Path:
 
 
 def test_a_stepped_clock_neither_silences_everyone_nor_hides_a_gauge_that_died(
-    mosquitto: Mosquitto, tmp_path: Path
+    mosquitto: Mosquitto, tmp_path: Path, campaign: Campaign
 ) -> None:
     metrics_port = free_port()
     settings = fast_gauges(
@@ -74,12 +78,13 @@ def test_a_stepped_clock_neither_silences_everyone_nor_hides_a_gauge_that_died(
     detect = DetectProcess(settings, metrics_port, env=clock.env).start()
     alive = {f"wl-{i:03d}" for i in range(GAUGES)}
     stop = threading.Event()
+    sent = [0]
 
     def gauges() -> None:
         seq = 0
         while not stop.is_set():
             seq += 1
-            publish_all(mosquitto.port, [gauge_reading(d, seq) for d in sorted(alive)])
+            sent[0] += publish_all(mosquitto.port, [gauge_reading(d, seq) for d in sorted(alive)])
             time.sleep(0.5)
 
     publisher = threading.Thread(target=gauges, daemon=True)
@@ -100,14 +105,21 @@ def test_a_stepped_clock_neither_silences_everyone_nor_hides_a_gauge_that_died(
     finally:
         stop.set()
         publisher.join()
+        processed = int(detect.metric("villagewatch_detect_messages_total") or 0)
         detect.terminate()
+    fired = [t for t in offline_transitions(db) if t[2] == "fire"]
     spurious = [t for t in offline_transitions(db) if t[0] != "wl-003"]
+    campaign.row(
+        "detect's system clock stepped +6 h and back; a gauge dies afterwards",
+        offered=sent[0], stored=processed, alerts_expected=1, alerts_raised=len(fired),
+        lost=sent[0] - processed, duplicated=len(spurious),
+    )  # fmt: skip
     assert spurious == [], "nobody else was silent"
     assert (detect.metric("villagewatch_detect_clock_skew_seconds") or 0) == 0, "back to normal"
 
 
 def test_a_clock_step_does_not_escalate_every_open_alert(
-    mosquitto: Mosquitto, tmp_path: Path
+    mosquitto: Mosquitto, tmp_path: Path, campaign: Campaign
 ) -> None:
     """An SOS firing, escalation after 15 min; the clock jumps 6 h: it must not escalate."""
     metrics_port = free_port()
@@ -157,4 +169,9 @@ def test_a_clock_step_does_not_escalate_every_open_alert(
         escalated = conn.execute(
             "SELECT count(*) FROM alert_audit WHERE action = 'escalated'"
         ).fetchone()[0]
+    campaign.row(
+        "the alert engine's system clock stepped +6 h and back with an SOS firing",
+        offered=1, stored=len(levels), alerts_expected=1, alerts_raised=len(levels),
+        lost=1 - len(levels), duplicated=escalated,
+    )  # fmt: skip
     assert levels == [(0,)] and escalated == 0

@@ -13,10 +13,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.faults import Campaign
 from villagewatch.devservers import Mosquitto, free_port
 
 from .helpers import NOW_MS, DetectProcess, publish_all, reading, wait_until, write_deployment
 from .test_detect_service import transitions
+
+pytestmark = pytest.mark.campaign
 
 
 @pytest.fixture
@@ -59,7 +62,7 @@ def sos(seq: int) -> tuple[str, bytes]:
 
 
 def test_detect_starts_and_records_alerts_on_a_full_disk(
-    mosquitto: Mosquitto, tmp_path: Path, small_disk: Path
+    mosquitto: Mosquitto, tmp_path: Path, small_disk: Path, campaign: Campaign
 ) -> None:
     metrics_port = free_port()
     settings = write_deployment(
@@ -90,11 +93,22 @@ def test_detect_starts_and_records_alerts_on_a_full_disk(
         assert free is not None and free < 4_000_000
     finally:
         detect.terminate()
+    recorded = len(transitions(db, "sos", "sos-1"))
+    raised = recorded + len(low_fires(db, small_disk))
+    campaign.row(
+        "detect restarted on a data disk filled to the last byte: an SOS (and disk_low)",
+        offered=1, stored=recorded, alerts_expected=2, alerts_raised=raised,
+        lost=1 - recorded, duplicated=max(0, raised - 2),
+    )  # fmt: skip
     assert "released the 2 MB reserve" in detect.log_text()
 
 
+def low_fires(db: Path, disk: Path) -> list[dict[str, object]]:
+    return [t for t in transitions(db, "disk", f"disk:{disk}") if t["action"] == "fire"]
+
+
 def test_a_full_evidence_disk_holds_up_no_reading(
-    mosquitto: Mosquitto, tmp_path: Path, small_disk: Path
+    mosquitto: Mosquitto, tmp_path: Path, small_disk: Path, campaign: Campaign
 ) -> None:
     """Pictures meet a full disk: they become no_space dead letters; readings are all stored."""
     import asyncio
@@ -121,6 +135,11 @@ def test_a_full_evidence_disk_holds_up_no_reading(
                 timeout=20, what="every reading stored",
             )  # fmt: skip
             letters = await store.dead_letters()
+            stored = int(service.metrics.readings_stored._value.get())
+            campaign.row(
+                "the evidence disk is full: 5 pictures (refused as no_space) and 50 readings",
+                offered=len(readings), stored=stored, lost=len(readings) - stored,
+            )  # fmt: skip
             assert {d.reason for d in letters} == {RejectReason.NO_SPACE}
             assert len(letters) == 5
 
