@@ -314,3 +314,13 @@ class SteppedClock:
     def step(self, offset: str) -> None:
         """Move the clock to ``offset`` from the real time (libfaketime's ``+6h``, ``-1d``, ``+0``)."""
         self.file.write_text(offset + "\n")
+
+
+def distinct_and_points(influx: Any, db: str) -> tuple[int, int]:
+    """(distinct (device, seq) pairs, points) of the readings stored: lost is offered minus
+    the first, duplicated the second minus the first."""
+    rows = influx.rows(
+        "SELECT count(distinct(seq)) AS seqs, count(seq) AS points FROM readings GROUP BY device",
+        db=db,
+    )
+    return sum(int(r["seqs"]) for r in rows), sum(int(r["points"]) for r in rows)

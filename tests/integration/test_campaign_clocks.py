@@ -17,9 +17,9 @@ from villagewatch.devservers import Influxd, Mosquitto, free_port
 from .helpers import (
     DetectProcess,
     IngesterProcess,
+    distinct_and_points,
     publish_all,
     reading,
-    seqs_and_points_per_device,
     stored_readings,
     wait_until,
     write_deployment,
@@ -102,8 +102,8 @@ def test_one_hostile_reading_mutes_no_gauge(
                 )  # fmt: skip
                 wait_until(partial(level_fires, db, device), timeout=30, what="the flood")
             stored = stored_readings(shared_influxd, database) - before
-            pairs = seqs_and_points_per_device(shared_influxd, database)
-            duplicated = sum(points - seqs for seqs, points in pairs)
+            distinct, points = distinct_and_points(shared_influxd, database)
+            duplicated = points - distinct
             row = campaign.row(
                 scenario, offered=len(messages), stored=stored, alerts_expected=1,
                 alerts_raised=level_fires(db, device), lost=len(messages) - stored,
