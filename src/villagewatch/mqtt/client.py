@@ -204,7 +204,12 @@ def make_client(
     receive_maximum: int | None = None,
     manual_ack: bool = False,
 ) -> tuple[FastClient, Properties | None]:
-    """A configured (not yet connected) client and the CONNECT properties to use with it."""
+    """A configured (not yet connected) client and the CONNECT properties to use with it.
+
+    It signs in as ``settings.login(client_id)`` says: with ``mqtt.credentials_dir``, as its
+    client id (the shipped broker binds client ids to user names, so no other credential can
+    take this client's session over).
+    """
     v5 = settings.protocol == "5"
     client = FastClient(
         CallbackAPIVersion.VERSION2,
@@ -213,9 +218,10 @@ def make_client(
         clean_session=None if v5 else not persistent,
         manual_ack=manual_ack,
     )
-    if settings.username is not None:
-        password = read_secret(settings.password_file) if settings.password_file else None
-        client.username_pw_set(settings.username, password)
+    login = settings.login(client_id)
+    if login is not None:
+        username, password_file = login
+        client.username_pw_set(username, read_secret(password_file) if password_file else None)
     if settings.tls is not None:
         client.tls_set(
             ca_certs=str(settings.tls.ca_file),
