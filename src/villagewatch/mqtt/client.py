@@ -14,7 +14,8 @@ hooks of that exact release (pinned in ``pyproject.toml``;
 * ``loop_read`` reads up to 256 KiB with one ``recv`` and frames every
   complete packet in it itself, keeping an incomplete tail for the next read;
 * a PUBLISH (QoS 0 or 1) is sliced into topic, packet id and payload and
-  handed to :attr:`FastClient.on_fast_message` — no ``MQTTMessage``, and the
+  handed to :attr:`FastClient.on_fast_message` (its retain flag, if set, to
+  :attr:`FastClient.on_retained`) — no ``MQTTMessage``, and the
   MQTT 5 publish properties are skipped (an ingester needs none; topic aliases
   towards us stay off because we never raise Topic Alias Maximum);
 * every other packet (CONNACK, SUBACK, PINGRESP, DISCONNECT, QoS 2) goes to
@@ -60,6 +61,10 @@ class FastClient(paho.Client):
     """A paho client whose receive path is built for throughput (see module doc)."""
 
     on_fast_message: FastMessageHandler | None = None
+    on_retained: Callable[[bytes, bytes], None] | None = None
+    """Called with the topic and payload of a PUBLISH that carries the retain flag, before
+    :attr:`on_fast_message` (MQTT 5 subscriptions with Retain As Published show it on live
+    messages too)."""
     _fast_rest: bytes = b""
 
     def _create_socket(self) -> Any:
@@ -140,7 +145,10 @@ class FastClient(paho.Client):
         handler = self.on_fast_message
         assert handler is not None
         try:
-            handler(mid, qos, topic, buf[pos:end])
+            payload = buf[pos:end]
+            if header & 0x01 and self.on_retained is not None:
+                self.on_retained(topic, payload)
+            handler(mid, qos, topic, payload)
         except Exception:  # supervisor: the network thread must survive a handler bug
             log.exception("Message handler failed; the message stays unacknowledged")
             return MQTTErrorCode.MQTT_ERR_SUCCESS
