@@ -59,7 +59,7 @@ SETTINGS_FIELDS = [
         id="mqtt.tls.key_file",
     ),
     pytest.param(
-        "store:\n  kind: influx\n  password_file: {p}\n",
+        "store:\n  kind: influx\n  username: vw\n  password_file: {p}\n",
         lambda s: s.store.password_file,
         "store.influx.password_file",
         "password file",
@@ -307,3 +307,56 @@ def test_edge_locations_resolve_relative_to_edge_yaml(tmp_path: Path) -> None:
     assert edge.outbox.path == tmp_path / "outbox"
     assert edge.clock.sync_file == tmp_path / "synced"
     assert edge.devices[0].counter_file == tmp_path / "tips"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kind", "section", "where", "reason"),
+    [
+        pytest.param(
+            "settings",
+            "mqtt:\n  password_file: pw\n",
+            "mqtt",
+            "password_file needs a username",
+            id="mqtt-password-without-user",
+        ),
+        pytest.param(
+            "settings",
+            "mqtt:\n  credentials_dir: creds\n  username: vw\n",
+            "mqtt",
+            "set credentials_dir (each client signs in as its client id) or username and "
+            "password_file, not both",
+            id="mqtt-two-ways",
+        ),
+        pytest.param(
+            "settings",
+            "store:\n  kind: influx\n  password_file: pw\n",
+            "store.influx",
+            "password_file needs a username",
+            id="influx-password-without-user",
+        ),
+        pytest.param(
+            "settings",
+            "store:\n  kind: influx\n  token_file: tk\n  username: vw\n  password_file: pw\n",
+            "store.influx",
+            "set token_file (InfluxDB 2.x, 3.x) or username and password_file (1.x), not both",
+            id="influx-token-and-password",
+        ),
+        pytest.param(
+            "edge",
+            "devices:\n  - driver: zigbee2mqtt\n    password_file: pw\n"
+            "    devices: [{{friendly_name: d, device: lock-1, kind: smart_lock}}]\n",
+            "devices[0].zigbee2mqtt",
+            "password_file needs a username",
+            id="zigbee2mqtt-password-without-user",
+        ),
+    ],
+)
+def test_a_secret_that_would_go_unused_is_refused(
+    tmp_path: Path, kind: str, section: str, where: str, reason: str
+) -> None:
+    """A password named where it would never be sent is a mistake, not a quiet no-auth."""
+    (tmp_path / "pw").write_text("s3cret\n", encoding="utf-8")
+    (tmp_path / "tk").write_text("t0ken\n", encoding="utf-8")
+    path = _settings(tmp_path, section, "") if kind == "settings" else _edge(tmp_path, section, "")
+    (issue,) = check_file(path)
+    assert (issue.path, issue.message) == (where, reason)

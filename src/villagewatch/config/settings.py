@@ -343,6 +343,18 @@ class InfluxSettings(BaseModel):
         "a new time and must be found by its dedupe key).",
     )
 
+    @model_validator(mode="after")
+    def _one_way_to_sign_in(self) -> InfluxSettings:
+        if self.token_file is not None and (
+            self.username is not None or self.password_file is not None
+        ):
+            raise ValueError(
+                "set token_file (InfluxDB 2.x, 3.x) or username and password_file (1.x), not both"
+            )
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file needs a username")
+        return self
+
 
 class SQLiteSettings(BaseModel):
     """The embedded store: one SQLite file in WAL mode."""

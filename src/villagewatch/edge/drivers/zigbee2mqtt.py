@@ -68,6 +68,8 @@ class Zigbee2MqttConfig(BaseModel):
             raise ValueError("each friendly_name may appear once")
         if len(set(ids)) != len(ids):
             raise ValueError("each device id may appear once")
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file needs a username")
         return self
 
 
