@@ -56,8 +56,9 @@ def _binary(name: str) -> str | None:
 
 
 def missing_binaries() -> list[str]:
-    """Server binaries (Debian packages mosquitto, influxdb) not found on this machine."""
-    return [name for name in ("mosquitto", "influxd") if _binary(name) is None]
+    """Binaries the servers need (Debian packages mosquitto, influxdb, openssl) not found on
+    this machine."""
+    return [name for name in ("mosquitto", "influxd", "openssl") if _binary(name) is None]
 
 
 class _Server:
