@@ -9,7 +9,10 @@ acknowledges each with one PUBACK write.
 Evidence pictures (``…/evidence/<id>``, raw JPEG) are checked at receipt
 (:func:`~villagewatch.ingest.evidence.decode_evidence`) and ride in the same
 batches; the writer saves them to ``ingest.evidence_dir`` in a worker thread
-before the batch is acknowledged.
+before the batch is acknowledged. Mosquitto 2.0 cannot stop a device from
+publishing evidence *retained* (each picture has a topic of its own, so the
+broker would keep every one in memory), so the ingester removes each retained
+copy it sees (:meth:`IngestService._clear_retained`; docs/broker.md).
 
 Acknowledgements and reconnects: after a reconnect the broker redelivers every
 unacknowledged message with its old packet id, and may reuse an id as soon as
@@ -97,6 +100,9 @@ class IngestService:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_fast_message = self._on_fast_message
+        self._client.on_retained = self._clear_retained
+        self._retaining: set[str] = set()
+        """Devices already reported as retaining evidence (once each, then only counted)."""
         self._link = AsyncLink(
             self._client,
             host=self._mqtt.host,
@@ -199,6 +205,9 @@ class IngestService:
     def _on_evidence(
         self, mid: int, qos: int, topic: str, payload: bytes, received_ns: int
     ) -> None:
+        if not payload:
+            self._pass_over(mid, qos)
+            return
         try:
             evidence = decode_evidence(topic, payload, received_ns, self._devices)
         except Exception:  # supervisor: as for the decoder
@@ -244,7 +253,7 @@ class IngestService:
             for channel in (Channel.TELEMETRY, Channel.EVENT, Channel.EVIDENCE)
         ]
         if self._mqtt.protocol == "5":
-            client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+            client.subscribe([(f, self._subscribe_options(f)) for f in filters])
         else:
             client.subscribe([(f, 1) for f in filters])
         self.metrics.connected.set(1)
@@ -278,6 +287,43 @@ class IngestService:
         for reason in reasons:
             if reason.is_failure:
                 log.error("Broker refused a subscription: %s", reason)
+
+    # --- retained evidence (MQTT 5) -------------------------------------------------
+
+    def _subscribe_options(self, topic_filter: str) -> SubscribeOptions:
+        """Evidence is subscribed with Retain As Published, so that a picture a device retained
+        arrives with the flag and its copy can be cleared; and with No Local where the
+        subscription allows it (not a shared one), so the clear does not come back to us."""
+        if not topic_filter.endswith("/evidence/+"):
+            return SubscribeOptions(qos=1)
+        shared = topic_filter.startswith("$share/")
+        return SubscribeOptions(qos=1, retainAsPublished=True, noLocal=not shared)
+
+    def _clear_retained(self, topic_bytes: bytes, payload: bytes) -> None:
+        """A device published evidence retained: publish an empty retained message on its topic,
+        which removes the broker's copy (the message itself is stored and acknowledged as
+        usual). QoS 0 is enough: a clear that is lost comes back as a retained copy at the next
+        subscribe, and is cleared then. An empty one is a clear already (ours, come back
+        through a shared subscription): clearing it again would never end."""
+        topic = topic_bytes.decode("utf-8", "replace")
+        if not payload or not _is_evidence(topic):
+            return
+        self._client.publish(topic, b"", qos=0, retain=True)
+        self.metrics.retained_cleared.inc()
+        device = topic.split("/", 4)[3]
+        if device not in self._retaining and len(self._retaining) < len(self._devices):
+            self._retaining.add(device)
+            log.warning(
+                "Device %.64s publishes its evidence retained; the broker's copies are removed "
+                "(villagewatch_ingest_retained_cleared_total counts them): its agent should "
+                "publish evidence without the retain flag",
+                device,
+            )
+
+    def _pass_over(self, mid: int, qos: int) -> None:
+        """An empty evidence message — the clear of a retained copy, come back through a shared
+        subscription — holds nothing: acknowledged in turn, stored as nothing, not counted."""
+        self._intake.add(mid, qos, self._generation, Decoded([], [], 0))
 
     # --- acknowledgements (writer task) -----------------------------------------
 
