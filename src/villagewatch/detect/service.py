@@ -87,6 +87,14 @@ class DetectMetrics:
             ["stage"],
             registry=r,
         )
+        self.status_ignored = Counter(
+            "villagewatch_detect_status_ignored",
+            "Edge agents' statuses, or devices they listed, left out: from no agent of the "
+            "village (unknown_agent), or devices the village config gives to another agent "
+            "(not_its_device).",
+            ["why"],
+            registry=r,
+        )
         self.unsaved = Gauge(
             "villagewatch_detect_unsaved_seconds",
             "How long detect has been unable to save its state and transitions (0: saving).",
@@ -230,7 +238,14 @@ class DetectService:
             if isinstance(status, DeadLetter):
                 self._reject(status)
             else:
+                counts = self.engine.counts
+                unknown, not_owned = counts.unknown, counts.not_owned
                 self._pending += self.engine.status(status[0], status[1], received_ns // 1_000_000)
+                if counts.unknown > unknown:
+                    self.metrics.status_ignored.labels("unknown_agent").inc()
+                self.metrics.status_ignored.labels("not_its_device").inc(
+                    counts.not_owned - not_owned
+                )
             return
         decoded = self._decoder.decode(topic, payload, received_ns)
         if isinstance(decoded, DeadLetter):
