@@ -54,6 +54,8 @@ __all__ = ["DetectMetrics", "DetectService", "data_folders", "decoder_for"]
 
 log = logging.getLogger(__name__)
 
+_SEND, _SKIP = SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE, SubscribeOptions.RETAIN_DO_NOT_SEND
+
 
 class DetectMetrics:
     """``villagewatch_detect_*`` metrics, in a registry of their own."""
@@ -395,7 +397,19 @@ class DetectService:
             for channel in (Channel.TELEMETRY, Channel.EVENT, Channel.STATUS)
         ]
         if self._mqtt.protocol == "5":
-            client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+            # statuses are retained on purpose (who is down now); readings and events a device
+            # retained would come again at every subscribe: never send those
+            client.subscribe(
+                [
+                    (
+                        f,
+                        SubscribeOptions(
+                            qos=1, retainHandling=_SEND if f.endswith("/status") else _SKIP
+                        ),
+                    )
+                    for f in filters
+                ]
+            )
         else:
             client.subscribe([(f, 1) for f in filters])
         self.connected.set()
