@@ -360,3 +360,22 @@ def test_a_secret_that_would_go_unused_is_refused(
     path = _settings(tmp_path, section, "") if kind == "settings" else _edge(tmp_path, section, "")
     (issue,) = check_file(path)
     assert (issue.path, issue.message) == (where, reason)
+
+
+def test_a_service_reads_only_the_secrets_of_the_sections_it_uses(tmp_path: Path) -> None:
+    """detect on its own host has no DingTalk secret: it must start; the alert engine must not."""
+    (tmp_path / "v.yaml").write_text(VILLAGE, encoding="utf-8")
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(
+        "villages: [v.yaml]\n"
+        "alerts:\n  channels:\n    duty:\n      kind: dingtalk\n"
+        "      url: https://robot.example/send\n      secret_file: /nowhere/dingtalk.secret\n",
+        encoding="utf-8",
+    )
+    load_deployment(settings, read_files=("mqtt",))
+    for reads in (True, ("alerts",)):
+        with pytest.raises(ConfigError) as caught:
+            load_deployment(settings, read_files=reads)
+        (issue,) = caught.value.issues
+        assert issue.path.startswith("alerts.channels.duty") and issue.line == 6
+        assert issue.path.endswith("secret_file") and "cannot read" in issue.message

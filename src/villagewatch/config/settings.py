@@ -11,9 +11,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from villagewatch.config.paths import (
+    SECTION,
     CaFile,
     CertFile,
     ConfigPath,
@@ -479,6 +488,19 @@ class Settings(BaseModel):
             empty: dict[str, Any] = {name: {} for name in cls.model_fields if name != "villages"}
             return {**empty, "store": {"kind": "sqlite"}, **data}
         return data
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _in_section(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        """Tell the path types which section they are in (a service reads only its own
+        sections' secrets; see :class:`~villagewatch.config.paths.PathContext`)."""
+        token = SECTION.set(info.field_name)  # validated in its own context: no leak
+        try:
+            return handler(value)
+        finally:
+            SECTION.reset(token)
 
     mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The broker.")
     store: StoreSettings = Field(
