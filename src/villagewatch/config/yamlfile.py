@@ -68,6 +68,7 @@ class YamlDocument:
 
     def _issue_of(self, prefix: Loc, err: Any) -> ConfigIssue:
         loc: Loc = prefix + tuple(p for p in err["loc"] if isinstance(p, str | int))
+        loc = self._as_written(loc)
         message = str(err["msg"]).removeprefix("Value error, ")
         hidden = any(hint in str(part).lower() for part in loc for hint in _SECRET_HINTS)
         scalar = isinstance(err.get("input"), str | int | float | bool)
@@ -77,6 +78,22 @@ class YamlDocument:
         if err["type"] == "extra_forbidden":
             message = "unknown key; check its spelling and the config reference"
         return self.issue(loc, message)
+
+    def _as_written(self, loc: Loc) -> Loc:
+        """``loc`` without the parts pydantic adds that are not in the file: the tag of a
+        union member (``channels.duty.dingtalk.secret_file`` is written as
+        ``channels.duty.secret_file``, with ``kind: dingtalk`` beside it)."""
+        out: list[str | int] = []
+        node: Any = self.data
+        for part in loc:
+            if isinstance(node, dict) and part not in node and part in node.values():
+                continue  # the tag (`kind: dingtalk`) pydantic names the union member by
+            out.append(part)
+            node = node.get(part) if isinstance(node, dict) else (
+                node[part] if isinstance(node, list) and isinstance(part, int)
+                and 0 <= part < len(node) else None
+            )  # fmt: skip
+        return tuple(out)
 
 
 def read_yaml(path: Path, *, shown_as: str | None = None) -> YamlDocument:
