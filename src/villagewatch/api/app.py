@@ -26,6 +26,7 @@ from villagewatch.alerts.lifecycle import ActionRefused
 from villagewatch.api.context import ApiContext
 from villagewatch.api.routes import alerts, config, devices, places, registry, session
 from villagewatch.errors import StoreError
+from villagewatch.metrics_http import joined
 from villagewatch.registry import RegistryRefused
 
 __all__ = ["CONSOLE_DIR", "PUBLIC_PATHS", "create_app"]
@@ -85,8 +86,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def metrics() -> Response:
         """Prometheus metrics of the services in this process."""
-        body = b"".join(generate_latest(r) for r in ctx.registries)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(joined(*ctx.registries)), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

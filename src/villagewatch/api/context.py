@@ -16,6 +16,7 @@ from villagewatch.api.throttle import LoginThrottle
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
 from villagewatch.registry import RegistryStore
+from villagewatch.sqlitetx import SQLITE_METRICS
 from villagewatch.store import Store
 
 __all__ = ["ApiContext", "open_context"]
@@ -69,20 +70,24 @@ def open_context(
     settings_path: Path | None = None,
 ) -> ApiContext:
     """Open the alert store (with routing, so people's actions are announced), the users
-    and the registry (seeded from the village files) of a deployment."""
+    and the registry (seeded from the village files) of a deployment; /metrics serves
+    ``registries`` and the SQLite files' own metrics."""
     from villagewatch.alerts import SQLiteAlertStore
     from villagewatch.alerts.engine import notifier_for
 
     s = deployment.settings
-    registry = RegistryStore(s.registry.path)
+    wait_s = s.api.sqlite_busy_timeout_s
+    registry = RegistryStore(s.registry.path, busy_timeout_s=wait_s)
     registry.seed(deployment.villages, time.time_ns() // 1_000_000)
     return ApiContext(
         deployment=deployment,
         store=store,
-        alerts=SQLiteAlertStore(s.alerts.state_path, notifier=notifier_for(deployment)),
-        users=UserStore(s.api.state_dir / "api.db"),
+        alerts=SQLiteAlertStore(
+            s.alerts.state_path, notifier=notifier_for(deployment), busy_timeout_s=wait_s
+        ),
+        users=UserStore(s.api.state_dir / "api.db", busy_timeout_s=wait_s),
         registry=registry,
         evidence_dir=s.ingest.evidence_dir,
         settings_path=settings_path,
-        registries=registries,
+        registries=[*registries, SQLITE_METRICS],
     )

@@ -320,6 +320,14 @@ class ApiSettings(BaseModel):
     live_poll_s: float = Field(
         0.2, gt=0, le=5, description="How often the live feed looks for alert changes."
     )
+    sqlite_busy_timeout_s: float = Field(
+        5,
+        gt=0,
+        le=60,
+        description="How long a change to the alerts, users or registry waits for another "
+        "process writing the same SQLite file before the API answers 503 (counted in "
+        "villagewatch_sqlite_busy_total). Reads never wait for a writer.",
+    )
 
 
 class RegistrySettings(BaseModel):
