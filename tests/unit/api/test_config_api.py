@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.unit.api.conftest import Client, write_deployment
+from tests.unit.test_yamlfile import LAUGHS
 from villagewatch.api.context import ApiContext
 from villagewatch.api.users import Role, UserStore
 from villagewatch.cli import app
@@ -96,3 +97,25 @@ def test_users_add_from_the_command_line(tmp_path: Path) -> None:
         input="short\n",
     )  # fmt: skip
     assert short.exit_code == 1 and "at least 8" in short.output
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        pytest.param(LAUGHS, "anchors (&a) and aliases are not allowed", id="billion-laughs"),
+        pytest.param("id: dongcun\nname: " + "9" * 5000 + "\n", "too many digits", id="huge-int"),
+        pytest.param("id: " + "[" * 3000 + "]" * 3000, "nested more than", id="deep"),
+    ],
+)
+def test_a_hostile_village_text_is_an_issue_not_an_expansion(
+    ctx: ApiContext, text: str, says: str
+) -> None:
+    maint = Client(ctx).as_("maint")
+    for reply in (
+        maint.post("/api/config/village/check", json={"text": text}),
+        maint.request("PUT", "/api/config/villages/dongcun", json={"text": text}),
+    ):
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["ok"] is False and reply.json().get("applied") is False
+        (issue,) = reply.json()["issues"]
+        assert says in issue["message"] and issue["line"] == 1 + ("name" in text)
