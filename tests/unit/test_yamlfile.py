@@ -48,6 +48,7 @@ def _issues(tmp_path: Path, text: str) -> list[tuple[int | None, str]]:
         pytest.param("a: " + "[" * 5000 + "]" * 5000, 1, f"more than {MAX_DEPTH} deep", id="deep"),
         pytest.param("a: 1\nb: " + "1" * 5000 + "\n", 2, "too many digits", id="huge-int"),
         pytest.param("when: 2026-13-45\n", 1, "month must be in 1..12", id="bad-date"),
+        pytest.param("\x1f", None, "not valid YAML: unacceptable character", id="control"),
     ],
 )
 def test_expansions_and_runaway_documents_are_refused_with_a_line(

@@ -96,17 +96,13 @@ def read_yaml(path: Path, *, shown_as: str | None = None) -> YamlDocument:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigIssue(name, "", f"cannot read the file: {exc}")]) from None
-    loader = _PlainLoader(text, name)
     try:  # _PlainLoader raises ConfigError itself for what it refuses
-        node = loader.get_single_node()
-        data = None if node is None else loader.construct_document(node)
+        node, data = _parse(text, name)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([ConfigIssue(name, "", f"not valid YAML: {problem}", line)]) from None
-    finally:
-        loader.dispose()
     lines: dict[Loc, int] = {}
     issues: list[ConfigIssue] = []
     if node is not None:
@@ -114,6 +110,15 @@ def read_yaml(path: Path, *, shown_as: str | None = None) -> YamlDocument:
     if issues:
         raise ConfigError(issues)
     return YamlDocument(name, data if data is not None else {}, lines)
+
+
+def _parse(text: str, name: str) -> tuple[yaml.Node | None, Any]:
+    loader = _PlainLoader(text, name)  # checks the characters already
+    try:
+        node = loader.get_single_node()
+        return node, None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 class _PlainLoader(yaml.SafeLoader):

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from villagewatch.api.auth import Operator, Viewer, context, now_ms, personal, sees_place
 from villagewatch.api.context import ApiContext
-from villagewatch.api.schemas import at, dt
+from villagewatch.api.schemas import StoredTime, at, dt
 from villagewatch.api.users import User
 from villagewatch.contract import DeviceKind, Identifier
 from villagewatch.registry import HouseRecord
@@ -106,8 +106,8 @@ class CredentialIn(BaseModel):
 
     id: Identifier = Field(description="As the lock reports it.")
     tenant: Identifier
-    valid_from: AwareDatetime | None = None
-    valid_to: AwareDatetime | None = None
+    valid_from: StoredTime | None = None
+    valid_to: StoredTime | None = None
 
 
 def _mask(name: str) -> str:
