@@ -24,7 +24,10 @@ __all__ = [
     "Viewer",
     "context",
     "now_ms",
+    "personal",
     "sees_place",
+    "shown_phone",
+    "shown_tenant_name",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/auth/login.")
@@ -86,3 +89,15 @@ def sees_place(ctx: ApiContext, user: User, place: str) -> bool:
 def personal(user: User) -> bool:
     """Whether the user's work needs personal data (tenants' names, phones)."""
     return user.role in (Role.OPERATOR, Role.ADMIN)
+
+
+def shown_phone(user: User, phone: str) -> str | None:
+    """A phone number (a team member's, a tenant's) as ``user`` may see it: None unless
+    their work needs personal data. Every route that shows a phone uses this."""
+    return phone if personal(user) else None
+
+
+def shown_tenant_name(user: User, name: str) -> str:
+    """A tenant's name as ``user`` may see it: all but its first character masked unless
+    their work needs personal data. Every route that shows a tenant uses this."""
+    return name if personal(user) else name[:1] + "*" * max(len(name) - 1, 1)

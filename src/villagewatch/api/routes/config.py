@@ -3,7 +3,10 @@
 Applying writes the village file atomically (the old one kept as ``.bak``) and
 serves the new devices and places at once; detect reads village files at
 start, so its detectors follow on its next restart (the answer says so).
-Secrets never leave: channel settings are listed by id and kind only.
+Secrets never leave: channel settings are listed by id and kind only. Personal
+data is shown as everywhere else (:func:`~villagewatch.api.auth.shown_phone`,
+:func:`~villagewatch.api.auth.shown_tenant_name`): a maintainer sees no
+member's phone and no tenant's name.
 """
 
 from __future__ import annotations
@@ -17,8 +20,16 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from villagewatch.api.auth import Maintainer, context, now_ms, sees_place
+from villagewatch.api.auth import (
+    Maintainer,
+    context,
+    now_ms,
+    sees_place,
+    shown_phone,
+    shown_tenant_name,
+)
 from villagewatch.api.context import ApiContext
+from villagewatch.api.users import User
 from villagewatch.config import Deployment, load_village
 from villagewatch.config.village import Village
 from villagewatch.errors import ConfigError
@@ -69,7 +80,7 @@ class CheckOut(BaseModel):
     note: str = ""
 
 
-def _redacted(ctx: ApiContext) -> dict[str, Any]:
+def _settings_shown(ctx: ApiContext, user: User) -> dict[str, Any]:
     s = ctx.deployment.settings.model_dump(mode="json")
     s["alerts"]["channels"] = {
         cid: {"kind": c.kind} for cid, c in ctx.deployment.settings.alerts.channels.items()
@@ -77,17 +88,35 @@ def _redacted(ctx: ApiContext) -> dict[str, Any]:
     for secret in ("password_file", "token_file", "password", "token"):
         s["store"].pop(secret, None)
     s["mqtt"].pop("password_file", None)
+    for team in s["alerts"]["towns"].values():
+        _team_shown(team, user)
     return s
+
+
+def _village_shown(village: Village, user: User) -> dict[str, Any]:
+    v = village.model_dump(mode="json")
+    for team in (v["team"], *(g["team"] for g in v["grids"])):
+        _team_shown(team, user)
+    for house in v["houses"]:
+        for tenant in house["tenants"]:
+            tenant["name"] = shown_tenant_name(user, tenant["name"])
+    return v
+
+
+def _team_shown(team: dict[str, Any] | None, user: User) -> None:
+    for member in team["members"] if team else ():
+        member["phone"] = shown_phone(user, member["phone"])
 
 
 @router.get("/api/config")
 async def read_config(request: Request, user: Maintainer) -> ConfigOut:
-    """The settings (no secrets) and the villages the user may see."""
+    """The settings (no secrets) and the villages the user may see; members' phones and
+    tenants' names only for roles that need them."""
     ctx = context(request)
     seen = ctx.places.villages_of(ctx.places.under(user.places))
     return ConfigOut(
-        settings=_redacted(ctx),
-        villages=[v.model_dump(mode="json") for v in ctx.deployment.villages if v.id in seen],
+        settings=_settings_shown(ctx, user),
+        villages=[_village_shown(v, user) for v in ctx.deployment.villages if v.id in seen],
     )
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from villagewatch.api.auth import Maintainer, Viewer, context, now_ms, personal, sees_place
+from villagewatch.api.auth import Maintainer, Viewer, context, now_ms, sees_place, shown_phone
 from villagewatch.api.context import ApiContext
 from villagewatch.api.users import User
 from villagewatch.contract import is_identifier
@@ -67,7 +67,6 @@ async def list_places(request: Request, user: Viewer) -> list[PlaceOut]:
     for pid in ctx.places.nodes if scope is None else scope:
         for above in ctx.places.chain(pid):
             shown[above] = shown.get(above, False) or above == pid
-    show_phone = personal(user)
     out = []
     for pid, yours in shown.items():
         node = ctx.places.nodes[pid]
@@ -80,7 +79,7 @@ async def list_places(request: Request, user: Viewer) -> list[PlaceOut]:
                 members=[
                     MemberOut(
                         id=m.id, name=m.name, role=m.role.value,
-                        phone=m.phone if show_phone else None,
+                        phone=shown_phone(user, m.phone),
                     )
                     for m in (team.members if team else [])
                 ],

@@ -15,7 +15,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from villagewatch.api.auth import Operator, Viewer, context, now_ms, personal, sees_place
+from villagewatch.api.auth import (
+    Operator,
+    Viewer,
+    context,
+    now_ms,
+    sees_place,
+    shown_phone,
+    shown_tenant_name,
+)
 from villagewatch.api.context import ApiContext
 from villagewatch.api.schemas import StoredTime, at, dt
 from villagewatch.api.users import User
@@ -110,18 +118,13 @@ class CredentialIn(BaseModel):
     valid_to: StoredTime | None = None
 
 
-def _mask(name: str) -> str:
-    return name[:1] + "*" * max(len(name) - 1, 1)
-
-
 def _house_out(h: HouseRecord, user: User) -> HouseOut:
-    show = personal(user)
     return HouseOut(
         village=h.village, id=h.id, name=h.name, lock=h.lock,
         tenants=[
             TenantOut(
-                id=t.id, name=t.name if show else _mask(t.name),
-                phone=t.phone if show else None, verified=t.verified,
+                id=t.id, name=shown_tenant_name(user, t.name),
+                phone=shown_phone(user, t.phone), verified=t.verified,
                 added=at(t.added_ms), ended=dt(t.ended_ms),
             )
             for t in h.tenants
