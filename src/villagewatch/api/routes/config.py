@@ -29,6 +29,7 @@ from villagewatch.api.auth import (
     shown_tenant_name,
 )
 from villagewatch.api.context import ApiContext
+from villagewatch.api.middleware import max_body
 from villagewatch.api.users import User
 from villagewatch.config import Deployment, load_village
 from villagewatch.config.village import Village
@@ -40,6 +41,8 @@ router = APIRouter(tags=["config"])
 
 _OUT = ConfigDict(frozen=True)
 _IN = ConfigDict(frozen=True, extra="forbid")
+_TEXT_MAX = 2_000_000
+_BODY_MAX = 8 * 1024 * 1024  # the text as JSON: up to 3 bytes a character, escapes, quoting
 
 
 class ConfigOut(BaseModel):
@@ -66,7 +69,10 @@ class VillageTextIn(BaseModel):
 
     model_config = _IN
 
-    text: str = Field(max_length=2_000_000, description="The whole village file (YAML).")
+    text: str = Field(
+        max_length=_TEXT_MAX, description="The whole village file (YAML), at most 2,000,000 "
+        "characters.",
+    )  # fmt: skip
 
 
 class CheckOut(BaseModel):
@@ -134,7 +140,7 @@ def _check(text: str, where: Path) -> tuple[Village | None, list[IssueOut]]:
         Path(name).unlink(missing_ok=True)
 
 
-@router.post("/api/config/village/check")
+@router.post("/api/config/village/check", openapi_extra=max_body(_BODY_MAX))
 async def check_village(request: Request, _user: Maintainer, body: VillageTextIn) -> CheckOut:
     """Check a village file without applying it."""
     ctx = context(request)
@@ -142,7 +148,7 @@ async def check_village(request: Request, _user: Maintainer, body: VillageTextIn
     return CheckOut(ok=not issues, issues=issues)
 
 
-@router.put("/api/config/villages/{village}")
+@router.put("/api/config/villages/{village}", openapi_extra=max_body(_BODY_MAX))
 async def apply_village(
     request: Request, user: Maintainer, village: str, body: VillageTextIn
 ) -> CheckOut:
