@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from villagewatch.alerts.store import AlertStore
 from villagewatch.api.live import AlertFeed
 from villagewatch.api.places import Places
-from villagewatch.api.throttle import LoginThrottle
+from villagewatch.api.throttle import LoginThrottle, PasswordPool
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
 from villagewatch.registry import RegistryStore
@@ -36,12 +36,19 @@ class ApiContext:
     """The settings file, when there is one: config apply writes its village files."""
     registries: Sequence[CollectorRegistry] = ()
     feed: AlertFeed = field(init=False)
-    logins: LoginThrottle = field(default_factory=LoginThrottle)
+    logins: LoginThrottle = field(init=False)
+    passwords: PasswordPool = field(default_factory=PasswordPool)
+    """Where passwords are hashed and checked (not the threads that read the stores)."""
     places: Places = field(init=False)
     devices: dict[tuple[str, str], DeviceSpec] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.feed = AlertFeed(self.alerts, self.deployment.settings.api.live_poll_s)
+        api = self.deployment.settings.api
+        self.feed = AlertFeed(self.alerts, api.live_poll_s)
+        self.logins = LoginThrottle(
+            failures_per_source=api.login_failures_per_source, window_s=api.login_window_s,
+            delay_max_s=api.login_delay_max_s,
+        )  # fmt: skip
         self.use(self.deployment)
 
     def use(self, deployment: Deployment) -> None:
@@ -55,6 +62,7 @@ class ApiContext:
         self.alerts.close()
         self.users.close()
         self.registry.close()
+        self.passwords.close()
 
     @property
     def plans_dir(self) -> Path:
