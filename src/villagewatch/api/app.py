@@ -103,7 +103,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def metrics() -> Response:
         """Prometheus metrics of the services in this process."""
-        return Response(generate_latest(joined(*ctx.registries)), media_type=CONTENT_TYPE_LATEST)
+        served = joined(*ctx.registries, ctx.metrics.registry)
+        return Response(generate_latest(served), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from villagewatch.alerts.store import AlertStore
 from villagewatch.api.live import AlertFeed
+from villagewatch.api.metrics import ApiMetrics
 from villagewatch.api.places import Places
 from villagewatch.api.throttle import LoginThrottle, PasswordPool
 from villagewatch.api.users import UserStore
@@ -35,6 +36,8 @@ class ApiContext:
     settings_path: Path | None = None
     """The settings file, when there is one: config apply writes its village files."""
     registries: Sequence[CollectorRegistry] = ()
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    """The API's own; /metrics serves them with ``registries``."""
     feed: AlertFeed = field(init=False)
     logins: LoginThrottle = field(init=False)
     passwords: PasswordPool = field(default_factory=PasswordPool)
@@ -44,7 +47,7 @@ class ApiContext:
 
     def __post_init__(self) -> None:
         api = self.deployment.settings.api
-        self.feed = AlertFeed(self.alerts, api.live_poll_s)
+        self.feed = AlertFeed(self.alerts, api.live_poll_s, self.metrics)
         self.logins = LoginThrottle(
             failures_per_source=api.login_failures_per_source, window_s=api.login_window_s,
             delay_max_s=api.login_delay_max_s,

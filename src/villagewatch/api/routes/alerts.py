@@ -119,7 +119,11 @@ async def stream(
             return f"id: {change.id}\nevent: reload\ndata: {{}}\n\n"
         if not sees_place(ctx, user, change.alert.place):
             return None
-        data = _out(ctx, change.alert).model_dump_json()
+        try:
+            data = _out(ctx, change.alert).model_dump_json()
+        except Exception as exc:  # noqa: BLE001 - this alert only: the stream goes on
+            ctx.feed.skipped(exc, change.alert.id)
+            return None
         return f"id: {change.id}\nevent: alert\ndata: {data}\n\n"
 
     async def events() -> AsyncIterator[str]:
