@@ -3,6 +3,7 @@ idempotence, one open alert per identity however many writers race, append-only 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing
 import sqlite3
@@ -15,6 +16,7 @@ import pytest
 
 from tests.unit.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
 from villagewatch.alerts import ActionRefused, AlertPolicy, AlertState, SQLiteAlertStore
+from villagewatch.alerts.sender import Sender
 from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.errors import StoreUnavailable
 from villagewatch.sqlitetx import SQLITE_METRICS
@@ -333,4 +335,33 @@ def test_a_write_past_the_busy_timeout_is_refused_and_counted(tmp_path: Path) ->
             within_bound(lambda: store.acknowledge(first.id, "op", NOW + 1))
     assert SQLITE_METRICS.get_sample_value("villagewatch_sqlite_busy_total", labels) == before + 1
     assert store.acknowledge(first.id, "op", NOW + 2).state is AlertState.ACKNOWLEDGED
+    store.close()
+
+
+def test_the_sender_outlives_a_store_held_by_another_process(tmp_path: Path) -> None:
+    """With the short busy timeout a held store is a StoreUnavailable every pass: the sender
+    (like the engine) waits it out instead of ending ``alerts run``."""
+    path = tmp_path / "alerts.db"
+    store = SQLiteAlertStore(path, busy_timeout_s=0.05)
+    sender = Sender(store=store, channels={})
+    passes = 0
+
+    async def main() -> None:
+        nonlocal passes
+        stop = asyncio.Event()
+        real = sender.send_due
+
+        async def counted() -> int:
+            nonlocal passes
+            passes += 1
+            if passes >= 3:
+                stop.set()
+            return await real()
+
+        sender.send_due = counted  # type: ignore[method-assign]
+        await asyncio.wait_for(sender.run(stop, every_s=0.01), BOUND_S)
+
+    with write_lock_held(path):
+        asyncio.run(main())
+    assert passes >= 3
     store.close()
