@@ -29,6 +29,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from villagewatch.api.auth import Require, bearer_user
+from villagewatch.errors import StoreError
 
 __all__ = ["DEFAULT_MAX_BODY", "RequestGate", "SecurityHeaders", "max_body"]
 
@@ -97,6 +98,9 @@ class RequestGate:
                 )
             except HTTPException as exc:
                 await _answer(exc, scope, receive, send)
+                return
+            except StoreError as exc:  # as the app answers it, which is not around us
+                await _answer(HTTPException(503, f"store unavailable: {exc}"), scope, receive, send)
                 return
             scope.setdefault("state", {})["user"] = user  # Require takes it from here
         length = _header(scope, b"content-length") or ""

@@ -14,6 +14,7 @@ import pytest
 from tests.unit.api.conftest import PASSWORD, Client, now_ms
 from villagewatch.api.app import create_app
 from villagewatch.api.context import ApiContext
+from villagewatch.errors import StoreUnavailable
 
 _CHUNK = 64 * 1024
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -161,3 +162,14 @@ def test_a_body_that_is_not_what_the_route_takes_is_422_without_echoing_it(
     long = Client(ctx).as_("op").post("/api/alerts/1/comment", json={"text": "秘" * 3000})
     assert long.status_code == 422 and "秘" not in long.text
     assert long.json()["detail"][0]["msg"] == "String should have at most 2000 characters"
+
+
+def test_a_users_store_that_is_unavailable_is_503_at_the_gate_too(
+    ctx: ApiContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(token: str, now_ms: int) -> None:
+        raise StoreUnavailable("users busy: another process or thread is writing it")
+
+    monkeypatch.setattr(ctx.users, "authenticate", unavailable)
+    sent = call(ctx, "GET", "/api/alerts", size=0, token="any")
+    assert sent.status == 503 and b"store unavailable: users busy" in sent.body
