@@ -35,9 +35,18 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IN = ConfigDict(frozen=True, extra="forbid")
 
 
+_FIRST = datetime.min.replace(tzinfo=UTC)
+_LAST = datetime.max.replace(tzinfo=UTC)
+
+
 def at(ms: int) -> datetime:
-    """Epoch ms as an aware datetime."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    """Epoch ms as an aware datetime. A time beyond the calendar (a device's clock gone wild
+    reached a stored alert) is shown as its first or last moment: one absurd time must not
+    fail a whole list."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return _FIRST if ms < 0 else _LAST
 
 
 EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)

@@ -225,3 +225,19 @@ def test_a_change_that_waits_past_the_busy_timeout_is_503_and_counted(tmp_path: 
         assert op.post(f"/api/alerts/{alert.id}/acknowledge", json={}).status_code == 200
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("at_ms", [2**53, -(2**53)], ids=["far-future", "far-past"])
+def test_an_alert_with_a_time_beyond_the_calendar_is_still_listed(
+    ctx: ApiContext, three: list[Alert], at_ms: int
+) -> None:
+    """A device clock gone wild reached an alert's start time: the list and the alert still
+    answer (the time shown as the calendar's first or last moment), for every alert."""
+    wild = _fire(ctx, "wl-sluice", at_ms=at_ms)
+    viewer = Client(ctx).as_("viewer")
+    listed = viewer.get("/api/alerts")
+    assert listed.status_code == 200
+    assert [a["id"] for a in listed.json()] == [wild.id, *(a.id for a in reversed(three))]
+    started = listed.json()[0]["started"]
+    assert started.startswith("9999-12-31" if at_ms > 0 else "0001-01-01")
+    assert viewer.get(f"/api/alerts/{wild.id}").status_code == 200
