@@ -362,13 +362,14 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
     settings = deployment.settings.alerts
 
     async def main(stop: asyncio.Event) -> None:
-        from villagewatch.metrics_http import metrics_served
+        from villagewatch.metrics_http import joined, metrics_served
+        from villagewatch.sqlitetx import SQLITE_METRICS
 
         store = SQLiteAlertStore(settings.state_path, notifier=notifier_for(deployment))
         metrics = AlertMetrics(store)
         clock = SteadyClock()  # timers and due times must not jump with the system clock
         try:
-            with metrics_served(metrics.registry, settings.metrics_port):
+            with metrics_served(joined(metrics.registry, SQLITE_METRICS), settings.metrics_port):
                 async with httpx.AsyncClient() as client, asyncio.TaskGroup() as tg:
                     channels = {
                         cid: build_channel(cid, cfg, client)
