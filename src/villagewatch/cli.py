@@ -365,7 +365,10 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
         from villagewatch.metrics_http import joined, metrics_served
         from villagewatch.sqlitetx import SQLITE_METRICS
 
-        store = SQLiteAlertStore(settings.state_path, notifier=notifier_for(deployment))
+        store = SQLiteAlertStore(
+            settings.state_path, notifier=notifier_for(deployment),
+            reserve_bytes=int(settings.disk_reserve_mb * 1e6),
+        )  # fmt: skip
         metrics = AlertMetrics(store)
         clock = SteadyClock()  # timers and due times must not jump with the system clock
         try:

@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
 
+from villagewatch.diskspace import DiskReserve, is_disk_full
 from villagewatch.errors import StoreUnavailable
 
 __all__ = [
@@ -104,30 +105,54 @@ class SQLiteFile:
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         foreign_keys: bool = False,
         rows: Literal["tuple", "row"] = "tuple",
+        reserve_bytes: int = 0,
     ) -> None:
-        """Open (create) ``path``; ``rows="row"`` gives :class:`sqlite3.Row` rows."""
+        """Open (create) ``path``; ``rows="row"`` gives :class:`sqlite3.Row` rows.
+
+        ``reserve_bytes``: space held in ``<file>.reserve`` and given back when the disk is
+        full, so the file still opens (SQLite needs room for its shared-memory file) and
+        takes small writes — for the stores alerting depends on (see
+        :mod:`villagewatch.diskspace`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.name = name
         self._path = path
         self._timeout_s = busy_timeout_s
         self._row_factory = sqlite3.Row if rows == "row" else None
-        self._writer = self._connect()
+        self._reserve = DiskReserve(path.with_name(path.name + ".reserve"), reserve_bytes)
         self._writer_lock = threading.Lock()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # guards the list only, never held during I/O
         self._closed = False
         try:
-            self._writer.execute("PRAGMA journal_mode=WAL")
-            self._writer.execute("PRAGMA synchronous=FULL")
-            if foreign_keys:
-                self._writer.execute("PRAGMA foreign_keys=ON")
-            # idempotent (IF NOT EXISTS …), and all or nothing
-            self._writer.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
+            self._writer = self._open_writer(schema, foreign_keys=foreign_keys)
+        except StoreUnavailable as exc:
+            if not (is_disk_full(exc) and self._reserve.release()):
+                raise
+            self._writer = self._open_writer(schema, foreign_keys=foreign_keys)
+        self._reserve.ensure()
+
+    def _open_writer(self, schema: str, *, foreign_keys: bool) -> sqlite3.Connection:
+        try:
+            writer = self._connect()
         except sqlite3.OperationalError as exc:
-            if self._writer.in_transaction:
-                self._writer.execute("ROLLBACK")
-            self._writer.close()
-            raise _unavailable(exc, name, "write") from exc
+            raise _unavailable(exc, self.name, "write") from exc
+        try:
+            writer.execute("PRAGMA journal_mode=WAL")
+            writer.execute("PRAGMA synchronous=FULL")
+            if foreign_keys:
+                writer.execute("PRAGMA foreign_keys=ON")
+            # idempotent (IF NOT EXISTS …), and all or nothing
+            writer.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
+        except sqlite3.OperationalError as exc:
+            if writer.in_transaction:
+                writer.execute("ROLLBACK")
+            writer.close()
+            raise _unavailable(exc, self.name, "write") from exc
+        return writer
+
+    def maintain(self) -> None:
+        """Put the disk reserve back if it was given away and there is room again."""
+        self._reserve.ensure()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -147,7 +172,12 @@ class SQLiteFile:
         try:
             if self._closed:
                 raise StoreUnavailable(f"{self.name} is closed")
-            return write_transaction(self._writer, fn, self.name)
+            try:
+                return write_transaction(self._writer, fn, self.name)
+            except StoreUnavailable as exc:
+                if not (is_disk_full(exc) and self._reserve.release()):
+                    raise
+                return write_transaction(self._writer, fn, self.name)
         finally:
             self._writer_lock.release()
 

@@ -59,7 +59,8 @@ def committed_high(db: Path, device: str) -> int:
         ).fetchone()
     if row is None:
         return -1
-    remembered = json.loads(row[0])["seen"]["readings"].values()
+    seen = json.loads(row[0])["seen"]
+    remembered = [*seen["readings"].values(), *seen["events"].values()]
     return max((seq for seqs in remembered for seq in seqs), default=-1)
 
 

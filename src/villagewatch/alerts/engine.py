@@ -11,6 +11,7 @@ yet applied, and a transition applied twice changes nothing anyway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
@@ -152,7 +153,12 @@ class AlertEngine:
     async def run(self, stop: asyncio.Event) -> None:
         """Pump every ``poll_s`` until ``stop``; a store that is busy is retried, not fatal."""
         log.info("Alert engine reading %s", ", ".join(map(str, self._sources)))
+        passes = 0
         while not stop.is_set():
+            passes += 1
+            if passes % 300 == 1:  # a minute at the default poll: the disk reserve back
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread(self._store.maintain)
             try:
                 await asyncio.to_thread(self.pump, self._clock.now_ms())
             except StoreUnavailable as exc:

@@ -89,12 +89,15 @@ class SQLiteAlertStore:
         *,
         notifier: Notifier | None = None,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        reserve_bytes: int = 0,
     ) -> None:
         """``notifier``: who is told of what (routing); without one nothing is notified.
-        ``busy_timeout_s``: how long a change waits for another writer."""
+        ``busy_timeout_s``: how long a change waits for another writer. ``reserve_bytes``:
+        disk space kept beside the file for when the disk is full (see
+        :class:`~villagewatch.sqlitetx.SQLiteFile`)."""
         self._db = SQLiteFile(
             path, name="alerts", schema=_SCHEMA + outbox.SCHEMA, busy_timeout_s=busy_timeout_s,
-            foreign_keys=True, rows="row",
+            foreign_keys=True, rows="row", reserve_bytes=reserve_bytes,
         )  # fmt: skip
         self._notifier = notifier
         self._failing: set[int] = set()
@@ -167,6 +170,10 @@ class SQLiteAlertStore:
             (limit,),
         )
         return [dict(r) for r in rows]
+
+    def maintain(self) -> None:
+        """See :meth:`villagewatch.alerts.store.AlertStore.maintain`."""
+        self._db.maintain()
 
     def cursor(self, source: str) -> int:
         """See :meth:`villagewatch.alerts.store.AlertStore.cursor`."""

@@ -56,6 +56,10 @@ class AlertStore(Protocol):
         """The newest transitions set aside: source, position, transition_id, detail, at_ms."""
         ...
 
+    def maintain(self) -> None:
+        """Housekeeping a store may need now and then (its disk reserve made again)."""
+        ...
+
     def cursor(self, source: str) -> int:
         """How far the feed ``source`` has been applied (0: not at all)."""
         ...

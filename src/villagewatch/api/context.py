@@ -94,7 +94,10 @@ def open_context(
         deployment=deployment,
         store=store,
         alerts=SQLiteAlertStore(
-            s.alerts.state_path, notifier=notifier_for(deployment), busy_timeout_s=wait_s
+            s.alerts.state_path,
+            notifier=notifier_for(deployment),
+            busy_timeout_s=wait_s,
+            reserve_bytes=int(s.alerts.disk_reserve_mb * 1e6),
         ),
         users=UserStore(s.api.state_dir / "api.db", busy_timeout_s=wait_s),
         registry=registry,

@@ -351,6 +351,12 @@ class AlertsSettings(BaseModel):
         600, gt=0, description="…is one flapping alert until it stays clear this long."
     )
     notify_resolved: bool = Field(True, description="Tell the team when an alert is resolved.")
+    disk_reserve_mb: float = Field(
+        64,
+        ge=0,
+        description="Space kept in a file beside the alert store and given back when the disk "
+        "is full, so alerts are still recorded and handled (0: none).",
+    )
     report_utc_offset_h: float = Field(
         8, ge=-12, le=14, description="Local time of reports (days and months): hours from UTC."
     )

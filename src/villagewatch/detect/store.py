@@ -27,8 +27,8 @@ import orjson
 
 from villagewatch.contract import DeadLetter, RejectReason
 from villagewatch.detectors import Transition
-from villagewatch.diskspace import DiskReserve, is_disk_full
 from villagewatch.errors import StoreUnavailable
+from villagewatch.sqlitetx import SQLiteFile
 from villagewatch.waiting import sleep_or_stop
 
 __all__ = ["DEAD_LETTERS_KEPT", "DetectStore", "dump_states", "open_detect_store", "transition_id"]
@@ -84,55 +84,21 @@ class DetectStore:
 
     def __init__(self, path: Path, *, reserve_bytes: int = 64 << 20) -> None:
         """Open (or create) the file; :class:`StoreUnavailable` when that is impossible."""
-        self._path = path
-        self._reserve = DiskReserve(path.with_name(path.name + ".reserve"), reserve_bytes)
-        try:
-            self._conn = self._connect()
-        except sqlite3.Error as exc:
-            if not (is_disk_full(exc) and self._reserve.release()):
-                raise StoreUnavailable(f"cannot open {path}: {exc}") from exc
-            try:
-                self._conn = self._connect()
-            except sqlite3.Error as again:
-                raise StoreUnavailable(f"cannot open {path}: {again}") from again
-        self._reserve.ensure()
+        self._db = SQLiteFile(
+            path, name="detect state", schema=_SCHEMA, reserve_bytes=reserve_bytes
+        )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-store")
 
-    def _connect(self) -> sqlite3.Connection:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self._path, isolation_level=None, timeout=30, check_same_thread=False
-        )
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error:
-            conn.close()
-            raise
-        return conn
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def call() -> T:
-            try:
-                return fn(self._conn)
-            except sqlite3.OperationalError as exc:
-                if is_disk_full(exc) and self._reserve.release():
-                    try:
-                        return fn(self._conn)
-                    except sqlite3.OperationalError as again:
-                        raise StoreUnavailable(f"SQLite {self._path}: {again}") from again
-                raise StoreUnavailable(f"SQLite {self._path}: {exc}") from exc
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def maintain(self) -> None:
         """Put the disk reserve back if it was given away and there is room again."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._reserve.ensure)
+        await self._run(self._db.maintain)
 
     def load_states(self) -> list[tuple[str, dict[str, Any]]]:
         """Every saved state (at start-up, before anything runs)."""
-        rows = self._conn.execute("SELECT owner, state FROM state").fetchall()
+        rows = self._db.rows("SELECT owner, state FROM state")
         return [(owner, json.loads(state)) for owner, state in rows]
 
     async def commit(
@@ -149,36 +115,33 @@ class DetectStore:
         def run(conn: sqlite3.Connection) -> int:
             return _commit(conn, state_rows, transitions, dead_letters, now_ns)
 
-        return await self._run(run)
+        return await self._run(lambda: self._db.write(run))
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The newest dead letters, newest first."""
-
-        def read(conn: sqlite3.Connection) -> list[DeadLetter]:
-            rows = conn.execute(
+        rows = await self._run(
+            lambda: self._db.rows(
                 "SELECT received_ns, topic, reason, detail, payload FROM dead_letters"
                 " ORDER BY id DESC LIMIT ?",
                 (limit,),
-            ).fetchall()
-            return [DeadLetter(r[0], r[1], RejectReason(r[2]), r[3], bytes(r[4])) for r in rows]
-
-        return await self._run(read)
+            )
+        )
+        return [DeadLetter(r[0], r[1], RejectReason(r[2]), r[3], bytes(r[4])) for r in rows]
 
     async def firing(self) -> list[dict[str, Any]]:
         """Alerts firing now."""
-
-        def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            conn.row_factory = sqlite3.Row
-            try:
-                return [dict(r) for r in conn.execute("SELECT * FROM alerts ORDER BY since_ms")]
-            finally:
-                conn.row_factory = None
-
-        return await self._run(read)
+        names = [
+            "key", "detector", "village", "subject", "kind", "severity", "since_ms", "updated_ms",
+            "message", "details", "historical", "needs_close",
+        ]  # fmt: skip
+        rows = await self._run(
+            lambda: self._db.rows(f"SELECT {', '.join(names)} FROM alerts ORDER BY since_ms")  # noqa: S608 - fixed names
+        )
+        return [dict(zip(names, r, strict=True)) for r in rows]
 
     async def close(self) -> None:
         """Close the database and the store's thread."""
-        await self._run(lambda conn: conn.close())
+        await self._run(self._db.close)
         self._executor.shutdown(wait=True)
 
 
@@ -189,79 +152,69 @@ def _commit(
     dead_letters: Sequence[DeadLetter],
     now_ns: int,
 ) -> int:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if dead_letters:
-            conn.executemany(
-                "INSERT INTO dead_letters (received_ns, topic, reason, detail, payload)"
-                " VALUES (?,?,?,?,?)",
-                [
-                    (d.received_ns, d.topic, d.reason.value, d.detail, d.payload)
-                    for d in dead_letters
-                ],
-            )
-            conn.execute(
-                "DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?",
-                (DEAD_LETTERS_KEPT,),
-            )
+    if dead_letters:
         conn.executemany(
-            "INSERT INTO state VALUES (?, ?)"
-            " ON CONFLICT (owner) DO UPDATE SET state = excluded.state",
-            states,
+            "INSERT INTO dead_letters (received_ns, topic, reason, detail, payload)"
+            " VALUES (?,?,?,?,?)",
+            [(d.received_ns, d.topic, d.reason.value, d.detail, d.payload) for d in dead_letters],
         )
-        new = 0
-        for t in transitions:
-            k = t.key
-            details = json.dumps(t.details, ensure_ascii=False, default=str)
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO transitions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        conn.execute(
+            "DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?",
+            (DEAD_LETTERS_KEPT,),
+        )
+    conn.executemany(
+        "INSERT INTO state VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET state = excluded.state",
+        states,
+    )
+    new = 0
+    for t in transitions:
+        k = t.key
+        details = json.dumps(t.details, ensure_ascii=False, default=str)
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO transitions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                transition_id(t),
+                str(k),
+                k.detector,
+                k.village,
+                k.subject,
+                k.kind,
+                t.action,
+                t.severity.value,
+                t.at_ms,
+                t.message,
+                details,
+                t.historical,
+                t.needs_close,
+                now_ns,
+            ),
+        )
+        if cur.rowcount == 0:
+            continue
+        new += 1
+        if t.action == "clear":
+            conn.execute("DELETE FROM alerts WHERE key = ?", (str(k),))
+        else:
+            conn.execute(
+                "INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (key) DO UPDATE SET severity = excluded.severity,"
+                " updated_ms = excluded.updated_ms, message = excluded.message,"
+                " details = excluded.details",
                 (
-                    transition_id(t),
                     str(k),
                     k.detector,
                     k.village,
                     k.subject,
                     k.kind,
-                    t.action,
                     t.severity.value,
+                    t.at_ms,
                     t.at_ms,
                     t.message,
                     details,
                     t.historical,
                     t.needs_close,
-                    now_ns,
                 ),
             )
-            if cur.rowcount == 0:
-                continue
-            new += 1
-            if t.action == "clear":
-                conn.execute("DELETE FROM alerts WHERE key = ?", (str(k),))
-            else:
-                conn.execute(
-                    "INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT (key) DO UPDATE SET severity = excluded.severity,"
-                    " updated_ms = excluded.updated_ms, message = excluded.message,"
-                    " details = excluded.details",
-                    (
-                        str(k),
-                        k.detector,
-                        k.village,
-                        k.subject,
-                        k.kind,
-                        t.severity.value,
-                        t.at_ms,
-                        t.at_ms,
-                        t.message,
-                        details,
-                        t.historical,
-                        t.needs_close,
-                    ),
-                )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return new
 
 
