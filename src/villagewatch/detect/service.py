@@ -44,9 +44,10 @@ from villagewatch.detectors import Transition
 from villagewatch.detectors.events import RegisteredCredential
 from villagewatch.diskspace import export_free_space, measure_filesystems
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
-from villagewatch.metrics_http import metrics_served
+from villagewatch.metrics_http import joined, metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
 from villagewatch.registry import RegistryStore
+from villagewatch.sqlitetx import SQLITE_METRICS
 from villagewatch.steadyclock import SteadyClock
 from villagewatch.waiting import sleep_or_stop
 
@@ -199,7 +200,8 @@ class DetectService:
         """Detect until ``stop``; then commit and acknowledge what was processed, and leave."""
         link_stop = asyncio.Event()
         log.info("Watching villages %s", ", ".join(self._villages))
-        with metrics_served(self.metrics.registry, self._settings.metrics_port):
+        served = joined(self.metrics.registry, SQLITE_METRICS)  # its state and the registry
+        with metrics_served(served, self._settings.metrics_port):
             async with asyncio.TaskGroup() as tg:
                 link = tg.create_task(self._link.run(link_stop))
                 ticking = tg.create_task(self._tick(stop))
