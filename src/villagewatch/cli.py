@@ -362,6 +362,7 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
     settings = deployment.settings.alerts
 
     async def main(stop: asyncio.Event) -> None:
+        from villagewatch.diskspace import export_free_space
         from villagewatch.metrics_http import joined, metrics_served
         from villagewatch.sqlitetx import SQLITE_METRICS
 
@@ -370,6 +371,7 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
             reserve_bytes=int(settings.disk_reserve_mb * 1e6),
         )  # fmt: skip
         metrics = AlertMetrics(store)
+        export_free_space(metrics.registry, "alerts", [settings.state_path.parent])
         clock = SteadyClock()  # timers and due times must not jump with the system clock
         try:
             with metrics_served(joined(metrics.registry, SQLITE_METRICS), settings.metrics_port):

@@ -16,6 +16,7 @@ from villagewatch.api.places import Places
 from villagewatch.api.throttle import LoginThrottle, PasswordPool
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
+from villagewatch.diskspace import export_free_space
 from villagewatch.registry import RegistryStore
 from villagewatch.sqlitetx import SQLITE_METRICS
 from villagewatch.store import Store
@@ -48,6 +49,10 @@ class ApiContext:
     def __post_init__(self) -> None:
         api = self.deployment.settings.api
         self.feed = AlertFeed(self.alerts, api.live_poll_s, self.metrics)
+        settings = self.deployment.settings
+        export_free_space(
+            self.metrics.registry, "api", [api.state_dir, settings.alerts.state_path.parent]
+        )
         self.logins = LoginThrottle(
             failures_per_source=api.login_failures_per_source, window_s=api.login_window_s,
             delay_max_s=api.login_delay_max_s,
