@@ -11,7 +11,9 @@ Stored time
     InfluxDB (whose point identity is series + time), while a redelivered
     reading lands on exactly the same point. When the device time was
     implausible the receive time takes its place (``rescued``), and
-    ``device_ts_ms`` keeps what the device said.
+    ``device_ts_ms`` keeps what the device said. An item that came without a
+    device time (``age_ms``, or none) is ``rescued`` too: its time is the
+    centre's, receive time less ``age_ms``, and ``device_ts_ms`` is that time.
 """
 
 from __future__ import annotations
