@@ -6,22 +6,9 @@ appended to its lane: events to ALARM, telemetry to TELEMETRY, camera snapshots 
 EVIDENCE (each sent alone, as the JPEG, on ``…/evidence/<id>``). The outbox is
 fsynced every ``outbox.sync_interval_s``; only then can a record be sent.
 
-Sending, while connected: lanes in order (an SOS made during a backlog leaves
-before that backlog), records grouped per device into messages of at most
-``batch_max`` items, at most ``max_inflight`` messages unacknowledged. A record
-older than ``live_window_s`` when sent (made during an outage, or before a
-restart) is ``historical`` — backlog — and backlog is paced at ``drain_rate``
-readings a second so a village coming back does not flatten the broker. A
-record leaves the outbox only when the broker took it: one it refused is held
-and tried again, alone, with a growing delay, or moved to the dead-letter file
-when no retry can help (``refusals.py``), and the refusal is counted and told.
-
-Alarms never wait for the clock: an event made while the clock is not trusted
-leaves at once without a device time, with its age by the monotonic clock
-(``age_ms``), and the centre stamps it; it keeps that form when resent, so every
-copy is the same item to the centre. Telemetry waits for a trusted clock (and
-leaves with corrected times): readings are stored and compared by their time,
-and a centre-stamped time costs the store a look-up per write to find copies.
+Sending (``sender.py``), while connected: alarms first; a record leaves the outbox only
+when the broker took it, one it refused is held and tried again or dead-lettered. Alarms never
+wait for the clock (the centre stamps them); telemetry does.
 
 A full disk stops nothing: a failed sync is retried (the records wait in
 memory, bounded), a measurement that cannot be queued is counted and told, and
@@ -36,10 +23,8 @@ the drivers whose config changed are restarted; the outcome is reported on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
-import os
 import secrets
 import time
 from collections.abc import Sequence
@@ -49,15 +34,14 @@ from typing import Any
 
 import orjson
 
-from villagewatch.contract.payloads import MAX_AGE_MS, DesiredConfig, ReportedConfig
+from villagewatch.contract.payloads import DesiredConfig, ReportedConfig
 from villagewatch.edge.clock import EdgeClock
 from villagewatch.edge.drivers import DriverSettings, build_driver
 from villagewatch.edge.durable import fsync_dir, replace_durably
-from villagewatch.edge.link import EdgeLink, TooLargeForBroker
+from villagewatch.edge.link import EdgeLink
 from villagewatch.edge.measurement import Driver, Measurement
 from villagewatch.edge.metrics import EdgeMetrics
-from villagewatch.edge.outbox import Entry, Lane, Outbox
-from villagewatch.edge.refusals import TOO_LARGE, Refusal, refusal_of
+from villagewatch.edge.outbox import Lane, Outbox
 from villagewatch.edge.remote import (
     RemoteConfigError,
     apply_remote,
@@ -65,7 +49,9 @@ from villagewatch.edge.remote import (
     parse_desired,
     version_of,
 )
+from villagewatch.edge.sender import Sender
 from villagewatch.edge.settings import EdgeSettings
+from villagewatch.edge.status import snapshot
 from villagewatch.metrics_http import metrics_served
 from villagewatch.waiting import sleep_or_stop
 
@@ -73,12 +59,10 @@ __all__ = ["EdgeAgent"]
 
 log = logging.getLogger(__name__)
 
-_SEND_IDLE_S = 0.02
 _COMMIT_S = 0.1
 _POLICY_S = 5.0
 _STATUS_S = 1.0
 _DRIVER_STOP_S = 10.0
-_EVIDENCE_BATCH = 4  # snapshots of up to 200 KB: a few at a time, not batch_max of them
 _TELL_EVERY_S = 60.0  # a fault that persists is logged again at most this often
 
 
@@ -97,16 +81,6 @@ class _Slot:
     cfg: DriverSettings
     stop: asyncio.Event
     task: asyncio.Task[None]
-
-
-@dataclass(slots=True)
-class _Sent:
-    lane: Lane
-    recnos: list[int]
-    items: int
-    device: str
-    topic: str
-    size: int
 
 
 class EdgeAgent:
@@ -148,9 +122,6 @@ class EdgeAgent:
         self._clock_told = -math.inf
         self._desired_next: bytes | None = None  # the latest desired config not yet applied
         self._applying = False
-        self.refused = {lane: dict[str, int]() for lane in Lane}
-        """Records the broker refused, per lane and reason, since start."""
-        self._refusal_told: set[tuple[str, str]] = set()  # (device, reason) logged
         self.unwritable = dict.fromkeys(Lane, 0)
         """Measurements that could not be queued in the outbox (a full disk): lost."""
         self.sync_failures = 0
@@ -164,12 +135,17 @@ class EdgeAgent:
             on_config=self._config_message, max_inflight=settings.max_inflight,
         )  # fmt: skip
         self.metrics = EdgeMetrics(self)
-        self._sent: dict[int, _Sent] = {}
-        self._tokens = float(settings.drain_rate)
-        self._tokens_at = time.monotonic()
-        self._wake = asyncio.Event()
+        self.sender = Sender(
+            self._s, outbox=self.outbox, link=self.link, clock=self.clock, metrics=self.metrics,
+            machine=self._machine, on_disk_error=self._disk_failed,
+        )  # fmt: skip
         if self.outbox.corrupt:
             self.metrics.corrupt.inc(self.outbox.corrupt)
+
+    @property
+    def settings(self) -> EdgeSettings:
+        """The settings running now: ``edge.yaml``, with the remote config laid over it."""
+        return self._s
 
     # --- accepting ----------------------------------------------------------------------------
 
@@ -241,7 +217,7 @@ class EdgeAgent:
             for drv in self._extra:
                 tg.create_task(self._run_driver(drv, stop))
             tg.create_task(self._syncing(stop))
-            tg.create_task(self._sending(stop))
+            tg.create_task(self.sender.run(stop))
             tg.create_task(self.link.run(stop))
 
     def _start(self, cfg: DriverSettings, drv: Driver) -> _Slot:
@@ -281,7 +257,7 @@ class EdgeAgent:
                 if self.disk_error is not None:
                     log.info("The outbox is written again; what waited in memory is on disk")
                     self.disk_error = None
-            self._wake.set()
+            self.sender.wake()
             now = time.monotonic()
             if now - last_commit >= _COMMIT_S:
                 try:
@@ -311,119 +287,6 @@ class EdgeAgent:
                 "in memory (a segment per lane at most) and are written once there is space",
                 what, exc, _mb(self.outbox.free_bytes()),
             )  # fmt: skip
-
-    async def _sending(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            sent = 0
-            if self.link.connected.is_set():
-                sent = self._send_some()
-            if not sent:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), _SEND_IDLE_S)
-            else:
-                await asyncio.sleep(0)
-
-    def _send_some(self) -> int:
-        """Send from the first lane with something to send; returns messages sent. Telemetry
-        waits for a trusted clock; alarms and evidence (which carries no time) do not."""
-        if len(self._sent) >= self._s.max_inflight or self._pacing_wait() > 0:
-            return 0
-        trusted = self.clock.trusted()
-        for lane in Lane:
-            if lane is Lane.TELEMETRY and not trusted:
-                continue
-            count = _EVIDENCE_BATCH if lane is Lane.EVIDENCE else self._s.batch_max
-            entries = self.outbox.read(lane, count)
-            if entries:
-                return self._publish(lane, entries)
-        return 0
-
-    def _publish(self, lane: Lane, entries: list[Entry]) -> int:
-        if lane is Lane.EVIDENCE:
-            return self._publish_evidence(entries)
-        # one message per device, channel and boot (the boot the records were made in: a
-        # resend after a restart keeps its dedupe key), live or backlog; a record the broker
-        # refused before goes alone, so that it cannot keep others from leaving
-        groups: dict[tuple[str, str, str, bool, int], list[tuple[int, dict[str, Any]]]] = {}
-        now_mono = self.clock.mono_ms()
-        for e in entries:
-            rec = orjson.loads(e.payload)
-            item, historical = self._item(rec, now_mono)
-            key = (rec["d"], rec["c"], rec["b"], historical, e.recno if e.retried else -1)
-            groups.setdefault(key, []).append((e.recno, item))
-        messages = 0
-        for (device, channel, boot, historical, _), items in groups.items():
-            field = "reading" if channel == "telemetry" else "event"
-            body: dict[str, Any] = {"v": 1, "device": device, "boot": boot}
-            body["historical"] = historical
-            if len(items) == 1 and not historical:
-                body[field] = items[0][1]
-            else:
-                body[field + "s"] = [i for _, i in items]
-            topic = f"vw/v1/{self._s.village}/{device}/{channel}"
-            payload = orjson.dumps(body)
-            sent = _Sent(lane, [r for r, _ in items], len(items), device, topic, len(payload))
-            if not self._send(sent, payload):
-                return messages
-            if historical:
-                self._tokens -= len(items)
-            self.metrics.sent.labels(lane.name.lower(), str(historical).lower()).inc(len(items))
-            messages += 1
-        return messages
-
-    def _publish_evidence(self, entries: list[Entry]) -> int:
-        """One message per snapshot: the JPEG itself on ``…/<device>/evidence/<id>``."""
-        messages = 0
-        for e in entries:
-            header, _, jpeg = e.payload.partition(b"\n")
-            rec = orjson.loads(header)
-            topic = f"vw/v1/{self._s.village}/{rec['d']}/evidence/{rec['x']['id']}"
-            if not self._send(_Sent(Lane.EVIDENCE, [e.recno], 1, rec["d"], topic, len(jpeg)), jpeg):
-                return messages
-            self.metrics.sent.labels("evidence", "false").inc()
-            messages += 1
-        return messages
-
-    def _send(self, sent: _Sent, payload: bytes) -> bool:
-        """Publish one message; False when the link went (everything read is read again)."""
-        try:
-            mid = self.link.publish(sent.topic, payload)
-        except TooLargeForBroker as exc:
-            sent.size = exc.size
-            self._refused(sent, TOO_LARGE)  # as the broker would have, without losing the link
-            return True
-        if mid is None:
-            self.outbox.rewind()  # the link went: all of this is read again later
-            return False
-        self._sent[mid] = sent
-        return True
-
-    def _item(self, rec: dict[str, Any], now_mono: int) -> tuple[dict[str, Any], bool]:
-        same_machine = rec["mb"] == self._machine
-        age_ms = now_mono - rec["m"] if same_machine else None
-        historical = age_ms is None or age_ms > self._s.live_window_s * 1000
-        item: dict[str, Any] = {"seq": rec["s"]}
-        if rec["t"] is not None:
-            item["ts"] = rec["t"]
-        elif rec["c"] == "event":
-            # an alarm made before the clock was trusted never waits for it, and never gets a
-            # ts when resent: every copy must be the same item to the centre, which stamps it
-            # receive time less its age (unknown across a reboot of the box, or past a year)
-            if age_ms is not None and age_ms <= MAX_AGE_MS:
-                item["age_ms"] = age_ms
-        else:  # made before the clock was trusted: correct it now (made before a reboot: no
-            # better bound than this machine boot's start)
-            item["ts"] = self.clock.correct(rec["m"] if same_machine else 0)
-        item["clock"] = "synced" if rec["t"] is not None else "unsynced"
-        return {**item, **rec["x"]}, historical
-
-    def _pacing_wait(self) -> float:
-        now = time.monotonic()
-        rate = self._s.drain_rate
-        self._tokens = min(float(rate), self._tokens + (now - self._tokens_at) * rate)
-        self._tokens_at = now
-        return 0.0 if self._tokens > 0 else -self._tokens / rate
 
     # --- remote config --------------------------------------------------------------------------
 
@@ -519,6 +382,7 @@ class EdgeAgent:
             self._slots[i] = self._start(settings.devices[i], built[i])
             log.info("Restarted the driver of %s with its new config", ", ".join(built[i].devices))
         self._s, self.applied = settings, desired
+        self.sender.settings = settings
 
     def _report(self, version: int, error: str | None) -> None:
         reason = None if error is None else bounded_reason(error)
@@ -529,99 +393,20 @@ class EdgeAgent:
     # --- link events ----------------------------------------------------------------------------
 
     def _acked(self, mid: int, code: int) -> None:
-        sent = self._sent.pop(mid, None)
-        if sent is None:
-            return
-        refusal = refusal_of(code)
-        if refusal is not None:
-            self._refused(sent, refusal)
-        else:
-            self.outbox.ack(sent.lane, sent.recnos)
-            self.metrics.acked.labels(sent.lane.name.lower()).inc(sent.items)
-            told = {(d, r) for d, r in self._refusal_told if d == sent.device}
-            if told:
-                log.info("The broker takes %s's records again", sent.device)
-                self._refusal_told -= told
-        self._wake.set()
-
-    def _refused(self, sent: _Sent, refusal: Refusal) -> None:
-        """The broker refused a message: its records wait to be tried again (alone), or go to
-        the dead-letter file when no retry can help."""
-        lane = sent.lane.name.lower()
-        counts = self.refused[sent.lane]
-        counts[refusal.reason] = counts.get(refusal.reason, 0) + sent.items
-        self.metrics.refused.labels(lane, refusal.reason).inc(sent.items)
-        fate = "they wait in the outbox and are tried again, alone, every few minutes at most"
-        if refusal.permanent and len(sent.recnos) == 1:
-            note = {"topic": sent.topic, "reason": refusal.reason, "detail": refusal.says}
-            try:
-                self.outbox.dead_letter(sent.lane, sent.recnos, note)
-            except OSError as exc:
-                self._disk_failed("dead letters", exc)
-                self.outbox.hold(sent.lane, sent.recnos)
-            else:
-                fate = f"moved to the dead-letter file {self.outbox.dead_letters.path}"
-        else:  # for now; or a batch refused whole, whose records may pass alone
-            self.outbox.hold(sent.lane, sent.recnos)
-        if (sent.device, refusal.reason) not in self._refusal_told:
-            self._refusal_told.add((sent.device, refusal.reason))
-            size = f" ({sent.size} bytes)" if refusal is TOO_LARGE else ""
-            log.warning(
-                "The broker refused %s's %s on %s: %s%s — %s",
-                sent.device, lane, sent.topic, refusal.says, size, fate,
-            )  # fmt: skip
+        self.sender.acked(mid, code)
 
     def _up(self) -> None:
         self.metrics.connects.inc()
-        self.outbox.rewind()
-        self._wake.set()
+        self.sender.link_up()
 
     def _down(self) -> None:
-        self._sent.clear()
-        self.outbox.rewind()
+        self.sender.link_down()
 
     # --- status ------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """What `villagewatch edge status` shows (``edge/status.py`` prints it)."""
-        stats = self.outbox.stats()
-        letters = self.outbox.dead_letters
-        return {
-            "agent": self._s.id,
-            "boot": self.boot,
-            "pid": os.getpid(),
-            "at": time.time(),
-            "link": "connected" if self.link.connected.is_set() else "disconnected",
-            "clock": "trusted" if self.clock.trusted() else "not trusted",
-            "clock_problem": self.clock.problem(),
-            "last_ack": self.link.last_ack_s,
-            "lanes": {
-                lane.name.lower(): {
-                    "pending": s.pending,
-                    "held": s.held,
-                    "bytes": s.bytes,
-                    "oldest_s": s.oldest_s,
-                    "dropped": self.outbox.dropped[lane],
-                }
-                for lane, s in stats.items()
-            },
-            "refused": {
-                lane.name.lower(): dict(counts) for lane, counts in self.refused.items() if counts
-            },
-            "dead_letters": {
-                "records": letters.records,
-                "dropped": letters.dropped,
-                "file": str(letters.path),
-            },
-            "disk": {
-                "free_bytes": self.outbox.free_bytes(),
-                "sync_failures": self.sync_failures,
-                "last_error": self.disk_error,
-                "unwritable": {lane.name.lower(): n for lane, n in self.unwritable.items()},
-            },
-            "corrupt": self.outbox.corrupt,
-            "config_version": self.applied.version if self.applied else None,
-        }
+        """What `villagewatch edge status` shows (``status.py``)."""
+        return snapshot(self)
 
     def _tell_clock(self, now: float) -> None:
         trusted = self.clock.trusted()

@@ -38,13 +38,10 @@ from __future__ import annotations
 import bisect
 import contextlib
 import heapq
-import json
 import logging
 import os
 import shutil
-import struct
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,15 +51,22 @@ from typing import BinaryIO
 
 from villagewatch.backoff import Backoff
 from villagewatch.edge.deadletters import DeadLetterFile
-from villagewatch.edge.durable import append_durably, fsync_dir, replace_durably
+from villagewatch.edge.durable import append_durably, fsync_dir
+from villagewatch.edge.segments import (
+    HEADER,
+    MAGIC,
+    MAX_PAYLOAD,
+    Segment,
+    encode,
+    read_state,
+    verify,
+    write_state,
+)
 
 __all__ = ["Entry", "Lane", "LaneStats", "Outbox"]
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("<HIQI")  # magic, payload length, recno, crc32(recno + payload)
-_MAGIC = 0xB7E5
-_MAX_PAYLOAD = 8 << 20
 _HOLD_FIRST_S = 1.0
 _HOLD_MAX_S = 300.0
 
@@ -104,17 +108,6 @@ class LaneStats:
 
 
 @dataclass(slots=True)
-class _Segment:
-    path: Path
-    first: int
-    last: int  # recno of the last good record (first - 1 when empty)
-    size: int
-    pending: int
-    born: float  # first write (for a segment found at open: its last write)
-    touched: float  # last write
-
-
-@dataclass(slots=True)
 class _Held:
     seg: int
     off: int
@@ -125,7 +118,7 @@ class _Held:
 class _LaneState:
     lane: Lane
     dir: Path
-    segments: list[_Segment] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
     next_recno: int = 0
     fd: int | None = None  # the last segment, open for appending
     durable: int = 0  # synced bytes of the last segment (its size on disk)
@@ -141,53 +134,6 @@ class _LaneState:
     backoff: dict[int, Backoff] = field(default_factory=dict)  # refused records, until they go
     reader: BinaryIO | None = None
     reader_path: Path | None = None
-
-
-def _crc(recno: int, payload: bytes) -> int:
-    return zlib.crc32(payload, zlib.crc32(recno.to_bytes(8, "little")))
-
-
-def _encode(recno: int, payload: bytes) -> bytes:
-    return _HEADER.pack(_MAGIC, len(payload), recno, _crc(recno, payload)) + payload
-
-
-def _record_at(buf: bytes, off: int) -> tuple[int, bytes, int] | None:
-    """(recno, payload, end) of a valid record at ``off``, or None."""
-    if off + _HEADER.size > len(buf):
-        return None
-    magic, length, recno, crc = _HEADER.unpack_from(buf, off)
-    end = off + _HEADER.size + length
-    if magic != _MAGIC or length > _MAX_PAYLOAD or end > len(buf):
-        return None
-    payload = buf[off + _HEADER.size : end]
-    if _crc(recno, payload) != crc:
-        return None
-    return recno, payload, end
-
-
-def _scan(buf: bytes) -> tuple[list[tuple[int, int, int]], int]:
-    """Good records as (offset, end, recno), and how many bad ones lie between them."""
-    good: list[tuple[int, int, int]] = []
-    bad = 0
-    off = 0
-    magic = _MAGIC.to_bytes(2, "little")
-    while off < len(buf):
-        rec = _record_at(buf, off)
-        if rec is not None:
-            recno, _, end = rec
-            if good and recno != good[-1][2] + 1:
-                bad += max(0, recno - good[-1][2] - 1)  # records lost between two good ones
-            good.append((off, end, recno))
-            off = end
-            continue
-        nxt = buf.find(magic, off + 1)
-        while nxt != -1 and _record_at(buf, nxt) is None:
-            nxt = buf.find(magic, nxt + 1)
-        if nxt == -1:
-            bad += 1  # a torn or damaged tail
-            break
-        off = nxt
-    return good, bad
 
 
 class Outbox:
@@ -226,10 +172,10 @@ class Outbox:
         st = self._lanes[lane]
         now = time.time()
         for payload in payloads:
-            if len(payload) > _MAX_PAYLOAD:
-                raise ValueError(f"a record is at most {_MAX_PAYLOAD} bytes, not {len(payload)}")
+            if len(payload) > MAX_PAYLOAD:
+                raise ValueError(f"a record is at most {MAX_PAYLOAD} bytes, not {len(payload)}")
             seg = self._writable(st)
-            data = _encode(st.next_recno, payload)
+            data = encode(st.next_recno, payload)
             st.unsynced += data
             st.unsynced_records += 1
             seg.last = st.next_recno
@@ -262,7 +208,7 @@ class Outbox:
         st.unsynced.clear()
         st.unsynced_records = 0
 
-    def _writable(self, st: _LaneState) -> _Segment:
+    def _writable(self, st: _LaneState) -> Segment:
         last = st.segments[-1] if st.segments else None
         if last is not None and st.fd is not None and last.size < self._segment_bytes:
             return last
@@ -273,7 +219,7 @@ class Outbox:
         path = st.dir / f"{st.next_recno:020d}.seg"
         st.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
         now = time.time()
-        seg = _Segment(path, st.next_recno, st.next_recno - 1, 0, 0, now, now)
+        seg = Segment(path, st.next_recno, st.next_recno - 1, 0, 0, now, now)
         st.segments.append(seg)
         st.durable = 0
         fsync_dir(st.dir)
@@ -312,7 +258,7 @@ class Outbox:
                 continue
             off = st.read_off
             recno, payload = self._record_at(st, st.read_seg, off)
-            st.read_off += _HEADER.size + len(payload)
+            st.read_off += HEADER.size + len(payload)
             if recno in st.acked_above or recno in st.held or recno in st.inflight:
                 # acknowledged or held before a reconnect made us read this stretch again, or
                 # read again already as a held record whose hold expired
@@ -325,8 +271,8 @@ class Outbox:
     def _record_at(self, st: _LaneState, seg_i: int, off: int) -> tuple[int, bytes]:
         f = self._reader(st, st.segments[seg_i])
         f.seek(off)
-        magic, length, recno, _crc32 = _HEADER.unpack(f.read(_HEADER.size))
-        assert magic == _MAGIC  # segments were verified at open and written by us since
+        magic, length, recno, _crc32 = HEADER.unpack(f.read(HEADER.size))
+        assert magic == MAGIC  # segments were verified at open and written by us since
         return recno, f.read(length)
 
     def _payload_at(self, st: _LaneState, seg_i: int, off: int) -> bytes:
@@ -412,7 +358,7 @@ class Outbox:
         # acknowledged records at or after that position still matter (a lower bound of it)
         st.acked_above = {r for r in st.acked_above if r >= first}
         state = {"seg": first, "off": off, "acked": sorted(st.acked_above), "next": st.next_recno}
-        _write_state(st.dir / "acks", state)
+        write_state(st.dir / "acks", state)
         # every segment before the oldest unacknowledged record is done with
         for _ in range(min(seg_i, len(st.segments) - 1)):
             self._remove_first(st)
@@ -553,7 +499,7 @@ class Outbox:
 
     # --- opening ----------------------------------------------------------------------------
 
-    def _reader(self, st: _LaneState, seg: _Segment) -> BinaryIO:
+    def _reader(self, st: _LaneState, seg: Segment) -> BinaryIO:
         if st.reader_path != seg.path or st.reader is None:
             if st.reader is not None:
                 st.reader.close()
@@ -565,12 +511,13 @@ class Outbox:
         st.dir.mkdir(exist_ok=True)
         for tmp in st.dir.glob("*.tmp"):
             tmp.unlink()
-        pos_seg, pos_off, acked, next_recno = _read_state(st.dir / "acks")
+        pos_seg, pos_off, acked, next_recno = read_state(st.dir / "acks")
         for path in sorted(st.dir.glob("*.seg")):
-            verified = self._verify(path, pos_seg, pos_off, acked)
+            verified = verify(path, pos_seg, pos_off, acked)
             if verified is None:
                 continue
-            seg, pos_off = verified
+            seg, pos_off, damaged = verified
+            self.corrupt += damaged
             if seg.first < pos_seg and seg.last < pos_seg:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()  # wholly acknowledged; the delete was cut short
@@ -592,69 +539,3 @@ class Outbox:
         if st.segments:
             st.durable = st.segments[-1].size
         return st
-
-    def _verify(
-        self, path: Path, pos_seg: int, pos_off: int, acked: set[int]
-    ) -> tuple[_Segment, int] | None:
-        """Check every record; rewrite the file without damaged ones. Returns the segment, with
-        its pending records counted, and the reading offset (moved if the file was rewritten
-        and it is the saved segment)."""
-        if not path.stem.isdigit():
-            log.warning("Outbox: %s is not a segment of ours; left alone", path)
-            return None
-        first = int(path.stem)  # the recno its first record had when written
-        buf = path.read_bytes()
-        good, bad = _scan(buf)
-        if good:
-            bad += good[0][2] - first  # damage before the first good record
-        if bad:
-            self.corrupt += bad
-            log.warning("Outbox segment %s: %d damaged records skipped", path, bad)
-            new_off = pos_off
-            parts, kept = [], []
-            pos = 0
-            for off, end, recno in good:
-                if first == pos_seg and off == pos_off:
-                    new_off = pos
-                parts.append(buf[off:end])
-                kept.append((pos, pos + end - off, recno))
-                pos += end - off
-            if first == pos_seg and pos_off >= (good[-1][1] if good else 0):
-                new_off = pos
-            buf = b"".join(parts)
-            replace_durably(path, buf)
-            fsync_dir(path.parent)
-            pos_off, good = new_off, kept
-        if not good:
-            path.unlink()
-            return None
-        # pending: not acknowledged, and (in the saved segment) at or after the saved position;
-        # segments before the saved one are wholly acknowledged and deleted by the caller
-        start = pos_off if first == pos_seg else 0
-        pending = sum(1 for off, _, recno in good if off >= start and recno not in acked)
-        mtime = path.stat().st_mtime
-        return _Segment(path, first, good[-1][2], len(buf), pending, mtime, mtime), pos_off
-
-
-def _write_state(path: Path, state: dict[str, object]) -> None:
-    body = json.dumps(state, separators=(",", ":")).encode()
-    replace_durably(path, body + b"\n" + f"{zlib.crc32(body):08x}".encode())
-
-
-def _read_state(path: Path) -> tuple[int, int, set[int], int]:
-    """The saved (segment, offset, acknowledged above it, next recno). A missing or damaged
-    file is "nothing acknowledged": everything is sent again — duplicates, never losses."""
-    try:
-        body, _, crc = path.read_bytes().rpartition(b"\n")
-    except FileNotFoundError:
-        return 0, 0, set(), 0
-    try:
-        if f"{zlib.crc32(body):08x}".encode() != crc:
-            raise ValueError("checksum mismatch")  # noqa: TRY301 - one handler for every way
-        state = json.loads(body)
-        return int(state["seg"]), int(state["off"]), set(state["acked"]), int(state["next"])
-    except (ValueError, TypeError, KeyError) as exc:
-        log.warning(
-            "Outbox acknowledgements in %s unreadable (%s): sending everything again", path, exc
-        )
-        return 0, 0, set(), 0

@@ -1,11 +1,16 @@
-"""``villagewatch edge status``: the agent's ``status.json`` as a maintainer reads it on the box."""
+"""``villagewatch edge status``: what the agent writes to its ``status.json`` every second, and
+how a maintainer reads it on the box."""
 
 from __future__ import annotations
 
+import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["render"]
+if TYPE_CHECKING:
+    from villagewatch.edge.agent import EdgeAgent
+
+__all__ = ["render", "snapshot"]
 
 
 def render(status: dict[str, Any], now: float | None = None) -> list[str]:
@@ -53,3 +58,48 @@ def render(status: dict[str, Any], now: float | None = None) -> list[str]:
     if status["corrupt"]:
         lines.append(f"  damaged records skipped at open: {status['corrupt']}")
     return lines
+
+
+def snapshot(agent: EdgeAgent) -> dict[str, Any]:
+    """What `villagewatch edge status` shows of ``agent``, as the agent writes it to its
+    ``status.json`` every second."""
+    stats = agent.outbox.stats()
+    letters = agent.outbox.dead_letters
+    return {
+        "agent": agent.settings.id,
+        "boot": agent.boot,
+        "pid": os.getpid(),
+        "at": time.time(),
+        "link": "connected" if agent.link.connected.is_set() else "disconnected",
+        "clock": "trusted" if agent.clock.trusted() else "not trusted",
+        "clock_problem": agent.clock.problem(),
+        "last_ack": agent.link.last_ack_s,
+        "lanes": {
+            lane.name.lower(): {
+                "pending": s.pending,
+                "held": s.held,
+                "bytes": s.bytes,
+                "oldest_s": s.oldest_s,
+                "dropped": agent.outbox.dropped[lane],
+            }
+            for lane, s in stats.items()
+        },
+        "refused": {
+            lane.name.lower(): dict(counts)
+            for lane, counts in agent.sender.refused.items()
+            if counts
+        },
+        "dead_letters": {
+            "records": letters.records,
+            "dropped": letters.dropped,
+            "file": str(letters.path),
+        },
+        "disk": {
+            "free_bytes": agent.outbox.free_bytes(),
+            "sync_failures": agent.sync_failures,
+            "last_error": agent.disk_error,
+            "unwritable": {lane.name.lower(): n for lane, n in agent.unwritable.items()},
+        },
+        "corrupt": agent.outbox.corrupt,
+        "config_version": agent.applied.version if agent.applied else None,
+    }

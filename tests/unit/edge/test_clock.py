@@ -79,3 +79,20 @@ def test_losing_sync_stops_trust_within_a_second(tmp_path: Path) -> None:
     assert clock.trusted()  # cached for up to a second
     box.tick(1_000)
     assert not clock.trusted()
+
+
+def test_why_the_clock_is_not_trusted_is_said_in_a_sentence(tmp_path: Path) -> None:
+    synced = tmp_path / "synchronized"
+    box = Box(wall_ms=REAL_MS)
+    clock = box.clock(synced)
+    problem = clock.problem()
+    assert problem is not None
+    assert str(synced) in problem and "does not exist" in problem
+    assert "Alarms leave" in problem
+    synced.touch()
+    box.tick(1_000)
+    assert clock.problem() is None
+    box.wall = 0
+    box.tick(1_000)
+    problem = clock.problem()
+    assert problem is not None and "1970-01-01" in problem

@@ -36,7 +36,7 @@ def test_status_shows_backlog_drops_link_and_config(tmp_path: Path) -> None:
     agent.accept(Measurement("wl-1", "event", {"type": "sos"}))
     agent.outbox.sync()
     agent.outbox.dropped[Lane.TELEMETRY] = 7
-    agent.refused[Lane.ALARM]["not_authorized"] = 2
+    agent.sender.refused[Lane.ALARM]["not_authorized"] = 2
     agent.unwritable[Lane.TELEMETRY] = 4
     agent.sync_failures = 3
     agent.disk_error = "write: [Errno 28] No space left on device"
