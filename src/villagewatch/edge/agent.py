@@ -113,8 +113,10 @@ class EdgeAgent:
         )
         self._remote_file = cfg.path / "remote-config.json"
         self.applied: DesiredConfig | None = None
+        self._built: list[Driver] = []
         self._load_remote()
-        self._built = [build_driver(d, cfg.path) for d in self._s.devices]
+        if self.applied is None:  # edge.yaml alone: a driver it cannot make is a start error
+            self._built = [build_driver(d, cfg.path) for d in self._s.devices]
         self._slots: list[_Slot] = []
         self._tg: asyncio.TaskGroup | None = None
         self._stop = asyncio.Event()
@@ -244,19 +246,22 @@ class EdgeAgent:
 
     async def _syncing(self, stop: asyncio.Event) -> None:
         last_commit = last_policy = last_status = 0.0
+        failing = False  # the last sync failed
         while not stop.is_set():
             await sleep_or_stop(stop, self._s.outbox.sync_interval_s)
             try:
                 self.outbox.sync()
             except OSError as exc:
-                if self.disk_error is None:
+                if not failing:
                     last_policy = 0.0  # at once: the policy may free space for what waits
+                failing = True
                 self.sync_failures += 1
-                self._disk_failed("write", exc)
+                self._disk_failed("records", exc)
             else:
-                if self.disk_error is not None:
+                if failing and self._may_tell("disk-again"):
                     log.info("The outbox is written again; what waited in memory is on disk")
-                    self.disk_error = None
+                failing = False
+                self.disk_error = None
             self.sender.wake()
             now = time.monotonic()
             if now - last_commit >= _COMMIT_S:
@@ -296,16 +301,29 @@ class EdgeAgent:
             payload = self._remote_file.read_bytes()
         except FileNotFoundError:
             return
+        except OSError as exc:
+            log.warning(
+                "Cannot read the saved remote config (%s); running edge.yaml as it is until the "
+                "centre sends one", exc,
+            )  # fmt: skip
+            return
         try:
             desired = parse_desired(payload)
-            self._s = apply_remote(self._base, desired.config)
+            settings = apply_remote(self._base, desired.config)
+            built = [build_driver(d, settings.outbox.path) for d in settings.devices]
         except RemoteConfigError as exc:
             log.warning(
                 "The saved remote config no longer fits edge.yaml (%s); running edge.yaml as it "
                 "is until the centre sends one that does", exc,
             )  # fmt: skip
             return
-        self.applied = desired
+        except Exception:  # whatever it is, the box must start: edge.yaml alone
+            log.exception(
+                "The saved remote config cannot run (a driver cannot start with it?); running "
+                "edge.yaml as it is until the centre sends one that does"
+            )
+            return
+        self._s, self.applied, self._built = settings, desired, built
         log.info("Running remote config version %d (saved) over edge.yaml", desired.version)
 
     def _config_message(self, payload: bytes) -> None:

@@ -55,6 +55,11 @@ class EdgeClock:
         it is."""
         if self.trusted():
             return None
+        if self._require_sync and self._sync_file is None:
+            return (
+                "clock.require_sync is true but no clock.sync_file is set: the clock is never "
+                "trusted. Alarms leave without it, stamped by the centre; readings wait"
+            )
         if self._require_sync and (self._sync_file is None or not self._sync_file.exists()):
             return (
                 f"No time source has synchronised the clock: {self._sync_file} does not exist "

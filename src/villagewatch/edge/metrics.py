@@ -86,7 +86,7 @@ class EdgeMetrics:
         )
         self.disk_errors = Counter(
             "villagewatch_edge_disk_errors",
-            "Failed writes of the outbox (retried), by what: write, acknowledgements, status, "
+            "Failed writes of the outbox (retried), by what: records, acknowledgements, status, "
             "dead letters.",
             ["what"],
             registry=r,

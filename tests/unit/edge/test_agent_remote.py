@@ -113,3 +113,27 @@ def test_a_flood_of_desired_configs_waits_as_one_the_latest(tmp_path: Path) -> N
     assert agent.settings.drain_rate == 2000
     assert seen["tasks"] < 20, "not a task per message"
     assert len(reports) <= 2
+
+
+@pytest.mark.parametrize("damage", ["unreadable", "driver-fails"])
+def test_a_saved_remote_config_that_cannot_run_never_stops_the_box_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    saved = tmp_path / "outbox" / "remote-config.json"
+    saved.parent.mkdir(parents=True)
+    if damage == "unreadable":
+        saved.mkdir()  # reading it fails, for root too
+    else:
+        saved.write_bytes(desired(9, devices={"wl-1": {"interval_s": 7}}))
+        real = build_driver
+
+        def build(cfg: Any, state_dir: Path | None = None) -> Any:
+            if getattr(cfg, "interval_s", None) == 7:
+                raise RuntimeError("this build of the driver cannot do that any more")
+            return real(cfg, state_dir)
+
+        monkeypatch.setattr(agent_module, "build_driver", build)
+    agent, _ = agent_with_a_gauge(tmp_path)
+    assert agent.applied is None, "edge.yaml as it is"
+    seen = run_with(agent, [], lambda: True)
+    assert seen["made_after"] >= 3

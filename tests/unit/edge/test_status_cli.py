@@ -39,7 +39,7 @@ def test_status_shows_backlog_drops_link_and_config(tmp_path: Path) -> None:
     agent.sender.refused[Lane.ALARM]["not_authorized"] = 2
     agent.unwritable[Lane.TELEMETRY] = 4
     agent.sync_failures = 3
-    agent.disk_error = "write: [Errno 28] No space left on device"
+    agent.disk_error = "records: [Errno 28] No space left on device"
     agent._write_status()
     agent.outbox.close()
 
@@ -54,7 +54,7 @@ def test_status_shows_backlog_drops_link_and_config(tmp_path: Path) -> None:
     assert lines[3].endswith("dropped 7")
     assert "  refused by the broker (alarm): not_authorized 2" in lines
     disk = next(line for line in lines if line.startswith("  disk: "))
-    assert "MB free, 3 failed syncs, last error write: [Errno 28]" in disk
+    assert "MB free, 3 failed syncs, last error records: [Errno 28]" in disk
     assert "  lost, could not be queued on the disk: telemetry 4" in lines
     as_json = runner.invoke(app, ["edge", "status", "--config", str(config), "--json"])
     status = orjson.loads(as_json.output)
