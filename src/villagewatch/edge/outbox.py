@@ -318,6 +318,8 @@ class Outbox:
         written."""
         st = self._lanes[lane]
         found = [(recno, st.inflight[recno]) for recno in recnos if recno in st.inflight]
+        if not found:
+            return 0  # dropped by the policy meanwhile
         payloads = [self._payload_at(st, seg_i, off) for _, (seg_i, off) in found]
         letters: list[dict[str, object]] = [
             {"lane": lane.name.lower(), "recno": recno, **note} for recno, _ in found
