@@ -9,12 +9,13 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from villagewatch.config import Deployment, check_file, load_deployment
+from villagewatch.config import Deployment, load_deployment
 from villagewatch.errors import ConfigError, VillagewatchError
 from villagewatch.gctuning import tune_gc_for_throughput
 
@@ -47,6 +48,10 @@ vision_app = typer.Typer(
 app.add_typer(vision_app, name="vision")
 users_app = typer.Typer(help="Users of the API and console.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+broker_app = typer.Typer(
+    help="The MQTT broker: its identities, passwords and ACL.", no_args_is_help=True
+)
+app.add_typer(broker_app, name="broker")
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Settings file (see docs/config.md).", exists=True)
@@ -156,14 +161,18 @@ def ingest(config: ConfigOption, log_level: LogLevel = "info") -> None:
 def detect(config: ConfigOption, log_level: LogLevel = "info") -> None:
     """Run the detectors of the configured villages over the broker's stream."""
     from villagewatch.detect.service import DetectService
-    from villagewatch.detect.store import DetectStore
+    from villagewatch.detect.store import open_detect_store
     from villagewatch.registry import RegistryStore
 
     _logging(log_level)
     deployment = _deployment(config)
+    det = deployment.settings.detect
 
     async def main(stop: asyncio.Event) -> None:
-        store = DetectStore(deployment.settings.detect.state_path)
+        reserve = int(det.disk_reserve_mb * 1e6)
+        store = await open_detect_store(det.state_path, reserve_bytes=reserve, stop=stop)
+        if store is None:
+            return
         registry = RegistryStore(deployment.settings.registry.path)
         try:
             service = DetectService(deployment=deployment, store=store, registry=registry)
@@ -344,6 +353,7 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
     from villagewatch.alerts.engine import AlertEngine, notifier_for
     from villagewatch.alerts.metrics import AlertMetrics
     from villagewatch.alerts.sender import Sender
+    from villagewatch.steadyclock import SteadyClock
 
     _logging(log_level)
     deployment = _deployment(config)
@@ -354,6 +364,7 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
 
         store = SQLiteAlertStore(settings.state_path, notifier=notifier_for(deployment))
         metrics = AlertMetrics(store)
+        clock = SteadyClock()  # timers and due times must not jump with the system clock
         try:
             with metrics_served(metrics.registry, settings.metrics_port):
                 async with httpx.AsyncClient() as client, asyncio.TaskGroup() as tg:
@@ -361,11 +372,14 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
                         cid: build_channel(cid, cfg, client)
                         for cid, cfg in settings.channels.items()
                     }
-                    engine = AlertEngine(settings=settings, store=store, metrics=metrics)
-                    tg.create_task(engine.run(stop))
-                    tg.create_task(
-                        Sender(store=store, channels=channels, metrics=metrics).run(stop)
+                    engine = AlertEngine(
+                        settings=settings, store=store, metrics=metrics, clock=clock
                     )
+                    tg.create_task(engine.run(stop))
+                    sender = Sender(
+                        store=store, channels=channels, metrics=metrics, now_ms=clock.now_ms
+                    )
+                    tg.create_task(sender.run(stop))
         finally:
             store.close()
 
@@ -520,12 +534,27 @@ def alerts_silence(
 
 @config_app.command("check")
 def config_check(
-    files: Annotated[list[Path], typer.Argument(help="Settings, village or edge.yaml files.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Settings, village, edge.yaml or camera files. An edge.yaml given with the "
+            "settings or village file of its village is checked against it too."
+        ),
+    ],
+    read_files: Annotated[
+        bool,
+        typer.Option(
+            "--files",
+            help="Also check that every secret and certificate named can be read (run it "
+            "where the service runs, as its user).",
+        ),
+    ] = False,
 ) -> None:
     """Validate config files; print every issue with file, line, path and reason."""
+    from villagewatch.config import check_files
+
     failed = False
-    for path in files:
-        issues = check_file(path)
+    for path, issues in check_files(files, read_files=read_files).items():
         for issue in issues:
             typer.echo(str(issue), err=True)
         if issues:
@@ -534,6 +563,69 @@ def config_check(
             typer.echo(f"{path}: ok")
     if failed:
         raise typer.Exit(1)
+
+
+@broker_app.command("credentials")
+def broker_credentials(
+    config: Annotated[
+        list[Path],
+        typer.Option(
+            "--config",
+            "-c",
+            exists=True,
+            help="Settings file (see docs/config.md); repeat for each settings file whose "
+            "services use the broker (one per ingester, say).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write into (created if need be).")],
+    rotate: Annotated[
+        list[str] | None,
+        typer.Option("--rotate", help="Give this identity a new password; repeatable."),
+    ] = None,
+    rotate_all: Annotated[
+        bool, typer.Option("--rotate-all", help="Give every identity a new password.")
+    ] = False,
+) -> None:
+    """Write every broker identity's password, Mosquitto's password file and its ACL.
+
+    Existing passwords in the folder are kept unless rotated; passwords are never printed.
+    See docs/broker.md.
+    """
+    from villagewatch.broker import (
+        ACL_FILE,
+        PASSWORD_FILE,
+        CredentialsError,
+        identities_of,
+        merged,
+        write_credentials,
+    )
+
+    deployments = [_loaded(partial(load_deployment, read_files=False), c) for c in config]
+    try:
+        identities = merged(identities_of(d) for d in deployments)
+        written = write_credentials(
+            identities,
+            out,
+            source=", ".join(str(c) for c in config),
+            rotate=rotate or (),
+            rotate_all=rotate_all,
+        )
+    except CredentialsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    for identity in identities:
+        state = "new password" if identity.name in written.new else "password kept"
+        typer.echo(f"{identity.name:<24} {identity.role:<14} {state}")
+    typer.echo(
+        f"wrote {out / PASSWORD_FILE} and {out / ACL_FILE} (install them as mosquitto.conf's "
+        "password_file and acl_file, then reload the broker) and one <identity>.password each"
+    )
+    if written.stale:
+        typer.echo(
+            f"no longer identities (the broker will refuse them): {', '.join(written.stale)}; "
+            "their password files are left in place",
+            err=True,
+        )
 
 
 @config_app.command("reference")

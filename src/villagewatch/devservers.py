@@ -3,7 +3,9 @@
 Each server gets free ports and a directory of its own, can be stopped and
 started again on the same ports and data (to test outages), and is killed when
 closed. Mosquitto runs with the very queue settings shipped for production
-(``config/mosquitto/villagewatch.d``) unless told otherwise.
+(``config/mosquitto/villagewatch.d``) unless told otherwise, or with the whole
+shipped ``mosquitto.conf`` (:meth:`Mosquitto.production`: TLS, passwords, ACL,
+client ids bound to user names).
 """
 
 from __future__ import annotations
@@ -15,17 +17,27 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
 from villagewatch.ports import free_port
 
-__all__ = ["Influxd", "Mosquitto", "free_port", "missing_binaries", "wait_for_port"]
+__all__ = [
+    "Influxd",
+    "Mosquitto",
+    "TlsFiles",
+    "free_port",
+    "make_test_tls",
+    "missing_binaries",
+    "wait_for_port",
+]
 
 _REPO = Path(__file__).resolve().parents[2]
 SHIPPED_BROKER_CONF = _REPO / "config" / "mosquitto" / "villagewatch.d"
+SHIPPED_MOSQUITTO_CONF = _REPO / "config" / "mosquitto" / "mosquitto.conf"
 
 
 def wait_for_port(port: int, timeout: float = 20) -> None:
@@ -44,8 +56,9 @@ def _binary(name: str) -> str | None:
 
 
 def missing_binaries() -> list[str]:
-    """Server binaries (Debian packages mosquitto, influxdb) not found on this machine."""
-    return [name for name in ("mosquitto", "influxd") if _binary(name) is None]
+    """Binaries the servers need (Debian packages mosquitto, influxdb, openssl) not found on
+    this machine."""
+    return [name for name in ("mosquitto", "influxd", "openssl") if _binary(name) is None]
 
 
 class _Server:
@@ -93,8 +106,40 @@ class _Server:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """A test CA and a broker certificate it signed for 127.0.0.1 and localhost."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_test_tls(directory: Path) -> TlsFiles:
+    """Make a throwaway CA and broker certificate with the ``openssl`` command (nothing is
+    downloaded); clients verify the broker against ``ca``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = TlsFiles(directory / "ca.crt", directory / "broker.crt", directory / "broker.key")
+    ca_key, csr, ext = directory / "ca.key", directory / "broker.csr", directory / "san.ext"
+    ext.write_text("subjectAltName = IP:127.0.0.1, DNS:localhost\n")
+    openssl = shutil.which("openssl") or "openssl"
+    for argv in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+         "-keyout", str(ca_key), "-out", str(files.ca)],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(files.key), "-out", str(csr)],
+        ["x509", "-req", "-in", str(csr), "-CA", str(files.ca), "-CAkey", str(ca_key),
+         "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(files.cert)],
+    ):  # fmt: skip
+        subprocess.run([openssl, *argv], check=True, capture_output=True)
+    return files
+
+
 class Mosquitto(_Server):
     """A mosquitto on 127.0.0.1 with persistence in its own directory."""
+
+    tls_port: int | None = None
+    """The TLS listener's port (:meth:`production` only)."""
 
     def __init__(self, directory: Path, *, shipped_queues: bool = True, extra: str = "") -> None:
         super().__init__(directory)
@@ -102,10 +147,7 @@ class Mosquitto(_Server):
         lines = [
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
-            # started as root, mosquitto drops to user "mosquitto", which can't write its
-            # persistence file into our temp dir: sessions would silently not survive a restart
-            *(["user root"] if os.geteuid() == 0 else []),
-            f"persistence_location {self.dir}/",
+            *self._local_lines(),
             "log_type error",
             "log_type warning",
             "log_type notice",
@@ -115,6 +157,48 @@ class Mosquitto(_Server):
         lines.append(extra)
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text("\n".join(lines) + "\n")
+
+    @classmethod
+    def production(cls, directory: Path, *, passwd: Path, acl: Path, tls: TlsFiles) -> Self:
+        """A mosquitto running the shipped ``config/mosquitto/mosquitto.conf`` (with its
+        ``villagewatch.d``), changed only where a test must: its two listeners on free loopback
+        ports, the certificate, password and ACL files given, persistence in ``directory``
+        and the log to a file. Any other line runs as shipped."""
+        broker = cls(directory, shipped_queues=False)
+        broker.tls_port = free_port()
+        changes = {
+            "listener 8883": f"listener {broker.tls_port} 127.0.0.1",
+            "listener 1883 127.0.0.1": f"listener {broker.port} 127.0.0.1",
+            "certfile": f"certfile {tls.cert}",
+            "keyfile": f"keyfile {tls.key}",
+            "cafile": f"cafile {tls.ca}",
+            "password_file": f"password_file {passwd}",
+            "acl_file": f"acl_file {acl}",
+            "include_dir": f"include_dir {SHIPPED_BROKER_CONF}",
+            "log_dest": "log_dest stderr",  # unbuffered: the log is whole when a test reads it
+        }
+        lines, unused = [], set(changes)
+        for line in SHIPPED_MOSQUITTO_CONF.read_text().splitlines():
+            key = line if line in changes else line.split(" ", 1)[0]
+            if key in changes:
+                unused.discard(key)
+                line = changes[key]  # noqa: PLW2901 - the line as the test runs it
+            lines.append(line)
+        if unused:
+            raise RuntimeError(
+                f"{SHIPPED_MOSQUITTO_CONF} has no {', '.join(sorted(unused))} line any more: "
+                "update Mosquitto.production to match it"
+            )
+        broker.conf.write_text("\n".join([*lines, *broker._local_lines()]) + "\n")
+        return broker
+
+    def _local_lines(self) -> list[str]:
+        return [
+            # started as root, mosquitto drops to user "mosquitto", which can't write its
+            # persistence file into our temp dir: sessions would silently not survive a restart
+            *(["user root"] if os.geteuid() == 0 else []),
+            f"persistence_location {self.dir}/",
+        ]
 
     def start(self) -> Mosquitto:
         """Start (or restart) on the same port and persistence directory."""

@@ -10,6 +10,9 @@ import time
 from functools import partial
 from pathlib import Path
 
+import pytest
+
+from tests.faults import Campaign
 from villagewatch.config import load_deployment
 from villagewatch.contract import DeadLetter
 from villagewatch.detect.engine import DetectEngine
@@ -19,6 +22,8 @@ from villagewatch.devservers import Mosquitto, free_port
 
 from .helpers import NOW_MS, DetectProcess, publish_all, reading, wait_until, write_deployment
 from .test_detect_service import GAUGE_LEVELS, committed_high, firing
+
+pytestmark = pytest.mark.campaign
 
 N = 2400
 MINUTE = 60_000
@@ -70,7 +75,7 @@ def firing_after(db: Path, seq: int) -> int:
 
 
 def test_sigkill_mid_stream_and_while_firing_neither_duplicates_nor_forgets(
-    mosquitto: Mosquitto, tmp_path: Path
+    mosquitto: Mosquitto, tmp_path: Path, campaign: Campaign
 ) -> None:
     metrics_port = free_port()
     settings = write_deployment(
@@ -128,6 +133,14 @@ def test_sigkill_mid_stream_and_while_firing_neither_duplicates_nor_forgets(
         received += detect.metric("villagewatch_detect_messages_total") or 0
     finally:
         detect.terminate()
+    got = recorded_ids(db)
+    fires = [i for i in want if "#fire@" in i]
+    campaign.row(
+        f"detect SIGKILLed 3 times while {N + 20:,} readings cross the warning levels",
+        offered=N + 20, stored=committed_high(db, "wl-000") + 1, alerts_expected=len(fires),
+        alerts_raised=len([i for i in got if "#fire@" in i]),
+        lost=len(set(want) - set(got)), duplicated=len(got) - len(set(want) & set(got)),
+    )  # fmt: skip
     assert received > N + 20, "the kills should have left processed messages to deliver again"
     assert recorded_ids(db) == want, "nothing re-fired"
     assert [(a["kind"], a["severity"]) for a in firing(db)] == [("level", "orange")]

@@ -57,7 +57,10 @@ def committed_high(db: Path, device: str) -> int:
         row = conn.execute(
             "SELECT state FROM state WHERE owner = ?", (f"testvil/{device}",)
         ).fetchone()
-    return -1 if row is None else int(json.loads(row[0])["seen"]["high"])
+    if row is None:
+        return -1
+    remembered = json.loads(row[0])["seen"]["readings"].values()
+    return max((seq for seqs in remembered for seq in seqs), default=-1)
 
 
 def lock_event(seq: int, type_: str, ts: int, **attrs: str) -> tuple[str, bytes]:

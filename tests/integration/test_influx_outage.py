@@ -6,10 +6,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.faults import Campaign, stall_watch
 from villagewatch.devservers import Influxd, Mosquitto, free_port
 
 from .helpers import (
     IngesterProcess,
+    distinct_and_points,
     publish_all,
     reading,
     seqs_and_points_per_device,
@@ -18,6 +22,8 @@ from .helpers import (
     write_deployment,
 )
 
+pytestmark = pytest.mark.campaign
+
 RATE = 200  # messages per second
 SECONDS = 45
 N = RATE * SECONDS
@@ -25,7 +31,7 @@ DEVICES = 10
 
 
 def test_influxdb_outage_of_30s_loses_and_duplicates_nothing(
-    tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd
+    tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd, campaign: Campaign
 ) -> None:
     influxd.query('CREATE DATABASE "outage"')
     metrics_port = free_port()
@@ -45,32 +51,39 @@ def test_influxdb_outage_of_30s_loses_and_duplicates_nothing(
         target=publish_all, args=(mosquitto.port, messages), kwargs={"pace": RATE}
     )
     publishing.start()
-    try:
-        time.sleep(5)
-        influxd.stop()
-        down_since = time.monotonic()
-        while time.monotonic() - down_since < 30:
-            assert ingester.alive(), "the ingester must not exit while the database is down"
-            time.sleep(1)
-        held = ingester.metric("villagewatch_ingest_acks_pending")
-        retries = ingester.metric("villagewatch_ingest_store_retries_total")
-        influxd.start()
-        publishing.join(timeout=60)
+    with stall_watch(lambda: stored_readings(influxd, "outage"), every_s=0.5) as stalled:
+        try:
+            time.sleep(5)
+            influxd.stop()
+            down_since = time.monotonic()
+            while time.monotonic() - down_since < 30:
+                assert ingester.alive(), "the ingester must not exit while the database is down"
+                time.sleep(1)
+            held = ingester.metric("villagewatch_ingest_acks_pending")
+            retries = ingester.metric("villagewatch_ingest_store_retries_total")
+            influxd.start()
+            publishing.join(timeout=60)
 
-        wait_until(
-            lambda: stored_readings(influxd, "outage") >= N,
-            timeout=60,
-            what=f"{N} readings after the outage",
-        )
-        assert ingester.alive()
-    finally:
-        ingester.kill()
-        publishing.join(timeout=5)
+            wait_until(
+                lambda: stored_readings(influxd, "outage") >= N,
+                timeout=60,
+                what=f"{N} readings after the outage",
+            )
+            assert ingester.alive()
+        finally:
+            ingester.kill()
+            publishing.join(timeout=5)
 
+    per_device = seqs_and_points_per_device(influxd, "outage")
+    distinct, points = distinct_and_points(influxd, "outage")
+    campaign.row(
+        f"InfluxDB down 30 s while {N:,} readings arrive (the stall is the outage)",
+        offered=N, stored=stored_readings(influxd, "outage"),
+        lost=N - distinct, duplicated=points - distinct, stalled_s=stalled[0],
+    )  # fmt: skip
     assert retries is not None and retries > 0, "writes failed and were retried during the outage"
     assert held is not None and held > 0, "messages were held unacknowledged during the outage"
     assert "Store unavailable" in ingester.log_text() and "Store is back" in ingester.log_text()
-    per_device = seqs_and_points_per_device(influxd, "outage")
     assert per_device == {(N // DEVICES, N // DEVICES)}
     (total,) = influxd.rows("SELECT sum(level_cm) FROM readings", db="outage")
     assert total["sum"] == sum(range(N))

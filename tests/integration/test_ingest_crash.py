@@ -7,10 +7,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.faults import Campaign, stall_watch
 from villagewatch.devservers import Influxd, Mosquitto, free_port
 
 from .helpers import (
     IngesterProcess,
+    distinct_and_points,
     publish_all,
     reading,
     seqs_and_points_per_device,
@@ -19,13 +23,19 @@ from .helpers import (
     write_deployment,
 )
 
+pytestmark = pytest.mark.campaign
+
 N = 20_000
 DEVICES = 20
 KILLS = 3
 
 
 def test_sigkill_mid_run_then_restart_stores_every_message_exactly_once(
-    tmp_path: Path, mosquitto: Mosquitto, shared_influxd: Influxd, database: str
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    shared_influxd: Influxd,
+    database: str,
+    campaign: Campaign,
 ) -> None:
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
@@ -44,26 +54,36 @@ def test_sigkill_mid_run_then_restart_stores_every_message_exactly_once(
     )
     publishing.start()
     kills_at: list[int] = []
-    try:
-        for _ in range(KILLS):
-            time.sleep(rng.uniform(0.5, 1.5))
+    with stall_watch(lambda: stored_readings(shared_influxd, database), every_s=0.2) as stalled:
+        try:
+            for _ in range(KILLS):
+                time.sleep(rng.uniform(0.5, 1.5))
+                ingester.kill()
+                kills_at.append(stored_readings(shared_influxd, database))
+                ingester = IngesterProcess(settings, metrics_port).start()
+            publishing.join(timeout=120)
+            wait_until(
+                lambda: stored_readings(shared_influxd, database) >= N,
+                timeout=60,
+                what=f"{N} readings",
+            )
+            assert ingester.terminate() == 0
+        finally:
             ingester.kill()
-            kills_at.append(stored_readings(shared_influxd, database))
-            ingester = IngesterProcess(settings, metrics_port).start()
-        publishing.join(timeout=120)
-        wait_until(
-            lambda: stored_readings(shared_influxd, database) >= N, timeout=60, what=f"{N} readings"
-        )
-        assert ingester.terminate() == 0
-    finally:
-        ingester.kill()
-        publishing.join(timeout=5)
+            publishing.join(timeout=5)
 
+    stored = stored_readings(shared_influxd, database)
+    per_device = seqs_and_points_per_device(shared_influxd, database)
+    distinct, points = distinct_and_points(shared_influxd, database)
+    campaign.row(
+        f"ingest SIGKILLed {KILLS} times while {N:,} readings arrive (InfluxDB)",
+        offered=N, stored=stored, lost=N - distinct, duplicated=points - distinct,
+        stalled_s=stalled[0],
+    )  # fmt: skip
     assert all(0 < k < N for k in kills_at), (
         f"every kill must land mid-run: {kills_at} (seed {seed})"
     )
-    assert stored_readings(shared_influxd, database) == N, f"seed {seed}"
-    per_device = seqs_and_points_per_device(shared_influxd, database)
+    assert stored == N, f"seed {seed}"
     assert per_device == {(N // DEVICES, N // DEVICES)}
     (total,) = shared_influxd.rows("SELECT sum(level_cm) FROM readings", db=database)
     assert total["sum"] == sum(range(N)), "every value is the one that was sent"

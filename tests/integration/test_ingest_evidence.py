@@ -111,7 +111,7 @@ def test_hostile_evidence_is_dead_lettered_by_reason_and_never_saved(
         "vw/v1/testvil/wl-000/evidence/ev-x": (TINY_JPEG, R.UNEXPECTED_CHANNEL),
         "vw/v1/testvil/cam-1/evidence/..": (TINY_JPEG, R.BAD_TOPIC),
         "vw/v1/testvil/cam-1/evidence/ev-big": (
-            b"\xff\xd8\xff" + bytes(1_500_000) + b"\xff\xd9", R.TOO_LARGE,
+            b"\xff\xd8\xff" + bytes(1_100_000) + b"\xff\xd9", R.TOO_LARGE,  # < the broker's limit
         ),
     }  # fmt: skip
     messages = [(topic, payload) for topic, (payload, _) in hostile.items()]

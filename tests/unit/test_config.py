@@ -217,6 +217,8 @@ def test_channels_resolve_their_secrets_and_teams_must_name_defined_ones(tmp_pat
     ]
     file.write_text(file.read_text().replace(", robot]", "]"))
     write(tmp_path, "v.yaml", VILLAGE)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets/smtp").write_text("s3cret\n", encoding="utf-8")  # read at start
     mail = load_deployment(file).settings.alerts.channels["mail"]
     assert getattr(mail, "password_file", None) == tmp_path / "secrets/smtp"
 

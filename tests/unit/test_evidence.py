@@ -117,11 +117,11 @@ def test_a_failed_rename_leaves_neither_the_picture_nor_a_temp_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def replace(src: str | Path, dst: str | Path) -> None:
-        raise OSError(28, "No space left on device")
+        raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "replace", replace)
     store = EvidenceStore(tmp_path)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OSError, match="Input/output"):
         store.save("dongcun", "cam-1", "ev-1", TINY_JPEG)
     assert files_under(tmp_path) == []
     assert store.path("dongcun", "cam-1", "ev-1") is None
@@ -364,3 +364,60 @@ def test_a_disk_failure_is_retried_and_nothing_acknowledged_until_the_picture_is
     assert acks.acked == [1] and acks.files_when_acked == [["dongcun/cam-1/ev-1.jpg"]]
     assert metrics.value("villagewatch_ingest_store_retries_total") >= 1
     assert metrics.value("villagewatch_ingest_evidence_stored_total") == 1
+
+
+# --- space: a budget of their own, never the readings' room ---------------------------------
+
+
+def _aged(store: EvidenceStore, ids: list[str], start: float) -> None:
+    for i, evidence_id in enumerate(ids):
+        path = store.save("dongcun", "cam-1", evidence_id, TINY_JPEG)
+        os.utime(path, (start + i, start + i))
+
+
+def test_pictures_past_the_budget_or_the_age_limit_go_oldest_first(tmp_path: Path) -> None:
+    from villagewatch.diskspace import Space
+
+    size = len(TINY_JPEG)
+    now = [1_800_000_000.0]
+    store = EvidenceStore(
+        tmp_path, budget_bytes=3 * size, max_age_s=86400, prune_every_s=1e9,
+        now=lambda: now[0], space=lambda _p: Space(10**12, 10**12),
+    )  # fmt: skip
+    _aged(store, ["ev-0", "ev-1", "ev-2", "ev-3", "ev-4"], now[0] - 100)
+    assert store.prune() == (2, 2 * size)
+    assert files_under(tmp_path) == [f"dongcun/cam-1/ev-{i}.jpg" for i in (2, 3, 4)]
+    now[0] += 86400 - 96.5  # ev-2 and ev-3 are now older than a day
+    assert store.prune()[0] == 2
+    assert files_under(tmp_path) == ["dongcun/cam-1/ev-4.jpg"]
+
+
+def test_a_picture_that_would_eat_the_readings_room_is_refused_after_old_ones_made_way(
+    tmp_path: Path,
+) -> None:
+    from villagewatch.diskspace import Space
+
+    free = [0]
+    store = EvidenceStore(
+        tmp_path, min_free_share=0.10, prune_every_s=1e9,
+        space=lambda _p: Space(free[0], 10_000_000),
+    )  # fmt: skip
+    free[0] = 5_000_000
+    _aged(store, ["ev-0", "ev-1"], 1_700_000_000)
+    free[0] = 900_000  # 9 % free: another picture would go below the floor
+    with pytest.raises(EvidenceRejected) as caught:
+        store.save("dongcun", "cam-1", "ev-2", TINY_JPEG)
+    assert caught.value.reason is R.NO_SPACE and "readings" in caught.value.detail
+    assert files_under(tmp_path) == [], "the old pictures were deleted first, to no avail"
+
+
+def test_a_full_disk_refuses_the_picture_instead_of_holding_the_batch(tmp_path: Path) -> None:
+    import errno
+
+    class FullDisk(EvidenceStore):
+        def _write(self, folder: Path, final: Path, evidence_id: str, jpeg: bytes) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(EvidenceRejected) as caught:
+        FullDisk(tmp_path).save("dongcun", "cam-1", "ev-1", TINY_JPEG)
+    assert caught.value.reason is R.NO_SPACE

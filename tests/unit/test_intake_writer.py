@@ -290,3 +290,40 @@ def test_a_written_batch_is_acknowledged_without_waiting_for_the_next() -> None:
         await asyncio.wait_for(task, 5)
 
     asyncio.run(main())
+
+
+class PoisonStore(MemoryStore):
+    """A store with a bug: any batch holding the reading with seq 666 raises."""
+
+    async def write(self, batch):  # type: ignore[no-untyped-def]
+        if any(r.seq == 666 for r in batch.readings):
+            self.attempts += 1
+            raise ValueError("a bug of ours on one reading")
+        return await super().write(batch)
+
+
+def test_a_reading_the_store_fails_on_is_dead_lettered_and_the_rest_written() -> None:
+    """One poison item must not make the writer retry its batch forever (a stalled stream)."""
+
+    async def main() -> None:
+        store, metrics = PoisonStore(), IngestMetrics()
+        intake = make_intake(max_messages=4)
+        acks = AckRecorder(store)
+        stop = asyncio.Event()
+        task = asyncio.create_task(make_writer(store, intake, acks, metrics).run(stop))
+        for mid, seq in enumerate([1, 666, 3, 4], start=1):
+            intake.add(mid, 1, 1, decoded(seq))
+        await asyncio.wait_for(_until(lambda: acks.acked == [1, 2, 3, 4]), 5)
+        assert sorted(r.seq for r in store.readings.values()) == [1, 3, 4]
+        (dead,) = store.letters
+        assert dead.reason is RejectReason.INTERNAL_ERROR and "666" in dead.payload.decode()
+        assert metrics.rejected.labels("internal_error")._value.get() == 1
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())
+
+
+async def _until(probe):  # type: ignore[no-untyped-def]
+    while not probe():  # noqa: ASYNC110 - polling what a fake records
+        await asyncio.sleep(0.01)

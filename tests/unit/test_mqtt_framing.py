@@ -116,3 +116,16 @@ def test_other_packets_go_to_paho() -> None:
     assert seen == [(0xD0, b"")]  # PINGRESP
     assert got == [(0, 0, b"t", b"x")]
     assert c._in_packet["command"] == 0, "paho's read state is left clean"
+
+
+@pytest.mark.parametrize("v5", [True, False], ids=["mqtt5", "mqtt311"])
+def test_the_retain_flag_reaches_on_retained_before_the_message(v5: bool) -> None:
+    c, got = client(v5)
+    retained: list[tuple[bytes, bytes, int]] = []
+    c.on_retained = lambda topic, payload: retained.append((topic, payload, len(got)))
+    plain = publish(b"vw/v1/v/cam/evidence/e1", b"jpeg", qos=1, mid=1, v5=v5)
+    kept = bytearray(publish(b"vw/v1/v/cam/evidence/e2", b"jpeg", qos=1, mid=2, v5=v5))
+    kept[0] |= 0x01  # RETAIN
+    assert feed(c, plain + bytes(kept)) == MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert [m[0] for m in got] == [1, 2]
+    assert retained == [(b"vw/v1/v/cam/evidence/e2", b"jpeg", 1)]  # once, before its message

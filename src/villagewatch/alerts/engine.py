@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from villagewatch.alerts.lifecycle import AlertPolicy
@@ -25,6 +25,7 @@ from villagewatch.alerts.store import AlertStore
 from villagewatch.config import AlertsSettings, Deployment
 from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.errors import StoreUnavailable
+from villagewatch.steadyclock import SteadyClock
 from villagewatch.waiting import sleep_or_stop
 
 __all__ = ["AlertEngine", "notifier_for"]
@@ -32,16 +33,27 @@ __all__ = ["AlertEngine", "notifier_for"]
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+_Item = tuple[int, str, Transition, AlertPolicy]
+"""(position in detect's file, transition id, transition, policy)."""
 
 
 class AlertEngine:
     """Feeds the alert store from detect's state files."""
 
     def __init__(
-        self, *, settings: AlertsSettings, store: AlertStore, metrics: AlertMetrics | None = None
+        self,
+        *,
+        settings: AlertsSettings,
+        store: AlertStore,
+        metrics: AlertMetrics | None = None,
+        clock: SteadyClock | None = None,
     ) -> None:
+        """``clock``: the time pending, escalation and flap timers go by (default: a
+        :class:`~villagewatch.steadyclock.SteadyClock` of its own)."""
         self._settings = settings
-        self._applied = (metrics or AlertMetrics(store)).transitions
+        self._clock = clock or SteadyClock()
+        self._metrics = metrics or AlertMetrics(store)
+        self._applied = self._metrics.transitions
         self._store = store
         self._sources = list(settings.detect_state_paths)
         count, window = settings.flap_count, settings.flap_window_s
@@ -82,14 +94,15 @@ class AlertEngine:
                     " WHERE rowid > ? ORDER BY rowid LIMIT ?",
                     (self._store.cursor(name), _BATCH),
                 ).fetchall()
-                if rows:
-                    items = []
-                    for row in rows:
-                        position, tid, transition = _transition(row)
-                        items.append((transition, tid, self.policy(transition.key.kind)))
-                    # one transaction per batch, the cursor moved with it
-                    self._store.apply_many(items, now_ms, source=(name, position))
-                    self._applied.inc(len(items))
+                items: list[_Item] = []
+                for row in rows:
+                    try:
+                        items.append(self._item(row))
+                    except Exception as exc:  # noqa: BLE001 - supervisor: set aside, go on
+                        self._apply(name, items, now_ms)  # in order: what came before first
+                        items = []
+                        self._set_aside(name, row, f"cannot read it: {exc!r}", now_ms)
+                self._apply(name, items, now_ms)
                 done += len(rows)
                 if len(rows) < _BATCH:
                     return done
@@ -98,14 +111,56 @@ class AlertEngine:
         finally:
             conn.close()
 
+    def _item(self, row: tuple[object, ...]) -> _Item:
+        position, tid, transition = _transition(row)
+        return position, tid, transition, self.policy(transition.key.kind)
+
+    def _apply(self, name: str, items: list[_Item], now_ms: int) -> None:
+        """Apply ``items`` in one transaction (the cursor moved with it); if that fails for
+        any reason but an unavailable store, one by one, setting aside the ones that fail."""
+        if not items:
+            return
+        try:
+            self._store.apply_many(
+                [(t, tid, p) for _, tid, t, p in items], now_ms, source=(name, items[-1][0])
+            )
+        except StoreUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - supervisor: find the one that fails
+            for position, tid, t, p in items:
+                try:
+                    self._store.apply_many([(t, tid, p)], now_ms, source=(name, position))
+                except StoreUnavailable:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - supervisor: set aside, go on
+                    self._set_aside(name, (position, tid), f"applying it failed: {exc!r}", now_ms)
+                else:
+                    self._applied.inc()
+            return
+        self._applied.inc(len(items))
+
+    def _set_aside(self, name: str, row: Sequence[object], why: str, now_ms: int) -> None:
+        position, tid = row[0], row[1]
+        assert isinstance(position, int)
+        self._metrics.failed.inc()
+        log.error(
+            "Transition %.200s (row %d of %s) set aside, the rest go on: %s",
+            tid, position, name, why,
+        )  # fmt: skip
+        self._store.set_aside((name, position), str(tid), why, now_ms)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Pump every ``poll_s`` until ``stop``; a store that is busy is retried, not fatal."""
         log.info("Alert engine reading %s", ", ".join(map(str, self._sources)))
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self.pump, time.time_ns() // 1_000_000)
+                await asyncio.to_thread(self.pump, self._clock.now_ms())
             except StoreUnavailable as exc:
                 log.warning("%s; retrying", exc)
+            except Exception:  # supervisor: the engine must never stop for good
+                log.exception(
+                    "Alert engine pass failed; trying again in %s s", self._settings.poll_s
+                )
             await sleep_or_stop(stop, self._settings.poll_s)
 
 

@@ -29,6 +29,12 @@ class AlertMetrics:
             ["channel", "result"],
             registry=self.registry,
         )
+        self.failed = Counter(
+            "villagewatch_alerts_failed",
+            "Detect transitions that could not be read or applied: set aside (kept with the "
+            "reason), the rest applied.",
+            registry=self.registry,
+        )
         queued = Gauge(
             "villagewatch_alerts_outbox_queued",
             "Notifications decided and not yet accepted by their channel.",

@@ -9,6 +9,7 @@ work done. The audit log refuses updates and deletes (triggers).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from villagewatch.sqlitetx import write_transaction
 __all__ = ["SQLiteAlertStore"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -70,6 +72,10 @@ CREATE TABLE IF NOT EXISTS alert_notes (
 CREATE TABLE IF NOT EXISTS applied_transitions (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS feed_cursors (source TEXT PRIMARY KEY, position INTEGER NOT NULL)
     WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_transitions (
+    id INTEGER PRIMARY KEY, source TEXT NOT NULL, position INTEGER NOT NULL,
+    transition_id TEXT NOT NULL, detail TEXT NOT NULL, at_ms INTEGER NOT NULL
+);
 """
 
 
@@ -91,6 +97,7 @@ class SQLiteAlertStore:
         self._conn.executescript(_SCHEMA + outbox.SCHEMA)  # idempotent; commits by itself
         self._notifier = notifier
         self._lock = threading.Lock()
+        self._failing: set[int] = set()
 
     # --- detector transitions -------------------------------------------------------
 
@@ -133,6 +140,34 @@ class SQLiteAlertStore:
 
         return self._write(run)
 
+    def set_aside(
+        self, source: tuple[str, int], transition_id: str, detail: str, now_ms: int
+    ) -> None:
+        """See :meth:`villagewatch.alerts.store.AlertStore.set_aside`."""
+
+        def run(c: sqlite3.Connection) -> None:
+            c.execute(
+                "INSERT INTO feed_cursors VALUES (?, ?) ON CONFLICT (source)"
+                " DO UPDATE SET position = max(position, excluded.position)",
+                source,
+            )
+            c.execute(
+                "INSERT INTO dead_transitions (source, position, transition_id, detail, at_ms)"
+                " VALUES (?,?,?,?,?)",
+                (*source, transition_id[:300], detail[:1000], now_ms),
+            )
+
+        self._write(run)
+
+    def dead_transitions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """See :meth:`villagewatch.alerts.store.AlertStore.dead_transitions`."""
+        rows = self._read(
+            "SELECT source, position, transition_id, detail, at_ms FROM dead_transitions"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
     def cursor(self, source: str) -> int:
         """See :meth:`villagewatch.alerts.store.AlertStore.cursor`."""
         rows = self._read("SELECT position FROM feed_cursors WHERE source = ?", (source,))
@@ -143,29 +178,56 @@ class SQLiteAlertStore:
 
         def run(c: sqlite3.Connection) -> list[Alert]:
             tx = Change(c, self._notifier, now_ms)
-            changed = []
-            for (alert_id,) in c.execute(
-                "SELECT id FROM alerts WHERE state = 'pending' AND pending_until_ms <= ?"
-                " ORDER BY id",
-                (now_ms,),
-            ).fetchall():
+            changed: list[Alert] = []
+
+            def fire(alert_id: int) -> Alert:
                 c.execute("UPDATE alerts SET state = 'firing' WHERE id = ?", (alert_id,))
-                changed.append(tx.fired(alert_id, {"after": "pending"}))
-            for (alert_id,) in c.execute(
-                "SELECT id FROM alerts WHERE state = 'firing' AND next_escalation_ms <= ?"
-                " ORDER BY id",
-                (now_ms,),
-            ).fetchall():
-                changed.append(tx.escalate(alert_id))
-            for (alert_id,) in c.execute(
-                "SELECT id FROM alerts WHERE state != 'resolved' AND flapping = 1"
-                " AND condition_cleared = 1 AND quiet_until_ms <= ? ORDER BY id",
-                (now_ms,),
-            ).fetchall():
-                changed.append(tx.resolve(alert_id, SYSTEM, {"flapping": "stayed clear"}))
+                return tx.fired(alert_id, {"after": "pending"})
+
+            due: list[tuple[str, Callable[[int], Alert]]] = [
+                (
+                    "SELECT id FROM alerts WHERE state = 'pending' AND pending_until_ms <= ?",
+                    fire,
+                ),
+                (
+                    "SELECT id FROM alerts WHERE state = 'firing' AND next_escalation_ms <= ?",
+                    tx.escalate,
+                ),
+                (
+                    (
+                        "SELECT id FROM alerts WHERE state != 'resolved' AND flapping = 1"
+                        " AND condition_cleared = 1 AND quiet_until_ms <= ?"
+                    ),
+                    lambda i: tx.resolve(i, SYSTEM, {"flapping": "stayed clear"}),
+                ),
+            ]
+            for query, step in due:
+                for (alert_id,) in c.execute(query + " ORDER BY id", (now_ms,)).fetchall():
+                    changed += self._isolated(c, alert_id, step)
             return changed
 
         return self._write(run)
+
+    def _isolated(
+        self, c: sqlite3.Connection, alert_id: int, step: Callable[[int], Alert]
+    ) -> list[Alert]:
+        """One alert's timer step in a savepoint: a bug on one alert must not stop every
+        pending, escalation and flap timer behind it (it is logged once and tried again)."""
+        c.execute("SAVEPOINT one_alert")
+        try:
+            alert = step(alert_id)
+        except sqlite3.OperationalError:
+            raise  # the database itself: the whole pass is retried
+        except Exception:
+            c.execute("ROLLBACK TO one_alert")
+            c.execute("RELEASE one_alert")
+            if alert_id not in self._failing:
+                self._failing.add(alert_id)
+                log.exception("Timer step of alert %d failed; the others go on", alert_id)
+            return []
+        c.execute("RELEASE one_alert")
+        self._failing.discard(alert_id)
+        return [alert]
 
     def add_silence(
         self,

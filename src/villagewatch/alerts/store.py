@@ -45,6 +45,17 @@ class AlertStore(Protocol):
         """Several transitions (transition, id, policy) in order, in one transaction."""
         ...
 
+    def set_aside(
+        self, source: tuple[str, int], transition_id: str, detail: str, now_ms: int
+    ) -> None:
+        """A transition that could not be read or applied: keep it with why, and move the
+        feed's cursor past it (``source`` is (name, position)) in the same transaction."""
+        ...
+
+    def dead_transitions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest transitions set aside: source, position, transition_id, detail, at_ms."""
+        ...
+
     def cursor(self, source: str) -> int:
         """How far the feed ``source`` has been applied (0: not at all)."""
         ...

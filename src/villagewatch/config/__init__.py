@@ -3,6 +3,7 @@
 from villagewatch.config.load import (
     Deployment,
     check_file,
+    check_files,
     load_deployment,
     load_village,
     read_secret,
@@ -21,6 +22,7 @@ from villagewatch.config.settings import (
     SQLiteSettings,
     StoreSettings,
     TlsSettings,
+    identity_password_file,
 )
 from villagewatch.config.village import DeviceSpec, Grid, Position, Village
 
@@ -44,6 +46,8 @@ __all__ = [
     "TlsSettings",
     "Village",
     "check_file",
+    "check_files",
+    "identity_password_file",
     "load_deployment",
     "load_village",
     "read_secret",

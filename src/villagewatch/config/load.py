@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from villagewatch.config.settings import InfluxSettings, MqttSettings, Settings, SQLiteSettings
-from villagewatch.config.teams import ChannelSettings, DingTalkChannel, EmailChannel, FeishuChannel
+from villagewatch.config.paths import PathContext, unreadable
+from villagewatch.config.settings import MqttSettings, Settings, identity_password_file
 from villagewatch.config.village import Village, check_village
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import DeviceInfo
 from villagewatch.errors import ConfigError, ConfigIssue
 
-__all__ = ["Deployment", "check_file", "load_deployment", "load_village", "read_secret"]
+__all__ = [
+    "Deployment",
+    "check_file",
+    "check_files",
+    "load_deployment",
+    "load_village",
+    "login_problems",
+    "read_secret",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +46,27 @@ def load_village(path: Path) -> Village:
     return village
 
 
-def load_deployment(path: Path) -> Deployment:
-    """Read a settings file and every village file it names; all issues are reported together."""
+def load_deployment(path: Path, *, read_files: bool = True) -> Deployment:
+    """Read a settings file and every village file it names; all issues are reported together.
+
+    Relative paths are relative to the settings file. With ``read_files`` (a service starting)
+    every secret and certificate named must be readable; ``config check`` leaves that out.
+    """
     doc = read_yaml(path)
-    settings = doc.validate(Settings)
-    base = path.parent
-    settings = _resolved(settings, base)
-    villages: list[Village] = []
+    settings = doc.validate(Settings, context=PathContext(path.parent, read_files=read_files))
     issues: list[ConfigIssue] = []
+    if read_files:
+        clients = (settings.ingest.client_id, settings.detect.client_id)
+        issues += [
+            doc.issue(("mqtt", "credentials_dir"), p)
+            for p in login_problems(settings.mqtt, clients)
+        ]
+    if not settings.alerts.detect_state_paths:  # default: the one detect process of this file
+        alerts = settings.alerts.model_copy(
+            update={"detect_state_paths": [settings.detect.state_path]}
+        )
+        settings = settings.model_copy(update={"alerts": alerts})
+    villages: list[Village] = []
     seen: dict[str, int] = {}
     for i, village_path in enumerate(settings.villages):
         try:
@@ -87,40 +108,92 @@ def _channel_references(village: Village, path: Path, settings: Settings) -> lis
 
 
 def check_file(path: Path) -> list[ConfigIssue]:
-    """Every issue in a settings file (with its villages), a village file, an edge agent's
-    edge.yaml (with its camera files) or a camera file; empty when valid."""
-    try:
-        doc = read_yaml(path)
-        keys = doc.data if isinstance(doc.data, dict) else {}
-        if "grids" in keys:
-            load_village(path)
-        elif "village" in keys and "villages" not in keys:
-            from villagewatch.edge.drivers import CameraConfig
-            from villagewatch.edge.settings import load_edge
+    """Every issue in one config file (see :func:`check_files`); empty when valid."""
+    return check_files([path])[path]
 
-            edge = load_edge(path)
-            issues: list[ConfigIssue] = []
-            for d in edge.devices:
-                if isinstance(d, CameraConfig):
-                    issues += (
-                        check_file(d.camera)
-                        if d.camera.exists()
-                        else [
-                            ConfigIssue(
-                                str(path), f"devices.{d.device}.camera", f"no file {d.camera}"
-                            )
-                        ]
-                    )
-            return issues
-        elif "zones" in keys or "camera" in keys:
-            from villagewatch.edge.vision.config import load_camera
 
-            load_camera(path)
-        else:
-            load_deployment(path)
-    except ConfigError as exc:
-        return exc.issues
-    return []
+def check_files(
+    paths: Sequence[Path], *, read_files: bool = False
+) -> dict[Path, list[ConfigIssue]]:
+    """Every issue in each file — a settings file (with its villages), a village file, an edge
+    agent's edge.yaml (with its camera files) or a camera file — plus, for each edge.yaml,
+    where it disagrees with its village when one of the files holds that village. With
+    ``read_files`` the secrets and certificates named must be readable here too (by default
+    not: a check runs where the secrets are not)."""
+    from villagewatch.broker.agents import agent_issues
+    from villagewatch.edge.settings import EdgeSettings
+
+    results: dict[Path, list[ConfigIssue]] = {}
+    villages: dict[str, tuple[Path, Village]] = {}
+    edges: list[tuple[Path, EdgeSettings]] = []
+    for path in paths:
+        try:
+            loaded, results[path] = _checked(path, read_files=read_files)
+        except ConfigError as exc:
+            results[path] = exc.issues
+            continue
+        if isinstance(loaded, Village):
+            villages[loaded.id] = (path, loaded)
+        elif isinstance(loaded, Deployment):
+            given = zip(loaded.settings.villages, loaded.villages, strict=True)
+            villages.update({v.id: (p, v) for p, v in given})
+        elif isinstance(loaded, EdgeSettings):
+            edges.append((path, loaded))
+    complete = all(not issues for issues in results.values())
+    for path, edge in edges:
+        found = villages.get(edge.village)
+        if found is not None:
+            results[path] += agent_issues(path, edge, found[1], found[0])
+        elif villages and complete:
+            results[path].append(
+                read_yaml(path).issue(
+                    ("village",),
+                    f"no village {edge.village!r} in the files checked with it "
+                    f"(they hold {', '.join(sorted(villages))})",
+                )
+            )
+    return results
+
+
+def _checked(path: Path, *, read_files: bool) -> tuple[object, list[ConfigIssue]]:
+    """The file loaded as what its keys say it is, and issues found beyond its own model."""
+    doc = read_yaml(path)
+    keys = doc.data if isinstance(doc.data, dict) else {}
+    if "grids" in keys:
+        return load_village(path), []
+    if "village" in keys and "villages" not in keys:
+        from villagewatch.edge.drivers import CameraConfig
+        from villagewatch.edge.settings import load_edge
+
+        edge = load_edge(path, read_files=read_files)
+        issues: list[ConfigIssue] = []
+        for d in edge.devices:
+            if isinstance(d, CameraConfig):
+                issues += (
+                    check_file(d.camera)
+                    if d.camera.exists()
+                    else [
+                        ConfigIssue(str(path), f"devices.{d.device}.camera", f"no file {d.camera}")
+                    ]
+                )
+        return edge, issues
+    if "zones" in keys or "camera" in keys:
+        from villagewatch.edge.vision.config import load_camera
+
+        return load_camera(path), []
+    return load_deployment(path, read_files=read_files), []
+
+
+def login_problems(mqtt: MqttSettings, client_ids: Iterable[str]) -> list[str]:
+    """Why clients with these ids could not sign in with ``mqtt.credentials_dir``: each one's
+    password file must be readable at start, not refused by the broker later."""
+    if mqtt.credentials_dir is None:
+        return []
+    problems = (
+        (unreadable(identity_password_file(mqtt.credentials_dir, c), "password file"), c)
+        for c in client_ids
+    )
+    return [f"{p} (of the broker identity {c})" for p, c in problems if p is not None]
 
 
 def read_secret(path: Path) -> str:
@@ -129,73 +202,3 @@ def read_secret(path: Path) -> str:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError([ConfigIssue(str(path), "", f"cannot read the secret: {exc}")]) from None
-
-
-def resolved_mqtt(mqtt: MqttSettings, base: Path) -> MqttSettings:
-    """``mqtt`` with its password and TLS files relative to ``base`` (the config's folder)."""
-
-    def rel_opt(p: Path | None) -> Path | None:
-        return None if p is None or p.is_absolute() else base / p
-
-    mqtt = mqtt.model_copy(update={"password_file": rel_opt(mqtt.password_file)})
-    if mqtt.tls is not None:
-        tls = mqtt.tls.model_copy(
-            update={
-                "ca_file": rel_opt(mqtt.tls.ca_file),
-                "cert_file": rel_opt(mqtt.tls.cert_file),
-                "key_file": rel_opt(mqtt.tls.key_file),
-            }
-        )
-        mqtt = mqtt.model_copy(update={"tls": tls})
-    return mqtt
-
-
-def _resolved(settings: Settings, base: Path) -> Settings:
-    def rel(p: Path) -> Path:
-        return p if p.is_absolute() else base / p
-
-    def rel_opt(p: Path | None) -> Path | None:
-        return None if p is None else rel(p)
-
-    mqtt = resolved_mqtt(settings.mqtt, base)
-    ingest = settings.ingest.model_copy(update={"evidence_dir": rel(settings.ingest.evidence_dir)})
-    detect = settings.detect.model_copy(update={"state_path": rel(settings.detect.state_path)})
-    channels: dict[str, ChannelSettings] = {}
-    for cid, c in settings.alerts.channels.items():
-        if isinstance(c, DingTalkChannel | FeishuChannel) and c.secret_file is not None:
-            c = c.model_copy(update={"secret_file": rel(c.secret_file)})  # noqa: PLW2901
-        elif isinstance(c, EmailChannel) and c.password_file is not None:
-            c = c.model_copy(update={"password_file": rel(c.password_file)})  # noqa: PLW2901
-        channels[cid] = c
-    alerts = settings.alerts.model_copy(
-        update={
-            "channels": channels,
-            "state_path": rel(settings.alerts.state_path),
-            "detect_state_paths": [
-                rel(p) for p in settings.alerts.detect_state_paths or [settings.detect.state_path]
-            ],
-        }
-    )
-    store: InfluxSettings | SQLiteSettings = settings.store
-    if isinstance(store, SQLiteSettings):
-        store = store.model_copy(update={"path": rel(store.path)})
-    else:
-        store = store.model_copy(
-            update={
-                "password_file": rel_opt(store.password_file),
-                "token_file": rel_opt(store.token_file),
-            }
-        )
-    villages = [rel(v) for v in settings.villages]
-    return settings.model_copy(
-        update={
-            "mqtt": mqtt,
-            "store": store,
-            "ingest": ingest,
-            "villages": villages,
-            "detect": detect,
-            "alerts": alerts,
-            "api": settings.api.model_copy(update={"state_dir": rel(settings.api.state_dir)}),
-            "registry": settings.registry.model_copy(update={"path": rel(settings.registry.path)}),
-        }
-    )

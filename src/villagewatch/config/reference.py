@@ -151,13 +151,19 @@ printed as `file:line: path: reason`, and the exit code is 1.
 
 A deployment has one **settings file** (broker, store, ingester, API,
 simulator) naming one **village file** per village. Relative paths in the
-settings file are relative to that file. Secrets are never written in either:
-`password_file` and `token_file` name files holding them.
+settings file are relative to that file; absolute ones are kept. Secrets are
+never written in either: `password_file`, `token_file` and `secret_file` name
+files holding them, and a service refuses to start when one of them (or a TLS
+certificate or key) cannot be read. `config check` leaves that out, since it
+often runs where the secrets are not; `config check --files` checks it too.
 Examples: `config/demo/` (the demo) and `config/production/`.
 
 An **edge agent** has its own `edge.yaml` (example: `config/edge/edge.yaml`;
 relative paths are relative to it); the centre may change parts of it with a
-**remote config** (docs/edge.md).
+**remote config** (docs/edge.md). `config check` given an edge.yaml together
+with the settings or village file of its village checks that they agree: the
+village names the agent as the `agent` of each device it lists, and the agent
+signs in as its id (docs/broker.md).
 """
 
 

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from villagewatch.config.paths import (
+    CaFile,
+    CertFile,
+    ConfigPath,
+    KeyFile,
+    PasswordFile,
+    TokenFile,
+)
 from villagewatch.config.teams import ChannelSettings, Team
 from villagewatch.contract import Identifier
 
@@ -31,6 +39,7 @@ __all__ = [
     "SimulateSettings",
     "StoreSettings",
     "TlsSettings",
+    "identity_password_file",
 ]
 
 _STRICT = ConfigDict(frozen=True, extra="forbid")
@@ -42,9 +51,11 @@ class TlsSettings(BaseModel):
 
     model_config = _STRICT
 
-    ca_file: Path = Field(description="CA certificate that signed the broker's certificate.")
-    cert_file: Path | None = Field(None, description="Client certificate, for certificate auth.")
-    key_file: Path | None = Field(None, description="Private key of the client certificate.")
+    ca_file: CaFile = Field(description="CA certificate that signed the broker's certificate.")
+    cert_file: CertFile | None = Field(
+        None, description="Client certificate, for certificate auth."
+    )
+    key_file: KeyFile | None = Field(None, description="Private key of the client certificate.")
 
 
 class MqttSettings(BaseModel):
@@ -59,10 +70,48 @@ class MqttSettings(BaseModel):
         description="MQTT version. 5 gives shared subscriptions and flow control "
         "(Receive Maximum); 3.1.1 is for brokers without MQTT 5.",
     )
-    username: str | None = Field(None, description="User name, if the broker requires one.")
-    password_file: Path | None = Field(None, description="File holding the password.")
+    username: str | None = Field(
+        None,
+        description="User name of this one identity (an edge agent: its id), if the broker "
+        "requires one. A settings file shared by several services uses `credentials_dir`.",
+    )
+    password_file: PasswordFile | None = Field(None, description="File holding the password.")
+    credentials_dir: ConfigPath | None = Field(
+        None,
+        description="Folder written by `villagewatch broker credentials`: each client signs "
+        "in with its client id as user name (`ingest.client_id`, `detect.client_id`, an edge "
+        "agent's id) and the password in `<client id>.password` there. The shipped broker "
+        "binds client ids to user names (docs/broker.md). Instead of username/password_file.",
+    )
     tls: TlsSettings | None = Field(None, description="Use TLS; unset means plain TCP.")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, seconds.")
+
+    @model_validator(mode="after")
+    def _one_way_to_sign_in(self) -> MqttSettings:
+        if self.credentials_dir is not None and (
+            self.username is not None or self.password_file is not None
+        ):
+            raise ValueError(
+                "set credentials_dir (each client signs in as its client id) or "
+                "username and password_file, not both"
+            )
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file needs a username")
+        return self
+
+    def login(self, client_id: str) -> tuple[str, Path | None] | None:
+        """User name and password file a client with ``client_id`` signs in with; None:
+        anonymous."""
+        if self.credentials_dir is not None:
+            return client_id, identity_password_file(self.credentials_dir, client_id)
+        if self.username is not None:
+            return self.username, self.password_file
+        return None
+
+
+def identity_password_file(folder: Path, identity: str) -> Path:
+    """Where ``villagewatch broker credentials`` keeps the password of ``identity``."""
+    return folder / f"{identity}.password"
 
 
 class IngestSettings(BaseModel):
@@ -115,11 +164,28 @@ class IngestSettings(BaseModel):
     max_message_bytes: int = Field(
         262_144, ge=1024, description="Larger payloads are dead-lettered as too_large."
     )
-    evidence_dir: Path = Field(
+    evidence_dir: ConfigPath = Field(
         Path("var/evidence"),
+        validate_default=True,
         description="Where the evidence JPEGs cameras publish on `…/evidence/<id>` are kept, "
         "as `<village>/<device>/<id>.jpg`; each is written durably before its message is "
         "acknowledged. Relative to the settings file.",
+    )
+    evidence_budget_mb: float = Field(
+        20_000,
+        gt=0,
+        description="Most space the evidence pictures may take; past it the oldest are deleted.",
+    )
+    evidence_max_age_days: float = Field(
+        90, gt=0, description="Evidence pictures older than this are deleted."
+    )
+    evidence_min_free_percent: float = Field(
+        10,
+        ge=0,
+        lt=100,
+        description="A picture that would leave less of its disk free is not written (it is "
+        "dead-lettered as no_space once the oldest pictures were deleted to make room): "
+        "readings keep the space they need.",
     )
     dedupe_window: int = Field(
         200_000,
@@ -176,8 +242,10 @@ class DetectSettings(BaseModel):
         description="The villages this process watches (its partition: detectors keep "
         "per-device state, so a village belongs to exactly one process); unset: all.",
     )
-    state_path: Path = Field(
-        Path("var/detect.db"), description="SQLite file of detector state and transitions."
+    state_path: ConfigPath = Field(
+        Path("var/detect.db"),
+        validate_default=True,
+        description="SQLite file of detector state and transitions.",
     )
     session_expiry_s: int = Field(
         7 * 86400, ge=0, description="How long the broker queues messages while detect is away."
@@ -194,6 +262,22 @@ class DetectSettings(BaseModel):
     )
     batch_max_messages: int = Field(500, ge=1, description="…or after this many messages.")
     tick_s: float = Field(5, gt=0, description="How often silence is checked (offline devices).")
+    disk_low_percent: float = Field(
+        10,
+        gt=0,
+        lt=100,
+        description="A disk holding the deployment's data (state, alerts, evidence, SQLite "
+        "store) with less free space than this raises a `disk_low` alert (orange)…",
+    )
+    disk_critical_percent: float = Field(
+        2, gt=0, lt=100, description="…and below this the alert turns red."
+    )
+    disk_reserve_mb: float = Field(
+        64,
+        ge=0,
+        description="Space kept in a file beside the state file and given back when the disk "
+        "is full, so detect can still start and record alerts (0: none).",
+    )
     metrics_port: Port | None = Field(
         None, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset: don't."
     )
@@ -217,10 +301,12 @@ class AlertsSettings(BaseModel):
 
     model_config = _STRICT
 
-    state_path: Path = Field(
-        Path("var/alerts.db"), description="SQLite file of alerts, their audit log and notes."
+    state_path: ConfigPath = Field(
+        Path("var/alerts.db"),
+        validate_default=True,
+        description="SQLite file of alerts, their audit log and notes.",
     )
-    detect_state_paths: list[Path] = Field(
+    detect_state_paths: list[ConfigPath] = Field(
         default_factory=list,
         description="Detect state files whose transitions become alerts (one per detect "
         "process); empty: `detect.state_path`.",
@@ -274,8 +360,8 @@ class InfluxSettings(BaseModel):
     database: Identifier = Field("villagewatch", description="Database (2.x: mapped bucket).")
     retention_policy: str | None = Field(None, description="Retention policy; unset: default.")
     username: str | None = Field(None, description="User for basic auth (1.x).")
-    password_file: Path | None = Field(None, description="File holding the password.")
-    token_file: Path | None = Field(None, description="File holding an API token (2.x, 3.x).")
+    password_file: PasswordFile | None = Field(None, description="File holding the password.")
+    token_file: TokenFile | None = Field(None, description="File holding an API token (2.x, 3.x).")
     gzip: bool = Field(True, description="Compress write bodies.")
     timeout_s: float = Field(10, gt=0, description="Timeout of one HTTP request.")
     create_database: bool = Field(
@@ -289,6 +375,18 @@ class InfluxSettings(BaseModel):
         "a new time and must be found by its dedupe key).",
     )
 
+    @model_validator(mode="after")
+    def _one_way_to_sign_in(self) -> InfluxSettings:
+        if self.token_file is not None and (
+            self.username is not None or self.password_file is not None
+        ):
+            raise ValueError(
+                "set token_file (InfluxDB 2.x, 3.x) or username and password_file (1.x), not both"
+            )
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file needs a username")
+        return self
+
 
 class SQLiteSettings(BaseModel):
     """The embedded store: one SQLite file in WAL mode."""
@@ -296,7 +394,9 @@ class SQLiteSettings(BaseModel):
     model_config = _STRICT
 
     kind: Literal["sqlite"] = Field("sqlite", description="Selects SQLite.")
-    path: Path = Field(Path("var/villagewatch.db"), description="Database file.")
+    path: ConfigPath = Field(
+        Path("var/villagewatch.db"), validate_default=True, description="Database file."
+    )
 
 
 StoreSettings = Annotated[InfluxSettings | SQLiteSettings, Field(discriminator="kind")]
@@ -309,8 +409,9 @@ class ApiSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: Port = Field(8080, description="Port to listen on.")
-    state_dir: Path = Field(
+    state_dir: ConfigPath = Field(
         Path("var/api"),
+        validate_default=True,
         description="Users, sessions, the audit log of actions (api.db) and uploaded village "
         "plans (plans/).",
     )
@@ -327,7 +428,11 @@ class RegistrySettings(BaseModel):
 
     model_config = _STRICT
 
-    path: Path = Field(Path("var/registry.db"), description="SQLite file of the registry.")
+    path: ConfigPath = Field(
+        Path("var/registry.db"),
+        validate_default=True,
+        description="SQLite file of the registry.",
+    )
     poll_s: float = Field(
         5, gt=0, le=300, description="How often detect looks for registry changes."
     )
@@ -365,6 +470,16 @@ class Settings(BaseModel):
 
     model_config = _STRICT
 
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_sections_as_empty(cls, data: Any) -> Any:
+        """An absent section is validated from nothing, like a written one, so that the relative
+        paths among its defaults (``var/detect.db``) are resolved against the file too."""
+        if isinstance(data, dict):
+            empty: dict[str, Any] = {name: {} for name in cls.model_fields if name != "villages"}
+            return {**empty, "store": {"kind": "sqlite"}, **data}
+        return data
+
     mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The broker.")
     store: StoreSettings = Field(
         default_factory=SQLiteSettings, description="Where readings go; `kind` picks one."
@@ -381,6 +496,6 @@ class Settings(BaseModel):
     simulate: SimulateSettings = Field(
         default_factory=SimulateSettings, description="The simulator."
     )
-    villages: list[Path] = Field(
+    villages: list[ConfigPath] = Field(
         min_length=1, description="Village files, relative to this settings file."
     )

@@ -10,11 +10,11 @@ they are shown to people who need them, never put in a notification.
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
 
+from villagewatch.config.paths import PasswordFile, SecretFile
 from villagewatch.contract import Identifier
 
 __all__ = [
@@ -84,7 +84,7 @@ class DingTalkChannel(_Channel):
 
     kind: Literal["dingtalk"]
     url: HttpUrl = Field(description="The robot's webhook (…/robot/send?access_token=…).")
-    secret_file: Path | None = Field(
+    secret_file: SecretFile | None = Field(
         None, description="File holding the robot's signing secret (SEC…); unset: unsigned."
     )
 
@@ -101,7 +101,7 @@ class FeishuChannel(_Channel):
 
     kind: Literal["feishu"]
     url: HttpUrl = Field(description="The bot's webhook (…/bot/v2/hook/…).")
-    secret_file: Path | None = Field(
+    secret_file: SecretFile | None = Field(
         None, description="File holding the bot's signing secret; unset: unsigned."
     )
     rate_per_minute: int = Field(100, ge=1, le=6000, description="Most messages in any 60 s.")
@@ -123,7 +123,7 @@ class EmailChannel(_Channel):
         "(a local relay only — refused with credentials to any other host).",
     )
     username: str | None = Field(None, description="Login name; unset: no login.")
-    password_file: Path | None = Field(
+    password_file: PasswordFile | None = Field(
         None, description="File holding the password (required with `username`)."
     )
     sender: Address = Field(description="The From address.")

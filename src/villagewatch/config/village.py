@@ -64,6 +64,12 @@ class DeviceSpec(BaseModel):
     interval_s: float = Field(
         60, gt=0, description="Expected seconds between readings; offline detection uses it."
     )
+    agent: Identifier | None = Field(
+        None,
+        description="The edge agent that publishes for this device (its `edge.yaml` id); the "
+        "broker lets only that agent publish the device's topics (`villagewatch broker "
+        "credentials`). Unset: nothing may publish for it at a broker with generated ACLs.",
+    )
 
 
 class Credential(BaseModel):
@@ -127,6 +133,14 @@ class Village(BaseModel):
         """Ids of every grid and micro-grid."""
         return {g.id for g in self.grids}
 
+    def agents(self) -> list[str]:
+        """Ids of the edge agents that publish for this village's devices, sorted."""
+        return sorted({d.agent for d in self.devices if d.agent is not None})
+
+    def devices_of(self, agent: str) -> list[DeviceSpec]:
+        """The devices ``agent`` publishes for (an agent's status may speak only for these)."""
+        return [d for d in self.devices if d.agent == agent]
+
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -176,6 +190,18 @@ def _device_problems(village: Village) -> list[Problem]:
         devices.setdefault(device.id, i)
         if device.grid not in grids:
             problems.append((("devices", i, "grid"), f"no grid {device.grid!r} in this village"))
+    for i, device in enumerate(village.devices):
+        if device.agent is not None and device.agent in devices:
+            problems.append(
+                (
+                    ("devices", i, "agent"),
+                    (
+                        f"agent {device.agent!r} is also a device of this village: an agent's "
+                        "status topic is vw/v1/<village>/<agent>/status, so the two would "
+                        "share topics; give the agent another id"
+                    ),
+                )
+            )
     return problems
 
 

@@ -55,11 +55,14 @@ class YamlDocument:
         """A :class:`ConfigIssue` located at ``loc`` in this file."""
         return ConfigIssue(self.file, format_path(loc), message, self.line_of(loc))
 
-    def validate(self, model: type[M], *, data: Any = None, loc: Loc = ()) -> M:
-        """Validate (part of) the document into ``model``; ConfigError lists every issue."""
+    def validate(
+        self, model: type[M], *, data: Any = None, loc: Loc = (), context: Any = None
+    ) -> M:
+        """Validate (part of) the document into ``model``; ConfigError lists every issue.
+        ``context`` is pydantic's validation context (paths: :class:`~.paths.PathContext`)."""
         target = self.data if data is None else data
         try:
-            return model.model_validate(target)
+            return model.model_validate(target, context=context)
         except ValidationError as exc:
             raise ConfigError([self._issue_of(loc, err) for err in exc.errors()]) from None
 

@@ -14,6 +14,9 @@ Stored time
     ``device_ts_ms`` keeps what the device said. An item that came without a
     device time (``age_ms``, or none) is ``rescued`` too: its time is the
     centre's, receive time less ``age_ms``, and ``device_ts_ms`` is that time.
+    Detectors go by the stored time (``at_ms``), never by ``device_ts_ms``: one
+    reading stamped a year ahead must not make every later reading look out of
+    order.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class RejectReason(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     UNEXPECTED_CHANNEL = "unexpected_channel"
     STORE_REJECTED = "store_rejected"
+    NO_SPACE = "no_space"
+    """An evidence picture that could not be kept without eating the space readings need."""
     INTERNAL_ERROR = "internal_error"
     """A bug of ours while decoding; the payload is kept so it can be replayed once fixed."""
 
@@ -80,6 +85,11 @@ class Reading(NamedTuple):
         """The dedupe key of this reading."""
         return (self.village, self.device, self.boot, self.seq)
 
+    @property
+    def at_ms(self) -> int:
+        """When it happened as far as anyone downstream knows: the stored time in ms."""
+        return self.time_ns // 1_000_000
+
 
 class Event(NamedTuple):
     """One discrete event (lock, camera detection, SOS), ready to store."""
@@ -102,6 +112,11 @@ class Event(NamedTuple):
     def key(self) -> DedupeKey:
         """The dedupe key of this event."""
         return (self.village, self.device, self.boot, self.seq)
+
+    @property
+    def at_ms(self) -> int:
+        """When it happened as far as anyone downstream knows: the stored time in ms."""
+        return self.time_ns // 1_000_000
 
 
 class DeadLetter(NamedTuple):

@@ -13,8 +13,9 @@ caller passes in — silence has no device time to go by.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from villagewatch.config.village import Village
@@ -29,37 +30,60 @@ from villagewatch.detectors import (
 )
 from villagewatch.detectors.config import OfflineConfig
 from villagewatch.detectors.device import DeviceInfoForDetect, offline_config
+from villagewatch.detectors.disk import DiskWatch
 from villagewatch.detectors.events import RegisteredCredential, SmartLock
 
 __all__ = ["DetectEngine", "EngineCounts"]
 
+_DISKS = "@disks"
+"""The owner name of the data disks' state (village names are identifiers: no ``@``)."""
+
 _RECENT = 128
-"""Sequence numbers per device remembered beyond the highest: readings and events of one
-device travel on different topics and may swap places by a little."""
+"""Items per device and channel remembered so a redelivery is dropped: more than a redelivery
+after a restart or a reconnect brings back of one device. A memory of what was seen and never
+a highest number, so no sequence number, however large, makes the ones after it look old."""
 
 
-@dataclass(slots=True)
 class _Seen:
-    boot: str | None = None
-    high: int = -1
-    recent: set[int] | None = None
+    """The (boot, seq) of one device's recently processed readings, or of its events.
+
+    Readings and events travel on different topics (and the edge sends alarms before
+    backlog), so each channel has its own memory: a lock's old battery readings are not
+    duplicates of the events that overtook them.
+    """
+
+    __slots__ = ("recent",)
+
+    def __init__(self, recent: dict[tuple[str, int], None] | None = None) -> None:
+        self.recent = recent if recent is not None else {}
 
     def first_time(self, boot: str, seq: int) -> bool:
-        if boot != self.boot:
-            self.boot, self.high, self.recent = boot, -1, set()
-        recent = self.recent if self.recent is not None else set()
-        self.recent = recent
-        if seq in recent or seq <= self.high - _RECENT:
+        recent = self.recent
+        key = (boot, seq)
+        if key in recent:
             return False
-        recent.add(seq)
-        if seq > self.high:
-            self.high = seq
-            if len(recent) > 2 * _RECENT:
-                self.recent = {s for s in recent if s > self.high - _RECENT}
+        recent[key] = None
+        if len(recent) > _RECENT:
+            del recent[next(iter(recent))]  # the oldest: dicts keep insertion order
         return True
 
-    def to_json(self) -> dict[str, Any]:
-        return {"boot": self.boot, "high": self.high, "recent": sorted(self.recent or ())}
+    def to_json(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for boot, seq in self.recent:
+            out.setdefault(boot, []).append(seq)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, list[int]]) -> _Seen:
+        return cls({(str(boot), int(seq)): None for boot, seqs in raw.items() for seq in seqs})
+
+
+def _seen_of(saved: dict[str, Any]) -> tuple[_Seen, _Seen]:
+    """Readings' and events' memories from a saved state (and from the older one-boot form)."""
+    if "readings" in saved:
+        return _Seen.from_json(saved["readings"]), _Seen.from_json(saved["events"])
+    recent = {str(saved["boot"]): list(saved["recent"])} if saved.get("boot") else {}
+    return _Seen.from_json(recent), _Seen.from_json(recent)
 
 
 @dataclass(slots=True)
@@ -68,25 +92,47 @@ class EngineCounts:
 
     duplicates: int = 0
     unknown: int = 0
+    unrestorable: int = 0
+    """Saved states that could not be put back (those devices started afresh)."""
 
 
 class _Device:
-    __slots__ = ("detectors", "owner", "seen")
+    __slots__ = ("detectors", "events", "owner", "readings")
 
     def __init__(self, owner: str, detectors: DeviceDetectors) -> None:
         self.owner = owner
         self.detectors = detectors
-        self.seen = _Seen()
+        self.readings = _Seen()
+        self.events = _Seen()
 
 
 class DetectEngine:
     """Detectors for the devices of ``villages``."""
 
-    def __init__(self, villages: Sequence[Village], *, now_ms: int) -> None:
+    def __init__(
+        self,
+        villages: Sequence[Village],
+        *,
+        now_ms: int,
+        disk_low_share: float = 0.10,
+        disk_critical_share: float = 0.02,
+    ) -> None:
+        """``disk_*_share``: free shares below which a data disk raises ``disk_low`` (orange,
+        red); the alert is shown at the first village's place."""
         self._devices: dict[tuple[str, str], _Device] = {}
         self._watches: dict[str, OfflineWatch] = {}
+        self._built: dict[tuple[str, str], Callable[[], DeviceDetectors]] = {}
+        self._watch_factories: dict[str, Callable[[], OfflineWatch]] = {}
         self._dirty: set[str] = set()
         self.counts = EngineCounts()
+        self.failures: list[tuple[str, Exception]] = []
+        """Owners whose detectors raised while time passed, with the error (the caller logs
+        and clears them); the others went on."""
+        self._disks = DiskWatch(
+            village=villages[0].id if villages else "",
+            low_share=disk_low_share,
+            critical_share=disk_critical_share,
+        )
         for village in villages:
             credentials = _registry(village)
             watched: list[WatchedDevice] = []
@@ -101,16 +147,17 @@ class DetectEngine:
                     spec.interval_s,
                     credentials.get(spec.id),
                 )
-                self._devices[(village.id, spec.id)] = _Device(
-                    f"{village.id}/{spec.id}", device_detectors(info, kind_cfg, device_cfg)
-                )
+                build = partial(device_detectors, info, kind_cfg, device_cfg)
+                self._built[(village.id, spec.id)] = build
+                self._devices[(village.id, spec.id)] = _Device(f"{village.id}/{spec.id}", build())
                 offline = offline_config(kind_cfg, device_cfg)
                 if offline is not None:
                     watched.append(WatchedDevice(spec.id, info.label, spec.interval_s, offline))
-            village_offline = _village_offline(village)
-            self._watches[village.id] = watch = OfflineWatch(
-                village.id, watched, config=village_offline
+            make_watch = partial(
+                OfflineWatch, village.id, watched, config=_village_offline(village)
             )
+            self._watch_factories[village.id] = make_watch
+            self._watches[village.id] = watch = make_watch()
             watch.start(now_ms)
 
     def use_registry(
@@ -134,7 +181,7 @@ class DetectEngine:
         if decoded.events:
             items = [*decoded.readings, *decoded.events]
         if len(items) > 1:
-            items = sorted(items, key=lambda i: (i.device_ts_ms, i.seq))
+            items = sorted(items, key=lambda i: (i.at_ms, i.seq))
         out: list[Transition] = []
         # the contract makes every item of a message come from the topic's device
         owner = ("", "")
@@ -148,7 +195,9 @@ class DetectEngine:
             if device is None or watch is None:
                 self.counts.unknown += 1
                 continue
-            if not device.seen.first_time(item.boot, item.seq):
+            is_reading = type(item) is Reading
+            seen = device.readings if is_reading else device.events
+            if not seen.first_time(item.boot, item.seq):
                 self.counts.duplicates += 1
                 continue
             self._dirty.add(device.owner)
@@ -158,10 +207,10 @@ class DetectEngine:
                 out += watch.seen(item.device, received_ms)
             else:
                 watch.seen(item.device, received_ms)
-            if isinstance(item, Reading):
-                out += device.detectors.reading(item)
+            if is_reading:
+                out += device.detectors.reading(item)  # type: ignore[arg-type]
             else:
-                out += device.detectors.event(item)
+                out += device.detectors.event(item)  # type: ignore[arg-type]
         return out
 
     def status(self, village: str, status: StatusMessage, received_ms: int) -> list[Transition]:
@@ -172,6 +221,15 @@ class DetectEngine:
         self._dirty.add(village)
         return watch.edge_status(status.device, status.state, list(status.devices), received_ms)
 
+    def disk(
+        self, filesystem: str, folders: list[str], free: int, total: int, now_ms: int
+    ) -> list[Transition]:
+        """What the caller measured of a data disk (see :class:`DiskWatch`)."""
+        out = self._disks.measured(filesystem, folders, free, total, now_ms)
+        if out:
+            self._dirty.add(_DISKS)
+        return out
+
     def tick(self, now_ms: int) -> list[Transition]:
         """Time passes: silent devices, windows that empty.
 
@@ -180,16 +238,24 @@ class DetectEngine:
         """
         out: list[Transition] = []
         for village, watch in self._watches.items():
-            found = watch.tick(now_ms)
+            try:
+                found = watch.tick(now_ms)
+            except Exception as exc:  # noqa: BLE001 - supervisor: one village must not stop the rest
+                self.failures.append((village, exc))
+                continue
             if found:
                 self._dirty.add(village)
             out += found
         for (village, device_id), device in self._devices.items():
             if self._watches[village].is_offline(device_id):
                 continue
-            found = device.detectors.tick(now_ms)
+            try:
+                found = device.detectors.tick(now_ms)
+            except Exception as exc:  # noqa: BLE001 - supervisor: as above, per device
+                self.failures.append((device.owner, exc))
+                continue
             if found:
-                self._dirty.add(f"{village}/{device_id}")
+                self._dirty.add(device.owner)
             out += found
         return out
 
@@ -197,11 +263,16 @@ class DetectEngine:
         """The state of every owner changed since the last call, by owner."""
         out: dict[str, dict[str, Any]] = {}
         for owner in self._dirty:
-            if "/" in owner:
+            if owner == _DISKS:
+                out[owner] = self._disks.snapshot()
+            elif "/" in owner:
                 village, device_id = owner.split("/", 1)
                 device = self._devices[(village, device_id)]
                 out[owner] = {
-                    "seen": device.seen.to_json(),
+                    "seen": {
+                        "readings": device.readings.to_json(),
+                        "events": device.events.to_json(),
+                    },
                     "detectors": device.detectors.snapshot(),
                 }
             else:
@@ -209,30 +280,70 @@ class DetectEngine:
         self._dirty.clear()
         return out
 
-    def restore(self, states: Iterable[tuple[str, dict[str, Any]]], *, now_ms: int) -> int:
-        """Put back saved states; owners no longer configured are ignored. Returns how many fit.
+    def restore(
+        self,
+        states: Iterable[tuple[str, dict[str, Any]]],
+        *,
+        now_ms: int,
+        max_ahead_ms: int = 300_000,
+    ) -> int:
+        """Put back saved states; owners no longer configured are ignored, and a state that
+        does not fit (damaged, or from an incompatible version) leaves its owner fresh and is
+        counted in ``counts.unrestorable``. Returns how many fit.
 
-        Devices not offline when the state was saved get a fresh grace period from
-        ``now_ms``: whether they were silent while the engine was down is unknown.
+        Times later than ``now_ms + max_ahead_ms`` (what the decoder lets a device clock run
+        ahead) are forgotten, and devices not offline when the state was saved get a fresh
+        grace period from ``now_ms``: whether they were silent while the engine was down is
+        unknown.
         """
         restored = 0
         for owner, state in states:
-            if "/" in owner:
-                village, device_id = owner.split("/", 1)
-                device = self._devices.get((village, device_id))
-                if device is None:
+            try:
+                if not self._restore_one(owner, state, now_ms + max_ahead_ms, now_ms):
                     continue
-                seen = state["seen"]
-                device.seen = _Seen(seen["boot"], seen["high"], set(seen["recent"]))
-                device.detectors.restore(state["detectors"])
-            elif owner in self._watches:
-                self._watches[owner].restore(state)
-            else:
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                self.counts.unrestorable += 1
+                self._fresh(owner, now_ms)
                 continue
             restored += 1
         for watch in self._watches.values():
             watch.grace(now_ms)
         return restored
+
+    def _restore_one(self, owner: str, state: dict[str, Any], limit_ms: int, now_ms: int) -> bool:
+        if owner == _DISKS:
+            self._disks.restore(state)
+            return True
+        if "/" in owner:
+            village, device_id = owner.split("/", 1)
+            device = self._devices.get((village, device_id))
+            if device is None:
+                return False
+            device.readings, device.events = _seen_of(state["seen"])
+            device.detectors.restore(state["detectors"])
+            device.detectors.forget_future(limit_ms)
+            return True
+        watch = self._watches.get(owner)
+        if watch is None:
+            return False
+        watch.restore(state)
+        watch.forget_future(now_ms)  # offline times are the receive clock's: never ahead of it
+        return True
+
+    def _fresh(self, owner: str, now_ms: int) -> None:
+        """Put an owner whose saved state could not be restored back to its initial state."""
+        if owner == _DISKS:
+            self._disks.restore({})
+            return
+        if "/" in owner:
+            village, device_id = owner.split("/", 1)
+            found = self._built.get((village, device_id))
+            if found is not None:
+                self._devices[(village, device_id)] = _Device(owner, found())
+            return
+        if owner in self._watch_factories:
+            self._watches[owner] = watch = self._watch_factories[owner]()
+            watch.start(now_ms)
 
 
 def _registry(village: Village) -> dict[str, list[RegisteredCredential]]:

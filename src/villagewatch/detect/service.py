@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -27,11 +28,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from villagewatch.backoff import Backoff
-from villagewatch.config import Deployment
+from villagewatch.config import Deployment, SQLiteSettings
 from villagewatch.contract import (
     Channel,
     DeadLetter,
     Decoder,
+    RejectReason,
     TimePolicy,
     decode_status,
     subscription,
@@ -40,13 +42,15 @@ from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors import Transition
 from villagewatch.detectors.events import RegisteredCredential
+from villagewatch.diskspace import export_free_space, measure_filesystems
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
 from villagewatch.metrics_http import metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
 from villagewatch.registry import RegistryStore
+from villagewatch.steadyclock import SteadyClock
 from villagewatch.waiting import sleep_or_stop
 
-__all__ = ["DetectMetrics", "DetectService", "decoder_for"]
+__all__ = ["DetectMetrics", "DetectService", "data_folders", "decoder_for"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,24 @@ class DetectMetrics:
         self.duplicates = Counter(
             "villagewatch_detect_duplicates",
             "Readings and events already processed (redelivered after a restart).",
+            registry=r,
+        )
+        self.failed = Counter(
+            "villagewatch_detect_failed",
+            "Messages or timer passes whose detectors raised: kept as dead letters, "
+            "acknowledged, skipped (by where it happened: message, tick, restore).",
+            ["stage"],
+            registry=r,
+        )
+        self.unsaved = Gauge(
+            "villagewatch_detect_unsaved_seconds",
+            "How long detect has been unable to save its state and transitions (0: saving).",
+            registry=r,
+        )
+        self.clock_skew = Gauge(
+            "villagewatch_detect_clock_skew_seconds",
+            "How far the system clock moved since detect started (silence and timers go by "
+            "elapsed time, not by it).",
             registry=r,
         )
         self.connected = Gauge(
@@ -107,15 +129,34 @@ class DetectService:
         self._villages = [v.id for v in villages]
         self.metrics = metrics or DetectMetrics()
         self._store = store
-        self.engine = DetectEngine(villages, now_ms=_now_ms())
-        restored = self.engine.restore(store.load_states(), now_ms=_now_ms())
+        self.clock = SteadyClock()
+        self.metrics.clock_skew.set_function(lambda: self.clock.check() / 1000)
+        self.engine = DetectEngine(
+            villages,
+            now_ms=self.clock.now_ms(),
+            disk_low_share=det.disk_low_percent / 100,
+            disk_critical_share=det.disk_critical_percent / 100,
+        )
+        self._disks = data_folders(deployment)
+        export_free_space(self.metrics.registry, "detect", [det.state_path.parent])
+        ahead_ms = int(settings.ingest.max_clock_ahead_s * 1000)
+        restored = self.engine.restore(
+            store.load_states(), now_ms=self.clock.now_ms(), max_ahead_ms=ahead_ms
+        )
         if restored:
             log.info("Detector state restored for %d devices and villages", restored)
+        if self.engine.counts.unrestorable:
+            self.metrics.failed.labels("restore").inc(self.engine.counts.unrestorable)
+            log.error(
+                "%d saved detector states could not be restored (damaged, or from an "
+                "incompatible version); those devices start afresh",
+                self.engine.counts.unrestorable,
+            )
         self._registry = registry
         self._registry_generation: int | None = None
         self._registry_poll_s = settings.registry.poll_s
         if registry is not None:
-            registry.seed(villages, _now_ms())
+            registry.seed(villages, self.clock.now_ms())
             self._reload_registry(registry.generation(), self._read_registry())
         self._decoder = decoder_for(deployment, self._villages)
         self._client, props = make_client(
@@ -138,7 +179,9 @@ class DetectService:
         )
         self._generation = 0
         self._pending: list[Transition] = []
+        self._dead: list[DeadLetter] = []
         self._acks: list[tuple[int, int]] = []
+        self._failures_logged = 0
         self._full = asyncio.Event()
         self.connected = asyncio.Event()
 
@@ -164,30 +207,53 @@ class DetectService:
 
     def _on_message(self, mid: int, qos: int, topic_bytes: bytes, payload: bytes) -> None:
         self.metrics.messages.inc()
-        received_ns = time.time_ns()
+        received_ns = self.clock.now_ns()
         topic = topic_bytes.decode("utf-8", "replace")
+        try:
+            self._detect(topic, payload, received_ns)
+        except Exception as exc:  # noqa: BLE001 - supervisor: poison must never stall the stream
+            self._failed("message", exc, topic)
+            self._dead.append(
+                DeadLetter.of(
+                    received_ns, topic, RejectReason.INTERNAL_ERROR,
+                    f"detect failed: {type(exc).__name__}: {exc}", payload,
+                )
+            )  # fmt: skip
+        if qos:
+            self._acks.append((mid, self._generation))
+        if self._pending or len(self._acks) >= self._settings.batch_max_messages:
+            self._full.set()  # an alert does not wait for the flush timer
+
+    def _detect(self, topic: str, payload: bytes, received_ns: int) -> None:
         if topic.endswith("/status"):
             status = decode_status(topic, payload, received_ns)
             if isinstance(status, DeadLetter):
                 self._reject(status)
             else:
                 self._pending += self.engine.status(status[0], status[1], received_ns // 1_000_000)
-        else:
-            decoded = self._decoder.decode(topic, payload, received_ns)
-            if isinstance(decoded, DeadLetter):
-                self._reject(decoded)
-            else:
-                before = self.engine.counts.duplicates
-                self._pending += self.engine.handle(decoded, received_ns // 1_000_000)
-                self.metrics.duplicates.inc(self.engine.counts.duplicates - before)
-        if qos:
-            self._acks.append((mid, self._generation))
-        if self._pending or len(self._acks) >= self._settings.batch_max_messages:
-            self._full.set()  # an alert does not wait for the flush timer
+            return
+        decoded = self._decoder.decode(topic, payload, received_ns)
+        if isinstance(decoded, DeadLetter):
+            self._reject(decoded)
+            return
+        before = self.engine.counts.duplicates
+        self._pending += self.engine.handle(decoded, received_ns // 1_000_000)
+        self.metrics.duplicates.inc(self.engine.counts.duplicates - before)
 
     def _reject(self, letter: DeadLetter) -> None:
-        # the ingester keeps the dead letters; detect only counts what it could not use
+        # the ingester keeps the dead letters of the contract; detect only counts them
         self.metrics.rejected.labels(letter.reason.value).inc()
+
+    def _failed(self, stage: str, exc: Exception, where: str) -> None:
+        """Count a failure of our own; log it (the first ones, then every 1000th)."""
+        self.metrics.failed.labels(stage).inc()
+        self._failures_logged += 1
+        if self._failures_logged <= 10 or self._failures_logged % 1000 == 0:
+            log.error(
+                "Detectors failed on %s %.100s (%d failures so far); skipped and kept as a dead "
+                "letter, the stream goes on",
+                stage, where, self._failures_logged, exc_info=exc,
+            )  # fmt: skip
 
     # --- committing ---------------------------------------------------------------
 
@@ -205,19 +271,33 @@ class DetectService:
     async def _commit(self) -> None:
         transitions, self._pending = self._pending, []
         acks, self._acks = self._acks, []
+        dead, self._dead = self._dead, []
         states = dump_states(self.engine.dirty_states())
-        if not (transitions or acks or states):
+        if not (transitions or acks or states or dead):
             return
         backoff = Backoff(initial_s=0.2, max_s=10)
         started = time.monotonic()
+        failures = 0
         while True:
             try:
-                await self._store.commit(states, transitions)
+                await self._store.commit(states, transitions, dead)
                 break
             except StoreUnavailable as exc:
+                failures += 1
                 delay = backoff.next_delay()
-                log.warning("Cannot save detector state (%s); retrying in %.1f s", exc, delay)
+                self.metrics.unsaved.set(time.monotonic() - started)
+                level = logging.ERROR if failures == 1 or failures % 20 == 0 else logging.DEBUG
+                log.log(
+                    level,
+                    "CANNOT SAVE detector state and %d alert transitions for %.0f s (%s): "
+                    "%d messages held unacknowledged at the broker (nothing is lost); "
+                    "retrying in %.1f s",
+                    len(transitions), time.monotonic() - started, exc, len(acks), delay,
+                )  # fmt: skip
                 await asyncio.sleep(delay)
+        if failures:
+            log.warning("Detector state saved again after %.0f s", time.monotonic() - started)
+            self.metrics.unsaved.set(0)
         self.metrics.commit_seconds.observe(time.monotonic() - started)
         for t in transitions:
             self.metrics.transitions.labels(t.action).inc()
@@ -230,9 +310,26 @@ class DetectService:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self._settings.tick_s)
             except TimeoutError:
-                self._pending += self.engine.tick(_now_ms())
+                now = self.clock.now_ms()
+                self._pending += self.engine.tick(now)
+                failures, self.engine.failures = self.engine.failures, []
+                for owner, exc in failures:
+                    self._failed("tick", exc, owner)
+                await self._watch_disks(now)
                 if self._pending:
                     self._full.set()
+
+    async def _watch_disks(self, now_ms: int) -> None:
+        """The deployment's data disks on this machine: ``disk_low`` when filling up; and
+        the state file's disk reserve made again once there is room."""
+        try:
+            measured = await asyncio.to_thread(measure_filesystems, self._disks)
+            await self._store.maintain()
+        except OSError as exc:
+            log.warning("Cannot measure the data disks: %s", exc)
+            return
+        for filesystem, folders, space in measured:
+            self._pending += self.engine.disk(filesystem, folders, space.free, space.total, now_ms)
 
     # --- the rental registry ------------------------------------------------------------
 
@@ -304,6 +401,20 @@ class DetectService:
             log.warning("Lost the broker (%s); reconnecting", reason)
 
 
+def data_folders(deployment: Deployment) -> list[Path]:
+    """Where the deployment's services keep data, as seen from this machine: detect's state,
+    the alert store, the evidence pictures, the API's and the registry's files, and the
+    readings when they are in SQLite."""
+    s = deployment.settings
+    folders = [
+        s.detect.state_path.parent, s.alerts.state_path.parent, s.ingest.evidence_dir,
+        s.api.state_dir, s.registry.path.parent,
+    ]  # fmt: skip
+    if isinstance(s.store, SQLiteSettings):
+        folders.append(s.store.path.parent)
+    return list(dict.fromkeys(folders))
+
+
 def decoder_for(deployment: Deployment, villages: list[str]) -> Decoder:
     """The contract's decoder for ``villages``, with the ingester's limits (the same verdicts)."""
     registry = {k: v for k, v in deployment.device_registry().items() if k[0] in villages}
@@ -313,7 +424,3 @@ def decoder_for(deployment: Deployment, villages: list[str]) -> Decoder:
         max_bytes=ing.max_message_bytes,
         time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
     )
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

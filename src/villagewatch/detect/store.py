@@ -7,13 +7,15 @@ state and decides the same transitions again; a crash after it finds them
 already processed. Either way each transition is recorded once.
 
 Tables: ``state`` (owner → JSON), ``transitions`` (append-only; the alert
-engine reads it in order of ``rowid``) and ``alerts`` (what is firing now).
+engine reads it in order of ``rowid``), ``alerts`` (what is firing now) and
+``dead_letters`` (messages detect failed on, newest :data:`DEAD_LETTERS_KEPT`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -23,10 +25,15 @@ from typing import Any, TypeVar
 
 import orjson
 
+from villagewatch.contract import DeadLetter, RejectReason
 from villagewatch.detectors import Transition
+from villagewatch.diskspace import DiskReserve, is_disk_full
 from villagewatch.errors import StoreUnavailable
+from villagewatch.waiting import sleep_or_stop
 
-__all__ = ["DetectStore", "dump_states", "transition_id"]
+__all__ = ["DEAD_LETTERS_KEPT", "DetectStore", "dump_states", "open_detect_store", "transition_id"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -46,7 +53,15 @@ CREATE TABLE IF NOT EXISTS alerts (
     updated_ms INTEGER NOT NULL, message TEXT NOT NULL, details TEXT NOT NULL,
     historical INTEGER NOT NULL, needs_close INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, topic TEXT NOT NULL,
+    reason TEXT NOT NULL, detail TEXT NOT NULL, payload BLOB NOT NULL
+);
 """
+
+DEAD_LETTERS_KEPT = 10_000
+"""Newest dead letters kept; older ones are deleted as new ones come (a flood of poison
+must not fill the disk)."""
 
 
 def dump_states(states: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -60,39 +75,94 @@ def transition_id(t: Transition) -> str:
 
 
 class DetectStore:
-    """Detect's state and transitions in one SQLite file; calls run on one thread of their own."""
+    """Detect's state and transitions in one SQLite file; calls run on one thread of their own.
 
-    def __init__(self, path: Path) -> None:
+    Beside the file lies a disk reserve (``<file>.reserve``, ``reserve_bytes``): when the
+    disk is full, it is given back so the file can still be opened and committed to —
+    alerting goes on — and it is made again once there is room (:meth:`maintain`).
+    """
+
+    def __init__(self, path: Path, *, reserve_bytes: int = 64 << 20) -> None:
+        """Open (or create) the file; :class:`StoreUnavailable` when that is impossible."""
         self._path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, timeout=30, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
+        self._reserve = DiskReserve(path.with_name(path.name + ".reserve"), reserve_bytes)
+        try:
+            self._conn = self._connect()
+        except sqlite3.Error as exc:
+            if not (is_disk_full(exc) and self._reserve.release()):
+                raise StoreUnavailable(f"cannot open {path}: {exc}") from exc
+            try:
+                self._conn = self._connect()
+            except sqlite3.Error as again:
+                raise StoreUnavailable(f"cannot open {path}: {again}") from again
+        self._reserve.ensure()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-store")
+
+    def _connect(self) -> sqlite3.Connection:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self._path, isolation_level=None, timeout=30, check_same_thread=False
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             try:
                 return fn(self._conn)
             except sqlite3.OperationalError as exc:
+                if is_disk_full(exc) and self._reserve.release():
+                    try:
+                        return fn(self._conn)
+                    except sqlite3.OperationalError as again:
+                        raise StoreUnavailable(f"SQLite {self._path}: {again}") from again
                 raise StoreUnavailable(f"SQLite {self._path}: {exc}") from exc
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def maintain(self) -> None:
+        """Put the disk reserve back if it was given away and there is room again."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._reserve.ensure)
 
     def load_states(self) -> list[tuple[str, dict[str, Any]]]:
         """Every saved state (at start-up, before anything runs)."""
         rows = self._conn.execute("SELECT owner, state FROM state").fetchall()
         return [(owner, json.loads(state)) for owner, state in rows]
 
-    async def commit(self, states: dict[str, str], transitions: Sequence[Transition]) -> int:
-        """Save states (already JSON: frozen while the engine runs on) and record transitions,
-        atomically; returns how many transitions were new."""
+    async def commit(
+        self,
+        states: dict[str, str],
+        transitions: Sequence[Transition],
+        dead_letters: Sequence[DeadLetter] = (),
+    ) -> int:
+        """Save states (already JSON: frozen while the engine runs on), record transitions and
+        keep dead letters, atomically; returns how many transitions were new."""
         state_rows = list(states.items())
         now_ns = time.time_ns()
-        return await self._run(lambda conn: _commit(conn, state_rows, transitions, now_ns))
+
+        def run(conn: sqlite3.Connection) -> int:
+            return _commit(conn, state_rows, transitions, dead_letters, now_ns)
+
+        return await self._run(run)
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The newest dead letters, newest first."""
+
+        def read(conn: sqlite3.Connection) -> list[DeadLetter]:
+            rows = conn.execute(
+                "SELECT received_ns, topic, reason, detail, payload FROM dead_letters"
+                " ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [DeadLetter(r[0], r[1], RejectReason(r[2]), r[3], bytes(r[4])) for r in rows]
+
+        return await self._run(read)
 
     async def firing(self) -> list[dict[str, Any]]:
         """Alerts firing now."""
@@ -116,10 +186,24 @@ def _commit(
     conn: sqlite3.Connection,
     states: list[tuple[str, str]],
     transitions: Sequence[Transition],
+    dead_letters: Sequence[DeadLetter],
     now_ns: int,
 ) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if dead_letters:
+            conn.executemany(
+                "INSERT INTO dead_letters (received_ns, topic, reason, detail, payload)"
+                " VALUES (?,?,?,?,?)",
+                [
+                    (d.received_ns, d.topic, d.reason.value, d.detail, d.payload)
+                    for d in dead_letters
+                ],
+            )
+            conn.execute(
+                "DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?",
+                (DEAD_LETTERS_KEPT,),
+            )
         conn.executemany(
             "INSERT INTO state VALUES (?, ?)"
             " ON CONFLICT (owner) DO UPDATE SET state = excluded.state",
@@ -179,3 +263,25 @@ def _commit(
         conn.execute("ROLLBACK")
         raise
     return new
+
+
+async def open_detect_store(
+    path: Path, *, reserve_bytes: int, stop: asyncio.Event, retry_s: float = 10
+) -> DetectStore | None:
+    """Open detect's store, trying again every ``retry_s`` while it cannot be opened (a full
+    or broken disk); None when ``stop`` comes first. Nothing is consumed meanwhile: the
+    messages wait at the broker."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            return await asyncio.to_thread(DetectStore, path, reserve_bytes=reserve_bytes)
+        except StoreUnavailable as exc:
+            failures += 1
+            if failures == 1 or failures % 30 == 0:
+                log.critical(
+                    "DETECT CANNOT START: %s. No alert is decided until it can; messages wait "
+                    "at the broker. Retrying every %.0f s.",
+                    exc, retry_s,
+                )  # fmt: skip
+            await sleep_or_stop(stop, retry_s)
+    return None

@@ -114,3 +114,11 @@ class Detector:
 
     def restore(self, state: dict[str, Any]) -> None:
         """Take back a state :meth:`snapshot` made."""
+
+    def forget_future(self, limit_ms: int) -> None:
+        """Forget every time in the state later than ``limit_ms``.
+
+        Data times are bounded by the decoder, so only a state saved by an older
+        version (or under a server clock that ran ahead) can hold one; left alone,
+        every reading until then would look out of order and the detector stay mute.
+        """

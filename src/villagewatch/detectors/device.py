@@ -154,6 +154,11 @@ class DeviceDetectors:
             if d.name in state:
                 d.restore(state[d.name])
 
+    def forget_future(self, limit_ms: int) -> None:
+        """Every detector forgets its times later than ``limit_ms``."""
+        for d in self.detectors:
+            d.forget_future(limit_ms)
+
 
 def device_detectors(
     info: DeviceInfoForDetect, kind_cfg: FamilyConfigs | None, device_cfg: FamilyConfigs | None

@@ -25,9 +25,12 @@ a lock reporting tamper every few seconds is one incident."""
 class SmartLock(Detector):
     """Forced open, tamper, jammed, wrong codes, door ajar, unregistered credentials, low battery.
 
-    Forced open, tamper and unregistered credentials need a person to close the
-    alert; the others clear when the lock says so (a good unlock, the door
-    locked, the battery replaced) or, for wrong codes, after a quiet window.
+    Forced open, tamper, unregistered credentials and wrong codes need a person
+    to close the alert; the others clear when the lock says so (the door locked,
+    the battery replaced). A right code after wrong ones is no end of the
+    problem — it may be the guess that worked — so it makes the wrong-codes
+    alert red instead of clearing it; after a quiet window the detector only
+    reports the condition over, and the alert waits for a person.
     """
 
     name = "lock"
@@ -59,7 +62,7 @@ class SmartLock(Detector):
 
     def event(self, e: Event) -> list[Transition]:
         """Turn a lock event into alerts."""
-        at, hist, out = e.device_ts_ms, e.historical, []
+        at, hist, out = e.at_ms, e.historical, []
         match e.type:
             case "forced_open":
                 out += self._raise(
@@ -89,11 +92,7 @@ class SmartLock(Detector):
                         )
                     )
             case "lock" | "unlock":
-                out += self._clear("jammed", at, hist, "the lock works again")
-                out += self._clear("door_ajar", at, hist, "the door is closed")
-                if e.type == "unlock":
-                    out += self._clear("wrong_codes", at, hist, "a right code was used")
-                    out += self._credential(e, at, hist)
+                out += self._locked_or_opened(e, at, hist)
             case "low_battery":
                 if "low_battery" not in self._on:
                     out.append(
@@ -110,7 +109,7 @@ class SmartLock(Detector):
         battery = r.values.get("battery")
         if battery is None or not flags.usable("battery"):
             return []
-        return self._battery(battery, r.device_ts_ms, r.historical)
+        return self._battery(battery, r.at_ms, r.historical)
 
     def _battery(self, pct: float, at: int, hist: bool) -> list[Transition]:
         if pct < self._cfg.low_battery_pct and "low_battery" not in self._on:
@@ -135,9 +134,37 @@ class SmartLock(Detector):
                     at,
                     hist,
                     f"{len(self._wrong)} wrong codes within {self._cfg.wrong_window_s:g} s",
+                    needs_close=True,
                 )
             ]
         return []
+
+    def _locked_or_opened(self, e: Event, at: int, hist: bool) -> list[Transition]:
+        out = self._clear("jammed", at, hist, "the lock works again")
+        if e.type == "lock":  # an unlock says nothing about the door being shut
+            return out + self._clear("door_ajar", at, hist, "the door is closed")
+        return out + self._opened_after_wrong_codes(e, at, hist) + self._credential(e, at, hist)
+
+    def _opened_after_wrong_codes(self, e: Event, at: int, hist: bool) -> list[Transition]:
+        """The door opened while the wrong-codes alert is on: perhaps a guess that worked."""
+        if "wrong_codes" not in self._on or "wrong_codes_opened" in self._on:
+            return []
+        self._on.add("wrong_codes_opened")
+        credential = e.attrs.get("credential")
+        how = f" with credential {credential}" if isinstance(credential, str) else ""
+        return [
+            Transition(
+                self._key("wrong_codes"),
+                "update",
+                Severity.RED,
+                at,
+                f"{self._label}: opened{how} after {len(self._wrong)} wrong codes; "
+                "check that it was the tenant",
+                {"wrong_codes": len(self._wrong), **({"credential": credential} if how else {})},
+                hist,
+                needs_close=True,
+            )
+        ]
 
     def tick(self, now_ms: int) -> list[Transition]:
         """Wrong codes: the alert ends after a whole window without one."""
@@ -145,7 +172,10 @@ class SmartLock(Detector):
             not self._wrong or self._wrong[-1] <= now_ms - self._cfg.wrong_window_s * 1000
         ):
             self._wrong.clear()
-            return self._clear("wrong_codes", now_ms, False, "no more wrong codes")
+            self._on.discard("wrong_codes_opened")
+            return self._clear(
+                "wrong_codes", now_ms, False, "no more wrong codes (the alert waits for a person)"
+            )
         return []
 
     def _credential(self, e: Event, at: int, hist: bool) -> list[Transition]:
@@ -170,9 +200,20 @@ class SmartLock(Detector):
             details={"credential": credential},
         )
 
-    def _fire(self, kind: str, severity: Severity, at: int, hist: bool, what: str) -> Transition:
+    def _fire(
+        self,
+        kind: str,
+        severity: Severity,
+        at: int,
+        hist: bool,
+        what: str,
+        *,
+        needs_close: bool = False,
+    ) -> Transition:
         self._on.add(kind)
-        return Transition(self._key(kind), "fire", severity, at, f"{self._label}: {what}", {}, hist)
+        return Transition(
+            self._key(kind), "fire", severity, at, f"{self._label}: {what}", {}, hist, needs_close
+        )
 
     def _raise(
         self,
@@ -222,6 +263,11 @@ class SmartLock(Detector):
         self._on = set(state["on"])
         self._raised = dict(state["raised"])
 
+    def forget_future(self, limit_ms: int) -> None:
+        """See :meth:`Detector.forget_future`."""
+        self._wrong = deque(t for t in self._wrong if t <= limit_ms)
+        self._raised = {k: t for k, t in self._raised.items() if t <= limit_ms}
+
 
 class SosButton(Detector):
     """An SOS press is an immediate red alert for the button's place; a person closes it.
@@ -238,7 +284,7 @@ class SosButton(Detector):
 
     def event(self, e: Event) -> list[Transition]:
         """SOS → red alert."""
-        at = e.device_ts_ms
+        at = e.at_ms
         if e.type != "sos" or (self._raised is not None and 0 <= at - self._raised < _REARM_MS):
             return []
         self._raised = at
@@ -262,6 +308,11 @@ class SosButton(Detector):
     def restore(self, state: dict[str, Any]) -> None:
         """Put back a :meth:`snapshot`."""
         self._raised = state["raised"]
+
+    def forget_future(self, limit_ms: int) -> None:
+        """See :meth:`Detector.forget_future`."""
+        if self._raised is not None and self._raised > limit_ms:
+            self._raised = None
 
 
 class CameraDetections(Detector):
@@ -297,7 +348,7 @@ class CameraDetections(Detector):
                     key,
                     "fire",
                     severity,
-                    e.device_ts_ms,
+                    e.at_ms,
                     f"{self._label}: {what} in zone {zone}{stay}",
                     details,
                     e.historical,
@@ -310,7 +361,7 @@ class CameraDetections(Detector):
                     key,
                     "clear",
                     severity,
-                    e.device_ts_ms,
+                    e.at_ms,
                     f"{self._label}: {what} in zone {zone} is gone",
                     details,
                     e.historical,

@@ -117,7 +117,7 @@ class SensorHealth(Detector):
         out: list[Transition] = []
         suspect: set[str] = set()
         missing: set[str] = set()
-        at = r.device_ts_ms
+        at = r.at_ms
         for metric in self._metrics:
             value = r.values.get(metric)
             if value is None:
@@ -261,6 +261,17 @@ class SensorHealth(Detector):
             s.spike_since, s.spike_baseline = raw["spike_since"], raw["spike_baseline"]
             s.noise, s.last_good = raw["noise"], raw["last_good"]
             s.firing = set(raw["firing"])
+
+    def forget_future(self, limit_ms: int) -> None:
+        """See :meth:`Detector.forget_future`: the last reading is forgotten, and an excursion or
+        a flat line that started later than ``limit_ms`` counts from ``limit_ms``."""
+        for s in self._series.values():
+            if s.last_ms is not None and s.last_ms > limit_ms:
+                s.last_ms = s.last_value = None
+            if s.flat_since is not None and s.flat_since > limit_ms:
+                s.flat_since = limit_ms
+            if s.spike_since is not None and s.spike_since > limit_ms:
+                s.spike_since = limit_ms
 
 
 def _median(values: deque[float]) -> float:

@@ -168,7 +168,10 @@ class OfflineWatch(Detector):
     def tick(self, now_ms: int) -> list[Transition]:
         """Find newly silent devices; group the ones that waited long enough."""
         for device, spec in self._devices.items():
-            silent_ms = now_ms - self._seen.setdefault(device, now_ms)
+            seen = self._seen.setdefault(device, now_ms)
+            if seen > now_ms:  # heard of "later than now": the clock it was told went back
+                self._seen[device] = seen = now_ms
+            silent_ms = now_ms - seen
             if silent_ms > spec.config.factor * spec.interval_s * 1000 and not self.is_offline(
                 device
             ):
@@ -235,3 +238,9 @@ class OfflineWatch(Detector):
         self._covered = set(state["covered"])
         self._edges = {k: list(v) for k, v in state["edges"].items()}
         self._village_down = state["village_down"]
+
+    def forget_future(self, limit_ms: int) -> None:
+        """Last-heard-of times later than ``limit_ms`` (now) become now: after a clock that ran
+        ahead, a device must still be found silent once its interval has passed."""
+        self._seen = {d: min(t, limit_ms) for d, t in self._seen.items()}
+        self._pending = {d: min(t, limit_ms) for d, t in self._pending.items()}

@@ -51,7 +51,7 @@ class WaterLevel(Detector):
         """Move between bands as the (usable) level holds or falls."""
         metric = self._cfg.metric
         value = r.values.get(metric)
-        at = r.device_ts_ms
+        at = r.at_ms
         if value is None or not flags.usable(metric):
             return []
         if self._last_ms is not None and at <= self._last_ms:
@@ -114,6 +114,12 @@ class WaterLevel(Detector):
         self._above_since = {int(k): v for k, v in state["above_since"].items()}
         self._last_ms = state["last_ms"]
 
+    def forget_future(self, limit_ms: int) -> None:
+        """See :meth:`Detector.forget_future`."""
+        if self._last_ms is not None and self._last_ms > limit_ms:
+            self._last_ms = None
+        self._above_since = {i: t for i, t in self._above_since.items() if t <= limit_ms}
+
 
 class WaterRise(Detector):
     """水位陡升: the level rose by ``rise_cm`` or more within ``window_s`` (its own alert)."""
@@ -131,7 +137,7 @@ class WaterRise(Detector):
         """Compare the level with the lowest in the window."""
         metric = self._cfg.metric
         value = r.values.get(metric)
-        at = r.device_ts_ms
+        at = r.at_ms
         if value is None or not flags.usable(metric):
             return []
         if self._window and at <= self._window[-1][0]:
@@ -195,6 +201,12 @@ class WaterRise(Detector):
             self._push(int(t), float(v))
         self._on = state["on"]
 
+    def forget_future(self, limit_ms: int) -> None:
+        """See :meth:`Detector.forget_future`."""
+        kept = [(t, v) for t, v in self._window if t <= limit_ms]
+        if len(kept) < len(self._window):
+            self.restore({"window": kept, "on": self._on})
+
 
 class RainAccumulation(Detector):
     """Rain summed over sliding 1/3/6/12/24-hour windows against tiers; one alert per gauge."""
@@ -240,7 +252,7 @@ class RainAccumulation(Detector):
     def reading(self, r: Reading, flags: Flags) -> list[Transition]:
         """Add the reading's rain and compare every window with its tiers."""
         mm = r.values.get("mm")
-        at = r.device_ts_ms
+        at = r.at_ms
         if mm is None or not flags.usable("mm"):
             return []
         if self._last_ms is not None and at <= self._last_ms:
@@ -314,3 +326,12 @@ class RainAccumulation(Detector):
         self._last_ms = last
         self._met = set(state["met"])
         self._severity = Severity(state["severity"]) if state["severity"] else None
+
+    def forget_future(self, limit_ms: int) -> None:
+        """See :meth:`Detector.forget_future`."""
+        if self._last_ms is None or self._last_ms <= limit_ms:
+            return
+        state = self.snapshot()
+        state["rain"] = [(t, v) for t, v in self._rain if t <= limit_ms]
+        state["last_ms"] = state["rain"][-1][0] if state["rain"] else None
+        self.restore(state)

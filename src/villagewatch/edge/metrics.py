@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from villagewatch.diskspace import export_free_space
 from villagewatch.edge.outbox import Lane
 
 if TYPE_CHECKING:
@@ -91,10 +92,7 @@ class EdgeMetrics:
             ["what"],
             registry=r,
         )
-        free = Gauge(
-            "villagewatch_edge_disk_free_bytes", "Free bytes on the outbox's disk.", registry=r
-        )
-        free.set_function(lambda: float(agent.outbox.free_bytes() or 0))
+        export_free_space(r, "edge", [agent.settings.outbox.path])
         trusted = Gauge(
             "villagewatch_edge_clock_trusted",
             "1 while the wall clock is trusted (0: readings wait, alarms leave centre-stamped).",

@@ -40,7 +40,6 @@ import contextlib
 import heapq
 import logging
 import os
-import shutil
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -50,6 +49,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from villagewatch.backoff import Backoff
+from villagewatch.diskspace import space_of
 from villagewatch.edge.deadletters import DeadLetterFile
 from villagewatch.edge.durable import append_durably, fsync_dir
 from villagewatch.edge.segments import (
@@ -73,7 +73,7 @@ _HOLD_MAX_S = 300.0
 
 def _free_bytes(directory: Path) -> int:
     """Bytes free for us on the disk holding ``directory`` (a seam: tests fill the disk)."""
-    return shutil.disk_usage(directory).free
+    return space_of(directory).free
 
 
 class Lane(IntEnum):

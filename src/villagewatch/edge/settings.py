@@ -7,10 +7,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from villagewatch.config import MqttSettings
-from villagewatch.config.load import resolved_mqtt
+from villagewatch.config.load import login_problems
+from villagewatch.config.paths import ConfigPath, PathContext
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import Identifier
-from villagewatch.edge.drivers import CameraConfig, DriverSettings
+from villagewatch.edge.drivers import DriverSettings
+from villagewatch.errors import ConfigError
 
 __all__ = ["ClockSettings", "EdgeSettings", "OutboxSettings", "load_edge"]
 
@@ -22,7 +24,9 @@ class OutboxSettings(BaseModel):
 
     model_config = _STRICT
 
-    path: Path = Field(Path("/var/lib/villagewatch/edge"), description="Directory of the queue.")
+    path: ConfigPath = Field(
+        Path("/var/lib/villagewatch/edge"), description="Directory of the queue."
+    )
     budget_mb: float = Field(
         512, gt=0, description="Disk budget; past it evidence, then telemetry, oldest first."
     )
@@ -54,7 +58,7 @@ class ClockSettings(BaseModel):
     require_sync: bool = Field(
         True, description="Trust the clock only once `sync_file` exists (false: a box with RTC)."
     )
-    sync_file: Path | None = Field(
+    sync_file: ConfigPath | None = Field(
         Path("/run/systemd/timesync/synchronized"),
         description="Exists once the time source has synchronised the clock.",
     )
@@ -90,24 +94,13 @@ class EdgeSettings(BaseModel):
     )
 
 
-def load_edge(path: Path) -> EdgeSettings:
+def load_edge(path: Path, *, read_files: bool = True) -> EdgeSettings:
     """Read and check ``edge.yaml`` (errors as file:line: path: reason); relative paths are
-    relative to the file."""
-    settings = read_yaml(path).validate(EdgeSettings)
-    base = path.parent
-
-    def rel(p: Path) -> Path:
-        return p if p.is_absolute() else base / p
-
-    mqtt = resolved_mqtt(settings.mqtt, base)
-    outbox = settings.outbox.model_copy(update={"path": rel(settings.outbox.path)})
-    clock = settings.clock
-    if clock.sync_file is not None:
-        clock = clock.model_copy(update={"sync_file": rel(clock.sync_file)})
-    devices = [
-        d.model_copy(update={"camera": rel(d.camera)}) if isinstance(d, CameraConfig) else d
-        for d in settings.devices
-    ]
-    return settings.model_copy(
-        update={"mqtt": mqtt, "outbox": outbox, "clock": clock, "devices": devices}
-    )
+    relative to the file. With ``read_files`` (the agent starting) every secret and certificate
+    named must be readable; ``config check`` leaves that out."""
+    doc = read_yaml(path)
+    settings = doc.validate(EdgeSettings, context=PathContext(path.parent, read_files=read_files))
+    problems = login_problems(settings.mqtt, [settings.id]) if read_files else []
+    if problems:
+        raise ConfigError([doc.issue(("mqtt", "credentials_dir"), p) for p in problems])
+    return settings

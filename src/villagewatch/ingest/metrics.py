@@ -78,6 +78,12 @@ class IngestMetrics:
             "Failed batch writes that were retried.",
             registry=r,
         )
+        self.retained_cleared = Counter(
+            "villagewatch_ingest_retained_cleared",
+            "Evidence pictures a device published retained, whose retained copy was removed "
+            "from the broker.",
+            registry=r,
+        )
         self.connected = Gauge(
             "villagewatch_ingest_broker_connected", "1 while connected to the broker.", registry=r
         )

@@ -9,7 +9,10 @@ acknowledges each with one PUBACK write.
 Evidence pictures (``…/evidence/<id>``, raw JPEG) are checked at receipt
 (:func:`~villagewatch.ingest.evidence.decode_evidence`) and ride in the same
 batches; the writer saves them to ``ingest.evidence_dir`` in a worker thread
-before the batch is acknowledged.
+before the batch is acknowledged. Mosquitto 2.0 cannot stop a device from
+publishing evidence *retained* (each picture has a topic of its own, so the
+broker would keep every one in memory), so the ingester removes each retained
+copy it sees (:meth:`IngestService._clear_retained`; docs/broker.md).
 
 Acknowledgements and reconnects: after a reconnect the broker redelivers every
 unacknowledged message with its old packet id, and may reuse an id as soon as
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -33,7 +35,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from villagewatch.config import Deployment
+from villagewatch.config import Deployment, SQLiteSettings
 from villagewatch.contract import (
     Channel,
     DeadLetter,
@@ -43,12 +45,14 @@ from villagewatch.contract import (
     TimePolicy,
     subscription,
 )
+from villagewatch.diskspace import export_free_space
 from villagewatch.ingest.evidence import decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
 from villagewatch.metrics_http import metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
+from villagewatch.steadyclock import SteadyClock
 from villagewatch.store import Store
 from villagewatch.store.evidence import EvidenceStore
 
@@ -67,8 +71,17 @@ class IngestService:
         self._mqtt = settings.mqtt
         self._ingest = ing = settings.ingest
         self._store = store
-        self.evidence = EvidenceStore(ing.evidence_dir)
+        self.evidence = EvidenceStore(
+            ing.evidence_dir,
+            budget_bytes=int(ing.evidence_budget_mb * 1e6),
+            max_age_s=ing.evidence_max_age_days * 86400,
+            min_free_share=ing.evidence_min_free_percent / 100,
+        )
         self.metrics = metrics or IngestMetrics()
+        folders = [ing.evidence_dir]
+        if isinstance(settings.store, SQLiteSettings):
+            folders.append(settings.store.path.parent)
+        export_free_space(self.metrics.registry, "ingest", folders)
         self._devices = deployment.device_registry()
         self._decoder = Decoder(
             devices=self._devices,
@@ -87,6 +100,9 @@ class IngestService:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_fast_message = self._on_fast_message
+        self._client.on_retained = self._clear_retained
+        self._retaining: set[str] = set()
+        """Devices already reported as retaining evidence (once each, then only counted)."""
         self._link = AsyncLink(
             self._client,
             host=self._mqtt.host,
@@ -105,6 +121,7 @@ class IngestService:
         )
         self.metrics.acks_pending.set_function(lambda: self._intake.pending)
         self._generation = 0
+        self._clock = SteadyClock()
         self._last_received_ns = 0
         self.connected = asyncio.Event()
 
@@ -146,7 +163,9 @@ class IngestService:
     # --- paho callbacks (event loop thread) ------------------------------------
 
     def _on_fast_message(self, mid: int, qos: int, topic_bytes: bytes, payload: bytes) -> None:
-        received_ns = max(time.time_ns(), self._last_received_ns + 1)  # unique: dead-letter time
+        # unique (a dead letter's time), and on the clock detect also uses: a stepped system
+        # clock must not make good device times look implausible, nor bad ones plausible
+        received_ns = max(self._clock.now_ns(), self._last_received_ns + 1)
         self._last_received_ns = received_ns
         self.metrics.received += 1
         topic = topic_bytes.decode("utf-8", "replace")
@@ -161,11 +180,34 @@ class IngestService:
             decoded = DeadLetter.of(
                 received_ns, topic, RejectReason.INTERNAL_ERROR, "decoder error", payload
             )
-        self._intake.add(mid, qos, self._generation, decoded)
+        self._take(mid, qos, decoded, topic=topic, payload=payload, received_ns=received_ns)
+
+    def _take(
+        self,
+        mid: int,
+        qos: int,
+        decoded: Decoded | DeadLetter,
+        *,
+        topic: str,
+        payload: bytes,
+        received_ns: int,
+    ) -> None:
+        """Hand a message to the intake; if that fails (a bug of ours), its dead letter."""
+        try:
+            self._intake.add(mid, qos, self._generation, decoded)
+        except Exception:  # supervisor: as for the decoder
+            log.exception("Intake failed on a message on %.100s; dead-lettered", topic)
+            letter = DeadLetter.of(
+                received_ns, topic, RejectReason.INTERNAL_ERROR, "intake error", payload
+            )
+            self._intake.add(mid, qos, self._generation, letter)
 
     def _on_evidence(
         self, mid: int, qos: int, topic: str, payload: bytes, received_ns: int
     ) -> None:
+        if not payload:
+            self._pass_over(mid, qos)
+            return
         try:
             evidence = decode_evidence(topic, payload, received_ns, self._devices)
         except Exception:  # supervisor: as for the decoder
@@ -174,9 +216,16 @@ class IngestService:
                 received_ns, topic, RejectReason.INTERNAL_ERROR, "evidence check error", payload
             )
         if isinstance(evidence, DeadLetter):
-            self._intake.add(mid, qos, self._generation, evidence)
-        else:
+            self._take(mid, qos, evidence, topic=topic, payload=payload, received_ns=received_ns)
+            return
+        try:
             self._intake.add_evidence(mid, qos, self._generation, evidence)
+        except Exception:  # supervisor: as for the decoder
+            log.exception("Intake failed on evidence on %.100s; dead-lettered", topic)
+            letter = DeadLetter.of(
+                received_ns, topic, RejectReason.INTERNAL_ERROR, "intake error", payload
+            )
+            self._intake.add(mid, qos, self._generation, letter)
 
     def _on_connect(
         self,
@@ -204,7 +253,7 @@ class IngestService:
             for channel in (Channel.TELEMETRY, Channel.EVENT, Channel.EVIDENCE)
         ]
         if self._mqtt.protocol == "5":
-            client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+            client.subscribe([(f, self._subscribe_options(f)) for f in filters])
         else:
             client.subscribe([(f, 1) for f in filters])
         self.metrics.connected.set(1)
@@ -238,6 +287,43 @@ class IngestService:
         for reason in reasons:
             if reason.is_failure:
                 log.error("Broker refused a subscription: %s", reason)
+
+    # --- retained evidence (MQTT 5) -------------------------------------------------
+
+    def _subscribe_options(self, topic_filter: str) -> SubscribeOptions:
+        """Evidence is subscribed with Retain As Published, so that a picture a device retained
+        arrives with the flag and its copy can be cleared; and with No Local where the
+        subscription allows it (not a shared one), so the clear does not come back to us."""
+        if not topic_filter.endswith("/evidence/+"):
+            return SubscribeOptions(qos=1)
+        shared = topic_filter.startswith("$share/")
+        return SubscribeOptions(qos=1, retainAsPublished=True, noLocal=not shared)
+
+    def _clear_retained(self, topic_bytes: bytes, payload: bytes) -> None:
+        """A device published evidence retained: publish an empty retained message on its topic,
+        which removes the broker's copy (the message itself is stored and acknowledged as
+        usual). QoS 0 is enough: a clear that is lost comes back as a retained copy at the next
+        subscribe, and is cleared then. An empty one is a clear already (ours, come back
+        through a shared subscription): clearing it again would never end."""
+        topic = topic_bytes.decode("utf-8", "replace")
+        if not payload or not _is_evidence(topic):
+            return
+        self._client.publish(topic, b"", qos=0, retain=True)
+        self.metrics.retained_cleared.inc()
+        device = topic.split("/", 4)[3]
+        if device not in self._retaining and len(self._retaining) < len(self._devices):
+            self._retaining.add(device)
+            log.warning(
+                "Device %.64s publishes its evidence retained; the broker's copies are removed "
+                "(villagewatch_ingest_retained_cleared_total counts them): its agent should "
+                "publish evidence without the retain flag",
+                device,
+            )
+
+    def _pass_over(self, mid: int, qos: int) -> None:
+        """An empty evidence message — the clear of a retained copy, come back through a shared
+        subscription — holds nothing: acknowledged in turn, stored as nothing, not counted."""
+        self._intake.add(mid, qos, self._generation, Decoded([], [], 0))
 
     # --- acknowledgements (writer task) -----------------------------------------
 

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from villagewatch.backoff import Backoff
-from villagewatch.contract import DeadLetter, RejectReason
+from villagewatch.contract import DeadLetter, Event, Reading, RejectReason
 from villagewatch.errors import StoreUnavailable
 from villagewatch.ingest.evidence import Evidence
 from villagewatch.ingest.intake import Intake, PendingBatch
@@ -117,11 +117,43 @@ class BatchWriter:
             pending.evidence = []  # saved: the pictures need not wait in memory for the store
         batch = Batch(pending.readings, pending.events, pending.dead_letters)
         return await self._until_done(
-            lambda: self._store.write(batch),
+            lambda: self._write_isolating(batch),
             expected=StoreUnavailable,
             failing="Store unavailable",
             back="Store is back after %d failed attempts; batch written",
         )
+
+    async def _write_isolating(self, batch: Batch) -> WriteResult:
+        """Write ``batch``; if the store fails on it with anything but StoreUnavailable (a bug
+        on one item, not an outage) twice in a row, halve it until the items it fails on stand
+        alone, and keep those as dead letters: one poison item must not have its batch retried
+        forever. Parts are written again whole, which the stores' idempotence makes safe."""
+        try:
+            return await self._store.write(batch)
+        except StoreUnavailable:
+            raise
+        except Exception:  # supervisor: once more, in case it was passing
+            log.exception("Unexpected error writing a batch of %d; trying it once more", len(batch))
+        try:
+            return await self._store.write(batch)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            items: list[Reading | Event | DeadLetter] = [
+                *batch.readings, *batch.events, *batch.dead_letters,
+            ]  # fmt: skip
+            if len(items) == 1:
+                (item,) = items
+                if isinstance(item, DeadLetter):
+                    log.exception("The store failed on a dead letter (%s); dropped", item.reason)
+                    return WriteResult()
+                log.exception("The store failed on one item of %s; dead-lettered", item.device)
+                letter = _poison_letter(item, exc)
+                await self._write_isolating(Batch(dead_letters=[letter]))
+                return WriteResult(rejected=(letter,))
+            half = len(items) // 2
+            first, second = _batch_of(items[:half]), _batch_of(items[half:])
+            return _merged(await self._write_isolating(first), await self._write_isolating(second))
 
     async def _until_done(
         self,
@@ -183,6 +215,16 @@ class BatchWriter:
                 refused.append(
                     DeadLetter.of(ev.received_ns, ev.topic, exc.reason, exc.detail, ev.jpeg)
                 )
+            except OSError:
+                raise  # the disk, not the picture: the whole list is tried again
+            except Exception as exc:  # supervisor: a bug on one picture must not stall the stream
+                log.exception("Saving evidence %s failed; dead-lettered", ev.evidence_id)
+                refused.append(
+                    DeadLetter.of(
+                        ev.received_ns, ev.topic, RejectReason.INTERNAL_ERROR,
+                        f"saving it failed: {type(exc).__name__}: {exc}", ev.jpeg,
+                    )
+                )  # fmt: skip
         return len(pictures) - len(refused), refused
 
     def _count(self, batch: PendingBatch, result: WriteResult, seconds: float) -> None:
@@ -202,3 +244,29 @@ class BatchWriter:
         # a spread of at most _LAG_SAMPLES per batch: an observation costs ~1 µs
         for device_ms in samples[:: max(1, len(samples) // _LAG_SAMPLES)]:
             m.store_lag_seconds.observe(max(0.0, (now_ms - device_ms) / 1000))
+
+
+def _batch_of(items: list[Reading | Event | DeadLetter]) -> Batch:
+    return Batch(
+        [i for i in items if isinstance(i, Reading)],
+        [i for i in items if isinstance(i, Event)],
+        [i for i in items if isinstance(i, DeadLetter)],
+    )
+
+
+def _merged(a: WriteResult, b: WriteResult) -> WriteResult:
+    return WriteResult(
+        a.readings + b.readings, a.events + b.events, a.duplicates + b.duplicates,
+        a.rejected + b.rejected,
+    )  # fmt: skip
+
+
+def _poison_letter(item: Reading | Event, exc: Exception) -> DeadLetter:
+    """A reading or event the store failed on, kept as a dead letter (its record, not its
+    message: the message may have carried more)."""
+    channel = "telemetry" if isinstance(item, Reading) else "event"
+    return DeadLetter.of(
+        item.time_ns, f"vw/v1/{item.village}/{item.device}/{channel}",
+        RejectReason.INTERNAL_ERROR, f"the store failed on it: {type(exc).__name__}: {exc}",
+        repr(item).encode(),
+    )  # fmt: skip

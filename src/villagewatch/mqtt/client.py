@@ -14,7 +14,8 @@ hooks of that exact release (pinned in ``pyproject.toml``;
 * ``loop_read`` reads up to 256 KiB with one ``recv`` and frames every
   complete packet in it itself, keeping an incomplete tail for the next read;
 * a PUBLISH (QoS 0 or 1) is sliced into topic, packet id and payload and
-  handed to :attr:`FastClient.on_fast_message` — no ``MQTTMessage``, and the
+  handed to :attr:`FastClient.on_fast_message` (its retain flag, if set, to
+  :attr:`FastClient.on_retained`) — no ``MQTTMessage``, and the
   MQTT 5 publish properties are skipped (an ingester needs none; topic aliases
   towards us stay off because we never raise Topic Alias Maximum);
 * every other packet (CONNACK, SUBACK, PINGRESP, DISCONNECT, QoS 2) goes to
@@ -66,6 +67,10 @@ class FastClient(paho.Client):
     """A paho client whose receive path is built for throughput (see module doc)."""
 
     on_fast_message: FastMessageHandler | None = None
+    on_retained: Callable[[bytes, bytes], None] | None = None
+    """Called with the topic and payload of a PUBLISH that carries the retain flag, before
+    :attr:`on_fast_message` (MQTT 5 subscriptions with Retain As Published show it on live
+    messages too)."""
     _fast_rest: bytes = b""
 
     def _create_socket(self) -> Any:
@@ -163,7 +168,10 @@ class FastClient(paho.Client):
         handler = self.on_fast_message
         assert handler is not None
         try:
-            handler(mid, qos, topic, buf[pos:end])
+            payload = buf[pos:end]
+            if header & 0x01 and self.on_retained is not None:
+                self.on_retained(topic, payload)
+            handler(mid, qos, topic, payload)
         except Exception:  # supervisor: the network thread must survive a handler bug
             log.exception("Message handler failed; the message stays unacknowledged")
             return MQTTErrorCode.MQTT_ERR_SUCCESS
@@ -227,7 +235,12 @@ def make_client(
     receive_maximum: int | None = None,
     manual_ack: bool = False,
 ) -> tuple[FastClient, Properties | None]:
-    """A configured (not yet connected) client and the CONNECT properties to use with it."""
+    """A configured (not yet connected) client and the CONNECT properties to use with it.
+
+    It signs in as ``settings.login(client_id)`` says: with ``mqtt.credentials_dir``, as its
+    client id (the shipped broker binds client ids to user names, so no other credential can
+    take this client's session over).
+    """
     v5 = settings.protocol == "5"
     client = FastClient(
         CallbackAPIVersion.VERSION2,
@@ -236,9 +249,10 @@ def make_client(
         clean_session=None if v5 else not persistent,
         manual_ack=manual_ack,
     )
-    if settings.username is not None:
-        password = read_secret(settings.password_file) if settings.password_file else None
-        client.username_pw_set(settings.username, password)
+    login = settings.login(client_id)
+    if login is not None:
+        username, password_file = login
+        client.username_pw_set(username, read_secret(password_file) if password_file else None)
     if settings.tls is not None:
         client.tls_set(
             ca_certs=str(settings.tls.ca_file),

@@ -19,6 +19,13 @@ died before its acknowledgement). Different bytes under an id already stored
 are refused with a reason and the first picture is kept: evidence backs an
 alert and must not change after it.
 
+Space: pictures have a budget of their own (``budget_bytes``, ``max_age_s``:
+the oldest go first) and never take the room readings need — a picture that
+would leave less than ``min_free_share`` of the disk free, after the oldest
+pictures were deleted to make room, or that meets a full disk, is refused with
+the reason ``no_space`` (the ingester keeps it as a dead letter and goes on
+storing readings) instead of holding up its batch.
+
 What counts as a JPEG: it starts with the SOI marker ``FF D8`` followed by the
 ``FF`` of the next marker, ends with the EOI marker ``FF D9`` and is at most
 :data:`MAX_EVIDENCE_BYTES` (the contract says ≤ 200 KB). Trailing bytes after
@@ -32,11 +39,16 @@ is not decoded here: that would run a parser of hostile input in the ingester.
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import os
 import secrets
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from villagewatch.contract import RejectReason, is_identifier
+from villagewatch.diskspace import Space, is_disk_full, space_of
 from villagewatch.errors import VillagewatchError
 
 __all__ = ["MAX_EVIDENCE_BYTES", "EvidenceRejected", "EvidenceStore", "jpeg_refusal"]
@@ -47,6 +59,8 @@ MAX_EVIDENCE_BYTES = 1 << 20
 _SOI = b"\xff\xd8\xff"  # start of image, then the first byte of the next marker
 _EOI = b"\xff\xd9"
 _FILE_MODE = 0o640  # camera pictures are personal data: not world-readable
+
+log = logging.getLogger(__name__)
 
 
 class EvidenceRejected(VillagewatchError):
@@ -77,11 +91,33 @@ def jpeg_refusal(
 class EvidenceStore:
     """Evidence JPEGs on disk under ``root``, one file per picture; safe across threads."""
 
-    def __init__(self, root: Path, *, max_bytes: int = MAX_EVIDENCE_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_bytes: int = MAX_EVIDENCE_BYTES,
+        budget_bytes: int | None = None,
+        max_age_s: float | None = None,
+        min_free_share: float = 0.0,
+        prune_every_s: float = 600,
+        now: Callable[[], float] = time.time,
+        space: Callable[[Path], Space] = space_of,
+    ) -> None:
+        """``budget_bytes`` and ``max_age_s``: pictures beyond them are deleted, oldest first
+        (None: no limit); ``min_free_share``: a picture is refused rather than written when it
+        would leave less of the disk free (the space readings need)."""
         self.root = root
         self._max_bytes = max_bytes
+        self._budget = budget_bytes
+        self._max_age_s = max_age_s
+        self._min_free = min_free_share
+        self._prune_every_s = prune_every_s
+        self._now, self._space = now, space
+        self._pruned_at = -math.inf
         self._synced: set[Path] = set()
         """Device folders made durable (with their parents) by this process."""
+        self.deleted = 0
+        """Pictures deleted by the budget and age limits since start."""
 
     def save(self, village: str, device: str, evidence_id: str, jpeg: bytes) -> Path:
         """Write the picture atomically and durably and return its path.
@@ -101,10 +137,24 @@ class EvidenceStore:
                 f"not identifiers: {village[:80]!r}/{device[:80]!r}/{evidence_id[:80]!r}",
             )
         folder = final.parent
-        self._make_folder(folder)
-        if self._same_as_stored(final, jpeg):
-            _fsync_dir(folder)
-            return final
+        if self._now() - self._pruned_at >= self._prune_every_s:
+            self.prune()
+        self._keep_floor(len(jpeg))
+        try:
+            self._make_folder(folder)
+            if self._same_as_stored(final, jpeg):
+                _fsync_dir(folder)
+                return final
+            self._write(folder, final, evidence_id, jpeg)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            raise EvidenceRejected(
+                RejectReason.NO_SPACE, f"the evidence disk is full ({exc.strerror})"
+            ) from exc
+        return final
+
+    def _write(self, folder: Path, final: Path, evidence_id: str, jpeg: bytes) -> None:
         tmp = folder / f".{evidence_id}.{secrets.token_hex(6)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE)
         try:
@@ -118,7 +168,53 @@ class EvidenceStore:
                 tmp.unlink()
             raise
         _fsync_dir(folder)
-        return final
+
+    def _keep_floor(self, size: int) -> None:
+        """Refuse a picture that would leave less than ``min_free_share`` of the disk free,
+        after deleting the oldest pictures to make room if that can help."""
+        if self._min_free <= 0:
+            return
+        space = self._space(self.root)
+        if space.free - size >= self._min_free * space.total:
+            return
+        self.prune(free_up=int(self._min_free * space.total) - space.free + size)
+        space = self._space(self.root)
+        if space.free - size < self._min_free * space.total:
+            raise EvidenceRejected(
+                RejectReason.NO_SPACE,
+                f"the disk is {1 - space.free_share:.0%} full: pictures stop at "
+                f"{self._min_free:.0%} free so that readings keep their room",
+            )
+
+    def prune(self, *, free_up: int = 0) -> tuple[int, int]:
+        """Delete pictures older than the age limit, then the oldest until the total is
+        within the budget and ``free_up`` bytes are freed; returns (pictures, bytes) deleted."""
+        self._pruned_at = now = self._now()
+        pictures = []
+        for village in _subdirs(self.root):
+            for device in _subdirs(village):
+                with os.scandir(device) as entries:
+                    for e in entries:
+                        if e.name.endswith(".jpg") and e.is_file(follow_symlinks=False):
+                            st = e.stat(follow_symlinks=False)
+                            pictures.append((st.st_mtime, st.st_size, Path(e.path)))
+        pictures.sort()
+        total = sum(size for _, size, _ in pictures)
+        deleted = freed = 0
+        for mtime, size, path in pictures:
+            old = self._max_age_s is not None and now - mtime > self._max_age_s
+            over = self._budget is not None and total > self._budget
+            if not (old or over or freed < free_up):
+                break
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            total -= size
+            freed += size
+            deleted += 1
+        if deleted:
+            self.deleted += deleted
+            log.info("Evidence: deleted the %d oldest pictures (%.1f MB)", deleted, freed / 1e6)
+        return deleted, freed
 
     def path(self, village: str, device: str, evidence_id: str) -> Path | None:
         """The stored picture's path; None when it is not there or any part is no identifier."""
@@ -186,3 +282,11 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    try:
+        with os.scandir(folder) as entries:
+            return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []

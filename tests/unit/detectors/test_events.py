@@ -71,8 +71,8 @@ def run(
                 *((0.1 * i, "wrong_code", {}) for i in range(5)),
                 (1, "unlock", {"credential": "card-1"}),
             ],
-            [("wrong_codes", "fire", "orange"), ("wrong_codes", "clear", "info")],
-            id="wrong-codes-end-with-a-right-one",
+            [("wrong_codes", "fire", "orange"), ("wrong_codes", "update", "red")],
+            id="a-right-code-after-wrong-ones-makes-it-red-not-clear",
         ),
         pytest.param(
             [(0, "door_ajar", {"duration_s": 120.0})], [], id="door-open-two-minutes-fine"
@@ -85,6 +85,11 @@ def run(
             ],
             [("door_ajar", "fire", "yellow"), ("door_ajar", "clear", "info")],
             id="door-ajar-once-then-locked",
+        ),
+        pytest.param(
+            [(0, "door_ajar", {"duration_s": 400.0}), (1, "unlock", {"credential": "card-1"})],
+            [("door_ajar", "fire", "yellow")],
+            id="an-unlock-does-not-shut-an-ajar-door",
         ),
         pytest.param(
             [(0, "jammed", {}), (1, "jammed", {}), (2, "lock", {})],
@@ -128,8 +133,8 @@ def test_wrong_codes_alert_ends_after_a_quiet_window() -> None:
     d = lock()
     for i in range(5):
         d.event(event(0.1 * i, "wrong_code"))
-    assert d.tick(event(0.5, "x").device_ts_ms) == []
-    assert summary(d.tick(event(2, "x").device_ts_ms)) == [("wrong_codes", "clear", "info")]
+    assert d.tick(event(0.5, "x").at_ms) == []
+    assert summary(d.tick(event(2, "x").at_ms)) == [("wrong_codes", "clear", "info")]
 
 
 def test_lock_battery_from_telemetry() -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from villagewatch.config.paths import ConfigPath
 from villagewatch.contract import Identifier
 from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
 from villagewatch.edge.measurement import Emit, Measurement
@@ -41,7 +42,7 @@ class CameraConfig(BaseModel):
         description="Where the frames come from: `rtsp://…`, `http(s)://…` (a still JPEG with "
         "`still_interval_s`, else MJPEG), a video file, `/dev/video0`, or a folder of stills.",
     )
-    camera: Path = Field(description="The camera file: zones, privacy masks, what to detect.")
+    camera: ConfigPath = Field(description="The camera file: zones, privacy masks, what to detect.")
     fps: float = Field(2, gt=0, le=30, description="Frames processed per second (video).")
     still_interval_s: float | None = Field(
         None, gt=0, description="For an `http(s)` still: fetch a picture this often."

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from villagewatch.config.paths import ConfigPath
 from villagewatch.contract import Identifier
 from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
 from villagewatch.edge.measurement import Emit, Measurement
@@ -34,7 +34,7 @@ class TippingBucketConfig(BaseModel):
 
     driver: Literal["tipping_bucket"] = Field(description="Selects this driver.")
     device: Identifier = Field(description="The rain gauge's device id in the village config.")
-    counter_file: Path = Field(
+    counter_file: ConfigPath = Field(
         description="File holding the cumulative tip count as a decimal integer."
     )
     mm_per_tip: float = Field(

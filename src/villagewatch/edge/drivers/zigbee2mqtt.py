@@ -15,7 +15,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Literal, Self
 
 import paho.mqtt.client as paho
@@ -23,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import BaseModel, Field, model_validator
 
 from villagewatch.config import read_secret
+from villagewatch.config.paths import PasswordFile
 from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
 from villagewatch.edge.drivers.zigbee2mqtt_payloads import BridgedDevice, Zigbee2MqttNormaliser
 from villagewatch.edge.measurement import Emit
@@ -46,7 +46,7 @@ class Zigbee2MqttConfig(BaseModel):
         "zigbee2mqtt", min_length=1, description="Zigbee2MQTT's `mqtt.base_topic`."
     )
     username: str | None = Field(None, description="User name, if the broker requires one.")
-    password_file: Path | None = Field(None, description="File holding the password.")
+    password_file: PasswordFile | None = Field(None, description="File holding the password.")
     merge_s: float = Field(
         3.0,
         gt=0,
@@ -68,6 +68,8 @@ class Zigbee2MqttConfig(BaseModel):
             raise ValueError("each friendly_name may appear once")
         if len(set(ids)) != len(ids):
             raise ValueError("each device id may appear once")
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file needs a username")
         return self
 
 

@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from villagewatch.config.paths import ConfigPath, PathContext
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import Identifier
 
@@ -187,7 +188,7 @@ class ParkingSettings(BaseModel):
 
     model_config = _STRICT
 
-    references: Path | None = Field(
+    references: ConfigPath | None = Field(
         None,
         description="Folder of frames of the empty lot (relative to this file); "
         "`vision eval --references` overrides it.",
@@ -255,15 +256,8 @@ class CameraVision(BaseModel):
 
 
 def load_camera(path: Path) -> CameraVision:
-    """Read and validate a camera file; relative ``parking.references`` become absolute.
+    """Read and validate a camera file; relative ``parking.references`` are relative to it.
 
     Raises :class:`~villagewatch.errors.ConfigError` listing every problem with its line.
     """
-    doc = read_yaml(path)
-    cam = doc.validate(CameraVision)
-    if cam.parking is not None and cam.parking.references is not None:
-        ref = cam.parking.references
-        if not ref.is_absolute():
-            parking = cam.parking.model_copy(update={"references": path.parent / ref})
-            cam = cam.model_copy(update={"parking": parking})
-    return cam
+    return read_yaml(path).validate(CameraVision, context=PathContext(path.parent))
