@@ -4,6 +4,7 @@ torn writes and damaged bytes, and drops by its documented policy only."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import json
 import math
@@ -165,59 +166,78 @@ def test_old_telemetry_goes_by_age(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("segment_bytes", [150, 4096])
 @settings(max_examples=60, deadline=None)
-@given(ops=st.lists(st.tuples(st.sampled_from("asrkhwcx"), st.integers(1, 20)), max_size=60))
-def test_whatever_happens_every_synced_record_is_acknowledged_or_still_pending(
+@given(ops=st.lists(st.tuples(st.sampled_from("asrkhwcxf"), st.integers(1, 20)), max_size=60))
+def test_whatever_happens_every_synced_record_is_acknowledged_or_still_pending(  # noqa: PLR0912 - a branch per operation
     tmp_path_factory: pytest.TempPathFactory, segment_bytes: int, ops: list[tuple[str, int]]
 ) -> None:
-    """a: append, s: sync, r: read (held ones due after 3 reads), k: ack some in flight,
-    h: hold some in flight (refused), w: rewind (reconnect), c: commit, x: crash and reopen."""
+    """a: append, s: sync, r: read (held ones due a few reads later), k: ack some in flight,
+    h: hold some in flight (refused), w: rewind (reconnect), c: commit, x: crash and reopen,
+    f: the disk fills up, or has room again."""
     path = tmp_path_factory.mktemp("box")
-    box = Outbox(path, segment_bytes=segment_bytes)
-    synced: list[bytes] = []
-    unsynced: list[bytes] = []
-    acked: set[bytes] = set()
-    inflight: list[tuple[int, bytes]] = []
-    n = 0
-    clock = 0.0
-    for op, k in ops:
-        if op == "a":
-            new = payloads(k, start=n)
-            n += k
-            box.append(Lane.TELEMETRY, new)
-            unsynced += new
-        elif op == "s":
-            box.sync()
-            synced += unsynced
-            unsynced = []
-        elif op == "r":
-            clock += 1
-            inflight += [(e.recno, e.payload) for e in box.read(Lane.TELEMETRY, k, now=clock)]
-        elif op == "k":
-            done, inflight = inflight[::2][:k], [x for x in inflight if x not in inflight[::2][:k]]
-            box.ack(Lane.TELEMETRY, [r for r, _ in done])
-            acked |= {p for _, p in done}
-        elif op == "h":
-            held, inflight = (
-                inflight[1::2][:k],
-                [x for x in inflight if x not in inflight[1::2][:k]],
-            )
-            box.hold(Lane.TELEMETRY, [r for r, _ in held], now=clock)  # due a few reads later
-        elif op == "w":
-            box.rewind()
-            inflight = []
-        elif op == "c":
-            box.commit_acks()
-        else:
-            box.abandon()  # a crash: nothing synced or committed on the way out
-            box = Outbox(path, segment_bytes=segment_bytes)
-            unsynced, inflight = [], []  # unsynced appends may or may not have survived
-    box.sync()
-    box.rewind()
-    rest = drain(box, Lane.TELEMETRY)
-    assert len(rest) == len(set(rest)), "nothing read twice in one pass"
-    missing = [p for p in synced if p not in acked and p not in rest]
-    assert missing == [], "a synced record was lost"
-    assert box.corrupt == 0
+    disk = {"full": False}
+
+    def write(fd: int, data: memoryview) -> int:
+        return full_disk(fd, data) if disk["full"] else os.write(fd, data)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(durable, "_write", write)
+        box = Outbox(path, segment_bytes=segment_bytes)
+        synced: list[bytes] = []
+        unsynced: list[bytes] = []  # accepted, not yet durable (kept in memory)
+        acked: set[bytes] = set()
+        inflight: list[tuple[int, bytes]] = []
+        n = 0
+        clock = 0.0
+        for op, k in ops:
+            if op == "a":
+                for p in payloads(k, start=n):
+                    n += 1
+                    try:
+                        box.append(Lane.TELEMETRY, [p])
+                    except OSError:
+                        continue  # not accepted: the caller counts it lost
+                    unsynced.append(p)
+            elif op == "s":
+                try:
+                    box.sync()
+                except OSError:
+                    continue
+                synced += unsynced
+                unsynced = []
+            elif op == "r":
+                clock += 1
+                inflight += [(e.recno, e.payload) for e in box.read(Lane.TELEMETRY, k, now=clock)]
+            elif op == "k":
+                done = inflight[::2][:k]
+                inflight = [x for x in inflight if x not in done]
+                box.ack(Lane.TELEMETRY, [r for r, _ in done])
+                acked |= {p for _, p in done}
+            elif op == "h":
+                held = inflight[1::2][:k]
+                inflight = [x for x in inflight if x not in held]
+                box.hold(Lane.TELEMETRY, [r for r, _ in held], now=clock)
+            elif op == "w":
+                box.rewind()
+                inflight = []
+            elif op == "c":
+                with contextlib.suppress(OSError):
+                    box.commit_acks()
+            elif op == "f":
+                disk["full"] = not disk["full"]
+            else:
+                box.abandon()  # a crash: nothing synced or committed on the way out
+                disk["full"] = False
+                box = Outbox(path, segment_bytes=segment_bytes)
+                unsynced, inflight = [], []  # unsynced appends may or may not have survived
+        disk["full"] = False
+        box.sync()
+        synced += unsynced
+        box.rewind()
+        rest = drain(box, Lane.TELEMETRY)
+        assert len(rest) == len(set(rest)), "nothing read twice in one pass"
+        missing = [p for p in synced if p not in acked and p not in rest]
+        assert missing == [], "an accepted record was lost"
+        assert box.corrupt == 0
 
 
 # --- refused by the broker: held, or dead letters ------------------------------------------
