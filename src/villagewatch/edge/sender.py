@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -142,8 +142,11 @@ class Sender:
             topic = f"vw/v1/{self.settings.village}/{device}/{channel}"
             payload = orjson.dumps(body)
             sent = _Sent(lane, [r for r, _ in items], len(items), device, topic, len(payload))
-            if not self._send(sent, payload):
+            outcome = self._send(sent, payload)
+            if outcome == "link down":
                 return messages
+            if outcome == "refused":
+                continue
             if historical:
                 self._tokens -= len(items)
             self._metrics.sent.labels(lane.name.lower(), str(historical).lower()).inc(len(items))
@@ -157,25 +160,31 @@ class Sender:
             header, _, jpeg = e.payload.partition(b"\n")
             rec = orjson.loads(header)
             topic = f"vw/v1/{self.settings.village}/{rec['d']}/evidence/{rec['x']['id']}"
-            if not self._send(_Sent(Lane.EVIDENCE, [e.recno], 1, rec["d"], topic, len(jpeg)), jpeg):
+            outcome = self._send(
+                _Sent(Lane.EVIDENCE, [e.recno], 1, rec["d"], topic, len(jpeg)), jpeg
+            )
+            if outcome == "link down":
                 return messages
+            if outcome == "refused":
+                continue
             self._metrics.sent.labels("evidence", "false").inc()
             messages += 1
         return messages
 
-    def _send(self, sent: _Sent, payload: bytes) -> bool:
-        """Publish one message; False when the link went (everything read is read again)."""
+    def _send(self, sent: _Sent, payload: bytes) -> Literal["sent", "refused", "link down"]:
+        """Publish one message. Refused: over the broker's announced size, not sent. Link down:
+        everything read is read again later."""
         try:
             mid = self._link.publish(sent.topic, payload)
         except TooLargeForBroker as exc:
             sent.size = exc.size
             self._refused(sent, TOO_LARGE)  # as the broker would have, without losing the link
-            return True
+            return "refused"
         if mid is None:
-            self._outbox.rewind()  # the link went: all of this is read again later
-            return False
+            self._outbox.rewind()
+            return "link down"
         self._sent[mid] = sent
-        return True
+        return "sent"
 
     def _item(self, rec: dict[str, Any], now_mono: int) -> tuple[dict[str, Any], bool]:
         same_machine = rec["mb"] == self._machine
