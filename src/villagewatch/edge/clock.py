@@ -77,8 +77,8 @@ class EdgeClock:
         """(wall ms if trusted else None, monotonic ms) for a measurement made now."""
         return (self._wall_ms() if self.trusted() else None), self.mono_ms()
 
-    def correct(self, mono_ms: int) -> int | None:
-        """The wall time of a monotonic stamp of this boot; None while not trusted."""
-        if not self.trusted():
-            return None
+    def wall_at(self, mono_ms: int) -> int:
+        """The wall time of a monotonic stamp of this boot by the wall clock as it is now —
+        right once :meth:`trusted`, which the caller checks (checking here again could fall on
+        the other side of a change)."""
         return self._wall_ms() - (self.mono_ms() - mono_ms)

@@ -199,9 +199,9 @@ class Sender:
             # receive time less its age (unknown across a reboot of the box, or past a year)
             if age_ms is not None and age_ms <= MAX_AGE_MS:
                 item["age_ms"] = age_ms
-        else:  # made before the clock was trusted: correct it now (made before a reboot: no
-            # better bound than this machine boot's start)
-            item["ts"] = self._clock.correct(rec["m"] if same_machine else 0)
+        else:  # made before the clock was trusted, sent now that it is (_send_some): correct
+            # it (made before a reboot: no better bound than this machine boot's start)
+            item["ts"] = self._clock.wall_at(rec["m"] if same_machine else 0)
         item["clock"] = "synced" if rec["t"] is not None else "unsynced"
         return {**item, **rec["x"]}, historical
 
