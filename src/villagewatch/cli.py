@@ -79,8 +79,10 @@ def _loaded(load: Callable[[Path], T], path: Path) -> T:
         raise typer.Exit(1) from None
 
 
-def _deployment(path: Path) -> Deployment:
-    return _loaded(load_deployment, path)
+def _deployment(path: Path, *, uses: tuple[str, ...]) -> Deployment:
+    """The deployment, with the secrets and certificates of the sections ``uses`` (those the
+    command connects with) checked readable: another service's, on another host, are not."""
+    return _loaded(partial(load_deployment, read_files=uses), path)
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -144,7 +146,7 @@ def ingest(config: ConfigOption, log_level: LogLevel = "info") -> None:
     from villagewatch.store import open_store
 
     _logging(log_level)
-    deployment = _deployment(config)
+    deployment = _deployment(config, uses=("mqtt", "store"))
     tune_gc_for_throughput()
 
     async def main(stop: asyncio.Event) -> None:
@@ -165,7 +167,7 @@ def detect(config: ConfigOption, log_level: LogLevel = "info") -> None:
     from villagewatch.registry import RegistryStore
 
     _logging(log_level)
-    deployment = _deployment(config)
+    deployment = _deployment(config, uses=("mqtt",))
     det = deployment.settings.detect
 
     async def main(stop: asyncio.Event) -> None:
@@ -207,7 +209,7 @@ def simulate(
     from villagewatch.sim.publisher import SimulationPublisher
 
     _logging(log_level)
-    deployment = _deployment(config)
+    deployment = _deployment(config, uses=("mqtt",))
     villages = {v.id: v for v in deployment.villages}
     chosen = villages.get(village) if village else deployment.villages[0]
     if chosen is None:
@@ -246,7 +248,7 @@ def api(config: ConfigOption, log_level: LogLevel = "info") -> None:
     from villagewatch.store import open_store
 
     _logging(log_level)
-    deployment = _deployment(config)
+    deployment = _deployment(config, uses=("store",))
     store = open_store(deployment.settings.store)
     ctx = open_context(deployment, store, registries=[REGISTRY], settings_path=config)
     try:
@@ -281,7 +283,7 @@ def users_add(
     from villagewatch.api.users import Role, UserRefused, UserStore
     from villagewatch.contract import is_identifier
 
-    deployment = _deployment(config)
+    deployment = _deployment(config, uses=())
     roles = [r.value for r in Role]
     if role not in roles:
         typer.echo(f"no role {role!r}; roles: {', '.join(roles)}", err=True)
@@ -356,17 +358,18 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
     from villagewatch.steadyclock import SteadyClock
 
     _logging(log_level)
-    deployment = _deployment(config)
+    deployment = _deployment(config, uses=("alerts",))
     settings = deployment.settings.alerts
 
     async def main(stop: asyncio.Event) -> None:
-        from villagewatch.metrics_http import metrics_served
+        from villagewatch.metrics_http import joined, metrics_served
+        from villagewatch.sqlitetx import SQLITE_METRICS
 
         store = SQLiteAlertStore(settings.state_path, notifier=notifier_for(deployment))
         metrics = AlertMetrics(store)
         clock = SteadyClock()  # timers and due times must not jump with the system clock
         try:
-            with metrics_served(metrics.registry, settings.metrics_port):
+            with metrics_served(joined(metrics.registry, SQLITE_METRICS), settings.metrics_port):
                 async with httpx.AsyncClient() as client, asyncio.TaskGroup() as tg:
                     channels = {
                         cid: build_channel(cid, cfg, client)
@@ -395,7 +398,7 @@ def _alert_store(config: Path) -> SQLiteAlertStore:
     from villagewatch.alerts import SQLiteAlertStore
     from villagewatch.alerts.engine import notifier_for
 
-    deployment = _deployment(config)
+    deployment = _deployment(config, uses=())
     # with the routing: an acknowledgement from a terminal is announced like any other
     return SQLiteAlertStore(
         deployment.settings.alerts.state_path, notifier=notifier_for(deployment)
@@ -486,7 +489,7 @@ def alerts_report(
 
     from villagewatch.alerts.report import month_bounds, month_report, render
 
-    offset = _deployment(config).settings.alerts.report_utc_offset_h
+    offset = _deployment(config, uses=()).settings.alerts.report_utc_offset_h
     try:
         start, end = month_bounds(month, offset)
     except ValueError as exc:

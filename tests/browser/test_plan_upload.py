@@ -73,7 +73,7 @@ def test_maintainer_uploads_the_plan_and_sees_it_drawn(
     too_big = b"\x89PNG\r\n\x1a\n" + bytes(PLAN_MAX)
     upload.set_input_files(FilePayload(name="huge.png", mimeType="image/png", buffer=too_big))
     expect(message).to_have_text(
-        f"Plan not uploaded: the plan is {len(too_big)} bytes; at most {PLAN_MAX}"
+        f"Plan not uploaded: the request body is {len(too_big)} bytes; at most {PLAN_MAX} bytes"
     )
     c.shot("04-too-large")
 

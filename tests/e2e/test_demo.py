@@ -62,6 +62,10 @@ def test_demo_in_a_fresh_virtualenv_without_servers(tmp_path: Path) -> None:
         console = httpx.get(f"{base}/", follow_redirects=True)
         assert console.status_code == 200 and "<html" in console.text.lower()
         assert httpx.get(f"{base}/api/devices").status_code == 401
+        docs = httpx.get(f"{base}/docs", follow_redirects=True)  # Swagger UI in the wheel
+        assert docs.status_code == 200 and "swagger-ui/swagger-ui-bundle.js" in docs.text
+        for asset in ("swagger-ui/swagger-ui-bundle.js", "swagger-ui/swagger-ui.css", "start.js"):
+            assert httpx.get(f"{base}/docs/{asset}").status_code == 200, asset
         said = re.search(r"user (\S+)  password (\S+)", (tmp_path / "demo.log").read_text())
         assert said, "the demo prints how to log in to the console"
         login = httpx.post(

@@ -94,3 +94,20 @@ def test_a_client_that_reconnects_gets_what_it_missed(api: ApiDeployment) -> Non
         data = next_alert(again)[2]
         got[data["id"]] = data["state"]
     assert got == {missed.id: "firing", seen.id: "resolved"}
+
+
+@pytest.mark.parametrize(
+    "last_event_id", ["9" * 5000, "99999999999999999999999", "²", "-1"], ids=str.__len__
+)
+def test_a_last_event_id_this_api_never_sent_is_ignored(
+    api: ApiDeployment, last_event_id: str
+) -> None:
+    """Not an audit id (too long for an int, beyond SQLite, not ASCII digits): the stream
+    starts as a fresh one instead of failing."""
+    headers = {
+        b"Authorization": f"Bearer {api.token('op')}".encode(),
+        b"Last-Event-ID": last_event_id.encode("latin-1"),  # as raw bytes, as any client may
+    }
+    with httpx.stream("GET", f"{api.base}/api/alerts/stream", headers=headers, timeout=30) as r:
+        assert r.status_code == 200
+        assert next(r.iter_lines()).startswith("id: ")

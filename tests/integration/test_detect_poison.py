@@ -78,3 +78,33 @@ def test_lock_events_at_the_largest_timestamp_do_not_stall_detect(
     with sqlite3.connect(db) as conn:
         failed = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
     assert failed == 0, "the largest timestamp is valid input, not a failure"
+
+
+def test_a_reading_a_device_retained_is_not_replayed_at_every_subscribe(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """A retained reading would come to detect again at each reconnect (and be counted a
+    duplicate at best); statuses stay retained on purpose."""
+    import subprocess
+
+    metrics_port = free_port()
+    settings = write_deployment(
+        tmp_path, mqtt_port=mosquitto.port, store={"kind": "sqlite", "path": "r.db"},
+        detect={"metrics_port": metrics_port, "state_path": "d.db"},
+    )  # fmt: skip
+    topic, payload = sos(1, NOW_MS)
+    subprocess.run(
+        ["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-r", "-t", topic, "-m",
+         payload.decode()],
+        check=True, timeout=10,
+    )  # fmt: skip
+    detect = DetectProcess(settings, metrics_port).start()
+    try:
+        publish_all(mosquitto.port, [sos(2, NOW_MS + 700_000)])  # after the subscribe
+        wait_until(
+            lambda: detect.metric("villagewatch_detect_messages_total") or 0, timeout=20,
+            what="the live SOS",
+        )  # fmt: skip
+        assert detect.metric("villagewatch_detect_messages_total") == 1
+    finally:
+        detect.terminate()

@@ -243,7 +243,7 @@ def test_an_email_password_in_clear_is_refused_where_it_is_written(tmp_path: Pat
         """,
     )
     (issue,) = check_file(file)
-    assert issue.path == "alerts.channels.mail.email" and issue.line == 4
+    assert issue.path == "alerts.channels.mail" and issue.line == 4
     assert "in clear to smtp.town.example" in issue.message
 
 

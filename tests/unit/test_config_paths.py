@@ -61,43 +61,43 @@ SETTINGS_FIELDS = [
     pytest.param(
         "store:\n  kind: influx\n  username: vw\n  password_file: {p}\n",
         lambda s: s.store.password_file,
-        "store.influx.password_file",
+        "store.password_file",
         "password file",
-        "store:",
+        None,
         id="store.password_file",
     ),
     pytest.param(
         "store:\n  kind: influx\n  token_file: {p}\n",
         lambda s: s.store.token_file,
-        "store.influx.token_file",
+        "store.token_file",
         "token file",
-        "store:",
+        None,
         id="store.token_file",
     ),
     pytest.param(
         _CHANNEL
         + "kind: dingtalk\n      url: https://robot.example/send\n      secret_file: {p}\n",
         lambda s: s.alerts.channels["c"].secret_file,
-        "alerts.channels.c.dingtalk.secret_file",
+        "alerts.channels.c.secret_file",
         "secret file",
-        "    c:",
+        None,
         id="dingtalk.secret_file",
     ),
     pytest.param(
         _CHANNEL + "kind: feishu\n      url: https://bot.example/hook\n      secret_file: {p}\n",
         lambda s: s.alerts.channels["c"].secret_file,
-        "alerts.channels.c.feishu.secret_file",
+        "alerts.channels.c.secret_file",
         "secret file",
-        "    c:",
+        None,
         id="feishu.secret_file",
     ),
     pytest.param(
         _CHANNEL + "kind: email\n      host: smtp.example\n      username: a\n"
         "      password_file: {p}\n      sender: a@town.example\n      to: [b@town.example]\n",
         lambda s: s.alerts.channels["c"].password_file,
-        "alerts.channels.c.email.password_file",
+        "alerts.channels.c.password_file",
         "password file",
-        "    c:",
+        None,
         id="email.password_file",
     ),
 ]
@@ -139,9 +139,9 @@ EDGE_FIELDS = [
         "devices:\n  - driver: zigbee2mqtt\n    username: z\n    password_file: {p}\n"
         "    devices: [{{friendly_name: d, device: lock-1, kind: smart_lock}}]\n",
         lambda e: e.devices[0].password_file,
-        "devices[0].zigbee2mqtt.password_file",
+        "devices[0].password_file",
         "password file",
-        "  - driver",
+        None,
         id="zigbee2mqtt.password_file",
     ),
 ]
@@ -330,14 +330,14 @@ def test_edge_locations_resolve_relative_to_edge_yaml(tmp_path: Path) -> None:
         pytest.param(
             "settings",
             "store:\n  kind: influx\n  password_file: pw\n",
-            "store.influx",
+            "store",
             "password_file needs a username",
             id="influx-password-without-user",
         ),
         pytest.param(
             "settings",
             "store:\n  kind: influx\n  token_file: tk\n  username: vw\n  password_file: pw\n",
-            "store.influx",
+            "store",
             "set token_file (InfluxDB 2.x, 3.x) or username and password_file (1.x), not both",
             id="influx-token-and-password",
         ),
@@ -345,7 +345,7 @@ def test_edge_locations_resolve_relative_to_edge_yaml(tmp_path: Path) -> None:
             "edge",
             "devices:\n  - driver: zigbee2mqtt\n    password_file: pw\n"
             "    devices: [{{friendly_name: d, device: lock-1, kind: smart_lock}}]\n",
-            "devices[0].zigbee2mqtt",
+            "devices[0]",
             "password_file needs a username",
             id="zigbee2mqtt-password-without-user",
         ),
@@ -360,3 +360,21 @@ def test_a_secret_that_would_go_unused_is_refused(
     path = _settings(tmp_path, section, "") if kind == "settings" else _edge(tmp_path, section, "")
     (issue,) = check_file(path)
     assert (issue.path, issue.message) == (where, reason)
+
+
+def test_a_service_reads_only_the_secrets_of_the_sections_it_uses(tmp_path: Path) -> None:
+    """detect on its own host has no DingTalk secret: it must start; the alert engine must not."""
+    (tmp_path / "v.yaml").write_text(VILLAGE, encoding="utf-8")
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(
+        "villages: [v.yaml]\n"
+        "alerts:\n  channels:\n    duty:\n      kind: dingtalk\n"
+        "      url: https://robot.example/send\n      secret_file: /nowhere/dingtalk.secret\n",
+        encoding="utf-8",
+    )
+    load_deployment(settings, read_files=("mqtt",))
+    for reads in (True, ("alerts",)):
+        with pytest.raises(ConfigError) as caught:
+            load_deployment(settings, read_files=reads)
+        (issue,) = caught.value.issues
+        assert issue.path == "alerts.channels.duty.secret_file" and issue.line == 7

@@ -29,9 +29,22 @@ VILLAGE = Village.model_validate(
                 "grid": "g",
                 "name": "Bridge gauge",
                 "interval_s": 60,
+                "agent": "edge-1",
             },
-            {"id": "lock-1", "kind": "smart_lock", "grid": "g", "interval_s": 3600},
-            {"id": "sos-1", "kind": "call_button", "grid": "g", "interval_s": 3600},
+            {
+                "id": "lock-1",
+                "kind": "smart_lock",
+                "grid": "g",
+                "interval_s": 3600,
+                "agent": "edge-1",
+            },
+            {
+                "id": "sos-1",
+                "kind": "call_button",
+                "grid": "g",
+                "interval_s": 3600,
+                "agent": "edge-2",
+            },
         ],
         "houses": [
             {
@@ -168,3 +181,21 @@ def test_the_store_records_each_transition_once(tmp_path: Path) -> None:
         await store.close()
 
     asyncio.run(main())
+
+
+def test_an_agent_speaks_only_for_its_own_devices() -> None:
+    """edge-2 owns sos-1 only: its last will cannot take wl-1 (edge-1's) off the watch."""
+    e = engine()
+    will = StatusMessage(v=1, device="edge-2", state="offline", devices=["wl-1", "sos-1"])
+    (down,) = e.status("v", will, T0)
+    assert down.details["devices"] == ["sos-1"]
+    assert e.counts.not_owned == 1
+    e.tick(T0 + 4 * MIN)
+    assert ("device_offline", "fire") in kinds(e.tick(T0 + 6 * MIN)), "wl-1 is still watched"
+
+
+def test_a_status_from_no_agent_of_the_village_is_ignored() -> None:
+    e = engine()
+    will = StatusMessage(v=1, device="wl-1", state="offline", devices=["wl-1"])
+    assert e.status("v", will, T0) == []
+    assert e.counts.unknown == 1

@@ -18,6 +18,7 @@ from villagewatch.alerts.channels import Channel, ChannelError, RateLimit
 from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.outbox import Queued
 from villagewatch.alerts.store import AlertStore
+from villagewatch.errors import StoreUnavailable
 from villagewatch.waiting import sleep_or_stop
 
 __all__ = ["Sender", "compose"]
@@ -96,7 +97,11 @@ class Sender:
         await asyncio.to_thread(self._store.mark_failed, ids, now, error, now + int(delay_s * 1000))
 
     async def run(self, stop: asyncio.Event, *, every_s: float = 0.2) -> None:
-        """Send until ``stop``."""
+        """Send until ``stop``; a store that is busy is retried, not fatal (what was due
+        stays queued)."""
         while not stop.is_set():
-            await self.send_due()
+            try:
+                await self.send_due()
+            except StoreUnavailable as exc:
+                log.warning("%s; retrying", exc)
             await sleep_or_stop(stop, every_s)

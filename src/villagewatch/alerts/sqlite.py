@@ -1,7 +1,9 @@
 """The embedded alert store: one SQLite file (WAL), safe for several writer processes.
 
-Each operation runs in one ``BEGIN IMMEDIATE`` transaction (SQLite admits one
-writer at a time; others wait up to ``busy_timeout_s``). A partial unique index
+Each change runs in one ``BEGIN IMMEDIATE`` transaction (SQLite admits one
+writer at a time; others wait up to ``busy_timeout_s``, then the change is
+refused as unavailable); reads use connections of their own and never wait
+for a writer (:class:`~villagewatch.sqlitetx.SQLiteFile`). A partial unique index
 allows one open alert per identity, and the ids of applied transitions are
 kept, so a redelivered transition and a racing second writer both find the
 work done. The audit log refuses updates and deletes (triggers).
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ from villagewatch.alerts.lifecycle import (
 )
 from villagewatch.alerts.notify import Notifier
 from villagewatch.detectors import Transition
-from villagewatch.sqlitetx import write_transaction
+from villagewatch.sqlitetx import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 
 __all__ = ["SQLiteAlertStore"]
 
@@ -83,20 +84,19 @@ class SQLiteAlertStore:
     """Alerts in ``path``; open it in every process that writes them."""
 
     def __init__(
-        self, path: Path, *, notifier: Notifier | None = None, busy_timeout_s: float = 30
+        self,
+        path: Path,
+        *,
+        notifier: Notifier | None = None,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
     ) -> None:
-        """``notifier``: who is told of what (routing); without one nothing is notified."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.row_factory = sqlite3.Row
-        self._conn.executescript(_SCHEMA + outbox.SCHEMA)  # idempotent; commits by itself
+        """``notifier``: who is told of what (routing); without one nothing is notified.
+        ``busy_timeout_s``: how long a change waits for another writer."""
+        self._db = SQLiteFile(
+            path, name="alerts", schema=_SCHEMA + outbox.SCHEMA, busy_timeout_s=busy_timeout_s,
+            foreign_keys=True, rows="row",
+        )  # fmt: skip
         self._notifier = notifier
-        self._lock = threading.Lock()
         self._failing: set[int] = set()
 
     # --- detector transitions -------------------------------------------------------
@@ -314,8 +314,7 @@ class SQLiteAlertStore:
         """See :meth:`villagewatch.alerts.store.AlertStore.notifications`."""
         where, args = ("WHERE alert_id = ?", (alert_id,)) if alert_id is not None else ("", ())
         sql = f"SELECT * FROM notifications {where} ORDER BY id"  # noqa: S608 - fixed text
-        with self._lock:
-            return outbox.row_dicts(self._conn, sql, args)
+        return self._db.read(lambda c: outbox.row_dicts(c, sql, args))
 
     # --- people's actions -----------------------------------------------------------------
 
@@ -459,13 +458,10 @@ class SQLiteAlertStore:
 
     def close(self) -> None:
         """Close the database."""
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:  # the engine and the sender call from their own threads
-            return write_transaction(self._conn, fn, "alert store")
+        return self._db.write(fn)
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+        return self._db.rows(sql, args)

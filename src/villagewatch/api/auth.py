@@ -7,6 +7,7 @@ test walks the app and fails for a route without one.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated
 
@@ -22,9 +23,13 @@ __all__ = [
     "Operator",
     "Require",
     "Viewer",
+    "bearer_user",
     "context",
     "now_ms",
+    "personal",
     "sees_place",
+    "shown_phone",
+    "shown_tenant_name",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/auth/login.")
@@ -42,8 +47,31 @@ def context(request: Request) -> ApiContext:
     return ctx
 
 
+def bearer_user(ctx: ApiContext, authorization: str | None) -> User:
+    """The user of a current session from an ``Authorization: Bearer <token>`` header; 401
+    (HTTPException) without one or for an unknown, expired or disabled session."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            401, "log in first: send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )  # fmt: skip
+    user = ctx.users.authenticate(token.strip(), now_ms())
+    if user is None:
+        raise HTTPException(
+            401, "the token is unknown or has expired; log in again",
+            headers={"WWW-Authenticate": "Bearer"},
+        )  # fmt: skip
+    return user
+
+
 class Require:
-    """A route's dependency: a current session whose user has at least ``role``."""
+    """A route's dependency: a current session whose user has at least ``role``.
+
+    The session is checked before the body is read, by
+    :class:`~villagewatch.api.middleware.RequestGate` (which finds the routes that need
+    one by this dependency); here the role.
+    """
 
     def __init__(self, role: Role) -> None:
         self.role = role
@@ -54,20 +82,15 @@ class Require:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> User:
         """The user; 401 without a valid session, 403 when the role is not enough."""
-        if credentials is None:
-            raise HTTPException(
-                401, "log in first: send Authorization: Bearer <token>",
-                headers={"WWW-Authenticate": "Bearer"},
-            )  # fmt: skip
-        user = context(request).users.authenticate(credentials.credentials, now_ms())
-        if user is None:
-            raise HTTPException(
-                401, "the token is unknown or has expired; log in again",
-                headers={"WWW-Authenticate": "Bearer"},
-            )  # fmt: skip
+        gated = getattr(request.state, "user", None)
+        if isinstance(gated, User):
+            user = gated
+        else:  # the app was built without the gate: check the session here
+            header = f"Bearer {credentials.credentials}" if credentials else None
+            user = await asyncio.to_thread(bearer_user, context(request), header)
+            request.state.user = user
         if not user.may(self.role):
             raise HTTPException(403, f"this needs the {self.role.value} role; you are {user.role}")
-        request.state.user = user
         return user
 
 
@@ -86,3 +109,15 @@ def sees_place(ctx: ApiContext, user: User, place: str) -> bool:
 def personal(user: User) -> bool:
     """Whether the user's work needs personal data (tenants' names, phones)."""
     return user.role in (Role.OPERATOR, Role.ADMIN)
+
+
+def shown_phone(user: User, phone: str) -> str | None:
+    """A phone number (a team member's, a tenant's) as ``user`` may see it: None unless
+    their work needs personal data. Every route that shows a phone uses this."""
+    return phone if personal(user) else None
+
+
+def shown_tenant_name(user: User, name: str) -> str:
+    """A tenant's name as ``user`` may see it: all but its first character masked unless
+    their work needs personal data. Every route that shows a tenant uses this."""
+    return name if personal(user) else name[:1] + "*" * max(len(name) - 1, 1)

@@ -11,11 +11,13 @@ from prometheus_client import CollectorRegistry
 
 from villagewatch.alerts.store import AlertStore
 from villagewatch.api.live import AlertFeed
+from villagewatch.api.metrics import ApiMetrics
 from villagewatch.api.places import Places
-from villagewatch.api.throttle import LoginThrottle
+from villagewatch.api.throttle import LoginThrottle, PasswordPool
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
 from villagewatch.registry import RegistryStore
+from villagewatch.sqlitetx import SQLITE_METRICS
 from villagewatch.store import Store
 
 __all__ = ["ApiContext", "open_context"]
@@ -34,13 +36,22 @@ class ApiContext:
     settings_path: Path | None = None
     """The settings file, when there is one: config apply writes its village files."""
     registries: Sequence[CollectorRegistry] = ()
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    """The API's own; /metrics serves them with ``registries``."""
     feed: AlertFeed = field(init=False)
-    logins: LoginThrottle = field(default_factory=LoginThrottle)
+    logins: LoginThrottle = field(init=False)
+    passwords: PasswordPool = field(default_factory=PasswordPool)
+    """Where passwords are hashed and checked (not the threads that read the stores)."""
     places: Places = field(init=False)
     devices: dict[tuple[str, str], DeviceSpec] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.feed = AlertFeed(self.alerts, self.deployment.settings.api.live_poll_s)
+        api = self.deployment.settings.api
+        self.feed = AlertFeed(self.alerts, api.live_poll_s, self.metrics)
+        self.logins = LoginThrottle(
+            failures_per_source=api.login_failures_per_source, window_s=api.login_window_s,
+            delay_max_s=api.login_delay_max_s,
+        )  # fmt: skip
         self.use(self.deployment)
 
     def use(self, deployment: Deployment) -> None:
@@ -54,6 +65,7 @@ class ApiContext:
         self.alerts.close()
         self.users.close()
         self.registry.close()
+        self.passwords.close()
 
     @property
     def plans_dir(self) -> Path:
@@ -69,20 +81,24 @@ def open_context(
     settings_path: Path | None = None,
 ) -> ApiContext:
     """Open the alert store (with routing, so people's actions are announced), the users
-    and the registry (seeded from the village files) of a deployment."""
+    and the registry (seeded from the village files) of a deployment; /metrics serves
+    ``registries`` and the SQLite files' own metrics."""
     from villagewatch.alerts import SQLiteAlertStore
     from villagewatch.alerts.engine import notifier_for
 
     s = deployment.settings
-    registry = RegistryStore(s.registry.path)
+    wait_s = s.api.sqlite_busy_timeout_s
+    registry = RegistryStore(s.registry.path, busy_timeout_s=wait_s)
     registry.seed(deployment.villages, time.time_ns() // 1_000_000)
     return ApiContext(
         deployment=deployment,
         store=store,
-        alerts=SQLiteAlertStore(s.alerts.state_path, notifier=notifier_for(deployment)),
-        users=UserStore(s.api.state_dir / "api.db"),
+        alerts=SQLiteAlertStore(
+            s.alerts.state_path, notifier=notifier_for(deployment), busy_timeout_s=wait_s
+        ),
+        users=UserStore(s.api.state_dir / "api.db", busy_timeout_s=wait_s),
         registry=registry,
         evidence_dir=s.ingest.evidence_dir,
         settings_path=settings_path,
-        registries=registries,
+        registries=[*registries, SQLITE_METRICS],
     )

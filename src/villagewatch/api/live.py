@@ -6,6 +6,11 @@ log, whose ids only grow; one poller per API process reads what is new every
 is its audit id, so a console that reconnects with ``Last-Event-ID`` gets
 what it missed. A subscriber that falls more than its queue behind is cut off
 and told to reload (it reconnects and starts from a fresh list).
+
+Nothing one change does stops the feed: an alert that cannot be read is left
+out (counted, and logged the first time for each reason), a poll that fails is
+tried again at the next one, and the poller itself only ends when nobody has
+listened for a while.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.alerts.store import AlertStore
+from villagewatch.api.metrics import ApiMetrics
 from villagewatch.errors import StoreUnavailable
 
 __all__ = ["AlertFeed", "Change"]
@@ -39,12 +45,14 @@ class Change:
 class AlertFeed:
     """Polls the alert store for changes while anyone listens."""
 
-    def __init__(self, store: AlertStore, poll_s: float) -> None:
+    def __init__(self, store: AlertStore, poll_s: float, metrics: ApiMetrics) -> None:
         self._store = store
         self._poll_s = poll_s
+        self._metrics = metrics
         self._subscribers: set[asyncio.Queue[Change]] = set()
         self._task: asyncio.Task[None] | None = None
         self._last = 0
+        self._told: set[str] = set()  # reasons already logged: a bad row must not flood the log
 
     def replay(self, after: int, limit: int = 500) -> tuple[list[Change], bool]:
         """Changes after audit id ``after`` (one per alert, its newest), and whether that
@@ -79,26 +87,58 @@ class AlertFeed:
                 rows = await asyncio.to_thread(self._store.changes_since, self._last)
                 changes = await asyncio.to_thread(self._changes, rows)
             except StoreUnavailable as exc:
-                log.warning("Live feed cannot read alerts: %s", exc)
+                self._metrics.feed_failures.labels("StoreUnavailable").inc()
+                log.warning("Live feed cannot read alerts: %s; trying again", exc)
+                continue
+            except Exception as exc:  # noqa: BLE001 - a supervisor: every console's feed goes on
+                reason = type(exc).__name__
+                self._metrics.feed_failures.labels(reason).inc()
+                self._tell_once(
+                    reason, "Live feed poll failed: %s: %s; trying again (further %s are only "
+                    "counted)", reason, exc, reason,
+                )  # fmt: skip
                 continue
             if rows:
                 self._last = rows[-1][0]
             for change in changes:
-                for q in list(self._subscribers):
-                    try:
-                        q.put_nowait(change)
-                    except asyncio.QueueFull:
-                        self._subscribers.discard(q)
-                        with contextlib.suppress(asyncio.QueueEmpty):
-                            q.get_nowait()
-                        q.put_nowait(Change(change.id, None))
+                self._hand_out(change)
         self._task = None
+
+    def _hand_out(self, change: Change) -> None:
+        for q in list(self._subscribers):
+            try:
+                q.put_nowait(change)
+            except asyncio.QueueFull:
+                self._subscribers.discard(q)
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    q.get_nowait()
+                q.put_nowait(Change(change.id, None))
 
     def _changes(self, rows: list[tuple[int, int]]) -> list[Change]:
         newest = {alert_id: audit_id for audit_id, alert_id in rows}  # the last change wins
         out = []
         for alert_id, audit_id in sorted(newest.items(), key=lambda kv: kv[1]):
-            alert = self._store.get(alert_id)
+            try:
+                alert = self._store.get(alert_id)
+            except StoreUnavailable:
+                raise  # the whole poll is tried again
+            except Exception as exc:  # noqa: BLE001 - this alert only: the others still go out
+                self.skipped(exc, alert_id)
+                continue
             if alert is not None:
                 out.append(Change(audit_id, alert))
         return out
+
+    def skipped(self, exc: Exception, alert_id: int) -> None:
+        """Count and (once per reason) log a change of ``alert_id`` left out of the feed."""
+        reason = type(exc).__name__
+        self._metrics.feed_skipped.labels(reason).inc()
+        self._tell_once(
+            reason, "Live feed left out alert %s: %s (further %s are only counted)",
+            alert_id, exc, reason,
+        )  # fmt: skip
+
+    def _tell_once(self, reason: str, message: str, *args: object) -> None:
+        if reason not in self._told:
+            self._told.add(reason)
+            log.warning(message, *args)

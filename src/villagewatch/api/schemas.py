@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from villagewatch.alerts.lifecycle import Alert, AlertState, AuditEntry, Note
 from villagewatch.api.users import Role
@@ -14,6 +14,8 @@ from villagewatch.contract import Identifier
 from villagewatch.detectors import Severity
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
     "AlertDetail",
     "AlertOut",
     "AuditOut",
@@ -22,6 +24,7 @@ __all__ = [
     "MeOut",
     "NoteIn",
     "NoteOut",
+    "StoredTime",
     "at",
     "dt",
     "epoch_ns",
@@ -32,15 +35,48 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IN = ConfigDict(frozen=True, extra="forbid")
 
 
+_FIRST = datetime.min.replace(tzinfo=UTC)
+_LAST = datetime.max.replace(tzinfo=UTC)
+
+
 def at(ms: int) -> datetime:
-    """Epoch ms as an aware datetime."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    """Epoch ms as an aware datetime. A time beyond the calendar (a device's clock gone wild
+    reached a stored alert) is shown as its first or last moment: one absurd time must not
+    fail a whole list."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return _FIRST if ms < 0 else _LAST
+
+
+EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 1, 1, tzinfo=UTC)
+"""The times the stores hold: epoch nanoseconds in a signed 64-bit integer (SQLite, InfluxDB)
+reach from 1677-09-21 to 2262-04-11; whole years inside that, so the rule reads simply."""
+
+
+def _storable(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(
+            f"{value.isoformat()} is not between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}, "
+            "the times villagewatch keeps"
+        )
+    return value
+
+
+StoredTime = Annotated[AwareDatetime, AfterValidator(_storable)]
+"""A time in a request body: with a UTC offset, and one the stores can keep."""
 
 
 def epoch_ns(value: datetime, name: str) -> int:
-    """A query's time as epoch ns; 422 for one without a UTC offset (whose time would it be?)."""
+    """A query's time as epoch ns; 422 for one without a UTC offset (whose time would it be?)
+    or outside the times the stores hold."""
     if value.tzinfo is None:
         raise HTTPException(422, f"{name} {value.isoformat()} needs a UTC offset, e.g. Z or +08:00")
+    try:
+        _storable(value)
+    except ValueError as exc:
+        raise HTTPException(422, f"{name} {exc}") from None
     return (value - _EPOCH) // timedelta(microseconds=1) * 1000  # exact, also before 1970
 
 

@@ -13,7 +13,6 @@ import hmac
 import json
 import secrets
 import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from villagewatch.errors import VillagewatchError
+from villagewatch.sqlitetx import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 
 __all__ = ["AuditRecord", "Role", "Session", "User", "UserRefused", "UserStore"]
 
@@ -134,17 +134,12 @@ _DUMMY = hash_password(secrets.token_hex(8))
 class UserStore:
     """Users, sessions and the API audit log in ``path``."""
 
-    def __init__(self, path: Path) -> None:
-        """Create the file and its tables if needed."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, timeout=30, check_same_thread=False
+    def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
+        """Create the file and its tables if needed; a change waits ``busy_timeout_s`` at most
+        for another writer."""
+        self._db = SQLiteFile(
+            path, name="users", schema=_SCHEMA, busy_timeout_s=busy_timeout_s, foreign_keys=True
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
 
     def add(self, name: str, password: str, role: Role, places: Sequence[str], now_ms: int) -> User:
         """A new user; refused if the name is taken or the password shorter than 8."""
@@ -152,94 +147,96 @@ class UserStore:
             raise UserRefused("a password needs at least 8 characters")
         if not places:
             raise UserRefused("a user needs at least one place (or * for every place)")
-        with self._lock:
-            try:
-                self._conn.execute(
-                    "INSERT INTO users VALUES (?,?,?,?,?,0)",
-                    (name, hash_password(password), role.value, json.dumps(list(places)), now_ms),
-                )
-            except sqlite3.IntegrityError:
-                raise UserRefused(f"there is already a user {name!r}") from None
+        row = (name, hash_password(password), role.value, json.dumps(list(places)), now_ms)
+        try:
+            self._db.write(lambda c: c.execute("INSERT INTO users VALUES (?,?,?,?,?,0)", row))
+        except sqlite3.IntegrityError:
+            raise UserRefused(f"there is already a user {name!r}") from None
         return User(name, role, tuple(places))
 
     def set_password(self, name: str, password: str) -> None:
         """Change a password; every session of the user ends."""
         if len(password) < 8:
             raise UserRefused("a password needs at least 8 characters")
-        with self._lock:
-            n = self._conn.execute(
-                "UPDATE users SET password = ? WHERE name = ?", (hash_password(password), name)
-            ).rowcount
-            if not n:
+        hashed = hash_password(password)
+
+        def run(c: sqlite3.Connection) -> None:
+            if not c.execute(
+                "UPDATE users SET password = ? WHERE name = ?", (hashed, name)
+            ).rowcount:
                 raise UserRefused(f"no user {name!r}")
-            self._conn.execute("DELETE FROM sessions WHERE user = ?", (name,))
+            c.execute("DELETE FROM sessions WHERE user = ?", (name,))
+
+        self._db.write(run)
 
     def set_disabled(self, name: str, disabled: bool) -> None:
         """Lock a user out (their sessions end) or let them back in."""
-        with self._lock:
-            n = self._conn.execute(
+
+        def run(c: sqlite3.Connection) -> None:
+            n = c.execute(
                 "UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name)
             ).rowcount
             if not n:
                 raise UserRefused(f"no user {name!r}")
             if disabled:
-                self._conn.execute("DELETE FROM sessions WHERE user = ?", (name,))
+                c.execute("DELETE FROM sessions WHERE user = ?", (name,))
+
+        self._db.write(run)
 
     def users(self) -> list[User]:
         """Every user, by name."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT name, role, places, disabled FROM users ORDER BY name"
-            ).fetchall()
+        rows = self._db.rows("SELECT name, role, places, disabled FROM users ORDER BY name")
         return [_user(r) for r in rows]
 
     def login(self, name: str, password: str, now_ms: int, ttl_s: float) -> Session | None:
         """A session for the right password of an enabled user; None otherwise."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT name, role, places, disabled, password FROM users WHERE name = ?",
-                (name,),
-            ).fetchone()
-        if row is None:
+        rows = self._db.rows(
+            "SELECT name, role, places, disabled, password FROM users WHERE name = ?", (name,)
+        )
+        if not rows:
             check_password(password, _DUMMY)
             return None
+        row = rows[0]
         if not check_password(password, row[4]) or row[3]:
             return None
         token = secrets.token_urlsafe(32)
         expires = now_ms + int(ttl_s * 1000)
-        with self._lock:
-            self._conn.execute("DELETE FROM sessions WHERE expires_ms <= ?", (now_ms,))
-            self._conn.execute(
-                "INSERT INTO sessions VALUES (?,?,?,?)", (_sha(token), name, now_ms, expires)
-            )
+
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM sessions WHERE expires_ms <= ?", (now_ms,))
+            c.execute("INSERT INTO sessions VALUES (?,?,?,?)", (_sha(token), name, now_ms, expires))
+
+        self._db.write(run)
         return Session(token, expires, _user(row[:4]))
 
     def authenticate(self, token: str, now_ms: int) -> User | None:
         """The user of a current session; None for an unknown, expired or disabled one."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT u.name, u.role, u.places, u.disabled FROM sessions s"
-                " JOIN users u ON u.name = s.user WHERE s.token_sha256 = ? AND s.expires_ms > ?",
-                (_sha(token), now_ms),
-            ).fetchone()
-        if row is None or row[3]:
+        rows = self._db.rows(
+            "SELECT u.name, u.role, u.places, u.disabled FROM sessions s"
+            " JOIN users u ON u.name = s.user WHERE s.token_sha256 = ? AND s.expires_ms > ?",
+            (_sha(token), now_ms),
+        )
+        if not rows or rows[0][3]:
             return None
-        return _user(row)
+        return _user(rows[0])
 
     def logout(self, token: str) -> None:
         """End one session."""
-        with self._lock:
-            self._conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (_sha(token),))
+        self._db.write(
+            lambda c: c.execute("DELETE FROM sessions WHERE token_sha256 = ?", (_sha(token),))
+        )
 
     def audit(
         self, user: str, action: str, target: str, detail: dict[str, Any], now_ms: int
     ) -> None:
         """Record an action."""
-        with self._lock:
-            self._conn.execute(
+        row = (now_ms, user, action, target, json.dumps(detail, ensure_ascii=False))
+        self._db.write(
+            lambda c: c.execute(
                 "INSERT INTO api_audit (at_ms, user, action, target, detail) VALUES (?,?,?,?,?)",
-                (now_ms, user, action, target, json.dumps(detail, ensure_ascii=False)),
+                row,
             )
+        )
 
     def audit_log(
         self, *, user: str | None = None, limit: int = 100, before_id: int | None = None
@@ -255,14 +252,12 @@ class UserStore:
             args.append(before_id)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
-        with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
+        rows = self._db.rows(sql, args)
         return [AuditRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
     def close(self) -> None:
         """Close the database."""
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
 def _user(row: Sequence[Any]) -> User:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,16 +46,19 @@ def load_village(path: Path) -> Village:
     return village
 
 
-def load_deployment(path: Path, *, read_files: bool = True) -> Deployment:
+def load_deployment(path: Path, *, read_files: bool | Collection[str] = True) -> Deployment:
     """Read a settings file and every village file it names; all issues are reported together.
 
     Relative paths are relative to the settings file. With ``read_files`` (a service starting)
-    every secret and certificate named must be readable; ``config check`` leaves that out.
+    every secret and certificate named must be readable — or, given section names (``mqtt``,
+    ``store``, ``alerts`` …), those of the sections the service uses; ``config check`` leaves
+    that out.
     """
     doc = read_yaml(path)
-    settings = doc.validate(Settings, context=PathContext(path.parent, read_files=read_files))
+    reads = read_files if isinstance(read_files, bool) else frozenset(read_files)
+    settings = doc.validate(Settings, context=PathContext(path.parent, read_files=reads))
     issues: list[ConfigIssue] = []
-    if read_files:
+    if read_files is True or (not isinstance(read_files, bool) and "mqtt" in read_files):
         clients = (settings.ingest.client_id, settings.detect.client_id)
         issues += [
             doc.issue(("mqtt", "credentials_dir"), p)

@@ -13,6 +13,7 @@ without a context (models built in code) leaves paths as given.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from pydantic import GetCoreSchemaHandler, ValidationInfo
 from pydantic_core import CoreSchema, core_schema
 
 __all__ = [
+    "SECTION",
     "CaFile",
     "CertFile",
     "ConfigPath",
@@ -39,9 +41,21 @@ class PathContext:
 
     base: Path
     """The folder of the config file."""
-    read_files: bool = True
+    read_files: bool | frozenset[str] = True
     """Check that every secret and certificate named can be read (false for ``config
-    check`` on a machine other than the one that runs the service)."""
+    check`` on a machine other than the one that runs the service); or, a set of the
+    settings file's sections (``mqtt``, ``store`` …): only those — a service checks the
+    secrets it uses, not another service's on another host."""
+
+    def reads(self) -> bool:
+        """Whether the files of the part being validated must be readable."""
+        if isinstance(self.read_files, bool):
+            return self.read_files
+        return SECTION.get() in self.read_files
+
+
+SECTION: ContextVar[str | None] = ContextVar("config_section", default=None)
+"""The settings file's section being validated (set by the Settings model)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +74,7 @@ class _InConfig:
         if not isinstance(context, PathContext):
             return value
         path = value if value.is_absolute() else context.base / value
-        if self.read_as is not None and context.read_files:
+        if self.read_as is not None and context.reads():
             problem = unreadable(path, self.read_as)
             if problem is not None:
                 raise ValueError(problem)

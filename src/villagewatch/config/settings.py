@@ -11,9 +11,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from villagewatch.config.paths import (
+    SECTION,
     CaFile,
     CertFile,
     ConfigPath,
@@ -421,6 +430,32 @@ class ApiSettings(BaseModel):
     live_poll_s: float = Field(
         0.2, gt=0, le=5, description="How often the live feed looks for alert changes."
     )
+    sqlite_busy_timeout_s: float = Field(
+        5,
+        gt=0,
+        le=60,
+        description="How long a change to the alerts, users or registry waits for another "
+        "process writing the same SQLite file before the API answers 503 (counted in "
+        "villagewatch_sqlite_busy_total). Reads never wait for a writer.",
+    )
+    login_failures_per_source: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="Failed logins one address may make within login_window_s; further "
+        "attempts from it are refused (429) until the oldest failure leaves the window.",
+    )
+    login_window_s: float = Field(
+        300, gt=0, le=86400, description="How long a failed login counts against its address."
+    )
+    login_delay_max_s: float = Field(
+        30,
+        ge=0,
+        le=600,
+        description="After three failed logins for a name, each further failure doubles the "
+        "wait before its next password check (1, 2, 4 … s) up to this; the right password, "
+        "from any address, gets in after at most this long. Slowed, never locked out.",
+    )
 
 
 class RegistrySettings(BaseModel):
@@ -479,6 +514,19 @@ class Settings(BaseModel):
             empty: dict[str, Any] = {name: {} for name in cls.model_fields if name != "villages"}
             return {**empty, "store": {"kind": "sqlite"}, **data}
         return data
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _in_section(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        """Tell the path types which section they are in (a service reads only its own
+        sections' secrets; see :class:`~villagewatch.config.paths.PathContext`)."""
+        token = SECTION.set(info.field_name)  # validated in its own context: no leak
+        try:
+            return handler(value)
+        finally:
+            SECTION.reset(token)
 
     mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The broker.")
     store: StoreSettings = Field(

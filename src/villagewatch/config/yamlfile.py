@@ -3,6 +3,13 @@
 Every problem is reported as a :class:`~villagewatch.errors.ConfigIssue` naming
 the file, the line, the path inside the file (``devices[3].kind``) and the
 reason — all problems at once, not just the first.
+
+This is the one place villagewatch reads YAML, and it reads it plainly: anchors
+and aliases are refused (a few hundred bytes of nested aliases expand into
+billions of values), and so are documents of more than :data:`MAX_VALUES`
+values or nested more than :data:`MAX_DEPTH` deep — each while the document
+is composed, before anything grows. A value Python cannot hold (an integer of
+thousands of digits, the 45th of a month) is an issue on its line too.
 """
 
 from __future__ import annotations
@@ -16,7 +23,13 @@ from pydantic import BaseModel, ValidationError
 
 from villagewatch.errors import ConfigError, ConfigIssue
 
-__all__ = ["YamlDocument", "format_path", "read_yaml"]
+__all__ = ["MAX_DEPTH", "MAX_VALUES", "YamlDocument", "format_path", "read_yaml"]
+
+MAX_VALUES = 100_000
+"""Most values (keys, scalars, lists and mappings) in one file: a village of a thousand
+devices has some tens of thousands."""
+MAX_DEPTH = 64
+"""Deepest nesting in one file (villagewatch's own files nest less than ten deep)."""
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -68,6 +81,7 @@ class YamlDocument:
 
     def _issue_of(self, prefix: Loc, err: Any) -> ConfigIssue:
         loc: Loc = prefix + tuple(p for p in err["loc"] if isinstance(p, str | int))
+        loc = self._as_written(loc)
         message = str(err["msg"]).removeprefix("Value error, ")
         hidden = any(hint in str(part).lower() for part in loc for hint in _SECRET_HINTS)
         scalar = isinstance(err.get("input"), str | int | float | bool)
@@ -78,6 +92,22 @@ class YamlDocument:
             message = "unknown key; check its spelling and the config reference"
         return self.issue(loc, message)
 
+    def _as_written(self, loc: Loc) -> Loc:
+        """``loc`` without the parts pydantic adds that are not in the file: the tag of a
+        union member (``channels.duty.dingtalk.secret_file`` is written as
+        ``channels.duty.secret_file``, with ``kind: dingtalk`` beside it)."""
+        out: list[str | int] = []
+        node: Any = self.data
+        for part in loc:
+            if isinstance(node, dict) and part not in node and part in node.values():
+                continue  # the tag (`kind: dingtalk`) pydantic names the union member by
+            out.append(part)
+            node = node.get(part) if isinstance(node, dict) else (
+                node[part] if isinstance(node, list) and isinstance(part, int)
+                and 0 <= part < len(node) else None
+            )  # fmt: skip
+        return tuple(out)
+
 
 def read_yaml(path: Path, *, shown_as: str | None = None) -> YamlDocument:
     """Parse ``path``; syntax errors, duplicate keys and unreadable files raise ConfigError."""
@@ -86,9 +116,8 @@ def read_yaml(path: Path, *, shown_as: str | None = None) -> YamlDocument:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigIssue(name, "", f"cannot read the file: {exc}")]) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+    try:  # _PlainLoader raises ConfigError itself for what it refuses
+        node, data = _parse(text, name)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -101,6 +130,66 @@ def read_yaml(path: Path, *, shown_as: str | None = None) -> YamlDocument:
     if issues:
         raise ConfigError(issues)
     return YamlDocument(name, data if data is not None else {}, lines)
+
+
+def _parse(text: str, name: str) -> tuple[yaml.Node | None, Any]:
+    loader = _PlainLoader(text, name)  # checks the characters already
+    try:
+        node = loader.get_single_node()
+        return node, None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """YAML's safe subset without aliases, and bounded in size and depth while composing."""
+
+    def __init__(self, text: str, file: str) -> None:
+        super().__init__(text)
+        self._file = file
+        self._values = 0
+        self._depth = 0
+
+    def _refuse(self, message: str, mark: Any) -> ConfigError:
+        line = mark.line + 1 if mark is not None else None
+        return ConfigError([ConfigIssue(self._file, "", message, line)])
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped stub
+        mark = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            raise self._refuse(
+                f"YAML aliases (*{event.anchor}) are not allowed in villagewatch files; "
+                "write the values out",
+                mark,
+            )
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise self._refuse(
+                f"YAML anchors (&{anchor}) and aliases are not allowed in villagewatch "
+                "files; write the values out",
+                mark,
+            )
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise self._refuse(
+                f"more than {MAX_VALUES} values; a villagewatch file is far smaller", mark
+            )
+        if self._depth >= MAX_DEPTH:
+            raise self._refuse(f"nested more than {MAX_DEPTH} deep", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except ValueError as exc:
+            # int("1" * 5000), date(2026, 13, 45): the value, not the syntax, is wrong
+            reason = "too many digits" if "digits" in str(exc) else str(exc)
+            raise self._refuse(f"this value cannot be read: {reason}", node.start_mark) from None
 
 
 def _index(

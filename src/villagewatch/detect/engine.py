@@ -94,6 +94,8 @@ class EngineCounts:
     unknown: int = 0
     unrestorable: int = 0
     """Saved states that could not be put back (those devices started afresh)."""
+    not_owned: int = 0
+    """Devices an edge agent's status listed that the village config does not give it."""
 
 
 class _Device:
@@ -123,6 +125,11 @@ class DetectEngine:
         self._watches: dict[str, OfflineWatch] = {}
         self._built: dict[tuple[str, str], Callable[[], DeviceDetectors]] = {}
         self._watch_factories: dict[str, Callable[[], OfflineWatch]] = {}
+        self._agents: dict[tuple[str, str], frozenset[str]] = {
+            (v.id, agent): frozenset(d.id for d in v.devices_of(agent))
+            for v in villages
+            for agent in v.agents()
+        }
         self._dirty: set[str] = set()
         self.counts = EngineCounts()
         self.failures: list[tuple[str, Exception]] = []
@@ -214,12 +221,19 @@ class DetectEngine:
         return out
 
     def status(self, village: str, status: StatusMessage, received_ms: int) -> list[Transition]:
-        """An edge agent's birth or death (its last will)."""
+        """An edge agent's birth or death (its last will). It speaks only for the devices the
+        village config says it publishes for: a status from anyone else is ignored (counted in
+        ``counts.unknown``), and devices it lists that are not its own are left out (counted in
+        ``counts.not_owned``) — one agent cannot hide another's dead gauge."""
         watch = self._watches.get(village)
-        if watch is None:
+        owned = self._agents.get((village, status.device))
+        if watch is None or owned is None:
+            self.counts.unknown += 1
             return []
+        devices = [d for d in status.devices if d in owned]
+        self.counts.not_owned += len(status.devices) - len(devices)
         self._dirty.add(village)
-        return watch.edge_status(status.device, status.state, list(status.devices), received_ms)
+        return watch.edge_status(status.device, status.state, devices, received_ms)
 
     def disk(
         self, filesystem: str, folders: list[str], free: int, total: int, now_ms: int

@@ -54,6 +54,8 @@ __all__ = ["DetectMetrics", "DetectService", "data_folders", "decoder_for"]
 
 log = logging.getLogger(__name__)
 
+_SEND, _SKIP = SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE, SubscribeOptions.RETAIN_DO_NOT_SEND
+
 
 class DetectMetrics:
     """``villagewatch_detect_*`` metrics, in a registry of their own."""
@@ -85,6 +87,14 @@ class DetectMetrics:
             "Messages or timer passes whose detectors raised: kept as dead letters, "
             "acknowledged, skipped (by where it happened: message, tick, restore).",
             ["stage"],
+            registry=r,
+        )
+        self.status_ignored = Counter(
+            "villagewatch_detect_status_ignored",
+            "Edge agents' statuses, or devices they listed, left out: from no agent of the "
+            "village (unknown_agent), or devices the village config gives to another agent "
+            "(not_its_device).",
+            ["why"],
             registry=r,
         )
         self.unsaved = Gauge(
@@ -230,7 +240,14 @@ class DetectService:
             if isinstance(status, DeadLetter):
                 self._reject(status)
             else:
+                counts = self.engine.counts
+                unknown, not_owned = counts.unknown, counts.not_owned
                 self._pending += self.engine.status(status[0], status[1], received_ns // 1_000_000)
+                if counts.unknown > unknown:
+                    self.metrics.status_ignored.labels("unknown_agent").inc()
+                self.metrics.status_ignored.labels("not_its_device").inc(
+                    counts.not_owned - not_owned
+                )
             return
         decoded = self._decoder.decode(topic, payload, received_ns)
         if isinstance(decoded, DeadLetter):
@@ -380,7 +397,19 @@ class DetectService:
             for channel in (Channel.TELEMETRY, Channel.EVENT, Channel.STATUS)
         ]
         if self._mqtt.protocol == "5":
-            client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+            # statuses are retained on purpose (who is down now); readings and events a device
+            # retained would come again at every subscribe: never send those
+            client.subscribe(
+                [
+                    (
+                        f,
+                        SubscribeOptions(
+                            qos=1, retainHandling=_SEND if f.endswith("/status") else _SKIP
+                        ),
+                    )
+                    for f in filters
+                ]
+            )
         else:
             client.subscribe([(f, 1) for f in filters])
         self.connected.set()

@@ -291,11 +291,13 @@ class IngestService:
     # --- retained evidence (MQTT 5) -------------------------------------------------
 
     def _subscribe_options(self, topic_filter: str) -> SubscribeOptions:
-        """Evidence is subscribed with Retain As Published, so that a picture a device retained
+        """Readings and events without the retained copies a subscribe would bring. Evidence is
+        subscribed with Retain As Published, so that a picture a device retained
         arrives with the flag and its copy can be cleared; and with No Local where the
         subscription allows it (not a shared one), so the clear does not come back to us."""
         if not topic_filter.endswith("/evidence/+"):
-            return SubscribeOptions(qos=1)
+            # readings a device retained would come again at every subscribe: never send those
+            return SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
         shared = topic_filter.startswith("$share/")
         return SubscribeOptions(qos=1, retainAsPublished=True, noLocal=not shared)
 

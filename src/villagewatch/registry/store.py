@@ -8,16 +8,15 @@ number, which detect polls to pick up changes without a restart.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from villagewatch.config.village import Village
 from villagewatch.errors import VillagewatchError
-from villagewatch.sqlitetx import write_transaction
+from villagewatch.sqlitetx import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 
 __all__ = ["CredentialRecord", "HouseRecord", "RegistryRefused", "RegistryStore", "TenantRecord"]
 
@@ -91,16 +90,10 @@ def _ms(dt: datetime | None) -> int | None:
 class RegistryStore:
     """The registry in ``path``; open it in each process that reads or writes it."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 30) -> None:
-        """Create the file and its tables if needed."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+    def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
+        """Create the file and its tables if needed; a change waits ``busy_timeout_s`` at most
+        for another writer."""
+        self._db = SQLiteFile(path, name="registry", schema=_SCHEMA, busy_timeout_s=busy_timeout_s)
 
     def seed(self, villages: Iterable[Village], now_ms: int) -> int:
         """Copy in the houses the village files list and the registry lacks; how many."""
@@ -225,8 +218,8 @@ class RegistryStore:
     def houses(self, village: str | None = None) -> list[HouseRecord]:
         """Every house (of one village), with tenants and credentials, ended ones included."""
         where, args = ("WHERE village = ?", (village,)) if village else ("", ())
-        with self._lock:
-            c = self._conn
+
+        def read(c: sqlite3.Connection) -> tuple[list[Any], list[Any], list[Any]]:
             houses = c.execute(
                 f"SELECT village, id, name, lock FROM houses {where} ORDER BY village, id",  # noqa: S608
                 args,
@@ -241,6 +234,9 @@ class RegistryStore:
                 f" ended_ms FROM credentials {where} ORDER BY added_ms, id",
                 args,
             ).fetchall()
+            return houses, tenants, creds
+
+        houses, tenants, creds = self._db.read(read)
         by_house_t: dict[tuple[str, str], list[TenantRecord]] = {}
         for v, h, *rest in tenants:
             tid, name, phone, verified, added, ended = rest
@@ -267,15 +263,19 @@ class RegistryStore:
     ) -> dict[str, list[tuple[str, datetime | None, datetime | None]]]:
         """Lock → (credential, valid from, valid to) of its house's current tenants; a lock
         in a house with none maps to an empty list (every credential is unregistered)."""
-        with self._lock:
-            locks = self._conn.execute(
+
+        def read(c: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+            locks = c.execute(
                 "SELECT id, lock FROM houses WHERE village = ?", (village,)
             ).fetchall()
-            rows = self._conn.execute(
+            rows = c.execute(
                 "SELECT house, id, valid_from_ms, valid_to_ms FROM credentials"
                 " WHERE village = ? AND ended_ms IS NULL",
                 (village,),
             ).fetchall()
+            return locks, rows
+
+        locks, rows = self._db.read(read)
         out: dict[str, list[tuple[str, datetime | None, datetime | None]]] = {
             lock: [] for _, lock in locks
         }
@@ -286,13 +286,11 @@ class RegistryStore:
 
     def generation(self) -> int:
         """Goes up with every change: readers reload when it moved."""
-        with self._lock:
-            return int(self._conn.execute("SELECT n FROM generation").fetchone()[0])
+        return int(self._db.rows("SELECT n FROM generation")[0][0])
 
     def close(self) -> None:
         """Close the database."""
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     # --- inside a transaction ----------------------------------------------------------------
 
@@ -375,8 +373,7 @@ class RegistryStore:
             c.execute("UPDATE generation SET n = n + 1")
             return result
 
-        with self._lock:
-            return write_transaction(self._conn, change, "registry")
+        return self._db.write(change)
 
 
 def _dt(ms: int | None) -> datetime | None:

@@ -3,16 +3,23 @@ idempotence, one open alert per identity however many writers race, append-only 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import multiprocessing
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 
+from tests.unit.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
 from villagewatch.alerts import ActionRefused, AlertPolicy, AlertState, SQLiteAlertStore
+from villagewatch.alerts.sender import Sender
 from villagewatch.detectors import AlertKey, Severity, Transition
+from villagewatch.errors import StoreUnavailable
+from villagewatch.sqlitetx import SQLITE_METRICS
 
 KEY = AlertKey("water_level", "v", "wl-1", "level")
 NOW = 1_795_000_000_000
@@ -53,9 +60,8 @@ def apply_all(
 
 def lives(store: SQLiteAlertStore) -> list[tuple[str, str, list[str]]]:
     """Per alert ever opened: final state, severity, and the actions in its audit log."""
-    rows = store._conn.execute("SELECT id FROM alerts ORDER BY id").fetchall()
     out = []
-    for (alert_id,) in rows:
+    for alert_id in sorted(a.id for a in store.recent(1000)):
         a = store.get(alert_id)
         assert a is not None
         out.append((a.state.value, a.severity.value, [e.action for e in store.audit(alert_id)]))
@@ -218,12 +224,14 @@ def test_actions_that_do_not_fit_are_refused_with_the_reason(
     assert store.audit(1) == before  # a refused action leaves no trace
 
 
-def test_the_audit_log_is_append_only(store: SQLiteAlertStore) -> None:
+def test_the_audit_log_is_append_only(store: SQLiteAlertStore, tmp_path: Path) -> None:
     apply_all(store, [tr("fire")])
+    conn = sqlite3.connect(tmp_path / "alerts.db")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        store._conn.execute("UPDATE alert_audit SET actor = 'x'")
+        conn.execute("UPDATE alert_audit SET actor = 'x'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        store._conn.execute("DELETE FROM alert_audit")
+        conn.execute("DELETE FROM alert_audit")
+    conn.close()
 
 
 def _writer(path: str, writer: int, start: Any, n: int) -> None:
@@ -259,7 +267,101 @@ def test_racing_writers_never_make_a_second_open_alert(tmp_path: Path) -> None:
         assert sorted(a.subject for a in open_alerts) == sorted(f"lock-{i}" for i in range(10))
         for a in open_alerts:
             assert [e.action for e in store.audit(a.id)] == ["fired"]
-        applied = store._conn.execute("SELECT COUNT(*) FROM applied_transitions").fetchone()[0]
+        with sqlite3.connect(path) as conn:
+            applied = conn.execute("SELECT COUNT(*) FROM applied_transitions").fetchone()[0]
+        conn.close()
         assert applied == 50 + 4 * 50  # each shared id once, and every writer's own
     finally:
         store.close()
+
+
+def test_reads_answer_from_the_last_commit_while_a_write_is_under_way(tmp_path: Path) -> None:
+    """A write that takes long (here: held inside its transaction) does not hold up any
+    read: each answers at once, with what was committed before the write began."""
+    path = tmp_path / "alerts.db"
+    with contextlib.closing(SQLiteAlertStore(path)) as plain:
+        first = plain.apply(tr("fire"), "first", NOW_POLICY, NOW)
+        assert first is not None
+    notifier = SlowNotifier()
+    store = SQLiteAlertStore(path, notifier=notifier)
+    other = tr("fire", key=AlertKey("water_level", "v", "wl-2", "level"))
+    pool = ThreadPoolExecutor(1)
+    try:
+        writing = pool.submit(store.apply, other, "second", NOW_POLICY, NOW)
+        assert notifier.entered.wait(BOUND_S)
+        reads = within_bound(
+            lambda: (
+                store.get(first.id),
+                [a.id for a in store.open_alerts()],
+                [a.id for a in store.search()],
+                [a.id for a in store.recent(10)],
+                store.changes_since(0),
+                store.last_change(),
+                store.audit(first.id),
+                store.notes(first.id),
+                store.notifications(),
+                store.outbox_backlog(),
+                store.cursor("detect"),
+                [a.id for a in store.fired_between(0, 2 * NOW)],
+            )
+        )
+        assert not writing.done()
+    finally:
+        notifier.release.set()
+        pool.shutdown(wait=True)
+    got, *ids, changes, last, audit, notes, notifications, backlog, cursor, fired = reads
+    assert got == first
+    assert ids == [[first.id]] * 3
+    assert changes == [(1, first.id)] and last == 1
+    assert [e.action for e in audit] == ["fired"] and notes == [] and notifications == []
+    assert backlog == (0, None) and cursor == 0 and fired == [first.id]
+    second = writing.result()
+    assert second is not None and [a.id for a in store.open_alerts()] == [first.id, second.id]
+    store.close()
+
+
+def test_a_write_past_the_busy_timeout_is_refused_and_counted(tmp_path: Path) -> None:
+    """Another process holds the write lock: reads still answer with the last commit; a write
+    gives up after the busy timeout with StoreUnavailable, and the wait is counted."""
+    path = tmp_path / "alerts.db"
+    store = SQLiteAlertStore(path, busy_timeout_s=0.2)
+    first = store.apply(tr("fire"), "first", NOW_POLICY, NOW)
+    assert first is not None
+    labels = {"database": "alerts", "access": "write"}
+    before = SQLITE_METRICS.get_sample_value("villagewatch_sqlite_busy_total", labels) or 0
+    with write_lock_held(path, "UPDATE alerts SET message = 'not committed'"):
+        assert within_bound(lambda: store.get(first.id)) == first
+        with pytest.raises(StoreUnavailable, match="busy"):
+            within_bound(lambda: store.acknowledge(first.id, "op", NOW + 1))
+    assert SQLITE_METRICS.get_sample_value("villagewatch_sqlite_busy_total", labels) == before + 1
+    assert store.acknowledge(first.id, "op", NOW + 2).state is AlertState.ACKNOWLEDGED
+    store.close()
+
+
+def test_the_sender_outlives_a_store_held_by_another_process(tmp_path: Path) -> None:
+    """With the short busy timeout a held store is a StoreUnavailable every pass: the sender
+    (like the engine) waits it out instead of ending ``alerts run``."""
+    path = tmp_path / "alerts.db"
+    store = SQLiteAlertStore(path, busy_timeout_s=0.05)
+    sender = Sender(store=store, channels={})
+    passes = 0
+
+    async def main() -> None:
+        nonlocal passes
+        stop = asyncio.Event()
+        real = sender.send_due
+
+        async def counted() -> int:
+            nonlocal passes
+            passes += 1
+            if passes >= 3:
+                stop.set()
+            return await real()
+
+        sender.send_due = counted  # type: ignore[method-assign]
+        await asyncio.wait_for(sender.run(stop, every_s=0.01), BOUND_S)
+
+    with write_lock_held(path):
+        asyncio.run(main())
+    assert passes >= 3
+    store.close()

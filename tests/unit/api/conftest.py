@@ -81,7 +81,7 @@ def write_deployment(folder: Path) -> Path:
     settings = folder / "villagewatch.yaml"
     settings.write_text(
         "store: {kind: sqlite, path: readings.db}\n"
-        "api: {live_poll_s: 0.05}\n"
+        "api: {live_poll_s: 0.05, login_delay_max_s: 0.1}\n"
         "villages: [dongcun.yaml]\n",
         encoding="utf-8",
     )

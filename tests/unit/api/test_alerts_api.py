@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import pytest
 
-from tests.unit.api.conftest import Client
+from tests.unit.api.conftest import PASSWORD, Client, now_ms, write_deployment
+from tests.unit.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
+from villagewatch.alerts import SQLiteAlertStore
 from villagewatch.alerts.lifecycle import Alert
-from villagewatch.api.context import ApiContext
+from villagewatch.api.context import ApiContext, open_context
+from villagewatch.api.users import Role
+from villagewatch.config import load_deployment
 from villagewatch.errors import StoreUnavailable
-from villagewatch.testing import TINY_JPEG, fire_alert
+from villagewatch.testing import TINY_JPEG, MemoryStore, fire_alert
 
 
 def _fire(ctx: ApiContext, subject: str, severity: str = "orange", **kw: object) -> Alert:
@@ -168,3 +175,69 @@ def test_a_store_that_is_unavailable_answers_503_from_any_route(
     assert reply.json()["detail"] == (
         "store unavailable: alert store busy or unreadable: database is locked"
     )
+
+
+def test_the_alert_list_answers_while_a_slow_write_is_under_way(
+    ctx: ApiContext, three: list[Alert]
+) -> None:
+    """An alert change that takes long (held inside its transaction) does not hold up the
+    console: the list and an alert's detail answer at once, from the last commit."""
+    notifier = SlowNotifier()
+    opened = ctx.alerts
+    ctx.alerts = SQLiteAlertStore(ctx.deployment.settings.alerts.state_path, notifier=notifier)
+    viewer = Client(ctx).as_("viewer")
+    pool = ThreadPoolExecutor(1)
+    try:
+        writing = pool.submit(_fire, ctx, "wl-east")
+        assert notifier.entered.wait(BOUND_S)
+        listed = within_bound(lambda: viewer.get("/api/alerts"))
+        detail = within_bound(lambda: viewer.get(f"/api/alerts/{three[0].id}"))
+        assert not writing.done()
+    finally:
+        notifier.release.set()
+        pool.shutdown(wait=True)
+        opened.close()
+    assert listed.status_code == 200
+    assert [a["id"] for a in listed.json()] == [a.id for a in reversed(three)]
+    assert detail.status_code == 200 and detail.json()["alert"]["subject"] == "wl-bridge"
+    assert viewer.get("/api/alerts").json()[0]["id"] == writing.result().id
+
+
+def test_a_change_that_waits_past_the_busy_timeout_is_503_and_counted(tmp_path: Path) -> None:
+    """Another process holds the alert store's write lock: the list still answers, an
+    acknowledgement gives up after ``api.sqlite_busy_timeout_s`` with 503, /metrics counts it."""
+    settings = write_deployment(tmp_path)
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("live_poll_s: 0.05", "live_poll_s: 0.05, "
+                                     "sqlite_busy_timeout_s: 0.2"), encoding="utf-8")  # fmt: skip
+    ctx = open_context(load_deployment(settings), MemoryStore(), settings_path=settings)
+    try:
+        ctx.users.add("op", PASSWORD, Role.OPERATOR, ["*"], now_ms())
+        alert = _fire(ctx, "wl-bridge")
+        op = Client(ctx).as_("op")
+        with write_lock_held(ctx.deployment.settings.alerts.state_path):
+            listed = within_bound(lambda: op.get("/api/alerts"))
+            refused = within_bound(lambda: op.post(f"/api/alerts/{alert.id}/acknowledge", json={}))
+        assert listed.status_code == 200 and [a["id"] for a in listed.json()] == [alert.id]
+        assert refused.status_code == 503 and "busy" in refused.json()["detail"]
+        metrics = Client(ctx).get("/metrics").text
+        assert 'villagewatch_sqlite_busy_total{access="write",database="alerts"}' in metrics
+        assert op.post(f"/api/alerts/{alert.id}/acknowledge", json={}).status_code == 200
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("at_ms", [2**53, -(2**53)], ids=["far-future", "far-past"])
+def test_an_alert_with_a_time_beyond_the_calendar_is_still_listed(
+    ctx: ApiContext, three: list[Alert], at_ms: int
+) -> None:
+    """A device clock gone wild reached an alert's start time: the list and the alert still
+    answer (the time shown as the calendar's first or last moment), for every alert."""
+    wild = _fire(ctx, "wl-sluice", at_ms=at_ms)
+    viewer = Client(ctx).as_("viewer")
+    listed = viewer.get("/api/alerts")
+    assert listed.status_code == 200
+    assert [a["id"] for a in listed.json()] == [wild.id, *(a.id for a in reversed(three))]
+    started = listed.json()[0]["started"]
+    assert started.startswith("9999-12-31" if at_ms > 0 else "0001-01-01")
+    assert viewer.get(f"/api/alerts/{wild.id}").status_code == 200

@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.unit.api.conftest import Client, write_deployment
-from villagewatch.api.context import ApiContext
+from tests.unit.api.conftest import PASSWORD, Client, write_deployment
+from tests.unit.test_yamlfile import LAUGHS
+from villagewatch.api.context import ApiContext, open_context
 from villagewatch.api.users import Role, UserStore
 from villagewatch.cli import app
+from villagewatch.config import load_deployment
+from villagewatch.testing import MemoryStore
 
 
 def test_config_read_leaves_secrets_out(ctx: ApiContext) -> None:
@@ -96,3 +99,62 @@ def test_users_add_from_the_command_line(tmp_path: Path) -> None:
         input="short\n",
     )  # fmt: skip
     assert short.exit_code == 1 and "at least 8" in short.output
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        pytest.param(LAUGHS, "anchors (&a) and aliases are not allowed", id="billion-laughs"),
+        pytest.param("id: dongcun\nname: " + "9" * 5000 + "\n", "too many digits", id="huge-int"),
+        pytest.param("id: " + "[" * 3000 + "]" * 3000, "nested more than", id="deep"),
+    ],
+)
+def test_a_hostile_village_text_is_an_issue_not_an_expansion(
+    ctx: ApiContext, text: str, says: str
+) -> None:
+    maint = Client(ctx).as_("maint")
+    for reply in (
+        maint.post("/api/config/village/check", json={"text": text}),
+        maint.request("PUT", "/api/config/villages/dongcun", json={"text": text}),
+    ):
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["ok"] is False and reply.json().get("applied") is False
+        (issue,) = reply.json()["issues"]
+        assert says in issue["message"] and issue["line"] == 1 + ("name" in text)
+
+
+def test_config_masks_personal_data_by_role_as_the_other_routes_do(tmp_path: Path) -> None:
+    """Members' phones and tenants' names (village file and towns) reach admins only, as in
+    /api/places and the registry; maintainers see the rest."""
+    settings = write_deployment(tmp_path)
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + "alerts: {towns: {qiaotou: {members: "
+        "[{id: zhao, name: 赵六, phone: '13800000003'}]}}}\n",
+        encoding="utf-8",
+    )
+    village = tmp_path / "dongcun.yaml"
+    village.write_text(
+        village.read_text(encoding="utf-8").replace(
+            "- {id: g1, name:", "- {id: g1, team: {members: [{id: li, name: 李四, phone: "
+            "'13800000001'}]}, name:", 1,
+        ) + "team: {members: [{id: wang, name: 王五, phone: '13800000002'}]}\n"
+        "houses:\n  - {id: a01, lock: lock-a01, tenants: [{id: t1, name: 张三丰}]}\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    ctx = open_context(load_deployment(settings), MemoryStore(), settings_path=settings)
+    try:
+        for name, role in (("maint", Role.MAINTAINER), ("admin", Role.ADMIN)):
+            ctx.users.add(name, PASSWORD, role, ["*"], 1)
+        seen = Client(ctx).as_("maint").get("/api/config")
+        full = Client(ctx).as_("admin").get("/api/config").text
+    finally:
+        ctx.close()
+    assert seen.status_code == 200
+    for personal in ("13800000001", "13800000002", "13800000003", "张三丰"):
+        assert personal not in seen.text and personal in full
+    body = seen.json()
+    assert body["villages"][0]["houses"][0]["tenants"][0]["name"] == "张**"
+    assert body["villages"][0]["team"]["members"][0] == {
+        "id": "wang", "name": "王五", "role": "member", "phone": None
+    }  # fmt: skip
+    assert body["settings"]["alerts"]["towns"]["qiaotou"]["members"][0]["phone"] is None

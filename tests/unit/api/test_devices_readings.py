@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from villagewatch.api.context import ApiContext
 from villagewatch.contract import Clock, Reading, point_time_ns
 from villagewatch.ingest import IngestMetrics
 from villagewatch.store import Batch
+from villagewatch.store.sqlite import SQLiteStore
 
 T0 = 1_795_000_000_000
 
@@ -124,3 +126,30 @@ def test_bad_readings_queries_say_what_is_wrong(
     reply = client.get("/api/readings", params=params)
     assert reply.status_code == status
     assert says in reply.text
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        pytest.param("/api/readings", {"since": "0001-01-01T00:00:00Z"}, id="readings-year-1"),
+        pytest.param("/api/readings", {"until": "9999-12-31T23:59:59Z"}, id="readings-year-9999"),
+        pytest.param(
+            "/api/readings",
+            {"since": "1677-01-01T00:00:00Z", "until": "1677-01-02T00:00:00Z"},
+            id="readings-before-1678",
+        ),
+        pytest.param(
+            "/api/readings", {"until": "1678-01-01T10:00:00+00:00"}, id="readings-default-since"
+        ),
+        pytest.param("/api/alerts", {"since": "0001-01-01T00:00:00Z"}, id="alerts-year-1"),
+        pytest.param("/api/alerts", {"until": "9999-12-31T23:59:59-14:00"}, id="alerts-year-9999"),
+    ],
+)
+def test_times_the_stores_cannot_hold_are_422_with_the_range(
+    ctx: ApiContext, tmp_path: Path, path: str, params: dict[str, str]
+) -> None:
+    """Over the SQLite readings store (whose times are 64-bit nanoseconds): a clear 422, no 500."""
+    ctx.store = SQLiteStore(tmp_path / "readings.db")
+    reply = Client(ctx).as_("viewer").get(path, params={"device": "wl-bridge", **params})
+    assert reply.status_code == 422, reply.text
+    assert "between 1678-01-01 and 2262-01-01" in reply.json()["detail"]

@@ -124,6 +124,20 @@ def test_the_lock_detector_is_told_current_credentials_only(ctx: ApiContext, op:
             id="naive-validity",
         ),
         pytest.param(
+            f"{HOUSE}/credentials",
+            {"id": "card-8", "tenant": "t1", "valid_from": "0001-01-01T00:00:00+14:00"},
+            422,
+            "between 1678-01-01 and 2262-01-01",
+            id="validity-before-year-1",
+        ),
+        pytest.param(
+            f"{HOUSE}/credentials",
+            {"id": "card-8", "tenant": "t1", "valid_to": "9999-12-31T23:59:59-14:00"},
+            422,
+            "between 1678-01-01 and 2262-01-01",
+            id="validity-after-year-9999",
+        ),
+        pytest.param(
             "/api/registry/houses/dongcun/zz/tenants",
             {"id": "t2", "name": "x"},
             404,

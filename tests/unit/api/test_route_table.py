@@ -15,7 +15,6 @@ from tests.unit.api.conftest import PASSWORD, Client
 from villagewatch.api.app import PUBLIC_PATHS, create_app
 from villagewatch.api.auth import Require
 from villagewatch.api.context import ApiContext
-from villagewatch.api.throttle import LoginThrottle
 from villagewatch.api.users import Role
 
 _BELOW = {Role.OPERATOR: "viewer", Role.MAINTAINER: "op", Role.ADMIN: "maint"}
@@ -96,21 +95,15 @@ def test_a_disabled_user_is_locked_out_at_once(ctx: ApiContext) -> None:
     assert ctx.users.login("op", PASSWORD, now_ms=0, ttl_s=60) is None
 
 
-def test_password_guessing_is_stopped_for_that_name_only(anon: Client) -> None:
+def test_password_guessing_is_slowed_not_locked_out(anon: Client) -> None:
+    """Five wrong passwords for one name slow its next check; the right one still gets in
+    (a lockout would let anyone keep the duty operator out). The throttle itself:
+    tests/unit/api/test_login_throttle.py."""
     for _ in range(5):
         wrong = anon.post("/api/auth/login", json={"user": "op", "password": "guess-guess"})
         assert wrong.status_code == 401
-    blocked = anon.post("/api/auth/login", json={"user": "op", "password": PASSWORD})
-    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 200
+    assert anon.post("/api/auth/login", json={"user": "op", "password": PASSWORD}).is_success
     assert anon.post("/api/auth/login", json={"user": "viewer", "password": PASSWORD}).is_success
-    assert [r.action for r in anon.ctx.users.audit_log(user="op")][:5] == ["login_failed"] * 5
-
-
-def test_the_throttle_forgets_failures_after_its_window() -> None:
-    throttle = LoginThrottle(limit=2, window_s=10)
-    throttle.failed("op", 0)
-    throttle.failed("op", 1)
-    assert throttle.wait_s("op", 5) == 5
-    assert throttle.wait_s("op", 10.5) == 0, "the first failure left the window"
-    throttle.succeeded("op")
-    assert throttle.wait_s("op", 11) == 0
+    assert [r.action for r in anon.ctx.users.audit_log(user="op")][:6] == (
+        ["login"] + ["login_failed"] * 5
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -109,14 +110,20 @@ async def stream(
     """Server-Sent Events: ``alert`` with an alert (JSON) each time one of the user's alerts
     changes, ``reload`` when the feed cannot say what was missed; a comment every 15 s."""
     ctx = context(request)
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    # an audit id, as this API sent it; anything else (a header from elsewhere) is ignored
+    digits = re.fullmatch(r"[0-9]{1,16}", last_event_id or "")
+    after = int(digits[0]) if digits and int(digits[0]) <= _MAX_ID else None
 
     def frame(change: Change) -> str | None:
         if change.alert is None:
             return f"id: {change.id}\nevent: reload\ndata: {{}}\n\n"
         if not sees_place(ctx, user, change.alert.place):
             return None
-        data = _out(ctx, change.alert).model_dump_json()
+        try:
+            data = _out(ctx, change.alert).model_dump_json()
+        except Exception as exc:  # noqa: BLE001 - this alert only: the stream goes on
+            ctx.feed.skipped(exc, change.alert.id)
+            return None
         return f"id: {change.id}\nevent: alert\ndata: {data}\n\n"
 
     async def events() -> AsyncIterator[str]:

@@ -3,7 +3,10 @@
 Applying writes the village file atomically (the old one kept as ``.bak``) and
 serves the new devices and places at once; detect reads village files at
 start, so its detectors follow on its next restart (the answer says so).
-Secrets never leave: channel settings are listed by id and kind only.
+Secrets never leave: channel settings are listed by id and kind only. Personal
+data is shown as everywhere else (:func:`~villagewatch.api.auth.shown_phone`,
+:func:`~villagewatch.api.auth.shown_tenant_name`): a maintainer sees no
+member's phone and no tenant's name.
 """
 
 from __future__ import annotations
@@ -17,8 +20,17 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from villagewatch.api.auth import Maintainer, context, now_ms, sees_place
+from villagewatch.api.auth import (
+    Maintainer,
+    context,
+    now_ms,
+    sees_place,
+    shown_phone,
+    shown_tenant_name,
+)
 from villagewatch.api.context import ApiContext
+from villagewatch.api.middleware import max_body
+from villagewatch.api.users import User
 from villagewatch.config import Deployment, load_village
 from villagewatch.config.village import Village
 from villagewatch.errors import ConfigError
@@ -29,6 +41,8 @@ router = APIRouter(tags=["config"])
 
 _OUT = ConfigDict(frozen=True)
 _IN = ConfigDict(frozen=True, extra="forbid")
+_TEXT_MAX = 2_000_000
+_BODY_MAX = 8 * 1024 * 1024  # the text as JSON: up to 3 bytes a character, escapes, quoting
 
 
 class ConfigOut(BaseModel):
@@ -55,7 +69,10 @@ class VillageTextIn(BaseModel):
 
     model_config = _IN
 
-    text: str = Field(max_length=2_000_000, description="The whole village file (YAML).")
+    text: str = Field(
+        max_length=_TEXT_MAX, description="The whole village file (YAML), at most 2,000,000 "
+        "characters.",
+    )  # fmt: skip
 
 
 class CheckOut(BaseModel):
@@ -69,7 +86,7 @@ class CheckOut(BaseModel):
     note: str = ""
 
 
-def _redacted(ctx: ApiContext) -> dict[str, Any]:
+def _settings_shown(ctx: ApiContext, user: User) -> dict[str, Any]:
     s = ctx.deployment.settings.model_dump(mode="json")
     s["alerts"]["channels"] = {
         cid: {"kind": c.kind} for cid, c in ctx.deployment.settings.alerts.channels.items()
@@ -77,17 +94,35 @@ def _redacted(ctx: ApiContext) -> dict[str, Any]:
     for secret in ("password_file", "token_file", "password", "token"):
         s["store"].pop(secret, None)
     s["mqtt"].pop("password_file", None)
+    for team in s["alerts"]["towns"].values():
+        _team_shown(team, user)
     return s
+
+
+def _village_shown(village: Village, user: User) -> dict[str, Any]:
+    v = village.model_dump(mode="json")
+    for team in (v["team"], *(g["team"] for g in v["grids"])):
+        _team_shown(team, user)
+    for house in v["houses"]:
+        for tenant in house["tenants"]:
+            tenant["name"] = shown_tenant_name(user, tenant["name"])
+    return v
+
+
+def _team_shown(team: dict[str, Any] | None, user: User) -> None:
+    for member in team["members"] if team else ():
+        member["phone"] = shown_phone(user, member["phone"])
 
 
 @router.get("/api/config")
 async def read_config(request: Request, user: Maintainer) -> ConfigOut:
-    """The settings (no secrets) and the villages the user may see."""
+    """The settings (no secrets) and the villages the user may see; members' phones and
+    tenants' names only for roles that need them."""
     ctx = context(request)
     seen = ctx.places.villages_of(ctx.places.under(user.places))
     return ConfigOut(
-        settings=_redacted(ctx),
-        villages=[v.model_dump(mode="json") for v in ctx.deployment.villages if v.id in seen],
+        settings=_settings_shown(ctx, user),
+        villages=[_village_shown(v, user) for v in ctx.deployment.villages if v.id in seen],
     )
 
 
@@ -105,7 +140,7 @@ def _check(text: str, where: Path) -> tuple[Village | None, list[IssueOut]]:
         Path(name).unlink(missing_ok=True)
 
 
-@router.post("/api/config/village/check")
+@router.post("/api/config/village/check", openapi_extra=max_body(_BODY_MAX))
 async def check_village(request: Request, _user: Maintainer, body: VillageTextIn) -> CheckOut:
     """Check a village file without applying it."""
     ctx = context(request)
@@ -113,7 +148,7 @@ async def check_village(request: Request, _user: Maintainer, body: VillageTextIn
     return CheckOut(ok=not issues, issues=issues)
 
 
-@router.put("/api/config/villages/{village}")
+@router.put("/api/config/villages/{village}", openapi_extra=max_body(_BODY_MAX))
 async def apply_village(
     request: Request, user: Maintainer, village: str, body: VillageTextIn
 ) -> CheckOut:

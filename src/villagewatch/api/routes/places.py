@@ -10,8 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from villagewatch.api.auth import Maintainer, Viewer, context, now_ms, personal, sees_place
+from villagewatch.api.auth import Maintainer, Viewer, context, now_ms, sees_place, shown_phone
 from villagewatch.api.context import ApiContext
+from villagewatch.api.middleware import max_body
 from villagewatch.api.users import User
 from villagewatch.contract import is_identifier
 
@@ -67,7 +68,6 @@ async def list_places(request: Request, user: Viewer) -> list[PlaceOut]:
     for pid in ctx.places.nodes if scope is None else scope:
         for above in ctx.places.chain(pid):
             shown[above] = shown.get(above, False) or above == pid
-    show_phone = personal(user)
     out = []
     for pid, yours in shown.items():
         node = ctx.places.nodes[pid]
@@ -80,7 +80,7 @@ async def list_places(request: Request, user: Viewer) -> list[PlaceOut]:
                 members=[
                     MemberOut(
                         id=m.id, name=m.name, role=m.role.value,
-                        phone=m.phone if show_phone else None,
+                        phone=shown_phone(user, m.phone),
                     )
                     for m in (team.members if team else [])
                 ],
@@ -115,7 +115,7 @@ async def get_plan(request: Request, user: Viewer, village: str) -> Response:
     return Response(body, media_type=media, headers={"Cache-Control": "private"})
 
 
-@router.put("/api/villages/{village}/plan", status_code=204)
+@router.put("/api/villages/{village}/plan", status_code=204, openapi_extra=max_body(_PLAN_MAX))
 async def put_plan(
     request: Request,
     user: Maintainer,
@@ -130,8 +130,6 @@ async def put_plan(
     _village_seen(ctx, user, village)
     if not sees_place(ctx, user, f"village:{village}"):
         raise HTTPException(403, f"village {village!r} is not all yours to change")
-    if len(image) > _PLAN_MAX:
-        raise HTTPException(413, f"the plan is {len(image)} bytes; at most {_PLAN_MAX}")
     kind = next((v for magic, v in _IMAGE_TYPES.items() if image.startswith(magic)), None)
     if kind is None:
         raise HTTPException(415, "the plan must be a PNG or JPEG picture")

@@ -13,11 +13,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from villagewatch.api.auth import Operator, Viewer, context, now_ms, personal, sees_place
+from villagewatch.api.auth import (
+    Operator,
+    Viewer,
+    context,
+    now_ms,
+    sees_place,
+    shown_phone,
+    shown_tenant_name,
+)
 from villagewatch.api.context import ApiContext
-from villagewatch.api.schemas import at, dt
+from villagewatch.api.schemas import StoredTime, at, dt
 from villagewatch.api.users import User
 from villagewatch.contract import DeviceKind, Identifier
 from villagewatch.registry import HouseRecord
@@ -106,22 +114,17 @@ class CredentialIn(BaseModel):
 
     id: Identifier = Field(description="As the lock reports it.")
     tenant: Identifier
-    valid_from: AwareDatetime | None = None
-    valid_to: AwareDatetime | None = None
-
-
-def _mask(name: str) -> str:
-    return name[:1] + "*" * max(len(name) - 1, 1)
+    valid_from: StoredTime | None = None
+    valid_to: StoredTime | None = None
 
 
 def _house_out(h: HouseRecord, user: User) -> HouseOut:
-    show = personal(user)
     return HouseOut(
         village=h.village, id=h.id, name=h.name, lock=h.lock,
         tenants=[
             TenantOut(
-                id=t.id, name=t.name if show else _mask(t.name),
-                phone=t.phone if show else None, verified=t.verified,
+                id=t.id, name=shown_tenant_name(user, t.name),
+                phone=shown_phone(user, t.phone), verified=t.verified,
                 added=at(t.added_ms), ended=dt(t.ended_ms),
             )
             for t in h.tenants

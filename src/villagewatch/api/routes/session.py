@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from datetime import datetime
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from villagewatch.api.auth import Admin, Viewer, context, now_ms
 from villagewatch.api.schemas import LoginIn, LoginOut, MeOut, at
+from villagewatch.api.throttle import LoginRefused, PoolFull
 from villagewatch.api.users import Role, UserRefused
 from villagewatch.contract import Identifier
 
@@ -64,30 +66,42 @@ class AuditOut(BaseModel):
     "/api/auth/login",
     responses={
         401: {"description": "Wrong name or password."},
-        429: {"description": "Too many wrong passwords for this name; wait."},
+        429: {"description": "Too many failed logins from this address, or at once; wait."},
+        503: {"description": "The server is busy checking passwords; try again shortly."},
     },
 )
 async def login(request: Request, body: LoginIn) -> LoginOut:
-    """A token for the right name and password (valid ``api.token_ttl_s``)."""
+    """A token for the right name and password (valid ``api.token_ttl_s``). Failed logins
+    slow the next ones down (docs/console.md)."""
     ctx = context(request)
     ttl = ctx.deployment.settings.api.token_ttl_s
-    wait = ctx.logins.wait_s(body.user, time.monotonic())
-    if wait > 0:
-        raise HTTPException(
-            429, f"too many wrong passwords for {body.user!r}; try again in {wait:.0f} s",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )  # fmt: skip
-    session = await asyncio.to_thread(ctx.users.login, body.user, body.password, now_ms(), ttl)
+    source = request.client.host if request.client else ""
+    try:
+        attempt = ctx.logins.admit(source, body.user, time.monotonic())
+    except LoginRefused as exc:
+        raise HTTPException(429, str(exc), headers=_retry_after(exc.retry_after_s)) from None
+    checked: bool | None = None
+    try:
+        await asyncio.sleep(attempt.wait_s)  # the name's turn
+        session = await ctx.passwords.run(ctx.users.login, body.user, body.password, now_ms(), ttl)
+        checked = session is not None
+    except PoolFull as exc:
+        raise HTTPException(503, str(exc), headers=_retry_after(1)) from None
+    finally:
+        ctx.logins.finish(attempt, time.monotonic(), succeeded=checked)
+    # the name as given (at most LoginIn's 64 characters): who was tried is worth keeping
     if session is None:
-        ctx.logins.failed(body.user, time.monotonic())
         await asyncio.to_thread(ctx.users.audit, body.user, "login_failed", "", {}, now_ms())
         raise HTTPException(401, "wrong user name or password")
-    ctx.logins.succeeded(body.user)
     await asyncio.to_thread(ctx.users.audit, body.user, "login", "", {}, now_ms())
     return LoginOut(
         token=session.token, expires=at(session.expires_ms), user=session.user.name,
         role=session.user.role, places=list(session.user.places),
     )  # fmt: skip
+
+
+def _retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
 @router.post("/api/auth/logout", status_code=204)
@@ -122,7 +136,7 @@ async def add_user(request: Request, user: Admin, body: UserIn) -> UserOut:
     if unknown:
         raise HTTPException(422, f"no such places: {', '.join(unknown)}")
     try:
-        added = await asyncio.to_thread(
+        added = await ctx.passwords.run(
             ctx.users.add, body.name, body.password, body.role, body.places, now_ms()
         )
     except UserRefused as exc:
