@@ -690,7 +690,8 @@ def edge(
 def edge_status(
     config: EdgeConfig, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
-    """Backlog per lane, oldest record, link state and last acknowledgement of the agent."""
+    """Backlog per lane, oldest record, link state, last acknowledgement, refusals, dead
+    letters, clock and disk of the agent."""
     import orjson
 
     settings = _edge_settings(config)
@@ -703,24 +704,10 @@ def edge_status(
     if as_json:
         typer.echo(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode())
         return
-    age = time.time() - status["at"]
-    stale = f"  (written {age:.0f} s ago: the agent is not running?)" if age > 10 else ""
-    last = status["last_ack"]
-    typer.echo(f"agent {status['agent']}  boot {status['boot']}  pid {status['pid']}{stale}")
-    version = status.get("config_version")
-    typer.echo(
-        f"link {status['link']}, clock {status['clock']}, last acknowledgement "
-        + (f"{time.time() - last:.0f} s ago" if last else "never")
-        + (f", remote config version {version}" if version is not None else ", edge.yaml alone")
-    )
-    for lane, s in status["lanes"].items():
-        oldest = f"{s['oldest_s']:.0f} s" if s["oldest_s"] is not None else "-"
-        typer.echo(
-            f"  {lane:10} {s['pending']:>9} waiting  {s['bytes'] / 1e6:8.1f} MB"
-            f"  oldest {oldest:>8}  dropped {s['dropped']}"
-        )
-    if status["corrupt"]:
-        typer.echo(f"  damaged records skipped at open: {status['corrupt']}")
+    from villagewatch.edge.status import render
+
+    for line in render(status):
+        typer.echo(line)
 
 
 CameraOption = Annotated[

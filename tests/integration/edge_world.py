@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ from villagewatch.mqtt import close_threaded
 class Got:
     topic: str
     body: dict[str, Any]
+    received_ns: int = 0
+    """When the collector got it (wall clock)."""
 
     @property
     def items(self) -> list[dict[str, Any]]:
@@ -63,7 +66,7 @@ class Collector:
             {"jpeg": bytes(msg.payload)} if "/evidence/" in msg.topic else orjson.loads(msg.payload)
         )
         with self._lock:
-            self.got.append(Got(msg.topic, body))
+            self.got.append(Got(msg.topic, body, time.time_ns()))
 
     def messages(self) -> list[Got]:
         with self._lock:

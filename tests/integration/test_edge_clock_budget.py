@@ -1,17 +1,23 @@
-"""Two ways a village box goes wrong, through a running agent and a real broker: a clock that
-starts at 1970 after a power cut, and a disk budget reached during a long outage."""
+"""Ways a village box goes wrong, through a running agent and a real broker: a clock that
+starts at 1970 after a power cut, a box with no time source at all, and a disk budget reached
+during a long outage."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
+import orjson
+import pytest
+
+from villagewatch.contract import Clock, Decoded, Decoder, DeviceInfo, DeviceKind
 from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.clock import EdgeClock
 from villagewatch.edge.measurement import Emit, Measurement
-from villagewatch.edge.settings import OutboxSettings
+from villagewatch.edge.settings import ClockSettings, OutboxSettings
 from villagewatch.ports import free_port
 
 from .edge_world import Collector, Ticker, edge_settings, scrape_metrics
@@ -159,3 +165,66 @@ def test_a_long_outage_past_the_disk_budget_drops_oldest_telemetry_and_keeps_eve
     assert {("sos-1", agent.boot, s) for s in sos_seqs} <= got
     got_telemetry = sorted(s for d, _, s in got if d != "sos-1")
     assert got_telemetry == telemetry_seqs[dropped:], "oldest first, and nothing else"
+
+
+def test_an_sos_leaves_at_once_without_a_time_source_and_the_centre_stamps_it(
+    tmp_path: Path, mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No sync file on the box: the clock is never trusted, telemetry waits, the SOS does not."""
+    missing = tmp_path / "no-timesyncd" / "synchronized"
+    ticker = Ticker(["wl-1"], rate=20)
+    port = free_port()
+    settings = edge_settings(
+        tmp_path, mosquitto.port, metrics_port=port,
+        clock=ClockSettings(require_sync=True, sync_file=missing),
+    )  # fmt: skip
+    collector = Collector(mosquitto.port, "v")
+    assert collector.subscribed.wait(10)
+    agent = EdgeAgent(settings, [ticker])
+    seen: dict[str, object] = {}
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        await asyncio.wait_for(agent.link.connected.wait(), 20)
+        seen["pressed_ms"] = time.time_ns() // 1_000_000
+        ticker.sos("sos-1")
+        for _ in range(400):  # 20 s
+            if any(g.topic.endswith("sos-1/event") for g in collector.messages()):
+                break
+            await asyncio.sleep(0.05)
+        seen["status"] = agent.status()
+        seen["metrics"] = await asyncio.to_thread(scrape_metrics, port)
+        stop.set()
+        await task
+
+    try:
+        with caplog.at_level(logging.INFO):
+            asyncio.run(scenario())
+    finally:
+        collector.close()
+    got = [g for g in collector.messages() if g.topic.endswith("sos-1/event")]
+    assert got, "the SOS left without waiting for the clock"
+    (item,) = got[0].items
+    assert "ts" not in item and item["clock"] == "unsynced", item
+    assert 0 <= item["age_ms"] < 60_000, item
+    assert not [g for g in collector.messages() if g.topic.endswith("/telemetry")], (
+        "telemetry waits for a trusted clock"
+    )
+    # the centre stamps it receive time less its age: when it was pressed
+    decoder = Decoder(devices={("v", "sos-1"): DeviceInfo("g", DeviceKind.CALL_BUTTON)})
+    decoded = decoder.decode(got[0].topic, orjson.dumps(got[0].body), got[0].received_ns)
+    assert isinstance(decoded, Decoded), decoded
+    (sos,) = decoded.events
+    assert sos.rescued and sos.clock is Clock.UNSYNCED
+    pressed_ms = seen["pressed_ms"]
+    assert isinstance(pressed_ms, int)
+    assert pressed_ms - 100 <= sos.device_ts_ms <= got[0].received_ns // 1_000_000
+    # and the missing time source is loud: at start, in status, in metrics
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any(str(missing) in m and "time source" in m for m in warned), warned
+    status = seen["status"]
+    assert isinstance(status, dict)
+    assert status["clock"] == "not trusted"
+    assert str(missing) in status["clock_problem"]
+    assert "villagewatch_edge_clock_trusted 0.0" in str(seen["metrics"])

@@ -150,3 +150,36 @@ def test_withdrawing_the_desired_config_returns_to_edge_yaml(
     assert agent._s == settings(tmp_path, mosquitto.port)
     assert not (tmp_path / "outbox" / "remote-config.json").exists()
     assert [r["applied"] for r in reports(collector)] == [True, True]
+
+
+def test_a_config_that_cannot_be_saved_is_refused_and_the_agent_keeps_sending(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """Saving remote-config.json fails (here: its temporary name is taken by a directory, which
+    stops root as well as anyone): an error no config check foresaw, isolated to that message."""
+    collector = Collector(mosquitto.port, "v")
+    agent = EdgeAgent(settings(tmp_path, mosquitto.port))
+    (tmp_path / "outbox" / "remote-config.tmp").mkdir()
+    seen: dict[str, int] = {}
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        await asyncio.wait_for(agent.link.connected.wait(), 20)
+        desire(mosquitto.port, {"v": 1, "version": 3, "config": {
+            "devices": {"wl-1": {"interval_s": 0.05}}}})  # fmt: skip
+        await until(lambda: len(reports(collector)) == 1)
+        seen["after"] = await readings_in(collector, 2)
+        stop.set()
+        await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        collector.close()
+    (report,) = reports(collector)
+    assert report["version"] == 3 and report["applied"] is False
+    assert "could not be saved" in report["error"], report
+    assert agent.applied is None, "edge.yaml keeps running"
+    assert 1 <= seen["after"] <= 6, seen  # still sending, at edge.yaml's interval
+    assert agent.metrics.config_refused.labels("not_saved")._value.get() == 1

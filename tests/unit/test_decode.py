@@ -444,3 +444,148 @@ def test_decode_is_deterministic_for_redelivered_messages() -> None:
     again = DECODER.decode(T, payload, NOW_NS + 5_000_000_000)
     assert isinstance(first, Decoded) and isinstance(again, Decoded)
     assert first.readings == again.readings
+
+
+# --- physical bounds per kind ---------------------------------------------------------------
+
+SOS_T = "vw/v1/dongcun/sos-1/event"
+
+
+def event(device: str, **item: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"seq": 7, "ts": NOW_MS, "clock": "synced"}
+    base.update(item)
+    return {"v": 1, "device": device, "boot": "b1", "event": base}
+
+
+def untimed(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with its item's ``ts`` taken out."""
+    for key in ("event", "reading"):
+        if key in body:
+            del body[key]["ts"]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("topic", "body", "field"),
+    [
+        pytest.param(T, msg(level_cm=1e308), "reading.level_cm", id="level-1e308"),
+        pytest.param(T, msg(level_cm=-100_001), "reading.level_cm", id="level-below-datum"),
+        pytest.param(
+            "vw/v1/dongcun/rain-1/telemetry", msg("rain-1", mm=2001), "reading.mm", id="rain"
+        ),
+        pytest.param(
+            "vw/v1/dongcun/cam-1/telemetry", msg("cam-1", fps=1e9), "reading.fps", id="fps"
+        ),
+        pytest.param(
+            "vw/v1/dongcun/cam-1/telemetry",
+            msg("cam-1", free_spaces=10**12),
+            "reading.free_spaces",
+            id="free-spaces",
+        ),
+        pytest.param(
+            "vw/v1/dongcun/cam-1/telemetry",
+            msg("cam-1", occupied_spaces=10**12),
+            "reading.occupied_spaces",
+            id="occupied-spaces",
+        ),
+        pytest.param(
+            "vw/v1/dongcun/lock-1/event",
+            event("lock-1", type="door_ajar", duration_s=1e300),
+            "event.duration_s",
+            id="door-ajar-duration",
+        ),
+        pytest.param(
+            "vw/v1/dongcun/cam-1/event",
+            event("cam-1", type="detection", detection="illegal_parking", zone="z", dwell_s=1e300),
+            "event.dwell_s",
+            id="dwell",
+        ),
+        pytest.param(
+            SOS_T,
+            untimed(event("sos-1", type="sos", age_ms=10**15)),
+            "event.age_ms",
+            id="age",
+        ),
+    ],
+)
+def test_values_outside_physical_bounds_are_invalid_payload_naming_the_field(
+    topic: str, body: dict[str, Any], field: str
+) -> None:
+    for fast_path in (True, False):
+        decoder = Decoder(devices=DEVICES, fast_path=fast_path)
+        out = decoder.decode(topic, orjson.dumps(body), NOW_NS)
+        assert isinstance(out, DeadLetter), out
+        assert out.reason is RejectReason.INVALID_PAYLOAD
+        assert out.detail.startswith(field + ":"), out.detail
+
+
+def test_values_at_the_physical_bounds_are_accepted() -> None:
+    out = decode(T, msg(level_cm=-100_000, battery=100))
+    assert isinstance(out, Decoded) and out.readings[0].values["level_cm"] == -100_000
+    out = decode("vw/v1/dongcun/rain-1/telemetry", msg("rain-1", mm=2000))
+    assert isinstance(out, Decoded)
+
+
+# --- items without a device time: age_ms, or nothing ------------------------------------------
+
+
+def test_an_event_with_age_is_stamped_receive_time_minus_age_and_marked() -> None:
+    body = untimed(event("sos-1", type="sos", clock="unsynced", age_ms=1500))
+    out = decode(SOS_T, body)
+    assert isinstance(out, Decoded), out
+    (e,) = out.events
+    assert e.rescued and out.rescued == 1, "the time came from the centre"
+    assert e.device_ts_ms == NOW_MS - 1500
+    assert e.time_ns == point_time_ns(NOW_MS - 1500, "b1", 7)
+    assert e.clock is Clock.UNSYNCED
+
+
+def test_an_event_without_any_time_is_stamped_on_receipt_and_marked() -> None:
+    body = untimed(event("sos-1", type="sos", clock="unsynced"))
+    out = decode(SOS_T, body)
+    assert isinstance(out, Decoded), out
+    (e,) = out.events
+    assert e.rescued and e.device_ts_ms == NOW_MS
+    assert e.time_ns == point_time_ns(NOW_MS, "b1", 7)
+
+
+def test_readings_with_age_go_through_pydantic_and_are_stamped_the_same_way() -> None:
+    body = untimed(msg(level_cm=3, clock="unsynced", age_ms=60_000))
+    for fast_path in (True, False):
+        out = Decoder(devices=DEVICES, fast_path=fast_path).decode(T, orjson.dumps(body), NOW_NS)
+        assert isinstance(out, Decoded), out
+        (r,) = out.readings
+        assert r.rescued and r.device_ts_ms == NOW_MS - 60_000
+        assert r.time_ns == point_time_ns(NOW_MS - 60_000, "b1", 7)
+
+
+def test_an_age_reaching_before_2020_is_stamped_on_receipt() -> None:
+    """(Only a centre clock far behind makes this happen: ages are bounded.)"""
+    decoder = Decoder(devices=DEVICES, time_policy=TimePolicy(earliest_ms=NOW_MS - 1000))
+    body = untimed(event("sos-1", type="sos", clock="unsynced", age_ms=5000))
+    out = decoder.decode(SOS_T, orjson.dumps(body), NOW_NS)
+    assert isinstance(out, Decoded), out
+    assert out.events[0].rescued
+    assert out.events[0].time_ns == point_time_ns(NOW_MS, "b1", 7)
+
+
+def test_ts_and_age_together_are_refused() -> None:
+    out = decode(SOS_T, event("sos-1", type="sos", age_ms=5))
+    assert isinstance(out, DeadLetter)
+    assert out.reason is RejectReason.INVALID_PAYLOAD
+    assert "ts" in out.detail and "age_ms" in out.detail
+    out = decode(T, msg(level_cm=1, age_ms=5))
+    assert isinstance(out, DeadLetter) and out.reason is RejectReason.INVALID_PAYLOAD
+
+
+def test_a_resent_event_with_a_grown_age_is_the_same_item() -> None:
+    """The edge resends an unacknowledged record with its age then: the centre's times differ
+    by the transit, so the store finds the copy by its key (rescued items, see store/)."""
+    first = untimed(event("sos-1", type="sos", clock="unsynced", age_ms=100))
+    again = untimed(event("sos-1", type="sos", clock="unsynced", age_ms=5_100))
+    a = DECODER.decode(SOS_T, orjson.dumps(first), NOW_NS)
+    b = DECODER.decode(SOS_T, orjson.dumps(again), NOW_NS + 5_000_000_000)
+    assert isinstance(a, Decoded) and isinstance(b, Decoded)
+    assert a.events[0].key == b.events[0].key
+    assert a.events[0].time_ns == b.events[0].time_ns
+    assert a.events[0].rescued and b.events[0].rescued

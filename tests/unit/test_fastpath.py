@@ -21,7 +21,7 @@ SLOW = Decoder(devices=DEVICES, fast_path=False)
 # Valid values per metric, by kind (bounds as in the models), and awkward ones to mutate with.
 VALID: dict[DeviceKind, dict[str, st.SearchStrategy[Any]]] = {
     DeviceKind.WATER_LEVEL: {
-        "level_cm": st.floats(-1e6, 1e6) | st.integers(-(10**6), 10**6),
+        "level_cm": st.floats(-1e5, 1e5) | st.integers(-(10**5), 10**5),
         "battery": st.floats(0, 100) | st.integers(0, 100),
     },
     DeviceKind.RAIN_GAUGE: {
@@ -53,6 +53,11 @@ AWKWARD: st.SearchStrategy[Any] = (
             100.5,
             101,
             2**53,
+            100_000,
+            100_001,
+            2000,
+            2001,
+            31_622_400_000,
             2**53 + 1,
             2**63 - 1,
             2**63,
@@ -107,7 +112,10 @@ def messages(draw: st.DrawFn) -> tuple[str, bytes]:
         batch = body.get("readings")
         items = batch if isinstance(batch, list) else [body.get("reading")]
         target = draw(st.sampled_from([body, *[i for i in items if isinstance(i, dict)]]))
-        keys = [*sorted(target), "extra", "level_cm", "battery", "mm", "reading", "readings", "fps"]
+        keys = [
+            *sorted(target), "extra", "level_cm", "battery", "mm", "reading", "readings", "fps",
+            "age_ms", "ts",
+        ]  # fmt: skip
         key = draw(st.sampled_from(keys))
         action = draw(st.sampled_from(["set", "set", "delete"]))
         if action == "delete":
@@ -173,6 +181,26 @@ def test_canonical_messages_take_the_fast_path_with_pydantic_s_result(payload: b
         pytest.param(
             b'{"v":true,"device":"d-water_level","boot":"b","reading":{"seq":1,"ts":1,"clock":"synced","level_cm":1}}',
             id="bool-version",
+        ),
+        pytest.param(
+            b'{"v":1,"device":"d-water_level","boot":"b","reading":{"seq":1,"age_ms":5,"clock":"unsynced","level_cm":1}}',
+            id="age-instead-of-ts",
+        ),
+        pytest.param(
+            b'{"v":1,"device":"d-water_level","boot":"b","reading":{"seq":1,"ts":1,"age_ms":5,"clock":"unsynced","level_cm":1}}',
+            id="ts-and-age",
+        ),
+        pytest.param(
+            b'{"v":1,"device":"d-water_level","boot":"b","reading":{"seq":1,"clock":"unsynced","level_cm":1}}',
+            id="no-time",
+        ),
+        pytest.param(
+            b'{"v":1,"device":"d-water_level","boot":"b","reading":{"seq":1,"ts":1,"clock":"synced","level_cm":1e308}}',
+            id="level-beyond-its-physical-bound",
+        ),
+        pytest.param(
+            b'{"v":1,"device":"d-rain_gauge","boot":"b","reading":{"seq":1,"ts":1,"clock":"synced","mm":2000.5}}',
+            id="rain-beyond-its-physical-bound",
         ),
     ],
 )

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from villagewatch.contract.fastpath import FastTelemetry, fast_telemetry
+from villagewatch.contract.fastpath import FastItem, FastTelemetry, fast_telemetry
 from villagewatch.contract.payloads import (
     DeviceKind,
     EventMessage,
@@ -56,7 +56,8 @@ class Decoded(NamedTuple):
     readings: list[Reading]
     events: list[Event]
     rescued: int
-    """How many items had an implausible device time and were stamped on receipt."""
+    """How many items the centre gave their time: an implausible device time (stamped on
+    receipt), or none (receipt less ``age_ms``)."""
 
 
 class TimePolicy(NamedTuple):
@@ -122,24 +123,44 @@ class Decoder:
             )
         if channel == "event":
             return self._events(village, device, info, message, received_ns)
-        telemetry = FastTelemetry(
-            message.boot,
-            message.historical,
-            [
-                (
-                    item.seq,
-                    ts_to_ms(item.ts),
-                    item.clock,
-                    {
-                        k: float(v)
-                        for k, v in item.__dict__.items()
-                        if v is not None and k not in _ITEM_FIELDS
-                    },
-                )
-                for item in message.items()
-            ],
-        )
-        return self._readings(village, device, info, telemetry, received_ns)
+        return self._validated_readings(village, device, info, message, received_ns)
+
+    def _validated_readings(
+        self,
+        village: str,
+        device: str,
+        info: DeviceInfo,
+        message: TelemetryMessage[ItemBase] | EventMessage[ItemBase],
+        received_ns: int,
+    ) -> Decoded:
+        """Readings from a message pydantic validated (any form the contract allows)."""
+        received_ms = received_ns // _MS
+        items: list[FastItem] = []
+        centre = []  # indices of readings that carried no device time
+        for i, item in enumerate(message.items()):
+            if item.ts is None:
+                centre.append(i)
+            values = {
+                k: float(v)
+                for k, v in item.__dict__.items()
+                if v is not None and k not in _ITEM_FIELDS
+            }
+            items.append((item.seq, self._device_ms(item, received_ms), item.clock, values))
+        decoded = self._readings(
+            village, device, info, FastTelemetry(message.boot, message.historical, items),
+            received_ns,
+        )  # fmt: skip
+        for i in centre:
+            decoded.readings[i] = decoded.readings[i]._replace(rescued=True)
+        return decoded._replace(rescued=decoded.rescued + len(centre))
+
+    def _device_ms(self, item: ItemBase, received_ms: int) -> int:
+        """The item's time: its ``ts``, or the centre's (receive time less ``age_ms``, the
+        receive time when that would be before the earliest plausible time)."""
+        if item.ts is not None:
+            return ts_to_ms(item.ts)
+        centre_ms = received_ms - (item.age_ms or 0)
+        return centre_ms if centre_ms >= self._time.earliest_ms else received_ms
 
     def _stamp(
         self, device_ms: int, received_ns: int, boot: str, seq: int, salt: int
@@ -186,10 +207,11 @@ class Decoder:
         events = []
         rescued = 0
         for item in message.items():
-            device_ms = ts_to_ms(item.ts)
+            device_ms = self._device_ms(item, received_ns // _MS)
             time_ns, was_rescued = self._stamp(
                 device_ms, received_ns, boot, item.seq, boot_salt(boot)
             )
+            was_rescued = was_rescued or item.ts is None  # the centre gave it its time
             rescued += was_rescued
             attrs: dict[str, EventValue] = {
                 name: ",".join(map(str, value)) if isinstance(value, tuple) else value

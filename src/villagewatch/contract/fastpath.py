@@ -5,9 +5,10 @@ pydantic stays the contract and the judge. Building a model per reading costs
 more than the rest of the ingester together (measured: ~15 µs of ~20 µs per
 single-reading message), so telemetry is first parsed with orjson and checked
 here; anything this code is not *sure* the models would accept unchanged — a
-string timestamp, an unknown key, a bool where a number goes, a value out of
-bounds, a kind with a model validator — returns ``None`` and goes through
-pydantic, which accepts it or says precisely why not.
+string timestamp, an item without ``ts`` (``age_ms``, or no time), an unknown
+key, a bool where a number goes, a value out of bounds, a kind with a model
+validator of its own — returns ``None`` and goes through pydantic, which
+accepts it or says precisely why not.
 
 The per-kind rules (which metrics, int or float, required or not, bounds) are
 derived from the model fields at import, so a change to a model changes the
@@ -40,6 +41,12 @@ __all__ = ["FastItem", "FastTelemetry", "fast_telemetry"]
 
 _CLOCKS = {"synced": Clock.SYNCED, "unsynced": Clock.UNSYNCED}
 _ENVELOPE = frozenset({"v", "device", "boot", "historical", "reading", "readings"})
+_READS = frozenset({"seq", "ts", "clock"})
+"""The item fields the fast path reads; an item with any other base field (``age_ms``) goes
+to pydantic."""
+_BASE_VALIDATORS = frozenset(ItemBase.__pydantic_decorators__.model_validators)
+"""ItemBase's own rule (not both ``ts`` and ``age_ms``) holds for every item the fast path
+takes: those have an int ``ts`` and no ``age_ms``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +106,7 @@ class _KindRules(NamedTuple):
 
 def _rules_for(model: type[BaseModel]) -> _KindRules | None:
     decorators = model.__pydantic_decorators__
-    if decorators.model_validators or decorators.field_validators:
+    if set(decorators.model_validators) - _BASE_VALIDATORS or decorators.field_validators:
         return None
     metrics = []
     for name, field in model.model_fields.items():
@@ -109,7 +116,7 @@ def _rules_for(model: type[BaseModel]) -> _KindRules | None:
         if rule is None:
             return None
         metrics.append((rule.name, rule.integer, rule.required, rule.lo, rule.hi))
-    return _KindRules(tuple(metrics), frozenset(model.model_fields))
+    return _KindRules(tuple(metrics), _READS | {name for name, *_ in metrics})
 
 
 def _base_rule(name: str) -> _Number:

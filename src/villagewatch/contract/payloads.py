@@ -3,13 +3,18 @@
 Every telemetry and event message names its device (it must match the topic)
 and the device's boot id, and carries either one item (``reading`` /
 ``event``) or a batch (``readings`` / ``events``). Every item has its own
-per-boot sequence number ``seq`` — (device, boot, seq) is the dedupe key — its
-device timestamp ``ts`` and the quality of the clock that made it. Backlog that
+per-boot sequence number ``seq`` — (device, boot, seq) is the dedupe key — and
+the quality of the clock that made it. Its time is the device time ``ts``; a
+device that cannot trust its clock sends ``age_ms`` instead (how long before
+sending the item was made, by its monotonic clock), or neither when it does not
+know; the centre then stamps the item receive time less ``age_ms``. Backlog that
 an edge agent replays after an outage is sent with ``"historical": true``.
 
 Which fields a reading or event may carry depends on the device's kind, taken
 from the village config, never from the payload. Validation is strict: no
-string-to-number coercion, no NaN or infinity, no unknown fields.
+string-to-number coercion, no NaN or infinity, no unknown fields, and every
+number within generous physical bounds (a water level within a kilometre of
+its gauge datum, not ``1e308``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from villagewatch.contract.identifiers import Identifier
 
 __all__ = [
     "ALL_METRICS",
+    "MAX_AGE_MS",
     "MAX_ITEMS",
     "CallButtonEvent",
     "CallButtonReading",
@@ -60,6 +66,15 @@ Timestamp = Annotated[int, Field(ge=-_SAFE_INT, le=_SAFE_INT)] | AwareDatetime
 Battery = Annotated[float, Field(ge=0, le=100, description="Battery charge, percent.")]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
+# Physical bounds: generous, so no real device is refused, yet no number a store or a detector
+# chokes on (1e308 cm of water overflows every sum) is accepted.
+_YEAR_S = 366 * 86400
+MAX_AGE_MS = _YEAR_S * 1000
+"""Oldest item an ``age_ms`` may describe: a year (an agent sends an older one without time)."""
+LevelCm = Annotated[float, Field(ge=-100_000, le=100_000)]  # within 1 km of the gauge datum
+Seconds = Annotated[float, Field(ge=0, le=_YEAR_S)]
+Spaces = Annotated[int, Field(ge=0, le=100_000)]
+
 
 def ts_to_ms(ts: int | datetime) -> int:
     """Milliseconds since the epoch of a validated :data:`Timestamp`."""
@@ -92,8 +107,25 @@ class ItemBase(BaseModel):
     model_config = _WIRE
 
     seq: int = Field(ge=0, lt=2**63, description="Per-boot sequence number; dedupe key.")
-    ts: Timestamp = Field(description="Device time: epoch milliseconds or RFC 3339.")
+    ts: Timestamp | None = Field(
+        None,
+        description="Device time: epoch milliseconds or RFC 3339. Absent when the device cannot "
+        "trust its clock: then `age_ms`, or neither (the centre uses its receive time).",
+    )
+    age_ms: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_AGE_MS,
+        description="Instead of `ts`: how long before sending the item was made, in ms by the "
+        "device's monotonic clock; the centre stamps it receive time less this.",
+    )
     clock: Clock = Field(description="Whether the device clock was synced when stamping.")
+
+    @model_validator(mode="after")
+    def _one_time(self) -> ItemBase:
+        if self.ts is not None and self.age_ms is not None:
+            raise ValueError("an item carries 'ts' or 'age_ms', not both")
+        return self
 
 
 # --- telemetry ---------------------------------------------------------------
@@ -102,14 +134,18 @@ class ItemBase(BaseModel):
 class WaterLevelReading(ItemBase):
     """A water-level gauge reading."""
 
-    level_cm: float = Field(description="Water level above the gauge datum, cm.")
+    level_cm: LevelCm = Field(
+        description="Water level above the gauge datum, cm (within ±100,000)."
+    )
     battery: Battery | None = None
 
 
 class RainGaugeReading(ItemBase):
     """Rain since the gauge's previous reading."""
 
-    mm: float = Field(ge=0, description="Rainfall since the previous reading, mm.")
+    mm: float = Field(
+        ge=0, le=2000, description="Rainfall since the previous reading, mm (at most 2,000)."
+    )
     battery: Battery | None = None
 
 
@@ -128,10 +164,18 @@ class CallButtonReading(ItemBase):
 class CameraReading(ItemBase):
     """Periodic camera measurements; at least one field is present."""
 
-    fps: float | None = Field(None, ge=0, description="Frames processed per second.")
-    level_cm: float | None = Field(None, description="Water level read off a staff gauge, cm.")
-    free_spaces: int | None = Field(None, ge=0, description="Free parking spaces in view.")
-    occupied_spaces: int | None = Field(None, ge=0, description="Occupied parking spaces.")
+    fps: float | None = Field(
+        None, ge=0, le=1000, description="Frames processed per second (at most 1,000)."
+    )
+    level_cm: LevelCm | None = Field(
+        None, description="Water level read off a staff gauge, cm (within ±100,000)."
+    )
+    free_spaces: Spaces | None = Field(
+        None, description="Free parking spaces in view (at most 100,000)."
+    )
+    occupied_spaces: Spaces | None = Field(
+        None, description="Occupied parking spaces (at most 100,000)."
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> CameraReading:
@@ -164,7 +208,9 @@ class SmartLockEvent(ItemBase):
     method: (
         Literal["code", "card", "fingerprint", "face", "app", "key", "remote", "unknown"] | None
     ) = None
-    duration_s: float | None = Field(None, ge=0, description="door_ajar: seconds open so far.")
+    duration_s: Seconds | None = Field(
+        None, description="door_ajar: seconds open so far (at most a year)."
+    )
     battery: Battery | None = None
 
 
@@ -178,7 +224,9 @@ class CameraEvent(ItemBase):
         None, description="x, y, width, height as fractions of the frame."
     )
     score: Fraction | None = None
-    dwell_s: float | None = Field(None, ge=0)
+    dwell_s: Seconds | None = Field(
+        None, description="Seconds the object has stayed in the zone (at most a year)."
+    )
     covered_fraction: Fraction | None = Field(None, description="river_debris: water covered.")
     evidence: Identifier | None = Field(None, description="Event id of the evidence JPEG.")
 

@@ -11,9 +11,12 @@ Stored time
     InfluxDB (whose point identity is series + time), while a redelivered
     reading lands on exactly the same point. When the device time was
     implausible the receive time takes its place (``rescued``), and
-    ``device_ts_ms`` keeps what the device said. Detectors go by the stored time
-    (``at_ms``), never by ``device_ts_ms``: one reading stamped a year ahead must
-    not make every later reading look out of order.
+    ``device_ts_ms`` keeps what the device said. An item that came without a
+    device time (``age_ms``, or none) is ``rescued`` too: its time is the
+    centre's, receive time less ``age_ms``, and ``device_ts_ms`` is that time.
+    Detectors go by the stored time (``at_ms``), never by ``device_ts_ms``: one
+    reading stamped a year ahead must not make every later reading look out of
+    order.
 """
 
 from __future__ import annotations

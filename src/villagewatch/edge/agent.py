@@ -6,13 +6,13 @@ appended to its lane: events to ALARM, telemetry to TELEMETRY, camera snapshots 
 EVIDENCE (each sent alone, as the JPEG, on ``…/evidence/<id>``). The outbox is
 fsynced every ``outbox.sync_interval_s``; only then can a record be sent.
 
-Sending, while connected and the clock is trusted: lanes in order (an SOS made
-during a backlog leaves before that backlog), records grouped per device into
-messages of at most ``batch_max`` items, at most ``max_inflight`` messages
-unacknowledged. A record older than ``live_window_s`` when sent (made during an
-outage, or before a restart) is ``historical`` — backlog — and backlog is paced
-at ``drain_rate`` readings a second so a village coming back does not flatten
-the broker. A record leaves the outbox only when the broker acknowledged it.
+Sending (``sender.py``), while connected: alarms first; a record leaves the outbox only
+when the broker took it, one it refused is held and tried again or dead-lettered. Alarms never
+wait for the clock (the centre stamps them); telemetry does.
+
+A full disk stops nothing: a failed sync is retried (the records wait in
+memory, bounded), a measurement that cannot be queued is counted and told, and
+free space is kept for alarms by the outbox's policy.
 
 Remote config (``remote.py``): the centre's retained desired config is laid over
 ``edge.yaml``, saved beside the outbox (so a reboot without a link runs it too), and
@@ -23,10 +23,8 @@ the drivers whose config changed are restarted; the outcome is reported on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
-import os
 import secrets
 import time
 from collections.abc import Sequence
@@ -43,9 +41,17 @@ from villagewatch.edge.durable import fsync_dir, replace_durably
 from villagewatch.edge.link import EdgeLink
 from villagewatch.edge.measurement import Driver, Measurement
 from villagewatch.edge.metrics import EdgeMetrics
-from villagewatch.edge.outbox import Entry, Lane, Outbox
-from villagewatch.edge.remote import RemoteConfigError, apply_remote, parse_desired, version_of
+from villagewatch.edge.outbox import Lane, Outbox
+from villagewatch.edge.remote import (
+    RemoteConfigError,
+    apply_remote,
+    bounded_reason,
+    parse_desired,
+    version_of,
+)
+from villagewatch.edge.sender import Sender
 from villagewatch.edge.settings import EdgeSettings
+from villagewatch.edge.status import snapshot
 from villagewatch.metrics_http import metrics_served
 from villagewatch.waiting import sleep_or_stop
 
@@ -53,12 +59,11 @@ __all__ = ["EdgeAgent"]
 
 log = logging.getLogger(__name__)
 
-_SEND_IDLE_S = 0.02
 _COMMIT_S = 0.1
 _POLICY_S = 5.0
 _STATUS_S = 1.0
 _DRIVER_STOP_S = 10.0
-_EVIDENCE_BATCH = 4  # snapshots of up to 200 KB: a few at a time, not batch_max of them
+_TELL_EVERY_S = 60.0  # a fault that persists is logged again at most this often
 
 
 def machine_boot() -> str:
@@ -76,13 +81,6 @@ class _Slot:
     cfg: DriverSettings
     stop: asyncio.Event
     task: asyncio.Task[None]
-
-
-@dataclass(slots=True)
-class _Sent:
-    lane: Lane
-    recnos: list[int]
-    items: int
 
 
 class EdgeAgent:
@@ -107,20 +105,31 @@ class EdgeAgent:
             segment_bytes=cfg.segment_kb * 1024,
             budget_bytes=int(cfg.budget_mb * 1024 * 1024),
             max_age_s=cfg.max_age_h * 3600,
+            reserve_bytes=int(cfg.reserve_mb * 1024 * 1024),
+            dead_letter_bytes=int(cfg.dead_letter_mb * 1024 * 1024),
         )
         self.clock = clock or EdgeClock(
             sync_file=settings.clock.sync_file, require_sync=settings.clock.require_sync
         )
         self._remote_file = cfg.path / "remote-config.json"
         self.applied: DesiredConfig | None = None
+        self._built: list[Driver] = []
         self._load_remote()
-        self._built = [build_driver(d, cfg.path) for d in self._s.devices]
+        if self.applied is None:  # edge.yaml alone: a driver it cannot make is a start error
+            self._built = [build_driver(d, cfg.path) for d in self._s.devices]
         self._slots: list[_Slot] = []
         self._tg: asyncio.TaskGroup | None = None
         self._stop = asyncio.Event()
         self._untrusted_since: float | None = None
         self._clock_told = -math.inf
-        self._apply_lock = asyncio.Lock()
+        self._desired_next: bytes | None = None  # the latest desired config not yet applied
+        self._applying = False
+        self.unwritable = dict.fromkeys(Lane, 0)
+        """Measurements that could not be queued in the outbox (a full disk): lost."""
+        self.sync_failures = 0
+        self.disk_error: str | None = None
+        """The last failed write of the outbox (None: writing works)."""
+        self._told_at: dict[str, float] = {}
         devices = sorted({d for drv in [*self._built, *self._extra] for d in drv.devices})
         self.link = EdgeLink(
             settings.mqtt, agent=settings.id, village=settings.village, boot=self.boot,
@@ -128,17 +137,23 @@ class EdgeAgent:
             on_config=self._config_message, max_inflight=settings.max_inflight,
         )  # fmt: skip
         self.metrics = EdgeMetrics(self)
-        self._sent: dict[int, _Sent] = {}
-        self._tokens = float(settings.drain_rate)
-        self._tokens_at = time.monotonic()
-        self._wake = asyncio.Event()
+        self.sender = Sender(
+            self._s, outbox=self.outbox, link=self.link, clock=self.clock, metrics=self.metrics,
+            machine=self._machine, on_disk_error=self._disk_failed,
+        )  # fmt: skip
         if self.outbox.corrupt:
             self.metrics.corrupt.inc(self.outbox.corrupt)
+
+    @property
+    def settings(self) -> EdgeSettings:
+        """The settings running now: ``edge.yaml``, with the remote config laid over it."""
+        return self._s
 
     # --- accepting ----------------------------------------------------------------------------
 
     def accept(self, m: Measurement) -> None:
-        """Stamp a measurement and append it to its lane (durable at the next sync)."""
+        """Stamp a measurement and append it to its lane (durable at the next sync). One that
+        cannot be queued (a full disk) is counted and told, never raised to the driver."""
         ts, mono = self.clock.stamp()
         record = {
             "d": m.device, "c": m.channel, "b": self.boot, "s": self._seq, "t": ts,
@@ -146,12 +161,35 @@ class EdgeAgent:
         }  # fmt: skip
         self._seq += 1
         if m.channel == "evidence":  # the JPEG rides after the header's newline, as it is
-            self.outbox.append(Lane.EVIDENCE, [orjson.dumps(record) + b"\n" + m.blob])
-            self.metrics.accepted.labels(Lane.EVIDENCE.name.lower()).inc()
+            lane, payload = Lane.EVIDENCE, orjson.dumps(record) + b"\n" + m.blob
+        else:
+            lane = Lane.ALARM if m.channel == "event" else Lane.TELEMETRY
+            payload = orjson.dumps(record)
+        try:
+            self.outbox.append(lane, [payload])
+        except (OSError, ValueError) as exc:
+            self._unwritable(lane, m.device, exc)
             return
-        lane = Lane.ALARM if m.channel == "event" else Lane.TELEMETRY
-        self.outbox.append(lane, [orjson.dumps(record)])
         self.metrics.accepted.labels(lane.name.lower()).inc()
+
+    def _unwritable(self, lane: Lane, device: str, exc: Exception) -> None:
+        self.unwritable[lane] += 1
+        self.metrics.unwritable.labels(lane.name.lower()).inc()
+        if self._may_tell(f"unwritable-{lane.name}"):
+            log.error(
+                "Could not queue a %s measurement of %s in the outbox (%s): it is lost, %d so "
+                "far; %s free on the outbox's disk",
+                lane.name.lower(), device, exc, self.unwritable[lane],
+                _mb(self.outbox.free_bytes()),
+            )  # fmt: skip
+
+    def _may_tell(self, what: str) -> bool:
+        """Whether a fault that persists may be logged again now (once a minute at most)."""
+        now = time.monotonic()
+        if now - self._told_at.get(what, -math.inf) < _TELL_EVERY_S:
+            return False
+        self._told_at[what] = now
+        return True
 
     # --- the loops ------------------------------------------------------------------------------
 
@@ -161,6 +199,9 @@ class EdgeAgent:
             "Edge agent %s (boot %s) with %d drivers; outbox %s",
             self._s.id, self.boot, len(self._built) + len(self._extra), self._s.outbox.path,
         )  # fmt: skip
+        problem = self.clock.problem()
+        if problem is not None:
+            log.warning("%s", problem)
         try:
             with metrics_served(self.metrics.registry, self._s.metrics_port):
                 await self._run(stop)
@@ -178,7 +219,7 @@ class EdgeAgent:
             for drv in self._extra:
                 tg.create_task(self._run_driver(drv, stop))
             tg.create_task(self._syncing(stop))
-            tg.create_task(self._sending(stop))
+            tg.create_task(self.sender.run(stop))
             tg.create_task(self.link.run(stop))
 
     def _start(self, cfg: DriverSettings, drv: Driver) -> _Slot:
@@ -205,13 +246,29 @@ class EdgeAgent:
 
     async def _syncing(self, stop: asyncio.Event) -> None:
         last_commit = last_policy = last_status = 0.0
+        failing = False  # the last sync failed
         while not stop.is_set():
             await sleep_or_stop(stop, self._s.outbox.sync_interval_s)
-            self.outbox.sync()
-            self._wake.set()
+            try:
+                self.outbox.sync()
+            except OSError as exc:
+                if not failing:
+                    last_policy = 0.0  # at once: the policy may free space for what waits
+                failing = True
+                self.sync_failures += 1
+                self._disk_failed("records", exc)
+            else:
+                if failing and self._may_tell("disk-again"):
+                    log.info("The outbox is written again; what waited in memory is on disk")
+                failing = False
+                self.disk_error = None
+            self.sender.wake()
             now = time.monotonic()
             if now - last_commit >= _COMMIT_S:
-                self.outbox.commit_acks()
+                try:
+                    self.outbox.commit_acks()
+                except OSError as exc:
+                    self._disk_failed("acknowledgements", exc)
                 last_commit = now
             if now - last_policy >= _POLICY_S:
                 dropped = self.outbox.enforce()
@@ -219,99 +276,22 @@ class EdgeAgent:
                     self.metrics.refresh_drops()
                 last_policy = now
             if now - last_status >= _STATUS_S:
-                self._write_status()
+                try:
+                    self._write_status()
+                except OSError as exc:
+                    self._disk_failed("status", exc)
                 self._tell_clock(now)
                 last_status = now
 
-    async def _sending(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            sent = 0
-            if self.link.connected.is_set() and self.clock.trusted():
-                sent = self._send_some()
-            if not sent:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), _SEND_IDLE_S)
-            else:
-                await asyncio.sleep(0)
-
-    def _send_some(self) -> int:
-        """Send from the first lane with something to send; returns messages sent."""
-        if len(self._sent) >= self._s.max_inflight or self._pacing_wait() > 0:
-            return 0
-        for lane in Lane:
-            count = _EVIDENCE_BATCH if lane is Lane.EVIDENCE else self._s.batch_max
-            entries = self.outbox.read(lane, count)
-            if entries:
-                return self._publish(lane, entries)
-        return 0
-
-    def _publish(self, lane: Lane, entries: list[Entry]) -> int:
-        if lane is Lane.EVIDENCE:
-            return self._publish_evidence(entries)
-        # one message per device, channel and boot (the boot the records were made in: a
-        # resend after a restart keeps its dedupe key), live or backlog
-        groups: dict[tuple[str, str, str, bool], list[tuple[int, dict[str, Any]]]] = {}
-        now_mono = self.clock.mono_ms()
-        for e in entries:
-            rec = orjson.loads(e.payload)
-            item, historical = self._item(rec, now_mono)
-            key = (rec["d"], rec["c"], rec["b"], historical)
-            groups.setdefault(key, []).append((e.recno, item))
-        messages = 0
-        for (device, channel, boot, historical), items in groups.items():
-            field = "reading" if channel == "telemetry" else "event"
-            body: dict[str, Any] = {"v": 1, "device": device, "boot": boot}
-            body["historical"] = historical
-            if len(items) == 1 and not historical:
-                body[field] = items[0][1]
-            else:
-                body[field + "s"] = [i for _, i in items]
-            topic = f"vw/v1/{self._s.village}/{device}/{channel}"
-            mid = self.link.publish(topic, orjson.dumps(body))
-            if mid is None:
-                self.outbox.rewind()  # the link went: all of this is read again later
-                return messages
-            self._sent[mid] = _Sent(lane, [r for r, _ in items], len(items))
-            if historical:
-                self._tokens -= len(items)
-            self.metrics.sent.labels(lane.name.lower(), str(historical).lower()).inc(len(items))
-            messages += 1
-        return messages
-
-    def _publish_evidence(self, entries: list[Entry]) -> int:
-        """One message per snapshot: the JPEG itself on ``…/<device>/evidence/<id>``."""
-        messages = 0
-        for e in entries:
-            header, _, jpeg = e.payload.partition(b"\n")
-            rec = orjson.loads(header)
-            topic = f"vw/v1/{self._s.village}/{rec['d']}/evidence/{rec['x']['id']}"
-            mid = self.link.publish(topic, jpeg)
-            if mid is None:
-                self.outbox.rewind()
-                return messages
-            self._sent[mid] = _Sent(Lane.EVIDENCE, [e.recno], 1)
-            self.metrics.sent.labels("evidence", "false").inc()
-            messages += 1
-        return messages
-
-    def _item(self, rec: dict[str, Any], now_mono: int) -> tuple[dict[str, Any], bool]:
-        ts = rec["t"]
-        same_machine = rec["mb"] == self._machine
-        if ts is None:  # made before the clock was trusted: correct it now (made before a
-            # reboot: no better bound than this machine boot's start)
-            ts = self.clock.correct(rec["m"] if same_machine else 0)
-        age_s = (now_mono - rec["m"]) / 1000 if same_machine else float("inf")
-        historical = age_s > self._s.live_window_s
-        clock = "synced" if rec["t"] is not None else "unsynced"
-        return {"seq": rec["s"], "ts": ts, "clock": clock, **rec["x"]}, historical
-
-    def _pacing_wait(self) -> float:
-        now = time.monotonic()
-        rate = self._s.drain_rate
-        self._tokens = min(float(rate), self._tokens + (now - self._tokens_at) * rate)
-        self._tokens_at = now
-        return 0.0 if self._tokens > 0 else -self._tokens / rate
+    def _disk_failed(self, what: str, exc: OSError) -> None:
+        self.disk_error = f"{what}: {exc}"
+        self.metrics.disk_errors.labels(what).inc()
+        if self._may_tell(f"disk-{what}"):
+            log.error(
+                "The outbox could not write its %s (%s); %s free on its disk. Measurements wait "
+                "in memory (a segment per lane at most) and are written once there is space",
+                what, exc, _mb(self.outbox.free_bytes()),
+            )  # fmt: skip
 
     # --- remote config --------------------------------------------------------------------------
 
@@ -321,41 +301,73 @@ class EdgeAgent:
             payload = self._remote_file.read_bytes()
         except FileNotFoundError:
             return
+        except OSError as exc:
+            log.warning(
+                "Cannot read the saved remote config (%s); running edge.yaml as it is until the "
+                "centre sends one", exc,
+            )  # fmt: skip
+            return
         try:
             desired = parse_desired(payload)
-            self._s = apply_remote(self._base, desired.config)
+            settings = apply_remote(self._base, desired.config)
+            built = [build_driver(d, settings.outbox.path) for d in settings.devices]
         except RemoteConfigError as exc:
             log.warning(
                 "The saved remote config no longer fits edge.yaml (%s); running edge.yaml as it "
                 "is until the centre sends one that does", exc,
             )  # fmt: skip
             return
-        self.applied = desired
+        except Exception:  # whatever it is, the box must start: edge.yaml alone
+            log.exception(
+                "The saved remote config cannot run (a driver cannot start with it?); running "
+                "edge.yaml as it is until the centre sends one that does"
+            )
+            return
+        self._s, self.applied, self._built = settings, desired, built
         log.info("Running remote config version %d (saved) over edge.yaml", desired.version)
 
     def _config_message(self, payload: bytes) -> None:
-        if self._tg is not None:
-            self._tg.create_task(self._apply(payload))
+        # the latest wins (a desired config is the whole desired state): however many arrive,
+        # one waits and one is applied at a time
+        self._desired_next = payload
+        if self._tg is not None and not self._applying:
+            self._applying = True
+            self._tg.create_task(self._apply_latest())
+
+    async def _apply_latest(self) -> None:
+        try:
+            while (payload := self._desired_next) is not None:
+                self._desired_next = None
+                await self._apply(payload)
+        finally:
+            self._applying = False
 
     async def _apply(self, payload: bytes) -> None:
-        async with self._apply_lock:
-            try:
-                await self._apply_one(payload)
-            except RemoteConfigError as exc:
-                version = version_of(payload)
-                kept = f"version {self.applied.version}" if self.applied else "edge.yaml"
-                log.warning(
-                    "Refused remote config version %d: %s; still running %s", version, exc, kept
-                )
-                self.metrics.config_refused.inc()
-                self._report(version, str(exc))
+        """Apply one desired config; whatever goes wrong refuses it, the agent goes on."""
+        try:
+            await self._apply_one(payload)
+        except RemoteConfigError as exc:
+            self._refuse(payload, "invalid", str(exc))
+        except OSError as exc:
+            self._refuse(payload, "not_saved", f"the config could not be saved on the box: {exc}")
+        except Exception as exc:  # a bug of ours stops this message, never the agent
+            log.exception("Applying a remote config failed")
+            self._refuse(payload, "internal_error", f"the agent failed applying it: {exc!r}")
+
+    def _refuse(self, payload: bytes, reason: str, error: str) -> None:
+        version = version_of(payload)
+        kept = f"version {self.applied.version}" if self.applied else "edge.yaml"
+        log.warning("Refused remote config version %d: %s; still running %s", version, error, kept)
+        self.metrics.config_refused.labels(reason).inc()
+        self._report(version, error)
 
     async def _apply_one(self, payload: bytes) -> None:
         if not payload:  # the centre removed its retained desired config
             if self.applied is not None:
                 log.info("The centre withdrew its remote config; back to edge.yaml as it is")
+                self._remote_file.unlink(missing_ok=True)  # first: a reboot must not run it
+                fsync_dir(self._remote_file.parent)
                 await self._switch(self._base, None)
-                self._remote_file.unlink(missing_ok=True)
             return
         desired = parse_desired(payload)
         if desired != self.applied:
@@ -388,54 +400,31 @@ class EdgeAgent:
             self._slots[i] = self._start(settings.devices[i], built[i])
             log.info("Restarted the driver of %s with its new config", ", ".join(built[i].devices))
         self._s, self.applied = settings, desired
+        self.sender.settings = settings
 
     def _report(self, version: int, error: str | None) -> None:
-        report = ReportedConfig(v=1, version=version, applied=error is None, error=error)
-        self.link.publish(self.link.config_topic + "/reported", report.model_dump_json().encode())
+        reason = None if error is None else bounded_reason(error)
+        report = ReportedConfig(v=1, version=version, applied=error is None, error=reason)
+        topic = self.link.config_topic + "/reported"
+        self.link.publish_own(topic, report.model_dump_json().encode())
 
     # --- link events ----------------------------------------------------------------------------
 
-    def _acked(self, mid: int) -> None:
-        sent = self._sent.pop(mid, None)
-        if sent is None:
-            return
-        self.outbox.ack(sent.lane, sent.recnos)
-        self.metrics.acked.labels(sent.lane.name.lower()).inc(sent.items)
-        self._wake.set()
+    def _acked(self, mid: int, code: int) -> None:
+        self.sender.acked(mid, code)
 
     def _up(self) -> None:
-        self.outbox.rewind()
-        self._wake.set()
+        self.metrics.connects.inc()
+        self.sender.link_up()
 
     def _down(self) -> None:
-        self._sent.clear()
-        self.outbox.rewind()
+        self.sender.link_down()
 
     # --- status ------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """What `villagewatch edge status` shows."""
-        stats = self.outbox.stats()
-        return {
-            "agent": self._s.id,
-            "boot": self.boot,
-            "pid": os.getpid(),
-            "at": time.time(),
-            "link": "connected" if self.link.connected.is_set() else "disconnected",
-            "clock": "trusted" if self.clock.trusted() else "not trusted",
-            "last_ack": self.link.last_ack_s,
-            "lanes": {
-                lane.name.lower(): {
-                    "pending": s.pending,
-                    "bytes": s.bytes,
-                    "oldest_s": s.oldest_s,
-                    "dropped": self.outbox.dropped[lane],
-                }
-                for lane, s in stats.items()
-            },
-            "corrupt": self.outbox.corrupt,
-            "config_version": self.applied.version if self.applied else None,
-        }
+        """What `villagewatch edge status` shows (``status.py``)."""
+        return snapshot(self)
 
     def _tell_clock(self, now: float) -> None:
         trusted = self.clock.trusted()
@@ -451,10 +440,10 @@ class EdgeAgent:
             if waited >= 60 and now - self._clock_told >= 600:
                 self._clock_told = now
                 log.warning(
-                    "The clock has not been trusted for %.0f min (no sync at %s, or a time before "
-                    "2020): %d measurements wait; check the time source",
-                    waited / 60, self._s.clock.sync_file,
-                    sum(s.pending for s in self.outbox.stats().values()),
+                    "The clock has not been trusted for %.0f min (%s): %d readings wait for it; "
+                    "alarms leave without it, stamped by the centre",
+                    waited / 60, self.clock.problem() or "it has just been lost",
+                    self.outbox.stats()[Lane.TELEMETRY].pending,
                 )  # fmt: skip
 
     def _write_status(self) -> None:
@@ -462,3 +451,7 @@ class EdgeAgent:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(self.status()))
         tmp.replace(path)
+
+
+def _mb(free: int | None) -> str:
+    return "unknown" if free is None else f"{free / 1e6:.1f} MB"

@@ -50,12 +50,35 @@ class EdgeClock:
             self._trusted = synced and _EARLIEST_MS <= self._wall_ms() < _LATEST_MS
         return self._trusted
 
+    def problem(self) -> str | None:
+        """Why the clock is not trusted, in a sentence for the log and the status; None when
+        it is."""
+        if self.trusted():
+            return None
+        if self._require_sync and self._sync_file is None:
+            return (
+                "clock.require_sync is true but no clock.sync_file is set: the clock is never "
+                "trusted. Alarms leave without it, stamped by the centre; readings wait"
+            )
+        if self._require_sync and (self._sync_file is None or not self._sync_file.exists()):
+            return (
+                f"No time source has synchronised the clock: {self._sync_file} does not exist "
+                "(is systemd-timesyncd running? On a box with a real-time clock set "
+                "clock.require_sync: false). Alarms leave without it, stamped by the centre; "
+                "readings wait until the clock is trusted"
+            )
+        return (
+            f"The clock says {time.strftime('%Y-%m-%d %H:%M', time.gmtime(self._wall_ms() / 1000))}"
+            " UTC, before 2020 or after 2100. Alarms leave without it, stamped by the centre; "
+            "readings wait until the clock is trusted"
+        )
+
     def stamp(self) -> tuple[int | None, int]:
         """(wall ms if trusted else None, monotonic ms) for a measurement made now."""
         return (self._wall_ms() if self.trusted() else None), self.mono_ms()
 
-    def correct(self, mono_ms: int) -> int | None:
-        """The wall time of a monotonic stamp of this boot; None while not trusted."""
-        if not self.trusted():
-            return None
+    def wall_at(self, mono_ms: int) -> int:
+        """The wall time of a monotonic stamp of this boot by the wall clock as it is now —
+        right once :meth:`trusted`, which the caller checks (checking here again could fall on
+        the other side of a change)."""
         return self._wall_ms() - (self.mono_ms() - mono_ms)

@@ -1,11 +1,16 @@
-"""Files the edge agent must find whole after a power cut: written aside, fsynced, renamed."""
+"""Files the edge agent must find whole after a power cut: written aside, fsynced, renamed; or
+appended and fsynced, and cut back when that fails."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 from pathlib import Path
 
-__all__ = ["fsync_dir", "replace_durably"]
+__all__ = ["append_durably", "fsync_dir", "replace_durably"]
+
+_write = os.write  # a seam: tests make the disk full here
 
 
 def replace_durably(path: Path, data: bytes) -> None:
@@ -18,6 +23,31 @@ def replace_durably(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
+
+
+def append_durably(fd: int, data: bytes | bytearray, *, size: int) -> None:
+    """Append ``data`` to ``fd`` (opened ``O_APPEND``, ``size`` bytes long now) and fsync it.
+
+    On any failure — a full disk, an fsync that lost the pages — the file is cut back to
+    ``size`` so that no partial record stays behind, and the error is raised: the caller keeps
+    ``data`` and tries again later.
+    """
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        n = _write(fd, view)
+        if n <= 0:  # a regular file writes something or raises; never loop on nothing
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[n:]
 
 
 def fsync_dir(directory: Path) -> None:

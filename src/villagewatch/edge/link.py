@@ -7,6 +7,11 @@ once); its **last will** (retained ``offline``) tells the centre when the link d
 A new client per connection means nothing stale is resent by paho: after a reconnect
 the agent sends again, from its outbox, whatever was not acknowledged.
 
+Each acknowledgement reaches the agent with the PUBACK's reason code (0 under MQTT 3.1.1),
+so a refused publish is not taken for a delivered one (``refusals.py``). A message larger than
+the Maximum Packet Size the broker announced is not sent at all (:class:`TooLargeForBroker`):
+the broker would drop the connection over it, and the agent would send it again forever.
+
 Reconnecting waits a jittered, doubling delay capped at 60 s — but a cheap TCP
 probe every 2 s cuts the wait short as soon as the broker answers again.
 """
@@ -26,10 +31,12 @@ from paho.mqtt.enums import MQTTErrorCode
 
 from villagewatch.backoff import Backoff
 from villagewatch.config import MqttSettings
+from villagewatch.edge.refusals import refusal_of
+from villagewatch.errors import VillagewatchError
 from villagewatch.mqtt import close_threaded, make_client
 from villagewatch.waiting import first, sleep_or_stop
 
-__all__ = ["EdgeLink"]
+__all__ = ["EdgeLink", "TooLargeForBroker"]
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +44,17 @@ _PROBE_S = 2.0
 _CONNECT_TIMEOUT_S = 10.0
 
 
+class TooLargeForBroker(VillagewatchError):
+    """A message larger than the Maximum Packet Size the broker announced: not sent."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"{size} bytes as a packet, the broker takes at most {limit}")
+        self.size, self.limit = size, limit
+
+
 class EdgeLink:
-    """Keeps one agent connected; calls ``on_ack(mid)`` for each acknowledged publish."""
+    """Keeps one agent connected; calls ``on_ack(mid, reason_code)`` for each acknowledged
+    publish (a reason code of 0x80 or more is a refusal)."""
 
     def __init__(
         self,
@@ -48,7 +64,7 @@ class EdgeLink:
         village: str,
         boot: str,
         devices: list[str],
-        on_ack: Callable[[int], None],
+        on_ack: Callable[[int, int], None],
         on_up: Callable[[], None],
         on_down: Callable[[], None],
         on_config: Callable[[bytes], None],
@@ -65,16 +81,34 @@ class EdgeLink:
         self.connected = asyncio.Event()
         self.last_ack_s: float | None = None
         self._backoff = Backoff(initial_s=1.0, max_s=60.0)
+        self._max_packet: int | None = None  # announced by the broker in its CONNACK
+        self._own: dict[int, str] = {}  # our own publishes (birth, reports) waiting for a PUBACK
+        self._told: set[tuple[str, str]] = set()
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int | None:
-        """Publish at QoS 1; the message id, or None when not connected."""
+        """Publish at QoS 1; the message id, or None when not connected. Raises
+        TooLargeForBroker, sending nothing, when the broker announced it would not take it."""
         client = self._client
         if client is None or not self.connected.is_set():
             return None
+        size = _packet_size(topic, payload, v5=self._mqtt.protocol == "5")
+        if self._max_packet is not None and size > self._max_packet:
+            raise TooLargeForBroker(size, self._max_packet)
         info = client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             return None
         return int(info.mid)
+
+    def publish_own(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Publish a message of the agent's own (birth, config report): not an outbox record,
+        so nothing is resent, but a refusal is logged (once per topic and reason)."""
+        try:
+            mid = self.publish(topic, payload, retain=retain)
+        except TooLargeForBroker as exc:
+            log.warning("Not sent to %s: %s", topic, exc)
+            return
+        if mid is not None:
+            self._own[mid] = topic
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, and again after every loss, until ``stop``."""
@@ -106,6 +140,7 @@ class EdgeLink:
                 self._say_goodbye(client)
             self.connected.clear()
             self._client = None
+            self._own.clear()  # a new client numbers its messages anew
             self._on_down()
             self._drop(client)
             if not stop.is_set():
@@ -131,8 +166,9 @@ class EdgeLink:
         client.max_inflight_messages_set(self._max_inflight)
         client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
 
-        def on_connect(c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
+        def on_connect(c: paho.Client, _u: Any, _f: Any, reason: Any, props: Any = None) -> None:
             if not getattr(reason, "is_failure", False):
+                self._max_packet = getattr(props, "MaximumPacketSize", None)
                 c.subscribe(self.config_topic, qos=1)  # retained: the desired config comes now
                 loop.call_soon_threadsafe(self.connected.set)
             else:
@@ -141,8 +177,8 @@ class EdgeLink:
         def on_disconnect(*_args: Any) -> None:
             loop.call_soon_threadsafe(lost.set)
 
-        def on_publish(_c: Any, _u: Any, mid: int, *_rest: Any) -> None:
-            loop.call_soon_threadsafe(self._acked, mid)
+        def on_publish(_c: Any, _u: Any, mid: int, reason: Any = None, _p: Any = None) -> None:
+            loop.call_soon_threadsafe(self._acked, mid, int(getattr(reason, "value", 0)))
 
         def on_message(_c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
             if msg.topic == self.config_topic:
@@ -154,9 +190,16 @@ class EdgeLink:
         client.on_publish = on_publish
         return client
 
-    def _acked(self, mid: int) -> None:
+    def _acked(self, mid: int, code: int) -> None:
         self.last_ack_s = time.time()
-        self._on_ack(mid)
+        topic = self._own.pop(mid, None)
+        if topic is None:
+            self._on_ack(mid, code)
+            return
+        refusal = refusal_of(code)
+        if refusal is not None and (topic, refusal.reason) not in self._told:
+            self._told.add((topic, refusal.reason))
+            log.warning("The broker refused the agent's own %s: %s", topic, refusal.says)
 
     def _connect(self, client: paho.Client) -> None:
         client.connect(
@@ -165,7 +208,7 @@ class EdgeLink:
         )  # fmt: skip
 
     def _birth(self) -> None:
-        self.publish(self.status_topic, self._status("online"), retain=True)
+        self.publish_own(self.status_topic, self._status("online"), retain=True)
 
     def _say_goodbye(self, client: paho.Client) -> None:
         """A clean stop: the offline status ourselves (a clean disconnect sends no will)."""
@@ -190,3 +233,10 @@ class EdgeLink:
                 return True
         except OSError:
             return False
+
+
+def _packet_size(topic: str, payload: bytes, *, v5: bool) -> int:
+    """Bytes of a QoS 1 PUBLISH packet without properties, as the broker counts them."""
+    body = 2 + len(topic.encode()) + 2 + (1 if v5 else 0) + len(payload)
+    length_bytes = 1 if body < 128 else 2 if body < 16_384 else 3 if body < 2_097_152 else 4
+    return 1 + length_bytes + body

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from villagewatch.diskspace import export_free_space
 from villagewatch.edge.outbox import Lane
 
 if TYPE_CHECKING:
@@ -60,7 +61,47 @@ class EdgeMetrics:
             oldest.labels(name).set_function(partial(_oldest, agent, ln))
         self.config_refused = Counter(
             "villagewatch_edge_config_refused",
-            "Desired configs from the centre refused (the last good one kept running).",
+            "Desired configs from the centre refused (the last good one kept running), by reason:"
+            " invalid, not_saved, internal_error.",
+            ["reason"],
+            registry=r,
+        )
+        self.refused = Counter(
+            "villagewatch_edge_refused",
+            "Readings, events and pictures the broker refused, by reason (held and retried, or "
+            "dead-lettered when permanent).",
+            ["lane", "reason"],
+            registry=r,
+        )
+        letters = Gauge(
+            "villagewatch_edge_dead_letters",
+            "Records in the outbox's dead-letter file.",
+            registry=r,
+        )
+        letters.set_function(lambda: float(agent.outbox.dead_letters.records))
+        self.unwritable = Counter(
+            "villagewatch_edge_unwritable",
+            "Measurements that could not be queued in the outbox (a full disk): lost.",
+            lane,
+            registry=r,
+        )
+        self.disk_errors = Counter(
+            "villagewatch_edge_disk_errors",
+            "Failed writes of the outbox (retried), by what: records, acknowledgements, status, "
+            "dead letters.",
+            ["what"],
+            registry=r,
+        )
+        export_free_space(r, "edge", [agent.settings.outbox.path])
+        trusted = Gauge(
+            "villagewatch_edge_clock_trusted",
+            "1 while the wall clock is trusted (0: readings wait, alarms leave centre-stamped).",
+            registry=r,
+        )
+        trusted.set_function(lambda: float(agent.clock.trusted()))
+        self.connects = Counter(
+            "villagewatch_edge_connects",
+            "Connections made to the broker (more than a few: the link flaps).",
             registry=r,
         )
         version = Gauge(

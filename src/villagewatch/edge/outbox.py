@@ -5,9 +5,11 @@ Three **lanes**, sent in this order: ``ALARM`` (lock, SOS and camera events),
 ``TELEMETRY``, ``EVIDENCE`` (snapshots). Each lane is a directory of append-only
 **segment** files; a record is ``magic | length | recno | crc32 | payload``.
 
-* **Durable before sent**: appends are buffered and :meth:`Outbox.sync` flushes
+* **Durable before sent**: appends are buffered and :meth:`Outbox.sync` writes
   and fsyncs them, a batch at a time; :meth:`Outbox.read` returns only synced
-  records.
+  records. A write that fails (a full disk) is cut back off the file and tried
+  again at the next sync, with the records kept in memory meanwhile — at most a
+  segment's worth per lane; past that, :meth:`Outbox.append` raises ``OSError``.
 * **Leaves only when acknowledged**: records read are *in flight* until
   :meth:`Outbox.ack`; :meth:`Outbox.rewind` (after a reconnect) reads the
   unacknowledged ones again. :meth:`Outbox.commit_acks` persists, per lane, where
@@ -15,13 +17,19 @@ Three **lanes**, sent in this order: ``ALARM`` (lock, SOS and camera events),
   (a small file with a checksum, replaced atomically), then deletes segments
   wholly before it. A crash resends at most what was in flight — the same
   bytes, so the centre's dedupe by (boot, seq) drops the copy.
+* **Refused, not lost**: a record the broker refused for now is *held*
+  (:meth:`Outbox.hold`): still unacknowledged on disk, skipped by reading, and
+  read again once its hold expires — a doubling delay per record, so it neither
+  blocks the records behind it nor loops. One refused for good moves to the
+  dead-letter file (:meth:`Outbox.dead_letter`, ``deadletters.py``).
 * **Opens by itself**: at open every record's checksum is verified; a torn tail
   (power cut mid-write) or damaged bytes cost exactly the damaged records,
   which are counted in :attr:`Outbox.corrupt`; the segment is rewritten
   without them. A damaged acknowledgement file means resending, never losing.
-* **Bounded** (:meth:`Outbox.enforce`): past ``budget_bytes`` the oldest
-  evidence segments go first, then the oldest telemetry; alarms are never
-  dropped. Telemetry and evidence older than ``max_age_s`` go too. Whatever is
+* **Bounded** (:meth:`Outbox.enforce`): past ``budget_bytes``, or with less
+  than ``reserve_bytes`` free on its disk, the oldest evidence segments go
+  first, then the oldest telemetry; alarms are never dropped (the reserve is
+  theirs). Telemetry and evidence older than ``max_age_s`` go too. Whatever is
   dropped is counted in :attr:`Outbox.dropped` per lane.
 """
 
@@ -29,28 +37,43 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import json
+import heapq
 import logging
 import os
-import struct
 import time
-import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 from typing import BinaryIO
 
-from villagewatch.edge.durable import fsync_dir, replace_durably
+from villagewatch.backoff import Backoff
+from villagewatch.diskspace import space_of
+from villagewatch.edge.deadletters import DeadLetterFile
+from villagewatch.edge.durable import append_durably, fsync_dir
+from villagewatch.edge.segments import (
+    HEADER,
+    MAGIC,
+    MAX_PAYLOAD,
+    Segment,
+    encode,
+    read_state,
+    verify,
+    write_state,
+)
 
 __all__ = ["Entry", "Lane", "LaneStats", "Outbox"]
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("<HIQI")  # magic, payload length, recno, crc32(recno + payload)
-_MAGIC = 0xB7E5
-_MAX_PAYLOAD = 8 << 20
+_HOLD_FIRST_S = 1.0
+_HOLD_MAX_S = 300.0
+
+
+def _free_bytes(directory: Path) -> int:
+    """Bytes free for us on the disk holding ``directory`` (a seam: tests fill the disk)."""
+    return space_of(directory).free
 
 
 class Lane(IntEnum):
@@ -68,6 +91,8 @@ class Entry:
     lane: Lane
     recno: int
     payload: bytes
+    retried: bool = False
+    """Read again after the broker refused it (see :meth:`Outbox.hold`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,82 +103,37 @@ class LaneStats:
     bytes: int
     oldest_s: float | None
     """Age of the oldest segment holding pending records (None: nothing pending)."""
+    held: int = 0
+    """Pending records the broker refused, waiting to be tried again."""
 
 
 @dataclass(slots=True)
-class _Segment:
-    path: Path
-    first: int
-    last: int  # recno of the last good record (first - 1 when empty)
-    size: int
-    pending: int
-    born: float  # first write (for a segment found at open: its last write)
-    touched: float  # last write
+class _Held:
+    seg: int
+    off: int
+    until: float  # monotonic
 
 
 @dataclass(slots=True)
 class _LaneState:
     lane: Lane
     dir: Path
-    segments: list[_Segment] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
     next_recno: int = 0
-    writer: BinaryIO | None = None
-    durable: int = 0  # synced bytes of the last segment
-    dirty: bool = False
+    fd: int | None = None  # the last segment, open for appending
+    durable: int = 0  # synced bytes of the last segment (its size on disk)
+    unsynced: bytearray = field(default_factory=bytearray)  # appended, not yet written
+    unsynced_records: int = 0
     # reading: segment index and byte offset of the next record to read
     read_seg: int = 0
     read_off: int = 0
     inflight: OrderedDict[int, tuple[int, int]] = field(default_factory=OrderedDict)
     acked_above: set[int] = field(default_factory=set)
+    held: dict[int, _Held] = field(default_factory=dict)
+    due: list[tuple[float, int]] = field(default_factory=list)  # heap of (until, recno)
+    backoff: dict[int, Backoff] = field(default_factory=dict)  # refused records, until they go
     reader: BinaryIO | None = None
     reader_path: Path | None = None
-
-
-def _crc(recno: int, payload: bytes) -> int:
-    return zlib.crc32(payload, zlib.crc32(recno.to_bytes(8, "little")))
-
-
-def _encode(recno: int, payload: bytes) -> bytes:
-    return _HEADER.pack(_MAGIC, len(payload), recno, _crc(recno, payload)) + payload
-
-
-def _record_at(buf: bytes, off: int) -> tuple[int, bytes, int] | None:
-    """(recno, payload, end) of a valid record at ``off``, or None."""
-    if off + _HEADER.size > len(buf):
-        return None
-    magic, length, recno, crc = _HEADER.unpack_from(buf, off)
-    end = off + _HEADER.size + length
-    if magic != _MAGIC or length > _MAX_PAYLOAD or end > len(buf):
-        return None
-    payload = buf[off + _HEADER.size : end]
-    if _crc(recno, payload) != crc:
-        return None
-    return recno, payload, end
-
-
-def _scan(buf: bytes) -> tuple[list[tuple[int, int, int]], int]:
-    """Good records as (offset, end, recno), and how many bad ones lie between them."""
-    good: list[tuple[int, int, int]] = []
-    bad = 0
-    off = 0
-    magic = _MAGIC.to_bytes(2, "little")
-    while off < len(buf):
-        rec = _record_at(buf, off)
-        if rec is not None:
-            recno, _, end = rec
-            if good and recno != good[-1][2] + 1:
-                bad += max(0, recno - good[-1][2] - 1)  # records lost between two good ones
-            good.append((off, end, recno))
-            off = end
-            continue
-        nxt = buf.find(magic, off + 1)
-        while nxt != -1 and _record_at(buf, nxt) is None:
-            nxt = buf.find(magic, nxt + 1)
-        if nxt == -1:
-            bad += 1  # a torn or damaged tail
-            break
-        off = nxt
-    return good, bad
 
 
 class Outbox:
@@ -166,72 +146,106 @@ class Outbox:
         segment_bytes: int = 1 << 20,
         budget_bytes: int = 512 << 20,
         max_age_s: float = 7 * 86400,
+        reserve_bytes: int = 0,
+        dead_letter_bytes: int = 16 << 20,
     ) -> None:
         self._dir = directory
         self._segment_bytes = segment_bytes
         self.budget_bytes = budget_bytes
         self.max_age_s = max_age_s
+        self.reserve_bytes = reserve_bytes
         self.corrupt = 0
         """Damaged records found at open (lost; each counted once)."""
         self.dropped = dict.fromkeys(Lane, 0)
         """Pending records dropped by the size and age policy, per lane."""
         directory.mkdir(parents=True, exist_ok=True)
         self._lanes = {lane: self._open_lane(lane) for lane in Lane}
+        self.dead_letters = DeadLetterFile(directory, max_bytes=dead_letter_bytes)
+        """Records refused for good (see :meth:`dead_letter`)."""
 
     # --- writing --------------------------------------------------------------------------
 
     def append(self, lane: Lane, payloads: Sequence[bytes]) -> None:
-        """Queue records (buffered; durable, and readable, after :meth:`sync`)."""
+        """Queue records (buffered; durable, and readable, after :meth:`sync`). Raises OSError
+        when a full segment cannot be written out to start the next (a full disk): the record
+        is not queued."""
         st = self._lanes[lane]
         now = time.time()
         for payload in payloads:
-            if len(payload) > _MAX_PAYLOAD:
-                raise ValueError(f"a record is at most {_MAX_PAYLOAD} bytes, not {len(payload)}")
+            if len(payload) > MAX_PAYLOAD:
+                raise ValueError(f"a record is at most {MAX_PAYLOAD} bytes, not {len(payload)}")
             seg = self._writable(st)
-            data = _encode(st.next_recno, payload)
-            assert st.writer is not None
-            st.writer.write(data)
+            data = encode(st.next_recno, payload)
+            st.unsynced += data
+            st.unsynced_records += 1
             seg.last = st.next_recno
             seg.size += len(data)
             seg.pending += 1
             seg.touched = now
             st.next_recno += 1
-            st.dirty = True
 
     def sync(self) -> None:
-        """Make every appended record durable (flush and fsync), then readable."""
-        for st in self._lanes.values():
-            if st.dirty and st.writer is not None:
-                st.writer.flush()
-                os.fsync(st.writer.fileno())
-                st.durable = st.segments[-1].size
-                st.dirty = False
+        """Make every appended record durable (written and fsynced), then readable.
 
-    def _writable(self, st: _LaneState) -> _Segment:
+        A lane that cannot be written (a full disk) keeps its records for the next call; the
+        other lanes are synced all the same, then the first error is raised.
+        """
+        error: OSError | None = None
+        for st in self._lanes.values():
+            try:
+                self._flush(st)
+            except OSError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def _flush(self, st: _LaneState) -> None:
+        if not st.unsynced or st.fd is None:
+            return
+        # a copy: a failed write's traceback may hold views of it, and st.unsynced must grow
+        append_durably(st.fd, bytes(st.unsynced), size=st.durable)
+        st.durable += len(st.unsynced)
+        st.unsynced.clear()
+        st.unsynced_records = 0
+
+    def _writable(self, st: _LaneState) -> Segment:
         last = st.segments[-1] if st.segments else None
-        if last is not None and st.writer is not None and last.size < self._segment_bytes:
+        if last is not None and st.fd is not None and last.size < self._segment_bytes:
             return last
-        if st.writer is not None:  # seal the full segment
-            st.writer.flush()
-            os.fsync(st.writer.fileno())
-            st.writer.close()
-            st.writer = None
+        if st.fd is not None:  # seal the full segment (its records must be on disk first)
+            self._flush(st)
+            os.close(st.fd)
+            st.fd = None
         path = st.dir / f"{st.next_recno:020d}.seg"
-        st.writer = path.open("ab")
-        fsync_dir(st.dir)
+        st.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
         now = time.time()
-        seg = _Segment(path, st.next_recno, st.next_recno - 1, 0, 0, now, now)
+        seg = Segment(path, st.next_recno, st.next_recno - 1, 0, 0, now, now)
         st.segments.append(seg)
         st.durable = 0
+        fsync_dir(st.dir)
         return seg
 
     # --- reading and acknowledging -----------------------------------------------------------
 
-    def read(self, lane: Lane, max_records: int, max_bytes: int = 1 << 20) -> list[Entry]:
-        """The next durable records of ``lane`` not in flight; they are in flight after this."""
+    def read(
+        self, lane: Lane, max_records: int, max_bytes: int = 1 << 20, *, now: float | None = None
+    ) -> list[Entry]:
+        """The next durable records of ``lane`` not in flight — held records whose hold expired
+        (by the monotonic ``now``) first; they are in flight after this."""
         st = self._lanes[lane]
+        now = time.monotonic() if now is None else now
         out: list[Entry] = []
         size = 0
+        while st.due and st.due[0][0] <= now and len(out) < max_records and size < max_bytes:
+            until, recno = heapq.heappop(st.due)
+            held = st.held.get(recno)
+            if held is None or held.until != until:
+                continue  # dropped by the policy, or held again since
+            del st.held[recno]
+            payload = self._payload_at(st, held.seg, held.off)
+            st.inflight[recno] = (held.seg, held.off)
+            out.append(Entry(lane, recno, payload, retried=True))
+            size += len(payload)
         while len(out) < max_records and size < max_bytes and st.read_seg < len(st.segments):
             seg = st.segments[st.read_seg]
             is_last = st.read_seg == len(st.segments) - 1
@@ -242,19 +256,27 @@ class Outbox:
                 st.read_seg += 1
                 st.read_off = 0
                 continue
-            f = self._reader(st, seg)
-            f.seek(st.read_off)
-            magic, length, recno, _crc32 = _HEADER.unpack(f.read(_HEADER.size))
-            payload = f.read(length)
-            assert magic == _MAGIC  # segments were verified at open and written by us since
             off = st.read_off
-            st.read_off += _HEADER.size + length
-            if recno in st.acked_above:
-                continue  # acknowledged before a reconnect made us read it again
+            recno, payload = self._record_at(st, st.read_seg, off)
+            st.read_off += HEADER.size + len(payload)
+            if recno in st.acked_above or recno in st.held or recno in st.inflight:
+                # acknowledged or held before a reconnect made us read this stretch again, or
+                # read again already as a held record whose hold expired
+                continue
             st.inflight[recno] = (st.read_seg, off)
             out.append(Entry(lane, recno, payload))
-            size += length
+            size += len(payload)
         return out
+
+    def _record_at(self, st: _LaneState, seg_i: int, off: int) -> tuple[int, bytes]:
+        f = self._reader(st, st.segments[seg_i])
+        f.seek(off)
+        magic, length, recno, _crc32 = HEADER.unpack(f.read(HEADER.size))
+        assert magic == MAGIC  # segments were verified at open and written by us since
+        return recno, f.read(length)
+
+    def _payload_at(self, st: _LaneState, seg_i: int, off: int) -> bytes:
+        return self._record_at(st, seg_i, off)[1]
 
     def ack(self, lane: Lane, recnos: Sequence[int]) -> None:
         """The broker has these (they leave at the next :meth:`commit_acks`)."""
@@ -263,43 +285,91 @@ class Outbox:
         for recno in recnos:
             if st.inflight.pop(recno, None) is None:
                 continue  # dropped by the policy meanwhile, or acknowledged already
+            st.backoff.pop(recno, None)
             st.acked_above.add(recno)
             i = bisect.bisect_right(firsts, recno) - 1
             if i >= 0:
                 st.segments[i].pending -= 1
 
+    def hold(self, lane: Lane, recnos: Sequence[int], *, now: float | None = None) -> float:
+        """The broker refused these in-flight records for now: keep them, unacknowledged, and
+        read them again once a delay has passed that doubles with each refusal of the record
+        (1 s … 5 min). Returns the longest delay given."""
+        st = self._lanes[lane]
+        now = time.monotonic() if now is None else now
+        longest = 0.0
+        for recno in recnos:
+            pos = st.inflight.pop(recno, None)
+            if pos is None:
+                continue
+            backoff = st.backoff.get(recno)
+            if backoff is None:
+                backoff = st.backoff[recno] = Backoff(initial_s=_HOLD_FIRST_S, max_s=_HOLD_MAX_S)
+            delay = backoff.next_delay()
+            longest = max(longest, delay)
+            st.held[recno] = _Held(pos[0], pos[1], now + delay)
+            heapq.heappush(st.due, (now + delay, recno))
+        return longest
+
+    def dead_letter(self, lane: Lane, recnos: Sequence[int], note: Mapping[str, object]) -> int:
+        """Move in-flight records the broker refused for good into the dead-letter file, each
+        line with ``note`` (topic, reason, …); they leave their lane once that is durable.
+        Returns how many moved; raises OSError (and moves nothing) when the file cannot be
+        written."""
+        st = self._lanes[lane]
+        found = [(recno, st.inflight[recno]) for recno in recnos if recno in st.inflight]
+        if not found:
+            return 0  # dropped by the policy meanwhile
+        payloads = [self._payload_at(st, seg_i, off) for _, (seg_i, off) in found]
+        letters: list[dict[str, object]] = [
+            {"lane": lane.name.lower(), "recno": recno, **note} for recno, _ in found
+        ]
+        self.dead_letters.add(letters, payloads)
+        self.ack(lane, [recno for recno, _ in found])
+        return len(found)
+
     def rewind(self) -> None:
-        """After a reconnect: what was in flight is read again (oldest first)."""
+        """After a reconnect: what was in flight is read again (oldest first; held records
+        stay held)."""
         for st in self._lanes.values():
             if st.inflight:
-                st.read_seg, st.read_off = next(iter(st.inflight.values()))
+                st.read_seg, st.read_off = min(st.inflight.values())
                 st.inflight.clear()
 
     def commit_acks(self) -> None:
-        """Persist acknowledgements; delete segments nobody needs any more."""
+        """Persist acknowledgements; delete segments nobody needs any more. A lane whose file
+        cannot be written (a full disk) keeps its segments until a later call succeeds; the
+        first error is raised after the other lanes."""
+        error: OSError | None = None
         for st in self._lanes.values():
-            seg_i, off = (
-                next(iter(st.inflight.values())) if st.inflight else (st.read_seg, st.read_off)
-            )
-            oldest = next(iter(st.inflight)) if st.inflight else st.next_recno
-            st.acked_above = {r for r in st.acked_above if r > oldest}
-            first = st.segments[seg_i].first if seg_i < len(st.segments) else st.next_recno
-            state = {
-                "seg": first,
-                "off": off,
-                "acked": sorted(st.acked_above),
-                "next": st.next_recno,
-            }
-            _write_state(st.dir / "acks", state)
-            # every segment before the oldest unacknowledged record is done with
-            for _ in range(min(seg_i, len(st.segments) - 1)):
-                self._remove_first(st)
+            try:
+                self._commit(st)
+            except OSError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def _commit(self, st: _LaneState) -> None:
+        # the oldest record not acknowledged: in flight, held, or the next to read
+        seg_i, off = min(
+            [*st.inflight.values(), *((h.seg, h.off) for h in st.held.values())],
+            default=(st.read_seg, st.read_off),
+        )
+        seg_i, off = min((seg_i, off), (st.read_seg, st.read_off))
+        first = st.segments[seg_i].first if seg_i < len(st.segments) else st.next_recno
+        # acknowledged records at or after that position still matter (a lower bound of it)
+        st.acked_above = {r for r in st.acked_above if r >= first}
+        state = {"seg": first, "off": off, "acked": sorted(st.acked_above), "next": st.next_recno}
+        write_state(st.dir / "acks", state)
+        # every segment before the oldest unacknowledged record is done with
+        for _ in range(min(seg_i, len(st.segments) - 1)):
+            self._remove_first(st)
 
     # --- the size and age policy -----------------------------------------------------------
 
     def enforce(self, now: float | None = None) -> int:
-        """Drop by age, then by size (evidence before telemetry; never alarms); returns how
-        many pending records were dropped."""
+        """Drop by age, then by size and free space (evidence before telemetry; never alarms);
+        returns how many pending records were dropped."""
         now = time.time() if now is None else now
         dropped = dict.fromkeys(Lane, 0)
         for lane in (Lane.EVIDENCE, Lane.TELEMETRY):
@@ -307,30 +377,48 @@ class Outbox:
             while st.segments and st.segments[0].touched < now - self.max_age_s:
                 dropped[lane] += self._drop_oldest(st)
         aged = dict(dropped)
+        short = False
         for lane in (Lane.EVIDENCE, Lane.TELEMETRY):
             st = self._lanes[lane]
-            while self.size_bytes() > self.budget_bytes and st.segments:
+            while st.segments and (self.size_bytes() > self.budget_bytes or self._short_of_space()):
+                short = short or self._short_of_space()
                 dropped[lane] += self._drop_oldest(st)
+        why = f"to stay within {self.budget_bytes / 1e6:.1f} MB"
+        if short:
+            why += f" and keep {self.reserve_bytes / 1e6:.1f} MB of the disk free"
         for lane, n in dropped.items():
             if n:
                 log.warning(
                     "Outbox: dropped the %d oldest waiting %s records (%d older than %.0f h, "
-                    "the rest to stay within %.1f MB); %s",
-                    n, lane.name.lower(), aged[lane], self.max_age_s / 3600,
-                    self.budget_bytes / 1e6, "events are never dropped",
+                    "the rest %s); %s",
+                    n, lane.name.lower(), aged[lane], self.max_age_s / 3600, why,
+                    "events are never dropped",
                 )  # fmt: skip
         return sum(dropped.values())
 
+    def _short_of_space(self) -> bool:
+        free = self.free_bytes()
+        return free is not None and free < self.reserve_bytes
+
+    def free_bytes(self) -> int | None:
+        """Bytes free on the outbox's disk (None: cannot tell)."""
+        try:
+            return _free_bytes(self._dir)
+        except OSError:
+            return None
+
     def _drop_oldest(self, st: _LaneState) -> int:
         seg = st.segments[0]
-        if len(st.segments) == 1 and st.writer is not None:
-            self.sync()
-            st.writer.close()
-            st.writer = None  # the next append starts a new segment
+        if len(st.segments) == 1 and st.fd is not None:
+            os.close(st.fd)  # its unwritten records go with it; the next append starts anew
+            st.fd = None
+            st.unsynced.clear()
+            st.unsynced_records = 0
         lost = seg.pending
         self.dropped[st.lane] += lost
-        for recno in [r for r in st.inflight if seg.first <= r <= seg.last]:
-            del st.inflight[recno]
+        for table in (st.inflight, st.held, st.backoff):
+            for recno in [r for r in table if seg.first <= r <= seg.last]:
+                del table[recno]
         self._remove_first(st)
         return lost
 
@@ -345,8 +433,10 @@ class Outbox:
             st.read_seg -= 1
         else:
             st.read_off = 0
-        # in-flight records of the removed segment were dropped before
+        # in-flight and held records of the removed segment were dropped before
         st.inflight = OrderedDict((r, (i - 1, o)) for r, (i, o) in st.inflight.items())
+        for held in st.held.values():
+            held.seg -= 1
 
     # --- looking ----------------------------------------------------------------------------
 
@@ -364,6 +454,7 @@ class Outbox:
                 sum(s.pending for s in st.segments),
                 sum(s.size for s in st.segments),
                 now - holding[0].born if holding else None,
+                len(st.held),
             )
         return out
 
@@ -372,26 +463,45 @@ class Outbox:
         return sum(len(st.inflight) for st in self._lanes.values())
 
     def close(self) -> None:
-        """Sync and close files (acknowledgements are persisted too)."""
-        self.sync()
-        self.commit_acks()
-        for st in self._lanes.values():
-            for f in (st.writer, st.reader):
-                if f is not None:
-                    f.close()
-            st.writer = st.reader = None
+        """Sync and close files (acknowledgements are persisted too). A full disk loses what
+        could not be written now, and says so."""
+        failed: OSError | None = None
+        try:
+            self.sync()
+        except OSError as exc:
+            failed = exc
+        if failed is not None:
+            log.error(
+                "Outbox: %d measurements could not be written at shutdown (%s): they are lost",
+                sum(st.unsynced_records for st in self._lanes.values()), failed,
+            )  # fmt: skip
+        try:
+            self.commit_acks()
+        except OSError as exc:
+            log.warning(
+                "Outbox: acknowledgements not saved at shutdown (%s): the next start sends the "
+                "acknowledged records again (the centre drops the copies)", exc,
+            )  # fmt: skip
+        self._let_go()
 
     def abandon(self) -> None:
-        """Let go of the files without syncing or committing: what a SIGKILL leaves (tests)."""
+        """Let go of the files without syncing or committing: what a SIGKILL leaves (tests).
+        Records not yet synced were only in memory: they are gone, as they would be."""
+        self._let_go()
+
+    def _let_go(self) -> None:
         for st in self._lanes.values():
-            for f in (st.writer, st.reader):
-                if f is not None:
-                    f.close()  # to the OS's cache, as a killed process's writes are
-            st.writer = st.reader = None
+            if st.fd is not None:
+                os.close(st.fd)
+            if st.reader is not None:
+                st.reader.close()
+            st.fd, st.reader = None, None
+            st.unsynced.clear()
+            st.unsynced_records = 0
 
     # --- opening ----------------------------------------------------------------------------
 
-    def _reader(self, st: _LaneState, seg: _Segment) -> BinaryIO:
+    def _reader(self, st: _LaneState, seg: Segment) -> BinaryIO:
         if st.reader_path != seg.path or st.reader is None:
             if st.reader is not None:
                 st.reader.close()
@@ -403,12 +513,13 @@ class Outbox:
         st.dir.mkdir(exist_ok=True)
         for tmp in st.dir.glob("*.tmp"):
             tmp.unlink()
-        pos_seg, pos_off, acked, next_recno = _read_state(st.dir / "acks")
+        pos_seg, pos_off, acked, next_recno = read_state(st.dir / "acks")
         for path in sorted(st.dir.glob("*.seg")):
-            verified = self._verify(path, pos_seg, pos_off, acked)
+            verified = verify(path, pos_seg, pos_off, acked)
             if verified is None:
                 continue
-            seg, pos_off = verified
+            seg, pos_off, damaged = verified
+            self.corrupt += damaged
             if seg.first < pos_seg and seg.last < pos_seg:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()  # wholly acknowledged; the delete was cut short
@@ -430,69 +541,3 @@ class Outbox:
         if st.segments:
             st.durable = st.segments[-1].size
         return st
-
-    def _verify(
-        self, path: Path, pos_seg: int, pos_off: int, acked: set[int]
-    ) -> tuple[_Segment, int] | None:
-        """Check every record; rewrite the file without damaged ones. Returns the segment, with
-        its pending records counted, and the reading offset (moved if the file was rewritten
-        and it is the saved segment)."""
-        if not path.stem.isdigit():
-            log.warning("Outbox: %s is not a segment of ours; left alone", path)
-            return None
-        first = int(path.stem)  # the recno its first record had when written
-        buf = path.read_bytes()
-        good, bad = _scan(buf)
-        if good:
-            bad += good[0][2] - first  # damage before the first good record
-        if bad:
-            self.corrupt += bad
-            log.warning("Outbox segment %s: %d damaged records skipped", path, bad)
-            new_off = pos_off
-            parts, kept = [], []
-            pos = 0
-            for off, end, recno in good:
-                if first == pos_seg and off == pos_off:
-                    new_off = pos
-                parts.append(buf[off:end])
-                kept.append((pos, pos + end - off, recno))
-                pos += end - off
-            if first == pos_seg and pos_off >= (good[-1][1] if good else 0):
-                new_off = pos
-            buf = b"".join(parts)
-            replace_durably(path, buf)
-            fsync_dir(path.parent)
-            pos_off, good = new_off, kept
-        if not good:
-            path.unlink()
-            return None
-        # pending: not acknowledged, and (in the saved segment) at or after the saved position;
-        # segments before the saved one are wholly acknowledged and deleted by the caller
-        start = pos_off if first == pos_seg else 0
-        pending = sum(1 for off, _, recno in good if off >= start and recno not in acked)
-        mtime = path.stat().st_mtime
-        return _Segment(path, first, good[-1][2], len(buf), pending, mtime, mtime), pos_off
-
-
-def _write_state(path: Path, state: dict[str, object]) -> None:
-    body = json.dumps(state, separators=(",", ":")).encode()
-    replace_durably(path, body + b"\n" + f"{zlib.crc32(body):08x}".encode())
-
-
-def _read_state(path: Path) -> tuple[int, int, set[int], int]:
-    """The saved (segment, offset, acknowledged above it, next recno). A missing or damaged
-    file is "nothing acknowledged": everything is sent again — duplicates, never losses."""
-    try:
-        body, _, crc = path.read_bytes().rpartition(b"\n")
-    except FileNotFoundError:
-        return 0, 0, set(), 0
-    try:
-        if f"{zlib.crc32(body):08x}".encode() != crc:
-            raise ValueError("checksum mismatch")  # noqa: TRY301 - one handler for every way
-        state = json.loads(body)
-        return int(state["seg"]), int(state["off"]), set(state["acked"]), int(state["next"])
-    except (ValueError, TypeError, KeyError) as exc:
-        log.warning(
-            "Outbox acknowledgements in %s unreadable (%s): sending everything again", path, exc
-        )
-        return 0, 0, set(), 0

@@ -32,7 +32,7 @@ from villagewatch.edge.drivers import Zigbee2MqttConfig
 from villagewatch.edge.settings import EdgeSettings
 from villagewatch.errors import VillagewatchError
 
-__all__ = ["RemoteConfig", "RemoteConfigError", "apply_remote", "parse_desired"]
+__all__ = ["RemoteConfig", "RemoteConfigError", "apply_remote", "bounded_reason", "parse_desired"]
 
 _LOCAL_ONLY = frozenset({"driver", "device"})
 _REASON_MAX = 500
@@ -128,5 +128,9 @@ def _reason(exc: ValidationError, prefix: str = "") -> str:
         if err["type"] == "extra_forbidden":
             message = "unknown key"
         parts.append(f"{path}: {message}" if path else message)
-    reason = "; ".join(parts)
+    return bounded_reason("; ".join(parts))
+
+
+def bounded_reason(reason: str) -> str:
+    """``reason`` cut to what a config report carries (500 characters)."""
     return reason if len(reason) <= _REASON_MAX else reason[: _REASON_MAX - 1] + "…"

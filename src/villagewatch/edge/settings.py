@@ -33,6 +33,17 @@ class OutboxSettings(BaseModel):
     max_age_h: float = Field(
         168, gt=0, description="Telemetry and evidence older than this are dropped."
     )
+    reserve_mb: float = Field(
+        64,
+        ge=0,
+        description="Free space kept on the outbox's disk for alarms: below it evidence, then "
+        "telemetry, are dropped, oldest first.",
+    )
+    dead_letter_mb: float = Field(
+        16,
+        gt=0,
+        description="Size bound of the dead-letter file (records the broker refused for good).",
+    )
     segment_kb: int = Field(1024, ge=4, le=65536, description="Size of one segment file.")
     sync_interval_s: float = Field(
         0.05, gt=0, le=5, description="Accepted measurements are fsynced at least this often."

@@ -20,7 +20,12 @@ hooks of that exact release (pinned in ``pyproject.toml``;
   towards us stay off because we never raise Topic Alias Maximum);
 * every other packet (CONNACK, SUBACK, PINGRESP, DISCONNECT, QoS 2) goes to
   paho's own ``_packet_handle`` exactly as paho would have framed it;
-* ``_create_socket`` clears the buffer for each new connection.
+* ``_create_socket`` clears the buffer for each new connection;
+* ``_handle_pubackcomp`` reads a PUBACK whose reason code MQTT 5 does not list for
+  PUBACK (Mosquitto 2.0 answers a publish over its ``message_size_limit`` with
+  0x95, *packet too large*) as the refusal it is: paho would call the packet
+  malformed and drop the connection, and a sender would resend the same message
+  forever.
 
 :meth:`FastClient.ack_many` sends a whole batch of PUBACKs as one write.
 Together these drain the same session at ~100,000 messages/s.
@@ -33,7 +38,7 @@ import logging
 import ssl
 import struct
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as paho
 from paho.mqtt.client import time_func
@@ -41,6 +46,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from villagewatch.config import MqttSettings, read_secret
 
@@ -70,6 +76,23 @@ class FastClient(paho.Client):
     def _create_socket(self) -> Any:
         self._fast_rest = b""  # a new connection starts with an empty buffer
         return super()._create_socket()
+
+    def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
+        try:
+            return super()._handle_pubackcomp(cmd)
+        except MalformedPacket:
+            packet = self._in_packet["packet"]
+            if cmd != "PUBACK" or self._protocol != paho.MQTTv5 or len(packet) < 3:
+                raise
+            try:  # DISCONNECT's table names every failure code a broker may send
+                reason = ReasonCode(PacketTypes.DISCONNECT, identifier=packet[2])
+            except (KeyError, ValueError):
+                raise MalformedPacket(f"PUBACK reason code {packet[2]:#04x}") from None
+        mid = (packet[0] << 8) | packet[1]
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                return self._do_on_publish(mid, reason, Properties(PacketTypes.PUBACK))  # type: ignore[no-untyped-call]
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG002 - reads what's there
         sock = self._sock

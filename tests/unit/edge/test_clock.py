@@ -38,7 +38,7 @@ def test_a_box_back_from_a_power_cut_stamps_monotonic_and_corrects_after_sync(
     box.tick(60_000)
     made = clock.stamp()
     assert made == (None, 65_000)
-    assert clock.correct(made[1]) is None  # nothing better yet
+    assert not clock.trusted()  # nothing better yet
     # the time source steps the clock to the real time and says so
     box.tick(30_000)
     box.wall = REAL_MS
@@ -46,7 +46,7 @@ def test_a_box_back_from_a_power_cut_stamps_monotonic_and_corrects_after_sync(
     box.tick(1_000)  # the sync file is looked at once a second
     assert clock.trusted()
     # made 31 s before now
-    assert clock.correct(made[1]) == REAL_MS + 1_000 - 31_000
+    assert clock.wall_at(made[1]) == REAL_MS + 1_000 - 31_000
     assert clock.stamp() == (REAL_MS + 1_000, 96_000)
 
 
@@ -79,3 +79,20 @@ def test_losing_sync_stops_trust_within_a_second(tmp_path: Path) -> None:
     assert clock.trusted()  # cached for up to a second
     box.tick(1_000)
     assert not clock.trusted()
+
+
+def test_why_the_clock_is_not_trusted_is_said_in_a_sentence(tmp_path: Path) -> None:
+    synced = tmp_path / "synchronized"
+    box = Box(wall_ms=REAL_MS)
+    clock = box.clock(synced)
+    problem = clock.problem()
+    assert problem is not None
+    assert str(synced) in problem and "does not exist" in problem
+    assert "Alarms leave" in problem
+    synced.touch()
+    box.tick(1_000)
+    assert clock.problem() is None
+    box.wall = 0
+    box.tick(1_000)
+    problem = clock.problem()
+    assert problem is not None and "1970-01-01" in problem

@@ -36,6 +36,10 @@ def test_status_shows_backlog_drops_link_and_config(tmp_path: Path) -> None:
     agent.accept(Measurement("wl-1", "event", {"type": "sos"}))
     agent.outbox.sync()
     agent.outbox.dropped[Lane.TELEMETRY] = 7
+    agent.sender.refused[Lane.ALARM]["not_authorized"] = 2
+    agent.unwritable[Lane.TELEMETRY] = 4
+    agent.sync_failures = 3
+    agent.disk_error = "records: [Errno 28] No space left on device"
     agent._write_status()
     agent.outbox.close()
 
@@ -48,10 +52,16 @@ def test_status_shows_backlog_drops_link_and_config(tmp_path: Path) -> None:
     assert lines[2].split()[:3] == ["alarm", "1", "waiting"]
     assert lines[3].split()[:3] == ["telemetry", "3", "waiting"]
     assert lines[3].endswith("dropped 7")
+    assert "  refused by the broker (alarm): not_authorized 2" in lines
+    disk = next(line for line in lines if line.startswith("  disk: "))
+    assert "MB free, 3 failed syncs, last error records: [Errno 28]" in disk
+    assert "  lost, could not be queued on the disk: telemetry 4" in lines
     as_json = runner.invoke(app, ["edge", "status", "--config", str(config), "--json"])
     status = orjson.loads(as_json.output)
     assert status["lanes"]["telemetry"] == {
-        "pending": 3, "bytes": status["lanes"]["telemetry"]["bytes"], "oldest_s":
+        "pending": 3, "held": 0, "bytes": status["lanes"]["telemetry"]["bytes"], "oldest_s":
         status["lanes"]["telemetry"]["oldest_s"], "dropped": 7,
     }  # fmt: skip
+    assert status["refused"] == {"alarm": {"not_authorized": 2}}
+    assert status["disk"]["free_bytes"] > 0
     assert status["config_version"] is None
