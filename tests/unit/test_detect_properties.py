@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from villagewatch.config.village import Village
 from villagewatch.contract import DeadLetter, Decoded, Decoder, DeviceInfo, DeviceKind
+from villagewatch.contract.payloads import MAX_AGE_MS
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detectors import Transition
 
@@ -96,16 +97,24 @@ timestamps = st.one_of(
     st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999+14:00"]),
 )
 sequences = st.sampled_from([0, 1, 2**53, 2**63 - 1]) | st.integers(0, 2**63 - 1)
-numbers = st.sampled_from([1.7976931348623157e308, -1.7976931348623157e308, 5e-324, 0.0, -0.0]) | (
-    st.floats(allow_nan=False, allow_infinity=False)
-)
+levels = st.sampled_from([100_000.0, -100_000.0, 5e-324, 0.0, -0.0]) | st.floats(-100_000, 100_000)
+seconds = st.sampled_from([0.0, float(366 * 86400)]) | st.floats(0, 366 * 86400)
+ages = st.sampled_from([0, MAX_AGE_MS]) | st.integers(0, MAX_AGE_MS)
 percent = st.floats(0, 100)
 fractions = st.floats(0, 1)
 
 
 def items(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    base = {"seq": sequences, "ts": timestamps, "clock": st.sampled_from(["synced", "unsynced"])}
-    return st.fixed_dictionaries({**base, **fields})
+    """An item with the given fields, stamped with a device time, an age, or nothing."""
+    base = {"seq": sequences, "clock": st.sampled_from(["synced", "unsynced"])}
+    when: st.SearchStrategy[dict[str, Any]] = st.one_of(
+        st.fixed_dictionaries({"ts": timestamps}),
+        st.fixed_dictionaries({"age_ms": ages}),
+        st.just({}),
+    )
+    return st.builds(
+        lambda item, time: {**item, **time}, st.fixed_dictionaries({**base, **fields}), when
+    )
 
 
 LOCK_EVENT = items(
@@ -124,7 +133,7 @@ LOCK_EVENT = items(
         ),
         "credential": identifiers,
         "method": st.sampled_from(["code", "card", "unknown"]),
-        "duration_s": st.floats(0, 1.7976931348623157e308),
+        "duration_s": seconds,
         "battery": percent,
     }
 )
@@ -135,7 +144,7 @@ CAMERA_EVENT = items(
         "zone": identifiers,
         "box": st.tuples(fractions, fractions, fractions, fractions),
         "score": fractions,
-        "dwell_s": st.floats(0, 1.7976931348623157e308),
+        "dwell_s": seconds,
         "evidence": identifiers,
     }
 )
@@ -252,19 +261,19 @@ def falls_silent(run: Run) -> None:
 Family = tuple[Any, Callable[[Run], None], str, str]
 FAMILIES: dict[str, Family] = {
     "level": (
-        message("wl-level", "telemetry", items({"level_cm": numbers})),
+        message("wl-level", "telemetry", items({"level_cm": levels})),
         level_flood, "wl-level", "level",
     ),
     "rise": (
-        message("wl-rise", "telemetry", items({"level_cm": numbers})),
+        message("wl-rise", "telemetry", items({"level_cm": levels})),
         fast_rise, "wl-rise", "rise",
     ),
     "health": (
-        message("wl-health", "telemetry", items({"level_cm": numbers})),
+        message("wl-health", "telemetry", items({"level_cm": levels})),
         sensor_out_of_range, "wl-health", "range:level_cm",
     ),
     "rain": (
-        message("rain-1", "telemetry", items({"mm": st.floats(0, 1.7976931348623157e308)})),
+        message("rain-1", "telemetry", items({"mm": st.floats(0, 2000)})),
         downpour, "rain-1", "rain",
     ),
     "lock": (message("lock-1", "event", LOCK_EVENT), wrong_codes, "lock-1", "wrong_codes"),
@@ -273,7 +282,7 @@ FAMILIES: dict[str, Family] = {
         message("cam-1", "event", CAMERA_EVENT), garbage_in_zone, "cam-1:road", "exposed_garbage"
     ),
     "offline": (
-        message("wl-offline", "telemetry", items({"level_cm": numbers})),
+        message("wl-offline", "telemetry", items({"level_cm": levels})),
         falls_silent, "wl-offline", "device_offline",
     ),
 }  # fmt: skip
