@@ -53,7 +53,8 @@ class IngestMetrics:
         )
         self.rescued = Counter(
             "villagewatch_ingest_rescued_timestamps",
-            "Items whose device time was implausible and were stamped on receipt.",
+            "Items stamped on receipt: their device time was implausible, or they had none (less "
+            "the age an alarm sent without a trusted clock carries).",
             registry=r,
         )
         self.batch_write_seconds = Histogram(
