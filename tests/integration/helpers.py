@@ -35,9 +35,11 @@ def write_deployment(
     simulate: dict[str, Any] | None = None,
     protocol: str = "5",
     registry: dict[str, Any] | None = None,
+    edit_village: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
     """A settings file plus one village ``testvil`` with water gauges wl-000…, a lock and a
-    button; ``detect``, ``village_detect`` and ``simulate`` fill those sections."""
+    button; ``detect``, ``village_detect`` and ``simulate`` fill those sections, and
+    ``edit_village`` may change the village (a dict) before it is written."""
     directory.mkdir(parents=True, exist_ok=True)
     village = {
         "id": "testvil",
@@ -54,6 +56,8 @@ def write_deployment(
         ],
         "detect": village_detect or {},
     }
+    if edit_village is not None:
+        edit_village(village)
     (directory / "village.yaml").write_bytes(orjson.dumps(village))  # JSON is YAML
     settings = {
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "protocol": protocol},

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -50,28 +51,23 @@ def gauge_reading(device: str, seq: int) -> tuple[str, bytes]:
     return f"vw/v1/testvil/{device}/telemetry", orjson.dumps(body)
 
 
-def fast_gauges(settings: Path) -> Path:
+def fast_gauges(village: dict[str, Any]) -> None:
     """Gauges that report every second, found offline after 3 s without grouping delay."""
-    village_file = settings.parent / "village.yaml"
-    village = orjson.loads(village_file.read_bytes())
     for device in village["devices"]:
         if device["id"].startswith("wl-"):
             device["interval_s"] = 1
     village["detect"] = {"kinds": {"water_level": {"offline": {"factor": 3, "group_s": 0}}}}
-    village_file.write_bytes(orjson.dumps(village))
-    return settings
 
 
 def test_a_stepped_clock_neither_silences_everyone_nor_hides_a_gauge_that_died(
     mosquitto: Mosquitto, tmp_path: Path, campaign: Campaign
 ) -> None:
     metrics_port = free_port()
-    settings = fast_gauges(
-        write_deployment(
-            tmp_path, mqtt_port=mosquitto.port, devices=GAUGES,
-            store={"kind": "sqlite", "path": "r.db"},
-            detect={"metrics_port": metrics_port, "tick_s": 0.5, "state_path": "d.db"},
-        )
+    settings = write_deployment(
+        tmp_path, mqtt_port=mosquitto.port, devices=GAUGES,
+        store={"kind": "sqlite", "path": "r.db"},
+        detect={"metrics_port": metrics_port, "tick_s": 0.5, "state_path": "d.db"},
+        edit_village=fast_gauges,
     )  # fmt: skip
     db = tmp_path / "d.db"
     clock = SteppedClock(tmp_path)
@@ -118,6 +114,11 @@ def test_a_stepped_clock_neither_silences_everyone_nor_hides_a_gauge_that_died(
     assert (detect.metric("villagewatch_detect_clock_skew_seconds") or 0) == 0, "back to normal"
 
 
+def with_teams(village: dict[str, Any]) -> None:
+    team = {"members": [{"id": "lead", "name": "Lead", "role": "leader"}], "channels": ["hook"]}
+    village["team"] = village["grids"][0]["team"] = team
+
+
 def test_a_clock_step_does_not_escalate_every_open_alert(
     mosquitto: Mosquitto, tmp_path: Path, campaign: Campaign
 ) -> None:
@@ -125,18 +126,13 @@ def test_a_clock_step_does_not_escalate_every_open_alert(
     metrics_port = free_port()
     settings = write_deployment(
         tmp_path, mqtt_port=mosquitto.port, store={"kind": "sqlite", "path": "r.db"},
-        detect={"metrics_port": free_port(), "state_path": "d.db"},
+        detect={"metrics_port": free_port(), "state_path": "d.db"}, edit_village=with_teams,
     )  # fmt: skip
     raw = orjson.loads(settings.read_bytes())
     raw["alerts"] = {
         "state_path": "a.db", "metrics_port": metrics_port, "escalate_after_s": 900,
         "poll_s": 0.2, "channels": {"hook": {"kind": "webhook", "url": "http://127.0.0.1:9/"}},
     }  # fmt: skip
-    village_file = settings.parent / "village.yaml"
-    village = orjson.loads(village_file.read_bytes())
-    team = {"members": [{"id": "lead", "name": "Lead", "role": "leader"}], "channels": ["hook"]}
-    village["team"] = village["grids"][0]["team"] = team
-    village_file.write_bytes(orjson.dumps(village))
     settings.write_bytes(orjson.dumps(raw))
     detect = DetectProcess(settings, raw["detect"]["metrics_port"]).start()
     clock = SteppedClock(tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -34,12 +35,8 @@ def sos(seq: int, ts: int) -> tuple[str, bytes]:
     return "vw/v1/testvil/sos-1/event", orjson.dumps(body)
 
 
-def with_houses(settings: Path) -> Path:
-    village_file = settings.parent / "village.yaml"
-    village = orjson.loads(village_file.read_bytes())
+def with_houses(village: dict[str, Any]) -> None:
     village["houses"] = HOUSES
-    village_file.write_bytes(orjson.dumps(village))
-    return settings
 
 
 def test_lock_events_at_the_largest_timestamp_do_not_stall_detect(
@@ -47,11 +44,10 @@ def test_lock_events_at_the_largest_timestamp_do_not_stall_detect(
 ) -> None:
     """More poison than detect's receive window, then an SOS: the SOS is recorded."""
     metrics_port = free_port()
-    settings = with_houses(
-        write_deployment(
-            tmp_path, mqtt_port=mosquitto.port, store={"kind": "sqlite", "path": "r.db"},
-            detect={"metrics_port": metrics_port, "receive_maximum": 5, "state_path": "d.db"},
-        )
+    settings = write_deployment(
+        tmp_path, mqtt_port=mosquitto.port, store={"kind": "sqlite", "path": "r.db"},
+        detect={"metrics_port": metrics_port, "receive_maximum": 5, "state_path": "d.db"},
+        edit_village=with_houses,
     )  # fmt: skip
     db = tmp_path / "d.db"
     detect = DetectProcess(settings, metrics_port).start()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -299,53 +300,10 @@ def check(family: str, hostile: tuple[str, str, dict[str, Any]], received_offset
     ]
 
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-OFFSETS = st.integers(-MIN, MIN)
-
-
-@SETTINGS
-@given(hostile=FAMILIES["level"][0], offset=OFFSETS)
-def test_level_alerts_survive_any_one_message(hostile: Any, offset: int) -> None:
-    check("level", hostile, offset)
-
-
-@SETTINGS
-@given(hostile=FAMILIES["rise"][0], offset=OFFSETS)
-def test_rise_alerts_survive_any_one_message(hostile: Any, offset: int) -> None:
-    check("rise", hostile, offset)
-
-
-@SETTINGS
-@given(hostile=FAMILIES["health"][0], offset=OFFSETS)
-def test_sensor_health_alerts_survive_any_one_message(hostile: Any, offset: int) -> None:
-    check("health", hostile, offset)
-
-
-@SETTINGS
-@given(hostile=FAMILIES["rain"][0], offset=OFFSETS)
-def test_rain_alerts_survive_any_one_message(hostile: Any, offset: int) -> None:
-    check("rain", hostile, offset)
-
-
-@SETTINGS
-@given(hostile=FAMILIES["lock"][0], offset=OFFSETS)
-def test_lock_alerts_survive_any_one_message(hostile: Any, offset: int) -> None:
-    check("lock", hostile, offset)
-
-
-@SETTINGS
-@given(hostile=FAMILIES["sos"][0], offset=OFFSETS)
-def test_sos_alerts_survive_any_one_message(hostile: Any, offset: int) -> None:
-    check("sos", hostile, offset)
-
-
-@SETTINGS
-@given(hostile=FAMILIES["camera"][0], offset=OFFSETS)
-def test_camera_alerts_survive_any_one_message(hostile: Any, offset: int) -> None:
-    check("camera", hostile, offset)
-
-
-@SETTINGS
-@given(hostile=FAMILIES["offline"][0], offset=OFFSETS)
-def test_offline_alerts_survive_any_one_message(hostile: Any, offset: int) -> None:
-    check("offline", hostile, offset)
+@pytest.mark.parametrize("family", FAMILIES)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), offset=st.integers(-MIN, MIN))
+def test_the_alert_survives_any_one_accepted_message(
+    family: str, data: st.DataObject, offset: int
+) -> None:
+    check(family, data.draw(FAMILIES[family][0], label="hostile"), offset)

@@ -46,7 +46,7 @@ from villagewatch.contract import (
     subscription,
 )
 from villagewatch.diskspace import export_free_space
-from villagewatch.ingest.evidence import decode_evidence
+from villagewatch.ingest.evidence import Evidence, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
@@ -186,7 +186,7 @@ class IngestService:
         self,
         mid: int,
         qos: int,
-        decoded: Decoded | DeadLetter,
+        decoded: Decoded | DeadLetter | Evidence,
         *,
         topic: str,
         payload: bytes,
@@ -194,7 +194,10 @@ class IngestService:
     ) -> None:
         """Hand a message to the intake; if that fails (a bug of ours), its dead letter."""
         try:
-            self._intake.add(mid, qos, self._generation, decoded)
+            if isinstance(decoded, Evidence):
+                self._intake.add_evidence(mid, qos, self._generation, decoded)
+            else:
+                self._intake.add(mid, qos, self._generation, decoded)
         except Exception:  # supervisor: as for the decoder
             log.exception("Intake failed on a message on %.100s; dead-lettered", topic)
             letter = DeadLetter.of(
@@ -215,17 +218,7 @@ class IngestService:
             evidence = DeadLetter.of(
                 received_ns, topic, RejectReason.INTERNAL_ERROR, "evidence check error", payload
             )
-        if isinstance(evidence, DeadLetter):
-            self._take(mid, qos, evidence, topic=topic, payload=payload, received_ns=received_ns)
-            return
-        try:
-            self._intake.add_evidence(mid, qos, self._generation, evidence)
-        except Exception:  # supervisor: as for the decoder
-            log.exception("Intake failed on evidence on %.100s; dead-lettered", topic)
-            letter = DeadLetter.of(
-                received_ns, topic, RejectReason.INTERNAL_ERROR, "intake error", payload
-            )
-            self._intake.add(mid, qos, self._generation, letter)
+        self._take(mid, qos, evidence, topic=topic, payload=payload, received_ns=received_ns)
 
     def _on_connect(
         self,
