@@ -18,6 +18,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from villagewatch.devservers import free_port
+from villagewatch.mqtt import close_threaded
 
 T = TypeVar("T")
 NOW_MS = int(time.time() * 1000)
@@ -117,8 +118,7 @@ def publish_all(
             info.wait_for_publish(timeout=120)
             assert info.is_published() or qos == 0, "broker did not acknowledge a publish"
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_threaded(client)
     return len(infos)
 
 
@@ -252,8 +252,7 @@ def publish_through_outages(
                 "publishes not acknowledged"
             )
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_threaded(client)
 
 
 def stored_readings(influx: Any, db: str) -> int:

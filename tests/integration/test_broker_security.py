@@ -26,11 +26,15 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from typer.testing import CliRunner
 
+from tests.faults import Campaign
 from villagewatch.cli import app
 from villagewatch.devservers import Mosquitto, TlsFiles, free_port, make_test_tls
+from villagewatch.mqtt import close_threaded
 from villagewatch.testing import TINY_JPEG
 
 from .helpers import IngesterProcess, wait_until
+
+pytestmark = pytest.mark.campaign
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION = REPO / "config/production/villagewatch.yaml"
@@ -147,8 +151,7 @@ class Peer:
         return [t for t, _, _ in self.received]
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_threaded(self.client)  # with loop_start's wake-up sockets, not left to the GC
 
 
 @pytest.fixture
@@ -194,7 +197,7 @@ def test_every_client_signs_in(peers: Any) -> None:
     assert peers(None).refused == NOT_AUTHORISED  # paho's "Not authorized" (0x87)
 
 
-def test_a_device_publishes_only_its_own_topics(peers: Any) -> None:
+def test_a_device_publishes_only_its_own_topics(peers: Any, campaign: Campaign) -> None:
     observer = peers("vw-ingest-2")  # reads telemetry, event and evidence of every village
     observer.subscribe("vw/v1/+/+/telemetry", "vw/v1/+/+/event", "vw/v1/+/+/evidence/+")
     watcher = peers("vw-detect-1")  # reads status
@@ -212,8 +215,7 @@ def test_a_device_publishes_only_its_own_topics(peers: Any) -> None:
         ("vw/v1/dongcun/cam-market/evidence/e2", TINY_JPEG),  # another camera
         ("vw/v1/xicun/edge-xicun/config/reported", b"{}"),
     ]
-    for topic, payload in foreign:
-        assert agent.publish(topic, payload) == NOT_AUTHORISED, topic
+    refused = sum(agent.publish(topic, payload) == NOT_AUTHORISED for topic, payload in foreign)
     own = [
         reading("wl-bridge", 1),
         reading("rain-north", 1),
@@ -226,6 +228,15 @@ def test_a_device_publishes_only_its_own_topics(peers: Any) -> None:
         assert agent.publish(topic, payload) < 0x80, topic
     wait_until(lambda: len(observer.received) == 4, timeout=20, what="the agent's own data")
     wait_until(lambda: watcher.received and writer.received, timeout=20, what="status, report")
+    delivered = observer.topics() + watcher.topics() + writer.topics()
+    mine = {t for t, _ in own}
+    campaign.row(
+        f"an edge credential publishes {len(foreign)} topics not its own and {len(own)} of its own",
+        offered=len(foreign) + len(own), stored=sum(t in mine for t in delivered),
+        lost=len(own) - len(set(delivered) & mine),
+        duplicated=len(foreign) - refused + sum(t not in mine for t in delivered),
+    )  # fmt: skip
+    assert refused == len(foreign)
     assert observer.topics() == [t for t, _ in own[:4]]
     assert watcher.topics() == ["vw/v1/dongcun/edge-bridge/status"]
     assert writer.topics() == ["vw/v1/dongcun/edge-bridge/config/reported"]
@@ -237,6 +248,7 @@ def test_a_device_cannot_take_over_a_session_with_another_identitys_client_id(
     shipped: tuple[Path, TlsFiles],
     peers: Any,
     ingesters: list[IngesterProcess],
+    campaign: Campaign,
 ) -> None:
     """An edge credential connecting with client id ``vw-ingest-1`` neither disconnects the
     ingester nor wipes its session: the 100 readings queued while it was away all arrive."""
@@ -266,6 +278,11 @@ def test_a_device_cannot_take_over_a_session_with_another_identitys_client_id(
         timeout=60,
         what="the 100 queued readings stored",
     )
+    stored = int(ingester.metric("villagewatch_ingest_readings_stored_total") or 0)
+    campaign.row(
+        "an edge credential connects as vw-ingest-1 while 100 readings wait for the ingester",
+        offered=100, stored=stored, lost=100 - stored,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("share_group", [None, "ingest"], ids=["plain", "shared"])
@@ -276,6 +293,7 @@ def test_a_device_cannot_make_the_broker_keep_its_evidence(
     peers: Any,
     ingesters: list[IngesterProcess],
     share_group: str | None,
+    campaign: Campaign,
 ) -> None:
     """Pictures published retained are stored, and the broker keeps none of them: a new
     subscriber gets no retained copy. The ingester's own clears (which a shared subscription
@@ -301,6 +319,13 @@ def test_a_device_cannot_make_the_broker_keep_its_evidence(
     marker = "vw/v1/dongcun/cam-bridge/evidence/marker"
     assert camera.publish(marker, TINY_JPEG) < 0x80  # comes after any retained copy
     wait_until(lambda: marker in late.topics(), timeout=20, what="the marker picture")
+    kept = len(late.received) - 1  # retained copies the broker still held
+    stored = int(ingester.metric("villagewatch_ingest_evidence_stored_total") or 0)
+    campaign.row(
+        f"a camera publishes {pictures} pictures retained ({share_group or 'plain'} "
+        "subscription): the broker keeps none",
+        offered=pictures, stored=stored, lost=pictures - stored, duplicated=kept,
+    )  # fmt: skip
     assert late.received == [(marker, TINY_JPEG, False)]
     wait_until(
         lambda: ingester.metric("villagewatch_ingest_evidence_stored_total") == pictures + 1,
@@ -311,7 +336,7 @@ def test_a_device_cannot_make_the_broker_keep_its_evidence(
     assert len(list((tmp_path / "evidence" / "dongcun" / "cam-bridge").glob("*.jpg"))) == 21
 
 
-def test_a_device_cannot_read_others_data(peers: Any) -> None:
+def test_a_device_cannot_read_others_data(peers: Any, campaign: Campaign) -> None:
     thief = peers("edge-bridge")
     thief.subscribe("#", "vw/v1/#", "vw/v1/xicun/+/telemetry", "vw/v1/+/+/config")
     other = peers("edge-xicun")
@@ -326,6 +351,12 @@ def test_a_device_cannot_read_others_data(peers: Any) -> None:
     assert writer.publish("vw/v1/dongcun/edge-bridge/config", config, retain=True) < 0x80
     wait_until(lambda: len(watcher.received) == 3, timeout=20, what="the others' data published")
     wait_until(lambda: thief.received, timeout=20, what="its own config")
+    leaked = [t for t in thief.topics() if t != "vw/v1/dongcun/edge-bridge/config"]
+    campaign.row(
+        "an edge credential subscribes to # and to others' topics while others publish",
+        offered=4, stored=len(watcher.received), lost=3 - len(watcher.received),
+        duplicated=len(leaked),
+    )  # fmt: skip
     # once per matching subscription (three of them match it), and nothing else
     assert set(thief.topics()) == {"vw/v1/dongcun/edge-bridge/config"}
     thief.close()
