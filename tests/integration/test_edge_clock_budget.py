@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.faults import Campaign
 from villagewatch.contract import Clock, Decoded, Decoder, DeviceInfo, DeviceKind
 from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
@@ -167,8 +168,9 @@ def test_a_long_outage_past_the_disk_budget_drops_oldest_telemetry_and_keeps_eve
     assert got_telemetry == telemetry_seqs[dropped:], "oldest first, and nothing else"
 
 
+@pytest.mark.campaign
 def test_an_sos_leaves_at_once_without_a_time_source_and_the_centre_stamps_it(
-    tmp_path: Path, mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture, campaign: Campaign
 ) -> None:
     """No sync file on the box: the clock is never trusted, telemetry waits, the SOS does not."""
     missing = tmp_path / "no-timesyncd" / "synchronized"
@@ -204,6 +206,10 @@ def test_an_sos_leaves_at_once_without_a_time_source_and_the_centre_stamps_it(
     finally:
         collector.close()
     got = [g for g in collector.messages() if g.topic.endswith("sos-1/event")]
+    campaign.row(
+        "an SOS pressed on an edge box with no time source",
+        offered=1, stored=len(got), lost=1 - len(got), duplicated=max(0, len(got) - 1),
+    )  # fmt: skip
     assert got, "the SOS left without waiting for the clock"
     (item,) = got[0].items
     assert "ts" not in item and item["clock"] == "unsynced", item

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.faults import Campaign
 from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.measurement import Emit, Measurement
@@ -44,8 +45,9 @@ def wl_readings(collector: Collector) -> int:
     return sum(len(g.items) for g in collector.messages() if g.topic.endswith("wl-1/telemetry"))
 
 
+@pytest.mark.campaign
 def test_an_sos_the_acl_refuses_stays_pending_and_arrives_once_the_acl_allows_it(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, campaign: Campaign
 ) -> None:
     acl = tmp_path / "acl"
     acl.write_text(ACL_WITHOUT_SOS)
@@ -93,6 +95,10 @@ def test_an_sos_the_acl_refuses_stays_pending_and_arrives_once_the_acl_allows_it
         assert len(told) == 1, told  # once, however often it was tried
         assert "not authorised" in told[0] and "ACL" in told[0], told
         sos = [i for g in collector.messages() if "sos-1" in g.topic for i in g.items]
+        campaign.row(
+            "the broker's ACL refuses an SOS until the maintainer fixes it (readings flow on)",
+            offered=1, stored=len(sos), lost=1 - len(sos), duplicated=max(0, len(sos) - 1),
+        )  # fmt: skip
         assert [i["type"] for i in sos] == ["sos"]
         assert connects(broker) == 1, "the connection never flapped"
     finally:
@@ -119,8 +125,9 @@ class BigEvidence:
         pytest.param("max_packet_size 4096", id="announced-in-connack"),
     ],
 )
+@pytest.mark.campaign
 def test_a_record_too_large_for_the_broker_goes_to_dead_letters_and_the_rest_flows(
-    tmp_path: Path, limit: str
+    tmp_path: Path, limit: str, campaign: Campaign
 ) -> None:
     broker = Mosquitto(tmp_path / "mosquitto", shipped_queues=False, extra=limit).start()
     collector = Collector(broker.port, "v")
@@ -156,6 +163,11 @@ def test_a_record_too_large_for_the_broker_goes_to_dead_letters_and_the_rest_flo
         assert status["refused"]["evidence"]["too_large"] == 1
         assert status["dead_letters"]["records"] == 1
         lines = letters.read_bytes().splitlines()
+        campaign.row(
+            f"a picture too large for the broker ({limit}): kept in the box's dead-letter file",
+            offered=1, stored=len(lines), lost=1 - len(lines),
+            duplicated=max(0, len(lines) - 1) + int(str(seen["connects"])) - 1,
+        )  # fmt: skip
         (letter,) = [orjson.loads(line) for line in lines]
         assert (letter["lane"], letter["reason"]) == ("evidence", "too_large")
         assert letter["topic"] == "vw/v1/v/cam-1/evidence/ev-1"
