@@ -10,6 +10,8 @@ village with an agent of its own, to have another identity's data to steal.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -396,3 +398,45 @@ def ingester_settings(
     path = directory / "settings.yaml"
     path.write_text(yaml.safe_dump(s, allow_unicode=True), encoding="utf-8")
     return path, metrics_port
+
+
+def test_absolute_secret_paths_are_used_and_an_unreadable_one_stops_the_start(
+    tmp_path: Path,
+    broker: Mosquitto,
+    shipped: tuple[Path, TlsFiles],
+    peers: Any,
+    ingesters: list[IngesterProcess],
+    campaign: Campaign,
+) -> None:
+    """The shipped edge.yaml names its password and CA by absolute paths, which used to vanish:
+    the client connected with no password and no TLS. Here an ingester signs in over TLS with
+    an absolute password file and CA; with a password file it cannot read it does not start."""
+    creds, _ = shipped
+    settings, metrics_port = ingester_settings(tmp_path, broker, shipped)
+    s = yaml.safe_load(settings.read_text(encoding="utf-8"))
+    del s["mqtt"]["credentials_dir"]
+    s["mqtt"].update(username="vw-ingest-1", password_file=str(creds / "vw-ingest-1.password"))
+    settings.write_text(yaml.safe_dump(s, allow_unicode=True), encoding="utf-8")
+    ingester = IngesterProcess(settings, metrics_port)
+    ingesters.append(ingester.start())
+    device = peers("edge-bridge")
+    for seq in range(50):
+        assert device.publish(*reading("wl-bridge", seq)) < 0x80
+    wait_until(
+        lambda: ingester.metric("villagewatch_ingest_readings_stored_total") == 50,
+        timeout=30, what="50 readings over TLS with the absolute paths' password",
+    )  # fmt: skip
+    stored = int(ingester.metric("villagewatch_ingest_readings_stored_total") or 0)
+    assert ingester.terminate() == 0
+    s["mqtt"]["password_file"] = str(tmp_path / "nowhere" / "vw-ingest-1.password")
+    settings.write_text(yaml.safe_dump(s, allow_unicode=True), encoding="utf-8")
+    refused = subprocess.run(
+        [sys.executable, "-m", "villagewatch", "ingest", "--config", str(settings)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    campaign.row(
+        "an ingester with absolute password and CA paths over TLS (and one it cannot read)",
+        offered=50, stored=stored, lost=50 - stored,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "mqtt.password_file: cannot read the password file" in refused.stderr
