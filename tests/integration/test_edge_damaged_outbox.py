@@ -8,6 +8,9 @@ import asyncio
 import random
 from pathlib import Path
 
+import pytest
+
+from tests.faults import Campaign
 from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.measurement import Measurement
@@ -16,8 +19,9 @@ from villagewatch.ports import free_port
 from .edge_world import Collector, edge_settings, scrape_metrics
 
 
+@pytest.mark.campaign
 def test_damaged_outbox_files_cost_the_damaged_records_only(
-    tmp_path: Path, mosquitto: Mosquitto
+    tmp_path: Path, mosquitto: Mosquitto, campaign: Campaign
 ) -> None:
     before = EdgeAgent(edge_settings(tmp_path, mosquitto.port))  # never connects: all stays queued
     made: list[tuple[str, str, int]] = []
@@ -69,6 +73,11 @@ def test_damaged_outbox_files_cost_the_damaged_records_only(
     assert status["corrupt"] == corrupt
     assert f"villagewatch_edge_outbox_corrupt_total {float(corrupt)}" in str(seen["metrics"])
     got = collector.keys()
+    campaign.row(
+        f"a power cut tore the outbox and 5 bytes flipped: {corrupt} records damaged on disk "
+        "(counted, the only ones not sent)",
+        offered=len(made) - corrupt, stored=len(got), lost=len(made) - corrupt - len(got),
+    )  # fmt: skip
     assert got <= set(made), "nothing invented"
     assert len(got) == len(made) - corrupt, "every good record delivered"
     assert made[-1] not in got  # (the last one made was telemetry: the torn one)
