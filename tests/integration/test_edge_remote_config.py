@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from paho.mqtt import publish
 from paho.mqtt.client import MQTTv5
 
+from tests.faults import Campaign
 from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.settings import EdgeSettings
@@ -152,8 +154,9 @@ def test_withdrawing_the_desired_config_returns_to_edge_yaml(
     assert [r["applied"] for r in reports(collector)] == [True, True]
 
 
+@pytest.mark.campaign
 def test_a_config_that_cannot_be_saved_is_refused_and_the_agent_keeps_sending(
-    tmp_path: Path, mosquitto: Mosquitto
+    tmp_path: Path, mosquitto: Mosquitto, campaign: Campaign
 ) -> None:
     """Saving remote-config.json fails (here: its temporary name is taken by a directory, which
     stops root as well as anyone): an error no config check foresaw, isolated to that message."""
@@ -178,6 +181,11 @@ def test_a_config_that_cannot_be_saved_is_refused_and_the_agent_keeps_sending(
     finally:
         collector.close()
     (report,) = reports(collector)
+    campaign.row(
+        "a desired config the edge cannot save (the agent kept sending, and said why)",
+        offered=1, stored=int(report["applied"] is False), lost=int(report["applied"] is not False),
+        stalled_s=0.0 if seen["after"] else 2.0,
+    )  # fmt: skip
     assert report["version"] == 3 and report["applied"] is False
     assert "could not be saved" in report["error"], report
     assert agent.applied is None, "edge.yaml keeps running"
