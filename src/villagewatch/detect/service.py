@@ -25,7 +25,6 @@ from paho.mqtt.client import ConnectFlags, DisconnectFlags
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from villagewatch.backoff import Backoff
 from villagewatch.config import Deployment, SQLiteSettings
@@ -39,6 +38,7 @@ from villagewatch.contract import (
     subscription,
 )
 from villagewatch.detect.engine import DetectEngine
+from villagewatch.detect.metrics import DetectMetrics
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors import Transition
 from villagewatch.detectors.events import RegisteredCredential
@@ -51,67 +51,11 @@ from villagewatch.sqlitetx import SQLITE_METRICS
 from villagewatch.steadyclock import SteadyClock
 from villagewatch.waiting import sleep_or_stop
 
-__all__ = ["DetectMetrics", "DetectService", "data_folders", "decoder_for"]
+__all__ = ["DetectService", "data_folders", "decoder_for"]
 
 log = logging.getLogger(__name__)
 
 _SEND, _SKIP = SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE, SubscribeOptions.RETAIN_DO_NOT_SEND
-
-
-class DetectMetrics:
-    """``villagewatch_detect_*`` metrics, in a registry of their own."""
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = r = registry or CollectorRegistry()
-        self.messages = Counter("villagewatch_detect_messages", "Messages received.", registry=r)
-        self.rejected = Counter(
-            "villagewatch_detect_rejected",
-            "Messages refused by the contract.",
-            ["reason"],
-            registry=r,
-        )
-        self.transitions = Counter(
-            "villagewatch_detect_transitions", "Alert transitions recorded.", ["action"], registry=r
-        )
-        self.commit_seconds = Histogram(
-            "villagewatch_detect_commit_seconds",
-            "Time to commit state and transitions.",
-            registry=r,
-        )
-        self.duplicates = Counter(
-            "villagewatch_detect_duplicates",
-            "Readings and events already processed (redelivered after a restart).",
-            registry=r,
-        )
-        self.failed = Counter(
-            "villagewatch_detect_failed",
-            "Messages or timer passes whose detectors raised: kept as dead letters, "
-            "acknowledged, skipped (by where it happened: message, tick, restore).",
-            ["stage"],
-            registry=r,
-        )
-        self.status_ignored = Counter(
-            "villagewatch_detect_status_ignored",
-            "Edge agents' statuses, or devices they listed, left out: from no agent of the "
-            "village (unknown_agent), or devices the village config gives to another agent "
-            "(not_its_device).",
-            ["why"],
-            registry=r,
-        )
-        self.unsaved = Gauge(
-            "villagewatch_detect_unsaved_seconds",
-            "How long detect has been unable to save its state and transitions (0: saving).",
-            registry=r,
-        )
-        self.clock_skew = Gauge(
-            "villagewatch_detect_clock_skew_seconds",
-            "How far the system clock moved since detect started (silence and timers go by "
-            "elapsed time, not by it).",
-            registry=r,
-        )
-        self.connected = Gauge(
-            "villagewatch_detect_broker_connected", "1 while connected to the broker.", registry=r
-        )
 
 
 class DetectService:
