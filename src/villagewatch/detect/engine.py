@@ -49,33 +49,39 @@ class _Seen:
 
     Readings and events travel on different topics (and the edge sends alarms before
     backlog), so each channel has its own memory: a lock's old battery readings are not
-    duplicates of the events that overtook them.
+    duplicates of the events that overtook them. Per boot, the sequence numbers in the order
+    they came; past ``_RECENT`` in all, the oldest boot's oldest go first.
     """
 
-    __slots__ = ("recent",)
+    __slots__ = ("boots", "size")
 
-    def __init__(self, recent: dict[tuple[str, int], None] | None = None) -> None:
-        self.recent = recent if recent is not None else {}
+    def __init__(self, boots: dict[str, dict[int, None]] | None = None) -> None:
+        self.boots = boots if boots is not None else {}
+        self.size = sum(len(seqs) for seqs in self.boots.values())
 
     def first_time(self, boot: str, seq: int) -> bool:
-        recent = self.recent
-        key = (boot, seq)
-        if key in recent:
+        seqs = self.boots.get(boot)
+        if seqs is None:
+            seqs = self.boots[boot] = {}
+        elif seq in seqs:
             return False
-        recent[key] = None
-        if len(recent) > _RECENT:
-            del recent[next(iter(recent))]  # the oldest: dicts keep insertion order
+        seqs[seq] = None
+        self.size += 1
+        if self.size > _RECENT:
+            oldest = next(iter(self.boots))
+            first = self.boots[oldest]
+            del first[next(iter(first))]
+            if not first:
+                del self.boots[oldest]
+            self.size -= 1
         return True
 
     def to_json(self) -> dict[str, list[int]]:
-        out: dict[str, list[int]] = {}
-        for boot, seq in self.recent:
-            out.setdefault(boot, []).append(seq)
-        return out
+        return {boot: list(seqs) for boot, seqs in self.boots.items()}
 
     @classmethod
     def from_json(cls, raw: dict[str, list[int]]) -> _Seen:
-        return cls({(str(boot), int(seq)): None for boot, seqs in raw.items() for seq in seqs})
+        return cls({str(boot): dict.fromkeys(map(int, seqs)) for boot, seqs in raw.items()})
 
 
 def _seen_of(saved: dict[str, Any]) -> tuple[_Seen, _Seen]:
