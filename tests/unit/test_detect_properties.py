@@ -205,8 +205,8 @@ class Run:
 
 
 def river(device: str, run: Run) -> None:
-    """Twenty quiet minutes at 120 cm, then a flood rising 2 cm a minute to 300 cm."""
-    levels = [120.0 + (i % 3) * 0.3 for i in range(20)] + [120.0 + 2 * i for i in range(1, 91)]
+    """Twenty quiet minutes at 120 cm, then a flood rising 5 cm a minute to 300 cm."""
+    levels = [120.0 + (i % 3) * 0.3 for i in range(20)] + [120.0 + 5 * i for i in range(1, 37)]
     for i, level in enumerate(levels):
         run.item(device, "telemetry", 1000 + i, NOW + i * MIN, level_cm=level)
 

@@ -138,6 +138,14 @@ class HealthConfig(BaseModel):
         description="An excursion that lasts longer is a real change of level, not a spike: "
         "its readings count as good from then on.",
     )
+    spike_settle_readings: int | None = Field(
+        5,
+        ge=1,
+        description="An excursion whose readings hold together (each within `spike` of the one "
+        "before) for this many readings is a real change of level — a flood rising faster than "
+        "the median follows, or a history that was wrong — not a spike: its readings count as "
+        "good from then on; unset: only spike_max_s ends it.",
+    )
     rate_max_per_s: float | None = Field(
         None, gt=0, description="Faster change between readings is suspect (no alert of its own)."
     )

@@ -44,6 +44,8 @@ class _Series:
     flat_since: int | None = None
     spike_since: int | None = None
     spike_baseline: float | None = None
+    spike_steady: int = 0
+    """Readings in a row of the excursion that held together (each near the one before)."""
     noise: float = 0.0
     """Running mean of the absolute change between consecutive good readings."""
     last_good: float | None = None
@@ -59,6 +61,7 @@ class _Series:
             "flat_since": self.flat_since,
             "spike_since": self.spike_since,
             "spike_baseline": self.spike_baseline,
+            "spike_steady": self.spike_steady,
             "noise": self.noise,
             "last_good": self.last_good,
             "firing": sorted(self.firing),
@@ -193,6 +196,10 @@ class SensorHealth(Detector):
                 self._end_spike(p, "a real change of level")
                 s.good.clear()
                 return True
+            if self._settled(p, threshold):
+                self._end_spike(p, "a real change of level: the readings hold together")
+                s.good.clear()
+                return True
             return False
         if len(s.good) < min(3, s.good.maxlen or 3):
             s.score = 0.0
@@ -210,7 +217,18 @@ class SensorHealth(Detector):
         self._toggle(p, "spike", True, message, baseline=median)
         return False
 
+    def _settled(self, p: _Point, threshold: float) -> bool:
+        """Whether the excursion's readings have held together — each within ``threshold`` of
+        the one before — for ``spike_settle_readings`` readings: a flood rising faster than the
+        median follows, or a median built on wrong readings, is no spike to hold for an hour."""
+        s, limit = p.series, self._cfg.spike_settle_readings
+        if limit is None or s.last_value is None:
+            return False
+        s.spike_steady = s.spike_steady + 1 if abs(p.value - s.last_value) <= threshold else 0
+        return s.spike_steady >= limit
+
     def _end_spike(self, p: _Point, why: str) -> None:
+        p.series.spike_steady = 0
         p.series.spike_since = p.series.spike_baseline = None
         p.series.score = 0.0
         self._toggle(p, "spike", False, f"{p.metric} spike over ({why}, now {p.value:g})")
@@ -259,6 +277,7 @@ class SensorHealth(Detector):
             s.last_ms, s.last_value = raw["last_ms"], raw["last_value"]
             s.flat_ref, s.flat_since = raw["flat_ref"], raw["flat_since"]
             s.spike_since, s.spike_baseline = raw["spike_since"], raw["spike_baseline"]
+            s.spike_steady = raw.get("spike_steady", 0)
             s.noise, s.last_good = raw["noise"], raw["last_good"]
             s.firing = set(raw["firing"])
 

@@ -49,7 +49,7 @@ def run(
             BASE + [90.0] * 7,
             [("spike:level_cm", "fire", "yellow"), ("spike:level_cm", "clear", "yellow")],
             [False, False, False, False, False, True, True],
-            id="lasting-change-of-level-is-accepted-after-an-hour",
+            id="lasting-change-of-level-is-accepted-when-it-holds-for-five-readings",
         ),
     ],
 )
@@ -136,3 +136,33 @@ def test_health_state_survives_snapshot_restore() -> None:
     second.restore(first.snapshot())
     transitions, _ = second.check(reading(9 * 15, level_cm=60.0))
     assert summary(transitions) == [("spike:level_cm", "clear", "yellow")]
+
+
+def test_a_fast_steady_rise_is_a_real_rise_within_a_few_readings_not_an_hour_of_spike() -> None:
+    """A quiet river, then 5 cm a minute: the median lags the rise and calls it a spike, but
+    a rise whose readings hold together is let through after five readings — the level alert
+    must not wait an hour (the excursion's own limit) while a flood rises."""
+    quiet = [120.0 + (i % 3) * 0.3 for i in range(20)]
+    rise = [120.0 + 5 * i for i in range(1, 40)]
+    transitions, usable = run(quiet + rise, step_min=1)
+    held = [i for i, ok in enumerate(usable) if not ok]
+    assert len(held) <= 7, held
+    assert transitions[-1] == ("spike:level_cm", "clear", "yellow")
+
+
+def test_a_wild_reading_that_wanders_is_still_a_spike() -> None:
+    """Jumps that come and go in both directions are no steady rise."""
+    transitions, usable = run([*BASE, 90.0, 70.0, 95.0, 72.0, 60.1], step_min=1)
+    assert transitions == [
+        ("spike:level_cm", "fire", "yellow"),
+        ("spike:level_cm", "clear", "yellow"),
+    ]
+    assert usable[-5:] == [False, False, False, False, True]
+
+
+def test_a_median_built_on_wrong_readings_gives_way_to_the_real_level() -> None:
+    """Two readings at 1,000 m first (one hostile message), then the river: after five that
+    hold together the river is the level, not an hour of 'spike'."""
+    transitions, usable = run([100_000.0, 100_000.0, *BASE, *BASE], step_min=1)
+    assert usable[-8:] == [True] * 8
+    assert transitions[-1] == ("spike:level_cm", "clear", "yellow")
