@@ -608,7 +608,7 @@ def broker_credentials(
         write_credentials,
     )
 
-    deployments = [_loaded(partial(load_deployment, read_files=False), c) for c in config]
+    deployments = [_deployment(c, uses=()) for c in config]
     try:
         identities = merged(identities_of(d) for d in deployments)
         written = write_credentials(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 import pytest
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from villagewatch.config.village import Village
 from villagewatch.contract import DeadLetter, Decoded, Decoder, DeviceInfo, DeviceKind
-from villagewatch.contract.payloads import MAX_AGE_MS
+from villagewatch.contract.payloads import MAX_AGE_MS, SmartLockEvent
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detectors import Transition
 
@@ -120,18 +120,7 @@ def items(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[s
 
 LOCK_EVENT = items(
     {
-        "type": st.sampled_from(
-            [
-                "unlock",
-                "lock",
-                "wrong_code",
-                "tamper",
-                "forced_open",
-                "door_ajar",
-                "jammed",
-                "low_battery",
-            ]
-        ),
+        "type": st.sampled_from(get_args(SmartLockEvent.model_fields["type"].annotation)),
         "credential": identifiers,
         "method": st.sampled_from(["code", "card", "unknown"]),
         "duration_s": seconds,

@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from villagewatch.contract.payloads import Clock
+from villagewatch.contract.topics import PREFIX
 
 __all__ = [
     "DeadLetter",
@@ -134,6 +135,21 @@ class DeadLetter(NamedTuple):
     ) -> DeadLetter:
         """Build a dead letter, bounding every part: topic 256 chars, detail 300, payload 512 B."""
         return cls(received_ns, topic[:256], reason, detail[:300], bytes(payload[:512]))
+
+    @classmethod
+    def of_record(
+        cls,
+        record: Reading | Event,
+        received_ns: int,
+        reason: RejectReason,
+        detail: str,
+        payload: bytes,
+    ) -> DeadLetter:
+        """The dead letter of one decoded reading or event that a store refused or failed on,
+        under the topic it came on (its record: the message may have carried more)."""
+        channel = "telemetry" if isinstance(record, Reading) else "event"
+        topic = f"{PREFIX}/{record.village}/{record.device}/{channel}"
+        return cls.of(received_ns, topic, reason, detail, payload)
 
 
 @lru_cache(maxsize=65536)

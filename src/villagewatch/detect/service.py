@@ -213,8 +213,8 @@ class DetectService:
         self._failures_logged += 1
         if self._failures_logged <= 10 or self._failures_logged % 1000 == 0:
             log.error(
-                "Detectors failed on %s %.100s (%d failures so far); skipped and kept as a dead "
-                "letter, the stream goes on",
+                "Detectors failed on %s %.100s (%d failures so far); that one is skipped (a "
+                "message is kept as a dead letter), the rest go on",
                 stage, where, self._failures_logged, exc_info=exc,
             )  # fmt: skip
 

@@ -134,26 +134,35 @@ class BatchWriter:
             raise
         except Exception:  # supervisor: once more, in case it was passing
             log.exception("Unexpected error writing a batch of %d; trying it once more", len(batch))
+        items: list[Reading | Event | DeadLetter] = [
+            *batch.readings, *batch.events, *batch.dead_letters,
+        ]  # fmt: skip
+        return await self._bisected(items)
+
+    async def _bisected(self, items: list[Reading | Event | DeadLetter]) -> WriteResult:
+        """Write ``items``; on a failure (not an outage) write each half the same way, down to
+        the single items the store fails on, which become dead letters."""
         try:
-            return await self._store.write(batch)
+            return await self._store.write(_batch_of(items))
         except StoreUnavailable:
             raise
         except Exception as exc:
-            items: list[Reading | Event | DeadLetter] = [
-                *batch.readings, *batch.events, *batch.dead_letters,
-            ]  # fmt: skip
-            if len(items) == 1:
-                (item,) = items
-                if isinstance(item, DeadLetter):
-                    log.exception("The store failed on a dead letter (%s); dropped", item.reason)
-                    return WriteResult()
-                log.exception("The store failed on one item of %s; dead-lettered", item.device)
-                letter = _poison_letter(item, exc)
-                await self._write_isolating(Batch(dead_letters=[letter]))
-                return WriteResult(rejected=(letter,))
-            half = len(items) // 2
-            first, second = _batch_of(items[:half]), _batch_of(items[half:])
-            return _merged(await self._write_isolating(first), await self._write_isolating(second))
+            if len(items) > 1:
+                half = len(items) // 2
+                return _merged(
+                    await self._bisected(items[:half]), await self._bisected(items[half:])
+                )
+            (item,) = items
+            if isinstance(item, DeadLetter):
+                log.exception("The store failed on a dead letter (%s); dropped", item.reason)
+                return WriteResult()
+            log.exception("The store failed on one item of %s; dead-lettered", item.device)
+            letter = DeadLetter.of_record(
+                item, item.time_ns, RejectReason.INTERNAL_ERROR,
+                f"the store failed on it: {type(exc).__name__}: {exc}", repr(item).encode(),
+            )  # fmt: skip
+            await self._bisected([letter])
+            return WriteResult(rejected=(letter,))
 
     async def _until_done(
         self,
@@ -258,15 +267,4 @@ def _merged(a: WriteResult, b: WriteResult) -> WriteResult:
     return WriteResult(
         a.readings + b.readings, a.events + b.events, a.duplicates + b.duplicates,
         a.rejected + b.rejected,
-    )  # fmt: skip
-
-
-def _poison_letter(item: Reading | Event, exc: Exception) -> DeadLetter:
-    """A reading or event the store failed on, kept as a dead letter (its record, not its
-    message: the message may have carried more)."""
-    channel = "telemetry" if isinstance(item, Reading) else "event"
-    return DeadLetter.of(
-        item.time_ns, f"vw/v1/{item.village}/{item.device}/{channel}",
-        RejectReason.INTERNAL_ERROR, f"the store failed on it: {type(exc).__name__}: {exc}",
-        repr(item).encode(),
     )  # fmt: skip

@@ -176,7 +176,11 @@ class InfluxStore:
             if isinstance(what, DeadLetter):
                 log.error("InfluxDB refused a dead letter (%s); dropped: %s", what.reason, err)
             else:
-                rejected.append(_dead_letter_of(what, err, raw))
+                rejected.append(
+                    DeadLetter.of_record(
+                        what, time.time_ns(), RejectReason.STORE_REJECTED, err, raw
+                    )
+                )
         if rejected:
             for _line, err, _item in await self._write_lines(
                 [(_encode_dead_letter(d), d) for d in rejected]
@@ -363,12 +367,6 @@ class InfluxStore:
     async def close(self) -> None:
         """Close the HTTP connection pool."""
         await self._client.aclose()
-
-
-def _dead_letter_of(item: Reading | Event, why: str, raw: bytes) -> DeadLetter:
-    channel = "telemetry" if isinstance(item, Reading) else "event"
-    topic = f"vw/v1/{item.village}/{item.device}/{channel}"
-    return DeadLetter.of(time.time_ns(), topic, RejectReason.STORE_REJECTED, why, raw)
 
 
 def _where(*, village: str | None, device: str | None) -> str:
