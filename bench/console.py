@@ -30,8 +30,8 @@ import httpx
 from villagewatch.alerts import SQLiteAlertStore
 from villagewatch.alerts.engine import notifier_for
 from villagewatch.config import load_deployment
-from villagewatch.ports import free_port
-from villagewatch.testing import fire_alert
+from villagewatch.runtime.ports import free_port
+from villagewatch_dev.testing import fire_alert
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway user of a throwaway API

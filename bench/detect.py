@@ -50,8 +50,8 @@ from villagewatch.contract import DeadLetter, Decoded
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.service import decoder_for
 from villagewatch.detect.store import dump_states
-from villagewatch.devservers import Mosquitto, free_port
-from villagewatch.gctuning import tune_gc_for_throughput
+from villagewatch.runtime.gctuning import tune_gc_for_throughput
+from villagewatch_dev.servers import Mosquitto, free_port
 
 VILLAGE = "bench"
 DAY_MS = 86_400_000

@@ -33,11 +33,11 @@ import orjson
 import psutil
 
 from villagewatch.config import MqttSettings
-from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.measurement import Measurement
 from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
+from villagewatch_dev.servers import Mosquitto
 
 
 def settings(directory: Path, port: int, **extra: object) -> EdgeSettings:

@@ -41,7 +41,7 @@ import orjson
 import psutil
 
 from mqttload import publish  # bench/ is on sys.path: this file runs as a script
-from villagewatch.devservers import Influxd, Mosquitto, free_port
+from villagewatch_dev.servers import Influxd, Mosquitto, free_port
 
 DEVICES = 1000
 

@@ -24,9 +24,9 @@ from villagewatch.alerts.engine import notifier_for
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.config import Deployment, load_deployment
 from villagewatch.contract import Clock, Reading
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
 from villagewatch.store import Batch, SQLiteStore
-from villagewatch.testing import TINY_JPEG, fire_alert
+from villagewatch_dev.testing import TINY_JPEG, fire_alert
 
 REPO = Path(__file__).resolve().parents[1]
 VILLAGEWATCH = Path(sys.executable).parent / "villagewatch"

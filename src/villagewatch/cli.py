@@ -17,7 +17,7 @@ import typer
 
 from villagewatch.config import Deployment, load_deployment
 from villagewatch.errors import ConfigError, VillagewatchError
-from villagewatch.gctuning import tune_gc_for_throughput
+from villagewatch.runtime.gctuning import tune_gc_for_throughput
 
 if TYPE_CHECKING:
     from villagewatch.alerts import Alert, SQLiteAlertStore
@@ -355,16 +355,16 @@ def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
     from villagewatch.alerts.engine import AlertEngine, notifier_for
     from villagewatch.alerts.metrics import AlertMetrics
     from villagewatch.alerts.sender import Sender
-    from villagewatch.steadyclock import SteadyClock
+    from villagewatch.runtime.steadyclock import SteadyClock
 
     _logging(log_level)
     deployment = _deployment(config, uses=("alerts",))
     settings = deployment.settings.alerts
 
     async def main(stop: asyncio.Event) -> None:
-        from villagewatch.diskspace import export_free_space
-        from villagewatch.metrics_http import joined, metrics_served
-        from villagewatch.sqlitetx import SQLITE_METRICS
+        from villagewatch.db.sqlite import SQLITE_METRICS
+        from villagewatch.runtime.diskspace import export_free_space
+        from villagewatch.runtime.metrics_http import joined, metrics_served
 
         store = SQLiteAlertStore(
             settings.state_path, notifier=notifier_for(deployment),

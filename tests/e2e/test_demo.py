@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from villagewatch.devservers import free_port
+from villagewatch_dev.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from villagewatch.devservers import Influxd, Mosquitto, missing_binaries
+from villagewatch_dev.servers import Influxd, Mosquitto, missing_binaries
 
 from .webhook import Recorder, recording_server
 

@@ -17,8 +17,8 @@ import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from villagewatch.devservers import free_port
 from villagewatch.mqtt import close_threaded
+from villagewatch_dev.servers import free_port
 
 T = TypeVar("T")
 NOW_MS = int(time.time() * 1000)

@@ -20,7 +20,7 @@ import pytest
 from tests.faults import Campaign
 from villagewatch.detect.store import DetectStore
 from villagewatch.detectors import AlertKey, Severity, Transition
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
 
 from .helpers import wait_until
 from .webhook import Recorder, Reply, recording_server

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.api_deployment import ApiDeployment, running_api
-from villagewatch.testing import fire_alert
+from villagewatch_dev.testing import fire_alert
 
 Event = tuple[str, str, dict[str, object]]
 

@@ -12,8 +12,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from villagewatch.devservers import Mosquitto
 from villagewatch.mqtt import FastClient
+from villagewatch_dev.servers import Mosquitto
 
 from .helpers import publish_all
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults import Campaign, stall_watch
-from villagewatch.devservers import Influxd, Mosquitto, free_port
+from villagewatch_dev.servers import Influxd, Mosquitto, free_port
 
 from .helpers import (
     IngesterProcess,

@@ -30,9 +30,9 @@ from typer.testing import CliRunner
 
 from tests.faults import Campaign
 from villagewatch.cli import app
-from villagewatch.devservers import Mosquitto, TlsFiles, free_port, make_test_tls
 from villagewatch.mqtt import close_threaded
-from villagewatch.testing import TINY_JPEG
+from villagewatch_dev.servers import Mosquitto, TlsFiles, free_port, make_test_tls
+from villagewatch_dev.testing import TINY_JPEG
 
 from .helpers import IngesterProcess, wait_until
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from tests.faults import Campaign
-from villagewatch.devservers import Mosquitto, free_port
+from villagewatch_dev.servers import Mosquitto, free_port
 
 from .helpers import AlertsProcess, DetectProcess, publish_all, wait_until, write_deployment
 from .test_detect_service import lock_event

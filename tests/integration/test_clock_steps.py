@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from tests.faults import Campaign
-from villagewatch.devservers import Mosquitto, free_port
+from villagewatch_dev.servers import Mosquitto, free_port
 
 from .helpers import (
     FAKETIME_LIB,

@@ -18,7 +18,7 @@ from villagewatch.contract import DeadLetter
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.service import decoder_for
 from villagewatch.detect.store import transition_id
-from villagewatch.devservers import Mosquitto, free_port
+from villagewatch_dev.servers import Mosquitto, free_port
 
 from .helpers import NOW_MS, DetectProcess, publish_all, reading, wait_until, write_deployment
 from .test_detect_service import GAUGE_LEVELS, committed_high, firing

@@ -14,8 +14,8 @@ import orjson
 from villagewatch.alerts import AlertState, SQLiteAlertStore
 from villagewatch.alerts.engine import AlertEngine
 from villagewatch.config import load_deployment
-from villagewatch.devservers import Mosquitto, free_port
 from villagewatch.registry import RegistryStore
+from villagewatch_dev.servers import Mosquitto, free_port
 
 from .helpers import NOW_MS, DetectProcess, publish_all, wait_until, write_deployment
 

@@ -10,8 +10,8 @@ import orjson
 
 from villagewatch.config import InfluxSettings
 from villagewatch.contract import Decoded, Decoder, DeviceInfo, DeviceKind
-from villagewatch.devservers import Influxd
 from villagewatch.store import Batch, InfluxStore
+from villagewatch_dev.servers import Influxd
 
 DECODER = Decoder(devices={("v", "sos-1"): DeviceInfo("g", DeviceKind.CALL_BUTTON)})
 TOPIC = "vw/v1/v/sos-1/event"

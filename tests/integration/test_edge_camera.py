@@ -15,9 +15,9 @@ import numpy as np
 import yaml
 
 from tests.unit.vision.synth import T0, car, paste, street
-from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.vision.evidence import MAX_EVIDENCE_BYTES
+from villagewatch_dev.servers import Mosquitto
 
 from .edge_world import Collector, edge_settings
 

@@ -14,12 +14,12 @@ import pytest
 
 from tests.faults import Campaign
 from villagewatch.contract import Clock, Decoded, Decoder, DeviceInfo, DeviceKind
-from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.clock import EdgeClock
 from villagewatch.edge.measurement import Emit, Measurement
 from villagewatch.edge.settings import ClockSettings, OutboxSettings
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
+from villagewatch_dev.servers import Mosquitto
 
 from .edge_world import Collector, Ticker, edge_settings, scrape_metrics
 

@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from tests.faults import Campaign
-from villagewatch.devservers import Mosquitto
 from villagewatch.edge.outbox import Lane, Outbox
+from villagewatch_dev.servers import Mosquitto
 
 from .edge_world import Collector
 from .helpers import wait_until

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.faults import Campaign
-from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.measurement import Measurement
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
+from villagewatch_dev.servers import Mosquitto
 
 from .edge_world import Collector, edge_settings, scrape_metrics
 

@@ -14,12 +14,12 @@ import pytest
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from villagewatch.devservers import Mosquitto
 from villagewatch.edge.drivers import BridgedDevice, ModbusConfig, Zigbee2MqttConfig
 from villagewatch.edge.drivers.modbus import ModbusWaterLevel
 from villagewatch.edge.drivers.zigbee2mqtt import Zigbee2Mqtt
 from villagewatch.edge.measurement import Driver, Measurement
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
+from villagewatch_dev.servers import Mosquitto
 
 from .helpers import publish_all, wait_until
 

@@ -8,8 +8,8 @@ import asyncio
 import os
 from pathlib import Path
 
-from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
+from villagewatch_dev.servers import Mosquitto
 
 from .edge_world import Collector, Ticker, edge_settings
 

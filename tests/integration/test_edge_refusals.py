@@ -13,11 +13,11 @@ import orjson
 import pytest
 
 from tests.faults import Campaign
-from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.measurement import Emit, Measurement
 from villagewatch.edge.outbox import Lane
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
+from villagewatch_dev.servers import Mosquitto
 
 from .edge_world import Collector, Ticker, edge_settings, scrape_metrics
 

@@ -15,9 +15,9 @@ from paho.mqtt import publish
 from paho.mqtt.client import MQTTv5
 
 from tests.faults import Campaign
-from villagewatch.devservers import Mosquitto
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.settings import EdgeSettings
+from villagewatch_dev.servers import Mosquitto
 
 from .edge_world import Collector, edge_settings
 

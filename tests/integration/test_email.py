@@ -19,7 +19,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from villagewatch.alerts.channels import ChannelError, EmailSender
 from villagewatch.config.teams import EmailChannel
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
 
 from .test_notifications import World
 from .webhook import Recorder

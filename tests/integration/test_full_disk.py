@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tests.faults import Campaign
-from villagewatch.devservers import Mosquitto, free_port
+from villagewatch_dev.servers import Mosquitto, free_port
 
 from .helpers import NOW_MS, DetectProcess, publish_all, reading, wait_until, write_deployment
 from .test_detect_service import transitions
@@ -114,7 +114,7 @@ def test_a_full_evidence_disk_holds_up_no_reading(
     import asyncio
 
     from villagewatch.contract import RejectReason
-    from villagewatch.testing import TINY_JPEG
+    from villagewatch_dev.testing import TINY_JPEG
 
     from .test_ingest_evidence import camera_deployment, ingesting
 

@@ -15,9 +15,9 @@ import orjson
 
 from villagewatch.config import load_deployment
 from villagewatch.contract import RejectReason
-from villagewatch.devservers import Influxd, Mosquitto
 from villagewatch.ingest import IngestService
 from villagewatch.store import InfluxStore
+from villagewatch_dev.servers import Influxd, Mosquitto
 
 from .helpers import NOW_MS, publish_all, reading, wait_until, write_deployment
 

@@ -10,10 +10,10 @@ import pytest
 
 from villagewatch.config import InfluxSettings
 from villagewatch.contract import Clock, DeadLetter, Event, Reading, RejectReason, point_time_ns
-from villagewatch.devservers import Influxd
 from villagewatch.errors import StoreUnavailable
 from villagewatch.store import Batch, InfluxStore
 from villagewatch.store.lineprotocol import encode_point, quote_ident, quote_literal
+from villagewatch_dev.servers import Influxd
 
 T0 = 1_795_000_000_000
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import orjson
 
-from villagewatch.devservers import Influxd, Mosquitto, free_port
 from villagewatch.store.influx import READINGS
+from villagewatch_dev.servers import Influxd, Mosquitto, free_port
 
 from .helpers import IngesterProcess, wait_until, write_deployment
 

@@ -14,10 +14,10 @@ import pytest
 
 from villagewatch.config import Deployment, load_deployment
 from villagewatch.contract import RejectReason
-from villagewatch.devservers import Mosquitto
 from villagewatch.ingest import IngestService
 from villagewatch.store import SQLiteStore
-from villagewatch.testing import TINY_JPEG
+from villagewatch_dev.servers import Mosquitto
+from villagewatch_dev.testing import TINY_JPEG
 
 from .helpers import publish_all, wait_until, write_deployment
 

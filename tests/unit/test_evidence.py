@@ -23,7 +23,7 @@ from villagewatch.store.evidence import (
     EvidenceStore,
     jpeg_refusal,
 )
-from villagewatch.testing import TINY_JPEG, MemoryStore
+from villagewatch_dev.testing import TINY_JPEG, MemoryStore
 
 R = RejectReason
 
@@ -376,7 +376,7 @@ def _aged(store: EvidenceStore, ids: list[str], start: float) -> None:
 
 
 def test_pictures_past_the_budget_or_the_age_limit_go_oldest_first(tmp_path: Path) -> None:
-    from villagewatch.diskspace import Space
+    from villagewatch.runtime.diskspace import Space
 
     size = len(TINY_JPEG)
     now = [1_800_000_000.0]
@@ -395,7 +395,7 @@ def test_pictures_past_the_budget_or_the_age_limit_go_oldest_first(tmp_path: Pat
 def test_a_picture_that_would_eat_the_readings_room_is_refused_after_old_ones_made_way(
     tmp_path: Path,
 ) -> None:
-    from villagewatch.diskspace import Space
+    from villagewatch.runtime.diskspace import Space
 
     free = [0]
     store = EvidenceStore(

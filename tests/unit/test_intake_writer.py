@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from villagewatch.backoff import Backoff
 from villagewatch.contract import Clock, DeadLetter, Decoded, Reading, RejectReason
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
-from villagewatch.testing import MemoryStore
+from villagewatch.runtime.backoff import Backoff
+from villagewatch_dev.testing import MemoryStore
 
 
 def reading(seq: int, device: str = "wl-1", boot: str = "b1") -> Reading:

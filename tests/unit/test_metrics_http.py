@@ -9,9 +9,9 @@ from prometheus_client import CollectorRegistry, Counter
 
 from villagewatch.alerts import SQLiteAlertStore
 from villagewatch.alerts.metrics import AlertMetrics
-from villagewatch.metrics_http import joined, metrics_served
-from villagewatch.ports import free_port
-from villagewatch.sqlitetx import SQLITE_METRICS
+from villagewatch.db.sqlite import SQLITE_METRICS
+from villagewatch.runtime.metrics_http import joined, metrics_served
+from villagewatch.runtime.ports import free_port
 
 
 def test_joined_registries_are_served_together_as_alerts_run_does(tmp_path: Path) -> None:

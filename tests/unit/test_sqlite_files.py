@@ -15,9 +15,9 @@ import pytest
 from tests.unit.sqlite_writer import BOUND_S, within_bound, write_lock_held
 from villagewatch.api.users import Role, UserStore
 from villagewatch.config import load_deployment
+from villagewatch.db.sqlite import SQLITE_METRICS, SQLiteFile
 from villagewatch.errors import StoreUnavailable
 from villagewatch.registry import RegistryStore
-from villagewatch.sqlitetx import SQLITE_METRICS, SQLiteFile
 
 REPO = Path(__file__).resolve().parents[2]
 _SCHEMA = "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from villagewatch.steadyclock import SteadyClock
+from villagewatch.runtime.steadyclock import SteadyClock
 
 HOUR_NS = 3600 * 10**9
 

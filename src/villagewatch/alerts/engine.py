@@ -26,8 +26,8 @@ from villagewatch.alerts.store import AlertStore
 from villagewatch.config import AlertsSettings, Deployment
 from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.errors import StoreUnavailable
-from villagewatch.steadyclock import SteadyClock
-from villagewatch.waiting import sleep_or_stop
+from villagewatch.runtime.steadyclock import SteadyClock
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["AlertEngine", "notifier_for"]
 
@@ -50,7 +50,7 @@ class AlertEngine:
         clock: SteadyClock | None = None,
     ) -> None:
         """``clock``: the time pending, escalation and flap timers go by (default: a
-        :class:`~villagewatch.steadyclock.SteadyClock` of its own)."""
+        :class:`~villagewatch.runtime.steadyclock.SteadyClock` of its own)."""
         self._settings = settings
         self._clock = clock or SteadyClock()
         self._metrics = metrics or AlertMetrics(store)

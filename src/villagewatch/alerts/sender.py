@@ -19,7 +19,7 @@ from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.outbox import Queued
 from villagewatch.alerts.store import AlertStore
 from villagewatch.errors import StoreUnavailable
-from villagewatch.waiting import sleep_or_stop
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["Sender", "compose"]
 

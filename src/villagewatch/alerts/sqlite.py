@@ -3,7 +3,7 @@
 Each change runs in one ``BEGIN IMMEDIATE`` transaction (SQLite admits one
 writer at a time; others wait up to ``busy_timeout_s``, then the change is
 refused as unavailable); reads use connections of their own and never wait
-for a writer (:class:`~villagewatch.sqlitetx.SQLiteFile`). A partial unique index
+for a writer (:class:`~villagewatch.db.sqlite.SQLiteFile`). A partial unique index
 allows one open alert per identity, and the ids of applied transitions are
 kept, so a redelivered transition and a racing second writer both find the
 work done. The audit log refuses updates and deletes (triggers).
@@ -28,8 +28,8 @@ from villagewatch.alerts.lifecycle import (
     Note,
 )
 from villagewatch.alerts.notify import Notifier
+from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 from villagewatch.detectors import Transition
-from villagewatch.sqlitetx import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 
 __all__ = ["SQLiteAlertStore"]
 
@@ -94,7 +94,7 @@ class SQLiteAlertStore:
         """``notifier``: who is told of what (routing); without one nothing is notified.
         ``busy_timeout_s``: how long a change waits for another writer. ``reserve_bytes``:
         disk space kept beside the file for when the disk is full (see
-        :class:`~villagewatch.sqlitetx.SQLiteFile`)."""
+        :class:`~villagewatch.db.sqlite.SQLiteFile`)."""
         self._db = SQLiteFile(
             path, name="alerts", schema=_SCHEMA + outbox.SCHEMA, busy_timeout_s=busy_timeout_s,
             foreign_keys=True, rows="row", reserve_bytes=reserve_bytes,

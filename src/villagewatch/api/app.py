@@ -30,8 +30,8 @@ from villagewatch.api.context import ApiContext
 from villagewatch.api.middleware import RequestGate, SecurityHeaders
 from villagewatch.api.routes import alerts, config, devices, places, registry, session
 from villagewatch.errors import StoreError
-from villagewatch.metrics_http import joined
 from villagewatch.registry import RegistryRefused
+from villagewatch.runtime.metrics_http import joined
 
 __all__ = ["CONSOLE_DIR", "DOCS_DIR", "PUBLIC_PATHS", "create_app"]
 

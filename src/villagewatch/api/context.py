@@ -16,9 +16,9 @@ from villagewatch.api.places import Places
 from villagewatch.api.throttle import LoginThrottle, PasswordPool
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
-from villagewatch.diskspace import export_free_space
+from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.registry import RegistryStore
-from villagewatch.sqlitetx import SQLITE_METRICS
+from villagewatch.runtime.diskspace import export_free_space
 from villagewatch.store import Store
 
 __all__ = ["ApiContext", "open_context"]

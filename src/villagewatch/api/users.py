@@ -19,8 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 from villagewatch.errors import VillagewatchError
-from villagewatch.sqlitetx import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 
 __all__ = ["AuditRecord", "Role", "Session", "User", "UserRefused", "UserStore"]
 

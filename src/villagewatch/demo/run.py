@@ -33,7 +33,7 @@ from villagewatch.detect.service import DetectService
 from villagewatch.detect.store import DetectStore
 from villagewatch.errors import VillagewatchError
 from villagewatch.ingest import IngestService
-from villagewatch.ports import free_port, port_in_use
+from villagewatch.runtime.ports import free_port, port_in_use
 from villagewatch.sim.publisher import SimulationPublisher
 from villagewatch.store import SQLiteStore
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from villagewatch.contract import RejectReason
 from villagewatch.ingest import IngestMetrics
-from villagewatch.waiting import sleep_or_stop
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["LiveView"]
 

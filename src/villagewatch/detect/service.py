@@ -26,7 +26,6 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from villagewatch.backoff import Backoff
 from villagewatch.config import Deployment, SQLiteSettings
 from villagewatch.contract import (
     Channel,
@@ -37,19 +36,20 @@ from villagewatch.contract import (
     decode_status,
     subscription,
 )
+from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.metrics import DetectMetrics
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors import Transition
 from villagewatch.detectors.events import RegisteredCredential
-from villagewatch.diskspace import export_free_space, measure_filesystems
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
-from villagewatch.metrics_http import joined, metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
 from villagewatch.registry import RegistryStore
-from villagewatch.sqlitetx import SQLITE_METRICS
-from villagewatch.steadyclock import SteadyClock
-from villagewatch.waiting import sleep_or_stop
+from villagewatch.runtime.backoff import Backoff
+from villagewatch.runtime.diskspace import export_free_space, measure_filesystems
+from villagewatch.runtime.metrics_http import joined, metrics_served
+from villagewatch.runtime.steadyclock import SteadyClock
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["DetectService", "data_folders", "decoder_for"]
 

@@ -26,10 +26,10 @@ from typing import Any, TypeVar
 import orjson
 
 from villagewatch.contract import DeadLetter, RejectReason
+from villagewatch.db.sqlite import SQLiteFile
 from villagewatch.detectors import Transition
 from villagewatch.errors import StoreUnavailable
-from villagewatch.sqlitetx import SQLiteFile
-from villagewatch.waiting import sleep_or_stop
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["DEAD_LETTERS_KEPT", "DetectStore", "dump_states", "open_detect_store", "transition_id"]
 

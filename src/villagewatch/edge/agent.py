@@ -52,8 +52,8 @@ from villagewatch.edge.remote import (
 from villagewatch.edge.sender import Sender
 from villagewatch.edge.settings import EdgeSettings
 from villagewatch.edge.status import snapshot
-from villagewatch.metrics_http import metrics_served
-from villagewatch.waiting import sleep_or_stop
+from villagewatch.runtime.metrics_http import metrics_served
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["EdgeAgent"]
 

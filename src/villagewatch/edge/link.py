@@ -29,12 +29,12 @@ import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 
-from villagewatch.backoff import Backoff
 from villagewatch.config import MqttSettings
 from villagewatch.edge.refusals import refusal_of
 from villagewatch.errors import VillagewatchError
 from villagewatch.mqtt import close_threaded, make_client
-from villagewatch.waiting import first, sleep_or_stop
+from villagewatch.runtime.backoff import Backoff
+from villagewatch.runtime.waiting import first, sleep_or_stop
 
 __all__ = ["EdgeLink", "TooLargeForBroker"]
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from villagewatch.diskspace import export_free_space
 from villagewatch.edge.outbox import Lane
+from villagewatch.runtime.diskspace import export_free_space
 
 if TYPE_CHECKING:
     from villagewatch.edge.agent import EdgeAgent

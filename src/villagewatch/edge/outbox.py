@@ -48,8 +48,6 @@ from enum import IntEnum
 from pathlib import Path
 from typing import BinaryIO
 
-from villagewatch.backoff import Backoff
-from villagewatch.diskspace import space_of
 from villagewatch.edge.deadletters import DeadLetterFile
 from villagewatch.edge.durable import append_durably, fsync_dir
 from villagewatch.edge.segments import (
@@ -62,6 +60,8 @@ from villagewatch.edge.segments import (
     verify,
     write_state,
 )
+from villagewatch.runtime.backoff import Backoff
+from villagewatch.runtime.diskspace import space_of
 
 __all__ = ["Entry", "Lane", "LaneStats", "Outbox"]
 

@@ -45,14 +45,14 @@ from villagewatch.contract import (
     TimePolicy,
     subscription,
 )
-from villagewatch.diskspace import export_free_space
 from villagewatch.ingest.evidence import Evidence, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
-from villagewatch.metrics_http import metrics_served
 from villagewatch.mqtt import AsyncLink, make_client
-from villagewatch.steadyclock import SteadyClock
+from villagewatch.runtime.diskspace import export_free_space
+from villagewatch.runtime.metrics_http import metrics_served
+from villagewatch.runtime.steadyclock import SteadyClock
 from villagewatch.store import Store
 from villagewatch.store.evidence import EvidenceStore
 

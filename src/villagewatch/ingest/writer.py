@@ -20,12 +20,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from villagewatch.backoff import Backoff
 from villagewatch.contract import DeadLetter, Event, Reading, RejectReason
 from villagewatch.errors import StoreUnavailable
 from villagewatch.ingest.evidence import Evidence
 from villagewatch.ingest.intake import Intake, PendingBatch
 from villagewatch.ingest.metrics import IngestMetrics
+from villagewatch.runtime.backoff import Backoff
 from villagewatch.store import Batch, Store, WriteResult
 from villagewatch.store.evidence import EvidenceRejected, EvidenceStore
 

@@ -24,8 +24,8 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.properties import Properties
 
-from villagewatch.backoff import Backoff
-from villagewatch.waiting import first, sleep_or_stop
+from villagewatch.runtime.backoff import Backoff
+from villagewatch.runtime.waiting import first, sleep_or_stop
 
 __all__ = ["AsyncLink"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from villagewatch.config.village import Village
+from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 from villagewatch.errors import VillagewatchError
-from villagewatch.sqlitetx import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 
 __all__ = ["CredentialRecord", "HouseRecord", "RegistryRefused", "RegistryStore", "TenantRecord"]
 

@@ -48,8 +48,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from villagewatch.contract import RejectReason, is_identifier
-from villagewatch.diskspace import Space, is_disk_full, space_of
 from villagewatch.errors import VillagewatchError
+from villagewatch.runtime.diskspace import Space, is_disk_full, space_of
 
 __all__ = ["MAX_EVIDENCE_BYTES", "EvidenceRejected", "EvidenceStore", "jpeg_refusal"]
 

@@ -16,7 +16,7 @@ from villagewatch.api.app import create_app
 from villagewatch.api.context import ApiContext, open_context
 from villagewatch.api.users import Role
 from villagewatch.config import load_deployment
-from villagewatch.testing import MemoryStore
+from villagewatch_dev.testing import MemoryStore
 
 REPO = Path(__file__).resolve().parents[3]
 PASSWORD = "correct horse"

@@ -15,7 +15,7 @@ from villagewatch.api.context import ApiContext, open_context
 from villagewatch.api.users import Role
 from villagewatch.config import load_deployment
 from villagewatch.errors import StoreUnavailable
-from villagewatch.testing import TINY_JPEG, MemoryStore, fire_alert
+from villagewatch_dev.testing import TINY_JPEG, MemoryStore, fire_alert
 
 
 def _fire(ctx: ApiContext, subject: str, severity: str = "orange", **kw: object) -> Alert:

@@ -14,7 +14,7 @@ from villagewatch.api.context import ApiContext, open_context
 from villagewatch.api.users import Role, UserStore
 from villagewatch.cli import app
 from villagewatch.config import load_deployment
-from villagewatch.testing import MemoryStore
+from villagewatch_dev.testing import MemoryStore
 
 
 def test_config_read_leaves_secrets_out(ctx: ApiContext) -> None:

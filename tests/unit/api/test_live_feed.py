@@ -12,7 +12,7 @@ import pytest
 from villagewatch.alerts import Alert, SQLiteAlertStore
 from villagewatch.api.live import AlertFeed, Change
 from villagewatch.api.metrics import ApiMetrics
-from villagewatch.testing import fire_alert
+from villagewatch_dev.testing import fire_alert
 
 _WAIT_S = 20  # bounds each wait for an event; never reached when the feed works
 

@@ -23,7 +23,7 @@ from villagewatch.api.app import create_app
 from villagewatch.api.context import ApiContext
 from villagewatch.api.users import Role
 from villagewatch.store.sqlite import SQLiteStore
-from villagewatch.testing import fire_alert
+from villagewatch_dev.testing import fire_alert
 
 # schemathesis's pytest plugin does not run on this pytest (it reads a private attribute
 # pytest 9 removed), so the operations are walked and each is fuzzed with hypothesis here.

@@ -16,7 +16,7 @@ from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.measurement import Emit, Measurement
 from villagewatch.edge.outbox import Lane, Outbox
 from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
 
 
 class Gauge:

@@ -41,7 +41,7 @@ from villagewatch.edge.drivers.simulated import SimulatedLock, SimulatedSos, Sim
 from villagewatch.edge.drivers.tipping import TipCounter, TippingBucket
 from villagewatch.edge.drivers.zigbee2mqtt_payloads import Zigbee2MqttNormaliser
 from villagewatch.edge.measurement import Measurement
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
 
 # --- helpers -------------------------------------------------------------------------------
 

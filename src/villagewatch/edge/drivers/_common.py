@@ -1,11 +1,11 @@
-"""What the drivers share: the config strictness, and (from ``villagewatch.waiting``) a sleep
-that ends early on stop."""
+"""What the drivers share: the config strictness, and (from
+``villagewatch.runtime.waiting``) a sleep that ends early on stop."""
 
 from __future__ import annotations
 
 from pydantic import ConfigDict
 
-from villagewatch.waiting import sleep_or_stop
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["STRICT", "sleep_or_stop"]
 

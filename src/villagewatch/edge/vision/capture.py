@@ -30,8 +30,8 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from villagewatch.backoff import Backoff
 from villagewatch.edge.durable import replace_durably
+from villagewatch.runtime.backoff import Backoff
 
 __all__ = [
     "IMAGE_SUFFIXES",

@@ -23,7 +23,7 @@ from typing import Any, Self
 
 import httpx
 
-from villagewatch.ports import free_port
+from villagewatch.runtime.ports import free_port
 
 __all__ = [
     "Influxd",

@@ -22,8 +22,8 @@ from typing import Any, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
 
-from villagewatch.diskspace import DiskReserve, is_disk_full
 from villagewatch.errors import StoreUnavailable
+from villagewatch.runtime.diskspace import DiskReserve, is_disk_full
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
@@ -112,7 +112,7 @@ class SQLiteFile:
         ``reserve_bytes``: space held in ``<file>.reserve`` and given back when the disk is
         full, so the file still opens (SQLite needs room for its shared-memory file) and
         takes small writes — for the stores alerting depends on (see
-        :mod:`villagewatch.diskspace`)."""
+        :mod:`villagewatch.runtime.diskspace`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.name = name
         self._path = path

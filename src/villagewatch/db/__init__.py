@@ -1,0 +1,1 @@
+"""The database layer: one way to open a SQLite file, its pragmas and its migrations."""
