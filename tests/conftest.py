@@ -1,4 +1,5 @@
-"""What every test directory shares: the fault campaign's table (see tests/faults.py)."""
+"""What every test directory shares: marks by folder, and the fault campaign's table (see
+tests/faults.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,18 @@ import pytest
 from tests.faults import ROWS, Campaign, render, write_table
 
 _REPO = Path(__file__).resolve().parents[1]
+_TESTS = Path(__file__).resolve().parent
+# A test's folder says what it needs; `-m "not integration"` leaves out every test of the folder.
+# (A `pytestmark` in a conftest.py has no effect: pytest reads it only from test modules.)
+_FOLDER_MARKS = {"integration": "integration", "browser": "browser", "e2e": "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.resolve().relative_to(_TESTS).parts
+        mark = _FOLDER_MARKS.get(parts[0]) if len(parts) > 1 else None
+        if mark is not None:
+            item.add_marker(mark)
 
 
 @pytest.fixture

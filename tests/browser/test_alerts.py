@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
 from tests.api_deployment import ApiDeployment
 from villagewatch.alerts.lifecycle import AlertState
 
 from .conftest import OpenConsole
-
-pytestmark = pytest.mark.browser
 
 SESSION_TOKEN = "JSON.parse(sessionStorage.getItem('villagewatch.session')).token"
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.api_deployment import ApiDeployment
-
-pytestmark = pytest.mark.browser
 
 
 def test_docs_render_offline_under_their_policy(browser: Browser, api: ApiDeployment) -> None:

@@ -3,14 +3,11 @@ back, and catches up on what changed meanwhile (Last-Event-ID)."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.api_deployment import ApiDeployment
 
 from .conftest import OpenConsole
-
-pytestmark = pytest.mark.browser
 
 
 def test_feed_reconnects_after_an_api_restart_and_catches_up(

@@ -12,8 +12,6 @@ from tests.api_deployment import ApiDeployment, plan_png
 
 from .conftest import OpenConsole
 
-pytestmark = pytest.mark.browser
-
 PLAN_MAX = 5 * 1024 * 1024
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.api_deployment import ApiDeployment
 
 from .conftest import OpenConsole
-
-pytestmark = pytest.mark.browser
 
 
 def test_operator_keeps_the_registry_and_a_viewer_reads_it_masked(

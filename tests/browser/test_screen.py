@@ -6,14 +6,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.sync_api import Route, expect
 
 from tests.api_deployment import ApiDeployment, plan_png
 
 from .conftest import OpenConsole
-
-pytestmark = pytest.mark.browser
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "

@@ -12,8 +12,6 @@ from villagewatch_dev.servers import Influxd, Mosquitto, missing_binaries
 
 from .webhook import Recorder, recording_server
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="session", autouse=True)
 def _servers_installed() -> None:
