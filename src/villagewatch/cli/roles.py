@@ -1,0 +1,194 @@
+"""The services, one command each (ingest, detect, api; the alert engine is ``alerts run``), the
+demo that runs them all in one process, the simulator, and detect-file."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from villagewatch.cli.app import app
+from villagewatch.cli.common import (
+    ConfigOption,
+    LogLevel,
+    deployment_of,
+    exit_on,
+    fail,
+    run_until_signal,
+    setup_logging,
+)
+from villagewatch.errors import VillagewatchError
+from villagewatch.runtime.gctuning import tune_gc_for_throughput
+
+
+@app.command()
+def demo(
+    api_port: Annotated[int, typer.Option(help="Port of the API on 127.0.0.1.")] = 8080,
+    broker_port: Annotated[
+        int, typer.Option(help="Port of the embedded broker; 0 = any free one.")
+    ] = 0,
+    data: Annotated[
+        Path | None, typer.Option(help="Keep the SQLite database in this folder.")
+    ] = None,
+    rate: Annotated[float | None, typer.Option(help="Simulated messages per second.")] = None,
+    view: Annotated[bool, typer.Option(help="Show the live terminal view.")] = True,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Run broker, ingester, detect, alerts, SQLite, simulator, API and console in one process."""
+    from villagewatch.demo.run import DemoInfo, run_demo
+
+    setup_logging(log_level)
+
+    def ready(info: DemoInfo) -> None:
+        typer.echo(
+            f"villagewatch demo is running (Ctrl-C stops it)\n"
+            f"  console   {info.api_url}/  user {info.user}  password {info.password}\n"
+            f"  API       {info.api_url}/docs  (OpenAPI; POST /api/auth/login for a token)\n"
+            f"            {info.api_url}/healthz  {info.api_url}/metrics\n"
+            f"  broker    mqtt://127.0.0.1:{info.broker_port}  (MQTT 3.1.1)\n"
+            f"  database  {info.database}",
+            err=True,
+        )
+
+    with exit_on(VillagewatchError):
+        run_until_signal(
+            lambda stop: run_demo(
+                stop, broker_port=broker_port, api_port=api_port, data_dir=data, rate=rate,
+                view=view, on_ready=ready,
+            )
+        )  # fmt: skip
+
+
+@app.command()
+def ingest(config: ConfigOption, log_level: LogLevel = "info") -> None:
+    """Consume telemetry and events from the broker into the configured store."""
+    from villagewatch.ingest import IngestService
+    from villagewatch.store import open_store
+
+    setup_logging(log_level)
+    deployment = deployment_of(config, uses=("mqtt", "store"))
+    tune_gc_for_throughput()
+
+    async def main(stop: asyncio.Event) -> None:
+        store = open_store(deployment.settings.store)
+        try:
+            await IngestService(deployment=deployment, store=store).run(stop)
+        finally:
+            await store.close()
+
+    run_until_signal(main)
+
+
+@app.command()
+def detect(config: ConfigOption, log_level: LogLevel = "info") -> None:
+    """Run the detectors of the configured villages over the broker's stream."""
+    from villagewatch.detect.service import DetectService
+    from villagewatch.detect.store import open_detect_store
+    from villagewatch.registry import RegistryStore
+
+    setup_logging(log_level)
+    deployment = deployment_of(config, uses=("mqtt",))
+    det = deployment.settings.detect
+
+    async def main(stop: asyncio.Event) -> None:
+        reserve = int(det.disk_reserve_mb * 1e6)
+        store = await open_detect_store(det.state_path, reserve_bytes=reserve, stop=stop)
+        if store is None:
+            return
+        registry = RegistryStore(deployment.settings.registry.path)
+        try:
+            service = DetectService(deployment=deployment, store=store, registry=registry)
+            tune_gc_for_throughput()  # after the detectors are built: they live as long
+            await service.run(stop)
+        finally:
+            await store.close()
+            registry.close()
+
+    with exit_on():
+        run_until_signal(main)
+
+
+@app.command()
+def simulate(
+    config: ConfigOption,
+    village: Annotated[str | None, typer.Option(help="Village id; default: the first.")] = None,
+    devices: Annotated[int | None, typer.Option(help="Use only the first N devices.")] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Messages per second (overrides config).")
+    ] = None,
+    speed: Annotated[float | None, typer.Option(help="Simulated seconds per real second.")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    count: Annotated[int | None, typer.Option(help="Stop after this many messages.")] = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Publish a simulated village to the configured broker."""
+    from villagewatch.sim.publisher import SimulationPublisher
+
+    setup_logging(log_level)
+    deployment = deployment_of(config, uses=("mqtt",))
+    villages = {v.id: v for v in deployment.villages}
+    chosen = villages.get(village) if village else deployment.villages[0]
+    if chosen is None:
+        fail(f"no village {village!r}; configured: {', '.join(villages)}")
+    sim = deployment.settings.simulate
+    updates = {k: v for k, v in (("rate", rate), ("speed", speed)) if v is not None}
+    settings = sim.model_validate({**sim.model_dump(), **updates})
+
+    async def main(stop: asyncio.Event) -> None:
+        publisher = SimulationPublisher(
+            mqtt=deployment.settings.mqtt, village=chosen, settings=settings, devices=devices
+        )
+        stats = await publisher.run(stop, duration_s=duration, count=count)
+        typer.echo(
+            f"published {stats.published}, acknowledged {stats.acknowledged}, "
+            f"dropped {stats.dropped}",
+            err=True,
+        )
+
+    with exit_on(ValueError):
+        run_until_signal(main)
+
+
+@app.command()
+def api(config: ConfigOption, log_level: LogLevel = "info") -> None:
+    """Serve the HTTP API and the operators' console over the configured stores."""
+    import uvicorn
+    from prometheus_client import REGISTRY
+
+    from villagewatch.api.app import create_app
+    from villagewatch.api.context import open_context
+    from villagewatch.store import open_store
+
+    setup_logging(log_level)
+    deployment = deployment_of(config, uses=("store",))
+    store = open_store(deployment.settings.store)
+    ctx = open_context(deployment, store, registries=[REGISTRY], settings_path=config)
+    try:
+        uvicorn.run(
+            create_app(ctx), host=deployment.settings.api.host,
+            port=deployment.settings.api.port, log_level=log_level.lower(),
+            timeout_graceful_shutdown=3,  # open consoles' live streams never end by themselves
+        )  # fmt: skip
+    finally:
+        ctx.close()
+
+
+@app.command("detect-file")
+def detect_file(
+    source: Annotated[Path, typer.Argument(help="CSV with a header timestamp,value.", exists=True)],
+    target: Annotated[Path, typer.Argument(help="CSV to write: timestamp,value,anomaly_score.")],
+    detector: Annotated[
+        str, typer.Option(help="sensor_health, water_level, water_rise or rain.")
+    ] = "sensor_health",
+    config: Annotated[
+        Path | None, typer.Option(help="YAML with the detector's settings.", exists=True)
+    ] = None,
+) -> None:
+    """Run one detector over a CSV of timestamp,value (how detectors are evaluated on real data)."""
+    from villagewatch.detect.filerun import run_file
+
+    with exit_on(ValueError):
+        run = run_file(detector, config, source, target)
+    typer.echo(f"{run.rows} rows, {run.missing} missing values, {run.alerts} alerts", err=True)

@@ -1,0 +1,104 @@
+"""``villagewatch vision``: check a camera's view, measure a detector on images."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from villagewatch.cli.app import vision_app
+from villagewatch.cli.common import (
+    exit_on,
+    fail,
+    loaded,
+)
+
+CameraOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="The camera file (config/cameras/, docs/vision.md).",
+                 exists=True, dir_okay=False),
+]  # fmt: skip
+
+
+@vision_app.command("snapshot")
+def vision_snapshot(
+    config: CameraOption,
+    source: Annotated[
+        str, typer.Option(help="The camera: rtsp://…, http(s)://… (a still), a file or a folder.")
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the JPEG.")] = Path("snapshot.jpg"),
+    wait_s: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 20.0,
+) -> None:
+    """Grab one frame and draw the zones and privacy masks on it (masked areas black); on a
+    gauge camera also the bow-ties and the waterline the reader sees, and its level."""
+
+    from villagewatch.edge.vision.capture import IMAGE_SUFFIXES, open_source, shown
+    from villagewatch.edge.vision.config import load_camera
+    from villagewatch.edge.vision.evidence import encode_jpeg
+    from villagewatch.edge.vision.pipeline import CameraPipeline
+    from villagewatch.edge.vision.references import read_image
+
+    cam = loaded(load_camera, config)
+    still = Path(source)
+    if still.is_file() and still.suffix.lower() in IMAGE_SUFFIXES:
+        with exit_on(OSError, ValueError):  # a still someone saved from the camera
+            frame = read_image(still)
+    else:
+        src = open_source(source, fps=1.0, still_interval_s=1.0)
+        deadline = time.monotonic() + wait_s
+        try:
+            got = src.next()
+            while got is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                got = src.next()
+        finally:
+            src.close()
+        if got is None:
+            fail(f"no frame from {shown(source)} within {wait_s:g} s")
+        frame, _ = got
+    picture, reading = CameraPipeline(cam).snapshot(frame)
+    out.write_bytes(encode_jpeg(picture, max_bytes=2_000_000))
+    h, w = frame.shape[:2]
+    typer.echo(f"{out}: {w}x{h}, {len(cam.zones)} zones, {len(cam.masks)} masks drawn")
+    if reading is not None and reading.level_cm is not None:
+        typer.echo(
+            f"gauge: level {reading.level_cm:.1f} cm ({reading.rows_used} bow-tie rows, "
+            f"{reading.method}); the waterline and the bow-ties found are drawn"
+        )
+    elif reading is not None:
+        typer.echo(f"gauge: no level: {reading.reason}")
+
+
+@vision_app.command("eval")
+def vision_eval(
+    config: CameraOption,
+    images: Annotated[
+        Path, typer.Option(help="Folder of images of this camera.", exists=True, file_okay=False)
+    ],
+    truth: Annotated[
+        Path,
+        typer.Option(
+            help="Gauge: CSV image,level_cm. Spaces: a folder of PKLot XML files or a CSV "
+            "image,space,occupied.",
+            exists=True,
+        ),
+    ],
+    references: Annotated[
+        Path | None,
+        typer.Option(help="Spaces: folder of frames of the empty lot.", file_okay=False),
+    ] = None,
+) -> None:
+    """Run the camera's detector over a folder of images with ground truth; print its figures."""
+    from villagewatch.edge.vision.config import ZoneKind, load_camera
+    from villagewatch.edge.vision.evaluate import evaluate_gauge, evaluate_spaces
+
+    cam = loaded(load_camera, config)
+    with exit_on(ValueError, prefix="villagewatch vision eval: "):
+        if cam.gauge is not None:
+            typer.echo(evaluate_gauge(cam, images, truth).render())
+        elif cam.zones_of(ZoneKind.SPACE):
+            typer.echo(evaluate_spaces(cam, images, truth, references).render())
+        else:
+            fail(f"{config}: nothing to evaluate (no gauge, no space zones)", code=2)
