@@ -38,7 +38,7 @@ from villagewatch.alerts.routing import Router
 from villagewatch.alerts.sender import Sender
 from villagewatch.config import AlertsSettings, Village
 from villagewatch.config.teams import ChannelSettings, WebhookChannel
-from villagewatch.detectors import AlertKey, Severity, Transition
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 PLACES = 20
 DEVICES = 2000

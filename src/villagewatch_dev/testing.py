@@ -16,9 +16,9 @@ from typing import Any
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy
 from villagewatch.alerts.store import AlertStore
 from villagewatch.contract import DeadLetter, DedupeKey, Event, Reading
-from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.errors import StoreUnavailable
 from villagewatch.store.base import Batch, Bucket, LastValue, WriteResult, bucket_width_ns
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 __all__ = ["TINY_JPEG", "MemoryStore", "fire_alert"]
 

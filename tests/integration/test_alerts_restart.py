@@ -19,8 +19,8 @@ import pytest
 
 from tests.faults import Campaign
 from villagewatch.detect.store import DetectStore
-from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.runtime.ports import free_port
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 from .helpers import wait_until
 from .webhook import Recorder, Reply, recording_server

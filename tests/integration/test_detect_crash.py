@@ -17,7 +17,7 @@ from villagewatch.config import load_deployment
 from villagewatch.contract import DeadLetter
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.service import decoder_for
-from villagewatch.detect.store import transition_id
+from villagewatch.transitions import transition_id
 from villagewatch_dev.servers import Mosquitto, free_port
 
 from .helpers import NOW_MS, DetectProcess, publish_all, reading, wait_until, write_deployment

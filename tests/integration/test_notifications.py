@@ -25,7 +25,7 @@ from villagewatch.config.teams import (
     WebhookChannel,
     WeComChannel,
 )
-from villagewatch.detectors import AlertKey, Severity, Transition
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 from .webhook import Recorder, Reply
 

@@ -11,7 +11,7 @@ from villagewatch.contract import Clock, Decoded, Event, Reading, point_time_ns
 from villagewatch.contract.payloads import StatusMessage
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.store import DetectStore, dump_states
-from villagewatch.detectors import Transition
+from villagewatch.transitions import Transition
 
 T0 = 1_795_000_000_000
 MIN = 60_000

@@ -15,7 +15,7 @@ import orjson
 from villagewatch.config.village import Village
 from villagewatch.contract import Decoded, Decoder, DeviceInfo, DeviceKind
 from villagewatch.detect.engine import DetectEngine
-from villagewatch.detectors import Transition
+from villagewatch.transitions import Transition
 
 NOW = 1_795_000_000_000
 MIN = 60_000

@@ -22,7 +22,7 @@ from villagewatch.config.village import Village
 from villagewatch.contract import DeadLetter, Decoded, Decoder, DeviceInfo, DeviceKind
 from villagewatch.contract.payloads import MAX_AGE_MS, SmartLockEvent
 from villagewatch.detect.engine import DetectEngine
-from villagewatch.detectors import Transition
+from villagewatch.transitions import Transition
 
 NOW = 1_795_000_000_000
 MIN = 60_000

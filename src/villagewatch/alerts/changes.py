@@ -18,7 +18,7 @@ from villagewatch.alerts.lifecycle import (
     Note,
 )
 from villagewatch.alerts.notify import Notifier
-from villagewatch.detectors import Severity, Transition
+from villagewatch.transitions import Severity, Transition
 
 __all__ = ["SYSTEM", "Change", "alert_row", "audit_row", "json_text"]
 

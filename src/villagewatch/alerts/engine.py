@@ -1,21 +1,18 @@
 """``villagewatch alerts run``: detect's transitions become alerts, pending alerts fire.
 
-Detect records each transition it decides in its state file (append-only, in
-``rowid`` order) before it acknowledges the messages behind it — an outbox.
-The engine reads every such file from where it left off and applies each
-transition to the :class:`~villagewatch.alerts.store.AlertStore`, moving that
-file's cursor in the same transaction: a crash re-reads at most what was not
-yet applied, and a transition applied twice changes nothing anyway.
+Detect appends each transition it decides to its transition log (an outbox in
+its state file, :mod:`villagewatch.transitions`) before it acknowledges the
+messages behind it. The engine reads every such log after its cursor and
+applies each transition to the :class:`~villagewatch.alerts.store.AlertStore`,
+moving that log's cursor in the same transaction: a crash re-reads at most
+what was not yet applied, and a transition applied twice changes nothing anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 
 from villagewatch.alerts.lifecycle import AlertPolicy
@@ -24,18 +21,22 @@ from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.routing import Router
 from villagewatch.alerts.store import AlertStore
 from villagewatch.config import AlertsSettings, Deployment
-from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.errors import StoreUnavailable
 from villagewatch.runtime.steadyclock import SteadyClock
 from villagewatch.runtime.waiting import sleep_or_stop
+from villagewatch.transitions import (
+    LoggedTransition,
+    TransitionLog,
+    UnreadableTransition,
+    open_transition_log,
+)
 
 __all__ = ["AlertEngine", "notifier_for"]
 
 log = logging.getLogger(__name__)
 
 _BATCH = 500
-_Item = tuple[int, str, Transition, AlertPolicy]
-"""(position in detect's file, transition id, transition, policy)."""
+_Item = tuple[LoggedTransition, AlertPolicy]
 
 
 class AlertEngine:
@@ -84,37 +85,27 @@ class AlertEngine:
                 self._missing.add(path)
             return 0
         self._missing.discard(path)
-        name = str(path)
+        with open_transition_log(path) as transitions:
+            return self._pump_log(str(path), transitions, now_ms)
+
+    def _pump_log(self, name: str, transitions: TransitionLog, now_ms: int) -> int:
         done = 0
-        conn = sqlite3.connect(path, timeout=10)
-        try:
-            while True:
-                rows = conn.execute(
-                    "SELECT rowid, id, detector, village, subject, kind, action, severity, at_ms,"
-                    " message, details, historical, needs_close FROM transitions"
-                    " WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                    (self._store.cursor(name), _BATCH),
-                ).fetchall()
-                items: list[_Item] = []
-                for row in rows:
-                    try:
-                        items.append(self._item(row))
-                    except Exception as exc:  # noqa: BLE001 - supervisor: set aside, go on
+        while True:
+            records = transitions.read_after(self._store.cursor(name), _BATCH)
+            items: list[_Item] = []
+            for record in records:
+                match record:
+                    case LoggedTransition():
+                        items.append((record, self.policy(record.transition.key.kind)))
+                    case UnreadableTransition():
                         self._apply(name, items, now_ms)  # in order: what came before first
                         items = []
-                        self._set_aside(name, row, f"cannot read it: {exc!r}", now_ms)
-                self._apply(name, items, now_ms)
-                done += len(rows)
-                if len(rows) < _BATCH:
-                    return done
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"cannot read detect's transitions in {path}: {exc}") from exc
-        finally:
-            conn.close()
-
-    def _item(self, row: tuple[object, ...]) -> _Item:
-        position, tid, transition = _transition(row)
-        return position, tid, transition, self.policy(transition.key.kind)
+                        why = f"cannot read it: {record.problem}"
+                        self._set_aside(name, record.position, record.id, why, now_ms)
+            self._apply(name, items, now_ms)
+            done += len(records)
+            if len(records) < _BATCH:
+                return done
 
     def _apply(self, name: str, items: list[_Item], now_ms: int) -> None:
         """Apply ``items`` in one transaction (the cursor moved with it); if that fails for
@@ -123,32 +114,34 @@ class AlertEngine:
             return
         try:
             self._store.apply_many(
-                [(t, tid, p) for _, tid, t, p in items], now_ms, source=(name, items[-1][0])
+                [(r.transition, r.id, p) for r, p in items],
+                now_ms,
+                source=(name, items[-1][0].position),
             )
         except StoreUnavailable:
             raise
         except Exception:  # noqa: BLE001 - supervisor: find the one that fails
-            for position, tid, t, p in items:
+            for r, p in items:
                 try:
-                    self._store.apply_many([(t, tid, p)], now_ms, source=(name, position))
+                    self._store.apply_many(
+                        [(r.transition, r.id, p)], now_ms, source=(name, r.position)
+                    )
                 except StoreUnavailable:
                     raise
                 except Exception as exc:  # noqa: BLE001 - supervisor: set aside, go on
-                    self._set_aside(name, (position, tid), f"applying it failed: {exc!r}", now_ms)
+                    self._set_aside(name, r.position, r.id, f"applying it failed: {exc!r}", now_ms)
                 else:
                     self._applied.inc()
             return
         self._applied.inc(len(items))
 
-    def _set_aside(self, name: str, row: Sequence[object], why: str, now_ms: int) -> None:
-        position, tid = row[0], row[1]
-        assert isinstance(position, int)
+    def _set_aside(self, name: str, position: int, tid: str, why: str, now_ms: int) -> None:
         self._metrics.failed.inc()
         log.error(
             "Transition %.200s (row %d of %s) set aside, the rest go on: %s",
             tid, position, name, why,
         )  # fmt: skip
-        self._store.set_aside((name, position), str(tid), why, now_ms)
+        self._store.set_aside((name, position), tid, why, now_ms)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pump every ``poll_s`` until ``stop``; a store that is busy is retried, not fatal."""
@@ -168,21 +161,6 @@ class AlertEngine:
                     "Alert engine pass failed; trying again in %s s", self._settings.poll_s
                 )
             await sleep_or_stop(stop, self._settings.poll_s)
-
-
-def _transition(row: tuple[object, ...]) -> tuple[int, str, Transition]:
-    (position, tid, detector, village, subject, kind, action, severity, at_ms, message,
-     details, historical, needs_close) = row  # fmt: skip
-    assert isinstance(position, int)
-    assert isinstance(tid, str)
-    assert isinstance(at_ms, int)
-    assert action in ("fire", "update", "clear")
-    key = AlertKey(str(detector), str(village), str(subject), str(kind))
-    transition = Transition(
-        key, action, Severity(str(severity)), at_ms, str(message), json.loads(str(details)),
-        bool(historical), bool(needs_close),
-    )  # fmt: skip
-    return position, tid, transition
 
 
 def notifier_for(deployment: Deployment) -> Notifier:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from villagewatch.detectors import Severity
 from villagewatch.errors import VillagewatchError
+from villagewatch.transitions import Severity
 
 __all__ = [
     "ActionRefused",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.alerts.routing import Router
 from villagewatch.config import AlertsSettings
-from villagewatch.detectors import Severity
+from villagewatch.transitions import Severity
 
 __all__ = ["Draft", "Notifier"]
 

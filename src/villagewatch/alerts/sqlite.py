@@ -29,7 +29,7 @@ from villagewatch.alerts.lifecycle import (
 )
 from villagewatch.alerts.notify import Notifier
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
-from villagewatch.detectors import Transition
+from villagewatch.transitions import Transition
 
 __all__ = ["SQLiteAlertStore"]
 

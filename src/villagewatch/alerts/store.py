@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy, AuditEntry, Note
 from villagewatch.alerts.outbox import Queued, Silence
-from villagewatch.detectors import Transition
+from villagewatch.transitions import Transition
 
 __all__ = ["AlertStore"]
 

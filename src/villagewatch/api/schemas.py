@@ -11,7 +11,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from villagewatch.alerts.lifecycle import Alert, AlertState, AuditEntry, Note
 from villagewatch.api.users import Role
 from villagewatch.contract import Identifier
-from villagewatch.detectors import Severity
+from villagewatch.transitions import Severity
 
 __all__ = [
     "EARLIEST",

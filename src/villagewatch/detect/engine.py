@@ -21,17 +21,12 @@ from typing import Any
 from villagewatch.config.village import Village
 from villagewatch.contract import Decoded, Event, Reading
 from villagewatch.contract.payloads import StatusMessage
-from villagewatch.detectors import (
-    DeviceDetectors,
-    OfflineWatch,
-    Transition,
-    WatchedDevice,
-    device_detectors,
-)
+from villagewatch.detectors import DeviceDetectors, OfflineWatch, WatchedDevice, device_detectors
 from villagewatch.detectors.config import OfflineConfig
 from villagewatch.detectors.device import DeviceInfoForDetect, offline_config
 from villagewatch.detectors.disk import DiskWatch
 from villagewatch.detectors.events import RegisteredCredential, SmartLock
+from villagewatch.transitions import Transition
 
 __all__ = ["DetectEngine", "EngineCounts"]
 

@@ -40,7 +40,6 @@ from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.metrics import DetectMetrics
 from villagewatch.detect.store import DetectStore, dump_states
-from villagewatch.detectors import Transition
 from villagewatch.detectors.events import RegisteredCredential
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
 from villagewatch.mqtt import AsyncLink, make_client
@@ -50,6 +49,7 @@ from villagewatch.runtime.diskspace import export_free_space, measure_filesystem
 from villagewatch.runtime.metrics_http import joined, metrics_served
 from villagewatch.runtime.steadyclock import SteadyClock
 from villagewatch.runtime.waiting import sleep_or_stop
+from villagewatch.transitions import Transition
 
 __all__ = ["DetectService", "data_folders", "decoder_for"]
 

@@ -6,8 +6,9 @@ after that: a crash before the commit replays the messages against the older
 state and decides the same transitions again; a crash after it finds them
 already processed. Either way each transition is recorded once.
 
-Tables: ``state`` (owner → JSON), ``transitions`` (append-only; the alert
-engine reads it in order of ``rowid``), ``alerts`` (what is firing now) and
+Tables: ``state`` (owner → JSON), ``transitions`` (the transition log the alert
+engine reads, written and read only through :mod:`villagewatch.transitions`),
+``alerts`` (what is firing now) and
 ``dead_letters`` (messages detect failed on, newest :data:`DEAD_LETTERS_KEPT`).
 """
 
@@ -27,11 +28,11 @@ import orjson
 
 from villagewatch.contract import DeadLetter, RejectReason
 from villagewatch.db.sqlite import SQLiteFile
-from villagewatch.detectors import Transition
 from villagewatch.errors import StoreUnavailable
 from villagewatch.runtime.waiting import sleep_or_stop
+from villagewatch.transitions import SQLiteTransitionLog, Transition
 
-__all__ = ["DEAD_LETTERS_KEPT", "DetectStore", "dump_states", "open_detect_store", "transition_id"]
+__all__ = ["DEAD_LETTERS_KEPT", "DetectStore", "dump_states", "open_detect_store"]
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,6 @@ must not fill the disk)."""
 def dump_states(states: dict[str, dict[str, Any]]) -> dict[str, str]:
     """States as JSON now, so later changes to the live objects can't leak into a commit."""
     return {owner: orjson.dumps(state, option=_OPTIONS).decode() for owner, state in states.items()}
-
-
-def transition_id(t: Transition) -> str:
-    """Deterministic: the same decision made twice has the same id."""
-    return f"{t.key}#{t.action}@{t.at_ms}"
 
 
 class DetectStore:
@@ -166,32 +162,9 @@ def _commit(
         "INSERT INTO state VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET state = excluded.state",
         states,
     )
-    new = 0
-    for t in transitions:
+    new = SQLiteTransitionLog(conn).append(transitions, recorded_ns=now_ns)
+    for t in new:
         k = t.key
-        details = json.dumps(t.details, ensure_ascii=False, default=str)
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO transitions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                transition_id(t),
-                str(k),
-                k.detector,
-                k.village,
-                k.subject,
-                k.kind,
-                t.action,
-                t.severity.value,
-                t.at_ms,
-                t.message,
-                details,
-                t.historical,
-                t.needs_close,
-                now_ns,
-            ),
-        )
-        if cur.rowcount == 0:
-            continue
-        new += 1
         if t.action == "clear":
             conn.execute("DELETE FROM alerts WHERE key = ?", (str(k),))
         else:
@@ -210,12 +183,12 @@ def _commit(
                     t.at_ms,
                     t.at_ms,
                     t.message,
-                    details,
+                    json.dumps(t.details, ensure_ascii=False, default=str),
                     t.historical,
                     t.needs_close,
                 ),
             )
-    return new
+    return len(new)
 
 
 async def open_detect_store(

@@ -1,11 +1,14 @@
 """Detectors: pure objects that turn readings, events and time into alert transitions.
 
+The transitions and their severities and keys are the hand-off to the alert
+engine, so they live in :mod:`villagewatch.transitions`, not here.
+
 :func:`build` makes the detector one family's config describes (the explicit
 registry); :func:`device_detectors` assembles everything that watches one
 device from its village's ``detect:`` settings and the built-in defaults.
 """
 
-from villagewatch.detectors.base import CLEAN, AlertKey, Detector, Flags, Severity, Transition
+from villagewatch.detectors.base import CLEAN, Detector, Flags
 from villagewatch.detectors.config import (
     CameraConfig,
     DetectSection,
@@ -30,7 +33,6 @@ from villagewatch.detectors.water import RainAccumulation, WaterLevel, WaterRise
 
 __all__ = [
     "CLEAN",
-    "AlertKey",
     "CameraConfig",
     "CameraDetections",
     "DetectSection",
@@ -48,10 +50,8 @@ __all__ = [
     "RainConfig",
     "RiseConfig",
     "SensorHealth",
-    "Severity",
     "SmartLock",
     "SosButton",
-    "Transition",
     "WatchedDevice",
     "WaterLevel",
     "WaterRise",

@@ -1,77 +1,23 @@
-"""What every detector shares: severities, alert identities, transitions, the detector interface.
+"""What every detector shares: the detector interface and the sensor-health flags it reads.
 
 A detector is a pure object: readings, events and the passing of time go in,
-alert transitions come out. It does no I/O and never reads a clock — time is
-the device time of the data, or the ``now_ms`` the caller passes to
-:meth:`Detector.tick`. Its whole state can be taken out (:meth:`snapshot`,
-plain JSON values) and put back (:meth:`restore`), which is how the detect
-service survives a restart without re-firing or forgetting.
+alert transitions (:mod:`villagewatch.transitions`) come out. It does no I/O
+and never reads a clock — time is the device time of the data, or the
+``now_ms`` the caller passes to :meth:`Detector.tick`. Its whole state can be
+taken out (:meth:`snapshot`, plain JSON values) and put back
+(:meth:`restore`), which is how the detect service survives a restart without
+re-firing or forgetting.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from villagewatch.contract import Event, Reading
+from villagewatch.transitions import Transition
 
-__all__ = [
-    "AlertKey",
-    "Detector",
-    "Flags",
-    "Severity",
-    "Transition",
-]
-
-
-class Severity(StrEnum):
-    """How bad: China's four warning colours, under them ``info``; ``red`` is critical."""
-
-    INFO = "info"
-    BLUE = "blue"
-    YELLOW = "yellow"
-    ORANGE = "orange"
-    RED = "red"
-
-    @property
-    def rank(self) -> int:
-        """0 for info … 4 for red."""
-        return _RANK[self]
-
-
-_RANK = {s: i for i, s in enumerate(Severity)}
-
-
-@dataclass(frozen=True, slots=True)
-class AlertKey:
-    """The identity of an alert: which detector, about what (a device or a zone), what kind."""
-
-    detector: str
-    village: str
-    subject: str
-    kind: str
-
-    def __str__(self) -> str:
-        return f"{self.detector}/{self.village}/{self.subject}/{self.kind}"
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """An alert starts (``fire``), changes severity (``update``) or ends (``clear``)."""
-
-    key: AlertKey
-    action: Literal["fire", "update", "clear"]
-    severity: Severity
-    at_ms: int
-    """Device time of the data that caused it (or the tick that did)."""
-    message: str
-    """One sentence for people: what happened, where, how much."""
-    details: dict[str, Any] = field(default_factory=dict)
-    historical: bool = False
-    """Raised while replaying backlog: it happened in the past."""
-    needs_close: bool = False
-    """Never cleared by data: a person closes it (forced door, SOS)."""
+__all__ = ["CLEAN", "Detector", "Flags"]
 
 
 @dataclass(frozen=True, slots=True)

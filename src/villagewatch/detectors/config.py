@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from villagewatch.contract import DeviceKind, Identifier
-from villagewatch.detectors.base import Severity
+from villagewatch.transitions import Severity
 
 __all__ = [
     "CameraConfig",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 from villagewatch.contract import DeviceKind, Event, Reading
-from villagewatch.detectors.base import CLEAN, Detector, Transition
+from villagewatch.detectors.base import CLEAN, Detector
 from villagewatch.detectors.config import (
     CameraConfig,
     FamilyConfigs,
@@ -26,6 +26,7 @@ from villagewatch.detectors.events import (
 )
 from villagewatch.detectors.health import SensorHealth
 from villagewatch.detectors.water import RainAccumulation, WaterLevel, WaterRise
+from villagewatch.transitions import Transition
 
 __all__ = ["DeviceDetectors", "DeviceInfoForDetect", "FamilyConfig", "build", "device_detectors"]
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from villagewatch.detectors.base import AlertKey, Detector, Severity, Transition
+from villagewatch.detectors.base import Detector
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 __all__ = ["DiskWatch"]
 

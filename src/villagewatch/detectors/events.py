@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from villagewatch.contract import Event, Reading
-from villagewatch.detectors.base import AlertKey, Detector, Flags, Severity, Transition
+from villagewatch.detectors.base import Detector, Flags
 from villagewatch.detectors.config import CameraConfig, LockConfig
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 __all__ = ["CameraDetections", "RegisteredCredential", "SmartLock", "SosButton"]
 

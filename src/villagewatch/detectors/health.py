@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from villagewatch.contract import Reading
-from villagewatch.detectors.base import CLEAN, AlertKey, Detector, Flags, Severity, Transition
+from villagewatch.detectors.base import CLEAN, Detector, Flags
 from villagewatch.detectors.config import HealthConfig
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 __all__ = ["SensorHealth"]
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from villagewatch.detectors.base import AlertKey, Detector, Severity, Transition
+from villagewatch.detectors.base import Detector
 from villagewatch.detectors.config import OfflineConfig
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 __all__ = ["OfflineWatch", "WatchedDevice"]
 

@@ -6,8 +6,9 @@ from collections import deque
 from typing import Any, Literal
 
 from villagewatch.contract import Reading
-from villagewatch.detectors.base import AlertKey, Detector, Flags, Severity, Transition
+from villagewatch.detectors.base import Detector, Flags
 from villagewatch.detectors.config import LevelConfig, RainConfig, RiseConfig
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 __all__ = ["RainAccumulation", "WaterLevel", "WaterRise"]
 

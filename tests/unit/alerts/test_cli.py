@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
 from villagewatch.cli import app
-from villagewatch.detectors import AlertKey, Severity, Transition
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 NOW = 1_795_000_000_000
 

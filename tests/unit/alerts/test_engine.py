@@ -10,7 +10,7 @@ from villagewatch.alerts.engine import AlertEngine
 from villagewatch.alerts.lifecycle import AlertPolicy
 from villagewatch.config import AlertKindSettings, AlertsSettings
 from villagewatch.detect.store import DetectStore
-from villagewatch.detectors import AlertKey, Severity, Transition
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 NOW = 1_795_000_000_000
 LEVEL = AlertKey("water_level", "v", "wl-1", "level")

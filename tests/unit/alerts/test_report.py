@@ -13,7 +13,7 @@ from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.report import month_bounds, month_report
 from villagewatch.alerts.routing import Router
 from villagewatch.config import AlertsSettings, Village
-from villagewatch.detectors import AlertKey, Severity, Transition
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 CST = timezone(timedelta(hours=8))
 

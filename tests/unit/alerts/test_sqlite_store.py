@@ -18,8 +18,8 @@ from tests.unit.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_
 from villagewatch.alerts import ActionRefused, AlertPolicy, AlertState, SQLiteAlertStore
 from villagewatch.alerts.sender import Sender
 from villagewatch.db.sqlite import SQLITE_METRICS
-from villagewatch.detectors import AlertKey, Severity, Transition
 from villagewatch.errors import StoreUnavailable
+from villagewatch.transitions import AlertKey, Severity, Transition
 
 KEY = AlertKey("water_level", "v", "wl-1", "level")
 NOW = 1_795_000_000_000

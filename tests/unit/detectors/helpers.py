@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from villagewatch.contract import Clock, Event, Reading, point_time_ns
 from villagewatch.contract.records import EventValue
-from villagewatch.detectors import Transition
+from villagewatch.transitions import Transition
 
 T0 = 1_795_000_000_000  # ms, 2026-11-18
 

@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from villagewatch.detectors import CLEAN, Flags, LevelConfig, RainConfig, RiseConfig
-from villagewatch.detectors.base import Severity
 from villagewatch.detectors.config import RainTier
 from villagewatch.detectors.water import RainAccumulation, WaterLevel, WaterRise
+from villagewatch.transitions import Severity
 
 from .helpers import reading, summary
 

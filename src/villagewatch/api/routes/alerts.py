@@ -32,8 +32,8 @@ from villagewatch.api.schemas import (
 )
 from villagewatch.api.users import User
 from villagewatch.contract import DeviceKind
-from villagewatch.detectors import Severity
 from villagewatch.store.evidence import EvidenceStore
+from villagewatch.transitions import Severity
 
 __all__ = ["router"]
 

@@ -17,7 +17,7 @@ from villagewatch.api.schemas import epoch_ns
 from villagewatch.api.users import User
 from villagewatch.config import DeviceSpec, Position
 from villagewatch.contract import DeviceKind, metric_names
-from villagewatch.detectors import Severity
+from villagewatch.transitions import Severity
 
 __all__ = ["router"]
 
