@@ -28,10 +28,11 @@ from villagewatch.alerts.lifecycle import (
     Note,
 )
 from villagewatch.alerts.notify import Notifier
+from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 from villagewatch.detectors import Transition
 
-__all__ = ["SQLiteAlertStore"]
+__all__ = ["MIGRATIONS", "SQLiteAlertStore"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -79,6 +80,14 @@ CREATE TABLE IF NOT EXISTS dead_transitions (
 );
 """
 
+MIGRATIONS = (
+    Migration(
+        "alerts, their audit log, notes, the transitions feed, notifications and silences",
+        _SCHEMA + outbox.SCHEMA,
+    ),
+)
+"""The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
+
 
 class SQLiteAlertStore:
     """Alerts in ``path``; open it in every process that writes them."""
@@ -96,7 +105,7 @@ class SQLiteAlertStore:
         disk space kept beside the file for when the disk is full (see
         :class:`~villagewatch.db.sqlite.SQLiteFile`)."""
         self._db = SQLiteFile(
-            path, name="alerts", schema=_SCHEMA + outbox.SCHEMA, busy_timeout_s=busy_timeout_s,
+            path, name="alerts", migrations=MIGRATIONS, busy_timeout_s=busy_timeout_s,
             foreign_keys=True, rows="row", reserve_bytes=reserve_bytes,
         )  # fmt: skip
         self._notifier = notifier
