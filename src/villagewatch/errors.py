@@ -6,7 +6,9 @@
     ├── ConfigError          a config file is invalid; carries every issue found
     └── StoreError           a store could not do what was asked
         ├── StoreUnavailable retryable: unreachable, timed out, 5xx, refused credentials
-        └── StoreRejected    the store refuses this data (a 400-class reply); retrying won't help
+        ├── StoreRejected    the store refuses this data (a 400-class reply); retrying won't help
+        └── SchemaRefused    a database file's schema is not one this code can use (written by
+                             a newer version); retrying won't help
 
 Bad MQTT input is *data*, not an exception: the decoder returns a
 :class:`~villagewatch.contract.records.DeadLetter` instead of raising, so one
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 __all__ = [
     "ConfigError",
     "ConfigIssue",
+    "SchemaRefused",
     "StoreError",
     "StoreRejected",
     "StoreUnavailable",
@@ -64,3 +67,8 @@ class StoreUnavailable(StoreError):
 
 class StoreRejected(StoreError):
     """The store refused the data itself (HTTP 400 and the like); retrying won't help."""
+
+
+class SchemaRefused(StoreError):
+    """A database file has a schema this code must not use: a newer version than it knows, or
+    unversioned tables that are not its own. The message says what to do."""

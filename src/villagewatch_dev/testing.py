@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy
-from villagewatch.alerts.store import AlertStore
+from villagewatch.alerts.store import AlertLifecycle
 from villagewatch.contract import DeadLetter, DedupeKey, Event, Reading
 from villagewatch.errors import StoreUnavailable
 from villagewatch.store.base import Batch, Bucket, LastValue, WriteResult, bucket_width_ns
@@ -114,7 +114,7 @@ class MemoryStore:
 
 
 def fire_alert(
-    store: AlertStore,
+    store: AlertLifecycle,
     *,
     village: str,
     subject: str,

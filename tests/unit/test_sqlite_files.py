@@ -15,12 +15,15 @@ import pytest
 from tests.unit.sqlite_writer import BOUND_S, within_bound, write_lock_held
 from villagewatch.api.users import Role, UserStore
 from villagewatch.config import load_deployment
+from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import SQLITE_METRICS, SQLiteFile
 from villagewatch.errors import StoreUnavailable
 from villagewatch.registry import RegistryStore
 
 REPO = Path(__file__).resolve().parents[2]
-_SCHEMA = "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+_SCHEMA = (
+    Migration("t", "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"),
+)
 
 
 def busy_count(database: str, access: str = "write") -> float:
@@ -29,7 +32,7 @@ def busy_count(database: str, access: str = "write") -> float:
 
 
 def test_a_slow_write_in_this_process_does_not_hold_up_reads(tmp_path: Path) -> None:
-    db = SQLiteFile(tmp_path / "t.db", name="test", schema=_SCHEMA)
+    db = SQLiteFile(tmp_path / "t.db", name="test", migrations=_SCHEMA)
     db.write(lambda c: c.execute("INSERT INTO t VALUES ('a', 1)"))
     entered, release = threading.Event(), threading.Event()
 
@@ -52,7 +55,7 @@ def test_a_slow_write_in_this_process_does_not_hold_up_reads(tmp_path: Path) -> 
 
 
 def test_a_second_writer_in_this_process_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
-    db = SQLiteFile(tmp_path / "t.db", name="test", schema=_SCHEMA, busy_timeout_s=0.1)
+    db = SQLiteFile(tmp_path / "t.db", name="test", migrations=_SCHEMA, busy_timeout_s=0.1)
     entered, release = threading.Event(), threading.Event()
     before = busy_count("test")
     pool = ThreadPoolExecutor(1)
@@ -76,7 +79,7 @@ def test_a_second_writer_in_this_process_gives_up_after_the_busy_timeout(tmp_pat
 
 
 def test_a_read_cannot_write(tmp_path: Path) -> None:
-    db = SQLiteFile(tmp_path / "t.db", name="test", schema=_SCHEMA)
+    db = SQLiteFile(tmp_path / "t.db", name="test", migrations=_SCHEMA)
     with pytest.raises(StoreUnavailable, match="could not read"):
         db.read(lambda c: c.execute("INSERT INTO t VALUES ('a', 1)"))
     assert db.rows("SELECT count(*) FROM t") == [(0,)]

@@ -1,8 +1,9 @@
-"""Alerts: their lifecycle, the store that keeps them, and (next) routing and notifications.
+"""Alerts: their lifecycle, the store that keeps them, routing and notifications.
 
 :mod:`~villagewatch.alerts.lifecycle` says what an alert is and how it lives;
-:class:`~villagewatch.alerts.store.AlertStore` what a store does with it;
-:class:`~villagewatch.alerts.sqlite.SQLiteAlertStore` is the embedded store.
+:mod:`~villagewatch.alerts.store` what a store does with it, by concern
+(lifecycle, notification outbox, silences, queries);
+:class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore` is the embedded store.
 """
 
 from villagewatch.alerts.lifecycle import (
@@ -13,7 +14,7 @@ from villagewatch.alerts.lifecycle import (
     AuditEntry,
     Note,
 )
-from villagewatch.alerts.sqlite import SQLiteAlertStore
+from villagewatch.alerts.sqlite.store import SQLiteAlertStore
 from villagewatch.alerts.store import AlertStore
 
 __all__ = [

@@ -8,7 +8,7 @@ import json
 import sqlite3
 from typing import Any
 
-from villagewatch.alerts import outbox
+from villagewatch.alerts import outbox, silences
 from villagewatch.alerts.lifecycle import (
     ActionRefused,
     Alert,
@@ -31,7 +31,7 @@ class Change:
 
     def __init__(self, c: sqlite3.Connection, notifier: Notifier | None, now_ms: int) -> None:
         self.c, self.notifier, self.now = c, notifier, now_ms
-        self._silences: list[outbox.Silence] | None = None
+        self._silences: list[silences.Silence] | None = None
 
     # --- reading ------------------------------------------------------------------------
 
@@ -219,8 +219,8 @@ class Change:
 
     def _held(self, alert: Alert) -> str | None:
         if self._silences is None:  # once per transaction: a batch shares them
-            self._silences = outbox.active_silences(self.c, self.now)
-        if any(outbox.silence_matches(s, alert) for s in self._silences):
+            self._silences = silences.active_silences(self.c, self.now)
+        if any(silences.silence_matches(s, alert) for s in self._silences):
             return "silenced"
         if alert.detector == "offline" and alert.kind == "link_down":
             return None

@@ -8,7 +8,7 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from villagewatch.alerts.store import AlertStore
+from villagewatch.alerts.store import NotificationOutbox
 
 __all__ = ["AlertMetrics"]
 
@@ -16,7 +16,9 @@ __all__ = ["AlertMetrics"]
 class AlertMetrics:
     """The alert engine's metrics, in their own registry."""
 
-    def __init__(self, store: AlertStore, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, store: NotificationOutbox, registry: CollectorRegistry | None = None
+    ) -> None:
         self.registry = registry or CollectorRegistry()
         self.transitions = Counter(
             "villagewatch_alerts_transitions",

@@ -1,4 +1,4 @@
-"""Notifications decided but not yet sent, and silences: the SQL the alert store shares.
+"""Notifications decided but not yet sent: the SQL the alert store shares.
 
 A notification row is written in the same transaction as the alert change that
 caused it (the outbox pattern): a crash after the decision leaves it queued,
@@ -9,7 +9,6 @@ message can go out twice.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,25 +17,7 @@ from typing import Any
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.alerts.notify import Draft
 
-__all__ = ["SCHEMA", "Queued", "Silence", "due_groups", "enqueue", "silence_matches"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS notifications (
-    id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL REFERENCES alerts (id),
-    channel TEXT NOT NULL, place TEXT NOT NULL, level INTEGER NOT NULL, event TEXT NOT NULL,
-    group_key TEXT NOT NULL, severity TEXT NOT NULL, text TEXT NOT NULL, state TEXT NOT NULL,
-    created_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    next_ms INTEGER NOT NULL, sent_ms INTEGER, error TEXT
-);
-CREATE INDEX IF NOT EXISTS notifications_queued ON notifications (next_ms) WHERE state = 'queued';
-CREATE TABLE IF NOT EXISTS silences (
-    id INTEGER PRIMARY KEY, matchers TEXT NOT NULL, starts_ms INTEGER NOT NULL,
-    ends_ms INTEGER NOT NULL, created_by TEXT NOT NULL, reason TEXT NOT NULL,
-    created_ms INTEGER NOT NULL
-);
-"""
-
-SILENCE_FIELDS = ("village", "detector", "subject", "kind")
+__all__ = ["Queued", "due_groups", "enqueue", "row_dicts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,39 +33,6 @@ class Queued:
     severity: str
     text: str
     attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Silence:
-    """Alerts matching every given field are not notified between ``starts_ms`` and ``ends_ms``."""
-
-    id: int
-    matchers: dict[str, str]
-    starts_ms: int
-    ends_ms: int
-    created_by: str
-    reason: str
-
-
-def silence_matches(silence: Silence, alert: Alert) -> bool:
-    """Whether ``silence`` covers ``alert`` (a camera zone ``cam-1:road`` matches ``cam-1``)."""
-    for name, wanted in silence.matchers.items():
-        value = getattr(alert, name)
-        if name == "subject" and value.split(":", 1)[0] == wanted:
-            continue
-        if value != wanted:
-            return False
-    return True
-
-
-def active_silences(c: sqlite3.Connection, now_ms: int) -> list[Silence]:
-    """Silences in force at ``now_ms``."""
-    rows = c.execute(
-        "SELECT id, matchers, starts_ms, ends_ms, created_by, reason FROM silences"
-        " WHERE starts_ms <= ? AND ends_ms > ?",
-        (now_ms, now_ms),
-    ).fetchall()
-    return [Silence(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
 
 def enqueue(c: sqlite3.Connection, alert: Alert, drafts: Sequence[Draft], now_ms: int) -> None:

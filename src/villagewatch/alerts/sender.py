@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from villagewatch.alerts.channels import Channel, ChannelError, RateLimit
 from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.outbox import Queued
-from villagewatch.alerts.store import AlertStore
+from villagewatch.alerts.store import NotificationOutbox
 from villagewatch.errors import StoreUnavailable
 from villagewatch.runtime.waiting import sleep_or_stop
 
@@ -43,7 +43,7 @@ class Sender:
     def __init__(
         self,
         *,
-        store: AlertStore,
+        store: NotificationOutbox,
         channels: Mapping[str, Channel],
         metrics: AlertMetrics | None = None,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,

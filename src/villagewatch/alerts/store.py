@@ -1,5 +1,15 @@
-"""What an alert store does; :class:`~villagewatch.alerts.sqlite.SQLiteAlertStore` is the
-embedded one, and a PostgreSQL store for several API nodes implements the same.
+"""What an alert store does, by concern: each caller asks for the part it uses.
+
+- :class:`AlertLifecycle` — detector transitions and people's actions change
+  alerts (pending → firing → acknowledged → resolved), and time passes;
+- :class:`NotificationOutbox` — the sender's side of the notifications those
+  changes decided;
+- :class:`AlertSilences` — notifications held back for a maintenance window;
+- :class:`AlertQueries` — reading alerts, their history and the live feed;
+- :class:`AlertStore` — all four, and the file's housekeeping.
+
+:class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore` is the embedded
+store; a PostgreSQL store for several API nodes would implement the same.
 
 Every method is one atomic transaction. Applying a detector transition is
 idempotent by its id (a redelivered transition changes nothing), and at most
@@ -12,14 +22,15 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy, AuditEntry, Note
-from villagewatch.alerts.outbox import Queued, Silence
+from villagewatch.alerts.outbox import Queued
+from villagewatch.alerts.silences import Silence
 from villagewatch.transitions import Transition
 
-__all__ = ["AlertStore"]
+__all__ = ["AlertLifecycle", "AlertQueries", "AlertSilences", "AlertStore", "NotificationOutbox"]
 
 
-class AlertStore(Protocol):
-    """Alerts, their audit log and notes."""
+class AlertLifecycle(Protocol):
+    """How alerts change: detector transitions applied, people's actions, timers."""
 
     def apply(
         self,
@@ -52,14 +63,6 @@ class AlertStore(Protocol):
         feed's cursor past it (``source`` is (name, position)) in the same transaction."""
         ...
 
-    def dead_transitions(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest transitions set aside: source, position, transition_id, detail, at_ms."""
-        ...
-
-    def maintain(self) -> None:
-        """Housekeeping a store may need now and then (its disk reserve made again)."""
-        ...
-
     def cursor(self, source: str) -> int:
         """How far the feed ``source`` has been applied (0: not at all)."""
         ...
@@ -69,19 +72,25 @@ class AlertStore(Protocol):
         time escalate one place up, flapping alerts that stayed clear resolve."""
         ...
 
-    def add_silence(
-        self,
-        matchers: dict[str, str],
-        starts_ms: int,
-        ends_ms: int,
-        *,
-        created_by: str,
-        reason: str,
-        now_ms: int,
-    ) -> Silence:
-        """Hold back notifications of alerts matching every given field (village, detector,
-        subject, kind) between the two times; alerts are still recorded."""
+    def acknowledge(self, alert_id: int, actor: str, now_ms: int, note: str = "") -> Alert:
+        """A person has seen it and is on it (firing or pending → acknowledged)."""
         ...
+
+    def assign(self, alert_id: int, actor: str, assignee: str | None, now_ms: int) -> Alert:
+        """Give it to someone (None: to nobody)."""
+        ...
+
+    def comment(self, alert_id: int, actor: str, text: str, now_ms: int) -> Note:
+        """Add a note."""
+        ...
+
+    def resolve(self, alert_id: int, actor: str, now_ms: int, note: str = "") -> Alert:
+        """A person closes it."""
+        ...
+
+
+class NotificationOutbox(Protocol):
+    """Notifications decided with the changes that caused them, as the sender sees them."""
 
     def due_notifications(self, now_ms: int, limit: int = 100) -> list[list[Queued]]:
         """Notification groups (one channel, place, kind, event) with one due: each whole."""
@@ -103,21 +112,27 @@ class AlertStore(Protocol):
         """Notification rows (all, or one alert's), in order."""
         ...
 
-    def acknowledge(self, alert_id: int, actor: str, now_ms: int, note: str = "") -> Alert:
-        """A person has seen it and is on it (firing or pending → acknowledged)."""
+
+class AlertSilences(Protocol):
+    """Notifications held back (alerts are still recorded)."""
+
+    def add_silence(
+        self,
+        matchers: dict[str, str],
+        starts_ms: int,
+        ends_ms: int,
+        *,
+        created_by: str,
+        reason: str,
+        now_ms: int,
+    ) -> Silence:
+        """Hold back notifications of alerts matching every given field (village, detector,
+        subject, kind) between the two times; alerts are still recorded."""
         ...
 
-    def assign(self, alert_id: int, actor: str, assignee: str | None, now_ms: int) -> Alert:
-        """Give it to someone (None: to nobody)."""
-        ...
 
-    def comment(self, alert_id: int, actor: str, text: str, now_ms: int) -> Note:
-        """Add a note."""
-        ...
-
-    def resolve(self, alert_id: int, actor: str, now_ms: int, note: str = "") -> Alert:
-        """A person closes it."""
-        ...
+class AlertQueries(Protocol):
+    """Alerts, their audit log and notes, read."""
 
     def get(self, alert_id: int) -> Alert | None:
         """One alert."""
@@ -166,6 +181,18 @@ class AlertStore(Protocol):
 
     def notes(self, alert_id: int) -> list[Note]:
         """The alert's notes, in order."""
+        ...
+
+    def dead_transitions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest transitions set aside: source, position, transition_id, detail, at_ms."""
+        ...
+
+
+class AlertStore(AlertLifecycle, NotificationOutbox, AlertSilences, AlertQueries, Protocol):
+    """Every concern of an alert store, and the file it keeps them in."""
+
+    def maintain(self) -> None:
+        """Housekeeping a store may need now and then (its disk reserve made again)."""
         ...
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from villagewatch.alerts.lifecycle import Alert
-from villagewatch.alerts.store import AlertStore
+from villagewatch.alerts.store import AlertQueries
 from villagewatch.api.metrics import ApiMetrics
 from villagewatch.errors import StoreUnavailable
 
@@ -45,7 +45,7 @@ class Change:
 class AlertFeed:
     """Polls the alert store for changes while anyone listens."""
 
-    def __init__(self, store: AlertStore, poll_s: float, metrics: ApiMetrics) -> None:
+    def __init__(self, store: AlertQueries, poll_s: float, metrics: ApiMetrics) -> None:
         self._store = store
         self._poll_s = poll_s
         self._metrics = metrics

@@ -19,12 +19,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 from villagewatch.errors import VillagewatchError
 
-__all__ = ["AuditRecord", "Role", "Session", "User", "UserRefused", "UserStore"]
+__all__ = ["MIGRATIONS", "AuditRecord", "Role", "Session", "User", "UserRefused", "UserStore"]
 
-_SCHEMA = """
+MIGRATIONS = (
+    Migration(
+        "users, sessions and the API audit log",
+        """
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, password TEXT NOT NULL, role TEXT NOT NULL, places TEXT NOT NULL,
     created_ms INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0
@@ -41,7 +45,10 @@ CREATE TRIGGER IF NOT EXISTS api_audit_no_update BEFORE UPDATE ON api_audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS api_audit_no_delete BEFORE DELETE ON api_audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
+""",
+    ),
+)
+"""The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -138,7 +145,11 @@ class UserStore:
         """Create the file and its tables if needed; a change waits ``busy_timeout_s`` at most
         for another writer."""
         self._db = SQLiteFile(
-            path, name="users", schema=_SCHEMA, busy_timeout_s=busy_timeout_s, foreign_keys=True
+            path,
+            name="users",
+            migrations=MIGRATIONS,
+            busy_timeout_s=busy_timeout_s,
+            foreign_keys=True,
         )
 
     def add(self, name: str, password: str, role: Role, places: Sequence[str], now_ms: int) -> User:

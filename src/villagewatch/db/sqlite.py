@@ -1,15 +1,28 @@
-"""SQLite files as the stores use them: one writer, readers that never wait for it.
+"""SQLite files as villagewatch uses them: one opener, one writer, readers that never wait.
 
-A store opens its file as a :class:`SQLiteFile`. Writes go through one writer
-connection in ``BEGIN IMMEDIATE`` transactions (the write lock taken up front,
-so writers queue instead of failing midway), one at a time per process.
-Reads go through read connections of their own: in WAL mode a reader sees the
-last committed state while a writer writes, so a slow write — in this process
-or another — never holds up a read. A writer waits for another writer at most
-``busy_timeout_s`` (a few seconds, not SQLite's usual half minute): then the
-operation raises :class:`StoreUnavailable` (the API answers 503, a service
-retries) and ``villagewatch_sqlite_busy_total`` counts it, so a database that
-is held too long shows in metrics rather than as requests that hang.
+Every SQLite file of the project (alerts, users, registry, detect's state, the
+embedded reading store) is opened as a :class:`SQLiteFile`, and nothing else
+calls ``sqlite3.connect`` on them. The convention, the same for all:
+
+- **Pragmas**: ``journal_mode=WAL`` and ``synchronous=FULL`` (a commit is on
+  disk, even across a power cut); ``foreign_keys`` where the store asks.
+- **Schema**: numbered migrations by ``PRAGMA user_version``, applied at open
+  (:mod:`villagewatch.db.migrations`); a file newer than the code is refused.
+- **Writes** go through one writer connection per file and process, one at a
+  time, each in a ``BEGIN IMMEDIATE`` transaction (the write lock taken up
+  front, so writers queue instead of failing midway).
+- **Reads** go through read connections of their own (``query_only``), each
+  one read transaction: in WAL mode a reader sees the last committed state
+  while a writer writes, so a slow write — in this process or another — never
+  holds up a read.
+- **Waiting**: a writer waits for another writer at most ``busy_timeout_s``
+  (5 s by default, not SQLite's usual half minute): then the operation raises
+  :class:`StoreUnavailable` (the API answers 503, a service retries) and
+  ``villagewatch_sqlite_busy_total`` counts it, so a database that is held too
+  long shows in metrics rather than as requests that hang.
+- **Threads**: the methods are blocking and safe from any thread; an asyncio
+  service calls them from a thread (its own executor or ``asyncio.to_thread``),
+  never on the event loop.
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ from typing import Any, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
 
+from villagewatch.db.migrations import Migration, migrate
 from villagewatch.errors import StoreUnavailable
 from villagewatch.runtime.diskspace import DiskReserve, is_disk_full
 
@@ -92,8 +106,8 @@ class SQLiteFile:
     """One SQLite file (WAL) with one writer connection and a few read connections.
 
     ``name`` names the database in errors and metrics (a fixed word: ``alerts``,
-    ``users`` …); ``schema`` is run once at open, in a write transaction.
-    Safe to call from any thread.
+    ``users`` …); ``migrations`` is the store's schema, brought up to date at open (see
+    :mod:`villagewatch.db.migrations`). Safe to call from any thread.
     """
 
     def __init__(
@@ -101,13 +115,14 @@ class SQLiteFile:
         path: Path,
         *,
         name: str,
-        schema: str,
+        migrations: Sequence[Migration],
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         foreign_keys: bool = False,
         rows: Literal["tuple", "row"] = "tuple",
         reserve_bytes: int = 0,
     ) -> None:
-        """Open (create) ``path``; ``rows="row"`` gives :class:`sqlite3.Row` rows.
+        """Open (create) ``path`` and migrate it; ``rows="row"`` gives :class:`sqlite3.Row` rows.
+        A file written by a newer version raises :class:`~villagewatch.errors.SchemaRefused`.
 
         ``reserve_bytes``: space held in ``<file>.reserve`` and given back when the disk is
         full, so the file still opens (SQLite needs room for its shared-memory file) and
@@ -124,14 +139,16 @@ class SQLiteFile:
         self._readers_lock = threading.Lock()  # guards the list only, never held during I/O
         self._closed = False
         try:
-            self._writer = self._open_writer(schema, foreign_keys=foreign_keys)
+            self._writer = self._open_writer(migrations, foreign_keys=foreign_keys)
         except StoreUnavailable as exc:
             if not (is_disk_full(exc) and self._reserve.release()):
                 raise
-            self._writer = self._open_writer(schema, foreign_keys=foreign_keys)
+            self._writer = self._open_writer(migrations, foreign_keys=foreign_keys)
         self._reserve.ensure()
 
-    def _open_writer(self, schema: str, *, foreign_keys: bool) -> sqlite3.Connection:
+    def _open_writer(
+        self, migrations: Sequence[Migration], *, foreign_keys: bool
+    ) -> sqlite3.Connection:
         try:
             writer = self._connect()
         except sqlite3.OperationalError as exc:
@@ -141,13 +158,13 @@ class SQLiteFile:
             writer.execute("PRAGMA synchronous=FULL")
             if foreign_keys:
                 writer.execute("PRAGMA foreign_keys=ON")
-            # idempotent (IF NOT EXISTS …), and all or nothing
-            writer.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
+            migrate(writer, migrations, what=self.name, path=self._path)
         except sqlite3.OperationalError as exc:
-            if writer.in_transaction:
-                writer.execute("ROLLBACK")
             writer.close()
             raise _unavailable(exc, self.name, "write") from exc
+        except BaseException:
+            writer.close()
+            raise
         return writer
 
     def maintain(self) -> None:

@@ -27,19 +27,29 @@ from typing import Any, TypeVar
 import orjson
 
 from villagewatch.contract import DeadLetter, RejectReason
+from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import SQLiteFile
 from villagewatch.errors import StoreUnavailable
 from villagewatch.runtime.waiting import sleep_or_stop
 from villagewatch.transitions import SQLiteTransitionLog, Transition
 
-__all__ = ["DEAD_LETTERS_KEPT", "DetectStore", "dump_states", "open_detect_store"]
+__all__ = [
+    "DEAD_LETTERS_KEPT",
+    "MIGRATIONS",
+    "DetectStore",
+    "dump_states",
+    "open_detect_store",
+]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
-_SCHEMA = """
+MIGRATIONS = (
+    Migration(
+        "detect's state, transitions, firing alerts and dead letters",
+        """
 CREATE TABLE IF NOT EXISTS state (owner TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS transitions (
     id TEXT NOT NULL UNIQUE, key TEXT NOT NULL, detector TEXT NOT NULL, village TEXT NOT NULL,
@@ -58,7 +68,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, topic TEXT NOT NULL,
     reason TEXT NOT NULL, detail TEXT NOT NULL, payload BLOB NOT NULL
 );
-"""
+""",
+    ),
+)
+"""The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
 DEAD_LETTERS_KEPT = 10_000
 """Newest dead letters kept; older ones are deleted as new ones come (a flood of poison
@@ -81,7 +94,7 @@ class DetectStore:
     def __init__(self, path: Path, *, reserve_bytes: int = 64 << 20) -> None:
         """Open (or create) the file; :class:`StoreUnavailable` when that is impossible."""
         self._db = SQLiteFile(
-            path, name="detect state", schema=_SCHEMA, reserve_bytes=reserve_bytes
+            path, name="detect state", migrations=MIGRATIONS, reserve_bytes=reserve_bytes
         )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-store")
 

@@ -15,14 +15,25 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from villagewatch.config.village import Village
+from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 from villagewatch.errors import VillagewatchError
 
-__all__ = ["CredentialRecord", "HouseRecord", "RegistryRefused", "RegistryStore", "TenantRecord"]
+__all__ = [
+    "MIGRATIONS",
+    "CredentialRecord",
+    "HouseRecord",
+    "RegistryRefused",
+    "RegistryStore",
+    "TenantRecord",
+]
 
 T = TypeVar("T")
 
-_SCHEMA = """
+MIGRATIONS = (
+    Migration(
+        "houses, tenants, lock credentials and the generation",
+        """
 CREATE TABLE IF NOT EXISTS houses (
     village TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, lock TEXT NOT NULL,
     added_ms INTEGER NOT NULL, PRIMARY KEY (village, id)
@@ -40,7 +51,10 @@ CREATE TABLE IF NOT EXISTS credentials (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS generation (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
 INSERT OR IGNORE INTO generation VALUES (1, 0);
-"""
+""",
+    ),
+)
+"""The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
 
 class RegistryRefused(VillagewatchError):
@@ -93,7 +107,9 @@ class RegistryStore:
     def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
         """Create the file and its tables if needed; a change waits ``busy_timeout_s`` at most
         for another writer."""
-        self._db = SQLiteFile(path, name="registry", schema=_SCHEMA, busy_timeout_s=busy_timeout_s)
+        self._db = SQLiteFile(
+            path, name="registry", migrations=MIGRATIONS, busy_timeout_s=busy_timeout_s
+        )
 
     def seed(self, villages: Iterable[Village], now_ms: int) -> int:
         """Copy in the houses the village files list and the registry lacks; how many."""

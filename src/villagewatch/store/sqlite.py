@@ -7,8 +7,10 @@ item whose key is already there is counted as a duplicate and not stored again.
 A batch is one transaction, committed with ``synchronous=FULL``, so "written"
 means on disk even across a power cut.
 
-sqlite3 is blocking, so every call runs on one dedicated thread that owns the
-connection.
+The file is opened like every SQLite file of the project
+(:class:`~villagewatch.db.sqlite.SQLiteFile`: its pragmas, migrations, one
+writer and readers that never wait); sqlite3 is blocking, so every call runs
+on one dedicated thread of the store's own, off the event loop.
 """
 
 from __future__ import annotations
@@ -16,20 +18,25 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from villagewatch.contract import DeadLetter, RejectReason
+from villagewatch.db.migrations import Migration
+from villagewatch.db.sqlite import SQLiteFile
 from villagewatch.errors import StoreUnavailable
 from villagewatch.store.base import Batch, Bucket, LastValue, WriteResult, bucket_width_ns
 
-__all__ = ["SQLiteStore"]
+__all__ = ["MIGRATIONS", "SQLiteStore"]
 
 T = TypeVar("T")
 
-_SCHEMA = """
+MIGRATIONS = (
+    Migration(
+        "items, readings, latest values, events and dead letters",
+        """
 CREATE TABLE IF NOT EXISTS items (
     village TEXT NOT NULL, device TEXT NOT NULL, boot TEXT NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (village, device, boot, seq)
@@ -57,7 +64,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, topic TEXT NOT NULL,
     reason TEXT NOT NULL, detail TEXT NOT NULL, payload BLOB NOT NULL
 );
-"""
+""",
+    ),
+)
+"""The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
 _INSERT_READING = "INSERT INTO readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT_EVENT = "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -71,36 +81,26 @@ class SQLiteStore:
     """A :class:`~villagewatch.store.base.Store` in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
+        """Open (create, migrate) the file here, so a bad path fails at start-up."""
         self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        # Opened here so a bad path fails at start-up; used only on the executor's thread.
-        self._conn: sqlite3.Connection | None = self._open()
+        self._db = SQLiteFile(path, name="readings", migrations=MIGRATIONS)
+        self._closed = False
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(self, fn: Callable[[], T]) -> T:
         def call() -> T:
-            if self._conn is None:
+            if self._closed:
                 raise StoreUnavailable(f"SQLite store {self._path} is closed")
-            try:
-                return fn(self._conn)
-            except sqlite3.OperationalError as exc:
-                # locked, disk full, I/O error: worth another try later
-                raise StoreUnavailable(f"SQLite {self._path}: {exc}") from exc
+            return fn()
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    def _open(self) -> sqlite3.Connection:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self._path, isolation_level=None, timeout=30, check_same_thread=False
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(_SCHEMA)
-        return conn
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        return self._db.rows(sql, args)
 
     async def write(self, batch: Batch) -> WriteResult:
         """Store the batch in one transaction; items already stored are counted as duplicates."""
-        return await self._run(lambda conn: _write(conn, batch))
+        return await self._run(lambda: self._db.write(lambda conn: _write(conn, batch)))
 
     async def last_values(
         self, *, village: str | None = None, device: str | None = None
@@ -108,7 +108,7 @@ class SQLiteStore:
         """Newest value of every metric per device, from the ``latest`` table."""
         conds, args = _filters(village=village, device=device)
         sql = f"SELECT village, device, metric, time_ns, value FROM latest{conds} ORDER BY 1, 2, 3"  # noqa: S608
-        rows = await self._run(lambda conn: conn.execute(sql, args).fetchall())
+        rows = await self._run(lambda: self._rows(sql, args))
         return [LastValue(*row) for row in rows]
 
     async def downsample(
@@ -122,7 +122,7 @@ class SQLiteStore:
             " AND time_ns >= ? AND time_ns < ? GROUP BY b ORDER BY b"
         )
         args = (since_ns, width, village, device, metric, since_ns, until_ns)
-        rows = await self._run(lambda conn: conn.execute(sql, args).fetchall())
+        rows = await self._run(lambda: self._rows(sql, args))
         return [Bucket(since_ns + b * width, mean, lo, hi, n) for b, mean, lo, hi, n in rows]
 
     async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
@@ -131,7 +131,7 @@ class SQLiteStore:
             "SELECT received_ns, topic, reason, detail, payload FROM dead_letters"
             " ORDER BY received_ns DESC, id DESC LIMIT ?"
         )
-        rows = await self._run(lambda conn: conn.execute(sql, (limit,)).fetchall())
+        rows = await self._run(lambda: self._rows(sql, (limit,)))
         return [DeadLetter(t, topic, RejectReason(r), d, bytes(p)) for t, topic, r, d, p in rows]
 
     async def count(self, table: str) -> int:
@@ -139,17 +139,13 @@ class SQLiteStore:
         if table not in ("readings", "events", "dead_letters", "items"):
             raise ValueError(f"no table {table!r}")
         sql = f"SELECT count(*) FROM {table}"  # noqa: S608 - table name checked above
-        return int(await self._run(lambda conn: conn.execute(sql).fetchone()[0]))
+        return int((await self._run(lambda: self._rows(sql)))[0][0])
 
     async def close(self) -> None:
-        """Close the connection and stop the store's thread."""
-
-        def shut(conn: sqlite3.Connection) -> None:
-            conn.close()
-
-        if self._conn is not None:
-            await self._run(shut)
-            self._conn = None
+        """Close the file and stop the store's thread."""
+        if not self._closed:
+            await self._run(self._db.close)
+            self._closed = True
             self._executor.shutdown(wait=True)
 
 
@@ -158,49 +154,39 @@ def _write(conn: sqlite3.Connection, batch: Batch) -> WriteResult:
     reading_rows: list[tuple[Any, ...]] = []
     latest_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        claim = conn.cursor()
-        for r in batch.readings:
-            claim.execute("INSERT OR IGNORE INTO items VALUES (?,?,?,?)", r.key)
-            if claim.rowcount == 0:
-                duplicates += 1
-                continue
-            for metric, value in r.values.items():
-                reading_rows.append(
-                    (
-                        r.village, r.grid, r.device, r.kind, metric, r.time_ns, value, r.boot,
-                        r.seq, r.clock.value, r.historical, r.rescued, r.device_ts_ms,
-                    )
-                )  # fmt: skip
-                latest_rows.append((r.village, r.device, metric, r.time_ns, value))
-        for e in batch.events:
-            claim.execute("INSERT OR IGNORE INTO items VALUES (?,?,?,?)", e.key)
-            if claim.rowcount == 0:
-                duplicates += 1
-                continue
-            event_rows.append(
+    claim = conn.cursor()
+    for r in batch.readings:
+        claim.execute("INSERT OR IGNORE INTO items VALUES (?,?,?,?)", r.key)
+        if claim.rowcount == 0:
+            duplicates += 1
+            continue
+        for metric, value in r.values.items():
+            reading_rows.append(
                 (
-                    e.village, e.grid, e.device, e.kind, e.type, e.time_ns,
-                    json.dumps(e.attrs, ensure_ascii=False), e.boot, e.seq, e.clock.value,
-                    e.historical, e.rescued, e.device_ts_ms,
+                    r.village, r.grid, r.device, r.kind, metric, r.time_ns, value, r.boot,
+                    r.seq, r.clock.value, r.historical, r.rescued, r.device_ts_ms,
                 )
             )  # fmt: skip
-        conn.executemany(_INSERT_READING, reading_rows)
-        conn.executemany(_UPSERT_LATEST, latest_rows)
-        conn.executemany(_INSERT_EVENT, event_rows)
-        conn.executemany(
-            "INSERT INTO dead_letters (received_ns, topic, reason, detail, payload)"
-            " VALUES (?,?,?,?,?)",
-            [
-                (d.received_ns, d.topic, d.reason.value, d.detail, d.payload)
-                for d in batch.dead_letters
-            ],
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+            latest_rows.append((r.village, r.device, metric, r.time_ns, value))
+    for e in batch.events:
+        claim.execute("INSERT OR IGNORE INTO items VALUES (?,?,?,?)", e.key)
+        if claim.rowcount == 0:
+            duplicates += 1
+            continue
+        event_rows.append(
+            (
+                e.village, e.grid, e.device, e.kind, e.type, e.time_ns,
+                json.dumps(e.attrs, ensure_ascii=False), e.boot, e.seq, e.clock.value,
+                e.historical, e.rescued, e.device_ts_ms,
+            )
+        )  # fmt: skip
+    conn.executemany(_INSERT_READING, reading_rows)
+    conn.executemany(_UPSERT_LATEST, latest_rows)
+    conn.executemany(_INSERT_EVENT, event_rows)
+    conn.executemany(
+        "INSERT INTO dead_letters (received_ns, topic, reason, detail, payload) VALUES (?,?,?,?,?)",
+        [(d.received_ns, d.topic, d.reason.value, d.detail, d.payload) for d in batch.dead_letters],
+    )
     return WriteResult(
         readings=len(batch.readings), events=len(batch.events), duplicates=duplicates
     )

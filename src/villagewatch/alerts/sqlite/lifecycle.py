@@ -1,0 +1,212 @@
+"""How alerts change in the SQLite store: detector transitions applied (idempotent by their
+id, the feed's cursor moved in the same transaction), timers, and people's actions.
+
+Each change runs in one ``BEGIN IMMEDIATE`` transaction (SQLite admits one
+writer at a time; others wait up to the file's busy timeout, then the change
+is refused as unavailable); the rules themselves are in
+:mod:`villagewatch.alerts.changes`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+
+from villagewatch.alerts.changes import SYSTEM, Change
+from villagewatch.alerts.lifecycle import Alert, AlertPolicy, AlertState, Note
+from villagewatch.alerts.notify import Notifier
+from villagewatch.db.sqlite import SQLiteFile
+from villagewatch.transitions import Transition
+
+__all__ = ["SQLiteLifecycle"]
+
+log = logging.getLogger(__name__)
+
+
+class SQLiteLifecycle:
+    """:class:`~villagewatch.alerts.store.AlertLifecycle` over the store's file (a part of
+    :class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore`)."""
+
+    _db: SQLiteFile
+    _notifier: Notifier | None
+    _failing: set[int]  # alerts whose timer step failed, logged once
+
+    def apply(
+        self,
+        transition: Transition,
+        transition_id: str,
+        policy: AlertPolicy,
+        now_ms: int,
+        *,
+        source: tuple[str, int] | None = None,
+    ) -> Alert | None:
+        """See :meth:`villagewatch.alerts.store.AlertLifecycle.apply`."""
+        return self.apply_many([(transition, transition_id, policy)], now_ms, source=source)[0]
+
+    def apply_many(
+        self,
+        items: Sequence[tuple[Transition, str, AlertPolicy]],
+        now_ms: int,
+        *,
+        source: tuple[str, int] | None = None,
+    ) -> list[Alert | None]:
+        """See :meth:`villagewatch.alerts.store.AlertLifecycle.apply_many`."""
+
+        def run(c: sqlite3.Connection) -> list[Alert | None]:
+            if source is not None:
+                c.execute(
+                    "INSERT INTO feed_cursors VALUES (?, ?) ON CONFLICT (source)"
+                    " DO UPDATE SET position = max(position, excluded.position)",
+                    source,
+                )
+            change = Change(c, self._notifier, now_ms)
+            out: list[Alert | None] = []
+            for transition, transition_id, policy in items:
+                new = c.execute(
+                    "INSERT OR IGNORE INTO applied_transitions VALUES (?)", (transition_id,)
+                ).rowcount
+                out.append(change.apply(transition, policy) if new else None)
+            return out
+
+        return self._db.write(run)
+
+    def set_aside(
+        self, source: tuple[str, int], transition_id: str, detail: str, now_ms: int
+    ) -> None:
+        """See :meth:`villagewatch.alerts.store.AlertLifecycle.set_aside`."""
+
+        def run(c: sqlite3.Connection) -> None:
+            c.execute(
+                "INSERT INTO feed_cursors VALUES (?, ?) ON CONFLICT (source)"
+                " DO UPDATE SET position = max(position, excluded.position)",
+                source,
+            )
+            c.execute(
+                "INSERT INTO dead_transitions (source, position, transition_id, detail, at_ms)"
+                " VALUES (?,?,?,?,?)",
+                (*source, transition_id[:300], detail[:1000], now_ms),
+            )
+
+        self._db.write(run)
+
+    def cursor(self, source: str) -> int:
+        """See :meth:`villagewatch.alerts.store.AlertLifecycle.cursor`."""
+        rows = self._db.rows("SELECT position FROM feed_cursors WHERE source = ?", (source,))
+        return int(rows[0][0]) if rows else 0
+
+    def tick(self, now_ms: int) -> list[Alert]:
+        """See :meth:`villagewatch.alerts.store.AlertLifecycle.tick`."""
+
+        def run(c: sqlite3.Connection) -> list[Alert]:
+            tx = Change(c, self._notifier, now_ms)
+            changed: list[Alert] = []
+
+            def fire(alert_id: int) -> Alert:
+                c.execute("UPDATE alerts SET state = 'firing' WHERE id = ?", (alert_id,))
+                return tx.fired(alert_id, {"after": "pending"})
+
+            due: list[tuple[str, Callable[[int], Alert]]] = [
+                (
+                    "SELECT id FROM alerts WHERE state = 'pending' AND pending_until_ms <= ?",
+                    fire,
+                ),
+                (
+                    "SELECT id FROM alerts WHERE state = 'firing' AND next_escalation_ms <= ?",
+                    tx.escalate,
+                ),
+                (
+                    (
+                        "SELECT id FROM alerts WHERE state != 'resolved' AND flapping = 1"
+                        " AND condition_cleared = 1 AND quiet_until_ms <= ?"
+                    ),
+                    lambda i: tx.resolve(i, SYSTEM, {"flapping": "stayed clear"}),
+                ),
+            ]
+            for query, step in due:
+                for (alert_id,) in c.execute(query + " ORDER BY id", (now_ms,)).fetchall():
+                    changed += self._isolated(c, alert_id, step)
+            return changed
+
+        return self._db.write(run)
+
+    def _isolated(
+        self, c: sqlite3.Connection, alert_id: int, step: Callable[[int], Alert]
+    ) -> list[Alert]:
+        """One alert's timer step in a savepoint: a bug on one alert must not stop every
+        pending, escalation and flap timer behind it (it is logged once and tried again)."""
+        c.execute("SAVEPOINT one_alert")
+        try:
+            alert = step(alert_id)
+        except sqlite3.OperationalError:
+            raise  # the database itself: the whole pass is retried
+        except Exception:
+            c.execute("ROLLBACK TO one_alert")
+            c.execute("RELEASE one_alert")
+            if alert_id not in self._failing:
+                self._failing.add(alert_id)
+                log.exception("Timer step of alert %d failed; the others go on", alert_id)
+            return []
+        c.execute("RELEASE one_alert")
+        self._failing.discard(alert_id)
+        return [alert]
+
+    def acknowledge(self, alert_id: int, actor: str, now_ms: int, note: str = "") -> Alert:
+        """See :meth:`villagewatch.alerts.store.AlertLifecycle.acknowledge`."""
+
+        def run(c: sqlite3.Connection) -> Alert:
+            tx = Change(c, self._notifier, now_ms)
+            alert = tx.still_open(alert_id, "acknowledged")
+            if alert.state is AlertState.ACKNOWLEDGED:
+                return alert  # a second click, or two operators at once: one acknowledgement
+            after = tx.set(
+                alert_id, state=AlertState.ACKNOWLEDGED.value, acknowledged_ms=now_ms,
+                acknowledged_by=actor, next_escalation_ms=None,
+            )  # fmt: skip
+            tx.audit(after, actor, "acknowledged", {"note": note} if note else {})
+            if note:
+                tx.note(alert_id, actor, note)
+            if alert.state is not AlertState.PENDING:
+                tx.tell(after, "acknowledged", actor)
+            return after
+
+        return self._db.write(run)
+
+    def assign(self, alert_id: int, actor: str, assignee: str | None, now_ms: int) -> Alert:
+        """See :meth:`villagewatch.alerts.store.AlertLifecycle.assign`."""
+
+        def run(c: sqlite3.Connection) -> Alert:
+            tx = Change(c, self._notifier, now_ms)
+            alert = tx.still_open(alert_id, "assigned")
+            if alert.assignee == assignee:
+                return alert
+            after = tx.set(alert_id, assignee=assignee)
+            tx.audit(after, actor, "assigned", {"from": alert.assignee, "to": assignee})
+            return after
+
+        return self._db.write(run)
+
+    def comment(self, alert_id: int, actor: str, text: str, now_ms: int) -> Note:
+        """See :meth:`villagewatch.alerts.store.AlertLifecycle.comment`."""
+
+        def run(c: sqlite3.Connection) -> Note:
+            tx = Change(c, self._notifier, now_ms)
+            alert = tx.existing(alert_id)
+            note = tx.note(alert_id, actor, text)
+            tx.audit(alert, actor, "noted", {"note_id": note.id})
+            return note
+
+        return self._db.write(run)
+
+    def resolve(self, alert_id: int, actor: str, now_ms: int, note: str = "") -> Alert:
+        """See :meth:`villagewatch.alerts.store.AlertLifecycle.resolve`."""
+
+        def run(c: sqlite3.Connection) -> Alert:
+            tx = Change(c, self._notifier, now_ms)
+            tx.still_open(alert_id, "resolved")
+            after = tx.resolve(alert_id, actor, {"note": note} if note else {})
+            if note:
+                tx.note(alert_id, actor, note)
+            return after
+
+        return self._db.write(run)

@@ -1,0 +1,114 @@
+"""Reading the SQLite alert store: alerts, their history and notes, the live feed. Reads use
+connections of their own and never wait for a writer
+(:class:`~villagewatch.db.sqlite.SQLiteFile`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from villagewatch.alerts.changes import alert_row, audit_row
+from villagewatch.alerts.lifecycle import Alert, AuditEntry, Note
+from villagewatch.db.sqlite import SQLiteFile
+
+__all__ = ["SQLiteAlertQueries"]
+
+
+class SQLiteAlertQueries:
+    """:class:`~villagewatch.alerts.store.AlertQueries` over the store's file (a part of
+    :class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore`)."""
+
+    _db: SQLiteFile
+
+    def get(self, alert_id: int) -> Alert | None:
+        """See :meth:`villagewatch.alerts.store.AlertQueries.get`."""
+        rows = self._db.rows("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return alert_row(rows[0]) if rows else None
+
+    def open_alerts(self) -> list[Alert]:
+        """See :meth:`villagewatch.alerts.store.AlertQueries.open_alerts`."""
+        rows = self._db.rows("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id")
+        return [alert_row(r) for r in rows]
+
+    def recent(self, limit: int) -> list[Alert]:
+        """See :meth:`villagewatch.alerts.store.AlertQueries.recent`."""
+        rows = self._db.rows("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", (limit,))
+        return [alert_row(r) for r in rows]
+
+    def search(
+        self,
+        *,
+        states: Sequence[str] = (),
+        severities: Sequence[str] = (),
+        places: Sequence[str] | None = None,
+        kinds: Sequence[str] = (),
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        """See :meth:`villagewatch.alerts.store.AlertQueries.search`."""
+        where: list[str] = ["1=1"]
+        args: list[Any] = []
+        for column, values in (
+            ("state", states), ("severity", severities), ("place", places), ("kind", kinds)
+        ):  # fmt: skip
+            if values is not None and (values or column == "place"):
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                args += list(values)
+        for cond, value in (
+            ("opened_ms >= ?", since_ms), ("opened_ms < ?", until_ms), ("id < ?", before_id)
+        ):  # fmt: skip
+            if value is not None:
+                where.append(cond)
+                args.append(value)
+        sql = f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"  # noqa: S608 - columns fixed, values bound
+        return [alert_row(r) for r in self._db.rows(sql, [*args, limit])]
+
+    def changes_since(self, audit_id: int, limit: int = 500) -> list[tuple[int, int]]:
+        """See :meth:`villagewatch.alerts.store.AlertQueries.changes_since`."""
+        rows = self._db.rows(
+            "SELECT id, alert_id FROM alert_audit WHERE id > ? ORDER BY id LIMIT ?",
+            (audit_id, limit),
+        )
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    def last_change(self) -> int:
+        """See :meth:`villagewatch.alerts.store.AlertQueries.last_change`."""
+        (row,) = self._db.rows("SELECT coalesce(max(id), 0) FROM alert_audit")
+        return int(row[0])
+
+    def fired_between(self, start_ms: int, end_ms: int) -> list[Alert]:
+        """See :meth:`villagewatch.alerts.store.AlertQueries.fired_between`."""
+        rows = self._db.rows(
+            "SELECT * FROM alerts WHERE fired_ms >= ? AND fired_ms < ? ORDER BY id",
+            (start_ms, end_ms),
+        )
+        return [alert_row(r) for r in rows]
+
+    def audit(self, alert_id: int) -> list[AuditEntry]:
+        """See :meth:`villagewatch.alerts.store.AlertQueries.audit`."""
+        rows = self._db.rows(
+            "SELECT * FROM alert_audit WHERE alert_id = ? ORDER BY id", (alert_id,)
+        )
+        return [audit_row(r) for r in rows]
+
+    def notes(self, alert_id: int) -> list[Note]:
+        """See :meth:`villagewatch.alerts.store.AlertQueries.notes`."""
+        rows = self._db.rows(
+            "SELECT * FROM alert_notes WHERE alert_id = ? ORDER BY id", (alert_id,)
+        )
+        return [Note(r["id"], r["alert_id"], r["at_ms"], r["author"], r["text"]) for r in rows]
+
+    def dead_transitions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """See :meth:`villagewatch.alerts.store.AlertQueries.dead_transitions`."""
+        rows = self._db.rows(
+            "SELECT source, position, transition_id, detail, at_ms FROM dead_transitions"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._db.rows(sql, args)
