@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from villagewatch.config import check_file, load_deployment
+from villagewatch.cli.configcheck import check_file
+from villagewatch.config import load_deployment
 from villagewatch.edge.settings import load_edge
 from villagewatch.errors import ConfigError
 

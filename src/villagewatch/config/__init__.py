@@ -1,9 +1,7 @@
-"""Typed settings and the village model (villages, grids, devices), with a checking loader."""
+"""Typed settings and the village model (villages, grids, devices), and their loader."""
 
 from villagewatch.config.load import (
     Deployment,
-    check_file,
-    check_files,
     load_deployment,
     load_village,
     read_secret,
@@ -45,8 +43,6 @@ __all__ = [
     "StoreSettings",
     "TlsSettings",
     "Village",
-    "check_file",
-    "check_files",
     "identity_password_file",
     "load_deployment",
     "load_village",

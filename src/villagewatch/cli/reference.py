@@ -147,7 +147,10 @@ _INTRO = """\
 
 Generated from the models by `villagewatch config reference` (a test keeps it
 current). Check a file with `villagewatch config check FILE…`: every problem is
-printed as `file:line: path: reason`, and the exit code is 1.
+printed as `file:line: path: reason`, and the exit code is 1. A file's name says
+what it is: `villagewatch.yaml` or `settings.yaml` a settings file, `edge.yaml`
+an edge agent's, a file in a `cameras/` folder a camera file, and any other a
+village file; `--kind settings|village|edge|camera` says it for other names.
 
 A deployment has one **settings file** (broker, store, ingester, API,
 simulator) naming one **village file** per village. Relative paths in the
