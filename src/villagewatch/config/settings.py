@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -31,7 +29,7 @@ from villagewatch.config.paths import (
     TokenFile,
 )
 from villagewatch.config.teams import ChannelSettings, Team
-from villagewatch.contract import Identifier
+from villagewatch.contract import Identifier, StrictModel
 
 __all__ = [
     "AlertKindSettings",
@@ -51,14 +49,11 @@ __all__ = [
     "identity_password_file",
 ]
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-class TlsSettings(BaseModel):
+class TlsSettings(StrictModel):
     """TLS towards the broker."""
-
-    model_config = _STRICT
 
     ca_file: CaFile = Field(description="CA certificate that signed the broker's certificate.")
     cert_file: CertFile | None = Field(
@@ -67,10 +62,8 @@ class TlsSettings(BaseModel):
     key_file: KeyFile | None = Field(None, description="Private key of the client certificate.")
 
 
-class MqttSettings(BaseModel):
+class MqttSettings(StrictModel):
     """How to reach the MQTT broker."""
-
-    model_config = _STRICT
 
     host: str = Field("127.0.0.1", description="Broker host name or address.")
     port: Port = Field(1883, description="Broker port (8883 is usual with TLS).")
@@ -123,10 +116,8 @@ def identity_password_file(folder: Path, identity: str) -> Path:
     return folder / f"{identity}.password"
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(StrictModel):
     """The ingester: subscription, batching and flow control."""
-
-    model_config = _STRICT
 
     client_id: Identifier = Field(
         "vw-ingest-1", description="MQTT client id; unique per ingester process."
@@ -238,10 +229,8 @@ class IngestSettings(BaseModel):
         return int(start.timestamp()) * 1000
 
 
-class DetectSettings(BaseModel):
+class DetectSettings(StrictModel):
     """The detect service: its share of the villages, its session, its state file."""
-
-    model_config = _STRICT
 
     client_id: Identifier = Field(
         "vw-detect-1", description="MQTT client id; unique per detect process."
@@ -292,10 +281,8 @@ class DetectSettings(BaseModel):
     )
 
 
-class AlertKindSettings(BaseModel):
+class AlertKindSettings(StrictModel):
     """How alerts of one kind (``level``, ``forced_open``, ``device_offline`` …) live."""
-
-    model_config = _STRICT
 
     pending_s: float = Field(
         0, ge=0, le=86400, description="Stay pending (shown, not notified) this long before firing."
@@ -305,10 +292,8 @@ class AlertKindSettings(BaseModel):
     )
 
 
-class AlertsSettings(BaseModel):
+class AlertsSettings(StrictModel):
     """The alert engine: where alerts live and how each kind behaves."""
-
-    model_config = _STRICT
 
     state_path: ConfigPath = Field(
         Path("var/alerts.db"),
@@ -365,10 +350,8 @@ class AlertsSettings(BaseModel):
     )
 
 
-class InfluxSettings(BaseModel):
+class InfluxSettings(StrictModel):
     """InfluxDB through its v1 HTTP API (/write, /query): 1.x, 2.x (v1 compatibility), 3.x."""
-
-    model_config = _STRICT
 
     kind: Literal["influx"] = Field("influx", description="Selects InfluxDB.")
     url: str = Field("http://127.0.0.1:8086", description="Base URL of the InfluxDB HTTP API.")
@@ -403,10 +386,8 @@ class InfluxSettings(BaseModel):
         return self
 
 
-class SQLiteSettings(BaseModel):
+class SQLiteSettings(StrictModel):
     """The embedded store: one SQLite file in WAL mode."""
-
-    model_config = _STRICT
 
     kind: Literal["sqlite"] = Field("sqlite", description="Selects SQLite.")
     path: ConfigPath = Field(
@@ -417,10 +398,8 @@ class SQLiteSettings(BaseModel):
 StoreSettings = Annotated[InfluxSettings | SQLiteSettings, Field(discriminator="kind")]
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(StrictModel):
     """The HTTP API."""
-
-    model_config = _STRICT
 
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: Port = Field(8080, description="Port to listen on.")
@@ -464,10 +443,8 @@ class ApiSettings(BaseModel):
     )
 
 
-class RegistrySettings(BaseModel):
+class RegistrySettings(StrictModel):
     """The rental registry (houses, tenants, credentials), kept by operators in the console."""
-
-    model_config = _STRICT
 
     path: ConfigPath = Field(
         Path("var/registry.db"),
@@ -479,10 +456,8 @@ class RegistrySettings(BaseModel):
     )
 
 
-class FloodScenario(BaseModel):
+class FloodScenario(StrictModel):
     """A scripted flood at one water-level gauge: rise, hold, fall."""
-
-    model_config = _STRICT
 
     device: Identifier = Field(description="The water-level device that sees the flood.")
     start_s: float = Field(60, ge=0, description="Simulated seconds before the rise starts.")
@@ -492,10 +467,8 @@ class FloodScenario(BaseModel):
     fall_s: float = Field(3600, gt=0, description="Duration of the fall back to normal.")
 
 
-class SimulateSettings(BaseModel):
+class SimulateSettings(StrictModel):
     """The simulated village (``villagewatch simulate`` and the demo)."""
-
-    model_config = _STRICT
 
     rate: float = Field(20, gt=0, le=200_000, description="Messages per second, all devices.")
     speed: float = Field(
@@ -506,10 +479,8 @@ class SimulateSettings(BaseModel):
     flood: FloodScenario | None = Field(None, description="Scripted flood, if any.")
 
 
-class Settings(BaseModel):
+class Settings(StrictModel):
     """A whole deployment's settings file."""
-
-    model_config = _STRICT
 
     @model_validator(mode="before")
     @classmethod
