@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from villagewatch.config.settings import (
+from villagewatch.config import (
     AlertKindSettings,
     AlertsSettings,
     ApiSettings,

@@ -1,27 +1,23 @@
 """Typed settings and the village model (villages, grids, devices), and their loader."""
 
+from villagewatch.config.alerting import AlertKindSettings, AlertsSettings
 from villagewatch.config.load import (
     Deployment,
     load_deployment,
     load_village,
     read_secret,
 )
+from villagewatch.config.mqtt import MqttSettings, TlsSettings, identity_password_file
 from villagewatch.config.settings import (
-    AlertKindSettings,
-    AlertsSettings,
     ApiSettings,
     DetectSettings,
     FloodScenario,
-    InfluxSettings,
     IngestSettings,
-    MqttSettings,
+    RegistrySettings,
     Settings,
     SimulateSettings,
-    SQLiteSettings,
-    StoreSettings,
-    TlsSettings,
-    identity_password_file,
 )
+from villagewatch.config.stores import InfluxSettings, SQLiteSettings, StoreSettings
 from villagewatch.config.village import DeviceSpec, Grid, Position, Village
 
 __all__ = [
@@ -37,6 +33,7 @@ __all__ = [
     "IngestSettings",
     "MqttSettings",
     "Position",
+    "RegistrySettings",
     "SQLiteSettings",
     "Settings",
     "SimulateSettings",

@@ -6,8 +6,9 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from villagewatch.config.mqtt import MqttSettings, identity_password_file
 from villagewatch.config.paths import PathContext, unreadable
-from villagewatch.config.settings import MqttSettings, Settings, identity_password_file
+from villagewatch.config.settings import Settings
 from villagewatch.config.village import Village, check_village
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import DeviceInfo
@@ -62,11 +63,6 @@ def load_deployment(path: Path, *, read_files: bool | Collection[str] = True) ->
             doc.issue(("mqtt", "credentials_dir"), p)
             for p in login_problems(settings.mqtt, clients)
         ]
-    if not settings.alerts.detect_state_paths:  # default: the one detect process of this file
-        alerts = settings.alerts.model_copy(
-            update={"detect_state_paths": [settings.detect.state_path]}
-        )
-        settings = settings.model_copy(update={"alerts": alerts})
     villages: list[Village] = []
     seen: dict[str, int] = {}
     for i, village_path in enumerate(settings.villages):
