@@ -292,3 +292,12 @@ def test_cli_config_check_kind_option(tmp_path: Path) -> None:
     assert f"{settings}: checked as a village file (--kind: another)" in as_named.output
     as_said = runner.invoke(app, ["config", "check", "--kind", "settings", str(settings)])
     assert as_said.exit_code == 0 and f"{settings}: ok" in as_said.output
+
+
+def test_every_config_model_has_a_name_of_its_own() -> None:
+    """Two models of one name (a camera's detector settings, a camera driver's) make every
+    import of one of them ambiguous to the reader."""
+    from villagewatch.cli.reference import SECTIONS
+
+    names = [model.__name__ for _, model in SECTIONS]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

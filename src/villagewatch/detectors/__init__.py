@@ -7,7 +7,7 @@ device from its village's ``detect:`` settings and the built-in defaults.
 
 from villagewatch.detectors.base import CLEAN, AlertKey, Detector, Flags, Severity, Transition
 from villagewatch.detectors.config import (
-    CameraConfig,
+    CameraDetectionsConfig,
     DetectSection,
     FamilyConfigs,
     HealthConfig,
@@ -31,8 +31,8 @@ from villagewatch.detectors.water import RainAccumulation, WaterLevel, WaterRise
 __all__ = [
     "CLEAN",
     "AlertKey",
-    "CameraConfig",
     "CameraDetections",
+    "CameraDetectionsConfig",
     "DetectSection",
     "Detector",
     "DeviceDetectors",

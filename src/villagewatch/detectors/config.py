@@ -17,7 +17,7 @@ from villagewatch.contract import DeviceKind, Identifier, StrictModel
 from villagewatch.detectors.base import Severity
 
 __all__ = [
-    "CameraConfig",
+    "CameraDetectionsConfig",
     "DetectSection",
     "FamilyConfigs",
     "HealthConfig",
@@ -177,7 +177,7 @@ class LockConfig(StrictModel):
     low_battery_pct: float = Field(20, ge=0, le=100, description="Battery below this: alert.")
 
 
-class CameraConfig(StrictModel):
+class CameraDetectionsConfig(StrictModel):
     """Detections reported by cameras at the edge."""
 
     severity: dict[str, Severity] = Field(
@@ -210,7 +210,7 @@ class FamilyConfigs(StrictModel):
     lock: LockConfig | Literal[False] | None = Field(
         None, description="Smart-lock rules (on by default for smart locks)."
     )
-    camera: CameraConfig | Literal[False] | None = Field(
+    camera: CameraDetectionsConfig | Literal[False] | None = Field(
         None, description="Camera detections (on by default for cameras)."
     )
 

@@ -9,7 +9,7 @@ from typing import Any, assert_never
 from villagewatch.contract import DeviceKind, Event, Reading
 from villagewatch.detectors.base import CLEAN, Detector, Transition
 from villagewatch.detectors.config import (
-    CameraConfig,
+    CameraDetectionsConfig,
     FamilyConfigs,
     HealthConfig,
     LevelConfig,
@@ -29,7 +29,9 @@ from villagewatch.detectors.water import RainAccumulation, WaterLevel, WaterRise
 
 __all__ = ["DeviceDetectors", "DeviceInfoForDetect", "FamilyConfig", "build", "device_detectors"]
 
-FamilyConfig = LevelConfig | RiseConfig | RainConfig | HealthConfig | LockConfig | CameraConfig
+FamilyConfig = (
+    LevelConfig | RiseConfig | RainConfig | HealthConfig | LockConfig | CameraDetectionsConfig
+)
 
 MAIN_METRICS: dict[DeviceKind, list[str]] = {
     DeviceKind.WATER_LEVEL: ["level_cm"],
@@ -44,7 +46,7 @@ _DEFAULTS: dict[DeviceKind, dict[str, FamilyConfig]] = {
     DeviceKind.RAIN_GAUGE: {"health": HealthConfig(spike=None, flat_s=None), "rain": RainConfig()},
     DeviceKind.SMART_LOCK: {"lock": LockConfig()},
     DeviceKind.CALL_BUTTON: {},
-    DeviceKind.CAMERA: {"camera": CameraConfig()},
+    DeviceKind.CAMERA: {"camera": CameraDetectionsConfig()},
 }
 _FAMILIES = ("health", "level", "rise", "rain", "lock", "camera")
 
@@ -81,7 +83,7 @@ def build(cfg: FamilyConfig, device: DeviceInfoForDetect) -> Detector:
             )
         case LockConfig():
             return SmartLock(cfg, credentials=device.credentials, **common)
-        case CameraConfig():
+        case CameraDetectionsConfig():
             return CameraDetections(cfg, **common)
         case _:
             assert_never(cfg)
