@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from villagewatch.cli import app
-from villagewatch.config import check_file, load_deployment, load_village
+from villagewatch.cli.configcheck import ConfigKind, check_file
+from villagewatch.config import load_deployment, load_village
 from villagewatch.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,7 +157,7 @@ def test_settings_check_batches_against_receive_window(tmp_path: Path) -> None:
         villages: [v.yaml]
         """,
     )
-    (issue,) = check_file(file)
+    (issue,) = check_file(file, ConfigKind.SETTINGS)
     assert issue.path == "ingest" and issue.line == 1
     assert issue.message.startswith(
         "receive_maximum (1000) must be at least twice batch_max_messages"
@@ -178,7 +179,7 @@ def test_settings_paths_resolve_relative_to_the_settings_file(tmp_path: Path) ->
 def test_settings_report_issues_inside_village_files(tmp_path: Path) -> None:
     write(tmp_path, "v.yaml", VILLAGE.replace("kind: smart_lock", "kind: door"))
     file = write(tmp_path, "s.yaml", "villages: [v.yaml, missing.yaml]\n")
-    issues = check_file(file)
+    issues = check_file(file, ConfigKind.SETTINGS)
     assert [(Path(i.file).name, i.path) for i in issues] == [
         ("v.yaml", "devices[1].kind"),
         ("missing.yaml", ""),
@@ -210,7 +211,7 @@ def test_channels_resolve_their_secrets_and_teams_must_name_defined_ones(tmp_pat
             qiaotou: {channels: [mail, robot]}
         """,
     )
-    issues = check_file(file)
+    issues = check_file(file, ConfigKind.SETTINGS)
     assert sorted((Path(i.file).name, i.path, i.message) for i in issues) == [
         ("s.yaml", "alerts.towns.qiaotou.channels[1]", "no channel 'robot' in alerts.channels"),
         ("v.yaml", "grids[0].team.channels[0]", "no channel 'sms' in alerts.channels"),
@@ -242,7 +243,7 @@ def test_an_email_password_in_clear_is_refused_where_it_is_written(tmp_path: Pat
               to: [duty@town.example]
         """,
     )
-    (issue,) = check_file(file)
+    (issue,) = check_file(file, ConfigKind.SETTINGS)
     assert issue.path == "alerts.channels.mail" and issue.line == 4
     assert "in clear to smtp.town.example" in issue.message
 
@@ -250,7 +251,7 @@ def test_an_email_password_in_clear_is_refused_where_it_is_written(tmp_path: Pat
 def test_secrets_are_not_echoed_in_errors(tmp_path: Path) -> None:
     write(tmp_path, "v.yaml", VILLAGE)
     file = write(tmp_path, "s.yaml", "mqtt: {password_file: [hunter2]}\nvillages: [v.yaml]\n")
-    (issue,) = check_file(file)
+    (issue,) = check_file(file, ConfigKind.SETTINGS)
     assert issue.path == "mqtt.password_file" and "hunter2" not in issue.message
 
 
@@ -266,7 +267,37 @@ def test_cli_config_check_exit_codes(tmp_path: Path) -> None:
 
 
 def test_config_reference_in_docs_is_current() -> None:
-    from villagewatch.config.reference import render_reference
+    from villagewatch.cli.reference import render_reference
 
     committed = (REPO / "docs/config.md").read_text(encoding="utf-8")
     assert committed == render_reference(), "run: villagewatch config reference > docs/config.md"
+
+
+def test_a_files_kind_comes_from_its_name_not_its_keys(tmp_path: Path) -> None:
+    """A village written where the settings file belongs is a wrong settings file, not a
+    village: the name (or --kind) says what a file is, whatever keys it happens to hold."""
+    misplaced = write(tmp_path, "villagewatch.yaml", VILLAGE)
+    assert "villages" in [i.path for i in check_file(misplaced)]
+    assert check_file(misplaced, ConfigKind.VILLAGE) == []
+    (tmp_path / "cameras").mkdir()
+    assert check_file(write(tmp_path / "cameras", "v.yaml", VILLAGE)) != []
+
+
+def test_cli_config_check_kind_option(tmp_path: Path) -> None:
+    write(tmp_path, "v.yaml", VILLAGE)
+    settings = write(tmp_path, "s.yaml", "villages: [v.yaml]\n")
+    runner = CliRunner()
+    as_named = runner.invoke(app, ["config", "check", str(settings)])
+    assert as_named.exit_code == 1
+    assert f"{settings}: checked as a village file (--kind: another)" in as_named.output
+    as_said = runner.invoke(app, ["config", "check", "--kind", "settings", str(settings)])
+    assert as_said.exit_code == 0 and f"{settings}: ok" in as_said.output
+
+
+def test_every_config_model_has_a_name_of_its_own() -> None:
+    """Two models of one name (a camera's detector settings, a camera driver's) make every
+    import of one of them ambiguous to the reader."""
+    from villagewatch.cli.reference import SECTIONS
+
+    names = [model.__name__ for _, model in SECTIONS]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

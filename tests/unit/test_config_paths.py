@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from villagewatch.config import check_file, load_deployment
+from villagewatch.cli.configcheck import check_file
+from villagewatch.config import Settings, load_deployment
+from villagewatch.config.paths import PathContext
 from villagewatch.edge.settings import load_edge
 from villagewatch.errors import ConfigError
 
@@ -378,3 +380,16 @@ def test_a_service_reads_only_the_secrets_of_the_sections_it_uses(tmp_path: Path
             load_deployment(settings, read_files=reads)
         (issue,) = caught.value.issues
         assert issue.path == "alerts.channels.duty.secret_file" and issue.line == 7
+
+
+def test_alerts_read_this_files_detect_state_wherever_the_settings_are_validated(
+    tmp_path: Path,
+) -> None:
+    """The default of `alerts.detect_state_paths` is the settings model's own, not a step of
+    one loader: a settings file validated anywhere gets it, resolved like every path."""
+    data = {"villages": ["v.yaml"], "detect": {"state_path": "state/detect.db"}}
+    settings = Settings.model_validate(data, context=PathContext(tmp_path, read_files=False))
+    assert settings.alerts.detect_state_paths == [tmp_path / "state/detect.db"]
+    given = {**data, "alerts": {"detect_state_paths": ["/abs/a.db", "b.db"]}}
+    settings = Settings.model_validate(given, context=PathContext(tmp_path, read_files=False))
+    assert settings.alerts.detect_state_paths == [Path("/abs/a.db"), tmp_path / "b.db"]

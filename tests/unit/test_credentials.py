@@ -21,7 +21,8 @@ from villagewatch.broker import (
 )
 from villagewatch.broker.mosquitto import hash_password
 from villagewatch.cli import app
-from villagewatch.config import check_files, load_deployment, load_village
+from villagewatch.cli.configcheck import check_files
+from villagewatch.config import load_deployment, load_village
 from villagewatch.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

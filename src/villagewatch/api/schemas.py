@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from villagewatch.alerts.lifecycle import Alert, AlertState, AuditEntry, Note
 from villagewatch.api.users import Role
-from villagewatch.contract import Identifier
+from villagewatch.contract import Identifier, StrictModel
 from villagewatch.transitions import Severity
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
 
 _OUT = ConfigDict(frozen=True)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_IN = ConfigDict(frozen=True, extra="forbid")
 
 
 _FIRST = datetime.min.replace(tzinfo=UTC)
@@ -85,10 +84,8 @@ def dt(ms: int | None) -> datetime | None:
     return None if ms is None else at(ms)
 
 
-class LoginIn(BaseModel):
+class LoginIn(StrictModel):
     """A user's name and password."""
-
-    model_config = _IN
 
     user: str = Field(min_length=1, max_length=64, description="User name.")
     password: str = Field(min_length=1, max_length=256, description="Password.")
@@ -226,34 +223,26 @@ class AlertDetail(BaseModel):
     chart: ChartHint | None
 
 
-class NoteIn(BaseModel):
+class NoteIn(StrictModel):
     """An optional note with an action."""
-
-    model_config = _IN
 
     note: str = Field("", max_length=2000, description="Kept with the alert.")
 
 
-class CommentIn(BaseModel):
+class CommentIn(StrictModel):
     """A note on its own."""
-
-    model_config = _IN
 
     text: str = Field(min_length=1, max_length=2000, description="The note.")
 
 
-class AssignIn(BaseModel):
+class AssignIn(StrictModel):
     """Give the alert to someone."""
-
-    model_config = _IN
 
     assignee: Identifier | None = Field(description="A user name; null: to nobody.")
 
 
-class SilenceIn(BaseModel):
+class SilenceIn(StrictModel):
     """Hold back notifications of matching alerts for a while (they are still recorded)."""
-
-    model_config = _IN
 
     village: Identifier = Field(description="The village.")
     detector: Identifier | None = Field(None, description="Only this detector.")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from villagewatch.cli.app import config_app
+from villagewatch.cli.configcheck import ConfigKind, check_files, kind_of
 
 
 @config_app.command("check")
@@ -15,10 +16,20 @@ def config_check(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Settings, village, edge.yaml or camera files. An edge.yaml given with the "
-            "settings or village file of its village is checked against it too."
+            help="Settings (villagewatch.yaml, settings.yaml), village, edge.yaml or camera "
+            "(in a cameras/ folder) files; any other name is a village file unless --kind "
+            "says otherwise. An edge.yaml given with the settings or village file of its "
+            "village is checked against it too."
         ),
     ],
+    kind: Annotated[
+        ConfigKind | None,
+        typer.Option(
+            "--kind",
+            help="Check every file given as this kind, whatever its name.",
+            case_sensitive=False,
+        ),
+    ] = None,
     read_files: Annotated[
         bool,
         typer.Option(
@@ -29,14 +40,14 @@ def config_check(
     ] = False,
 ) -> None:
     """Validate config files; print every issue with file, line, path and reason."""
-    from villagewatch.config import check_files
-
     failed = False
-    for path, issues in check_files(files, read_files=read_files).items():
+    for path, issues in check_files(files, kind=kind, read_files=read_files).items():
         for issue in issues:
             typer.echo(str(issue), err=True)
         if issues:
             failed = True
+            if kind is None:  # a file named unlike its kind reads as a village file
+                typer.echo(f"{path}: checked as a {kind_of(path)} file (--kind: another)", err=True)
         else:
             typer.echo(f"{path}: ok")
     if failed:
@@ -46,6 +57,6 @@ def config_check(
 @config_app.command("reference")
 def config_reference() -> None:
     """Print the config reference (Markdown) generated from the models."""
-    from villagewatch.config.reference import render_reference
+    from villagewatch.cli.reference import render_reference  # imports every model: only here
 
     typer.echo(render_reference(), nl=False)

@@ -1,29 +1,23 @@
-"""Typed settings and the village model (villages, grids, devices), with a checking loader."""
+"""Typed settings and the village model (villages, grids, devices), and their loader."""
 
+from villagewatch.config.alerting import AlertKindSettings, AlertsSettings
 from villagewatch.config.load import (
     Deployment,
-    check_file,
-    check_files,
     load_deployment,
     load_village,
     read_secret,
 )
+from villagewatch.config.mqtt import MqttSettings, TlsSettings, identity_password_file
 from villagewatch.config.settings import (
-    AlertKindSettings,
-    AlertsSettings,
     ApiSettings,
     DetectSettings,
     FloodScenario,
-    InfluxSettings,
     IngestSettings,
-    MqttSettings,
+    RegistrySettings,
     Settings,
     SimulateSettings,
-    SQLiteSettings,
-    StoreSettings,
-    TlsSettings,
-    identity_password_file,
 )
+from villagewatch.config.stores import InfluxSettings, SQLiteSettings, StoreSettings
 from villagewatch.config.village import DeviceSpec, Grid, Position, Village
 
 __all__ = [
@@ -39,14 +33,13 @@ __all__ = [
     "IngestSettings",
     "MqttSettings",
     "Position",
+    "RegistrySettings",
     "SQLiteSettings",
     "Settings",
     "SimulateSettings",
     "StoreSettings",
     "TlsSettings",
     "Village",
-    "check_file",
-    "check_files",
     "identity_password_file",
     "load_deployment",
     "load_village",

@@ -1,13 +1,14 @@
-"""Load and check deployment files: a settings file and the village files it names."""
+"""Load deployment files: a settings file and the village files it names."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from villagewatch.config.mqtt import MqttSettings, identity_password_file
 from villagewatch.config.paths import PathContext, unreadable
-from villagewatch.config.settings import MqttSettings, Settings, identity_password_file
+from villagewatch.config.settings import Settings
 from villagewatch.config.village import Village, check_village
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import DeviceInfo
@@ -15,8 +16,6 @@ from villagewatch.errors import ConfigError, ConfigIssue
 
 __all__ = [
     "Deployment",
-    "check_file",
-    "check_files",
     "load_deployment",
     "load_village",
     "login_problems",
@@ -64,11 +63,6 @@ def load_deployment(path: Path, *, read_files: bool | Collection[str] = True) ->
             doc.issue(("mqtt", "credentials_dir"), p)
             for p in login_problems(settings.mqtt, clients)
         ]
-    if not settings.alerts.detect_state_paths:  # default: the one detect process of this file
-        alerts = settings.alerts.model_copy(
-            update={"detect_state_paths": [settings.detect.state_path]}
-        )
-        settings = settings.model_copy(update={"alerts": alerts})
     villages: list[Village] = []
     seen: dict[str, int] = {}
     for i, village_path in enumerate(settings.villages):
@@ -108,83 +102,6 @@ def _channel_references(village: Village, path: Path, settings: Settings) -> lis
         for j, c in enumerate(team.channels)
         if c not in settings.alerts.channels
     ]
-
-
-def check_file(path: Path) -> list[ConfigIssue]:
-    """Every issue in one config file (see :func:`check_files`); empty when valid."""
-    return check_files([path])[path]
-
-
-def check_files(
-    paths: Sequence[Path], *, read_files: bool = False
-) -> dict[Path, list[ConfigIssue]]:
-    """Every issue in each file — a settings file (with its villages), a village file, an edge
-    agent's edge.yaml (with its camera files) or a camera file — plus, for each edge.yaml,
-    where it disagrees with its village when one of the files holds that village. With
-    ``read_files`` the secrets and certificates named must be readable here too (by default
-    not: a check runs where the secrets are not)."""
-    from villagewatch.broker.agents import agent_issues
-    from villagewatch.edge.settings import EdgeSettings
-
-    results: dict[Path, list[ConfigIssue]] = {}
-    villages: dict[str, tuple[Path, Village]] = {}
-    edges: list[tuple[Path, EdgeSettings]] = []
-    for path in paths:
-        try:
-            loaded, results[path] = _checked(path, read_files=read_files)
-        except ConfigError as exc:
-            results[path] = exc.issues
-            continue
-        if isinstance(loaded, Village):
-            villages[loaded.id] = (path, loaded)
-        elif isinstance(loaded, Deployment):
-            given = zip(loaded.settings.villages, loaded.villages, strict=True)
-            villages.update({v.id: (p, v) for p, v in given})
-        elif isinstance(loaded, EdgeSettings):
-            edges.append((path, loaded))
-    complete = all(not issues for issues in results.values())
-    for path, edge in edges:
-        found = villages.get(edge.village)
-        if found is not None:
-            results[path] += agent_issues(path, edge, found[1], found[0])
-        elif villages and complete:
-            results[path].append(
-                read_yaml(path).issue(
-                    ("village",),
-                    f"no village {edge.village!r} in the files checked with it "
-                    f"(they hold {', '.join(sorted(villages))})",
-                )
-            )
-    return results
-
-
-def _checked(path: Path, *, read_files: bool) -> tuple[object, list[ConfigIssue]]:
-    """The file loaded as what its keys say it is, and issues found beyond its own model."""
-    doc = read_yaml(path)
-    keys = doc.data if isinstance(doc.data, dict) else {}
-    if "grids" in keys:
-        return load_village(path), []
-    if "village" in keys and "villages" not in keys:
-        from villagewatch.edge.drivers import CameraConfig
-        from villagewatch.edge.settings import load_edge
-
-        edge = load_edge(path, read_files=read_files)
-        issues: list[ConfigIssue] = []
-        for d in edge.devices:
-            if isinstance(d, CameraConfig):
-                issues += (
-                    check_file(d.camera)
-                    if d.camera.exists()
-                    else [
-                        ConfigIssue(str(path), f"devices.{d.device}.camera", f"no file {d.camera}")
-                    ]
-                )
-        return edge, issues
-    if "zones" in keys or "camera" in keys:
-        from villagewatch.edge.vision.config import load_camera
-
-        return load_camera(path), []
-    return load_deployment(path, read_files=read_files), []
 
 
 def login_problems(mqtt: MqttSettings, client_ids: Iterable[str]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Typed settings of a deployment: broker, store, ingester, API, simulator, and its village files.
+"""A deployment's settings file: its sections (the broker's, the store's and the alert engine's
+in modules of their own), and its village files.
 
 Secrets are never written in the settings file itself: ``password_file`` and
 ``token_file`` name files that hold them, so the settings can be shared and
@@ -9,11 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -21,112 +20,26 @@ from pydantic import (
     model_validator,
 )
 
-from villagewatch.config.paths import (
-    SECTION,
-    CaFile,
-    CertFile,
-    ConfigPath,
-    KeyFile,
-    PasswordFile,
-    TokenFile,
-)
-from villagewatch.config.teams import ChannelSettings, Team
-from villagewatch.contract import Identifier
+from villagewatch.config.alerting import AlertsSettings
+from villagewatch.config.fields import Port
+from villagewatch.config.mqtt import MqttSettings
+from villagewatch.config.paths import SECTION, ConfigPath
+from villagewatch.config.stores import SQLiteSettings, StoreSettings
+from villagewatch.contract import Identifier, StrictModel
 
 __all__ = [
-    "AlertKindSettings",
-    "AlertsSettings",
     "ApiSettings",
     "DetectSettings",
     "FloodScenario",
-    "InfluxSettings",
     "IngestSettings",
-    "MqttSettings",
     "RegistrySettings",
-    "SQLiteSettings",
     "Settings",
     "SimulateSettings",
-    "StoreSettings",
-    "TlsSettings",
-    "identity_password_file",
 ]
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
-Port = Annotated[int, Field(ge=1, le=65535)]
 
-
-class TlsSettings(BaseModel):
-    """TLS towards the broker."""
-
-    model_config = _STRICT
-
-    ca_file: CaFile = Field(description="CA certificate that signed the broker's certificate.")
-    cert_file: CertFile | None = Field(
-        None, description="Client certificate, for certificate auth."
-    )
-    key_file: KeyFile | None = Field(None, description="Private key of the client certificate.")
-
-
-class MqttSettings(BaseModel):
-    """How to reach the MQTT broker."""
-
-    model_config = _STRICT
-
-    host: str = Field("127.0.0.1", description="Broker host name or address.")
-    port: Port = Field(1883, description="Broker port (8883 is usual with TLS).")
-    protocol: Literal["5", "3.1.1"] = Field(
-        "5",
-        description="MQTT version. 5 gives shared subscriptions and flow control "
-        "(Receive Maximum); 3.1.1 is for brokers without MQTT 5.",
-    )
-    username: str | None = Field(
-        None,
-        description="User name of this one identity (an edge agent: its id), if the broker "
-        "requires one. A settings file shared by several services uses `credentials_dir`.",
-    )
-    password_file: PasswordFile | None = Field(None, description="File holding the password.")
-    credentials_dir: ConfigPath | None = Field(
-        None,
-        description="Folder written by `villagewatch broker credentials`: each client signs "
-        "in with its client id as user name (`ingest.client_id`, `detect.client_id`, an edge "
-        "agent's id) and the password in `<client id>.password` there. The shipped broker "
-        "binds client ids to user names (docs/broker.md). Instead of username/password_file.",
-    )
-    tls: TlsSettings | None = Field(None, description="Use TLS; unset means plain TCP.")
-    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, seconds.")
-
-    @model_validator(mode="after")
-    def _one_way_to_sign_in(self) -> MqttSettings:
-        if self.credentials_dir is not None and (
-            self.username is not None or self.password_file is not None
-        ):
-            raise ValueError(
-                "set credentials_dir (each client signs in as its client id) or "
-                "username and password_file, not both"
-            )
-        if self.password_file is not None and self.username is None:
-            raise ValueError("password_file needs a username")
-        return self
-
-    def login(self, client_id: str) -> tuple[str, Path | None] | None:
-        """User name and password file a client with ``client_id`` signs in with; None:
-        anonymous."""
-        if self.credentials_dir is not None:
-            return client_id, identity_password_file(self.credentials_dir, client_id)
-        if self.username is not None:
-            return self.username, self.password_file
-        return None
-
-
-def identity_password_file(folder: Path, identity: str) -> Path:
-    """Where ``villagewatch broker credentials`` keeps the password of ``identity``."""
-    return folder / f"{identity}.password"
-
-
-class IngestSettings(BaseModel):
+class IngestSettings(StrictModel):
     """The ingester: subscription, batching and flow control."""
-
-    model_config = _STRICT
 
     client_id: Identifier = Field(
         "vw-ingest-1", description="MQTT client id; unique per ingester process."
@@ -238,10 +151,8 @@ class IngestSettings(BaseModel):
         return int(start.timestamp()) * 1000
 
 
-class DetectSettings(BaseModel):
+class DetectSettings(StrictModel):
     """The detect service: its share of the villages, its session, its state file."""
-
-    model_config = _STRICT
 
     client_id: Identifier = Field(
         "vw-detect-1", description="MQTT client id; unique per detect process."
@@ -292,135 +203,8 @@ class DetectSettings(BaseModel):
     )
 
 
-class AlertKindSettings(BaseModel):
-    """How alerts of one kind (``level``, ``forced_open``, ``device_offline`` …) live."""
-
-    model_config = _STRICT
-
-    pending_s: float = Field(
-        0, ge=0, le=86400, description="Stay pending (shown, not notified) this long before firing."
-    )
-    close_by_hand: bool = Field(
-        False, description="A clear does not resolve the alert: a person closes it."
-    )
-
-
-class AlertsSettings(BaseModel):
-    """The alert engine: where alerts live and how each kind behaves."""
-
-    model_config = _STRICT
-
-    state_path: ConfigPath = Field(
-        Path("var/alerts.db"),
-        validate_default=True,
-        description="SQLite file of alerts, their audit log and notes.",
-    )
-    detect_state_paths: list[ConfigPath] = Field(
-        default_factory=list,
-        description="Detect state files whose transitions become alerts (one per detect "
-        "process); empty: `detect.state_path`.",
-    )
-    poll_s: float = Field(
-        0.2, gt=0, le=10, description="How often new transitions and pending alerts are checked."
-    )
-    kinds: dict[Identifier, AlertKindSettings] = Field(
-        default_factory=dict,
-        description="Per alert kind; forced doors, tamper and SOS always need a person to close.",
-    )
-    channels: dict[Identifier, ChannelSettings] = Field(
-        default_factory=dict,
-        description="Where notifications go, by id; teams name them. `kind`: webhook, "
-        "dingtalk, wecom, feishu, email.",
-    )
-    towns: dict[Identifier, Team] = Field(
-        default_factory=dict, description="The team of each town (alerts escalate to it last)."
-    )
-    escalate_after_s: float = Field(
-        900, gt=0, description="An alert not acknowledged this long goes one place up, and again."
-    )
-    group_wait_s: float = Field(
-        30,
-        ge=0,
-        description="Alerts of one kind for one place within this window go out as one "
-        "message (a digest); red alerts go at once.",
-    )
-    flap_count: int = Field(
-        4, ge=2, description="An alert that fires this many times within flap_window_s…"
-    )
-    flap_window_s: float = Field(
-        600, gt=0, description="…is one flapping alert until it stays clear this long."
-    )
-    notify_resolved: bool = Field(True, description="Tell the team when an alert is resolved.")
-    disk_reserve_mb: float = Field(
-        64,
-        ge=0,
-        description="Space kept in a file beside the alert store and given back when the disk "
-        "is full, so alerts are still recorded and handled (0: none).",
-    )
-    report_utc_offset_h: float = Field(
-        8, ge=-12, le=14, description="Local time of reports (days and months): hours from UTC."
-    )
-    metrics_port: Port | None = Field(
-        None, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset: don't."
-    )
-
-
-class InfluxSettings(BaseModel):
-    """InfluxDB through its v1 HTTP API (/write, /query): 1.x, 2.x (v1 compatibility), 3.x."""
-
-    model_config = _STRICT
-
-    kind: Literal["influx"] = Field("influx", description="Selects InfluxDB.")
-    url: str = Field("http://127.0.0.1:8086", description="Base URL of the InfluxDB HTTP API.")
-    database: Identifier = Field("villagewatch", description="Database (2.x: mapped bucket).")
-    retention_policy: str | None = Field(None, description="Retention policy; unset: default.")
-    username: str | None = Field(None, description="User for basic auth (1.x).")
-    password_file: PasswordFile | None = Field(None, description="File holding the password.")
-    token_file: TokenFile | None = Field(None, description="File holding an API token (2.x, 3.x).")
-    gzip: bool = Field(True, description="Compress write bodies.")
-    timeout_s: float = Field(10, gt=0, description="Timeout of one HTTP request.")
-    create_database: bool = Field(
-        False, description="Create the database at start-up (1.x; needs admin rights)."
-    )
-    rescue_lookback_s: int = Field(
-        86_400,
-        ge=60,
-        description="How far back to look for an earlier copy of a reading whose device "
-        "clock was implausible (such readings are stamped on receipt, so a resent copy gets "
-        "a new time and must be found by its dedupe key).",
-    )
-
-    @model_validator(mode="after")
-    def _one_way_to_sign_in(self) -> InfluxSettings:
-        if self.token_file is not None and (
-            self.username is not None or self.password_file is not None
-        ):
-            raise ValueError(
-                "set token_file (InfluxDB 2.x, 3.x) or username and password_file (1.x), not both"
-            )
-        if self.password_file is not None and self.username is None:
-            raise ValueError("password_file needs a username")
-        return self
-
-
-class SQLiteSettings(BaseModel):
-    """The embedded store: one SQLite file in WAL mode."""
-
-    model_config = _STRICT
-
-    kind: Literal["sqlite"] = Field("sqlite", description="Selects SQLite.")
-    path: ConfigPath = Field(
-        Path("var/villagewatch.db"), validate_default=True, description="Database file."
-    )
-
-
-StoreSettings = Annotated[InfluxSettings | SQLiteSettings, Field(discriminator="kind")]
-
-
-class ApiSettings(BaseModel):
+class ApiSettings(StrictModel):
     """The HTTP API."""
-
-    model_config = _STRICT
 
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: Port = Field(8080, description="Port to listen on.")
@@ -464,10 +248,8 @@ class ApiSettings(BaseModel):
     )
 
 
-class RegistrySettings(BaseModel):
+class RegistrySettings(StrictModel):
     """The rental registry (houses, tenants, credentials), kept by operators in the console."""
-
-    model_config = _STRICT
 
     path: ConfigPath = Field(
         Path("var/registry.db"),
@@ -479,10 +261,8 @@ class RegistrySettings(BaseModel):
     )
 
 
-class FloodScenario(BaseModel):
+class FloodScenario(StrictModel):
     """A scripted flood at one water-level gauge: rise, hold, fall."""
-
-    model_config = _STRICT
 
     device: Identifier = Field(description="The water-level device that sees the flood.")
     start_s: float = Field(60, ge=0, description="Simulated seconds before the rise starts.")
@@ -492,10 +272,8 @@ class FloodScenario(BaseModel):
     fall_s: float = Field(3600, gt=0, description="Duration of the fall back to normal.")
 
 
-class SimulateSettings(BaseModel):
+class SimulateSettings(StrictModel):
     """The simulated village (``villagewatch simulate`` and the demo)."""
-
-    model_config = _STRICT
 
     rate: float = Field(20, gt=0, le=200_000, description="Messages per second, all devices.")
     speed: float = Field(
@@ -506,10 +284,8 @@ class SimulateSettings(BaseModel):
     flood: FloodScenario | None = Field(None, description="Scripted flood, if any.")
 
 
-class Settings(BaseModel):
+class Settings(StrictModel):
     """A whole deployment's settings file."""
-
-    model_config = _STRICT
 
     @model_validator(mode="before")
     @classmethod
@@ -533,6 +309,15 @@ class Settings(BaseModel):
             return handler(value)
         finally:
             SECTION.reset(token)
+
+    @field_validator("alerts")
+    @classmethod
+    def _alerts_of_this_detect(cls, alerts: AlertsSettings, info: ValidationInfo) -> AlertsSettings:
+        """Unset ``detect_state_paths``: the transitions of this file's one detect process."""
+        detect = info.data.get("detect")  # absent when detect itself was invalid
+        if alerts.detect_state_paths or not isinstance(detect, DetectSettings):
+            return alerts
+        return alerts.model_copy(update={"detect_state_paths": [detect.state_path]})
 
     mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The broker.")
     store: StoreSettings = Field(

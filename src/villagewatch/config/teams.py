@@ -12,10 +12,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+from pydantic import Field, HttpUrl, StringConstraints, model_validator
 
 from villagewatch.config.paths import PasswordFile, SecretFile
-from villagewatch.contract import Identifier
+from villagewatch.contract import Identifier, StrictModel
 
 __all__ = [
     "ChannelSettings",
@@ -29,8 +29,6 @@ __all__ = [
     "WebhookChannel",
 ]
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
-
 
 class Role(StrEnum):
     """A member's part in the team."""
@@ -40,10 +38,8 @@ class Role(StrEnum):
     VOLUNTEER = "volunteer"
 
 
-class Member(BaseModel):
+class Member(StrictModel):
     """One person of a team."""
-
-    model_config = _STRICT
 
     id: Identifier = Field(description="User id (the one they log in with).")
     name: str = Field(description="Name (personal data).")
@@ -51,10 +47,8 @@ class Member(BaseModel):
     phone: str = Field("", description="Phone number (personal data; never in a notification).")
 
 
-class Team(BaseModel):
+class Team(StrictModel):
     """The people answering for a place, and the channels that reach them."""
-
-    model_config = _STRICT
 
     members: list[Member] = Field(default_factory=list, description="The team.")
     channels: list[Identifier] = Field(
@@ -62,9 +56,7 @@ class Team(BaseModel):
     )
 
 
-class _Channel(BaseModel):
-    model_config = _STRICT
-
+class _Channel(StrictModel):
     rate_per_minute: int = Field(
         20, ge=1, le=6000, description="Most messages sent in any 60 s (the platform's limit)."
     )

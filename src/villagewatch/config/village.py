@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from villagewatch.config.teams import Team
-from villagewatch.contract import DeviceKind, Identifier
+from villagewatch.contract import DeviceKind, Identifier, StrictModel
 from villagewatch.detectors.config import DetectSection
 
 __all__ = [
@@ -26,13 +26,9 @@ __all__ = [
     "check_village",
 ]
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
 
-
-class Grid(BaseModel):
+class Grid(StrictModel):
     """A grid (50-300 households) or, with a parent, a micro-grid inside one."""
-
-    model_config = _STRICT
 
     id: Identifier = Field(description="Grid id, unique in the village.")
     name: str = Field(description="Name shown to operators, e.g. 第一网格.")
@@ -42,19 +38,15 @@ class Grid(BaseModel):
     team: Team | None = Field(None, description="Who answers for the grid's alerts.")
 
 
-class Position(BaseModel):
+class Position(StrictModel):
     """Where a device sits on the village plan, as fractions of the plan's width and height."""
-
-    model_config = _STRICT
 
     x: float = Field(ge=0, le=1, description="0 = left edge of the plan, 1 = right edge.")
     y: float = Field(ge=0, le=1, description="0 = top edge of the plan, 1 = bottom edge.")
 
 
-class DeviceSpec(BaseModel):
+class DeviceSpec(StrictModel):
     """One device the village runs."""
-
-    model_config = _STRICT
 
     id: Identifier = Field(description="Device id, as in its MQTT topic; unique in the village.")
     kind: DeviceKind = Field(description="Decides which readings and events it may send.")
@@ -72,10 +64,8 @@ class DeviceSpec(BaseModel):
     )
 
 
-class Credential(BaseModel):
+class Credential(StrictModel):
     """A card, code slot or fingerprint that opens a house's lock, with when it is valid."""
-
-    model_config = _STRICT
 
     id: Identifier = Field(description="As the lock reports it (credential in lock events).")
     valid_from: AwareDatetime | None = Field(None, description="Valid from (with offset).")
@@ -88,10 +78,8 @@ class Credential(BaseModel):
         )
 
 
-class Tenant(BaseModel):
+class Tenant(StrictModel):
     """Someone registered as living in a rental house (personal data: shown only where needed)."""
-
-    model_config = _STRICT
 
     id: Identifier = Field(description="Tenant id in the registry.")
     name: str = Field(description="Name (personal data).")
@@ -99,10 +87,8 @@ class Tenant(BaseModel):
     credentials: list[Credential] = Field(default_factory=list, description="What opens the lock.")
 
 
-class House(BaseModel):
+class House(StrictModel):
     """A rental house: its smart lock and its current tenants (the rental registry)."""
-
-    model_config = _STRICT
 
     id: Identifier = Field(description="House id.")
     name: str = Field("", description="Name or address shown to operators.")
@@ -110,10 +96,8 @@ class House(BaseModel):
     tenants: list[Tenant] = Field(default_factory=list, description="Current tenants.")
 
 
-class Village(BaseModel):
+class Village(StrictModel):
     """A village: its grids and devices."""
-
-    model_config = _STRICT
 
     id: Identifier = Field(description="Village id, as in MQTT topics.")
     name: str = Field(description="Name shown to operators, e.g. 东村.")

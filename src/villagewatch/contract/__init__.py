@@ -14,6 +14,7 @@ from villagewatch.contract.records import (
     RejectReason,
     point_time_ns,
 )
+from villagewatch.contract.strict import StrictModel
 from villagewatch.contract.topics import (
     Channel,
     Topic,
@@ -36,6 +37,7 @@ __all__ = [
     "Identifier",
     "Reading",
     "RejectReason",
+    "StrictModel",
     "TimePolicy",
     "Topic",
     "TopicError",

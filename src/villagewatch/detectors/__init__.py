@@ -10,7 +10,7 @@ device from its village's ``detect:`` settings and the built-in defaults.
 
 from villagewatch.detectors.base import CLEAN, Detector, Flags
 from villagewatch.detectors.config import (
-    CameraConfig,
+    CameraDetectionsConfig,
     DetectSection,
     FamilyConfigs,
     HealthConfig,
@@ -33,8 +33,8 @@ from villagewatch.detectors.water import RainAccumulation, WaterLevel, WaterRise
 
 __all__ = [
     "CLEAN",
-    "CameraConfig",
     "CameraDetections",
+    "CameraDetectionsConfig",
     "DetectSection",
     "Detector",
     "DeviceDetectors",

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from villagewatch.contract import DeviceKind, Identifier
+from villagewatch.contract import DeviceKind, Identifier, StrictModel
 from villagewatch.transitions import Severity
 
 __all__ = [
-    "CameraConfig",
+    "CameraDetectionsConfig",
     "DetectSection",
     "FamilyConfigs",
     "HealthConfig",
@@ -29,13 +29,9 @@ __all__ = [
     "RiseConfig",
 ]
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
 
-
-class LevelConfig(BaseModel):
+class LevelConfig(StrictModel):
     """Water level against a gauge's warning (警戒), guaranteed (保证) and record levels."""
-
-    model_config = _STRICT
 
     metric: str = Field("level_cm", description="The reading's metric that is the water level.")
     warning_cm: float = Field(description="警戒水位: at or above it the alert is yellow.")
@@ -62,30 +58,24 @@ class LevelConfig(BaseModel):
         return self
 
 
-class RiseConfig(BaseModel):
+class RiseConfig(StrictModel):
     """A fast rise of the water (水位陡升), whatever the level."""
-
-    model_config = _STRICT
 
     metric: str = Field("level_cm", description="The reading's metric that is the water level.")
     window_s: float = Field(1800, gt=0, description="Look back this far…")
     rise_cm: float = Field(30, gt=0, description="…for a rise of at least this much.")
 
 
-class RainTier(BaseModel):
+class RainTier(StrictModel):
     """One tier: this much rain within this window raises this severity."""
-
-    model_config = _STRICT
 
     window_h: Literal[1, 3, 6, 12, 24] = Field(description="Accumulation window, hours.")
     mm: float = Field(gt=0, description="Rain in the window, mm, at or above which it fires.")
     severity: Severity = Field(description="Severity of this tier.")
 
 
-class RainConfig(BaseModel):
+class RainConfig(StrictModel):
     """Rain accumulated over sliding windows, against tiers."""
-
-    model_config = _STRICT
 
     tiers: list[RainTier] = Field(
         default_factory=lambda: [
@@ -103,10 +93,8 @@ class RainConfig(BaseModel):
     )
 
 
-class HealthConfig(BaseModel):
+class HealthConfig(StrictModel):
     """Sensor health of a numeric series (the QARTOD tests)."""
-
-    model_config = _STRICT
 
     metrics: list[str] | None = Field(
         None, description="Metrics to check; unset: the kind's main metric (level_cm, mm)."
@@ -163,10 +151,8 @@ class HealthConfig(BaseModel):
     )
 
 
-class OfflineConfig(BaseModel):
+class OfflineConfig(StrictModel):
     """A device that stops sending, and whole links that go down."""
-
-    model_config = _STRICT
 
     factor: float = Field(3, gt=1, description="Offline after this many expected intervals.")
     link_down_share: float = Field(
@@ -182,10 +168,8 @@ class OfflineConfig(BaseModel):
     )
 
 
-class LockConfig(BaseModel):
+class LockConfig(StrictModel):
     """Smart-lock rules."""
-
-    model_config = _STRICT
 
     wrong_codes: int = Field(5, ge=1, description="This many wrong codes…")
     wrong_window_s: float = Field(60, gt=0, description="…within this window raise an alert.")
@@ -193,10 +177,8 @@ class LockConfig(BaseModel):
     low_battery_pct: float = Field(20, ge=0, le=100, description="Battery below this: alert.")
 
 
-class CameraConfig(BaseModel):
+class CameraDetectionsConfig(StrictModel):
     """Detections reported by cameras at the edge."""
-
-    model_config = _STRICT
 
     severity: dict[str, Severity] = Field(
         default_factory=lambda: {
@@ -209,10 +191,8 @@ class CameraConfig(BaseModel):
     )
 
 
-class FamilyConfigs(BaseModel):
+class FamilyConfigs(StrictModel):
     """Detector families for a device kind or one device; ``false`` turns one off."""
-
-    model_config = _STRICT
 
     level: LevelConfig | Literal[False] | None = Field(
         None, description="Water level against warning levels (needs the gauge's levels)."
@@ -230,15 +210,13 @@ class FamilyConfigs(BaseModel):
     lock: LockConfig | Literal[False] | None = Field(
         None, description="Smart-lock rules (on by default for smart locks)."
     )
-    camera: CameraConfig | Literal[False] | None = Field(
+    camera: CameraDetectionsConfig | Literal[False] | None = Field(
         None, description="Camera detections (on by default for cameras)."
     )
 
 
-class DetectSection(BaseModel):
+class DetectSection(StrictModel):
     """A village file's ``detect:`` section."""
-
-    model_config = _STRICT
 
     kinds: dict[DeviceKind, FamilyConfigs] = Field(
         default_factory=dict, description="Settings for every device of a kind."

@@ -9,7 +9,7 @@ from typing import Any, assert_never
 from villagewatch.contract import DeviceKind, Event, Reading
 from villagewatch.detectors.base import CLEAN, Detector
 from villagewatch.detectors.config import (
-    CameraConfig,
+    CameraDetectionsConfig,
     FamilyConfigs,
     HealthConfig,
     LevelConfig,
@@ -30,7 +30,9 @@ from villagewatch.transitions import Transition
 
 __all__ = ["DeviceDetectors", "DeviceInfoForDetect", "FamilyConfig", "build", "device_detectors"]
 
-FamilyConfig = LevelConfig | RiseConfig | RainConfig | HealthConfig | LockConfig | CameraConfig
+FamilyConfig = (
+    LevelConfig | RiseConfig | RainConfig | HealthConfig | LockConfig | CameraDetectionsConfig
+)
 
 MAIN_METRICS: dict[DeviceKind, list[str]] = {
     DeviceKind.WATER_LEVEL: ["level_cm"],
@@ -45,7 +47,7 @@ _DEFAULTS: dict[DeviceKind, dict[str, FamilyConfig]] = {
     DeviceKind.RAIN_GAUGE: {"health": HealthConfig(spike=None, flat_s=None), "rain": RainConfig()},
     DeviceKind.SMART_LOCK: {"lock": LockConfig()},
     DeviceKind.CALL_BUTTON: {},
-    DeviceKind.CAMERA: {"camera": CameraConfig()},
+    DeviceKind.CAMERA: {"camera": CameraDetectionsConfig()},
 }
 _FAMILIES = ("health", "level", "rise", "rain", "lock", "camera")
 
@@ -82,7 +84,7 @@ def build(cfg: FamilyConfig, device: DeviceInfoForDetect) -> Detector:
             )
         case LockConfig():
             return SmartLock(cfg, credentials=device.credentials, **common)
-        case CameraConfig():
+        case CameraDetectionsConfig():
             return CameraDetections(cfg, **common)
         case _:
             assert_never(cfg)

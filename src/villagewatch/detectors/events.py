@@ -9,7 +9,7 @@ from typing import Any
 
 from villagewatch.contract import Event, Reading
 from villagewatch.detectors.base import Detector, Flags
-from villagewatch.detectors.config import CameraConfig, LockConfig
+from villagewatch.detectors.config import CameraDetectionsConfig, LockConfig
 from villagewatch.transitions import AlertKey, Severity, Transition
 
 __all__ = ["CameraDetections", "RegisteredCredential", "SmartLock", "SosButton"]
@@ -321,7 +321,9 @@ class CameraDetections(Detector):
 
     name = "camera"
 
-    def __init__(self, config: CameraConfig, *, village: str, device: str, label: str) -> None:
+    def __init__(
+        self, config: CameraDetectionsConfig, *, village: str, device: str, label: str
+    ) -> None:
         self._cfg = config
         self._village, self._device, self._label = village, device, label
         self._on: set[str] = set()

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, Field, JsonValue, ValidationError
 
 from villagewatch.config.yamlfile import format_path
-from villagewatch.contract import Identifier
+from villagewatch.contract import Identifier, StrictModel
 from villagewatch.contract.payloads import DesiredConfig
 from villagewatch.edge.drivers import Zigbee2MqttConfig
 from villagewatch.edge.settings import EdgeSettings
@@ -42,10 +42,8 @@ class RemoteConfigError(VillagewatchError):
     """A desired config that cannot be applied; the message says what and where."""
 
 
-class RemoteConfig(BaseModel):
+class RemoteConfig(StrictModel):
     """The `config` object of a desired config: what it changes in edge.yaml."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     drain_rate: int | None = Field(
         None, ge=1, description="Backlog readings sent per second after an outage."

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from villagewatch.config import MqttSettings
 from villagewatch.config.load import login_problems
 from villagewatch.config.paths import ConfigPath, PathContext
 from villagewatch.config.yamlfile import read_yaml
-from villagewatch.contract import Identifier
+from villagewatch.contract import Identifier, StrictModel
 from villagewatch.edge.drivers import DriverSettings
 from villagewatch.errors import ConfigError
 
 __all__ = ["ClockSettings", "EdgeSettings", "OutboxSettings", "load_edge"]
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
 
-
-class OutboxSettings(BaseModel):
+class OutboxSettings(StrictModel):
     """The disk queue (see docs/edge.md for the drop policy)."""
-
-    model_config = _STRICT
 
     path: ConfigPath = Field(
         Path("/var/lib/villagewatch/edge"), description="Directory of the queue."
@@ -50,10 +46,8 @@ class OutboxSettings(BaseModel):
     )
 
 
-class ClockSettings(BaseModel):
+class ClockSettings(StrictModel):
     """When the wall clock is trusted."""
-
-    model_config = _STRICT
 
     require_sync: bool = Field(
         True, description="Trust the clock only once `sync_file` exists (false: a box with RTC)."
@@ -64,10 +58,8 @@ class ClockSettings(BaseModel):
     )
 
 
-class EdgeSettings(BaseModel):
+class EdgeSettings(StrictModel):
     """One edge agent."""
-
-    model_config = _STRICT
 
     id: Identifier = Field(description="The agent's id (its status topic and client id).")
     village: Identifier = Field(description="The village its devices belong to.")

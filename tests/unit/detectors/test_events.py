@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from villagewatch.detectors import CameraConfig, CameraDetections, LockConfig, SmartLock, SosButton
+from villagewatch.detectors import (
+    CameraDetections,
+    CameraDetectionsConfig,
+    LockConfig,
+    SmartLock,
+    SosButton,
+)
 from villagewatch.detectors.base import CLEAN
 
 from .helpers import T0, event, reading, summary
@@ -170,7 +176,9 @@ def test_sos_is_red_and_needs_a_person_repeats_are_one_call() -> None:
 
 
 def test_camera_detection_fires_once_and_clears() -> None:
-    cam = CameraDetections(CameraConfig(), village="v", device="cam-1", label="Market crossing")
+    cam = CameraDetections(
+        CameraDetectionsConfig(), village="v", device="cam-1", label="Market crossing"
+    )
     attrs = {
         "detection": "illegal_parking",
         "zone": "fire-lane",

@@ -33,6 +33,7 @@ from villagewatch.api.middleware import max_body
 from villagewatch.api.users import User
 from villagewatch.config import Deployment, load_village
 from villagewatch.config.village import Village
+from villagewatch.contract import StrictModel
 from villagewatch.errors import ConfigError
 
 __all__ = ["router"]
@@ -40,7 +41,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["config"])
 
 _OUT = ConfigDict(frozen=True)
-_IN = ConfigDict(frozen=True, extra="forbid")
 _TEXT_MAX = 2_000_000
 _BODY_MAX = 8 * 1024 * 1024  # the text as JSON: up to 3 bytes a character, escapes, quoting
 
@@ -64,10 +64,8 @@ class IssueOut(BaseModel):
     message: str
 
 
-class VillageTextIn(BaseModel):
+class VillageTextIn(StrictModel):
     """A village file's YAML text."""
-
-    model_config = _IN
 
     text: str = Field(
         max_length=_TEXT_MAX, description="The whole village file (YAML), at most 2,000,000 "

@@ -27,7 +27,7 @@ from villagewatch.api.auth import (
 from villagewatch.api.context import ApiContext
 from villagewatch.api.schemas import StoredTime, at, dt
 from villagewatch.api.users import User
-from villagewatch.contract import DeviceKind, Identifier
+from villagewatch.contract import DeviceKind, Identifier, StrictModel
 from villagewatch.registry import HouseRecord
 
 __all__ = ["router"]
@@ -35,7 +35,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["registry"])
 
 _OUT = ConfigDict(frozen=True)
-_IN = ConfigDict(frozen=True, extra="forbid")
 
 
 class CredentialOut(BaseModel):
@@ -77,10 +76,8 @@ class HouseOut(BaseModel):
     credentials: list[CredentialOut]
 
 
-class HouseIn(BaseModel):
+class HouseIn(StrictModel):
     """A new rental house."""
-
-    model_config = _IN
 
     village: Identifier
     id: Identifier
@@ -88,10 +85,8 @@ class HouseIn(BaseModel):
     lock: Identifier = Field(description="Device id of its smart lock.")
 
 
-class TenantIn(BaseModel):
+class TenantIn(StrictModel):
     """A new tenant of a house."""
-
-    model_config = _IN
 
     id: Identifier
     name: str = Field(min_length=1, max_length=100, description="Name (personal data).")
@@ -99,18 +94,14 @@ class TenantIn(BaseModel):
     verified: bool = Field(False, description="Identity checked by the village office.")
 
 
-class VerifiedIn(BaseModel):
+class VerifiedIn(StrictModel):
     """Whether the tenant's identity has been checked."""
-
-    model_config = _IN
 
     verified: bool
 
 
-class CredentialIn(BaseModel):
+class CredentialIn(StrictModel):
     """A credential for a tenant; open-ended without times."""
-
-    model_config = _IN
 
     id: Identifier = Field(description="As the lock reports it.")
     tenant: Identifier

@@ -15,20 +15,17 @@ from villagewatch.api.auth import Admin, Viewer, context, now_ms
 from villagewatch.api.schemas import LoginIn, LoginOut, MeOut, at
 from villagewatch.api.throttle import LoginRefused, PoolFull
 from villagewatch.api.users import Role, UserRefused
-from villagewatch.contract import Identifier
+from villagewatch.contract import Identifier, StrictModel
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["session"])
 
 _OUT = ConfigDict(frozen=True)
-_IN = ConfigDict(frozen=True, extra="forbid")
 
 
-class UserIn(BaseModel):
+class UserIn(StrictModel):
     """A new user."""
-
-    model_config = _IN
 
     name: Identifier
     password: str = Field(min_length=8, max_length=256)

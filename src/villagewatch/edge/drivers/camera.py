@@ -14,12 +14,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from villagewatch.config.paths import ConfigPath
-from villagewatch.contract import Identifier
-from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
+from villagewatch.contract import Identifier, StrictModel
 from villagewatch.edge.measurement import Emit, Measurement
+from villagewatch.runtime.waiting import sleep_or_stop
 
 if TYPE_CHECKING:
     from villagewatch.edge.vision.pipeline import CameraPipeline, Output
@@ -30,10 +30,8 @@ log = logging.getLogger(__name__)
 _IDLE_S = 0.05
 
 
-class CameraConfig(BaseModel):
+class CameraConfig(StrictModel):
     """A camera watched by the edge agent (`driver: camera`)."""
-
-    model_config = STRICT
 
     driver: Literal["camera"] = Field(description="Selects this driver.")
     device: Identifier = Field(description="The camera's device id in the village config.")

@@ -19,12 +19,12 @@ import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
-from villagewatch.contract import Identifier
-from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
+from villagewatch.contract import Identifier, StrictModel
 from villagewatch.edge.measurement import Emit, Measurement
 from villagewatch.errors import VillagewatchError
+from villagewatch.runtime.waiting import sleep_or_stop
 
 if TYPE_CHECKING:
     from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -53,10 +53,8 @@ _FORMATS: dict[str, tuple[str, int]] = {
 }
 
 
-class ModbusConfig(BaseModel):
+class ModbusConfig(StrictModel):
     """A water-level gauge read over Modbus TCP or RTU (`driver: modbus`)."""
-
-    model_config = STRICT
 
     driver: Literal["modbus"] = Field(description="Selects this driver.")
     device: Identifier = Field(description="The gauge's device id in the village config.")

@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from villagewatch.contract import Identifier
-from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
+from villagewatch.contract import Identifier, StrictModel
 from villagewatch.edge.measurement import Emit, Measurement
+from villagewatch.runtime.waiting import sleep_or_stop
 
 if TYPE_CHECKING:
     import serial
@@ -38,10 +38,8 @@ _MAX_LINE = 1024  # longer than any gauge's line: a stuck or wrong-baud port, dr
 _MALFORMED_LOG_EVERY_S = 60.0
 
 
-class SerialLineConfig(BaseModel):
+class SerialLineConfig(StrictModel):
     """A water-level gauge that prints one ASCII line per reading (`driver: serial_line`)."""
-
-    model_config = STRICT
 
     driver: Literal["serial_line"] = Field(description="Selects this driver.")
     device: Identifier = Field(description="The gauge's device id in the village config.")

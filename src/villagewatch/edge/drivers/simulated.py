@@ -12,11 +12,11 @@ import math
 import random
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from villagewatch.contract import Identifier
-from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
+from villagewatch.contract import Identifier, StrictModel
 from villagewatch.edge.measurement import Emit, Measurement
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = [
     "SimulatedLock",
@@ -28,10 +28,8 @@ __all__ = [
 ]
 
 
-class SimulatedWaterLevelConfig(BaseModel):
+class SimulatedWaterLevelConfig(StrictModel):
     """A simulated water gauge: a slow sine plus noise, and an optional flood ramp."""
-
-    model_config = STRICT
 
     driver: Literal["simulated_water_level"] = Field(description="Selects this driver.")
     device: Identifier = Field(description="The gauge's device id in the village config.")
@@ -47,10 +45,8 @@ class SimulatedWaterLevelConfig(BaseModel):
     flood_rate_cm_per_min: float = Field(2.0, ge=0, description="How fast the flood rises.")
 
 
-class SimulatedLockConfig(BaseModel):
+class SimulatedLockConfig(StrictModel):
     """A simulated smart lock: tenants unlock and lock it, and sometimes mistype a code."""
-
-    model_config = STRICT
 
     driver: Literal["simulated_lock"] = Field(description="Selects this driver.")
     device: Identifier = Field(description="The lock's device id in the village config.")
@@ -64,10 +60,8 @@ class SimulatedLockConfig(BaseModel):
     )
 
 
-class SimulatedSosConfig(BaseModel):
+class SimulatedSosConfig(StrictModel):
     """A simulated SOS button: reports its battery, and is pressed on a schedule or never."""
-
-    model_config = STRICT
 
     driver: Literal["simulated_sos"] = Field(description="Selects this driver.")
     device: Identifier = Field(description="The button's device id in the village config.")

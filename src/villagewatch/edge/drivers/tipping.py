@@ -15,22 +15,20 @@ import asyncio
 import logging
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from villagewatch.config.paths import ConfigPath
-from villagewatch.contract import Identifier
-from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
+from villagewatch.contract import Identifier, StrictModel
 from villagewatch.edge.measurement import Emit, Measurement
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["TipCounter", "TippingBucket", "TippingBucketConfig"]
 
 log = logging.getLogger(__name__)
 
 
-class TippingBucketConfig(BaseModel):
+class TippingBucketConfig(StrictModel):
     """A tipping-bucket rain gauge read from a tip counter file (`driver: tipping_bucket`)."""
-
-    model_config = STRICT
 
     driver: Literal["tipping_bucket"] = Field(description="Selects this driver.")
     device: Identifier = Field(description="The rain gauge's device id in the village config.")

@@ -19,13 +19,14 @@ from typing import Any, Literal, Self
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from villagewatch.config import read_secret
 from villagewatch.config.paths import PasswordFile
-from villagewatch.edge.drivers._common import STRICT, sleep_or_stop
+from villagewatch.contract import StrictModel
 from villagewatch.edge.drivers.zigbee2mqtt_payloads import BridgedDevice, Zigbee2MqttNormaliser
 from villagewatch.edge.measurement import Emit
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["BridgedDevice", "Zigbee2Mqtt", "Zigbee2MqttConfig"]
 
@@ -34,10 +35,8 @@ log = logging.getLogger(__name__)
 _FLUSH_EVERY_S = 0.5
 
 
-class Zigbee2MqttConfig(BaseModel):
+class Zigbee2MqttConfig(StrictModel):
     """Smart locks and SOS buttons behind a Zigbee2MQTT bridge (`driver: zigbee2mqtt`)."""
-
-    model_config = STRICT
 
     driver: Literal["zigbee2mqtt"] = Field(description="Selects this driver.")
     host: str = Field("127.0.0.1", description="The local broker Zigbee2MQTT publishes to.")

@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from villagewatch.contract import Identifier
-from villagewatch.edge.drivers._common import STRICT
+from villagewatch.contract import Identifier, StrictModel
 from villagewatch.edge.measurement import Measurement
 
 __all__ = ["BridgedDevice", "Zigbee2MqttNormaliser"]
@@ -75,10 +74,8 @@ _ALARM_ACTIONS = {"tamper": "tamper", "forced": "forced_open", "jammed": "jammed
 _NO_USER = 0xFFFF  # the door-lock cluster's "no user id"
 
 
-class BridgedDevice(BaseModel):
+class BridgedDevice(StrictModel):
     """One device behind the Zigbee2MQTT bridge."""
-
-    model_config = STRICT
 
     friendly_name: str = Field(
         min_length=1,

@@ -14,11 +14,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from villagewatch.config.paths import ConfigPath, PathContext
 from villagewatch.config.yamlfile import read_yaml
-from villagewatch.contract import Identifier
+from villagewatch.contract import Identifier, StrictModel
 
 __all__ = [
     "CameraVision",
@@ -32,7 +32,6 @@ __all__ = [
     "load_camera",
 ]
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
 
 Point = tuple[float, float]
@@ -56,10 +55,8 @@ class ZoneKind(StrEnum):
     """One marked parking space: occupied/free → ``free_spaces``/``occupied_spaces``."""
 
 
-class TimeWindow(BaseModel):
+class TimeWindow(StrictModel):
     """``"HH:MM-HH:MM"`` local time; end before start wraps midnight; ``24:00`` ends the day."""
-
-    model_config = _STRICT
 
     start_min: int
     end_min: int
@@ -90,10 +87,8 @@ def _windows(value: object) -> object:
     return value
 
 
-class Zone(BaseModel):
+class Zone(StrictModel):
     """A polygon of the picture with a kind and the kind's settings."""
-
-    model_config = _STRICT
 
     id: Identifier = Field(description="Zone id, sent with every event of the zone.")
     kind: ZoneKind = Field(description="What the zone is for (which detector watches it).")
@@ -126,19 +121,15 @@ class Zone(BaseModel):
     _hours = field_validator("hours", "collection", mode="before")(_windows)
 
 
-class Mask(BaseModel):
+class Mask(StrictModel):
     """A privacy mask: blacked out of every frame before anything looks at it."""
-
-    model_config = _STRICT
 
     id: Identifier = Field(description="Mask id (for the snapshot legend).")
     polygon: Polygon = Field(description="Corners, in the camera's `coordinates`.")
 
 
-class MotionSettings(BaseModel):
+class MotionSettings(StrictModel):
     """The background models that find objects that stay."""
-
-    model_config = _STRICT
 
     width: int = Field(320, ge=64, le=1280, description="Processing width (px); height follows.")
     short_s: float = Field(
@@ -171,10 +162,8 @@ class MotionSettings(BaseModel):
         return self
 
 
-class GaugeSettings(BaseModel):
+class GaugeSettings(StrictModel):
     """The bow-tie target on the staff gauge (GaugeCam style)."""
-
-    model_config = _STRICT
 
     target_cm: list[Point] = Field(
         min_length=2,
@@ -183,10 +172,8 @@ class GaugeSettings(BaseModel):
     interval_s: float = Field(60, gt=0, description="How often a level is read and sent.")
 
 
-class ParkingSettings(BaseModel):
+class ParkingSettings(StrictModel):
     """Marked spaces (zones of kind `space`) compared with frames of the empty lot."""
-
-    model_config = _STRICT
 
     references: ConfigPath | None = Field(
         None,
@@ -197,10 +184,8 @@ class ParkingSettings(BaseModel):
     threshold: float | None = Field(None, gt=0, description="Occupancy score threshold override.")
 
 
-class CameraVision(BaseModel):
+class CameraVision(StrictModel):
     """One camera's view: where things are and what to look for."""
-
-    model_config = _STRICT
 
     camera: Identifier = Field(description="A name for this view (logs, snapshots).")
     coordinates: str = Field(

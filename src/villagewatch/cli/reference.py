@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from villagewatch.config.settings import (
+from villagewatch.config import (
     AlertKindSettings,
     AlertsSettings,
     ApiSettings,
@@ -49,7 +49,7 @@ from villagewatch.config.village import (
     Village,
 )
 from villagewatch.detectors.config import (
-    CameraConfig,
+    CameraDetectionsConfig,
     DetectSection,
     FamilyConfigs,
     HealthConfig,
@@ -62,6 +62,7 @@ from villagewatch.detectors.config import (
 )
 from villagewatch.edge.drivers import (
     BridgedDevice,
+    CameraConfig,
     ModbusConfig,
     SerialLineConfig,
     SimulatedLockConfig,
@@ -70,7 +71,6 @@ from villagewatch.edge.drivers import (
     TippingBucketConfig,
     Zigbee2MqttConfig,
 )
-from villagewatch.edge.drivers import CameraConfig as EdgeCameraConfig
 from villagewatch.edge.remote import RemoteConfig
 from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
 from villagewatch.edge.vision.config import (
@@ -82,9 +82,9 @@ from villagewatch.edge.vision.config import (
     Zone,
 )
 
-__all__ = ["render_reference"]
+__all__ = ["SECTIONS", "render_reference"]
 
-_SECTIONS: list[tuple[str, type[BaseModel]]] = [
+SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Settings file", Settings),
     ("mqtt", MqttSettings),
     ("mqtt.tls", TlsSettings),
@@ -120,7 +120,7 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("… health", HealthConfig),
     ("… offline", OfflineConfig),
     ("… lock", LockConfig),
-    ("… camera", CameraConfig),
+    ("… camera", CameraDetectionsConfig),
     ("edge.yaml (one edge agent)", EdgeSettings),
     ("edge.yaml: outbox", OutboxSettings),
     ("edge.yaml: clock", ClockSettings),
@@ -132,7 +132,7 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("edge.yaml: devices[] (driver: simulated_water_level)", SimulatedWaterLevelConfig),
     ("edge.yaml: devices[] (driver: simulated_lock)", SimulatedLockConfig),
     ("edge.yaml: devices[] (driver: simulated_sos)", SimulatedSosConfig),
-    ("edge.yaml: devices[] (driver: camera)", EdgeCameraConfig),
+    ("edge.yaml: devices[] (driver: camera)", CameraConfig),
     ("Camera file (`camera:` of a camera driver; config/cameras/)", CameraVision),
     ("camera file: masks[]", Mask),
     ("camera file: zones[]", Zone),
@@ -141,13 +141,17 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("camera file: parking", ParkingSettings),
     ("Remote config (`config` of the retained `vw/v1/<village>/<agent>/config`)", RemoteConfig),
 ]
+"""Every model of every config file, under the title of its part of the reference."""
 
 _INTRO = """\
 # Config reference
 
 Generated from the models by `villagewatch config reference` (a test keeps it
 current). Check a file with `villagewatch config check FILE…`: every problem is
-printed as `file:line: path: reason`, and the exit code is 1.
+printed as `file:line: path: reason`, and the exit code is 1. A file's name says
+what it is: `villagewatch.yaml` or `settings.yaml` a settings file, `edge.yaml`
+an edge agent's, a file in a `cameras/` folder a camera file, and any other a
+village file; `--kind settings|village|edge|camera` says it for other names.
 
 A deployment has one **settings file** (broker, store, ingester, API,
 simulator) naming one **village file** per village. Relative paths in the
@@ -203,7 +207,7 @@ def _default(field: FieldInfo) -> str:
 def render_reference() -> str:
     """The whole reference as Markdown."""
     out = [_INTRO]
-    for title, model in _SECTIONS:
+    for title, model in SECTIONS:
         doc = (model.__doc__ or "").strip().splitlines()[0]
         out.append(
             f"\n## {title}\n\n{doc}\n\n| key | type | default | meaning |\n|---|---|---|---|"
