@@ -24,6 +24,7 @@ def test_damaged_outbox_files_cost_the_damaged_records_only(
     tmp_path: Path, mosquitto: Mosquitto, campaign: Campaign
 ) -> None:
     before = EdgeAgent(edge_settings(tmp_path, mosquitto.port))  # never connects: all stays queued
+    before.open()
     made: list[tuple[str, str, int]] = []
     for i in range(300):
         m = (

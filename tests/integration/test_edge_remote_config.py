@@ -102,6 +102,7 @@ def test_desired_config_applied_refused_and_kept_across_a_restart(
         # the box reboots while the link is down: it runs v1, saved at the apply
         mosquitto.stop()
         again = EdgeAgent(settings(tmp_path, mosquitto.port))
+        again.open()
         assert again.applied is not None and again.applied.version == 1
         made: dict[str, int] = {}
 
