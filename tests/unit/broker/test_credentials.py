@@ -24,7 +24,7 @@ from villagewatch.cli import app
 from villagewatch.config import check_files, load_deployment, load_village
 from villagewatch.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PRODUCTION = REPO / "config/production/villagewatch.yaml"
 DEMO_VILLAGE = REPO / "config/demo/dongcun.yaml"
 EDGE = REPO / "config/edge/edge.yaml"

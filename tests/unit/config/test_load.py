@@ -12,7 +12,7 @@ from villagewatch.cli import app
 from villagewatch.config import check_file, load_deployment, load_village
 from villagewatch.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 VILLAGE = """\
 id: dongcun
