@@ -48,6 +48,7 @@ def test_damaged_outbox_files_cost_the_damaged_records_only(
     collector = Collector(mosquitto.port, "v")
     port = free_port()
     agent = EdgeAgent(edge_settings(tmp_path, mosquitto.port, metrics_port=port))
+    agent.open()  # the damaged records are found here
     seen: dict[str, object] = {}
 
     async def run() -> None:
