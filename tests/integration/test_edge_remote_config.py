@@ -163,6 +163,7 @@ def test_a_config_that_cannot_be_saved_is_refused_and_the_agent_keeps_sending(
     stops root as well as anyone): an error no config check foresaw, isolated to that message."""
     collector = Collector(mosquitto.port, "v")
     agent = EdgeAgent(settings(tmp_path, mosquitto.port))
+    agent.open()  # makes the outbox folder
     (tmp_path / "outbox" / "remote-config.tmp").mkdir()
     seen: dict[str, int] = {}
 
