@@ -64,6 +64,7 @@ def fill(agent: EdgeAgent, n: int) -> float:
 
 def bench_accept(tmp: Path) -> None:
     agent = EdgeAgent(settings(tmp / "accept", free_port()), [])
+    agent.open()
     n = 200_000
     took = fill(agent, n)
     size = agent.outbox.size_bytes()
@@ -79,6 +80,7 @@ def bench_drain(tmp: Path) -> None:
     agent = EdgeAgent(
         settings(tmp / "drain", broker.port, drain_rate=10_000_000, max_inflight=200), []
     )
+    agent.open()
     n = 200_000
     fill(agent, n)
     broker.start()

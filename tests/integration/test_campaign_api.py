@@ -16,7 +16,7 @@ import pytest
 
 from tests.api_deployment import USERS, ApiDeployment, running_api
 from tests.faults import Campaign
-from tests.unit.test_yamlfile import LAUGHS
+from tests.unit.config.test_yamlfile import LAUGHS
 
 pytestmark = pytest.mark.campaign
 

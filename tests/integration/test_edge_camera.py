@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import yaml
 
-from tests.unit.vision.synth import T0, car, paste, street
+from tests.unit.edge.vision.synth import T0, car, paste, street
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.vision.evidence import MAX_EVIDENCE_BYTES
 from villagewatch_dev.servers import Mosquitto

@@ -14,7 +14,8 @@ import orjson
 import pytest
 
 from tests.faults import Campaign
-from villagewatch.edge.outbox import Lane, Outbox
+from villagewatch.edge.lanes import Lane
+from villagewatch.edge.outbox import Outbox
 from villagewatch_dev.servers import Mosquitto
 
 from .edge_world import Collector
@@ -23,7 +24,7 @@ from .helpers import wait_until
 
 def on_disk(outbox: Path) -> set[tuple[str, str, int]]:
     """(device, boot, seq) of every record the outbox holds (as the dead agent left it)."""
-    box = Outbox(outbox)
+    box = Outbox(outbox).open()
     keys = set()
     for lane in Lane:
         while batch := box.read(lane, 10_000):

@@ -24,6 +24,7 @@ def test_damaged_outbox_files_cost_the_damaged_records_only(
     tmp_path: Path, mosquitto: Mosquitto, campaign: Campaign
 ) -> None:
     before = EdgeAgent(edge_settings(tmp_path, mosquitto.port))  # never connects: all stays queued
+    before.open()
     made: list[tuple[str, str, int]] = []
     for i in range(300):
         m = (
@@ -47,6 +48,7 @@ def test_damaged_outbox_files_cost_the_damaged_records_only(
     collector = Collector(mosquitto.port, "v")
     port = free_port()
     agent = EdgeAgent(edge_settings(tmp_path, mosquitto.port, metrics_port=port))
+    agent.open()  # the damaged records are found here
     seen: dict[str, object] = {}
 
     async def run() -> None:

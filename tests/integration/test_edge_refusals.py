@@ -14,8 +14,8 @@ import pytest
 
 from tests.faults import Campaign
 from villagewatch.edge.agent import EdgeAgent
+from villagewatch.edge.lanes import Lane
 from villagewatch.edge.measurement import Emit, Measurement
-from villagewatch.edge.outbox import Lane
 from villagewatch.runtime.ports import free_port
 from villagewatch_dev.servers import Mosquitto
 

@@ -102,6 +102,7 @@ def test_desired_config_applied_refused_and_kept_across_a_restart(
         # the box reboots while the link is down: it runs v1, saved at the apply
         mosquitto.stop()
         again = EdgeAgent(settings(tmp_path, mosquitto.port))
+        again.open()
         assert again.applied is not None and again.applied.version == 1
         made: dict[str, int] = {}
 
@@ -162,6 +163,7 @@ def test_a_config_that_cannot_be_saved_is_refused_and_the_agent_keeps_sending(
     stops root as well as anyone): an error no config check foresaw, isolated to that message."""
     collector = Collector(mosquitto.port, "v")
     agent = EdgeAgent(settings(tmp_path, mosquitto.port))
+    agent.open()  # makes the outbox folder
     (tmp_path / "outbox" / "remote-config.tmp").mkdir()
     seen: dict[str, int] = {}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from villagewatch.store.influx import READINGS
+from villagewatch.store.influxpoints import READINGS
 from villagewatch_dev.servers import Influxd, Mosquitto, free_port
 
 from .helpers import IngesterProcess, wait_until, write_deployment

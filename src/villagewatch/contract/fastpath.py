@@ -12,7 +12,7 @@ accepts it or says precisely why not.
 
 The per-kind rules (which metrics, int or float, required or not, bounds) are
 derived from the model fields at import, so a change to a model changes the
-fast path with it; ``tests/unit/test_fastpath.py`` checks on generated
+fast path with it; ``tests/unit/contract/test_fastpath.py`` checks on generated
 payloads that both paths give the same records or the fast path stands aside.
 """
 

@@ -38,10 +38,11 @@ from villagewatch.contract.payloads import DesiredConfig, ReportedConfig
 from villagewatch.edge.clock import EdgeClock
 from villagewatch.edge.drivers import DriverSettings, build_driver
 from villagewatch.edge.durable import fsync_dir, replace_durably
+from villagewatch.edge.lanes import Lane
 from villagewatch.edge.link import EdgeLink
 from villagewatch.edge.measurement import Driver, Measurement
 from villagewatch.edge.metrics import EdgeMetrics
-from villagewatch.edge.outbox import Lane, Outbox
+from villagewatch.edge.outbox import Outbox
 from villagewatch.edge.remote import (
     RemoteConfigError,
     apply_remote,
@@ -94,10 +95,12 @@ class EdgeAgent:
         *,
         clock: EdgeClock | None = None,
     ) -> None:
+        """Touches no file and no network: :meth:`open` (or :meth:`run`) reads the outbox, the
+        saved remote config and this machine's boot id, and builds the drivers."""
         self._base = self._s = settings
         self._extra = list(extra)
         self.boot = secrets.token_hex(6)
-        self._machine = machine_boot()
+        self._machine = ""  # this machine boot's id, read by open()
         self._seq = 0
         cfg = settings.outbox
         self.outbox = Outbox(
@@ -114,9 +117,7 @@ class EdgeAgent:
         self._remote_file = cfg.path / "remote-config.json"
         self.applied: DesiredConfig | None = None
         self._built: list[Driver] = []
-        self._load_remote()
-        if self.applied is None:  # edge.yaml alone: a driver it cannot make is a start error
-            self._built = [build_driver(d, cfg.path) for d in self._s.devices]
+        self._opened = False
         self._slots: list[_Slot] = []
         self._tg: asyncio.TaskGroup | None = None
         self._stop = asyncio.Event()
@@ -130,19 +131,36 @@ class EdgeAgent:
         self.disk_error: str | None = None
         """The last failed write of the outbox (None: writing works)."""
         self._told_at: dict[str, float] = {}
-        devices = sorted({d for drv in [*self._built, *self._extra] for d in drv.devices})
+        # the link's birth lists them; known once open() has built the drivers (the link reads
+        # this list when it connects, which is after open)
+        self._devices: list[str] = []
         self.link = EdgeLink(
             settings.mqtt, agent=settings.id, village=settings.village, boot=self.boot,
-            devices=devices, on_ack=self._acked, on_up=self._up, on_down=self._down,
+            devices=self._devices, on_ack=self._acked, on_up=self._up, on_down=self._down,
             on_config=self._config_message, max_inflight=settings.max_inflight,
         )  # fmt: skip
         self.metrics = EdgeMetrics(self)
         self.sender = Sender(
             self._s, outbox=self.outbox, link=self.link, clock=self.clock, metrics=self.metrics,
-            machine=self._machine, on_disk_error=self._disk_failed,
+            on_disk_error=self._disk_failed,
         )  # fmt: skip
+
+    def open(self) -> None:
+        """Open the outbox (every record verified), read this machine boot's id, run the saved
+        remote config if it still fits ``edge.yaml``, and build the drivers (one ``edge.yaml``
+        alone cannot make is a start error). :meth:`run` calls it; call it first to use the
+        agent without running it (tests). Once only: later calls do nothing."""
+        if self._opened:
+            return
+        self._machine = self.sender.machine = machine_boot()
+        self.outbox.open()
+        self._load_remote()
+        if self.applied is None:  # edge.yaml alone: a driver it cannot make is a start error
+            self._built = [build_driver(d, self._s.outbox.path) for d in self._s.devices]
+        self._devices[:] = sorted({d for drv in [*self._built, *self._extra] for d in drv.devices})
         if self.outbox.corrupt:
             self.metrics.corrupt.inc(self.outbox.corrupt)
+        self._opened = True
 
     @property
     def settings(self) -> EdgeSettings:
@@ -194,7 +212,9 @@ class EdgeAgent:
     # --- the loops ------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run drivers, outbox upkeep and the link until ``stop``; then sync and close."""
+        """Open (if not yet), then run drivers, outbox upkeep and the link until ``stop``; then
+        sync and close."""
+        self.open()
         log.info(
             "Edge agent %s (boot %s) with %d drivers; outbox %s",
             self._s.id, self.boot, len(self._built) + len(self._extra), self._s.outbox.path,

@@ -35,10 +35,14 @@ class DeadLetterFile:
         self.path = directory / "dead-letters.jsonl"
         self._older = directory / "dead-letters.1.jsonl"
         self._max_bytes = max_bytes
-        self.records = _lines(self.path) + _lines(self._older)
-        """Dead letters kept on disk now."""
+        self.records = 0
+        """Dead letters kept on disk now (counted by :meth:`open`)."""
         self.dropped = 0
         """Dead letters deleted (the oldest) to stay within the size bound, since start."""
+
+    def open(self) -> None:
+        """Count the dead letters already on disk (the constructor touches no file)."""
+        self.records = _lines(self.path) + _lines(self._older)
 
     def add(self, letters: list[dict[str, object]], payloads: list[bytes]) -> None:
         """Append one line per letter, each with its payload; durable when this returns

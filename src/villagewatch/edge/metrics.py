@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from villagewatch.edge.outbox import Lane
+from villagewatch.edge.lanes import Lane
 from villagewatch.runtime.diskspace import export_free_space
 
 if TYPE_CHECKING:

@@ -22,48 +22,46 @@ Three **lanes**, sent in this order: ``ALARM`` (lock, SOS and camera events),
   read again once its hold expires — a doubling delay per record, so it neither
   blocks the records behind it nor loops. One refused for good moves to the
   dead-letter file (:meth:`Outbox.dead_letter`, ``deadletters.py``).
-* **Opens by itself**: at open every record's checksum is verified; a torn tail
-  (power cut mid-write) or damaged bytes cost exactly the damaged records,
-  which are counted in :attr:`Outbox.corrupt`; the segment is rewritten
-  without them. A damaged acknowledgement file means resending, never losing.
-* **Bounded** (:meth:`Outbox.enforce`): past ``budget_bytes``, or with less
-  than ``reserve_bytes`` free on its disk, the oldest evidence segments go
-  first, then the oldest telemetry; alarms are never dropped (the reserve is
-  theirs). Telemetry and evidence older than ``max_age_s`` go too. Whatever is
-  dropped is counted in :attr:`Outbox.dropped` per lane.
+* **Opens by itself** (:meth:`Outbox.open`, ``lanes.py``; constructing one touches no
+  file): at open every record's checksum is verified; a torn tail (power cut
+  mid-write) or damaged bytes cost exactly the damaged records, which are
+  counted in :attr:`Outbox.corrupt`; the segment is rewritten without them. A
+  damaged acknowledgement file means resending, never losing.
+* **Bounded** (:meth:`Outbox.enforce`, ``retention.py``): past ``budget_bytes``,
+  or with less than ``reserve_bytes`` free on its disk, the oldest evidence
+  segments go first, then the oldest telemetry; alarms are never dropped (the
+  reserve is theirs). Telemetry and evidence older than ``max_age_s`` go too.
+  Whatever is dropped is counted in :attr:`Outbox.dropped` per lane.
 """
 
 from __future__ import annotations
 
 import bisect
-import contextlib
 import heapq
 import logging
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import IntEnum
 from pathlib import Path
-from typing import BinaryIO
 
 from villagewatch.edge.deadletters import DeadLetterFile
 from villagewatch.edge.durable import append_durably, fsync_dir
-from villagewatch.edge.segments import (
-    HEADER,
-    MAGIC,
-    MAX_PAYLOAD,
-    Segment,
-    encode,
-    read_state,
-    verify,
-    write_state,
+from villagewatch.edge.lanes import (
+    Entry,
+    HeldRecord,
+    Lane,
+    LaneState,
+    LaneStats,
+    open_lane,
+    record_at,
+    remove_first,
 )
+from villagewatch.edge.retention import Retention
+from villagewatch.edge.segments import HEADER, MAX_PAYLOAD, Segment, encode, write_state
 from villagewatch.runtime.backoff import Backoff
 from villagewatch.runtime.diskspace import space_of
 
-__all__ = ["Entry", "Lane", "LaneStats", "Outbox"]
+__all__ = ["Outbox"]
 
 log = logging.getLogger(__name__)
 
@@ -74,66 +72,6 @@ _HOLD_MAX_S = 300.0
 def _free_bytes(directory: Path) -> int:
     """Bytes free for us on the disk holding ``directory`` (a seam: tests fill the disk)."""
     return space_of(directory).free
-
-
-class Lane(IntEnum):
-    """Sending order: a lower lane goes first."""
-
-    ALARM = 0
-    TELEMETRY = 1
-    EVIDENCE = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One record read for sending."""
-
-    lane: Lane
-    recno: int
-    payload: bytes
-    retried: bool = False
-    """Read again after the broker refused it (see :meth:`Outbox.hold`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class LaneStats:
-    """What waits in one lane."""
-
-    pending: int
-    bytes: int
-    oldest_s: float | None
-    """Age of the oldest segment holding pending records (None: nothing pending)."""
-    held: int = 0
-    """Pending records the broker refused, waiting to be tried again."""
-
-
-@dataclass(slots=True)
-class _Held:
-    seg: int
-    off: int
-    until: float  # monotonic
-
-
-@dataclass(slots=True)
-class _LaneState:
-    lane: Lane
-    dir: Path
-    segments: list[Segment] = field(default_factory=list)
-    next_recno: int = 0
-    fd: int | None = None  # the last segment, open for appending
-    durable: int = 0  # synced bytes of the last segment (its size on disk)
-    unsynced: bytearray = field(default_factory=bytearray)  # appended, not yet written
-    unsynced_records: int = 0
-    # reading: segment index and byte offset of the next record to read
-    read_seg: int = 0
-    read_off: int = 0
-    inflight: OrderedDict[int, tuple[int, int]] = field(default_factory=OrderedDict)
-    acked_above: set[int] = field(default_factory=set)
-    held: dict[int, _Held] = field(default_factory=dict)
-    due: list[tuple[float, int]] = field(default_factory=list)  # heap of (until, recno)
-    backoff: dict[int, Backoff] = field(default_factory=dict)  # refused records, until they go
-    reader: BinaryIO | None = None
-    reader_path: Path | None = None
 
 
 class Outbox:
@@ -149,19 +87,30 @@ class Outbox:
         reserve_bytes: int = 0,
         dead_letter_bytes: int = 16 << 20,
     ) -> None:
+        """Touches no file: :meth:`open` reads and verifies the lanes."""
         self._dir = directory
         self._segment_bytes = segment_bytes
-        self.budget_bytes = budget_bytes
-        self.max_age_s = max_age_s
-        self.reserve_bytes = reserve_bytes
+        self.retention = Retention(budget_bytes, max_age_s, reserve_bytes)
+        """The size and age policy :meth:`enforce` applies."""
         self.corrupt = 0
         """Damaged records found at open (lost; each counted once)."""
         self.dropped = dict.fromkeys(Lane, 0)
         """Pending records dropped by the size and age policy, per lane."""
-        directory.mkdir(parents=True, exist_ok=True)
-        self._lanes = {lane: self._open_lane(lane) for lane in Lane}
+        self._lanes: dict[Lane, LaneState] = {}
         self.dead_letters = DeadLetterFile(directory, max_bytes=dead_letter_bytes)
         """Records refused for good (see :meth:`dead_letter`)."""
+
+    def open(self) -> Outbox:
+        """Read every lane from disk, verifying each record (damaged ones are counted in
+        :attr:`corrupt` and cut out); the outbox is usable after this. Returns itself."""
+        if self._lanes:
+            raise RuntimeError(f"the outbox {self._dir} is open already")
+        self._dir.mkdir(parents=True, exist_ok=True)
+        for lane in Lane:
+            self._lanes[lane], damaged = open_lane(self._dir, lane)
+            self.corrupt += damaged
+        self.dead_letters.open()
+        return self
 
     # --- writing --------------------------------------------------------------------------
 
@@ -199,7 +148,7 @@ class Outbox:
         if error is not None:
             raise error
 
-    def _flush(self, st: _LaneState) -> None:
+    def _flush(self, st: LaneState) -> None:
         if not st.unsynced or st.fd is None:
             return
         # a copy: a failed write's traceback may hold views of it, and st.unsynced must grow
@@ -208,7 +157,7 @@ class Outbox:
         st.unsynced.clear()
         st.unsynced_records = 0
 
-    def _writable(self, st: _LaneState) -> Segment:
+    def _writable(self, st: LaneState) -> Segment:
         last = st.segments[-1] if st.segments else None
         if last is not None and st.fd is not None and last.size < self._segment_bytes:
             return last
@@ -242,7 +191,7 @@ class Outbox:
             if held is None or held.until != until:
                 continue  # dropped by the policy, or held again since
             del st.held[recno]
-            payload = self._payload_at(st, held.seg, held.off)
+            payload = record_at(st, held.seg, held.off)[1]
             st.inflight[recno] = (held.seg, held.off)
             out.append(Entry(lane, recno, payload, retried=True))
             size += len(payload)
@@ -257,7 +206,7 @@ class Outbox:
                 st.read_off = 0
                 continue
             off = st.read_off
-            recno, payload = self._record_at(st, st.read_seg, off)
+            recno, payload = record_at(st, st.read_seg, off)
             st.read_off += HEADER.size + len(payload)
             if recno in st.acked_above or recno in st.held or recno in st.inflight:
                 # acknowledged or held before a reconnect made us read this stretch again, or
@@ -267,16 +216,6 @@ class Outbox:
             out.append(Entry(lane, recno, payload))
             size += len(payload)
         return out
-
-    def _record_at(self, st: _LaneState, seg_i: int, off: int) -> tuple[int, bytes]:
-        f = self._reader(st, st.segments[seg_i])
-        f.seek(off)
-        magic, length, recno, _crc32 = HEADER.unpack(f.read(HEADER.size))
-        assert magic == MAGIC  # segments were verified at open and written by us since
-        return recno, f.read(length)
-
-    def _payload_at(self, st: _LaneState, seg_i: int, off: int) -> bytes:
-        return self._record_at(st, seg_i, off)[1]
 
     def ack(self, lane: Lane, recnos: Sequence[int]) -> None:
         """The broker has these (they leave at the next :meth:`commit_acks`)."""
@@ -307,7 +246,7 @@ class Outbox:
                 backoff = st.backoff[recno] = Backoff(initial_s=_HOLD_FIRST_S, max_s=_HOLD_MAX_S)
             delay = backoff.next_delay()
             longest = max(longest, delay)
-            st.held[recno] = _Held(pos[0], pos[1], now + delay)
+            st.held[recno] = HeldRecord(pos[0], pos[1], now + delay)
             heapq.heappush(st.due, (now + delay, recno))
         return longest
 
@@ -320,7 +259,7 @@ class Outbox:
         found = [(recno, st.inflight[recno]) for recno in recnos if recno in st.inflight]
         if not found:
             return 0  # dropped by the policy meanwhile
-        payloads = [self._payload_at(st, seg_i, off) for _, (seg_i, off) in found]
+        payloads = [record_at(st, seg_i, off)[1] for _, (seg_i, off) in found]
         letters: list[dict[str, object]] = [
             {"lane": lane.name.lower(), "recno": recno, **note} for recno, _ in found
         ]
@@ -349,7 +288,7 @@ class Outbox:
         if error is not None:
             raise error
 
-    def _commit(self, st: _LaneState) -> None:
+    def _commit(self, st: LaneState) -> None:
         # the oldest record not acknowledged: in flight, held, or the next to read
         seg_i, off = min(
             [*st.inflight.values(), *((h.seg, h.off) for h in st.held.values())],
@@ -363,7 +302,7 @@ class Outbox:
         write_state(st.dir / "acks", state)
         # every segment before the oldest unacknowledged record is done with
         for _ in range(min(seg_i, len(st.segments) - 1)):
-            self._remove_first(st)
+            remove_first(st)
 
     # --- the size and age policy -----------------------------------------------------------
 
@@ -371,34 +310,10 @@ class Outbox:
         """Drop by age, then by size and free space (evidence before telemetry; never alarms);
         returns how many pending records were dropped."""
         now = time.time() if now is None else now
-        dropped = dict.fromkeys(Lane, 0)
-        for lane in (Lane.EVIDENCE, Lane.TELEMETRY):
-            st = self._lanes[lane]
-            while st.segments and st.segments[0].touched < now - self.max_age_s:
-                dropped[lane] += self._drop_oldest(st)
-        aged = dict(dropped)
-        short = False
-        for lane in (Lane.EVIDENCE, Lane.TELEMETRY):
-            st = self._lanes[lane]
-            while st.segments and (self.size_bytes() > self.budget_bytes or self._short_of_space()):
-                short = short or self._short_of_space()
-                dropped[lane] += self._drop_oldest(st)
-        why = f"to stay within {self.budget_bytes / 1e6:.1f} MB"
-        if short:
-            why += f" and keep {self.reserve_bytes / 1e6:.1f} MB of the disk free"
+        dropped = self.retention.enforce(self._lanes, now=now, free_bytes=self.free_bytes)
         for lane, n in dropped.items():
-            if n:
-                log.warning(
-                    "Outbox: dropped the %d oldest waiting %s records (%d older than %.0f h, "
-                    "the rest %s); %s",
-                    n, lane.name.lower(), aged[lane], self.max_age_s / 3600, why,
-                    "events are never dropped",
-                )  # fmt: skip
+            self.dropped[lane] += n
         return sum(dropped.values())
-
-    def _short_of_space(self) -> bool:
-        free = self.free_bytes()
-        return free is not None and free < self.reserve_bytes
 
     def free_bytes(self) -> int | None:
         """Bytes free on the outbox's disk (None: cannot tell)."""
@@ -406,37 +321,6 @@ class Outbox:
             return _free_bytes(self._dir)
         except OSError:
             return None
-
-    def _drop_oldest(self, st: _LaneState) -> int:
-        seg = st.segments[0]
-        if len(st.segments) == 1 and st.fd is not None:
-            os.close(st.fd)  # its unwritten records go with it; the next append starts anew
-            st.fd = None
-            st.unsynced.clear()
-            st.unsynced_records = 0
-        lost = seg.pending
-        self.dropped[st.lane] += lost
-        for table in (st.inflight, st.held, st.backoff):
-            for recno in [r for r in table if seg.first <= r <= seg.last]:
-                del table[recno]
-        self._remove_first(st)
-        return lost
-
-    def _remove_first(self, st: _LaneState) -> None:
-        seg = st.segments.pop(0)
-        if st.reader_path == seg.path and st.reader is not None:
-            st.reader.close()
-            st.reader, st.reader_path = None, None
-        with contextlib.suppress(FileNotFoundError):
-            seg.path.unlink()
-        if st.read_seg > 0:
-            st.read_seg -= 1
-        else:
-            st.read_off = 0
-        # in-flight and held records of the removed segment were dropped before
-        st.inflight = OrderedDict((r, (i - 1, o)) for r, (i, o) in st.inflight.items())
-        for held in st.held.values():
-            held.seg -= 1
 
     # --- looking ----------------------------------------------------------------------------
 
@@ -498,46 +382,3 @@ class Outbox:
             st.fd, st.reader = None, None
             st.unsynced.clear()
             st.unsynced_records = 0
-
-    # --- opening ----------------------------------------------------------------------------
-
-    def _reader(self, st: _LaneState, seg: Segment) -> BinaryIO:
-        if st.reader_path != seg.path or st.reader is None:
-            if st.reader is not None:
-                st.reader.close()
-            st.reader, st.reader_path = seg.path.open("rb"), seg.path
-        return st.reader
-
-    def _open_lane(self, lane: Lane) -> _LaneState:
-        st = _LaneState(lane, self._dir / lane.name.lower())
-        st.dir.mkdir(exist_ok=True)
-        for tmp in st.dir.glob("*.tmp"):
-            tmp.unlink()
-        pos_seg, pos_off, acked, next_recno = read_state(st.dir / "acks")
-        for path in sorted(st.dir.glob("*.seg")):
-            verified = verify(path, pos_seg, pos_off, acked)
-            if verified is None:
-                continue
-            seg, pos_off, damaged = verified
-            self.corrupt += damaged
-            if seg.first < pos_seg and seg.last < pos_seg:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()  # wholly acknowledged; the delete was cut short
-                continue
-            next_recno = max(next_recno, seg.last + 1)
-            st.segments.append(seg)
-        st.next_recno = next_recno
-        st.acked_above = acked
-        # the reading position: in the saved segment, or the start of the first after it
-        for i, seg in enumerate(st.segments):
-            if seg.first == pos_seg:
-                st.read_seg, st.read_off = i, pos_off
-                break
-            if seg.first > pos_seg:
-                st.read_seg, st.read_off = i, 0
-                break
-        else:
-            st.read_seg, st.read_off = len(st.segments), 0
-        if st.segments:
-            st.durable = st.segments[-1].size
-        return st

@@ -34,9 +34,10 @@ import orjson
 
 from villagewatch.contract.payloads import MAX_AGE_MS
 from villagewatch.edge.clock import EdgeClock
+from villagewatch.edge.lanes import Entry, Lane
 from villagewatch.edge.link import EdgeLink, TooLargeForBroker
 from villagewatch.edge.metrics import EdgeMetrics
-from villagewatch.edge.outbox import Entry, Lane, Outbox
+from villagewatch.edge.outbox import Outbox
 from villagewatch.edge.refusals import TOO_LARGE, Refusal, refusal_of
 from villagewatch.edge.settings import EdgeSettings
 
@@ -69,13 +70,14 @@ class Sender:
         link: EdgeLink,
         clock: EdgeClock,
         metrics: EdgeMetrics,
-        machine: str,
         on_disk_error: Callable[[str, OSError], None],
     ) -> None:
         self.settings = settings
         """The agent's settings now (a remote config replaces them)."""
         self._outbox, self._link, self._clock, self._metrics = outbox, link, clock, metrics
-        self._machine = machine
+        self.machine = ""
+        """This machine boot's id (the agent sets it when it opens): a record stamped on
+        another boot has no monotonic age here."""
         self._on_disk_error = on_disk_error
         self._sent: dict[int, _Sent] = {}
         self._tokens = float(settings.drain_rate)
@@ -187,7 +189,7 @@ class Sender:
         return "sent"
 
     def _item(self, rec: dict[str, Any], now_mono: int) -> tuple[dict[str, Any], bool]:
-        same_machine = rec["mb"] == self._machine
+        same_machine = rec["mb"] == self.machine
         age_ms = now_mono - rec["m"] if same_machine else None
         historical = age_ms is None or age_ms > self.settings.live_window_s * 1000
         item: dict[str, Any] = {"seq": rec["s"]}

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pytest
 
-from tests.unit.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
+from tests.unit.db.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
 from villagewatch.alerts import ActionRefused, AlertPolicy, AlertState, SQLiteAlertStore
 from villagewatch.alerts.sender import Sender
 from villagewatch.db.sqlite import SQLITE_METRICS

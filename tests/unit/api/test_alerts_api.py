@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.api.conftest import PASSWORD, Client, now_ms, write_deployment
-from tests.unit.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
+from tests.unit.db.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
 from villagewatch.alerts import SQLiteAlertStore
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.api.context import ApiContext, open_context

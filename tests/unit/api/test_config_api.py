@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.unit.api.conftest import PASSWORD, Client, write_deployment
-from tests.unit.test_yamlfile import LAUGHS
+from tests.unit.config.test_yamlfile import LAUGHS
 from villagewatch.api.context import ApiContext, open_context
 from villagewatch.api.users import Role, UserStore
 from villagewatch.cli import app

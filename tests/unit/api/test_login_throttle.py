@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.unit.api.conftest import PASSWORD
-from tests.unit.sqlite_writer import BOUND_S
+from tests.unit.db.sqlite_writer import BOUND_S
 from villagewatch.api.app import create_app
 from villagewatch.api.context import ApiContext
 from villagewatch.api.throttle import LoginRefused, LoginThrottle, PasswordPool, PoolFull

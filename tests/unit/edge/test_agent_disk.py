@@ -13,8 +13,9 @@ import pytest
 
 from villagewatch.config import MqttSettings
 from villagewatch.edge.agent import EdgeAgent
+from villagewatch.edge.lanes import Lane
 from villagewatch.edge.measurement import Emit, Measurement
-from villagewatch.edge.outbox import Lane, Outbox
+from villagewatch.edge.outbox import Outbox
 from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
 from villagewatch.runtime.ports import free_port
 
@@ -82,7 +83,7 @@ def test_failing_fsyncs_are_retried_and_lose_nothing(
     assert "No space left on device" in full["disk"]["last_error"]
     assert full["disk"]["free_bytes"] > 0
     # every measurement made is in the outbox, whole
-    box = Outbox(tmp_path / "outbox")
+    box = Outbox(tmp_path / "outbox").open()
     try:
         assert box.corrupt == 0
         records = [

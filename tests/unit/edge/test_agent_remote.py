@@ -14,6 +14,7 @@ from villagewatch.config import MqttSettings
 from villagewatch.edge import agent as agent_module
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.drivers import build_driver
+from villagewatch.edge.lanes import Lane
 from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
 
 
@@ -137,3 +138,17 @@ def test_a_saved_remote_config_that_cannot_run_never_stops_the_box_starting(
     assert agent.applied is None, "edge.yaml as it is"
     seen = run_with(agent, [], lambda: True)
     assert seen["made_after"] >= 3
+
+
+def test_constructing_the_agent_touches_no_file(tmp_path: Path) -> None:
+    saved, _ = agent_with_a_gauge(tmp_path / "saved")
+    saved.open()
+    saved.outbox.close()
+    agent_with_a_gauge(tmp_path / "new")
+    assert not (tmp_path / "new").exists(), "the constructor made the outbox"
+    again, _ = agent_with_a_gauge(tmp_path / "saved")
+    assert again._built == [] and again.outbox.stats() == {}, "built or read at construction"
+    again.open()
+    assert [d for drv in again._built for d in drv.devices] == ["wl-1"]
+    assert again.outbox.stats()[Lane.ALARM].pending == 0
+    again.outbox.close()

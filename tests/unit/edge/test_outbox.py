@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from villagewatch.edge import durable, outbox
-from villagewatch.edge.outbox import Lane, Outbox
+from villagewatch.edge.lanes import Lane
+from villagewatch.edge.outbox import Outbox
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +54,7 @@ def drain(box: Outbox, lane: Lane, *, ack: bool = True) -> list[bytes]:
 
 
 def test_only_synced_records_are_read_and_acknowledged_ones_never_return(tmp_path: Path) -> None:
-    box = Outbox(tmp_path, segment_bytes=1000)
+    box = Outbox(tmp_path, segment_bytes=1000).open()
     box.append(Lane.TELEMETRY, payloads(10))
     assert box.read(Lane.TELEMETRY, 100) == [], "not durable yet: not sent"
     box.sync()
@@ -61,14 +62,14 @@ def test_only_synced_records_are_read_and_acknowledged_ones_never_return(tmp_pat
     box.ack(Lane.TELEMETRY, [e.recno for e in first])
     box.commit_acks()
     box.close()
-    again = Outbox(tmp_path, segment_bytes=1000)
+    again = Outbox(tmp_path, segment_bytes=1000).open()
     assert again.stats()[Lane.TELEMETRY].pending == 6, "counted at open"
     assert drain(again, Lane.TELEMETRY) == payloads(10)[4:]
     assert again.stats()[Lane.TELEMETRY].pending == 0
 
 
 def test_in_flight_records_are_read_again_after_a_reconnect_or_a_crash(tmp_path: Path) -> None:
-    box = Outbox(tmp_path, segment_bytes=300)
+    box = Outbox(tmp_path, segment_bytes=300).open()
     box.append(Lane.ALARM, payloads(30))
     box.sync()
     batch = box.read(Lane.ALARM, 20)
@@ -77,12 +78,12 @@ def test_in_flight_records_are_read_again_after_a_reconnect_or_a_crash(tmp_path:
     assert [e.payload for e in box.read(Lane.ALARM, 100)] == payloads(5) + payloads(20, start=10)
     box.commit_acks()
     box.abandon()  # a crash now: everything unacknowledged comes back, 5 to 9 do not
-    crashed = Outbox(tmp_path, segment_bytes=300)
+    crashed = Outbox(tmp_path, segment_bytes=300).open()
     assert drain(crashed, Lane.ALARM) == payloads(5) + payloads(20, start=10)
 
 
 def test_fully_acknowledged_segments_are_deleted(tmp_path: Path) -> None:
-    box = Outbox(tmp_path, segment_bytes=200)
+    box = Outbox(tmp_path, segment_bytes=200).open()
     box.append(Lane.TELEMETRY, payloads(100))
     box.sync()
     segments = len(list((tmp_path / "telemetry").glob("*.seg")))
@@ -92,13 +93,13 @@ def test_fully_acknowledged_segments_are_deleted(tmp_path: Path) -> None:
 
 
 def test_a_torn_tail_costs_the_torn_record_only(tmp_path: Path) -> None:
-    box = Outbox(tmp_path, segment_bytes=1 << 20)
+    box = Outbox(tmp_path, segment_bytes=1 << 20).open()
     box.append(Lane.TELEMETRY, payloads(50))
     box.close()
     (seg,) = (tmp_path / "telemetry").glob("*.seg")
     data = seg.read_bytes()
     seg.write_bytes(data[:-7])  # the power went mid-write
-    again = Outbox(tmp_path)
+    again = Outbox(tmp_path).open()
     assert again.corrupt == 1
     again.append(Lane.TELEMETRY, [b"after"])
     again.sync()
@@ -106,7 +107,7 @@ def test_a_torn_tail_costs_the_torn_record_only(tmp_path: Path) -> None:
 
 
 def test_flipped_bytes_cost_exactly_the_records_they_hit(tmp_path: Path) -> None:
-    box = Outbox(tmp_path, segment_bytes=1 << 20)
+    box = Outbox(tmp_path, segment_bytes=1 << 20).open()
     records = payloads(200)
     box.append(Lane.ALARM, records)
     box.close()
@@ -118,14 +119,14 @@ def test_flipped_bytes_cost_exactly_the_records_they_hit(tmp_path: Path) -> None
     for i in hit:
         data[i * size + rng.randrange(size)] ^= 0xFF
     seg.write_bytes(bytes(data))
-    again = Outbox(tmp_path)
+    again = Outbox(tmp_path).open()
     assert again.corrupt == len(hit)
     assert again.stats()[Lane.ALARM].pending == 200 - len(hit)
     assert drain(again, Lane.ALARM) == [r for i, r in enumerate(records) if i not in hit]
 
 
 def test_a_damaged_acknowledgement_file_means_resending_not_losing(tmp_path: Path) -> None:
-    box = Outbox(tmp_path)
+    box = Outbox(tmp_path).open()
     box.append(Lane.ALARM, payloads(10))
     box.sync()
     drain(box, Lane.ALARM)
@@ -133,12 +134,12 @@ def test_a_damaged_acknowledgement_file_means_resending_not_losing(tmp_path: Pat
     box.close()
     acks = tmp_path / "alarm" / "acks"
     acks.write_bytes(acks.read_bytes().replace(b'"off":', b'"off":9'))
-    again = Outbox(tmp_path)
+    again = Outbox(tmp_path).open()
     assert drain(again, Lane.ALARM)[-5:] == payloads(5, start=10)
 
 
 def test_over_budget_evidence_then_telemetry_go_oldest_first_alarms_stay(tmp_path: Path) -> None:
-    box = Outbox(tmp_path, segment_bytes=2000, budget_bytes=20_000)
+    box = Outbox(tmp_path, segment_bytes=2000, budget_bytes=20_000).open()
     box.append(Lane.ALARM, payloads(300, "a"))  # ~9 kB of alarms
     box.append(Lane.TELEMETRY, payloads(300, "t"))
     box.append(Lane.EVIDENCE, payloads(100, "e"))
@@ -155,7 +156,7 @@ def test_over_budget_evidence_then_telemetry_go_oldest_first_alarms_stay(tmp_pat
 
 
 def test_old_telemetry_goes_by_age(tmp_path: Path) -> None:
-    box = Outbox(tmp_path, segment_bytes=500, max_age_s=3600)
+    box = Outbox(tmp_path, segment_bytes=500, max_age_s=3600).open()
     box.append(Lane.TELEMETRY, payloads(40))
     box.append(Lane.ALARM, payloads(5))
     box.sync()
@@ -181,7 +182,7 @@ def test_whatever_happens_every_synced_record_is_acknowledged_or_still_pending( 
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(durable, "_write", write)
-        box = Outbox(path, segment_bytes=segment_bytes)
+        box = Outbox(path, segment_bytes=segment_bytes).open()
         synced: list[bytes] = []
         unsynced: list[bytes] = []  # accepted, not yet durable (kept in memory)
         acked: set[bytes] = set()
@@ -227,7 +228,7 @@ def test_whatever_happens_every_synced_record_is_acknowledged_or_still_pending( 
             else:
                 box.abandon()  # a crash: nothing synced or committed on the way out
                 disk["full"] = False
-                box = Outbox(path, segment_bytes=segment_bytes)
+                box = Outbox(path, segment_bytes=segment_bytes).open()
                 unsynced, inflight = [], []  # unsynced appends may or may not have survived
         disk["full"] = False
         box.sync()
@@ -244,7 +245,7 @@ def test_whatever_happens_every_synced_record_is_acknowledged_or_still_pending( 
 
 
 def test_a_held_record_waits_its_delay_without_blocking_those_behind_it(tmp_path: Path) -> None:
-    box = Outbox(tmp_path)
+    box = Outbox(tmp_path).open()
     box.append(Lane.ALARM, payloads(5))
     box.sync()
     first = box.read(Lane.ALARM, 1, now=0)
@@ -262,7 +263,7 @@ def test_a_held_record_waits_its_delay_without_blocking_those_behind_it(tmp_path
 
 
 def test_a_held_record_survives_a_crash_and_is_sent_again(tmp_path: Path) -> None:
-    box = Outbox(tmp_path, segment_bytes=100)
+    box = Outbox(tmp_path, segment_bytes=100).open()
     box.append(Lane.ALARM, payloads(10))
     box.sync()
     batch = box.read(Lane.ALARM, 100, now=0)
@@ -270,13 +271,13 @@ def test_a_held_record_survives_a_crash_and_is_sent_again(tmp_path: Path) -> Non
     box.ack(Lane.ALARM, [e.recno for e in batch if e.recno != batch[2].recno])
     box.commit_acks()
     box.abandon()
-    again = Outbox(tmp_path, segment_bytes=100)
+    again = Outbox(tmp_path, segment_bytes=100).open()
     assert again.stats()[Lane.ALARM].pending == 1
     assert drain(again, Lane.ALARM) == [payloads(10)[2]]
 
 
 def test_a_held_record_read_again_is_not_read_twice_after_a_rewind(tmp_path: Path) -> None:
-    box = Outbox(tmp_path)
+    box = Outbox(tmp_path).open()
     box.append(Lane.ALARM, payloads(4))
     box.sync()
     batch = box.read(Lane.ALARM, 100, now=0)
@@ -289,7 +290,7 @@ def test_a_held_record_read_again_is_not_read_twice_after_a_rewind(tmp_path: Pat
 
 
 def test_refused_for_good_moves_to_the_dead_letter_file_durably(tmp_path: Path) -> None:
-    box = Outbox(tmp_path)
+    box = Outbox(tmp_path).open()
     box.append(Lane.EVIDENCE, [b'{"d":"cam-1"}\n\xff\xd8jpeg\xff\xd9'])
     box.append(Lane.ALARM, [b'{"d":"sos-1"}'])
     box.sync()
@@ -305,11 +306,11 @@ def test_refused_for_good_moves_to_the_dead_letter_file_durably(tmp_path: Path) 
     ]
     assert base64.b64decode(lines[0]["payload_b64"]) == pic.payload
     assert lines[1]["payload"] == '{"d":"sos-1"}'
-    assert Outbox(tmp_path).dead_letters.records == 2, "counted again at open"
+    assert Outbox(tmp_path).open().dead_letters.records == 2, "counted again at open"
 
 
 def test_dead_letters_are_bounded_and_what_goes_is_counted(tmp_path: Path) -> None:
-    box = Outbox(tmp_path, dead_letter_bytes=4000)
+    box = Outbox(tmp_path, dead_letter_bytes=4000).open()
     box.append(Lane.ALARM, payloads(60))
     box.sync()
     for e in box.read(Lane.ALARM, 100):
@@ -326,7 +327,7 @@ def test_dead_letters_are_bounded_and_what_goes_is_counted(tmp_path: Path) -> No
 def test_a_dead_letter_that_cannot_be_written_leaves_the_record_where_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    box = Outbox(tmp_path)
+    box = Outbox(tmp_path).open()
     box.append(Lane.ALARM, payloads(1))
     box.sync()
     (e,) = box.read(Lane.ALARM, 1)
@@ -350,7 +351,7 @@ def full_disk(fd: int, data: memoryview) -> int:
 def test_a_sync_that_fails_leaves_no_torn_record_and_is_retried(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    box = Outbox(tmp_path)
+    box = Outbox(tmp_path).open()
     box.append(Lane.TELEMETRY, payloads(10))
     box.sync()
     box.append(Lane.TELEMETRY, payloads(10, start=10))
@@ -362,7 +363,7 @@ def test_a_sync_that_fails_leaves_no_torn_record_and_is_retried(
         "only what is durable is read"
     )
     box.abandon()  # a crash while the disk is full: the first ten, whole
-    crashed = Outbox(tmp_path)
+    crashed = Outbox(tmp_path).open()
     assert crashed.corrupt == 0
     assert drain(crashed, Lane.TELEMETRY) == payloads(10)
     crashed.close()
@@ -371,7 +372,7 @@ def test_a_sync_that_fails_leaves_no_torn_record_and_is_retried(
 def test_records_wait_in_memory_while_the_disk_is_full_then_all_become_durable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    box = Outbox(tmp_path, segment_bytes=1000)
+    box = Outbox(tmp_path, segment_bytes=1000).open()
     box.append(Lane.TELEMETRY, payloads(5))
     monkeypatch.setattr(durable, "_write", full_disk)
     for _ in range(3):
@@ -386,7 +387,7 @@ def test_records_wait_in_memory_while_the_disk_is_full_then_all_become_durable(
     box.sync()
     box.append(Lane.TELEMETRY, payloads(1, start=queued))
     box.close()
-    again = Outbox(tmp_path, segment_bytes=1000)
+    again = Outbox(tmp_path, segment_bytes=1000).open()
     assert again.corrupt == 0
     assert drain(again, Lane.TELEMETRY) == payloads(queued + 1)
 
@@ -394,7 +395,7 @@ def test_records_wait_in_memory_while_the_disk_is_full_then_all_become_durable(
 def test_short_of_free_space_evidence_then_telemetry_go_alarms_stay(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    box = Outbox(tmp_path, segment_bytes=500, reserve_bytes=10_000)
+    box = Outbox(tmp_path, segment_bytes=500, reserve_bytes=10_000).open()
     box.append(Lane.ALARM, payloads(50, "a"))
     box.append(Lane.TELEMETRY, payloads(50, "t"))
     box.append(Lane.EVIDENCE, payloads(50, "e"))
@@ -411,3 +412,18 @@ def test_short_of_free_space_evidence_then_telemetry_go_alarms_stay(
     assert box.dropped[Lane.TELEMETRY] == 50
     assert drain(box, Lane.ALARM) == payloads(50, "a"), "the reserve is the alarms'"
     assert box.free_bytes() == 0
+
+
+def test_constructing_touches_no_file_open_reads_the_lanes(tmp_path: Path) -> None:
+    written = Outbox(tmp_path / "box").open()
+    written.append(Lane.ALARM, payloads(3))
+    written.sync()
+    written.close()
+    box = Outbox(tmp_path / "new" / "box")
+    assert not (tmp_path / "new").exists(), "the constructor made the directory"
+    again = Outbox(tmp_path / "box")
+    assert again.stats() == {}, "the constructor read the lanes"
+    again.open()
+    assert again.stats()[Lane.ALARM].pending == 3
+    box.open()
+    assert (tmp_path / "new" / "box" / "alarm").is_dir()

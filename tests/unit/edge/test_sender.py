@@ -14,8 +14,8 @@ import pytest
 from villagewatch.config import MqttSettings
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.clock import EdgeClock
+from villagewatch.edge.lanes import Lane
 from villagewatch.edge.measurement import Measurement
-from villagewatch.edge.outbox import Lane
 from villagewatch.edge.settings import EdgeSettings, OutboxSettings
 
 REAL_MS = 1_795_267_705_000
@@ -63,6 +63,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         mono_ms=lambda: box["mono"],
     )
     agent = EdgeAgent(settings, clock=clock)
+    agent.open()
     link = Link()
     monkeypatch.setattr(agent.link, "publish", link.publish)
     agent.link.connected.set()

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from villagewatch.cli import app
 from villagewatch.edge.agent import EdgeAgent
+from villagewatch.edge.lanes import Lane
 from villagewatch.edge.measurement import Measurement
-from villagewatch.edge.outbox import Lane
 from villagewatch.edge.settings import load_edge
 
 EDGE_YAML = """\
@@ -31,6 +31,7 @@ def test_status_shows_backlog_drops_link_and_config(tmp_path: Path) -> None:
     assert missing.exit_code == 1
     assert "No status at" in missing.output
     agent = EdgeAgent(load_edge(config))
+    agent.open()
     for _ in range(3):
         agent.accept(Measurement("wl-1", "telemetry", {"level_cm": 1.0}))
     agent.accept(Measurement("wl-1", "event", {"type": "sos"}))

@@ -25,7 +25,7 @@ from villagewatch.cli.configcheck import check_files
 from villagewatch.config import load_deployment, load_village
 from villagewatch.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PRODUCTION = REPO / "config/production/villagewatch.yaml"
 DEMO_VILLAGE = REPO / "config/demo/dongcun.yaml"
 EDGE = REPO / "config/edge/edge.yaml"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from villagewatch.contract import Clock, Event, Reading, point_time_ns
-from villagewatch.store.influx import encode_event, encode_reading
+from villagewatch.store.influxpoints import encode_event, encode_reading
 from villagewatch.store.lineprotocol import (
     LineProtocolError,
     encode_point,

@@ -13,7 +13,7 @@ from villagewatch.cli.configcheck import ConfigKind, check_file
 from villagewatch.config import load_deployment, load_village
 from villagewatch.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 VILLAGE = """\
 id: dongcun

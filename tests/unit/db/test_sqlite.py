@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.sqlite_writer import BOUND_S, within_bound, write_lock_held
+from tests.unit.db.sqlite_writer import BOUND_S, within_bound, write_lock_held
 from villagewatch.api.users import Role, UserStore
 from villagewatch.config import load_deployment
 from villagewatch.db.migrations import Migration
@@ -20,7 +20,7 @@ from villagewatch.db.sqlite import SQLITE_METRICS, SQLiteFile
 from villagewatch.errors import StoreUnavailable
 from villagewatch.registry import RegistryStore
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 _SCHEMA = (
     Migration("t", "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"),
 )

@@ -12,7 +12,7 @@ from villagewatch.config import FloodScenario, SimulateSettings, load_deployment
 from villagewatch.contract import Decoded, Decoder
 from villagewatch.sim.village import VillageSimulator, flood_offset_cm
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEPLOYMENT = load_deployment(REPO / "config/demo/villagewatch.yaml")
 VILLAGE = DEPLOYMENT.villages[0]
 T0 = 1_795_000_000_000
