@@ -405,8 +405,7 @@ class EdgeAgent:
     def _report(self, version: int, error: str | None) -> None:
         reason = None if error is None else bounded_reason(error)
         report = ReportedConfig(v=1, version=version, applied=error is None, error=reason)
-        topic = self.link.config_topic + "/reported"
-        self.link.publish_own(topic, report.model_dump_json().encode())
+        self.link.publish_own(self.link.reported_topic, report.model_dump_json().encode())
 
     # --- link events ----------------------------------------------------------------------------
 
