@@ -46,7 +46,7 @@ import psutil
 
 from mqttload import publish  # bench/ is on sys.path: this file runs as a script
 from villagewatch.config import load_deployment
-from villagewatch.contract import DeadLetter, Decoded
+from villagewatch.contract import Channel, DeadLetter, Decoded, encode_items, topic_for
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.service import decoder_for
 from villagewatch.detect.store import dump_states
@@ -113,7 +113,6 @@ def throughput_messages(rounds: int, start_ms: int) -> list[tuple[str, bytes]]:
             prefix = PREFIX[kind]
             for i in range(n):
                 device = f"{prefix}-{i:05d}"
-                base = f"vw/v1/{VILLAGE}/{device}/"
                 item: dict[str, Any] = {"seq": 2 * r, "ts": ts, "clock": "synced"}
                 if kind == "water_level":
                     level = 100 + 30 * math.sin(2 * math.pi * ts / DAY_MS + i) + rng.gauss(0, 0.5)
@@ -126,8 +125,7 @@ def throughput_messages(rounds: int, start_ms: int) -> list[tuple[str, bytes]]:
                     item["fps"] = 4.0
                 else:
                     item["battery"] = 80.0
-                body = {"v": 1, "device": device, "boot": "b", "reading": item}
-                out.append((base + "telemetry", orjson.dumps(body)))
+                out.append(_message(device, Channel.TELEMETRY, item))
                 if kind == "smart_lock" and i % 100 == 0:
                     event = {
                         "seq": 2 * r + 1,
@@ -135,9 +133,13 @@ def throughput_messages(rounds: int, start_ms: int) -> list[tuple[str, bytes]]:
                         "clock": "synced",
                         "type": "wrong_code",
                     }
-                    body = {"v": 1, "device": device, "boot": "b", "event": event}
-                    out.append((base + "event", orjson.dumps(body)))
+                    out.append(_message(device, Channel.EVENT, event))
     return out
+
+
+def _message(device: str, channel: Channel, item: dict[str, Any]) -> tuple[str, bytes]:
+    payload = encode_items(device=device, boot="b", channel=channel, items=[item])
+    return topic_for(VILLAGE, device, channel), payload
 
 
 def run_throughput(rounds: int) -> None:
@@ -299,7 +301,9 @@ def run_latency(rate: float, seconds: float) -> None:
                     raise SystemExit("detect did not connect within 60 s")
                 time.sleep(0.2)
             time.sleep(0.5)  # its subscriptions
-            topics = [f"vw/v1/{VILLAGE}/wl-{d:04d}/telemetry".encode() for d in range(GAUGES)]
+            topics = [
+                topic_for(VILLAGE, f"wl-{d:04d}", Channel.TELEMETRY).encode() for d in range(GAUGES)
+            ]
 
             def make(i: int) -> tuple[bytes, bytes]:
                 device, k = i % GAUGES, i // GAUGES
@@ -310,8 +314,10 @@ def run_latency(rate: float, seconds: float) -> None:
                     "clock": "synced",
                     "level_cm": level,
                 }
-                body = {"v": 1, "device": f"wl-{device:04d}", "boot": "b", "reading": item}
-                return topics[device], orjson.dumps(body)
+                payload = encode_items(
+                    device=f"wl-{device:04d}", boot="b", channel=Channel.TELEMETRY, items=[item]
+                )
+                return topics[device], payload
 
             ps = psutil.Process(proc.pid)
             ps.cpu_percent()

@@ -41,6 +41,7 @@ import orjson
 import psutil
 
 from mqttload import publish  # bench/ is on sys.path: this file runs as a script
+from villagewatch.contract import Channel, encode_items, topic_for
 from villagewatch_dev.servers import Influxd, Mosquitto, free_port
 
 DEVICES = 1000
@@ -76,7 +77,7 @@ def payload_maker(
     per_message: int,
 ) -> tuple[Callable[[int], tuple[bytes, bytes]], Callable[[int], int]]:
     """make(i) for the publisher, and the total readings for n messages."""
-    topics = [f"vw/v1/bench/wl-{d:04d}/telemetry".encode() for d in range(DEVICES)]
+    topics = [topic_for("bench", f"wl-{d:04d}", Channel.TELEMETRY).encode() for d in range(DEVICES)]
 
     def make(i: int) -> tuple[bytes, bytes]:
         device = i % DEVICES
@@ -86,9 +87,10 @@ def payload_maker(
             {"seq": seq0 + k, "ts": now - per_message + k, "clock": "synced", "level_cm": float(k)}
             for k in range(per_message)
         ]
-        body = {"v": 1, "device": f"wl-{device:04d}", "boot": "bench"}
-        body.update({"reading": items[0]} if per_message == 1 else {"readings": items})
-        return topics[device], orjson.dumps(body)
+        payload = encode_items(
+            device=f"wl-{device:04d}", boot="bench", channel=Channel.TELEMETRY, items=items
+        )
+        return topics[device], payload
 
     return make, lambda n: n * per_message
 

@@ -1,4 +1,6 @@
-"""FastClient's overridden paho hooks against a real broker: buffered reads, lean PUBLISH decode, packed PUBACKs."""
+"""FastClient's overridden paho hooks against a real broker: buffered reads, lean PUBLISH decode,
+packed PUBACKs — and the same tests on the stock-paho fallback (``fast=False``), so a paho
+upgrade that breaks the hooks is caught and the fallback is known to work."""
 
 from __future__ import annotations
 
@@ -17,8 +19,14 @@ from villagewatch_dev.servers import Mosquitto
 from .helpers import wait_until
 
 
+@pytest.fixture(params=[True, False], ids=["fast", "stock-paho"])
+def fast(request: pytest.FixtureRequest) -> bool:
+    """Every test runs on the fast receive path and on the stock-paho fallback."""
+    return bool(request.param)
+
+
 def connect(
-    port: int, protocol: MQTTProtocolVersion, client_id: str = "fast"
+    port: int, protocol: MQTTProtocolVersion, client_id: str = "fast", *, fast: bool
 ) -> tuple[FastClient, list[tuple[int, int, bytes, bytes]]]:
     got: list[tuple[int, int, bytes, bytes]] = []
     client = FastClient(
@@ -27,6 +35,7 @@ def connect(
         protocol=protocol,
         manual_ack=True,
         clean_session=False if protocol == paho.MQTTv311 else None,
+        fast=fast,
     )
     client.on_fast_message = lambda mid, qos, topic, payload: got.append((mid, qos, topic, payload))
     props = None
@@ -49,9 +58,9 @@ def publisher(port: int) -> paho.Client:
 
 @pytest.mark.parametrize("protocol", [paho.MQTTv5, paho.MQTTv311], ids=["mqtt5", "mqtt311"])
 def test_payloads_of_every_size_arrive_intact_and_in_order(
-    mosquitto: Mosquitto, protocol: MQTTProtocolVersion
+    mosquitto: Mosquitto, protocol: MQTTProtocolVersion, fast: bool
 ) -> None:
-    sub, got = connect(mosquitto.port, protocol)
+    sub, got = connect(mosquitto.port, protocol, fast=fast)
     sub.subscribe("vw/#", qos=1)
     time.sleep(0.3)
     sizes = [0, 1, 127, 128, 16_383, 16_384, 100_000, 262_143, 262_144, 262_145, 700_000, 5, 3]
@@ -70,8 +79,10 @@ def test_payloads_of_every_size_arrive_intact_and_in_order(
     sub.loop_stop()
 
 
-def test_packed_pubacks_acknowledge_exactly_the_given_messages(mosquitto: Mosquitto) -> None:
-    sub, got = connect(mosquitto.port, paho.MQTTv5, "acker")
+def test_packed_pubacks_acknowledge_exactly_the_given_messages(
+    mosquitto: Mosquitto, fast: bool
+) -> None:
+    sub, got = connect(mosquitto.port, paho.MQTTv5, "acker", fast=fast)
     sub.subscribe("vw/#", qos=1)
     time.sleep(0.3)
     pub = publisher(mosquitto.port)
@@ -83,7 +94,7 @@ def test_packed_pubacks_acknowledge_exactly_the_given_messages(mosquitto: Mosqui
     time.sleep(0.5)
     sub.disconnect()
     sub.loop_stop()
-    again, redelivered = connect(mosquitto.port, paho.MQTTv5, "acker")
+    again, redelivered = connect(mosquitto.port, paho.MQTTv5, "acker", fast=fast)
     wait_until(lambda: len(redelivered) >= 100, timeout=10, what="redelivery")
     time.sleep(0.5)
     assert sorted(int(p) for _, _, _, p in redelivered) == list(range(1, 200, 2))
@@ -91,8 +102,8 @@ def test_packed_pubacks_acknowledge_exactly_the_given_messages(mosquitto: Mosqui
     pub.loop_stop()
 
 
-def test_qos0_messages_are_delivered_without_acks(mosquitto: Mosquitto) -> None:
-    sub, got = connect(mosquitto.port, paho.MQTTv5, "qos0")
+def test_qos0_messages_are_delivered_without_acks(mosquitto: Mosquitto, fast: bool) -> None:
+    sub, got = connect(mosquitto.port, paho.MQTTv5, "qos0", fast=fast)
     sub.subscribe("vw/#", qos=1)
     time.sleep(0.3)
     pub = publisher(mosquitto.port)

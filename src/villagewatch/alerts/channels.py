@@ -21,8 +21,9 @@ import time
 import urllib.parse
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
@@ -38,12 +39,23 @@ from villagewatch.config.teams import (
 )
 from villagewatch.errors import VillagewatchError
 
-__all__ = ["Channel", "ChannelError", "RateLimit", "build_channel", "dingtalk_sign", "feishu_sign"]
+__all__ = [
+    "Channel",
+    "ChannelError",
+    "RateLimit",
+    "build_channel",
+    "dingtalk_sign",
+    "feishu_sign",
+    "retry_after_s",
+]
 
 log = logging.getLogger(__name__)
 
 # reply codes that mean "too fast", per platform
 _THROTTLED = {130101, 45009, 9499, 11232}
+_THROTTLE_WAIT_S = 60.0
+"""How long a throttling reply that names no time is waited out."""
+_RETRY_AFTER_MAX_S = 3600.0
 
 
 class ChannelError(VillagewatchError):
@@ -101,6 +113,24 @@ def feishu_sign(secret: str, timestamp_s: int) -> str:
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
 
 
+def retry_after_s(reply: httpx.Response, *, now_s: float | None = None) -> float:
+    """How long a throttling reply asks us to wait: its ``Retry-After`` (seconds, or an HTTP
+    date), kept between 1 s and 1 h so a bogus header can neither hammer the platform nor park
+    alerts for days; a minute when it says nothing usable."""
+    value = reply.headers.get("retry-after", "").strip()
+    if value.isdigit():
+        wait = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return _THROTTLE_WAIT_S
+        if when.tzinfo is None:  # an HTTP date is GMT, whether or not it says so
+            when = when.replace(tzinfo=UTC)
+        wait = when.timestamp() - (time.time() if now_s is None else now_s)
+    return min(max(wait, 1.0), _RETRY_AFTER_MAX_S)
+
+
 class _Http:
     def __init__(self, cid: str, url: str, rate: int, timeout_s: float, client: httpx.AsyncClient):
         self.id, self._url, self.rate_per_minute = cid, url, rate
@@ -112,7 +142,7 @@ class _Http:
         except httpx.HTTPError as exc:
             raise ChannelError(f"{self.id}: {type(exc).__name__}: {exc}") from exc
         if reply.status_code == 429:
-            raise ChannelError(f"{self.id}: HTTP 429", retry_after_s=60)
+            raise ChannelError(f"{self.id}: HTTP 429", retry_after_s=retry_after_s(reply))
         if not reply.is_success:
             raise ChannelError(f"{self.id}: HTTP {reply.status_code}")
         try:
@@ -126,7 +156,7 @@ class _Http:
             code = data.get(name)
             if code is not None and code != 0:
                 why = data.get("errmsg") or data.get("msg") or ""
-                retry = 60.0 if code in _THROTTLED else None
+                retry = _THROTTLE_WAIT_S if code in _THROTTLED else None
                 raise ChannelError(f"{self.id}: {name} {code} {why}".strip(), retry_after_s=retry)
 
 

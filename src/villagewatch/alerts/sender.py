@@ -3,8 +3,9 @@ channel's rate, retried until the platform accepts them.
 
 Every queued notification of one group (channel, place, kind, event) leaves as
 one message when the first of them is due — one alert as itself, several as a
-digest listing them. A failure keeps them queued with a growing delay (a
-throttling reply waits a minute); nothing is dropped.
+digest listing them. A failure keeps them queued with a growing delay (the one retry
+policy, ``runtime/backoff.py``); a throttling reply waits what the platform asked
+(HTTP 429's ``Retry-After``), or a minute; nothing is dropped.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.outbox import Queued
 from villagewatch.alerts.store import NotificationOutbox
 from villagewatch.errors import StoreUnavailable
+from villagewatch.runtime.backoff import Backoff
 from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["Sender", "compose"]
 
 log = logging.getLogger(__name__)
 
-_MAX_RETRY_S = 300
+_RETRY = Backoff(initial_s=5, max_s=300)
+"""A failed group waits per its attempts so far; a platform's own wait (Retry-After) wins."""
 
 
 def compose(group: list[Queued]) -> tuple[str, str]:
@@ -78,7 +81,7 @@ class Sender:
                 await channel.send(title, text, alerts)
             except ChannelError as exc:
                 attempts = max(q.attempts for q in group)
-                delay = exc.retry_after_s or min(_MAX_RETRY_S, 5 * 2**attempts)
+                delay = exc.retry_after_s or _RETRY.delay(attempts)
                 await self._failed(ids, str(exc), delay, group)
                 continue
             await asyncio.to_thread(self._store.mark_sent, ids, self._now_ms())

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from villagewatch.config import Deployment, Village
-from villagewatch.contract import DeviceKind, is_identifier
+from villagewatch.contract import Channel, DeviceKind, is_identifier, subscription, topic_for
 from villagewatch.errors import VillagewatchError
 
 __all__ = [
@@ -113,7 +113,9 @@ def _ingest(client_id: str, villages: list[str] | None, group: str | None) -> Id
     read: list[str] = []
     write: list[str] = []
     for v in villages or ["+"]:
-        channels = [f"vw/v1/{v}/+/telemetry", f"vw/v1/{v}/+/event", f"vw/v1/{v}/+/evidence/+"]
+        channels = [
+            subscription(c, village=v) for c in (Channel.TELEMETRY, Channel.EVENT, Channel.EVIDENCE)
+        ]
         read += channels
         if group is not None:
             # Mosquitto 2.0 checks reads when it delivers, against the message's own topic, so
@@ -122,16 +124,16 @@ def _ingest(client_id: str, villages: list[str] | None, group: str | None) -> Id
             read += [f"$share/{group}/{c}" for c in channels]
         # the ingester clears retained copies of evidence (docs/broker.md): devices can't
         # be stopped from retaining at Mosquitto 2.0's ACL
-        write.append(f"vw/v1/{v}/+/evidence/+")
+        write.append(subscription(Channel.EVIDENCE, village=v))
     note = f"ingest.client_id; villages: {', '.join(villages) if villages else 'all'}"
     return Identity(client_id, IdentityRole.INGEST, tuple(read), tuple(write), note)
 
 
 def _detect(client_id: str, villages: list[str] | None) -> Identity:
     read = [
-        f"vw/v1/{v}/+/{channel}"
+        subscription(channel, village=v)
         for v in villages or ["+"]
-        for channel in ("telemetry", "event", "status")
+        for channel in (Channel.TELEMETRY, Channel.EVENT, Channel.STATUS)
     ]
     note = f"detect.client_id; villages: {', '.join(villages) if villages else 'all'}"
     return Identity(client_id, IdentityRole.DETECT, tuple(read), (), note)
@@ -142,20 +144,25 @@ def _config_writer(villages: Sequence[Village]) -> Identity:
     write: list[str] = []
     for village in villages:
         for agent in village.agents():
-            base = f"vw/v1/{village.id}/{agent}/config"
-            read += [base, f"{base}/reported"]
-            write.append(base)
+            desired = topic_for(village.id, agent, Channel.CONFIG)
+            read += [desired, topic_for(village.id, agent, Channel.CONFIG_REPORTED)]
+            write.append(desired)
     return Identity(
         CONFIG_WRITER, IdentityRole.CONFIG_WRITER, tuple(read), tuple(write), "desired configs"
     )
 
 
 def _agent(village: Village, agent: str) -> Identity:
-    base = f"vw/v1/{village.id}"
-    write = [f"{base}/{agent}/status", f"{base}/{agent}/config/reported"]
+    v = village.id
+    write = [topic_for(v, agent, Channel.STATUS), topic_for(v, agent, Channel.CONFIG_REPORTED)]
     for device in village.devices_of(agent):
-        write += [f"{base}/{device.id}/telemetry", f"{base}/{device.id}/event"]
+        write += [
+            topic_for(v, device.id, Channel.TELEMETRY),
+            topic_for(v, device.id, Channel.EVENT),
+        ]
         if device.kind is DeviceKind.CAMERA:
-            write.append(f"{base}/{device.id}/evidence/+")
+            write.append(subscription(Channel.EVIDENCE, village=v, device=device.id))
     note = f"village {village.id}: {', '.join(d.id for d in village.devices_of(agent))}"
-    return Identity(agent, IdentityRole.AGENT, (f"{base}/{agent}/config",), tuple(write), note)
+    return Identity(
+        agent, IdentityRole.AGENT, (topic_for(v, agent, Channel.CONFIG),), tuple(write), note
+    )

@@ -1,9 +1,11 @@
-"""The MQTT contract, v1: topics, identifiers, payload models and the records they decode to.
+"""The MQTT contract, v1: topics, identifiers, payload models, their one encoder and the records
+they decode to.
 
 Shared by the edge agent and every central service; see ``docs/contract.md``.
 """
 
 from villagewatch.contract.decode import Decoded, Decoder, DeviceInfo, TimePolicy, decode_status
+from villagewatch.contract.encode import encode_items, encode_status
 from villagewatch.contract.identifiers import Identifier, is_identifier
 from villagewatch.contract.payloads import Clock, DeviceKind, metric_names
 from villagewatch.contract.records import (
@@ -42,6 +44,8 @@ __all__ = [
     "Topic",
     "TopicError",
     "decode_status",
+    "encode_items",
+    "encode_status",
     "is_identifier",
     "metric_names",
     "parse_topic",

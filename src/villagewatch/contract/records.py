@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from villagewatch.contract.payloads import Clock
-from villagewatch.contract.topics import PREFIX
+from villagewatch.contract.topics import Channel, topic_for
 
 __all__ = [
     "DeadLetter",
@@ -147,8 +147,8 @@ class DeadLetter(NamedTuple):
     ) -> DeadLetter:
         """The dead letter of one decoded reading or event that a store refused or failed on,
         under the topic it came on (its record: the message may have carried more)."""
-        channel = "telemetry" if isinstance(record, Reading) else "event"
-        topic = f"{PREFIX}/{record.village}/{record.device}/{channel}"
+        channel = Channel.TELEMETRY if isinstance(record, Reading) else Channel.EVENT
+        topic = topic_for(record.village, record.device, channel)
         return cls.of(received_ns, topic, reason, detail, payload)
 
 

@@ -67,16 +67,19 @@ def topic_for(
     return f"{PREFIX}/{village}/{device}/{channel.value}"
 
 
-def subscription(channel: Channel, *, village: str = "+", group: str | None = None) -> str:
-    """Topic filter for one channel of every device (of one village, or all).
+def subscription(
+    channel: Channel, *, village: str = "+", device: str = "+", group: str | None = None
+) -> str:
+    """Topic filter for one channel of every device (of one village, or all), or of one device.
 
     With ``group`` the filter is an MQTT 5 shared subscription
     ``$share/<group>/…``: the broker hands each message to one member.
     """
-    if village != "+" and not is_identifier(village):
-        raise TopicError(f"village {village!r} is not an identifier")
+    for what, value in (("village", village), ("device", device)):
+        if value != "+" and not is_identifier(value):
+            raise TopicError(f"{what} {value!r} is not an identifier")
     tail = "evidence/+" if channel is Channel.EVIDENCE else channel.value
-    filt = f"{PREFIX}/{village}/+/{tail}"
+    filt = f"{PREFIX}/{village}/{device}/{tail}"
     if group is None:
         return filt
     if not is_identifier(group):

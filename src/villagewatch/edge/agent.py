@@ -14,9 +14,9 @@ A full disk stops nothing: a failed sync is retried (the records wait in
 memory, bounded), a measurement that cannot be queued is counted and told, and
 free space is kept for alarms by the outbox's policy.
 
-Remote config (``remote.py``): the centre's retained desired config is laid over
-``edge.yaml``, saved beside the outbox (so a reboot without a link runs it too), and
-the drivers whose config changed are restarted; the outcome is reported on
+Remote config (``remote.py``, applied by ``reconfigure.py``): the centre's retained desired
+config is laid over ``edge.yaml``, saved beside the outbox (so a reboot without a link runs it
+too), and the drivers whose config changed are restarted; the outcome is reported on
 ``…/config/reported``. A refused config changes nothing.
 """
 
@@ -27,29 +27,23 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from villagewatch.contract.payloads import DesiredConfig, ReportedConfig
+from villagewatch.contract.payloads import DesiredConfig
 from villagewatch.edge.clock import EdgeClock
 from villagewatch.edge.drivers import DriverSettings, build_driver
-from villagewatch.edge.durable import fsync_dir, replace_durably
 from villagewatch.edge.lanes import Lane
 from villagewatch.edge.link import EdgeLink
 from villagewatch.edge.measurement import Driver, Measurement
 from villagewatch.edge.metrics import EdgeMetrics
 from villagewatch.edge.outbox import Outbox
-from villagewatch.edge.remote import (
-    RemoteConfigError,
-    apply_remote,
-    bounded_reason,
-    parse_desired,
-    version_of,
-)
+from villagewatch.edge.reconfigure import Reconfigurer
+from villagewatch.edge.remote import RemoteConfigError
 from villagewatch.edge.sender import Sender
 from villagewatch.edge.settings import EdgeSettings
 from villagewatch.edge.status import snapshot
@@ -114,8 +108,11 @@ class EdgeAgent:
         self.clock = clock or EdgeClock(
             sync_file=settings.clock.sync_file, require_sync=settings.clock.require_sync
         )
-        self._remote_file = cfg.path / "remote-config.json"
-        self.applied: DesiredConfig | None = None
+        self._remote = Reconfigurer(
+            base=settings, remote_file=cfg.path / "remote-config.json", switch=self._switch,
+            send_report=lambda body: self.link.publish_own(self.link.reported_topic, body),
+            count_refusal=lambda reason: self.metrics.config_refused.labels(reason).inc(),
+        )  # fmt: skip
         self._built: list[Driver] = []
         self._opened = False
         self._slots: list[_Slot] = []
@@ -123,8 +120,6 @@ class EdgeAgent:
         self._stop = asyncio.Event()
         self._untrusted_since: float | None = None
         self._clock_told = -math.inf
-        self._desired_next: bytes | None = None  # the latest desired config not yet applied
-        self._applying = False
         self.unwritable = dict.fromkeys(Lane, 0)
         """Measurements that could not be queued in the outbox (a full disk): lost."""
         self.sync_failures = 0
@@ -154,8 +149,10 @@ class EdgeAgent:
             return
         self._machine = self.sender.machine = machine_boot()
         self.outbox.open()
-        self._load_remote()
-        if self.applied is None:  # edge.yaml alone: a driver it cannot make is a start error
+        saved = self._remote.load_saved()
+        if saved is not None:
+            self._s, self._built = saved
+        else:  # edge.yaml alone: a driver it cannot make is a start error
             self._built = [build_driver(d, self._s.outbox.path) for d in self._s.devices]
         self._devices[:] = sorted({d for drv in [*self._built, *self._extra] for d in drv.devices})
         if self.outbox.corrupt:
@@ -313,93 +310,20 @@ class EdgeAgent:
                 what, exc, _mb(self.outbox.free_bytes()),
             )  # fmt: skip
 
-    # --- remote config --------------------------------------------------------------------------
+    # --- remote config (``reconfigure.py``) -------------------------------------------------
 
-    def _load_remote(self) -> None:
-        """Run the remote config saved at the last apply, if it still fits edge.yaml."""
-        try:
-            payload = self._remote_file.read_bytes()
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            log.warning(
-                "Cannot read the saved remote config (%s); running edge.yaml as it is until the "
-                "centre sends one", exc,
-            )  # fmt: skip
-            return
-        try:
-            desired = parse_desired(payload)
-            settings = apply_remote(self._base, desired.config)
-            built = [build_driver(d, settings.outbox.path) for d in settings.devices]
-        except RemoteConfigError as exc:
-            log.warning(
-                "The saved remote config no longer fits edge.yaml (%s); running edge.yaml as it "
-                "is until the centre sends one that does", exc,
-            )  # fmt: skip
-            return
-        except Exception:  # whatever it is, the box must start: edge.yaml alone
-            log.exception(
-                "The saved remote config cannot run (a driver cannot start with it?); running "
-                "edge.yaml as it is until the centre sends one that does"
-            )
-            return
-        self._s, self.applied, self._built = settings, desired, built
-        log.info("Running remote config version %d (saved) over edge.yaml", desired.version)
+    @property
+    def applied(self) -> DesiredConfig | None:
+        """The remote config running now (None: edge.yaml as it is)."""
+        return self._remote.applied
 
     def _config_message(self, payload: bytes) -> None:
-        # the latest wins (a desired config is the whole desired state): however many arrive,
-        # one waits and one is applied at a time
-        self._desired_next = payload
-        if self._tg is not None and not self._applying:
-            self._applying = True
-            self._tg.create_task(self._apply_latest())
+        self._remote.offer(payload, self._tg)
 
-    async def _apply_latest(self) -> None:
-        try:
-            while (payload := self._desired_next) is not None:
-                self._desired_next = None
-                await self._apply(payload)
-        finally:
-            self._applying = False
-
-    async def _apply(self, payload: bytes) -> None:
-        """Apply one desired config; whatever goes wrong refuses it, the agent goes on."""
-        try:
-            await self._apply_one(payload)
-        except RemoteConfigError as exc:
-            self._refuse(payload, "invalid", str(exc))
-        except OSError as exc:
-            self._refuse(payload, "not_saved", f"the config could not be saved on the box: {exc}")
-        except Exception as exc:  # a bug of ours stops this message, never the agent
-            log.exception("Applying a remote config failed")
-            self._refuse(payload, "internal_error", f"the agent failed applying it: {exc!r}")
-
-    def _refuse(self, payload: bytes, reason: str, error: str) -> None:
-        version = version_of(payload)
-        kept = f"version {self.applied.version}" if self.applied else "edge.yaml"
-        log.warning("Refused remote config version %d: %s; still running %s", version, error, kept)
-        self.metrics.config_refused.labels(reason).inc()
-        self._report(version, error)
-
-    async def _apply_one(self, payload: bytes) -> None:
-        if not payload:  # the centre removed its retained desired config
-            if self.applied is not None:
-                log.info("The centre withdrew its remote config; back to edge.yaml as it is")
-                self._remote_file.unlink(missing_ok=True)  # first: a reboot must not run it
-                fsync_dir(self._remote_file.parent)
-                await self._switch(self._base, None)
-            return
-        desired = parse_desired(payload)
-        if desired != self.applied:
-            await self._switch(apply_remote(self._base, desired.config), desired, payload)
-            log.info("Applied remote config version %d", desired.version)
-        self._report(desired.version, None)
-
-    async def _switch(
-        self, settings: EdgeSettings, desired: DesiredConfig | None, payload: bytes = b""
-    ) -> None:
+    async def _switch(self, settings: EdgeSettings, commit: Callable[[], None]) -> None:
         """Run ``settings``: restart the drivers whose config changed (all new ones are built
-        first, so a driver that cannot be made refuses the config and changes nothing)."""
+        first, so a driver that cannot be made refuses the config and changes nothing; then
+        ``commit`` saves it)."""
         changed = [i for i, cfg in enumerate(settings.devices) if cfg != self._slots[i].cfg]
         built: dict[int, Driver] = {}
         for i in changed:
@@ -407,9 +331,7 @@ class EdgeAgent:
                 built[i] = build_driver(settings.devices[i], self._s.outbox.path)
             except Exception as exc:
                 raise RemoteConfigError(f"devices[{i}]: cannot start the driver: {exc}") from exc
-        if desired is not None:
-            replace_durably(self._remote_file, payload)
-            fsync_dir(self._remote_file.parent)
+        commit()
         for i in changed:
             old = self._slots[i]
             old.stop.set()
@@ -419,14 +341,8 @@ class EdgeAgent:
                 old.task.cancel()
             self._slots[i] = self._start(settings.devices[i], built[i])
             log.info("Restarted the driver of %s with its new config", ", ".join(built[i].devices))
-        self._s, self.applied = settings, desired
+        self._s = settings
         self.sender.settings = settings
-
-    def _report(self, version: int, error: str | None) -> None:
-        reason = None if error is None else bounded_reason(error)
-        report = ReportedConfig(v=1, version=version, applied=error is None, error=reason)
-        topic = self.link.config_topic + "/reported"
-        self.link.publish_own(topic, report.model_dump_json().encode())
 
     # --- link events ----------------------------------------------------------------------------
 

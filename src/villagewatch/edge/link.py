@@ -23,13 +23,13 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
-import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 
 from villagewatch.config import MqttSettings
+from villagewatch.contract import Channel, encode_status, topic_for
 from villagewatch.edge.refusals import refusal_of
 from villagewatch.errors import VillagewatchError
 from villagewatch.mqtt import close_threaded, make_client
@@ -72,8 +72,9 @@ class EdgeLink:
     ) -> None:
         self._mqtt = mqtt
         self._agent, self._boot, self._devices = agent, boot, devices
-        self.status_topic = f"vw/v1/{village}/{agent}/status"
-        self.config_topic = f"vw/v1/{village}/{agent}/config"
+        self.status_topic = topic_for(village, agent, Channel.STATUS)
+        self.config_topic = topic_for(village, agent, Channel.CONFIG)
+        self.reported_topic = topic_for(village, agent, Channel.CONFIG_REPORTED)
         self._on_ack, self._on_up, self._on_down = on_ack, on_up, on_down
         self._on_config = on_config
         self._max_inflight = max_inflight
@@ -152,12 +153,10 @@ class EdgeLink:
 
     # --- plumbing --------------------------------------------------------------------------
 
-    def _status(self, state: str) -> bytes:
-        return orjson.dumps(
-            {
-                "v": 1, "device": self._agent, "state": state, "boot": self._boot,
-                "ts": time.time_ns() // 1_000_000, "devices": self._devices,
-            }
+    def _status(self, state: Literal["online", "offline"]) -> bytes:
+        return encode_status(
+            device=self._agent, state=state, boot=self._boot, ts_ms=time.time_ns() // 1_000_000,
+            devices=self._devices,
         )  # fmt: skip
 
     def _new_client(self, loop: asyncio.AbstractEventLoop, lost: asyncio.Event) -> paho.Client:

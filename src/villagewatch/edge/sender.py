@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import orjson
 
+from villagewatch.contract import Channel, encode_items, topic_for
 from villagewatch.contract.payloads import MAX_AGE_MS
 from villagewatch.edge.clock import EdgeClock
 from villagewatch.edge.lanes import Entry, Lane
@@ -134,15 +135,12 @@ class Sender:
             groups.setdefault(key, []).append((e.recno, item))
         messages = 0
         for (device, channel, boot, historical, _), items in groups.items():
-            field = "reading" if channel == "telemetry" else "event"
-            body: dict[str, Any] = {"v": 1, "device": device, "boot": boot}
-            body["historical"] = historical
-            if len(items) == 1 and not historical:
-                body[field] = items[0][1]
-            else:
-                body[field + "s"] = [i for _, i in items]
-            topic = f"vw/v1/{self.settings.village}/{device}/{channel}"
-            payload = orjson.dumps(body)
+            kind = Channel(channel)
+            payload = encode_items(
+                device=device, boot=boot, channel=kind, items=[i for _, i in items],
+                historical=historical,
+            )  # fmt: skip
+            topic = topic_for(self.settings.village, device, kind)
             sent = _Sent(lane, [r for r, _ in items], len(items), device, topic, len(payload))
             outcome = self._send(sent, payload)
             if outcome == "link down":
@@ -161,7 +159,9 @@ class Sender:
         for e in entries:
             header, _, jpeg = e.payload.partition(b"\n")
             rec = orjson.loads(header)
-            topic = f"vw/v1/{self.settings.village}/{rec['d']}/evidence/{rec['x']['id']}"
+            topic = topic_for(
+                self.settings.village, rec["d"], Channel.EVIDENCE, evidence_id=rec["x"]["id"]
+            )
             outcome = self._send(
                 _Sent(Lane.EVIDENCE, [e.recno], 1, rec["d"], topic, len(jpeg)), jpeg
             )

@@ -7,9 +7,10 @@ with ~30 string operations each, builds two locks per message, and sends every
 PUBACK as its own write. Measured on this project's 2-core machine, draining a
 persistent session that way managed ~7,300 messages/s.
 
-:class:`FastClient` keeps all of paho but the hot path. It overrides private
-hooks of that exact release (pinned in ``pyproject.toml``;
-``tests/integration/test_mqtt_client.py`` exercises each against Mosquitto):
+:class:`FastClient` keeps all of paho but the hot path. It overrides or reads private
+members of that exact release — every one is named at the pin in ``pyproject.toml``;
+``tests/integration/test_mqtt_client.py`` exercises each against Mosquitto, and runs the
+same tests on the stock-paho fallback (``fast=False``) that uses none of them:
 
 * ``loop_read`` reads up to 256 KiB with one ``recv`` and frames every
   complete packet in it itself, keeping an incomplete tail for the next read;
@@ -64,7 +65,14 @@ _READ_SIZE = 1 << 18
 
 
 class FastClient(paho.Client):
-    """A paho client whose receive path is built for throughput (see module doc)."""
+    """A paho client whose receive path is built for throughput (see module doc).
+
+    ``fast=False`` is the stock-paho fallback: none of the private hooks is used, messages
+    reach :attr:`on_fast_message` through paho's own ``on_message`` and :meth:`ack_many`
+    acknowledges one by one with paho's ``ack`` — slower, and a PUBACK with a reason code
+    MQTT 5 does not list for PUBACK drops the connection as paho does, but it works on a
+    paho release whose internals changed (the same integration test runs both ways).
+    """
 
     on_fast_message: FastMessageHandler | None = None
     on_retained: Callable[[bytes, bytes], None] | None = None
@@ -73,11 +81,32 @@ class FastClient(paho.Client):
     messages too)."""
     _fast_rest: bytes = b""
 
+    def __init__(self, *args: Any, fast: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast = fast
+        if not fast:
+            self.on_message = self._stock_message
+
+    def _stock_message(self, _client: Any, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        """The fallback's delivery: paho's message handed on as the fast path would."""
+        handler = self.on_fast_message
+        if handler is None:
+            return
+        topic, payload = msg.topic.encode(), bytes(msg.payload)
+        try:
+            if msg.retain and self.on_retained is not None:
+                self.on_retained(topic, payload)
+            handler(msg.mid if msg.qos else 0, msg.qos, topic, payload)
+        except Exception:  # supervisor: the network thread must survive a handler bug
+            log.exception("Message handler failed; the message stays unacknowledged")
+
     def _create_socket(self) -> Any:
         self._fast_rest = b""  # a new connection starts with an empty buffer
         return super()._create_socket()
 
     def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
+        if not self.fast:
+            return super()._handle_pubackcomp(cmd)
         try:
             return super()._handle_pubackcomp(cmd)
         except MalformedPacket:
@@ -94,7 +123,9 @@ class FastClient(paho.Client):
                 return self._do_on_publish(mid, reason, Properties(PacketTypes.PUBACK))  # type: ignore[no-untyped-call]
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
-    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG002 - reads what's there
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        if not self.fast:
+            return super().loop_read(max_packets)
         sock = self._sock
         if sock is None:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
@@ -192,6 +223,10 @@ class FastClient(paho.Client):
 
     def ack_many(self, mids: Iterable[int]) -> None:
         """Acknowledge QoS 1 messages with one write for all their PUBACKs."""
+        if not self.fast:
+            for mid in mids:
+                self.ack(mid, 1)
+            return
         data = b"".join(_PUBACK_PACKET.pack(_PUBACK, 2, mid) for mid in mids)
         if data:
             self._packet_queue(_PUBACK, data, 0, 1)
@@ -234,8 +269,10 @@ def make_client(
     session_expiry_s: int = 0,
     receive_maximum: int | None = None,
     manual_ack: bool = False,
+    fast: bool = True,
 ) -> tuple[FastClient, Properties | None]:
-    """A configured (not yet connected) client and the CONNECT properties to use with it.
+    """A configured (not yet connected) client and the CONNECT properties to use with it
+    (``fast=False``: the stock-paho fallback, see :class:`FastClient`).
 
     It signs in as ``settings.login(client_id)`` says: with ``mqtt.credentials_dir``, as its
     client id (the shipped broker binds client ids to user names, so no other credential can
@@ -248,6 +285,7 @@ def make_client(
         protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
         clean_session=None if v5 else not persistent,
         manual_ack=manual_ack,
+        fast=fast,
     )
     login = settings.login(client_id)
     if login is not None:

@@ -13,10 +13,8 @@ import math
 import random
 from dataclasses import dataclass
 
-import orjson
-
 from villagewatch.config import DeviceSpec, FloodScenario, SimulateSettings, Village
-from villagewatch.contract import Channel, DeviceKind, topic_for
+from villagewatch.contract import Channel, DeviceKind, encode_items, topic_for
 
 __all__ = ["SimMessage", "VillageSimulator", "flood_offset_cm"]
 
@@ -151,17 +149,11 @@ class VillageSimulator:
         return {"seq": seq, "ts": now_ms, "clock": "synced"}
 
     def _telemetry(self, device: DeviceSpec, now_ms: int, values: dict[str, float]) -> SimMessage:
-        return self._message(
-            device, Channel.TELEMETRY, "reading", {**self._item(device, now_ms), **values}
-        )
+        return self._message(device, Channel.TELEMETRY, {**self._item(device, now_ms), **values})
 
     def _event(self, device: DeviceSpec, now_ms: int, fields: dict[str, object]) -> SimMessage:
-        return self._message(
-            device, Channel.EVENT, "event", {**self._item(device, now_ms), **fields}
-        )
+        return self._message(device, Channel.EVENT, {**self._item(device, now_ms), **fields})
 
-    def _message(
-        self, device: DeviceSpec, channel: Channel, key: str, item: dict[str, object]
-    ) -> SimMessage:
-        body = {"v": 1, "device": device.id, "boot": self._boot, key: item}
-        return SimMessage(topic_for(self._village.id, device.id, channel), orjson.dumps(body))
+    def _message(self, device: DeviceSpec, channel: Channel, item: dict[str, object]) -> SimMessage:
+        payload = encode_items(device=device.id, boot=self._boot, channel=channel, items=[item])
+        return SimMessage(topic_for(self._village.id, device.id, channel), payload)

@@ -12,6 +12,7 @@ import pytest
 
 from villagewatch.config import MqttSettings
 from villagewatch.edge import agent as agent_module
+from villagewatch.edge import reconfigure as reconfigure_module
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.edge.drivers import build_driver
 from villagewatch.edge.lanes import Lane
@@ -74,7 +75,7 @@ def test_a_bug_while_applying_refuses_that_config_and_the_agent_keeps_measuring(
     def broken(*_a: Any) -> None:
         raise TypeError("a bug")
 
-    monkeypatch.setattr(agent_module, "apply_remote", broken)
+    monkeypatch.setattr(reconfigure_module, "apply_remote", broken)
     seen = run_with(agent, [desired(4, drain_rate=5)], lambda: reports)
     assert reports == [
         {"v": 1, "version": 4, "applied": False,
@@ -133,7 +134,7 @@ def test_a_saved_remote_config_that_cannot_run_never_stops_the_box_starting(
                 raise RuntimeError("this build of the driver cannot do that any more")
             return real(cfg, state_dir)
 
-        monkeypatch.setattr(agent_module, "build_driver", build)
+        monkeypatch.setattr(reconfigure_module, "build_driver", build)
     agent, _ = agent_with_a_gauge(tmp_path)
     assert agent.applied is None, "edge.yaml as it is"
     seen = run_with(agent, [], lambda: True)

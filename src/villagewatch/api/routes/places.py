@@ -67,7 +67,7 @@ async def list_places(request: Request, user: Viewer) -> list[PlaceOut]:
     shown: dict[str, bool] = {}
     for pid in ctx.places.nodes if scope is None else scope:
         for above in ctx.places.chain(pid):
-            shown[above] = shown.get(above, False) or above == pid
+            shown[above.id] = shown.get(above.id, False) or above.id == pid
     out = []
     for pid, yours in shown.items():
         node = ctx.places.nodes[pid]

@@ -1,31 +1,32 @@
 """Smart locks and SOS buttons from a Zigbee2MQTT bridge on the site's local broker.
 
-The driver subscribes to ``<base_topic>/<friendly_name>`` of each configured device (again after
-every reconnect) with paho-mqtt, whose network loop runs in its own thread (``loop_start``) and
-reconnects by itself. Each message is handed to the event loop with ``call_soon_threadsafe``,
-in arrival order, and normalised there by :class:`Zigbee2MqttNormaliser` (the rules are in
-``zigbee2mqtt_payloads``). A lock's state change waits up to ``merge_s`` for the action that
-names who unlocked it, so such an event leaves up to that much later; at stop, what still
-waits is emitted.
+The driver subscribes to ``<base_topic>/<friendly_name>`` of each configured device (again
+after every reconnect) with a paho client from the one factory (``mqtt.make_client``), whose
+network loop runs in its own thread (``loop_start``) and reconnects by itself. Each message is
+handed to the event loop with ``call_soon_threadsafe``, in arrival order, and normalised there
+by :class:`Zigbee2MqttNormaliser` (the rules are in ``zigbee2mqtt_payloads``). A lock's state
+change waits up to ``merge_s`` for the action that names who unlocked it, so such an event
+leaves up to that much later; at stop, what still waits is emitted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Literal, Self
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import Field, model_validator
 
-from villagewatch.config import read_secret
+from villagewatch.config import MqttSettings
 from villagewatch.config.paths import PasswordFile
 from villagewatch.contract import StrictModel
 from villagewatch.edge.drivers.zigbee2mqtt_payloads import BridgedDevice, Zigbee2MqttNormaliser
 from villagewatch.edge.measurement import Emit
+from villagewatch.mqtt import make_client
 from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["BridgedDevice", "Zigbee2Mqtt", "Zigbee2MqttConfig"]
@@ -114,11 +115,14 @@ class Zigbee2Mqtt:
 
     def _client(self) -> paho.Client:
         cfg = self.cfg
-        client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
-        if cfg.username is not None:
-            password = read_secret(cfg.password_file) if cfg.password_file else None
-            client.username_pw_set(cfg.username, password)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        local = MqttSettings(
+            host=cfg.host, port=cfg.port, protocol="3.1.1", username=cfg.username,
+            password_file=cfg.password_file,
+        )  # fmt: skip
+        # the one client factory; the bridge's broker needs no fast receive path
+        client, _ = make_client(
+            local, client_id=f"vw-z2m-{secrets.token_hex(4)}", persistent=False, fast=False
+        )
         topics = [(topic, 1) for topic in self._names]
 
         def on_connect(c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
