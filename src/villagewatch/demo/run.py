@@ -37,7 +37,7 @@ from villagewatch.runtime.ports import free_port, port_in_use
 from villagewatch.sim.publisher import SimulationPublisher
 from villagewatch.store import open_store
 
-__all__ = ["DemoInfo", "demo_config_path", "run_demo"]
+__all__ = ["DemoInfo", "demo_config_path", "demo_deployment", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,9 @@ def _data_dir(data_dir: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _deployment(data: Path, *, broker_port: int, api_port: int, rate: float | None) -> Deployment:
+def demo_deployment(
+    data: Path, *, broker_port: int, api_port: int, rate: float | None
+) -> Deployment:
     """The demo's settings and village, copied into ``data`` and loaded from there like any
     deployment (so its files are in ``data``), with the command line's ports and rate."""
     packaged = demo_config_path()
@@ -125,7 +127,7 @@ async def run_demo(
             )
     port = broker_port or free_port()
     with _data_dir(data_dir) as data:
-        deployment = _deployment(data, broker_port=port, api_port=api_port, rate=rate)
+        deployment = demo_deployment(data, broker_port=port, api_port=api_port, rate=rate)
         broker = EmbeddedBroker(port=port)
         await broker.start()
         try:
