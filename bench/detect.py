@@ -48,7 +48,7 @@ from mqttload import publish  # bench/ is on sys.path: this file runs as a scrip
 from villagewatch.config import load_deployment
 from villagewatch.contract import Channel, DeadLetter, Decoded, encode_items, topic_for
 from villagewatch.detect.engine import DetectEngine
-from villagewatch.detect.service import decoder_for
+from villagewatch.detect.sources import decoder_for
 from villagewatch.detect.store import dump_states
 from villagewatch.runtime.gctuning import tune_gc_for_throughput
 from villagewatch_dev.servers import Mosquitto, free_port

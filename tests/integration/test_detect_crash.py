@@ -16,7 +16,7 @@ from tests.faults import Campaign
 from villagewatch.config import load_deployment
 from villagewatch.contract import DeadLetter
 from villagewatch.detect.engine import DetectEngine
-from villagewatch.detect.service import decoder_for
+from villagewatch.detect.sources import decoder_for
 from villagewatch.transitions import transition_id
 from villagewatch_dev.servers import Mosquitto, free_port
 

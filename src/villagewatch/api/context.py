@@ -16,12 +16,12 @@ from villagewatch.api.places import Places
 from villagewatch.api.throttle import LoginThrottle, PasswordPool
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
-from villagewatch.db.sqlite import SQLITE_METRICS
+from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLITE_METRICS
 from villagewatch.registry import RegistryStore
 from villagewatch.runtime.diskspace import export_free_space
 from villagewatch.store import Store
 
-__all__ = ["ApiContext", "open_context"]
+__all__ = ["ApiContext", "open_context", "open_users"]
 
 
 @dataclass
@@ -104,9 +104,16 @@ def open_context(
             busy_timeout_s=wait_s,
             reserve_bytes=int(s.alerts.disk_reserve_mb * 1e6),
         ),
-        users=UserStore(s.api.state_dir / "api.db", busy_timeout_s=wait_s),
+        users=open_users(deployment, busy_timeout_s=wait_s),
         registry=registry,
         evidence_dir=s.ingest.evidence_dir,
         settings_path=settings_path,
         registries=[*registries, SQLITE_METRICS],
     )
+
+
+def open_users(
+    deployment: Deployment, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+) -> UserStore:
+    """The deployment's users, sessions and API audit log (``api.db`` in ``api.state_dir``)."""
+    return UserStore(deployment.settings.api.state_dir / "api.db", busy_timeout_s=busy_timeout_s)

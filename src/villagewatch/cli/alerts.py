@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,50 +29,11 @@ if TYPE_CHECKING:
 @alerts_app.command("run")
 def alerts_run(config: ConfigOption, log_level: LogLevel = "info") -> None:
     """Turn detect's transitions into alerts, escalate, and send notifications until stopped."""
-    import httpx
-
-    from villagewatch.alerts import SQLiteAlertStore
-    from villagewatch.alerts.channels import build_channel
-    from villagewatch.alerts.engine import AlertEngine, notifier_for
-    from villagewatch.alerts.metrics import AlertMetrics
-    from villagewatch.alerts.sender import Sender
-    from villagewatch.runtime.steadyclock import SteadyClock
+    from villagewatch.roles import run_alerts
 
     setup_logging(log_level)
     deployment = deployment_of(config, uses=("alerts",))
-    settings = deployment.settings.alerts
-
-    async def main(stop: asyncio.Event) -> None:
-        from villagewatch.db.sqlite import SQLITE_METRICS
-        from villagewatch.runtime.diskspace import export_free_space
-        from villagewatch.runtime.metrics_http import joined, metrics_served
-
-        store = SQLiteAlertStore(
-            settings.state_path, notifier=notifier_for(deployment),
-            reserve_bytes=int(settings.disk_reserve_mb * 1e6),
-        )  # fmt: skip
-        metrics = AlertMetrics(store)
-        export_free_space(metrics.registry, "alerts", [settings.state_path.parent])
-        clock = SteadyClock()  # timers and due times must not jump with the system clock
-        try:
-            with metrics_served(joined(metrics.registry, SQLITE_METRICS), settings.metrics_port):
-                async with httpx.AsyncClient() as client, asyncio.TaskGroup() as tg:
-                    channels = {
-                        cid: build_channel(cid, cfg, client)
-                        for cid, cfg in settings.channels.items()
-                    }
-                    engine = AlertEngine(
-                        settings=settings, store=store, metrics=metrics, clock=clock
-                    )
-                    tg.create_task(engine.run(stop))
-                    sender = Sender(
-                        store=store, channels=channels, metrics=metrics, now_ms=clock.now_ms
-                    )
-                    tg.create_task(sender.run(stop))
-        finally:
-            store.close()
-
-    run_until_signal(main)
+    run_until_signal(partial(run_alerts, deployment))
 
 
 AlertId = Annotated[int, typer.Argument(help="The alert's number.")]

@@ -1,9 +1,11 @@
-"""The services, one command each (ingest, detect, api; the alert engine is ``alerts run``), the
-demo that runs them all in one process, the simulator, and detect-file."""
+"""The roles, one command each (ingest, detect, api; the alert engine is ``alerts run``) — each
+runs its function of :mod:`villagewatch.roles` — the demo that runs them all in one process,
+the simulator, and detect-file."""
 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +22,6 @@ from villagewatch.cli.common import (
     setup_logging,
 )
 from villagewatch.errors import VillagewatchError
-from villagewatch.runtime.gctuning import tune_gc_for_throughput
 
 
 @app.command()
@@ -64,50 +65,22 @@ def demo(
 @app.command()
 def ingest(config: ConfigOption, log_level: LogLevel = "info") -> None:
     """Consume telemetry and events from the broker into the configured store."""
-    from villagewatch.ingest import IngestService
-    from villagewatch.store import open_store
+    from villagewatch.roles import run_ingest
 
     setup_logging(log_level)
     deployment = deployment_of(config, uses=("mqtt", "store"))
-    tune_gc_for_throughput()
-
-    async def main(stop: asyncio.Event) -> None:
-        store = open_store(deployment.settings.store)
-        try:
-            await IngestService(deployment=deployment, store=store).run(stop)
-        finally:
-            await store.close()
-
-    run_until_signal(main)
+    run_until_signal(partial(run_ingest, deployment, tune_gc=True))
 
 
 @app.command()
 def detect(config: ConfigOption, log_level: LogLevel = "info") -> None:
     """Run the detectors of the configured villages over the broker's stream."""
-    from villagewatch.detect.service import DetectService
-    from villagewatch.detect.store import open_detect_store
-    from villagewatch.registry import RegistryStore
+    from villagewatch.roles import run_detect
 
     setup_logging(log_level)
     deployment = deployment_of(config, uses=("mqtt",))
-    det = deployment.settings.detect
-
-    async def main(stop: asyncio.Event) -> None:
-        reserve = int(det.disk_reserve_mb * 1e6)
-        store = await open_detect_store(det.state_path, reserve_bytes=reserve, stop=stop)
-        if store is None:
-            return
-        registry = RegistryStore(deployment.settings.registry.path)
-        try:
-            service = DetectService(deployment=deployment, store=store, registry=registry)
-            tune_gc_for_throughput()  # after the detectors are built: they live as long
-            await service.run(stop)
-        finally:
-            await store.close()
-            registry.close()
-
     with exit_on():
-        run_until_signal(main)
+        run_until_signal(partial(run_detect, deployment, tune_gc=True))
 
 
 @app.command()
@@ -154,25 +127,11 @@ def simulate(
 @app.command()
 def api(config: ConfigOption, log_level: LogLevel = "info") -> None:
     """Serve the HTTP API and the operators' console over the configured stores."""
-    import uvicorn
-    from prometheus_client import REGISTRY
-
-    from villagewatch.api.app import create_app
-    from villagewatch.api.context import open_context
-    from villagewatch.store import open_store
+    from villagewatch.roles import run_api
 
     setup_logging(log_level)
     deployment = deployment_of(config, uses=("store",))
-    store = open_store(deployment.settings.store)
-    ctx = open_context(deployment, store, registries=[REGISTRY], settings_path=config)
-    try:
-        uvicorn.run(
-            create_app(ctx), host=deployment.settings.api.host,
-            port=deployment.settings.api.port, log_level=log_level.lower(),
-            timeout_graceful_shutdown=3,  # open consoles' live streams never end by themselves
-        )  # fmt: skip
-    finally:
-        ctx.close()
+    run_until_signal(partial(run_api, deployment, settings_path=config, log_level=log_level))
 
 
 @app.command("detect-file")

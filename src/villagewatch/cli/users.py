@@ -35,8 +35,9 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a user of the API and console."""
+    from villagewatch.api.context import open_users
     from villagewatch.api.places import Places
-    from villagewatch.api.users import Role, UserRefused, UserStore
+    from villagewatch.api.users import Role, UserRefused
     from villagewatch.contract import is_identifier
 
     deployment = deployment_of(config, uses=())
@@ -59,7 +60,7 @@ def users_add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    users = UserStore(deployment.settings.api.state_dir / "api.db")
+    users = open_users(deployment)
     try:
         with exit_on(UserRefused):
             users.add(name, password, Role(role), places, int(time.time() * 1000))

@@ -1,6 +1,10 @@
 """``villagewatch demo``: broker, ingester, detect, alerts, SQLite, simulator, API and console in
 one process, no servers.
 
+The roles run through the same functions as their commands (:mod:`villagewatch.roles`); the
+demo adds the embedded broker, the simulator and the live view, and keeps its settings and
+all its data in one folder.
+
 Shutdown order on Ctrl-C: the simulator stops and waits for the broker's acks,
 then the ingester writes and acknowledges what it holds, then detect commits,
 then the alert engine, the API and the broker close — so everything the
@@ -13,31 +17,27 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
-
-from villagewatch.alerts.engine import AlertEngine
-from villagewatch.api.app import create_app
-from villagewatch.api.context import ApiContext, open_context
+from villagewatch.api.context import open_users
 from villagewatch.api.places import ALL
 from villagewatch.api.users import Role, UserRefused
 from villagewatch.config import Deployment, SQLiteSettings, load_deployment
 from villagewatch.demo.broker import EmbeddedBroker
 from villagewatch.demo.view import LiveView
-from villagewatch.detect.service import DetectService
-from villagewatch.detect.store import DetectStore
 from villagewatch.errors import VillagewatchError
-from villagewatch.ingest import IngestService
+from villagewatch.ingest import IngestMetrics
+from villagewatch.roles import run_alerts, run_api, run_detect, run_ingest
 from villagewatch.runtime.ports import free_port, port_in_use
 from villagewatch.sim.publisher import SimulationPublisher
-from villagewatch.store import SQLiteStore
+from villagewatch.store import open_store
 
-__all__ = ["DemoInfo", "demo_config_path", "run_demo"]
+__all__ = ["DemoInfo", "demo_config_path", "demo_deployment", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +57,17 @@ class DemoInfo:
 _DEMO_USER = "demo"
 
 
-def _demo_user(ctx: ApiContext) -> str:
+def _demo_user(deployment: Deployment) -> str:
     """An operator for the console with a fresh password (also when --data keeps the users)."""
     password = secrets.token_urlsafe(9)
+    users = open_users(deployment)
     try:
-        ctx.users.add(_DEMO_USER, password, Role.OPERATOR, [ALL], time.time_ns() // 1_000_000)
-    except UserRefused:
-        ctx.users.set_password(_DEMO_USER, password)
+        try:
+            users.add(_DEMO_USER, password, Role.OPERATOR, [ALL], time.time_ns() // 1_000_000)
+        except UserRefused:
+            users.set_password(_DEMO_USER, password)
+    finally:
+        users.close()
     return password
 
 
@@ -75,12 +79,6 @@ def demo_config_path() -> Path:
     return Path(__file__).resolve().parents[3] / "config" / "demo" / "villagewatch.yaml"
 
 
-class _EmbeddedServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield  # the demo handles Ctrl-C itself, stopping the stages in order
-
-
 @contextlib.contextmanager
 def _data_dir(data_dir: Path | None) -> Iterator[Path]:
     if data_dir is not None:
@@ -89,6 +87,26 @@ def _data_dir(data_dir: Path | None) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="villagewatch-demo-") as tmp:
         yield Path(tmp)
+
+
+def demo_deployment(
+    data: Path, *, broker_port: int, api_port: int, rate: float | None
+) -> Deployment:
+    """The demo's settings and village, copied into ``data`` and loaded from there like any
+    deployment (so its files are in ``data``), with the command line's ports and rate."""
+    packaged = demo_config_path()
+    for yaml_file in packaged.parent.glob("*.yaml"):
+        shutil.copyfile(yaml_file, data / yaml_file.name)
+    loaded = load_deployment(data / packaged.name)
+    s = loaded.settings
+    settings = s.model_copy(
+        update={
+            "mqtt": s.mqtt.model_copy(update={"port": broker_port}),
+            "api": s.api.model_copy(update={"port": api_port}),
+            "simulate": s.simulate.model_copy(update={"rate": rate or s.simulate.rate}),
+        }
+    )
+    return Deployment(settings, loaded.villages)
 
 
 async def run_demo(
@@ -107,84 +125,61 @@ async def run_demo(
             raise VillagewatchError(
                 f"port {wanted} on 127.0.0.1 is already in use; choose another with {option}"
             )
-    base = load_deployment(demo_config_path())
     port = broker_port or free_port()
     with _data_dir(data_dir) as data:
-        db = data / "villagewatch.db"
-        s = base.settings
-        settings = s.model_copy(
-            update={
-                "mqtt": s.mqtt.model_copy(update={"port": port}),
-                "store": SQLiteSettings(path=db),
-                "ingest": s.ingest.model_copy(update={"evidence_dir": data / "evidence"}),
-                "api": s.api.model_copy(update={"port": api_port, "state_dir": data / "api"}),
-                "detect": s.detect.model_copy(update={"state_path": data / "detect.db"}),
-                "alerts": s.alerts.model_copy(
-                    update={
-                        "state_path": data / "alerts.db",
-                        "detect_state_paths": [data / "detect.db"],
-                    }
-                ),
-                "registry": s.registry.model_copy(update={"path": data / "registry.db"}),
-                "simulate": s.simulate.model_copy(update={"rate": rate or s.simulate.rate}),
-            }
-        )
-        deployment = Deployment(settings, base.villages)
+        deployment = demo_deployment(data, broker_port=port, api_port=api_port, rate=rate)
         broker = EmbeddedBroker(port=port)
         await broker.start()
-        store = SQLiteStore(db)
         try:
-            await _run(deployment, store, stop, view=view, on_ready=on_ready, db=db)
+            await _run(deployment, stop, view=view, on_ready=on_ready)
         finally:
-            await store.close()
             await broker.stop()
 
 
 async def _run(
     deployment: Deployment,
-    store: SQLiteStore,
     stop: asyncio.Event,
     *,
     view: bool,
     on_ready: Callable[[DemoInfo], None] | None,
-    db: Path,
 ) -> None:
+    """The roles in one process, over one readings store; stopped in order: the simulator
+    first, so that what it published is written and acknowledged, then the ingester and
+    detect, then the alert engine, then the API."""
     settings = deployment.settings
-    ingest = IngestService(deployment=deployment, store=store)
-    ctx = open_context(deployment, store, registries=[ingest.metrics.registry])
-    detect_store = DetectStore(settings.detect.state_path)
+    assert isinstance(settings.store, SQLiteSettings), "the demo's settings say sqlite"
+    db = settings.store.path
+    password = _demo_user(deployment)
+    url = f"http://{settings.api.host}:{settings.api.port}"
+    info = DemoInfo(settings.mqtt.port, url, db, _DEMO_USER, password)
+    publisher = SimulationPublisher(
+        mqtt=settings.mqtt, village=deployment.villages[0], settings=settings.simulate
+    )
+    metrics = IngestMetrics()  # the live view and the API's /metrics show the ingester's
+    sim_stop, ingest_stop, detect_stop, api_stop = (asyncio.Event() for _ in range(4))
+    ingest_up, detect_up, api_up = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    store = open_store(settings.store)
     try:
-        detect = DetectService(deployment=deployment, store=detect_store, registry=ctx.registry)
-        password = _demo_user(ctx)
-        server = _EmbeddedServer(
-            uvicorn.Config(
-                create_app(ctx), host=settings.api.host, port=settings.api.port,
-                log_level="warning", lifespan="off", timeout_graceful_shutdown=3,
-            )
-        )  # fmt: skip
-        engine = AlertEngine(settings=settings.alerts, store=ctx.alerts)
-        publisher = SimulationPublisher(
-            mqtt=settings.mqtt, village=deployment.villages[0], settings=settings.simulate
-        )
-        sim_stop, ingest_stop, detect_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
-        url = f"http://{settings.api.host}:{settings.api.port}"
-        info = DemoInfo(settings.mqtt.port, url, db, _DEMO_USER, password)
         async with asyncio.TaskGroup() as tg:
-            ingesting = tg.create_task(ingest.run(ingest_stop))
-            detecting = tg.create_task(detect.run(detect_stop))
-            alerting = tg.create_task(engine.run(stop))
-            serving = tg.create_task(server.serve())
-            await asyncio.wait_for(ingest.connected.wait(), timeout=30)
-            await asyncio.wait_for(detect.connected.wait(), timeout=30)
+            ingesting = tg.create_task(
+                run_ingest(deployment, ingest_stop, store=store, metrics=metrics, started=ingest_up)
+            )
+            detecting = tg.create_task(run_detect(deployment, detect_stop, started=detect_up))
+            alerting = tg.create_task(run_alerts(deployment, stop))
+            serving = tg.create_task(
+                run_api(
+                    deployment, api_stop, store=store, registries=[metrics.registry],
+                    log_level="warning", started=api_up,
+                )
+            )  # fmt: skip
+            await asyncio.wait_for(ingest_up.wait(), timeout=30)
+            await asyncio.wait_for(detect_up.wait(), timeout=30)
             publishing = tg.create_task(publisher.run(sim_stop))
-            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
-                await asyncio.sleep(0.05)
+            await api_up.wait()
             if on_ready is not None:
                 on_ready(info)
             if view:
-                tg.create_task(
-                    LiveView(ingest.metrics, header=f"villagewatch demo — {info.api_url}").run(stop)
-                )
+                tg.create_task(LiveView(metrics, header=f"villagewatch demo — {url}").run(stop))
             await stop.wait()
             sim_stop.set()
             stats = await publishing
@@ -193,11 +188,10 @@ async def _run(
             await ingesting
             await detecting
             await alerting
-            server.should_exit = True
+            api_stop.set()
             await serving
     finally:
-        await detect_store.close()
-        ctx.close()
+        await store.close()
     log.info(
         "Demo stopped: %d messages published, %d acknowledged by the broker; data in %s",
         stats.published,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -26,19 +25,18 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from villagewatch.config import Deployment, SQLiteSettings
+from villagewatch.config import Deployment
 from villagewatch.contract import (
     Channel,
     DeadLetter,
-    Decoder,
     RejectReason,
-    TimePolicy,
     decode_status,
     subscription,
 )
 from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.metrics import DetectMetrics
+from villagewatch.detect.sources import data_folders, decoder_for
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors.events import RegisteredCredential
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
@@ -51,7 +49,7 @@ from villagewatch.runtime.steadyclock import SteadyClock
 from villagewatch.runtime.waiting import sleep_or_stop
 from villagewatch.transitions import Transition
 
-__all__ = ["DetectService", "data_folders", "decoder_for"]
+__all__ = ["DetectService"]
 
 log = logging.getLogger(__name__)
 
@@ -94,25 +92,11 @@ class DetectService:
         )
         self._disks = data_folders(deployment)
         export_free_space(self.metrics.registry, "detect", [det.state_path.parent])
-        ahead_ms = int(settings.ingest.max_clock_ahead_s * 1000)
-        restored = self.engine.restore(
-            store.load_states(), now_ms=self.clock.now_ms(), max_ahead_ms=ahead_ms
-        )
-        if restored:
-            log.info("Detector state restored for %d devices and villages", restored)
-        if self.engine.counts.unrestorable:
-            self.metrics.failed.labels("restore").inc(self.engine.counts.unrestorable)
-            log.error(
-                "%d saved detector states could not be restored (damaged, or from an "
-                "incompatible version); those devices start afresh",
-                self.engine.counts.unrestorable,
-            )
+        self._max_ahead_ms = int(settings.ingest.max_clock_ahead_s * 1000)
+        self._village_models = villages
         self._registry = registry
         self._registry_generation: int | None = None
         self._registry_poll_s = settings.registry.poll_s
-        if registry is not None:
-            registry.seed(villages, self.clock.now_ms())
-            self._reload_registry(registry.generation(), self._read_registry())
         self._decoder = decoder_for(deployment, self._villages)
         self._client, props = make_client(
             self._mqtt,
@@ -138,10 +122,37 @@ class DetectService:
         self._acks: list[tuple[int, int]] = []
         self._failures_logged = 0
         self._full = asyncio.Event()
+        self._opened = False
         self.connected = asyncio.Event()
 
+    async def open(self) -> None:
+        """Restore the saved detector states and load the rental registry (seeding it from the
+        village files); once, before :meth:`run`."""
+        restored = self.engine.restore(
+            await asyncio.to_thread(self._store.load_states),
+            now_ms=self.clock.now_ms(), max_ahead_ms=self._max_ahead_ms,
+        )  # fmt: skip
+        if restored:
+            log.info("Detector state restored for %d devices and villages", restored)
+        if self.engine.counts.unrestorable:
+            self.metrics.failed.labels("restore").inc(self.engine.counts.unrestorable)
+            log.error(
+                "%d saved detector states could not be restored (damaged, or from an "
+                "incompatible version); those devices start afresh",
+                self.engine.counts.unrestorable,
+            )
+        if self._registry is not None:
+            registry, villages = self._registry, self._village_models
+            await asyncio.to_thread(registry.seed, villages, self.clock.now_ms())
+            generation = await asyncio.to_thread(registry.generation)
+            self._reload_registry(generation, await asyncio.to_thread(self._read_registry))
+        self._opened = True
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Detect until ``stop``; then commit and acknowledge what was processed, and leave."""
+        """Detect until ``stop``; then commit and acknowledge what was processed, and leave.
+        :meth:`open` first."""
+        if not self._opened:
+            raise RuntimeError("DetectService.open() must come before run()")
         link_stop = asyncio.Event()
         log.info("Watching villages %s", ", ".join(self._villages))
         served = joined(self.metrics.registry, SQLITE_METRICS)  # its state and the registry
@@ -374,28 +385,3 @@ class DetectService:
         self.metrics.connected.set(0)
         if reason.is_failure:
             log.warning("Lost the broker (%s); reconnecting", reason)
-
-
-def data_folders(deployment: Deployment) -> list[Path]:
-    """Where the deployment's services keep data, as seen from this machine: detect's state,
-    the alert store, the evidence pictures, the API's and the registry's files, and the
-    readings when they are in SQLite."""
-    s = deployment.settings
-    folders = [
-        s.detect.state_path.parent, s.alerts.state_path.parent, s.ingest.evidence_dir,
-        s.api.state_dir, s.registry.path.parent,
-    ]  # fmt: skip
-    if isinstance(s.store, SQLiteSettings):
-        folders.append(s.store.path.parent)
-    return list(dict.fromkeys(folders))
-
-
-def decoder_for(deployment: Deployment, villages: list[str]) -> Decoder:
-    """The contract's decoder for ``villages``, with the ingester's limits (the same verdicts)."""
-    registry = {k: v for k, v in deployment.device_registry().items() if k[0] in villages}
-    ing = deployment.settings.ingest
-    return Decoder(
-        devices=registry,
-        max_bytes=ing.max_message_bytes,
-        time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
-    )
