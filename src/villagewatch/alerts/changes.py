@@ -20,13 +20,13 @@ from villagewatch.alerts.lifecycle import (
 from villagewatch.alerts.notify import Notifier
 from villagewatch.transitions import Severity, Transition
 
-__all__ = ["SYSTEM", "Change", "alert_row", "audit_row", "json_text"]
+__all__ = ["SYSTEM", "AlertChanges", "alert_row", "audit_row", "json_text"]
 
 SYSTEM = "system"
 _MAX_NOTE = 2000
 
 
-class Change:
+class AlertChanges:
     """One transaction's worth of alert changes at ``now_ms``."""
 
     def __init__(self, c: sqlite3.Connection, notifier: Notifier | None, now_ms: int) -> None:

@@ -40,8 +40,8 @@ from villagewatch.config.teams import (
 from villagewatch.errors import VillagewatchError
 
 __all__ = [
-    "Channel",
     "ChannelError",
+    "NotificationChannel",
     "RateLimit",
     "build_channel",
     "dingtalk_sign",
@@ -66,7 +66,7 @@ class ChannelError(VillagewatchError):
         self.retry_after_s = retry_after_s
 
 
-class Channel(Protocol):
+class NotificationChannel(Protocol):
     """Sends one message."""
 
     id: str
@@ -269,7 +269,7 @@ def _refusals(recipients: dict[str, tuple[int, bytes]]) -> str:
     )
 
 
-def build_channel(cid: str, cfg: ChannelSettings, client: httpx.AsyncClient) -> Channel:
+def build_channel(cid: str, cfg: ChannelSettings, client: httpx.AsyncClient) -> NotificationChannel:
     """The sender for one configured channel."""
     match cfg:
         case WebhookChannel():

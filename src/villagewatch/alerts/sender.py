@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from villagewatch.alerts.channels import Channel, ChannelError, RateLimit
+from villagewatch.alerts.channels import ChannelError, NotificationChannel, RateLimit
 from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.outbox import Queued
 from villagewatch.alerts.store import NotificationOutbox
@@ -47,7 +47,7 @@ class Sender:
         self,
         *,
         store: NotificationOutbox,
-        channels: Mapping[str, Channel],
+        channels: Mapping[str, NotificationChannel],
         metrics: AlertMetrics | None = None,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         monotonic: Callable[[], float] = time.monotonic,

@@ -15,7 +15,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from villagewatch.api.context import ApiContext
-from villagewatch.api.users import Role, User
+from villagewatch.api.users import User, UserRole
 
 __all__ = [
     "Admin",
@@ -73,7 +73,7 @@ class Require:
     one by this dependency); here the role.
     """
 
-    def __init__(self, role: Role) -> None:
+    def __init__(self, role: UserRole) -> None:
         self.role = role
 
     async def __call__(
@@ -94,10 +94,10 @@ class Require:
         return user
 
 
-Viewer = Annotated[User, Depends(Require(Role.VIEWER))]
-Operator = Annotated[User, Depends(Require(Role.OPERATOR))]
-Maintainer = Annotated[User, Depends(Require(Role.MAINTAINER))]
-Admin = Annotated[User, Depends(Require(Role.ADMIN))]
+Viewer = Annotated[User, Depends(Require(UserRole.VIEWER))]
+Operator = Annotated[User, Depends(Require(UserRole.OPERATOR))]
+Maintainer = Annotated[User, Depends(Require(UserRole.MAINTAINER))]
+Admin = Annotated[User, Depends(Require(UserRole.ADMIN))]
 
 
 def sees_place(ctx: ApiContext, user: User, place: str) -> bool:
@@ -108,7 +108,7 @@ def sees_place(ctx: ApiContext, user: User, place: str) -> bool:
 
 def personal(user: User) -> bool:
     """Whether the user's work needs personal data (tenants' names, phones)."""
-    return user.role in (Role.OPERATOR, Role.ADMIN)
+    return user.role in (UserRole.OPERATOR, UserRole.ADMIN)
 
 
 def shown_phone(user: User, phone: str) -> str | None:

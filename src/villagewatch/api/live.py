@@ -26,7 +26,7 @@ from villagewatch.alerts.store import AlertQueries
 from villagewatch.api.metrics import ApiMetrics
 from villagewatch.errors import StoreUnavailable
 
-__all__ = ["AlertFeed", "Change"]
+__all__ = ["AlertFeed", "FeedChange"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ _IDLE_STOP_S = 30
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
+class FeedChange:
     """An alert as it is after the change with audit id ``id``; None: the feed overflowed."""
 
     id: int
@@ -49,21 +49,21 @@ class AlertFeed:
         self._store = store
         self._poll_s = poll_s
         self._metrics = metrics
-        self._subscribers: set[asyncio.Queue[Change]] = set()
+        self._subscribers: set[asyncio.Queue[FeedChange]] = set()
         self._task: asyncio.Task[None] | None = None
         self._last = 0
         self._told: set[str] = set()  # reasons already logged: a bad row must not flood the log
 
-    def replay(self, after: int, limit: int = 500) -> tuple[list[Change], bool]:
+    def replay(self, after: int, limit: int = 500) -> tuple[list[FeedChange], bool]:
         """Changes after audit id ``after`` (one per alert, its newest), and whether that
         was all of them (False: too many; reload instead)."""
         rows = self._store.changes_since(after, limit + 1)
         return self._changes(rows[:limit]), len(rows) <= limit
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Change]]:
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[FeedChange]]:
         """A queue of changes from now on, while the context is open."""
-        queue: asyncio.Queue[Change] = asyncio.Queue(_QUEUE)
+        queue: asyncio.Queue[FeedChange] = asyncio.Queue(_QUEUE)
         if self._task is None or self._task.done():
             self._last = await asyncio.to_thread(self._store.last_change)
             self._task = asyncio.create_task(self._poll(), name="alert-feed")
@@ -104,7 +104,7 @@ class AlertFeed:
                 self._hand_out(change)
         self._task = None
 
-    def _hand_out(self, change: Change) -> None:
+    def _hand_out(self, change: FeedChange) -> None:
         for q in list(self._subscribers):
             try:
                 q.put_nowait(change)
@@ -112,9 +112,9 @@ class AlertFeed:
                 self._subscribers.discard(q)
                 with contextlib.suppress(asyncio.QueueEmpty):
                     q.get_nowait()
-                q.put_nowait(Change(change.id, None))
+                q.put_nowait(FeedChange(change.id, None))
 
-    def _changes(self, rows: list[tuple[int, int]]) -> list[Change]:
+    def _changes(self, rows: list[tuple[int, int]]) -> list[FeedChange]:
         newest = {alert_id: audit_id for audit_id, alert_id in rows}  # the last change wins
         out = []
         for alert_id, audit_id in sorted(newest.items(), key=lambda kv: kv[1]):
@@ -126,7 +126,7 @@ class AlertFeed:
                 self.skipped(exc, alert_id)
                 continue
             if alert is not None:
-                out.append(Change(audit_id, alert))
+                out.append(FeedChange(audit_id, alert))
         return out
 
     def skipped(self, exc: Exception, alert_id: int) -> None:

@@ -9,16 +9,16 @@ from fastapi import HTTPException
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from villagewatch.alerts.lifecycle import Alert, AlertState, AuditEntry, Note
-from villagewatch.api.users import Role
+from villagewatch.api.users import UserRole
 from villagewatch.contract import Identifier, StrictModel
 from villagewatch.transitions import Severity
 
 __all__ = [
     "EARLIEST",
     "LATEST",
+    "AlertAuditOut",
     "AlertDetail",
     "AlertOut",
-    "AuditOut",
     "LoginIn",
     "LoginOut",
     "MeOut",
@@ -99,7 +99,7 @@ class LoginOut(BaseModel):
     token: str
     expires: datetime
     user: str
-    role: Role
+    role: UserRole
     places: list[str]
 
 
@@ -109,7 +109,7 @@ class MeOut(BaseModel):
     model_config = _OUT
 
     user: str
-    role: Role
+    role: UserRole
     places: list[str]
 
 
@@ -163,7 +163,7 @@ class AlertOut(BaseModel):
         )  # fmt: skip
 
 
-class AuditOut(BaseModel):
+class AlertAuditOut(BaseModel):
     """One step of an alert's history."""
 
     model_config = _OUT
@@ -176,7 +176,7 @@ class AuditOut(BaseModel):
     detail: dict[str, Any]
 
     @classmethod
-    def of(cls, e: AuditEntry) -> AuditOut:
+    def of(cls, e: AuditEntry) -> AlertAuditOut:
         """From the store's entry."""
         return cls(
             at=at(e.at_ms), actor=e.actor, action=e.action, state=e.state, severity=e.severity,
@@ -215,7 +215,7 @@ class AlertDetail(BaseModel):
     model_config = _OUT
 
     alert: AlertOut
-    audit: list[AuditOut]
+    audit: list[AlertAuditOut]
     notes: list[NoteOut]
     notifications: list[dict[str, Any]] = Field(
         description="Channel, state, attempts, last error of each notification."

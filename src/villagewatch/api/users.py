@@ -23,7 +23,7 @@ from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
 from villagewatch.errors import VillagewatchError
 
-__all__ = ["MIGRATIONS", "AuditRecord", "Role", "Session", "User", "UserRefused", "UserStore"]
+__all__ = ["MIGRATIONS", "AuditRecord", "Session", "User", "UserRefused", "UserRole", "UserStore"]
 
 MIGRATIONS = (
     Migration(
@@ -53,7 +53,7 @@ CREATE TRIGGER IF NOT EXISTS api_audit_no_delete BEFORE DELETE ON api_audit
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
-class Role(StrEnum):
+class UserRole(StrEnum):
     """What a user may do; each role may do everything the ones before it may."""
 
     VIEWER = "viewer"
@@ -68,7 +68,7 @@ class Role(StrEnum):
     @property
     def rank(self) -> int:
         """Position in the order viewer < operator < maintainer < admin."""
-        return list(Role).index(self)
+        return list(UserRole).index(self)
 
 
 class UserRefused(VillagewatchError):
@@ -80,11 +80,11 @@ class User:
     """Someone who logs in; ``places`` scope what they see (``*``: everything)."""
 
     name: str
-    role: Role
+    role: UserRole
     places: tuple[str, ...]
     disabled: bool = False
 
-    def may(self, role: Role) -> bool:
+    def may(self, role: UserRole) -> bool:
         """Whether the user's role includes ``role``."""
         return self.role.rank >= role.rank
 
@@ -152,7 +152,9 @@ class UserStore:
             foreign_keys=True,
         )
 
-    def add(self, name: str, password: str, role: Role, places: Sequence[str], now_ms: int) -> User:
+    def add(
+        self, name: str, password: str, role: UserRole, places: Sequence[str], now_ms: int
+    ) -> User:
         """A new user; refused if the name is taken or the password shorter than 8."""
         if len(password) < 8:
             raise UserRefused("a password needs at least 8 characters")
@@ -272,4 +274,4 @@ class UserStore:
 
 
 def _user(row: Sequence[Any]) -> User:
-    return User(row[0], Role(row[1]), tuple(json.loads(row[2])), bool(row[3]))
+    return User(row[0], UserRole(row[1]), tuple(json.loads(row[2])), bool(row[3]))

@@ -37,11 +37,11 @@ def users_add(
     """Add a user of the API and console."""
     from villagewatch.api.context import open_users
     from villagewatch.api.places import Places
-    from villagewatch.api.users import Role, UserRefused
+    from villagewatch.api.users import UserRefused, UserRole
     from villagewatch.contract import is_identifier
 
     deployment = deployment_of(config, uses=())
-    roles = [r.value for r in Role]
+    roles = [r.value for r in UserRole]
     if role not in roles:
         fail(f"no role {role!r}; roles: {', '.join(roles)}", code=2)
     if not is_identifier(name):
@@ -63,7 +63,7 @@ def users_add(
     users = open_users(deployment)
     try:
         with exit_on(UserRefused):
-            users.add(name, password, Role(role), places, int(time.time() * 1000))
+            users.add(name, password, UserRole(role), places, int(time.time() * 1000))
             users.audit("cli", "add_user", f"user:{name}", {"role": role, "places": places},
                         int(time.time() * 1000))  # fmt: skip
     finally:

@@ -23,14 +23,14 @@ __all__ = [
     "EmailChannel",
     "FeishuChannel",
     "Member",
-    "Role",
     "Team",
+    "TeamRole",
     "WeComChannel",
     "WebhookChannel",
 ]
 
 
-class Role(StrEnum):
+class TeamRole(StrEnum):
     """A member's part in the team."""
 
     LEADER = "leader"
@@ -43,7 +43,7 @@ class Member(StrictModel):
 
     id: Identifier = Field(description="User id (the one they log in with).")
     name: str = Field(description="Name (personal data).")
-    role: Role = Field(Role.MEMBER, description="leader, member or volunteer.")
+    role: TeamRole = Field(TeamRole.MEMBER, description="leader, member or volunteer.")
     phone: str = Field("", description="Phone number (personal data; never in a notification).")
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from villagewatch.api.context import open_users
 from villagewatch.api.places import ALL
-from villagewatch.api.users import Role, UserRefused
+from villagewatch.api.users import UserRefused, UserRole
 from villagewatch.config import Deployment, SQLiteSettings, load_deployment
 from villagewatch.demo.broker import EmbeddedBroker
 from villagewatch.demo.view import LiveView
@@ -63,7 +63,7 @@ def _demo_user(deployment: Deployment) -> str:
     users = open_users(deployment)
     try:
         try:
-            users.add(_DEMO_USER, password, Role.OPERATOR, [ALL], time.time_ns() // 1_000_000)
+            users.add(_DEMO_USER, password, UserRole.OPERATOR, [ALL], time.time_ns() // 1_000_000)
         except UserRefused:
             users.set_password(_DEMO_USER, password)
     finally:

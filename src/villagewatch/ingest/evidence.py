@@ -22,10 +22,10 @@ from villagewatch.contract import (
 )
 from villagewatch.store.evidence import MAX_EVIDENCE_BYTES, jpeg_refusal
 
-__all__ = ["Evidence", "decode_evidence"]
+__all__ = ["EvidenceMessage", "decode_evidence"]
 
 
-class Evidence(NamedTuple):
+class EvidenceMessage(NamedTuple):
     """One evidence picture received and checked, waiting to be saved."""
 
     village: str
@@ -43,7 +43,7 @@ def decode_evidence(
     devices: Mapping[tuple[str, str], DeviceInfo],
     *,
     max_bytes: int = MAX_EVIDENCE_BYTES,
-) -> Evidence | DeadLetter:
+) -> EvidenceMessage | DeadLetter:
     """Check an evidence message: a camera of the registry, an evidence id, a whole JPEG."""
 
     def reject(reason: RejectReason, detail: str) -> DeadLetter:
@@ -68,6 +68,6 @@ def decode_evidence(
     refusal = jpeg_refusal(payload, max_bytes)
     if refusal is not None:
         return reject(*refusal)
-    return Evidence(
+    return EvidenceMessage(
         parsed.village, parsed.device, parsed.evidence_id, topic, received_ns, bytes(payload)
     )

@@ -40,7 +40,7 @@ from typing import TypeVar
 
 from villagewatch.contract import DeadLetter, Decoded, DedupeKey, Event, Reading
 from villagewatch.contract.payloads import Clock
-from villagewatch.ingest.evidence import Evidence
+from villagewatch.ingest.evidence import EvidenceMessage
 
 __all__ = ["Intake", "PendingBatch"]
 
@@ -64,7 +64,7 @@ class PendingBatch:
     """time.monotonic() when the first message arrived."""
     live_device_ms: list[int] = field(default_factory=list)
     """Device time of the first live, synced item of each message (store-lag samples)."""
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[EvidenceMessage] = field(default_factory=list)
     """Pictures to save before the batch is acknowledged."""
     evidence_bytes: int = 0
     evidence_saved: int = 0
@@ -166,7 +166,7 @@ class Intake:
         self._taken(b, full=b.messages >= self._max_messages or b.items >= self._max_items)
         return True
 
-    def add_evidence(self, mid: int, qos: int, generation: int, evidence: Evidence) -> bool:
+    def add_evidence(self, mid: int, qos: int, generation: int, evidence: EvidenceMessage) -> bool:
         """Queue one checked evidence picture; False when closed (it stays unacknowledged)."""
         if self._closed:
             return False

@@ -45,7 +45,7 @@ from villagewatch.contract import (
     TimePolicy,
     subscription,
 )
-from villagewatch.ingest.evidence import Evidence, decode_evidence
+from villagewatch.ingest.evidence import EvidenceMessage, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
@@ -186,7 +186,7 @@ class IngestService:
         self,
         mid: int,
         qos: int,
-        decoded: Decoded | DeadLetter | Evidence,
+        decoded: Decoded | DeadLetter | EvidenceMessage,
         *,
         topic: str,
         payload: bytes,
@@ -194,7 +194,7 @@ class IngestService:
     ) -> None:
         """Hand a message to the intake; if that fails (a bug of ours), its dead letter."""
         try:
-            if isinstance(decoded, Evidence):
+            if isinstance(decoded, EvidenceMessage):
                 self._intake.add_evidence(mid, qos, self._generation, decoded)
             else:
                 self._intake.add(mid, qos, self._generation, decoded)

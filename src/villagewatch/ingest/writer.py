@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from villagewatch.contract import DeadLetter, Event, Reading, RejectReason
 from villagewatch.errors import StoreUnavailable
-from villagewatch.ingest.evidence import Evidence
+from villagewatch.ingest.evidence import EvidenceMessage
 from villagewatch.ingest.intake import Intake, PendingBatch
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.runtime.backoff import Backoff
@@ -202,7 +202,7 @@ class BatchWriter:
             self._backoff.reset()
             return result
 
-    def _save_evidence(self, pictures: list[Evidence]) -> tuple[int, list[DeadLetter]]:
+    def _save_evidence(self, pictures: list[EvidenceMessage]) -> tuple[int, list[DeadLetter]]:
         """Save each picture (worker thread): how many are stored, and the refused ones.
 
         ``OSError`` goes up and the whole list is tried again; pictures already

@@ -14,20 +14,20 @@ from fastapi import FastAPI
 
 from villagewatch.api.app import create_app
 from villagewatch.api.context import ApiContext, open_context
-from villagewatch.api.users import Role
+from villagewatch.api.users import UserRole
 from villagewatch.config import load_deployment
 from villagewatch_dev.testing import MemoryStore
 
 REPO = Path(__file__).resolve().parents[3]
 PASSWORD = "correct horse"
 
-USERS: dict[str, tuple[Role, list[str]]] = {
-    "admin": (Role.ADMIN, ["*"]),
-    "maint": (Role.MAINTAINER, ["*"]),
-    "op": (Role.OPERATOR, ["*"]),
-    "viewer": (Role.VIEWER, ["*"]),
-    "g1-leader": (Role.OPERATOR, ["grid:dongcun/g1"]),
-    "g3-viewer": (Role.VIEWER, ["grid:dongcun/g3"]),
+USERS: dict[str, tuple[UserRole, list[str]]] = {
+    "admin": (UserRole.ADMIN, ["*"]),
+    "maint": (UserRole.MAINTAINER, ["*"]),
+    "op": (UserRole.OPERATOR, ["*"]),
+    "viewer": (UserRole.VIEWER, ["*"]),
+    "g1-leader": (UserRole.OPERATOR, ["grid:dongcun/g1"]),
+    "g3-viewer": (UserRole.VIEWER, ["grid:dongcun/g3"]),
 }
 
 

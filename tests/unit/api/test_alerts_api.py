@@ -12,7 +12,7 @@ from tests.unit.db.sqlite_writer import BOUND_S, SlowNotifier, within_bound, wri
 from villagewatch.alerts import SQLiteAlertStore
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.api.context import ApiContext, open_context
-from villagewatch.api.users import Role
+from villagewatch.api.users import UserRole
 from villagewatch.config import load_deployment
 from villagewatch.errors import StoreUnavailable
 from villagewatch_dev.testing import TINY_JPEG, MemoryStore, fire_alert
@@ -212,7 +212,7 @@ def test_a_change_that_waits_past_the_busy_timeout_is_503_and_counted(tmp_path: 
                                      "sqlite_busy_timeout_s: 0.2"), encoding="utf-8")  # fmt: skip
     ctx = open_context(load_deployment(settings), MemoryStore(), settings_path=settings)
     try:
-        ctx.users.add("op", PASSWORD, Role.OPERATOR, ["*"], now_ms())
+        ctx.users.add("op", PASSWORD, UserRole.OPERATOR, ["*"], now_ms())
         alert = _fire(ctx, "wl-bridge")
         op = Client(ctx).as_("op")
         with write_lock_held(ctx.deployment.settings.alerts.state_path):

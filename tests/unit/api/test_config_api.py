@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from tests.unit.api.conftest import PASSWORD, Client, write_deployment
 from tests.unit.config.test_yamlfile import LAUGHS
 from villagewatch.api.context import ApiContext, open_context
-from villagewatch.api.users import Role, UserStore
+from villagewatch.api.users import UserRole, UserStore
 from villagewatch.cli import app
 from villagewatch.config import load_deployment
 from villagewatch_dev.testing import MemoryStore
@@ -85,7 +85,7 @@ def test_users_add_from_the_command_line(tmp_path: Path) -> None:
     assert added.exit_code == 0, added.output
     users = UserStore(tmp_path / "var" / "api" / "api.db")
     (user,) = users.users()
-    assert (user.name, user.role, user.places) == ("wang", Role.OPERATOR, ("village:dongcun",))
+    assert (user.name, user.role, user.places) == ("wang", UserRole.OPERATOR, ("village:dongcun",))
     assert users.login("wang", "long enough", now_ms=0, ttl_s=60) is not None
     users.close()
     for extra, says in (
@@ -143,7 +143,7 @@ def test_config_masks_personal_data_by_role_as_the_other_routes_do(tmp_path: Pat
     )  # fmt: skip
     ctx = open_context(load_deployment(settings), MemoryStore(), settings_path=settings)
     try:
-        for name, role in (("maint", Role.MAINTAINER), ("admin", Role.ADMIN)):
+        for name, role in (("maint", UserRole.MAINTAINER), ("admin", UserRole.ADMIN)):
             ctx.users.add(name, PASSWORD, role, ["*"], 1)
         seen = Client(ctx).as_("maint").get("/api/config")
         full = Client(ctx).as_("admin").get("/api/config").text

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from villagewatch.alerts import Alert, SQLiteAlertStore
-from villagewatch.api.live import AlertFeed, Change
+from villagewatch.api.live import AlertFeed, FeedChange
 from villagewatch.api.metrics import ApiMetrics
 from villagewatch_dev.testing import fire_alert
 
@@ -40,7 +40,7 @@ def _fire(store: SQLiteAlertStore, subject: str) -> Alert:
     return fire_alert(store, village="v", subject=subject, kind="level")
 
 
-async def _next(queue: asyncio.Queue[Change]) -> Change:
+async def _next(queue: asyncio.Queue[FeedChange]) -> FeedChange:
     return await asyncio.wait_for(queue.get(), _WAIT_S)
 
 

@@ -21,7 +21,7 @@ from schemathesis.core.result import Ok
 from tests.unit.api.conftest import PASSWORD, now_ms
 from villagewatch.api.app import create_app
 from villagewatch.api.context import ApiContext
-from villagewatch.api.users import Role
+from villagewatch.api.users import UserRole
 from villagewatch.store.sqlite import SQLiteStore
 from villagewatch_dev.testing import fire_alert
 
@@ -86,7 +86,7 @@ def test_no_server_errors(ctx: ApiContext, tmp_path: Path) -> None:
     ctx.registry.add_house("dongcun", "a01", "A 片 1 号", "lock-a01", 1)
     ctx.registry.add_tenant("dongcun", "a01", "t1", name="张三", phone="1", verified=True, now_ms=1)
     # a name the generated ones (for disabling users) will not hit
-    ctx.users.add("fuzz-admin-7f3c9b2e41d0", PASSWORD, Role.ADMIN, ["*"], 0)
+    ctx.users.add("fuzz-admin-7f3c9b2e41d0", PASSWORD, UserRole.ADMIN, ["*"], 0)
     session = ctx.users.login("fuzz-admin-7f3c9b2e41d0", PASSWORD, now_ms=now_ms(), ttl_s=3600)
     assert session is not None
     auth = {"Authorization": f"Bearer {session.token}"}

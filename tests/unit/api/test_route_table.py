@@ -15,12 +15,12 @@ from tests.unit.api.conftest import PASSWORD, Client
 from villagewatch.api.app import PUBLIC_PATHS, create_app
 from villagewatch.api.auth import Require
 from villagewatch.api.context import ApiContext
-from villagewatch.api.users import Role
+from villagewatch.api.users import UserRole
 
-_BELOW = {Role.OPERATOR: "viewer", Role.MAINTAINER: "op", Role.ADMIN: "maint"}
+_BELOW = {UserRole.OPERATOR: "viewer", UserRole.MAINTAINER: "op", UserRole.ADMIN: "maint"}
 
 
-def _routes(ctx: ApiContext) -> list[tuple[str, str, Role | None]]:
+def _routes(ctx: ApiContext) -> list[tuple[str, str, UserRole | None]]:
     """(method, path, least role or None) of every API route."""
     out = []
     # routers are included as one entry each; this FastAPI walks them (public since 0.13x)
@@ -42,7 +42,12 @@ def test_the_table_is_not_empty_and_names_every_kind_of_route(ctx: ApiContext) -
     table = _routes(ctx)
     paths = {p for _, p, _ in table}
     assert {"/api/alerts", "/api/alerts/stream", "/api/registry/houses", "/api/config"} <= paths
-    assert {r for _, _, r in table} >= {Role.VIEWER, Role.OPERATOR, Role.MAINTAINER, Role.ADMIN}
+    assert {r for _, _, r in table} >= {
+        UserRole.VIEWER,
+        UserRole.OPERATOR,
+        UserRole.MAINTAINER,
+        UserRole.ADMIN,
+    }
 
 
 def test_every_route_but_the_public_ones_requires_a_role(ctx: ApiContext) -> None:
@@ -73,7 +78,7 @@ def test_every_guarded_route_refuses_a_missing_bad_or_expired_token(ctx: ApiCont
 def test_every_route_refuses_the_role_just_below_its_own(ctx: ApiContext) -> None:
     checked = 0
     for method, path, role in _routes(ctx):
-        if role is None or role is Role.VIEWER:
+        if role is None or role is UserRole.VIEWER:
             continue
         reply = Client(ctx).as_(_BELOW[role]).request(method, _concrete(path), json={})
         assert reply.status_code == 403, f"{method} {path} as {_BELOW[role]}: {reply.text}"

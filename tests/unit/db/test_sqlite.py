@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.unit.db.sqlite_writer import BOUND_S, within_bound, write_lock_held
-from villagewatch.api.users import Role, UserStore
+from villagewatch.api.users import UserRole, UserStore
 from villagewatch.config import load_deployment
 from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import SQLITE_METRICS, SQLiteFile
@@ -95,7 +95,7 @@ def villages() -> Any:
 
 def _users(path: Path) -> tuple[Any, Callable[[], object], Callable[[], object], str]:
     store = UserStore(path, busy_timeout_s=0.2)
-    store.add("op", "correct horse", Role.OPERATOR, ["*"], 1)
+    store.add("op", "correct horse", UserRole.OPERATOR, ["*"], 1)
     session = store.login("op", "correct horse", 2, 3600)
     assert session is not None
 

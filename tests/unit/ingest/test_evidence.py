@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from villagewatch.contract import DeadLetter, DeviceInfo, DeviceKind, RejectReason
-from villagewatch.ingest.evidence import Evidence, decode_evidence
+from villagewatch.ingest.evidence import EvidenceMessage, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
@@ -244,7 +244,7 @@ def test_a_bad_evidence_message_becomes_a_dead_letter_with_its_reason(
 
 def test_a_camera_picture_is_accepted_with_its_ids() -> None:
     topic = "vw/v1/dongcun/cam-1/evidence/ev-1"
-    assert decode_evidence(topic, TINY_JPEG, 7, DEVICES) == Evidence(
+    assert decode_evidence(topic, TINY_JPEG, 7, DEVICES) == EvidenceMessage(
         "dongcun", "cam-1", "ev-1", topic, 7, TINY_JPEG
     )
 
@@ -252,8 +252,8 @@ def test_a_camera_picture_is_accepted_with_its_ids() -> None:
 # --- batching and writing ----------------------------------------------------------------------
 
 
-def evidence(evidence_id: str, jpeg: bytes = TINY_JPEG) -> Evidence:
-    return Evidence(
+def evidence(evidence_id: str, jpeg: bytes = TINY_JPEG) -> EvidenceMessage:
+    return EvidenceMessage(
         "dongcun", "cam-1", evidence_id, f"vw/v1/dongcun/cam-1/evidence/{evidence_id}", 1, jpeg
     )
 

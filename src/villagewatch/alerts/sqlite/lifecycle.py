@@ -13,7 +13,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from villagewatch.alerts.changes import SYSTEM, Change
+from villagewatch.alerts.changes import SYSTEM, AlertChanges
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy, AlertState, Note
 from villagewatch.alerts.notify import Notifier
 from villagewatch.db.sqlite import SQLiteFile
@@ -60,7 +60,7 @@ class SQLiteLifecycle:
                     " DO UPDATE SET position = max(position, excluded.position)",
                     source,
                 )
-            change = Change(c, self._notifier, now_ms)
+            change = AlertChanges(c, self._notifier, now_ms)
             out: list[Alert | None] = []
             for transition, transition_id, policy in items:
                 new = c.execute(
@@ -99,7 +99,7 @@ class SQLiteLifecycle:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.tick`."""
 
         def run(c: sqlite3.Connection) -> list[Alert]:
-            tx = Change(c, self._notifier, now_ms)
+            tx = AlertChanges(c, self._notifier, now_ms)
             changed: list[Alert] = []
 
             def fire(alert_id: int) -> Alert:
@@ -155,7 +155,7 @@ class SQLiteLifecycle:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.acknowledge`."""
 
         def run(c: sqlite3.Connection) -> Alert:
-            tx = Change(c, self._notifier, now_ms)
+            tx = AlertChanges(c, self._notifier, now_ms)
             alert = tx.still_open(alert_id, "acknowledged")
             if alert.state is AlertState.ACKNOWLEDGED:
                 return alert  # a second click, or two operators at once: one acknowledgement
@@ -176,7 +176,7 @@ class SQLiteLifecycle:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.assign`."""
 
         def run(c: sqlite3.Connection) -> Alert:
-            tx = Change(c, self._notifier, now_ms)
+            tx = AlertChanges(c, self._notifier, now_ms)
             alert = tx.still_open(alert_id, "assigned")
             if alert.assignee == assignee:
                 return alert
@@ -190,7 +190,7 @@ class SQLiteLifecycle:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.comment`."""
 
         def run(c: sqlite3.Connection) -> Note:
-            tx = Change(c, self._notifier, now_ms)
+            tx = AlertChanges(c, self._notifier, now_ms)
             alert = tx.existing(alert_id)
             note = tx.note(alert_id, actor, text)
             tx.audit(alert, actor, "noted", {"note_id": note.id})
@@ -202,7 +202,7 @@ class SQLiteLifecycle:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.resolve`."""
 
         def run(c: sqlite3.Connection) -> Alert:
-            tx = Change(c, self._notifier, now_ms)
+            tx = AlertChanges(c, self._notifier, now_ms)
             tx.still_open(alert_id, "resolved")
             after = tx.resolve(alert_id, actor, {"note": note} if note else {})
             if note:

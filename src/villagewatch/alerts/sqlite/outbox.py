@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from villagewatch.alerts import outbox
-from villagewatch.alerts.changes import SYSTEM, Change
+from villagewatch.alerts.changes import SYSTEM, AlertChanges
 from villagewatch.db.sqlite import SQLiteFile
 
 __all__ = ["SQLiteNotificationOutbox"]
@@ -53,7 +53,7 @@ class SQLiteNotificationOutbox:
                 ).fetchall()
             }
             for alert_id, channel in alerts.items():
-                tx = Change(c, None, now_ms)
+                tx = AlertChanges(c, None, now_ms)
                 detail = {"channel": channel, "error": error[:200], "retry_at_ms": retry_at_ms}
                 tx.audit(tx.one(alert_id), SYSTEM, "notify_failed", detail)
 

@@ -15,12 +15,12 @@ from fastapi.responses import StreamingResponse
 from villagewatch.alerts.lifecycle import Alert, AlertState
 from villagewatch.api.auth import Operator, Viewer, context, now_ms, sees_place
 from villagewatch.api.context import ApiContext
-from villagewatch.api.live import Change
+from villagewatch.api.live import FeedChange
 from villagewatch.api.schemas import (
+    AlertAuditOut,
     AlertDetail,
     AlertOut,
     AssignIn,
-    AuditOut,
     ChartHint,
     CommentIn,
     NoteIn,
@@ -114,7 +114,7 @@ async def stream(
     digits = re.fullmatch(r"[0-9]{1,16}", last_event_id or "")
     after = int(digits[0]) if digits and int(digits[0]) <= _MAX_ID else None
 
-    def frame(change: Change) -> str | None:
+    def frame(change: FeedChange) -> str | None:
         if change.alert is None:
             return f"id: {change.id}\nevent: reload\ndata: {{}}\n\n"
         if not sees_place(ctx, user, change.alert.place):
@@ -171,7 +171,7 @@ async def alert_detail(request: Request, user: Viewer, alert_id: AlertId) -> Ale
     chart = ChartHint(village=alert.village, device=device, metric=metric) if metric else None
     return AlertDetail(
         alert=_out(ctx, alert),
-        audit=[AuditOut.of(e) for e in audit],
+        audit=[AlertAuditOut.of(e) for e in audit],
         notes=[NoteOut.of(n) for n in notes],
         notifications=[
             {

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from villagewatch.api.auth import Admin, Viewer, context, now_ms
 from villagewatch.api.schemas import LoginIn, LoginOut, MeOut, at
 from villagewatch.api.throttle import LoginRefused, PoolFull
-from villagewatch.api.users import Role, UserRefused
+from villagewatch.api.users import UserRefused, UserRole
 from villagewatch.contract import Identifier, StrictModel
 
 __all__ = ["router"]
@@ -29,7 +29,7 @@ class UserIn(StrictModel):
 
     name: Identifier
     password: str = Field(min_length=8, max_length=256)
-    role: Role
+    role: UserRole
     places: list[str] = Field(
         min_length=1, max_length=100, description="Places they see: village:<id>, … or *."
     )
@@ -41,12 +41,12 @@ class UserOut(BaseModel):
     model_config = _OUT
 
     name: str
-    role: Role
+    role: UserRole
     places: list[str]
     disabled: bool
 
 
-class AuditOut(BaseModel):
+class ApiActionOut(BaseModel):
     """One action taken through the API."""
 
     model_config = _OUT
@@ -172,14 +172,14 @@ async def audit_log(
     by: Annotated[str | None, Query(max_length=64, description="Only this user's.")] = None,
     before_id: Annotated[int | None, Query(ge=1, le=2**53, description="Page back.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[AuditOut]:
+) -> list[ApiActionOut]:
     """Actions taken through the API, newest first."""
     ctx = context(request)
     rows = await asyncio.to_thread(
         lambda: ctx.users.audit_log(user=by, limit=limit, before_id=before_id)
     )
     return [
-        AuditOut(id=r.id, at=at(r.at_ms), user=r.user, action=r.action, target=r.target,
+        ApiActionOut(id=r.id, at=at(r.at_ms), user=r.user, action=r.action, target=r.target,
                  detail=r.detail)
         for r in rows
     ]  # fmt: skip

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from villagewatch.edge.vision.gauge import GaugeReader, GaugeReading
     from villagewatch.edge.vision.occupancy import SpaceOccupancy, SpaceState
 
-__all__ = ["CameraPipeline", "Evidence", "Output"]
+__all__ = ["CameraPipeline", "EvidenceSnapshot", "Output"]
 
 log = logging.getLogger(__name__)
 U8 = npt.NDArray[np.uint8]
@@ -36,7 +36,7 @@ _FPS_EVERY_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
-class Evidence:
+class EvidenceSnapshot:
     """A snapshot for the outbox's evidence lane, referenced by an event's ``evidence``."""
 
     id: str
@@ -49,7 +49,7 @@ class Output:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     telemetry: list[dict[str, Any]] = field(default_factory=list)
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[EvidenceSnapshot] = field(default_factory=list)
     spaces: dict[str, bool] = field(default_factory=dict)
     """Occupied per space id, when the spaces were looked at in this frame."""
 
@@ -178,7 +178,9 @@ class CameraPipeline:
             event["covered_fraction"] = round(min(1.0, f.covered_fraction), 4)
         if not f.cleared:
             label = f"{f.detection.replace('_', ' ')} {f.zone.zone.id} {f.dwell_s / 60:.0f} min"
-            ev = Evidence(evidence_id(), evidence_jpeg(frame_bgr, scene, f.zone, box, label))
+            ev = EvidenceSnapshot(
+                evidence_id(), evidence_jpeg(frame_bgr, scene, f.zone, box, label)
+            )
             out.evidence.append(ev)
             event["evidence"] = ev.id
         out.events.append(event)
