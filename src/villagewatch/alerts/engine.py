@@ -21,15 +21,11 @@ from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.routing import Router
 from villagewatch.alerts.store import AlertStore
 from villagewatch.config import AlertsSettings, Deployment
+from villagewatch.db.transition_log import open_transition_log
 from villagewatch.errors import StoreUnavailable
 from villagewatch.runtime.steadyclock import SteadyClock
 from villagewatch.runtime.waiting import sleep_or_stop
-from villagewatch.transitions import (
-    LoggedTransition,
-    TransitionLog,
-    UnreadableTransition,
-    open_transition_log,
-)
+from villagewatch.transitions import LoggedTransition, TransitionLog, UnreadableTransition
 
 __all__ = ["AlertEngine", "notifier_for"]
 

@@ -1,8 +1,10 @@
 """SQLite files as villagewatch uses them: one opener, one writer, readers that never wait.
 
 Every SQLite file of the project (alerts, users, registry, detect's state, the
-embedded reading store) is opened as a :class:`SQLiteFile`, and nothing else
-calls ``sqlite3.connect`` on them. The convention, the same for all:
+embedded reading store) is opened as a :class:`SQLiteFile` by the store that owns it,
+and another role that only reads it (the alert engine reading detect's transitions)
+opens it with :func:`connect_reader`; nothing else calls ``sqlite3.connect`` on them.
+The convention, the same for all:
 
 - **Pragmas**: ``journal_mode=WAL`` and ``synchronous=FULL`` (a commit is on
   disk, even across a power cut); ``foreign_keys`` where the store asks.
@@ -43,6 +45,7 @@ __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
     "SQLITE_METRICS",
     "SQLiteFile",
+    "connect_reader",
     "write_transaction",
 ]
 
@@ -100,6 +103,25 @@ def write_transaction(
             raise _unavailable(exc, what, "write") from exc
         raise
     return result
+
+
+def connect_reader(
+    path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, rows: bool = False
+) -> sqlite3.Connection:
+    """A read connection (``query_only``) to a file another store owns and migrates: never
+    migrated here, safe from any thread; ``rows`` gives :class:`sqlite3.Row` rows. Raises
+    :class:`sqlite3.OperationalError` as ``sqlite3.connect`` does."""
+    conn = sqlite3.connect(
+        path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
+    )
+    try:
+        conn.execute("PRAGMA query_only=ON")  # a read that tries to write is a bug
+    except sqlite3.Error:
+        conn.close()
+        raise
+    if rows:
+        conn.row_factory = sqlite3.Row
+    return conn
 
 
 class SQLiteFile:
@@ -224,8 +246,9 @@ class SQLiteFile:
             if self._readers:
                 return self._readers.pop()
         try:
-            conn = self._connect()
-            conn.execute("PRAGMA query_only=ON")  # a read that tries to write is a bug
+            conn = connect_reader(
+                self._path, busy_timeout_s=self._timeout_s, rows=self._row_factory is not None
+            )
         except sqlite3.OperationalError as exc:
             raise _unavailable(exc, self.name, "read") from exc
         return conn

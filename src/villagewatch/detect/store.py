@@ -29,9 +29,10 @@ import orjson
 from villagewatch.contract import DeadLetter, RejectReason
 from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import SQLiteFile
+from villagewatch.db.transition_log import SQLiteTransitionLog
 from villagewatch.errors import StoreUnavailable
 from villagewatch.runtime.waiting import sleep_or_stop
-from villagewatch.transitions import SQLiteTransitionLog, Transition
+from villagewatch.transitions import Transition
 
 __all__ = [
     "DEAD_LETTERS_KEPT",

@@ -3,23 +3,21 @@
 Detect appends each transition it decides to a :class:`TransitionLog` in the
 same transaction as the detector state behind it; the alert engine reads the
 log after its cursor and turns what it reads into alerts. Both sides import
-this package and nothing of each other. The log today is a table of detect's
-SQLite file (:class:`SQLiteTransitionLog`); a log that crosses the network
-would implement the same protocol.
+this package and nothing of each other; it imports nothing of villagewatch. The log
+today is a table of detect's SQLite file
+(:class:`villagewatch.db.transition_log.SQLiteTransitionLog`); a log that crosses the
+network would implement the same protocol.
 """
 
 from villagewatch.transitions.log import LoggedTransition, TransitionLog, UnreadableTransition
 from villagewatch.transitions.model import AlertKey, Severity, Transition, transition_id
-from villagewatch.transitions.sqlite import SQLiteTransitionLog, open_transition_log
 
 __all__ = [
     "AlertKey",
     "LoggedTransition",
-    "SQLiteTransitionLog",
     "Severity",
     "Transition",
     "TransitionLog",
     "UnreadableTransition",
-    "open_transition_log",
     "transition_id",
 ]

@@ -10,16 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from villagewatch.db.transition_log import SQLiteTransitionLog, open_transition_log
 from villagewatch.detect.store import DetectStore
 from villagewatch.transitions import (
     AlertKey,
     LoggedTransition,
     Severity,
-    SQLiteTransitionLog,
     Transition,
     TransitionLog,
     UnreadableTransition,
-    open_transition_log,
     transition_id,
 )
 

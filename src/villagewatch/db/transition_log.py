@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from villagewatch.db.sqlite import connect_reader
 from villagewatch.errors import StoreUnavailable
 from villagewatch.transitions.log import LoggedTransition, UnreadableTransition
 from villagewatch.transitions.model import AlertKey, Severity, Transition, transition_id
@@ -73,7 +74,7 @@ def open_transition_log(path: Path) -> Iterator[SQLiteTransitionLog]:
     closed on leaving; :class:`StoreUnavailable` when it cannot be opened."""
     where = f"detect's transitions in {path}"
     try:
-        conn = sqlite3.connect(path, timeout=10)
+        conn = connect_reader(path, busy_timeout_s=10)
     except sqlite3.OperationalError as exc:
         raise StoreUnavailable(f"cannot read {where}: {exc}") from exc
     try:
