@@ -274,9 +274,11 @@ def make_client(
     """A configured (not yet connected) client and the CONNECT properties to use with it
     (``fast=False``: the stock-paho fallback, see :class:`FastClient`).
 
-    It signs in as ``settings.login(client_id)`` says: with ``mqtt.credentials_dir``, as its
-    client id (the shipped broker binds client ids to user names, so no other credential can
-    take this client's session over).
+    It never reconnects by itself: :class:`~villagewatch.mqtt.AsyncLink` or the edge link
+    does, waiting what :class:`~villagewatch.runtime.backoff.Backoff` says. It signs in as
+    ``settings.login(client_id)`` says: with ``mqtt.credentials_dir``, as its client id (the
+    shipped broker binds client ids to user names, so no other credential can take this
+    client's session over). Building it reads the password and TLS files.
     """
     v5 = settings.protocol == "5"
     client = FastClient(
@@ -285,6 +287,9 @@ def make_client(
         protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
         clean_session=None if v5 else not persistent,
         manual_ack=manual_ack,
+        # reconnecting is the owner's, with the one retry policy (runtime.backoff): a client
+        # run by ``loop_start`` stops at a lost connection instead of trying paho's schedule
+        reconnect_on_failure=False,
         fast=fast,
     )
     login = settings.login(client_id)
@@ -297,7 +302,6 @@ def make_client(
             certfile=str(settings.tls.cert_file) if settings.tls.cert_file else None,
             keyfile=str(settings.tls.key_file) if settings.tls.key_file else None,
         )
-    client.reconnect_delay_set(min_delay=1, max_delay=30)
     props: Properties | None = None
     if v5:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]

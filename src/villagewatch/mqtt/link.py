@@ -7,9 +7,16 @@ rest lost in hand-overs. :class:`AsyncLink` instead registers the client's
 socket with the event loop (paho's "external loop" callbacks): reads, writes
 and keepalive all run in the loop's thread, as aiomqtt does.
 
-It also owns reconnecting (paho only does that in its own loop): capped,
-jittered backoff, reset once a connection has lasted a while; and it can pause
-reading — TCP then pushes back on the broker — while the consumer is full.
+It also owns reconnecting (paho only does that in its own loop, and
+``make_client`` turns that off): :class:`~villagewatch.runtime.backoff.Backoff`,
+reset once a connection has lasted a while; and it can pause reading — TCP then
+pushes back on the broker — while the consumer is full.
+
+The client is built by the ``new_client`` function it is given, at :meth:`AsyncLink.open`
+(or when :meth:`AsyncLink.run` starts), never in the constructor: building one reads the
+broker password and TLS files, and a service's constructor does no I/O. One client lasts
+the link's life; paho keeps its unacknowledged QoS 1 messages and sends them again after
+a reconnect.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ import contextlib
 import logging
 import ssl
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import paho.mqtt.client as paho
 from paho.mqtt.properties import Properties
@@ -27,7 +35,7 @@ from paho.mqtt.properties import Properties
 from villagewatch.runtime.backoff import Backoff
 from villagewatch.runtime.waiting import first, sleep_or_stop
 
-__all__ = ["AsyncLink"]
+__all__ = ["AsyncLink", "NewClient"]
 
 log = logging.getLogger(__name__)
 
@@ -36,52 +44,77 @@ _STABLE_S = 30.0
 """A connection that lasted this long resets the reconnect backoff."""
 
 
-class AsyncLink:
-    """Connects ``client`` from within the running event loop and keeps it connected."""
+C = TypeVar("C", bound=paho.Client)
+
+NewClient = Callable[[], tuple[C, Properties | None]]
+"""Builds a configured, unconnected client and its CONNECT properties (``make_client`` plus
+the owner's callbacks)."""
+
+
+class AsyncLink(Generic[C]):
+    """Connects a client from within the running event loop and keeps it connected."""
 
     def __init__(
         self,
-        client: paho.Client,
+        new_client: NewClient[C],
         *,
         host: str,
         port: int,
         keepalive: int,
         clean_start: bool = False,
-        properties: Properties | None = None,
         retry_initial_s: float = 1.0,
         retry_max_s: float = 60.0,
     ) -> None:
-        self._client = client
+        self._new_client = new_client
+        self._built: tuple[C, Properties | None] | None = None
         self._host, self._port = host, port
         self._keepalive = keepalive
         self._clean_start = clean_start
-        self._properties = properties
         self._backoff = Backoff(initial_s=retry_initial_s, max_s=retry_max_s)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sock: Any = None
         self._closed = asyncio.Event()
         self._paused = False
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_register_write
-        client.on_socket_unregister_write = self._on_unregister_write
+
+    def open(self) -> C:
+        """Build the client (reading the broker password and TLS files); once — later calls
+        return the same client. Raises what ``new_client`` raises (ConfigError)."""
+        if self._built is None:
+            client, properties = self._new_client()
+            client.on_socket_open = self._on_socket_open
+            client.on_socket_close = self._on_socket_close
+            client.on_socket_register_write = self._on_register_write
+            client.on_socket_unregister_write = self._on_unregister_write
+            self._built = client, properties
+        return self._built[0]
+
+    @property
+    def client(self) -> C:
+        """The link's client; :meth:`open` (or :meth:`run`) first."""
+        if self._built is None:
+            raise RuntimeError("AsyncLink.open() must come first")
+        return self._built[0]
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Stay connected until ``stop`` is set; then disconnect cleanly (pending writes first)."""
+        """Stay connected until ``stop`` is set; then disconnect cleanly (pending writes first).
+        Opens the link first if :meth:`open` was not called."""
+        self.open()
+        assert self._built is not None
+        client, properties = self._built
         loop = self._loop = asyncio.get_running_loop()
-        self._client.connect_async(
+        client.connect_async(
             self._host,
             self._port,
             keepalive=self._keepalive,
             clean_start=self._clean_start,
-            properties=self._properties,
+            properties=properties,
         )
         try:
             while not stop.is_set():
                 self._closed.clear()
                 try:
                     # the TCP (and TLS) handshake blocks: not on the loop's thread
-                    await loop.run_in_executor(None, self._client.reconnect)
+                    await loop.run_in_executor(None, client.reconnect)
                 except (OSError, ssl.SSLError, ValueError) as exc:
                     delay = self._backoff.next_delay()
                     log.warning(
@@ -119,17 +152,17 @@ class AsyncLink:
     async def _disconnect(self) -> None:
         if self._sock is None:
             return
-        self._client.disconnect()  # queued after any pending PUBACKs, so those go out first
+        self.client.disconnect()  # queued after any pending PUBACKs, so those go out first
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closed.wait(), timeout=5)
 
     async def _misc(self) -> None:
         while True:
             await asyncio.sleep(_MISC_INTERVAL_S)
-            self._client.loop_misc()  # keepalive pings, and noticing a dead broker
+            self.client.loop_misc()  # keepalive pings, and noticing a dead broker
 
     def _readable(self) -> None:
-        self._client.loop_read()
+        self.client.loop_read()
         sock = self._sock
         # TLS may hold decrypted bytes the OS socket no longer signals
         if isinstance(sock, ssl.SSLSocket) and sock.pending() and self._loop is not None:
