@@ -34,7 +34,6 @@ Together these drain the same session at ~100,000 messages/s.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import ssl
 import struct
@@ -51,7 +50,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from villagewatch.config import MqttSettings, read_secret
 
-__all__ = ["FastClient", "FastMessageHandler", "close_threaded", "make_client"]
+__all__ = ["FastClient", "FastMessageHandler", "make_client"]
 
 log = logging.getLogger(__name__)
 
@@ -287,8 +286,9 @@ def make_client(
         protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
         clean_session=None if v5 else not persistent,
         manual_ack=manual_ack,
-        # reconnecting is the owner's, with the one retry policy (runtime.backoff): a client
-        # run by ``loop_start`` stops at a lost connection instead of trying paho's schedule
+        # reconnecting is the owner's, with the one retry policy (runtime.backoff): were a
+        # client ever run by paho's own loop, it would stop at a lost connection rather than
+        # retry on paho's schedule
         reconnect_on_failure=False,
         fast=fast,
     )
@@ -310,19 +310,3 @@ def make_client(
         if receive_maximum is not None:
             props.ReceiveMaximum = receive_maximum
     return client, props
-
-
-def close_threaded(client: paho.Client) -> None:
-    """Disconnect a client run by ``loop_start``, stop its thread and close its sockets now.
-
-    paho leaves the connection open when the thread stops before it sent the DISCONNECT, and
-    keeps ``loop_start``'s wake-up socket pair until the client is garbage collected; an agent
-    that makes a client per connection attempt would otherwise hold them until then.
-    """
-    with contextlib.suppress(Exception):
-        client.disconnect()
-    client.loop_stop()
-    reset: Callable[[], None] | None = getattr(client, "_reset_sockets", None)
-    if reset is not None:
-        with contextlib.suppress(OSError):
-            reset()

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.detect.test_engine_faults import VILLAGE
 from villagewatch.config import Deployment, load_deployment
 from villagewatch.detect.service import DetectService
 from villagewatch.detect.store import DetectStore
 from villagewatch.errors import ConfigError
 from villagewatch.ingest.service import IngestService
 from villagewatch.store.sqlite import SQLiteStore
-
-from ..detect.test_engine_faults import VILLAGE
 
 
 def deployment_whose_password_is_gone(directory: Path) -> Deployment:
@@ -40,7 +39,7 @@ def test_an_ingester_is_built_without_its_password_and_refuses_to_start(tmp_path
         store = SQLiteStore(tmp_path / "ingest.db")
         try:
             service = IngestService(deployment=deployment, store=store)
-            with pytest.raises(ConfigError, match="mqtt.password"):
+            with pytest.raises(ConfigError, match=r"mqtt\.password"):
                 await service.run(asyncio.Event())
         finally:
             await store.close()
@@ -55,7 +54,7 @@ def test_a_detector_is_built_without_its_password_and_refuses_to_open(tmp_path: 
         store = DetectStore(tmp_path / "detect.db")
         try:
             service = DetectService(deployment=deployment, store=store)
-            with pytest.raises(ConfigError, match="mqtt.password"):
+            with pytest.raises(ConfigError, match=r"mqtt\.password"):
                 await service.open()
         finally:
             await store.close()
