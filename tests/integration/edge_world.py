@@ -22,7 +22,8 @@ from paho.mqtt.properties import Properties
 from villagewatch.config import MqttSettings
 from villagewatch.edge.measurement import Emit, Measurement
 from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
-from villagewatch.mqtt import close_threaded
+
+from .helpers import close_threaded
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +18,6 @@ import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from villagewatch.mqtt import close_threaded
 from villagewatch_dev.servers import free_port
 
 T = TypeVar("T")
@@ -327,3 +327,20 @@ def distinct_and_points(influx: Any, db: str) -> tuple[int, int]:
         db=db,
     )
     return sum(int(r["seqs"]) for r in rows), sum(int(r["points"]) for r in rows)
+
+
+def close_threaded(client: paho.Client) -> None:
+    """Disconnect a test's client run by ``loop_start``, stop its thread and close its sockets
+    now (villagewatch's own clients run in the event loop, ``mqtt.ClientInLoop``).
+
+    paho leaves the connection open when the thread stops before it sent the DISCONNECT, and
+    keeps ``loop_start``'s wake-up socket pair until the client is garbage collected; a test
+    that makes many clients would otherwise hold them until then.
+    """
+    with contextlib.suppress(Exception):
+        client.disconnect()
+    client.loop_stop()
+    reset: Callable[[], None] | None = getattr(client, "_reset_sockets", None)
+    if reset is not None:
+        with contextlib.suppress(OSError):
+            reset()

@@ -30,11 +30,10 @@ from typer.testing import CliRunner
 
 from tests.faults import Campaign
 from villagewatch.cli import app
-from villagewatch.mqtt import close_threaded
 from villagewatch_dev.servers import Mosquitto, TlsFiles, free_port, make_test_tls
 from villagewatch_dev.testing import TINY_JPEG
 
-from .helpers import IngesterProcess, wait_until
+from .helpers import IngesterProcess, close_threaded, wait_until
 
 pytestmark = pytest.mark.campaign
 

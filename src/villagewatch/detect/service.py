@@ -40,7 +40,7 @@ from villagewatch.detect.sources import data_folders, decoder_for
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors.events import RegisteredCredential
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
-from villagewatch.mqtt import AsyncLink, make_client
+from villagewatch.mqtt import AsyncLink, FastClient, make_client
 from villagewatch.registry import RegistryStore
 from villagewatch.runtime.backoff import Backoff
 from villagewatch.runtime.diskspace import export_free_space, measure_filesystems
@@ -98,23 +98,11 @@ class DetectService:
         self._registry_generation: int | None = None
         self._registry_poll_s = settings.registry.poll_s
         self._decoder = decoder_for(deployment, self._villages)
-        self._client, props = make_client(
-            self._mqtt,
-            client_id=det.client_id,
-            persistent=True,
-            session_expiry_s=det.session_expiry_s,
-            receive_maximum=det.receive_maximum,
-            manual_ack=True,
-        )
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_fast_message = self._on_message
         self._link = AsyncLink(
-            self._client,
+            self._new_client,
             host=self._mqtt.host,
             port=self._mqtt.port,
             keepalive=self._mqtt.keepalive_s,
-            properties=props,
         )
         self._generation = 0
         self._pending: list[Transition] = []
@@ -126,8 +114,10 @@ class DetectService:
         self.connected = asyncio.Event()
 
     async def open(self) -> None:
-        """Restore the saved detector states and load the rental registry (seeding it from the
-        village files); once, before :meth:`run`."""
+        """Build the MQTT client (raises ConfigError when the broker password or TLS files
+        cannot be read), restore the saved detector states and load the rental registry
+        (seeding it from the village files); once, before :meth:`run`."""
+        self._link.open()
         restored = self.engine.restore(
             await asyncio.to_thread(self._store.load_states),
             now_ms=self.clock.now_ms(), max_ahead_ms=self._max_ahead_ms,
@@ -169,6 +159,22 @@ class DetectService:
                 await flushing  # the last commit, then the last acks
                 link_stop.set()
                 await link
+
+    def _new_client(self) -> tuple[FastClient, Properties | None]:
+        """Detect's persistent session (reads the password and TLS files)."""
+        det = self._settings
+        client, props = make_client(
+            self._mqtt,
+            client_id=det.client_id,
+            persistent=True,
+            session_expiry_s=det.session_expiry_s,
+            receive_maximum=det.receive_maximum,
+            manual_ack=True,
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_fast_message = self._on_message
+        return client, props
 
     # --- messages (event loop thread) -------------------------------------------
 
@@ -277,7 +283,7 @@ class DetectService:
             self.metrics.transitions.labels(t.action).inc()
             log.info("%s %s: %s", t.action, t.key, t.message)
         generation = self._generation
-        self._client.ack_many(mid for mid, gen in acks if gen == generation)
+        self._link.client.ack_many(mid for mid, gen in acks if gen == generation)
 
     async def _tick(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

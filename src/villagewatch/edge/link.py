@@ -1,5 +1,9 @@
 """The agent's MQTT connection to the centre: one fresh paho client per connection.
 
+Each client is driven by a :class:`~villagewatch.mqtt.ClientInLoop` in the agent's event
+loop, like every villagewatch client; unlike :class:`~villagewatch.mqtt.AsyncLink` (one
+client for the link's life), the edge link builds a new one for every connection.
+
 MQTT 5 (or 3.1.1), QoS 1, TLS and a per-agent user from the settings. On every
 connect the agent's **birth** (retained ``online`` status listing its devices) is
 published and its ``…/config`` topic subscribed (the retained desired config arrives at
@@ -12,8 +16,9 @@ so a refused publish is not taken for a delivered one (``refusals.py``). A messa
 the Maximum Packet Size the broker announced is not sent at all (:class:`TooLargeForBroker`):
 the broker would drop the connection over it, and the agent would send it again forever.
 
-Reconnecting waits a jittered, doubling delay capped at 60 s — but a cheap TCP
-probe every 2 s cuts the wait short as soon as the broker answers again.
+Reconnecting waits what :class:`~villagewatch.runtime.backoff.Backoff` says (a jittered,
+doubling delay capped at 60 s) — but a cheap TCP probe every 2 s cuts the wait short as soon
+as the broker answers again.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -32,7 +38,7 @@ from villagewatch.config import MqttSettings
 from villagewatch.contract import Channel, encode_status, topic_for
 from villagewatch.edge.refusals import refusal_of
 from villagewatch.errors import VillagewatchError
-from villagewatch.mqtt import close_threaded, make_client
+from villagewatch.mqtt import ClientInLoop, FastClient, make_client
 from villagewatch.runtime.backoff import Backoff
 from villagewatch.runtime.waiting import first, sleep_or_stop
 
@@ -116,13 +122,12 @@ class EdgeLink:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             lost = asyncio.Event()
-            client = self._new_client(loop, lost)
+            conn = self._new_connection(loop, lost)
             try:
-                await loop.run_in_executor(None, self._connect, client)
-                client.loop_start()
+                await conn.connect()
                 await asyncio.wait_for(self.connected.wait(), _CONNECT_TIMEOUT_S)
-            except (OSError, TimeoutError, ValueError) as exc:
-                self._drop(client)
+            except (OSError, ssl.SSLError, TimeoutError, ValueError) as exc:
+                await conn.disconnect()
                 delay = self._backoff.next_delay()
                 log.warning(
                     "Cannot reach the broker %s:%d (%s); retrying within %.0f s",
@@ -132,18 +137,18 @@ class EdgeLink:
                 await self._wait_or_probe(stop, delay, probe=isinstance(exc, OSError))
                 continue
             started = time.monotonic()
-            self._client = client
+            self._client = conn.client
             log.info("Connected to %s:%d", self._mqtt.host, self._mqtt.port)
             self._birth()
             self._on_up()
             await first(stop.wait(), lost.wait())
             if stop.is_set():
-                self._say_goodbye(client)
+                self._say_goodbye(conn.client)
             self.connected.clear()
             self._client = None
             self._own.clear()  # a new client numbers its messages anew
             self._on_down()
-            self._drop(client)
+            await conn.disconnect()
             if not stop.is_set():
                 if time.monotonic() - started > 30:
                     self._backoff.reset()
@@ -159,35 +164,43 @@ class EdgeLink:
             devices=self._devices,
         )  # fmt: skip
 
-    def _new_client(self, loop: asyncio.AbstractEventLoop, lost: asyncio.Event) -> paho.Client:
+    def _new_connection(
+        self, loop: asyncio.AbstractEventLoop, lost: asyncio.Event
+    ) -> ClientInLoop[FastClient]:
+        """A fresh client (its callbacks run in the event loop) for one connection."""
         client, props = make_client(self._mqtt, client_id=self._agent, persistent=False)
-        self._props = props
         client.max_inflight_messages_set(self._max_inflight)
         client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
 
+        # paho's callbacks run in the event loop (ClientInLoop); what they start is put after
+        # them, so that the agent's reaction (an ack frees an outbox slot and the next record
+        # is published) never runs inside paho's own packet handling
         def on_connect(c: paho.Client, _u: Any, _f: Any, reason: Any, props: Any = None) -> None:
             if not getattr(reason, "is_failure", False):
                 self._max_packet = getattr(props, "MaximumPacketSize", None)
                 c.subscribe(self.config_topic, qos=1)  # retained: the desired config comes now
-                loop.call_soon_threadsafe(self.connected.set)
+                loop.call_soon(self.connected.set)
             else:
                 log.error("The broker refused the connection: %s", reason)
 
         def on_disconnect(*_args: Any) -> None:
-            loop.call_soon_threadsafe(lost.set)
+            loop.call_soon(lost.set)
 
         def on_publish(_c: Any, _u: Any, mid: int, reason: Any = None, _p: Any = None) -> None:
-            loop.call_soon_threadsafe(self._acked, mid, int(getattr(reason, "value", 0)))
+            loop.call_soon(self._acked, mid, int(getattr(reason, "value", 0)))
 
         def on_message(_c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
             if msg.topic == self.config_topic:
-                loop.call_soon_threadsafe(self._on_config, bytes(msg.payload))
+                loop.call_soon(self._on_config, bytes(msg.payload))
 
         client.on_connect = on_connect
         client.on_message = on_message
         client.on_disconnect = on_disconnect
         client.on_publish = on_publish
-        return client
+        return ClientInLoop(
+            client, host=self._mqtt.host, port=self._mqtt.port, keepalive=self._mqtt.keepalive_s,
+            clean_start=True, properties=props,
+        )  # fmt: skip
 
     def _acked(self, mid: int, code: int) -> None:
         self.last_ack_s = time.time()
@@ -200,21 +213,12 @@ class EdgeLink:
             self._told.add((topic, refusal.reason))
             log.warning("The broker refused the agent's own %s: %s", topic, refusal.says)
 
-    def _connect(self, client: paho.Client) -> None:
-        client.connect(
-            self._mqtt.host, self._mqtt.port, keepalive=self._mqtt.keepalive_s,
-            clean_start=True, properties=self._props,
-        )  # fmt: skip
-
     def _birth(self) -> None:
         self.publish_own(self.status_topic, self._status("online"), retain=True)
 
     def _say_goodbye(self, client: paho.Client) -> None:
         """A clean stop: the offline status ourselves (a clean disconnect sends no will)."""
         client.publish(self.status_topic, self._status("offline"), qos=1, retain=True)
-
-    def _drop(self, client: paho.Client) -> None:
-        close_threaded(client)
 
     async def _wait_or_probe(
         self, stop: asyncio.Event, delay: float, *, probe: bool = True

@@ -49,7 +49,7 @@ from villagewatch.ingest.evidence import EvidenceMessage, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
-from villagewatch.mqtt import AsyncLink, make_client
+from villagewatch.mqtt import AsyncLink, FastClient, make_client
 from villagewatch.runtime.diskspace import export_free_space
 from villagewatch.runtime.metrics_http import metrics_served
 from villagewatch.runtime.steadyclock import SteadyClock
@@ -88,28 +88,14 @@ class IngestService:
             max_bytes=ing.max_message_bytes,
             time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
         )
-        self._client, connect_props = make_client(
-            self._mqtt,
-            client_id=ing.client_id,
-            persistent=True,
-            session_expiry_s=ing.session_expiry_s,
-            receive_maximum=ing.receive_maximum,
-            manual_ack=True,
-        )
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_fast_message = self._on_fast_message
-        self._client.on_retained = self._clear_retained
         self._retaining: set[str] = set()
         """Devices already reported as retaining evidence (once each, then only counted)."""
         self._link = AsyncLink(
-            self._client,
+            self._new_client,
             host=self._mqtt.host,
             port=self._mqtt.port,
             keepalive=self._mqtt.keepalive_s,
             clean_start=False,
-            properties=connect_props,
         )
         self._intake = Intake(
             max_messages=ing.batch_max_messages,
@@ -126,7 +112,10 @@ class IngestService:
         self.connected = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Ingest until ``stop`` is set; then write and acknowledge what was accepted, and leave."""
+        """Ingest until ``stop`` is set; then write and acknowledge what was accepted, and leave.
+        Raises ConfigError, before anything else, when the broker password or TLS files
+        cannot be read."""
+        self._link.open()
         writer = BatchWriter(
             store=self._store,
             intake=self._intake,
@@ -159,6 +148,24 @@ class IngestService:
                     await link
         finally:
             log.info("Ingester stopped; everything acknowledged was written")
+
+    def _new_client(self) -> tuple[FastClient, Properties | None]:
+        """The ingester's persistent session (reads the password and TLS files)."""
+        ing = self._ingest
+        client, connect_props = make_client(
+            self._mqtt,
+            client_id=ing.client_id,
+            persistent=True,
+            session_expiry_s=ing.session_expiry_s,
+            receive_maximum=ing.receive_maximum,
+            manual_ack=True,
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_fast_message = self._on_fast_message
+        client.on_retained = self._clear_retained
+        return client, connect_props
 
     # --- paho callbacks (event loop thread) ------------------------------------
 
@@ -303,7 +310,7 @@ class IngestService:
         topic = topic_bytes.decode("utf-8", "replace")
         if not payload or not _is_evidence(topic):
             return
-        self._client.publish(topic, b"", qos=0, retain=True)
+        self._link.client.publish(topic, b"", qos=0, retain=True)
         self.metrics.retained_cleared.inc()
         device = topic.split("/", 4)[3]
         if device not in self._retaining and len(self._retaining) < len(self._devices):
@@ -325,7 +332,7 @@ class IngestService:
     def _acknowledge(self, acks: list[tuple[int, int]]) -> None:
         generation = self._generation
         mids = [mid for mid, gen in acks if gen == generation]
-        self._client.ack_many(mids)
+        self._link.client.ack_many(mids)
         if len(mids) < len(acks):
             log.info(
                 "%d acks belong to an earlier connection; the broker redelivers those messages",

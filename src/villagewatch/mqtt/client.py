@@ -34,7 +34,6 @@ Together these drain the same session at ~100,000 messages/s.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import ssl
 import struct
@@ -51,7 +50,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from villagewatch.config import MqttSettings, read_secret
 
-__all__ = ["FastClient", "FastMessageHandler", "close_threaded", "make_client"]
+__all__ = ["FastClient", "FastMessageHandler", "make_client"]
 
 log = logging.getLogger(__name__)
 
@@ -274,9 +273,11 @@ def make_client(
     """A configured (not yet connected) client and the CONNECT properties to use with it
     (``fast=False``: the stock-paho fallback, see :class:`FastClient`).
 
-    It signs in as ``settings.login(client_id)`` says: with ``mqtt.credentials_dir``, as its
-    client id (the shipped broker binds client ids to user names, so no other credential can
-    take this client's session over).
+    It never reconnects by itself: :class:`~villagewatch.mqtt.AsyncLink` or the edge link
+    does, waiting what :class:`~villagewatch.runtime.backoff.Backoff` says. It signs in as
+    ``settings.login(client_id)`` says: with ``mqtt.credentials_dir``, as its client id (the
+    shipped broker binds client ids to user names, so no other credential can take this
+    client's session over). Building it reads the password and TLS files.
     """
     v5 = settings.protocol == "5"
     client = FastClient(
@@ -285,6 +286,10 @@ def make_client(
         protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
         clean_session=None if v5 else not persistent,
         manual_ack=manual_ack,
+        # reconnecting is the owner's, with the one retry policy (runtime.backoff): were a
+        # client ever run by paho's own loop, it would stop at a lost connection rather than
+        # retry on paho's schedule
+        reconnect_on_failure=False,
         fast=fast,
     )
     login = settings.login(client_id)
@@ -297,7 +302,6 @@ def make_client(
             certfile=str(settings.tls.cert_file) if settings.tls.cert_file else None,
             keyfile=str(settings.tls.key_file) if settings.tls.key_file else None,
         )
-    client.reconnect_delay_set(min_delay=1, max_delay=30)
     props: Properties | None = None
     if v5:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -306,19 +310,3 @@ def make_client(
         if receive_maximum is not None:
             props.ReceiveMaximum = receive_maximum
     return client, props
-
-
-def close_threaded(client: paho.Client) -> None:
-    """Disconnect a client run by ``loop_start``, stop its thread and close its sockets now.
-
-    paho leaves the connection open when the thread stops before it sent the DISCONNECT, and
-    keeps ``loop_start``'s wake-up socket pair until the client is garbage collected; an agent
-    that makes a client per connection attempt would otherwise hold them until then.
-    """
-    with contextlib.suppress(Exception):
-        client.disconnect()
-    client.loop_stop()
-    reset: Callable[[], None] | None = getattr(client, "_reset_sockets", None)
-    if reset is not None:
-        with contextlib.suppress(OSError):
-            reset()

@@ -1,12 +1,12 @@
 """Smart locks and SOS buttons from a Zigbee2MQTT bridge on the site's local broker.
 
 The driver subscribes to ``<base_topic>/<friendly_name>`` of each configured device (again
-after every reconnect) with a paho client from the one factory (``mqtt.make_client``), whose
-network loop runs in its own thread (``loop_start``) and reconnects by itself. Each message is
-handed to the event loop with ``call_soon_threadsafe``, in arrival order, and normalised there
-by :class:`Zigbee2MqttNormaliser` (the rules are in ``zigbee2mqtt_payloads``). A lock's state
-change waits up to ``merge_s`` for the action that names who unlocked it, so such an event
-leaves up to that much later; at stop, what still waits is emitted.
+after every reconnect) with a paho client from the one factory (``mqtt.make_client``), kept
+connected by an :class:`~villagewatch.mqtt.AsyncLink` in the agent's event loop (its
+reconnects wait what ``runtime.backoff`` says). Each message is normalised as it is read, in
+arrival order, by :class:`Zigbee2MqttNormaliser` (the rules are in ``zigbee2mqtt_payloads``).
+A lock's state change waits up to ``merge_s`` for the action that names who unlocked it, so
+such an event leaves up to that much later; at stop, what still waits is emitted.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from villagewatch.config.paths import PasswordFile
 from villagewatch.contract import StrictModel
 from villagewatch.edge.drivers.zigbee2mqtt_payloads import BridgedDevice, Zigbee2MqttNormaliser
 from villagewatch.edge.measurement import Emit
-from villagewatch.mqtt import make_client
+from villagewatch.mqtt import AsyncLink, make_client
 from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["BridgedDevice", "Zigbee2Mqtt", "Zigbee2MqttConfig"]
@@ -87,29 +87,31 @@ class Zigbee2Mqtt:
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Follow the bridge until ``stop``; the broker may come and go meanwhile."""
-        loop = asyncio.get_running_loop()
-
-        def deliver(topic: str, payload: bytes | bytearray) -> None:  # on the event loop
-            name = self._names.get(topic)
-            if name is not None:
-                for m in self.normaliser.feed(name, payload, self._clock()):
-                    emit(m)
 
         def on_message(_c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
-            loop.call_soon_threadsafe(deliver, msg.topic, msg.payload)
-
-        client = self._client()
-        client.on_message = on_message
-        client.connect_async(self.cfg.host, self.cfg.port, keepalive=30)
-        client.loop_start()
-        try:
-            while not await sleep_or_stop(stop, _FLUSH_EVERY_S):
-                for m in self.normaliser.flush(self._clock()):
+            name = self._names.get(msg.topic)  # read in the event loop, by the link
+            if name is not None:
+                for m in self.normaliser.feed(name, msg.payload, self._clock()):
                     emit(m)
+
+        def new_client() -> tuple[paho.Client, None]:
+            client = self._client()
+            client.on_message = on_message
+            return client, None
+
+        cfg = self.cfg
+        link = AsyncLink(new_client, host=cfg.host, port=cfg.port, keepalive=30, retry_max_s=30)
+        link_stop = asyncio.Event()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(link.run(link_stop))
+                try:
+                    while not await sleep_or_stop(stop, _FLUSH_EVERY_S):
+                        for m in self.normaliser.flush(self._clock()):
+                            emit(m)
+                finally:
+                    link_stop.set()
         finally:
-            client.disconnect()
-            await asyncio.to_thread(client.loop_stop)
-            await asyncio.sleep(0)  # run the deliveries the network thread queued last
             for m in self.normaliser.flush(self._clock(), everything=True):
                 emit(m)
 
