@@ -35,7 +35,7 @@ from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
 from villagewatch.alerts.channels import build_channel
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.routing import Router
-from villagewatch.alerts.sender import Sender
+from villagewatch.alerts.sender import NotificationSender
 from villagewatch.config import AlertsSettings, Village
 from villagewatch.config.teams import ChannelSettings, WebhookChannel
 from villagewatch.transitions import AlertKey, Severity, Transition
@@ -130,7 +130,7 @@ def run_storm(count: int, seconds: int) -> None:
                 channels = {
                     c: build_channel(c, cfg, client) for c, cfg in settings.channels.items()
                 }
-                sender = Sender(store=store, channels=channels, now_ms=lambda: now[0],
+                sender = NotificationSender(store=store, channels=channels, now_ms=lambda: now[0],
                                 monotonic=lambda: now[0] / 1000)  # fmt: skip
                 i = 0
                 for second in range(seconds + 600):  # the storm, then ten quiet minutes

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import math
 import random
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -47,6 +47,7 @@ import psutil
 from mqttload import publish  # bench/ is on sys.path: this file runs as a script
 from villagewatch.config import load_deployment
 from villagewatch.contract import Channel, DeadLetter, Decoded, encode_items, topic_for
+from villagewatch.db.sqlite import connect_reader
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.sources import decoder_for
 from villagewatch.detect.store import dump_states
@@ -334,7 +335,7 @@ def run_latency(rate: float, seconds: float) -> None:
             proc.terminate()
             proc.wait(30)
             broker.stop()
-        with sqlite3.connect(work / "detect.db") as db:
+        with contextlib.closing(connect_reader(work / "detect.db")) as db:
             rows = db.execute(
                 "SELECT recorded_ns, at_ms FROM transitions WHERE kind = 'level'"
             ).fetchall()

@@ -93,15 +93,14 @@ async def run_alerts(
     """Turn detect's transitions into alerts, escalate them, and send notifications until
     ``stop``."""
     settings = deployment.settings.alerts
-    store = SQLiteAlertStore(
-        settings.state_path, notifier=notifier_for(deployment),
-        reserve_bytes=int(settings.disk_reserve_mb * 1e6),
-    )  # fmt: skip
-    try:
+    async with AsyncExitStack() as opened:
+        store = SQLiteAlertStore(
+            settings.state_path, notifier=notifier_for(deployment),
+            reserve_bytes=int(settings.disk_reserve_mb * 1e6),
+        )  # fmt: skip
+        opened.callback(store.close)
         service = AlertService(deployment=deployment, store=store)
         await _announced(service.run(stop), service.running, started)
-    finally:
-        store.close()
 
 
 async def run_api(

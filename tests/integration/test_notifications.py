@@ -16,7 +16,7 @@ from villagewatch.alerts.channels import build_channel, dingtalk_sign
 from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.routing import Router
-from villagewatch.alerts.sender import Sender
+from villagewatch.alerts.sender import NotificationSender
 from villagewatch.config import AlertsSettings, Village
 from villagewatch.config.teams import (
     ChannelSettings,
@@ -65,7 +65,7 @@ class World:
         self.policy = AlertPolicy(
             flap_count=self.settings.flap_count, flap_window_s=self.settings.flap_window_s
         )
-        self.sender: Sender | None = None
+        self.sender: NotificationSender | None = None
         self.metrics = AlertMetrics(self.store)
         self._ids = itertools.count()
 
@@ -90,7 +90,7 @@ class World:
                     for cid, cfg in self.settings.channels.items()
                 }
                 if self.sender is None:
-                    self.sender = Sender(
+                    self.sender = NotificationSender(
                         store=self.store, channels=channels, now_ms=lambda: self.now,
                         monotonic=lambda: self.now / 1000, metrics=self.metrics,
                     )  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from villagewatch.config.places import Place, PlaceTree
+from villagewatch.config.places import Place, PlaceTree, village_place
 from villagewatch.config.teams import Team
 from villagewatch.config.village import Village
 
@@ -29,7 +29,7 @@ class Router:
         """Every place of an alert about ``subject``, nearest first."""
         device = subject.split(":", 1)[0]
         found = self._tree.chain(self._tree.device_place(village, device))
-        return found or [Place(f"village:{village}", "village", village, None, None)]
+        return found or [Place(village_place(village), "village", village, None, None)]
 
     def steps(self, village: str, subject: str) -> list[Place]:
         """The places that can be told (their team has channels): escalation's ladder."""

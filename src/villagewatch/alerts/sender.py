@@ -23,7 +23,7 @@ from villagewatch.errors import StoreUnavailable
 from villagewatch.runtime.backoff import Backoff
 from villagewatch.runtime.waiting import sleep_or_stop
 
-__all__ = ["Sender", "compose"]
+__all__ = ["NotificationSender", "compose"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def compose(group: list[Queued]) -> tuple[str, str]:
     return title, "\n".join(f"- {q.text}" for q in group)
 
 
-class Sender:
+class NotificationSender:
     """Sends what the store has due."""
 
     def __init__(

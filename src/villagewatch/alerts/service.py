@@ -1,9 +1,9 @@
 """``villagewatch alerts run``: the engine and the sender of one alert store, and their metrics.
 
 The :class:`~villagewatch.alerts.engine.AlertEngine` turns detect's transitions into alerts
-and escalates them; the :class:`~villagewatch.alerts.sender.Sender` sends the notifications
-the store queues, through channels that share one HTTP client. Both go by one steady clock,
-so timers and due times do not jump with the system clock.
+and escalates them; the :class:`~villagewatch.alerts.sender.NotificationSender` sends the
+notifications the store queues, through channels that share one HTTP client. Both go by one
+steady clock, so timers and due times do not jump with the system clock.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import httpx
 from villagewatch.alerts.channels import build_channel
 from villagewatch.alerts.engine import AlertEngine
 from villagewatch.alerts.metrics import AlertMetrics
-from villagewatch.alerts.sender import Sender
+from villagewatch.alerts.sender import NotificationSender
 from villagewatch.alerts.store import AlertStore
 from villagewatch.config import Deployment
 from villagewatch.db.sqlite import SQLITE_METRICS
@@ -53,7 +53,7 @@ class AlertService:
                     cid: build_channel(cid, cfg, client)
                     for cid, cfg in self._settings.channels.items()
                 }
-                sender = Sender(
+                sender = NotificationSender(
                     store=self._store, channels=channels, metrics=self.metrics,
                     now_ms=self.clock.now_ms,
                 )  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from villagewatch.config.places import PlaceTree
+from villagewatch.config.places import PlaceTree, village_of_place
 
 __all__ = ["ALL", "Places"]
 
@@ -36,8 +36,5 @@ class Places(PlaceTree):
 
     def villages_of(self, scope: frozenset[str] | None) -> set[str]:
         """Ids of the villages of which the scope sees at least a part."""
-        return {
-            p.split(":", 1)[1].split("/", 1)[0]
-            for p in (self.nodes if scope is None else scope)
-            if p.startswith(("village:", "grid:"))
-        }
+        found = (village_of_place(p) for p in (self.nodes if scope is None else scope))
+        return {v for v in found if v is not None}

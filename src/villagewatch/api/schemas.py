@@ -24,14 +24,20 @@ __all__ = [
     "MeOut",
     "NoteIn",
     "NoteOut",
+    "Reply",
     "StoredTime",
     "at",
     "dt",
     "epoch_ns",
 ]
 
-_OUT = ConfigDict(frozen=True)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Reply(BaseModel):
+    """What every answer of the API is built from: frozen once made."""
+
+    model_config = ConfigDict(frozen=True)
 
 
 _FIRST = datetime.min.replace(tzinfo=UTC)
@@ -91,10 +97,8 @@ class LoginIn(StrictModel):
     password: str = Field(min_length=1, max_length=256, description="Password.")
 
 
-class LoginOut(BaseModel):
+class LoginOut(Reply):
     """A session: send ``token`` as ``Authorization: Bearer <token>``."""
-
-    model_config = _OUT
 
     token: str
     expires: datetime
@@ -103,20 +107,16 @@ class LoginOut(BaseModel):
     places: list[str]
 
 
-class MeOut(BaseModel):
+class MeOut(Reply):
     """The logged-in user."""
-
-    model_config = _OUT
 
     user: str
     role: UserRole
     places: list[str]
 
 
-class AlertOut(BaseModel):
+class AlertOut(Reply):
     """An alert as the console lists it."""
-
-    model_config = _OUT
 
     id: int
     detector: str
@@ -163,10 +163,8 @@ class AlertOut(BaseModel):
         )  # fmt: skip
 
 
-class AlertAuditOut(BaseModel):
+class AlertAuditOut(Reply):
     """One step of an alert's history."""
-
-    model_config = _OUT
 
     at: datetime
     actor: str
@@ -184,10 +182,8 @@ class AlertAuditOut(BaseModel):
         )  # fmt: skip
 
 
-class NoteOut(BaseModel):
+class NoteOut(Reply):
     """A person's note on an alert."""
-
-    model_config = _OUT
 
     at: datetime
     author: str
@@ -199,20 +195,16 @@ class NoteOut(BaseModel):
         return cls(at=at(n.at_ms), author=n.author, text=n.text)
 
 
-class ChartHint(BaseModel):
+class ChartHint(Reply):
     """Which series to chart around the alert."""
-
-    model_config = _OUT
 
     village: str
     device: str
     metric: str
 
 
-class AlertDetail(BaseModel):
+class AlertDetail(Reply):
     """An alert with its history, notes, notifications and what to chart."""
-
-    model_config = _OUT
 
     alert: AlertOut
     audit: list[AlertAuditOut]
@@ -252,10 +244,8 @@ class SilenceIn(StrictModel):
     reason: str = Field(min_length=1, max_length=500, description="Why (maintenance …).")
 
 
-class SilenceOut(BaseModel):
+class SilenceOut(Reply):
     """A silence as stored."""
-
-    model_config = _OUT
 
     id: int
     matchers: dict[str, str]

@@ -113,15 +113,13 @@ def _ingest(client_id: str, villages: list[str] | None, group: str | None) -> Id
     read: list[str] = []
     write: list[str] = []
     for v in villages or ["+"]:
-        channels = [
-            subscription(c, village=v) for c in (Channel.TELEMETRY, Channel.EVENT, Channel.EVIDENCE)
-        ]
-        read += channels
+        consumed = (Channel.TELEMETRY, Channel.EVENT, Channel.EVIDENCE)
+        read += [subscription(c, village=v) for c in consumed]
         if group is not None:
             # Mosquitto 2.0 checks reads when it delivers, against the message's own topic, so
             # the plain form above is what counts; this form serves brokers that check the
             # subscription string itself.
-            read += [f"$share/{group}/{c}" for c in channels]
+            read += [subscription(c, village=v, group=group) for c in consumed]
         # the ingester clears retained copies of evidence (docs/broker.md): devices can't
         # be stopped from retaining at Mosquitto 2.0's ACL
         write.append(subscription(Channel.EVIDENCE, village=v))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from villagewatch.cli.app import config_app
-from villagewatch.cli.configcheck import ConfigKind, check_files, kind_of
+from villagewatch.cli.configcheck import ConfigKind, check_files, kinds_of
 
 
 @config_app.command("check")
@@ -40,18 +40,24 @@ def config_check(
     ] = False,
 ) -> None:
     """Validate config files; print every issue with file, line, path and reason."""
+    kinds = kinds_of(files)
     failed = False
     for path, issues in check_files(files, kind=kind, read_files=read_files).items():
+        if issues and kind is None:  # first: a file named unlike its kind reads as a village
+            others = "|".join(k for k in ConfigKind if k is not kinds[path])
+            typer.echo(
+                f"{path}: checked as a {kinds[path]} file, by its name "
+                f"(--kind {others} if it is another kind)",
+                err=True,
+            )
         for issue in issues:
             typer.echo(str(issue), err=True)
         if issues:
             failed = True
-            if kind is None:  # a file named unlike its kind reads as a village file
-                typer.echo(f"{path}: checked as a {kind_of(path)} file (--kind: another)", err=True)
         else:
             typer.echo(f"{path}: ok")
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(1)  # the issues are printed above, each on its line
 
 
 @config_app.command("reference")

@@ -23,7 +23,7 @@ from villagewatch.edge.settings import EdgeSettings, load_edge
 from villagewatch.edge.vision.config import load_camera
 from villagewatch.errors import ConfigError, ConfigIssue
 
-__all__ = ["SETTINGS_NAMES", "ConfigKind", "check_file", "check_files", "kind_of"]
+__all__ = ["SETTINGS_NAMES", "ConfigKind", "check_file", "check_files", "kind_of", "kinds_of"]
 
 
 class ConfigKind(StrEnum):
@@ -50,6 +50,20 @@ def kind_of(path: Path) -> ConfigKind:
     return ConfigKind.VILLAGE
 
 
+def kinds_of(paths: Sequence[Path]) -> dict[Path, ConfigKind]:
+    """The kind of each file by its name, but a file that an edge.yaml among ``paths`` names
+    as a camera's file is a camera file, whatever its name."""
+    cameras: set[Path] = set()
+    for path in paths:
+        if kind_of(path) is ConfigKind.EDGE:
+            try:
+                edge = load_edge(path, read_files=False)
+            except ConfigError:
+                continue  # its own check reports why
+            cameras |= {d.camera.resolve() for d in edge.devices if isinstance(d, CameraConfig)}
+    return {p: ConfigKind.CAMERA if p.resolve() in cameras else kind_of(p) for p in paths}
+
+
 def check_file(
     path: Path, kind: ConfigKind | None = None, *, read_files: bool = False
 ) -> list[ConfigIssue]:
@@ -69,9 +83,10 @@ def check_files(
     results: dict[Path, list[ConfigIssue]] = {}
     villages: dict[str, tuple[Path, Village]] = {}
     edges: list[tuple[Path, EdgeSettings]] = []
+    kinds = dict.fromkeys(paths, kind) if kind is not None else kinds_of(paths)
     for path in paths:
         try:
-            loaded, results[path] = _checked(path, kind or kind_of(path), read_files=read_files)
+            loaded, results[path] = _checked(path, kinds[path], read_files=read_files)
         except ConfigError as exc:
             results[path] = exc.issues
             continue

@@ -15,7 +15,30 @@ from typing import Literal
 from villagewatch.config.teams import Team
 from villagewatch.config.village import Village
 
-__all__ = ["Place", "PlaceTree"]
+__all__ = ["Place", "PlaceTree", "grid_place", "town_place", "village_of_place", "village_place"]
+
+
+def town_place(town: str) -> str:
+    """The id of a town's place."""
+    return f"town:{town}"
+
+
+def village_place(village: str) -> str:
+    """The id of a village's place."""
+    return f"village:{village}"
+
+
+def grid_place(village: str, grid: str) -> str:
+    """The id of a grid's place (grid ids are unique within their village)."""
+    return f"grid:{village}/{grid}"
+
+
+def village_of_place(place: str) -> str | None:
+    """The village a village or grid place lies in; None for a town or anything else."""
+    kind, _, rest = place.partition(":")
+    if kind not in ("village", "grid") or not rest:
+        return None
+    return rest.split("/", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,18 +65,18 @@ class PlaceTree:
         self.nodes: dict[str, Place] = {}
         self._device_place: dict[tuple[str, str], str] = {}
         for v in villages:
-            town = f"town:{v.town}"
+            town = town_place(v.town)
             self.nodes.setdefault(
                 town, Place(town, "town", v.town_name or v.town, None, towns.get(v.town))
             )
-            village = f"village:{v.id}"
+            village = village_place(v.id)
             self.nodes[village] = Place(village, "village", v.name, town, v.team)
             for g in v.grids:
-                gid = f"grid:{v.id}/{g.id}"
-                parent = f"grid:{v.id}/{g.parent}" if g.parent else village
+                gid = grid_place(v.id, g.id)
+                parent = grid_place(v.id, g.parent) if g.parent else village
                 self.nodes[gid] = Place(gid, "grid", g.name, parent, g.team)
             for d in v.devices:
-                self._device_place[(v.id, d.id)] = f"grid:{v.id}/{d.grid}"
+                self._device_place[(v.id, d.id)] = grid_place(v.id, d.grid)
         self._chains = {pid: self._walk_up(pid) for pid in self.nodes}
         children: dict[str, list[str]] = {}
         for node in self.nodes.values():
@@ -78,7 +101,7 @@ class PlaceTree:
 
     def device_place(self, village: str, device: str) -> str:
         """The grid a device sits in (the village for one not configured)."""
-        return self._device_place.get((village, device), f"village:{village}")
+        return self._device_place.get((village, device), village_place(village))
 
     def chain(self, place: str) -> list[Place]:
         """The place and every place above it, nearest first; empty for an unknown place."""

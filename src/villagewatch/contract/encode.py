@@ -2,7 +2,7 @@
 
 Every producer — the edge agent's sender and its link, the simulator — builds its
 payloads here, so a change to the envelope is made once, beside the decoder, and
-``tests/unit/test_encode.py`` checks that what is written decodes to the same records.
+``tests/unit/contract/test_encode.py`` checks that what is written decodes to the same records.
 
 Plain dicts through orjson rather than the pydantic models: the sender encodes a batch
 per message at the agent's full rate and does not know the device kinds; the decoder

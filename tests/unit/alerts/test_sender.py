@@ -11,7 +11,7 @@ import pytest
 
 from villagewatch.alerts.channels import ChannelError, build_channel, retry_after_s
 from villagewatch.alerts.outbox import Queued
-from villagewatch.alerts.sender import Sender
+from villagewatch.alerts.sender import NotificationSender
 from villagewatch.alerts.store import AlertStore
 from villagewatch.config.teams import WebhookChannel
 
@@ -49,7 +49,7 @@ def _send_once(reply: httpx.Response, attempts: int = 0) -> int:
         async with httpx.AsyncClient(transport=transport) as client:
             settings = WebhookChannel(kind="webhook", url="http://hook.invalid/x")  # type: ignore[arg-type]
             channel = build_channel("hook", settings, client)
-            sender = Sender(
+            sender = NotificationSender(
                 store=cast(AlertStore, outbox), channels={"hook": channel}, now_ms=lambda: NOW_MS
             )
             assert await sender.send_due() == 0

@@ -16,7 +16,7 @@ import pytest
 
 from tests.unit.db.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
 from villagewatch.alerts import ActionRefused, AlertPolicy, AlertState, SQLiteAlertStore
-from villagewatch.alerts.sender import Sender
+from villagewatch.alerts.sender import NotificationSender
 from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.errors import StoreUnavailable
 from villagewatch.transitions import AlertKey, Severity, Transition
@@ -343,7 +343,7 @@ def test_the_sender_outlives_a_store_held_by_another_process(tmp_path: Path) -> 
     (like the engine) waits it out instead of ending ``alerts run``."""
     path = tmp_path / "alerts.db"
     store = SQLiteAlertStore(path, busy_timeout_s=0.05)
-    sender = Sender(store=store, channels={})
+    sender = NotificationSender(store=store, channels={})
     passes = 0
 
     async def main() -> None:

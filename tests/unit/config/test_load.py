@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from villagewatch.cli import app
-from villagewatch.cli.configcheck import ConfigKind, check_file
+from villagewatch.cli.configcheck import ConfigKind, check_file, check_files
 from villagewatch.config import load_deployment, load_village
 from villagewatch.errors import ConfigError
 
@@ -289,9 +289,30 @@ def test_cli_config_check_kind_option(tmp_path: Path) -> None:
     runner = CliRunner()
     as_named = runner.invoke(app, ["config", "check", str(settings)])
     assert as_named.exit_code == 1
-    assert f"{settings}: checked as a village file (--kind: another)" in as_named.output
+    assert (
+        f"{settings}: checked as a village file, by its name "
+        "(--kind settings|edge|camera if it is another kind)" in as_named.output
+    )
     as_said = runner.invoke(app, ["config", "check", "--kind", "settings", str(settings)])
     assert as_said.exit_code == 0 and f"{settings}: ok" in as_said.output
+
+
+def test_a_camera_file_named_by_an_edge_yaml_checked_with_it_is_a_camera_file(
+    tmp_path: Path,
+) -> None:
+    """An edge.yaml names its cameras' files; checked together, such a file is a camera file
+    whatever its name (alone it is a village file, unless --kind says otherwise)."""
+    edge_yaml = (REPO / "config/edge/edge.yaml").read_text(encoding="utf-8")
+    edge = write(
+        tmp_path,
+        "edge.yaml",
+        edge_yaml.replace("../cameras/gaugecam-north-river.yaml", "gauge.yaml"),
+    )
+    camera = tmp_path / "gauge.yaml"
+    camera.write_bytes((REPO / "config/cameras/gaugecam-north-river.yaml").read_bytes())
+    assert check_files([edge, camera]) == {edge: [], camera: []}
+    assert check_file(camera) != []
+    assert check_file(camera, ConfigKind.CAMERA) == []
 
 
 def test_every_config_model_has_a_name_of_its_own() -> None:

@@ -31,6 +31,7 @@ from villagewatch.api.schemas import (
     epoch_ns,
 )
 from villagewatch.api.users import User
+from villagewatch.config.places import village_place
 from villagewatch.contract import DeviceKind
 from villagewatch.store.evidence import EvidenceStore
 from villagewatch.transitions import Severity
@@ -280,8 +281,8 @@ async def resolve(request: Request, user: Operator, alert_id: AlertId, body: Not
 async def silence(request: Request, user: Operator, body: SilenceIn) -> SilenceOut:
     """Hold back notifications of a village's matching alerts for a while (maintenance)."""
     ctx = context(request)
-    if not sees_place(ctx, user, f"village:{body.village}") or (
-        f"village:{body.village}" not in ctx.places.nodes
+    if not sees_place(ctx, user, village_place(body.village)) or (
+        village_place(body.village) not in ctx.places.nodes
     ):
         raise HTTPException(403, f"you cannot silence village {body.village!r}: not all yours")
     matchers = {
@@ -302,7 +303,7 @@ async def silence(request: Request, user: Operator, body: SilenceIn) -> SilenceO
         ),
     )
     await asyncio.to_thread(
-        ctx.users.audit, user.name, "silence", f"village:{body.village}",
+        ctx.users.audit, user.name, "silence", village_place(body.village),
         {"matchers": matchers, "duration_s": body.duration_s, "reason": body.reason}, start,
     )  # fmt: skip
     return SilenceOut(

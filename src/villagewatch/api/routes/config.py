@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from villagewatch.api.auth import (
     Maintainer,
@@ -30,8 +30,10 @@ from villagewatch.api.auth import (
 )
 from villagewatch.api.context import ApiContext
 from villagewatch.api.middleware import max_body
+from villagewatch.api.schemas import Reply
 from villagewatch.api.users import User
 from villagewatch.config import Deployment, load_village
+from villagewatch.config.places import village_place
 from villagewatch.config.village import Village
 from villagewatch.contract import StrictModel
 from villagewatch.errors import ConfigError
@@ -40,24 +42,19 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["config"])
 
-_OUT = ConfigDict(frozen=True)
 _TEXT_MAX = 2_000_000
 _BODY_MAX = 8 * 1024 * 1024  # the text as JSON: up to 3 bytes a character, escapes, quoting
 
 
-class ConfigOut(BaseModel):
+class ConfigOut(Reply):
     """The running configuration, secrets left out."""
-
-    model_config = _OUT
 
     settings: dict[str, Any]
     villages: list[dict[str, Any]]
 
 
-class IssueOut(BaseModel):
+class IssueOut(Reply):
     """One problem in a config file."""
-
-    model_config = _OUT
 
     path: str
     line: int | None
@@ -73,10 +70,8 @@ class VillageTextIn(StrictModel):
     )  # fmt: skip
 
 
-class CheckOut(BaseModel):
+class CheckOut(Reply):
     """Whether the text is a valid village file, and every problem if not."""
-
-    model_config = _OUT
 
     ok: bool
     issues: list[IssueOut]
@@ -154,7 +149,7 @@ async def apply_village(
     detect picks them up when restarted."""
     ctx = context(request)
     index = next((i for i, v in enumerate(ctx.deployment.villages) if v.id == village), None)
-    if index is None or not sees_place(ctx, user, f"village:{village}"):
+    if index is None or not sees_place(ctx, user, village_place(village)):
         raise HTTPException(404, f"no village {village!r} among yours")
     target = ctx.deployment.settings.villages[index]
     checked, issues = await asyncio.to_thread(_check, body.text, target.parent)
@@ -168,7 +163,7 @@ async def apply_village(
     villages[index] = checked
     ctx.use(Deployment(ctx.deployment.settings, tuple(villages)))
     await asyncio.to_thread(
-        ctx.users.audit, user.name, "apply_config", f"village:{village}",
+        ctx.users.audit, user.name, "apply_config", village_place(village),
         {"file": str(target), "bytes": len(body.text.encode())}, now_ms(),
     )  # fmt: skip
     return CheckOut(

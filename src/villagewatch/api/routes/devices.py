@@ -8,14 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.api.auth import Viewer, context, sees_place
 from villagewatch.api.context import ApiContext
-from villagewatch.api.schemas import epoch_ns
+from villagewatch.api.schemas import Reply, epoch_ns
 from villagewatch.api.users import User
 from villagewatch.config import DeviceSpec, Position
+from villagewatch.config.places import grid_place
 from villagewatch.contract import DeviceKind, metric_names
 from villagewatch.transitions import Severity
 
@@ -23,25 +24,20 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["devices"])
 
-_OUT = ConfigDict(frozen=True)
 _SEVERITY_ORDER = list(Severity)
 
 Link = Literal["ok", "late", "offline", "never"]
 
 
-class LastReading(BaseModel):
+class LastReading(Reply):
     """The newest value of one metric."""
-
-    model_config = _OUT
 
     time: datetime
     value: float
 
 
-class DeviceOut(BaseModel):
+class DeviceOut(Reply):
     """A device as configured, with its newest values and how it is doing."""
-
-    model_config = _OUT
 
     village: str
     id: str
@@ -63,10 +59,8 @@ class DeviceOut(BaseModel):
     )
 
 
-class BucketOut(BaseModel):
+class BucketOut(Reply):
     """One slice of a downsampled series."""
-
-    model_config = _OUT
 
     start: datetime
     mean: float
@@ -75,10 +69,8 @@ class BucketOut(BaseModel):
     count: int
 
 
-class ReadingsOut(BaseModel):
+class ReadingsOut(Reply):
     """A downsampled series of one metric of one device."""
-
-    model_config = _OUT
 
     village: str
     device: str
@@ -105,7 +97,7 @@ def _find(ctx: ApiContext, user: User, village: str | None, device: str) -> tupl
     matches = [
         (v, d)
         for (v, i), d in ctx.devices.items()
-        if i == device and village in (None, v) and sees_place(ctx, user, f"grid:{v}/{d.grid}")
+        if i == device and village in (None, v) and sees_place(ctx, user, grid_place(v, d.grid))
     ]
     if not matches:
         raise HTTPException(
@@ -138,7 +130,7 @@ async def list_devices(
     now_ns = time.time_ns()
     out = []
     for (v, _), d in ctx.devices.items():
-        place = f"grid:{v}/{d.grid}"
+        place = grid_place(v, d.grid)
         if village not in (None, v) or not sees_place(ctx, user, place):
             continue
         values = by_device.get((v, d.id), {})

@@ -8,27 +8,26 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from villagewatch.api.auth import Maintainer, Viewer, context, now_ms, sees_place, shown_phone
 from villagewatch.api.context import ApiContext
 from villagewatch.api.middleware import max_body
+from villagewatch.api.schemas import Reply
 from villagewatch.api.users import User
+from villagewatch.config.places import village_of_place, village_place
 from villagewatch.contract import is_identifier
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["places"])
 
-_OUT = ConfigDict(frozen=True)
 _PLAN_MAX = 5 * 1024 * 1024
 _IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": ("png", "image/png"), b"\xff\xd8\xff": ("jpg", "image/jpeg")}
 
 
-class MemberOut(BaseModel):
+class MemberOut(Reply):
     """A team member; the phone only for roles that call people."""
-
-    model_config = _OUT
 
     id: str
     name: str
@@ -36,10 +35,8 @@ class MemberOut(BaseModel):
     phone: str | None
 
 
-class PlaceOut(BaseModel):
+class PlaceOut(Reply):
     """A place with its team."""
-
-    model_config = _OUT
 
     id: str = Field(description="town:<id>, village:<id> or grid:<village>/<grid>.")
     kind: str
@@ -72,7 +69,7 @@ async def list_places(request: Request, user: Viewer) -> list[PlaceOut]:
     for pid, yours in shown.items():
         node = ctx.places.nodes[pid]
         team = node.team if yours else None
-        village = pid.split(":", 1)[1] if node.kind == "village" else None
+        village = village_of_place(pid) if node.kind == "village" else None
         has_plan = village is not None and _plan_file(ctx, village) is not None
         out.append(
             PlaceOut(
@@ -92,7 +89,7 @@ async def list_places(request: Request, user: Viewer) -> list[PlaceOut]:
 
 
 def _village_seen(ctx: ApiContext, user: User, village: str) -> None:
-    if f"village:{village}" not in ctx.places.nodes or village not in ctx.places.villages_of(
+    if village_place(village) not in ctx.places.nodes or village not in ctx.places.villages_of(
         ctx.places.under(user.places)
     ):
         raise HTTPException(404, f"no village {village!r}")
@@ -128,7 +125,7 @@ async def put_plan(
     """Upload the village plan (PNG or JPEG); it replaces the previous one."""
     ctx = context(request)
     _village_seen(ctx, user, village)
-    if not sees_place(ctx, user, f"village:{village}"):
+    if not sees_place(ctx, user, village_place(village)):
         raise HTTPException(403, f"village {village!r} is not all yours to change")
     kind = next((v for magic, v in _IMAGE_TYPES.items() if image.startswith(magic)), None)
     if kind is None:
@@ -136,7 +133,7 @@ async def put_plan(
     assert is_identifier(village)
     await asyncio.to_thread(_save_plan, ctx.plans_dir, village, kind[0], image)
     await asyncio.to_thread(
-        ctx.users.audit, user.name, "upload_plan", f"village:{village}",
+        ctx.users.audit, user.name, "upload_plan", village_place(village),
         {"bytes": len(image), "type": kind[1]}, now_ms(),
     )  # fmt: skip
     return Response(status_code=204)

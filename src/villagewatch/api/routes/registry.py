@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from villagewatch.api.auth import (
     Operator,
@@ -25,8 +25,9 @@ from villagewatch.api.auth import (
     shown_tenant_name,
 )
 from villagewatch.api.context import ApiContext
-from villagewatch.api.schemas import StoredTime, at, dt
+from villagewatch.api.schemas import Reply, StoredTime, at, dt
 from villagewatch.api.users import User
+from villagewatch.config.places import village_place
 from villagewatch.contract import DeviceKind, Identifier, StrictModel
 from villagewatch.registry import HouseRecord
 
@@ -34,13 +35,9 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["registry"])
 
-_OUT = ConfigDict(frozen=True)
 
-
-class CredentialOut(BaseModel):
+class CredentialOut(Reply):
     """A credential of a tenant."""
-
-    model_config = _OUT
 
     id: str
     tenant: str
@@ -50,10 +47,8 @@ class CredentialOut(BaseModel):
     ended: datetime | None
 
 
-class TenantOut(BaseModel):
+class TenantOut(Reply):
     """A tenant; ``name`` is masked and ``phone`` null for roles that do not need them."""
-
-    model_config = _OUT
 
     id: str
     name: str
@@ -63,10 +58,8 @@ class TenantOut(BaseModel):
     ended: datetime | None
 
 
-class HouseOut(BaseModel):
+class HouseOut(Reply):
     """A rental house, its lock, tenants and credentials (ended ones too)."""
-
-    model_config = _OUT
 
     village: str
     id: str
@@ -135,7 +128,7 @@ def _lock_place(ctx: ApiContext, village: str, lock: str) -> str:
 
 
 def _house(ctx: ApiContext, user: User, village: str, house: str) -> HouseRecord:
-    known = f"village:{village}" in ctx.places.nodes
+    known = village_place(village) in ctx.places.nodes
     for h in ctx.registry.houses(village) if known else []:
         if h.id == house and sees_place(ctx, user, _lock_place(ctx, village, h.lock)):
             return h

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from villagewatch.api.auth import Admin, Viewer, context, now_ms
-from villagewatch.api.schemas import LoginIn, LoginOut, MeOut, at
+from villagewatch.api.schemas import LoginIn, LoginOut, MeOut, Reply, at
 from villagewatch.api.throttle import LoginRefused, PoolFull
 from villagewatch.api.users import UserRefused, UserRole
 from villagewatch.contract import Identifier, StrictModel
@@ -20,8 +20,6 @@ from villagewatch.contract import Identifier, StrictModel
 __all__ = ["router"]
 
 router = APIRouter(tags=["session"])
-
-_OUT = ConfigDict(frozen=True)
 
 
 class UserIn(StrictModel):
@@ -35,10 +33,8 @@ class UserIn(StrictModel):
     )
 
 
-class UserOut(BaseModel):
+class UserOut(Reply):
     """A user (never the password)."""
-
-    model_config = _OUT
 
     name: str
     role: UserRole
@@ -46,10 +42,8 @@ class UserOut(BaseModel):
     disabled: bool
 
 
-class ApiActionOut(BaseModel):
+class ApiActionOut(Reply):
     """One action taken through the API."""
-
-    model_config = _OUT
 
     id: int
     at: datetime
