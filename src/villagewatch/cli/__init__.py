@@ -3,8 +3,11 @@ operators and maintainers. A module per command group; ``common`` holds what the
 
 from __future__ import annotations
 
+import typer
+
 from villagewatch.cli import alerts, broker, config, edge, roles, users, vision
 from villagewatch.cli.app import app
+from villagewatch.errors import VillagewatchError
 
 __all__ = ["app", "main"]
 
@@ -13,5 +16,11 @@ _GROUPS = (alerts, broker, config, edge, roles, users, vision)
 
 
 def main() -> None:
-    """Entry point of the ``villagewatch`` script."""
-    app()
+    """Entry point of the ``villagewatch`` script. An error of villagewatch that no command
+    handled (a store it cannot open, a database newer than this version) ends the command
+    with its message and status 1, not a traceback."""
+    try:
+        app()
+    except VillagewatchError as exc:  # outside the app: typer.Exit would not be handled here
+        typer.echo(str(exc), err=True)
+        raise SystemExit(1) from None

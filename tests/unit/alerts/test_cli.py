@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -95,3 +98,21 @@ def test_report_and_silence_from_a_terminal(tmp_path: Path) -> None:
         app, ["alerts", "silence", "-c", settings, "--by", "li", "--reason", "x"]
     )
     assert no_filter.exit_code == 1 and "a silence matches on some of" in no_filter.output
+
+
+def test_a_database_newer_than_the_command_is_refused_in_words_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """After a downgrade the alert store's schema is newer than the code: every command says
+    so and what to do, with exit status 1 — the entry point, not each command, turns an
+    error of villagewatch into its message."""
+    settings = deployment(tmp_path)
+    with sqlite3.connect(tmp_path / "var" / "alerts.db") as db:
+        db.execute("PRAGMA user_version = 99")
+    ran = subprocess.run(
+        [sys.executable, "-m", "villagewatch", "alerts", "list", "-c", str(settings)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert "schema version 99" in ran.stderr and "newer villagewatch" in ran.stderr
