@@ -54,11 +54,6 @@ class Notifier:
         """How long an alert may go unacknowledged at one place."""
         return int(self.settings.escalate_after_s * 1000)
 
-    @property
-    def flap_window_ms(self) -> int:
-        """The flap-damping window."""
-        return int(self.settings.flap_window_s * 1000)
-
     def steps(self, alert: Alert) -> int:
         """How many places can be told of ``alert`` (1 + how often it can escalate)."""
         return len(self.router.steps(alert.village, alert.subject))

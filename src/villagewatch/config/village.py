@@ -7,8 +7,6 @@ in a grid (or micro-grid) and have a kind, which decides what they may send.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import AwareDatetime, Field
 
 from villagewatch.config.teams import Team
@@ -70,12 +68,6 @@ class Credential(StrictModel):
     id: Identifier = Field(description="As the lock reports it (credential in lock events).")
     valid_from: AwareDatetime | None = Field(None, description="Valid from (with offset).")
     valid_to: AwareDatetime | None = Field(None, description="Valid until (with offset).")
-
-    def valid_at(self, at: datetime) -> bool:
-        """Whether the credential may open the lock at ``at``."""
-        return (self.valid_from is None or self.valid_from <= at) and (
-            self.valid_to is None or at < self.valid_to
-        )
 
 
 class Tenant(StrictModel):

@@ -77,11 +77,6 @@ class VillageSimulator:
         self._unlocked: set[str] = set()
         self._next = 0
 
-    @property
-    def device_count(self) -> int:
-        """How many devices take part."""
-        return len(self._devices)
-
     def next_message(self, now_ms: int, start_ms: int) -> SimMessage:
         """The next device's message at simulated time ``now_ms`` (run started at ``start_ms``)."""
         device = self._devices[self._next]
