@@ -43,7 +43,9 @@ def config_check(
     kinds = kinds_of(files)
     failed = False
     for path, issues in check_files(files, kind=kind, read_files=read_files).items():
-        if issues and kind is None:  # first: a file named unlike its kind reads as a village
+        # first, when the file's own top level is wrong (unknown or missing keys): it may be
+        # another kind of file than its name says
+        if kind is None and any(i.file == str(path) and "." not in i.path for i in issues):
             others = "|".join(k for k in ConfigKind if k is not kinds[path])
             typer.echo(
                 f"{path}: checked as a {kinds[path]} file, by its name "

@@ -14,6 +14,7 @@ thousands of digits, the 45th of a month) is an issue on its line too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +35,39 @@ MAX_DEPTH = 64
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
 _SECRET_HINTS = ("password", "token", "secret")
+_SCHEMA_PART = re.compile(r"[a-z-]+\[.*\]")
+"""How pydantic names a validator or a union member in an error's location
+(``function-after[_ordered(), LevelConfig]``, ``literal[False]``); keys of our files are
+identifiers and never look like that."""
+_OUR_MODEL = re.compile(r" or instance of \w+")
+"""Where pydantic's messages name our model classes (words a user never wrote)."""
+
+
+def _without_off_switches(errors: Sequence[Any]) -> list[Any]:
+    """A section that is settings or ``false`` (off) fails both ways when its settings are
+    wrong; the user meant the settings, so the ``false`` member's error ("Input should be
+    False") goes, and an error on the section itself says that false is allowed too."""
+
+    def member(err: Any) -> tuple[Loc, str] | None:
+        for i, part in enumerate(err["loc"]):
+            if isinstance(part, str) and _SCHEMA_PART.fullmatch(part):
+                return tuple(err["loc"][:i]), part
+        return None
+
+    members = [member(err) for err in errors]
+    settings = {m[0] for m in members if m is not None and not m[1].startswith("literal[")}
+    kept = []
+    for err, m in zip(errors, members, strict=True):
+        if m is not None and m[1] == "literal[False]" and m[0] in settings:
+            continue
+        # a section given as something else than settings (`level: high`): false is allowed too
+        wrong_type = err["type"] in ("model_type", "dict_type", "model_attributes_type")
+        if m is not None and m[0] in settings and wrong_type:
+            off = any(n is not None and n[0] == m[0] and n[1] == "literal[False]" for n in members)
+            kept.append({**err, "off_switch": off})
+        else:
+            kept.append(err)
+    return kept
 
 
 def format_path(loc: Sequence[str | int]) -> str:
@@ -77,12 +111,15 @@ class YamlDocument:
         try:
             return model.model_validate(target, context=context)
         except ValidationError as exc:
-            raise ConfigError([self._issue_of(loc, err) for err in exc.errors()]) from None
+            errors = _without_off_switches(exc.errors())
+            raise ConfigError([self._issue_of(loc, err) for err in errors]) from None
 
     def _issue_of(self, prefix: Loc, err: Any) -> ConfigIssue:
         loc: Loc = prefix + tuple(p for p in err["loc"] if isinstance(p, str | int))
         loc = self._as_written(loc)
-        message = str(err["msg"]).removeprefix("Value error, ")
+        message = _OUR_MODEL.sub("", str(err["msg"]).removeprefix("Value error, "))
+        if err.get("off_switch"):
+            message += ", or false to turn it off"
         hidden = any(hint in str(part).lower() for part in loc for hint in _SECRET_HINTS)
         scalar = isinstance(err.get("input"), str | int | float | bool)
         if err["type"] not in ("missing", "extra_forbidden") and scalar and not hidden:
@@ -95,12 +132,15 @@ class YamlDocument:
     def _as_written(self, loc: Loc) -> Loc:
         """``loc`` without the parts pydantic adds that are not in the file: the tag of a
         union member (``channels.duty.dingtalk.secret_file`` is written as
-        ``channels.duty.secret_file``, with ``kind: dingtalk`` beside it)."""
+        ``channels.duty.secret_file``, with ``kind: dingtalk`` beside it), and the names of
+        its validators and union members (``function-after[_ordered(), LevelConfig]``)."""
         out: list[str | int] = []
         node: Any = self.data
         for part in loc:
             if isinstance(node, dict) and part not in node and part in node.values():
                 continue  # the tag (`kind: dingtalk`) pydantic names the union member by
+            if isinstance(part, str) and _SCHEMA_PART.fullmatch(part):
+                continue  # a validator or union member, not a key of the file
             out.append(part)
             node = node.get(part) if isinstance(node, dict) else (
                 node[part] if isinstance(node, list) and isinstance(part, int)

@@ -129,6 +129,31 @@ def test_every_issue_is_reported_not_just_the_first(tmp_path: Path) -> None:
     assert {i.path for i in caught.value.issues} == {"devices[1].grid", "grids[1].parent"}
 
 
+@pytest.mark.parametrize(
+    ("level", "message"),
+    [
+        (
+            "{warning_cm: 300, guaranteed_cm: 260}",
+            "levels must rise: warning_cm < guaranteed_cm < historical_max_cm",
+        ),
+        ("{warning_cm: abc}", "Input should be a valid number, unable to parse string as a number (got 'abc')"),
+        ('"high"', "Input should be a valid dictionary, or false to turn it off (got 'high')"),
+    ],
+)  # fmt: skip
+def test_a_detectors_settings_error_reads_as_the_file_is_written(
+    tmp_path: Path, level: str, message: str
+) -> None:
+    """A detector section is its settings or false (off). Wrong settings give one issue at the
+    keys the user wrote — not the validator's name (`function-after[_ordered(), LevelConfig]`)
+    nor a second line saying the section should be False."""
+    text = VILLAGE + f"detect:\n  devices:\n    wl-1:\n      level: {level}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_village(write(tmp_path, "v.yaml", text))
+    where = "detect.devices.wl-1.level" + (".warning_cm" if "abc" in level else "")
+    assert [(i.path, i.message) for i in caught.value.issues] == [(where, message)]
+    assert "LevelConfig" not in str(caught.value) and "[" not in caught.value.issues[0].path
+
+
 def test_duplicate_yaml_key_is_an_error_not_a_silent_override(tmp_path: Path) -> None:
     file = write(tmp_path, "v.yaml", VILLAGE.replace("town: qiaotou", "town: qiaotou\nname: again"))
     with pytest.raises(ConfigError) as caught:
