@@ -33,6 +33,16 @@ def demo(
     data: Annotated[
         Path | None, typer.Option(help="Keep the SQLite database in this folder.")
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            file_okay=False,
+            help="Run from this folder of config you edit (villagewatch.yaml and the village "
+            "files; the demo's are copied in if it has none) and keep the data there too.",
+        ),
+    ] = None,
     rate: Annotated[float | None, typer.Option(help="Simulated messages per second.")] = None,
     view: Annotated[bool, typer.Option(help="Show the live terminal view.")] = True,
     log_level: LogLevel = "warning",
@@ -56,8 +66,8 @@ def demo(
     with exit_on(VillagewatchError):
         run_until_signal(
             lambda stop: run_demo(
-                stop, broker_port=broker_port, api_port=api_port, data_dir=data, rate=rate,
-                view=view, on_ready=ready,
+                stop, broker_port=broker_port, api_port=api_port, data_dir=data,
+                config_dir=config, rate=rate, view=view, on_ready=ready,
             )
         )  # fmt: skip
 

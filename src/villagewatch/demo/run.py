@@ -90,14 +90,20 @@ def _data_dir(data_dir: Path | None) -> Iterator[Path]:
 
 
 def demo_deployment(
-    data: Path, *, broker_port: int, api_port: int, rate: float | None
+    data: Path, *, broker_port: int, api_port: int, rate: float | None, edited: bool = False
 ) -> Deployment:
     """The demo's settings and village, copied into ``data`` and loaded from there like any
-    deployment (so its files are in ``data``), with the command line's ports and rate."""
+    deployment (so its files are in ``data``), with the command line's ports and rate.
+
+    ``edited``: ``data`` is the user's config folder (``demo --config DIR``): the packaged
+    files are copied only into a folder that has no settings yet, as a start to edit, and
+    what is there is never overwritten."""
     packaged = demo_config_path()
-    for yaml_file in packaged.parent.glob("*.yaml"):
-        shutil.copyfile(yaml_file, data / yaml_file.name)
-    loaded = load_deployment(data / packaged.name)
+    settings_file = data / packaged.name
+    if not (edited and settings_file.exists()):
+        for yaml_file in packaged.parent.glob("*.yaml"):
+            shutil.copyfile(yaml_file, data / yaml_file.name)
+    loaded = load_deployment(settings_file)
     s = loaded.settings
     settings = s.model_copy(
         update={
@@ -115,19 +121,29 @@ async def run_demo(
     broker_port: int = 0,
     api_port: int = 8080,
     data_dir: Path | None = None,
+    config_dir: Path | None = None,
     rate: float | None = None,
     view: bool = True,
     on_ready: Callable[[DemoInfo], None] | None = None,
 ) -> None:
-    """Run the demo until ``stop`` is set; ``broker_port=0`` picks a free port."""
+    """Run the demo until ``stop`` is set; ``broker_port=0`` picks a free port.
+    ``data_dir``: keep the data there (the demo's config is written afresh beside it);
+    ``config_dir``: run from the user's config folder, which keeps the data too (see
+    :func:`demo_deployment`); neither: a temporary folder."""
+    if data_dir is not None and config_dir is not None:
+        raise VillagewatchError(
+            "give --config or --data, not both: the data stays beside the settings of --config"
+        )
     for wanted, option in ((api_port, "--api-port"), (broker_port, "--broker-port")):
         if wanted and port_in_use(wanted):
             raise VillagewatchError(
                 f"port {wanted} on 127.0.0.1 is already in use; choose another with {option}"
             )
     port = broker_port or free_port()
-    with _data_dir(data_dir) as data:
-        deployment = demo_deployment(data, broker_port=port, api_port=api_port, rate=rate)
+    with _data_dir(config_dir or data_dir) as data:
+        deployment = demo_deployment(
+            data, broker_port=port, api_port=api_port, rate=rate, edited=config_dir is not None
+        )
         broker = EmbeddedBroker(port=port)
         await broker.start()
         try:

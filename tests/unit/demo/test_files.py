@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import BaseModel
+from typer.testing import CliRunner
 
-from villagewatch.demo.run import demo_deployment
+from villagewatch.cli import app
+from villagewatch.demo.run import demo_config_path, demo_deployment
 
 
 def paths_in(value: object) -> Iterator[Path]:
@@ -35,3 +37,37 @@ def test_every_path_of_the_demo_is_in_its_data_folder(tmp_path: Path) -> None:
     s = deployment.settings
     assert (s.mqtt.port, s.api.port, s.simulate.rate) == (1884, 8081, 5)
     assert [v.id for v in deployment.villages] == ["dongcun"]
+
+
+def test_demo_from_a_config_folder_keeps_the_users_edits_and_never_writes_the_package(
+    tmp_path: Path,
+) -> None:
+    """`demo --config DIR`: an empty folder gets the demo's files to start from; once there,
+    they are the user's — an edit holds across restarts, and the packaged files stay as
+    shipped (before, the API's config apply rewrote the installed package's own file)."""
+    packaged = demo_config_path().parent
+    shipped = {p.name: p.read_bytes() for p in packaged.glob("*.yaml")}
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    first = demo_deployment(folder, broker_port=1884, api_port=8081, rate=5, edited=True)
+    assert first.villages[0].name == "东村"
+    village = folder / "dongcun.yaml"
+    village.write_text(
+        village.read_text(encoding="utf-8").replace("name: 东村", "name: 西村", 1),
+        encoding="utf-8",
+    )
+    again = demo_deployment(folder, broker_port=1884, api_port=8081, rate=5, edited=True)
+    assert again.villages[0].name == "西村"
+    assert {p.name: p.read_bytes() for p in packaged.glob("*.yaml")} == shipped
+    # --data writes the demo's config afresh at every start: the edit would not hold there
+    fresh = demo_deployment(folder, broker_port=1884, api_port=8081, rate=5)
+    assert fresh.villages[0].name == "东村"
+
+
+def test_demo_refuses_config_and_data_together(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "--no-view", "--config", str(tmp_path / "c"), "--data", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 1
+    assert "give --config or --data, not both" in result.output
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
