@@ -20,6 +20,7 @@ from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLITE_METRICS
 from villagewatch.registry import RegistryStore
 from villagewatch.runtime.diskspace import export_free_space
 from villagewatch.store import Store
+from villagewatch.versions import VersionStore, versions_path
 
 __all__ = ["ApiContext", "open_context", "open_users"]
 
@@ -33,6 +34,8 @@ class ApiContext:
     alerts: AlertStore
     users: UserStore
     registry: RegistryStore
+    versions: VersionStore
+    """Every applied config file, kept (``config-versions.db`` beside the alerts)."""
     evidence_dir: Path
     settings_path: Path | None = None
     """The settings file, when there is one: config apply writes its village files."""
@@ -70,6 +73,7 @@ class ApiContext:
         self.alerts.close()
         self.users.close()
         self.registry.close()
+        self.versions.close()
         self.passwords.close()
 
     @property
@@ -85,9 +89,9 @@ def open_context(
     registries: Sequence[CollectorRegistry] = (),
     settings_path: Path | None = None,
 ) -> ApiContext:
-    """Open the alert store (with routing, so people's actions are announced), the users
-    and the registry (seeded from the village files) of a deployment; /metrics serves
-    ``registries`` and the SQLite files' own metrics."""
+    """Open the alert store (with routing, so people's actions are announced), the users,
+    the registry (seeded from the village files) and the config versions of a deployment;
+    /metrics serves ``registries`` and the SQLite files' own metrics."""
     from villagewatch.alerts import SQLiteAlertStore
     from villagewatch.alerts.engine import notifier_for
 
@@ -106,6 +110,7 @@ def open_context(
         ),
         users=open_users(deployment, busy_timeout_s=wait_s),
         registry=registry,
+        versions=VersionStore(versions_path(s), busy_timeout_s=wait_s),
         evidence_dir=s.ingest.evidence_dir,
         settings_path=settings_path,
         registries=[*registries, SQLITE_METRICS],

@@ -4,6 +4,7 @@ from villagewatch.config.alerting import AlertKindSettings, AlertsSettings
 from villagewatch.config.load import (
     Deployment,
     load_deployment,
+    load_settings,
     load_village,
     read_secret,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Village",
     "identity_password_file",
     "load_deployment",
+    "load_settings",
     "load_village",
     "read_secret",
 ]

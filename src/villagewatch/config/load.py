@@ -17,6 +17,7 @@ from villagewatch.errors import ConfigError, ConfigIssue
 __all__ = [
     "Deployment",
     "load_deployment",
+    "load_settings",
     "load_village",
     "login_problems",
     "read_secret",
@@ -43,6 +44,12 @@ def load_village(path: Path) -> Village:
     if problems:
         raise ConfigError([doc.issue(loc, message) for loc, message in problems])
     return village
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and check the settings file alone, not the village files it names (secrets not
+    read): for a tool that must work while a village file is broken, as ``config rollback``."""
+    return read_yaml(path).validate(Settings, context=PathContext(path.parent, read_files=False))
 
 
 def load_deployment(path: Path, *, read_files: bool | Collection[str] = True) -> Deployment:

@@ -41,7 +41,11 @@ def test_applying_a_village_file_replaces_it_and_serves_it_at_once(ctx: ApiConte
     before = path.read_text(encoding="utf-8")
     changed = before.replace("name: 石桥水位计", "name: 石桥新水位计", 1)
     maint = Client(ctx).as_("maint")
-    reply = maint.request("PUT", "/api/config/villages/dongcun", json={"text": changed})
+    reply = maint.request(
+        "PUT",
+        "/api/config/villages/dongcun",
+        json={"text": changed, "note": "rename the bridge gauge"},
+    )
     assert reply.status_code == 200 and reply.json()["applied"] is True
     assert "restart" in reply.json()["note"]
     assert path.read_text(encoding="utf-8") == changed
@@ -68,7 +72,9 @@ def test_a_bad_village_file_is_not_applied(ctx: ApiContext, edit: object, says: 
     before = path.read_text(encoding="utf-8")
     text = edit(before)  # type: ignore[operator]
     reply = (
-        Client(ctx).as_("maint").request("PUT", "/api/config/villages/dongcun", json={"text": text})
+        Client(ctx)
+        .as_("maint")
+        .request("PUT", "/api/config/villages/dongcun", json={"text": text, "note": "try"})
     )
     body = reply.json()
     assert reply.status_code == 200 and body["ok"] is False and body["applied"] is False
@@ -115,7 +121,7 @@ def test_a_hostile_village_text_is_an_issue_not_an_expansion(
     maint = Client(ctx).as_("maint")
     for reply in (
         maint.post("/api/config/village/check", json={"text": text}),
-        maint.request("PUT", "/api/config/villages/dongcun", json={"text": text}),
+        maint.request("PUT", "/api/config/villages/dongcun", json={"text": text, "note": "try"}),
     ):
         assert reply.status_code == 200, reply.text
         assert reply.json()["ok"] is False and reply.json().get("applied") is False

@@ -1,8 +1,10 @@
-"""Config for maintainers: read what runs, check a changed village file, apply it.
+"""Config for maintainers: read what runs, check a changed village file, apply it, list its
+versions, roll it back.
 
-Applying writes the village file atomically (the old one kept as ``.bak``) and
-serves the new devices and places at once; detect reads village files at
-start, so its detectors follow on its next restart (the answer says so).
+Applying (with a note saying why) writes the village file atomically (the old one kept as
+``.bak``), keeps it as a new version (:mod:`villagewatch.versions`) and serves the new
+devices and places at once; a rollback is an apply of an old version's text. Detect reads
+village files at start, so its detectors follow on its next restart (the answer says so).
 Secrets never leave: channel settings are listed by id and kind only. Personal
 data is shown as everywhere else (:func:`~villagewatch.api.auth.shown_phone`,
 :func:`~villagewatch.api.auth.shown_tenant_name`): a maintainer sees no
@@ -12,13 +14,13 @@ member's phone and no tenant's name.
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import Field
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from villagewatch.api.auth import (
     Maintainer,
@@ -32,11 +34,22 @@ from villagewatch.api.context import ApiContext
 from villagewatch.api.middleware import max_body
 from villagewatch.api.schemas import Reply
 from villagewatch.api.users import User
-from villagewatch.config import Deployment, load_village
+from villagewatch.config import Deployment
 from villagewatch.config.places import village_place
 from villagewatch.config.village import Village
 from villagewatch.contract import StrictModel
-from villagewatch.errors import ConfigError
+from villagewatch.errors import ConfigIssue
+from villagewatch.versions import (
+    NOTE_MAX,
+    Refused,
+    UnknownVersion,
+    VersionRefused,
+    VersionSummary,
+    apply_village,
+    check_village_text,
+    checked_note,
+    village_file,
+)
 
 __all__ = ["router"]
 
@@ -70,13 +83,79 @@ class VillageTextIn(StrictModel):
     )  # fmt: skip
 
 
+def _note(note: str) -> str:
+    try:
+        return checked_note(note)
+    except VersionRefused as exc:  # said as the user knows it, not pydantic's "Value error"
+        raise PydanticCustomError("note", str(exc)) from None
+
+
+Note = Annotated[
+    str,
+    AfterValidator(_note),
+    Field(
+        validate_default=True,  # a missing note is refused with the same words as an empty one
+        description=f"Why the file changes (required, at most {NOTE_MAX} characters); kept "
+        "with the version.",
+    ),
+]
+
+
+_MAX_VERSION = 2**53  # beyond any count of applies, within SQLite's integers
+VersionNumber = Annotated[
+    int, PathParam(ge=1, le=_MAX_VERSION, description="The version's number (from 1).")
+]
+
+
+class NoteIn(StrictModel):
+    """Why a change is made."""
+
+    note: Note = ""
+
+
+class VillageApplyIn(VillageTextIn):
+    """A village file's YAML text, and why it changes."""
+
+    note: Note = ""
+
+
 class CheckOut(Reply):
-    """Whether the text is a valid village file, and every problem if not."""
+    """Whether the text is a valid village file, and every problem if not; ``version``: the
+    version it was kept as, when applied."""
 
     ok: bool
     issues: list[IssueOut]
     applied: bool = False
+    version: int | None = None
     note: str = ""
+
+
+class VersionOut(Reply):
+    """One applied version of a file: who applied it, when (epoch ms) and why."""
+
+    number: int
+    who: str
+    at_ms: int
+    note: str
+    rollback_of: int | None = Field(description="The version it restored, if a rollback.")
+
+    @classmethod
+    def of(cls, v: VersionSummary) -> VersionOut:
+        """The answer for a stored version."""
+        return cls(number=v.n, who=v.who, at_ms=v.at_ms, note=v.note, rollback_of=v.rollback_of)
+
+
+class VersionsOut(Reply):
+    """The versions of a file, newest first."""
+
+    versions: list[VersionOut]
+
+
+class VersionTextOut(VersionOut):
+    """One version whole: its text and a unified diff."""
+
+    text: str
+    diff: str
 
 
 def _settings_shown(ctx: ApiContext, user: User) -> dict[str, Any]:
@@ -119,66 +198,115 @@ async def read_config(request: Request, user: Maintainer) -> ConfigOut:
     )
 
 
-def _check(text: str, where: Path) -> tuple[Village | None, list[IssueOut]]:
-    """Validate village YAML by loading it from a temporary file next to ``where``."""
-    where.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".check-", suffix=".yaml", dir=where)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        return load_village(Path(name)), []
-    except ConfigError as exc:
-        return None, [IssueOut(path=i.path, line=i.line, message=i.message) for i in exc.issues]
-    finally:
-        Path(name).unlink(missing_ok=True)
+def _issues(found: list[ConfigIssue]) -> list[IssueOut]:
+    return [IssueOut(path=i.path, line=i.line, message=i.message) for i in found]
 
 
 @router.post("/api/config/village/check", openapi_extra=max_body(_BODY_MAX))
 async def check_village(request: Request, _user: Maintainer, body: VillageTextIn) -> CheckOut:
     """Check a village file without applying it."""
     ctx = context(request)
-    _, issues = await asyncio.to_thread(_check, body.text, ctx.deployment.settings.api.state_dir)
-    return CheckOut(ok=not issues, issues=issues)
+    where = ctx.deployment.settings.api.state_dir / "check.yaml"
+    _, issues = await asyncio.to_thread(check_village_text, body.text, where)
+    return CheckOut(ok=not issues, issues=_issues(issues))
 
 
-@router.put("/api/config/villages/{village}", openapi_extra=max_body(_BODY_MAX))
-async def apply_village(
-    request: Request, user: Maintainer, village: str, body: VillageTextIn
-) -> CheckOut:
-    """Check and apply a changed village file: devices and places change in the API at once;
-    detect picks them up when restarted."""
-    ctx = context(request)
+def _village_file(ctx: ApiContext, user: User, village: str) -> tuple[int, Path]:
+    """The index and file of a village the user may change; 404 otherwise (a village out of
+    scope is not told apart from one that does not exist)."""
     index = next((i for i, v in enumerate(ctx.deployment.villages) if v.id == village), None)
     if index is None or not sees_place(ctx, user, village_place(village)):
         raise HTTPException(404, f"no village {village!r} among yours")
-    target = ctx.deployment.settings.villages[index]
-    checked, issues = await asyncio.to_thread(_check, body.text, target.parent)
-    if checked is None:
-        return CheckOut(ok=False, issues=issues)
-    if checked.id != village:
-        problem = IssueOut(path="id", line=None, message=f"the file is village {checked.id!r}")
-        return CheckOut(ok=False, issues=[problem])
-    await asyncio.to_thread(_replace, target, body.text)
+    return index, ctx.deployment.settings.villages[index]
+
+
+async def _apply(
+    ctx: ApiContext, user: User, village: str, text: str, note: str, rollback_of: int | None
+) -> CheckOut:
+    """Check, write, record and serve ``text`` as the village's file — the one path of apply
+    and rollback (:func:`~villagewatch.versions.apply_village`)."""
+    index, target = _village_file(ctx, user, village)
+    done = await asyncio.to_thread(
+        apply_village, ctx.versions, target, text, village=village, who=user.name, note=note,
+        at_ms=now_ms(), rollback_of=rollback_of,
+    )  # fmt: skip
+    if isinstance(done, Refused):
+        return CheckOut(ok=False, issues=_issues(done.issues))
     villages = list(ctx.deployment.villages)
-    villages[index] = checked
+    villages[index] = done.village
     ctx.use(Deployment(ctx.deployment.settings, tuple(villages)))
+    details: dict[str, Any] = {"file": str(target), "bytes": len(text.encode()),
+                               "version": done.version.n}  # fmt: skip
+    if rollback_of is not None:
+        details["rollback_of"] = rollback_of
     await asyncio.to_thread(
-        ctx.users.audit, user.name, "apply_config", village_place(village),
-        {"file": str(target), "bytes": len(body.text.encode())}, now_ms(),
+        ctx.users.audit, user.name, "rollback_config" if rollback_of else "apply_config",
+        village_place(village), details, now_ms(),
     )  # fmt: skip
     return CheckOut(
-        ok=True, issues=[], applied=True,
+        ok=True, issues=[], applied=True, version=done.version.n,
         note="applied; detect uses it after its next restart",
     )  # fmt: skip
 
 
-def _replace(target: Path, text: str) -> None:
-    tmp = target.with_name(f".{target.name}.new")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    if target.exists():
-        backup = target.with_name(target.name + ".bak")
-        backup.write_bytes(target.read_bytes())
-    tmp.replace(target)
+@router.put("/api/config/villages/{village}", openapi_extra=max_body(_BODY_MAX))
+async def apply_village_file(
+    request: Request, user: Maintainer, village: str, body: VillageApplyIn
+) -> CheckOut:
+    """Check and apply a changed village file with a note saying why: it is kept as a new
+    version; devices and places change in the API at once; detect picks them up when
+    restarted."""
+    return await _apply(context(request), user, village, body.text, body.note, None)
+
+
+@router.get("/api/config/villages/{village}/versions")
+async def village_versions(request: Request, user: Maintainer, village: str) -> VersionsOut:
+    """The applied versions of a village file, newest first (who, when, why)."""
+    ctx = context(request)
+    _village_file(ctx, user, village)
+    found = await asyncio.to_thread(ctx.versions.versions, village_file(village))
+    return VersionsOut(versions=[VersionOut.of(v) for v in found])
+
+
+@router.get("/api/config/villages/{village}/versions/{n}")
+async def village_version(
+    request: Request,
+    user: Maintainer,
+    village: str,
+    n: VersionNumber,
+    against: Annotated[
+        int | None,
+        Query(
+            ge=1, le=_MAX_VERSION, description="Diff from this version instead of the one before."
+        ),
+    ] = None,
+) -> VersionTextOut:
+    """One version: its text and the diff to the version before (or, with ``against``, the
+    diff from version ``against`` to this one)."""
+    ctx = context(request)
+    _village_file(ctx, user, village)
+    try:
+        found = await asyncio.to_thread(ctx.versions.version, village_file(village), n)
+        diff = found.diff
+        if against is not None:
+            diff = await asyncio.to_thread(ctx.versions.diff, village_file(village), against, n)
+    except UnknownVersion as exc:
+        raise HTTPException(404, str(exc)) from None
+    return VersionTextOut(**VersionOut.of(found.summary).model_dump(), text=found.text,
+                          diff=diff)  # fmt: skip
+
+
+@router.post("/api/config/villages/{village}/versions/{n}/rollback")
+async def roll_back_village(
+    request: Request, user: Maintainer, village: str, n: VersionNumber, body: NoteIn
+) -> CheckOut:
+    """Apply version ``n``'s text again, as a new version with the note: checked as an
+    apply is; a version that is no longer valid is refused with its issues and nothing
+    changes."""
+    ctx = context(request)
+    _village_file(ctx, user, village)
+    try:
+        old = await asyncio.to_thread(ctx.versions.version, village_file(village), n)
+    except UnknownVersion as exc:
+        raise HTTPException(404, str(exc)) from None
+    return await _apply(ctx, user, village, old.text, body.note, n)
