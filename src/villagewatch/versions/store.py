@@ -86,8 +86,9 @@ class Version:
 
 
 def checked_note(note: str) -> str:
-    """The note without surrounding blanks; :class:`VersionRefused` if it is empty or longer
-    than :data:`NOTE_MAX` characters. The one rule for the API, the CLI and the store."""
+    """The note without surrounding blanks; :class:`VersionRefused` if it is empty, longer
+    than :data:`NOTE_MAX` characters or more than one line of text. The one rule for the API,
+    the CLI and the store."""
     kept = note.strip()
     if not kept:
         raise VersionRefused(
@@ -95,6 +96,8 @@ def checked_note(note: str) -> str:
         )
     if len(kept) > NOTE_MAX:
         raise VersionRefused(f"the note has {len(kept)} characters; at most {NOTE_MAX}")
+    if not kept.isprintable():  # one line in a list; no terminal escapes in someone's shell
+        raise VersionRefused("the note must be one line of text (no line breaks or controls)")
     return kept
 
 

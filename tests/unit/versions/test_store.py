@@ -61,6 +61,8 @@ def test_a_version_keeps_who_when_why_text_and_the_diff_to_the_one_before(
         pytest.param("", "a note is required", id="empty"),
         pytest.param(" \n\t", "a note is required", id="blank"),
         pytest.param("x" * (NOTE_MAX + 1), f"at most {NOTE_MAX}", id="too-long"),
+        pytest.param("raise\nlevel", "one line", id="two-lines"),
+        pytest.param("\x1b[2Jraise", "one line", id="terminal-escape"),
     ],
 )
 def test_a_version_without_a_usable_note_is_refused_and_nothing_is_kept(
