@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from tests.unit.tune.history import MIN, T0, flood, settings_file, village_file
 from villagewatch.config import InfluxSettings, load_deployment, load_village
 from villagewatch.contract import Clock, Event, point_time_ns
 from villagewatch.store import Batch, InfluxStore, SQLiteStore, Store
 from villagewatch.store.base import History
 from villagewatch.tune import try_candidate
 from villagewatch_dev.servers import Influxd
-
-from tests.unit.tune.history import MIN, T0, flood, settings_file, village_file
 
 
 def lock_events() -> list[Event]:
