@@ -113,8 +113,5 @@ def test_replay_of_two_spike_thresholds_matches_detect_file(
     }
     assert added == expected[CANDIDATE] - expected[TODAY]
     assert removed == expected[TODAY] - expected[CANDIDATE]
-    print(
-        f"\nriver stage, {report['items']} readings: spike {TODAY} cm → {len(expected[TODAY])} "
-        f"alerts, spike {CANDIDATE} cm → {len(expected[CANDIDATE])}; "
-        f"summary {report['summary']}"
-    )
+    # on this record: 4 alerts at 12 cm, 8 at 6 cm (the 4 flagged spikes and 4 smaller jumps)
+    assert len(expected[TODAY]) >= 4 and expected[TODAY] < expected[CANDIDATE]
