@@ -113,5 +113,5 @@ def test_replay_of_two_spike_thresholds_matches_detect_file(
     }
     assert added == expected[CANDIDATE] - expected[TODAY]
     assert removed == expected[TODAY] - expected[CANDIDATE]
-    # on this record: 4 alerts at 12 cm, 8 at 6 cm (the 4 flagged spikes and 4 smaller jumps)
+    # on this record: 4 alerts at 12 cm, 8 at 6 cm (4 more jumps between 6 and 12 cm)
     assert len(expected[TODAY]) >= 4 and expected[TODAY] < expected[CANDIDATE]
