@@ -183,3 +183,17 @@ def test_the_sqlite_store_and_the_memory_store_give_the_same_report(tmp_path: Pa
         reports.append(trial.report)
     assert reports[0] == reports[1]
     assert reports[0]["summary"]["earlier"] == 1 and reports[0]["summary"]["severity_changed"] == 1
+
+
+def test_a_long_range_of_silence_replays_in_bounded_steps(tmp_path: Path) -> None:
+    """Ten years with nothing stored: a few hundred thousand steps of time, not 63 million;
+    the silent gauges go offline once each, under both configs."""
+    from villagewatch.store.base import History
+    from villagewatch.tune import replay
+
+    deployment = load_deployment(settings_file(tmp_path, TODAY), read_files=False)
+    ten_years = 10 * 365 * 86_400_000
+    timeline = replay(
+        History([], []), deployment.villages, since_ms=T0, until_ms=T0 + ten_years, tick_s=5
+    )
+    assert [t.key.kind for t in timeline.transitions] == ["device_offline"] * 2
