@@ -4,7 +4,8 @@ The same :class:`~villagewatch.detect.engine.DetectEngine` detect runs, fed in s
 order, with time taken from the data alone: an item is received at its own time, and time
 passes (offline devices, windows that empty) in steps of detect's ``tick_s`` from the start
 of the range to its end — or of a ``_MAX_TICKS``-th of the range when that is longer, so a
-year's replay does not spend itself on millions of steps of silence. Nothing is read or written but what the caller passes in.
+year's replay does not spend itself on millions of steps of silence. Nothing is read or
+written but what the caller passes in.
 """
 
 from __future__ import annotations
