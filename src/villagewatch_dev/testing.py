@@ -17,7 +17,14 @@ from villagewatch.alerts.lifecycle import Alert, AlertPolicy
 from villagewatch.alerts.store import AlertLifecycle
 from villagewatch.contract import DeadLetter, DedupeKey, Event, Reading
 from villagewatch.errors import StoreUnavailable
-from villagewatch.store.base import Batch, Bucket, LastValue, WriteResult, bucket_width_ns
+from villagewatch.store.base import (
+    Batch,
+    Bucket,
+    History,
+    LastValue,
+    WriteResult,
+    bucket_width_ns,
+)
 from villagewatch.transitions import AlertKey, Severity, Transition
 
 __all__ = ["TINY_JPEG", "MemoryStore", "fire_alert"]
@@ -104,6 +111,31 @@ class MemoryStore:
             Bucket(since_ns + b * width, sum(v) / len(v), min(v), max(v), len(v))
             for b, v in sorted(slices.items())
         ]
+
+    async def history(
+        self,
+        *,
+        since_ns: int,
+        until_ns: int,
+        village: str | None = None,
+        device: str | None = None,
+    ) -> History:
+        """Readings and events of [since, until), in stored-time order."""
+
+        def wanted(item: Reading | Event) -> bool:
+            return (
+                since_ns <= item.time_ns < until_ns
+                and village in (None, item.village)
+                and device in (None, item.device)
+            )
+
+        def order(item: Reading | Event) -> tuple[int, str, str, int]:
+            return (item.time_ns, item.village, item.device, item.seq)
+
+        return History(
+            sorted(filter(wanted, self.readings.values()), key=order),
+            sorted(filter(wanted, self.events.values()), key=order),
+        )
 
     async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Newest dead letters first."""

@@ -1,5 +1,5 @@
 """The ``villagewatch`` command and its groups; each group's commands live in a module of their
-own (roles, alerts, config, edge, vision, users, broker)."""
+own (roles, alerts, config, edge, vision, users, broker, tune)."""
 
 from __future__ import annotations
 
@@ -30,3 +30,8 @@ broker_app = typer.Typer(
     help="The MQTT broker: its identities, passwords and ACL.", no_args_is_help=True
 )
 app.add_typer(broker_app, name="broker")
+tune_app = typer.Typer(
+    help="For maintainers: try detector settings on stored history before applying them.",
+    no_args_is_help=True,
+)
+app.add_typer(tune_app, name="tune")

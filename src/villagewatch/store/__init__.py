@@ -1,13 +1,14 @@
 """Where readings, events and dead letters go: InfluxDB, or SQLite as the embedded default."""
 
 from villagewatch.config import InfluxSettings, SQLiteSettings
-from villagewatch.store.base import Batch, Bucket, LastValue, Store, WriteResult
+from villagewatch.store.base import Batch, Bucket, History, LastValue, Store, WriteResult
 from villagewatch.store.influx import InfluxStore
 from villagewatch.store.sqlite import SQLiteStore
 
 __all__ = [
     "Batch",
     "Bucket",
+    "History",
     "InfluxStore",
     "LastValue",
     "SQLiteStore",

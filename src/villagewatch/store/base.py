@@ -15,7 +15,7 @@ from typing import Protocol
 
 from villagewatch.contract import DeadLetter, Event, Reading
 
-__all__ = ["Batch", "Bucket", "LastValue", "Store", "WriteResult"]
+__all__ = ["Batch", "Bucket", "History", "LastValue", "Store", "WriteResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,18 @@ class Bucket:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class History:
+    """The readings and events stored in a time range, each list in stored-time order (ties by
+    village, device, seq), for replaying them through detectors."""
+
+    readings: list[Reading]
+    events: list[Event]
+
+    def __len__(self) -> int:
+        return len(self.readings) + len(self.events)
+
+
 class Store(Protocol):
     """Readings, events and dead letters: written in batches, queried for the console."""
 
@@ -83,6 +95,20 @@ class Store(Protocol):
         self, *, village: str, device: str, metric: str, since_ns: int, until_ns: int, buckets: int
     ) -> list[Bucket]:
         """Mean/min/max of a metric in ``buckets`` slices of [since, until); empty ones left out."""
+        ...
+
+    async def history(
+        self,
+        *,
+        since_ns: int,
+        until_ns: int,
+        village: str | None = None,
+        device: str | None = None,
+    ) -> History:
+        """Every reading and event stored in [since, until) (optionally of one village /
+        device), as the records ingest wrote. A store that does not keep an item's boot id
+        (InfluxDB keeps it for rescued items only) gives one that stands for it: the same for
+        every item of one boot."""
         ...
 
     async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:

@@ -26,7 +26,7 @@ import httpx
 from villagewatch.config import InfluxSettings, read_secret
 from villagewatch.contract import DeadLetter, Event, Reading, RejectReason
 from villagewatch.errors import StoreRejected, StoreUnavailable
-from villagewatch.store.base import Batch, Bucket, LastValue, WriteResult
+from villagewatch.store.base import Batch, Bucket, History, LastValue, WriteResult
 from villagewatch.store.influxpoints import (
     EVENTS,
     READINGS,
@@ -225,6 +225,19 @@ class InfluxStore:
             village=village, device=device, metric=metric,
             since_ns=since_ns, until_ns=until_ns, buckets=buckets,
         )  # fmt: skip
+
+    async def history(
+        self,
+        *,
+        since_ns: int,
+        until_ns: int,
+        village: str | None = None,
+        device: str | None = None,
+    ) -> History:
+        """Readings and events of [since, until) (see :meth:`InfluxReader.history`)."""
+        return await self._reader.history(
+            since_ns=since_ns, until_ns=until_ns, village=village, device=device
+        )
 
     async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Newest dead letters first."""

@@ -1,6 +1,6 @@
 """Reading InfluxDB back through InfluxQL (``/query`` of the v1 HTTP API): the console's last
-values, downsampled series and dead letters, and the look-up of rescued copies the writer
-does before writing rescued items."""
+values, downsampled series and dead letters, the raw history a replay reads, and the look-up
+of rescued copies the writer does before writing rescued items."""
 
 from __future__ import annotations
 
@@ -10,14 +10,22 @@ from typing import Any
 
 import httpx
 
-from villagewatch.contract import DeadLetter, RejectReason
+from villagewatch.contract import Clock, DeadLetter, Event, Reading, RejectReason
 from villagewatch.contract.payloads import ALL_METRICS
 from villagewatch.errors import StoreRejected, StoreUnavailable
-from villagewatch.store.base import Bucket, LastValue, bucket_width_ns
-from villagewatch.store.influxpoints import DEAD_LETTERS, READINGS
+from villagewatch.store.base import Bucket, History, LastValue, bucket_width_ns
+from villagewatch.store.influxpoints import DEAD_LETTERS, EVENTS, READINGS
 from villagewatch.store.lineprotocol import quote_ident, quote_literal
 
 __all__ = ["InfluxReader", "error_text"]
+
+_TAGS = ("village", "grid", "device", "kind")
+_FLAGS = ("time", "seq", "historical", "clock", "rescued", "boot", "device_ts")
+"""Columns of a readings or events point that are not a metric or an attribute
+(see :mod:`villagewatch.store.influxpoints`)."""
+
+_PAGE = 20_000
+"""Points per history query: a server's row limit (``max-row-limit``) is well above it."""
 
 
 class InfluxReader:
@@ -116,6 +124,54 @@ class InfluxReader:
             if n
         ]
 
+    async def history(
+        self,
+        *,
+        since_ns: int,
+        until_ns: int,
+        village: str | None = None,
+        device: str | None = None,
+        page: int = _PAGE,
+    ) -> History:
+        """Readings and events of [since, until), read in pages of ``page`` points.
+
+        Only rescued points keep their boot id; the others get ``~`` and the salt their
+        stored time carries (see :func:`~villagewatch.contract.point_time_ns`), the same for
+        every item of one boot.
+        """
+        where = _where(village=village, device=device)
+        readings = [
+            _reading_of(row) for row in await self._paged(READINGS, where, since_ns, until_ns, page)
+        ]
+        events = [
+            _event_of(row) for row in await self._paged(EVENTS, where, since_ns, until_ns, page)
+        ]
+        return History(sorted(readings, key=_order), sorted(events, key=_order))
+
+    async def _paged(
+        self, measurement: str, where: str, since_ns: int, until_ns: int, page: int
+    ) -> list[dict[str, Any]]:
+        """Every point of ``measurement`` in the range, page by page on time: a page starts at
+        the last time of the one before, leaving out the points already read at that time."""
+        out: list[dict[str, Any]] = []
+        cursor, at_cursor = since_ns, set[tuple[int, str, str]]()
+        while True:
+            q = (
+                f"SELECT * FROM {measurement}{where} AND time >= {cursor} AND time < {until_ns}"
+                f" ORDER BY time ASC LIMIT {int(page)}"
+            )
+            rows = _rows(await self.query(q))
+            out += [r for r in rows if (r["time"], r["village"], r["device"]) not in at_cursor]
+            if len(rows) < page:
+                return out
+            last = rows[-1]["time"]
+            if last == cursor:
+                raise StoreRejected(
+                    f"more than {page} points of {measurement} at one instant ({cursor} ns)"
+                )
+            cursor = last
+            at_cursor = {(r["time"], r["village"], r["device"]) for r in rows if r["time"] == last}
+
     async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Newest dead letters first."""
         q = (
@@ -141,6 +197,48 @@ def _where(*, village: str | None, device: str | None) -> str:
         if value is not None
     ]
     return " WHERE " + " AND ".join(conds) if conds else " WHERE time > 0"
+
+
+def _order(item: Reading | Event) -> tuple[int, str, str, int]:
+    return (item.time_ns, item.village, item.device, item.seq)
+
+
+def _flags_of(row: dict[str, Any]) -> tuple[int, int, str, Clock, bool, bool, int]:
+    """time, seq, boot, clock, historical, rescued, device time (ms) of a point's row."""
+    time_ns, seq = int(row["time"]), int(row["seq"])
+    rescued = bool(row.get("rescued"))
+    if rescued and row.get("boot") is not None:
+        boot, device_ts = str(row["boot"]), int(row["device_ts"])
+    else:
+        boot, device_ts = f"~{(time_ns % 1_000_000 - seq) % 1_000_000}", time_ns // 1_000_000
+    clock = Clock.UNSYNCED if row.get("clock") == "unsynced" else Clock.SYNCED
+    return time_ns, seq, boot, clock, bool(row.get("historical")), rescued, device_ts
+
+
+def _reading_of(row: dict[str, Any]) -> Reading:
+    time_ns, seq, boot, clock, historical, rescued, device_ts = _flags_of(row)
+    values = {
+        k: float(v)
+        for k, v in sorted(row.items())
+        if k not in _FLAGS and k not in _TAGS and v is not None
+    }
+    return Reading(
+        row["village"], row["grid"], row["device"], row["kind"], time_ns, seq, boot, values,
+        clock, historical, rescued, device_ts,
+    )  # fmt: skip
+
+
+def _event_of(row: dict[str, Any]) -> Event:
+    time_ns, seq, boot, clock, historical, rescued, device_ts = _flags_of(row)
+    attrs = {
+        k: v
+        for k, v in row.items()
+        if k not in _FLAGS and k not in _TAGS and k != "type" and v is not None
+    }
+    return Event(
+        row["village"], row["grid"], row["device"], row["kind"], time_ns, seq, boot,
+        str(row["type"]), attrs, clock, historical, rescued, device_ts,
+    )  # fmt: skip
 
 
 def _values(body: dict[str, Any]) -> list[list[Any]]:

@@ -23,11 +23,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from villagewatch.contract import DeadLetter, RejectReason
+from villagewatch.contract import Clock, DeadLetter, Event, Reading, RejectReason
 from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import SQLiteFile
 from villagewatch.errors import StoreUnavailable
-from villagewatch.store.base import Batch, Bucket, LastValue, WriteResult, bucket_width_ns
+from villagewatch.store.base import (
+    Batch,
+    Bucket,
+    History,
+    LastValue,
+    WriteResult,
+    bucket_width_ns,
+)
 
 __all__ = ["MIGRATIONS", "SQLiteStore"]
 
@@ -125,6 +132,32 @@ class SQLiteStore:
         rows = await self._run(lambda: self._rows(sql, args))
         return [Bucket(since_ns + b * width, mean, lo, hi, n) for b, mean, lo, hi, n in rows]
 
+    async def history(
+        self,
+        *,
+        since_ns: int,
+        until_ns: int,
+        village: str | None = None,
+        device: str | None = None,
+    ) -> History:
+        """Readings (their one row per metric put back together) and events of [since, until)."""
+        conds, args = _filters(village=village, device=device)
+        where = (conds + " AND" if conds else " WHERE") + " time_ns >= ? AND time_ns < ?"
+        params: tuple[str | int, ...] = (*args, since_ns, until_ns)
+        readings_sql = (
+            "SELECT village, grid, device, kind, time_ns, seq, boot, clock, historical, rescued,"  # noqa: S608 - only placeholders are inserted
+            f" device_ts_ms, metric, value FROM readings{where}"
+            " ORDER BY time_ns, village, device, seq, boot, metric"
+        )
+        events_sql = (
+            "SELECT village, grid, device, kind, time_ns, seq, boot, type, attrs, clock,"  # noqa: S608 - as above
+            f" historical, rescued, device_ts_ms FROM events{where}"
+            " ORDER BY time_ns, village, device, seq, boot"
+        )
+        reading_rows = await self._run(lambda: self._rows(readings_sql, params))
+        event_rows = await self._run(lambda: self._rows(events_sql, params))
+        return History(_readings_of(reading_rows), [_event_of(row) for row in event_rows])
+
     async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Newest dead letters first."""
         sql = (
@@ -190,6 +223,47 @@ def _write(conn: sqlite3.Connection, batch: Batch) -> WriteResult:
     return WriteResult(
         readings=len(batch.readings), events=len(batch.events), duplicates=duplicates
     )
+
+
+def _readings_of(rows: list[Any]) -> list[Reading]:
+    """One reading per run of rows of the same item (the query orders them so)."""
+    out: list[Reading] = []
+    last: tuple[Any, ...] = ()
+    for (
+        village,
+        grid,
+        device,
+        kind,
+        time_ns,
+        seq,
+        boot,
+        clock,
+        hist,
+        resc,
+        ts,
+        metric,
+        value,
+    ) in rows:
+        item = (village, device, boot, seq, time_ns)
+        if item == last:
+            out[-1].values[metric] = value
+            continue
+        last = item
+        out.append(
+            Reading(
+                village, grid, device, kind, time_ns, seq, boot, {metric: value},
+                Clock(clock), bool(hist), bool(resc), ts,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _event_of(row: Any) -> Event:
+    village, grid, device, kind, time_ns, seq, boot, type_, attrs, clock, hist, resc, ts = row
+    return Event(
+        village, grid, device, kind, time_ns, seq, boot, type_, json.loads(attrs),
+        Clock(clock), bool(hist), bool(resc), ts,
+    )  # fmt: skip
 
 
 def _filters(*, village: str | None, device: str | None) -> tuple[str, tuple[str, ...]]:

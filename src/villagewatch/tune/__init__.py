@@ -1,0 +1,23 @@
+"""Try detector settings on history before applying them: replay stored readings and events
+through today's village config and a candidate (``replay``), and say what would change
+(``compare``). Pure: no store, no state file, no alert store, no notification."""
+
+from villagewatch.tune.candidate import Trial, try_candidate
+from villagewatch.tune.compare import Change, Comparison, Episode, GroupCount, compare, episodes
+from villagewatch.tune.replay import ReplayError, Timeline, replay, scoped, with_candidate
+
+__all__ = [
+    "Change",
+    "Comparison",
+    "Episode",
+    "GroupCount",
+    "ReplayError",
+    "Timeline",
+    "Trial",
+    "compare",
+    "episodes",
+    "replay",
+    "scoped",
+    "try_candidate",
+    "with_candidate",
+]
