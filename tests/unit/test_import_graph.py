@@ -30,6 +30,8 @@ SERVICES = frozenset(
         "runtime",
         "sim",
         "store",
+        "tune",
+        "versions",
     }
 )
 """Packages that run or wire a part of the system; config/ must reach none of them (it may
