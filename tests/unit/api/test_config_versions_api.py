@@ -116,3 +116,41 @@ def test_versions_of_a_village_out_of_scope_are_not_found(ctx: ApiContext) -> No
     ):
         reply = other.request(method, _URL + path, json=body)
         assert reply.status_code == 404, (method, path, reply.text)
+
+
+def test_a_village_file_applied_as_it_is_written_with_the_note_in_the_query(
+    ctx: ApiContext,
+) -> None:
+    """A maintainer sends the YAML file itself (curl --data-binary @dongcun.yaml), not YAML
+    wrapped in JSON; the same checks, the same version, the same answer."""
+    maint = Client(ctx).as_("maint")
+    yaml = {"Content-Type": "application/yaml"}
+    original = _file(ctx).read_text(encoding="utf-8")
+    changed = original.replace("name: 石桥水位计", "name: 新水位计", 1)
+    reply = maint.request(
+        "PUT", f"{_URL}/file", params={"note": "rename the gauge"}, content=changed.encode(),
+        headers=yaml,
+    )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["applied"] is True and reply.json()["version"] == 2
+    assert _file(ctx).read_text(encoding="utf-8") == changed
+    assert ctx.versions.versions("village:dongcun")[0].note == "rename the gauge"
+    broken = maint.request(
+        "PUT", f"{_URL}/file", params={"note": "oops"}, content=b"id: dongcun\nname: [",
+        headers=yaml,
+    )  # fmt: skip
+    assert broken.status_code == 200 and broken.json()["ok"] is False
+    assert broken.json()["issues"][0]["message"].startswith("not valid YAML")
+    refusals = [
+        ({"note": "why"}, changed.encode(), {"Content-Type": "application/json"}, 415),
+        ({}, changed.encode(), yaml, 422),
+        ({"note": "why"}, b"\xff\xfe", yaml, 400),
+    ]
+    for params, body, headers, status in refusals:
+        got = maint.request("PUT", f"{_URL}/file", params=params, content=body, headers=headers)
+        assert got.status_code == status, (params, headers, got.text)
+    assert Client(ctx).as_("maint").request(
+        "PUT", "/api/config/villages/nowhere/file", params={"note": "x"}, content=b"id: x",
+        headers=yaml,
+    ).status_code == 404  # fmt: skip
+    assert len(ctx.versions.versions("village:dongcun")) == 2

@@ -259,6 +259,43 @@ async def apply_village_file(
     return await _apply(context(request), user, village, body.text, body.note, None)
 
 
+_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
+
+
+@router.put(
+    "/api/config/villages/{village}/file",
+    openapi_extra={
+        **max_body(_BODY_MAX),
+        "requestBody": {
+            "required": True,
+            "content": {t: {"schema": {"type": "string"}} for t in _YAML_TYPES},
+        },
+    },
+)
+async def apply_village_yaml(
+    request: Request,
+    user: Maintainer,
+    village: str,
+    note: Annotated[str, Query(max_length=NOTE_MAX, description="Why the file changes.")] = "",
+) -> CheckOut:
+    """The same as ``PUT /api/config/villages/{village}`` with the file itself as the body
+    (``Content-Type: application/yaml``, UTF-8) and the note in the query:
+    ``curl -X PUT --data-binary @dongcun.yaml -H 'Content-Type: application/yaml'
+    '…/api/config/villages/dongcun/file?note=…'``."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind not in _YAML_TYPES:
+        raise HTTPException(415, f"send the village file as {_YAML_TYPES[0]} (UTF-8 text)")
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(400, "the village file is not UTF-8 text") from None
+    try:
+        why = checked_note(note)
+    except VersionRefused as exc:
+        raise HTTPException(422, f"note: {exc}") from None
+    return await _apply(context(request), user, village, text, why, None)
+
+
 @router.get("/api/config/villages/{village}/versions")
 async def village_versions(request: Request, user: Maintainer, village: str) -> VersionsOut:
     """The applied versions of a village file, newest first (who, when, why)."""
