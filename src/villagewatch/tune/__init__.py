@@ -3,13 +3,20 @@ through today's village config and a candidate (``replay``), and say what would 
 (``compare``). Pure: no store, no state file, no alert store, no notification."""
 
 from villagewatch.tune.candidate import Trial, try_candidate
-from villagewatch.tune.compare import Change, Comparison, Episode, GroupCount, compare, episodes
+from villagewatch.tune.compare import (
+    Comparison,
+    Episode,
+    EpisodeChange,
+    GroupCount,
+    compare,
+    episodes,
+)
 from villagewatch.tune.replay import ReplayError, Timeline, replay, scoped, with_candidate
 
 __all__ = [
-    "Change",
     "Comparison",
     "Episode",
+    "EpisodeChange",
     "GroupCount",
     "ReplayError",
     "Timeline",

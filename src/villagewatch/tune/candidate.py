@@ -3,6 +3,7 @@ given, replay it through today's villages and the candidate, compare, report."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,12 +49,16 @@ async def try_candidate(
         since_ns=since_ms * 1_000_000, until_ns=until_ms * 1_000_000, village=village, device=device
     )
     grids = {(v.id, d.id): d.grid for v in villages for d in v.devices}
-    today = replay(history, today_villages, since_ms=since_ms, until_ms=until_ms, tick_s=tick_s)
-    theirs = replay(
-        history, candidate_villages, since_ms=since_ms, until_ms=until_ms, tick_s=tick_s
-    )
-    comparison = compare(today, theirs, grids=grids)
     scope = {"village": village, "device": device, "candidate": candidate.id}
-    return Trial(
-        today, theirs, comparison, report(today, theirs, comparison, grids=grids, scope=scope)
-    )
+
+    def run() -> Trial:  # CPU-bound: in a thread, so an API that runs it keeps answering
+        today = replay(history, today_villages, since_ms=since_ms, until_ms=until_ms, tick_s=tick_s)
+        theirs = replay(
+            history, candidate_villages, since_ms=since_ms, until_ms=until_ms, tick_s=tick_s
+        )
+        comparison = compare(today, theirs, grids=grids)
+        return Trial(
+            today, theirs, comparison, report(today, theirs, comparison, grids=grids, scope=scope)
+        )
+
+    return await asyncio.to_thread(run)

@@ -19,7 +19,15 @@ from typing import Literal
 from villagewatch.transitions import AlertKey, Severity, Transition
 from villagewatch.tune.replay import Timeline
 
-__all__ = ["Change", "ChangeKind", "Comparison", "Episode", "GroupCount", "compare", "episodes"]
+__all__ = [
+    "ChangeKind",
+    "Comparison",
+    "Episode",
+    "EpisodeChange",
+    "GroupCount",
+    "compare",
+    "episodes",
+]
 
 ChangeKind = Literal["added", "removed", "earlier", "later", "unchanged"]
 
@@ -45,7 +53,7 @@ class Episode:
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
+class EpisodeChange:
     """How one alert episode differs under the candidate."""
 
     kind: ChangeKind
@@ -92,7 +100,7 @@ class GroupCount:
 class Comparison:
     """Every episode's change, and the counts per alert kind and place."""
 
-    changes: tuple[Change, ...]
+    changes: tuple[EpisodeChange, ...]
     counts: tuple[GroupCount, ...]
 
     def total(self, kind: ChangeKind) -> int:
@@ -143,7 +151,7 @@ def compare(
     village itself) are placed at the village, grid ``""``."""
     until = max(today.until_ms, candidate.until_ms)
     ours, theirs = episodes(today.transitions), episodes(candidate.transitions)
-    changes: list[Change] = []
+    changes: list[EpisodeChange] = []
     for key in sorted(ours.keys() | theirs.keys(), key=str):
         grid = grids.get((key.village, key.subject), "")
         a, b = ours.get(key, []), theirs.get(key, [])
@@ -152,26 +160,26 @@ def compare(
             if j == len(b) or (
                 i < len(a) and not a[i].overlaps(b[j], until) and a[i].fired_ms < b[j].fired_ms
             ):
-                changes.append(Change("removed", key, grid, a[i], None))
+                changes.append(EpisodeChange("removed", key, grid, a[i], None))
                 i += 1
             elif i == len(a) or not a[i].overlaps(b[j], until):
-                changes.append(Change("added", key, grid, None, b[j]))
+                changes.append(EpisodeChange("added", key, grid, None, b[j]))
                 j += 1
             else:
                 shift = b[j].fired_ms - a[i].fired_ms
                 kind: ChangeKind = "earlier" if shift < 0 else "later" if shift > 0 else "unchanged"
-                changes.append(Change(kind, key, grid, a[i], b[j], shift))
+                changes.append(EpisodeChange(kind, key, grid, a[i], b[j], shift))
                 i += 1
                 j += 1
     changes.sort(key=lambda c: (_first_fire(c), str(c.key)))
     return Comparison(tuple(changes), _counts(changes))
 
 
-def _first_fire(c: Change) -> int:
+def _first_fire(c: EpisodeChange) -> int:
     return min(e.fired_ms for e in (c.today, c.candidate) if e is not None)
 
 
-def _counts(changes: list[Change]) -> tuple[GroupCount, ...]:
+def _counts(changes: list[EpisodeChange]) -> tuple[GroupCount, ...]:
     groups: dict[tuple[str, str, str], GroupCount] = {}
     for c in changes:
         where = (c.key.kind, c.key.village, c.grid)

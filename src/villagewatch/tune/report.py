@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from villagewatch.transitions import AlertKey
-from villagewatch.tune.compare import Change, Comparison, Episode
+from villagewatch.tune.compare import Comparison, Episode, EpisodeChange
 from villagewatch.tune.replay import Timeline
 
 __all__ = ["FORMAT", "iso", "report"]
@@ -45,7 +45,7 @@ def _episode(e: Episode | None) -> dict[str, Any] | None:
     }
 
 
-def _change(c: Change) -> dict[str, Any]:
+def _change(c: EpisodeChange) -> dict[str, Any]:
     return {
         "change": c.kind,
         **_key(c.key, c.grid),

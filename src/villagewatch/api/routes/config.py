@@ -198,7 +198,8 @@ async def read_config(request: Request, user: Maintainer) -> ConfigOut:
     )
 
 
-def _issues(found: list[ConfigIssue]) -> list[IssueOut]:
+def issues_out(found: list[ConfigIssue]) -> list[IssueOut]:
+    """Config issues as the API answers them."""
     return [IssueOut(path=i.path, line=i.line, message=i.message) for i in found]
 
 
@@ -208,7 +209,7 @@ async def check_village(request: Request, _user: Maintainer, body: VillageTextIn
     ctx = context(request)
     where = ctx.deployment.settings.api.state_dir / "check.yaml"
     _, issues = await asyncio.to_thread(check_village_text, body.text, where)
-    return CheckOut(ok=not issues, issues=_issues(issues))
+    return CheckOut(ok=not issues, issues=issues_out(issues))
 
 
 def _village_file(ctx: ApiContext, user: User, village: str) -> tuple[int, Path]:
@@ -231,7 +232,7 @@ async def _apply(
         at_ms=now_ms(), rollback_of=rollback_of,
     )  # fmt: skip
     if isinstance(done, Refused):
-        return CheckOut(ok=False, issues=_issues(done.issues))
+        return CheckOut(ok=False, issues=issues_out(done.issues))
     villages = list(ctx.deployment.villages)
     villages[index] = done.village
     ctx.use(Deployment(ctx.deployment.settings, tuple(villages)))
