@@ -89,3 +89,14 @@ def test_an_alert_keeps_its_severity_when_bands_are_added_below_it() -> None:
     # a blue band now comes first: the open yellow alert is still yellow, not "blue"
     assert engine.reconfigure(village(blue_margin_cm=30), T0 + MIN).transitions == []
     assert feed(engine, level(2, 262, 1)) == []
+
+
+def test_a_family_turned_off_resolves_its_alert_and_keeps_the_others_state() -> None:
+    engine = DetectEngine([VILLAGE], now_ms=T0)
+    feed(engine, level(0, 300, 0))
+    raw = VILLAGE.model_dump(mode="json")
+    raw["detect"]["devices"]["wl-1"]["level"] = False
+    done = engine.reconfigure(Village.model_validate(raw), T0 + MIN)
+    assert [(t.key.detector, t.action, t.details) for t in done.transitions] == [
+        ("water_level", "clear", {"reason": REMOVED})
+    ]
