@@ -13,8 +13,9 @@ caller passes in — silence has no device time to go by.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from villagewatch.config.village import Village
@@ -88,7 +89,7 @@ class DetectEngine:
         self._devices: dict[tuple[str, str], _Device] = {}
         self._watches: dict[str, OfflineWatch] = {}
         self._plans: dict[str, dict[str, DevicePlan]] = {}
-        self._watch_factories: dict[str, Callable[[], OfflineWatch]] = {}
+        self._watch_factories: dict[str, partial[OfflineWatch]] = {}
         self._agents: dict[tuple[str, str], frozenset[str]] = {}
         self._credentials: dict[str, Mapping[str, Sequence[RegisteredCredential]]] = {}
         """The rental registry's credentials last told, by village (a rebuilt lock is told
@@ -130,8 +131,9 @@ class DetectEngine:
         reading at once); added devices start fresh; removed ones are dropped, and
         what is open of them, or of detectors a device no longer has, clears "removed from
         config" at ``now_ms`` (the engine's alerts are all it knows: :attr:`open_alerts`)."""
-        old_plans = self._plans[village.id]
+        old_plans, old_watch = self._plans[village.id], self._watch_factories[village.id]
         plans = self._plan(village)
+        new_watch = self._watch_factories[village.id]
         done = Reconfigured(village.id)
         for device_id in old_plans.keys() - plans.keys():
             del self._devices[(village.id, device_id)]
@@ -156,7 +158,7 @@ class DetectEngine:
             done.transitions += out
             done.gone += [(device_id, name) for name in gone]
             self._dirty.add(owner)
-        if [p.watched() for p in old_plans.values()] != [p.watched() for p in plans.values()]:
+        if (old_watch.args, old_watch.keywords) != (new_watch.args, new_watch.keywords):
             self._rewatch(village.id, set(plans), now_ms)
         done.removed.sort()
         self.open_alerts.note(done.transitions)

@@ -100,3 +100,19 @@ def test_a_family_turned_off_resolves_its_alert_and_keeps_the_others_state() -> 
     assert [(t.key.detector, t.action, t.details) for t in done.transitions] == [
         ("water_level", "clear", {"reason": REMOVED})
     ]
+
+
+def test_an_added_device_is_watched_and_the_others_keep_when_they_were_heard_of() -> None:
+    engine = DetectEngine([VILLAGE], now_ms=T0)
+    feed(engine, level(0, 100, 0))
+    raw = VILLAGE.model_dump(mode="json")
+    raw["devices"].append({"id": "wl-2", "kind": "water_level", "grid": "g", "interval_s": 60})
+    done = engine.reconfigure(Village.model_validate(raw), T0 + 10 * MIN)
+    assert done.added == ["wl-2"] and done.changed == [] and done.transitions == []
+    # wl-1 was last heard of at minute 0, wl-2 counts from the change: only wl-1 is silent yet
+    first: dict[str, int] = {}
+    for minute in range(11, 30):
+        for t in engine.tick(T0 + minute * MIN):
+            first.setdefault(t.key.subject, minute)
+    assert first["wl-1"] < first["wl-2"], first
+    assert first["wl-2"] - 10 >= 3, "three intervals of silence after the change"
