@@ -13,78 +13,42 @@ caller passes in — silence has no device time to go by.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from villagewatch.config.village import Village
 from villagewatch.contract import Decoded, Event, Reading
 from villagewatch.contract.payloads import StatusMessage
-from villagewatch.detectors import DeviceDetectors, OfflineWatch, WatchedDevice, device_detectors
-from villagewatch.detectors.config import OfflineConfig
-from villagewatch.detectors.device import DeviceInfoForDetect, offline_config
+from villagewatch.detect.openalerts import OpenAlerts
+from villagewatch.detect.plans import DevicePlan, carry_over, offline_watch_of, plan_village
+from villagewatch.detect.seen import Seen, seen_of
+from villagewatch.detectors import DeviceDetectors, OfflineWatch
 from villagewatch.detectors.disk import DiskWatch
 from villagewatch.detectors.events import RegisteredCredential, SmartLock
 from villagewatch.transitions import Transition
 
-__all__ = ["DetectEngine", "EngineCounts"]
+__all__ = ["DetectEngine", "EngineCounts", "Reconfigured"]
 
 _DISKS = "@disks"
 """The owner name of the data disks' state (village names are identifiers: no ``@``)."""
 
-_RECENT = 128
-"""Items per device and channel remembered so a redelivery is dropped: more than a redelivery
-after a restart or a reconnect brings back of one device. A memory of what was seen and never
-a highest number, so no sequence number, however large, makes the ones after it look old."""
 
+@dataclass(slots=True)
+class Reconfigured:
+    """What :meth:`DetectEngine.reconfigure` did to one village."""
 
-class _Seen:
-    """The (boot, seq) of one device's recently processed readings, or of its events.
-
-    Readings and events travel on different topics (and the edge sends alarms before
-    backlog), so each channel has its own memory: a lock's old battery readings are not
-    duplicates of the events that overtook them. Per boot, the sequence numbers in the order
-    they came; past ``_RECENT`` in all, the oldest boot's oldest go first.
-    """
-
-    __slots__ = ("boots", "size")
-
-    def __init__(self, boots: dict[str, dict[int, None]] | None = None) -> None:
-        self.boots = boots if boots is not None else {}
-        self.size = sum(len(seqs) for seqs in self.boots.values())
-
-    def first_time(self, boot: str, seq: int) -> bool:
-        seqs = self.boots.get(boot)
-        if seqs is None:
-            seqs = self.boots[boot] = {}
-        elif seq in seqs:
-            return False
-        seqs[seq] = None
-        self.size += 1
-        if self.size > _RECENT:
-            oldest = next(iter(self.boots))
-            first = self.boots[oldest]
-            del first[next(iter(first))]
-            if not first:
-                del self.boots[oldest]
-            self.size -= 1
-        return True
-
-    def to_json(self) -> dict[str, list[int]]:
-        return {boot: list(seqs) for boot, seqs in self.boots.items()}
-
-    @classmethod
-    def from_json(cls, raw: dict[str, list[int]]) -> _Seen:
-        return cls({str(boot): dict.fromkeys(map(int, seqs)) for boot, seqs in raw.items()})
-
-
-def _seen_of(saved: dict[str, Any]) -> tuple[_Seen, _Seen]:
-    """Readings' and events' memories from a saved state (and from the older one-boot form)."""
-    if "readings" in saved:
-        return _Seen.from_json(saved["readings"]), _Seen.from_json(saved["events"])
-    recent = {str(saved["boot"]): list(saved["recent"])} if saved.get("boot") else {}
-    return _Seen.from_json(recent), _Seen.from_json(recent)
+    village: str
+    changed: list[str] = field(default_factory=list)
+    """Devices rebuilt with their state carried over."""
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    gone: list[tuple[str, str]] = field(default_factory=list)
+    """(device, detector name) of detectors a changed device no longer has."""
+    transitions: list[Transition] = field(default_factory=list)
+    """What the rebuilt detectors decided on their last readings under the new settings,
+    then the clears of removed devices' and detectors' alerts."""
 
 
 @dataclass(slots=True)
@@ -105,8 +69,8 @@ class _Device:
     def __init__(self, owner: str, detectors: DeviceDetectors) -> None:
         self.owner = owner
         self.detectors = detectors
-        self.readings = _Seen()
-        self.events = _Seen()
+        self.readings = Seen()
+        self.events = Seen()
 
 
 class DetectEngine:
@@ -124,14 +88,15 @@ class DetectEngine:
         red); the alert is shown at the first village's place."""
         self._devices: dict[tuple[str, str], _Device] = {}
         self._watches: dict[str, OfflineWatch] = {}
-        self._built: dict[tuple[str, str], Callable[[], DeviceDetectors]] = {}
-        self._watch_factories: dict[str, Callable[[], OfflineWatch]] = {}
-        self._agents: dict[tuple[str, str], frozenset[str]] = {
-            (v.id, agent): frozenset(d.id for d in v.devices_of(agent))
-            for v in villages
-            for agent in v.agents()
-        }
+        self._plans: dict[str, dict[str, DevicePlan]] = {}
+        self._watch_factories: dict[str, partial[OfflineWatch]] = {}
+        self._agents: dict[tuple[str, str], frozenset[str]] = {}
+        self._credentials: dict[str, Mapping[str, Sequence[RegisteredCredential]]] = {}
+        """The rental registry's credentials last told, by village (a rebuilt lock is told
+        again)."""
         self._dirty: set[str] = set()
+        self.open_alerts = OpenAlerts()
+        """What the engine's transitions left open (seeded by the caller at start)."""
         self.counts = EngineCounts()
         self.failures: list[tuple[str, Exception]] = []
         """Owners whose detectors raised while time passed, with the error (the caller logs
@@ -142,46 +107,90 @@ class DetectEngine:
             critical_share=disk_critical_share,
         )
         for village in villages:
-            credentials = _registry(village)
-            watched: list[WatchedDevice] = []
-            for spec in village.devices:
-                kind_cfg = village.detect.kinds.get(spec.kind)
-                device_cfg = village.detect.devices.get(spec.id)
-                info = DeviceInfoForDetect(
-                    village.id,
-                    spec.id,
-                    spec.kind,
-                    spec.name or spec.id,
-                    spec.interval_s,
-                    credentials.get(spec.id),
+            plans = self._plan(village)
+            for device_id, plan in plans.items():
+                self._devices[(village.id, device_id)] = _Device(
+                    f"{village.id}/{device_id}", plan.build()
                 )
-                build = partial(device_detectors, info, kind_cfg, device_cfg)
-                self._built[(village.id, spec.id)] = build
-                self._devices[(village.id, spec.id)] = _Device(f"{village.id}/{spec.id}", build())
-                offline = offline_config(kind_cfg, device_cfg)
-                if offline is not None:
-                    watched.append(WatchedDevice(spec.id, info.label, spec.interval_s, offline))
-            make_watch = partial(
-                OfflineWatch, village.id, watched, config=_village_offline(village)
-            )
-            self._watch_factories[village.id] = make_watch
-            self._watches[village.id] = watch = make_watch()
+            self._watches[village.id] = watch = self._watch_factories[village.id]()
             watch.start(now_ms)
+
+    def _plan(self, village: Village) -> dict[str, DevicePlan]:
+        self._plans[village.id] = plans = plan_village(village)
+        self._watch_factories[village.id] = offline_watch_of(village, plans)
+        for key in [k for k in self._agents if k[0] == village.id]:
+            del self._agents[key]
+        for agent in village.agents():
+            self._agents[(village.id, agent)] = frozenset(d.id for d in village.devices_of(agent))
+        return plans
+
+    def reconfigure(self, village: Village, now_ms: int) -> Reconfigured:
+        """Follow a changed village file (a village the engine has): only devices whose
+        detectors' settings changed are rebuilt, each keeping its detectors' state
+        (:func:`~villagewatch.detect.plans.carry_over`: a changed level judges the last
+        reading at once); added devices start fresh; removed ones are dropped, and
+        what is open of them, or of detectors a device no longer has, clears "removed from
+        config" at ``now_ms`` (the engine's alerts are all it knows: :attr:`open_alerts`)."""
+        old_plans, old_watch = self._plans[village.id], self._watch_factories[village.id]
+        plans = self._plan(village)
+        new_watch = self._watch_factories[village.id]
+        done = Reconfigured(village.id)
+        for device_id in old_plans.keys() - plans.keys():
+            del self._devices[(village.id, device_id)]
+            done.removed.append(device_id)
+        for device_id, plan in plans.items():
+            owner = f"{village.id}/{device_id}"
+            old = old_plans.get(device_id)
+            if old == plan:
+                continue
+            detectors = plan.build()
+            credentials = self._credentials.get(village.id)
+            if credentials is not None:
+                _tell_locks(detectors, credentials.get(device_id))
+            found = self._devices.get((village.id, device_id))
+            if found is None:
+                self._devices[(village.id, device_id)] = _Device(owner, detectors)
+                done.added.append(device_id)
+                continue
+            out, gone = carry_over(found.detectors, detectors, now_ms)
+            found.detectors = detectors
+            done.changed.append(device_id)
+            done.transitions += out
+            done.gone += [(device_id, name) for name in gone]
+            self._dirty.add(owner)
+        if (old_watch.args, old_watch.keywords) != (new_watch.args, new_watch.keywords):
+            self._rewatch(village.id, set(plans), now_ms)
+        done.removed.sort()
+        self.open_alerts.note(done.transitions)
+        done.transitions += self.open_alerts.resolve(
+            village.id, set(done.removed), set(done.gone), now_ms
+        )
+        return done
+
+    def _rewatch(self, village: str, devices: set[str], now_ms: int) -> None:
+        """A new offline watch for the village, with what the old one knew of its devices."""
+        state = self._watches[village].snapshot()
+        watch = self._watch_factories[village]()
+        for part in ("seen", "pending"):
+            state[part] = {d: t for d, t in state[part].items() if d in devices}
+        for part in ("alerted", "covered"):
+            state[part] = [d for d in state[part] if d in devices]
+        watch.restore(state)
+        watch.start(now_ms)  # added devices count from now
+        self._watches[village] = watch
+        self._dirty.add(village)
 
     def use_registry(
         self, village: str, credentials: Mapping[str, Sequence[RegisteredCredential]]
     ) -> int:
         """The rental registry's lock → credentials of a village (a lock missing from it is in
         no house); how many locks' detectors were told."""
-        told = 0
-        for (v, device), found in self._devices.items():
-            if v != village:
-                continue
-            for d in found.detectors.detectors:
-                if isinstance(d, SmartLock):
-                    d.use_credentials(credentials.get(device))
-                    told += 1
-        return told
+        self._credentials[village] = credentials
+        return sum(
+            _tell_locks(found.detectors, credentials.get(device))
+            for (v, device), found in self._devices.items()
+            if v == village
+        )
 
     def handle(self, decoded: Decoded, received_ms: int) -> list[Transition]:
         """One message's readings and events, each device's in device-time order."""
@@ -219,7 +228,7 @@ class DetectEngine:
                 out += device.detectors.reading(item)  # type: ignore[arg-type]
             else:
                 out += device.detectors.event(item)  # type: ignore[arg-type]
-        return out
+        return self.open_alerts.note(out)
 
     def status(self, village: str, status: StatusMessage, received_ms: int) -> list[Transition]:
         """An edge agent's birth or death (its last will). It speaks only for the devices the
@@ -234,7 +243,9 @@ class DetectEngine:
         devices = [d for d in status.devices if d in owned]
         self.counts.not_owned += len(status.devices) - len(devices)
         self._dirty.add(village)
-        return watch.edge_status(status.device, status.state, devices, received_ms)
+        return self.open_alerts.note(
+            watch.edge_status(status.device, status.state, devices, received_ms)
+        )
 
     def disk(
         self, filesystem: str, folders: list[str], free: int, total: int, now_ms: int
@@ -243,7 +254,7 @@ class DetectEngine:
         out = self._disks.measured(filesystem, folders, free, total, now_ms)
         if out:
             self._dirty.add(_DISKS)
-        return out
+        return self.open_alerts.note(out)
 
     def tick(self, now_ms: int) -> list[Transition]:
         """Time passes: silent devices, windows that empty.
@@ -272,7 +283,7 @@ class DetectEngine:
             if found:
                 self._dirty.add(device.owner)
             out += found
-        return out
+        return self.open_alerts.note(out)
 
     def dirty_states(self) -> dict[str, dict[str, Any]]:
         """The state of every owner changed since the last call, by owner."""
@@ -334,7 +345,7 @@ class DetectEngine:
             device = self._devices.get((village, device_id))
             if device is None:
                 return False
-            device.readings, device.events = _seen_of(state["seen"])
+            device.readings, device.events = seen_of(state["seen"])
             device.detectors.restore(state["detectors"])
             device.detectors.forget_future(limit_ms)
             return True
@@ -352,28 +363,22 @@ class DetectEngine:
             return
         if "/" in owner:
             village, device_id = owner.split("/", 1)
-            found = self._built.get((village, device_id))
-            if found is not None:
-                self._devices[(village, device_id)] = _Device(owner, found())
+            plan = self._plans.get(village, {}).get(device_id)
+            if plan is not None:
+                self._devices[(village, device_id)] = _Device(owner, plan.build())
             return
         if owner in self._watch_factories:
             self._watches[owner] = watch = self._watch_factories[owner]()
             watch.start(now_ms)
 
 
-def _registry(village: Village) -> dict[str, list[RegisteredCredential]]:
-    """Lock → credentials of its house's current tenants, from the rental registry."""
-    out: dict[str, list[RegisteredCredential]] = {}
-    for house in village.houses:
-        out[house.lock] = [
-            (c.id, c.valid_from, c.valid_to) for tenant in house.tenants for c in tenant.credentials
-        ]
-    return out
-
-
-def _village_offline(village: Village) -> OfflineConfig:
-    """Link-down grouping settings for the village: the first kind that sets them, else defaults."""
-    for families in village.detect.kinds.values():
-        if families.offline:
-            return families.offline
-    return OfflineConfig()
+def _tell_locks(
+    detectors: DeviceDetectors, credentials: Sequence[RegisteredCredential] | None
+) -> int:
+    """Tell a device's lock detectors their credentials; how many were told."""
+    told = 0
+    for d in detectors.detectors:
+        if isinstance(d, SmartLock):
+            d.use_credentials(credentials)
+            told += 1
+    return told

@@ -58,6 +58,16 @@ class DetectMetrics:
             "elapsed time, not by it).",
             registry=r,
         )
+        self.config_applied = Counter(
+            "villagewatch_detect_config_applied",
+            "Changed village files detect took on while running.",
+            registry=r,
+        )
+        self.config_refused = Counter(
+            "villagewatch_detect_config_refused",
+            "Changed village files detect refused (invalid): it kept the config it had.",
+            registry=r,
+        )
         self.connected = Gauge(
             "villagewatch_detect_broker_connected", "1 while connected to the broker.", registry=r
         )

@@ -35,6 +35,7 @@ from villagewatch.contract import (
 )
 from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.detect.engine import DetectEngine
+from villagewatch.detect.follow import VillageFollower
 from villagewatch.detect.metrics import DetectMetrics
 from villagewatch.detect.sources import data_folders, decoder_for
 from villagewatch.detect.store import DetectStore, dump_states
@@ -93,11 +94,13 @@ class DetectService:
         self._disks = data_folders(deployment)
         export_free_space(self.metrics.registry, "detect", [det.state_path.parent])
         self._max_ahead_ms = int(settings.ingest.max_clock_ahead_s * 1000)
-        self._village_models = villages
-        self._registry = registry
+        self._village_models, self._registry = villages, registry
         self._registry_generation: int | None = None
         self._registry_poll_s = settings.registry.poll_s
         self._decoder = decoder_for(deployment, self._villages)
+        self._follower = VillageFollower(
+            deployment=deployment, villages=self._villages, engine=self.engine,
+            clock=self.clock, metrics=self.metrics, applied=self._applied)  # fmt: skip
         self._link = AsyncLink(
             self._new_client,
             host=self._mqtt.host,
@@ -131,6 +134,7 @@ class DetectService:
                 "incompatible version); those devices start afresh",
                 self.engine.counts.unrestorable,
             )
+        self.engine.open_alerts.seed(await self._store.firing())
         if self._registry is not None:
             registry, villages = self._registry, self._village_models
             await asyncio.to_thread(registry.seed, villages, self.clock.now_ms())
@@ -151,6 +155,7 @@ class DetectService:
                 link = tg.create_task(self._link.run(link_stop))
                 ticking = tg.create_task(self._tick(stop))
                 flushing = tg.create_task(self._flush_loop(stop))
+                tg.create_task(self._follower.run(stop))
                 if self._registry is not None:
                     tg.create_task(self._follow_registry(stop))
                 await stop.wait()
@@ -200,8 +205,8 @@ class DetectService:
     def _detect(self, topic: str, payload: bytes, received_ns: int) -> None:
         if topic.endswith("/status"):
             status = decode_status(topic, payload, received_ns)
-            if isinstance(status, DeadLetter):
-                self._reject(status)
+            if isinstance(status, DeadLetter):  # the ingester keeps the dead letters; we count
+                self.metrics.rejected.labels(status.reason.value).inc()
             else:
                 counts = self.engine.counts
                 unknown, not_owned = counts.unknown, counts.not_owned
@@ -214,15 +219,17 @@ class DetectService:
             return
         decoded = self._decoder.decode(topic, payload, received_ns)
         if isinstance(decoded, DeadLetter):
-            self._reject(decoded)
+            self.metrics.rejected.labels(decoded.reason.value).inc()
             return
         before = self.engine.counts.duplicates
         self._pending += self.engine.handle(decoded, received_ns // 1_000_000)
         self.metrics.duplicates.inc(self.engine.counts.duplicates - before)
 
-    def _reject(self, letter: DeadLetter) -> None:
-        # the ingester keeps the dead letters of the contract; detect only counts them
-        self.metrics.rejected.labels(letter.reason.value).inc()
+    def _applied(self, deployment: Deployment, transitions: list[Transition]) -> None:
+        """A changed village file is in force: decode its devices; commit what it decided."""
+        self._decoder = decoder_for(deployment, self._villages)
+        self._pending += transitions
+        self._full.set()
 
     def _failed(self, stage: str, exc: Exception, where: str) -> None:
         """Count a failure of our own; log it (the first ones, then every 1000th)."""

@@ -54,6 +54,12 @@ class Detector:
         """React to time passing without data (offline, gaps, windows emptying)."""
         return []
 
+    def reconsider(self, now_ms: int) -> list[Transition]:  # noqa: ARG002 - a default
+        """Its settings changed under a restored state (see :meth:`restore`): judge the last
+        reading again by the new ones, deciding at ``now_ms``. The default waits for the
+        next reading."""
+        return []
+
     def snapshot(self) -> dict[str, Any]:
         """The whole state, as JSON values."""
         return {}

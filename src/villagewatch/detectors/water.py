@@ -47,6 +47,7 @@ class WaterLevel(Detector):
         self._band = _NONE
         self._above_since: dict[int, int] = {}
         self._last_ms: int | None = None
+        self._last_value: float | None = None
 
     def reading(self, r: Reading, flags: Flags) -> list[Transition]:
         """Move between bands as the (usable) level holds or falls."""
@@ -57,7 +58,19 @@ class WaterLevel(Detector):
             return []
         if self._last_ms is not None and at <= self._last_ms:
             return []  # out of order: the level's story is told in device time
-        self._last_ms = at
+        self._last_ms, self._last_value = at, value
+        return self._move(value, at, at, r.historical)
+
+    def reconsider(self, now_ms: int) -> list[Transition]:
+        """The last level against the new bands: a lowered warning level fires now (once the
+        level has been above it ``hold_s``, counted from the last reading at the latest), a
+        raised one clears. Decided at ``now_ms``, the time of the change, so its transition
+        is never mistaken for one the reading itself made."""
+        if self._last_ms is None or self._last_value is None:
+            return []
+        return self._move(self._last_value, self._last_ms, now_ms, historical=False)
+
+    def _move(self, value: float, at: int, decided_ms: int, historical: bool) -> list[Transition]:
         for i, (_, threshold, _) in enumerate(self._bands):
             if value >= threshold:
                 self._above_since.setdefault(i, at)
@@ -73,7 +86,7 @@ class WaterLevel(Detector):
         if target == self._band:
             return []
         before, self._band = self._band, target
-        return [self._transition(before, target, value, at, r.historical)]
+        return [self._transition(before, target, value, decided_ms, historical)]
 
     def _transition(
         self, before: int, after: int, value: float, at: int, historical: bool
@@ -106,14 +119,32 @@ class WaterLevel(Detector):
         return self._band != _NONE
 
     def snapshot(self) -> dict[str, Any]:
-        """Band, when each band was first met, last reading time."""
-        return {"band": self._band, "above_since": self._above_since, "last_ms": self._last_ms}
+        """Band (and its severity), when each band was first met, the last reading."""
+        severity = self._bands[self._band][0].value if self._band != _NONE else None
+        return {
+            "band": self._band,
+            "severity": severity,
+            "above_since": self._above_since,
+            "last_ms": self._last_ms,
+            "last_value": self._last_value,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Put back a :meth:`snapshot`."""
+        """Put back a :meth:`snapshot`, also one made under other bands (the settings
+        changed): the alert stays on at the highest band no worse than its severity, and
+        when the time a band was first met is not known, :meth:`reconsider` counts it from the
+        last reading."""
         self._band = state["band"]
         self._above_since = {int(k): v for k, v in state["above_since"].items()}
         self._last_ms = state["last_ms"]
+        self._last_value = state.get("last_value")  # states saved before it was kept: None
+        saved = state.get("severity")
+        if saved is not None:
+            rank = Severity(saved).rank
+            fitting = [i for i, (s, _, _) in enumerate(self._bands) if s.rank <= rank]
+            self._band = max(fitting, default=0)
+        self._band = min(self._band, len(self._bands) - 1)
+        self._above_since = {i: t for i, t in self._above_since.items() if i < len(self._bands)}
 
     def forget_future(self, limit_ms: int) -> None:
         """See :meth:`Detector.forget_future`."""

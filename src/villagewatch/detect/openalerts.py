@@ -1,0 +1,51 @@
+"""Which alerts detect's decisions left open, so that those of a removed device can end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from villagewatch.transitions import AlertKey, Severity, Transition
+
+__all__ = ["REMOVED", "OpenAlerts"]
+
+REMOVED = "removed from config"
+"""The reason the alerts of a removed device (or detector) resolve with."""
+
+
+class OpenAlerts:
+    """Alert key → severity of every alert fired and not cleared: seeded from the store's
+    firing alerts at start, then kept by every transition the engine decides."""
+
+    def __init__(self) -> None:
+        self._open: dict[AlertKey, Severity] = {}
+
+    def seed(self, firing: Iterable[Mapping[str, Any]]) -> None:
+        """The store's firing alerts (rows of ``DetectStore.firing``)."""
+        for r in firing:
+            key = AlertKey(r["detector"], r["village"], r["subject"], r["kind"])
+            self._open[key] = Severity(r["severity"])
+
+    def note(self, transitions: list[Transition]) -> list[Transition]:
+        """Follow ``transitions`` (returned as they are)."""
+        for t in transitions:
+            if t.action == "clear":
+                self._open.pop(t.key, None)
+            else:
+                self._open[t.key] = t.severity
+        return transitions
+
+    def resolve(
+        self, village: str, devices: set[str], detectors: set[tuple[str, str]], now_ms: int
+    ) -> list[Transition]:
+        """Clear what is open of ``devices`` (every detector, offline included) and of the
+        (device, detector name) pairs in ``detectors``, at ``now_ms``, with :data:`REMOVED`."""
+        out: list[Transition] = []
+        for key, severity in self._open.items():
+            if key.village != village or key.detector == "disk":  # the disks are the machine's
+                continue
+            device = key.subject.split(":", 1)[0]  # a camera's zones: device:zone
+            if device in devices or (device, key.detector) in detectors:
+                message = f"{key.subject}: {key.kind} alert ends, {REMOVED}"
+                out.append(Transition(key, "clear", severity, now_ms, message, {"reason": REMOVED}))
+        return self.note(out)
