@@ -45,7 +45,7 @@ def test_an_apply_is_kept_with_who_why_and_the_original_before_it(ctx: ApiContex
     changed = original.replace("name: 石桥水位计", "name: 新水位计", 1)
     body = _put(maint, changed, note="rename the bridge gauge")
     assert body["applied"] is True and body["version"] == 2
-    assert "detect uses it after its next restart" in str(body["note"])
+    assert "detect follows within 5 s" in str(body["note"])
     listed = maint.get(f"{_URL}/versions").json()["versions"]
     assert [(v["number"], v["who"], v["note"]) for v in listed] == [
         (2, "maint", "rename the bridge gauge"),

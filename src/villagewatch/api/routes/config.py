@@ -3,8 +3,9 @@ versions, roll it back.
 
 Applying (with a note saying why) writes the village file atomically (the old one kept as
 ``.bak``), keeps it as a new version (:mod:`villagewatch.versions`) and serves the new
-devices and places at once; a rollback is an apply of an old version's text. Detect reads
-village files at start, so its detectors follow on its next restart (the answer says so).
+devices and places at once; a rollback is an apply of an old version's text. Detect follows
+a changed village file within 5 s; the alert engine and the ingester read it at start, so
+they follow on their next restart (the answer says so).
 Secrets never leave: channel settings are listed by id and kind only. Personal
 data is shown as everywhere else (:func:`~villagewatch.api.auth.shown_phone`,
 :func:`~villagewatch.api.auth.shown_tenant_name`): a maintainer sees no
@@ -246,7 +247,8 @@ async def _apply(
     )  # fmt: skip
     return CheckOut(
         ok=True, issues=[], applied=True, version=done.version.n,
-        note="applied; detect uses it after its next restart",
+        note="applied; detect follows within 5 s; the alert engine and the ingester "
+        "after their next restart",
     )  # fmt: skip
 
 
