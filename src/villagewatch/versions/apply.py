@@ -52,15 +52,18 @@ def village_file(village: str) -> str:
     return f"village:{village}"
 
 
-def check_village_text(text: str, target: Path) -> tuple[Village | None, list[ConfigIssue]]:
+def check_village_text(
+    text: str, target: Path, *, village: str | None = None
+) -> tuple[Village | None, list[ConfigIssue]]:
     """Check ``text`` as the village file ``target``: loaded from a temporary file beside it
-    (so relative paths resolve as they will), its issues named after ``target``."""
+    (so relative paths resolve as they will), its issues named after ``target``; with
+    ``village``, a file of another village is refused too."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=".check-", suffix=".yaml", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        return load_village(Path(name)), []
+        checked = load_village(Path(name))
     except ConfigError as exc:
         return None, [
             ConfigIssue(file=str(target), path=i.path, message=i.message, line=i.line)
@@ -68,6 +71,10 @@ def check_village_text(text: str, target: Path) -> tuple[Village | None, list[Co
         ]
     finally:
         Path(name).unlink(missing_ok=True)
+    if village is not None and checked.id != village:
+        wrong = f"the file is village {checked.id!r}, not {village!r}"
+        return None, [ConfigIssue(file=str(target), path="id", message=wrong)]
+    return checked, []
 
 
 def _write_atomically(target: Path, text: str) -> None:
@@ -108,14 +115,9 @@ def apply_village(
     restores). A missing note raises :class:`~villagewatch.versions.store.VersionRefused`
     before anything is checked. Blocking: call from a thread in async code."""
     checked_note(note)
-    checked, issues = check_village_text(text, target)
+    checked, issues = check_village_text(text, target, village=village)
     if checked is None:
         return Refused(issues)
-    if checked.id != village:
-        return Refused(
-            [ConfigIssue(file=str(target), path="id", message=f"the file is village "
-                         f"{checked.id!r}, not {village!r}")]
-        )  # fmt: skip
     version = versions.record(
         village_file(village), text, who=who, note=note, at_ms=at_ms,
         on_disk=lambda: _on_disk(target), rollback_of=rollback_of,

@@ -213,7 +213,7 @@ async def check_village(request: Request, _user: Maintainer, body: VillageTextIn
     return CheckOut(ok=not issues, issues=issues_out(issues))
 
 
-def _village_file(ctx: ApiContext, user: User, village: str) -> tuple[int, Path]:
+def editable_village_file(ctx: ApiContext, user: User, village: str) -> tuple[int, Path]:
     """The index and file of a village the user may change; 404 otherwise (a village out of
     scope is not told apart from one that does not exist)."""
     index = next((i for i, v in enumerate(ctx.deployment.villages) if v.id == village), None)
@@ -227,7 +227,7 @@ async def _apply(
 ) -> CheckOut:
     """Check, write, record and serve ``text`` as the village's file — the one path of apply
     and rollback (:func:`~villagewatch.versions.apply_village`)."""
-    index, target = _village_file(ctx, user, village)
+    index, target = editable_village_file(ctx, user, village)
     done = await asyncio.to_thread(
         apply_village, ctx.versions, target, text, village=village, who=user.name, note=note,
         at_ms=now_ms(), rollback_of=rollback_of,
@@ -303,7 +303,7 @@ async def apply_village_yaml(
 async def village_versions(request: Request, user: Maintainer, village: str) -> VersionsOut:
     """The applied versions of a village file, newest first (who, when, why)."""
     ctx = context(request)
-    _village_file(ctx, user, village)
+    editable_village_file(ctx, user, village)
     found = await asyncio.to_thread(ctx.versions.versions, village_file(village))
     return VersionsOut(versions=[VersionOut.of(v) for v in found])
 
@@ -324,7 +324,7 @@ async def village_version(
     """One version: its text and the diff to the version before (or, with ``against``, the
     diff from version ``against`` to this one)."""
     ctx = context(request)
-    _village_file(ctx, user, village)
+    editable_village_file(ctx, user, village)
     try:
         found = await asyncio.to_thread(ctx.versions.version, village_file(village), n)
         diff = found.diff
@@ -344,7 +344,7 @@ async def roll_back_village(
     apply is; a version that is no longer valid is refused with its issues and nothing
     changes."""
     ctx = context(request)
-    _village_file(ctx, user, village)
+    editable_village_file(ctx, user, village)
     try:
         old = await asyncio.to_thread(ctx.versions.version, village_file(village), n)
     except UnknownVersion as exc:

@@ -8,16 +8,16 @@ one replay runs at a time (a second is told to come back), over at most 92 days.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, Field
 
-from villagewatch.api.auth import Maintainer, context, sees_place
+from villagewatch.api.auth import Maintainer, context
 from villagewatch.api.middleware import max_body
-from villagewatch.api.routes.config import IssueOut, issues_out
+from villagewatch.api.routes.config import IssueOut, editable_village_file, issues_out
 from villagewatch.api.schemas import Reply
-from villagewatch.config.places import village_place
 from villagewatch.contract import Identifier, StrictModel
 from villagewatch.tune import ReplayError, try_candidate
 from villagewatch.versions import check_village_text
@@ -58,20 +58,16 @@ async def replay_candidate(request: Request, user: Maintainer, body: ReplayIn) -
     the candidate village file: each alert timeline and what the candidate changes (added,
     removed, earlier, later, severity), counted per kind and place. Changes nothing."""
     ctx = context(request)
-    index = next((i for i, v in enumerate(ctx.deployment.villages) if v.id == body.village), None)
-    if index is None or not sees_place(ctx, user, village_place(body.village)):
-        raise HTTPException(404, f"no village {body.village!r} among yours")
+    _, target = editable_village_file(ctx, user, body.village)
     since_ms = int(body.since.timestamp() * 1000)
     until_ms = int(body.until.timestamp() * 1000)
     if not 0 < until_ms - since_ms <= _RANGE_MAX_MS:
         raise HTTPException(422, "until must be after since, by at most 92 days")
-    target = ctx.deployment.settings.villages[index]
-    candidate, issues = await asyncio.to_thread(check_village_text, body.candidate, target)
+    candidate, issues = await asyncio.to_thread(
+        partial(check_village_text, body.candidate, target, village=body.village)
+    )
     if candidate is None:
         return ReplayOut(ok=False, issues=issues_out(issues))
-    if candidate.id != body.village:
-        wrong = IssueOut(path="id", line=None, message=f"the file is village {candidate.id!r}")
-        return ReplayOut(ok=False, issues=[wrong])
     if _RUNNING.locked():
         raise HTTPException(429, "another replay is running; try again when it has ended")
     async with _RUNNING:
