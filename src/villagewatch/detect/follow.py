@@ -64,13 +64,15 @@ class VillageFollower:
         self._files = {
             path: v for path, v in zip(paths, deployment.villages, strict=True) if v.id in villages
         }
-        self._stats: dict[Path, _Stat] = {path: _stat(path) for path in self._files}
+        self._stats: dict[Path, _Stat] = {}  # taken when run starts: a constructor reads nothing
         self._engine, self._clock = engine, clock
         self._metrics, self._applied = metrics, applied
         self._poll_s = poll_s
 
     async def run(self, stop: asyncio.Event) -> None:
         """Look every ``poll_s`` until ``stop``."""
+        for path in self._files:
+            self._stats[path] = await asyncio.to_thread(_stat, path)
         while not await sleep_or_stop(stop, self._poll_s):
             for path in list(self._files):
                 stat = await asyncio.to_thread(_stat, path)
