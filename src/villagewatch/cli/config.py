@@ -57,9 +57,9 @@ def config_check(
     ] = False,
 ) -> None:
     """Validate config files; print every issue with file, line, path and reason."""
-    kinds = kinds_of(files)
+    kinds = dict.fromkeys(files, kind) if kind is not None else kinds_of(files)
     failed = False
-    for path, issues in check_files(files, kind=kind, read_files=read_files).items():
+    for path, issues in check_files(files, kinds=kinds, read_files=read_files).items():
         # first, when the file's own top level is wrong (unknown or missing keys): it may be
         # another kind of file than its name says
         if kind is None and any(i.file == str(path) and "." not in i.path for i in issues):

@@ -11,7 +11,7 @@ import.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -69,21 +69,25 @@ def check_file(
 ) -> list[ConfigIssue]:
     """Every issue in one config file of ``kind`` (unset: by its name; see
     :func:`check_files`); empty when valid."""
-    return check_files([path], kind=kind, read_files=read_files)[path]
+    return check_files([path], kinds={path: kind} if kind else None, read_files=read_files)[path]
 
 
 def check_files(
-    paths: Sequence[Path], *, kind: ConfigKind | None = None, read_files: bool = False
+    paths: Sequence[Path],
+    *,
+    kinds: Mapping[Path, ConfigKind] | None = None,
+    read_files: bool = False,
 ) -> dict[Path, list[ConfigIssue]]:
     """Every issue in each file — a settings file (with its villages), a village file, an edge
-    agent's edge.yaml (with its camera files) or a camera file, each of ``kind`` or, unset, of
-    the kind its name says — plus, for each edge.yaml, where it disagrees with its village when
-    one of the files holds that village. With ``read_files`` the secrets and certificates named
-    must be readable here too (by default not: a check runs where the secrets are not)."""
+    agent's edge.yaml (with its camera files) or a camera file, each of the kind ``kinds``
+    gives or, unset, of the kind :func:`kinds_of` says — plus, for each edge.yaml, where it
+    disagrees with its village when one of the files holds that village. With ``read_files``
+    the secrets and certificates named must be readable here too (by default not: a check
+    runs where the secrets are not)."""
     results: dict[Path, list[ConfigIssue]] = {}
     villages: dict[str, tuple[Path, Village]] = {}
     edges: list[tuple[Path, EdgeSettings]] = []
-    kinds = dict.fromkeys(paths, kind) if kind is not None else kinds_of(paths)
+    kinds = kinds if kinds is not None else kinds_of(paths)
     for path in paths:
         try:
             loaded, results[path] = _checked(path, kinds[path], read_files=read_files)
