@@ -25,6 +25,7 @@ from villagewatch.detect.openalerts import OpenAlerts
 from villagewatch.detect.plans import DevicePlan, carry_over, offline_watch_of, plan_village
 from villagewatch.detect.seen import Seen, seen_of
 from villagewatch.detectors import DeviceDetectors, OfflineWatch
+from villagewatch.detectors.base import UNFIT_STATE
 from villagewatch.detectors.disk import DiskWatch
 from villagewatch.detectors.events import RegisteredCredential, SmartLock
 from villagewatch.transitions import Transition
@@ -327,7 +328,7 @@ class DetectEngine:
             try:
                 if not self._restore_one(owner, state, now_ms + max_ahead_ms, now_ms):
                     continue
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            except UNFIT_STATE:
                 self.counts.unrestorable += 1
                 self._fresh(owner, now_ms)
                 continue

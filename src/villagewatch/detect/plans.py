@@ -12,6 +12,7 @@ from functools import partial
 
 from villagewatch.config.village import Village
 from villagewatch.detectors import DeviceDetectors, OfflineWatch, WatchedDevice, device_detectors
+from villagewatch.detectors.base import UNFIT_STATE
 from villagewatch.detectors.config import FamilyConfigs, OfflineConfig
 from villagewatch.detectors.device import DeviceInfoForDetect, offline_config
 from villagewatch.detectors.events import RegisteredCredential
@@ -78,7 +79,7 @@ def carry_over(
         fresh = d.snapshot()
         try:
             d.restore(state)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        except UNFIT_STATE:
             d.restore(fresh)
             continue
         out += d.reconsider(now_ms)

@@ -17,7 +17,11 @@ from typing import Any
 from villagewatch.contract import Event, Reading
 from villagewatch.transitions import Transition
 
-__all__ = ["CLEAN", "Detector", "Flags"]
+__all__ = ["CLEAN", "UNFIT_STATE", "Detector", "Flags"]
+
+UNFIT_STATE = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+"""What restoring a saved state raises when it does not fit the detector (damaged, from an
+incompatible version, or from settings of another shape): the detector is then started fresh."""
 
 
 @dataclass(frozen=True, slots=True)
