@@ -18,7 +18,6 @@ import contextlib
 import socket
 from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import uvicorn
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -33,6 +32,7 @@ from villagewatch.detect.service import DetectService
 from villagewatch.detect.store import open_detect_store
 from villagewatch.ingest import IngestMetrics, IngestService
 from villagewatch.registry import RegistryStore
+from villagewatch.runtime.follow import ConfigFollower
 from villagewatch.runtime.gctuning import tune_gc_for_throughput
 from villagewatch.store import Store, open_store
 
@@ -109,19 +109,19 @@ async def run_api(
     *,
     store: Store | None = None,
     registries: Sequence[CollectorRegistry] = (REGISTRY,),
-    settings_path: Path | None = None,
     log_level: str = "info",
     started: asyncio.Event | None = None,
 ) -> None:
     """Serve the HTTP API and the console over the deployment's stores (the readings in
     ``store``; None: open ``settings.store``) until ``stop``; /metrics shows ``registries``
-    too. ``settings_path``: the settings file, which config apply writes to (None: none)."""
+    too. The API follows the config files as the other roles do
+    (:mod:`villagewatch.runtime.follow`)."""
     api = deployment.settings.api
     async with AsyncExitStack() as opened:
         if store is None:
             store = open_store(deployment.settings.store)
             opened.push_async_callback(store.close)
-        ctx = open_context(deployment, store, registries=registries, settings_path=settings_path)
+        ctx = open_context(deployment, store, registries=registries)
         opened.callback(ctx.close)
         server = _Server(
             uvicorn.Config(
@@ -130,7 +130,10 @@ async def run_api(
             ),
             stop=stop,
         )  # fmt: skip
-        await _announced(server.serve(), server.listening, started)
+        follower = ConfigFollower(deployment, apply=ctx.follow, service="the API")
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(follower.run(stop))
+            await _announced(server.serve(), server.listening, started)
 
 
 class _Server(uvicorn.Server):

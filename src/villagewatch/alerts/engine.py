@@ -54,13 +54,18 @@ class AlertEngine:
         self._applied = self._metrics.transitions
         self._store = store
         self._sources = list(settings.detect_state_paths)
+        self.use(settings)
+        self._missing: set[Path] = set()
+
+    def use(self, settings: AlertsSettings) -> None:
+        """How each kind of alert lives, from ``settings`` (at start, and when the config
+        changes: the next transitions go by it)."""
         count, window = settings.flap_count, settings.flap_window_s
         self._policies = {
             kind: AlertPolicy(k.pending_s, k.close_by_hand, count, window)
             for kind, k in settings.kinds.items()
         }
         self._default = AlertPolicy(flap_count=count, flap_window_s=window)
-        self._missing: set[Path] = set()
 
     def policy(self, kind: str) -> AlertPolicy:
         """How alerts of ``kind`` live."""

@@ -37,6 +37,16 @@ class AlertMetrics:
             "reason), the rest applied.",
             registry=self.registry,
         )
+        self.config_applied = Counter(
+            "villagewatch_alerts_config_applied",
+            "Config changes followed without a restart (routing, teams, channels, noise).",
+            registry=self.registry,
+        )
+        self.config_refused = Counter(
+            "villagewatch_alerts_config_refused",
+            "Config changes refused (they do not load); the running config stays.",
+            registry=self.registry,
+        )
         queued = Gauge(
             "villagewatch_alerts_outbox_queued",
             "Notifications decided and not yet accepted by their channel.",

@@ -53,12 +53,25 @@ class NotificationSender:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._channels = channels
-        self._limits = {
-            cid: RateLimit(ch.rate_per_minute, monotonic) for cid, ch in channels.items()
-        }
+        self._monotonic = monotonic
+        self._channels: Mapping[str, NotificationChannel] = {}
+        self._limits: dict[str, RateLimit] = {}
+        self.use_channels(channels)
         self._now_ms = now_ms
         self.sent = (metrics or AlertMetrics(store)).notifications
+
+    def use_channels(self, channels: Mapping[str, NotificationChannel]) -> None:
+        """Send through ``channels`` from the next pass on (at start, and when the config
+        changes); a channel kept as it was keeps its rate limit's count."""
+        self._limits = {
+            cid: (
+                self._limits[cid]
+                if self._channels.get(cid) is ch
+                else RateLimit(ch.rate_per_minute, self._monotonic)
+            )
+            for cid, ch in channels.items()
+        }
+        self._channels = channels
 
     async def send_due(self) -> int:
         """One pass over what is due; returns how many messages were sent."""

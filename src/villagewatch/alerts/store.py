@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy, AuditEntry, Note
+from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.outbox import Queued
 from villagewatch.alerts.silences import Silence
 from villagewatch.transitions import Transition
@@ -61,6 +62,11 @@ class AlertLifecycle(Protocol):
     ) -> None:
         """A transition that could not be read or applied: keep it with why, and move the
         feed's cursor past it (``source`` is (name, position)) in the same transaction."""
+        ...
+
+    def use_notifier(self, notifier: Notifier) -> None:
+        """Decide notifications by ``notifier`` from the next change on (a followed config);
+        a change in progress finishes with the one it started with."""
         ...
 
     def cursor(self, source: str) -> int:

@@ -37,8 +37,6 @@ class ApiContext:
     versions: VersionStore
     """Every applied config file, kept (``config-versions.db`` beside the alerts)."""
     evidence_dir: Path
-    settings_path: Path | None = None
-    """The settings file, when there is one: config apply writes its village files."""
     registries: Sequence[CollectorRegistry] = ()
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     """The API's own; /metrics serves them with ``registries``."""
@@ -63,10 +61,21 @@ class ApiContext:
         self.use(self.deployment)
 
     def use(self, deployment: Deployment) -> None:
-        """Serve a new deployment (after a maintainer applied a config change)."""
+        """Serve a new deployment (at start, after an apply, and when the files change: see
+        :meth:`follow`)."""
         self.deployment = deployment
         self.places = Places(deployment.villages, dict(deployment.settings.alerts.towns))
         self.devices = {(v.id, d.id): d for v in deployment.villages for d in v.devices}
+
+    def follow(self, deployment: Deployment) -> None:
+        """A changed config file (an apply in another API process, ``config rollback``, an
+        editor): places, devices, houses new in a village file, and who is told of people's
+        actions on alerts."""
+        from villagewatch.alerts.engine import notifier_for
+
+        self.registry.seed(deployment.villages, time.time_ns() // 1_000_000)
+        self.alerts.use_notifier(notifier_for(deployment))
+        self.use(deployment)
 
     def close(self) -> None:
         """Close the stores the context opened (not the readings store)."""
@@ -87,7 +96,6 @@ def open_context(
     store: Store,
     *,
     registries: Sequence[CollectorRegistry] = (),
-    settings_path: Path | None = None,
 ) -> ApiContext:
     """Open the alert store (with routing, so people's actions are announced), the users,
     the registry (seeded from the village files) and the config versions of a deployment;
@@ -112,7 +120,6 @@ def open_context(
         registry=registry,
         versions=VersionStore(versions_path(s), busy_timeout_s=wait_s),
         evidence_dir=s.ingest.evidence_dir,
-        settings_path=settings_path,
         registries=[*registries, SQLITE_METRICS],
     )
 

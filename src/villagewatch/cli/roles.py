@@ -141,7 +141,7 @@ def api(config: ConfigOption, log_level: LogLevel = "info") -> None:
 
     setup_logging(log_level)
     deployment = deployment_of(config, uses=("store",))
-    run_until_signal(partial(run_api, deployment, settings_path=config, log_level=log_level))
+    run_until_signal(partial(run_api, deployment, log_level=log_level))
 
 
 @app.command("detect-file")

@@ -30,6 +30,21 @@ class Deployment:
 
     settings: Settings
     villages: tuple[Village, ...]
+    source: Path | None = None
+    """The settings file it was loaded from (None: built in code)."""
+    reads: bool | frozenset[str] = True
+    """The ``read_files`` it was loaded with (see :func:`load_deployment`)."""
+
+    def files(self) -> list[Path]:
+        """The files it was loaded from: the settings file, then the village files."""
+        return [] if self.source is None else [self.source, *self.settings.villages]
+
+    def reload(self) -> Deployment:
+        """The deployment as its files are now, loaded as this one was (ConfigError with every
+        issue if they do not load); a deployment built in code is itself."""
+        if self.source is None:
+            return self
+        return load_deployment(self.source, read_files=self.reads)
 
     def device_registry(self) -> Mapping[tuple[str, str], DeviceInfo]:
         """(village, device) → grid and kind, for the decoder."""
@@ -94,7 +109,7 @@ def load_deployment(path: Path, *, read_files: bool | Collection[str] = True) ->
                 issues.append(doc.issue(where, f"no channel {channel!r} in alerts.channels"))
     if issues:
         raise ConfigError(issues)
-    return Deployment(settings, tuple(villages))
+    return Deployment(settings, tuple(villages), path, reads)
 
 
 def _channel_references(village: Village, path: Path, settings: Settings) -> list[ConfigIssue]:

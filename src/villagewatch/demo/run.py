@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from villagewatch.api.context import open_users
@@ -112,7 +112,7 @@ def demo_deployment(
             "simulate": s.simulate.model_copy(update={"rate": rate or s.simulate.rate}),
         }
     )
-    return Deployment(settings, loaded.villages)
+    return replace(loaded, settings=settings)
 
 
 async def run_demo(

@@ -38,6 +38,16 @@ class IngestMetrics:
             "Evidence pictures durably stored (new, or already there from an earlier delivery).",
             registry=r,
         )
+        self.config_applied = Counter(
+            "villagewatch_ingest_config_applied",
+            "Config changes followed without a restart (devices added or removed).",
+            registry=r,
+        )
+        self.config_refused = Counter(
+            "villagewatch_ingest_config_refused",
+            "Config changes refused (they do not load); the running config stays.",
+            registry=r,
+        )
         self.rejected = Counter(
             "villagewatch_ingest_rejected",
             "Messages or points dead-lettered, by reason.",

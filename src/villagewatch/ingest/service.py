@@ -51,6 +51,7 @@ from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
 from villagewatch.mqtt import AsyncLink, FastClient, make_client
 from villagewatch.runtime.diskspace import export_free_space
+from villagewatch.runtime.follow import ConfigFollower
 from villagewatch.runtime.metrics_http import metrics_served
 from villagewatch.runtime.steadyclock import SteadyClock
 from villagewatch.store import Store
@@ -82,12 +83,11 @@ class IngestService:
         if isinstance(settings.store, SQLiteSettings):
             folders.append(settings.store.path.parent)
         export_free_space(self.metrics.registry, "ingest", folders)
-        self._devices = deployment.device_registry()
-        self._decoder = Decoder(
-            devices=self._devices,
-            max_bytes=ing.max_message_bytes,
-            time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
-        )
+        self._use(deployment)
+        self._follower = ConfigFollower(
+            deployment, apply=self._follow, refused=lambda _: self.metrics.config_refused.inc(),
+            service="the ingester",
+        )  # fmt: skip
         self._retaining: set[str] = set()
         """Devices already reported as retaining evidence (once each, then only counted)."""
         self._link = AsyncLink(
@@ -139,6 +139,7 @@ class IngestService:
                 async with asyncio.TaskGroup() as tg:
                     link = tg.create_task(self._link.run(link_stop))
                     writing = tg.create_task(writer.run(stop))
+                    tg.create_task(self._follower.run(stop))
                     await stop.wait()
                     self._intake.close()
                     # what comes now stays with the broker, unacknowledged
@@ -148,6 +149,28 @@ class IngestService:
                     await link
         finally:
             log.info("Ingester stopped; everything acknowledged was written")
+
+    def _use(self, deployment: Deployment) -> None:
+        """Check messages against the devices of ``deployment`` (one reference each: the
+        network thread sees the old registry or the new one, never a mix)."""
+        ing = self._ingest
+        self._devices = deployment.device_registry()
+        self._decoder = Decoder(
+            devices=self._devices,
+            max_bytes=ing.max_message_bytes,
+            time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
+        )
+
+    def _follow(self, deployment: Deployment) -> None:
+        """A changed config: a device added to a village file is accepted from now on, one
+        removed is dead-lettered as unknown (kept, not lost)."""
+        before = self._devices.keys()
+        self._use(deployment)
+        self.metrics.config_applied.inc()
+        log.info(
+            "Config followed: %d devices added, %d removed",
+            len(self._devices.keys() - before), len(before - self._devices.keys()),
+        )  # fmt: skip
 
     def _new_client(self) -> tuple[FastClient, Properties | None]:
         """The ingester's persistent session (reads the password and TLS files)."""

@@ -92,7 +92,7 @@ def write_deployment(folder: Path) -> Path:
 def ctx(tmp_path: Path) -> Iterator[ApiContext]:
     """The context of an API with a user of each role (password PASSWORD)."""
     settings = write_deployment(tmp_path)
-    context = open_context(load_deployment(settings), MemoryStore(), settings_path=settings)
+    context = open_context(load_deployment(settings), MemoryStore())
     for name, (role, places) in USERS.items():
         context.users.add(name, PASSWORD, role, places, now_ms())
     yield context

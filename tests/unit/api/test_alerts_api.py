@@ -210,7 +210,7 @@ def test_a_change_that_waits_past_the_busy_timeout_is_503_and_counted(tmp_path: 
     text = settings.read_text(encoding="utf-8")
     settings.write_text(text.replace("live_poll_s: 0.05", "live_poll_s: 0.05, "
                                      "sqlite_busy_timeout_s: 0.2"), encoding="utf-8")  # fmt: skip
-    ctx = open_context(load_deployment(settings), MemoryStore(), settings_path=settings)
+    ctx = open_context(load_deployment(settings), MemoryStore())
     try:
         ctx.users.add("op", PASSWORD, UserRole.OPERATOR, ["*"], now_ms())
         alert = _fire(ctx, "wl-bridge")

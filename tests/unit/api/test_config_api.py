@@ -147,7 +147,7 @@ def test_config_masks_personal_data_by_role_as_the_other_routes_do(tmp_path: Pat
         "houses:\n  - {id: a01, lock: lock-a01, tenants: [{id: t1, name: 张三丰}]}\n",
         encoding="utf-8",
     )  # fmt: skip
-    ctx = open_context(load_deployment(settings), MemoryStore(), settings_path=settings)
+    ctx = open_context(load_deployment(settings), MemoryStore())
     try:
         for name, role in (("maint", UserRole.MAINTAINER), ("admin", UserRole.ADMIN)):
             ctx.users.add(name, PASSWORD, role, ["*"], 1)

@@ -71,6 +71,10 @@ class SQLiteLifecycle:
 
         return self._db.write(run)
 
+    def use_notifier(self, notifier: Notifier) -> None:
+        """See :meth:`villagewatch.alerts.store.AlertLifecycle.use_notifier`."""
+        self._notifier = notifier  # one reference: each change reads it once, at its start
+
     def set_aside(
         self, source: tuple[str, int], transition_id: str, detail: str, now_ms: int
     ) -> None:

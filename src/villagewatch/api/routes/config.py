@@ -15,6 +15,7 @@ member's phone and no tenant's name.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +36,6 @@ from villagewatch.api.context import ApiContext
 from villagewatch.api.middleware import max_body
 from villagewatch.api.schemas import Reply
 from villagewatch.api.users import User
-from villagewatch.config import Deployment
 from villagewatch.config.places import village_place
 from villagewatch.config.village import Village
 from villagewatch.contract import StrictModel
@@ -236,7 +236,7 @@ async def _apply(
         return CheckOut(ok=False, issues=issues_out(done.issues))
     villages = list(ctx.deployment.villages)
     villages[index] = done.village
-    ctx.use(Deployment(ctx.deployment.settings, tuple(villages)))
+    ctx.use(dataclasses.replace(ctx.deployment, villages=tuple(villages)))
     details: dict[str, Any] = {"file": str(target), "bytes": len(text.encode()),
                                "version": done.version.n}  # fmt: skip
     if rollback_of is not None:
