@@ -163,8 +163,7 @@ def config_rollback(
 ) -> None:
     """Apply an old version's text again, as a new version: checked as every apply is (an
     invalid one is refused with its issues, nothing changes); the file is replaced
-    atomically. Detect follows within 5 s; the alert engine, the ingester and the API after
-    their next restart."""
+    atomically. The running services follow within 5 s."""
     settings, target = _village_target(config, village)
     store = _versions(settings)
     try:
@@ -182,5 +181,4 @@ def config_rollback(
             typer.echo(str(issue), err=True)
         fail(f"version {n} is not a valid village file today; nothing changed")
     typer.echo(f"{target}: version {n} applied again as version {done.version.n}; "
-               "detect follows within 5 s; the alert engine and the ingester after their "
-               "next restart")  # fmt: skip
+               "detect, the alert engine, the ingester and the API follow within 5 s")

@@ -164,3 +164,16 @@ def test_config_masks_personal_data_by_role_as_the_other_routes_do(tmp_path: Pat
         "id": "wang", "name": "王五", "role": "member", "phone": None
     }  # fmt: skip
     assert body["settings"]["alerts"]["towns"]["qiaotou"]["members"][0]["phone"] is None
+
+
+def test_the_api_follows_a_village_file_changed_elsewhere(ctx: ApiContext) -> None:
+    """A gauge added by hand (or by another API process) is served after ctx.follow, which
+    the API's config follower calls on each change of the files."""
+    source = ctx.deployment.settings.villages[0]
+    text = source.read_text(encoding="utf-8").replace(
+        "devices:\n", "devices:\n  - {id: wl-added, kind: water_level, grid: g1}\n", 1
+    )
+    source.write_text(text, encoding="utf-8")
+    assert ("dongcun", "wl-added") not in ctx.devices
+    ctx.follow(ctx.deployment.reload())
+    assert ("dongcun", "wl-added") in ctx.devices

@@ -3,9 +3,8 @@ versions, roll it back.
 
 Applying (with a note saying why) writes the village file atomically (the old one kept as
 ``.bak``), keeps it as a new version (:mod:`villagewatch.versions`) and serves the new
-devices and places at once; a rollback is an apply of an old version's text. Detect follows
-a changed village file within 5 s; the alert engine and the ingester read it at start, so
-they follow on their next restart (the answer says so).
+devices and places at once; a rollback is an apply of an old version's text. Every running
+service follows a changed file within 5 s (:mod:`villagewatch.runtime.follow`).
 Secrets never leave: channel settings are listed by id and kind only. Personal
 data is shown as everywhere else (:func:`~villagewatch.api.auth.shown_phone`,
 :func:`~villagewatch.api.auth.shown_tenant_name`): a maintainer sees no
@@ -247,8 +246,7 @@ async def _apply(
     )  # fmt: skip
     return CheckOut(
         ok=True, issues=[], applied=True, version=done.version.n,
-        note="applied; detect follows within 5 s; the alert engine and the ingester "
-        "after their next restart",
+        note="applied; detect, the alert engine, the ingester and the API follow within 5 s",
     )  # fmt: skip
 
 
@@ -257,8 +255,8 @@ async def apply_village_file(
     request: Request, user: Maintainer, village: str, body: VillageApplyIn
 ) -> CheckOut:
     """Check and apply a changed village file with a note saying why: it is kept as a new
-    version; devices and places change in the API at once; detect picks them up when
-    restarted."""
+    version; devices and places change in the API at once, and every running service
+    follows within 5 s."""
     return await _apply(context(request), user, village, body.text, body.note, None)
 
 
