@@ -180,5 +180,7 @@ def config_rollback(
         for issue in done.issues:
             typer.echo(str(issue), err=True)
         fail(f"version {n} is not a valid village file today; nothing changed")
-    typer.echo(f"{target}: version {n} applied again as version {done.version.n}; "
-               "detect, the alert engine, the ingester and the API follow within 5 s")
+    typer.echo(
+        f"{target}: version {n} applied again as version {done.version.n}; "
+        "detect, the alert engine, the ingester and the API follow within 5 s"
+    )

@@ -148,6 +148,14 @@ class ConfigFollower:
         except ConfigError as exc:
             self._refuse(f"{self._service} cannot follow it", exc.issues)
             return
+        except Exception:  # supervisor: a failure of ours must not stop the service
+            log.exception(
+                "Following the changed config failed; %s goes on (with what of it was in "
+                "force) and takes the change whole at its next restart", self._service,
+            )  # fmt: skip
+            if self._refused is not None:
+                self._refused([])
+            return
         self.running = new
 
     def _refuse(self, why: str, issues: Sequence[ConfigIssue]) -> None:

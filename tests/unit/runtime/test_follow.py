@@ -158,3 +158,28 @@ def test_a_service_that_cannot_follow_a_change_refuses_it_whole(tmp_path: Path) 
 
     asyncio.run(main())
     assert run.follower.running is before
+
+
+def test_a_failure_while_following_is_logged_and_the_service_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = files(tmp_path)
+
+    def broken(_d: Deployment) -> None:
+        raise RuntimeError("a bug")
+
+    run = Run(settings, apply=broken)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run.follower.run(stop))
+        await asyncio.sleep(0.1)
+        replace(tmp_path / "village.yaml", VILLAGE % "duty")
+        await run.until(lambda: len(run.refused) == 1)
+        assert not task.done()  # still following
+        stop.set()
+        await task
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(main())
+    assert "next restart" in caplog.text and "a bug" in caplog.text
