@@ -4,7 +4,9 @@ the command line."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -177,3 +179,39 @@ def test_the_api_follows_a_village_file_changed_elsewhere(ctx: ApiContext) -> No
     assert ("dongcun", "wl-added") not in ctx.devices
     ctx.follow(ctx.deployment.reload())
     assert ("dongcun", "wl-added") in ctx.devices
+
+
+def test_a_grid_maintainer_changes_the_devices_of_their_grids_only(ctx: ApiContext) -> None:
+    """A maintainer of grid g1 (and its micro-grid g1-bridge) may change those devices and
+    their own detector settings; anything else in the file is refused, every part named."""
+    ctx.users.add("g1-maint", PASSWORD, UserRole.MAINTAINER, ["grid:dongcun/g1"], 0)
+    g1 = Client(ctx).as_("g1-maint")
+    path = ctx.deployment.settings.villages[0]
+
+    def apply(edit: Any) -> httpx.Response:
+        text = edit(path.read_text(encoding="utf-8"))
+        return g1.request("PUT", "/api/config/villages/dongcun",
+                          json={"text": text, "note": "grid work"})  # fmt: skip
+
+    mine = apply(lambda t: t.replace("warning_cm: 200,", "warning_cm: 190,", 1))  # wl-bridge
+    assert mine.status_code == 200 and mine.json()["applied"] is True, mine.text
+    renamed = apply(lambda t: t.replace("name: 闸口水位计", "name: 新闸口", 1))  # wl-sluice, g1
+    assert renamed.status_code == 200, renamed.text
+    theirs = apply(lambda t: t.replace("name: A 片 1 号出租房", "name: A1", 1))
+    assert theirs.status_code == 403
+    assert "device lock-a01 (grid g3-a, not one of yours)" in theirs.json()["detail"]
+    moved = apply(
+        lambda t: t.replace("kind: water_level, grid: g1,", "kind: water_level, grid: g3,", 1)
+    )
+    assert moved.status_code == 403 and "device wl-sluice (grid g3" in moved.json()["detail"]
+    village = apply(lambda t: t.replace("name: 东村", "name: 西村", 1))
+    assert (
+        village.status_code == 403
+        and "name (the village's own settings)" in village.json()["detail"]
+    )
+    assert "name: 新闸口" in path.read_text(encoding="utf-8")  # what was refused did not land
+    assert "name: A 片 1 号出租房" in path.read_text(encoding="utf-8")
+    versions = g1.get("/api/config/villages/dongcun/versions").json()["versions"]
+    assert [v["note"] for v in versions][:2] == ["grid work", "grid work"]
+    viewer = Client(ctx).as_("g3-viewer")
+    assert viewer.get("/api/config/villages/dongcun/versions").status_code == 403

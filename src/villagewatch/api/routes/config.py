@@ -31,11 +31,12 @@ from villagewatch.api.auth import (
     shown_phone,
     shown_tenant_name,
 )
+from villagewatch.api.configscope import out_of_scope
 from villagewatch.api.context import ApiContext
 from villagewatch.api.middleware import max_body
 from villagewatch.api.schemas import Reply
 from villagewatch.api.users import User
-from villagewatch.config.places import village_place
+from villagewatch.config.places import grid_place, village_place
 from villagewatch.config.village import Village
 from villagewatch.contract import StrictModel
 from villagewatch.errors import ConfigIssue
@@ -213,12 +214,35 @@ async def check_village(request: Request, _user: Maintainer, body: VillageTextIn
 
 
 def editable_village_file(ctx: ApiContext, user: User, village: str) -> tuple[int, Path]:
-    """The index and file of a village the user may change; 404 otherwise (a village out of
-    scope is not told apart from one that does not exist)."""
+    """The index and file of a village the user may change (all of it, or the devices of
+    their grids: :func:`_in_scope`); 404 otherwise (a village out of scope is not told apart
+    from one that does not exist)."""
     index = next((i for i, v in enumerate(ctx.deployment.villages) if v.id == village), None)
-    if index is None or not sees_place(ctx, user, village_place(village)):
+    if index is None or not any(
+        sees_place(ctx, user, p) for p in ctx.places.below(village_place(village))
+    ):
         raise HTTPException(404, f"no village {village!r} among yours")
     return index, ctx.deployment.settings.villages[index]
+
+
+async def _in_scope(ctx: ApiContext, user: User, index: int, target: Path, text: str) -> None:
+    """403 naming every part of ``text`` that changes more than the user's grids hold
+    (:func:`~villagewatch.api.configscope.out_of_scope`); a text that does not load is left
+    to the apply, which says why."""
+    running = ctx.deployment.villages[index]
+    if sees_place(ctx, user, village_place(running.id)):
+        return
+    new, _issues = await asyncio.to_thread(check_village_text, text, target, village=running.id)
+    if new is None:
+        return
+    problems = out_of_scope(
+        running, new, lambda grid: sees_place(ctx, user, grid_place(running.id, grid))
+    )
+    if problems:
+        raise HTTPException(
+            403, "you may change the devices of your grids only; this file also changes: "
+            + "; ".join(problems),
+        )  # fmt: skip
 
 
 async def _apply(
@@ -227,6 +251,7 @@ async def _apply(
     """Check, write, record and serve ``text`` as the village's file — the one path of apply
     and rollback (:func:`~villagewatch.versions.apply_village`)."""
     index, target = editable_village_file(ctx, user, village)
+    await _in_scope(ctx, user, index, target, text)
     done = await asyncio.to_thread(
         apply_village, ctx.versions, target, text, village=village, who=user.name, note=note,
         at_ms=now_ms(), rollback_of=rollback_of,
@@ -246,7 +271,8 @@ async def _apply(
     )  # fmt: skip
     return CheckOut(
         ok=True, issues=[], applied=True, version=done.version.n,
-        note="applied; detect, the alert engine, the ingester and the API follow within 5 s",
+        note="applied; detect, the alert engine, the ingester and the API follow it within 5 s, "
+        "without a restart",
     )  # fmt: skip
 
 
