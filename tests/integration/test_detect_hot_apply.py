@@ -94,3 +94,42 @@ def test_a_lowered_level_fires_a_removed_gauge_clears_a_broken_file_is_refused(
         assert detect.alive(), "no restart"
     finally:
         assert detect.terminate() == 0
+
+
+def test_a_config_changed_while_detect_was_down_is_judged_at_start(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Lowered level and a removed gauge while detect is stopped: at its start the alert
+    fires and the removed gauge's alert clears, without waiting for another reading."""
+    metrics_port = free_port()
+    settings = write_deployment(
+        tmp_path, mqtt_port=mosquitto.port, devices=2,
+        store={"kind": "sqlite", "path": str(tmp_path / "readings.db")},
+        detect={"metrics_port": metrics_port},
+        village_detect={"devices": {"wl-000": {"level": LEVELS}, "wl-001": {"level": LEVELS}}},
+    )  # fmt: skip
+    db = tmp_path / "var" / "detect.db"
+    detect = DetectProcess(settings, metrics_port).start()
+    at = NOW_MS - 60_000
+    publish_all(mosquitto.port, [reading("wl-000", 0, level=250, ts=at),
+                                 reading("wl-001", 0, level=350, ts=at)])  # fmt: skip
+    wait_until(lambda: committed_high(db, "wl-000") == 0, timeout=15, what="the readings")
+    assert detect.terminate() == 0
+    assert [a["subject"] for a in firing(db)] == ["wl-001"]
+
+    def while_down(village: dict[str, Any]) -> None:
+        village["devices"] = [d for d in village["devices"] if d["id"] != "wl-001"]
+        del village["detect"]["devices"]["wl-001"]
+        village["detect"]["devices"]["wl-000"]["level"]["warning_cm"] = 240
+
+    rewrite(settings, while_down)
+    detect = DetectProcess(settings, metrics_port).start()
+    try:
+        wait_until(
+            lambda: [a["subject"] for a in firing(db)] == ["wl-000"], timeout=5,
+            what="wl-000 firing and wl-001 cleared at start",
+        )  # fmt: skip
+        (cleared,) = [t for t in transitions(db, "water_level", "wl-001") if t["action"] == "clear"]
+        assert "removed from config" in cleared["message"]
+    finally:
+        assert detect.terminate() == 0

@@ -168,6 +168,25 @@ class DetectEngine:
         )
         return done
 
+    def settle(self, now_ms: int) -> list[Transition]:
+        """At start, after :meth:`restore` and seeding :attr:`open_alerts`: each detector
+        judges its last reading by the config in force (a warning level changed while detect
+        was down takes effect now, as a followed change does), and what is open of devices or
+        detectors no longer configured clears "removed from config"."""
+        out: list[Transition] = []
+        configured: dict[str, dict[str, set[str]]] = {v: {} for v in self._plans}
+        for (village, device), found in self._devices.items():
+            configured[village][device] = {d.name for d in found.detectors.detectors}
+            for d in found.detectors.detectors:
+                decided = d.reconsider(now_ms)
+                if decided:
+                    out += decided
+                    self._dirty.add(found.owner)
+        self.open_alerts.note(out)
+        for village, devices in configured.items():
+            out += self.open_alerts.unconfigured(village, devices, now_ms)
+        return out
+
     def _rewatch(self, village: str, devices: set[str], now_ms: int) -> None:
         """A new offline watch for the village, with what the old one knew of its devices."""
         state = self._watches[village].snapshot()

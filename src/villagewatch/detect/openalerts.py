@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from typing import Any
 
 from villagewatch.transitions import AlertKey, Severity, Transition
@@ -49,3 +49,23 @@ class OpenAlerts:
                 message = f"{key.subject}: {key.kind} alert ends, {REMOVED}"
                 out.append(Transition(key, "clear", severity, now_ms, message, {"reason": REMOVED}))
         return self.note(out)
+
+    def unconfigured(
+        self, village: str, devices: Mapping[str, Set[str]], now_ms: int
+    ) -> list[Transition]:
+        """Clear, with :data:`REMOVED`, what is open of devices of ``village`` that are not in
+        ``devices`` (device → its detectors' names), or of detectors a device no longer has:
+        at start, for a config changed while detect was down."""
+        gone_devices: set[str] = set()
+        gone_detectors: set[tuple[str, str]] = set()
+        for key in self._open:
+            if key.village != village or key.detector == "disk":
+                continue
+            if key.detector == "offline" and key.kind != "device_offline":
+                continue  # link down: of the village or an edge agent, not of a device
+            device = key.subject.split(":", 1)[0]
+            if device not in devices:
+                gone_devices.add(device)
+            elif key.detector != "offline" and key.detector not in devices[device]:
+                gone_detectors.add((device, key.detector))
+        return self.resolve(village, gone_devices, gone_detectors, now_ms)

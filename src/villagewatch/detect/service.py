@@ -86,11 +86,9 @@ class DetectService:
         self.clock = SteadyClock()
         self.metrics.clock_skew.set_function(lambda: self.clock.check() / 1000)
         self.engine = DetectEngine(
-            villages,
-            now_ms=self.clock.now_ms(),
-            disk_low_share=det.disk_low_percent / 100,
+            villages, now_ms=self.clock.now_ms(), disk_low_share=det.disk_low_percent / 100,
             disk_critical_share=det.disk_critical_percent / 100,
-        )
+        )  # fmt: skip
         self._disks = data_folders(deployment)
         export_free_space(self.metrics.registry, "detect", [det.state_path.parent])
         self._max_ahead_ms = int(settings.ingest.max_clock_ahead_s * 1000)
@@ -135,6 +133,7 @@ class DetectService:
                 self.engine.counts.unrestorable,
             )
         self.engine.open_alerts.seed(await self._store.firing())
+        self._pending += self.engine.settle(self.clock.now_ms())  # config changed while down
         if self._registry is not None:
             registry, villages = self._registry, self._village_models
             await asyncio.to_thread(registry.seed, villages, self.clock.now_ms())

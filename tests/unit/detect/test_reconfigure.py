@@ -116,3 +116,35 @@ def test_an_added_device_is_watched_and_the_others_keep_when_they_were_heard_of(
             first.setdefault(t.key.subject, minute)
     assert first["wl-1"] < first["wl-2"], first
     assert first["wl-2"] - 10 >= 3, "three intervals of silence after the change"
+
+
+def restarted(before: DetectEngine, config: Village, firing: list[dict[str, Any]]) -> DetectEngine:
+    """A new engine on ``config`` with ``before``'s saved states and the store's firing
+    alerts, as detect opens after a restart."""
+    engine = DetectEngine([config], now_ms=T0 + 5 * MIN)
+    engine.restore(before.dirty_states().items(), now_ms=T0 + 5 * MIN)
+    engine.open_alerts.seed(firing)
+    return engine
+
+
+def test_a_level_lowered_while_detect_was_down_fires_at_start() -> None:
+    before = DetectEngine([VILLAGE], now_ms=T0)
+    assert feed(before, level(0, 210, 0)) == []
+    (fired,) = restarted(before, village(warning_cm=205), []).settle(T0 + 6 * MIN)
+    assert (fired.action, fired.severity.value, fired.at_ms) == ("fire", "yellow", T0 + 6 * MIN)
+    # the config it ran with: nothing to say again
+    assert restarted(before, VILLAGE, []).settle(T0 + 6 * MIN) == []
+
+
+def test_a_device_removed_while_detect_was_down_resolves_at_start() -> None:
+    before = DetectEngine([VILLAGE], now_ms=T0)
+    (fired,) = feed(before, level(0, 300, 0))
+    row = {"detector": fired.key.detector, "village": "v", "subject": "wl-1", "kind": "level",
+           "severity": fired.severity.value}  # fmt: skip
+    (cleared,) = restarted(before, village(), [row]).settle(T0 + 6 * MIN)
+    assert (cleared.key, cleared.action) == (fired.key, "clear")
+    assert cleared.details == {"reason": REMOVED}
+    assert restarted(before, VILLAGE, [row]).settle(T0 + 6 * MIN) == []  # still configured
+    # the village's link-down is no device's: it stays
+    link = {**row, "detector": "offline", "subject": "v", "kind": "link_down"}
+    assert restarted(before, village(), [link]).settle(T0 + 6 * MIN) == []
