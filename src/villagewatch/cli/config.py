@@ -182,6 +182,6 @@ def config_rollback(
         fail(f"version {n} is not a valid village file today; nothing changed")
     typer.echo(
         f"{target}: version {n} applied again as version {done.version.n}; "
-        "detect, the alert engine, the ingester and the API follow it within 5 s, without a "
-        "restart"
+        "detect follows within 5 s, and so do the alert engine, the ingester and the API, "
+        "without a restart"
     )

@@ -271,8 +271,8 @@ async def _apply(
     )  # fmt: skip
     return CheckOut(
         ok=True, issues=[], applied=True, version=done.version.n,
-        note="applied; detect, the alert engine, the ingester and the API follow it within 5 s, "
-        "without a restart",
+        note="applied; detect follows within 5 s, and so do the alert engine, the ingester "
+        "and the API, without a restart",
     )  # fmt: skip
 
 
