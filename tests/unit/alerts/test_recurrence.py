@@ -15,8 +15,8 @@ BERLIN, SHANGHAI = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Shanghai")
 HOUR = 3_600_000
 
 
-def ms(zone: ZoneInfo, *when: int) -> int:
-    return int(datetime(*when, tzinfo=zone).timestamp() * 1000)  # type: ignore[misc]
+def ms(zone: ZoneInfo, year: int, month: int, day: int, hour: int, minute: int) -> int:
+    return int(datetime(year, month, day, hour, minute, tzinfo=zone).timestamp() * 1000)
 
 
 def local(zone: ZoneInfo, window: tuple[int, int] | None) -> tuple[str, str] | None:
