@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -74,11 +75,9 @@ def parse_days(text: str | Sequence[str]) -> tuple[int, ...]:
 
 def parse_clock(text: str) -> time:
     """A local time of day from ``HH:MM`` (24-hour clock)."""
-    hours, sep, minutes = text.strip().partition(":")
-    if sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2:
-        h, m = int(hours), int(minutes)
-        if h < 24 and m < 60:
-            return time(h, m)
+    found = re.fullmatch(r"([01]?[0-9]|2[0-3]):([0-5][0-9])", text.strip())
+    if found:
+        return time(int(found[1]), int(found[2]))
     raise RecurrenceInvalid(f"start time {text!r} is not HH:MM on a 24-hour clock (e.g. 09:00)")
 
 

@@ -11,21 +11,26 @@ windows that repeat in local time from ``starts_ms`` on (``ends_ms``: when a per
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from villagewatch.alerts.lifecycle import Alert
-from villagewatch.alerts.recurrence import Recurrence
+from villagewatch.alerts.recurrence import Recurrence, RecurrenceInvalid
 
 __all__ = [
     "SILENCE_COLUMNS",
     "SILENCE_FIELDS",
     "Silence",
     "active_silences",
+    "readable_silences",
     "silence_matches",
     "silence_row",
 ]
+
+log = logging.getLogger(__name__)
 
 SILENCE_FIELDS = ("village", "detector", "subject", "kind")
 """The alert fields a silence may match on."""
@@ -88,6 +93,19 @@ def silence_row(r: tuple[Any, ...] | sqlite3.Row) -> Silence:
     return Silence(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5], recurrence, r[7])
 
 
+def readable_silences(rows: Iterable[tuple[Any, ...] | sqlite3.Row]) -> list[Silence]:
+    """The silences of ``rows``; one that cannot be read (its time zone gone from this
+    machine's zone database) is logged and left out — its alerts are then notified, which
+    is the side to err on, rather than every alert failing to apply."""
+    out = []
+    for r in rows:
+        try:
+            out.append(silence_row(r))
+        except (RecurrenceInvalid, ValueError, KeyError) as exc:
+            log.warning("silence %s cannot be read, so it holds nothing back: %s", r[0], exc)
+    return out
+
+
 def active_silences(c: sqlite3.Connection, now_ms: int) -> list[Silence]:
     """Silences in force at ``now_ms`` (a recurring one only inside one of its windows)."""
     rows = c.execute(
@@ -95,4 +113,4 @@ def active_silences(c: sqlite3.Connection, now_ms: int) -> list[Silence]:
         " WHERE starts_ms <= ? AND (ends_ms IS NULL OR ends_ms > ?)",
         (now_ms, now_ms),
     ).fetchall()
-    return [s for s in map(silence_row, rows) if s.in_force(now_ms)]
+    return [s for s in readable_silences(rows) if s.in_force(now_ms)]

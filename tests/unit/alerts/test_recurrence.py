@@ -194,6 +194,7 @@ def test_stored_and_read_back_unchanged() -> None:
         pytest.param("tue", "9", 2, "Asia/Shanghai", "'9' is not HH:MM", id="time-without-minutes"),
         pytest.param("tue", "24:00", 2, "Asia/Shanghai", "is not HH:MM", id="hour-24"),
         pytest.param("tue", "09:60", 2, "Asia/Shanghai", "is not HH:MM", id="minute-60"),
+        pytest.param("tue", "²³:00", 2, "Asia/Shanghai", "is not HH:MM", id="superscript-digits"),
         pytest.param("tue", "09:00", 0, "Asia/Shanghai", "longer than zero", id="zero-duration"),
         pytest.param("tue", "09:00", -1, "Asia/Shanghai", "longer than zero", id="negative"),
         pytest.param("daily", "09:00", 24, "Asia/Shanghai",

@@ -158,3 +158,24 @@ def test_an_alert_store_of_the_previous_version_keeps_its_silences(tmp_path: Pat
         assert s.in_force(4999) and not s.in_force(5000)
     finally:
         store.close()
+
+
+def test_a_silence_whose_zone_is_gone_holds_nothing_and_stops_nothing(
+    store: SQLiteAlertStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A zone removed from the machine's zone database (or a row damaged by hand): the
+    silence is left out with a warning; alerts still apply and are notified."""
+    s = store.add_recurring_silence(
+        {"subject": "wl-1"}, TUESDAYS_9_TO_11, created_by="li", reason="works",
+        now_ms=berlin(12, 1, 0),
+    )  # fmt: skip
+    store._db.write(
+        lambda c: c.execute(
+            "UPDATE silences SET recurrence = replace(recurrence, 'Europe/Berlin', 'Mars/Olympus')"
+        )
+    )
+    assert fire(store, "wl-1", berlin(12, 8, 9, 30)) == ["queued"]
+    assert "cannot be read, so it holds nothing back" in caplog.text
+    assert store.silences(berlin(12, 8, 9, 30)) == [] and store.silence(s.id) is None
+    with pytest.raises(ActionRefused, match="cannot be read: unknown time zone 'Mars/Olympus'"):
+        store.end_silence(s.id, "wang", berlin(12, 8, 10))

@@ -6,8 +6,14 @@ import sqlite3
 
 from villagewatch.alerts.changes import json_text
 from villagewatch.alerts.lifecycle import ActionRefused
-from villagewatch.alerts.recurrence import Recurrence
-from villagewatch.alerts.silences import SILENCE_COLUMNS, SILENCE_FIELDS, Silence, silence_row
+from villagewatch.alerts.recurrence import Recurrence, RecurrenceInvalid
+from villagewatch.alerts.silences import (
+    SILENCE_COLUMNS,
+    SILENCE_FIELDS,
+    Silence,
+    readable_silences,
+    silence_row,
+)
 from villagewatch.db.sqlite import SQLiteFile
 
 __all__ = ["SQLiteSilences"]
@@ -91,7 +97,8 @@ class SQLiteSilences:
                 (silence_id,),
             ).fetchone()
         )
-        return None if row is None else silence_row(row)
+        found = readable_silences([row] if row is not None else [])
+        return found[0] if found else None
 
     def silences(self, now_ms: int) -> list[Silence]:
         """See :meth:`villagewatch.alerts.store.AlertSilences.silences`."""
@@ -102,8 +109,7 @@ class SQLiteSilences:
                 (now_ms,),
             ).fetchall()
         )
-        found = [silence_row(r) for r in rows]
-        return [s for s in found if s.next_window(now_ms) is not None]
+        return [s for s in readable_silences(rows) if s.next_window(now_ms) is not None]
 
     def end_silence(self, silence_id: int, by: str, now_ms: int) -> Silence:
         """See :meth:`villagewatch.alerts.store.AlertSilences.end_silence`."""
@@ -115,7 +121,11 @@ class SQLiteSilences:
             ).fetchone()
             if row is None:
                 raise ActionRefused(f"no silence {silence_id}")
-            if silence_row(row).next_window(now_ms) is None:
+            try:
+                found = silence_row(row)
+            except (RecurrenceInvalid, ValueError, KeyError) as exc:
+                raise ActionRefused(f"silence {silence_id} cannot be read: {exc}") from None
+            if found.next_window(now_ms) is None:
                 raise ActionRefused(f"silence {silence_id} is already over")
             c.execute(
                 "UPDATE silences SET ends_ms = ?, ended_by = ? WHERE id = ?",
