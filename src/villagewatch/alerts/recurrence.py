@@ -91,7 +91,8 @@ class Recurrence:
     ``days`` (0: Monday; all seven: daily), up to and including the day ``until``.
 
     Built only valid: a known zone, at least one day, a duration above zero and shorter
-    than the gap between two of its days (so its windows never overlap).
+    than the gap between two of its days (so its windows never overlap), and at least a
+    minute.
     """
 
     days: tuple[int, ...]
@@ -111,8 +112,8 @@ class Recurrence:
             object.__setattr__(self, "days", tuple(sorted(set(self.days))))
         if self.start.second or self.start.microsecond or self.start.tzinfo is not None:
             raise RecurrenceInvalid("a start time is a local HH:MM, without seconds or zone")
-        if self.duration_ms <= 0:
-            raise RecurrenceInvalid("a window must last longer than zero")
+        if self.duration_ms < 60_000:  # a shorter one is a slip of the unit (seconds, hours)
+            raise RecurrenceInvalid("a window must last at least a minute")
         gap = self._shortest_gap_ms()
         if self.duration_ms >= gap:
             raise RecurrenceInvalid(
