@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy, AuditEntry, Note
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.outbox import Queued
+from villagewatch.alerts.recurrence import Recurrence
 from villagewatch.alerts.silences import Silence
 from villagewatch.transitions import Transition
 
@@ -134,6 +135,32 @@ class AlertSilences(Protocol):
     ) -> Silence:
         """Hold back notifications of alerts matching every given field (village, detector,
         subject, kind) between the two times; alerts are still recorded."""
+        ...
+
+    def add_recurring_silence(
+        self,
+        matchers: dict[str, str],
+        recurrence: Recurrence,
+        *,
+        created_by: str,
+        reason: str,
+        now_ms: int,
+    ) -> Silence:
+        """The same, inside each window of ``recurrence`` from now on (a window in progress
+        now included); refused when it would never be in force."""
+        ...
+
+    def silence(self, silence_id: int) -> Silence | None:
+        """One silence, over or not."""
+        ...
+
+    def silences(self, now_ms: int) -> list[Silence]:
+        """Silences not over at ``now_ms`` (in force or to come), oldest first."""
+        ...
+
+    def end_silence(self, silence_id: int, by: str, now_ms: int) -> Silence:
+        """End a silence now (a recurring one: no more windows); refused for an unknown one
+        or one already over."""
         ...
 
 

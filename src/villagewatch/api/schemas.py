@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from villagewatch.alerts.lifecycle import Alert, AlertState, AuditEntry, Note
+from villagewatch.alerts.recurrence import DAY_NAMES
+from villagewatch.alerts.silences import Silence
 from villagewatch.api.users import UserRole
 from villagewatch.contract import Identifier, StrictModel
 from villagewatch.transitions import Severity
@@ -233,23 +236,91 @@ class AssignIn(StrictModel):
     assignee: Identifier | None = Field(description="A user name; null: to nobody.")
 
 
+class RepeatIn(StrictModel):
+    """Repeat the window on these days from this local time (the deployment's time zone,
+    ``alerts.time_zone``), each window lasting ``duration_s``."""
+
+    days: list[Annotated[str, Field(min_length=1, max_length=12)]] = Field(
+        min_length=1,
+        max_length=7,
+        description='Day names (Monday … Sunday, mon … sun, 周一 … 周日), or ["daily"].',
+    )
+    at: str = Field(min_length=1, max_length=5, description="Local start time, HH:MM (24 h).")
+    until: date | None = Field(
+        None, description="The last day (local) a window may start; unset: no end."
+    )
+
+
 class SilenceIn(StrictModel):
     """Hold back notifications of matching alerts for a while (they are still recorded)."""
 
     village: Identifier = Field(description="The village.")
     detector: Identifier | None = Field(None, description="Only this detector.")
-    subject: str | None = Field(None, max_length=200, description="Only this device or zone.")
+    subject: str | None = Field(
+        None, max_length=200, description="Only this device or camera zone (cam-1:road)."
+    )
     kind: Identifier | None = Field(None, description="Only this kind.")
-    duration_s: float = Field(gt=0, le=30 * 86400, description="From now, this long.")
+    duration_s: float = Field(
+        gt=0,
+        le=30 * 86400,
+        description="From now, this long; with `repeat`, the length of each window.",
+    )
     reason: str = Field(min_length=1, max_length=500, description="Why (maintenance …).")
+    repeat: RepeatIn | None = Field(
+        None, description="Repeat in local time (a maintenance window); unset: once, from now."
+    )
+
+
+class RepeatOut(Reply):
+    """When a recurring silence is in force."""
+
+    days: list[str] = Field(description="Monday … Sunday (all seven: daily).")
+    at: str = Field(description="Local start time, HH:MM.")
+    duration_s: float = Field(description="Each window's length.")
+    time_zone: str = Field(description="The zone of `at` (the deployment's when it was made).")
+    until: date | None = Field(description="The last day a window may start; null: no end.")
+    text: str = Field(description="In words: Tuesday 09:00 for 2 h (Europe/Berlin).")
 
 
 class SilenceOut(Reply):
-    """A silence as stored."""
+    """A silence as stored, with its next window."""
 
     id: int
     matchers: dict[str, str]
-    starts: datetime
-    ends: datetime
+    starts: datetime = Field(description="When it was made to start.")
+    ends: datetime | None = Field(description="When it ends (null: a repeat with no end).")
     created_by: str
     reason: str
+    repeat: RepeatOut | None = Field(description="null: one window.")
+    ended_by: str | None = Field(description="Who ended it early, if anyone.")
+    in_force: bool = Field(description="Holding back notifications now.")
+    next_starts: datetime | None = Field(
+        description="The window in force now or the next one (local time of a repeat); null: over."
+    )
+    next_ends: datetime | None = Field(description="…and when that window ends.")
+
+    @classmethod
+    def of(cls, s: Silence, now_ms: int) -> SilenceOut:
+        """The answer for ``s`` at ``now_ms``."""
+        r = s.recurrence
+        window = s.next_window(now_ms)
+        zone = ZoneInfo(r.zone) if r else UTC
+
+        def local(ms: int) -> datetime:
+            return at(ms).astimezone(zone)
+
+        repeat = None
+        if r is not None:
+            repeat = RepeatOut(
+                days=[DAY_NAMES[d] for d in r.days], at=f"{r.start:%H:%M}",
+                duration_s=r.duration_ms / 1000, time_zone=r.zone, until=r.until,
+                text=r.describe(),
+            )  # fmt: skip
+        return cls(
+            id=s.id, matchers=s.matchers, starts=at(s.starts_ms),
+            ends=None if s.ends_ms is None else at(s.ends_ms), created_by=s.created_by,
+            reason=s.reason, repeat=repeat, ended_by=s.ended_by,
+            in_force=window is not None and window[0] <= now_ms,
+            next_starts=local(window[0]) if window else None,
+            next_ends=local(window[1]) if window else None,
+        )  # fmt: skip

@@ -24,6 +24,8 @@ from villagewatch.cli.common import (
 
 if TYPE_CHECKING:
     from villagewatch.alerts import Alert, SQLiteAlertStore
+    from villagewatch.alerts.recurrence import Recurrence
+    from villagewatch.alerts.silences import Silence
 
 
 @alerts_app.command("run")
@@ -147,33 +149,149 @@ def alerts_report(
         typer.echo(render(report))
 
 
+def _local(ms: int, zone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(ms / 1000, tz=ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _silence_line(s: Silence, now_ms: int, zone: str) -> str:
+    """``#3  Tuesday 09:00 for 2 h (Europe/Berlin)  next 2026-12-08 09:00 → 11:00 …``."""
+    if s.recurrence is not None:
+        zone = s.recurrence.zone
+    what = s.recurrence.describe() if s.recurrence else "once"
+    window = s.next_window(now_ms)
+    if window is None:
+        when = "over"
+    else:
+        label = "in force until" if window[0] <= now_ms else "next"
+        if window[0] <= now_ms:
+            when = f"{label} {_local(window[1], zone)}"
+        else:
+            when = f"{label} {_local(window[0], zone)} → {_local(window[1], zone)[11:]}"
+    matchers = " ".join(f"{k}={v}" for k, v in s.matchers.items())
+    return f"#{s.id:<4} {what}  {when}  {matchers}  by {s.created_by}: {s.reason}"
+
+
 @alerts_app.command("silence")
 def alerts_silence(
     config: ConfigOption,
     by: ByOption,
     reason: Annotated[str, typer.Option(help="Why (maintenance, a known fault …).")],
-    hours: Annotated[float, typer.Option(help="How long, from now.", min=0.01)] = 2,
+    hours: Annotated[
+        float, typer.Option(help="How long, from now; with --every, each window.", min=0.01)
+    ] = 2,
     village: Annotated[str | None, typer.Option(help="Only this village.")] = None,
-    device: Annotated[str | None, typer.Option(help="Only this device (or camera).")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Only this device, camera or zone (cam-1:road).")
+    ] = None,
     kind: Annotated[str | None, typer.Option(help="Only this kind of alert.")] = None,
+    every: Annotated[
+        str | None,
+        typer.Option(help="Repeat on these days (tue,thu · Tuesday · 周二) or daily; needs --at."),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="With --every: local start time HH:MM (alerts.time_zone).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="With --every: the last day (YYYY-MM-DD) it repeats.")
+    ] = None,
 ) -> None:
-    """Hold back notifications (not the alerts) matching all the given filters for a while."""
+    """Hold back notifications (not the alerts) matching all the given filters: for a while
+    from now, or in a window that repeats in local time (--every tue --at 09:00 --hours 2)."""
     from villagewatch.alerts import ActionRefused
+    from villagewatch.alerts.recurrence import RecurrenceInvalid
 
     matchers = {k: v for k, v in {"village": village, "subject": device, "kind": kind}.items() if v}
+    zone = deployment_of(config, uses=()).settings.alerts.time_zone
+    with exit_on(RecurrenceInvalid):
+        recurrence = _recurrence(every, at, until, hours, zone)
     now = time.time_ns() // 1_000_000
     store = _alert_store(config)
     try:
         with exit_on(ActionRefused):
-            s = store.add_silence(
-                matchers,
-                now,
-                now + int(hours * 3_600_000),
-                created_by=by,
-                reason=reason,
-                now_ms=now,
-            )
+            if recurrence is None:
+                s = store.add_silence(
+                    matchers, now, now + int(hours * 3_600_000), created_by=by, reason=reason,
+                    now_ms=now,
+                )  # fmt: skip
+            else:
+                s = store.add_recurring_silence(
+                    matchers, recurrence, created_by=by, reason=reason, now_ms=now
+                )
     finally:
         store.close()
-    until = datetime.fromtimestamp(s.ends_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-    typer.echo(f"silence #{s.id} until {until}: {s.matchers}")
+    window = s.next_window(now)
+    assert window is not None  # refused otherwise
+    if s.recurrence is None:
+        typer.echo(f"silence #{s.id} until {_local(window[1], zone)} {zone}: {s.matchers}")
+    else:
+        zone = s.recurrence.zone
+        typer.echo(
+            f"silence #{s.id} {s.recurrence.describe()}; next {_local(window[0], zone)} → "
+            f"{_local(window[1], zone)}: {s.matchers}"
+        )
+
+
+def _recurrence(
+    every: str | None, at: str | None, until: str | None, hours: float, zone: str
+) -> Recurrence | None:
+    from datetime import date
+
+    from villagewatch.alerts.recurrence import (
+        Recurrence,
+        RecurrenceInvalid,
+        parse_clock,
+        parse_days,
+    )
+
+    if every is None:
+        if at is not None or until is not None:
+            raise RecurrenceInvalid("--at and --until go with --every (the days it repeats on)")
+        return None
+    if at is None:
+        raise RecurrenceInvalid("--every needs --at, the local time each window starts (HH:MM)")
+    try:
+        last = date.fromisoformat(until) if until is not None else None
+    except ValueError:
+        raise RecurrenceInvalid(f"--until {until!r} is not a day YYYY-MM-DD") from None
+    return Recurrence(
+        days=parse_days(every), start=parse_clock(at), duration_ms=int(hours * 3_600_000),
+        zone=zone, until=last,
+    )  # fmt: skip
+
+
+@alerts_app.command("silences")
+def alerts_silences(config: ConfigOption) -> None:
+    """Silences not over, with the window in force or the next one (local time)."""
+    zone = deployment_of(config, uses=()).settings.alerts.time_zone
+    now = time.time_ns() // 1_000_000
+    store = _alert_store(config)
+    try:
+        found = store.silences(now)
+    finally:
+        store.close()
+    for s in found:
+        typer.echo(_silence_line(s, now, zone))
+    if not found:
+        typer.echo("no silences", err=True)
+
+
+@alerts_app.command("end-silence")
+def alerts_end_silence(
+    config: ConfigOption,
+    silence_id: Annotated[int, typer.Argument(help="The silence's number.")],
+    by: ByOption,
+) -> None:
+    """End a silence now (a recurring one: no more windows); it stays on record."""
+    from villagewatch.alerts import ActionRefused
+
+    zone = deployment_of(config, uses=()).settings.alerts.time_zone
+    now = time.time_ns() // 1_000_000
+    store = _alert_store(config)
+    try:
+        with exit_on(ActionRefused):
+            s = store.end_silence(silence_id, by, now)
+    finally:
+        store.close()
+    typer.echo(_silence_line(s, now, zone))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from villagewatch.config.fields import Port
+from villagewatch.config.fields import Port, TimeZoneName
 from villagewatch.config.paths import ConfigPath
 from villagewatch.config.teams import ChannelSettings, Team
 from villagewatch.contract import Identifier, StrictModel
@@ -78,6 +78,12 @@ class AlertsSettings(StrictModel):
     )
     report_utc_offset_h: float = Field(
         8, ge=-12, le=14, description="Local time of reports (days and months): hours from UTC."
+    )
+    time_zone: TimeZoneName = Field(
+        "Asia/Shanghai",
+        description="The deployment's local time zone (an IANA name such as Asia/Shanghai or "
+        "Europe/Berlin): recurring silences repeat at its wall-clock times, summer time "
+        "included. A silence keeps the zone it was made in.",
     )
     metrics_port: Port | None = Field(
         None, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset: don't."

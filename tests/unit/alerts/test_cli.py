@@ -116,3 +116,45 @@ def test_a_database_newer_than_the_command_is_refused_in_words_not_a_traceback(
     assert ran.returncode == 1, ran.stderr
     assert "Traceback" not in ran.stderr
     assert "schema version 99" in ran.stderr and "newer villagewatch" in ran.stderr
+
+
+def test_a_weekly_maintenance_window_from_a_terminal(tmp_path: Path) -> None:
+    """Made with --every/--at/--hours in the deployment's zone, listed with its next window,
+    refused in words for a day that does not exist, ended."""
+    settings_path = deployment(tmp_path)
+    settings = orjson.loads(settings_path.read_bytes())
+    settings["alerts"] = {"time_zone": "Europe/Berlin"}
+    settings_path.write_bytes(orjson.dumps(settings))
+    runner = CliRunner()
+    base = ["alerts", "silence", "-c", str(settings_path), "--by", "li", "--device", "wl-1"]
+    made = runner.invoke(
+        app, [*base, "--reason", "sluice works", "--every", "tue", "--at", "09:00", "--hours", "2"]
+    )
+    assert made.exit_code == 0, made.output
+    assert "silence #1 Tuesday 09:00 for 2 h (Europe/Berlin); next " in made.output
+    listed = runner.invoke(app, ["alerts", "silences", "-c", str(settings_path)])
+    assert listed.exit_code == 0, listed.output
+    assert "#1" in listed.output and "Tuesday 09:00 for 2 h (Europe/Berlin)" in listed.output
+    assert " 09:00 → 11:00" in listed.output or "in force until" in listed.output
+    assert "subject=wl-1" in listed.output
+
+    for wrong, said in [
+        (["--every", "tuesdy", "--at", "09:00"], "'tuesdy' is not a day of the week"),
+        (["--every", "daily", "--at", "09:00", "--hours", "24"], "a window of 24 h does not fit"),
+        (["--every", "tue"], "--every needs --at"),
+        (["--at", "09:00"], "--at and --until go with --every"),
+        (["--every", "tue", "--at", "09:00", "--until", "soon"], "'soon' is not a day"),
+    ]:
+        refused = runner.invoke(app, [*base, "--reason", "x", *wrong])
+        assert refused.exit_code == 1 and said in refused.output, (wrong, refused.output)
+
+    ended = runner.invoke(
+        app, ["alerts", "end-silence", "-c", str(settings_path), "1", "--by", "wang"]
+    )
+    assert ended.exit_code == 0 and "over" in ended.output, ended.output
+    gone = runner.invoke(app, ["alerts", "silences", "-c", str(settings_path)])
+    assert "no silences" in gone.output
+    again = runner.invoke(
+        app, ["alerts", "end-silence", "-c", str(settings_path), "1", "--by", "x"]
+    )
+    assert again.exit_code == 1 and "silence 1 is already over" in again.output

@@ -50,6 +50,14 @@ def test_the_table_is_not_empty_and_names_every_kind_of_route(ctx: ApiContext) -
     }
 
 
+def test_the_silence_routes_are_in_the_table_with_their_roles(ctx: ApiContext) -> None:
+    """Make and end: an operator (of the whole village, checked in the route); list: anyone."""
+    table = {(m, p): r for m, p, r in _routes(ctx)}
+    assert table[("POST", "/api/silences")] is UserRole.OPERATOR
+    assert table[("GET", "/api/silences")] is UserRole.VIEWER
+    assert table[("POST", "/api/silences/{silence_id}/end")] is UserRole.OPERATOR
+
+
 def test_every_route_but_the_public_ones_requires_a_role(ctx: ApiContext) -> None:
     unguarded = [(m, p) for m, p, role in _routes(ctx) if role is None and p not in PUBLIC_PATHS]
     assert unguarded == []

@@ -80,10 +80,10 @@ def test_a_migration_2_reaches_a_store_created_by_this_version(tmp_path: Path, n
     migrations, open_close = STORES[name]
     path = tmp_path / f"{name}.db"
     open_close(path)
-    assert version(path) == len(migrations) == 1
+    assert version(path) == len(migrations)  # the alert store has 2 (recurring silences)
     extra = Migration("a test table", "CREATE TABLE added_later (x INTEGER);")
     SQLiteFile(path, name=name, migrations=(*migrations, extra)).close()
-    assert version(path) == 2
+    assert version(path) == len(migrations) + 1
     assert columns(path, "added_later") == ["x"]
 
 
@@ -113,7 +113,7 @@ def test_a_file_created_before_versions_were_kept_is_adopted_as_version_1(
         conn.execute("INSERT INTO witness VALUES (42)")
     assert version(path) == 0
     open_close(path)
-    assert version(path) == 1
+    assert version(path) == len(migrations)  # adopted as 1, then the later ones applied
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT x FROM witness").fetchall() == [(42,)]
 

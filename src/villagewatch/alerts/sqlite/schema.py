@@ -73,5 +73,21 @@ CREATE TABLE IF NOT EXISTS silences (
 );
 """,
     ),
+    Migration(
+        "silences: recurring windows in local time, and ending one early",
+        # SQLite cannot drop NOT NULL from a column: the table is made anew and its rows
+        # copied (nothing refers to a silence). ends_ms NULL: a recurring silence nobody ended.
+        """
+CREATE TABLE silences_new (
+    id INTEGER PRIMARY KEY, matchers TEXT NOT NULL, starts_ms INTEGER NOT NULL,
+    ends_ms INTEGER, created_by TEXT NOT NULL, reason TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, recurrence TEXT, ended_by TEXT
+);
+INSERT INTO silences_new (id, matchers, starts_ms, ends_ms, created_by, reason, created_ms)
+    SELECT id, matchers, starts_ms, ends_ms, created_by, reason, created_ms FROM silences;
+DROP TABLE silences;
+ALTER TABLE silences_new RENAME TO silences;
+""",
+    ),
 )
 """The schema, migration 1 first."""

@@ -1,4 +1,4 @@
-"""Alerts: the list with filters, one alert in full, people's actions, silences, the live feed."""
+"""Alerts: the list with filters, one alert in full, people's actions, the live feed."""
 
 from __future__ import annotations
 
@@ -25,13 +25,9 @@ from villagewatch.api.schemas import (
     CommentIn,
     NoteIn,
     NoteOut,
-    SilenceIn,
-    SilenceOut,
-    at,
     epoch_ns,
 )
 from villagewatch.api.users import User
-from villagewatch.config.places import village_place
 from villagewatch.contract import DeviceKind
 from villagewatch.store.evidence import EvidenceStore
 from villagewatch.transitions import Severity
@@ -275,38 +271,3 @@ async def resolve(request: Request, user: Operator, alert_id: AlertId, body: Not
         lambda ctx: ctx.alerts.resolve(alert_id, user.name, now_ms(), body.note),
     )  # fmt: skip
     return _out(context(request), a)
-
-
-@router.post("/api/silences")
-async def silence(request: Request, user: Operator, body: SilenceIn) -> SilenceOut:
-    """Hold back notifications of a village's matching alerts for a while (maintenance)."""
-    ctx = context(request)
-    if not sees_place(ctx, user, village_place(body.village)) or (
-        village_place(body.village) not in ctx.places.nodes
-    ):
-        raise HTTPException(403, f"you cannot silence village {body.village!r}: not all yours")
-    matchers = {
-        k: v
-        for k, v in (
-            ("village", body.village),
-            ("detector", body.detector),
-            ("subject", body.subject),
-            ("kind", body.kind),
-        )
-        if v is not None
-    }
-    start = now_ms()
-    end = start + int(body.duration_s * 1000)
-    s = await asyncio.to_thread(
-        lambda: ctx.alerts.add_silence(
-            matchers, start, end, created_by=user.name, reason=body.reason, now_ms=start
-        ),
-    )
-    await asyncio.to_thread(
-        ctx.users.audit, user.name, "silence", village_place(body.village),
-        {"matchers": matchers, "duration_s": body.duration_s, "reason": body.reason}, start,
-    )  # fmt: skip
-    return SilenceOut(
-        id=s.id, matchers=s.matchers, starts=at(s.starts_ms), ends=at(s.ends_ms),
-        created_by=s.created_by, reason=s.reason,
-    )  # fmt: skip
