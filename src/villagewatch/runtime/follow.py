@@ -41,6 +41,7 @@ HOT_ALERT_SETTINGS = frozenset(
         "flap_window_s",
         "notify_resolved",
         "report_utc_offset_h",
+        "time_zone",
     }
 )
 """The settings file's ``alerts`` keys a running service follows (the rest at a restart)."""
