@@ -68,10 +68,11 @@ def test_a_preview_gives_the_diff_or_the_problems_where_they_are_and_changes_not
     assert good.json()["ok"] is True and good.json()["issues"] == []
     diff = good.json()["diff"]
     assert "-      level: {warning_cm: 200" in diff and "+      level: {warning_cm: 150" in diff
+    assert good.json()["detect"]["devices"]["wl-bridge"]["level"]["warning_cm"] == 150
 
     bad = maint.post(url, json={"text": before.replace("blue_margin_cm: 20", "blue_margin_cm: -5")})
     (issue,) = bad.json()["issues"]
-    assert bad.json()["ok"] is False
+    assert bad.json()["ok"] is False and bad.json()["detect"] is None
     assert issue["path"] == "detect.devices.wl-bridge.level.blue_margin_cm"
     assert issue["line"] == 49 and "greater than or equal to 0" in issue["message"]
 
@@ -79,7 +80,7 @@ def test_a_preview_gives_the_diff_or_the_problems_where_they_are_and_changes_not
     assert other.json()["ok"] is False and "xicun" in other.json()["issues"][0]["message"]
 
     same = maint.post(url, json={"text": before}).json()
-    assert same == {"ok": True, "issues": [], "diff": ""}
+    assert same["ok"] is True and same["issues"] == [] and same["diff"] == ""
     assert path.read_text(encoding="utf-8") == before
     assert ctx.versions.versions("village:dongcun") == []
     assert _grid_maintainer(ctx).post(url, json={"text": before}).status_code == 404

@@ -91,12 +91,13 @@ class VillageFileOut(Reply):
 
 
 class PreviewOut(Reply):
-    """Whether a changed text would be applied, every problem if not, and the diff from the
-    file as it is now."""
+    """Whether a changed text would be applied, every problem if not, the diff from the file
+    as it is now, and (when valid) its detector settings as written, for the form."""
 
     ok: bool
     issues: list[IssueOut]
     diff: str
+    detect: dict[str, Any] | None = None
 
 
 @router.get("/api/config/village/schema")
@@ -119,6 +120,14 @@ def _read(target: Path) -> str:
         return ""
 
 
+def _written(village: Village | None) -> dict[str, Any] | None:
+    """The ``detect`` section with only what the file sets (the form shows the rest as the
+    schema's defaults, and writes back only what is set)."""
+    if village is None:
+        return None
+    return village.detect.model_dump(mode="json", exclude_unset=True)
+
+
 @router.get("/api/config/villages/{village}/file")
 async def village_file_now(request: Request, user: Maintainer, village: str) -> VillageFileOut:
     """The village file's text as it is now and its ``detect`` section with only what the
@@ -129,10 +138,7 @@ async def village_file_now(request: Request, user: Maintainer, village: str) -> 
     loaded, issues = await asyncio.to_thread(
         partial(check_village_text, text, target, village=village)
     )
-    detect = None
-    if loaded is not None:
-        detect = loaded.detect.model_dump(mode="json", exclude_unset=True)
-    return VillageFileOut(text=text, detect=detect, issues=issues_out(issues))
+    return VillageFileOut(text=text, detect=_written(loaded), issues=issues_out(issues))
 
 
 @router.post("/api/config/villages/{village}/preview", openapi_extra=max_body(_BODY_MAX))
@@ -144,8 +150,8 @@ async def preview_village_file(
     ctx = context(request)
     _, target = editable_village_file(ctx, user, village)
     now = await asyncio.to_thread(_read, target)
-    _, issues = await asyncio.to_thread(
+    checked, issues = await asyncio.to_thread(
         partial(check_village_text, body.text, target, village=village)
     )
     diff = unified_diff(now, body.text, old_name=f"{village} (now)", new_name=f"{village} (new)")
-    return PreviewOut(ok=not issues, issues=issues_out(issues), diff=diff)
+    return PreviewOut(ok=not issues, issues=issues_out(issues), diff=diff, detect=_written(checked))
