@@ -5,6 +5,8 @@ version listed; an operator gets no config tab."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.api_deployment import ApiDeployment
@@ -56,8 +58,20 @@ def test_a_maintainer_tunes_a_warning_level_replays_it_and_applies_it_with_a_not
     warning.locator("input").fill("150")
     expect(c.by("cfg-status")).to_have_attribute("data-state", "ok")
 
+    c.by("cfg-mode-yaml").click()  # the whole file as text, with the form's change in it
+    yaml = c.by("cfg-yaml")
+    expect(yaml).to_have_value(re.compile(r"level: \{warning_cm: 150,"))
+    text = yaml.input_value()
+    yaml.fill("grids: [")
+    expect(c.by("cfg-issue")).to_contain_text("行")  # where, as a line of the file
+    c.by("cfg-mode-form").click()  # refused: the form needs a valid file
+    expect(c.by("cfg-message")).to_contain_text("处问题")
+    yaml.fill(text.replace("warning_cm: 150", "warning_cm: 160"))
+    c.by("cfg-mode-form").click()
+    expect(warning.locator("input")).to_have_value("160")
+
     c.by("cfg-apply").click()
-    expect(c.by("cfg-diff")).to_contain_text("warning_cm: 150")
+    expect(c.by("cfg-diff")).to_contain_text("warning_cm: 160")
     c.by("cfg-apply-confirm").click()
     expect(c.by("cfg-apply-panel").get_by_test_id("field-error")).to_have_text("请填写修改原因")
     c.by("cfg-note").fill("汛期提前预警")
@@ -67,8 +81,8 @@ def test_a_maintainer_tunes_a_warning_level_replays_it_and_applies_it_with_a_not
     version = c.page.locator('[data-testid="cfg-version"][data-n="2"]')
     expect(version).to_contain_text("maint")
     expect(version).to_contain_text("汛期提前预警")
-    expect(warning.locator("input")).to_have_value("150")
-    assert "warning_cm: 150" in (own_api.root / "dongcun.yaml").read_text(encoding="utf-8")
+    expect(warning.locator("input")).to_have_value("160")
+    assert "warning_cm: 160" in (own_api.root / "dongcun.yaml").read_text(encoding="utf-8")
     c.shot("03-applied")
 
     first = c.page.locator('[data-testid="cfg-version"][data-n="1"]')

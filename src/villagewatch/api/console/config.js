@@ -107,6 +107,7 @@ function changed() {
   if (cfg.mode === 'form') compose();
   cfg.replay = null; // replayed on the text before: no longer what the page shows
   cfg.preview = null;
+  if (cfg.message?.kind === 'error') say('');
   renderStatus();
   clearTimeout(checkTimer);
   checkTimer = setTimeout(check, CHECK_AFTER_MS);
@@ -176,9 +177,9 @@ function renderHead() {
 function renderForm() {
   if (cfg.mode === 'yaml') {
     mount(parts.form, h('textarea', {
-      class: 'cfg-yaml', 'data-testid': 'cfg-yaml', spellcheck: 'false', value: cfg.text,
+      class: 'cfg-yaml', 'data-testid': 'cfg-yaml', spellcheck: 'false',
       oninput: (ev) => { cfg.text = ev.target.value; changed(); },
-    }));
+    }, cfg.text));
     return;
   }
   const [part, name] = cfg.scope.split(':');

@@ -55,7 +55,17 @@ function sorted(value) {
   return value;
 }
 
-/** Whether two detect sections say the same (key order aside). */
+// A device or kind with no family set, and an empty kinds/devices, say nothing.
+function pruned(detect) {
+  const out = {};
+  for (const [part, entries] of Object.entries(detect ?? {})) {
+    const kept = Object.entries(entries ?? {}).filter(([, fams]) => Object.keys(fams ?? {}).length);
+    if (kept.length) out[part] = Object.fromEntries(kept);
+  }
+  return out;
+}
+
+/** Whether two detect sections say the same (key order and empty entries aside). */
 export function sameSettings(a, b) {
-  return JSON.stringify(sorted(a ?? {})) === JSON.stringify(sorted(b ?? {}));
+  return JSON.stringify(sorted(pruned(a))) === JSON.stringify(sorted(pruned(b)));
 }
