@@ -3,18 +3,15 @@
 // the thresholds in use and the changed ones and a replay's would-be alerts, applying with a
 // note after seeing the diff, and the versions with rollback.
 
-import { ApiError, api, post, query } from './api.js';
-import { drawChart } from './chart.js';
+import { ApiError, api, post } from './api.js';
+import { chartPanel, fetchSeries, replayOn } from './configchart.js';
 import { familiesForm, placeIssues, sayIssue } from './configform.js';
 import { detectYaml, sameSettings, spliceDetect } from './configyaml.js';
 import { byId, h, mount } from './dom.js';
-import { fullTime, num, when } from './format.js';
+import { fullTime, when } from './format.js';
 import { t } from './i18n.js';
 
 const CHECK_AFTER_MS = 300;
-const CHART_MS = 24 * 3600e3;
-const SLICES = 144;
-const LEVELS = ['warning_cm', 'guaranteed_cm', 'historical_max_cm'];
 
 let cfg = null;
 let parts = null;
@@ -235,53 +232,10 @@ export function renderConfig() {
 
 // --- the chart: thresholds in use and changed, and the replay's alerts -------------------------
 
-function levelOf(detect, device) {
-  const own = detect?.devices?.[device.id]?.level;
-  const level = own !== undefined ? own : detect?.kinds?.[device.kind]?.level;
-  return level && typeof level === 'object' ? level : null;
-}
-
 async function loadSeries() {
   const device = scopeDevice();
-  if (!device) { cfg.series = null; renderChart(); return; }
-  const until = Date.now();
-  const since = until - CHART_MS;
-  const metric = levelOf(cfg.file.detect, device)?.metric ?? (device.kind === 'water_level' || device.kind === 'camera' ? 'level_cm' : null);
-  try {
-    const data = await api(`/api/readings${query({ village: cfg.village, device: device.id, metric,
-      since: new Date(since).toISOString(), until: new Date(until).toISOString(), buckets: SLICES })}`);
-    cfg.series = { device: device.id, since, until, data };
-  } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
-    cfg.series = { device: device.id, since, until, data: null, error: err.detail };
-  }
+  cfg.series = device ? await fetchSeries(cfg.village, device, cfg.file.detect) : null;
   renderChart();
-}
-
-function thresholdLines(device) {
-  const lines = [];
-  for (const [kind, detect] of [['current', cfg.file.detect], ['candidate', cfg.detect]]) {
-    const level = levelOf(detect, device);
-    for (const name of LEVELS) {
-      const value = level?.[name];
-      if (typeof value === 'number') {
-        lines.push({ value, kind, side: kind === 'candidate' ? 'left' : 'right', // both labels readable when equal
-          label: t(`cfg.line.${kind}`, { name: t(`cfgf.${name}`), value: num(value) }) });
-      }
-    }
-  }
-  return lines;
-}
-
-function replayMarks(device) {
-  if (cfg.replay?.device !== device.id) return [];
-  const report = cfg.replay.report;
-  return ['today', 'candidate'].flatMap((side) => report[side].alerts
-    .filter((a) => a.village === cfg.village && a.subject === device.id)
-    .flatMap((a) => a.transitions.filter((tr) => tr.action === 'fire').map((tr) => ({
-      at: Date.parse(tr.at), kind: side,
-      label: t(`cfg.mark.${side}`, { severity: t(`sev.${tr.severity}`), at: fullTime(tr.at) }),
-    }))));
 }
 
 function renderChart() {
@@ -289,29 +243,16 @@ function renderChart() {
   const device = scopeDevice();
   const series = cfg.series;
   if (!device || !series || series.device !== device.id) { mount(parts.chart); return; }
-  const body = series.error ? h('p', { class: 'muted error' }, series.error)
-    : !series.data?.buckets.length ? h('p', { class: 'muted' }, t('cfg.chart.nodata'))
-      : drawChart(series.data.buckets, { since: series.since, until: series.until, slices: SLICES,
-        lines: thresholdLines(device), marks: replayMarks(device) });
-  const summary = cfg.replay?.device === device.id ? cfg.replay.report.summary : null;
-  mount(parts.chart,
-    h('h3', {}, t('cfg.chart', { device: device.name || device.id })),
-    body,
-    h('p', { class: 'cfg-help muted' }, levelOf(cfg.detect, device) || levelOf(cfg.file.detect, device) ? t('cfg.legend') : t('cfg.chart.nolevel')),
-    h('div', { class: 'cfg-replay' },
-      h('button', { type: 'button', 'data-testid': 'cfg-replay', onclick: (ev) => replay(device, ev.target) }, t('cfg.replay')),
-      summary ? h('span', { 'data-testid': 'cfg-replay-summary' }, t('cfg.replay.summary', summary)) : null));
+  mount(parts.chart, chartPanel({
+    village: cfg.village, device, series, current: cfg.file.detect, candidate: cfg.detect,
+    report: cfg.replay?.device === device.id ? cfg.replay.report : null,
+    onReplay: () => replay(device, series),
+  }));
 }
 
-async function replay(device, button) {
-  button.disabled = true;
-  button.textContent = t('cfg.replaying');
-  const until = Date.now();
+async function replay(device, series) {
   try {
-    const answer = await post('/api/tune/replay', {
-      since: new Date(until - CHART_MS).toISOString(), until: new Date(until).toISOString(),
-      village: cfg.village, device: device.id, candidate: cfg.text,
-    });
+    const answer = await replayOn(cfg.village, device, series, cfg.text);
     if (!answer.ok) showIssues(answer.issues);
     else cfg.replay = { device: device.id, report: answer.report };
   } catch (err) {
