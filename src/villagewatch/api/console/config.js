@@ -31,6 +31,7 @@ function copy(value) {
 }
 
 function say(text, kind = 'ok') {
+  if (!cfg) return; // logged out meanwhile
   cfg.message = text ? { text, kind } : null;
   renderMessage();
 }
@@ -49,7 +50,7 @@ export async function openConfig() {
   if (cfg.form) return;
   mount(parts.form, h('p', { class: 'muted' }, t('cfg.loading')));
   const form = await api('/api/config/village/schema').catch(failed);
-  if (!form) return;
+  if (!form || !cfg) return;
   cfg.form = form;
   if (form.villages.length === 0) {
     mount(parts.form, h('p', { class: 'muted', 'data-testid': 'cfg-none' }, t('cfg.none')));
@@ -59,6 +60,8 @@ export async function openConfig() {
 }
 
 async function loadVillage(village) {
+  clearTimeout(checkTimer);
+  asked += 1; // a check of the text before is no longer wanted
   const [file, versions, devices] = await Promise.all([
     api(`/api/config/villages/${encodeURIComponent(village)}/file`),
     api(`/api/config/villages/${encodeURIComponent(village)}/versions`),
@@ -234,7 +237,9 @@ export function renderConfig() {
 
 async function loadSeries() {
   const device = scopeDevice();
-  cfg.series = device ? await fetchSeries(cfg.village, device, cfg.file.detect) : null;
+  const series = device ? await fetchSeries(cfg.village, device, cfg.file.detect) : null;
+  if (!cfg) return;
+  cfg.series = series;
   renderChart();
 }
 
@@ -253,6 +258,7 @@ function renderChart() {
 async function replay(device, series) {
   try {
     const answer = await replayOn(cfg.village, device, series, cfg.text);
+    if (!cfg) return;
     if (!answer.ok) showIssues(answer.issues);
     else cfg.replay = { device: device.id, report: answer.report };
   } catch (err) {
@@ -295,7 +301,7 @@ async function apply(note, error) {
   const done = await api(`/api/config/villages/${encodeURIComponent(cfg.village)}`, {
     method: 'PUT', body: { text: cfg.text, note: note.value.trim() },
   }).catch(failed);
-  if (!done) return;
+  if (!done || !cfg) return;
   if (!done.ok) { cfg.applying = false; renderApply(); showIssues(done.issues); return; }
   await loadVillage(cfg.village);
   say(t('cfg.applied', { n: done.version }));
@@ -327,7 +333,7 @@ async function rollback(n, note, error) {
   if (!note.value.trim()) { error.textContent = t('cfg.apply.nonote'); return; }
   const done = await post(`/api/config/villages/${encodeURIComponent(cfg.village)}/versions/${n}/rollback`,
     { note: note.value.trim() }).catch(failed);
-  if (!done) return;
+  if (!done || !cfg) return;
   if (!done.ok) { showIssues(done.issues); return; }
   await loadVillage(cfg.village);
   say(t('cfg.rolledback', { n }));
