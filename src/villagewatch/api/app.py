@@ -31,6 +31,7 @@ from villagewatch.api.middleware import RequestGate, SecurityHeaders
 from villagewatch.api.routes import (
     alerts,
     config,
+    configform,
     devices,
     places,
     registry,
@@ -119,7 +120,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     async def index() -> RedirectResponse:
         return RedirectResponse("/console/")
 
-    for module in (session, alerts, silences, devices, places, registry, config, tune):
+    for module in (
+        session, alerts, silences, devices, places, registry, config, configform, tune,
+    ):  # fmt: skip
         app.include_router(module.router)
     app.mount("/console", _PackageFiles(directory=CONSOLE_DIR, html=True), name="console")
     app.mount("/docs", _PackageFiles(directory=DOCS_DIR, html=True), name="docs")

@@ -35,10 +35,11 @@ MAX_DEPTH = 64
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
 _SECRET_HINTS = ("password", "token", "secret")
-_SCHEMA_PART = re.compile(r"[a-z-]+\[.*\]")
+_SCHEMA_PART = re.compile(r"[a-z-]+\[.*\]|[A-Z][A-Za-z0-9]*")
 """How pydantic names a validator or a union member in an error's location
-(``function-after[_ordered(), LevelConfig]``, ``literal[False]``); keys of our files are
-identifiers and never look like that."""
+(``function-after[_ordered(), LevelConfig]``, ``literal[False]``, a model member by its
+class: ``RainConfig``); keys of our files are identifiers and never look like that (a key
+of the file that does is kept: :meth:`YamlDocument._as_written` checks the data)."""
 _OUR_MODEL = re.compile(r" or instance of \w+")
 """Where pydantic's messages name our model classes (words a user never wrote)."""
 
@@ -139,7 +140,8 @@ class YamlDocument:
         for part in loc:
             if isinstance(node, dict) and part not in node and part in node.values():
                 continue  # the tag (`kind: dingtalk`) pydantic names the union member by
-            if isinstance(part, str) and _SCHEMA_PART.fullmatch(part):
+            written = isinstance(node, dict) and part in node
+            if isinstance(part, str) and _SCHEMA_PART.fullmatch(part) and not written:
                 continue  # a validator or union member, not a key of the file
             out.append(part)
             node = node.get(part) if isinstance(node, dict) else (

@@ -120,3 +120,13 @@ def test_password_guessing_is_slowed_not_locked_out(anon: Client) -> None:
     assert [r.action for r in anon.ctx.users.audit_log(user="op")][:6] == (
         ["login"] + ["login_failed"] * 5
     )
+
+
+def test_the_config_page_routes_are_in_the_table_for_maintainers(ctx: ApiContext) -> None:
+    table = {(m, p): role for m, p, role in _routes(ctx)}
+    for route in [
+        ("GET", "/api/config/village/schema"),
+        ("GET", "/api/config/villages/{village}/file"),
+        ("POST", "/api/config/villages/{village}/preview"),
+    ]:
+        assert table.get(route) is UserRole.MAINTAINER, route

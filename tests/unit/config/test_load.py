@@ -154,6 +154,29 @@ def test_a_detectors_settings_error_reads_as_the_file_is_written(
     assert "LevelConfig" not in str(caught.value) and "[" not in caught.value.issues[0].path
 
 
+@pytest.mark.parametrize(
+    ("family", "where", "message"),
+    [
+        ("rain: {tiers: [{window_h: 3, mm: 0, severity: red}]}", "rain.tiers[0].mm",
+         "Input should be greater than 0 (got 0)"),
+        ("health: {sentinels: [-1, x]}", "health.sentinels[1]",
+         "Input should be a valid number, unable to parse string as a number (got 'x')"),
+        ("offline: {factor: 1}", "offline.factor", "Input should be greater than 1 (got 1)"),
+    ],
+)  # fmt: skip
+def test_a_settings_error_in_a_family_without_a_validator_reads_as_written(
+    tmp_path: Path, family: str, where: str, message: str
+) -> None:
+    """The families without a validator are named by their class in pydantic's location
+    (`rain.RainConfig.tiers`): the path leaves the class out and the `false` member's
+    "Input should be False" goes, as for the water level's settings."""
+    text = VILLAGE + f"detect:\n  devices:\n    wl-1:\n      {family}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_village(write(tmp_path, "v.yaml", text))
+    got = [(i.path, i.message) for i in caught.value.issues]
+    assert got == [(f"detect.devices.wl-1.{where}", message)]
+
+
 def test_duplicate_yaml_key_is_an_error_not_a_silent_override(tmp_path: Path) -> None:
     file = write(tmp_path, "v.yaml", VILLAGE.replace("town: qiaotou", "town: qiaotou\nname: again"))
     with pytest.raises(ConfigError) as caught:

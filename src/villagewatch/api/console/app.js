@@ -1,6 +1,7 @@
 // The console's wiring: login, header, views, loading data, the live stream and the #alert/<id> link.
 
 import { ApiError, api, login, onUnauthorized, post, query } from './api.js';
+import { openConfig, renderConfig, resetConfig } from './config.js';
 import { alertChanged, closeDetail, openDetail, redrawDetail } from './detail.js';
 import { renderDevices } from './devices.js';
 import { byId } from './dom.js';
@@ -8,7 +9,7 @@ import { markFresh, renderFeed } from './feed.js';
 import { lang, locale, onLangChange, setLang, t, translate } from './i18n.js';
 import { renderPlan, resetPlan } from './plan.js';
 import { openRegistry, renderRegistry, resetRegistry } from './registry.js';
-import { forget, keep, session } from './session.js';
+import { forget, keep, may, session } from './session.js';
 import { armAudio, ring, rings, setSound, soundOn } from './sound.js';
 import { OPEN_STATES, emit, isOpen, on, state, upsert } from './state.js';
 import { openStream } from './stream.js';
@@ -124,6 +125,7 @@ function renderHeader() {
   byId('big-toggle').textContent = t(state.big ? 'big.off' : 'big.on');
   byId('big-toggle').setAttribute('aria-pressed', String(state.big));
   byId('feed-filter').value = state.filter;
+  byId('nav-config').hidden = !may('maintainer'); // only who may change config gets the page
   for (const tab of document.querySelectorAll('.tab')) {
     tab.classList.toggle('active', tab.dataset.view === view);
     tab.setAttribute('aria-current', tab.dataset.view === view ? 'page' : 'false');
@@ -138,10 +140,12 @@ function tick() {
 }
 
 function showView(name) {
-  view = state.big ? 'overview' : name;
+  view = state.big || (name === 'config' && !may('maintainer')) ? 'overview' : name;
   byId('overview').hidden = view !== 'overview';
   byId('registry').hidden = view !== 'registry';
+  byId('config').hidden = view !== 'config';
   if (view === 'registry') openRegistry();
+  if (view === 'config') openConfig();
   renderHeader();
 }
 
@@ -162,6 +166,7 @@ function renderAll() {
   renderPlan();
   renderDevices();
   if (view === 'registry') renderRegistry();
+  if (view === 'config') renderConfig();
   redrawDetail();
   tick();
 }
@@ -203,6 +208,7 @@ function stop(reasonKey) {
   forget();
   closeDetail();
   resetRegistry();
+  resetConfig();
   resetPlan();
   Object.assign(state, { alerts: new Map(), devices: [], places: [], loaded: false });
   arrivals.clear();

@@ -1,5 +1,6 @@
 // A hand-drawn SVG chart of a downsampled series: the min–max band, the mean line, time and
-// value axes, and a marker at the alert's start.
+// value axes, a marker at the alert's start, and (for the config page) threshold lines and
+// marks at moments such as a replay's would-be alerts.
 
 import { s } from './dom.js';
 import { locale, t } from './i18n.js';
@@ -28,13 +29,15 @@ function timeTicks(from, to) {
 
 /**
  * The chart as an <svg>: `buckets` [{start, mean, min, max, count}] between `since` and
- * `until` (ms) cut into `slices`, and a marker line at `marker` (ms).
+ * `until` (ms) cut into `slices`, a marker line at `marker` (ms), horizontal `lines`
+ * [{value, kind, label, side}] (kept in view) and vertical `marks` [{at, kind, label}]; `kind`
+ * becomes a class for their colour.
  */
-export function drawChart(buckets, { since, until, slices, marker }) {
+export function drawChart(buckets, { since, until, slices, marker, lines = [], marks = [] }) {
   const points = buckets.map((b) => ({ x: new Date(b.start).getTime(), ...b }));
   const step = (until - since) / slices; // one bucket's width, as the server cut them
-  let lo = Math.min(...points.map((p) => p.min));
-  let hi = Math.max(...points.map((p) => p.max));
+  let lo = Math.min(...points.map((p) => p.min), ...lines.map((l) => l.value));
+  let hi = Math.max(...points.map((p) => p.max), ...lines.map((l) => l.value));
   if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
   const yStep = niceStep(hi - lo, 4);
   lo = Math.floor(lo / yStep) * yStep;
@@ -82,5 +85,13 @@ export function drawChart(buckets, { since, until, slices, marker }) {
         s('text', { x: markX + (labelLeft ? -4 : 4), y: PAD.top + 6, 'text-anchor': labelLeft ? 'end' : 'start' },
           t('detail.alertstart')))
       : null,
+    lines.map((l) => s('g', { class: `level ${l.kind}`, 'data-testid': 'chart-line', 'data-kind': l.kind, 'data-value': l.value },
+      s('line', { x1: PAD.left, x2: W - PAD.right, y1: Y(l.value), y2: Y(l.value) }),
+      l.side === 'left'
+        ? s('text', { x: PAD.left + 4, y: Y(l.value) - 3, 'text-anchor': 'start' }, l.label)
+        : s('text', { x: W - PAD.right - 2, y: Y(l.value) - 3, 'text-anchor': 'end' }, l.label))),
+    marks.filter((m) => m.at >= since && m.at <= until).map((m) => s('g', { class: `mark ${m.kind}`, 'data-testid': 'chart-mark', 'data-kind': m.kind },
+      s('line', { x1: X(m.at), x2: X(m.at), y1: PAD.top, y2: H - PAD.bottom }),
+      s('title', {}, m.label))),
   );
 }

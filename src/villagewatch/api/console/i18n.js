@@ -1,5 +1,7 @@
 // Every piece of UI text, in both languages; t(key) looks one up in the current language.
 
+import { en as configEn, zh as configZh } from './configtext.js';
+
 const zh = {
   'app.title': 'villagewatch 值班台',
   'app.brand': '值班台',
@@ -182,6 +184,7 @@ const zh = {
   'cred.to': '失效',
   'error.network': '网络错误：{detail}',
   'error.http': '服务器错误 {status}：{detail}',
+  ...configZh,
 };
 
 const en = {
@@ -366,6 +369,7 @@ const en = {
   'cred.to': 'Valid to',
   'error.network': 'Network error: {detail}',
   'error.http': 'Server error {status}: {detail}',
+  ...configEn,
 };
 
 export const DICTIONARIES = { zh, en };
