@@ -370,3 +370,15 @@ def test_every_config_model_has_a_name_of_its_own() -> None:
 
     names = [model.__name__ for _, model in SECTIONS]
     assert sorted(n for n in set(names) if names.count(n) > 1) == []
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", '"nan"', '"infinity"'])
+def test_a_level_that_is_not_a_number_is_refused(tmp_path: Path, value: str) -> None:
+    """A warning level of NaN would never be crossed (the gauge muted for good), one of
+    infinity never either: refused where written, like every number of every config file."""
+    text = VILLAGE + f"detect:\n  devices:\n    wl-1:\n      level: {{warning_cm: {value}}}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_village(write(tmp_path, "v.yaml", text))
+    (issue,) = caught.value.issues
+    assert issue.path == "detect.devices.wl-1.level.warning_cm"
+    assert "finite number" in issue.message

@@ -218,11 +218,15 @@ def editable_village_file(ctx: ApiContext, user: User, village: str) -> tuple[in
     their grids: :func:`_in_scope`); 404 otherwise (a village out of scope is not told apart
     from one that does not exist)."""
     index = next((i for i, v in enumerate(ctx.deployment.villages) if v.id == village), None)
-    if index is None or not any(
-        sees_place(ctx, user, p) for p in ctx.places.below(village_place(village))
-    ):
+    if index is None or not may_change_some_of(ctx, user, village):
         raise HTTPException(404, f"no village {village!r} among yours")
     return index, ctx.deployment.settings.villages[index]
+
+
+def may_change_some_of(ctx: ApiContext, user: User, village: str) -> bool:
+    """Whether the user's places hold the village or one of its grids (a maintainer may then
+    change its file, within :func:`_in_scope`)."""
+    return any(sees_place(ctx, user, p) for p in ctx.places.below(village_place(village)))
 
 
 async def _in_scope(ctx: ApiContext, user: User, index: int, target: Path, text: str) -> None:

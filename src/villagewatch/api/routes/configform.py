@@ -18,16 +18,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from villagewatch.api.auth import Maintainer, context, sees_place
+from villagewatch.api.auth import Maintainer, context
 from villagewatch.api.middleware import max_body
 from villagewatch.api.routes.config import (
     IssueOut,
     VillageTextIn,
     editable_village_file,
     issues_out,
+    may_change_some_of,
 )
 from villagewatch.api.schemas import Reply
-from villagewatch.config.places import village_place
 from villagewatch.config.village import Village
 from villagewatch.versions import check_village_text
 from villagewatch.versions.store import unified_diff
@@ -108,7 +108,7 @@ async def village_form(request: Request, user: Maintainer) -> VillageFormOut:
     mine = [
         EditableVillage(id=v.id, name=v.name)
         for v in ctx.deployment.villages
-        if sees_place(ctx, user, village_place(v.id))
+        if may_change_some_of(ctx, user, v.id)
     ]
     return VillageFormOut(village_schema=village_schema(), villages=mine)
 
