@@ -28,7 +28,16 @@ from villagewatch import __version__
 from villagewatch.alerts.lifecycle import ActionRefused
 from villagewatch.api.context import ApiContext
 from villagewatch.api.middleware import RequestGate, SecurityHeaders
-from villagewatch.api.routes import alerts, config, devices, places, registry, session, tune
+from villagewatch.api.routes import (
+    alerts,
+    cameras,
+    config,
+    devices,
+    places,
+    registry,
+    session,
+    tune,
+)
 from villagewatch.errors import StoreError
 from villagewatch.registry import RegistryRefused
 from villagewatch.runtime.metrics_http import joined
@@ -110,7 +119,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     async def index() -> RedirectResponse:
         return RedirectResponse("/console/")
 
-    for module in (session, alerts, devices, places, registry, config, tune):
+    for module in (session, alerts, devices, places, registry, config, tune, cameras):
         app.include_router(module.router)
     app.mount("/console", _PackageFiles(directory=CONSOLE_DIR, html=True), name="console")
     app.mount("/docs", _PackageFiles(directory=DOCS_DIR, html=True), name="docs")
