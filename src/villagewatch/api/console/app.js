@@ -8,10 +8,11 @@ import { markFresh, renderFeed } from './feed.js';
 import { lang, locale, onLangChange, setLang, t, translate } from './i18n.js';
 import { renderPlan, resetPlan } from './plan.js';
 import { openRegistry, renderRegistry, resetRegistry } from './registry.js';
-import { forget, keep, session } from './session.js';
+import { forget, keep, may, session } from './session.js';
 import { armAudio, ring, rings, setSound, soundOn } from './sound.js';
 import { OPEN_STATES, emit, isOpen, on, state, upsert } from './state.js';
 import { openStream } from './stream.js';
+import { closeZones, openZones, renderZones, resetZones } from './zones.js';
 
 const DEVICES_EVERY_MS = 30000;
 const TICK_MS = 1000;
@@ -125,6 +126,7 @@ function renderHeader() {
   byId('big-toggle').setAttribute('aria-pressed', String(state.big));
   byId('feed-filter').value = state.filter;
   for (const tab of document.querySelectorAll('.tab')) {
+    if (tab.dataset.least) tab.hidden = !may(tab.dataset.least);
     tab.classList.toggle('active', tab.dataset.view === view);
     tab.setAttribute('aria-current', tab.dataset.view === view ? 'page' : 'false');
   }
@@ -141,7 +143,10 @@ function showView(name) {
   view = state.big ? 'overview' : name;
   byId('overview').hidden = view !== 'overview';
   byId('registry').hidden = view !== 'registry';
+  byId('zones').hidden = view !== 'zones';
   if (view === 'registry') openRegistry();
+  if (view === 'zones') openZones();
+  else closeZones();
   renderHeader();
 }
 
@@ -162,6 +167,7 @@ function renderAll() {
   renderPlan();
   renderDevices();
   if (view === 'registry') renderRegistry();
+  if (view === 'zones') renderZones();
   redrawDetail();
   tick();
 }
@@ -203,6 +209,7 @@ function stop(reasonKey) {
   forget();
   closeDetail();
   resetRegistry();
+  resetZones();
   resetPlan();
   Object.assign(state, { alerts: new Map(), devices: [], places: [], loaded: false });
   arrivals.clear();
@@ -274,7 +281,7 @@ function boot() {
   onUnauthorized(() => stop('login.expired'));
   onLangChange(renderAll);
   on('alerts', renderFeed);
-  on('devices', () => { renderPlan(); renderDevices(); });
+  on('devices', () => { renderPlan(); renderDevices(); renderZones(); });
 
   if (session()) start();
   else stop();
