@@ -20,6 +20,7 @@ from tests.integration.edge_world import Collector, edge_settings
 from tests.integration.test_edge_camera import drop_stills
 from tests.unit.edge.vision.synth import street
 from villagewatch.edge.agent import EdgeAgent
+from villagewatch.edge.drivers import CameraConfig
 from villagewatch_dev.servers import Mosquitto
 
 from .conftest import OpenConsole
@@ -89,12 +90,8 @@ def test_a_zone_drawn_in_the_console_reaches_the_agent_and_its_events(
     tmp_path: Path, broker: Mosquitto, centre: ApiDeployment, console: OpenConsole
 ) -> None:
     collector = Collector(broker.port, "dongcun")
-    agent = (
-        RunningAgent(tmp_path / "edge", broker.port)
-        if (tmp_path / "edge").mkdir() is None
-        else None
-    )
-    assert agent is not None
+    (tmp_path / "edge").mkdir()
+    agent = RunningAgent(tmp_path / "edge", broker.port)
     try:
         page = console(api=centre, locale="en-GB")
         page.open()
@@ -136,7 +133,8 @@ def test_a_zone_drawn_in_the_console_reaches_the_agent_and_its_events(
         page.shot("applied")
 
         running = agent.agent.settings.devices[0]
-        (zone,) = running.zones  # type: ignore[union-attr]
+        assert isinstance(running, CameraConfig) and running.zones is not None
+        (zone,) = running.zones
         assert zone.id == "no-parking-1" and zone.kind == "no_parking"
         assert zone.polygon[0] == pytest.approx((0.30, 0.40), abs=0.01)  # the dragged corner
 
