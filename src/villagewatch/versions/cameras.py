@@ -9,10 +9,11 @@ Two files among the versions change together when a maintainer applies a camera'
   ``version`` of that message, the number the agent reports back on ``…/config/reported``.
 
 The agent's desired config is the whole desired state of the agent (docs/edge.md), so it
-is built on the previous one: applying one camera keeps what the others of the same agent
-were given. It is published (and acknowledged by the broker) inside the transaction that
-records it, so a broker that does not take it leaves both files as they were. One apply at
-a time per process: the API is the one writer of desired configs.
+is built on the previous one — inside the transaction that records it, so two applies at
+once, even from two processes, each build on the other's: applying one camera keeps what
+the others of the same agent were given. It is published (and acknowledged by the broker)
+in that transaction too, so a broker that does not take it leaves both files as they were,
+and the retained message is always the newest version.
 """
 
 from __future__ import annotations
@@ -134,22 +135,25 @@ def apply_zones(
     ``publish`` raises, nothing is recorded and the error goes to the caller; a missing note
     raises :class:`~villagewatch.versions.store.VersionRefused` first. Blocking."""
     kept = checked_note(note)
-    with _ONE_AT_A_TIME:
-        file = agent_file(village, agent)
-        newest = versions.versions(file)
-        config: dict[str, Any] = (
-            orjson.loads(versions.version(file, newest[0].n).text) if newest else {}
-        )
-        dumped = zones.model_dump(mode="json")
+    topic = topic_for(village, agent, Channel.CONFIG)
+    dumped = zones.model_dump(mode="json")
+    message: list[bytes] = []
+
+    def desired_text(previous: str | None, n: int) -> str:
+        # built on the agent's last desired config, inside the transaction that records it
+        config: dict[str, Any] = orjson.loads(previous) if previous else {}
         devices = config.setdefault("devices", {})
         devices[device] = {**devices.get(device, {}), **dumped}
-        text = orjson.dumps(config, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
-        n = newest[0].n + 1 if newest else 1
-        message = DesiredConfig(v=1, version=n, config=config).model_dump_json().encode()
-        topic = topic_for(village, agent, Channel.CONFIG)
+        message.append(DesiredConfig(v=1, version=n, config=config).model_dump_json().encode())
+        return (
+            orjson.dumps(config, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+        )
+
+    # one at a time in this process, so the camera's versions come in the order they were sent
+    with _ONE_AT_A_TIME:
         desired = versions.record(
-            file, text + "\n", who=who, note=kept, at_ms=at_ms,
-            then=lambda: publish(topic, message),
+            agent_file(village, agent), desired_text, who=who, note=kept, at_ms=at_ms,
+            then=lambda: publish(topic, message[-1]),
         )  # fmt: skip
         camera = versions.record(
             camera_file(village, device), zones.text(), who=who, note=kept, at_ms=at_ms,
