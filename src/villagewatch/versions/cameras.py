@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 import yaml
 from pydantic import Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from villagewatch.contract import Channel, StrictModel, topic_for
 from villagewatch.contract.payloads import DesiredConfig
@@ -65,8 +66,8 @@ class CameraZones(StrictModel):
     @model_validator(mode="after")
     def _in_the_picture(self) -> CameraZones:
         problem = outside_the_picture(self.zones, self.masks)
-        if problem:
-            raise ValueError(problem)
+        if problem:  # said as it is, without pydantic's "Value error, "
+            raise PydanticCustomError("zones", problem)
         return self
 
     def text(self) -> str:

@@ -259,7 +259,12 @@ function details() {
   if (!selected) return h('p', { class: 'muted' }, t('zones.select'));
   const shape = draft[selected.list][selected.index];
   const idInput = h('input', { value: shape.id, maxlength: 64, 'data-testid': 'zones-id',
-    onchange: (ev) => { shape.id = ev.target.value.trim(); renderZones(); } });
+    onchange: (ev) => {
+      const id = ev.target.value.trim();
+      if (/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id)) shape.id = id;
+      else say(t('zones.id.bad', { id }), 'error');
+      renderZones();
+    } });
   const kind = selected.list === 'zones' ? h('select', { 'data-testid': 'zones-shape-kind',
     onchange: (ev) => { shape.kind = ev.target.value; renderZones(); } },
   loaded.kinds.map((k) => h('option', { value: k, selected: k === shape.kind }, t(`zones.kind.${k}`)))) : null;
