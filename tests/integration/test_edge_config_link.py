@@ -4,6 +4,7 @@ one, the reason when it cannot be read), and a broker that is not there is said 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -47,3 +48,11 @@ def test_a_broker_that_is_not_there_is_said_plainly() -> None:
         link.publish("vw/v1/v/edge-1/config", b"{}")
     with pytest.raises(BrokerUnreachable, match="cannot reach the broker"):
         link.reported("v", "edge-1")
+
+
+def test_a_missing_password_of_the_config_writer_is_said_plainly(tmp_path: Path) -> None:
+    link = EdgeConfigLink(MqttSettings(credentials_dir=tmp_path))
+    with pytest.raises(
+        BrokerUnreachable, match=r"cannot sign in as vw-config: .*vw-config\.password"
+    ):
+        link.publish("vw/v1/v/edge-1/config", b"{}")

@@ -20,7 +20,7 @@ from villagewatch.broker import CONFIG_WRITER
 from villagewatch.config import MqttSettings
 from villagewatch.contract import Channel, topic_for
 from villagewatch.contract.payloads import ReportedConfig
-from villagewatch.errors import VillagewatchError
+from villagewatch.errors import ConfigError, VillagewatchError
 from villagewatch.mqtt import make_client
 
 __all__ = ["BrokerUnreachable", "EdgeConfig", "EdgeConfigLink", "Reported"]
@@ -111,7 +111,10 @@ class _Session:
         link = self._link
         mqtt, timeout_s = link._mqtt, link._timeout_s
         # the stock client: a short session needs no fast receive path
-        client, props = make_client(mqtt, client_id=CONFIG_WRITER, persistent=False, fast=False)
+        try:
+            client, props = make_client(mqtt, client_id=CONFIG_WRITER, persistent=False, fast=False)
+        except (ConfigError, OSError) as exc:  # its password or TLS files, read per session
+            raise BrokerUnreachable(f"cannot sign in as {CONFIG_WRITER}: {exc}") from exc
         connected = threading.Event()
         refused: list[str] = []
 

@@ -6,7 +6,7 @@
 import { ApiError, api, blob } from './api.js';
 import { byId, h, mount, s } from './dom.js';
 import { fullTime, when } from './format.js';
-import { t } from './i18n.js';
+import { lang, t } from './i18n.js';
 import { state } from './state.js';
 
 const REPORT_EVERY_MS = 2000;
@@ -30,7 +30,7 @@ const round = (v) => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
 
 function say(text, kind) {
   message = { text, kind };
-  renderZones();
+  draw();
 }
 
 function failed(err) {
@@ -56,7 +56,7 @@ async function loadPicture(key) {
   img.onload = () => {
     if (camera !== key) return;
     picture = { url, width: img.naturalWidth, height: img.naturalHeight };
-    renderZones();
+    draw();
   };
   img.src = url;
 }
@@ -83,13 +83,13 @@ async function choose(key) {
   drawing = null;
   reported = null;
   message = { text: '', kind: '' };
-  renderZones();
+  draw();
   if (!key) return;
   const got = await api(`/api/cameras/${key}/zones`).catch(failed);
   if (!got || camera !== key) return;
   loaded = got;
   draft = structuredClone(got.zones);
-  renderZones();
+  draw();
   loadPicture(key);
   loadReported();
 }
@@ -98,7 +98,7 @@ async function choose(key) {
 export function openZones() {
   clearInterval(poll);
   poll = setInterval(loadReported, REPORT_EVERY_MS);
-  renderZones();
+  draw();
 }
 
 /** Leave the view: stop asking for reports. */
@@ -113,6 +113,7 @@ export function resetZones() {
   if (picture?.url) URL.revokeObjectURL(picture.url);
   camera = loaded = draft = selected = drawing = picture = reported = null;
   note = '';
+  drawnFor = '';
 }
 
 // --- editing --------------------------------------------------------------------------------
@@ -149,13 +150,13 @@ function removeSelected() {
   if (!selected) return;
   draft[selected.list].splice(selected.index, 1);
   selected = null;
-  renderZones();
+  draw();
 }
 
 function onCanvasClick(ev) {
   if (!drawing) return;
   drawing.points.push(pointOf(ev, ev.currentTarget));
-  renderZones();
+  draw();
 }
 
 function onCornerDown(ev, list, index, corner) {
@@ -183,7 +184,7 @@ function onCornerMove(ev) {
 function onCornerUp() {
   const was = dragging;
   dragging = null;
-  if (was) renderZones();
+  if (was) draw();
 }
 
 function removeCorner(ev, list, index, corner) {
@@ -191,7 +192,7 @@ function removeCorner(ev, list, index, corner) {
   const polygon = draft[list][index].polygon;
   if (polygon.length > 3) polygon.splice(corner, 1);
   else say(t('zones.few'), 'error');
-  renderZones();
+  draw();
 }
 
 async function apply(ev) {
@@ -229,7 +230,7 @@ function overlay(size) {
       if (drawing) return;
       ev.stopPropagation();
       selected = { list, index };
-      renderZones();
+      draw();
     } }),
     on ? shape.polygon.map(([x, y], corner) => s('circle', {
       cx: x * size.width, cy: y * size.height, r, class: 'corner', 'data-testid': 'zones-corner',
@@ -263,10 +264,10 @@ function details() {
       const id = ev.target.value.trim();
       if (/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id)) shape.id = id;
       else say(t('zones.id.bad', { id }), 'error');
-      renderZones();
+      draw();
     } });
   const kind = selected.list === 'zones' ? h('select', { 'data-testid': 'zones-shape-kind',
-    onchange: (ev) => { shape.kind = ev.target.value; renderZones(); } },
+    onchange: (ev) => { shape.kind = ev.target.value; draw(); } },
   loaded.kinds.map((k) => h('option', { value: k, selected: k === shape.kind }, t(`zones.kind.${k}`)))) : null;
   return h('div', { class: 'zones-details' },
     h('label', { class: 'field' }, h('span', {}, t('zones.id')), idInput),
@@ -274,11 +275,20 @@ function details() {
     h('button', { type: 'button', class: 'small danger', 'data-testid': 'zones-delete', onclick: removeSelected }, t('zones.delete')));
 }
 
-/** Draw the view (a no-op while it is hidden). */
+let drawnFor = ''; // the language and cameras the view was last drawn for
+
+/** Draw the view again if the language or the list of cameras changed (the devices reload
+ * every 30 s: redrawing then would take the focus from a note being typed). */
 export function renderZones() {
+  const now = [lang(), ...cameras().map((d) => `${d.village}/${d.id}`)].join(' ');
+  if (now !== drawnFor || byId('zones-body').childElementCount === 0) draw();
+}
+
+function draw() {
   const root = byId('zones-body');
   if (byId('zones').hidden || dragging) return;
   const list = cameras();
+  drawnFor = [lang(), ...list.map((d) => `${d.village}/${d.id}`)].join(' ');
   if (!camera && list.length) {
     choose(`${list[0].village}/${list[0].id}`);
     return;
@@ -301,7 +311,7 @@ export function renderZones() {
   const kinds = h('select', { id: 'zones-kind', 'data-testid': 'zones-kind' },
     loaded.kinds.map((k) => h('option', { value: k }, t(`zones.kind.${k}`))));
   const tools = drawing
-    ? [h('button', { type: 'button', class: 'primary small', 'data-testid': 'zones-finish', onclick: () => { finishDrawing(); renderZones(); } }, t('zones.finish')),
+    ? [h('button', { type: 'button', class: 'primary small', 'data-testid': 'zones-finish', onclick: () => { finishDrawing(); draw(); } }, t('zones.finish')),
       h('button', { type: 'button', class: 'small', 'data-testid': 'zones-cancel', onclick: () => { drawing = null; say('', ''); } }, t('zones.cancel'))]
     : [kinds,
       h('button', { type: 'button', class: 'small', 'data-testid': 'zones-new-zone', onclick: () => startDrawing('zones') }, t('zones.newzone')),
@@ -309,7 +319,7 @@ export function renderZones() {
   const shapes = h('ul', { class: 'zones-list', 'data-testid': 'zones-list' },
     ['zones', 'masks'].flatMap((l) => draft[l].map((shape, index) => h('li', {
       class: selected?.list === l && selected.index === index ? 'selected' : '',
-      onclick: () => { selected = { list: l, index }; renderZones(); },
+      onclick: () => { selected = { list: l, index }; draw(); },
     }, shapeLabel(l, shape)))));
   const v = loaded.version;
   const version = h('p', { class: 'muted', 'data-testid': 'zones-version' }, v
