@@ -10,6 +10,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from villagewatch.alerts.store import AlertStore
+from villagewatch.api.edgeconfig import EdgeConfig, EdgeConfigLink
 from villagewatch.api.live import AlertFeed
 from villagewatch.api.metrics import ApiMetrics
 from villagewatch.api.places import Places
@@ -46,6 +47,8 @@ class ApiContext:
     """Where passwords are hashed and checked (not the threads that read the stores)."""
     places: Places = field(init=False)
     devices: dict[tuple[str, str], DeviceSpec] = field(init=False)
+    edge_config: EdgeConfig = field(init=False)
+    """Publishes the edge agents' desired configs and reads their reports (camera zones)."""
 
     def __post_init__(self) -> None:
         api = self.deployment.settings.api
@@ -58,6 +61,7 @@ class ApiContext:
             failures_per_source=api.login_failures_per_source, window_s=api.login_window_s,
             delay_max_s=api.login_delay_max_s,
         )  # fmt: skip
+        self.edge_config = EdgeConfigLink(settings.mqtt)
         self.use(self.deployment)
 
     def use(self, deployment: Deployment) -> None:

@@ -17,7 +17,7 @@ free space is kept for alarms by the outbox's policy.
 Remote config (``remote.py``, applied by ``reconfigure.py``): the centre's retained desired
 config is laid over ``edge.yaml``, saved beside the outbox (so a reboot without a link runs it
 too), and the drivers whose config changed are restarted; the outcome is reported on
-``…/config/reported``. A refused config changes nothing.
+``…/config/reported`` (retained). A refused config changes nothing.
 """
 
 from __future__ import annotations
@@ -108,9 +108,13 @@ class EdgeAgent:
         self.clock = clock or EdgeClock(
             sync_file=settings.clock.sync_file, require_sync=settings.clock.require_sync
         )
+        # the report is retained: what the agent runs now is state, read whenever the centre
+        # looks (as the retained birth is)
         self._remote = Reconfigurer(
             base=settings, remote_file=cfg.path / "remote-config.json", switch=self._switch,
-            send_report=lambda body: self.link.publish_own(self.link.reported_topic, body),
+            send_report=lambda body: self.link.publish_own(
+                self.link.reported_topic, body, retain=True
+            ),
             count_refusal=lambda reason: self.metrics.config_refused.labels(reason).inc(),
         )  # fmt: skip
         self._built: list[Driver] = []

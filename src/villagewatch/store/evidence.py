@@ -1,6 +1,6 @@
 """Evidence pictures on disk: the JPEGs cameras send with their events, kept per village and
 device. The ingester saves them (:meth:`EvidenceStore.save`); the API serves them
-(:meth:`EvidenceStore.path`).
+(:meth:`EvidenceStore.path`, and a camera's newest with :meth:`EvidenceStore.latest`).
 
 Layout: ``<root>/<village>/<device>/<evidence-id>.jpg``. Every part is a contract
 identifier (``[a-z0-9][a-z0-9_-]{0,63}``: no ``/``, no leading ``.``), checked
@@ -220,6 +220,22 @@ class EvidenceStore:
         """The stored picture's path; None when it is not there or any part is no identifier."""
         final = self._file(village, device, evidence_id)
         return final if final is not None and final.is_file() else None
+
+    def latest(self, village: str, device: str) -> Path | None:
+        """The device's newest picture (by when it was stored); None when it has none or a
+        part is no identifier."""
+        if not (is_identifier(village) and is_identifier(device)):
+            return None
+        newest: tuple[int, str] | None = None
+        try:
+            with os.scandir(self.root / village / device) as entries:
+                for e in entries:
+                    if e.name.endswith(".jpg") and is_identifier(e.name[:-4]) and e.is_file():
+                        seen = (e.stat().st_mtime_ns, e.name)
+                        newest = seen if newest is None or seen > newest else newest
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return None if newest is None else self.root / village / device / newest[1]
 
     def find(self, village: str, evidence_id: str) -> Path | None:
         """The picture ``evidence_id`` of any device of ``village`` (the first device by name)."""

@@ -132,7 +132,7 @@ class VersionStore:
     def record(
         self,
         file: str,
-        text: str,
+        text: str | Callable[[str | None, int], str],
         *,
         who: str,
         note: str,
@@ -141,7 +141,9 @@ class VersionStore:
         rollback_of: int | None = None,
         then: Callable[[], None] = lambda: None,
     ) -> VersionSummary:
-        """Record ``text`` as the next version of ``file`` and return it.
+        """Record ``text`` as the next version of ``file`` and return it. ``text`` may be a
+        function of the last version's text (None: none yet) and the new version's number,
+        called inside the transaction, so that writers at once each build on the other's.
 
         In the same write transaction: ``on_disk()`` (the file's text now, None if there is
         none) is recorded first as a version by :data:`ON_DISK` when it differs from the last
@@ -171,7 +173,8 @@ class VersionStore:
                              previous)  # fmt: skip
                 previous = found
             summary = VersionSummary(file, n + 1, who.strip(), at_ms, kept, rollback_of)
-            self._insert(conn, summary, text, previous)
+            made = text(previous, n + 1) if callable(text) else text
+            self._insert(conn, summary, made, previous)
             then()
             return summary
 

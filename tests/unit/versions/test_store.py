@@ -166,3 +166,18 @@ def test_an_invalid_text_is_refused_with_issues_and_nothing_changes(
     assert isinstance(other, Refused) and "village 'xicun'" in other.issues[0].message
     assert village.read_text(encoding="utf-8") == before
     assert store.versions(village_file("dongcun")) == []
+
+
+def test_a_text_made_from_the_last_version_inside_the_transaction(store: VersionStore) -> None:
+    """The text may be built from the last version's text and the new number, so two writers
+    at once each build on the other's (camera zones: the agent's desired config)."""
+    seen: list[tuple[str | None, int]] = []
+
+    def add_line(previous: str | None, n: int) -> str:
+        seen.append((previous, n))
+        return (previous or "") + f"line {n}\n"
+
+    store.record("agent:v/a", add_line, who="wang", note="one", at_ms=1)
+    store.record("agent:v/a", add_line, who="li", note="two", at_ms=2)
+    assert seen == [(None, 1), ("line 1\n", 2)]
+    assert store.version("agent:v/a", 2).text == "line 1\nline 2\n"

@@ -13,6 +13,7 @@ import { forget, keep, may, session } from './session.js';
 import { armAudio, ring, rings, setSound, soundOn } from './sound.js';
 import { OPEN_STATES, emit, isOpen, on, state, upsert } from './state.js';
 import { openStream } from './stream.js';
+import { closeZones, openZones, renderZones, resetZones } from './zones.js';
 
 const DEVICES_EVERY_MS = 30000;
 const TICK_MS = 1000;
@@ -125,8 +126,8 @@ function renderHeader() {
   byId('big-toggle').textContent = t(state.big ? 'big.off' : 'big.on');
   byId('big-toggle').setAttribute('aria-pressed', String(state.big));
   byId('feed-filter').value = state.filter;
-  byId('nav-config').hidden = !may('maintainer'); // only who may change config gets the page
   for (const tab of document.querySelectorAll('.tab')) {
+    if (tab.dataset.least) tab.hidden = !may(tab.dataset.least);
     tab.classList.toggle('active', tab.dataset.view === view);
     tab.setAttribute('aria-current', tab.dataset.view === view ? 'page' : 'false');
   }
@@ -140,12 +141,14 @@ function tick() {
 }
 
 function showView(name) {
-  view = state.big || (name === 'config' && !may('maintainer')) ? 'overview' : name;
-  byId('overview').hidden = view !== 'overview';
-  byId('registry').hidden = view !== 'registry';
-  byId('config').hidden = view !== 'config';
+  // a view whose tab needs a role the user lacks (data-least) is not theirs: the overview
+  const least = document.querySelector(`.tab[data-view="${name}"]`)?.dataset.least;
+  view = state.big || (least && !may(least)) ? 'overview' : name;
+  for (const v of ['overview', 'registry', 'config', 'zones']) byId(v).hidden = view !== v;
   if (view === 'registry') openRegistry();
   if (view === 'config') openConfig();
+  if (view === 'zones') openZones();
+  else closeZones();
   renderHeader();
 }
 
@@ -167,6 +170,7 @@ function renderAll() {
   renderDevices();
   if (view === 'registry') renderRegistry();
   if (view === 'config') renderConfig();
+  if (view === 'zones') renderZones();
   redrawDetail();
   tick();
 }
@@ -209,6 +213,7 @@ function stop(reasonKey) {
   closeDetail();
   resetRegistry();
   resetConfig();
+  resetZones();
   resetPlan();
   Object.assign(state, { alerts: new Map(), devices: [], places: [], loaded: false });
   arrivals.clear();
@@ -280,7 +285,7 @@ function boot() {
   onUnauthorized(() => stop('login.expired'));
   onLangChange(renderAll);
   on('alerts', renderFeed);
-  on('devices', () => { renderPlan(); renderDevices(); });
+  on('devices', () => { renderPlan(); renderDevices(); renderZones(); });
 
   if (session()) start();
   else stop();

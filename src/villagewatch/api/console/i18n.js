@@ -1,6 +1,7 @@
 // Every piece of UI text, in both languages; t(key) looks one up in the current language.
 
 import { en as configEn, zh as configZh } from './configtext.js';
+import { en as zonesEn, zh as zonesZh } from './zonestext.js';
 
 const zh = {
   'app.title': 'villagewatch 值班台',
@@ -185,6 +186,7 @@ const zh = {
   'error.network': '网络错误：{detail}',
   'error.http': '服务器错误 {status}：{detail}',
   ...configZh,
+  ...zonesZh,
 };
 
 const en = {
@@ -370,6 +372,7 @@ const en = {
   'error.network': 'Network error: {detail}',
   'error.http': 'Server error {status}: {detail}',
   ...configEn,
+  ...zonesEn,
 };
 
 export const DICTIONARIES = { zh, en };

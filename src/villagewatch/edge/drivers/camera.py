@@ -14,11 +14,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from villagewatch.config.paths import ConfigPath
 from villagewatch.contract import Identifier, StrictModel
 from villagewatch.edge.measurement import Emit, Measurement
+from villagewatch.edge.vision.config import Mask, Zone, outside_the_picture
 from villagewatch.runtime.waiting import sleep_or_stop
 
 if TYPE_CHECKING:
@@ -45,6 +46,24 @@ class CameraConfig(StrictModel):
     still_interval_s: float | None = Field(
         None, gt=0, description="For an `http(s)` still: fetch a picture this often."
     )
+    zones: list[Zone] | None = Field(
+        None,
+        description="The zones, in normalised coordinates (0-1 of the picture's width and "
+        "height), in place of the camera file's: what the centre's console sets through the "
+        "remote config. Unset: the camera file's.",
+    )
+    masks: list[Mask] | None = Field(
+        None,
+        description="The privacy masks, normalised like `zones`, in place of the camera file's "
+        "(set by the centre's console). Unset: the camera file's.",
+    )
+
+    @model_validator(mode="after")
+    def _in_the_picture(self) -> CameraConfig:
+        problem = outside_the_picture(self.zones or [], self.masks or [])
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class CameraDriver:
@@ -62,6 +81,8 @@ class CameraDriver:
         self._position = None if state_dir is None else state_dir / f"camera-{cfg.device}.pos"
         self.devices = [cfg.device]
         self.vision = load_camera(cfg.camera)  # a broken camera file stops the agent's start
+        if cfg.zones is not None or cfg.masks is not None:
+            self.vision = self.vision.with_zones(zones=cfg.zones, masks=cfg.masks)
 
     def _pipeline(self) -> CameraPipeline:
         from villagewatch.edge.vision.pipeline import CameraPipeline

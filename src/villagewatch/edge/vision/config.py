@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
 from villagewatch.config.paths import ConfigPath, PathContext
 from villagewatch.config.yamlfile import read_yaml
@@ -30,6 +30,7 @@ __all__ = [
     "Zone",
     "ZoneKind",
     "load_camera",
+    "outside_the_picture",
 ]
 
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
@@ -73,6 +74,14 @@ class TimeWindow(StrictModel):
         if start == end:
             raise ValueError(f"{text!r}: start and end are the same time")
         return cls(start_min=start, end_min=end)
+
+    @model_serializer
+    def _as_written(self) -> str:
+        # dumped as written, so a dumped view (the remote config, a zones version) reads back
+        def hhmm(m: int) -> str:
+            return f"{m // 60:02d}:{m % 60:02d}"
+
+        return f"{hhmm(self.start_min)}-{hhmm(self.end_min)}"
 
     def contains(self, minute_of_day: int) -> bool:
         """Whether the minute of the day (0-1439) falls inside the window."""
@@ -126,6 +135,25 @@ class Mask(StrictModel):
 
     id: Identifier = Field(description="Mask id (for the snapshot legend).")
     polygon: Polygon = Field(description="Corners, in the camera's `coordinates`.")
+
+
+def outside_the_picture(zones: list[Zone], masks: list[Mask]) -> str | None:
+    """What is wrong with zones and masks in normalised coordinates (a corner outside 0-1, or
+    an id twice); None when nothing is."""
+    ids = [z.id for z in zones]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        return f"zone ids must be unique: {', '.join(dup)}"
+    for where, poly in [(f"zone {z.id}", z.polygon) for z in zones] + [
+        (f"mask {m.id}", m.polygon) for m in masks
+    ]:
+        for x, y in poly:
+            if not (0 <= x <= 1 and 0 <= y <= 1):
+                return (
+                    f"{where}: corner ({x:g}, {y:g}) is outside the picture (0..1, 0..1 in "
+                    "normalised coordinates)"
+                )
+    return None
 
 
 class MotionSettings(StrictModel):
@@ -234,6 +262,29 @@ class CameraVision(StrictModel):
             else (width / self.frame[0], height / self.frame[1])
         )
         return [(x * fx, y * fy) for x, y in polygon]
+
+    def with_zones(self, *, zones: list[Zone] | None, masks: list[Mask] | None) -> CameraVision:
+        """This view with ``zones`` and ``masks`` (normalised; None: keep this view's) in its
+        place, in this view's coordinates; ValueError says why the result is not a valid view
+        (a gauge zone without `gauge` settings, …)."""
+
+        def mine(poly: list[Point]) -> list[Point]:
+            if self.coordinates == "normalised":
+                return poly
+            return [(x * self.frame[0], y * self.frame[1]) for x, y in poly]
+
+        update = self.model_dump()
+        if zones is not None:
+            update["zones"] = [{**z.model_dump(), "polygon": mine(z.polygon)} for z in zones]
+        if masks is not None:
+            update["masks"] = [{**m.model_dump(), "polygon": mine(m.polygon)} for m in masks]
+        try:
+            return CameraVision.model_validate(update)
+        except ValidationError as exc:
+            msg = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise ValueError(
+                f"the zones from the centre do not fit camera {self.camera}: {msg}"
+            ) from None
 
     def zones_of(self, kind: ZoneKind) -> list[Zone]:
         """The zones of one kind, in config order."""
