@@ -26,6 +26,7 @@ from villagewatch.versions import (
     versions_path,
     village_file,
 )
+from villagewatch.versions.cameras import camera_file
 
 
 @config_app.command("check")
@@ -118,17 +119,34 @@ def _when(at_ms: int) -> str:
     return datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+CameraOption = Annotated[
+    str | None,
+    typer.Option(
+        "--camera",
+        help="A camera of the village: the versions of its zones and masks (kept when the "
+        "console applies them) instead of the village file's.",
+    ),
+]
+
+
+def _named(village: str, camera: str | None) -> str:
+    """The name a village file's or a camera's zones' versions are kept under."""
+    return village_file(village) if camera is None else camera_file(village, camera)
+
+
 @config_app.command("versions")
-def config_versions(config: ConfigOption, village: VillageArg) -> None:
-    """List the applied versions of a village file, newest first: number, when, who, why."""
+def config_versions(config: ConfigOption, village: VillageArg, camera: CameraOption = None) -> None:
+    """List the applied versions of a village file (or a camera's zones), newest first:
+    number, when, who, why."""
     settings, _ = _village_target(config, village)
     store = _versions(settings)
     try:
-        found = store.versions(village_file(village))
+        found = store.versions(_named(village, camera))
     finally:
         store.close()
     if not found:
-        typer.echo(f"{village}: no versions yet (the first apply records the file as it is)")
+        what = village if camera is None else f"{village}/{camera} zones"
+        typer.echo(f"{what}: no versions yet (the first apply records the file as it is)")
     for v in found:
         restores = f" [rollback to {v.rollback_of}]" if v.rollback_of is not None else ""
         typer.echo(f"{v.n:>4}  {_when(v.at_ms)}  {v.who}  {v.note}{restores}")
@@ -142,13 +160,15 @@ def config_diff(
     b: Annotated[
         int | None, typer.Argument(help="The version to diff to (default: the newest).", min=1)
     ] = None,
+    camera: CameraOption = None,
 ) -> None:
-    """Print the unified diff from version A to version B of a village file."""
+    """Print the unified diff from version A to version B of a village file (or a camera's
+    zones)."""
     settings, _ = _village_target(config, village)
     store = _versions(settings)
     try:
         with exit_on(UnknownVersion):
-            typer.echo(store.diff(village_file(village), a, b), nl=False)
+            typer.echo(store.diff(_named(village, camera), a, b), nl=False)
     finally:
         store.close()
 

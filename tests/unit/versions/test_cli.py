@@ -98,3 +98,31 @@ def test_rollback_refuses_an_invalid_version_a_missing_note_and_an_unknown_villa
     assert code == 1 and "a note is required" in err
     code, _, err = _run("versions", "-c", str(settings), "xicun")
     assert code == 1 and "no village 'xicun'" in err
+
+
+def test_a_cameras_zone_versions_from_a_terminal(tmp_path: Path) -> None:
+    """The zones the console applied to a camera, listed and diffed as a village file's are."""
+    from villagewatch.versions.cameras import CameraZones, apply_zones
+
+    settings, _, _ = _setup(tmp_path)
+    store = VersionStore(versions_path(load_settings(settings)))
+    try:
+        for n, corner in enumerate((0.5, 0.6)):
+            lane = {"id": "lane", "kind": "no_parking",
+                    "polygon": [[0.1, 0.1], [corner, 0.1], [corner, 0.6]]}  # fmt: skip
+            apply_zones(
+                store, CameraZones.model_validate({"zones": [lane]}), village="dongcun",
+                agent="edge-bridge", device="cam-bridge", who="zhao", note=f"lane {n}",
+                at_ms=0, publish=lambda _topic, _payload: None,
+            )  # fmt: skip
+    finally:
+        store.close()
+    code, out, _ = _run("versions", "-c", str(settings), "dongcun", "--camera", "cam-bridge")
+    assert code == 0 and [line.split()[-2:] for line in out.splitlines()] == [
+        ["lane", "1"],
+        ["lane", "0"],
+    ]
+    code, out, _ = _run("diff", "-c", str(settings), "dongcun", "1", "--camera", "cam-bridge")
+    assert code == 0 and "camera:dongcun/cam-bridge v1" in out and "0.6" in out
+    code, out, _ = _run("versions", "-c", str(settings), "dongcun", "--camera", "cam-market")
+    assert code == 0 and "dongcun/cam-market zones: no versions yet" in out
