@@ -26,7 +26,7 @@ _FLAGS = ("time", "seq", "historical", "clock", "rescued", "boot", "device_ts")
 (see :mod:`villagewatch.store.influxpoints`)."""
 
 _PAGE = 20_000
-"""Points per history query: a server's row limit (``max-row-limit``) is well above it."""
+"""Points per chunk of a history answer: a few MB of JSON at a time."""
 
 
 class InfluxReader:
