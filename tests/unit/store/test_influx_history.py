@@ -134,3 +134,26 @@ def test_a_stream_cut_short_is_unavailable_not_the_end() -> None:
     rows = [[T, None, "wl-1", "g", "water_level", 3, 3, "v"]]
     with pytest.raises(StoreUnavailable, match="non-JSON"):
         history([chunk(READING_COLUMNS, rows), '{"results": [{"statement_id'], [])
+
+
+def test_an_empty_range_is_an_empty_history() -> None:
+    empty = json.dumps({"results": [{"statement_id": 0}]})
+    assert history([empty], [empty]) == History([], [])
+
+
+def test_a_server_that_fails_is_unavailable() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": "engine closed"})
+
+    async def go() -> History:
+        store = InfluxStore(
+            InfluxSettings(url="http://influx.test", database="d"),
+            transport=httpx.MockTransport(answer),
+        )
+        try:
+            return await store.history(since_ns=T, until_ns=T + 1)
+        finally:
+            await store.close()
+
+    with pytest.raises(StoreUnavailable, match=r"\(503\): engine closed"):
+        asyncio.run(go())
