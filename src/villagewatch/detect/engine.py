@@ -283,6 +283,9 @@ class DetectEngine:
         emptied, so they neither fire nor clear on time alone until its data is back.
         """
         out: list[Transition] = []
+        # villages where no device is offline, and devices with nothing that time alone moves,
+        # are skipped cheaply: a replay ticks a month of them, hundreds of devices at a time
+        quiet: set[str] = set()
         for village, watch in self._watches.items():
             try:
                 found = watch.tick(now_ms)
@@ -292,8 +295,12 @@ class DetectEngine:
             if found:
                 self._dirty.add(village)
             out += found
+            if watch.quiet:
+                quiet.add(village)
         for (village, device_id), device in self._devices.items():
-            if self._watches[village].is_offline(device_id):
+            if not device.detectors.ticks:
+                continue
+            if village not in quiet and self._watches[village].is_offline(device_id):
                 continue
             try:
                 found = device.detectors.tick(now_ms)

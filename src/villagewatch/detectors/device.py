@@ -127,7 +127,10 @@ class DeviceDetectors:
         self.info = info
         self._health = next((d for d in detectors if isinstance(d, SensorHealth)), None)
         self._others = [d for d in detectors if not isinstance(d, SensorHealth)]
+        self._ticking = [d for d in detectors if type(d).tick is not Detector.tick]
         self.detectors = detectors
+        self.ticks = bool(self._ticking)
+        """Whether time passing alone can move any of them (the base ``tick`` does nothing)."""
 
     def reading(self, r: Reading) -> list[Transition]:
         """Health check, then every value detector with the health flags."""
@@ -144,8 +147,8 @@ class DeviceDetectors:
         return [t for d in self._others for t in d.event(e)]
 
     def tick(self, now_ms: int) -> list[Transition]:
-        """Time passes for every detector."""
-        return [t for d in self.detectors for t in d.tick(now_ms)]
+        """Time passes for every detector that reacts to it."""
+        return [t for d in self._ticking for t in d.tick(now_ms)]
 
     def snapshot(self) -> dict[str, Any]:
         """Each detector's state by its name."""

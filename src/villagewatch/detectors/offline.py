@@ -46,6 +46,8 @@ class OfflineWatch(Detector):
     ) -> None:
         self._village = village
         self._devices = {d.id: d for d in devices}
+        self._silent_ms = {d.id: d.config.factor * d.interval_s * 1000 for d in devices}
+        """How long each device may be silent before it is offline (looked at every tick)."""
         self._cfg = config
         self._seen: dict[str, int] = {}
         self._pending: dict[str, int] = {}
@@ -168,14 +170,11 @@ class OfflineWatch(Detector):
 
     def tick(self, now_ms: int) -> list[Transition]:
         """Find newly silent devices; group the ones that waited long enough."""
-        for device, spec in self._devices.items():
+        for device, allowed_ms in self._silent_ms.items():
             seen = self._seen.setdefault(device, now_ms)
             if seen > now_ms:  # heard of "later than now": the clock it was told went back
                 self._seen[device] = seen = now_ms
-            silent_ms = now_ms - seen
-            if silent_ms > spec.config.factor * spec.interval_s * 1000 and not self.is_offline(
-                device
-            ):
+            if now_ms - seen > allowed_ms and not self.is_offline(device):
                 self._pending[device] = now_ms
         ready = [
             d for d, since in self._pending.items() if now_ms - since >= self._cfg.group_s * 1000

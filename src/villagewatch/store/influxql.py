@@ -5,10 +5,11 @@ of rescued copies the writer does before writing rescued items."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
+import orjson
 
 from villagewatch.contract import Clock, DeadLetter, Event, Reading, RejectReason
 from villagewatch.contract.payloads import ALL_METRICS
@@ -25,7 +26,7 @@ _FLAGS = ("time", "seq", "historical", "clock", "rescued", "boot", "device_ts")
 (see :mod:`villagewatch.store.influxpoints`)."""
 
 _PAGE = 20_000
-"""Points per history query: a server's row limit (``max-row-limit``) is well above it."""
+"""Points per chunk of a history answer: a few MB of JSON at a time."""
 
 
 class InfluxReader:
@@ -133,44 +134,54 @@ class InfluxReader:
         device: str | None = None,
         page: int = _PAGE,
     ) -> History:
-        """Readings and events of [since, until), read in pages of ``page`` points.
+        """Readings and events of [since, until): one query each, whose answer streams in
+        chunks of ``page`` points (a chunked answer is not cut at the server's
+        ``max-row-limit``, and the server reads the range once, not once per page).
 
         Only rescued points keep their boot id; the others get ``~`` and the salt their
         stored time carries (see :func:`~villagewatch.contract.point_time_ns`), the same for
         every item of one boot.
         """
-        where = _where(village=village, device=device)
-        readings = [
-            _reading_of(row) for row in await self._paged(READINGS, where, since_ns, until_ns, page)
-        ]
-        events = [
-            _event_of(row) for row in await self._paged(EVENTS, where, since_ns, until_ns, page)
-        ]
-        return History(sorted(readings, key=_order), sorted(events, key=_order))
+        where = f"{_where(village=village, device=device)} AND time >= {since_ns}"
+        where += f" AND time < {until_ns}"
+        readings: list[Reading] = []
+        events: list[Event] = []
+        await self._chunked(
+            f"SELECT * FROM {READINGS}{where}",
+            page,
+            lambda c, v: readings.extend(_readings_of(c, v)),
+        )
+        await self._chunked(
+            f"SELECT * FROM {EVENTS}{where}", page, lambda c, v: events.extend(_events_of(c, v))
+        )
+        readings.sort(key=_order)
+        events.sort(key=_order)
+        return History(readings, events)
 
-    async def _paged(
-        self, measurement: str, where: str, since_ns: int, until_ns: int, page: int
-    ) -> list[dict[str, Any]]:
-        """Every point of ``measurement`` in the range, page by page on time: a page starts at
-        the last time of the one before, leaving out the points already read at that time."""
-        out: list[dict[str, Any]] = []
-        cursor, at_cursor = since_ns, set[tuple[int, str, str]]()
-        while True:
-            q = (
-                f"SELECT * FROM {measurement}{where} AND time >= {cursor} AND time < {until_ns}"
-                f" ORDER BY time ASC LIMIT {int(page)}"
-            )
-            rows = _rows(await self.query(q))
-            out += [r for r in rows if (r["time"], r["village"], r["device"]) not in at_cursor]
-            if len(rows) < page:
-                return out
-            last = rows[-1]["time"]
-            if last == cursor:
-                raise StoreRejected(
-                    f"more than {page} points of {measurement} at one instant ({cursor} ns)"
-                )
-            cursor = last
-            at_cursor = {(r["time"], r["village"], r["device"]) for r in rows if r["time"] == last}
+    async def _chunked(
+        self, q: str, size: int, sink: Callable[[list[str], list[list[Any]]], None]
+    ) -> None:
+        """Run a SELECT with a chunked answer; each chunk's columns and rows go to ``sink`` as
+        they arrive. Raises as :meth:`query` does."""
+        params = {"db": self._database, "q": q, "epoch": "ns", "chunked": "true"}
+        params["chunk_size"] = str(int(size))
+        try:
+            async with self._client.stream("GET", "/query", params=params) as reply:
+                if reply.status_code >= 400:
+                    await reply.aread()
+                    text = error_text(reply)
+                    if reply.status_code >= 500 or reply.status_code in (401, 403, 404, 429):
+                        raise StoreUnavailable(
+                            f"InfluxDB query failed ({reply.status_code}): {text}"
+                        )
+                    raise StoreRejected(f"InfluxDB refused the query: {text}")
+                async for line in reply.aiter_lines():
+                    if line.strip():
+                        _chunk(line, sink)
+        except httpx.TimeoutException as exc:
+            raise StoreUnavailable(f"InfluxDB query timed out: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"InfluxDB unreachable: {exc!r}") from exc
 
     async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Newest dead letters first."""
@@ -203,42 +214,88 @@ def _order(item: Reading | Event) -> tuple[int, str, str, int]:
     return (item.time_ns, item.village, item.device, item.seq)
 
 
-def _flags_of(row: dict[str, Any]) -> tuple[int, int, str, Clock, bool, bool, int]:
-    """time, seq, boot, clock, historical, rescued, device time (ms) of a point's row."""
-    time_ns, seq = int(row["time"]), int(row["seq"])
-    rescued = bool(row.get("rescued"))
-    if rescued and row.get("boot") is not None:
-        boot, device_ts = str(row["boot"]), int(row["device_ts"])
-    else:
-        boot, device_ts = f"~{(time_ns % 1_000_000 - seq) % 1_000_000}", time_ns // 1_000_000
-    clock = Clock.UNSYNCED if row.get("clock") == "unsynced" else Clock.SYNCED
-    return time_ns, seq, boot, clock, bool(row.get("historical")), rescued, device_ts
+def _chunk(line: str, sink: Callable[[list[str], list[list[Any]]], None]) -> None:
+    """One chunk of a chunked answer (a JSON document of its own) to ``sink``."""
+    try:
+        body = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise StoreUnavailable(f"InfluxDB answered a query with non-JSON: {exc}") from exc
+    errors = [body.get("error")] + [r.get("error") for r in body.get("results", [])]
+    if any(errors):
+        raise StoreRejected(f"InfluxDB refused the query: {[e for e in errors if e]}")
+    for result in body.get("results", []):
+        for series in result.get("series", []):
+            sink(series["columns"], series["values"])
 
 
-def _reading_of(row: dict[str, Any]) -> Reading:
-    time_ns, seq, boot, clock, historical, rescued, device_ts = _flags_of(row)
-    values = {
-        k: float(v)
-        for k, v in sorted(row.items())
-        if k not in _FLAGS and k not in _TAGS and v is not None
-    }
-    return Reading(
-        row["village"], row["grid"], row["device"], row["kind"], time_ns, seq, boot, values,
-        clock, historical, rescued, device_ts,
-    )  # fmt: skip
+class _Layout:
+    """Where a chunk's columns are: a point's tags, its flags (a flag never written to the
+    measurement has no column), and the rest — metrics or attributes — by name."""
+
+    def __init__(self, columns: list[str]) -> None:
+        at = {name: i for i, name in enumerate(columns)}
+        self.tags = tuple(at[t] for t in _TAGS)
+        self.time, self.seq, self.type = at["time"], at["seq"], at.get("type")
+        self.historical, self.clock = at.get("historical"), at.get("clock")
+        self.rescued, self.boot, self.device_ts = (
+            at.get("rescued"),
+            at.get("boot"),
+            at.get("device_ts"),
+        )
+        self.rest = [
+            (name, i) for i, name in enumerate(columns) if name not in _FLAGS and name not in _TAGS
+        ]
+
+    def flags(self, row: list[Any]) -> tuple[int, int, str, Clock, bool, bool, int]:
+        """time, seq, boot, clock, historical, rescued, device time (ms) of a point's row."""
+        time_ns, seq = int(row[self.time]), int(row[self.seq])
+        rescued = self.rescued is not None and bool(row[self.rescued])
+        boot = row[self.boot] if self.boot is not None else None
+        if rescued and boot is not None:
+            boot, device_ts = str(boot), int(row[self.device_ts])  # type: ignore[index]
+        else:
+            boot, device_ts = f"~{(time_ns % 1_000_000 - seq) % 1_000_000}", time_ns // 1_000_000
+        unsynced = self.clock is not None and row[self.clock] == "unsynced"
+        historical = self.historical is not None and bool(row[self.historical])
+        clock = Clock.UNSYNCED if unsynced else Clock.SYNCED
+        return time_ns, seq, boot, clock, historical, rescued, device_ts
 
 
-def _event_of(row: dict[str, Any]) -> Event:
-    time_ns, seq, boot, clock, historical, rescued, device_ts = _flags_of(row)
-    attrs = {
-        k: v
-        for k, v in row.items()
-        if k not in _FLAGS and k not in _TAGS and k != "type" and v is not None
-    }
-    return Event(
-        row["village"], row["grid"], row["device"], row["kind"], time_ns, seq, boot,
-        str(row["type"]), attrs, clock, historical, rescued, device_ts,
-    )  # fmt: skip
+def _readings_of(columns: list[str], rows: list[list[Any]]) -> list[Reading]:
+    layout = _Layout(columns)
+    village, grid, device, kind = layout.tags
+    metrics = sorted(layout.rest)
+    out: list[Reading] = []
+    for row in rows:
+        time_ns, seq, boot, clock, historical, rescued, device_ts = layout.flags(row)
+        out.append(
+            Reading(
+                row[village], row[grid], row[device], row[kind], time_ns, seq, boot,
+                {name: float(row[i]) for name, i in metrics if row[i] is not None},
+                clock, historical, rescued, device_ts,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _events_of(columns: list[str], rows: list[list[Any]]) -> list[Event]:
+    layout = _Layout(columns)
+    village, grid, device, kind = layout.tags
+    if layout.type is None:
+        raise StoreRejected(f"InfluxDB's {EVENTS} have no type field")
+    type_ = layout.type
+    attrs = [(name, i) for name, i in layout.rest if name != "type"]
+    out: list[Event] = []
+    for row in rows:
+        time_ns, seq, boot, clock, historical, rescued, device_ts = layout.flags(row)
+        out.append(
+            Event(
+                row[village], row[grid], row[device], row[kind], time_ns, seq, boot,
+                str(row[type_]), {name: row[i] for name, i in attrs if row[i] is not None},
+                clock, historical, rescued, device_ts,
+            )
+        )  # fmt: skip
+    return out
 
 
 def _values(body: dict[str, Any]) -> list[list[Any]]:

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from villagewatch.contract import Clock, DeadLetter, Event, Reading, RejectReason
 from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import SQLiteFile
@@ -156,7 +158,7 @@ class SQLiteStore:
         )
         reading_rows = await self._run(lambda: self._rows(readings_sql, params))
         event_rows = await self._run(lambda: self._rows(events_sql, params))
-        return History(_readings_of(reading_rows), [_event_of(row) for row in event_rows])
+        return History(_readings_of(reading_rows), _events_of(event_rows))
 
     async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Newest dead letters first."""
@@ -225,10 +227,15 @@ def _write(conn: sqlite3.Connection, batch: Batch) -> WriteResult:
     )
 
 
+_CLOCKS = {c.value: c for c in Clock}
+"""A stored clock's value to its member (a look-up, several times cheaper than ``Clock(v)``)."""
+
+
 def _readings_of(rows: list[Any]) -> list[Reading]:
     """One reading per run of rows of the same item (the query orders them so)."""
     out: list[Reading] = []
-    last: tuple[Any, ...] = ()
+    last: Reading | None = None
+    clocks = _CLOCKS
     for (
         village,
         grid,
@@ -244,26 +251,45 @@ def _readings_of(rows: list[Any]) -> list[Reading]:
         metric,
         value,
     ) in rows:
-        item = (village, device, boot, seq, time_ns)
-        if item == last:
-            out[-1].values[metric] = value
+        # time first: it differs from the row before unless this is the same item's next metric
+        if (
+            last is not None
+            and time_ns == last.time_ns
+            and seq == last.seq
+            and device == last.device
+            and village == last.village
+            and boot == last.boot
+        ):
+            last.values[metric] = value
             continue
-        last = item
-        out.append(
-            Reading(
-                village, grid, device, kind, time_ns, seq, boot, {metric: value},
-                Clock(clock), bool(hist), bool(resc), ts,
-            )
+        last = Reading(
+            village, grid, device, kind, time_ns, seq, boot, {metric: value},
+            clocks[clock], bool(hist), bool(resc), ts,
         )  # fmt: skip
+        out.append(last)
     return out
 
 
-def _event_of(row: Any) -> Event:
-    village, grid, device, kind, time_ns, seq, boot, type_, attrs, clock, hist, resc, ts = row
-    return Event(
-        village, grid, device, kind, time_ns, seq, boot, type_, json.loads(attrs),
-        Clock(clock), bool(hist), bool(resc), ts,
-    )  # fmt: skip
+def _attrs(text: str) -> dict[str, Any]:
+    """An event's stored attributes (orjson is faster, but refuses what ``json.dumps`` may have
+    written that strict JSON has not, such as NaN)."""
+    try:
+        attrs: dict[str, Any] = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        attrs = json.loads(text)
+    return attrs
+
+
+def _events_of(rows: list[Any]) -> list[Event]:
+    clocks, loads = _CLOCKS, _attrs
+    return [
+        Event(
+            village, grid, device, kind, time_ns, seq, boot, type_, loads(attrs),
+            clocks[clock], bool(hist), bool(resc), ts,
+        )
+        for village, grid, device, kind, time_ns, seq, boot, type_, attrs, clock, hist, resc, ts
+        in rows
+    ]  # fmt: skip
 
 
 def _filters(*, village: str | None, device: str | None) -> tuple[str, tuple[str, ...]]:

@@ -10,8 +10,7 @@ written but what the caller passes in.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from villagewatch.config.village import Village
@@ -21,7 +20,7 @@ from villagewatch.errors import VillagewatchError
 from villagewatch.store.base import History
 from villagewatch.transitions import Transition
 
-__all__ = ["ReplayError", "Timeline", "replay", "scoped", "with_candidate"]
+__all__ = ["ReplayError", "Timeline", "replay", "replay_each", "scoped", "with_candidate"]
 
 _BOOT = "replay"
 
@@ -63,39 +62,84 @@ def replay(
     """Run ``history`` through fresh detectors of ``villages`` from ``since_ms`` to
     ``until_ms``; the transitions they emit. Items of devices the villages do not have are
     skipped, as detect skips them."""
+    (timeline,) = replay_each(
+        history, [villages], since_ms=since_ms, until_ms=until_ms, tick_s=tick_s
+    )
+    return timeline
+
+
+def replay_each(
+    history: History,
+    configs: Sequence[Sequence[Village]],
+    *,
+    since_ms: int,
+    until_ms: int,
+    tick_s: float,
+) -> list[Timeline]:
+    """:func:`replay` of ``history`` through each of ``configs``, in one pass over the items:
+    each is merged, numbered and wrapped once and handed to every config's engine in turn
+    (engines and detectors never change an item), so each timeline is the one a replay of that
+    config alone gives."""
     if until_ms <= since_ms:
         raise ReplayError("the range is empty: --to must be after --from")
-    engine = DetectEngine(villages, now_ms=since_ms)
+    engines = [DetectEngine(villages, now_ms=since_ms) for villages in configs]
     tick_ms = max(int(tick_s * 1000), -(-(until_ms - since_ms) // _MAX_TICKS), 1)
     next_tick = since_ms + tick_ms
-    out: list[Transition] = []
-    failures: list[str] = []
+    outs: list[list[Transition]] = [[] for _ in engines]
+    runs = list(zip(engines, outs, strict=True))
     # the store kept one copy of each item: numbering them afresh per device means detect's
     # memory of redeliveries never mistakes two boots' items for one another
     numbers: dict[tuple[str, str], int] = {}
-    readings: list[Reading | Event] = list(history.readings)
-    items = heapq.merge(readings, history.events, key=_key)
     count = 0
-    for item in items:
-        at = item.at_ms
+    for item in _merged(history.readings, history.events):
+        at = item.time_ns // 1_000_000
         if not since_ms <= at < until_ms:
             continue
         while next_tick <= at:
-            out += engine.tick(next_tick)
+            for engine, out in runs:
+                out.extend(engine.tick(next_tick))
             next_tick += tick_ms
         owner = (item.village, item.device)
         seq = numbers[owner] = numbers.get(owner, -1) + 1
-        if isinstance(item, Reading):
-            decoded = Decoded([item._replace(boot=_BOOT, seq=seq)], [], 0)
+        # the fields before ``seq`` and after ``boot`` are the item's own (see contract.records)
+        renumbered = tuple.__new__(type(item), (*item[:5], seq, _BOOT, *item[7:]))
+        if type(item) is Reading:
+            decoded = Decoded([renumbered], [], 0)  # type: ignore[list-item]
         else:
-            decoded = Decoded([], [item._replace(boot=_BOOT, seq=seq)], 0)
-        out += engine.handle(decoded, at)
+            decoded = Decoded([], [renumbered], 0)  # type: ignore[list-item]
+        for engine, out in runs:
+            out.extend(engine.handle(decoded, at))
         count += 1
     while next_tick < until_ms:
-        out += engine.tick(next_tick)
+        for engine, out in runs:
+            out.extend(engine.tick(next_tick))
         next_tick += tick_ms
-    failures += [f"{owner}: {exc}" for owner, exc in engine.failures]
-    return Timeline(tuple(out), count, since_ms, until_ms, tuple(failures))
+    return [
+        Timeline(
+            tuple(out),
+            count,
+            since_ms,
+            until_ms,
+            tuple(f"{owner}: {exc}" for owner, exc in engine.failures),
+        )
+        for engine, out in runs
+    ]
+
+
+def _merged(readings: list[Reading], events: list[Event]) -> Iterator[Reading | Event]:
+    """Both lists (each in stored-time order, ties by village, device, seq) as one, in that
+    order; a reading before an event of the same key."""
+    i, j, n, m = 0, 0, len(readings), len(events)
+    while i < n and j < m:
+        r, e = readings[i], events[j]
+        if r.time_ns < e.time_ns or (r.time_ns == e.time_ns and _key(r) <= _key(e)):
+            yield r
+            i += 1
+        else:
+            yield e
+            j += 1
+    yield from readings[i:]
+    yield from events[j:]
 
 
 def scoped(
