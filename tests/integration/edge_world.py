@@ -32,6 +32,8 @@ class Got:
     body: dict[str, Any]
     received_ns: int = 0
     """When the collector got it (wall clock)."""
+    retained: bool = False
+    """A retained copy the broker replayed on (re)subscribing, not a new publish."""
 
     @property
     def items(self) -> list[dict[str, Any]]:
@@ -67,7 +69,7 @@ class Collector:
             {"jpeg": bytes(msg.payload)} if "/evidence/" in msg.topic else orjson.loads(msg.payload)
         )
         with self._lock:
-            self.got.append(Got(msg.topic, body, time.time_ns()))
+            self.got.append(Got(msg.topic, body, time.time_ns(), bool(msg.retain)))
 
     def messages(self) -> list[Got]:
         with self._lock:

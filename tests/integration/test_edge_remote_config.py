@@ -37,7 +37,11 @@ def desire(port: int, payload: bytes | dict[str, Any]) -> None:
 
 
 def reports(collector: Collector) -> list[dict[str, Any]]:
-    return [g.body for g in collector.messages() if g.topic == CONFIG + "/reported"]
+    """The agent's reports as it published them (the report is retained, so the collector's
+    re-subscription after a broker restart replays the last one: not a new report)."""
+    return [
+        g.body for g in collector.messages() if g.topic == CONFIG + "/reported" and not g.retained
+    ]
 
 
 async def until(check: Callable[[], bool], within_s: float = 20) -> None:

@@ -131,8 +131,10 @@ class ClientInLoop(Generic[C]):
             running = None
         if running is loop:
             fn(*args)
-        else:
+        elif not loop.is_closed():
             loop.call_soon_threadsafe(fn, *args)
+        # else: a client collected after its loop ended (paho closes its socket in __del__):
+        # there is no reader left to remove, and raising there breaks whoever runs the GC
 
     def _on_socket_open(self, _client: paho.Client, _userdata: Any, sock: Any) -> None:
         self._in_loop(self._opened, sock)
