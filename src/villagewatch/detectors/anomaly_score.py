@@ -1,0 +1,273 @@
+"""How unusual one reading of one series is, learnt online: the math of the anomaly family.
+
+Written for this project from published ideas, no code taken:
+
+* **Experts** — four measures of surprise, each a ratio to its own running typical size:
+  the *step* from the last reading (spikes, level shifts); the residual from a *daily*
+  profile (48 half-hour slots) and from a *weekly* profile (168 hourly slots) of the
+  series, indexed by the reading's own time (a day that breaks the pattern); and the
+  *relative entropy* of the last 32 readings' value distribution against the long-run one
+  (a change of variance, a frozen sensor, a series that leaves its usual band).
+* **Calibration** — each expert's surprise, as it is and averaged over the last 8 readings
+  (as HTM's anomaly likelihood averages), is turned into a tail probability by
+  peaks-over-threshold (Siffer et al., KDD 2017): a generalised Pareto fitted by moments
+  to the excesses over the running mean + 2 sd. The score is the rarest of the eight,
+  as ``-log10 p / 12`` in 0..1 (1: one in 10^12 or rarer).
+* **Reporting** — :meth:`SeriesScorer.update` also returns a *report*: the score at the
+  peak of each rise (one reading late), and only when it beats the memory of what was
+  last reported, held for ``_HOLD`` readings then fading. A change is reported once, at
+  its start, not for as long as it lasts — what NAB rewards, and what a person wants.
+
+Everything is plain floats and small lists, so a state is a few KB of JSON
+(:meth:`SeriesScorer.to_json`), and nothing reads a clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+__all__ = ["SeriesScorer"]
+
+_DAY_MS = 86_400_000
+_HOUR_MS = 3_600_000
+_DAY_SLOTS = 48
+_WEEK_SLOTS = 168
+_PROFILE_RATE = 0.25
+"""How fast a profile slot follows its readings (each slot sees one visit per day/week)."""
+_SCALE_SPAN = 500
+"""Readings the typical size of each expert's surprise mostly remembers."""
+_BINS = 8
+_RECENT = 32
+"""Readings in the recent distribution compared with the long-run one."""
+_LONG_SPAN = 1000
+_AVERAGED = 8
+"""Readings the averaged surprises are taken over."""
+_TAIL_SPAN = 3000
+_TAIL_WARM = 100
+"""Readings before a calibrator gives any probability below 1."""
+_EXCESS_SPAN = 300
+_FLOOR_P = 1e-12
+_HOLD = 150
+"""Readings a report stays the bar a later one must beat, before the bar fades."""
+_FADE = 0.99
+_EXPERTS = 4
+
+
+class _Tail:
+    """Tail probability of a non-negative surprise: peaks over mean + 2 sd, GPD by moments."""
+
+    __slots__ = ("em", "ev", "mu", "n", "ne", "pi", "var")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mu = self.var = self.em = self.ev = 0.0
+        self.pi = 0.05
+        self.ne = 0
+
+    def surprise(self, z: float) -> float:
+        """``-log10`` of how rare ``z`` is, then learn it."""
+        self.n += 1
+        a = max(1.0 / _TAIL_SPAN, 1.0 / self.n)
+        t = self.mu + 2.0 * math.sqrt(self.var)
+        out = 0.0
+        if z > t:
+            if self.n > _TAIL_WARM and self.ne >= 5:
+                out = -math.log10(max(self.pi * self._sf(z - t), _FLOOR_P))
+            self.ne += 1
+            b = max(1.0 / self.ne, 1.0 / _EXCESS_SPAN)
+            d = z - t - self.em
+            self.em += b * d
+            self.ev = (1 - b) * (self.ev + b * d * d)
+            self.pi += a * (1.0 - self.pi)
+        else:
+            self.pi -= a * self.pi
+        d = z - self.mu
+        self.mu += a * d
+        self.var = (1 - a) * (self.var + a * d * d)
+        return out
+
+    def _sf(self, excess: float) -> float:
+        """Survival of the fitted generalised Pareto at ``excess`` (shape kept in ±0.5)."""
+        m, v = self.em, max(self.ev, 1e-12)
+        r = m * m / v
+        shape = max(-0.5, min(0.5 * (1 - r), 0.5))
+        scale = max(0.5 * m * (1 + r), 1e-9)
+        x = excess / scale
+        if abs(shape) < 1e-6:
+            return math.exp(-x)
+        base = 1 + shape * x
+        return 0.0 if base <= 0 else float(base ** (-1 / shape))
+
+    def to_json(self) -> list[float]:
+        return [self.n, self.mu, self.var, self.pi, self.em, self.ev, self.ne]
+
+    @classmethod
+    def from_json(cls, raw: list[float]) -> _Tail:
+        t = cls()
+        n, t.mu, t.var, t.pi, t.em, t.ev, ne = (float(x) for x in raw)
+        t.n, t.ne = int(n), int(ne)
+        return t
+
+
+class SeriesScorer:
+    """The experts, calibration and reporting for one series (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.last: float | None = None
+        self.mean = self.var = 0.0
+        self.scales = [0.0] * _EXPERTS
+        self.day: list[float | None] = [None] * _DAY_SLOTS
+        self.week: list[float | None] = [None] * _WEEK_SLOTS
+        self.recent: deque[int] = deque()
+        self.counts = [0] * _BINS
+        self.long = [1.0 / _BINS] * _BINS
+        self.averaged: list[deque[float]] = [deque(maxlen=_AVERAGED) for _ in range(_EXPERTS)]
+        self.tails = [_Tail() for _ in range(2 * _EXPERTS)]
+        self.score = 0.0
+        """The last reading's score, 0..1."""
+        self.bar = 0.0
+        self.since_report = 0
+
+    def update(self, at_ms: int, x: float) -> float:
+        """Learn reading ``x`` at ``at_ms`` (device time); return its report (0 unless this
+        reading ends a rise of the score that beats the last report)."""
+        self.n += 1
+        if self.last is None:
+            self.last = self.mean = x
+            self._profiles(at_ms, x)
+            return 0.0
+        eps = 1e-6 * (abs(x) + 1.0)
+        raw = (abs(x - self.last), *self._profiles(at_ms, x), self._entropy(x, eps))
+        self.last = x
+        a = max(1.0 / _SCALE_SPAN, 1.0 / self.n)
+        top = 0.0
+        for i, r in enumerate(raw):
+            if r is None:
+                continue
+            if i < 3:  # residual experts: a ratio to the residual's typical size
+                z = min(r / (self.scales[i] + eps), 50.0)
+                self.scales[i] += a * (r - self.scales[i])
+            else:
+                z = r
+            window = self.averaged[i]
+            window.append(z)
+            top = max(
+                top,
+                self.tails[i].surprise(z),
+                self.tails[_EXPERTS + i].surprise(sum(window) / len(window)),
+            )
+        before, self.score = self.score, min(top / 12.0, 1.0)
+        return self._report(before)
+
+    def _profiles(self, at_ms: int, x: float) -> tuple[float | None, float | None]:
+        """Residuals from the daily and the weekly profile (None for a slot not seen yet)."""
+        out: list[float | None] = []
+        for profile, slot in (
+            (self.day, at_ms % _DAY_MS * _DAY_SLOTS // _DAY_MS),
+            (self.week, at_ms // _HOUR_MS % _WEEK_SLOTS),
+        ):
+            p = profile[slot]
+            if p is None:
+                profile[slot] = x
+                out.append(None)
+            else:
+                profile[slot] = p + _PROFILE_RATE * (x - p)
+                out.append(abs(x - p))
+        return out[0], out[1]
+
+    def _entropy(self, x: float, eps: float) -> float:
+        """Relative entropy of the recent value distribution against the long-run one."""
+        sd = math.sqrt(self.var) + eps
+        b = max(0, min(_BINS - 1, int((x - self.mean) / sd + _BINS / 2)))
+        d = x - self.mean
+        a = max(1.0 / _SCALE_SPAN, 1.0 / self.n)
+        self.mean += a * d
+        self.var = (1 - a) * (self.var + a * d * d)
+        a = max(1.0 / _LONG_SPAN, 1.0 / (self.n - 1))
+        self.recent.append(b)
+        self.counts[b] += 1
+        if len(self.recent) > _RECENT:
+            self.counts[self.recent.popleft()] -= 1
+        m = len(self.recent)
+        long = self.long
+        kl = 0.0
+        for c, q in zip(self.counts, long, strict=True):
+            if c:
+                p = c / m
+                kl += p * math.log(p / (q + 1e-4))
+        for i in range(_BINS):
+            long[i] *= 1 - a
+        long[b] += a
+        return kl
+
+    def _report(self, before: float) -> float:
+        """The peak of a rise that beats the bar (reported one reading late), else 0."""
+        out = 0.0
+        if self.score < before and before > self.bar:
+            out = self.bar = before
+            self.since_report = 0
+        self.since_report += 1
+        if self.since_report > _HOLD:
+            self.bar *= _FADE
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole state as JSON values (a few KB)."""
+        return {
+            "n": self.n,
+            "last": self.last,
+            "mean": self.mean,
+            "var": self.var,
+            "scales": self.scales,
+            "day": self.day,
+            "week": self.week,
+            "recent": list(self.recent),
+            "long": self.long,
+            "averaged": [list(w) for w in self.averaged],
+            "tails": [t.to_json() for t in self.tails],
+            "score": self.score,
+            "bar": self.bar,
+            "since_report": self.since_report,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> SeriesScorer:
+        """Take back a :meth:`to_json` (raises one of ``UNFIT_STATE`` when it does not fit)."""
+        s = cls()
+        s.n, s.last = int(raw["n"]), raw["last"]
+        s.mean, s.var = float(raw["mean"]), float(raw["var"])
+        s.scales = _floats(raw["scales"], _EXPERTS)
+        s.day = _slots(raw["day"], _DAY_SLOTS)
+        s.week = _slots(raw["week"], _WEEK_SLOTS)
+        recent = [int(b) for b in raw["recent"]][-_RECENT:]
+        if any(not 0 <= b < _BINS for b in recent):
+            raise ValueError("a recent bin out of range")
+        s.recent = deque(recent)
+        for b in recent:
+            s.counts[b] += 1
+        s.long = _floats(raw["long"], _BINS)
+        windows = raw["averaged"]
+        if len(windows) != _EXPERTS:
+            raise ValueError("averaged windows of another shape")
+        s.averaged = [deque((float(z) for z in w), maxlen=_AVERAGED) for w in windows]
+        if len(raw["tails"]) != 2 * _EXPERTS:
+            raise ValueError("tails of another shape")
+        s.tails = [_Tail.from_json(t) for t in raw["tails"]]
+        s.score, s.bar = float(raw["score"]), float(raw["bar"])
+        s.since_report = int(raw["since_report"])
+        return s
+
+
+def _floats(raw: list[Any], size: int) -> list[float]:
+    if len(raw) != size:
+        raise ValueError(f"expected {size} values, got {len(raw)}")
+    return [float(v) for v in raw]
+
+
+def _slots(raw: list[Any], size: int) -> list[float | None]:
+    if len(raw) != size:
+        raise ValueError(f"expected {size} profile slots, got {len(raw)}")
+    return [None if v is None else float(v) for v in raw]
