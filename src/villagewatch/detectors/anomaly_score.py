@@ -53,6 +53,9 @@ _HOLD = 150
 """Readings a report stays the bar a later one must beat, before the bar fades."""
 _FADE = 0.99
 _EXPERTS = 4
+_EXPERT_WARM = 20
+"""Measures an expert takes before its surprise is calibrated: until its typical size is
+known, a ratio to it says nothing (and would skew the calibration for thousands of readings)."""
 
 
 class _Tail:
@@ -89,10 +92,12 @@ class _Tail:
         return out
 
     def _sf(self, excess: float) -> float:
-        """Survival of the fitted generalised Pareto at ``excess`` (shape kept in ±0.5)."""
+        """Survival of the fitted generalised Pareto at ``excess`` (shape kept in 0..0.5)."""
         m, v = self.em, max(self.ev, 1e-12)
         r = m * m / v
-        shape = max(-0.5, min(0.5 * (1 - r), 0.5))
+        # no lighter than exponential: a bounded fitted tail would call anything past its end
+        # impossible (p = 0), which is overconfidence, not evidence
+        shape = max(0.0, min(0.5 * (1 - r), 0.5))
         scale = max(0.5 * m * (1 + r), 1e-9)
         x = excess / scale
         if abs(shape) < 1e-6:
@@ -119,6 +124,7 @@ class SeriesScorer:
         self.last: float | None = None
         self.mean = self.var = 0.0
         self.scales = [0.0] * _EXPERTS
+        self.seen = [0] * _EXPERTS
         self.day: list[float | None] = [None] * _DAY_SLOTS
         self.week: list[float | None] = [None] * _WEEK_SLOTS
         self.recent: deque[int] = deque()
@@ -147,11 +153,14 @@ class SeriesScorer:
         for i, r in enumerate(raw):
             if r is None:
                 continue
+            self.seen[i] += 1
             if i < 3:  # residual experts: a ratio to the residual's typical size
                 z = min(r / (self.scales[i] + eps), 50.0)
                 self.scales[i] += a * (r - self.scales[i])
             else:
                 z = r
+            if self.seen[i] <= _EXPERT_WARM:
+                continue
             window = self.averaged[i]
             window.append(z)
             top = max(
@@ -222,6 +231,7 @@ class SeriesScorer:
             "mean": self.mean,
             "var": self.var,
             "scales": self.scales,
+            "seen": self.seen,
             "day": self.day,
             "week": self.week,
             "recent": list(self.recent),
@@ -240,6 +250,7 @@ class SeriesScorer:
         s.n, s.last = int(raw["n"]), raw["last"]
         s.mean, s.var = float(raw["mean"]), float(raw["var"])
         s.scales = _floats(raw["scales"], _EXPERTS)
+        s.seen = [int(v) for v in _floats(raw["seen"], _EXPERTS)]
         s.day = _slots(raw["day"], _DAY_SLOTS)
         s.week = _slots(raw["week"], _WEEK_SLOTS)
         recent = [int(b) for b in raw["recent"]][-_RECENT:]

@@ -207,14 +207,14 @@ class AnomalyConfig(StrictModel):
         "(it goes on learning after).",
     )
     fire_score: float = Field(
-        0.75,
+        0.4,
         gt=0,
         le=1,
-        description="A score (0..1; 0.5 is a one-in-a-million reading for this series, "
-        "1 one in 10^12) at or above it fires the series' alert.",
+        description="A score (0..1: -log10 of how rare the reading is for this series, / 12; "
+        "0.25 is one in 1,000, 0.5 one in a million) at or above it fires the series' alert.",
     )
     clear_score: float = Field(
-        0.3, ge=0, le=1, description="The alert clears once the score stays below this…"
+        0.2, ge=0, le=1, description="The alert clears once the score stays below this…"
     )
     clear_readings: int = Field(12, ge=1, description="…for this many readings in a row.")
     severity: Severity = Field(Severity.BLUE, description="Severity of the anomaly alert.")
