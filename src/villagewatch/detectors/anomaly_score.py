@@ -7,12 +7,18 @@ Written for this project from published ideas, no code taken:
   profile (48 half-hour slots) and from a *weekly* profile (168 hourly slots) of the
   series, indexed by the reading's own time (a day that breaks the pattern); and the
   *relative entropy* of the last 32 readings' value distribution against the long-run one
-  (a change of variance, a frozen sensor, a series that leaves its usual band).
+  (a change of variance, a frozen sensor, a series that leaves its usual band); and *calm*,
+  how small the steps have been lately against their typical size (the running mean of
+  ``-ln(step ratio)`` over about ``_CALM_SPAN`` readings; a log, so that a run of zero steps
+  counts at once) — a stuck sensor or a collapse of variance, which no measure of *large*
+  surprise sees.
 * **Calibration** — each expert's surprise, as it is and averaged over the last 8 readings
   (as HTM's anomaly likelihood averages), is turned into a tail probability by
   peaks-over-threshold (Siffer et al., KDD 2017): a generalised Pareto fitted by moments
-  to the excesses over the running mean + 2 sd. The score is the rarest of the eight,
-  as ``-log10 p / 12`` in 0..1 (1: one in 10^12 or rarer).
+  to the excesses over the running mean + 2 sd (calm as it is only). The score is the rarest
+  of the calibrated measures, corrected for how many were asked (Bonferroni: ``p * k``, so
+  a reading is not called rare merely because nine measures looked at it), as
+  ``-log10 p / 12`` in 0..1 (1: one in 10^12 or rarer).
 * **Reporting** — :meth:`SeriesScorer.update` also returns a *report*: the score at the
   peak of each rise (one reading late), and only when it beats the memory of what was
   last reported, held for ``_HOLD`` readings then fading. A change is reported once, at
@@ -53,6 +59,11 @@ _HOLD = 150
 """Readings a report stays the bar a later one must beat, before the bar fades."""
 _FADE = 0.99
 _EXPERTS = 4
+_CALM_SPAN = 16
+"""Readings calm's running mean of small steps mostly remembers."""
+_CALM_FLOOR = 1e-3
+"""Smallest step, relative to the typical one, that calm tells apart: a step of zero counts
+``-ln(1e-3)``, about 6.9, where a step of typical size counts about 0."""
 _EXPERT_WARM = 20
 """Measures an expert takes before its surprise is calibrated: until its typical size is
 known, a ratio to it says nothing (and would skew the calibration for thousands of readings)."""
@@ -131,7 +142,11 @@ class SeriesScorer:
         self.counts = [0] * _BINS
         self.long = [1.0 / _BINS] * _BINS
         self.averaged: list[deque[float]] = [deque(maxlen=_AVERAGED) for _ in range(_EXPERTS)]
-        self.tails = [_Tail() for _ in range(2 * _EXPERTS)]
+        self.tails = [_Tail() for _ in range(2 * _EXPERTS + 1)]
+        """Each expert as it is, each averaged, then calm."""
+        self.still = 0.0
+        """Running mean of ``-ln`` of the step's ratio to its typical size (under 1 while a
+        series moves as it always did, towards 6.9 once it stops moving)."""
         self.score = 0.0
         """The last reading's score, 0..1."""
         self.bar = 0.0
@@ -150,6 +165,7 @@ class SeriesScorer:
         self.last = x
         a = max(1.0 / _SCALE_SPAN, 1.0 / self.n)
         top = 0.0
+        asked = 0
         for i, r in enumerate(raw):
             if r is None:
                 continue
@@ -161,6 +177,10 @@ class SeriesScorer:
                 z = r
             if self.seen[i] <= _EXPERT_WARM:
                 continue
+            if i == 0:
+                top = max(top, self._calm(z))
+                asked += self.seen[0] > _EXPERT_WARM + _CALM_SPAN
+            asked += 2
             window = self.averaged[i]
             window.append(z)
             top = max(
@@ -168,8 +188,17 @@ class SeriesScorer:
                 self.tails[i].surprise(z),
                 self.tails[_EXPERTS + i].surprise(sum(window) / len(window)),
             )
+        if asked:
+            top = max(top - math.log10(asked), 0.0)
         before, self.score = self.score, min(top / 12.0, 1.0)
         return self._report(before)
+
+    def _calm(self, step_ratio: float) -> float:
+        """``-log10 p`` of how still the series has become (0 until calm has warmed up)."""
+        self.still += (-math.log(step_ratio + _CALM_FLOOR) - self.still) / _CALM_SPAN
+        if self.seen[0] <= _EXPERT_WARM + _CALM_SPAN:
+            return 0.0
+        return self.tails[-1].surprise(max(self.still, 0.0))
 
     def _profiles(self, at_ms: int, x: float) -> tuple[float | None, float | None]:
         """Residuals from the daily and the weekly profile (None for a slot not seen yet)."""
@@ -238,6 +267,7 @@ class SeriesScorer:
             "long": self.long,
             "averaged": [list(w) for w in self.averaged],
             "tails": [t.to_json() for t in self.tails],
+            "still": self.still,
             "score": self.score,
             "bar": self.bar,
             "since_report": self.since_report,
@@ -264,9 +294,10 @@ class SeriesScorer:
         if len(windows) != _EXPERTS:
             raise ValueError("averaged windows of another shape")
         s.averaged = [deque((float(z) for z in w), maxlen=_AVERAGED) for w in windows]
-        if len(raw["tails"]) != 2 * _EXPERTS:
+        if len(raw["tails"]) != 2 * _EXPERTS + 1:
             raise ValueError("tails of another shape")
         s.tails = [_Tail.from_json(t) for t in raw["tails"]]
+        s.still = float(raw["still"])
         s.score, s.bar = float(raw["score"]), float(raw["bar"])
         s.since_report = int(raw["since_report"])
         return s

@@ -58,16 +58,7 @@ def fires(series: Series, readings: int = READINGS, seed: int = 7) -> list[int]:
     return out
 
 
-FROZEN_IS_WEAK = pytest.mark.xfail(
-    strict=True,
-    reason="a noisy series frozen at a usual value scores about 0.37, below the default "
-    "fire_score 0.4; health's flat-line test (QARTOD) is what flags a stuck sensor today",
-)
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=FROZEN_IS_WEAK if n == "frozen-sensor" else ()) for n in CHANGES]
-)
+@pytest.mark.parametrize("name", CHANGES)
 def test_a_change_is_flagged_within_a_bounded_delay(name: str) -> None:
     fired = fires(CHANGES[name])
     assert fired, "never fired"
