@@ -7,7 +7,11 @@ Written for this project from published ideas, no code taken:
   profile (48 half-hour slots) and from a *weekly* profile (168 hourly slots) of the
   series, indexed by the reading's own time (a day that breaks the pattern); and the
   *relative entropy* of the last 32 readings' value distribution against the long-run one
-  (a change of variance, a frozen sensor, a series that leaves its usual band); and *calm*,
+  (a change of variance, a frozen sensor, a series that leaves its usual band); *novelty*,
+  whether the move from the last reading's level to this one's (levels a quarter of a
+  standard deviation wide) is one the series has not made in the last few thousand readings
+  (the idea of the contextual anomaly detector, CAD OSE: remember the contexts seen, score
+  the unseen — a spike of a new shape, a pattern the series never followed); and *calm*,
   how small the steps have been lately against their typical size (the running mean of
   ``-ln(step ratio)`` over about ``_CALM_SPAN`` readings; a log, so that a run of zero steps
   counts at once) — a stuck sensor or a collapse of variance, which no measure of *large*
@@ -58,7 +62,12 @@ _FLOOR_P = 1e-12
 _HOLD = 150
 """Readings a report stays the bar a later one must beat, before the bar fades."""
 _FADE = 0.99
-_EXPERTS = 4
+_LEVELS = 32
+"""Levels of the novelty expert: a quarter of a standard deviation each, over +-4 sd."""
+_GENERATION = 3000
+"""Readings per generation of remembered moves: a move is novel when neither this nor the
+last generation made it, so what the series stopped doing is forgotten after 3000-6000."""
+_EXPERTS = 5
 _CALM_SPAN = 16
 """Readings calm's running mean of small steps mostly remembers."""
 _CALM_FLOOR = 1e-3
@@ -144,6 +153,11 @@ class SeriesScorer:
         self.averaged: list[deque[float]] = [deque(maxlen=_AVERAGED) for _ in range(_EXPERTS)]
         self.tails = [_Tail() for _ in range(2 * _EXPERTS + 1)]
         """Each expert as it is, each averaged, then calm."""
+        self.level = 0
+        self.moves = self.moves_before = 0
+        """Bit sets of the level pairs (previous * ``_LEVELS`` + current) seen this generation
+        and the one before."""
+        self.generation_n = 0
         self.still = 0.0
         """Running mean of ``-ln`` of the step's ratio to its typical size (under 1 while a
         series moves as it always did, towards 6.9 once it stops moving)."""
@@ -161,7 +175,8 @@ class SeriesScorer:
             self._profiles(at_ms, x)
             return 0.0
         eps = 1e-6 * (abs(x) + 1.0)
-        raw = (abs(x - self.last), *self._profiles(at_ms, x), self._entropy(x, eps))
+        entropy = self._entropy(x, eps)  # also moves the long-run mean and sd novelty uses
+        raw = (abs(x - self.last), *self._profiles(at_ms, x), entropy, self._novel(x, eps))
         self.last = x
         a = max(1.0 / _SCALE_SPAN, 1.0 / self.n)
         top = 0.0
@@ -170,7 +185,8 @@ class SeriesScorer:
             if r is None:
                 continue
             self.seen[i] += 1
-            if i < 3:  # residual experts: a ratio to the residual's typical size
+            if i < 3:  # residual experts: a ratio to the residual's typical size (not
+                # entropy, already in its own units, nor novelty, 0 or 1)
                 z = min(r / (self.scales[i] + eps), 50.0)
                 self.scales[i] += a * (r - self.scales[i])
             else:
@@ -241,6 +257,19 @@ class SeriesScorer:
         long[b] += a
         return kl
 
+    def _novel(self, x: float, eps: float) -> float:
+        """1 when the move from the last level to this one was not seen lately, else 0."""
+        sd = math.sqrt(self.var) + eps
+        level = max(0, min(_LEVELS - 1, int((x - self.mean) / sd * _LEVELS / 8 + _LEVELS / 2)))
+        bit = 1 << (self.level * _LEVELS + level)
+        self.level = level
+        out = 0.0 if (self.moves | self.moves_before) & bit else 1.0
+        self.moves |= bit
+        self.generation_n += 1
+        if self.generation_n >= _GENERATION:
+            self.moves_before, self.moves, self.generation_n = self.moves, 0, 0
+        return out
+
     def _report(self, before: float) -> float:
         """The peak of a rise that beats the bar (reported one reading late), else 0."""
         out = 0.0
@@ -267,6 +296,10 @@ class SeriesScorer:
             "long": self.long,
             "averaged": [list(w) for w in self.averaged],
             "tails": [t.to_json() for t in self.tails],
+            "level": self.level,
+            "moves": f"{self.moves:x}",
+            "moves_before": f"{self.moves_before:x}",
+            "generation_n": self.generation_n,
             "still": self.still,
             "score": self.score,
             "bar": self.bar,
@@ -298,6 +331,11 @@ class SeriesScorer:
             raise ValueError("tails of another shape")
         s.tails = [_Tail.from_json(t) for t in raw["tails"]]
         s.still = float(raw["still"])
+        s.level = int(raw["level"])
+        s.moves, s.moves_before = _moves(raw["moves"]), _moves(raw["moves_before"])
+        s.generation_n = int(raw["generation_n"])
+        if not 0 <= s.level < _LEVELS:
+            raise ValueError("a novelty level out of range")
         s.score, s.bar = float(raw["score"]), float(raw["bar"])
         s.since_report = int(raw["since_report"])
         return s
@@ -313,3 +351,10 @@ def _slots(raw: list[Any], size: int) -> list[float | None]:
     if len(raw) != size:
         raise ValueError(f"expected {size} profile slots, got {len(raw)}")
     return [None if v is None else float(v) for v in raw]
+
+
+def _moves(raw: Any) -> int:
+    moves = int(str(raw), 16)
+    if not 0 <= moves < 1 << (_LEVELS * _LEVELS):
+        raise ValueError("a set of moves out of range")
+    return moves
