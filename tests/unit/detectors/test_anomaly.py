@@ -141,3 +141,16 @@ def test_the_report_is_once_per_rise() -> None:
 def test_clear_score_above_fire_score_is_refused() -> None:
     with pytest.raises(ValidationError, match="clear_score"):
         AnomalyConfig(fire_score=0.3, clear_score=0.5)
+
+
+def test_the_state_of_a_wild_series_stays_within_8_kb() -> None:
+    """Every profile slot filled with long floats, values over twelve orders of magnitude."""
+    d, rng, largest = detector(), random.Random(1), 0
+    for i in range(12_000):
+        value = rng.gauss(0, 1) * 10 ** rng.uniform(-3, 3) + (
+            rng.uniform(-1e6, 1e6) if i % 977 == 0 else 0
+        )
+        d.reading(reading(i * 37, level_cm=value), CLEAN)
+        if i % 500 == 0:
+            largest = max(largest, len(json.dumps(d.snapshot()["level_cm"])))
+    assert largest <= 8192
