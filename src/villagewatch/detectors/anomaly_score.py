@@ -7,11 +7,11 @@ Written for this project from published ideas, no code taken:
   profile (48 half-hour slots) and from a *weekly* profile (168 hourly slots) of the
   series, indexed by the reading's own time (a day that breaks the pattern); and the
   *relative entropy* of the last 32 readings' value distribution against the long-run one
-  (a change of variance, a frozen sensor, a series that leaves its usual band); *novelty*,
-  whether the move from the last reading's level to this one's (levels a quarter of a
-  standard deviation wide) is one the series has not made in the last few thousand readings
-  (the idea of the contextual anomaly detector, CAD OSE: remember the contexts seen, score
-  the unseen — a spike of a new shape, a pattern the series never followed); and *calm*,
+  (a change of variance, a frozen sensor, a series that leaves its usual band); two
+  *novelty* experts (:mod:`~villagewatch.detectors.anomaly_contexts`): whether the last two
+  readings' levels (a quarter of a standard deviation each) or the last three's (a whole
+  one each) form a context the series has not shown in the last few thousand readings (a
+  spike of a new shape, a pattern it never followed); and *calm*,
   how small the steps have been lately against their typical size (the running mean of
   ``-ln(step ratio)`` over about ``_CALM_SPAN`` readings; a log, so that a run of zero steps
   counts at once) — a stuck sensor or a collapse of variance, which no measure of *large*
@@ -41,6 +41,9 @@ import struct
 from collections import deque
 from typing import Any
 
+from villagewatch.detectors.anomaly_contexts import Contexts
+from villagewatch.detectors.anomaly_tail import Tail
+
 __all__ = ["SeriesScorer"]
 
 _DAY_MS = 86_400_000
@@ -57,20 +60,12 @@ _RECENT = 32
 _LONG_SPAN = 1000
 _AVERAGED = 8
 """Readings the averaged surprises are taken over."""
-_TAIL_SPAN = 3000
-_TAIL_WARM = 100
-"""Readings before a calibrator gives any probability below 1."""
-_EXCESS_SPAN = 300
-_FLOOR_P = 1e-12
 _HOLD = 150
 """Readings a report stays the bar a later one must beat, before the bar fades."""
 _FADE = 0.99
-_LEVELS = 32
-"""Levels of the novelty expert: a quarter of a standard deviation each, over +-4 sd."""
-_GENERATION = 3000
-"""Readings per generation of remembered moves: a move is novel when neither this nor the
-last generation made it, so what the series stopped doing is forgotten after 3000-6000."""
-_EXPERTS = 5
+_CONTEXTS = ((32, 2), (8, 3))
+"""The novelty experts' (levels over +-4 sd, context length): fine pairs, coarse triples."""
+_EXPERTS = 4 + len(_CONTEXTS)
 _CALM_SPAN = 16
 """Readings calm's running mean of small steps mostly remembers."""
 _CALM_FLOOR = 1e-3
@@ -79,64 +74,6 @@ _CALM_FLOOR = 1e-3
 _EXPERT_WARM = 20
 """Measures an expert takes before its surprise is calibrated: until its typical size is
 known, a ratio to it says nothing (and would skew the calibration for thousands of readings)."""
-
-
-class _Tail:
-    """Tail probability of a non-negative surprise: peaks over mean + 2 sd, GPD by moments."""
-
-    __slots__ = ("em", "ev", "mu", "n", "ne", "pi", "var")
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.mu = self.var = self.em = self.ev = 0.0
-        self.pi = 0.05
-        self.ne = 0
-
-    def surprise(self, z: float) -> float:
-        """``-log10`` of how rare ``z`` is, then learn it."""
-        self.n += 1
-        a = max(1.0 / _TAIL_SPAN, 1.0 / self.n)
-        t = self.mu + 2.0 * math.sqrt(self.var)
-        out = 0.0
-        if z > t:
-            if self.n > _TAIL_WARM and self.ne >= 5:
-                out = -math.log10(max(self.pi * self._sf(z - t), _FLOOR_P))
-            self.ne += 1
-            b = max(1.0 / self.ne, 1.0 / _EXCESS_SPAN)
-            d = z - t - self.em
-            self.em += b * d
-            self.ev = (1 - b) * (self.ev + b * d * d)
-            self.pi += a * (1.0 - self.pi)
-        else:
-            self.pi -= a * self.pi
-        d = z - self.mu
-        self.mu += a * d
-        self.var = (1 - a) * (self.var + a * d * d)
-        return out
-
-    def _sf(self, excess: float) -> float:
-        """Survival of the fitted generalised Pareto at ``excess`` (shape kept in 0..0.5)."""
-        m, v = self.em, max(self.ev, 1e-12)
-        r = m * m / v
-        # no lighter than exponential: a bounded fitted tail would call anything past its end
-        # impossible (p = 0), which is overconfidence, not evidence
-        shape = max(0.0, min(0.5 * (1 - r), 0.5))
-        scale = max(0.5 * m * (1 + r), 1e-9)
-        x = excess / scale
-        if abs(shape) < 1e-6:
-            return math.exp(-x)
-        base = 1 + shape * x
-        return 0.0 if base <= 0 else float(base ** (-1 / shape))
-
-    def to_json(self) -> list[float]:
-        return [self.n, self.mu, self.var, self.pi, self.em, self.ev, self.ne]
-
-    @classmethod
-    def from_json(cls, raw: list[float]) -> _Tail:
-        t = cls()
-        n, t.mu, t.var, t.pi, t.em, t.ev, ne = (float(x) for x in raw)
-        t.n, t.ne = int(n), int(ne)
-        return t
 
 
 class SeriesScorer:
@@ -154,13 +91,9 @@ class SeriesScorer:
         self.counts = [0] * _BINS
         self.long = [1.0 / _BINS] * _BINS
         self.averaged: list[deque[float]] = [deque(maxlen=_AVERAGED) for _ in range(_EXPERTS)]
-        self.tails = [_Tail() for _ in range(2 * _EXPERTS + 1)]
+        self.tails = [Tail() for _ in range(2 * _EXPERTS + 1)]
         """Each expert as it is, each averaged, then calm."""
-        self.level = 0
-        self.moves = self.moves_before = 0
-        """Bit sets of the level pairs (previous * ``_LEVELS`` + current) seen this generation
-        and the one before."""
-        self.generation_n = 0
+        self.contexts = [Contexts(levels, length) for levels, length in _CONTEXTS]
         self.still = 0.0
         """Running mean of ``-ln`` of the step's ratio to its typical size (under 1 while a
         series moves as it always did, towards 6.9 once it stops moving)."""
@@ -179,7 +112,7 @@ class SeriesScorer:
             return 0.0
         eps = 1e-6 * (abs(x) + 1.0)
         entropy = self._entropy(x, eps)  # also moves the long-run mean and sd novelty uses
-        raw = (abs(x - self.last), *self._profiles(at_ms, x), entropy, self._novel(x, eps))
+        raw = (abs(x - self.last), *self._profiles(at_ms, x), entropy, *self._novel(x, eps))
         self.last = x
         a = max(1.0 / _SCALE_SPAN, 1.0 / self.n)
         top = 0.0
@@ -260,18 +193,10 @@ class SeriesScorer:
         long[b] += a
         return kl
 
-    def _novel(self, x: float, eps: float) -> float:
-        """1 when the move from the last level to this one was not seen lately, else 0."""
-        sd = math.sqrt(self.var) + eps
-        level = max(0, min(_LEVELS - 1, int((x - self.mean) / sd * _LEVELS / 8 + _LEVELS / 2)))
-        bit = 1 << (self.level * _LEVELS + level)
-        self.level = level
-        out = 0.0 if (self.moves | self.moves_before) & bit else 1.0
-        self.moves |= bit
-        self.generation_n += 1
-        if self.generation_n >= _GENERATION:
-            self.moves_before, self.moves, self.generation_n = self.moves, 0, 0
-        return out
+    def _novel(self, x: float, eps: float) -> list[float]:
+        """Per novelty expert, 1 when the context ending at ``x`` was not seen lately."""
+        u = (x - self.mean) / (math.sqrt(self.var) + eps) / 8 + 0.5  # +-4 sd as 0..1
+        return [c.novel(max(0, min(c.levels - 1, int(u * c.levels)))) for c in self.contexts]
 
     def _report(self, before: float) -> float:
         """The peak of a rise that beats the bar (reported one reading late), else 0."""
@@ -299,10 +224,7 @@ class SeriesScorer:
             "long": self.long,
             "averaged": [list(w) for w in self.averaged],
             "tails": [t.to_json() for t in self.tails],
-            "level": self.level,
-            "moves": f"{self.moves:x}",
-            "moves_before": f"{self.moves_before:x}",
-            "generation_n": self.generation_n,
+            "contexts": [c.to_json() for c in self.contexts],
             "still": self.still,
             "score": self.score,
             "bar": self.bar,
@@ -332,13 +254,14 @@ class SeriesScorer:
         s.averaged = [deque((float(z) for z in w), maxlen=_AVERAGED) for w in windows]
         if len(raw["tails"]) != 2 * _EXPERTS + 1:
             raise ValueError("tails of another shape")
-        s.tails = [_Tail.from_json(t) for t in raw["tails"]]
+        s.tails = [Tail.from_json(t) for t in raw["tails"]]
         s.still = float(raw["still"])
-        s.level = int(raw["level"])
-        s.moves, s.moves_before = _moves(raw["moves"]), _moves(raw["moves_before"])
-        s.generation_n = int(raw["generation_n"])
-        if not 0 <= s.level < _LEVELS:
-            raise ValueError("a novelty level out of range")
+        if len(raw["contexts"]) != len(_CONTEXTS):
+            raise ValueError("contexts of another shape")
+        s.contexts = [
+            Contexts.from_json(levels, length, c)
+            for (levels, length), c in zip(_CONTEXTS, raw["contexts"], strict=True)
+        ]
         s.score, s.bar = float(raw["score"]), float(raw["bar"])
         s.since_report = int(raw["since_report"])
         return s
@@ -368,10 +291,3 @@ def _slots(raw: Any, size: int) -> list[float | None]:
     if any(math.isinf(v) for v in values):
         raise ValueError("an infinite profile slot")
     return [None if math.isnan(v) else v for v in values]
-
-
-def _moves(raw: Any) -> int:
-    moves = int(str(raw), 16)
-    if not 0 <= moves < 1 << (_LEVELS * _LEVELS):
-        raise ValueError("a set of moves out of range")
-    return moves
