@@ -2,20 +2,22 @@
 
 Written for this project from published ideas, no code taken:
 
-* **Experts** — four measures of surprise, each a ratio to its own running typical size:
-  the *step* from the last reading (spikes, level shifts); the residual from a *daily*
-  profile (48 half-hour slots) and from a *weekly* profile (168 hourly slots) of the
-  series, indexed by the reading's own time (a day that breaks the pattern); and the
-  *relative entropy* of the last 32 readings' value distribution against the long-run one
-  (a change of variance, a frozen sensor, a series that leaves its usual band); two
-  *novelty* experts (:mod:`~villagewatch.detectors.anomaly_contexts`): whether the last two
-  readings' levels (a quarter of a standard deviation each) or the last three's (a whole
-  one each) form a context the series has not shown in the last few thousand readings (a
-  spike of a new shape, a pattern it never followed); and *calm*,
-  how small the steps have been lately against their typical size (the running mean of
-  ``-ln(step ratio)`` over about ``_CALM_SPAN`` readings; a log, so that a run of zero steps
-  counts at once) — a stuck sensor or a collapse of variance, which no measure of *large*
-  surprise sees.
+* **Experts** — measures of surprise. Four residuals, each a ratio to its own running
+  typical size: the *step* from the last reading (spikes, level shifts); the residual from
+  a *daily* profile (48 half-hour slots) and from a *weekly* profile (168 hourly slots) of
+  the series, indexed by the reading's own time (a day that breaks the pattern); and the
+  residual from the series' *smoothed level* (an exponential average over about
+  ``1 / _SMOOTH_RATE`` readings: a drift or a shift that builds over several readings,
+  which no single step shows). The *relative entropy* of the last 32 readings' value
+  distribution against the long-run one (a change of variance, a series that leaves its
+  usual band). Two *novelty* experts (:mod:`~villagewatch.detectors.anomaly_contexts`):
+  whether the last two readings' levels (a quarter of a standard deviation each) or the
+  last three's (a whole one each) form a context the series has not shown in the last few
+  thousand readings (a spike of a new shape, a pattern it never followed). And *calm*: how
+  small the steps have been lately against their typical size (the running mean of
+  ``-ln(step ratio)`` over about ``_CALM_SPAN`` readings; a log, so that a run of zero
+  steps counts at once) — a stuck sensor or a collapse of variance, which no measure of
+  *large* surprise sees.
 * **Calibration** — each expert's surprise, as it is and averaged over the last 8 readings
   (as HTM's anomaly likelihood averages), is turned into a tail probability by
   peaks-over-threshold (Siffer et al., KDD 2017): a generalised Pareto fitted by moments
@@ -52,6 +54,8 @@ _DAY_SLOTS = 48
 _WEEK_SLOTS = 168
 _PROFILE_RATE = 0.25
 """How fast a profile slot follows its readings (each slot sees one visit per day/week)."""
+_SMOOTH_RATE = 0.02
+"""How fast the smoothed level follows the series (it mostly remembers 50 readings)."""
 _SCALE_SPAN = 500
 """Readings the typical size of each expert's surprise mostly remembers."""
 _BINS = 8
@@ -65,12 +69,16 @@ _HOLD = 150
 _FADE = 0.99
 _CONTEXTS = ((32, 2), (8, 3))
 """The novelty experts' (levels over +-4 sd, context length): fine pairs, coarse triples."""
-_EXPERTS = 4 + len(_CONTEXTS)
+_RESIDUALS = 4
+"""Experts measured as a ratio to their typical size: step, daily, weekly, smoothed level."""
+_EXPERTS = _RESIDUALS + 1 + len(_CONTEXTS)
 _CALM_SPAN = 16
 """Readings calm's running mean of small steps mostly remembers."""
 _CALM_FLOOR = 1e-3
 """Smallest step, relative to the typical one, that calm tells apart: a step of zero counts
 ``-ln(1e-3)``, about 6.9, where a step of typical size counts about 0."""
+_CALM_ALARM = 4.0
+"""``-log10 p`` from which calm's excess is an alarm, left out of its tail's fit."""
 _EXPERT_WARM = 20
 """Measures an expert takes before its surprise is calibrated: until its typical size is
 known, a ratio to it says nothing (and would skew the calibration for thousands of readings)."""
@@ -83,6 +91,8 @@ class SeriesScorer:
         self.n = 0
         self.last: float | None = None
         self.mean = self.var = 0.0
+        self.smooth = 0.0
+        """The smoothed level."""
         self.scales = [0.0] * _EXPERTS
         self.seen = [0] * _EXPERTS
         self.day: list[float | None] = [None] * _DAY_SLOTS
@@ -107,12 +117,20 @@ class SeriesScorer:
         reading ends a rise of the score that beats the last report)."""
         self.n += 1
         if self.last is None:
-            self.last = self.mean = x
+            self.last = self.mean = self.smooth = x
             self._profiles(at_ms, x)
             return 0.0
         eps = 1e-6 * (abs(x) + 1.0)
         entropy = self._entropy(x, eps)  # also moves the long-run mean and sd novelty uses
-        raw = (abs(x - self.last), *self._profiles(at_ms, x), entropy, *self._novel(x, eps))
+        off_level = abs(x - self.smooth)
+        self.smooth += _SMOOTH_RATE * (x - self.smooth)
+        raw = (
+            abs(x - self.last),
+            *self._profiles(at_ms, x),
+            off_level,
+            entropy,
+            *self._novel(x, eps),
+        )
         self.last = x
         a = max(1.0 / _SCALE_SPAN, 1.0 / self.n)
         top = 0.0
@@ -121,8 +139,8 @@ class SeriesScorer:
             if r is None:
                 continue
             self.seen[i] += 1
-            if i < 3:  # residual experts: a ratio to the residual's typical size (not
-                # entropy, already in its own units, nor novelty, 0 or 1)
+            if i < _RESIDUALS:  # a ratio to the residual's typical size (not entropy,
+                # already in its own units, nor novelty, 0 or 1)
                 z = min(r / (self.scales[i] + eps), 50.0)
                 self.scales[i] += a * (r - self.scales[i])
             else:
@@ -150,7 +168,9 @@ class SeriesScorer:
         self.still += (-math.log(step_ratio + _CALM_FLOOR) - self.still) / _CALM_SPAN
         if self.seen[0] <= _EXPERT_WARM + _CALM_SPAN:
             return 0.0
-        return self.tails[-1].surprise(max(self.still, 0.0))
+        # a stuck sensor's stillness rises for CALM_SPAN readings: one event, whose excesses
+        # must not teach the tail that it is usual (SPOT's rule: an alarm is not learnt)
+        return self.tails[-1].surprise(max(self.still, 0.0), alarm=_CALM_ALARM)
 
     def _profiles(self, at_ms: int, x: float) -> tuple[float | None, float | None]:
         """Residuals from the daily and the weekly profile (None for a slot not seen yet)."""
@@ -215,6 +235,7 @@ class SeriesScorer:
             "n": self.n,
             "last": self.last,
             "mean": self.mean,
+            "smooth": self.smooth,
             "var": self.var,
             "scales": self.scales,
             "seen": self.seen,
@@ -237,6 +258,7 @@ class SeriesScorer:
         s = cls()
         s.n, s.last = int(raw["n"]), raw["last"]
         s.mean, s.var = float(raw["mean"]), float(raw["var"])
+        s.smooth = float(raw["smooth"])
         s.scales = _floats(raw["scales"], _EXPERTS)
         s.seen = [int(v) for v in _floats(raw["seen"], _EXPERTS)]
         s.day = _slots(raw["day"], _DAY_SLOTS)

@@ -33,8 +33,9 @@ class Tail:
         self.pi = 0.05
         self.ne = 0
 
-    def surprise(self, z: float) -> float:
-        """``-log10`` of how rare ``z`` is, then learn it."""
+    def surprise(self, z: float, alarm: float = math.inf) -> float:
+        """``-log10`` of how rare ``z`` is, then learn it (its excess only while it is no rarer
+        than 1 in ``10 ** alarm``: an alarm is left out of the fitted tail, as SPOT does)."""
         self.n += 1
         a = max(1.0 / _TAIL_SPAN, 1.0 / self.n)
         t = self.mu + 2.0 * math.sqrt(self.var)
@@ -42,11 +43,12 @@ class Tail:
         if z > t:
             if self.n > _TAIL_WARM and self.ne >= 5:
                 out = -math.log10(max(self.pi * self._sf(z - t), _FLOOR_P))
-            self.ne += 1
-            b = max(1.0 / self.ne, 1.0 / _EXCESS_SPAN)
-            d = z - t - self.em
-            self.em += b * d
-            self.ev = (1 - b) * (self.ev + b * d * d)
+            if out < alarm:
+                self.ne += 1
+                b = max(1.0 / self.ne, 1.0 / _EXCESS_SPAN)
+                d = z - t - self.em
+                self.em += b * d
+                self.ev = (1 - b) * (self.ev + b * d * d)
             self.pi += a * (1.0 - self.pi)
         else:
             self.pi -= a * self.pi
