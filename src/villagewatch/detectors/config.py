@@ -207,14 +207,15 @@ class AnomalyConfig(StrictModel):
         "(it goes on learning after).",
     )
     fire_score: float = Field(
-        0.4,
+        0.35,
         gt=0,
         le=1,
-        description="A score (0..1: -log10 of how rare the reading is for this series, / 12; "
-        "0.25 is one in 1,000, 0.5 one in a million) at or above it fires the series' alert.",
+        description="A score (0..1: -log10 of how rare the reading is for this series, "
+        "corrected for the number of measures asked, / 12; 0.25 is one in 1,000, 0.5 one in a "
+        "million) at or above it fires the series' alert.",
     )
     clear_score: float = Field(
-        0.2, ge=0, le=1, description="The alert clears once the score stays below this…"
+        0.175, ge=0, le=1, description="The alert clears once the score stays below this…"
     )
     clear_readings: int = Field(12, ge=1, description="…for this many readings in a row.")
     severity: Severity = Field(Severity.BLUE, description="Severity of the anomaly alert.")
