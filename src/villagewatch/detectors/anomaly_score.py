@@ -79,6 +79,9 @@ _CALM_FLOOR = 1e-3
 ``-ln(1e-3)``, about 6.9, where a step of typical size counts about 0."""
 _CALM_ALARM = 4.0
 """``-log10 p`` from which calm's excess is an alarm, left out of its tail's fit."""
+_LARGEST = 1e100
+"""A reading this large or larger is neither learnt nor scored: the squares of the math
+would overflow, and no sensor reads it (a corrupt value, which health's range test flags)."""
 _EXPERT_WARM = 20
 """Measures an expert takes before its surprise is calibrated: until its typical size is
 known, a ratio to it says nothing (and would skew the calibration for thousands of readings)."""
@@ -115,6 +118,8 @@ class SeriesScorer:
     def update(self, at_ms: int, x: float) -> float:
         """Learn reading ``x`` at ``at_ms`` (device time); return its report (0 unless this
         reading ends a rise of the score that beats the last report)."""
+        if not abs(x) < _LARGEST:
+            return 0.0
         self.n += 1
         if self.last is None:
             self.last = self.mean = self.smooth = x

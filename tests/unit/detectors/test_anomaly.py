@@ -154,3 +154,14 @@ def test_the_state_of_a_wild_series_stays_within_8_kb() -> None:
         if i % 500 == 0:
             largest = max(largest, len(json.dumps(d.snapshot()["level_cm"])))
     assert largest <= 8192
+
+
+def test_readings_too_large_for_the_math_neither_crash_nor_poison_the_state() -> None:
+    d, rng = detector(), random.Random(5)
+    for i in range(600):
+        value = 1e308 * (-1) ** i if i % 50 == 0 else 50 + rng.gauss(0, 1)
+        d.reading(reading(i * STEP_MIN, level_cm=value), CLEAN)
+    state = json.dumps(d.snapshot(), allow_nan=False)  # every number still finite
+    restored = detector()
+    restored.restore(json.loads(state))
+    assert restored.snapshot() == d.snapshot()
