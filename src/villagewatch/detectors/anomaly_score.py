@@ -23,15 +23,15 @@ Written for this project from published ideas, no code taken:
   peaks-over-threshold (Siffer et al., KDD 2017): a generalised Pareto fitted by moments
   to the excesses over the running mean + 2 sd (calm as it is only). The score is the rarest
   of the calibrated measures, corrected for how many were asked (Bonferroni: ``p * k``, so
-  a reading is not called rare merely because nine measures looked at it), as
+  a reading is not called rare merely because fifteen measures looked at it), as
   ``-log10 p / 12`` in 0..1 (1: one in 10^12 or rarer).
 * **Reporting** — :meth:`SeriesScorer.update` also returns a *report*: the score at the
   peak of each rise (one reading late), and only when it beats the memory of what was
   last reported, held for ``_HOLD`` readings then fading. A change is reported once, at
   its start, not for as long as it lasts — what NAB rewards, and what a person wants.
 
-Everything is plain floats and small lists, so a state is a few KB of JSON
-(:meth:`SeriesScorer.to_json`), and nothing reads a clock.
+Everything is plain floats, small lists and bit sets, so a state is at most about 6.5 KB of
+JSON (:meth:`SeriesScorer.to_json`), and nothing reads a clock.
 """
 
 from __future__ import annotations
