@@ -12,6 +12,10 @@ throughput — a village of 10,000 devices (4,000 water gauges with health, leve
                       as the service commits them (the SQLite write itself is
                       in the latency run).
 
+anomaly — the anomaly detector alone (detectors/anomaly.py), one thread: 200 water
+  gauges' level series (daily cycle and noise), 500 readings each, through
+  Anomaly.reading; readings per CPU-second and the saved state per series.
+
 latency — `villagewatch detect` as its own process against a real Mosquitto on
   loopback; a publisher sends single-reading messages at --rate readings/s
   from 1,000 gauges whose level jumps over the warning level and back now and
@@ -23,6 +27,7 @@ latency — `villagewatch detect` as its own process against a real Mosquitto on
     .venv/bin/python bench/detect.py                    # both
     .venv/bin/python bench/detect.py --only throughput --rounds 30
     .venv/bin/python bench/detect.py --only latency --rate 5000 --seconds 20
+    .venv/bin/python bench/detect.py --only anomaly
 """
 
 from __future__ import annotations
@@ -46,11 +51,21 @@ import psutil
 
 from mqttload import publish  # bench/ is on sys.path: this file runs as a script
 from villagewatch.config import load_deployment
-from villagewatch.contract import Channel, DeadLetter, Decoded, encode_items, topic_for
+from villagewatch.contract import (
+    Channel,
+    Clock,
+    DeadLetter,
+    Decoded,
+    Reading,
+    encode_items,
+    point_time_ns,
+    topic_for,
+)
 from villagewatch.db.sqlite import connect_reader
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.sources import decoder_for
 from villagewatch.detect.store import dump_states
+from villagewatch.detectors import CLEAN, Anomaly, AnomalyConfig
 from villagewatch.runtime.gctuning import tune_gc_for_throughput
 from villagewatch_dev.servers import Mosquitto, free_port
 
@@ -202,6 +217,42 @@ def run_throughput(rounds: int) -> None:
         d for t, p in messages if not isinstance(d := decoder.decode(t, p, received_ns), DeadLetter)
     )
     measure("engine", decode=False, checkpoint=False)
+
+
+def run_anomaly(series: int = 200, readings: int = 500) -> None:
+    """The anomaly row: Anomaly.reading over many series, per CPU-second."""
+    rng = random.Random(7)
+    start_ms = 1_700_000_000_000
+    detectors = [
+        Anomaly(AnomalyConfig(), village=VILLAGE, device=f"wl-{i}", label="g", metrics=["level_cm"])
+        for i in range(series)
+    ]
+    batch = []
+    for r in range(readings):
+        ms = start_ms + r * 300_000
+        for i in range(series):
+            level = 100 + 30 * math.sin(2 * math.pi * ms / DAY_MS + i) + rng.gauss(0, 0.5)
+            batch.append((i, _reading(f"wl-{i}", ms, r, level)))
+    gc.collect()
+    transitions = 0
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for i, reading in batch:
+        transitions += len(detectors[i].reading(reading, CLEAN))
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    state = sum(len(orjson.dumps(d.snapshot())) for d in detectors) / series
+    print(
+        f"anomaly: {series} series x {readings} readings, one thread\n"
+        f"  {'anomaly':16} {len(batch) / cpu:>9,.0f} readings per CPU-second  "
+        f"({len(batch) / elapsed:,.0f}/s wall, {elapsed:.2f} s)  "
+        f"{transitions:,} transitions  state {state:,.0f} B per series"
+    )
+
+
+def _reading(device: str, ms: int, seq: int, level: float) -> Reading:
+    return Reading(
+        VILLAGE, "g", device, "water_level", point_time_ns(ms, "b", seq), seq, "b",
+        {"level_cm": round(level, 1)}, Clock.SYNCED, False, False, ms,
+    )  # fmt: skip
 
 
 # --- latency ---------------------------------------------------------------------------
@@ -357,17 +408,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", choices=["throughput", "latency"])
+    parser.add_argument("--only", choices=["throughput", "latency", "anomaly"])
     parser.add_argument(
         "--rounds", type=int, default=30, help="device-minutes in the throughput run"
     )
     parser.add_argument("--rate", type=float, default=5000, help="readings/s in the latency run")
     parser.add_argument("--seconds", type=float, default=20, help="length of the latency run")
     args = parser.parse_args()
-    if args.only != "throughput":
+    if args.only in (None, "latency"):
         run_latency(args.rate, args.seconds)
-    if args.only != "latency":
+    if args.only in (None, "throughput"):
         run_throughput(args.rounds)
+    if args.only in (None, "anomaly"):
+        run_anomaly()
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from villagewatch.config.village import (
     Village,
 )
 from villagewatch.detectors.config import (
+    AnomalyConfig,
     CameraDetectionsConfig,
     DetectSection,
     FamilyConfigs,
@@ -121,6 +122,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("… offline", OfflineConfig),
     ("… lock", LockConfig),
     ("… camera", CameraDetectionsConfig),
+    ("… anomaly", AnomalyConfig),
     ("edge.yaml (one edge agent)", EdgeSettings),
     ("edge.yaml: outbox", OutboxSettings),
     ("edge.yaml: clock", ClockSettings),

@@ -149,7 +149,7 @@ def detect_file(
     source: Annotated[Path, typer.Argument(help="CSV with a header timestamp,value.", exists=True)],
     target: Annotated[Path, typer.Argument(help="CSV to write: timestamp,value,anomaly_score.")],
     detector: Annotated[
-        str, typer.Option(help="sensor_health, water_level, water_rise or rain.")
+        str, typer.Option(help="sensor_health, water_level, water_rise, rain or anomaly.")
     ] = "sensor_health",
     config: Annotated[
         Path | None, typer.Option(help="YAML with the detector's settings.", exists=True)

@@ -1,10 +1,12 @@
 """``villagewatch detect-file``: one detector over a CSV of ``timestamp,value``, for evaluation.
 
-Writes ``timestamp,value,anomaly_score``: the score is 1 while the detector's
-alert is firing after that row, otherwise the detector's own 0..0.5 measure of
-how unusual the value looked (0 when it has none). Timestamps without an offset
-are read as UTC and written back exactly as they came; an empty or non-numeric
-value is a missing measurement.
+Writes ``timestamp,value,anomaly_score``. For ``anomaly`` the score is the
+detector's report: 0..1 at the peak of each rise of its score, 0 otherwise (NAB
+rewards the earliest detection and counts every row above its threshold). For the
+others it is 1 while the detector's alert is firing after that row, otherwise the
+detector's own 0..0.5 measure of how unusual the value looked (0 when it has none).
+Timestamps without an offset are read as UTC and written back exactly as they came;
+an empty or non-numeric value is a missing measurement.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import Clock, DeviceKind, Reading, point_time_ns
 from villagewatch.detectors import (
     CLEAN,
+    Anomaly,
+    AnomalyConfig,
     Detector,
     Flags,
     HealthConfig,
@@ -43,6 +47,7 @@ DETECTORS: dict[str, tuple[type[BaseModel], str, DeviceKind]] = {
     "water_level": (LevelConfig, "level_cm", DeviceKind.WATER_LEVEL),
     "water_rise": (RiseConfig, "level_cm", DeviceKind.WATER_LEVEL),
     "rain": (RainConfig, "mm", DeviceKind.RAIN_GAUGE),
+    "anomaly": (AnomalyConfig, "level_cm", DeviceKind.WATER_LEVEL),
 }
 
 
@@ -108,5 +113,7 @@ def run_file(detector: str, config_path: Path | None, source: Path, target: Path
 def _score(d: Detector) -> float:
     if isinstance(d, SensorHealth):
         return d.score()
+    if isinstance(d, Anomaly):
+        return d.report()
     firing = getattr(d, "firing", None)
     return 1.0 if callable(firing) and firing() else 0.0

@@ -8,8 +8,10 @@ registry); :func:`device_detectors` assembles everything that watches one
 device from its village's ``detect:`` settings and the built-in defaults.
 """
 
+from villagewatch.detectors.anomaly import Anomaly
 from villagewatch.detectors.base import CLEAN, Detector, Flags
 from villagewatch.detectors.config import (
+    AnomalyConfig,
     CameraDetectionsConfig,
     DetectSection,
     FamilyConfigs,
@@ -33,6 +35,8 @@ from villagewatch.detectors.water import RainAccumulation, WaterLevel, WaterRise
 
 __all__ = [
     "CLEAN",
+    "Anomaly",
+    "AnomalyConfig",
     "CameraDetections",
     "CameraDetectionsConfig",
     "DetectSection",

@@ -17,6 +17,7 @@ from villagewatch.contract import DeviceKind, Identifier, StrictModel
 from villagewatch.transitions import Severity
 
 __all__ = [
+    "AnomalyConfig",
     "CameraDetectionsConfig",
     "DetectSection",
     "FamilyConfigs",
@@ -191,6 +192,41 @@ class CameraDetectionsConfig(StrictModel):
     )
 
 
+class AnomalyConfig(StrictModel):
+    """A series that behaves unlike its own past: learnt online, for any numeric metric."""
+
+    metrics: list[str] | None = Field(
+        None,
+        description="Metrics to watch, each its own series (e.g. battery_pct, rssi_dbm); "
+        "unset: the kind's main metric (level_cm, mm).",
+    )
+    learn_readings: int = Field(
+        200,
+        ge=0,
+        description="Readings a series learns from before it may raise an alert "
+        "(it goes on learning after).",
+    )
+    fire_score: float = Field(
+        0.35,
+        gt=0,
+        le=1,
+        description="A score (0..1: -log10 of how rare the reading is for this series, "
+        "corrected for the number of measures asked, / 12; 0.25 is one in 1,000, 0.5 one in a "
+        "million) at or above it fires the series' alert.",
+    )
+    clear_score: float = Field(
+        0.175, ge=0, le=1, description="The alert clears once the score stays below this…"
+    )
+    clear_readings: int = Field(12, ge=1, description="…for this many readings in a row.")
+    severity: Severity = Field(Severity.BLUE, description="Severity of the anomaly alert.")
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> AnomalyConfig:
+        if self.clear_score > self.fire_score:
+            raise ValueError("clear_score must not be above fire_score")
+        return self
+
+
 class FamilyConfigs(StrictModel):
     """Detector families for a device kind or one device; ``false`` turns one off."""
 
@@ -212,6 +248,9 @@ class FamilyConfigs(StrictModel):
     )
     camera: CameraDetectionsConfig | Literal[False] | None = Field(
         None, description="Camera detections (on by default for cameras)."
+    )
+    anomaly: AnomalyConfig | Literal[False] | None = Field(
+        None, description="Anomalies no threshold names, learnt per series (off by default)."
     )
 
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 from villagewatch.contract import DeviceKind, Event, Reading
+from villagewatch.detectors.anomaly import Anomaly
 from villagewatch.detectors.base import CLEAN, Detector
 from villagewatch.detectors.config import (
+    AnomalyConfig,
     CameraDetectionsConfig,
     FamilyConfigs,
     HealthConfig,
@@ -31,7 +33,13 @@ from villagewatch.transitions import Transition
 __all__ = ["DeviceDetectors", "DeviceInfoForDetect", "FamilyConfig", "build", "device_detectors"]
 
 FamilyConfig = (
-    LevelConfig | RiseConfig | RainConfig | HealthConfig | LockConfig | CameraDetectionsConfig
+    LevelConfig
+    | RiseConfig
+    | RainConfig
+    | HealthConfig
+    | LockConfig
+    | CameraDetectionsConfig
+    | AnomalyConfig
 )
 
 MAIN_METRICS: dict[DeviceKind, list[str]] = {
@@ -49,7 +57,7 @@ _DEFAULTS: dict[DeviceKind, dict[str, FamilyConfig]] = {
     DeviceKind.CALL_BUTTON: {},
     DeviceKind.CAMERA: {"camera": CameraDetectionsConfig()},
 }
-_FAMILIES = ("health", "level", "rise", "rain", "lock", "camera")
+_FAMILIES = ("health", "level", "rise", "rain", "lock", "camera", "anomaly")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,8 @@ def build(cfg: FamilyConfig, device: DeviceInfoForDetect) -> Detector:
             return SmartLock(cfg, credentials=device.credentials, **common)
         case CameraDetectionsConfig():
             return CameraDetections(cfg, **common)
+        case AnomalyConfig():
+            return Anomaly(cfg, metrics=MAIN_METRICS.get(device.kind, []), **common)
         case _:
             assert_never(cfg)
 
