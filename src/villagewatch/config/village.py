@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, Field
 
 from villagewatch.config.teams import Team
 from villagewatch.contract import DeviceKind, Identifier, StrictModel
-from villagewatch.detectors.config import DetectSection
+from villagewatch.detectors.config import MAIN_METRICS, DetectSection, FamilyConfigs
 
 __all__ = [
     "Credential",
@@ -193,6 +193,10 @@ def _reference_problems(village: Village) -> list[Problem]:
             problems.append(
                 ((*where, "level"), f"{kinds[device_id]} devices report no water level")
             )
+        else:
+            problems += _unnamed_series(where, kinds[device_id], families)
+    for kind, families in village.detect.kinds.items():
+        problems += _unnamed_series(("detect", "kinds", kind), kind, families)
     locks: dict[str, int] = {}
     for i, house in enumerate(village.houses):
         if kinds.get(house.lock) != DeviceKind.SMART_LOCK:
@@ -206,3 +210,16 @@ def _reference_problems(village: Village) -> list[Problem]:
 
 
 _LEVEL_KINDS = (DeviceKind.WATER_LEVEL, DeviceKind.CAMERA)
+
+
+def _unnamed_series(
+    where: tuple[str, ...], kind: DeviceKind, families: FamilyConfigs
+) -> list[Problem]:
+    """An anomaly detector on a kind with no main series must name its metrics (else it would
+    watch nothing, silently)."""
+    if families.anomaly and families.anomaly.metrics is None and kind not in MAIN_METRICS:
+        message = (
+            f"{kind} devices have no main series: name the metrics to watch (e.g. battery_pct)"
+        )
+        return [((*where, "anomaly", "metrics"), message)]
+    return []

@@ -192,6 +192,14 @@ class CameraDetectionsConfig(StrictModel):
     )
 
 
+MAIN_METRICS: dict[DeviceKind, list[str]] = {
+    DeviceKind.WATER_LEVEL: ["level_cm"],
+    DeviceKind.RAIN_GAUGE: ["mm"],
+    DeviceKind.CAMERA: ["level_cm"],
+}
+"""The series a kind's value detectors watch when none is named (health, anomaly)."""
+
+
 class AnomalyConfig(StrictModel):
     """A series that behaves unlike its own past: learnt online, for any numeric metric."""
 

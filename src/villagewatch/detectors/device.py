@@ -10,6 +10,7 @@ from villagewatch.contract import DeviceKind, Event, Reading
 from villagewatch.detectors.anomaly import Anomaly
 from villagewatch.detectors.base import CLEAN, Detector
 from villagewatch.detectors.config import (
+    MAIN_METRICS,
     AnomalyConfig,
     CameraDetectionsConfig,
     FamilyConfigs,
@@ -41,12 +42,6 @@ FamilyConfig = (
     | CameraDetectionsConfig
     | AnomalyConfig
 )
-
-MAIN_METRICS: dict[DeviceKind, list[str]] = {
-    DeviceKind.WATER_LEVEL: ["level_cm"],
-    DeviceKind.RAIN_GAUGE: ["mm"],
-    DeviceKind.CAMERA: ["level_cm"],
-}
 
 # What runs when a village configures nothing. Rain is bursty and often zero for
 # days, so a rain gauge's health is its range only: no spike or flat-line test.

@@ -382,3 +382,23 @@ def test_a_level_that_is_not_a_number_is_refused(tmp_path: Path, value: str) -> 
     (issue,) = caught.value.issues
     assert issue.path == "detect.devices.wl-1.level.warning_cm"
     assert "finite number" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("section", "where"),
+    [
+        ("devices:\n    lock-1:", "detect.devices.lock-1"),
+        ("kinds:\n    smart_lock:", "detect.kinds.smart_lock"),
+    ],
+)
+def test_an_anomaly_detector_on_a_kind_without_a_main_series_names_its_metrics(
+    tmp_path: Path, section: str, where: str
+) -> None:
+    """A lock has no main series: `anomaly: {}` on it would watch nothing, silently."""
+    text = VILLAGE + f"detect:\n  {section}\n      anomaly: {{}}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_village(write(tmp_path, "v.yaml", text))
+    (issue,) = caught.value.issues
+    assert issue.path == f"{where}.anomaly.metrics" and "battery_pct" in issue.message
+    named = VILLAGE + f"detect:\n  {section}\n      anomaly: {{metrics: [battery_pct]}}\n"
+    assert load_village(write(tmp_path, "v.yaml", named)).id == "dongcun"
