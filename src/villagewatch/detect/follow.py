@@ -42,7 +42,7 @@ class VillageFollower:
     ) -> None:
         """``applied``: called on the event loop with the deployment now in force and the
         transitions the change decided (the same step: nothing comes between)."""
-        self._villages = {v.id: v for v in deployment.villages if v.id in villages}
+        self._ids = tuple(villages)
         self._engine, self._clock = engine, clock
         self._metrics, self._applied = metrics, applied
         self._follower = ConfigFollower(
@@ -55,20 +55,25 @@ class VillageFollower:
         await self._follower.run(stop)
 
     def _apply(self, deployment: Deployment) -> None:
+        before = {v.id: v for v in self._follower.running.villages}
         now = {v.id: v for v in deployment.villages}
-        gone = [vid for vid in self._villages if vid not in now]
+        gone = [vid for vid in self._ids if vid not in now]
         if gone:  # refused as a whole: the decoder would drop the readings of its devices
             where = str(deployment.source)
             raise ConfigError(
                 [ConfigIssue(where, "villages", f"detect runs village {vid!r}; it is no longer "
                              "in the config (restart detect to stop running it)") for vid in gone]
             )  # fmt: skip
+        wanted = deployment.settings.detect.villages
+        new = [v for v in now if v not in before and (wanted is None or v in wanted)]
+        if new:
+            log.warning("Villages new in the config: %s; detect runs them from its next "
+                        "restart", ", ".join(new))  # fmt: skip
         transitions: list[Transition] = []
-        for vid, running in self._villages.items():
+        for vid in self._ids:
             village = now[vid]
-            if village == running:
+            if village == before[vid]:
                 continue
-            self._villages[vid] = village
             done = self._engine.reconfigure(village, self._clock.now_ms())
             transitions += done.transitions
             self._metrics.config_applied.inc()

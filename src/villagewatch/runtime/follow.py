@@ -62,12 +62,15 @@ def _stats(paths: Sequence[Path]) -> dict[Path, _Stat]:
 
 
 def followed(running: Deployment, loaded: Deployment) -> Deployment:
-    """``running`` with what a service follows taken from ``loaded``: its villages and the
-    alert settings of :data:`HOT_ALERT_SETTINGS`."""
+    """``running`` with what a service follows taken from ``loaded``: its villages (with the
+    list of their files, which stays in step with them) and the alert settings of
+    :data:`HOT_ALERT_SETTINGS`."""
     alerts = running.settings.alerts.model_copy(
         update={k: getattr(loaded.settings.alerts, k) for k in HOT_ALERT_SETTINGS}
     )
-    settings = running.settings.model_copy(update={"alerts": alerts})
+    settings = running.settings.model_copy(
+        update={"alerts": alerts, "villages": loaded.settings.villages}
+    )
     return dataclasses.replace(running, settings=settings, villages=loaded.villages)
 
 
@@ -85,8 +88,6 @@ def restart_needed(before: Deployment, after: Deployment) -> list[str]:
         for name in type(old.alerts).model_fields
         if name not in HOT_ALERT_SETTINGS and getattr(old.alerts, name) != getattr(new.alerts, name)
     ]
-    if list(old.villages) != list(new.villages):
-        names.append("villages (the list of village files)")
     return names
 
 

@@ -65,6 +65,22 @@ def test_followed_takes_villages_and_the_alert_settings_a_service_follows(tmp_pa
     assert restart_needed(running, running) == []
 
 
+def test_a_village_file_added_to_the_settings_keeps_paths_and_villages_in_step(
+    tmp_path: Path,
+) -> None:
+    """A service finds a village's file by its place in the list (the API's apply writes
+    ``settings.villages[i]`` for ``villages[i]``): a followed list must stay in step."""
+    running = load_deployment(files(tmp_path))
+    replace(tmp_path / "xicun.yaml", (VILLAGE % "grid").replace("dongcun", "xicun"))
+    text = (tmp_path / "settings.yaml").read_text(encoding="utf-8")
+    replace(
+        tmp_path / "settings.yaml", text.replace("[village.yaml]", "[xicun.yaml, village.yaml]")
+    )
+    new = followed(running, load_deployment(tmp_path / "settings.yaml"))
+    assert [v.id for v in new.villages] == ["xicun", "dongcun"]
+    assert [p.name for p in new.settings.villages] == ["xicun.yaml", "village.yaml"]
+
+
 class Run:
     """A follower over the files in a folder, run in the background of a test."""
 
