@@ -74,6 +74,16 @@ def write_deployment(
     return path
 
 
+def edit_json(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Change a config file (JSON is YAML) as an apply does: a whole new file, renamed over
+    the old one."""
+    doc = orjson.loads(path.read_bytes())
+    edit(doc)
+    tmp = path.with_name(f".{path.name}.new")
+    tmp.write_bytes(orjson.dumps(doc))
+    tmp.replace(path)
+
+
 def reading(
     device: str, seq: int, *, level: float = 100.0, ts: int | None = None, boot: str = "b1"
 ) -> tuple[str, bytes]:

@@ -6,24 +6,43 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from villagewatch_dev.servers import Mosquitto, free_port
 
-from .helpers import NOW_MS, DetectProcess, publish_all, reading, wait_until, write_deployment
+from .helpers import (
+    NOW_MS,
+    DetectProcess,
+    edit_json,
+    publish_all,
+    reading,
+    wait_until,
+    write_deployment,
+)
 from .test_detect_service import committed_high, firing, transitions
 
 LEVELS = {"warning_cm": 300, "hold_s": 0, "blue_margin_cm": 0, "deadband_cm": 5}
 
 
 def rewrite(settings: Path, edit: Any) -> None:
-    """Change the village file as an apply does: a whole new file, renamed over the old."""
-    path = settings.parent / "village.yaml"
-    village = orjson.loads(path.read_bytes())
-    edit(village)
-    tmp = path.with_name(".village.yaml.new")
-    tmp.write_bytes(orjson.dumps(village))
-    tmp.replace(path)
+    """Change the village file as an apply does."""
+    edit_json(settings.parent / "village.yaml", edit)
+
+
+def gauges(tmp_path: Path, mosquitto: Mosquitto) -> tuple[Path, int]:
+    """Settings of two gauges with levels, and detect's metrics port."""
+    metrics_port = free_port()
+    settings = write_deployment(
+        tmp_path, mqtt_port=mosquitto.port, devices=2,
+        store={"kind": "sqlite", "path": str(tmp_path / "readings.db")},
+        detect={"metrics_port": metrics_port},
+        village_detect={"devices": {"wl-000": {"level": LEVELS}, "wl-001": {"level": LEVELS}}},
+    )  # fmt: skip
+    return settings, metrics_port
+
+
+def drop_wl001_lower_wl000(village: dict[str, Any]) -> None:
+    village["devices"] = [d for d in village["devices"] if d["id"] != "wl-001"]
+    del village["detect"]["devices"]["wl-001"]
+    village["detect"]["devices"]["wl-000"]["level"]["warning_cm"] = 240
 
 
 def set_level(warning_cm: float | str) -> Any:
@@ -36,13 +55,7 @@ def set_level(warning_cm: float | str) -> Any:
 def test_a_lowered_level_fires_a_removed_gauge_clears_a_broken_file_is_refused(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    metrics_port = free_port()
-    settings = write_deployment(
-        tmp_path, mqtt_port=mosquitto.port, devices=2,
-        store={"kind": "sqlite", "path": str(tmp_path / "readings.db")},
-        detect={"metrics_port": metrics_port},
-        village_detect={"devices": {"wl-000": {"level": LEVELS}, "wl-001": {"level": LEVELS}}},
-    )  # fmt: skip
+    settings, metrics_port = gauges(tmp_path, mosquitto)
     db = tmp_path / "var" / "detect.db"
     detect = DetectProcess(settings, metrics_port).start()
     try:
@@ -78,13 +91,7 @@ def test_a_lowered_level_fires_a_removed_gauge_clears_a_broken_file_is_refused(
         assert detect.metric("villagewatch_detect_config_applied_total") == 1
         # 3. a gauge with a firing alert is removed: its alert clears "removed from config"
         assert [a["subject"] for a in firing(db)] == ["wl-000", "wl-001"]
-
-        def remove(village: dict[str, Any]) -> None:
-            village["devices"] = [d for d in village["devices"] if d["id"] != "wl-001"]
-            del village["detect"]["devices"]["wl-001"]
-            village["detect"]["devices"]["wl-000"]["level"]["warning_cm"] = 240
-
-        rewrite(settings, remove)
+        rewrite(settings, drop_wl001_lower_wl000)
         cleared = wait_until(
             lambda: [t for t in transitions(db, "water_level", "wl-001") if t["action"] == "clear"],
             timeout=5, what="the removed gauge's alert to clear",
@@ -101,13 +108,7 @@ def test_a_config_changed_while_detect_was_down_is_judged_at_start(
 ) -> None:
     """Lowered level and a removed gauge while detect is stopped: at its start the alert
     fires and the removed gauge's alert clears, without waiting for another reading."""
-    metrics_port = free_port()
-    settings = write_deployment(
-        tmp_path, mqtt_port=mosquitto.port, devices=2,
-        store={"kind": "sqlite", "path": str(tmp_path / "readings.db")},
-        detect={"metrics_port": metrics_port},
-        village_detect={"devices": {"wl-000": {"level": LEVELS}, "wl-001": {"level": LEVELS}}},
-    )  # fmt: skip
+    settings, metrics_port = gauges(tmp_path, mosquitto)
     db = tmp_path / "var" / "detect.db"
     detect = DetectProcess(settings, metrics_port).start()
     at = NOW_MS - 60_000
@@ -116,13 +117,7 @@ def test_a_config_changed_while_detect_was_down_is_judged_at_start(
     wait_until(lambda: committed_high(db, "wl-000") == 0, timeout=15, what="the readings")
     assert detect.terminate() == 0
     assert [a["subject"] for a in firing(db)] == ["wl-001"]
-
-    def while_down(village: dict[str, Any]) -> None:
-        village["devices"] = [d for d in village["devices"] if d["id"] != "wl-001"]
-        del village["detect"]["devices"]["wl-001"]
-        village["detect"]["devices"]["wl-000"]["level"]["warning_cm"] = 240
-
-    rewrite(settings, while_down)
+    rewrite(settings, drop_wl001_lower_wl000)
     detect = DetectProcess(settings, metrics_port).start()
     try:
         wait_until(

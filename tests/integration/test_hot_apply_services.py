@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from villagewatch_dev.servers import Mosquitto, free_port
 
@@ -18,6 +15,7 @@ from .helpers import (
     AlertsProcess,
     DetectProcess,
     IngesterProcess,
+    edit_json,
     publish_all,
     reading,
     wait_until,
@@ -26,15 +24,6 @@ from .helpers import (
 from .webhook import Recorder, recording_server
 
 LEVELS = {"warning_cm": 300, "hold_s": 0, "blue_margin_cm": 0, "deadband_cm": 5}
-
-
-def edit_json(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
-    """Change a config file as an apply does: a whole new file, renamed over the old."""
-    doc = orjson.loads(path.read_bytes())
-    edit(doc)
-    tmp = path.with_name(f".{path.name}.new")
-    tmp.write_bytes(orjson.dumps(doc))
-    tmp.replace(path)
 
 
 def alert_rows(db: Path) -> list[dict[str, Any]]:
