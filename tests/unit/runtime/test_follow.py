@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -95,6 +95,19 @@ class Run:
             poll_s=0.02,
         )
 
+    def during(self, steps: Callable[[], Awaitable[None]]) -> None:
+        """Run the follower, let it take its first look, do ``steps``, stop it."""
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            self.task = asyncio.create_task(self.follower.run(stop))
+            await asyncio.sleep(0.1)
+            await steps()
+            stop.set()
+            await self.task
+
+        asyncio.run(main())
+
     async def until(self, done: Callable[[], bool]) -> None:
         for _ in range(250):
             if done():
@@ -109,10 +122,7 @@ def test_a_changed_village_file_is_applied_and_a_broken_one_refused(
     settings = files(tmp_path)
     run = Run(settings)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(run.follower.run(stop))
-        await asyncio.sleep(0.1)
+    async def steps() -> None:
         assert run.applied == []  # nothing changed since the start
         replace(tmp_path / "village.yaml", VILLAGE % "duty")
         await run.until(lambda: len(run.applied) == 1)
@@ -126,11 +136,9 @@ def test_a_changed_village_file_is_applied_and_a_broken_one_refused(
         replace(tmp_path / "village.yaml", VILLAGE % "grid")  # back: applied again
         await run.until(lambda: len(run.applied) == 2)
         assert channels(run.applied[1]) == ["grid"]
-        stop.set()
-        await task
 
     with caplog.at_level(logging.ERROR):
-        asyncio.run(main())
+        run.during(steps)
     assert "refused" in caplog.text and "keeps running" in caplog.text
 
 
@@ -140,17 +148,12 @@ def test_a_change_only_a_restart_takes_is_logged_not_applied(
     settings = files(tmp_path)
     run = Run(settings)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(run.follower.run(stop))
-        await asyncio.sleep(0.1)
+    async def steps() -> None:
         files(tmp_path, port=1999)
         await run.until(lambda: "next restart" in caplog.text)
-        stop.set()
-        await task
 
     with caplog.at_level(logging.WARNING):
-        asyncio.run(main())
+        run.during(steps)
     assert run.applied == [] and "mqtt" in caplog.text
 
 
@@ -163,16 +166,11 @@ def test_a_service_that_cannot_follow_a_change_refuses_it_whole(tmp_path: Path) 
     run = Run(settings, apply=cannot)
     before = run.follower.running
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(run.follower.run(stop))
-        await asyncio.sleep(0.1)
+    async def steps() -> None:
         replace(tmp_path / "village.yaml", VILLAGE % "duty")
         await run.until(lambda: len(run.refused) == 1)
-        stop.set()
-        await task
 
-    asyncio.run(main())
+    run.during(steps)
     assert run.follower.running is before
 
 
@@ -186,16 +184,11 @@ def test_a_failure_while_following_is_logged_and_the_service_goes_on(
 
     run = Run(settings, apply=broken)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(run.follower.run(stop))
-        await asyncio.sleep(0.1)
+    async def steps() -> None:
         replace(tmp_path / "village.yaml", VILLAGE % "duty")
         await run.until(lambda: len(run.refused) == 1)
-        assert not task.done()  # still following
-        stop.set()
-        await task
+        assert not run.task.done()  # still following
 
     with caplog.at_level(logging.ERROR):
-        asyncio.run(main())
+        run.during(steps)
     assert "next restart" in caplog.text and "a bug" in caplog.text
