@@ -11,7 +11,6 @@ refused, with every part named.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from villagewatch.config.village import Village
 
@@ -21,7 +20,7 @@ __all__ = ["out_of_scope"]
 def out_of_scope(old: Village, new: Village, may_change: Callable[[str], bool]) -> list[str]:
     """What ``new`` changes of ``old`` that a user who may change only the grids for which
     ``may_change(grid id)`` holds may not (empty: every change is theirs)."""
-    before, after = _dump(old), _dump(new)
+    before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
     problems = [
         f"{key} (the village's own settings)"
         for key in sorted(before.keys() | after.keys())
@@ -49,7 +48,3 @@ def out_of_scope(old: Village, new: Village, may_change: Callable[[str], bool]) 
             where = f"grid {', '.join(outside)}" if outside else "no grid"
             problems.append(f"device {device} ({where}, not one of yours)")
     return problems
-
-
-def _dump(village: Village) -> dict[str, Any]:
-    return village.model_dump(mode="json", exclude_defaults=False)
