@@ -7,6 +7,7 @@ import json
 import math
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ STEP_MIN = 5
 CHANGE_AT = 2500
 """Readings of normal behaviour before the change (almost nine days at 5 minutes)."""
 READINGS = 3000
+DATA = Path(__file__).parent / "data"
 
 
 def daily(i: int) -> float:
@@ -165,3 +167,53 @@ def test_readings_too_large_for_the_math_neither_crash_nor_poison_the_state() ->
     restored = detector()
     restored.restore(json.loads(state))
     assert restored.snapshot() == d.snapshot()
+
+
+def test_a_series_that_went_silent_and_came_back_is_flagged_when_it_comes_back() -> None:
+    """Readings every 5 minutes (with jitter), then none for 12 hours, then as before."""
+    d, rng, fired, minutes = detector(), random.Random(7), [], 0.0
+    for i in range(CHANGE_AT + 50):
+        minutes += rng.uniform(4, 6) + (12 * 60 if i == CHANGE_AT else 0)
+        transitions = d.reading(reading(minutes, level_cm=50 + rng.gauss(0, 1)), CLEAN)
+        fired += [i for t in transitions if t.action == "fire"]
+    assert fired[:1] == [CHANGE_AT]
+
+
+def test_readings_at_jittered_intervals_are_not_flagged() -> None:
+    d, rng, fired, minutes = detector(), random.Random(7), [], 0.0
+    for i in range(READINGS):
+        minutes += rng.uniform(2, 8)
+        transitions = d.reading(reading(minutes, level_cm=50 + rng.gauss(0, 1)), CLEAN)
+        fired += [i for t in transitions if t.action == "fire"]
+    assert fired == []
+
+
+def test_two_spikes_a_reading_apart_are_one_episode_and_one_report() -> None:
+    d, rng, reports = detector(), random.Random(7), []
+    for i in range(CHANGE_AT + 50):
+        spike = {CHANGE_AT: 15, CHANGE_AT + 2: 30}.get(i, 0)
+        d.reading(reading(i * STEP_MIN, level_cm=50 + rng.gauss(0, 1) + spike), CLEAN)
+        reports.append(d.report())
+    after = [(i, r) for i, r in enumerate(reports) if r >= AnomalyConfig().fire_score]
+    assert len(after) == 1, after
+    assert CHANGE_AT + 2 < after[0][0] <= CHANGE_AT + 8, "the peak, a few readings later"
+
+
+def test_a_state_saved_before_the_silence_expert_is_upgraded_and_keeps_what_it_learnt() -> None:
+    """The state of 2,500 readings of the level-shift series at 5 minutes (seed 7), saved by
+    the version without the silence expert: restored, it goes on without starting over."""
+    saved = json.loads((DATA / "anomaly-state-before-silence.json").read_text())
+    d = detector()
+    d.restore({"level_cm": {"scorer": saved, "last_ms": None, "firing": False, "quiet": 0}})
+    scorer = d.snapshot()["level_cm"]["scorer"]
+    assert scorer["n"] == saved["n"]
+    assert scorer["day"] == saved["day"], "the daily profile is kept"
+    series, rng, fired = CHANGES["level-shift"], random.Random(7), []
+    for i in range(READINGS):
+        value = series(i, rng)  # the same draws as the saved run, then the shift
+        if i < CHANGE_AT:
+            continue
+        transitions = d.reading(reading(i * STEP_MIN, level_cm=value), CLEAN)
+        fired += [i for t in transitions if t.action == "fire"]
+    assert fired, "never fired"
+    assert CHANGE_AT <= fired[0] <= CHANGE_AT + 24, fired
