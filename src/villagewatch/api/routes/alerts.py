@@ -142,6 +142,8 @@ async def stream(
                         return
                     yield ": keepalive\n\n"
                     continue
+                if change is None:  # the API is stopping
+                    return
                 text = frame(change)
                 if text:
                     yield text
