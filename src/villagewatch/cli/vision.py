@@ -15,6 +15,7 @@ from villagewatch.cli.common import (
     loaded,
 )
 
+
 def _need_vision(command: str) -> None:
     """End ``command`` with what to install when the ``vision`` extra (OpenCV, numpy) is
     missing, rather than a ModuleNotFoundError from deep in an import."""

@@ -63,7 +63,9 @@ def test_figures_per_place_and_kind(tmp_path: Path) -> None:
         AlertKey("lock", "v", "lock-11", "tamper"), "fire", Severity.ORANGE, start, "t"
     )
     store.apply(december, "d", AlertPolicy(), ms(2026, 12, 1, 0, 0))
-    report = month_report(store.fired_between(*month_bounds("2026-11", "Asia/Shanghai")), "2026-11", "Asia/Shanghai")
+    report = month_report(
+        store.fired_between(*month_bounds("2026-11", "Asia/Shanghai")), "2026-11", "Asia/Shanghai"
+    )
     (row,) = report.rows
     assert (row.place, row.kind, row.alerts, row.acknowledged, row.resolved) == (
         "grid:v/g1", "forced_open", 10, 10, 10,
@@ -94,13 +96,17 @@ def test_months_and_days_are_those_of_the_deployments_zone_summer_time_included(
     berlin = ZoneInfo("Europe/Berlin")
 
     def local(*parts: int) -> int:
-        return int(datetime(*parts, tzinfo=berlin).timestamp() * 1000)  # type: ignore[misc]
+        return int(datetime(*parts, tzinfo=berlin).timestamp() * 1000)  # type: ignore[arg-type,misc]
 
     assert month_bounds("2026-11", "Europe/Berlin") == (local(2026, 11, 1), local(2026, 12, 1))
     july = month_bounds("2026-07", "Europe/Berlin")
     assert july[0] == int(datetime(2026, 6, 30, 22, tzinfo=UTC).timestamp() * 1000)
-    store = _fired(tmp_path, [("lock-1", local(2026, 11, 30, 23, 30)), ("lock-2", local(2026, 12, 1, 0, 30))])
-    report = month_report(store.fired_between(*month_bounds("2026-11", "Europe/Berlin")), "2026-11", "Europe/Berlin")
+    store = _fired(
+        tmp_path, [("lock-1", local(2026, 11, 30, 23, 30)), ("lock-2", local(2026, 12, 1, 0, 30))]
+    )
+    report = month_report(
+        store.fired_between(*month_bounds("2026-11", "Europe/Berlin")), "2026-11", "Europe/Berlin"
+    )
     store.close()
     assert [r.alerts for r in report.rows] == [1]
     assert report.per_day == {"2026-11-30": {report.rows[0].place: 1}}
@@ -113,7 +119,7 @@ def test_the_month_as_csv_with_a_header_minutes_and_no_formulas(tmp_path: Path) 
     formula is quoted with an apostrophe, a negative duration (a wrong clock) is not."""
     rows = [
         KindFigures("grid:v/g", "forced_open", 3, 2, 1, 1, 330.0, 600.0, 660.0, None),
-        KindFigures("=HYPERLINK(\"x\")", "@kind", 1, 1, 0, 0, -120.0, -120.0, None, None),
+        KindFigures('=HYPERLINK("x")', "@kind", 1, 1, 0, 0, -120.0, -120.0, None, None),
     ]
     text = to_csv(MonthReport("2026-11", "Asia/Shanghai", rows, {}))
     parsed = list(csv.reader(io.StringIO(text)))
@@ -122,6 +128,6 @@ def test_the_month_as_csv_with_a_header_minutes_and_no_formulas(tmp_path: Path) 
         "2026-11", "Asia/Shanghai", "grid:v/g", "forced_open", "3", "2", "1", "1",
         "5.5", "10.0", "11.0", "",
     ]  # fmt: skip
-    assert parsed[2][2:4] == ["'=HYPERLINK(\"x\")", "'@kind"]
+    assert parsed[2][2:4] == ['\'=HYPERLINK("x")', "'@kind"]
     assert parsed[2][8] == "-2.0"
     assert text.endswith("\r\n")
