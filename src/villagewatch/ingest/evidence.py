@@ -20,7 +20,8 @@ from villagewatch.contract import (
     TopicError,
     parse_topic,
 )
-from villagewatch.store.evidence import MAX_EVIDENCE_BYTES, jpeg_refusal
+from villagewatch.contract import MAX_EVIDENCE_BYTES
+from villagewatch.store.evidence import jpeg_refusal
 
 __all__ = ["EvidenceMessage", "decode_evidence"]
 
