@@ -28,9 +28,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, mod
 from villagewatch.contract.identifiers import Identifier
 
 __all__ = [
-    "MAX_EVIDENCE_BYTES",
     "ALL_METRICS",
     "MAX_AGE_MS",
+    "MAX_EVIDENCE_BYTES",
     "MAX_ITEMS",
     "CallButtonEvent",
     "CallButtonReading",
