@@ -8,6 +8,7 @@ import csv
 import io
 import sqlite3
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -61,13 +62,15 @@ def _open(c: ConsolePage) -> None:
     expect(c.by("assess-heading")).to_contain_text(MONTH)
 
 
-def _chart_data(c: ConsolePage, testid: str) -> list[object]:
+def _chart_data(c: ConsolePage, testid: str) -> list[Any]:
     """The first series' data of the ECharts chart in the figure ``testid``."""
-    return c.page.evaluate(
+    data = c.page.evaluate(
         '(id) => echarts.getInstanceByDom(document.querySelector(`[data-testid="${id}-canvas"]`))'
         ".getOption().series[0].data",
         testid,
     )
+    assert isinstance(data, list)
+    return data
 
 
 def _no_sideways_scrolling(c: ConsolePage, width: int) -> None:
