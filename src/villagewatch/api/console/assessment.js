@@ -134,6 +134,7 @@ function reasonsOf(rows) {
 function barsOption(groups, name) {
   return (c) => ({
     ...base(c),
+    grid: { ...base(c).grid, right: 34 }, // room for the count beside the longest bar
     xAxis: valueAxis(c),
     yAxis: categoryAxis(c, groups.map(([k]) => name(k)), {
       axisLabel: { color: c.text, width: 120, overflow: 'truncate' },

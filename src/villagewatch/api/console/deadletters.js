@@ -78,6 +78,7 @@ function reasonsChart(reasons) {
     if (!el.isConnected) return;
     drawChart(el, (c) => ({
       ...base(c),
+      grid: { ...base(c).grid, right: 34 }, // room for the count beside the longest bar
       legend: { show: false },
       xAxis: valueAxis(c),
       yAxis: categoryAxis(c, list.map(([r]) => reasonName(r)), {
