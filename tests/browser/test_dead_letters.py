@@ -8,7 +8,7 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from playwright.sync_api import expect
+from playwright.sync_api import Dialog, expect
 
 from tests.api_deployment import ApiDeployment
 from villagewatch.contract import DeadLetter, RejectReason
@@ -57,7 +57,11 @@ def _reject(api: ApiDeployment) -> None:
 
 
 def _open(c: ConsolePage, dialogs: list[str]) -> None:
-    c.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    def dialog(d: Dialog) -> None:
+        dialogs.append(d.message)  # an alert() run by a payload would land here
+        d.dismiss()
+
+    c.page.on("dialog", dialog)
     c.open()
     c.login("op")
     c.by("nav-deadletters").click()
