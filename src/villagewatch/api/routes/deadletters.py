@@ -33,7 +33,10 @@ class DeadLetterOut(Reply):
     """One refused message."""
 
     received: datetime
-    received_ns: int = Field(description="Also the cursor: pass it as `before` for older ones.")
+    received_ns: int = Field(
+        description="Nanoseconds since 1970 (a JSON number past JavaScript's exact range: page "
+        "with `next_before`, which is a string)."
+    )
     topic: str
     village: str | None = Field(description="From the topic, if it has the contract's shape.")
     device: str | None
@@ -48,7 +51,12 @@ class DeadLetterPage(Reply):
     """Dead letters newest first, and where the next page starts."""
 
     letters: list[DeadLetterOut]
-    next_before: int | None = Field(description="`before` for the next page; null: no more.")
+    next_before: str | None = Field(
+        pattern=r"^[0-9]+$",
+        description="`before` for the next page, as digits in a string (a JSON number this large "
+        "loses its last digits in JavaScript, and the next page would repeat or skip letters); "
+        "null: no more.",
+    )
 
 
 class DeviceLetters(Reply):
@@ -137,7 +145,7 @@ async def dead_letters(
     more = not complete or len(letters) == limit
     return DeadLetterPage(
         letters=[_out(d) for d in letters],
-        next_before=letters[-1].received_ns if letters and more else None,
+        next_before=str(letters[-1].received_ns) if letters and more else None,
     )
 
 
