@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Route, expect
+from playwright.sync_api import Browser, Route, expect
 
 from tests.api_deployment import ApiDeployment
 
@@ -223,3 +223,38 @@ def test_the_printed_page_fits_a4_without_the_navigation(
     pdf = c.page.pdf(format="A4", print_background=False)
     assert pdf.startswith(b"%PDF")
     (SHOTS / f"{c.test}.pdf").write_bytes(pdf)  # the test's name has the locale
+
+
+def test_a_browser_in_another_zone_and_a_late_answer_change_nothing(
+    own_api: ApiDeployment, console: OpenConsole, browser: Browser
+) -> None:
+    """A laptop set to Los Angeles sees Shanghai's March (the 31st's late alert on the 31st),
+    and an answer for April arriving after the one for March, asked later, is not shown."""
+    _month_of_alerts(own_api)
+    context = browser.new_context(timezone_id="America/Los_Angeles", locale="en",
+                                  viewport={"width": 1440, "height": 900})  # fmt: skip
+    try:
+        c = ConsolePage(context.new_page(), own_api, "assessment-los-angeles")
+
+        # April's answer arrives 1.5 s late, after March's, asked later
+        c.page.add_init_script(
+            "const f = window.fetch; window.fetch = async (...a) => { const r = await f(...a);"
+            " if (String(a[0]).includes('month=2025-04')) await new Promise((ok) => setTimeout(ok, 1500));"
+            " return r; };"
+        )
+        c.open()
+        c.login("op")
+        c.by("nav-assessment").click()
+        expect(c.by("assess-heading")).to_be_visible()
+        c.by("assess-month").fill("2025-04")
+        c.by("assess-month").fill(MONTH)
+        expect(c.by("assess-heading")).to_contain_text(MONTH)
+        c.page.wait_for_timeout(2500)  # April's answer has come and gone
+        expect(c.by("assess-heading")).to_contain_text(MONTH)
+        expect(c.by("assess-zone")).to_contain_text("Asia/Shanghai")
+        expect(c.by("assess-total-alerts")).to_contain_text("3")
+        assert _chart_data(c, "assess-per-day")[30] == 1
+        assert not c.problems(), c.problems()
+        c.shot("en-desktop")
+    finally:
+        context.close()
