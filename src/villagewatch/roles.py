@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack
 
 import uvicorn
@@ -129,6 +129,7 @@ async def run_api(
                 timeout_graceful_shutdown=3,  # open consoles' live streams never end by themselves
             ),
             stop=stop,
+            closing=ctx.feed.close,
         )  # fmt: skip
         follower = ConfigFollower(deployment, apply=ctx.follow, service="the API")
         async with asyncio.TaskGroup() as tg:
@@ -140,9 +141,12 @@ class _Server(uvicorn.Server):
     """uvicorn in our event loop, stopped by the role's ``stop`` (the process's signals set
     it, so that roles stop in order), not by signals of its own."""
 
-    def __init__(self, config: uvicorn.Config, *, stop: asyncio.Event) -> None:
+    def __init__(
+        self, config: uvicorn.Config, *, stop: asyncio.Event, closing: Callable[[], None]
+    ) -> None:
         super().__init__(config)
         self._stop = stop
+        self._closing = closing
         self.listening = asyncio.Event()
 
     @contextlib.contextmanager
@@ -153,6 +157,12 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             self.listening.set()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # endless responses (the consoles' live streams) end first, so that the shutdown
+        # waits for nothing and cancels nothing
+        self._closing()
+        await super().shutdown(sockets)
 
     async def on_tick(self, counter: int) -> bool:
         # uvicorn asks every 0.1 s whether to shut down

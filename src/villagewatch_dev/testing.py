@@ -137,9 +137,12 @@ class MemoryStore:
             sorted(filter(wanted, self.events.values()), key=order),
         )
 
-    async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
-        """Newest dead letters first."""
-        return sorted(self.letters, key=lambda d: d.received_ns, reverse=True)[:limit]
+    async def dead_letters(
+        self, *, limit: int = 100, before_ns: int | None = None
+    ) -> list[DeadLetter]:
+        """Newest dead letters first (received before ``before_ns``)."""
+        older = [d for d in self.letters if before_ns is None or d.received_ns < before_ns]
+        return sorted(older, key=lambda d: d.received_ns, reverse=True)[:limit]
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -15,8 +15,8 @@ import numpy as np
 import yaml
 
 from tests.unit.edge.vision.synth import T0, car, paste, street
+from villagewatch.contract import MAX_EVIDENCE_BYTES
 from villagewatch.edge.agent import EdgeAgent
-from villagewatch.edge.vision.evidence import MAX_EVIDENCE_BYTES
 from villagewatch_dev.servers import Mosquitto
 
 from .edge_world import Collector, edge_settings

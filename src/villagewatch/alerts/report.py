@@ -1,17 +1,31 @@
 """The closed loop a command centre reports each month: per place and kind, how many alerts,
-how fast they were acknowledged and resolved (median, p90), how many escalated; and per day."""
+how fast they were acknowledged and resolved (median, p90), how many escalated; and per day.
+Months and days are those of the deployment's time zone (``alerts.time_zone``), which every
+rendering names."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from villagewatch.alerts.lifecycle import Alert
 
-__all__ = ["KindFigures", "MonthReport", "month_bounds", "month_report", "render"]
+__all__ = [
+    "CSV_COLUMNS",
+    "KindFigures",
+    "MonthReport",
+    "month_bounds",
+    "month_report",
+    "render",
+    "to_csv",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +49,18 @@ class MonthReport:
     """Figures of one month."""
 
     month: str
+    zone: str
+    """The IANA time zone of the month's and the days' boundaries."""
     rows: list[KindFigures]
     per_day: dict[str, dict[str, int]] = field(default_factory=dict)
     """date → place → alerts fired that day."""
 
 
-def month_bounds(month: str, utc_offset_h: float) -> tuple[int, int]:
-    """Epoch ms of the month's start and end (``YYYY-MM``) in the given local time."""
+def month_bounds(month: str, zone: str) -> tuple[int, int]:
+    """Epoch ms of the month's start and end (``YYYY-MM``): local midnights in ``zone``
+    (summer time included)."""
     try:
-        start = datetime.strptime(month, "%Y-%m").replace(
-            tzinfo=timezone(timedelta(hours=utc_offset_h))
-        )
+        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=ZoneInfo(zone))
     except ValueError:
         raise ValueError(f"month {month!r} is not YYYY-MM") from None
     end = (
@@ -63,17 +78,18 @@ def _p90(values: Sequence[float]) -> float | None:
     return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
 
-def month_report(alerts: Sequence[Alert], month: str, utc_offset_h: float = 8) -> MonthReport:
-    """Figures for the alerts that fired in ``month`` (pending ones that never fired: none)."""
-    start, end = month_bounds(month, utc_offset_h)
-    tz = timezone(timedelta(hours=utc_offset_h))
+def month_report(alerts: Sequence[Alert], month: str, zone: str) -> MonthReport:
+    """Figures for the alerts that fired in ``month`` of ``zone`` (pending ones that never
+    fired: none), with the days of that zone."""
+    start, end = month_bounds(month, zone)
+    tz = ZoneInfo(zone)
     groups: dict[tuple[str, str], list[Alert]] = defaultdict(list)
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
     for a in alerts:
         if a.fired_ms is None or not start <= a.fired_ms < end:
             continue
         groups[(a.place, a.kind)].append(a)
-        day = datetime.fromtimestamp(a.fired_ms / 1000, tz=UTC).astimezone(tz).date().isoformat()
+        day = datetime.fromtimestamp(a.fired_ms / 1000, tz=tz).date().isoformat()
         per_day[day][a.place] += 1
     rows = []
     for (place, kind), items in sorted(groups.items()):
@@ -95,7 +111,7 @@ def month_report(alerts: Sequence[Alert], month: str, utc_offset_h: float = 8) -
                 _p90(res),
             )
         )
-    return MonthReport(month, rows, {d: dict(c) for d, c in sorted(per_day.items())})
+    return MonthReport(month, zone, rows, {d: dict(c) for d, c in sorted(per_day.items())})
 
 
 def render(report: MonthReport) -> str:
@@ -107,7 +123,7 @@ def render(report: MonthReport) -> str:
         return f"{s / 60:.0f} min" if s < 86400 else f"{s / 86400:.1f} d"
 
     lines = [
-        f"Alerts {report.month}",
+        f"Alerts {report.month} (months and days in {report.zone})",
         (
             f"{'place':28} {'kind':18} {'alerts':>6} {'esc.':>5} {'ack median':>10} {'ack p90':>9}"
             f" {'res. median':>11} {'res. p90':>9}"
@@ -125,3 +141,38 @@ def render(report: MonthReport) -> str:
         "per day: " + ", ".join(f"{d} {sum(c.values())}" for d, c in report.per_day.items())
     )
     return "\n".join(lines)
+
+
+CSV_COLUMNS = (
+    "month", "zone", "place", "kind", "alerts", "acknowledged", "resolved", "escalated",
+    "ack_median_min", "ack_p90_min", "resolve_median_min", "resolve_p90_min", "reasons",
+)  # fmt: skip
+
+
+def _cell(text: str) -> str:
+    """One CSV text cell; text a spreadsheet would run as a formula (=, +, -, @ first) is quoted
+    with a leading apostrophe, since place ids and reasons come from config and users."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def to_csv(report: MonthReport) -> str:
+    """The month as CSV (RFC 4180, a header row, one row per place and kind): durations in
+    minutes, the resolution reasons as ``reason=count`` joined by ``; ``."""
+
+    def minutes(s: float | None) -> str:
+        return "" if s is None else f"{s / 60:.1f}"
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in report.rows:
+        reasons = dataclasses.asdict(r).get("reasons") or {}
+        writer.writerow(
+            (
+                report.month, _cell(report.zone), _cell(r.place), _cell(r.kind), r.alerts,
+                r.acknowledged, r.resolved, r.escalated, minutes(r.ack_median_s),
+                minutes(r.ack_p90_s), minutes(r.resolve_median_s), minutes(r.resolve_p90_s),
+                _cell("; ".join(f"{k}={n}" for k, n in sorted(reasons.items()))),
+            )
+        )  # fmt: skip
+    return out.getvalue()

@@ -33,9 +33,11 @@ from villagewatch.api.routes import (
     cameras,
     config,
     configform,
+    deadletters,
     devices,
     places,
     registry,
+    reports,
     session,
     silences,
     tune,
@@ -123,6 +125,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     for module in (
         session, alerts, silences, devices, places, registry, config, configform, tune, cameras,
+        reports, deadletters,
     ):  # fmt: skip
         app.include_router(module.router)
     app.mount("/console", _PackageFiles(directory=CONSOLE_DIR, html=True), name="console")

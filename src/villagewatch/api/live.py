@@ -49,7 +49,7 @@ class AlertFeed:
         self._store = store
         self._poll_s = poll_s
         self._metrics = metrics
-        self._subscribers: set[asyncio.Queue[FeedChange]] = set()
+        self._subscribers: set[asyncio.Queue[FeedChange | None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._last = 0
         self._told: set[str] = set()  # reasons already logged: a bad row must not flood the log
@@ -61,9 +61,10 @@ class AlertFeed:
         return self._changes(rows[:limit]), len(rows) <= limit
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[FeedChange]]:
-        """A queue of changes from now on, while the context is open."""
-        queue: asyncio.Queue[FeedChange] = asyncio.Queue(_QUEUE)
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[FeedChange | None]]:
+        """A queue of changes from now on, while the context is open; None when the API
+        stops (:meth:`close`)."""
+        queue: asyncio.Queue[FeedChange | None] = asyncio.Queue(_QUEUE)
         if self._task is None or self._task.done():
             self._last = await asyncio.to_thread(self._store.last_change)
             self._task = asyncio.create_task(self._poll(), name="alert-feed")
@@ -72,6 +73,16 @@ class AlertFeed:
             yield queue
         finally:
             self._subscribers.discard(queue)
+
+    def close(self) -> None:
+        """End every subscriber's stream: the API is stopping. An open console would
+        otherwise hold its stream until the server's grace time ran out and its task was
+        cancelled with a traceback; it reconnects and replays what it missed."""
+        for q in list(self._subscribers):
+            self._subscribers.discard(q)
+            while not q.empty():
+                q.get_nowait()
+            q.put_nowait(None)
 
     @property
     def position(self) -> int:

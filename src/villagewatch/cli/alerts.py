@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -48,14 +48,27 @@ def _alert_store(config: Path) -> SQLiteAlertStore:
     from villagewatch.alerts.engine import notifier_for
 
     deployment = deployment_of(config, uses=())
+    path = deployment.settings.alerts.state_path
+    if not path.exists():
+        # opening would create an empty store, and "no open alerts" would then be a lie
+        fail(
+            f"no alert store at {path} (alerts.state_path of {config}): the alert engine has "
+            "not run with these settings. The demo keeps its store in the folder it prints "
+            "as 'database' (villagewatch demo --data DIR, then -c DIR/villagewatch.yaml)"
+        )
     # with the routing: an acknowledgement from a terminal is announced like any other
     return SQLiteAlertStore(
         deployment.settings.alerts.state_path, notifier=notifier_for(deployment)
     )
 
 
-def _alert_line(a: Alert) -> str:
-    when = datetime.fromtimestamp(a.started_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+def _zone_line(zone: str) -> str:
+    """The line that names the zone of the times below it (alerts.time_zone)."""
+    return f"times in {zone}"
+
+
+def _alert_line(a: Alert, zone: str) -> str:
+    when = _local(a.started_ms, zone)
     flags = " (backlog)" if a.historical else ""
     return f"#{a.id:<5} {a.state.value:12} {a.severity.value:6} {when}  {a.message}{flags}"
 
@@ -67,10 +80,13 @@ def alerts_list(
 ) -> None:
     """Open alerts, oldest first."""
     store = _alert_store(config)
+    zone = deployment_of(config, uses=()).settings.alerts.time_zone
     try:
         alerts = store.open_alerts() if not resolved else store.recent(50)
+        if alerts:
+            typer.echo(_zone_line(zone))
         for a in alerts:
-            typer.echo(_alert_line(a))
+            typer.echo(_alert_line(a, zone))
         if not alerts:
             typer.echo("no open alerts", err=True)
     finally:
@@ -81,14 +97,16 @@ def alerts_list(
 def alerts_show(config: ConfigOption, alert_id: AlertId) -> None:
     """One alert with its history and notes."""
     store = _alert_store(config)
+    zone = deployment_of(config, uses=()).settings.alerts.time_zone
     try:
         a = store.get(alert_id)
         if a is None:
             fail(f"no alert {alert_id}")
-        typer.echo(_alert_line(a))
+        typer.echo(_zone_line(zone))
+        typer.echo(_alert_line(a, zone))
         typer.echo(f"        {a.key}; assignee {a.assignee or '-'}")
         for e in store.audit(alert_id):
-            when = datetime.fromtimestamp(e.at_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+            when = _local(e.at_ms, zone, seconds=True)
             typer.echo(f"  {when}  {e.actor:10} {e.action:18} → {e.state.value} {e.severity.value}")
         for n in store.notes(alert_id):
             typer.echo(f"  note by {n.author}: {n.text}")
@@ -100,9 +118,12 @@ def _act(config: Path, fn: Callable[[SQLiteAlertStore, int], Alert]) -> None:
     from villagewatch.alerts import ActionRefused
 
     store = _alert_store(config)
+    zone = deployment_of(config, uses=()).settings.alerts.time_zone
     try:
         with exit_on(ActionRefused):
-            typer.echo(_alert_line(fn(store, time.time_ns() // 1_000_000)))
+            done = fn(store, time.time_ns() // 1_000_000)
+        typer.echo(_zone_line(zone))
+        typer.echo(_alert_line(done, zone))
     finally:
         store.close()
 
@@ -128,31 +149,39 @@ def alerts_report(
     config: ConfigOption,
     month: Annotated[str, typer.Option(help="YYYY-MM, in the reports' local time.")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV instead of a table.")] = False,
 ) -> None:
-    """The month's figures per place and kind: alerts, time to acknowledge and resolve."""
+    """The month's figures per place and kind: alerts, time to acknowledge and resolve; months
+    and days in alerts.time_zone."""
     import dataclasses
     import json
 
-    from villagewatch.alerts.report import month_bounds, month_report, render
+    from villagewatch.alerts.report import month_bounds, month_report, render, to_csv
 
-    offset = deployment_of(config, uses=()).settings.alerts.report_utc_offset_h
+    if as_json and as_csv:
+        fail("give --json or --csv, not both", code=2)
+    zone = deployment_of(config, uses=()).settings.alerts.time_zone
     with exit_on(ValueError):
-        start, end = month_bounds(month, offset)
+        start, end = month_bounds(month, zone)
     store = _alert_store(config)
     try:
-        report = month_report(store.fired_between(start, end), month, offset)
+        report = month_report(store.fired_between(start, end), month, zone)
     finally:
         store.close()
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2))
+    elif as_csv:
+        typer.echo(to_csv(report), nl=False)
     else:
         typer.echo(render(report))
 
 
-def _local(ms: int, zone: str) -> str:
+def _local(ms: int, zone: str, *, seconds: bool = False) -> str:
+    """``ms`` as wall-clock time in ``zone`` (the caller names the zone once)."""
     from zoneinfo import ZoneInfo
 
-    return datetime.fromtimestamp(ms / 1000, tz=ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return datetime.fromtimestamp(ms / 1000, tz=ZoneInfo(zone)).strftime(shape)
 
 
 def _silence_line(s: Silence, now_ms: int, zone: str) -> str:

@@ -52,14 +52,22 @@ def demo(
 
     setup_logging(log_level)
 
+    started: list[DemoInfo] = []
+
     def ready(info: DemoInfo) -> None:
+        started.append(info)
+        kept = (
+            "  (a temporary folder: deleted when the demo stops; --data DIR keeps it)"
+            if info.temporary
+            else ""
+        )
         typer.echo(
             f"villagewatch demo is running (Ctrl-C stops it)\n"
             f"  console   {info.api_url}/  user {info.user}  password {info.password}\n"
             f"  API       {info.api_url}/docs  (OpenAPI; POST /api/auth/login for a token)\n"
             f"            {info.api_url}/healthz  {info.api_url}/metrics\n"
             f"  broker    mqtt://127.0.0.1:{info.broker_port}  (MQTT 3.1.1)\n"
-            f"  database  {info.database}",
+            f"  database  {info.database}{kept}",
             err=True,
         )
 
@@ -70,6 +78,10 @@ def demo(
                 config_dir=config, rate=rate, view=view, on_ready=ready,
             )
         )  # fmt: skip
+    if started:
+        info = started[0]
+        fate = "deleted its temporary data in" if info.temporary else "kept its data in"
+        typer.echo(f"villagewatch demo stopped; {fate} {info.database.parent}", err=True)
 
 
 @app.command()

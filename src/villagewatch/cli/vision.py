@@ -15,6 +15,20 @@ from villagewatch.cli.common import (
     loaded,
 )
 
+
+def _need_vision(command: str) -> None:
+    """End ``command`` with what to install when the ``vision`` extra (OpenCV, numpy) is
+    missing, rather than a ModuleNotFoundError from deep in an import."""
+    import importlib.util
+
+    missing = [m for m in ("cv2", "numpy") if importlib.util.find_spec(m) is None]
+    if missing:
+        fail(
+            f"villagewatch vision {command} needs the vision extra ({', '.join(missing)} not "
+            "installed): pip install 'villagewatch[vision]'"
+        )
+
+
 CameraOption = Annotated[
     Path,
     typer.Option("--config", "-c", help="The camera file (config/cameras/, docs/vision.md).",
@@ -33,7 +47,7 @@ def vision_snapshot(
 ) -> None:
     """Grab one frame and draw the zones and privacy masks on it (masked areas black); on a
     gauge camera also the bow-ties and the waterline the reader sees, and its level."""
-
+    _need_vision("snapshot")
     from villagewatch.edge.vision.capture import IMAGE_SUFFIXES, open_source, shown
     from villagewatch.edge.vision.config import load_camera
     from villagewatch.edge.vision.evidence import encode_jpeg
@@ -91,6 +105,7 @@ def vision_eval(
     ] = None,
 ) -> None:
     """Run the camera's detector over a folder of images with ground truth; print its figures."""
+    _need_vision("eval")
     from villagewatch.edge.vision.config import ZoneKind, load_camera
     from villagewatch.edge.vision.evaluate import evaluate_gauge, evaluate_spaces
 

@@ -76,14 +76,12 @@ class AlertsSettings(StrictModel):
         description="Space kept in a file beside the alert store and given back when the disk "
         "is full, so alerts are still recorded and handled (0: none).",
     )
-    report_utc_offset_h: float = Field(
-        8, ge=-12, le=14, description="Local time of reports (days and months): hours from UTC."
-    )
     time_zone: TimeZoneName = Field(
         "Asia/Shanghai",
         description="The deployment's local time zone (an IANA name such as Asia/Shanghai or "
         "Europe/Berlin): recurring silences repeat at its wall-clock times, summer time "
-        "included. A silence keeps the zone it was made in.",
+        "included (a silence keeps the zone it was made in); the monthly report's months and "
+        "days, and the times the command line prints, are in it.",
     )
     metrics_port: Port | None = Field(
         None, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset: don't."

@@ -30,6 +30,7 @@ from villagewatch.contract.identifiers import Identifier
 __all__ = [
     "ALL_METRICS",
     "MAX_AGE_MS",
+    "MAX_EVIDENCE_BYTES",
     "MAX_ITEMS",
     "CallButtonEvent",
     "CallButtonReading",
@@ -53,6 +54,10 @@ __all__ = [
     "telemetry_model",
     "ts_to_ms",
 ]
+
+MAX_EVIDENCE_BYTES = 200_000
+"""The largest evidence picture (JPEG) of the contract, 200 KB: the edge encodes within it
+and the ingester refuses a larger one as ``too_large``."""
 
 MAX_ITEMS = 1000
 """Most readings or events one message may carry."""

@@ -52,6 +52,8 @@ class DemoInfo:
     user: str
     password: str
     """Of the demo's operator, to log in to the console."""
+    temporary: bool
+    """The data is in a temporary folder, deleted when the demo stops (no --data/--config)."""
 
 
 _DEMO_USER = "demo"
@@ -147,7 +149,10 @@ async def run_demo(
         broker = EmbeddedBroker(port=port)
         await broker.start()
         try:
-            await _run(deployment, stop, view=view, on_ready=on_ready)
+            await _run(
+                deployment, stop, view=view, on_ready=on_ready,
+                temporary=config_dir is None and data_dir is None,
+            )  # fmt: skip
         finally:
             await broker.stop()
 
@@ -158,6 +163,7 @@ async def _run(
     *,
     view: bool,
     on_ready: Callable[[DemoInfo], None] | None,
+    temporary: bool,
 ) -> None:
     """The roles in one process, over one readings store; stopped in order: the simulator
     first, so that what it published is written and acknowledged, then the ingester and
@@ -167,7 +173,7 @@ async def _run(
     db = settings.store.path
     password = _demo_user(deployment)
     url = f"http://{settings.api.host}:{settings.api.port}"
-    info = DemoInfo(settings.mqtt.port, url, db, _DEMO_USER, password)
+    info = DemoInfo(settings.mqtt.port, url, db, _DEMO_USER, password, temporary)
     publisher = SimulationPublisher(
         mqtt=settings.mqtt, village=deployment.villages[0], settings=settings.simulate
     )
@@ -209,8 +215,7 @@ async def _run(
     finally:
         await store.close()
     log.info(
-        "Demo stopped: %d messages published, %d acknowledged by the broker; data in %s",
+        "Demo stopped: %d messages published, %d acknowledged by the broker",
         stats.published,
         stats.acknowledged,
-        db,
     )

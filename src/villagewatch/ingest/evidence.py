@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from villagewatch.contract import (
+    MAX_EVIDENCE_BYTES,
     Channel,
     DeadLetter,
     DeviceInfo,
@@ -20,7 +21,7 @@ from villagewatch.contract import (
     TopicError,
     parse_topic,
 )
-from villagewatch.store.evidence import MAX_EVIDENCE_BYTES, jpeg_refusal
+from villagewatch.store.evidence import jpeg_refusal
 
 __all__ = ["EvidenceMessage", "decode_evidence"]
 

@@ -40,7 +40,6 @@ HOT_ALERT_SETTINGS = frozenset(
         "flap_count",
         "flap_window_s",
         "notify_resolved",
-        "report_utc_offset_h",
         "time_zone",
     }
 )

@@ -15,8 +15,11 @@ def free_port() -> int:
 
 
 def port_in_use(port: int) -> bool:
-    """Whether something already listens on 127.0.0.1:port."""
+    """Whether something already listens on 127.0.0.1:port. Connections of a stopped server
+    that linger in TIME_WAIT do not count: the servers we start bind with SO_REUSEADDR (as
+    asyncio's do), so the check does too."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

@@ -111,8 +111,11 @@ class Store(Protocol):
         every item of one boot."""
         ...
 
-    async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
-        """The newest dead letters, newest first."""
+    async def dead_letters(
+        self, *, limit: int = 100, before_ns: int | None = None
+    ) -> list[DeadLetter]:
+        """The newest dead letters (received before ``before_ns``, for the next page), newest
+        first."""
         ...
 
     async def close(self) -> None:

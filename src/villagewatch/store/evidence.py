@@ -28,7 +28,7 @@ storing readings) instead of holding up its batch.
 
 What counts as a JPEG: it starts with the SOI marker ``FF D8`` followed by the
 ``FF`` of the next marker, ends with the EOI marker ``FF D9`` and is at most
-:data:`MAX_EVIDENCE_BYTES` (the contract says ≤ 200 KB). Trailing bytes after
+:data:`~villagewatch.contract.MAX_EVIDENCE_BYTES` (the contract's 200 KB). Trailing bytes after
 EOI are *not* accepted: the edge's encoder (OpenCV) ends exactly at EOI, so
 anything else is a torn or tampered picture — a truncated transfer would
 otherwise pass as "trailing data", and bytes appended after the image are a
@@ -47,14 +47,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from villagewatch.contract import RejectReason, is_identifier
+from villagewatch.contract import MAX_EVIDENCE_BYTES, RejectReason, is_identifier
 from villagewatch.errors import VillagewatchError
 from villagewatch.runtime.diskspace import Space, is_disk_full, space_of
 
-__all__ = ["MAX_EVIDENCE_BYTES", "EvidenceRejected", "EvidenceStore", "jpeg_refusal"]
-
-MAX_EVIDENCE_BYTES = 1 << 20
-"""Largest picture accepted (1 MiB); the contract's pictures are at most 200 KB."""
+__all__ = ["EvidenceRejected", "EvidenceStore", "jpeg_refusal"]
 
 _SOI = b"\xff\xd8\xff"  # start of image, then the first byte of the next marker
 _EOI = b"\xff\xd9"

@@ -239,9 +239,11 @@ class InfluxStore:
             since_ns=since_ns, until_ns=until_ns, village=village, device=device
         )
 
-    async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
-        """Newest dead letters first."""
-        return await self._reader.dead_letters(limit=limit)
+    async def dead_letters(
+        self, *, limit: int = 100, before_ns: int | None = None
+    ) -> list[DeadLetter]:
+        """Newest dead letters first (received before ``before_ns``)."""
+        return await self._reader.dead_letters(limit=limit, before_ns=before_ns)
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""

@@ -183,10 +183,13 @@ class InfluxReader:
         except httpx.TransportError as exc:
             raise StoreUnavailable(f"InfluxDB unreachable: {exc!r}") from exc
 
-    async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
-        """Newest dead letters first."""
+    async def dead_letters(
+        self, *, limit: int = 100, before_ns: int | None = None
+    ) -> list[DeadLetter]:
+        """Newest dead letters first (received before ``before_ns``)."""
+        before = "" if before_ns is None else f" WHERE time < {int(before_ns)}"
         q = (
-            f"SELECT topic, detail, payload_b64, reason FROM {DEAD_LETTERS}"
+            f"SELECT topic, detail, payload_b64, reason FROM {DEAD_LETTERS}{before}"
             f" ORDER BY time DESC LIMIT {int(limit)}"
         )
         return [

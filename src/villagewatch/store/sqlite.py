@@ -160,13 +160,16 @@ class SQLiteStore:
         event_rows = await self._run(lambda: self._rows(events_sql, params))
         return History(_readings_of(reading_rows), _events_of(event_rows))
 
-    async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
-        """Newest dead letters first."""
+    async def dead_letters(
+        self, *, limit: int = 100, before_ns: int | None = None
+    ) -> list[DeadLetter]:
+        """Newest dead letters first (received before ``before_ns``)."""
         sql = (
             "SELECT received_ns, topic, reason, detail, payload FROM dead_letters"
-            " ORDER BY received_ns DESC, id DESC LIMIT ?"
+            " WHERE received_ns < ? ORDER BY received_ns DESC, id DESC LIMIT ?"
         )
-        rows = await self._run(lambda: self._rows(sql, (limit,)))
+        before = 2**63 - 1 if before_ns is None else before_ns
+        rows = await self._run(lambda: self._rows(sql, (before, limit)))
         return [DeadLetter(t, topic, RejectReason(r), d, bytes(p)) for t, topic, r, d, p in rows]
 
     async def count(self, table: str) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 from typer.testing import CliRunner
@@ -158,3 +160,41 @@ def test_a_weekly_maintenance_window_from_a_terminal(tmp_path: Path) -> None:
         app, ["alerts", "end-silence", "-c", str(settings_path), "1", "--by", "x"]
     )
     assert again.exit_code == 1 and "silence 1 is already over" in again.output
+
+
+def test_times_are_local_in_the_deployments_zone_and_the_zone_is_named(tmp_path: Path) -> None:
+    """alerts.time_zone Europe/Berlin: the alert that fired at NOW prints in Berlin's wall time
+    under a line naming the zone (it printed UTC, unnamed); report --csv is the month as CSV."""
+    settings_path = deployment(tmp_path)
+    settings = orjson.loads(settings_path.read_bytes())
+    settings["alerts"] = {"time_zone": "Europe/Berlin"}
+    settings_path.write_bytes(orjson.dumps(settings))
+    berlin = datetime.fromtimestamp(NOW / 1000, tz=ZoneInfo("Europe/Berlin"))
+    runner = CliRunner()
+    for command in (["list"], ["show", "1"]):
+        shown = runner.invoke(app, ["alerts", *command, "-c", str(settings_path)])
+        assert shown.exit_code == 0, shown.output
+        assert "times in Europe/Berlin" in shown.output
+        assert berlin.strftime("%Y-%m-%d %H:%M") in shown.output, shown.output
+    month = berlin.strftime("%Y-%m")
+    as_csv = runner.invoke(
+        app, ["alerts", "report", "-c", str(settings_path), "--month", month, "--csv"]
+    )
+    assert as_csv.exit_code == 0, as_csv.output
+    header, row = as_csv.output.splitlines()[:2]
+    assert header.startswith("month,zone,place,kind,alerts")
+    assert row.startswith(f"{month},Europe/Berlin,") and ",forced_open,1," in row
+
+
+def test_a_missing_alert_store_is_refused_with_its_path_not_created(tmp_path: Path) -> None:
+    """`alerts list -c` a settings file whose alert store does not exist (the demo's checked-in
+    config, whose data lives elsewhere) says where it looked instead of creating an empty
+    store and answering "no open alerts"."""
+    settings = deployment(tmp_path)
+    (tmp_path / "var" / "alerts.db").unlink()
+    for command in (["list"], ["show", "1"], ["report", "--month", "2026-11"]):
+        result = CliRunner().invoke(app, ["alerts", *command, "-c", str(settings)])
+        assert result.exit_code == 1, result.output
+        assert f"no alert store at {tmp_path / 'var' / 'alerts.db'}" in result.output
+        assert "no open alerts" not in result.output
+    assert not (tmp_path / "var" / "alerts.db").exists()

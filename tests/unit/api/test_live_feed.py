@@ -40,8 +40,10 @@ def _fire(store: SQLiteAlertStore, subject: str) -> Alert:
     return fire_alert(store, village="v", subject=subject, kind="level")
 
 
-async def _next(queue: asyncio.Queue[FeedChange]) -> FeedChange:
-    return await asyncio.wait_for(queue.get(), _WAIT_S)
+async def _next(queue: asyncio.Queue[FeedChange | None]) -> FeedChange:
+    got = await asyncio.wait_for(queue.get(), _WAIT_S)
+    assert got is not None, "the feed was closed"
+    return got
 
 
 def test_an_alert_that_cannot_be_read_is_counted_logged_once_and_left_out(

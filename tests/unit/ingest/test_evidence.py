@@ -12,13 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from villagewatch.contract import DeadLetter, DeviceInfo, DeviceKind, RejectReason
+from villagewatch.contract import (
+    MAX_EVIDENCE_BYTES,
+    DeadLetter,
+    DeviceInfo,
+    DeviceKind,
+    RejectReason,
+)
 from villagewatch.ingest.evidence import EvidenceMessage, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
 from villagewatch.store.evidence import (
-    MAX_EVIDENCE_BYTES,
     EvidenceRejected,
     EvidenceStore,
     jpeg_refusal,

@@ -74,9 +74,9 @@ export function put(path, file) {
   return api(path, { method: 'PUT', data: file });
 }
 
-/** GET a picture (or other file) as a Blob. */
-export async function blob(path) {
-  const res = await send(path, { accept: 'image/*' });
+/** GET a picture (or another file, of the media type `accept`) as a Blob. */
+export async function blob(path, accept = 'image/*') {
+  const res = await send(path, { accept });
   return res.blob();
 }
 

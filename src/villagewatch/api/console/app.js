@@ -1,7 +1,9 @@
 // The console's wiring: login, header, views, loading data, the live stream and the #alert/<id> link.
 
 import { ApiError, api, login, onUnauthorized, post, query } from './api.js';
+import { openAssessment, renderAssessment, resetAssessment } from './assessment.js';
 import { openConfig, renderConfig, resetConfig } from './config.js';
+import { openDeadLetters, renderDeadLetters, resetDeadLetters } from './deadletters.js';
 import { alertChanged, closeDetail, openDetail, redrawDetail } from './detail.js';
 import { renderDevices } from './devices.js';
 import { byId } from './dom.js';
@@ -144,11 +146,13 @@ function showView(name) {
   // a view whose tab needs a role the user lacks (data-least) is not theirs: the overview
   const least = document.querySelector(`.tab[data-view="${name}"]`)?.dataset.least;
   view = state.big || (least && !may(least)) ? 'overview' : name;
-  for (const v of ['overview', 'registry', 'config', 'zones']) byId(v).hidden = view !== v;
+  for (const v of ['overview', 'registry', 'config', 'zones', 'assessment', 'deadletters']) byId(v).hidden = view !== v;
   if (view === 'registry') openRegistry();
   if (view === 'config') openConfig();
   if (view === 'zones') openZones();
   else closeZones();
+  if (view === 'assessment') openAssessment();
+  if (view === 'deadletters') openDeadLetters();
   renderHeader();
 }
 
@@ -171,6 +175,8 @@ function renderAll() {
   if (view === 'registry') renderRegistry();
   if (view === 'config') renderConfig();
   if (view === 'zones') renderZones();
+  if (view === 'assessment') renderAssessment();
+  if (view === 'deadletters') renderDeadLetters();
   redrawDetail();
   tick();
 }
@@ -214,6 +220,8 @@ function stop(reasonKey) {
   resetRegistry();
   resetConfig();
   resetZones();
+  resetAssessment();
+  resetDeadLetters();
   resetPlan();
   Object.assign(state, { alerts: new Map(), devices: [], places: [], loaded: false });
   arrivals.clear();

@@ -2,6 +2,9 @@
 
 import { en as configEn, zh as configZh } from './configtext.js';
 import { en as zonesEn, zh as zonesZh } from './zonestext.js';
+// views18: the monthly assessment and the rejected messages
+import { en as assessEn, zh as assessZh } from './assessmenttext.js';
+import { en as deadEn, zh as deadZh } from './deadletterstext.js';
 
 const zh = {
   'app.title': 'villagewatch 值班台',
@@ -187,6 +190,8 @@ const zh = {
   'error.http': '服务器错误 {status}：{detail}',
   ...configZh,
   ...zonesZh,
+  ...assessZh,
+  ...deadZh,
 };
 
 const en = {
@@ -373,6 +378,8 @@ const en = {
   'error.http': 'Server error {status}: {detail}',
   ...configEn,
   ...zonesEn,
+  ...assessEn,
+  ...deadEn,
 };
 
 export const DICTIONARIES = { zh, en };

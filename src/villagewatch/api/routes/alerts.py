@@ -136,16 +136,18 @@ async def stream(
                     yield f"id: {start}\nevent: reload\ndata: {{}}\n\n"
             while True:
                 try:
-                    change = await asyncio.wait_for(queue.get(), timeout=_KEEPALIVE_S)
+                    got = await asyncio.wait_for(queue.get(), timeout=_KEEPALIVE_S)
                 except TimeoutError:
                     if await request.is_disconnected():
                         return
                     yield ": keepalive\n\n"
                     continue
-                text = frame(change)
+                if got is None:  # the API is stopping
+                    return
+                text = frame(got)
                 if text:
                     yield text
-                if change.alert is None:
+                if got.alert is None:
                     return
 
     return StreamingResponse(

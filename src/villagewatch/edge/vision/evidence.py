@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from villagewatch.contract import MAX_EVIDENCE_BYTES
 from villagewatch.edge.vision.scene import Scene, ZoneArea, draw_overlay
 
-__all__ = ["MAX_EVIDENCE_BYTES", "encode_jpeg", "evidence_id", "evidence_jpeg"]
+__all__ = ["encode_jpeg", "evidence_id", "evidence_jpeg"]
 
-MAX_EVIDENCE_BYTES = 200_000
 _QUALITIES = (85, 75, 65, 55, 45)
 
 

@@ -11,8 +11,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from tests.unit.edge.vision.synth import T0, H, W, camera, car, paste, run, street
+from villagewatch.contract import MAX_EVIDENCE_BYTES
 from villagewatch.contract.payloads import CameraEvent
-from villagewatch.edge.vision.evidence import MAX_EVIDENCE_BYTES
 from villagewatch.edge.vision.pipeline import CameraPipeline
 
 FIRE_LANE = {
