@@ -10,7 +10,8 @@ with :func:`alert_text`. The English text is also stored as the alert's
 Templates hold ``{name}`` fields filled from the parameters, already formatted
 by the detector (numbers through :func:`num`), and two filters: ``{x|kind}``
 names the alert kind ``x`` and ``{x|place}`` the place with id ``x`` (its
-configured name when the reader knows it). The console's
+configured name when the reader knows it; ``x`` is a village id). Notification phrases
+(``notify.*``) are here too. The console's
 ``api/console/alerttext.js`` holds the same keys (a unit test compares them);
 change both together. This module imports nothing of villagewatch: detectors,
 the alert side and the API all read it.
@@ -34,6 +35,7 @@ __all__ = [
     "detector_name",
     "kind_name",
     "num",
+    "phrase",
     "render",
 ]
 
@@ -104,6 +106,20 @@ ZH: Final[dict[str, str]] = {
     "msg.anomaly.fire": "{label}：{metric} 读数 {value} 与以往不同（异常分 {score}）",
     "msg.anomaly.clear": "{label}：{metric} 恢复正常（现 {value}）",
     "msg.removed": "{subject}：{kind|kind}告警结束，设备已从配置中删除",
+    # notifications: the severity tag, what happened, a replayed backlog
+    "notify.sev.info": "[提示]",
+    "notify.sev.blue": "[蓝色]",
+    "notify.sev.yellow": "[黄色]",
+    "notify.sev.orange": "[橙色]",
+    "notify.sev.red": "[红色]",
+    "notify.fired": "",
+    "notify.severity": "加重：",
+    "notify.acknowledged": "{by} 已确认：",
+    "notify.escalated": "无人确认，已上报：",
+    "notify.flapping": "反复出现（抖动）：",
+    "notify.resolved": "已解决：",
+    "notify.resolved_by": "{by} 已解决：",
+    "notify.backlog": "（补报）",
     # alert kinds
     "akind.level": "水位",
     "akind.rise": "水位陡升",
@@ -216,6 +232,20 @@ EN: Final[dict[str, str]] = {
     "msg.anomaly.fire": "{label}: {metric} {value} is unlike this series' past (score {score})",
     "msg.anomaly.clear": "{label}: {metric} behaves as usual again (now {value})",
     "msg.removed": "{subject}: {kind|kind} alert ends, removed from config",
+    # the colours keep their Chinese names: they are the official warning levels
+    "notify.sev.info": "[info]",
+    "notify.sev.blue": "[蓝色 blue]",
+    "notify.sev.yellow": "[黄色 yellow]",
+    "notify.sev.orange": "[橙色 orange]",
+    "notify.sev.red": "[红色 red]",
+    "notify.fired": "",
+    "notify.severity": "worse: ",
+    "notify.acknowledged": "acknowledged by {by}: ",
+    "notify.escalated": "not acknowledged, escalated: ",
+    "notify.flapping": "keeps coming and going (flapping): ",
+    "notify.resolved": "resolved: ",
+    "notify.resolved_by": "resolved by {by}: ",
+    "notify.backlog": " (from backlog)",
     "akind.level": "water level",
     "akind.rise": "fast rise",
     "akind.rain": "rain",
@@ -299,8 +329,17 @@ def render(
     """The message ``key`` (without ``msg.``) in ``locale``, its fields filled from
     ``params``; ``places`` (place id → name) names the places. KeyError when ``key`` is
     not in the catalogue; a missing parameter leaves its field as written."""
-    template = _CATALOGUES[locale][f"msg.{key}"]
+    return _fill(_CATALOGUES[locale][f"msg.{key}"], params, locale, places)
 
+
+def phrase(key: str, locale: Locale, **params: str) -> str:
+    """Any entry of the catalogue by its full key (``notify.severity``), fields filled."""
+    return _fill(_CATALOGUES[locale][key], params, locale, None)
+
+
+def _fill(
+    template: str, params: Mapping[str, str], locale: Locale, places: Mapping[str, str] | None
+) -> str:
     def fill(m: re.Match[str]) -> str:
         name, how = m.group(1), m.group(2)
         if name not in params:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from villagewatch.catalogue import Locale, alert_text, kind_name
 from villagewatch.cli.app import alerts_app
 from villagewatch.cli.common import (
     ConfigOption,
@@ -54,23 +57,53 @@ def _alert_store(config: Path) -> SQLiteAlertStore:
     )
 
 
-def _alert_line(a: Alert) -> str:
+class Lang(StrEnum):
+    """The languages alert texts are shown in."""
+
+    ZH = "zh"
+    EN = "en"
+
+
+LangOption = Annotated[
+    Lang | None,
+    typer.Option("--lang", help="Language of alert texts and kinds; default: alerts.locale."),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """Who reads the terminal: their language and the villages' names."""
+
+    locale: Locale
+    places: dict[str, str]
+
+
+def _reader(config: Path, lang: Lang | None) -> _Reader:
+    deployment = deployment_of(config, uses=())
+    locale: Locale = "en" if (lang or deployment.settings.alerts.locale) == "en" else "zh"
+    return _Reader(locale, {v.id: v.name for v in deployment.villages})
+
+
+def _alert_line(a: Alert, reader: _Reader) -> str:
     when = datetime.fromtimestamp(a.started_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
     flags = " (backlog)" if a.historical else ""
-    return f"#{a.id:<5} {a.state.value:12} {a.severity.value:6} {when}  {a.message}{flags}"
+    text = alert_text(a.message_key, a.params, a.message, reader.locale, places=reader.places)
+    return f"#{a.id:<5} {a.state.value:12} {a.severity.value:6} {when}  {text}{flags}"
 
 
 @alerts_app.command("list")
 def alerts_list(
     config: ConfigOption,
     resolved: Annotated[bool, typer.Option(help="Resolved ones too (the last 50).")] = False,
+    lang: LangOption = None,
 ) -> None:
     """Open alerts, oldest first."""
+    reader = _reader(config, lang)
     store = _alert_store(config)
     try:
         alerts = store.open_alerts() if not resolved else store.recent(50)
         for a in alerts:
-            typer.echo(_alert_line(a))
+            typer.echo(_alert_line(a, reader))
         if not alerts:
             typer.echo("no open alerts", err=True)
     finally:
@@ -78,15 +111,17 @@ def alerts_list(
 
 
 @alerts_app.command("show")
-def alerts_show(config: ConfigOption, alert_id: AlertId) -> None:
+def alerts_show(config: ConfigOption, alert_id: AlertId, lang: LangOption = None) -> None:
     """One alert with its history and notes."""
+    reader = _reader(config, lang)
     store = _alert_store(config)
     try:
         a = store.get(alert_id)
         if a is None:
             fail(f"no alert {alert_id}")
-        typer.echo(_alert_line(a))
-        typer.echo(f"        {a.key}; assignee {a.assignee or '-'}")
+        typer.echo(_alert_line(a, reader))
+        kind = kind_name(a.kind, reader.locale)
+        typer.echo(f"        {kind} · {a.key}; assignee {a.assignee or '-'}")
         for e in store.audit(alert_id):
             when = datetime.fromtimestamp(e.at_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
             typer.echo(f"  {when}  {e.actor:10} {e.action:18} → {e.state.value} {e.severity.value}")
@@ -99,10 +134,11 @@ def alerts_show(config: ConfigOption, alert_id: AlertId) -> None:
 def _act(config: Path, fn: Callable[[SQLiteAlertStore, int], Alert]) -> None:
     from villagewatch.alerts import ActionRefused
 
+    reader = _reader(config, None)
     store = _alert_store(config)
     try:
         with exit_on(ActionRefused):
-            typer.echo(_alert_line(fn(store, time.time_ns() // 1_000_000)))
+            typer.echo(_alert_line(fn(store, time.time_ns() // 1_000_000), reader))
     finally:
         store.close()
 
@@ -128,6 +164,7 @@ def alerts_report(
     config: ConfigOption,
     month: Annotated[str, typer.Option(help="YYYY-MM, in the reports' local time.")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    lang: LangOption = None,
 ) -> None:
     """The month's figures per place and kind: alerts, time to acknowledge and resolve."""
     import dataclasses
@@ -146,7 +183,7 @@ def alerts_report(
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2))
     else:
-        typer.echo(render(report))
+        typer.echo(render(report, _reader(config, lang).locale))
 
 
 def _local(ms: int, zone: str) -> str:
