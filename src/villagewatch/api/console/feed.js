@@ -3,6 +3,7 @@
 import { byId, h, mount } from './dom.js';
 import { ago, fullTime, when } from './format.js';
 import { t } from './i18n.js';
+import { alertText } from './messages.js';
 import { SEVERITIES, isOpen, state } from './state.js';
 
 const FRESH_MS = 8000;
@@ -49,7 +50,7 @@ function item(a, now) {
     h(
       'div',
       { class: 'item-main' },
-      h('div', { class: 'item-msg' }, a.message),
+      h('div', { class: 'item-msg' }, alertText(a)),
       h('div', { class: 'item-meta' }, where.join(' · ')),
     ),
     h(

@@ -2,6 +2,7 @@
 
 import { en as configEn, zh as configZh } from './configtext.js';
 import { en as zonesEn, zh as zonesZh } from './zonestext.js';
+import { en as alertEn, zh as alertZh } from './alerttext.js'; // i18n18: alert messages
 
 const zh = {
   'app.title': 'villagewatch 值班台',
@@ -187,6 +188,7 @@ const zh = {
   'error.http': '服务器错误 {status}：{detail}',
   ...configZh,
   ...zonesZh,
+  ...alertZh, // i18n18
 };
 
 const en = {
@@ -373,6 +375,7 @@ const en = {
   'error.http': 'Server error {status}: {detail}',
   ...configEn,
   ...zonesEn,
+  ...alertEn, // i18n18
 };
 
 export const DICTIONARIES = { zh, en };
