@@ -41,3 +41,13 @@ export function alertText(alert) {
     return value;
   });
 }
+
+/** What the alert is about by its name: a device's configured name (with a camera's zone),
+ * the village's for a village-wide alert, else its id. */
+export function subjectName(alert) {
+  const [device, zone] = String(alert.subject).split(/:(.*)/s);
+  if (device === alert.village) return placeName(device);
+  const found = state.devices.find((d) => d.village === alert.village && d.id === device);
+  const name = found?.name || device;
+  return zone ? `${name} · ${zone}` : name;
+}
