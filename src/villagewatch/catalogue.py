@@ -298,10 +298,10 @@ class Said:
 
 
 def num(value: float) -> str:
-    """A number as messages show it: shortest form, at most one decimal for fractions
-    (274.8, 200, 0.5); the same in every language."""
-    rounded = round(float(value), 1)
-    return f"{rounded:g}" if abs(rounded) < 1e15 else f"{value:.0f}"
+    """A number as messages show it: at most one decimal, no trailing zeros, never an
+    exponent (274.8, 200, 1234567); the same in every language."""
+    text = f"{float(value):.1f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def kind_name(kind: str, locale: Locale) -> str:
