@@ -15,6 +15,7 @@ from villagewatch.alerts.lifecycle import Alert
 from villagewatch.alerts.routing import Router
 from villagewatch.catalogue import DEFAULT_LOCALE, Locale, alert_text, phrase
 from villagewatch.config import AlertsSettings
+from villagewatch.config.places import Place
 from villagewatch.transitions import Severity
 
 __all__ = ["Draft", "Notifier"]
@@ -33,6 +34,8 @@ class Draft:
     text: str
     state: str
     """``queued``, or why it is kept but not sent: ``silenced``, ``inhibited``."""
+    title: str = ""
+    """The title of a digest of its group (``{count}`` alerts), in the channel's language."""
 
 
 class Notifier:
@@ -78,6 +81,7 @@ class Notifier:
                     due_ms=now_ms + wait,
                     text=self._text(alert, event, place.name, by, self.locale(channel)),
                     state=held or "queued",
+                    title=_title(alert, event, place, self.locale(channel)),
                 )
                 for channel in place.channels
             ]
@@ -97,3 +101,12 @@ class Notifier:
         message = alert_text(alert.message_key, alert.params, alert.message, locale, places=names)
         backlog = phrase("notify.backlog", locale) if alert.historical else ""
         return f"{tag} #{alert.id} {what}{message}{backlog} — {place}"
+
+
+def _title(alert: Alert, event: str, place: Place, locale: Locale) -> str:
+    """The title of a digest of the alert's group, ``{count}`` left for the sender."""
+    what = phrase(f"notify.event.{event}", locale)
+    return phrase(
+        "notify.digest", locale, count="{count}", kind=alert.kind, event=what,
+        place=place.name, place_id=place.id,
+    )  # fmt: skip
