@@ -11,10 +11,20 @@ from collections.abc import Callable
 import pytest
 
 from villagewatch.catalogue import LOCALES, Locale, render
-from villagewatch.detectors import CLEAN, LevelConfig, RainConfig, RiseConfig
-from villagewatch.detectors.config import LockConfig, RainTier
+from villagewatch.detectors import (
+    CLEAN,
+    HealthConfig,
+    LevelConfig,
+    OfflineConfig,
+    OfflineWatch,
+    RainConfig,
+    RiseConfig,
+    SensorHealth,
+    WatchedDevice,
+)
+from villagewatch.detectors.config import CameraDetectionsConfig, LockConfig, RainTier
 from villagewatch.detectors.disk import DiskWatch
-from villagewatch.detectors.events import SmartLock
+from villagewatch.detectors.events import CameraDetections, SmartLock
 from villagewatch.detectors.water import RainAccumulation, WaterLevel, WaterRise
 from villagewatch.transitions import Transition
 
@@ -67,6 +77,34 @@ def disk(*free_shares: float) -> list[Transition]:
     for i, share in enumerate(free_shares):
         out += d.measured("/var", ["alerts", "evidence"], int(total * share), total, i * 60_000)
     return out
+
+
+def offline() -> list[Transition]:
+    cfg = OfflineConfig(factor=3, link_down_share=0.5, link_down_min_devices=3, group_s=60)
+    names = ["Gate lock", "East lock", "West lock", "North gauge", "South gauge"]
+    w = OfflineWatch("v", [WatchedDevice(n, n, 60, cfg) for n in names], config=cfg)
+    w.start(0)
+    out: list[Transition] = []
+    for minute in range(7):
+        for n in names[1:] if minute < 6 else names:
+            out += w.seen(n, minute * 60_000)
+        out += w.tick(minute * 60_000)
+    return out
+
+
+def health(*values: float, spike: float | None = None) -> list[Transition]:
+    d = SensorHealth(
+        HealthConfig(sensor_max=500, flat_s=3600, spike=spike), village="v", device="wl-1", label="Gauge",
+        metrics=["level_cm"], interval_s=900,
+    )  # fmt: skip
+    return [t for i, v in enumerate(values) for t in d.check(reading(i * 15, level_cm=v))[0]]
+
+
+def camera(dwell_s: float) -> list[Transition]:
+    d = CameraDetections(CameraDetectionsConfig(), village="v", device="cam", label="Market")
+    attrs = {"detection": "illegal_parking", "zone": "lane", "dwell_s": dwell_s}
+    fired = d.event(event(0, "detection", device="cam", **attrs))  # type: ignore[arg-type]
+    return fired + d.event(event(1, "cleared", device="cam", **attrs))  # type: ignore[arg-type]
 
 
 WRONG: list[tuple[float, str, dict[str, float]]] = [(0.1 * i, "wrong_code", {}) for i in range(5)]
@@ -127,6 +165,26 @@ CASES: dict[str, tuple[Callable[[], list[Transition]], list[tuple[str, set[str]]
             ("disk.filling", {"2.0", "2"}),
             ("disk.free_again", {"50"}),
         ],
+    ),
+    "offline-device-and-back": (
+        offline,
+        [("offline.device", {"5"}), ("offline.back", set())],
+    ),
+    "health-range": (
+        lambda: health(100, 600, 101),
+        [("health.range", {"600"}), ("health.range_passes", set())],
+    ),
+    "health-flat": (
+        lambda: health(100, 100, 100, 100, 100, 120),
+        [("health.flat", {"1"}), ("health.flat_passes", set())],
+    ),
+    "health-spike": (
+        lambda: health(100, 100.5, 101, 100.5, 140, 100.6, spike=12),
+        [("health.spike", {"140", "100.5"}), ("health.spike_back", {"100.6"})],
+    ),
+    "camera-dwell": (
+        lambda: camera(900),
+        [("camera.fire_dwell", {"15"}), ("camera.clear", set())],
     ),
 }
 
