@@ -7,7 +7,7 @@ import { byId, h, mount } from './dom.js';
 import { fullTime, unit, when } from './format.js';
 import { severityBadge, stateBadge } from './feed.js';
 import { t } from './i18n.js';
-import { alertText, detectorName, kindName } from './messages.js';
+import { alertText, detectorName, kindName, placeLabel, subjectName } from './messages.js';
 import { may } from './session.js';
 import { emit, state, upsert } from './state.js';
 
@@ -31,7 +31,7 @@ function section(testid, titleKey, ...body) {
 function deviceName(a) {
   const device = a.subject.split(':')[0];
   const found = state.devices.find((d) => d.village === a.village && d.id === device);
-  return found ? `${found.name} (${a.subject})` : a.subject;
+  return found ? `${found.name} (${a.subject})` : subjectName(a);
 }
 
 function by(time, who) {
@@ -188,7 +188,7 @@ function auditList(audit) {
 function notifications(list) {
   if (list.length === 0) return null;
   return section('notifications', 'detail.notifications', h('ul', { class: 'notify' }, list.map((n) => h('li', {},
-    h('span', {}, `${n.channel ?? '?'} · ${n.place ?? ''}`),
+    h('span', {}, `${n.channel ?? '?'} · ${placeLabel(n.place ?? '')}`),
     h('span', { class: `nstate n-${n.state}` }, `${n.state ?? ''}${n.attempts ? ` ×${n.attempts}` : ''}`),
     n.error ? h('span', { class: 'error' }, n.error) : null))));
 }

@@ -9,10 +9,15 @@ function entry(key) {
   return DICTIONARIES[lang()][key] ?? DICTIONARIES.zh[key];
 }
 
+/** A place's configured name (grid:dongcun/g1 → 第一网格), or its id when unknown. */
+export function placeLabel(id) {
+  return state.places.find((p) => p.id === id)?.name || id;
+}
+
 /** A village's configured name (东村), or its id when the console does not know it. */
 export function placeName(village) {
-  const place = state.places.find((p) => p.id === `village:${village}`);
-  return place?.name || village;
+  const name = placeLabel(`village:${village}`);
+  return name === `village:${village}` ? village : name;
 }
 
 /** An alert kind's name; a kind with a metric (spike:level_cm) keeps the metric. */
