@@ -5,6 +5,7 @@ message key a detector can emit is in both catalogues."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -97,6 +98,16 @@ def test_the_server_catalogue_and_the_console_hold_the_same_alert_keys() -> None
         console = {k for k in d[lang] if k.startswith(("msg.", "akind.", "detector."))}
         assert sorted(shared - console) == [], f"missing in the console's {lang}"
         assert sorted(console - shared) == [], f"missing in the server's catalogue ({lang})"
+
+
+def test_the_console_alert_texts_are_the_server_catalogue_word_for_word() -> None:
+    text = (CONSOLE / "alerttext.js").read_text(encoding="utf-8")
+    entry = re.compile(r"^\s*'([^']+)':\s*(\".*\"),$", re.MULTILINE)
+    for lang, server in (("zh", catalogue.ZH), ("en", catalogue.EN)):
+        block = _block(text, f"export const {lang} = {{")
+        console = {k: json.loads(v) for k, v in entry.findall(block)}
+        shared = {k: v for k, v in server.items() if not k.startswith("notify.")}
+        assert console == shared, lang
 
 
 def test_every_message_a_detector_can_emit_is_in_both_catalogues() -> None:
