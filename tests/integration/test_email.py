@@ -96,7 +96,7 @@ def channel(tmp_path: Path, port: int, **extra: Any) -> EmailChannel:
     password.write_text("s3cret\n")
     return EmailChannel.model_validate(
         {
-            "kind": "email", "host": "127.0.0.1", "port": port, "security": "none",
+            "kind": "email", "locale": "en", "host": "127.0.0.1", "port": port, "security": "none",
             "username": "alerts", "password_file": str(password),
             "sender": "alerts@town.example", "to": ["grid1@town.example", "duty@town.example"],
         } | extra

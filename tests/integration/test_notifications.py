@@ -51,7 +51,11 @@ class World:
         recorder.clock = lambda: self.now / 1000
         channels: dict[str, ChannelSettings] = settings.pop("channels", None) or {
             name: WebhookChannel.model_validate(
-                {"kind": "webhook", "url": f"http://127.0.0.1:{recorder.port}/{name}"}
+                {
+                    "kind": "webhook",
+                    "url": f"http://127.0.0.1:{recorder.port}/{name}",
+                    "locale": "en",
+                }
             )
             for name in ("grid", "village", "town")
         }

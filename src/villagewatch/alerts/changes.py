@@ -172,7 +172,10 @@ class AlertChanges:
             changes["quiet_until_ms"] = None
         if not changes and t.action == "fire":
             return None  # the same condition reported again
-        alert = self.set(current.id, **changes, message=t.message, details=json_text(t.details))
+        alert = self.set(
+            current.id, **changes, message=t.message, details=json_text(t.details),
+            message_key=t.message_key, params=json_text(t.params),
+        )  # fmt: skip
         if "severity" in changes:
             self.audit(
                 alert, SYSTEM, "severity_changed", {**detail, "from": current.severity.value}
@@ -198,14 +201,14 @@ class AlertChanges:
         cur = self.c.execute(
             "INSERT INTO alerts (key, detector, village, subject, kind, severity, state, message,"
             " details, historical, needs_close, condition_cleared, started_ms, opened_ms,"
-            " pending_until_ms, updated_ms, place, flapping)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?)",
+            " pending_until_ms, updated_ms, place, flapping, message_key, params)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?)",
             (
                 key, t.key.detector, t.key.village, t.key.subject, t.key.kind, t.severity.value,
                 AlertState.PENDING.value if pending else AlertState.FIRING.value, t.message,
                 json_text(t.details), int(t.historical), int(t.needs_close or policy.close_by_hand),
                 t.at_ms, self.now, self.now + int(policy.pending_s * 1000) if pending else None,
-                self.now, place, int(flapping),
+                self.now, place, int(flapping), t.message_key, json_text(t.params),
             ),
         )  # fmt: skip
         assert cur.lastrowid is not None
@@ -263,4 +266,5 @@ def alert_row(r: sqlite3.Row) -> Alert:
         r["acknowledged_ms"], r["acknowledged_by"], r["resolved_ms"], r["resolved_by"],
         r["assignee"], r["updated_ms"], r["place"], r["escalation_level"],
         r["next_escalation_ms"], bool(r["flapping"]), r["quiet_until_ms"],
+        message_key=r["message_key"], params=json.loads(r["params"]),
     )  # fmt: skip

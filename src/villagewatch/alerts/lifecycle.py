@@ -14,7 +14,7 @@ clear while pending resolves it without ever firing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -95,6 +95,11 @@ class Alert:
     """It came and went too often: one alert until it stays clear."""
     quiet_until_ms: int | None
     """Flapping and clear: resolved if it stays clear until then."""
+    message_key: str = ""
+    """The message in :mod:`villagewatch.catalogue` (without ``msg.``); empty: an alert from
+    before keys were kept, shown by its ``message``."""
+    params: dict[str, str] = field(default_factory=dict)
+    """The fields of ``message_key``."""
 
     @property
     def is_open(self) -> bool:

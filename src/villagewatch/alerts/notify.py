@@ -13,18 +13,12 @@ from dataclasses import dataclass
 
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.alerts.routing import Router
+from villagewatch.catalogue import DEFAULT_LOCALE, Locale, alert_text, phrase
 from villagewatch.config import AlertsSettings
+from villagewatch.config.places import Place
 from villagewatch.transitions import Severity
 
 __all__ = ["Draft", "Notifier"]
-
-_SEVERITY_TAG = {
-    Severity.INFO: "[info]",
-    Severity.BLUE: "[蓝色 blue]",
-    Severity.YELLOW: "[黄色 yellow]",
-    Severity.ORANGE: "[橙色 orange]",
-    Severity.RED: "[红色 red]",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +34,8 @@ class Draft:
     text: str
     state: str
     """``queued``, or why it is kept but not sent: ``silenced``, ``inhibited``."""
+    title: str = ""
+    """The title of a digest of its group (``{count}`` alerts), in the channel's language."""
 
 
 class Notifier:
@@ -75,7 +71,6 @@ class Notifier:
         wait = 0 if alert.severity is Severity.RED else int(self.settings.group_wait_s * 1000)
         out = []
         for place in told:
-            text = _text(alert, event, place.name, by)
             out += [
                 Draft(
                     channel=channel,
@@ -84,23 +79,34 @@ class Notifier:
                     event=event,
                     group_key=f"{channel}|{place.id}|{alert.kind}|{event}",
                     due_ms=now_ms + wait,
-                    text=text,
+                    text=self._text(alert, event, place.name, by, self.locale(channel)),
                     state=held or "queued",
+                    title=_title(alert, event, place, self.locale(channel)),
                 )
                 for channel in place.channels
             ]
         return out
 
+    def locale(self, channel: str) -> Locale:
+        """The language of ``channel``'s messages (its setting; a channel not configured —
+        the config changed under a queued message — the default)."""
+        settings = self.settings.channels.get(channel)
+        return settings.locale if settings is not None else DEFAULT_LOCALE
 
-def _text(alert: Alert, event: str, place: str, by: str) -> str:
-    tag = _SEVERITY_TAG[alert.severity]
-    what = {
-        "fired": "",
-        "severity": "worse: ",
-        "acknowledged": f"acknowledged by {by}: ",
-        "escalated": "not acknowledged, escalated: ",
-        "flapping": "keeps coming and going (flapping): ",
-        "resolved": f"resolved{f' by {by}' if by else ''}: ",
-    }[event]
-    backlog = " (from backlog)" if alert.historical else ""
-    return f"{tag} #{alert.id} {what}{alert.message}{backlog} — {place}"
+    def _text(self, alert: Alert, event: str, place: str, by: str, locale: Locale) -> str:
+        tag = phrase(f"notify.sev.{alert.severity.value}", locale)
+        step = "resolved_by" if event == "resolved" and by else event
+        what = phrase(f"notify.{step}", locale, by=by)
+        names = self.router.village_names
+        message = alert_text(alert.message_key, alert.params, alert.message, locale, places=names)
+        backlog = phrase("notify.backlog", locale) if alert.historical else ""
+        return f"{tag} #{alert.id} {what}{message}{backlog} — {place}"
+
+
+def _title(alert: Alert, event: str, place: Place, locale: Locale) -> str:
+    """The title of a digest of the alert's group, ``{count}`` left for the sender."""
+    what = phrase(f"notify.event.{event}", locale)
+    return phrase(
+        "notify.digest", locale, count="{count}", kind=alert.kind, event=what,
+        place=place.name, place_id=place.id,
+    )  # fmt: skip

@@ -33,16 +33,19 @@ class Queued:
     severity: str
     text: str
     attempts: int
+    title: str = ""
+    """The title of a digest of its group, in its channel's language (``{count}`` to fill);
+    empty for one decided before titles were kept."""
 
 
 def enqueue(c: sqlite3.Connection, alert: Alert, drafts: Sequence[Draft], now_ms: int) -> None:
     """Record the drafts of one alert event."""
     c.executemany(
         "INSERT INTO notifications (alert_id, channel, place, level, event, group_key, severity,"
-        " text, state, created_ms, due_ms, next_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " text, state, created_ms, due_ms, next_ms, title) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [
             (alert.id, d.channel, d.place, d.level, d.event, d.group_key, alert.severity.value,
-             d.text, d.state, now_ms, d.due_ms, d.due_ms)
+             d.text, d.state, now_ms, d.due_ms, d.due_ms, d.title)
             for d in drafts
         ],
     )  # fmt: skip
@@ -61,8 +64,8 @@ def due_groups(c: sqlite3.Connection, now_ms: int, limit: int) -> list[list[Queu
     out = []
     for key in keys:
         rows = c.execute(
-            "SELECT id, alert_id, channel, place, event, group_key, severity, text, attempts"
-            " FROM notifications WHERE state = 'queued' AND group_key = ? ORDER BY id",
+            "SELECT id, alert_id, channel, place, event, group_key, severity, text, attempts,"
+            " title FROM notifications WHERE state = 'queued' AND group_key = ? ORDER BY id",
             (key,),
         ).fetchall()
         out.append([Queued(*r) for r in rows])

@@ -16,6 +16,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from villagewatch.alerts.lifecycle import Alert
+from villagewatch.catalogue import DEFAULT_LOCALE, Locale, kind_name
 
 __all__ = [
     "CSV_COLUMNS",
@@ -114,8 +115,14 @@ def month_report(alerts: Sequence[Alert], month: str, zone: str) -> MonthReport:
     return MonthReport(month, zone, rows, {d: dict(c) for d, c in sorted(per_day.items())})
 
 
-def render(report: MonthReport) -> str:
-    """The report as text for a terminal or a document."""
+def _kind(kind: str, locale: Locale) -> str:
+    """A kind by its name, and its id (what configs and filters use) when they differ."""
+    name = kind_name(kind, locale)
+    return name if name == kind else f"{name} ({kind})"
+
+
+def render(report: MonthReport, locale: Locale = DEFAULT_LOCALE) -> str:
+    """The report as text for a terminal or a document; alert kinds named in ``locale``."""
 
     def dur(s: float | None) -> str:
         if s is None:
@@ -125,12 +132,13 @@ def render(report: MonthReport) -> str:
     lines = [
         f"Alerts {report.month} (months and days in {report.zone})",
         (
-            f"{'place':28} {'kind':18} {'alerts':>6} {'esc.':>5} {'ack median':>10} {'ack p90':>9}"
+            f"{'place':28} {'kind':30} {'alerts':>6} {'esc.':>5} {'ack median':>10} {'ack p90':>9}"
             f" {'res. median':>11} {'res. p90':>9}"
         ),
     ]
     lines += [
-        f"{r.place:28} {r.kind:18} {r.alerts:>6} {r.escalated:>5} {dur(r.ack_median_s):>10}"
+        f"{r.place:28} {_kind(r.kind, locale):30} {r.alerts:>6} {r.escalated:>5}"
+        f" {dur(r.ack_median_s):>10}"
         f" {dur(r.ack_p90_s):>9} {dur(r.resolve_median_s):>11} {dur(r.resolve_p90_s):>9}"
         for r in report.rows
     ]

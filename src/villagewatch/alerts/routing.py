@@ -24,6 +24,8 @@ class Router:
 
     def __init__(self, villages: Sequence[Village], towns: Mapping[str, Team]) -> None:
         self._tree = PlaceTree(villages, towns)
+        self.village_names = {v.id: v.name for v in villages}
+        """Village id → the name operators know it by (messages name villages by it)."""
 
     def chain(self, village: str, subject: str) -> list[Place]:
         """Every place of an alert about ``subject``, nearest first."""

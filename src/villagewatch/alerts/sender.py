@@ -35,6 +35,10 @@ def compose(group: list[Queued]) -> tuple[str, str]:
     """Title and text of the message for one group."""
     if len(group) == 1:
         return group[0].text[:80], group[0].text
+    if group[0].title:
+        return group[0].title.replace("{count}", str(len(group))), "\n".join(
+            f"- {q.text}" for q in group
+        )
     _, place, kind, event = group[0].group_key.split("|", 3)
     title = f"{len(group)} alerts: {kind} {event} — {place}"
     return title, "\n".join(f"- {q.text}" for q in group)

@@ -128,7 +128,12 @@ class AlertOut(Reply):
     kind: str
     severity: Severity
     state: AlertState
-    message: str
+    message: str = Field(description="The message in English as stored (no key: as written).")
+    message_key: str = Field(
+        description="The message's key in the catalogue (without `msg.`), rendered in the "
+        "reader's language with `params`; empty for alerts from before keys were kept."
+    )
+    params: dict[str, str] = Field(description="The fields of `message_key`.")
     place: str = Field(description="The alert's own place (grid or village).")
     place_name: str
     historical: bool = Field(description="Raised from a replayed backlog.")
@@ -154,7 +159,8 @@ class AlertOut(Reply):
         evidence = a.details.get("evidence")
         return cls(
             id=a.id, detector=a.detector, village=a.village, subject=a.subject, kind=a.kind,
-            severity=a.severity, state=a.state, message=a.message, place=a.place,
+            severity=a.severity, state=a.state, message=a.message,
+            message_key=a.message_key, params=a.params, place=a.place,
             place_name=place_name, historical=a.historical, needs_close=a.needs_close,
             condition_cleared=a.condition_cleared, flapping=a.flapping,
             escalation_level=a.escalation_level, started=at(a.started_ms),

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from villagewatch.catalogue import Locale, alert_text, kind_name
 from villagewatch.cli.app import alerts_app
 from villagewatch.cli.common import (
     ConfigOption,
@@ -62,31 +65,62 @@ def _alert_store(config: Path) -> SQLiteAlertStore:
     )
 
 
-def _zone_line(zone: str) -> str:
-    """The line that names the zone of the times below it (alerts.time_zone)."""
-    return f"times in {zone}"
+class Lang(StrEnum):
+    """The languages alert texts are shown in."""
+
+    ZH = "zh"
+    EN = "en"
 
 
-def _alert_line(a: Alert, zone: str) -> str:
-    when = _local(a.started_ms, zone)
+LangOption = Annotated[
+    Lang | None,
+    typer.Option("--lang", help="Language of alert texts and kinds; default: alerts.locale."),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """Who reads the terminal: their language, the villages' names and the local time zone
+    (alerts.time_zone) the times are printed in."""
+
+    locale: Locale
+    places: dict[str, str]
+    zone: str
+
+    def zone_line(self) -> str:
+        """The line that names the zone of the times below it."""
+        return f"times in {self.zone}"
+
+
+def _reader(config: Path, lang: Lang | None) -> _Reader:
+    deployment = deployment_of(config, uses=())
+    alerts = deployment.settings.alerts
+    locale: Locale = "en" if (lang or alerts.locale) == "en" else "zh"
+    return _Reader(locale, {v.id: v.name for v in deployment.villages}, alerts.time_zone)
+
+
+def _alert_line(a: Alert, reader: _Reader) -> str:
+    when = _local(a.started_ms, reader.zone)
     flags = " (backlog)" if a.historical else ""
-    return f"#{a.id:<5} {a.state.value:12} {a.severity.value:6} {when}  {a.message}{flags}"
+    text = alert_text(a.message_key, a.params, a.message, reader.locale, places=reader.places)
+    return f"#{a.id:<5} {a.state.value:12} {a.severity.value:6} {when}  {text}{flags}"
 
 
 @alerts_app.command("list")
 def alerts_list(
     config: ConfigOption,
     resolved: Annotated[bool, typer.Option(help="Resolved ones too (the last 50).")] = False,
+    lang: LangOption = None,
 ) -> None:
     """Open alerts, oldest first."""
+    reader = _reader(config, lang)
     store = _alert_store(config)
-    zone = deployment_of(config, uses=()).settings.alerts.time_zone
     try:
         alerts = store.open_alerts() if not resolved else store.recent(50)
         if alerts:
-            typer.echo(_zone_line(zone))
+            typer.echo(reader.zone_line())
         for a in alerts:
-            typer.echo(_alert_line(a, zone))
+            typer.echo(_alert_line(a, reader))
         if not alerts:
             typer.echo("no open alerts", err=True)
     finally:
@@ -94,19 +128,20 @@ def alerts_list(
 
 
 @alerts_app.command("show")
-def alerts_show(config: ConfigOption, alert_id: AlertId) -> None:
+def alerts_show(config: ConfigOption, alert_id: AlertId, lang: LangOption = None) -> None:
     """One alert with its history and notes."""
+    reader = _reader(config, lang)
     store = _alert_store(config)
-    zone = deployment_of(config, uses=()).settings.alerts.time_zone
     try:
         a = store.get(alert_id)
         if a is None:
             fail(f"no alert {alert_id}")
-        typer.echo(_zone_line(zone))
-        typer.echo(_alert_line(a, zone))
-        typer.echo(f"        {a.key}; assignee {a.assignee or '-'}")
+        typer.echo(reader.zone_line())
+        typer.echo(_alert_line(a, reader))
+        kind = kind_name(a.kind, reader.locale)
+        typer.echo(f"        {kind} · {a.key}; assignee {a.assignee or '-'}")
         for e in store.audit(alert_id):
-            when = _local(e.at_ms, zone, seconds=True)
+            when = _local(e.at_ms, reader.zone, seconds=True)
             typer.echo(f"  {when}  {e.actor:10} {e.action:18} → {e.state.value} {e.severity.value}")
         for n in store.notes(alert_id):
             typer.echo(f"  note by {n.author}: {n.text}")
@@ -117,13 +152,13 @@ def alerts_show(config: ConfigOption, alert_id: AlertId) -> None:
 def _act(config: Path, fn: Callable[[SQLiteAlertStore, int], Alert]) -> None:
     from villagewatch.alerts import ActionRefused
 
+    reader = _reader(config, None)
     store = _alert_store(config)
-    zone = deployment_of(config, uses=()).settings.alerts.time_zone
     try:
         with exit_on(ActionRefused):
             done = fn(store, time.time_ns() // 1_000_000)
-        typer.echo(_zone_line(zone))
-        typer.echo(_alert_line(done, zone))
+        typer.echo(reader.zone_line())
+        typer.echo(_alert_line(done, reader))
     finally:
         store.close()
 
@@ -150,6 +185,7 @@ def alerts_report(
     month: Annotated[str, typer.Option(help="YYYY-MM, in the reports' local time.")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV instead of a table.")] = False,
+    lang: LangOption = None,
 ) -> None:
     """The month's figures per place and kind: alerts, time to acknowledge and resolve; months
     and days in alerts.time_zone."""
@@ -173,7 +209,7 @@ def alerts_report(
     elif as_csv:
         typer.echo(to_csv(report), nl=False)
     else:
-        typer.echo(render(report))
+        typer.echo(render(report, _reader(config, lang).locale))
 
 
 def _local(ms: int, zone: str, *, seconds: bool = False) -> str:

@@ -4,6 +4,7 @@ where notifications go (the channels and town teams of :mod:`~villagewatch.confi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -75,6 +76,11 @@ class AlertsSettings(StrictModel):
         ge=0,
         description="Space kept in a file beside the alert store and given back when the disk "
         "is full, so alerts are still recorded and handled (0: none).",
+    )
+    locale: Literal["zh", "en"] = Field(
+        "zh",
+        description="Language of alert texts, kinds and detectors in the CLI and reports "
+        "(`--lang` overrides it); each channel has its own `locale`.",
     )
     time_zone: TimeZoneName = Field(
         "Asia/Shanghai",

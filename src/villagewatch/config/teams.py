@@ -61,6 +61,9 @@ class _Channel(StrictModel):
         20, ge=1, le=6000, description="Most messages sent in any 60 s (the platform's limit)."
     )
     timeout_s: float = Field(10, gt=0, le=120, description="Time allowed for one request.")
+    locale: Literal["zh", "en"] = Field(
+        "zh", description="Language of the messages: zh (Chinese) or en (English)."
+    )
 
 
 class WebhookChannel(_Channel):

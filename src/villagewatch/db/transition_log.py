@@ -27,13 +27,14 @@ _ACTIONS = ("fire", "update", "clear")
 
 _INSERT = (
     "INSERT OR IGNORE INTO transitions (id, key, detector, village, subject, kind, action,"
-    " severity, at_ms, message, details, historical, needs_close, recorded_ns)"
-    " VALUES (:id, :key, :detector, :village, :subject, :kind, :action, :severity, :at_ms,"
-    " :message, :details, :historical, :needs_close, :recorded_ns)"
+    " severity, at_ms, message, details, historical, needs_close, recorded_ns, message_key,"
+    " params) VALUES (:id, :key, :detector, :village, :subject, :kind, :action, :severity,"
+    " :at_ms, :message, :details, :historical, :needs_close, :recorded_ns, :message_key,"
+    " :params)"
 )
 _SELECT = (
     "SELECT rowid AS position, id, detector, village, subject, kind, action, severity, at_ms,"
-    " message, details, historical, needs_close FROM transitions"
+    " message, details, historical, needs_close, message_key, params FROM transitions"
     " WHERE rowid > ? ORDER BY rowid LIMIT ?"
 )
 
@@ -100,6 +101,8 @@ def _row(t: Transition, recorded_ns: int) -> dict[str, object]:
         "historical": t.historical,
         "needs_close": t.needs_close,
         "recorded_ns": recorded_ns,
+        "message_key": t.message_key,
+        "params": json.dumps(t.params, ensure_ascii=False),
     }
 
 
@@ -123,7 +126,11 @@ def _transition(row: sqlite3.Row) -> Transition:
     details = json.loads(str(row["details"]))
     if not isinstance(details, dict):
         raise TypeError(f"details {details!r:.100} are not an object")
+    params = json.loads(str(row["params"]))
+    if not isinstance(params, dict):
+        raise TypeError(f"params {params!r:.100} are not an object")
     return Transition(
         key, action, severity, at_ms, str(row["message"]), details,
         bool(row["historical"]), bool(row["needs_close"]),
+        str(row["message_key"]), {str(k): str(v) for k, v in params.items()},
     )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Set
 from typing import Any
 
+from villagewatch.catalogue import Said
 from villagewatch.transitions import AlertKey, Severity, Transition
 
 __all__ = ["REMOVED", "OpenAlerts"]
@@ -46,8 +47,13 @@ class OpenAlerts:
                 continue
             device = key.subject.split(":", 1)[0]  # a camera's zones: device:zone
             if device in devices or (device, key.detector) in detectors:
-                message = f"{key.subject}: {key.kind} alert ends, {REMOVED}"
-                out.append(Transition(key, "clear", severity, now_ms, message, {"reason": REMOVED}))
+                said = Said("removed", {"subject": key.subject, "kind": key.kind})
+                out.append(
+                    Transition(
+                        key, "clear", severity, now_ms, said.text, {"reason": REMOVED},
+                        message_key=said.key, params=said.params,
+                    )
+                )  # fmt: skip
         return self.note(out)
 
     def unconfigured(

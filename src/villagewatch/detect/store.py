@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """,
     ),
+    Migration(
+        "transitions carry their message key and parameters (the reader's language)",
+        # Older rows keep '' and '{}': their message is the stored text.
+        """
+ALTER TABLE transitions ADD COLUMN message_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE transitions ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+""",
+    ),
 )
 """The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from villagewatch.catalogue import Said, num
 from villagewatch.contract import Reading
 from villagewatch.detectors.anomaly_score import SeriesScorer
 from villagewatch.detectors.base import Detector, Flags
@@ -84,16 +85,14 @@ class Anomaly(Detector):
             if s.scorer.n <= c.learn_readings or score < c.fire_score:
                 return None
             s.firing, s.quiet = True, 0
-            message = f"{metric} {value:g} is unlike this series' past (score {score:.2f})"
-            return self._transition(
-                metric, "fire", value, at, historical=historical, message=message
-            )
+            said = Said("anomaly.fire", {"value": num(value), "score": f"{score:.2f}"})
+            return self._transition(metric, "fire", value, at, historical=historical, said=said)
         s.quiet = s.quiet + 1 if score < c.clear_score else 0
         if s.quiet < c.clear_readings:
             return None
         s.firing = False
-        message = f"{metric} behaves as usual again (now {value:g})"
-        return self._transition(metric, "clear", value, at, historical=historical, message=message)
+        said = Said("anomaly.clear", {"value": num(value)})
+        return self._transition(metric, "clear", value, at, historical=historical, said=said)
 
     def _transition(
         self,
@@ -103,20 +102,23 @@ class Anomaly(Detector):
         at: int,
         *,
         historical: bool,
-        message: str,
+        said: Said,
     ) -> Transition:
+        full = Said(said.key, {"label": self._label, "metric": metric, **said.params})
         return Transition(
             AlertKey(self.name, self._village, self._device, f"anomaly:{metric}"),
             action,
             self._cfg.severity,
             at,
-            f"{self._label}: {message}",
+            full.text,
             {
                 "metric": metric,
                 "value": value,
                 "score": round(self._series[metric].scorer.score, 3),
             },
             historical,
+            message_key=full.key,
+            params=full.params,
         )
 
     def firing(self) -> bool:

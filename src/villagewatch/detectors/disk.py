@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from villagewatch.catalogue import Said
 from villagewatch.detectors.base import Detector
 from villagewatch.transitions import AlertKey, Severity, Transition
 
@@ -50,20 +51,29 @@ class DiskWatch(Detector):
                    "total_bytes": total, "free_percent": round(share * 100, 1)}  # fmt: skip
         if severity is None:
             del self._on[filesystem]
+            said = Said(
+                "disk.free_again", {"filesystem": filesystem, "percent": f"{share * 100:.0f}"}
+            )
             return [
                 Transition(
-                    key, "clear", before or Severity.ORANGE, now_ms,
-                    f"disk {filesystem}: {share:.0%} free again", details,
+                    key, "clear", before or Severity.ORANGE, now_ms, said.text, details,
+                    message_key=said.key, params=said.params,
                 )
             ]  # fmt: skip
         self._on[filesystem] = severity
-        what = ", ".join(folders)
+        said = Said(
+            "disk.filling",
+            {
+                "filesystem": filesystem,
+                "gb": f"{free / 1e9:.1f}",
+                "percent": f"{share * 100:.0f}",
+                "folders": ", ".join(folders),
+            },
+        )
         return [
             Transition(
-                key, "fire" if before is None else "update", severity, now_ms,
-                f"disk {filesystem} is filling up: {free / 1e9:.1f} GB ({share:.0%}) free; "
-                f"it holds {what}",
-                details,
+                key, "fire" if before is None else "update", severity, now_ms, said.text, details,
+                message_key=said.key, params=said.params,
             )
         ]  # fmt: skip
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from villagewatch.catalogue import Said, num
 from villagewatch.contract import Event, Reading
 from villagewatch.detectors.base import Detector, Flags
 from villagewatch.detectors.config import CameraDetectionsConfig, LockConfig
@@ -66,18 +67,12 @@ class SmartLock(Detector):
         at, hist, out = e.at_ms, e.historical, []
         match e.type:
             case "forced_open":
-                out += self._raise(
-                    "forced_open", Severity.RED, at, hist, "the door was forced open"
-                )
+                out += self._raise("forced_open", Severity.RED, at, hist, "lock.forced_open")
             case "tamper":
-                out += self._raise(
-                    "tamper", Severity.ORANGE, at, hist, "someone is tampering with the lock"
-                )
+                out += self._raise("tamper", Severity.ORANGE, at, hist, "lock.tamper")
             case "jammed":
                 if "jammed" not in self._on:
-                    out.append(
-                        self._fire("jammed", Severity.YELLOW, at, hist, "the lock is jammed")
-                    )
+                    out.append(self._fire("jammed", Severity.YELLOW, at, hist, "lock.jammed"))
             case "wrong_code":
                 out += self._wrong_code(at, hist)
             case "door_ajar":
@@ -89,7 +84,8 @@ class SmartLock(Detector):
                             Severity.YELLOW,
                             at,
                             hist,
-                            f"the door has been open for {duration / 60:.0f} min",
+                            "lock.door_ajar",
+                            minutes=f"{duration / 60:.0f}",
                         )
                     )
             case "lock" | "unlock":
@@ -97,9 +93,7 @@ class SmartLock(Detector):
             case "low_battery":
                 if "low_battery" not in self._on:
                     out.append(
-                        self._fire(
-                            "low_battery", Severity.INFO, at, hist, "the lock's battery is low"
-                        )
+                        self._fire("low_battery", Severity.INFO, at, hist, "lock.low_battery")
                     )
         if isinstance(battery := e.attrs.get("battery"), float | int):
             out += self._battery(float(battery), at, hist)
@@ -116,11 +110,11 @@ class SmartLock(Detector):
         if pct < self._cfg.low_battery_pct and "low_battery" not in self._on:
             return [
                 self._fire(
-                    "low_battery", Severity.INFO, at, hist, f"the lock's battery is at {pct:.0f} %"
+                    "low_battery", Severity.INFO, at, hist, "lock.battery_at", percent=f"{pct:.0f}"
                 )
             ]
         if pct >= self._cfg.low_battery_pct + 5 and "low_battery" in self._on:
-            return self._clear("low_battery", at, hist, f"the lock's battery is at {pct:.0f} %")
+            return self._clear("low_battery", at, hist, "lock.battery_at", percent=f"{pct:.0f}")
         return []
 
     def _wrong_code(self, at: int, hist: bool) -> list[Transition]:
@@ -134,16 +128,18 @@ class SmartLock(Detector):
                     Severity.ORANGE,
                     at,
                     hist,
-                    f"{len(self._wrong)} wrong codes within {self._cfg.wrong_window_s:g} s",
+                    "lock.wrong_codes",
                     needs_close=True,
+                    count=str(len(self._wrong)),
+                    seconds=num(self._cfg.wrong_window_s),
                 )
             ]
         return []
 
     def _locked_or_opened(self, e: Event, at: int, hist: bool) -> list[Transition]:
-        out = self._clear("jammed", at, hist, "the lock works again")
+        out = self._clear("jammed", at, hist, "lock.works_again")
         if e.type == "lock":  # an unlock says nothing about the door being shut
-            return out + self._clear("door_ajar", at, hist, "the door is closed")
+            return out + self._clear("door_ajar", at, hist, "lock.door_closed")
         return out + self._opened_after_wrong_codes(e, at, hist) + self._credential(e, at, hist)
 
     def _opened_after_wrong_codes(self, e: Event, at: int, hist: bool) -> list[Transition]:
@@ -152,20 +148,21 @@ class SmartLock(Detector):
             return []
         self._on.add("wrong_codes_opened")
         credential = e.attrs.get("credential")
-        how = f" with credential {credential}" if isinstance(credential, str) else ""
+        params = {"label": self._label, "count": str(len(self._wrong))}
+        if isinstance(credential, str):
+            said = Said("lock.opened_with_after_wrong_codes", {**params, "credential": credential})
+        else:
+            said = Said("lock.opened_after_wrong_codes", params)
+        details = {
+            "wrong_codes": len(self._wrong),
+            **({"credential": credential} if isinstance(credential, str) else {}),
+        }
         return [
             Transition(
-                self._key("wrong_codes"),
-                "update",
-                Severity.RED,
-                at,
-                f"{self._label}: opened{how} after {len(self._wrong)} wrong codes; "
-                "check that it was the tenant",
-                {"wrong_codes": len(self._wrong), **({"credential": credential} if how else {})},
-                hist,
-                needs_close=True,
+                self._key("wrong_codes"), "update", Severity.RED, at, said.text, details, hist,
+                needs_close=True, message_key=said.key, params=said.params,
             )
-        ]
+        ]  # fmt: skip
 
     def tick(self, now_ms: int) -> list[Transition]:
         """Wrong codes: the alert ends after a whole window without one."""
@@ -174,9 +171,7 @@ class SmartLock(Detector):
         ):
             self._wrong.clear()
             self._on.discard("wrong_codes_opened")
-            return self._clear(
-                "wrong_codes", now_ms, False, "no more wrong codes (the alert waits for a person)"
-            )
+            return self._clear("wrong_codes", now_ms, False, "lock.wrong_codes_over")
         return []
 
     def _credential(self, e: Event, at: int, hist: bool) -> list[Transition]:
@@ -197,8 +192,9 @@ class SmartLock(Detector):
             Severity.ORANGE,
             at,
             hist,
-            f"opened with credential {credential}, not registered to the house's current tenants",
+            "lock.unregistered_credential",
             details={"credential": credential},
+            credential=credential,
         )
 
     def _fire(
@@ -207,14 +203,17 @@ class SmartLock(Detector):
         severity: Severity,
         at: int,
         hist: bool,
-        what: str,
+        message_key: str,
         *,
         needs_close: bool = False,
+        **params: str,
     ) -> Transition:
         self._on.add(kind)
+        said = Said(message_key, {"label": self._label, **params})
         return Transition(
-            self._key(kind), "fire", severity, at, f"{self._label}: {what}", {}, hist, needs_close
-        )
+            self._key(kind), "fire", severity, at, said.text, {}, hist, needs_close,
+            message_key=said.key, params=said.params,
+        )  # fmt: skip
 
     def _raise(
         self,
@@ -222,37 +221,37 @@ class SmartLock(Detector):
         severity: Severity,
         at: int,
         hist: bool,
-        what: str,
+        message_key: str,
         *,
         details: dict[str, Any] | None = None,
+        **params: str,
     ) -> list[Transition]:
         """An alert a person closes; not raised again within the re-arm time."""
         last = self._raised.get(kind)
         if last is not None and 0 <= at - last < _REARM_MS:
             return []
         self._raised[kind] = at
+        said = Said(message_key, {"label": self._label, **params})
         return [
             Transition(
-                self._key(kind),
-                "fire",
-                severity,
-                at,
-                f"{self._label}: {what}",
-                details or {},
-                hist,
-                needs_close=True,
+                self._key(kind), "fire", severity, at, said.text, details or {}, hist,
+                needs_close=True, message_key=said.key, params=said.params,
             )
-        ]
+        ]  # fmt: skip
 
-    def _clear(self, kind: str, at: int, hist: bool, why: str) -> list[Transition]:
+    def _clear(
+        self, kind: str, at: int, hist: bool, message_key: str, **params: str
+    ) -> list[Transition]:
         if kind not in self._on:
             return []
         self._on.discard(kind)
+        said = Said(message_key, {"label": self._label, **params})
         return [
             Transition(
-                self._key(kind), "clear", Severity.INFO, at, f"{self._label}: {why}", {}, hist
+                self._key(kind), "clear", Severity.INFO, at, said.text, {}, hist,
+                message_key=said.key, params=said.params,
             )
-        ]
+        ]  # fmt: skip
 
     def snapshot(self) -> dict[str, Any]:
         """Recent wrong codes and the alerts that are on."""
@@ -289,18 +288,13 @@ class SosButton(Detector):
         if e.type != "sos" or (self._raised is not None and 0 <= at - self._raised < _REARM_MS):
             return []
         self._raised = at
+        said = Said("sos.fire", {"label": self._label})
         return [
             Transition(
-                self._key,
-                "fire",
-                Severity.RED,
-                at,
-                f"SOS pressed at {self._label}",
-                {},
-                e.historical,
-                needs_close=True,
+                self._key, "fire", Severity.RED, at, said.text, {}, e.historical,
+                needs_close=True, message_key=said.key, params=said.params,
             )
-        ]
+        ]  # fmt: skip
 
     def snapshot(self) -> dict[str, Any]:
         """When the last alert was raised."""
@@ -341,36 +335,26 @@ class CameraDetections(Detector):
             for k in ("zone", "dwell_s", "evidence", "box", "score", "covered_fraction")
             if k in e.attrs
         }
-        what = detection.replace("_", " ")
+        params = {"label": self._label, "detection": detection, "zone": zone}
         if e.type == "detection" and name not in self._on:
             self._on.add(name)
             dwell = e.attrs.get("dwell_s")
-            stay = f" for {float(dwell) / 60:.0f} min" if isinstance(dwell, float | int) else ""
-            return [
-                Transition(
-                    key,
-                    "fire",
-                    severity,
-                    e.at_ms,
-                    f"{self._label}: {what} in zone {zone}{stay}",
-                    details,
-                    e.historical,
-                )
-            ]
-        if e.type == "cleared" and name in self._on:
+            if isinstance(dwell, float | int):
+                said = Said("camera.fire_dwell", {**params, "minutes": f"{float(dwell) / 60:.0f}"})
+            else:
+                said = Said("camera.fire", params)
+            action: Literal["fire", "clear"] = "fire"
+        elif e.type == "cleared" and name in self._on:
             self._on.discard(name)
-            return [
-                Transition(
-                    key,
-                    "clear",
-                    severity,
-                    e.at_ms,
-                    f"{self._label}: {what} in zone {zone} is gone",
-                    details,
-                    e.historical,
-                )
-            ]
-        return []
+            said, action = Said("camera.clear", params), "clear"
+        else:
+            return []
+        return [
+            Transition(
+                key, action, severity, e.at_ms, said.text, details, e.historical,
+                message_key=said.key, params=said.params,
+            )
+        ]  # fmt: skip
 
     def snapshot(self) -> dict[str, Any]:
         """Detections that are on."""

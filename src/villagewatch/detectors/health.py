@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from villagewatch.catalogue import Said, num
 from villagewatch.contract import Reading
 from villagewatch.detectors.base import CLEAN, Detector, Flags
 from villagewatch.detectors.config import HealthConfig
@@ -148,9 +149,7 @@ class SensorHealth(Detector):
             c.sensor_max is not None and value > c.sensor_max
         )
         if fail != ("range" in s.firing):
-            self._toggle(
-                p, "range", fail, f"{p.metric} {value:g} is outside what the sensor can report"
-            )
+            self._toggle(p, "range", fail, "health.range", {"value": num(value)})
         if fail:
             return False
         good = not (
@@ -174,9 +173,7 @@ class SensorHealth(Detector):
             else:
                 s.flat_ref, s.flat_since, stuck = value, at, False
             if stuck != ("flat" in s.firing):
-                hours = c.flat_s / 3600
-                message = f"{p.metric} has not changed for {hours:g} h; stuck?"
-                self._toggle(p, "flat", stuck, message)
+                self._toggle(p, "flat", stuck, "health.flat", {"hours": num(c.flat_s / 3600)})
             good = good and not stuck
         if good and s.spike_since is None:
             s.good.append(value)
@@ -191,14 +188,14 @@ class SensorHealth(Detector):
             away = abs(value - s.spike_baseline)
             s.score = min(1.0, away / threshold)
             if away <= threshold / 2:
-                self._end_spike(p, "back to its level")
+                self._end_spike(p, "health.spike_back")
                 return True
             if p.at - s.spike_since > self._cfg.spike_max_s * 1000:
-                self._end_spike(p, "a real change of level")
+                self._end_spike(p, "health.spike_level")
                 s.good.clear()
                 return True
             if self._settled(p, threshold):
-                self._end_spike(p, "a real change of level: the readings hold together")
+                self._end_spike(p, "health.spike_settled")
                 s.good.clear()
                 return True
             return False
@@ -211,11 +208,8 @@ class SensorHealth(Detector):
         if away <= threshold:
             return True
         s.spike_since, s.spike_baseline, s.score = p.at, median, 1.0
-        message = (
-            f"{p.metric} jumped to {value:g} from around {median:g}; "
-            "readings are held as suspect until it returns"
-        )
-        self._toggle(p, "spike", True, message, baseline=median)
+        said = {"value": num(value), "baseline": num(median)}
+        self._toggle(p, "spike", True, "health.spike", said, baseline=median)
         return False
 
     def _settled(self, p: _Point, threshold: float) -> bool:
@@ -228,13 +222,22 @@ class SensorHealth(Detector):
         s.spike_steady = s.spike_steady + 1 if abs(p.value - s.last_value) <= threshold else 0
         return s.spike_steady >= limit
 
-    def _end_spike(self, p: _Point, why: str) -> None:
+    def _end_spike(self, p: _Point, message_key: str) -> None:
+        """The spike is over; ``message_key`` says why."""
         p.series.spike_steady = 0
         p.series.spike_since = p.series.spike_baseline = None
         p.series.score = 0.0
-        self._toggle(p, "spike", False, f"{p.metric} spike over ({why}, now {p.value:g})")
+        self._toggle(p, "spike", False, message_key, {"value": num(p.value)})
 
-    def _toggle(self, p: _Point, test: str, on: bool, message: str, **details: Any) -> None:
+    def _toggle(
+        self,
+        p: _Point,
+        test: str,
+        on: bool,
+        message_key: str,
+        params: dict[str, str],
+        **details: Any,
+    ) -> None:
         """Fire the test's alert when it turns on, clear it when it turns off."""
         if on == (test in p.series.firing):
             return
@@ -242,18 +245,17 @@ class SensorHealth(Detector):
             p.series.firing.add(test)
         else:
             p.series.firing.discard(test)
-            message = message if test == "spike" else f"{p.metric} {test} test passes again"
+            if test != "spike":
+                message_key, params = f"health.{test}_passes", {}
+        said = Said(message_key, {"label": self._label, "metric": p.metric, **params})
         p.out.append(
             Transition(
                 AlertKey(self.name, self._village, self._device, f"{test}:{p.metric}"),
-                "fire" if on else "clear",
-                Severity.YELLOW,
-                p.at,
-                f"{self._label}: {message}",
-                {"metric": p.metric, "value": p.value, **details},
-                p.historical,
+                "fire" if on else "clear", Severity.YELLOW, p.at, said.text,
+                {"metric": p.metric, "value": p.value, **details}, p.historical,
+                message_key=said.key, params=said.params,
             )
-        )
+        )  # fmt: skip
 
     def firing(self) -> bool:
         """Whether any health alert of this device is firing."""

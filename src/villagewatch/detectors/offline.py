@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from villagewatch.catalogue import Said
 from villagewatch.detectors.base import Detector
 from villagewatch.detectors.config import OfflineConfig
 from villagewatch.transitions import AlertKey, Severity, Transition
@@ -87,30 +88,26 @@ class OfflineWatch(Detector):
         label = self._devices[device].label
         if device in self._alerted:
             self._alerted.discard(device)
+            said = Said("offline.back", {"label": label})
             out.append(
                 Transition(
-                    self._key(device, "device_offline"),
-                    "clear",
-                    Severity.YELLOW,
-                    now_ms,
-                    f"{label} is back online",
+                    self._key(device, "device_offline"), "clear", Severity.YELLOW, now_ms,
+                    said.text, message_key=said.key, params=said.params,
                 )
-            )
+            )  # fmt: skip
         self._covered.discard(device)
         if self._village_down and len(self._covered) < self._cfg.link_down_min_devices / 2:
             self._village_down = False
             for straggler in self._covered:  # still silent once the link is back: on their own
                 self._pending[straggler] = now_ms
             self._covered.clear()
+            said = Said("offline.village_back", {"village": self._village})
             out.append(
                 Transition(
-                    self._key(self._village, "link_down"),
-                    "clear",
-                    Severity.ORANGE,
-                    now_ms,
-                    f"village {self._village}: devices are reporting again",
+                    self._key(self._village, "link_down"), "clear", Severity.ORANGE, now_ms,
+                    said.text, message_key=said.key, params=said.params,
                 )
-            )
+            )  # fmt: skip
         for edge, behind in list(self._edges.items()):
             if device in behind:
                 out += self.edge_status(edge, "online", [], now_ms)
@@ -127,30 +124,25 @@ class OfflineWatch(Detector):
             self._edges[edge] = behind
             for d in behind:
                 self._pending.pop(d, None)
+            said = Said("offline.edge_down", {"edge": edge, "count": str(len(behind))})
             return [
                 Transition(
-                    self._key(edge, "link_down"),
-                    "fire",
-                    Severity.ORANGE,
-                    now_ms,
-                    f"edge agent {edge} lost its link; {len(behind)} devices behind it are silent",
-                    {"devices": behind},
+                    self._key(edge, "link_down"), "fire", Severity.ORANGE, now_ms, said.text,
+                    {"devices": behind}, message_key=said.key, params=said.params,
                 )
-            ]
+            ]  # fmt: skip
         if edge not in self._edges:
             return []
         del self._edges[edge]
         for d in devices:
             self._seen[d] = max(self._seen.get(d, now_ms), now_ms)
+        said = Said("offline.edge_back", {"edge": edge})
         return [
             Transition(
-                self._key(edge, "link_down"),
-                "clear",
-                Severity.ORANGE,
-                now_ms,
-                f"edge agent {edge} is back online",
+                self._key(edge, "link_down"), "clear", Severity.ORANGE, now_ms, said.text,
+                message_key=said.key, params=said.params,
             )
-        ]
+        ]  # fmt: skip
 
     @property
     def quiet(self) -> bool:
@@ -190,33 +182,29 @@ class OfflineWatch(Detector):
                 self._pending.pop(d)
             if not self._village_down:
                 self._village_down = True
+                counts = {"count": str(len(offline)), "total": str(len(self._devices))}
+                said = Said("offline.village_down", {"village": self._village, **counts})
                 out.append(
                     Transition(
-                        self._key(self._village, "link_down"),
-                        "fire",
-                        Severity.ORANGE,
-                        now_ms,
-                        f"village {self._village}: {len(offline)} of {len(self._devices)} "
-                        "devices went silent together — a link or power problem",
-                        {"devices": sorted(offline)},
+                        self._key(self._village, "link_down"), "fire", Severity.ORANGE, now_ms,
+                        said.text, {"devices": sorted(offline)},
+                        message_key=said.key, params=said.params,
                     )
-                )
+                )  # fmt: skip
             return out
         for d in ready:
             self._pending.pop(d)
             self._alerted.add(d)
             spec = self._devices[d]
             minutes = (now_ms - self._seen[d]) / 60_000
+            said = Said("offline.device", {"label": spec.label, "minutes": f"{minutes:.0f}"})
             out.append(
                 Transition(
-                    self._key(d, "device_offline"),
-                    "fire",
-                    Severity.YELLOW,
-                    now_ms,
-                    f"{spec.label} has sent nothing for {minutes:.0f} min",
+                    self._key(d, "device_offline"), "fire", Severity.YELLOW, now_ms, said.text,
                     {"expected_interval_s": spec.interval_s},
+                    message_key=said.key, params=said.params,
                 )
-            )
+            )  # fmt: skip
         return out
 
     def snapshot(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Literal
 
+from villagewatch.catalogue import Said, num
 from villagewatch.contract import Reading
 from villagewatch.detectors.base import Detector, Flags
 from villagewatch.detectors.config import LevelConfig, RainConfig, RiseConfig
@@ -29,20 +30,14 @@ class WaterLevel(Detector):
         self._cfg = config
         self._key = AlertKey(self.name, village, device, "level")
         self._label = label
-        bands: list[tuple[Severity, float, str]] = []
+        bands: list[tuple[Severity, float]] = []
         if config.blue_margin_cm > 0:
-            bands.append(
-                (Severity.BLUE, config.warning_cm - config.blue_margin_cm, "near the warning level")
-            )
-        bands.append((Severity.YELLOW, config.warning_cm, "above the warning level (警戒水位)"))
+            bands.append((Severity.BLUE, config.warning_cm - config.blue_margin_cm))
+        bands.append((Severity.YELLOW, config.warning_cm))
         if config.guaranteed_cm is not None:
-            bands.append(
-                (Severity.ORANGE, config.guaranteed_cm, "above the guaranteed level (保证水位)")
-            )
+            bands.append((Severity.ORANGE, config.guaranteed_cm))
         if config.historical_max_cm is not None:
-            bands.append(
-                (Severity.RED, config.historical_max_cm, "above the highest level on record")
-            )
+            bands.append((Severity.RED, config.historical_max_cm))
         self._bands = bands
         self._band = _NONE
         self._above_since: dict[int, int] = {}
@@ -71,7 +66,7 @@ class WaterLevel(Detector):
         return self._move(self._last_value, self._last_ms, now_ms, historical=False)
 
     def _move(self, value: float, at: int, decided_ms: int, historical: bool) -> list[Transition]:
-        for i, (_, threshold, _) in enumerate(self._bands):
+        for i, (_, threshold) in enumerate(self._bands):
             if value >= threshold:
                 self._above_since.setdefault(i, at)
             else:
@@ -91,27 +86,38 @@ class WaterLevel(Detector):
     def _transition(
         self, before: int, after: int, value: float, at: int, historical: bool
     ) -> Transition:
-        details = {"value": value, "thresholds": {s.value: t for s, t, _ in self._bands}}
+        details = {"value": value, "thresholds": {s.value: t for s, t in self._bands}}
         if after == _NONE:
+            said = Said("water_level.down", {"label": self._label, "value": num(value),
+                                             "warning": num(self._cfg.warning_cm)})  # fmt: skip
             return Transition(
-                self._key,
-                "clear",
-                self._bands[before][0],
-                at,
-                f"{self._label}: water down to {value:g} cm, below every alert level",
-                details,
-                historical,
-            )
-        severity, threshold, what = self._bands[after]
+                self._key, "clear", self._bands[before][0], at, said.text, details, historical,
+                message_key=said.key, params=said.params,
+            )  # fmt: skip
+        severity, threshold = self._bands[after]
         action: Literal["fire", "update"] = "fire" if before == _NONE else "update"
+        said = self._said(value)
         return Transition(
-            self._key,
-            action,
-            severity,
-            at,
-            f"{self._label}: water at {value:g} cm, {what} ({threshold:g} cm)",
-            {**details, "threshold": threshold},
-            historical,
+            self._key, action, severity, at, said.text, {**details, "threshold": threshold},
+            historical, message_key=said.key, params=said.params,
+        )  # fmt: skip
+
+    def _said(self, value: float) -> Said:
+        """The reading against the highest configured level it reached — not the band's: a
+        band is entered only after ``hold_s`` and left ``deadband_cm`` below it, so the water
+        may stand above or below the band's own threshold when the alert changes."""
+        c, params = self._cfg, {"label": self._label, "value": num(value)}
+        if c.historical_max_cm is not None and value >= c.historical_max_cm:
+            return Said("water_level.above_record", {**params, "record": num(c.historical_max_cm)})
+        if c.guaranteed_cm is not None and value >= c.guaranteed_cm:
+            return Said(
+                "water_level.above_guaranteed", {**params, "guaranteed": num(c.guaranteed_cm)}
+            )
+        if value >= c.warning_cm:
+            return Said("water_level.above_warning", {**params, "warning": num(c.warning_cm)})
+        gap = num(c.warning_cm - value)
+        return Said(
+            "water_level.below_warning", {**params, "warning": num(c.warning_cm), "gap": gap}
         )
 
     def firing(self) -> bool:
@@ -141,7 +147,7 @@ class WaterLevel(Detector):
         saved = state.get("severity")
         if saved is not None:
             rank = Severity(saved).rank
-            fitting = [i for i, (s, _, _) in enumerate(self._bands) if s.rank <= rank]
+            fitting = [i for i, (s, _) in enumerate(self._bands) if s.rank <= rank]
             self._band = max(fitting, default=0)
         self._band = min(self._band, len(self._bands) - 1)
         self._above_since = {i: t for i, t in self._above_since.items() if i < len(self._bands)}
@@ -177,33 +183,22 @@ class WaterRise(Detector):
         low = self._push(at, value)
         rise = value - low
         minutes = self._cfg.window_s / 60
+        params = {"label": self._label, "value": num(value)}
         if not self._on and rise >= self._cfg.rise_cm:
             self._on = True
-            return [
-                Transition(
-                    self._key,
-                    "fire",
-                    Severity.ORANGE,
-                    at,
-                    f"{self._label}: water rose {rise:g} cm in {minutes:g} min (now {value:g} cm)",
-                    {"value": value, "rise": rise},
-                    r.historical,
-                )
-            ]
-        if self._on and rise < self._cfg.rise_cm / 2:
+            said = Said("water_rise.fire", {**params, "rise": num(rise), "minutes": num(minutes)})
+            action: Literal["fire", "clear"] = "fire"
+        elif self._on and rise < self._cfg.rise_cm / 2:
             self._on = False
-            return [
-                Transition(
-                    self._key,
-                    "clear",
-                    Severity.ORANGE,
-                    at,
-                    f"{self._label}: water no longer rising fast (now {value:g} cm)",
-                    {"value": value, "rise": rise},
-                    r.historical,
-                )
-            ]
-        return []
+            said, action = Said("water_rise.clear", params), "clear"
+        else:
+            return []
+        return [
+            Transition(
+                self._key, action, Severity.ORANGE, at, said.text, {"value": value, "rise": rise},
+                r.historical, message_key=said.key, params=said.params,
+            )
+        ]  # fmt: skip
 
     def _push(self, at: int, value: float) -> float:
         """Add a level; return the lowest within the window. The window keeps only the
@@ -307,29 +302,24 @@ class RainAccumulation(Detector):
         details = {f"{h}h": round(v, 2) for h, v in sorted(sums.items())}
         if severity is None:
             assert before is not None
+            longest = self._windows[-1]
+            said = Said("rain.clear", {"label": self._label, "mm": num(sums[longest]),
+                                       "hours": num(longest)})  # fmt: skip
             return [
                 Transition(
-                    self._key,
-                    "clear",
-                    before,
-                    at,
-                    f"{self._label}: rain has eased ({details})",
-                    details,
-                    r.historical,
+                    self._key, "clear", before, at, said.text, details, r.historical,
+                    message_key=said.key, params=said.params,
                 )
-            ]
+            ]  # fmt: skip
         assert top is not None
+        said = Said("rain.fire", {"label": self._label, "mm": num(sums[top.window_h]),
+                                  "hours": num(top.window_h)})  # fmt: skip
         return [
             Transition(
-                self._key,
-                "fire" if before is None else "update",
-                severity,
-                at,
-                f"{self._label}: {sums[top.window_h]:g} mm of rain in {top.window_h} h",
-                details,
-                r.historical,
+                self._key, "fire" if before is None else "update", severity, at, said.text,
+                details, r.historical, message_key=said.key, params=said.params,
             )
-        ]
+        ]  # fmt: skip
 
     def firing(self) -> bool:
         """Whether the rain alert is on."""

@@ -61,6 +61,11 @@ class Transition:
     """Raised while replaying backlog: it happened in the past."""
     needs_close: bool = False
     """Never cleared by data: a person closes it (forced door, SOS)."""
+    message_key: str = ""
+    """The message in the catalogue (:mod:`villagewatch.catalogue`, without ``msg.``), from
+    which each reader renders ``message`` in its language; empty: only ``message``."""
+    params: dict[str, str] = field(default_factory=dict)
+    """The fields of ``message_key``, formatted (numbers as the message shows them)."""
 
 
 def transition_id(t: Transition) -> str:

@@ -89,5 +89,18 @@ DROP TABLE silences;
 ALTER TABLE silences_new RENAME TO silences;
 """,
     ),
+    # Migration 3 is feed18's resolution reason (issue 18, item 2); this stand-in keeps this
+    # branch's numbering and is replaced by that migration when the branches are merged.
+    Migration("(stand-in for migration 3: the resolution reason)", ""),
+    Migration(
+        "alerts carry their message key and parameters, rendered in each reader's language",
+        # Older rows keep '' and '{}': they show their stored message. A notification's title
+        # is its digest's, in its channel's language, with {count} filled when it is sent.
+        """
+ALTER TABLE alerts ADD COLUMN message_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE notifications ADD COLUMN title TEXT NOT NULL DEFAULT '';
+""",
+    ),
 )
 """The schema, migration 1 first."""

@@ -7,6 +7,7 @@ import { byId, h, mount } from './dom.js';
 import { fullTime, unit, when } from './format.js';
 import { severityBadge, stateBadge } from './feed.js';
 import { t } from './i18n.js';
+import { alertText, detectorName, kindName, placeLabel, subjectName } from './messages.js';
 import { may } from './session.js';
 import { emit, state, upsert } from './state.js';
 
@@ -30,7 +31,7 @@ function section(testid, titleKey, ...body) {
 function deviceName(a) {
   const device = a.subject.split(':')[0];
   const found = state.devices.find((d) => d.village === a.village && d.id === device);
-  return found ? `${found.name} (${a.subject})` : a.subject;
+  return found ? `${found.name} (${a.subject})` : subjectName(a);
 }
 
 function by(time, who) {
@@ -50,7 +51,7 @@ function head(a) {
         type: 'button', class: 'icon close', 'data-testid': 'detail-close',
         title: t('detail.close'), 'aria-label': t('detail.close'), onclick: closeFromButton,
       }, '×')),
-    h('h2', { class: 'd-message', 'data-testid': 'detail-message' }, a.message),
+    h('h2', { class: 'd-message', 'data-testid': 'detail-message' }, alertText(a)),
   ];
 }
 
@@ -58,7 +59,7 @@ function meta(a) {
   const rows = [
     ['detail.place', a.place_name],
     ['detail.subject', deviceName(a)],
-    ['detail.kind', `${a.kind} · ${t('detail.detector')} ${a.detector}`],
+    ['detail.kind', `${kindName(a.kind)} · ${t('detail.detector')} ${detectorName(a.detector)}`],
     ['detail.started', by(a.started)],
     ['detail.fired', by(a.fired)],
     ['detail.acknowledged', by(a.acknowledged, a.acknowledged_by)],
@@ -187,7 +188,7 @@ function auditList(audit) {
 function notifications(list) {
   if (list.length === 0) return null;
   return section('notifications', 'detail.notifications', h('ul', { class: 'notify' }, list.map((n) => h('li', {},
-    h('span', {}, `${n.channel ?? '?'} · ${n.place ?? ''}`),
+    h('span', {}, `${n.channel ?? '?'} · ${placeLabel(n.place ?? '')}`),
     h('span', { class: `nstate n-${n.state}` }, `${n.state ?? ''}${n.attempts ? ` ×${n.attempts}` : ''}`),
     n.error ? h('span', { class: 'error' }, n.error) : null))));
 }

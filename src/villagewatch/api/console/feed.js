@@ -3,6 +3,7 @@
 import { byId, h, mount } from './dom.js';
 import { ago, fullTime, when } from './format.js';
 import { t } from './i18n.js';
+import { alertText, subjectName } from './messages.js';
 import { SEVERITIES, isOpen, state } from './state.js';
 
 const FRESH_MS = 8000;
@@ -32,7 +33,7 @@ function item(a, now) {
   const classes = ['item', `sev-${a.severity}`, `st-${a.state}`];
   if (fresh.has(a.id)) classes.push('fresh');
   if (state.selected === a.id) classes.push('selected');
-  const where = [a.place_name, a.subject, a.assignee ? `→ ${a.assignee}` : null].filter(Boolean);
+  const where = [a.place_name, subjectName(a), a.assignee ? `→ ${a.assignee}` : null].filter(Boolean);
   return h(
     'li',
     {
@@ -49,7 +50,7 @@ function item(a, now) {
     h(
       'div',
       { class: 'item-main' },
-      h('div', { class: 'item-msg' }, a.message),
+      h('div', { class: 'item-msg' }, alertText(a)),
       h('div', { class: 'item-meta' }, where.join(' · ')),
     ),
     h(

@@ -5,6 +5,7 @@ import { en as zonesEn, zh as zonesZh } from './zonestext.js';
 // views18: the monthly assessment and the rejected messages
 import { en as assessEn, zh as assessZh } from './assessmenttext.js';
 import { en as deadEn, zh as deadZh } from './deadletterstext.js';
+import { en as alertEn, zh as alertZh } from './alerttext.js'; // i18n18: alert messages
 
 const zh = {
   'app.title': 'villagewatch 值班台',
@@ -192,6 +193,7 @@ const zh = {
   ...zonesZh,
   ...assessZh,
   ...deadZh,
+  ...alertZh, // i18n18
 };
 
 const en = {
@@ -380,6 +382,7 @@ const en = {
   ...zonesEn,
   ...assessEn,
   ...deadEn,
+  ...alertEn, // i18n18
 };
 
 export const DICTIONARIES = { zh, en };

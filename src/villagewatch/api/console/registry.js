@@ -5,6 +5,7 @@ import { ApiError, api, post, query } from './api.js';
 import { byId, h, mount } from './dom.js';
 import { fullTime, when } from './format.js';
 import { t } from './i18n.js';
+import { placeName } from './messages.js';
 import { may } from './session.js';
 import { state } from './state.js';
 
@@ -152,7 +153,7 @@ function houseCard(house, edit) {
     h('header', {},
       h('h3', {}, house.name || house.id),
       h('span', { class: 'muted' },
-        `${house.village}/${house.id} · ${t('house.lock')} ${lock ? lock.name : house.lock}`)),
+        `${placeName(house.village)}/${house.id} · ${t('house.lock')} ${lock ? lock.name : house.lock}`)),
     h('h4', {}, t('registry.tenants')),
     tenantsTable(house, base, edit),
     edit ? tenantForm(base) : null,
@@ -177,7 +178,7 @@ function houseForm() {
   },
   h('strong', {}, t('registry.addhouse')),
   field('house.village', h('select', { name: 'village', onchange: (ev) => fillLocks(ev.target.value) },
-    villages.map((v) => h('option', { value: v }, v)))),
+    villages.map((v) => h('option', { value: v }, placeName(v))))),
   field('house.id', h('input', { name: 'id', required: true, pattern: '[a-z0-9][a-z0-9_\\-]*', maxlength: 64 })),
   field('house.name', h('input', { name: 'name', maxlength: 200 })),
   field('house.lock', lockSelect),
