@@ -86,6 +86,7 @@ class ChartOut(Reply):
     levels: list[LevelOut] = Field(description="The detector's levels for this device now.")
     fired: PointOut | None = Field(description="The reading that fired the alert, if found.")
     current: PointOut | None = Field(description="The device's newest value of the metric.")
+    slices: int = Field(description="The span was cut into this many slices (empty ones left out).")
     buckets: list[dict[str, Any]] = Field(description="start, mean, min, max, count per slice.")
 
 

@@ -97,7 +97,7 @@ async def alert_chart(request: Request, user: Viewer, alert_id: AlertId) -> Char
         since=at(since), until=at(until),
         started=at(alert.started_ms), ended=at(ended) if ended is not None else None,
         levels=detector_levels(alert, metric, families), fired=fired,
-        current=current,
+        current=current, slices=_SLICES,
         buckets=[
             {"start": at(b.start_ns // 1_000_000), "mean": b.mean, "min": b.min, "max": b.max,
              "count": b.count}
