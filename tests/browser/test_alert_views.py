@@ -227,7 +227,7 @@ def test_plan_colours_each_alarm_by_its_worst_severity_with_legend_labels_and_cl
                 c.by("plan").scroll_into_view_if_needed()
                 c.shot(f"07-plan-{size}-{lang}")
                 cluster.click()
-                listed = c.by("plan-cluster-list").locator("visible=true")
+                listed = c.page.locator('[data-testid="plan-cluster-list"]:not([hidden])')
                 expect(listed.get_by_test_id("plan-dot")).to_have_count(count)
                 c.shot(f"07-plan-cluster-open-{lang}")
             else:

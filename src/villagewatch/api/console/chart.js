@@ -70,7 +70,8 @@ function seriesData(buckets, step) {
 
 /**
  * The chart's ECharts option: `buckets` [{start, mean, min, max, count}] between `since` and
- * `until` (ms) cut into `slices`; horizontal `lines` [{value, kind, label, dashed}], vertical
+ * `until` (ms) cut into `slices`; horizontal `lines` [{value, kind, label, dashed, side}] (label
+ * left unless `side` is 'right'), vertical
  * `marks` [{at, kind, label}] and `points` [{at, value, kind, label}]; `kind` picks the colour
  * (a severity, or current/candidate/today/start/end/fired/now). Exported for the tests' sake.
  */
@@ -130,7 +131,7 @@ export function chartOption(buckets, { since, until, slices, lines = [], marks =
             ...lines.map((l) => ({
               id: `line-${l.kind}-${l.value}`, yAxis: l.value, name: l.label,
               lineStyle: { color: colour(l.kind), type: l.dashed ? 'dashed' : 'solid', width: 1.4 },
-              label: { formatter: l.label, position: l.side === 'left' ? 'insideStartTop' : 'insideEndTop',
+              label: { formatter: l.label, position: l.side === 'right' ? 'insideEndTop' : 'insideStartTop', // the alert and now are on the right
                 color: colour(l.kind), fontSize: 12 },
             })),
             ...marks.filter((m) => inSpan(m.at)).map((m) => ({

@@ -231,11 +231,14 @@ function clusterMark(c) {
       'aria-label': t('plan.cluster.title', { n: c.members.length }),
       onclick: () => { openCluster = open ? null : c.key; renderPlan(); },
     }, String(c.members.length)),
-    h('ul', {
-      class: 'cluster-list', hidden: !open, 'data-testid': 'plan-cluster-list',
-      style: { left: `${(c.x * 100).toFixed(2)}%`, top: `${(c.y * 100).toFixed(2)}%` },
-    }, c.members.map((d) => h('li', {}, dot({ ...d, position: null }), d.name || d.id))),
   ];
+}
+
+/** The devices of each cluster, listed below the plan (the open one shown), so none is out of reach. */
+function clusterLists(gathered) {
+  return gathered.map((c) => h('ul', {
+    class: 'cluster-list', hidden: openCluster !== c.key, 'data-testid': 'plan-cluster-list',
+  }, c.members.map((d) => h('li', {}, dot({ ...d, position: null }), d.name || d.id))));
 }
 
 /** Each grid as a dashed area around its devices with its name above it, readable. */
@@ -248,16 +251,23 @@ function gridAreas(devices) {
   }
   const names = new Map(state.places.map((p) => [p.id, p.name]));
   const pad = 0.025;
-  return [...grids].map(([grid, spots]) => {
-    const x0 = Math.max(0, Math.min(...spots.map((p) => p.x)) - pad);
-    const y0 = Math.max(0.045, Math.min(...spots.map((p) => p.y)) - pad);
-    const x1 = Math.min(1, Math.max(...spots.map((p) => p.x)) + pad);
-    const y1 = Math.min(1, Math.max(...spots.map((p) => p.y)) + pad);
-    const name = names.get(`grid:${devices[0].village}/${grid}`) ?? grid;
+  const areas = [...grids].map(([grid, spots]) => ({
+    grid,
+    x0: Math.max(0, Math.min(...spots.map((p) => p.x)) - pad),
+    y0: Math.max(0.01, Math.min(...spots.map((p) => p.y)) - pad),
+    x1: Math.min(1, Math.max(...spots.map((p) => p.x)) + pad),
+    y1: Math.min(0.99, Math.max(...spots.map((p) => p.y)) + pad),
+  }));
+  const inside = (a, b) => a !== b && a.x0 >= b.x0 && a.x1 <= b.x1 && a.y0 >= b.y0 && a.y1 <= b.y1;
+  return areas.map((a) => {
+    // a grid within another names itself below, clear of the outer one's name; one at the
+    // top edge names itself inside, where the name is not cut off
+    const where = areas.some((b) => inside(a, b)) ? 'below' : a.y0 < 0.1 ? 'inside' : 'above';
+    const name = names.get(`grid:${devices[0].village}/${a.grid}`) ?? a.grid;
     return h('div', {
-      class: 'grid-area', 'data-testid': 'plan-grid', 'data-grid': grid,
-      style: { left: `${x0 * 100}%`, top: `${y0 * 100}%`, width: `${(x1 - x0) * 100}%`, height: `${(y1 - y0) * 100}%` },
-    }, h('span', { class: 'grid-label', 'data-testid': 'plan-grid-label' }, name));
+      class: 'grid-area', 'data-testid': 'plan-grid', 'data-grid': a.grid,
+      style: { left: `${a.x0 * 100}%`, top: `${a.y0 * 100}%`, width: `${(a.x1 - a.x0) * 100}%`, height: `${(a.y1 - a.y0) * 100}%` },
+    }, h('span', { class: `grid-label ${where}`, 'data-testid': 'plan-grid-label' }, name));
   });
 }
 
@@ -321,6 +331,7 @@ export function renderPlan() {
       placed.filter((d) => !inCluster.has(d.id)).map((d) => dot(d, sides.get(d.id))),
       gathered.map(clusterMark),
     ),
+    clusterLists(gathered),
     h(
       'p',
       { class: 'plan-note muted' },
