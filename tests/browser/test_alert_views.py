@@ -229,6 +229,7 @@ def test_plan_colours_each_alarm_by_its_worst_severity_with_legend_labels_and_cl
                 cluster.click()
                 listed = c.page.locator('[data-testid="plan-cluster-list"]:not([hidden])')
                 expect(listed.get_by_test_id("plan-dot")).to_have_count(count)
+                listed.scroll_into_view_if_needed()
                 c.shot(f"07-plan-cluster-open-{lang}")
             else:
                 c.by("plan").scroll_into_view_if_needed()

@@ -142,7 +142,9 @@ def test_a_bad_box_from_the_edge_is_not_drawn(ctx: ApiContext, box: object) -> N
 
 def test_no_picture_and_unseen_alerts_are_404(ctx: ApiContext) -> None:
     alert = fire_alert(ctx.alerts, village="dongcun", subject="wl-bridge", kind="level")
-    assert Client(ctx).as_("viewer").get(f"/api/alerts/{alert.id}/picture").status_code == 404
+    viewer = Client(ctx).as_("viewer")
+    assert viewer.get(f"/api/alerts/{alert.id}/picture").status_code == 404
+    assert viewer.get(f"/api/alerts/{alert.id}/chart").status_code == 200
     g3 = Client(ctx).as_("g3-viewer")
     assert g3.get(f"/api/alerts/{alert.id}/chart").status_code == 404
     assert g3.get(f"/api/alerts/{alert.id}/picture").status_code == 404
