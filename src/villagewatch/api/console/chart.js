@@ -34,6 +34,12 @@ function sweep() {
   }
 }
 
+function niceStep(span, count) {
+  const raw = span / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 2.5, 5, 10].map((m) => m * power).find((m) => m >= raw) ?? 10 * power;
+}
+
 function timeLabel(span) {
   const fmt = new Intl.DateTimeFormat(locale(), span > DAY
     ? { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false }
@@ -84,6 +90,7 @@ export function chartOption(buckets, { since, until, slices, lines = [], marks =
   let hi = Math.max(...values);
   if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
   const pad = Math.max((hi - lo) * 0.06, 1);
+  const yStep = niceStep(hi - lo + 2 * pad, 5); // the axis ends on round values
   const label = timeLabel(until - since);
   const inSpan = (at) => at >= since && at <= until;
   return {
@@ -107,7 +114,7 @@ export function chartOption(buckets, { since, until, slices, lines = [], marks =
       splitLine: { show: true, lineStyle: { color: GRIDLINE } },
     },
     yAxis: {
-      type: 'value', scale: true, min: Math.floor(lo - pad), max: Math.ceil(hi + pad),
+      type: 'value', scale: true, min: Math.floor((lo - pad) / yStep) * yStep, max: Math.ceil((hi + pad) / yStep) * yStep,
       axisLabel: { color: TEXT, formatter: (v) => num(v) },
       splitLine: { lineStyle: { color: GRIDLINE } },
     },
