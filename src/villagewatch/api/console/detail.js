@@ -1,10 +1,10 @@
 // One alert in full, in a side panel: message, severity, state, place, times, the evidence
 // picture, the sensor chart, notes and history, and the actions (operators and above).
 
-import { ApiError, api, blob, post } from './api.js';
-import { drawChart } from './chart.js';
-import { byId, h, mount, s } from './dom.js';
-import { fullTime, num, unit, when } from './format.js';
+import { ApiError, api, post } from './api.js';
+import { forgetPicture, loadChart, loadPicture, placeCard } from './alertviews.js';
+import { byId, h, mount } from './dom.js';
+import { fullTime, when } from './format.js';
 import { severityBadge, stateBadge } from './feed.js';
 import { t } from './i18n.js';
 import { may } from './session.js';
@@ -15,7 +15,6 @@ const ACTION_LABELS = {
 };
 
 let current = null; // {alert, audit, notes, notifications, chart}
-let pictureUrl = null;
 let reloadTimer = null;
 let parts = null; // the panel's sections, built once per opened alert
 
@@ -189,110 +188,6 @@ function notifications(list) {
     n.error ? h('span', { class: 'error' }, n.error) : null))));
 }
 
-// --- the evidence picture, the chart and the place (charts18) ----------------------------
-
-function overlay(pic) {
-  const zone = pic.zone
-    ? s('g', { class: `ev-zone z-${pic.zone.kind}`, 'data-testid': 'evidence-zone', 'data-zone': pic.zone.id },
-      s('polygon', { points: pic.zone.polygon.map(([x, y]) => `${x},${y}`).join(' ') }))
-    : null;
-  const box = pic.box
-    ? s('rect', { class: 'ev-box', 'data-testid': 'evidence-box', x: pic.box[0], y: pic.box[1],
-      width: pic.box[2], height: pic.box[3] })
-    : null;
-  return s('svg', { class: 'ev-overlay', viewBox: '0 0 1 1', preserveAspectRatio: 'none', 'aria-hidden': 'true' },
-    zone, box);
-}
-
-function pictureCaption(pic) {
-  const what = pic.detection ? t(`detection.${pic.detection}`) : null;
-  return h('figcaption', { class: 'ev-caption', 'data-testid': 'evidence-caption' },
-    h('time', { datetime: pic.taken, 'data-testid': 'evidence-time' }, t('detail.evidence.taken', { at: fullTime(pic.taken) })),
-    what && !what.startsWith('detection.') ? ` · ${what}` : null,
-    pic.zone ? ` · ${t('detail.evidence.zone', { zone: pic.zone.id })}` : null,
-    pic.box ? h('span', { class: 'ev-key' }, h('i', { class: 'ev-key-box' }), t('detail.evidence.box')) : null,
-    pic.zone ? h('span', { class: 'ev-key' }, h('i', { class: 'ev-key-zone' }), t('detail.evidence.zonekey')) : null);
-}
-
-async function loadPicture(a, box) {
-  if (pictureUrl) URL.revokeObjectURL(pictureUrl);
-  pictureUrl = null;
-  mount(box, h('p', { class: 'muted' }, t('detail.evidence.loading')));
-  try {
-    const pic = await api(`/api/alerts/${a.id}/picture`);
-    pictureUrl = URL.createObjectURL(await blob(pic.url));
-    if (current?.alert.id !== a.id) return;
-    mount(box, h('figure', { class: 'ev-figure', 'data-testid': 'evidence-figure' },
-      h('a', { class: 'ev-frame', href: pictureUrl, target: '_blank', rel: 'noopener' },
-        h('img', { class: 'evidence', src: pictureUrl, alt: t('detail.evidence'), 'data-testid': 'evidence-img' }),
-        overlay(pic)),
-      pictureCaption(pic)));
-  } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
-    mount(box, h('p', { class: 'muted', 'data-testid': 'evidence-missing', title: err.detail },
-      t('detail.noevidence')));
-  }
-}
-
-function levelLines(levels, u) {
-  return levels.map((l) => ({
-    value: l.value, kind: l.severity ?? 'range', dashed: l.severity === null,
-    label: `${t(`level.${l.name}`)} ${num(l.value)}${u ? ` ${u}` : ''}`,
-  }));
-}
-
-async function loadChart(a, section, box) {
-  mount(box, h('p', { class: 'muted' }, t('detail.loading')));
-  let data;
-  try {
-    data = await api(`/api/alerts/${a.id}/chart`);
-  } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
-    if (current?.alert.id === a.id) mount(box, h('p', { class: 'muted error' }, err.detail));
-    return;
-  }
-  if (current?.alert.id !== a.id) return;
-  if (data.buckets.length === 0) {
-    // a context series (a camera's gauge) with nothing to show: no empty box
-    if (!data.own) section.hidden = true;
-    else mount(box, h('p', { class: 'muted', 'data-testid': 'chart-empty' }, t('detail.nodata')));
-    return;
-  }
-  const name = t(`metric.${data.metric}`);
-  const u = unit(data.metric);
-  const series = `${name.startsWith('metric.') ? data.metric : name}${u ? ` (${u})` : ''}`;
-  const started = Date.parse(data.started);
-  const marks = [{ at: started, kind: 'start', label: t('detail.alertstart'), short: t('detail.alertstart') }];
-  if (data.ended) marks.push({ at: Date.parse(data.ended), kind: 'end', label: t('detail.chart.cleared'), short: t('detail.chart.cleared') });
-  const points = [];
-  if (data.fired) points.push({ at: Date.parse(data.fired.at), value: data.fired.value, kind: 'fired', label: t('detail.chart.fired') });
-  if (data.current) points.push({ at: Date.parse(data.current.at), value: data.current.value, kind: 'now', label: t('detail.chart.now') });
-  const since = Date.parse(data.since);
-  const until = Date.parse(data.until);
-  mount(box,
-    h('p', { class: 'chart-caption muted' }, `${data.device} · ${series} · ${t('detail.chart.span', {
-      from: fullTime(data.since), to: data.ended ? fullTime(data.until) : t('detail.chart.tonow') })}`),
-    data.current ? h('p', { class: 'chart-now', 'data-testid': 'chart-now' },
-      t('detail.chart.nowis', { value: `${num(data.current.value)}${u ? ` ${u}` : ''}`, at: when(data.current.at) })) : null,
-    drawChart(data.buckets, { since, until, slices: data.slices, name: series,
-      lines: levelLines(data.levels, u), marks, points, label: `${t('detail.chart')}: ${series}` }),
-    h('p', { class: 'chart-hint muted' }, t('detail.chart.zoom')));
-}
-
-function placeCard(a) {
-  const device = a.subject.split(':')[0];
-  const found = state.devices.find((d) => d.village === a.village && d.id === device);
-  const others = found?.position ? state.devices.filter((d) => d.village === a.village && d.position && d !== found) : [];
-  return h('div', { class: 'd-place', 'data-testid': 'detail-place' },
-    h('p', { class: 'd-place-name' }, a.place_name, found ? ` · ${found.name || found.id}` : ''),
-    found?.position
-      ? h('div', { class: 'mini-plan', 'aria-hidden': 'true' },
-        others.map((d) => h('i', { class: 'mini-dot', style: { left: `${d.position.x * 100}%`, top: `${d.position.y * 100}%` } })),
-        h('i', { class: `mini-dot here sev-${a.severity}`, 'data-testid': 'detail-place-dot',
-          style: { left: `${found.position.x * 100}%`, top: `${found.position.y * 100}%` } }))
-      : null);
-}
-
 function render() {
   const { alert: a, audit, notes } = current;
   mount(parts.head, head(a));
@@ -340,8 +235,9 @@ async function load(id) {
       chartSection,
       !data.chart || a.evidence ? section('place-section', 'detail.where', placeCard(a)) : null,
       parts.notes, parts.audit);
-    if (a.evidence) loadPicture(a, parts.evidence);
-    if (chartSection) loadChart(a, chartSection, parts.chart);
+    const shown = () => current?.alert.id === a.id; // the panel may have moved on meanwhile
+    if (a.evidence) loadPicture(a, parts.evidence, shown);
+    if (chartSection) loadChart(a, chartSection, parts.chart, shown);
   }
   render();
 }
@@ -365,8 +261,7 @@ export function closeDetail() {
   state.selected = null;
   current = null;
   parts = null;
-  if (pictureUrl) URL.revokeObjectURL(pictureUrl);
-  pictureUrl = null;
+  forgetPicture();
   byId('detail').hidden = true;
   document.body.classList.remove('detail-open');
   emit('alerts');
