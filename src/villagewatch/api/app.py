@@ -30,6 +30,7 @@ from villagewatch.api.context import ApiContext
 from villagewatch.api.middleware import RequestGate, SecurityHeaders
 from villagewatch.api.routes import (
     alerts,
+    alertviews,
     cameras,
     config,
     configform,
@@ -124,8 +125,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return RedirectResponse("/console/")
 
     for module in (
-        session, alerts, silences, devices, places, registry, config, configform, tune, cameras,
-        reports, deadletters,
+        session, alerts, alertviews, silences, devices, places, registry, config, configform,
+        tune, cameras, reports, deadletters,
     ):  # fmt: skip
         app.include_router(module.router)
     app.mount("/console", _PackageFiles(directory=CONSOLE_DIR, html=True), name="console")

@@ -1,97 +1,198 @@
-// A hand-drawn SVG chart of a downsampled series: the min–max band, the mean line, time and
-// value axes, a marker at the alert's start, and (for the config page) threshold lines and
-// marks at moments such as a replay's would-be alerts.
+// Every chart of the console, on the vendored ECharts (window.echarts, loaded by index.html as
+// a classic script before the modules): a downsampled series as its min–max band and mean
+// line on a local-time axis, labelled horizontal levels, vertical marks, marked readings, and
+// zoom and pan (mouse wheel / pinch and drag inside, a slider below). The canvas is opaque to
+// screen readers and tests, so a key beside it lists every level, mark and reading in words.
 
-import { s } from './dom.js';
+import { h } from './dom.js';
 import { locale, t } from './i18n.js';
-import { num } from './format.js';
+import { fullTime, num } from './format.js';
 
-const W = 640;
-const H = 220;
-const PAD = { left: 48, right: 14, top: 14, bottom: 26 };
-const HOUR = 3600e3;
+const DAY = 24 * 3600e3;
+const COLOURS = {
+  red: '#e5322d', orange: '#f08a24', yellow: '#f2c230', blue: '#2f7fe0', info: '#7d8a99',
+  current: '#9aa3ad', candidate: '#f08a24', today: '#9aa3ad', range: '#8894a3',
+  start: '#ff8b85', end: '#5fcf8c', fired: '#ff8b85', now: '#d8dfe7',
+};
+const SERIES = '#4c9aff';
+const TEXT = '#8894a3';
+const GRIDLINE = '#232d38';
+
+const live = new Set(); // chart elements with an ECharts instance (or waiting for a size)
+
+function colour(kind) {
+  return COLOURS[kind] ?? TEXT;
+}
+
+/** Dispose the charts whose element left the page (the panel moved on, a redraw). */
+function sweep() {
+  for (const el of live) {
+    if (el.isConnected) continue;
+    el._observer?.disconnect();
+    window.echarts.getInstanceByDom(el)?.dispose();
+    live.delete(el);
+  }
+}
 
 function niceStep(span, count) {
   const raw = span / count;
   const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((m) => m >= raw);
-  return step ?? 10 * power;
+  return [1, 2, 2.5, 5, 10].map((m) => m * power).find((m) => m >= raw) ?? 10 * power;
 }
 
-function timeTicks(from, to) {
-  const span = to - from;
-  const step = [0.25, 0.5, 1, 2, 3, 6, 12, 24].map((h) => h * HOUR).find((m) => span / m <= 8) ?? 24 * HOUR;
-  const offset = new Date(from).getTimezoneOffset() * 60e3; // ticks on local hour boundaries
-  const ticks = [];
-  for (let x = Math.ceil((from - offset) / step) * step + offset; x <= to; x += step) ticks.push(x);
-  return ticks;
+function timeLabel(span) {
+  const fmt = new Intl.DateTimeFormat(locale(), span > DAY
+    ? { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false }
+    : { hour: '2-digit', minute: '2-digit', hour12: false });
+  return (ms) => fmt.format(new Date(ms));
+}
+
+// The band as two stacked series (the floor, then max − min on top) and the mean; a gap of
+// more than 2.5 times the usual one (a device reports every few slices when they are short)
+// breaks both, as a missing hour must not look like a straight line.
+function seriesData(buckets, step) {
+  const floor = [];
+  const range = [];
+  const mean = [];
+  const xs = buckets.map((b) => Date.parse(b.start) + step / 2);
+  const gaps = xs.slice(1).map((x, i) => x - xs[i]).sort((a, b) => a - b);
+  const usual = Math.max(step, gaps.length ? gaps[Math.floor(gaps.length / 2)] : step);
+  let last = null;
+  for (const [i, b] of buckets.entries()) {
+    const x = xs[i];
+    if (last !== null && x - last > 2.5 * usual) {
+      const gap = last + step;
+      floor.push([gap, null]);
+      range.push([gap, null]);
+      mean.push([gap, null]);
+    }
+    floor.push([x, b.min]);
+    range.push([x, b.max - b.min]);
+    mean.push([x, b.mean]);
+    last = x;
+  }
+  return { floor, range, mean };
 }
 
 /**
- * The chart as an <svg>: `buckets` [{start, mean, min, max, count}] between `since` and
- * `until` (ms) cut into `slices`, a marker line at `marker` (ms), horizontal `lines`
- * [{value, kind, label, side}] (kept in view) and vertical `marks` [{at, kind, label}]; `kind`
- * becomes a class for their colour.
+ * The chart's ECharts option: `buckets` [{start, mean, min, max, count}] between `since` and
+ * `until` (ms) cut into `slices`; horizontal `lines` [{value, kind, label, dashed, side}] (label
+ * left unless `side` is 'right'), vertical
+ * `marks` [{at, kind, label}] and `points` [{at, value, kind, label}]; `kind` picks the colour
+ * (a severity, or current/candidate/today/start/end/fired/now). Exported for the tests' sake.
  */
-export function drawChart(buckets, { since, until, slices, marker, lines = [], marks = [] }) {
-  const points = buckets.map((b) => ({ x: new Date(b.start).getTime(), ...b }));
-  const step = (until - since) / slices; // one bucket's width, as the server cut them
-  let lo = Math.min(...points.map((p) => p.min), ...lines.map((l) => l.value));
-  let hi = Math.max(...points.map((p) => p.max), ...lines.map((l) => l.value));
-  if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
-  const yStep = niceStep(hi - lo, 4);
-  lo = Math.floor(lo / yStep) * yStep;
-  hi = Math.ceil(hi / yStep) * yStep;
-  const X = (ms) => PAD.left + ((ms - since) / (until - since)) * (W - PAD.left - PAD.right);
-  const Y = (v) => H - PAD.bottom - ((v - lo) / (hi - lo)) * (H - PAD.top - PAD.bottom);
-  const mid = (p) => p.x + step / 2;
+export function chartOption(buckets, { since, until, slices, lines = [], marks = [], points = [], name = '' }) {
+  const step = (until - since) / slices;
+  const { floor, range, mean } = seriesData(buckets, step);
+  const values = [...buckets.flatMap((b) => [b.min, b.max]), ...lines.map((l) => l.value),
+    ...points.map((p) => p.value)];
+  let lo = Math.min(...values);
+  let hi = Math.max(...values);
+  if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
+  const pad = Math.max((hi - lo) * 0.06, 1);
+  const yStep = niceStep(hi - lo + 2 * pad, 5); // the axis ends on round values
+  const label = timeLabel(until - since);
+  const inSpan = (at) => at >= since && at <= until;
+  return {
+    animation: false,
+    backgroundColor: 'transparent',
+    textStyle: { color: TEXT, fontSize: 12 },
+    grid: { left: 8, right: 16, top: 20, bottom: 52, containLabel: true },
+    tooltip: {
+      trigger: 'axis', renderMode: 'richText', confine: true,
+      backgroundColor: '#0a0d12', borderColor: '#344150', textStyle: { color: '#d8dfe7' },
+      formatter: (items) => {
+        const item = [].concat(items).find((i) => i.seriesId === 'mean');
+        if (!item || item.value[1] === null) return '';
+        return `${fullTime(new Date(item.value[0]).toISOString())}\n${name} ${num(item.value[1])}`;
+      },
+    },
+    xAxis: {
+      type: 'time', min: since, max: until,
+      axisLabel: { color: TEXT, formatter: label, hideOverlap: true },
+      axisLine: { lineStyle: { color: GRIDLINE } },
+      splitLine: { show: true, lineStyle: { color: GRIDLINE } },
+    },
+    yAxis: {
+      type: 'value', scale: true, min: Math.floor((lo - pad) / yStep) * yStep, max: Math.ceil((hi + pad) / yStep) * yStep,
+      axisLabel: { color: TEXT, formatter: (v) => num(v) },
+      splitLine: { lineStyle: { color: GRIDLINE } },
+    },
+    dataZoom: [
+      { type: 'inside', xAxisIndex: 0, filterMode: 'none' },
+      { type: 'slider', xAxisIndex: 0, filterMode: 'none', height: 18, bottom: 6,
+        borderColor: '#344150', textStyle: { color: TEXT }, labelFormatter: label },
+    ],
+    series: [
+      { id: 'floor', type: 'line', data: floor, stack: 'band', symbol: 'none', silent: true,
+        lineStyle: { opacity: 0 }, connectNulls: false },
+      { id: 'range', type: 'line', data: range, stack: 'band', symbol: 'none', silent: true,
+        lineStyle: { opacity: 0 }, areaStyle: { color: 'rgba(76, 154, 255, .2)' }, connectNulls: false },
+      {
+        id: 'mean', name, type: 'line', data: mean, connectNulls: false,
+        symbol: 'circle', symbolSize: 3, showSymbol: buckets.length < 3,
+        lineStyle: { color: SERIES, width: 1.6 }, itemStyle: { color: SERIES },
+        markLine: {
+          silent: true, symbol: 'none', animation: false,
+          data: [
+            ...lines.map((l) => ({
+              id: `line-${l.kind}-${l.value}`, yAxis: l.value, name: l.label,
+              lineStyle: { color: colour(l.kind), type: l.dashed ? 'dashed' : 'solid', width: 1.4 },
+              label: { formatter: l.label, position: l.side === 'right' ? 'insideEndTop' : 'insideStartTop', // the alert and now are on the right
+                color: colour(l.kind), fontSize: 12 },
+            })),
+            ...marks.filter((m) => inSpan(m.at)).map((m) => ({
+              id: `mark-${m.kind}-${m.at}`, xAxis: m.at, name: m.label,
+              lineStyle: { color: colour(m.kind), type: 'dashed', width: 1.2 },
+              label: { formatter: m.short ?? '', position: 'insideEndTop', color: colour(m.kind), fontSize: 12 },
+            })),
+          ],
+        },
+        markPoint: {
+          silent: true, animation: false,
+          data: points.filter((p) => inSpan(p.at)).map((p) => ({
+            id: `point-${p.kind}`, coord: [p.at, p.value], name: p.label, value: num(p.value),
+            symbol: p.kind === 'now' ? 'circle' : 'diamond', symbolSize: p.kind === 'now' ? 10 : 14,
+            itemStyle: { color: colour(p.kind), borderColor: '#0d1116', borderWidth: 1 },
+            label: { color: colour(p.kind), fontSize: 12, fontWeight: 'bold', distance: 6,
+              position: p.kind === 'now' ? 'left' : 'top', formatter: `${p.label} ${num(p.value)}` },
+          })),
+        },
+      },
+    ],
+  };
+}
 
-  // Runs of consecutive buckets: a gap of more than two slices breaks the line.
-  const runs = [];
-  for (const p of points) {
-    const run = runs.at(-1);
-    if (run && p.x - run.at(-1).x <= 2.5 * step) run.push(p);
-    else runs.push([p]);
-  }
-  const line = (run) => run.map((p, i) => `${i ? 'L' : 'M'}${X(mid(p)).toFixed(1)},${Y(p.mean).toFixed(1)}`).join('');
-  const band = (run) => [
-    ...run.map((p, i) => `${i ? 'L' : 'M'}${X(mid(p)).toFixed(1)},${Y(p.max).toFixed(1)}`),
-    ...[...run].reverse().map((p) => `L${X(mid(p)).toFixed(1)},${Y(p.min).toFixed(1)}`),
-    'Z',
-  ].join('');
+function key(lines, marks, points) {
+  const item = (testid, kind, text, data = {}) => h('li', { 'data-testid': testid, 'data-kind': kind, ...data },
+    h('i', { class: `chart-swatch k-${kind}` }), text);
+  return h('ul', { class: 'chart-key' },
+    lines.map((l) => item('chart-line', l.kind, l.label, { 'data-value': l.value })),
+    points.map((p) => item('chart-point', p.kind, `${p.label} ${num(p.value)} · ${fullTime(new Date(p.at).toISOString())}`,
+      { 'data-value': p.value, 'data-at': p.at })),
+    marks.map((m) => item('chart-mark', m.kind, m.label, { 'data-at': m.at, class: 'chart-key-mark' })));
+}
 
-  const yTicks = [];
-  for (let v = lo; v <= hi + yStep / 2; v += yStep) yTicks.push(v);
-  const hourFmt = new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit', hour12: false });
-  const markX = X(marker);
-  const labelLeft = markX > W - PAD.right - 90; // near the right edge: the label goes left of the line
-
-  return s(
-    'svg',
-    { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'data-testid': 'chart', 'aria-label': t('detail.chart') },
-    yTicks.map((v) => s('g', { class: 'tick' },
-      s('line', { x1: PAD.left, x2: W - PAD.right, y1: Y(v), y2: Y(v) }),
-      s('text', { x: PAD.left - 6, y: Y(v) + 4, 'text-anchor': 'end' }, num(v)))),
-    timeTicks(since, until).map((x) => s('g', { class: 'tick' },
-      s('line', { x1: X(x), x2: X(x), y1: PAD.top, y2: H - PAD.bottom }),
-      s('text', { x: X(x), y: H - 8, 'text-anchor': 'middle' }, hourFmt.format(new Date(x))))),
-    runs.map((run) => s('path', { class: 'band', d: band(run) })),
-    runs.map((run) => s('path', { class: 'mean', d: line(run) })),
-    runs.filter((run) => run.length === 1)
-      .map(([p]) => s('circle', { class: 'lone', cx: X(mid(p)), cy: Y(p.mean), r: 2.5 })),
-    marker >= since && marker <= until
-      ? s('g', { class: 'marker' },
-        s('line', { x1: markX, x2: markX, y1: PAD.top - 4, y2: H - PAD.bottom }),
-        s('text', { x: markX + (labelLeft ? -4 : 4), y: PAD.top + 6, 'text-anchor': labelLeft ? 'end' : 'start' },
-          t('detail.alertstart')))
-      : null,
-    lines.map((l) => s('g', { class: `level ${l.kind}`, 'data-testid': 'chart-line', 'data-kind': l.kind, 'data-value': l.value },
-      s('line', { x1: PAD.left, x2: W - PAD.right, y1: Y(l.value), y2: Y(l.value) }),
-      l.side === 'left'
-        ? s('text', { x: PAD.left + 4, y: Y(l.value) - 3, 'text-anchor': 'start' }, l.label)
-        : s('text', { x: W - PAD.right - 2, y: Y(l.value) - 3, 'text-anchor': 'end' }, l.label))),
-    marks.filter((m) => m.at >= since && m.at <= until).map((m) => s('g', { class: `mark ${m.kind}`, 'data-testid': 'chart-mark', 'data-kind': m.kind },
-      s('line', { x1: X(m.at), x2: X(m.at), y1: PAD.top, y2: H - PAD.bottom }),
-      s('title', {}, m.label))),
-  );
+/**
+ * A chart element (data-testid `testid`): the ECharts canvas of `chartOption(buckets, opts)`,
+ * drawn once it has a size and redrawn as it resizes, and the key of its lines, readings and
+ * marks. `opts.label` is the canvas's accessible name.
+ */
+export function drawChart(buckets, opts) {
+  sweep();
+  const { lines = [], marks = [], points = [], testid = 'chart', label = t('detail.chart') } = opts;
+  const option = chartOption(buckets, opts);
+  const canvas = h('div', { class: 'chart-canvas', role: 'img', 'aria-label': label, 'data-testid': `${testid}-canvas` });
+  const el = h('div', {
+    class: 'chart', 'data-testid': testid, 'data-since': opts.since, 'data-until': opts.until,
+  }, canvas, key(lines, marks, points));
+  live.add(canvas);
+  canvas._observer = new ResizeObserver(() => {
+    if (!canvas.isConnected || canvas.clientWidth === 0) return;
+    const chart = window.echarts.getInstanceByDom(canvas);
+    if (chart) chart.resize();
+    else window.echarts.init(canvas, null, { renderer: 'canvas', locale: locale() === 'zh-CN' ? 'ZH' : 'EN' }).setOption(option);
+  });
+  canvas._observer.observe(canvas);
+  return el;
 }

@@ -1,4 +1,4 @@
-// The config page's chart: a device's last 24 h with the water levels in use (dashed) and as
+// The config page's chart (chart.js, as every chart): a device's last 24 h with the water levels in use (dashed) and as
 // changed (orange), and the alerts a replay raised with each (POST /api/tune/replay).
 
 import { ApiError, api, post, query } from './api.js';
@@ -49,7 +49,7 @@ function thresholdLines(device, current, candidate) {
     for (const name of LEVELS) {
       const value = level?.[name];
       if (typeof value === 'number') {
-        lines.push({ value, kind, side: kind === 'candidate' ? 'left' : 'right', // both labels readable when equal
+        lines.push({ value, kind, dashed: kind === 'current', side: kind === 'candidate' ? 'left' : 'right', // both labels readable when equal
           label: t(`cfg.line.${kind}`, { name: t(`cfgf.${name}`), value: num(value) }) });
       }
     }
@@ -75,7 +75,8 @@ export function chartPanel({ village, device, series, current, candidate, report
   const body = series.error ? h('p', { class: 'muted error' }, series.error)
     : !series.data?.buckets.length ? h('p', { class: 'muted' }, t('cfg.chart.nodata'))
       : drawChart(series.data.buckets, { since: series.since, until: series.until, slices: SLICES,
-        lines: thresholdLines(device, current, candidate), marks: replayMarks(village, device, report) });
+        lines: thresholdLines(device, current, candidate), marks: replayMarks(village, device, report),
+        name: t(`metric.${series.data.metric}`), label: t('cfg.chart', { device: device.name || device.id }) });
   const levels = levelOf(candidate, device) || levelOf(current, device);
   return [
     h('h3', {}, t('cfg.chart', { device: device.name || device.id })),

@@ -1,25 +1,21 @@
 // One alert in full, in a side panel: message, severity, state, place, times, the evidence
 // picture, the sensor chart, notes and history, and the actions (operators and above).
 
-import { ApiError, api, blob, post, query } from './api.js';
-import { drawChart } from './chart.js';
+import { ApiError, api, post } from './api.js';
+import { forgetPicture, loadChart, loadPicture, placeCard } from './alertviews.js';
 import { byId, h, mount } from './dom.js';
-import { fullTime, unit, when } from './format.js';
+import { fullTime, when } from './format.js';
 import { severityBadge, stateBadge } from './feed.js';
 import { t } from './i18n.js';
 import { alertText, detectorName, kindName, placeLabel, subjectName } from './messages.js';
 import { may } from './session.js';
 import { emit, state, upsert } from './state.js';
 
-const BEFORE_MS = 6 * 3600e3;
-const AFTER_MS = 3600e3;
-const SLICES = 120;
 const ACTION_LABELS = {
   acknowledge: 'detail.ack', resolve: 'detail.resolve', assign: 'detail.assign', comment: 'detail.comment',
 };
 
 let current = null; // {alert, audit, notes, notifications, chart}
-let pictureUrl = null;
 let reloadTimer = null;
 let parts = null; // the panel's sections, built once per opened alert
 
@@ -193,53 +189,6 @@ function notifications(list) {
     n.error ? h('span', { class: 'error' }, n.error) : null))));
 }
 
-async function loadPicture(a, box) {
-  if (pictureUrl) URL.revokeObjectURL(pictureUrl);
-  pictureUrl = null;
-  mount(box, h('p', { class: 'muted' }, t('detail.evidence.loading')));
-  try {
-    pictureUrl = URL.createObjectURL(await blob(a.evidence));
-    if (current?.alert.id !== a.id) return;
-    mount(box, h('a', { href: pictureUrl, target: '_blank', rel: 'noopener' },
-      h('img', { class: 'evidence', src: pictureUrl, alt: t('detail.evidence'), 'data-testid': 'evidence-img' })));
-  } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
-    mount(box, h('p', { class: 'muted', 'data-testid': 'evidence-missing', title: err.detail },
-      t('detail.noevidence')));
-  }
-}
-
-async function loadChart(a, hint, box) {
-  if (!hint || !hint.metric) {
-    mount(box, h('p', { class: 'muted' }, t('detail.nochart')));
-    return;
-  }
-  const started = new Date(a.started).getTime();
-  const since = started - BEFORE_MS;
-  const until = Math.max(Math.min(started + AFTER_MS, Date.now()), since + 60e3);
-  mount(box, h('p', { class: 'muted' }, t('detail.loading')));
-  try {
-    const data = await api(`/api/readings${query({
-      village: hint.village, device: hint.device, metric: hint.metric,
-      since: new Date(since).toISOString(), until: new Date(until).toISOString(), buckets: SLICES,
-    })}`);
-    if (current?.alert.id !== a.id) return;
-    if (data.buckets.length === 0) {
-      mount(box, h('p', { class: 'muted', 'data-testid': 'chart-empty' }, t('detail.nodata')));
-      return;
-    }
-    const label = t(`metric.${data.metric}`);
-    const u = unit(data.metric);
-    const series = `${label.startsWith('metric.') ? data.metric : label}${u ? ` (${u})` : ''}`;
-    mount(box,
-      h('p', { class: 'chart-caption muted' }, `${hint.device} · ${series} · ${t('detail.chart.range')}`),
-      drawChart(data.buckets, { since, until, slices: SLICES, marker: started }));
-  } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
-    mount(box, h('p', { class: 'muted error' }, err.detail));
-  }
-}
-
 function render() {
   const { alert: a, audit, notes } = current;
   mount(parts.head, head(a));
@@ -279,13 +228,17 @@ async function load(id) {
       audit: h('div', {}),
       busy: false,
     };
+    const a = data.alert;
+    const chartSection = data.chart ? section('chart-section', 'detail.chart', parts.chart) : null;
     mount(byId('detail-body'),
       parts.head, parts.meta, parts.actions,
-      data.alert.evidence ? section('evidence', 'detail.evidence', parts.evidence) : null,
-      section('chart-section', 'detail.chart', parts.chart),
+      a.evidence ? section('evidence', 'detail.evidence', parts.evidence) : null,
+      chartSection,
+      !data.chart || a.evidence ? section('place-section', 'detail.where', placeCard(a)) : null,
       parts.notes, parts.audit);
-    if (data.alert.evidence) loadPicture(data.alert, parts.evidence);
-    loadChart(data.alert, data.chart, parts.chart);
+    const shown = () => current?.alert.id === a.id; // the panel may have moved on meanwhile
+    if (a.evidence) loadPicture(a, parts.evidence, shown);
+    if (chartSection) loadChart(a, chartSection, parts.chart, shown);
   }
   render();
 }
@@ -309,8 +262,7 @@ export function closeDetail() {
   state.selected = null;
   current = null;
   parts = null;
-  if (pictureUrl) URL.revokeObjectURL(pictureUrl);
-  pictureUrl = null;
+  forgetPicture();
   byId('detail').hidden = true;
   document.body.classList.remove('detail-open');
   emit('alerts');

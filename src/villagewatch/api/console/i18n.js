@@ -6,6 +6,7 @@ import { en as zonesEn, zh as zonesZh } from './zonestext.js';
 import { en as assessEn, zh as assessZh } from './assessmenttext.js';
 import { en as deadEn, zh as deadZh } from './deadletterstext.js';
 import { en as alertEn, zh as alertZh } from './alerttext.js'; // i18n18: alert messages
+import { en as chartEn, zh as chartZh } from './charttext.js'; // charts18
 
 const zh = {
   'app.title': 'villagewatch 值班台',
@@ -115,9 +116,7 @@ const zh = {
   'detail.noevidence': '暂无图片',
   'detail.evidence.loading': '正在加载图片…',
   'detail.chart': '传感器曲线',
-  'detail.nochart': '此告警没有可绘制的传感器数据',
   'detail.nodata': '这段时间没有读数',
-  'detail.chart.range': '告警前 6 小时至告警后 1 小时',
   'detail.alertstart': '告警开始',
   'detail.audit': '处理记录',
   'detail.notes': '备注',
@@ -190,6 +189,7 @@ const zh = {
   'error.network': '网络错误：{detail}',
   'error.http': '服务器错误 {status}：{detail}',
   ...configZh,
+  ...chartZh, // charts18
   ...zonesZh,
   ...assessZh,
   ...deadZh,
@@ -304,9 +304,7 @@ const en = {
   'detail.noevidence': 'No picture yet',
   'detail.evidence.loading': 'Loading picture…',
   'detail.chart': 'Sensor chart',
-  'detail.nochart': 'This alert has no sensor series to chart',
   'detail.nodata': 'No readings in this period',
-  'detail.chart.range': '6 h before to 1 h after the alert',
   'detail.alertstart': 'alert start',
   'detail.audit': 'History',
   'detail.notes': 'Notes',
@@ -379,6 +377,7 @@ const en = {
   'error.network': 'Network error: {detail}',
   'error.http': 'Server error {status}: {detail}',
   ...configEn,
+  ...chartEn, // charts18
   ...zonesEn,
   ...assessEn,
   ...deadEn,

@@ -148,6 +148,15 @@ async function openDevice(d) {
   else emit('show-device', d);
 }
 
+const SEVERITIES = ['red', 'orange', 'yellow', 'blue', 'info'];
+const CLUSTER_PX = 18; // dots closer than this on screen gather into one (charts18)
+let openCluster = null; // the key of the cluster whose list is open
+let resizing = null;
+addEventListener('resize', () => { // clusters depend on the drawn size
+  clearTimeout(resizing);
+  resizing = setTimeout(() => { if (state.devices.length) renderPlan(); }, 200);
+});
+
 function dot(d, labelSide) {
   const label = labelSide ? h('span', { class: `dot-label ${labelSide}` }, d.name) : null;
   return h(
@@ -155,12 +164,13 @@ function dot(d, labelSide) {
     {
       type: 'button',
       class: `dot ds-${d.state}${d.worst_severity ? ` sev-${d.worst_severity}` : ''}`,
-      style: { left: `${(d.position.x * 100).toFixed(2)}%`, top: `${(d.position.y * 100).toFixed(2)}%` },
+      style: d.position ? { left: `${(d.position.x * 100).toFixed(2)}%`, top: `${(d.position.y * 100).toFixed(2)}%` } : {},
       title: tooltip(d),
       'aria-label': tooltip(d),
       'data-testid': 'plan-dot',
       'data-device-id': d.id,
       'data-state': d.state,
+      'data-severity': d.state === 'alarm' ? d.worst_severity ?? '' : '',
       onclick: () => openDevice(d),
     },
     label,
@@ -182,30 +192,93 @@ function labelSides(devices) {
   return sides;
 }
 
-function gridLabels(devices) {
+/**
+ * The quiet devices (not in alarm) that lie closer than CLUSTER_PX on a plan `width` px wide
+ * (height `width / ratio`), gathered: [{key, x, y, members}]; every alarm stays its own dot,
+ * so no alert hides in a cluster.
+ */
+function clusters(devices, width, ratio) {
+  const height = width / ratio;
+  const groups = [];
+  for (const d of devices.filter((x) => x.state !== 'alarm')) {
+    const px = d.position.x * width;
+    const py = d.position.y * height;
+    const near = groups.find((g) => Math.hypot(g.px - px, g.py - py) < CLUSTER_PX);
+    if (near) {
+      near.members.push(d);
+      const n = near.members.length;
+      near.px += (px - near.px) / n;
+      near.py += (py - near.py) / n;
+    } else {
+      groups.push({ px, py, members: [d] });
+    }
+  }
+  return groups.filter((g) => g.members.length > 1).map((g) => ({
+    key: g.members.map((d) => d.id).sort().join(','),
+    x: g.px / width, y: g.py / height, members: g.members,
+  }));
+}
+
+function clusterMark(c) {
+  const states = new Set(c.members.map((d) => d.state));
+  const state = ['offline', 'unknown', 'ok'].find((st) => states.has(st)) ?? 'ok';
+  const open = openCluster === c.key;
+  return [
+    h('button', {
+      type: 'button', class: `cluster ds-${state}`, 'data-testid': 'plan-cluster', 'data-count': c.members.length,
+      style: { left: `${(c.x * 100).toFixed(2)}%`, top: `${(c.y * 100).toFixed(2)}%` },
+      title: t('plan.cluster.title', { n: c.members.length }), 'aria-expanded': String(open),
+      'aria-label': t('plan.cluster.title', { n: c.members.length }),
+      onclick: () => { openCluster = open ? null : c.key; renderPlan(); },
+    }, String(c.members.length)),
+  ];
+}
+
+/** The devices of each cluster, listed below the plan (the open one shown), so none is out of reach. */
+function clusterLists(gathered) {
+  return gathered.map((c) => h('ul', {
+    class: 'cluster-list', hidden: openCluster !== c.key, 'data-testid': 'plan-cluster-list',
+  }, c.members.map((d) => h('li', {}, dot({ ...d, position: null }), d.name || d.id))));
+}
+
+/** Each grid as a dashed area around its devices with its name above it, readable. */
+function gridAreas(devices) {
   const grids = new Map();
   for (const d of devices) {
-    const g = grids.get(d.grid) ?? { xs: [], ys: [] };
-    g.xs.push(d.position.x);
-    g.ys.push(d.position.y);
+    const g = grids.get(d.grid) ?? [];
+    g.push(d.position);
     grids.set(d.grid, g);
   }
   const names = new Map(state.places.map((p) => [p.id, p.name]));
-  return [...grids].map(([grid, { xs, ys }]) => {
-    const x = xs.reduce((a, b) => a + b) / xs.length;
-    const y = Math.max(...ys) + 0.05;
-    const name = names.get(`grid:${devices[0].village}/${grid}`) ?? grid;
-    return h('span', { class: 'grid-label', style: { left: `${x * 100}%`, top: `${Math.min(y, 0.97) * 100}%` } }, name);
+  const pad = 0.025;
+  const areas = [...grids].map(([grid, spots]) => ({
+    grid,
+    x0: Math.max(0, Math.min(...spots.map((p) => p.x)) - pad),
+    y0: Math.max(0.01, Math.min(...spots.map((p) => p.y)) - pad),
+    x1: Math.min(1, Math.max(...spots.map((p) => p.x)) + pad),
+    y1: Math.min(0.99, Math.max(...spots.map((p) => p.y)) + pad),
+  }));
+  const inside = (a, b) => a !== b && a.x0 >= b.x0 && a.x1 <= b.x1 && a.y0 >= b.y0 && a.y1 <= b.y1;
+  return areas.map((a) => {
+    // a grid within another names itself below, clear of the outer one's name; one at the
+    // top edge names itself inside, where the name is not cut off
+    const where = areas.some((b) => inside(a, b)) ? 'below' : a.y0 < 0.1 ? 'inside' : 'above';
+    const name = names.get(`grid:${devices[0].village}/${a.grid}`) ?? a.grid;
+    return h('div', {
+      class: 'grid-area', 'data-testid': 'plan-grid', 'data-grid': a.grid,
+      style: { left: `${a.x0 * 100}%`, top: `${a.y0 * 100}%`, width: `${(a.x1 - a.x0) * 100}%`, height: `${(a.y1 - a.y0) * 100}%` },
+    }, h('span', { class: `grid-label ${where}`, 'data-testid': 'plan-grid-label' }, name));
   });
 }
 
 function legend() {
+  const sample = (cls, text, testid) => h('span', { class: 'legend-item', 'data-testid': testid },
+    h('i', { class: `dot-sample ${cls}` }), text);
   return h(
     'div',
-    { class: 'legend' },
-    ['alarm', 'offline', 'ok', 'unknown'].map((s) =>
-      h('span', { class: 'legend-item' }, h('i', { class: `dot-sample ds-${s}` }), t(`dstate.${s}`)),
-    ),
+    { class: 'legend', 'data-testid': 'plan-legend', title: t('plan.legend') },
+    SEVERITIES.slice(0, 4).map((sev) => sample(`ds-alarm sev-${sev}`, `${t('dstate.alarm')} · ${t(`sev.${sev}`)}`, 'plan-legend-severity')),
+    ['offline', 'ok', 'unknown'].map((st) => sample(`ds-${st}`, t(`dstate.${st}`), 'plan-legend-state')),
   );
 }
 
@@ -238,6 +311,10 @@ export function renderPlan() {
     : h('span', { class: 'plan-village' }, chosen.name);
   const unplaced = devices.length - placed.length;
   const sides = labelSides(placed);
+  const width = el.querySelector('.plan-canvas')?.clientWidth || el.clientWidth || 600; // as last drawn
+  const gathered = clusters(placed, width, ratio);
+  const inCluster = new Set(gathered.flatMap((c) => c.members.map((d) => d.id)));
+  if (openCluster && !gathered.some((c) => c.key === openCluster)) openCluster = null;
   mount(
     el,
     h('div', { class: 'plan-head' }, picker, legend(), may('maintainer') ? uploadControl() : null),
@@ -250,9 +327,11 @@ export function renderPlan() {
         'data-village': village,
       },
       hasPic ? h('img', { class: 'plan-img', src: pic.url, alt: chosen.name, 'data-testid': 'plan-image' }) : null,
-      hasPic ? null : gridLabels(placed),
-      placed.map((d) => dot(d, sides.get(d.id))),
+      gridAreas(placed),
+      placed.filter((d) => !inCluster.has(d.id)).map((d) => dot(d, sides.get(d.id))),
+      gathered.map(clusterMark),
     ),
+    clusterLists(gathered),
     h(
       'p',
       { class: 'plan-note muted' },

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Resp
 from fastapi.responses import StreamingResponse
 
 from villagewatch.alerts.lifecycle import Alert, AlertState
+from villagewatch.api.alertchart import chart_metric, families_of
 from villagewatch.api.auth import Operator, Viewer, context, now_ms, sees_place
 from villagewatch.api.context import ApiContext
 from villagewatch.api.live import FeedChange
@@ -28,7 +29,6 @@ from villagewatch.api.schemas import (
     epoch_ns,
 )
 from villagewatch.api.users import User
-from villagewatch.contract import DeviceKind
 from villagewatch.store.evidence import EvidenceStore
 from villagewatch.transitions import Severity
 
@@ -52,7 +52,8 @@ def _out(ctx: ApiContext, a: Alert) -> AlertOut:
     return AlertOut.of(a, node.name if node else a.place)
 
 
-def _visible(ctx: ApiContext, user: User, alert_id: AlertId) -> Alert:
+def visible_alert(ctx: ApiContext, user: User, alert_id: AlertId) -> Alert:
+    """The alert if the user sees its place; 404 otherwise (one not seen is one not there)."""
     alert = ctx.alerts.get(alert_id)
     if alert is None or not sees_place(ctx, user, alert.place):
         raise HTTPException(404, f"no alert {alert_id}")
@@ -160,14 +161,16 @@ async def stream(
 async def alert_detail(request: Request, user: Viewer, alert_id: AlertId) -> AlertDetail:
     """One alert with its history, notes and notifications, and the series to chart."""
     ctx = context(request)
-    alert = await asyncio.to_thread(_visible, ctx, user, alert_id)
+    alert = await asyncio.to_thread(visible_alert, ctx, user, alert_id)
     audit = await asyncio.to_thread(ctx.alerts.audit, alert_id)
     notes = await asyncio.to_thread(ctx.alerts.notes, alert_id)
     sent = await asyncio.to_thread(ctx.alerts.notifications, alert_id)
     device = alert.subject.split(":", 1)[0]
     spec = ctx.devices.get((alert.village, device))
-    metric = _CHARTED.get(spec.kind) if spec is not None else None
-    chart = ChartHint(village=alert.village, device=device, metric=metric) if metric else None
+    village = next((v for v in ctx.deployment.villages if v.id == alert.village), None)
+    families = families_of(village, spec) if spec is not None else {}
+    charted = chart_metric(alert, spec, families)
+    chart = ChartHint(village=alert.village, device=device, metric=charted[0]) if charted else None
     return AlertDetail(
         alert=_out(ctx, alert),
         audit=[AlertAuditOut.of(e) for e in audit],
@@ -186,12 +189,6 @@ async def alert_detail(request: Request, user: Viewer, alert_id: AlertId) -> Ale
     )
 
 
-_CHARTED = {
-    DeviceKind.WATER_LEVEL: "level_cm", DeviceKind.RAIN_GAUGE: "mm", DeviceKind.CAMERA: "level_cm"
-}  # fmt: skip
-"""The series worth drawing around an alert; a lock's or a button's battery is not."""
-
-
 @router.get(
     "/api/alerts/{alert_id}/evidence",
     response_class=Response,
@@ -200,7 +197,7 @@ _CHARTED = {
 async def evidence(request: Request, user: Viewer, alert_id: AlertId) -> Response:
     """The evidence picture a camera sent with the alert (JPEG, privacy masks applied)."""
     ctx = context(request)
-    alert = await asyncio.to_thread(_visible, ctx, user, alert_id)
+    alert = await asyncio.to_thread(visible_alert, ctx, user, alert_id)
     evidence_id = alert.details.get("evidence")
     if not isinstance(evidence_id, str):
         raise HTTPException(404, f"alert {alert_id} has no evidence picture")
@@ -225,7 +222,7 @@ async def _act(
     ctx = context(request)
 
     def run() -> Any:
-        _visible(ctx, user, alert_id)
+        visible_alert(ctx, user, alert_id)
         result = fn(ctx)
         ctx.users.audit(user.name, action, f"alert:{alert_id}", {}, now_ms())
         return result
