@@ -11,7 +11,7 @@ from tests.api_deployment import ApiDeployment
 
 from .conftest import OpenConsole
 
-PHONE = {"width": 390, "height": 844}
+WIDTH, HEIGHT = 390, 844
 
 OVERFLOW = """() => {
   const wide = [];
@@ -37,12 +37,12 @@ def test_the_overview_fits_a_phone(api: ApiDeployment, console: OpenConsole, loc
         severity="orange",
         message="闸口水位超过警戒线",
     )
-    c = console(locale=locale, **PHONE)
+    c = console(locale=locale, width=WIDTH, height=HEIGHT)
     c.open()
     c.login("op")
     expect(c.by("device-row").first).to_be_visible()
     found = c.page.evaluate(OVERFLOW)
-    assert found["page"] <= PHONE["width"], found
+    assert found["page"] <= WIDTH, found
     assert found["wide"] == [], found["wide"]
     # the controls in one row: their vertical centres within a few pixels of each other
     tops = c.page.evaluate(
@@ -52,7 +52,7 @@ def test_the_overview_fits_a_phone(api: ApiDeployment, console: OpenConsole, loc
     )
     assert max(tops) - min(tops) <= 8, tops
     filt = c.by("feed-filter").bounding_box()
-    assert filt is not None and filt["x"] + filt["width"] <= PHONE["width"], filt
+    assert filt is not None and filt["x"] + filt["width"] <= WIDTH, filt
     row = c.by("device-row").first
     assert (
         c.page.evaluate("getComputedStyle(document.querySelector('.devices tbody tr')).display")
@@ -78,7 +78,7 @@ def test_a_link_from_a_message_logs_in_once_and_acknowledges_with_a_note_in_two_
     then shows that alert; typing a note and one tap on Acknowledge record both."""
     alert = api.raise_alert(subject=f"sos-school:link-{locale}", kind="sos", detector="call_button",
                             severity="red", message="小学门口一键报警被按下")  # fmt: skip
-    c = console(locale=locale, **PHONE)
+    c = console(locale=locale, width=WIDTH, height=HEIGHT)
     c.open(f"/console/#alert/{alert.id}")
     c.shot(f"01-{locale}-login")
     c.login("op")
@@ -86,7 +86,7 @@ def test_a_link_from_a_message_logs_in_once_and_acknowledges_with_a_note_in_two_
     expect(detail).to_be_visible()
     expect(detail.get_by_text(f"#{alert.id}", exact=True)).to_be_visible()
     box = detail.bounding_box()
-    assert box is not None and box["width"] <= PHONE["width"], box
+    assert box is not None and box["width"] <= WIDTH, box
     expect(c.by("ack-button")).to_be_in_viewport()
     c.shot(f"02-{locale}-alert")
 
