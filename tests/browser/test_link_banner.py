@@ -100,3 +100,18 @@ def test_a_stalled_stream_is_called_stale_before_it_is_given_up(
     expect(banner).to_be_hidden()
     expect(c.page.locator("body")).not_to_have_class(DOWN)
     c.shot(f"02-{size}-{locale}-live-again")
+
+
+def test_a_clock_set_forward_does_not_make_a_live_link_look_stale(
+    api: ApiDeployment, console: OpenConsole
+) -> None:
+    """Staleness is measured on the page's monotonic clock: the computer's clock jumping an
+    hour ahead (a careless operator, an NTP step) raises no banner while keepalives arrive."""
+    c = console(locale="en")
+    c.page.clock.install()
+    c.open()
+    c.login("op")
+    c.page.clock.set_system_time(c.page.evaluate("Date.now()") + 3_600_000)
+    c.page.wait_for_timeout(2500)  # two turns of the once-a-second staleness check
+    expect(c.by("live-indicator")).to_have_attribute("data-status", "live")
+    expect(c.by("link-banner")).to_be_hidden()

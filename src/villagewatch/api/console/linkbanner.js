@@ -11,8 +11,8 @@ const DOWN = new Set(['stale', 'reconnecting']);
 let shown = null; // {status, heard} while the banner is up
 let timer = null;
 
-/** "42 s", "3 min 05 s", "2 h 07 min": how long since `ms`, to the second. */
-export function elapsed(ms, now = Date.now()) {
+/** "42 s", "3 min 05 s", "2 h 07 min": how long since `ms` (performance.now() time). */
+export function elapsed(ms, now = performance.now()) {
   const s = Math.max(0, Math.floor((now - ms) / 1000));
   const pad = (n) => String(n).padStart(2, '0');
   if (s < 60) return t('link.s', { s });
@@ -37,7 +37,7 @@ export function showLink(status, heard) {
     timer = null;
     return;
   }
-  shown = { status, heard: heard ?? shown?.heard ?? Date.now() };
+  shown = { status, heard: heard ?? shown?.heard ?? performance.now() };
   timer ??= setInterval(draw, TICK_MS);
   draw();
 }

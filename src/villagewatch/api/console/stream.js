@@ -61,21 +61,22 @@ const sleep = (ms, signal) =>
  * onEvent({id, event, data, resumed}) gets each event; `resumed` is true on a connection that
  * sent Last-Event-ID. onStatus(status, heardMs) tracks the link — 'connecting', 'live', 'stale'
  * (connected, but nothing arrived for STALE_MS) or 'reconnecting' — with when the server was
- * last heard from (Date.now() ms; the opening time until then). onUnauthorized() is called (and
+ * last heard from (performance.now() ms: a system clock set back or forward moves neither the
+ * staleness nor the count; the opening time until then). onUnauthorized() is called (and
  * reading stops) when the token is refused.
  */
 export function openStream({ onEvent, onStatus, onUnauthorized }) {
   const stopper = new AbortController();
   let lastId = null;
   let delay = MIN_DELAY_MS;
-  let heard = Date.now();
+  let heard = performance.now();
   let status = 'connecting';
   const tell = (next) => {
     status = next;
     onStatus(status, heard);
   };
   const watch = setInterval(() => {
-    if (status === 'live' && Date.now() - heard > STALE_MS) tell('stale');
+    if (status === 'live' && performance.now() - heard > STALE_MS) tell('stale');
   }, WATCH_MS);
   stopper.signal.addEventListener('abort', () => clearInterval(watch), { once: true });
 
@@ -106,7 +107,7 @@ export function openStream({ onEvent, onStatus, onUnauthorized }) {
         if (done) return 'ended';
         clearTimeout(watchdog);
         watchdog = setTimeout(abort, SILENCE_MS);
-        heard = Date.now();
+        heard = performance.now();
         if (status === 'stale') tell('live'); // a late keepalive: the link is back
         for (const ev of parser.push(value)) {
           if (ev.id !== undefined) lastId = ev.id;
