@@ -4,7 +4,9 @@ what the page did (JavaScript errors, console errors, every request)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, Request, expect
 
@@ -12,6 +14,36 @@ from tests.api_deployment import REPO, USERS, ApiDeployment
 
 SHOTS = REPO / "test-output" / "console"
 """Screenshots of each test's key moments: <test>-<step>.png."""
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+"""axe-core, vendored from npm (scripts/vendor-npm); put into the page by ConsolePage.axe()."""
+
+_IMPACTS = ("minor", "moderate", "serious", "critical")
+
+_AXE_RUN = """async (root) => {
+  const result = await axe.run(root ? document.querySelector(root) : document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+    resultTypes: ['violations'],
+  });
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    targets: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary}`),
+  }));
+}"""
+
+
+@dataclass(frozen=True)
+class AxeViolation:
+    """One rule axe-core found broken, with (up to five of) the elements that break it."""
+
+    id: str
+    impact: str
+    help: str
+    targets: list[str]
+
+    def __str__(self) -> str:
+        where = "".join(f"\n    {t}" for t in self.targets)
+        return f"{self.impact} {self.id}: {self.help}{where}"
 
 
 class ConsolePage:
@@ -72,6 +104,22 @@ class ConsolePage:
         path = SHOTS / f"{self.test}-{step}.png"
         self.page.screenshot(path=str(path))
         return path
+
+    def axe(self, *, least: str = "serious", root: str | None = None) -> list[AxeViolation]:
+        """axe-core's WCAG 2.1 A/AA and best-practice violations of the page as it is now (or
+        of the element ``root``, a CSS selector), of impact ``least`` or worse.
+
+        The source goes in through ``evaluate`` (the console's CSP refuses inline scripts, and
+        a test must not loosen it); the page keeps it for later calls."""
+        if not self.page.evaluate("typeof window.axe !== 'undefined'"):
+            self.page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+        found: list[dict[str, Any]] = self.page.evaluate(_AXE_RUN, root)
+        floor = _IMPACTS.index(least)
+        return [
+            AxeViolation(v["id"], v["impact"] or "minor", v["help"], v["targets"])
+            for v in found
+            if _IMPACTS.index(v["impact"] or "minor") >= floor
+        ]
 
     def problems(self) -> str:
         """The JavaScript errors, with the console's errors for context; '' when there were none."""

@@ -43,6 +43,7 @@ __all__ = [
     "ChannelError",
     "NotificationChannel",
     "RateLimit",
+    "alert_links",
     "build_channel",
     "dingtalk_sign",
     "feishu_sign",
@@ -56,6 +57,8 @@ _THROTTLED = {130101, 45009, 9499, 11232}
 _THROTTLE_WAIT_S = 60.0
 """How long a throttling reply that names no time is waited out."""
 _RETRY_AFTER_MAX_S = 3600.0
+_MOST_LINKS = 10
+"""A digest links this many alerts; the rest are a link to the console's feed."""
 
 
 class ChannelError(VillagewatchError):
@@ -131,6 +134,21 @@ def retry_after_s(reply: httpx.Response, *, now_s: float | None = None) -> float
     return min(max(wait, 1.0), _RETRY_AFTER_MAX_S)
 
 
+def alert_links(console_url: str | None, alerts: list[dict[str, Any]]) -> str:
+    """Markdown links that open each alert in the console (``<console_url>/console/#alert/<id>``,
+    where the console asks for a login once and then shows that alert), one a line; '' without
+    a ``console_url``. Both languages, as the severity tags: a group holds readers of either."""
+    if not console_url:
+        return ""
+    base = f"{console_url.rstrip('/')}/console/"
+    lines = [f"[处理告警 #{a['alert']} · open alert #{a['alert']}]({base}#alert/{a['alert']})"
+             for a in alerts[:_MOST_LINKS]]  # fmt: skip
+    if len(alerts) > _MOST_LINKS:
+        more = len(alerts) - _MOST_LINKS
+        lines.append(f"[另有 {more} 条 · {more} more in the console]({base})")
+    return "\n\n" + "\n\n".join(lines) if lines else ""
+
+
 class _Http:
     def __init__(self, cid: str, url: str, rate: int, timeout_s: float, client: httpx.AsyncClient):
         self.id, self._url, self.rate_per_minute = cid, url, rate
@@ -169,28 +187,41 @@ class WebhookSender(_Http):
 
 
 class DingTalkSender(_Http):
-    """Markdown to a DingTalk group robot, signed when there is a secret."""
+    """Markdown to a DingTalk group robot, signed when there is a secret; each alert linked to
+    the console when its address is known."""
 
-    def __init__(self, cfg: DingTalkChannel, cid: str, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, cfg: DingTalkChannel, cid: str, client: httpx.AsyncClient, console_url: str | None
+    ) -> None:
         super().__init__(cid, str(cfg.url), cfg.rate_per_minute, cfg.timeout_s, client)
         self._secret = read_secret(cfg.secret_file) if cfg.secret_file else None
+        self._console_url = console_url
 
-    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:  # noqa: ARG002
+    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:
         """Deliver."""
         url = self._url
         if self._secret:
             ts = time.time_ns() // 1_000_000
             url += f"&timestamp={ts}&sign={dingtalk_sign(self._secret, ts)}"
+        text += alert_links(self._console_url, alerts)
         body = {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
         self._check_code(await self._post(url, body), "errcode")
 
 
 class WeComSender(_Http):
-    """Markdown to a WeCom group robot."""
+    """Markdown to a WeCom group robot; each alert linked to the console when its address is
+    known."""
 
-    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:  # noqa: ARG002
+    def __init__(
+        self, cfg: WeComChannel, cid: str, client: httpx.AsyncClient, console_url: str | None
+    ) -> None:
+        super().__init__(cid, str(cfg.url), cfg.rate_per_minute, cfg.timeout_s, client)
+        self._console_url = console_url
+
+    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:
         """Deliver."""
-        body = {"msgtype": "markdown", "markdown": {"content": f"**{title}**\n{text}"}}
+        content = f"**{title}**\n{text}{alert_links(self._console_url, alerts)}"
+        body = {"msgtype": "markdown", "markdown": {"content": content}}
         self._check_code(await self._post(self._url, body), "errcode")
 
 
@@ -269,15 +300,18 @@ def _refusals(recipients: dict[str, tuple[int, bytes]]) -> str:
     )
 
 
-def build_channel(cid: str, cfg: ChannelSettings, client: httpx.AsyncClient) -> NotificationChannel:
-    """The sender for one configured channel."""
+def build_channel(
+    cid: str, cfg: ChannelSettings, client: httpx.AsyncClient, *, console_url: str | None = None
+) -> NotificationChannel:
+    """The sender for one configured channel; DingTalk and WeCom messages link their alerts to
+    the console at ``console_url`` (``alerts.console_url``) when it is given."""
     match cfg:
         case WebhookChannel():
             return WebhookSender(cid, str(cfg.url), cfg.rate_per_minute, cfg.timeout_s, client)
         case DingTalkChannel():
-            return DingTalkSender(cfg, cid, client)
+            return DingTalkSender(cfg, cid, client, console_url)
         case WeComChannel():
-            return WeComSender(cid, str(cfg.url), cfg.rate_per_minute, cfg.timeout_s, client)
+            return WeComSender(cfg, cid, client, console_url)
         case FeishuChannel():
             return FeishuSender(cfg, cid, client)
         case EmailChannel():

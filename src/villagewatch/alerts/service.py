@@ -13,7 +13,7 @@ control) is in force within about a second, with no restart.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import httpx
 
@@ -22,7 +22,7 @@ from villagewatch.alerts.engine import AlertEngine, notifier_for
 from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.sender import NotificationSender
 from villagewatch.alerts.store import AlertStore
-from villagewatch.config import Deployment
+from villagewatch.config import AlertsSettings, Deployment
 from villagewatch.config.teams import ChannelSettings
 from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.errors import ConfigIssue
@@ -33,7 +33,8 @@ from villagewatch.runtime.steadyclock import SteadyClock
 
 __all__ = ["AlertService"]
 
-_Built = dict[str, tuple[ChannelSettings, NotificationChannel]]
+_Built = dict[str, tuple[tuple[ChannelSettings, str | None], NotificationChannel]]
+"""Each channel by id: what it was built from (its settings, the console's address), the sender."""
 
 
 class AlertService:
@@ -67,7 +68,7 @@ class AlertService:
             async with httpx.AsyncClient() as client, asyncio.TaskGroup() as tg:
                 self._client = client
                 self._sender = NotificationSender(
-                    store=self._store, channels=self._channels(self._settings.channels),
+                    store=self._store, channels=self._channels(self._settings),
                     metrics=self.metrics, now_ms=self.clock.now_ms,
                 )  # fmt: skip
                 tg.create_task(self.engine.run(stop))
@@ -75,15 +76,20 @@ class AlertService:
                 tg.create_task(self._follower.run(stop))
                 self.running.set()
 
-    def _channels(self, wanted: Mapping[str, ChannelSettings]) -> dict[str, NotificationChannel]:
-        """The senders of ``wanted``: those configured as before are kept (with their rate
-        limits), the others built — all or none (a secret that cannot be read refuses)."""
+    def _channels(self, alerts: AlertsSettings) -> dict[str, NotificationChannel]:
+        """The senders of ``alerts.channels``: those configured as before (and linking to the
+        same console) are kept, with their rate limits; the others built — all or none (a secret
+        that cannot be read refuses)."""
         assert self._client is not None, "built in run"
+        console_url = str(alerts.console_url) if alerts.console_url else None
         built: _Built = {}
-        for cid, cfg in wanted.items():
+        for cid, cfg in alerts.channels.items():
             kept = self._built.get(cid)
+            made = (cfg, console_url)
             built[cid] = (
-                kept if kept and kept[0] == cfg else (cfg, build_channel(cid, cfg, self._client))
+                kept
+                if kept and kept[0] == made
+                else (made, build_channel(cid, cfg, self._client, console_url=console_url))
             )
         self._built = built
         return {cid: channel for cid, (_cfg, channel) in built.items()}
@@ -92,7 +98,7 @@ class AlertService:
         """A changed config: routing, teams, channels and noise control from now on."""
         alerts = deployment.settings.alerts
         assert self._sender is not None, "followed in run"
-        self._sender.use_channels(self._channels(alerts.channels))  # ConfigError: refused
+        self._sender.use_channels(self._channels(alerts))  # ConfigError: refused
         self._store.use_notifier(notifier_for(deployment))
         self.engine.use(alerts)
         self.metrics.config_applied.inc()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, HttpUrl, field_validator
 
 from villagewatch.config.fields import Port, TimeZoneName
 from villagewatch.config.paths import ConfigPath
@@ -92,3 +92,20 @@ class AlertsSettings(StrictModel):
     metrics_port: Port | None = Field(
         None, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset: don't."
     )
+    console_url: HttpUrl | None = Field(
+        None,
+        description="The console's address as the people told reach it (https://vw.example.cn, "
+        "or with the path a reverse proxy serves it under): DingTalk and WeCom messages then "
+        "link each alert to <console_url>/console/#alert/<id>, which opens it on a phone after "
+        "one login. Unset: messages carry no link.",
+    )
+
+    @field_validator("console_url")
+    @classmethod
+    def _plain_address(cls, url: HttpUrl | None) -> HttpUrl | None:
+        if url is not None and (url.query or url.fragment):
+            raise ValueError(
+                f"{url} has a ?query or #fragment: give the console's address alone, such as "
+                "https://vw.example.cn"
+            )
+        return url

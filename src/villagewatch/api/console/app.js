@@ -9,6 +9,7 @@ import { renderDevices } from './devices.js';
 import { byId } from './dom.js';
 import { markFresh, renderFeed } from './feed.js';
 import { lang, locale, onLangChange, setLang, t, translate } from './i18n.js';
+import { redrawLink, showLink } from './linkbanner.js';
 import { renderPlan, resetPlan } from './plan.js';
 import { openRegistry, renderRegistry, resetRegistry } from './registry.js';
 import { forget, keep, may, session } from './session.js';
@@ -85,16 +86,18 @@ function devicesLater() {
 
 // --- the live stream -----------------------------------------------------------------------
 
-function showLive(status) {
+function showLive(status, heard) {
   liveStatus = status;
   const el = byId('live');
   el.dataset.status = status;
   byId('live-text').textContent = t(`live.${status}`);
+  showLink(status, heard);
 }
 
 function onStreamEvent(ev) {
   if (ev.event === 'hello') {
     if (!ev.resumed || !state.loaded) loadAlerts();
+    if (ev.resumed) devicesLater(); // back after a break: the greyed devices are old
     return;
   }
   if (ev.event === 'reload') {
@@ -178,6 +181,7 @@ function renderAll() {
   if (view === 'assessment') renderAssessment();
   if (view === 'deadletters') renderDeadLetters();
   redrawDetail();
+  redrawLink();
   tick();
 }
 
@@ -225,7 +229,7 @@ function stop(reasonKey) {
   resetPlan();
   Object.assign(state, { alerts: new Map(), devices: [], places: [], loaded: false });
   arrivals.clear();
-  liveStatus = 'connecting';
+  showLive('connecting');
   byId('app').hidden = true;
   byId('login').hidden = false;
   byId('login-error').textContent = reasonKey ? t(reasonKey) : '';

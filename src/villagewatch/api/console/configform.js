@@ -112,6 +112,14 @@ function rowsInput(schema, s, value, path, changed, redraw) {
     h('button', { type: 'button', class: 'small', onclick: () => { rows.push({}); commit(); redraw(); } }, t('cfg.list.add')));
 }
 
+// an input's accessible name where no <label> can point at it (a map's value, a family's mode)
+function named(el, name) {
+  el.setAttribute('aria-label', name);
+  return el;
+}
+
+let fieldIds = 0; // ids that tie each setting's <label> to its input
+
 function mapInput(s, value, path, changed, redraw) {
   const map = value && typeof value === 'object' ? value : {};
   const commit = () => changed(Object.keys(map).length ? map : undefined);
@@ -119,7 +127,7 @@ function mapInput(s, value, path, changed, redraw) {
   return h('div', { class: 'cfg-rows' },
     Object.entries(map).map(([k, v]) => h('div', { class: 'cfg-row', 'data-path': `${path}.${k}` },
       h('code', {}, k),
-      scalarInput(s.values, v, {}, (x) => { setOrDelete(map, k, x); commit(); }),
+      named(scalarInput(s.values, v, {}, (x) => { setOrDelete(map, k, x); commit(); }), k),
       h('button', { type: 'button', class: 'small quiet', onclick: () => { delete map[k]; commit(); redraw(); } }, t('cfg.list.remove')))),
     h('div', { class: 'cfg-row' }, keyInput,
       h('button', { type: 'button', class: 'small', onclick: () => {
@@ -141,8 +149,10 @@ function fieldBox(schema, name, prop, obj, path, onChange, redraw, compact = fal
       : s.type === 'values' ? valuesInput(s, obj[name], prop, changed)
         : scalarInput(s, obj[name], prop, changed);
   const limits = bounds(s);
+  const labelled = input.matches('input, select, textarea');
+  if (labelled) input.id = `cfg-field-${++fieldIds}`;
   return h('div', { class: `cfg-field${compact ? ' compact' : ''}`, 'data-path': path, 'data-testid': 'cfg-field', 'data-name': name },
-    h('label', { title: prop.description ?? '' },
+    h('label', { title: prop.description ?? '', for: labelled ? input.id : null },
       h('span', { class: 'cfg-label' }, label(name)),
       prop.unit ? h('span', { class: 'cfg-unit' }, prop.unit) : null,
       limits ? h('span', { class: 'cfg-bounds muted' }, limits) : null),
@@ -164,6 +174,7 @@ export function familiesForm(schema, families, path, onChange, redraw) {
     const model = resolve(schema, (prop.anyOf ?? []).find((o) => o.$ref));
     const select = h('select', {
       'data-testid': `family-${name}`,
+      'aria-label': t(`cfg.family.${name}`),
       onchange: (ev) => {
         const next = ev.target.value;
         if (next === 'inherit') delete families[name];

@@ -41,21 +41,24 @@ function latest(d) {
     .join(' · ');
 }
 
+// each cell names its column (data-label): a phone shows a row as a card, without the headings
+const cell = (column, attrs, ...children) => h('td', { ...attrs, 'data-label': t(`dev.col.${column}`) }, ...children);
+
 function row(d) {
   return h(
     'tr',
     { 'data-testid': 'device-row', 'data-device-id': d.id, 'data-state': d.state, id: `device-${d.village}-${d.id}` },
-    h('td', { title: d.id }, d.name),
-    h('td', {}, t(`kind.${d.kind}`)),
-    h('td', {}, gridName(d)),
-    h('td', {}, h('span', { class: `link link-${d.link}` }, t(`link.${d.link}`))),
-    h('td', { class: `num${d.battery !== null && d.battery < LOW_BATTERY ? ' low' : ''}` },
+    cell('name', { title: d.id, class: 'cell-name' }, d.name),
+    cell('kind', {}, t(`kind.${d.kind}`)),
+    cell('grid', {}, gridName(d)),
+    cell('link', {}, h('span', { class: `link link-${d.link}` }, t(`link.${d.link}`))),
+    cell('battery', { class: `num${d.battery !== null && d.battery < LOW_BATTERY ? ' low' : ''}` },
       d.battery === null ? '—' : `${num(d.battery, 0)}%`),
-    h('td', { class: 'latest' }, latest(d) || '—'),
-    h('td', { title: fullTime(d.last_seen) }, d.last_seen ? ago(d.last_seen) : '—'),
-    h(
-      'td',
-      {},
+    cell('last', { class: 'latest' }, latest(d) || '—'),
+    cell('seen', { title: fullTime(d.last_seen), class: 'cell-seen' }, d.last_seen ? ago(d.last_seen) : '—'),
+    cell(
+      'state',
+      { class: 'cell-state' },
       h('span', { class: `dstate ds-${d.state}` }, t(`dstate.${d.state}`)),
       d.open_alerts ? h('span', { class: `sev sev-${d.worst_severity} mini` }, d.open_alerts) : null,
     ),

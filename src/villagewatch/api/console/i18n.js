@@ -188,6 +188,14 @@ const zh = {
   'cred.to': '失效',
   'error.network': '网络错误：{detail}',
   'error.http': '服务器错误 {status}：{detail}',
+  // phone18: the live link's banner, the phone layout
+  'live.stale': '推送停滞',
+  'link.stale': '实时推送已停滞：页面上的数据可能已过时',
+  'link.reconnecting': '与服务器的连接已断开：页面上的数据可能已过时，正在重新连接…',
+  'link.since': '距上次更新 {ago}',
+  'link.s': '{s} 秒',
+  'link.ms': '{m} 分 {s} 秒',
+  'link.hm': '{h} 小时 {m} 分',
   ...configZh,
   ...chartZh, // charts18
   ...zonesZh,
@@ -376,6 +384,14 @@ const en = {
   'cred.to': 'Valid to',
   'error.network': 'Network error: {detail}',
   'error.http': 'Server error {status}: {detail}',
+  // phone18: the live link's banner, the phone layout
+  'live.stale': 'stalled',
+  'link.stale': 'The live feed has stalled: what this page shows may be out of date',
+  'link.reconnecting': 'Connection to the server lost: what this page shows may be out of date. Reconnecting…',
+  'link.since': 'last update {ago} ago',
+  'link.s': '{s} s',
+  'link.ms': '{m} min {s} s',
+  'link.hm': '{h} h {m} min',
   ...configEn,
   ...chartEn, // charts18
   ...zonesEn,

@@ -1,12 +1,15 @@
 // The live alert feed: Server-Sent Events read with fetch(), because EventSource cannot send
 // the Authorization header. Reconnects with capped, jittered backoff (1 s … 10 s) and sends
-// Last-Event-ID so the server replays what was missed.
+// Last-Event-ID so the server replays what was missed. Says how fresh the link is: 'stale' when
+// an open connection has been silent past the keepalive, with the time anything last arrived.
 
 import { session } from './session.js';
 
 const MIN_DELAY_MS = 1000;
 const MAX_DELAY_MS = 10000;
 const SILENCE_MS = 45000; // the server sends a keepalive every 15 s; silence this long: dead link
+const STALE_MS = 20000; // a keepalive is overdue: say so long before the link is given up
+const WATCH_MS = 1000;
 
 /** Splits a text/event-stream into events {id, event, data}; feed it text as it arrives. */
 export class SseParser {
@@ -56,13 +59,26 @@ const sleep = (ms, signal) =>
 /**
  * Read /api/alerts/stream until stop() is called.
  * onEvent({id, event, data, resumed}) gets each event; `resumed` is true on a connection that
- * sent Last-Event-ID. onStatus('connecting' | 'live' | 'reconnecting') tracks the link;
- * onUnauthorized() is called (and reading stops) when the token is refused.
+ * sent Last-Event-ID. onStatus(status, heardMs) tracks the link — 'connecting', 'live', 'stale'
+ * (connected, but nothing arrived for STALE_MS) or 'reconnecting' — with when the server was
+ * last heard from (performance.now() ms: a system clock set back or forward moves neither the
+ * staleness nor the count; the opening time until then). onUnauthorized() is called (and
+ * reading stops) when the token is refused.
  */
 export function openStream({ onEvent, onStatus, onUnauthorized }) {
   const stopper = new AbortController();
   let lastId = null;
   let delay = MIN_DELAY_MS;
+  let heard = performance.now();
+  let status = 'connecting';
+  const tell = (next) => {
+    status = next;
+    onStatus(status, heard);
+  };
+  const watch = setInterval(() => {
+    if (status === 'live' && performance.now() - heard > STALE_MS) tell('stale');
+  }, WATCH_MS);
+  stopper.signal.addEventListener('abort', () => clearInterval(watch), { once: true });
 
   async function once() {
     const attempt = new AbortController();
@@ -91,11 +107,13 @@ export function openStream({ onEvent, onStatus, onUnauthorized }) {
         if (done) return 'ended';
         clearTimeout(watchdog);
         watchdog = setTimeout(abort, SILENCE_MS);
+        heard = performance.now();
+        if (status === 'stale') tell('live'); // a late keepalive: the link is back
         for (const ev of parser.push(value)) {
           if (ev.id !== undefined) lastId = ev.id;
           if (ev.event === 'hello') {
             delay = MIN_DELAY_MS;
-            onStatus('live');
+            tell('live');
           }
           onEvent({ ...ev, resumed });
         }
@@ -109,7 +127,7 @@ export function openStream({ onEvent, onStatus, onUnauthorized }) {
   }
 
   (async () => {
-    onStatus('connecting');
+    tell('connecting');
     while (!stopper.signal.aborted) {
       const outcome = await once();
       if (stopper.signal.aborted) return;
@@ -117,7 +135,7 @@ export function openStream({ onEvent, onStatus, onUnauthorized }) {
         onUnauthorized();
         return;
       }
-      onStatus('reconnecting');
+      tell('reconnecting');
       const jitter = Math.random() * 0.2 * delay;
       await sleep(delay + jitter, stopper.signal);
       delay = Math.min(delay * 2, MAX_DELAY_MS);
