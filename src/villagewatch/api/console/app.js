@@ -13,6 +13,7 @@ import { forget, keep, may, session } from './session.js';
 import { armAudio, ring, rings, setSound, soundOn } from './sound.js';
 import { OPEN_STATES, emit, isOpen, on, state, upsert } from './state.js';
 import { openStream } from './stream.js';
+import { closeWall, initWall, openWall } from './wall.js';
 import { closeZones, openZones, renderZones, resetZones } from './zones.js';
 
 const DEVICES_EVERY_MS = 30000;
@@ -93,10 +94,12 @@ function showLive(status) {
 function onStreamEvent(ev) {
   if (ev.event === 'hello') {
     if (!ev.resumed || !state.loaded) loadAlerts();
+    if (!ev.resumed) emit('resync');
     return;
   }
   if (ev.event === 'reload') {
     loadAlerts();
+    emit('resync');
     devicesLater();
     return;
   }
@@ -105,6 +108,7 @@ function onStreamEvent(ev) {
   arrivals.set(a.id, Date.now());
   const before = upsert(a);
   if (before === null) return; // older than what we have
+  emit('alert', a);
   if (before === undefined) markFresh(a.id);
   const newlyRed = a.severity === 'red' && isOpen(a) && a.state !== 'acknowledged'
     && (!before || before.severity !== 'red' || !isOpen(before));
@@ -161,6 +165,8 @@ function setBig(on) {
   history.replaceState(null, '', url);
   showView(view);
   renderPlan();
+  if (on) openWall();
+  else closeWall();
 }
 
 function renderAll() {
@@ -193,6 +199,7 @@ function start() {
   loadPlaces();
   loadDevices();
   loadAlerts(); // again on the stream's hello, so nothing between the two is missed
+  if (state.big) openWall();
   stream = openStream({ onEvent: onStreamEvent, onStatus: showLive, onUnauthorized: () => stop('login.expired') });
   timers = [
     setInterval(loadDevices, DEVICES_EVERY_MS),
@@ -206,6 +213,7 @@ function start() {
 function stop(reasonKey) {
   stream?.stop();
   stream = null;
+  closeWall();
   for (const timer of timers) clearInterval(timer);
   timers = [];
   clearTimeout(devicesSoon);
@@ -282,6 +290,7 @@ function boot() {
   });
   window.addEventListener('hashchange', () => { if (session()) route(); });
 
+  initWall();
   onUnauthorized(() => stop('login.expired'));
   onLangChange(renderAll);
   on('alerts', renderFeed);

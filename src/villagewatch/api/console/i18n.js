@@ -2,6 +2,8 @@
 
 import { en as configEn, zh as configZh } from './configtext.js';
 import { en as zonesEn, zh as zonesZh } from './zonestext.js';
+// wall18: the command-centre wall's text
+import { en as wallEn, zh as wallZh } from './walltext.js';
 
 const zh = {
   'app.title': 'villagewatch 值班台',
@@ -22,7 +24,7 @@ const zh = {
   'lang.toggle.title': '切换为英文',
   'big.on': '大屏',
   'big.off': '退出大屏',
-  'big.title': '大屏模式：只显示告警和平面图',
+  'big.title': '大屏模式：指挥中心大屏（告警、统计、平面图、各村态势）',
   'logout': '退出',
   'sound.on': '声音开',
   'sound.off': '静音',
@@ -187,6 +189,7 @@ const zh = {
   'error.http': '服务器错误 {status}：{detail}',
   ...configZh,
   ...zonesZh,
+  ...wallZh, // wall18
 };
 
 const en = {
@@ -208,7 +211,7 @@ const en = {
   'lang.toggle.title': 'Switch to Chinese',
   'big.on': 'Big screen',
   'big.off': 'Leave big screen',
-  'big.title': 'Big-screen mode: alerts and plan only',
+  'big.title': 'Big-screen mode: the command-centre wall (alerts, figures, plan, villages)',
   'logout': 'Sign out',
   'sound.on': 'Sound on',
   'sound.off': 'Muted',
@@ -373,6 +376,7 @@ const en = {
   'error.http': 'Server error {status}: {detail}',
   ...configEn,
   ...zonesEn,
+  ...wallEn, // wall18
 };
 
 export const DICTIONARIES = { zh, en };
