@@ -118,6 +118,16 @@ function onStreamEvent(ev) {
   devicesLater();
 }
 
+// One drawing of the feed a frame, however many changes the stream brought since the last
+// (20 alerts a second on the wall would otherwise redraw it 20 times).
+let feedFrame = 0;
+function feedSoon() {
+  feedFrame ||= requestAnimationFrame(() => {
+    feedFrame = 0;
+    renderFeed();
+  });
+}
+
 // --- header and views ------------------------------------------------------------------------
 
 function renderHeader() {
@@ -293,7 +303,7 @@ function boot() {
   initWall();
   onUnauthorized(() => stop('login.expired'));
   onLangChange(renderAll);
-  on('alerts', renderFeed);
+  on('alerts', feedSoon);
   on('devices', () => { renderPlan(); renderDevices(); renderZones(); });
 
   if (session()) start();
