@@ -211,6 +211,11 @@ function townLevel() {
 }
 
 function town(open) {
+  const byVillage = new Map();
+  for (const a of open) {
+    if (!byVillage.has(a.village)) byVillage.set(a.village, []);
+    byVillage.get(a.village).push(a);
+  }
   const towns = new Map();
   for (const v of wall.summary.villages) {
     if (!towns.has(v.town)) towns.set(v.town, { name: v.town_name, villages: [] });
@@ -221,7 +226,7 @@ function town(open) {
     { class: 'town' },
     towns.size > 1 ? h('h3', { class: 'town-name' }, tw.name) : null,
     h('div', { class: 'town-grid' }, tw.villages.map((v) => {
-      const mine = open.filter((a) => a.village === v.id);
+      const mine = byVillage.get(v.id) ?? [];
       const sev = worst(mine);
       const unacked = mine.filter((a) => a.state !== 'acknowledged').length;
       return h(
