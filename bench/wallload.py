@@ -64,7 +64,8 @@ def write_villages(root: Path, devices: int, villages: int = 5) -> list[str]:
 
 def _fire(store: SQLiteAlertStore, village: str, device: str, n: int, at_ms: int) -> None:
     kind, detector = KINDS[n % len(KINDS)]
-    fire_alert(store, village=village, subject=device, kind=f"{kind}", detector=detector,
+    # a subject of its own (device:zone, as a camera's): a device picked twice is a new alert
+    fire_alert(store, village=village, subject=f"{device}:b{n}", kind=kind, detector=detector,
                severity=random.choice(SEVERITIES), message=f"bench {n}", at_ms=at_ms)  # fmt: skip
 
 

@@ -11,7 +11,8 @@
 
 import { ApiError, api } from './api.js';
 import { byId, h, mount } from './dom.js';
-import { locale, onLangChange, t } from './i18n.js';
+import { dateFormat } from './format.js';
+import { onLangChange, t } from './i18n.js';
 import { session } from './session.js';
 import { SEVERITIES, isOpen, on, rank, state } from './state.js';
 import { disposeTrends, drawTrends, loadECharts, redrawTrends } from './wallchart.js';
@@ -262,7 +263,7 @@ export function renderWall() {
   byId('wall-town').hidden = !showTown;
   if (showTown) mount(byId('wall-town-body'), town(open));
   byId('wall-as-of').textContent = t('wall.as_of', {
-    time: new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false })
+    time: dateFormat({ hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false })
       .format(new Date(wall.asOf)),
   });
   drawTrends(wall.summary);

@@ -1,12 +1,13 @@
 // The wall's trends: alarms per hour (24 h) and per day (30 days), stacked by severity, drawn
 // by ECharts (vendored, loaded the first time the wall opens: the rest of the console does
-// not wait for it). Redrawn at most once a second, however fast alerts arrive.
+// not wait for it). Redrawn at most every 3 s, however fast alerts arrive (a new language at once).
 
-import { locale, t } from './i18n.js';
+import { dateFormat } from './format.js';
+import { t } from './i18n.js';
 import { SEVERITIES } from './state.js';
 
 const SRC = 'vendor/echarts/echarts.min.js';
-const MIN_GAP_MS = 1000;
+const MIN_GAP_MS = 3000; // a bar grows by one: the eye does not need it within the second
 
 let loading = null;
 const charts = new Map(); // element id -> {chart, watch (its ResizeObserver)}
@@ -38,7 +39,7 @@ function colours() {
 
 function label(iso, daily) {
   const opts = daily ? { month: '2-digit', day: '2-digit' } : { hour: '2-digit', minute: '2-digit', hour12: false };
-  return new Intl.DateTimeFormat(locale(), opts).format(new Date(iso));
+  return dateFormat(opts).format(new Date(iso));
 }
 
 function option(buckets, daily, c) {
@@ -103,7 +104,7 @@ async function flush() {
   drawOne(echarts, 'wall-daily', summary.daily, true, c);
 }
 
-/** Draw the trends of `summary` ({hourly, daily}) soon (at most once a second). */
+/** Draw the trends of `summary` ({hourly, daily}) soon (at most every 3 s). */
 export function drawTrends(summary) {
   wanted = summary;
   if (timer) return;
