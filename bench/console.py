@@ -1,4 +1,5 @@
-"""How long from an alert's transition to an open console showing it.
+"""How long from an alert's transition to an open console showing it, and how the
+command-centre wall (big-screen mode) holds up.
 
 A real ``villagewatch api`` (default settings: live_poll_s 0.2) over a copy of
 the demo village. Alerts are raised into its alert store the way the alert
@@ -7,7 +8,13 @@ the time until (1) the live stream delivers it and (2) Debian's Chromium, with
 the console open and logged in, shows it in the feed. The alert engine's own
 poll (``alerts.poll_s``, 0.2 s) comes on top in a deployment.
 
-    .venv/bin/python bench/console.py [--alerts 30]
+Then the wall (``bench/wallload.py``): with the demo village and generated ones making
+2,000 devices and 500 open alerts, a 1920x1080 Chromium tab opens ``/console/?big=1``:
+the time from navigation to the wall's first frame with its figures (the page's
+``wall-ready`` mark), and the frame times (requestAnimationFrame intervals, and the
+Long Animation Frames API) while 20 alerts a second arrive. Figures only: nothing asserts.
+
+    .venv/bin/python bench/console.py [--alerts 30] [--wall-seconds 15]
 """
 
 from __future__ import annotations
@@ -32,10 +39,14 @@ from villagewatch.alerts.engine import notifier_for
 from villagewatch.config import load_deployment
 from villagewatch.runtime.ports import free_port
 from villagewatch_dev.testing import fire_alert
+from wallload import (
+    CHROMIUM_ARGS,
+    measure_wall,
+    write_villages,
+)  # beside this script, on its sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway user of a throwaway API
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def figures(name: str, ms: list[float]) -> str:
@@ -63,40 +74,52 @@ def stream_ids(
                 out.put((time.perf_counter(), int(json.loads(line[6:])["id"])))
 
 
+def settings_text(port: int, villages: list[str]) -> str:
+    """The bench deployment's settings over these village files."""
+    return (
+        f"store: {{kind: sqlite, path: readings.db}}\napi: {{port: {port}}}\n"
+        f"villages: [{', '.join(villages)}]\n"
+    )
+
+
+def start_api(exe: str, settings: Path, base: str) -> subprocess.Popen[bytes]:
+    """``villagewatch api`` over ``settings``, once /healthz answers."""
+    api = subprocess.Popen(
+        [exe, "api", "-c", str(settings), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return api
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=30)
+    parser.add_argument("--wall-seconds", type=float, default=15)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="vw-bench-console-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     shutil.copy(REPO / "config/demo/dongcun.yaml", root / "dongcun.yaml")
     settings = root / "settings.yaml"
-    settings.write_text(
-        f"store: {{kind: sqlite, path: readings.db}}\napi: {{port: {port}}}\n"
-        "villages: [dongcun.yaml]\n"
-    )
+    settings.write_text(settings_text(port, ["dongcun.yaml"]))
     exe = str(Path(sys.executable).parent / "villagewatch")
     subprocess.run(
         [exe, "users", "add", "-c", str(settings), "bench", "--role", "operator", "--place", "*",
          "--password-stdin"],
         input=PASSWORD.encode(), check=True, capture_output=True,
     )  # fmt: skip
-    api = subprocess.Popen(
-        [exe, "api", "-c", str(settings), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    api = start_api(exe, settings, base)
     deployment = load_deployment(settings)
     store = SQLiteAlertStore(
         deployment.settings.alerts.state_path, notifier=notifier_for(deployment)
     )
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         login = httpx.post(f"{base}/api/auth/login", json={"user": "bench", "password": PASSWORD})
         token = login.json()["token"]
         devices = ["wl-bridge", "wl-sluice", "rain-north", "sos-square", "lock-a01", "lock-b02"]
@@ -146,6 +169,18 @@ def main() -> None:
                 browser_ms.append((time.perf_counter() - t0) * 1000)
             browser.close()
         print(figures("console in Chromium from transition to the feed", browser_ms))
+
+        # the wall: the same store and users, and villages that make 2,000 devices
+        api.terminate()
+        api.wait(timeout=30)
+        store.close()
+        settings.write_text(settings_text(port, ["dongcun.yaml", *write_villages(root, 1975)]))
+        deployment = load_deployment(settings)
+        store = SQLiteAlertStore(
+            deployment.settings.alerts.state_path, notifier=notifier_for(deployment)
+        )
+        api = start_api(exe, settings, base)
+        measure_wall(base, "bench", PASSWORD, store, deployment, seconds=args.wall_seconds)
     finally:
         store.close()
         api.terminate()

@@ -6,7 +6,9 @@
   changes decided;
 - :class:`AlertSilences` — notifications held back for a maintenance window;
 - :class:`AlertQueries` — reading alerts, their history and the live feed;
-- :class:`AlertStore` — all four, and the file's housekeeping.
+- :class:`~villagewatch.alerts.overview.AlertOverview` — the wall's figures, counted in
+  the store;
+- :class:`AlertStore` — all five, and the file's housekeeping.
 
 :class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore` is the embedded
 store; a PostgreSQL store for several API nodes would implement the same.
@@ -24,6 +26,7 @@ from typing import Any, Protocol
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy, AuditEntry, Note
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.outbox import Queued
+from villagewatch.alerts.overview import AlertOverview
 from villagewatch.alerts.recurrence import Recurrence
 from villagewatch.alerts.silences import Silence
 from villagewatch.transitions import Transition
@@ -221,7 +224,9 @@ class AlertQueries(Protocol):
         ...
 
 
-class AlertStore(AlertLifecycle, NotificationOutbox, AlertSilences, AlertQueries, Protocol):
+class AlertStore(
+    AlertLifecycle, NotificationOutbox, AlertSilences, AlertQueries, AlertOverview, Protocol
+):
     """Every concern of an alert store, and the file it keeps them in."""
 
     def maintain(self) -> None:

@@ -42,6 +42,7 @@ from villagewatch.api.routes import (
     session,
     silences,
     tune,
+    wall,
 )
 from villagewatch.errors import StoreError
 from villagewatch.registry import RegistryRefused
@@ -121,12 +122,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return Response(generate_latest(served), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
-    async def index() -> RedirectResponse:
-        return RedirectResponse("/console/")
+    async def index(request: Request) -> RedirectResponse:
+        # the query goes along: /?big=1 is the documented way to open the wall
+        query = request.url.query
+        return RedirectResponse(f"/console/?{query}" if query else "/console/")
 
     for module in (
         session, alerts, alertviews, silences, devices, places, registry, config, configform,
-        tune, cameras, reports, deadletters,
+        tune, cameras, reports, deadletters, wall,
     ):  # fmt: skip
         app.include_router(module.router)
     app.mount("/console", _PackageFiles(directory=CONSOLE_DIR, html=True), name="console")

@@ -8,6 +8,7 @@ from pathlib import Path
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.sqlite.lifecycle import SQLiteLifecycle
 from villagewatch.alerts.sqlite.outbox import SQLiteNotificationOutbox
+from villagewatch.alerts.sqlite.overview import SQLiteAlertOverview
 from villagewatch.alerts.sqlite.queries import SQLiteAlertQueries
 from villagewatch.alerts.sqlite.schema import MIGRATIONS
 from villagewatch.alerts.sqlite.silences import SQLiteSilences
@@ -17,7 +18,11 @@ __all__ = ["SQLiteAlertStore"]
 
 
 class SQLiteAlertStore(
-    SQLiteLifecycle, SQLiteNotificationOutbox, SQLiteSilences, SQLiteAlertQueries
+    SQLiteLifecycle,
+    SQLiteNotificationOutbox,
+    SQLiteSilences,
+    SQLiteAlertQueries,
+    SQLiteAlertOverview,
 ):
     """An :class:`~villagewatch.alerts.store.AlertStore` in ``path``; open it in every process
     that writes alerts."""

@@ -16,6 +16,7 @@ import { forget, keep, may, session } from './session.js';
 import { armAudio, ring, rings, setSound, soundOn } from './sound.js';
 import { OPEN_STATES, emit, isOpen, on, state, upsert } from './state.js';
 import { openStream } from './stream.js';
+import { closeWall, initWall, openWall } from './wall.js';
 import { closeZones, openZones, renderZones, resetZones } from './zones.js';
 
 const DEVICES_EVERY_MS = 30000;
@@ -98,10 +99,12 @@ function onStreamEvent(ev) {
   if (ev.event === 'hello') {
     if (!ev.resumed || !state.loaded) loadAlerts();
     if (ev.resumed) devicesLater(); // back after a break: the greyed devices are old
+    if (!ev.resumed) emit('resync');
     return;
   }
   if (ev.event === 'reload') {
     loadAlerts();
+    emit('resync');
     devicesLater();
     return;
   }
@@ -110,6 +113,7 @@ function onStreamEvent(ev) {
   arrivals.set(a.id, Date.now());
   const before = upsert(a);
   if (before === null) return; // older than what we have
+  emit('alert', a);
   if (before === undefined) markFresh(a.id);
   const newlyRed = a.severity === 'red' && isOpen(a) && a.state !== 'acknowledged'
     && (!before || before.severity !== 'red' || !isOpen(before));
@@ -117,6 +121,16 @@ function onStreamEvent(ev) {
   emit('alerts');
   alertChanged(a);
   devicesLater();
+}
+
+// One drawing of the feed a frame, however many changes the stream brought since the last
+// (20 alerts a second on the wall would otherwise redraw it 20 times).
+let feedFrame = 0;
+function feedSoon() {
+  feedFrame ||= requestAnimationFrame(() => {
+    feedFrame = 0;
+    renderFeed();
+  });
 }
 
 // --- header and views ------------------------------------------------------------------------
@@ -168,6 +182,8 @@ function setBig(on) {
   history.replaceState(null, '', url);
   showView(view);
   renderPlan();
+  if (on) openWall();
+  else closeWall();
 }
 
 function renderAll() {
@@ -203,6 +219,7 @@ function start() {
   loadPlaces();
   loadDevices();
   loadAlerts(); // again on the stream's hello, so nothing between the two is missed
+  if (state.big) openWall();
   stream = openStream({ onEvent: onStreamEvent, onStatus: showLive, onUnauthorized: () => stop('login.expired') });
   timers = [
     setInterval(loadDevices, DEVICES_EVERY_MS),
@@ -216,6 +233,7 @@ function start() {
 function stop(reasonKey) {
   stream?.stop();
   stream = null;
+  closeWall();
   for (const timer of timers) clearInterval(timer);
   timers = [];
   clearTimeout(devicesSoon);
@@ -294,9 +312,10 @@ function boot() {
   });
   window.addEventListener('hashchange', () => { if (session()) route(); });
 
+  initWall();
   onUnauthorized(() => stop('login.expired'));
   onLangChange(renderAll);
-  on('alerts', renderFeed);
+  on('alerts', feedSoon);
   on('devices', () => { renderPlan(); renderDevices(); renderZones(); });
 
   if (session()) start();

@@ -3,6 +3,23 @@
 import { locale, t } from './i18n.js';
 
 const UNITS = { level_cm: 'cm', mm: 'mm', battery: '%', fps: 'fps' };
+const formats = new Map(); // locale + options -> Intl formatter
+
+/**
+ * An Intl formatter for the current language, made once: making one costs far more than
+ * using it, and a feed of hundreds of alerts redrawn at 20 alerts a second uses thousands.
+ */
+export function dateFormat(opts) {
+  const key = `${locale()}|${JSON.stringify(opts)}`;
+  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat(locale(), opts));
+  return formats.get(key);
+}
+
+function numberFormat(digits) {
+  const key = `${locale()}|n${digits}`;
+  if (!formats.has(key)) formats.set(key, new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }));
+  return formats.get(key);
+}
 
 /** A time: HH:MM:SS today, else MM-DD HH:MM (and the year when it is not this year's). */
 export function when(iso) {
@@ -14,13 +31,13 @@ export function when(iso) {
     ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }
     : { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false };
   if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
-  return new Intl.DateTimeFormat(locale(), opts).format(d);
+  return dateFormat(opts).format(d);
 }
 
 /** A full date and time, for titles. */
 export function fullTime(iso) {
   if (!iso) return '';
-  return new Intl.DateTimeFormat(locale(), {
+  return dateFormat({
     year: 'numeric', month: '2-digit', day: '2-digit',
     hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
   }).format(new Date(iso));
@@ -44,7 +61,7 @@ export function unit(metric) {
 
 /** A number with at most `digits` decimals. */
 export function num(value, digits = 1) {
-  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(value);
+  return numberFormat(digits).format(value);
 }
 
 /** "水位 132 cm" for one metric's value. */

@@ -7,6 +7,8 @@ import { en as assessEn, zh as assessZh } from './assessmenttext.js';
 import { en as deadEn, zh as deadZh } from './deadletterstext.js';
 import { en as alertEn, zh as alertZh } from './alerttext.js'; // i18n18: alert messages
 import { en as chartEn, zh as chartZh } from './charttext.js'; // charts18
+// wall18: the command-centre wall's text
+import { en as wallEn, zh as wallZh } from './walltext.js';
 
 const zh = {
   'app.title': 'villagewatch 值班台',
@@ -27,7 +29,7 @@ const zh = {
   'lang.toggle.title': '切换为英文',
   'big.on': '大屏',
   'big.off': '退出大屏',
-  'big.title': '大屏模式：只显示告警和平面图',
+  'big.title': '大屏模式：指挥中心大屏（告警、统计、平面图、各村态势）',
   'logout': '退出',
   'sound.on': '声音开',
   'sound.off': '静音',
@@ -202,6 +204,7 @@ const zh = {
   ...assessZh,
   ...deadZh,
   ...alertZh, // i18n18
+  ...wallZh, // wall18
 };
 
 const en = {
@@ -223,7 +226,7 @@ const en = {
   'lang.toggle.title': 'Switch to Chinese',
   'big.on': 'Big screen',
   'big.off': 'Leave big screen',
-  'big.title': 'Big-screen mode: alerts and plan only',
+  'big.title': 'Big-screen mode: the command-centre wall (alerts, figures, plan, villages)',
   'logout': 'Sign out',
   'sound.on': 'Sound on',
   'sound.off': 'Muted',
@@ -398,6 +401,7 @@ const en = {
   ...assessEn,
   ...deadEn,
   ...alertEn, // i18n18
+  ...wallEn, // wall18
 };
 
 export const DICTIONARIES = { zh, en };
