@@ -57,7 +57,7 @@ def test_the_main_pages_have_no_serious_accessibility_violations(
 
     c.by("nav-config").click()
     expect(c.by("config")).not_to_be_empty()
-    c.page.wait_for_load_state("networkidle")
+    expect(c.by("cfg-status")).to_have_attribute("data-state", "ok")  # loaded and checked
     check(c, f"{size}-{locale}-config", found)
 
     assert not any(found.values()), report(found)

@@ -263,11 +263,13 @@ function gridAreas(devices) {
     // a grid within another names itself below, clear of the outer one's name; one at the
     // top edge names itself inside, where the name is not cut off
     const where = areas.some((b) => inside(a, b)) ? 'below' : a.y0 < 0.1 ? 'inside' : 'above';
+    // a grid on the right names itself from its right edge, so the name stays on the plan
+    const side = a.x0 + a.x1 > 1 ? ' end' : '';
     const name = names.get(`grid:${devices[0].village}/${a.grid}`) ?? a.grid;
     return h('div', {
       class: 'grid-area', 'data-testid': 'plan-grid', 'data-grid': a.grid,
       style: { left: `${a.x0 * 100}%`, top: `${a.y0 * 100}%`, width: `${(a.x1 - a.x0) * 100}%`, height: `${(a.y1 - a.y0) * 100}%` },
-    }, h('span', { class: `grid-label ${where}`, 'data-testid': 'plan-grid-label' }, name));
+    }, h('span', { class: `grid-label ${where}${side}`, 'data-testid': 'plan-grid-label', title: name }, name));
   });
 }
 
