@@ -1,5 +1,6 @@
 """The closed loop a command centre reports each month: per place and kind, how many alerts,
-how fast they were acknowledged and resolved (median, p90), how many escalated; and per day."""
+how fast they were acknowledged and resolved (median, p90), how many escalated, why they were
+closed (the resolution reasons); and per day."""
 
 from __future__ import annotations
 
@@ -9,9 +10,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
+from villagewatch.alerts.changes import SYSTEM
 from villagewatch.alerts.lifecycle import Alert
 
-__all__ = ["KindFigures", "MonthReport", "month_bounds", "month_report", "render"]
+__all__ = [
+    "AUTO",
+    "UNRECORDED",
+    "KindFigures",
+    "MonthReport",
+    "month_bounds",
+    "month_report",
+    "render",
+]
+
+AUTO = "auto"
+"""The reason counted for an alert the system resolved (its condition cleared)."""
+UNRECORDED = "unrecorded"
+"""The reason counted for an alert a person resolved before reasons were kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +43,8 @@ class KindFigures:
     ack_p90_s: float | None
     resolve_median_s: float | None
     resolve_p90_s: float | None
+    reasons: dict[str, int] = field(default_factory=dict)
+    """Resolved alerts by reason (a ResolutionReason value, ``auto`` or ``unrecorded``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +55,20 @@ class MonthReport:
     rows: list[KindFigures]
     per_day: dict[str, dict[str, int]] = field(default_factory=dict)
     """date → place → alerts fired that day."""
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        """Resolved alerts of the month by reason, most frequent first (then by name)."""
+        total: Counter[str] = Counter()
+        for r in self.rows:
+            total.update(r.reasons)
+        return dict(sorted(total.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _reason(a: Alert) -> str:
+    if a.resolution is not None:
+        return a.resolution
+    return AUTO if a.resolved_by == SYSTEM else UNRECORDED
 
 
 def month_bounds(month: str, utc_offset_h: float) -> tuple[int, int]:
@@ -93,6 +124,7 @@ def month_report(alerts: Sequence[Alert], month: str, utc_offset_h: float = 8) -
                 _p90(ack),
                 statistics.median(res) if res else None,
                 _p90(res),
+                dict(Counter(_reason(a) for a in items if a.resolved_ms is not None)),
             )
         )
     return MonthReport(month, rows, {d: dict(c) for d, c in sorted(per_day.items())})
@@ -121,6 +153,11 @@ def render(report: MonthReport) -> str:
     if not report.rows:
         lines.append("(no alerts fired this month)")
     lines.append("")
+    reasons = report.reasons
+    lines.append(
+        "resolved, by reason: "
+        + (", ".join(f"{k} {n}" for k, n in reasons.items()) if reasons else "-")
+    )
     lines.append(
         "per day: " + ", ".join(f"{d} {sum(c.values())}" for d, c in report.per_day.items())
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.cli.app import alerts_app
 from villagewatch.cli.common import (
     ConfigOption,
@@ -89,7 +90,10 @@ def alerts_show(config: ConfigOption, alert_id: AlertId) -> None:
         typer.echo(f"        {a.key}; assignee {a.assignee or '-'}")
         for e in store.audit(alert_id):
             when = datetime.fromtimestamp(e.at_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-            typer.echo(f"  {when}  {e.actor:10} {e.action:18} → {e.state.value} {e.severity.value}")
+            why = f" ({e.detail['reason']})" if "reason" in e.detail else ""
+            typer.echo(
+                f"  {when}  {e.actor:10} {e.action:18} → {e.state.value} {e.severity.value}{why}"
+            )
         for n in store.notes(alert_id):
             typer.echo(f"  note by {n.author}: {n.text}")
     finally:
@@ -117,10 +121,17 @@ def alerts_ack(
 
 @alerts_app.command("resolve")
 def alerts_resolve(
-    config: ConfigOption, alert_id: AlertId, by: ByOption, note: NoteOption = ""
+    config: ConfigOption,
+    alert_id: AlertId,
+    by: ByOption,
+    reason: Annotated[
+        ResolutionReason,
+        typer.Option("--reason", help="Why it is closed (counted in the monthly report)."),
+    ],
+    note: NoteOption = "",
 ) -> None:
-    """Close an alert."""
-    _act(config, lambda s, now: s.resolve(alert_id, by, now, note))
+    """Close an alert, saying why; red alerts and kinds only a person closes need --note."""
+    _act(config, lambda s, now: s.resolve(alert_id, by, now, note, reason))
 
 
 @alerts_app.command("report")
@@ -144,7 +155,8 @@ def alerts_report(
     finally:
         store.close()
     if as_json:
-        typer.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2))
+        figures = {**dataclasses.asdict(report), "reasons": report.reasons}
+        typer.echo(json.dumps(figures, ensure_ascii=False, indent=2))
     else:
         typer.echo(render(report))
 

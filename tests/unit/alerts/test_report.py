@@ -11,6 +11,7 @@ import pytest
 from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.report import month_bounds, month_report
+from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.alerts.routing import Router
 from villagewatch.config import AlertsSettings, Village
 from villagewatch.transitions import AlertKey, Severity, Transition
@@ -43,7 +44,13 @@ def test_figures_per_place_and_kind(tmp_path: Path) -> None:
         a = store.apply(t, f"f{i}", AlertPolicy(), start)
         assert a is not None
         store.acknowledge(a.id, "wang", start + (i + 1) * 60_000)
-        store.resolve(a.id, "wang", start + 2 * (i + 1) * 60_000)
+        store.resolve(
+            a.id,
+            "wang",
+            start + 2 * (i + 1) * 60_000,
+            "door shut",
+            ResolutionReason.HANDLED_ON_SITE,
+        )
     pending = Transition(
         AlertKey("lock", "v", "lock-10", "door_ajar"), "fire", Severity.YELLOW, start, "ajar"
     )

@@ -89,5 +89,10 @@ DROP TABLE silences;
 ALTER TABLE silences_new RENAME TO silences;
 """,
     ),
+    Migration(
+        "alerts: the reason a person gave for resolving one",
+        # NULL: resolved by the system, or by a person before reasons were kept
+        "ALTER TABLE alerts ADD COLUMN resolution TEXT;",
+    ),
 )
 """The schema, migration 1 first."""

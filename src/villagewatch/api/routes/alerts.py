@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Resp
 from fastapi.responses import StreamingResponse
 
 from villagewatch.alerts.lifecycle import Alert, AlertState
+from villagewatch.alerts.resolution import ResolutionIncomplete
 from villagewatch.api.auth import Operator, Viewer, context, now_ms, sees_place
 from villagewatch.api.context import ApiContext
 from villagewatch.api.live import FeedChange
@@ -25,9 +26,13 @@ from villagewatch.api.schemas import (
     CommentIn,
     NoteIn,
     NoteOut,
+    ResolveIn,
+    TeamContact,
+    TeamOut,
     epoch_ns,
 )
-from villagewatch.api.users import User
+from villagewatch.api.users import User, UserRole
+from villagewatch.config.teams import TeamRole
 from villagewatch.contract import DeviceKind
 from villagewatch.store.evidence import EvidenceStore
 from villagewatch.transitions import Severity
@@ -181,7 +186,21 @@ async def alert_detail(request: Request, user: Viewer, alert_id: AlertId) -> Ale
             for n in sent
         ],
         chart=chart,
+        team=_team(ctx, alert.place) if user.may(UserRole.OPERATOR) else None,
     )
+
+
+def _team(ctx: ApiContext, place: str) -> TeamOut | None:
+    """The nearest team with members at or above the alert's place: who to call."""
+    for p in ctx.places.chain(place):
+        if p.team is not None and p.team.members:
+            ordered = sorted(p.team.members, key=lambda m: m.role != TeamRole.LEADER)
+            return TeamOut(
+                place=p.id, place_name=p.name,
+                members=[TeamContact(name=m.name, role=m.role.value, phone=m.phone)
+                         for m in ordered],
+            )  # fmt: skip
+    return None
 
 
 _CHARTED = {
@@ -263,11 +282,20 @@ async def comment(request: Request, user: Operator, alert_id: AlertId, body: Com
     return NoteOut.of(n)
 
 
-@router.post("/api/alerts/{alert_id}/resolve")
-async def resolve(request: Request, user: Operator, alert_id: AlertId, body: NoteIn) -> AlertOut:
-    """Close it, with what was done."""
-    a = await _act(
-        request, user, alert_id, "resolve",
-        lambda ctx: ctx.alerts.resolve(alert_id, user.name, now_ms(), body.note),
-    )  # fmt: skip
+@router.post(
+    "/api/alerts/{alert_id}/resolve",
+    responses={422: {"description": "The reason, or a note the alert needs, is missing."}},
+)
+async def resolve(request: Request, user: Operator, alert_id: AlertId, body: ResolveIn) -> AlertOut:
+    """Close it: why (a reason from the list) and what was done (a note; needed for red
+    alerts, for kinds only a person closes, and for the reason "other")."""
+    try:
+        a = await _act(
+            request, user, alert_id, "resolve",
+            lambda ctx: ctx.alerts.resolve(
+                alert_id, user.name, now_ms(), body.note, body.reason
+            ),
+        )  # fmt: skip
+    except ResolutionIncomplete as exc:
+        raise HTTPException(422, str(exc)) from exc
     return _out(context(request), a)
