@@ -31,8 +31,6 @@ __all__ = [
     "Reply",
     "ResolveIn",
     "StoredTime",
-    "TeamContact",
-    "TeamOut",
     "at",
     "dt",
     "epoch_ns",
@@ -214,22 +212,6 @@ class ChartHint(Reply):
     metric: str
 
 
-class TeamContact(Reply):
-    """One member of the responsible team, as an operator needs to reach them."""
-
-    name: str
-    role: str = Field(description="leader, member or volunteer.")
-    phone: str
-
-
-class TeamOut(Reply):
-    """The team responsible for a place, from the village file (or the town's settings)."""
-
-    place: str = Field(description="The place whose team it is, e.g. grid:dongcun/g2.")
-    place_name: str
-    members: list[TeamContact] = Field(description="Leaders first.")
-
-
 class AlertDetail(Reply):
     """An alert with its history, notes, notifications and what to chart."""
 
@@ -240,11 +222,6 @@ class AlertDetail(Reply):
         description="Channel, state, attempts, last error of each notification."
     )
     chart: ChartHint | None
-    team: TeamOut | None = Field(
-        None,
-        description="Who answers for the alert's place (the nearest place up with a team); "
-        "null when nobody is named, or for a viewer (names and phones are personal data).",
-    )
 
 
 class NoteIn(StrictModel):

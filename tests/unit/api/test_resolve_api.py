@@ -1,6 +1,5 @@
 """Resolving through the API: a reason always, a note where the alert needs one (422 naming
-what is missing), the reason in the alert and its history; the responsible team in the
-detail for operators."""
+what is missing), the reason in the alert and its history."""
 
 from __future__ import annotations
 
@@ -62,14 +61,3 @@ def test_a_red_sos_resolved_with_reason_and_note_shows_both_in_its_history(
     }
     listed = op.get("/api/alerts", params={"state": "resolved"}).json()
     assert [(a["id"], a["resolution"]) for a in listed] == [(alert.id, "handled_on_site")]
-
-
-def test_the_detail_names_the_nearest_team_with_phones_for_operators_only(
-    ctx: ApiContext,
-) -> None:
-    """The bridge's micro-grid has no team: its parent grid g1's leader answers."""
-    alert = fire_alert(ctx.alerts, village="dongcun", subject="wl-bridge", kind="level")
-    team = Client(ctx).as_("op").get(f"/api/alerts/{alert.id}").json()["team"]
-    assert team["place"] == "grid:dongcun/g1"
-    assert team["members"][0] == {"name": "李网格长", "role": "leader", "phone": "139 0000 0001"}
-    assert Client(ctx).as_("viewer").get(f"/api/alerts/{alert.id}").json()["team"] is None

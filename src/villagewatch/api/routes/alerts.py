@@ -27,12 +27,9 @@ from villagewatch.api.schemas import (
     NoteIn,
     NoteOut,
     ResolveIn,
-    TeamContact,
-    TeamOut,
     epoch_ns,
 )
-from villagewatch.api.users import User, UserRole
-from villagewatch.config.teams import TeamRole
+from villagewatch.api.users import User
 from villagewatch.contract import DeviceKind
 from villagewatch.store.evidence import EvidenceStore
 from villagewatch.transitions import Severity
@@ -186,21 +183,7 @@ async def alert_detail(request: Request, user: Viewer, alert_id: AlertId) -> Ale
             for n in sent
         ],
         chart=chart,
-        team=_team(ctx, alert.place) if user.may(UserRole.OPERATOR) else None,
     )
-
-
-def _team(ctx: ApiContext, place: str) -> TeamOut | None:
-    """The nearest team with members at or above the alert's place: who to call."""
-    for p in ctx.places.chain(place):
-        if p.team is not None and p.team.members:
-            ordered = sorted(p.team.members, key=lambda m: m.role != TeamRole.LEADER)
-            return TeamOut(
-                place=p.id, place_name=p.name,
-                members=[TeamContact(name=m.name, role=m.role.value, phone=m.phone)
-                         for m in ordered],
-            )  # fmt: skip
-    return None
 
 
 _CHARTED = {
