@@ -1,29 +1,66 @@
-// Times, ages and values as people read them, in the current language.
+// Times, ages and values as people read them, in the current language and the reader's
+// locale: every date and time the console shows goes through here.
 
-import { locale, t } from './i18n.js';
+import { lang, t } from './i18n.js';
 
 const UNITS = { level_cm: 'cm', mm: 'mm', battery: '%', fps: 'fps' };
+const DAY_MS = 86400e3;
 
-/** A time: HH:MM:SS today, else MM-DD HH:MM (and the year when it is not this year's). */
-export function when(iso) {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  const now = new Date();
-  const sameDay = d.toDateString() === now.toDateString();
-  const opts = sameDay
-    ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }
-    : { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false };
-  if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
-  return new Intl.DateTimeFormat(locale(), opts).format(d);
+/**
+ * The locale dates are written in: Chinese for the Chinese UI; for the English UI the
+ * reader's own English (en-US writes month/day, en-GB day/month), else en-US.
+ */
+export function dateLocale() {
+  if (lang() === 'zh') return 'zh-CN';
+  const english = (navigator.languages ?? [navigator.language]).find((l) => /^en(-|$)/i.test(l ?? ''));
+  return english ?? 'en-US';
 }
 
-/** A full date and time, for titles. */
+const formats = new Map(); // "locale|options" -> Intl.DateTimeFormat (they are slow to build)
+
+function fmt(options) {
+  const key = `${dateLocale()}|${JSON.stringify(options)}`;
+  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat(dateLocale(), { hourCycle: 'h23', ...options }));
+  return formats.get(key);
+}
+
+const CLOCK = { hour: '2-digit', minute: '2-digit', second: '2-digit' };
+const SHORT = { hour: '2-digit', minute: '2-digit' };
+
+function startOfDay(d) {
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+}
+
+/**
+ * A time as a list shows it: 14:03:07 today; yesterday's as "yesterday 14:03" (昨天 14:03);
+ * older ones with their date (and the year when it is not this year's).
+ */
+export function when(iso, now = new Date()) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '—';
+  const days = Math.round((startOfDay(now) - startOfDay(d)) / DAY_MS);
+  if (days === 0) return fmt(CLOCK).format(d);
+  if (days === 1) {
+    const word = new Intl.RelativeTimeFormat(dateLocale(), { numeric: 'auto' }).format(-1, 'day');
+    return `${word} ${fmt(SHORT).format(d)}`;
+  }
+  const opts = { month: 'short', day: 'numeric', ...SHORT };
+  if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
+  return fmt(opts).format(d);
+}
+
+/** A full date and time with the time zone, for titles. */
 export function fullTime(iso) {
   if (!iso) return '';
-  return new Intl.DateTimeFormat(locale(), {
-    year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
-  }).format(new Date(iso));
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  return fmt({ year: 'numeric', month: 'short', day: 'numeric', ...CLOCK, timeZoneName: 'short' }).format(d);
+}
+
+/** The header clock: date and time now. */
+export function clock(now = new Date()) {
+  return fmt({ month: 'short', day: 'numeric', weekday: 'short', ...CLOCK }).format(now);
 }
 
 /** How long ago: 刚刚, 5 分钟前 … */
@@ -44,7 +81,7 @@ export function unit(metric) {
 
 /** A number with at most `digits` decimals. */
 export function num(value, digits = 1) {
-  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(value);
+  return new Intl.NumberFormat(dateLocale(), { maximumFractionDigits: digits }).format(value);
 }
 
 /** "水位 132 cm" for one metric's value. */
