@@ -148,3 +148,34 @@ def test_migration_3_adds_the_reason_to_a_file_of_migration_2(tmp_path: Path) ->
         assert report.reasons == {"unrecorded": 1}
     finally:
         store.close()
+
+
+def test_the_cli_asks_for_the_reason_and_the_note_and_reports_reasons(tmp_path: Path) -> None:
+    """``alerts resolve`` of a forced door: no --reason is a usage error, no --note is refused
+    with what is missing; resolved, the report's JSON counts the reason."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from tests.unit.alerts.test_cli import NOW as FIRED
+    from tests.unit.alerts.test_cli import deployment
+    from villagewatch.alerts.report import month_bounds
+    from villagewatch.cli import app
+
+    settings = str(deployment(tmp_path))
+    runner = CliRunner()
+    base = ["alerts", "resolve", "-c", settings, "1", "--by", "wang"]
+    no_reason = runner.invoke(app, base)
+    assert no_reason.exit_code == 2 and "--reason" in no_reason.output
+    no_note = runner.invoke(app, [*base, "--reason", "false_alarm"])
+    assert no_note.exit_code == 1
+    assert "alert 1 needs a note saying what was done (it is red)" in no_note.output
+    bad = runner.invoke(app, [*base, "--reason", "bored", "--note", "x"])
+    assert bad.exit_code == 2 and "handled_on_site" in bad.output
+    done = runner.invoke(app, [*base, "--reason", "false_alarm", "--note", "tenant's key"])
+    assert done.exit_code == 0, done.output
+    assert "(false_alarm)" in runner.invoke(app, ["alerts", "show", "-c", settings, "1"]).output
+    month = "2026-11"
+    assert month_bounds(month, 8)[0] <= FIRED < month_bounds(month, 8)[1]
+    report = runner.invoke(app, ["alerts", "report", "-c", settings, "--month", month, "--json"])
+    assert json.loads(report.output)["reasons"] == {"false_alarm": 1}
