@@ -61,8 +61,8 @@ def test_an_unacknowledged_red_stays_on_top_and_the_feed_filters_fit_the_screen(
     api: ApiDeployment, console: OpenConsole, view: str, width: int, height: int, locale: str
 ) -> None:
     """A yellow parking alert arriving after a firing red SOS lands below it; the severity,
-    kind and place filters and the "newest first" sort work; on a phone nothing is wider
-    than the screen."""
+    state, kind and place filters and the "newest first" sort work; on a phone nothing is
+    wider than the screen."""
     tag = f"{view}-{locale}".lower()
     c = _open(console, width, height, locale)
     red = api.raise_alert(subject=f"sos-school:{tag}", kind="sos", detector="call_button",
@@ -82,6 +82,12 @@ def test_an_unacknowledged_red_stays_on_top_and_the_feed_filters_fit_the_screen(
     expect(c.feed_item(red.id)).to_have_count(0)
     expect(c.feed_item(yellow.id)).to_be_visible()
     c.by("feed-severity").select_option("")
+    c.by("feed-state-filter").select_option("acknowledged")
+    expect(c.feed_item(red.id)).to_have_count(0)
+    expect(c.feed_item(yellow.id)).to_have_count(0)
+    c.by("feed-state-filter").select_option("firing")
+    expect(c.feed_item(yellow.id)).to_be_visible()
+    c.by("feed-state-filter").select_option("")
     c.by("feed-kind").select_option("sos")
     expect(c.feed_item(yellow.id)).to_have_count(0)
     expect(c.feed_item(red.id)).to_be_visible()
@@ -102,7 +108,7 @@ def test_an_unacknowledged_red_stays_on_top_and_the_feed_filters_fit_the_screen(
     assert wide <= width, f"the page is {wide} px wide on a {width} px screen"
     box = c.by("feed-filters").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
-    for part in ("feed-sort", "feed-severity", "feed-kind", "feed-place"):
+    for part in ("feed-sort", "feed-severity", "feed-state-filter", "feed-kind", "feed-place"):
         part_box = c.by(part).bounding_box()
         assert part_box is not None and part_box["x"] + part_box["width"] <= width, part
     api.alerts.resolve(red.id, "op", int(time.time() * 1000), "test over", _HANDLED)

@@ -13,7 +13,7 @@ const STATE_ORDER = { firing: 1, pending: 2, acknowledged: 3, resolved: 4 };
 
 // The reader's choices; kept for the tab (a reload keeps them, a new tab starts afresh).
 const VIEW_KEY = 'villagewatch.feed';
-const view = { sort: 'priority', severity: '', kind: '', place: '', ...readView() };
+const view = { sort: 'priority', severity: '', state: '', kind: '', place: '', ...readView() };
 
 function readView() {
   try {
@@ -61,22 +61,29 @@ export function comparator(sort) {
   return (a, b) => group(a) - group(b) || rank(b.severity) - rank(a.severity) || newest(a, b);
 }
 
-/** Whether a place id is `place` or lies under it (grid:v/g1-bridge under village:v). */
-function within(placeId, place) {
-  if (!place || placeId === place) return true;
-  const byIdMap = new Map(state.places.map((p) => [p.id, p]));
-  for (let p = byIdMap.get(placeId), hops = 0; p && hops < 20; p = byIdMap.get(p.parent), hops += 1) {
-    if (p.id === place) return true;
-  }
-  return false;
+/** A test of "is this place `place` or under it" (grid:v/g1-bridge is under village:v). */
+function under(place) {
+  if (!place) return () => true;
+  const parents = new Map(state.places.map((p) => [p.id, p.parent]));
+  const inside = new Map(); // place id -> answer, for the render at hand
+  return (placeId) => {
+    if (!inside.has(placeId)) {
+      let found = false;
+      for (let p = placeId, hops = 0; p && hops < 20 && !found; p = parents.get(p), hops += 1) found = p === place;
+      inside.set(placeId, found);
+    }
+    return inside.get(placeId);
+  };
 }
 
 function shown() {
+  const inPlace = under(view.place);
   return [...state.alerts.values()]
     .filter((a) => state.filter === 'all' || isOpen(a))
     .filter((a) => !view.severity || a.severity === view.severity)
+    .filter((a) => !view.state || a.state === view.state)
     .filter((a) => !view.kind || a.kind === view.kind)
-    .filter((a) => within(a.place, view.place))
+    .filter((a) => inPlace(a.place))
     .sort(comparator(view.sort));
 }
 
@@ -134,6 +141,13 @@ function counts() {
 function choose(name, value) {
   view[name] = value;
   sessionStorage.setItem(VIEW_KEY, JSON.stringify(view));
+  if (name === 'state' && value === 'resolved' && state.filter !== 'all') {
+    // resolved alerts are not loaded while the feed shows open ones: load them (app.js)
+    const loaded = byId('feed-filter');
+    loaded.value = 'all';
+    loaded.dispatchEvent(new Event('change'));
+    return;
+  }
   renderFeed();
 }
 
@@ -156,6 +170,8 @@ function filters() {
     select('sort', 'feed-sort', SORTS.map((s) => [s, t(`feed.sort.${s}`)])),
     select('severity', 'feed-severity', [['', t('feed.any')],
       ...[...SEVERITIES].reverse().map((s) => [s, t(`sev.${s}`)])]),
+    select('state', 'feed-state-filter', [['', t('feed.any')],
+      ...['firing', 'pending', 'acknowledged', 'resolved'].map((st) => [st, t(`state.${st}`)])]),
     select('kind', 'feed-kind', [['', t('feed.any')], ...kinds.map((k) => [k, kindName(k)])]),
     select('place', 'feed-place', [['', t('feed.any')],
       ...places.map((p) => [p.id, p.kind === 'grid' ? `· ${p.name}` : p.name])]),
