@@ -187,6 +187,7 @@ def test_operator_assigns_and_resolves_and_sees_a_refusal_explained(
     expect(c.feed_item(alert.id)).to_contain_text("→ wang")
 
     c.by("note-input").fill("家属已到场, 误按")
+    c.by("resolve-reason").select_option("false_alarm")
     c.by("resolve-button").click()
     expect(c.by("detail-state")).to_have_attribute("data-state", "resolved")
     expect(c.by("notes-list")).to_contain_text("家属已到场, 误按")

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Route, expect
 
 from tests.api_deployment import ApiDeployment
+from villagewatch.alerts.resolution import ResolutionReason
 
 from .conftest import OpenConsole
 from .pages import SHOTS, ConsolePage
@@ -37,14 +38,16 @@ def _month_of_alerts(api: ApiDeployment) -> None:
     first = api.raise_alert(subject="wl-bridge", kind="level", severity="red",
                             at_ms=_ms(2025, 3, 10, 9))  # fmt: skip
     api.alerts.acknowledge(first.id, "op", _ms(2025, 3, 10, 9, 4))
-    api.alerts.resolve(first.id, "op", _ms(2025, 3, 10, 9, 30), "水位回落")
+    api.alerts.resolve(
+        first.id, "op", _ms(2025, 3, 10, 9, 30), "水位回落", ResolutionReason.HANDLED_ON_SITE
+    )
     late = api.raise_alert(subject="wl-bridge", kind="level", severity="orange",
                            at_ms=_ms(2025, 3, 31, 23, 30))  # fmt: skip
     api.alerts.acknowledge(late.id, "op", _ms(2025, 3, 31, 23, 40))
     sos = api.raise_alert(subject="sos-square", kind="sos", detector="call_button",
                           severity="orange", at_ms=_ms(2025, 3, 12, 8))  # fmt: skip
     api.alerts.acknowledge(sos.id, "op", _ms(2025, 3, 12, 8, 2))
-    api.alerts.resolve(sos.id, "op", _ms(2025, 3, 12, 8, 20), "误按")
+    api.alerts.resolve(sos.id, "op", _ms(2025, 3, 12, 8, 20), "误按", ResolutionReason.FALSE_ALARM)
     api.raise_alert(subject="lock-a01", kind="forced_open", detector="smart_lock",
                     at_ms=_ms(2025, 4, 1, 0, 30))  # fmt: skip
     # Escalation needs a ladder of teams with channels, which the demo village has not: the

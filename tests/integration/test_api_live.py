@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.api_deployment import ApiDeployment, running_api
+from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch_dev.testing import fire_alert
 
 Event = tuple[str, str, dict[str, object]]
@@ -86,7 +87,9 @@ def test_a_client_that_reconnects_gets_what_it_missed(api: ApiDeployment) -> Non
     # the console lost its connection; meanwhile two changes
     missed = fire_alert(api.alerts, village="dongcun", subject="sos-square", kind="sos",
                         detector="sos", severity="red")  # fmt: skip
-    api.alerts.resolve(seen.id, "op", int(time.time() * 1000), "done")
+    api.alerts.resolve(
+        seen.id, "op", int(time.time() * 1000), "done", ResolutionReason.HANDLED_ON_SITE
+    )
     again = listen(api, "op", last_event_id=last_id)
     assert again.get(timeout=10)[1] == "hello"
     got = {}

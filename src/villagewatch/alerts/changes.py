@@ -109,12 +109,15 @@ class AlertChanges:
         self.tell(alert, "escalated")
         return alert
 
-    def resolve(self, alert_id: int, actor: str, detail: dict[str, Any]) -> Alert:
-        """The alert ends; whoever was told hears of it (unless it never fired)."""
+    def resolve(
+        self, alert_id: int, actor: str, detail: dict[str, Any], reason: str | None = None
+    ) -> Alert:
+        """The alert ends (for ``reason``, if a person gave one); whoever was told hears of it
+        (unless it never fired)."""
         before = self.one(alert_id)
         alert = self.set(
             alert_id, state=AlertState.RESOLVED.value, resolved_ms=self.now, resolved_by=actor,
-            next_escalation_ms=None,
+            next_escalation_ms=None, resolution=reason,
         )  # fmt: skip
         self.audit(alert, actor, "resolved", detail)
         if before.state is not AlertState.PENDING:
@@ -265,6 +268,6 @@ def alert_row(r: sqlite3.Row) -> Alert:
         r["started_ms"], r["opened_ms"], r["pending_until_ms"], r["fired_ms"],
         r["acknowledged_ms"], r["acknowledged_by"], r["resolved_ms"], r["resolved_by"],
         r["assignee"], r["updated_ms"], r["place"], r["escalation_level"],
-        r["next_escalation_ms"], bool(r["flapping"]), r["quiet_until_ms"],
+        r["next_escalation_ms"], bool(r["flapping"]), r["quiet_until_ms"], r["resolution"],
         message_key=r["message_key"], params=json.loads(r["params"]),
     )  # fmt: skip

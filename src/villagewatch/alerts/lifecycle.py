@@ -95,6 +95,9 @@ class Alert:
     """It came and went too often: one alert until it stays clear."""
     quiet_until_ms: int | None
     """Flapping and clear: resolved if it stays clear until then."""
+    resolution: str | None = None
+    """Why a person resolved it (a :class:`~villagewatch.alerts.resolution.ResolutionReason`
+    value); None while open, when the system resolved it, or from before reasons were kept."""
     message_key: str = ""
     """The message in :mod:`villagewatch.catalogue` (without ``msg.``); empty: an alert from
     before keys were kept, shown by its ``message``."""

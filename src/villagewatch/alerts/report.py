@@ -1,7 +1,7 @@
 """The closed loop a command centre reports each month: per place and kind, how many alerts,
-how fast they were acknowledged and resolved (median, p90), how many escalated; and per day.
-Months and days are those of the deployment's time zone (``alerts.time_zone``), which every
-rendering names."""
+how fast they were acknowledged and resolved (median, p90), how many escalated, why they were
+closed (the resolution reasons); and per day. Months and days are those of the deployment's
+time zone (``alerts.time_zone``), which every rendering names."""
 
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from villagewatch.alerts.changes import SYSTEM
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.catalogue import DEFAULT_LOCALE, Locale, kind_name
 
 __all__ = [
+    "AUTO",
     "CSV_COLUMNS",
+    "UNRECORDED",
     "KindFigures",
     "MonthReport",
     "month_bounds",
@@ -27,6 +30,11 @@ __all__ = [
     "render",
     "to_csv",
 ]
+
+AUTO = "auto"
+"""The reason counted for an alert the system resolved (its condition cleared)."""
+UNRECORDED = "unrecorded"
+"""The reason counted for an alert a person resolved before reasons were kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,8 @@ class KindFigures:
     ack_p90_s: float | None
     resolve_median_s: float | None
     resolve_p90_s: float | None
+    reasons: dict[str, int] = field(default_factory=dict)
+    """Resolved alerts by reason (a ResolutionReason value, ``auto`` or ``unrecorded``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,20 @@ class MonthReport:
     rows: list[KindFigures]
     per_day: dict[str, dict[str, int]] = field(default_factory=dict)
     """date → place → alerts fired that day."""
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        """Resolved alerts of the month by reason, most frequent first (then by name)."""
+        total: Counter[str] = Counter()
+        for r in self.rows:
+            total.update(r.reasons)
+        return dict(sorted(total.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _reason(a: Alert) -> str:
+    if a.resolution is not None:
+        return a.resolution
+    return AUTO if a.resolved_by == SYSTEM else UNRECORDED
 
 
 def month_bounds(month: str, zone: str) -> tuple[int, int]:
@@ -110,6 +134,7 @@ def month_report(alerts: Sequence[Alert], month: str, zone: str) -> MonthReport:
                 _p90(ack),
                 statistics.median(res) if res else None,
                 _p90(res),
+                dict(Counter(_reason(a) for a in items if a.resolved_ms is not None)),
             )
         )
     return MonthReport(month, zone, rows, {d: dict(c) for d, c in sorted(per_day.items())})
@@ -145,6 +170,11 @@ def render(report: MonthReport, locale: Locale = DEFAULT_LOCALE) -> str:
     if not report.rows:
         lines.append("(no alerts fired this month)")
     lines.append("")
+    reasons = report.reasons
+    lines.append(
+        "resolved, by reason: "
+        + (", ".join(f"{k} {n}" for k, n in reasons.items()) if reasons else "-")
+    )
     lines.append(
         "per day: " + ", ".join(f"{d} {sum(c.values())}" for d, c in report.per_day.items())
     )

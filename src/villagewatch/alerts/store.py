@@ -28,6 +28,7 @@ from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.outbox import Queued
 from villagewatch.alerts.overview import AlertOverview
 from villagewatch.alerts.recurrence import Recurrence
+from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.alerts.silences import Silence
 from villagewatch.transitions import Transition
 
@@ -94,8 +95,17 @@ class AlertLifecycle(Protocol):
         """Add a note."""
         ...
 
-    def resolve(self, alert_id: int, actor: str, now_ms: int, note: str = "") -> Alert:
-        """A person closes it."""
+    def resolve(
+        self,
+        alert_id: int,
+        actor: str,
+        now_ms: int,
+        note: str = "",
+        reason: ResolutionReason | None = None,
+    ) -> Alert:
+        """A person closes it, for ``reason``; :class:`~villagewatch.alerts.resolution.
+        ResolutionIncomplete` without a reason, or without a note where the alert needs one
+        (:func:`~villagewatch.alerts.resolution.check_resolution`)."""
         ...
 
 

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from villagewatch.alerts.lifecycle import Alert, AlertState, AuditEntry, Note
 from villagewatch.alerts.recurrence import DAY_NAMES
+from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.alerts.silences import Silence
 from villagewatch.api.users import UserRole
 from villagewatch.contract import Identifier, StrictModel
@@ -28,6 +29,7 @@ __all__ = [
     "NoteIn",
     "NoteOut",
     "Reply",
+    "ResolveIn",
     "StoredTime",
     "at",
     "dt",
@@ -152,6 +154,9 @@ class AlertOut(Reply):
     updated: datetime
     details: dict[str, Any]
     evidence: str | None = Field(description="URL of the evidence picture, if there is one.")
+    resolution: ResolutionReason | None = Field(
+        None, description="Why a person resolved it; null while open or when the system did."
+    )
 
     @classmethod
     def of(cls, a: Alert, place_name: str) -> AlertOut:
@@ -169,6 +174,7 @@ class AlertOut(Reply):
             resolved_by=a.resolved_by, assignee=a.assignee, updated=at(a.updated_ms),
             details=a.details,
             evidence=f"/api/alerts/{a.id}/evidence" if isinstance(evidence, str) else None,
+            resolution=ResolutionReason(a.resolution) if a.resolution else None,
         )  # fmt: skip
 
 
@@ -228,6 +234,18 @@ class NoteIn(StrictModel):
     """An optional note with an action."""
 
     note: str = Field("", max_length=2000, description="Kept with the alert.")
+
+
+class ResolveIn(StrictModel):
+    """Closing an alert: why, and what was done (a note is needed for red alerts, for kinds
+    only a person closes, and for the reason "other")."""
+
+    note: str = Field("", max_length=2000, description="What was done; kept with the alert.")
+    reason: ResolutionReason | None = Field(
+        None,
+        description="Why it is closed: handled_on_site, false_alarm, duplicate, device_fault, "
+        "test or other. Required; missing, the answer is 422 naming it.",
+    )
 
 
 class CommentIn(StrictModel):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.catalogue import Locale, alert_text, kind_name
 from villagewatch.cli.app import alerts_app
 from villagewatch.cli.common import (
@@ -142,7 +143,10 @@ def alerts_show(config: ConfigOption, alert_id: AlertId, lang: LangOption = None
         typer.echo(f"        {kind} · {a.key}; assignee {a.assignee or '-'}")
         for e in store.audit(alert_id):
             when = _local(e.at_ms, reader.zone, seconds=True)
-            typer.echo(f"  {when}  {e.actor:10} {e.action:18} → {e.state.value} {e.severity.value}")
+            why = f" ({e.detail['reason']})" if "reason" in e.detail else ""
+            typer.echo(
+                f"  {when}  {e.actor:10} {e.action:18} → {e.state.value} {e.severity.value}{why}"
+            )
         for n in store.notes(alert_id):
             typer.echo(f"  note by {n.author}: {n.text}")
     finally:
@@ -173,10 +177,17 @@ def alerts_ack(
 
 @alerts_app.command("resolve")
 def alerts_resolve(
-    config: ConfigOption, alert_id: AlertId, by: ByOption, note: NoteOption = ""
+    config: ConfigOption,
+    alert_id: AlertId,
+    by: ByOption,
+    reason: Annotated[
+        ResolutionReason,
+        typer.Option("--reason", help="Why it is closed (counted in the monthly report)."),
+    ],
+    note: NoteOption = "",
 ) -> None:
-    """Close an alert."""
-    _act(config, lambda s, now: s.resolve(alert_id, by, now, note))
+    """Close an alert, saying why; red alerts and kinds only a person closes need --note."""
+    _act(config, lambda s, now: s.resolve(alert_id, by, now, note, reason))
 
 
 @alerts_app.command("report")
@@ -205,7 +216,8 @@ def alerts_report(
     finally:
         store.close()
     if as_json:
-        typer.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2))
+        figures = {**dataclasses.asdict(report), "reasons": report.reasons}
+        typer.echo(json.dumps(figures, ensure_ascii=False, indent=2))
     elif as_csv:
         typer.echo(to_csv(report), nl=False)
     else:

@@ -29,6 +29,7 @@ from villagewatch.api.places import ALL
 from villagewatch.api.users import UserRefused, UserRole
 from villagewatch.config import Deployment, SQLiteSettings, load_deployment
 from villagewatch.demo.broker import EmbeddedBroker
+from villagewatch.demo.registry import seed_demo_registry
 from villagewatch.demo.view import LiveView
 from villagewatch.errors import VillagewatchError
 from villagewatch.ingest import IngestMetrics
@@ -172,6 +173,7 @@ async def _run(
     assert isinstance(settings.store, SQLiteSettings), "the demo's settings say sqlite"
     db = settings.store.path
     password = _demo_user(deployment)
+    seed_demo_registry(deployment)
     url = f"http://{settings.api.host}:{settings.api.port}"
     info = DemoInfo(settings.mqtt.port, url, db, _DEMO_USER, password, temporary)
     publisher = SimulationPublisher(

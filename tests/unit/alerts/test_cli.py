@@ -47,10 +47,27 @@ def test_an_operator_lists_acknowledges_and_resolves_from_a_terminal(tmp_path: P
     assert acked.exit_code == 0, acked.output
     assert "acknowledged" in acked.output
 
-    resolved = runner.invoke(app, ["alerts", "resolve", "-c", settings, "1", "--by", "wang"])
+    resolved = runner.invoke(
+        app,
+        [
+            "alerts",
+            "resolve",
+            "-c",
+            settings,
+            "1",
+            "--by",
+            "wang",
+            "--reason",
+            "false_alarm",
+            "--note",
+            "tenant",
+        ],
+    )
     assert resolved.exit_code == 0 and "resolved" in resolved.output
 
-    again = runner.invoke(app, ["alerts", "resolve", "-c", settings, "1", "--by", "li"])
+    again = runner.invoke(
+        app, ["alerts", "resolve", "-c", settings, "1", "--by", "li", "--reason", "duplicate"]
+    )
     assert again.exit_code == 1
     assert "alert 1 is resolved; it cannot be resolved" in again.output
 

@@ -22,6 +22,7 @@ from villagewatch.alerts.report import (
     render,
     to_csv,
 )
+from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.alerts.routing import Router
 from villagewatch.config import AlertsSettings, Village
 from villagewatch.transitions import AlertKey, Severity, Transition
@@ -54,7 +55,13 @@ def test_figures_per_place_and_kind(tmp_path: Path) -> None:
         a = store.apply(t, f"f{i}", AlertPolicy(), start)
         assert a is not None
         store.acknowledge(a.id, "wang", start + (i + 1) * 60_000)
-        store.resolve(a.id, "wang", start + 2 * (i + 1) * 60_000)
+        store.resolve(
+            a.id,
+            "wang",
+            start + 2 * (i + 1) * 60_000,
+            "door shut",
+            ResolutionReason.HANDLED_ON_SITE,
+        )
     pending = Transition(
         AlertKey("lock", "v", "lock-10", "door_ajar"), "fire", Severity.YELLOW, start, "ajar"
     )

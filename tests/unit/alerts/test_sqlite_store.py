@@ -16,6 +16,7 @@ import pytest
 
 from tests.unit.db.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
 from villagewatch.alerts import ActionRefused, AlertPolicy, AlertState, SQLiteAlertStore
+from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.alerts.sender import NotificationSender
 from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.errors import StoreUnavailable
@@ -173,7 +174,9 @@ def test_people_acknowledge_assign_note_and_resolve_with_who_and_when(
     after = store.apply(update, tid(update), NOW_POLICY, NOW + 5000)
     assert after is not None and after.state is AlertState.ACKNOWLEDGED  # still being handled
     assert after.severity is Severity.RED
-    done = store.resolve(a.id, "zhao", NOW + 6000, note="water down")
+    done = store.resolve(
+        a.id, "zhao", NOW + 6000, note="water down", reason=ResolutionReason.HANDLED_ON_SITE
+    )
     assert (done.state, done.resolved_by, done.resolved_ms) == (
         AlertState.RESOLVED, "zhao", NOW + 6000,
     )  # fmt: skip

@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 
 from tests.unit.api.conftest import Client, now_ms
+from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.api.context import ApiContext
 from villagewatch.contract import Clock, Reading, point_time_ns
 from villagewatch.store import Batch
@@ -87,7 +88,9 @@ def test_a_resolved_alert_is_charted_to_its_clear(ctx: ApiContext) -> None:
     start = now_ms() - 5 * 3600_000
     alert = fire_alert(ctx.alerts, village="dongcun", subject="wl-bridge", kind="level",
                        at_ms=start)  # fmt: skip
-    ctx.alerts.resolve(alert.id, "op", start + 3600_000)
+    ctx.alerts.resolve(
+        alert.id, "op", start + 3600_000, "fell back", ResolutionReason.HANDLED_ON_SITE
+    )
     chart = Client(ctx).as_("viewer").get(f"/api/alerts/{alert.id}/chart").json()
     assert chart["ended"] is not None
     assert _ms(chart["since"]) == start - 3600_000

@@ -94,7 +94,9 @@ def test_acknowledge_assign_comment_resolve_with_audit(ctx: ApiContext, three: l
     assert (
         op.post(f"/api/alerts/{aid}/comment", json={"text": "sandbags placed"}).status_code == 200
     )
-    done = op.post(f"/api/alerts/{aid}/resolve", json={"note": "water down"}).json()
+    done = op.post(
+        f"/api/alerts/{aid}/resolve", json={"note": "water down", "reason": "handled_on_site"}
+    ).json()
     assert done["state"] == "resolved" and done["resolved_by"] == "op"
     refused = op.post(f"/api/alerts/{aid}/acknowledge", json={})
     assert refused.status_code == 409 and "resolved" in refused.json()["detail"]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from tests.unit.api.conftest import Client, now_ms
 from villagewatch.alerts.lifecycle import Alert
+from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.api.context import ApiContext
 from villagewatch.api.routes.wall import day_edges, hour_edges
 from villagewatch_dev.testing import fire_alert
@@ -35,7 +36,9 @@ def test_open_alerts_today_median_and_trends(ctx: ApiContext) -> None:
     old = _fire(ctx, "sos-square", "red", "sos", now - 48 * _H)
     ctx.alerts.acknowledge(red.id, "op", red.fired_ms + 60_000)  # type: ignore[operator]
     ctx.alerts.acknowledge(orange.id, "op", orange.fired_ms + 180_000)  # type: ignore[operator]
-    ctx.alerts.resolve(old.id, "op", now - 47 * _H)
+    ctx.alerts.resolve(
+        old.id, "op", now - 47 * _H, "pressed by a child", ResolutionReason.FALSE_ALARM
+    )
 
     body = Client(ctx).as_("viewer").get("/api/wall").json()
 

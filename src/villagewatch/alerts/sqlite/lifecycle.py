@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from villagewatch.alerts.changes import SYSTEM, AlertChanges
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy, AlertState, Note
 from villagewatch.alerts.notify import Notifier
+from villagewatch.alerts.resolution import ResolutionReason, check_resolution
 from villagewatch.db.sqlite import SQLiteFile
 from villagewatch.transitions import Transition
 
@@ -202,13 +203,23 @@ class SQLiteLifecycle:
 
         return self._db.write(run)
 
-    def resolve(self, alert_id: int, actor: str, now_ms: int, note: str = "") -> Alert:
+    def resolve(
+        self,
+        alert_id: int,
+        actor: str,
+        now_ms: int,
+        note: str = "",
+        reason: ResolutionReason | None = None,
+    ) -> Alert:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.resolve`."""
 
         def run(c: sqlite3.Connection) -> Alert:
             tx = AlertChanges(c, self._notifier, now_ms)
-            tx.still_open(alert_id, "resolved")
-            after = tx.resolve(alert_id, actor, {"note": note} if note else {})
+            check_resolution(tx.still_open(alert_id, "resolved"), note, reason)
+            detail: dict[str, str] = {"reason": reason.value} if reason else {}
+            if note:
+                detail["note"] = note
+            after = tx.resolve(alert_id, actor, detail, reason.value if reason else None)
             if note:
                 tx.note(alert_id, actor, note)
             return after

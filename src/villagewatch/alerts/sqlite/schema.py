@@ -89,9 +89,11 @@ DROP TABLE silences;
 ALTER TABLE silences_new RENAME TO silences;
 """,
     ),
-    # Migration 3 is feed18's resolution reason (issue 18, item 2); this stand-in keeps this
-    # branch's numbering and is replaced by that migration when the branches are merged.
-    Migration("(stand-in for migration 3: the resolution reason)", ""),
+    Migration(
+        "alerts: the reason a person gave for resolving one",
+        # NULL: resolved by the system, or by a person before reasons were kept
+        "ALTER TABLE alerts ADD COLUMN resolution TEXT;",
+    ),
     Migration(
         "alerts carry their message key and parameters, rendered in each reader's language",
         # Older rows keep '' and '{}': they show their stored message. A notification's title

@@ -8,7 +8,8 @@ import { alertChanged, closeDetail, openDetail, redrawDetail } from './detail.js
 import { renderDevices } from './devices.js';
 import { byId } from './dom.js';
 import { markFresh, renderFeed } from './feed.js';
-import { lang, locale, onLangChange, setLang, t, translate } from './i18n.js';
+import { clock } from './format.js';
+import { lang, onLangChange, setLang, t, translate } from './i18n.js';
 import { redrawLink, showLink } from './linkbanner.js';
 import { renderPlan, resetPlan } from './plan.js';
 import { openRegistry, renderRegistry, resetRegistry } from './registry.js';
@@ -154,9 +155,7 @@ function renderHeader() {
 }
 
 function tick() {
-  byId('clock').textContent = new Intl.DateTimeFormat(locale(), {
-    month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
-  }).format(new Date());
+  byId('clock').textContent = clock();
 }
 
 function showView(name) {

@@ -11,9 +11,8 @@ import { alertText, detectorName, kindName, placeLabel, subjectName } from './me
 import { may } from './session.js';
 import { emit, state, upsert } from './state.js';
 
-const ACTION_LABELS = {
-  acknowledge: 'detail.ack', resolve: 'detail.resolve', assign: 'detail.assign', comment: 'detail.comment',
-};
+// the reasons the API takes (ResolutionReason), in the order a person meets them
+const REASONS = ['handled_on_site', 'false_alarm', 'duplicate', 'device_fault', 'test', 'other'];
 
 let current = null; // {alert, audit, notes, notifications, chart}
 let reloadTimer = null;
@@ -51,6 +50,20 @@ function head(a) {
   ];
 }
 
+/** The nearest team at or above the alert's place (from /api/places), with phones to call. */
+function team(a) {
+  const places = new Map(state.places.map((p) => [p.id, p]));
+  for (let p = places.get(a.place), hops = 0; p && hops < 20; p = places.get(p.parent), hops += 1) {
+    if (!p.members?.length) continue;
+    const people = [...p.members].sort((x, y) => (x.role === 'leader' ? 0 : 1) - (y.role === 'leader' ? 0 : 1));
+    return h('span', { 'data-testid': 'detail-team' },
+      h('span', { class: 'muted' }, p.name), ' · ',
+      people.map((m, i) => [i ? ' · ' : '', `${m.name} (${t(`team.${m.role}`)})`,
+        m.phone ? [' ', h('a', { href: `tel:${m.phone.replace(/[^0-9+]/g, '')}` }, m.phone)] : '']));
+  }
+  return null;
+}
+
 function meta(a) {
   const rows = [
     ['detail.place', a.place_name],
@@ -61,7 +74,9 @@ function meta(a) {
     ['detail.acknowledged', by(a.acknowledged, a.acknowledged_by)],
     ['detail.assignee', a.assignee],
     ['detail.resolved', by(a.resolved, a.resolved_by)],
+    ['detail.resolution', a.resolution ? t(`reason.${a.resolution}`) : null],
     ['detail.escalation', a.escalation_level > 0 ? a.escalation_level : null],
+    ['detail.team', team(a)],
   ].filter(([, value]) => value !== null && value !== undefined && value !== '');
   const flags = [
     a.historical ? t('detail.historical') : null,
@@ -85,19 +100,32 @@ function actions() {
     id: 'd-assignee', type: 'text', maxlength: 64, autocomplete: 'off', 'data-testid': 'assign-input',
     placeholder: t('detail.assign.ph'), 'aria-label': t('detail.assign.ph'),
   });
+  const reason = h('select', {
+    id: 'd-reason', 'data-testid': 'resolve-reason', onchange: () => { if (current) syncButtons(current.alert); },
+  },
+    h('option', { value: '' }, t('detail.reason.choose')),
+    REASONS.map((r) => h('option', { value: r }, t(`reason.${r}`))));
   const button = (kind, key, testid, extra = '') => h('button', {
     type: 'button', class: `act act-${kind} ${extra}`, 'data-testid': testid, 'data-action': kind,
     onclick: () => act(kind),
   }, t(key));
   return h('form', { class: 'd-actions actions', onsubmit: (ev) => ev.preventDefault() },
-    h('label', { for: 'd-note' }, t('detail.note')),
+    h('label', { for: 'd-note', id: 'd-note-label', 'data-testid': 'note-label' }, t('detail.note')),
     note,
     h('div', { class: 'act-row' },
       button('acknowledge', 'detail.ack', 'ack-button', 'primary'),
-      button('resolve', 'detail.resolve', 'resolve-button'),
       button('comment', 'detail.comment', 'comment-button', 'quiet')),
+    h('div', { class: 'act-row resolve-row' },
+      h('label', { for: 'd-reason', class: 'sr-label' }, t('detail.reason')),
+      reason,
+      button('resolve', 'detail.resolve', 'resolve-button')),
     h('div', { class: 'act-row' }, assignee, button('assign', 'detail.assign', 'assign-button')),
     h('p', { class: 'act-msg', 'data-testid': 'action-message', role: 'status' }));
+}
+
+/** Whether closing `a` for `reason` needs a note (the API's rule, checked there too). */
+function noteNeeded(a, reason) {
+  return a.severity === 'red' || a.needs_close || reason === 'other';
 }
 
 function syncButtons(a) {
@@ -110,6 +138,14 @@ function syncButtons(a) {
   };
   for (const btn of parts.actions.querySelectorAll('button[data-action]')) {
     btn.disabled = parts.busy || !enabled[btn.dataset.action];
+    const why = a.state === 'resolved' || (a.state === 'acknowledged' && btn.dataset.action === 'acknowledge');
+    btn.title = btn.disabled && !parts.busy && why ? t(`detail.why.${a.state}`) : '';
+  }
+  const reason = parts.actions.querySelector('#d-reason');
+  if (reason) {
+    reason.disabled = parts.busy || !enabled.resolve;
+    const label = parts.actions.querySelector('#d-note-label');
+    label.textContent = t(noteNeeded(a, reason.value) && enabled.resolve ? 'detail.note.needed' : 'detail.note');
   }
 }
 
@@ -120,14 +156,50 @@ function say(text, kind, panel = parts) {
   el.className = `act-msg ${kind}`;
 }
 
+/** Ask before closing a red alert: a modal the operator must answer; true to go on. */
+function confirmRed(a, reason) {
+  return new Promise((resolve) => {
+    const dialog = h('dialog', { class: 'confirm', 'data-testid': 'confirm-dialog', 'aria-labelledby': 'confirm-title' },
+      h('h3', { id: 'confirm-title' }, t('detail.confirm.title', { id: a.id })),
+      h('p', {}, a.message),
+      h('p', { class: 'muted' }, t('detail.confirm.body', { reason: t(`reason.${reason}`) })),
+      h('div', { class: 'act-row' },
+        h('button', { type: 'button', class: 'danger armed', 'data-testid': 'confirm-yes', onclick: () => done(true) },
+          t('detail.confirm.yes')),
+        h('button', { type: 'button', 'data-testid': 'confirm-no', onclick: () => done(false) }, t('detail.confirm.no'))));
+    function done(ok) {
+      dialog.close();
+      dialog.remove();
+      resolve(ok);
+    }
+    dialog.addEventListener('cancel', (ev) => { ev.preventDefault(); done(false); }); // Esc: no
+    document.body.append(dialog);
+    dialog.showModal();
+    dialog.querySelector('[data-testid="confirm-no"]').focus(); // Enter on a reflex does not close it
+  });
+}
+
 async function act(kind) {
   const a = current?.alert;
   if (!a) return;
   const noteEl = byId('d-note');
   const note = noteEl.value.trim();
   const assignee = byId('d-assignee').value.trim();
+  const reasonEl = byId('d-reason');
+  const reason = reasonEl.value;
   if (kind === 'assign' && !assignee) return say(t('detail.needassignee'), 'error');
   if (kind === 'comment' && !note) return say(t('detail.needtext'), 'error');
+  if (kind === 'resolve') {
+    if (!reason) {
+      reasonEl.focus();
+      return say(t('detail.needreason'), 'error');
+    }
+    if (!note && noteNeeded(a, reason)) {
+      noteEl.focus();
+      return say(t(a.severity === 'red' ? 'detail.neednote.red' : a.needs_close ? 'detail.neednote.hand' : 'detail.neednote.other'), 'error');
+    }
+    if (a.severity === 'red' && !(await confirmRed(a, reason))) return say(t('detail.confirm.kept'), 'busy');
+  }
   const base = `/api/alerts/${a.id}`;
   const mine = parts; // the panel may move on to another alert while this is on its way
   mine.busy = true;
@@ -136,14 +208,17 @@ async function act(kind) {
     if (kind === 'comment') {
       await post(`${base}/comment`, { text: note });
     } else {
-      const body = kind === 'assign' ? { assignee } : { note };
+      const body = kind === 'assign' ? { assignee } : kind === 'resolve' ? { note, reason } : { note };
       const changed = await post(`${base}/${kind}`, body);
       if (kind === 'assign' && note) await post(`${base}/comment`, { text: note });
       alertChanged(changed);
       if (upsert(changed) !== null) emit('alerts');
     }
-    if (parts === mine) noteEl.value = '';
-    say(t('detail.done', { what: t(ACTION_LABELS[kind]) }), 'ok', mine);
+    if (parts === mine) {
+      noteEl.value = '';
+      if (kind === 'resolve') reasonEl.value = '';
+    }
+    say(t(`detail.did.${kind}`, { who: assignee, reason: t(`reason.${reason}`) }), 'ok', mine);
     await load(a.id);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
@@ -169,6 +244,7 @@ function auditText(e) {
   if (e.detail.from && e.action === 'severity_changed') {
     words.push(`${t(`sev.${e.detail.from}`)} → ${t(`sev.${e.severity}`)}`);
   }
+  if (typeof e.detail.reason === 'string') words.push(`· ${t(`reason.${e.detail.reason}`)}`);
   if (typeof e.detail.note === 'string' && e.detail.note) words.push(`“${e.detail.note}”`);
   return words.join(' ');
 }

@@ -1,6 +1,7 @@
 // Every piece of UI text, in both languages; t(key) looks one up in the current language.
 
 import { en as configEn, zh as configZh } from './configtext.js';
+import { en as feedEn, zh as feedZh } from './feedtext.js';
 import { en as zonesEn, zh as zonesZh } from './zonestext.js';
 // views18: the monthly assessment and the rejected messages
 import { en as assessEn, zh as assessZh } from './assessmenttext.js';
@@ -134,7 +135,6 @@ const zh = {
   'detail.comment': '添加备注',
   'detail.readonly': '你的角色只能查看，不能处置告警。',
   'detail.refused': '操作被拒绝：{detail}',
-  'detail.done': '已完成：{what}',
   'detail.needassignee': '请填写要指派的用户名',
   'detail.needtext': '请先填写备注',
   'audit.pending': '进入待定',
@@ -205,6 +205,7 @@ const zh = {
   ...deadZh,
   ...alertZh, // i18n18
   ...wallZh, // wall18
+  ...feedZh,
 };
 
 const en = {
@@ -331,7 +332,6 @@ const en = {
   'detail.comment': 'Add note',
   'detail.readonly': 'Your role can watch alerts but not act on them.',
   'detail.refused': 'Refused: {detail}',
-  'detail.done': 'Done: {what}',
   'detail.needassignee': 'Type the user name to assign to',
   'detail.needtext': 'Type a note first',
   'audit.pending': 'pending',
@@ -402,6 +402,7 @@ const en = {
   ...deadEn,
   ...alertEn, // i18n18
   ...wallEn, // wall18
+  ...feedEn,
 };
 
 export const DICTIONARIES = { zh, en };

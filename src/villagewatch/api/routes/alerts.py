@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Resp
 from fastapi.responses import StreamingResponse
 
 from villagewatch.alerts.lifecycle import Alert, AlertState
+from villagewatch.alerts.resolution import ResolutionIncomplete
 from villagewatch.api.alertchart import chart_metric, families_of
 from villagewatch.api.auth import Operator, Viewer, context, now_ms, sees_place
 from villagewatch.api.context import ApiContext
@@ -26,6 +27,7 @@ from villagewatch.api.schemas import (
     CommentIn,
     NoteIn,
     NoteOut,
+    ResolveIn,
     epoch_ns,
 )
 from villagewatch.api.users import User
@@ -262,11 +264,20 @@ async def comment(request: Request, user: Operator, alert_id: AlertId, body: Com
     return NoteOut.of(n)
 
 
-@router.post("/api/alerts/{alert_id}/resolve")
-async def resolve(request: Request, user: Operator, alert_id: AlertId, body: NoteIn) -> AlertOut:
-    """Close it, with what was done."""
-    a = await _act(
-        request, user, alert_id, "resolve",
-        lambda ctx: ctx.alerts.resolve(alert_id, user.name, now_ms(), body.note),
-    )  # fmt: skip
+@router.post(
+    "/api/alerts/{alert_id}/resolve",
+    responses={422: {"description": "The reason, or a note the alert needs, is missing."}},
+)
+async def resolve(request: Request, user: Operator, alert_id: AlertId, body: ResolveIn) -> AlertOut:
+    """Close it: why (a reason from the list) and what was done (a note; needed for red
+    alerts, for kinds only a person closes, and for the reason "other")."""
+    try:
+        a = await _act(
+            request, user, alert_id, "resolve",
+            lambda ctx: ctx.alerts.resolve(
+                alert_id, user.name, now_ms(), body.note, body.reason
+            ),
+        )  # fmt: skip
+    except ResolutionIncomplete as exc:
+        raise HTTPException(422, str(exc)) from exc
     return _out(context(request), a)
