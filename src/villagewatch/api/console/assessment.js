@@ -30,7 +30,7 @@ function placeName(id) {
 
 // the alert kinds' names come with i18n18's 'akind.*' keys; the id until they are there
 const kindName = (kind) => known(`akind.${String(kind).split(':')[0]}`, kind);
-const reasonName = (reason) => known(`assess.reason.${reason}`, reason);
+const reasonName = (reason) => known(`reason.${reason}`, reason);
 
 function duration(s) {
   if (s === null || s === undefined) return '—';

@@ -45,12 +45,6 @@ export const zh = {
   'assess.dur.m': '{n} 分钟',
   'assess.dur.h': '{n} 小时',
   'assess.dur.d': '{n} 天',
-  'assess.reason.handled_on_site': '现场处置',
-  'assess.reason.false_alarm': '误报',
-  'assess.reason.duplicate': '重复告警',
-  'assess.reason.device_fault': '设备故障',
-  'assess.reason.test': '测试',
-  'assess.reason.other': '其他',
 };
 
 export const en = {
@@ -97,10 +91,4 @@ export const en = {
   'assess.dur.m': '{n} min',
   'assess.dur.h': '{n} h',
   'assess.dur.d': '{n} d',
-  'assess.reason.handled_on_site': 'Handled on site',
-  'assess.reason.false_alarm': 'False alarm',
-  'assess.reason.duplicate': 'Duplicate',
-  'assess.reason.device_fault': 'Device fault',
-  'assess.reason.test': 'Test',
-  'assess.reason.other': 'Other',
 };
