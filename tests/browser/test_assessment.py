@@ -114,7 +114,9 @@ def test_the_month_in_numbers_and_charts_in_the_deployments_zone(
             per_day = _chart_data(c, "assess-per-day")
             assert len(per_day) == 31 and per_day[30] == 1 and per_day[9] == 1 and per_day[11] == 1
             assert sorted(_chart_data(c, "assess-by-kind")) == [1, 2]
-            expect(c.by("assess-reasons").locator("canvas")).to_have_count(1)  # both closed with one
+            expect(c.by("assess-reasons").locator("canvas")).to_have_count(
+                1
+            )  # both closed with one
             _no_sideways_scrolling(c, width)
             c.shot(f"{locale}-{size}")
 
