@@ -3,7 +3,7 @@
 
 import { byId, h, mount } from './dom.js';
 import { ago, fullTime, when } from './format.js';
-import { t } from './i18n.js';
+import { lang, t } from './i18n.js';
 import { alertText, kindName, subjectName } from './messages.js';
 import { SEVERITIES, isOpen, rank, state } from './state.js';
 
@@ -123,6 +123,28 @@ function item(a, now) {
   );
 }
 
+// Items drawn before, by alert id, with what they showed: a storm of alerts redraws the feed
+// every frame, and rebuilding hundreds of unchanged items each time froze the wall.
+const drawn = new Map(); // id -> { look, el }
+
+/** The item of `a`, the one drawn before when nothing it shows has changed. */
+function itemOf(a, now) {
+  const look = [JSON.stringify(a), lang(), fresh.has(a.id), state.selected === a.id,
+    when(a.started), ago(a.started, now)].join('|');
+  const before = drawn.get(a.id);
+  if (before?.look === look) return before.el;
+  const el = item(a, now);
+  drawn.set(a.id, { look, el });
+  return el;
+}
+
+/** Put `items` in `list` in order, moving only what is out of place. */
+function place(list, items) {
+  const now = [...list.children];
+  if (now.length === items.length && now.every((el, i) => el === items[i])) return;
+  list.replaceChildren(...items);
+}
+
 /** One chip per severity, labelled ("红色 2"); a click shows only that severity (again: all). */
 function counts() {
   const open = [...state.alerts.values()].filter(isOpen);
@@ -197,9 +219,13 @@ export function renderFeed() {
   if (!bar.contains(document.activeElement)) mount(bar, filters());
   const alerts = shown();
   if (alerts.length === 0) {
+    drawn.clear();
     mount(list, h('li', { class: 'empty' }, t(state.loaded ? 'feed.empty' : 'feed.loading')));
   } else {
-    mount(list, alerts.map((a) => item(a, now)));
+    const items = alerts.map((a) => itemOf(a, now));
+    const showing = new Set(alerts.map((a) => a.id));
+    for (const id of drawn.keys()) if (!showing.has(id)) drawn.delete(id);
+    place(list, items);
   }
   mount(byId('feed-counts'), counts());
   byId('feed-total').textContent = t('feed.count', { n: alerts.length });
