@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from tests.api_deployment import ApiDeployment
 
 from .conftest import OpenConsole
+from .pages import ConsolePage
 
 WIDTH, HEIGHT = 390, 844
 
@@ -97,3 +98,49 @@ def test_a_link_from_a_message_logs_in_once_and_acknowledges_with_a_note_in_two_
     expect(c.by("notes-list")).to_contain_text("已到现场 学生安全")
     c.shot(f"03-{locale}-acknowledged")
     assert api.alerts.get(alert.id).state == "acknowledged"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_staying_signed_in_on_the_phone_opens_the_next_link_without_a_login(
+    api: ApiDeployment, console: OpenConsole, locale: str
+) -> None:
+    """A grid leader signs in once with "stay signed in on this device": the next message's
+    link, opened in a new tab of the same phone browser, shows its alert at once. Without it,
+    a new tab asks again; signing out forgets the device's login too."""
+    first = api.raise_alert(subject=f"sos-school:remember-{locale}", kind="sos",
+                            detector="call_button", severity="red", message="一键报警")  # fmt: skip
+    second = api.raise_alert(subject=f"sos-square:remember-{locale}", kind="sos",
+                             detector="call_button", severity="red", message="一键报警")  # fmt: skip
+    c = console(locale=locale, width=WIDTH, height=HEIGHT)
+    c.open(f"/console/#alert/{first.id}")
+    c.by("login-remember").check()
+    c.shot(f"01-{locale}-remember")
+    c.login("op")
+    expect(c.by("alert-detail").get_by_text(f"#{first.id}", exact=True)).to_be_visible()
+
+    tab = ConsolePage(c.page.context.new_page(), api, f"{c.test}-tab")
+    tab.open(f"/console/#alert/{second.id}")
+    expect(tab.by("alert-detail").get_by_text(f"#{second.id}", exact=True)).to_be_visible()
+    expect(tab.by("login-user")).to_be_hidden()
+    tab.shot(f"02-{locale}-next-link")
+
+    tab.by("detail-close").click()  # on a phone the alert covers the header
+    tab.by("logout").click()
+    expect(tab.by("login-user")).to_be_visible()
+    again = ConsolePage(c.page.context.new_page(), api, f"{c.test}-again")
+    again.open(f"/console/#alert/{second.id}")
+    expect(again.by("login-user")).to_be_visible()
+    assert tab.problems() == "" and again.problems() == ""
+
+
+def test_without_staying_signed_in_a_new_tab_asks_for_the_login(
+    api: ApiDeployment, console: OpenConsole
+) -> None:
+    alert = api.raise_alert(subject="sos-school:no-remember", kind="sos", detector="call_button",
+                            severity="red", message="一键报警")  # fmt: skip
+    c = console(width=WIDTH, height=HEIGHT)
+    c.open(f"/console/#alert/{alert.id}")
+    c.login("op")
+    tab = ConsolePage(c.page.context.new_page(), api, f"{c.test}-tab")
+    tab.open(f"/console/#alert/{alert.id}")
+    expect(tab.by("login-user")).to_be_visible()

@@ -262,7 +262,8 @@ async function submitLogin(ev) {
   error.textContent = '';
   try {
     forget();
-    keep(await login(byId('login-user').value.trim(), byId('login-password').value));
+    keep(await login(byId('login-user').value.trim(), byId('login-password').value),
+      byId('login-remember').checked);
     byId('login-password').value = '';
     start();
   } catch (err) {
