@@ -34,6 +34,9 @@ def test_the_main_pages_have_no_serious_accessibility_violations(
 ) -> None:
     alert = api.raise_alert(subject=f"wl-sluice:axe-{locale}-{size}", kind="level",
                             severity="orange", message="闸口水位超过警戒线")  # fmt: skip
+    for severity in ("red", "yellow", "blue", "info"):  # every badge colour is on the page
+        api.raise_alert(subject=f"wl-sluice:axe-{severity}-{locale}-{size}", kind="level",
+                        severity=severity, message="闸口水位")  # fmt: skip
     width, height = SIZES[size]
     c = console(locale=locale, width=width, height=height)
     found: dict[str, list[AxeViolation]] = {}

@@ -183,8 +183,8 @@ def test_evidence_picture_shows_the_box_the_zone_and_when_it_was_taken(
             c.page.context.close()
 
 
-RGB = {"red": "rgb(229, 50, 45)", "orange": "rgb(240, 138, 36)",
-       "yellow": "rgb(242, 194, 48)", "blue": "rgb(47, 127, 224)"}  # fmt: skip
+RGB = {"red": "rgb(220, 47, 42)", "orange": "rgb(240, 138, 36)",
+       "yellow": "rgb(242, 194, 48)", "blue": "rgb(42, 114, 204)"}  # fmt: skip
 
 
 def test_plan_colours_each_alarm_by_its_worst_severity_with_legend_labels_and_clusters(

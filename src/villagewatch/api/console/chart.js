@@ -10,7 +10,7 @@ import { fullTime, num } from './format.js';
 
 const DAY = 24 * 3600e3;
 const COLOURS = {
-  red: '#e5322d', orange: '#f08a24', yellow: '#f2c230', blue: '#2f7fe0', info: '#7d8a99',
+  red: '#dc2f2a', orange: '#f08a24', yellow: '#f2c230', blue: '#2a72cc', info: '#66717f',
   current: '#9aa3ad', candidate: '#f08a24', today: '#9aa3ad', range: '#8894a3',
   start: '#ff8b85', end: '#5fcf8c', fired: '#ff8b85', now: '#d8dfe7',
 };
