@@ -54,6 +54,18 @@ def _out(ctx: ApiContext, a: Alert) -> AlertOut:
     return AlertOut.of(a, node.name if node else a.place)
 
 
+def place_scope(ctx: ApiContext, user: User, place: str | None) -> frozenset[str] | None:
+    """The places a user asks about: theirs, or those of them in or under ``place`` (None: all
+    places); 422 for a place the deployment does not know."""
+    scope = ctx.places.under(user.places)
+    if place is None:
+        return scope
+    if not ctx.places.known(place):
+        raise HTTPException(422, f"no place {place!r}; places look like village:<id>")
+    wanted = ctx.places.under([place])
+    return wanted if scope is None else (scope & wanted if wanted is not None else scope)
+
+
 def visible_alert(ctx: ApiContext, user: User, alert_id: AlertId) -> Alert:
     """The alert if the user sees its place; 404 otherwise (one not seen is one not there)."""
     alert = ctx.alerts.get(alert_id)
@@ -82,12 +94,7 @@ async def list_alerts(
 ) -> list[AlertOut]:
     """Alerts of the user's places, newest first, filtered by every parameter given."""
     ctx = context(request)
-    scope = ctx.places.under(user.places)
-    if place is not None:
-        if not ctx.places.known(place):
-            raise HTTPException(422, f"no place {place!r}; places look like village:<id>")
-        wanted = ctx.places.under([place])
-        scope = wanted if scope is None else (scope & wanted if wanted is not None else scope)
+    scope = place_scope(ctx, user, place)
     found = await asyncio.to_thread(
         lambda: ctx.alerts.search(
             states=[s.value for s in state], severities=[s.value for s in severity],

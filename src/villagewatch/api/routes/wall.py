@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from villagewatch.alerts.lifecycle import AlertState
 from villagewatch.alerts.overview import Overview, TrendBucket
 from villagewatch.api.auth import Viewer, context, now_ms
 from villagewatch.api.context import ApiContext
+from villagewatch.api.routes.alerts import place_scope
 from villagewatch.api.schemas import Reply, at
 from villagewatch.config.places import village_place
 from villagewatch.transitions import Severity
@@ -149,12 +150,7 @@ async def wall(
 ) -> WallOut:
     """The wall's figures for the user's places (or the part of them under ``place``)."""
     ctx = context(request)
-    scope = ctx.places.under(user.places)
-    if place is not None:
-        if not ctx.places.known(place):
-            raise HTTPException(422, f"no place {place!r}; places look like village:<id>")
-        wanted = ctx.places.under([place])
-        scope = wanted if scope is None else (scope & wanted if wanted is not None else scope)
+    scope = place_scope(ctx, user, place)
     zone = ctx.deployment.settings.alerts.time_zone
     now = now_ms()
     local_now = at(now).astimezone(ZoneInfo(zone))
