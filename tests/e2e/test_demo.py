@@ -20,6 +20,16 @@ from villagewatch_dev.servers import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
+def login_banner(log: Path, timeout: float = 60) -> tuple[str, str]:
+    """The user and password the demo printed in ``log``: its banner comes once every part
+    has started, which may be after the API already answers /healthz."""
+    deadline = time.monotonic() + timeout
+    while not (said := re.search(r"user (\S+)  password (\S+)", log.read_text())):
+        assert time.monotonic() < deadline, f"the demo prints how to log in:\n{log.read_text()}"
+        time.sleep(0.1)
+    return said.group(1), said.group(2)
+
+
 def wait_for(
     url: str, check: object, timeout: float, headers: dict[str, str] | None = None
 ) -> httpx.Response:
@@ -66,11 +76,8 @@ def test_demo_in_a_fresh_virtualenv_without_servers(tmp_path: Path) -> None:
         assert docs.status_code == 200 and "swagger-ui/swagger-ui-bundle.js" in docs.text
         for asset in ("swagger-ui/swagger-ui-bundle.js", "swagger-ui/swagger-ui.css", "start.js"):
             assert httpx.get(f"{base}/docs/{asset}").status_code == 200, asset
-        said = re.search(r"user (\S+)  password (\S+)", (tmp_path / "demo.log").read_text())
-        assert said, "the demo prints how to log in to the console"
-        login = httpx.post(
-            f"{base}/api/auth/login", json={"user": said.group(1), "password": said.group(2)}
-        )
+        user, password = login_banner(tmp_path / "demo.log")
+        login = httpx.post(f"{base}/api/auth/login", json={"user": user, "password": password})
         assert login.status_code == 200, login.text
         auth = {"Authorization": f"Bearer {login.json()['token']}"}
         readings = wait_for(

@@ -5,7 +5,6 @@ connections in TIME_WAIT do not make the port "already in use")."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_demo import wait_for
+from tests.e2e.test_demo import login_banner, wait_for
 from villagewatch_dev.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,11 +30,8 @@ def _demo(port: int, log: Path) -> subprocess.Popen[bytes]:
 
 
 def _login(base: str, log: Path) -> dict[str, str]:
-    said = re.search(r"user (\S+)  password (\S+)", log.read_text())
-    assert said, log.read_text()
-    reply = httpx.post(
-        f"{base}/api/auth/login", json={"user": said.group(1), "password": said.group(2)}
-    )
+    user, password = login_banner(log)
+    reply = httpx.post(f"{base}/api/auth/login", json={"user": user, "password": password})
     return {"Authorization": f"Bearer {reply.json()['token']}"}
 
 
