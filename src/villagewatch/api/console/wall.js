@@ -15,7 +15,7 @@ import { dateFormat } from './format.js';
 import { onLangChange, t } from './i18n.js';
 import { session } from './session.js';
 import { SEVERITIES, isOpen, on, rank, state } from './state.js';
-import { disposeTrends, drawTrends, loadECharts, redrawTrends } from './wallchart.js';
+import { disposeTrends, drawTrends, redrawTrends } from './wallchart.js';
 
 const AFTER_CHANGE_MS = 10000;
 const IDLE_MS = 300000;
@@ -280,7 +280,6 @@ export function renderWall() {
 export function openWall() {
   if (wall.active) return;
   wall.active = true;
-  loadECharts().catch(() => {}); // meanwhile: the trends need it, the tiles do not
   renderWall();
   refresh();
 }

@@ -1,32 +1,17 @@
 // The wall's trends: alarms per hour (24 h) and per day (30 days), stacked by severity, drawn
-// by ECharts (vendored, loaded the first time the wall opens: the rest of the console does
-// not wait for it). Redrawn at most every 3 s, however fast alerts arrive (a new language at once).
+// by ECharts (vendored; index.html loads it before the modules). Redrawn at most every 3 s,
+// however fast alerts arrive (a new language at once).
 
 import { dateFormat } from './format.js';
 import { t } from './i18n.js';
 import { SEVERITIES } from './state.js';
 
-const SRC = 'vendor/echarts/echarts.min.js';
 const MIN_GAP_MS = 3000; // a bar grows by one: the eye does not need it within the second
 
-let loading = null;
 const charts = new Map(); // element id -> {chart, watch (its ResizeObserver)}
 let wanted = null; // the summary to draw next
 let timer = null;
 let lastDraw = 0;
-
-/** ECharts, loading its script once (a classic script: it sets window.echarts). */
-export function loadECharts() {
-  if (window.echarts) return Promise.resolve(window.echarts);
-  loading ??= new Promise((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = SRC;
-    script.onload = () => resolve(window.echarts);
-    script.onerror = () => { loading = null; reject(new Error(`${SRC} did not load`)); };
-    document.head.append(script);
-  });
-  return loading;
-}
 
 function colours() {
   const css = getComputedStyle(document.documentElement);
@@ -88,17 +73,12 @@ function drawOne(echarts, id, buckets, daily, c) {
   kept.chart.setOption(option(buckets, daily, c), { notMerge: true, lazyUpdate: true });
 }
 
-async function flush() {
+function flush() {
   timer = null;
   lastDraw = Date.now();
   const summary = wanted;
-  if (!summary) return;
-  let echarts;
-  try {
-    echarts = await loadECharts();
-  } catch {
-    return; // the tiles and the feed still work; the next summary tries again
-  }
+  const { echarts } = window;
+  if (!summary || !echarts) return; // without ECharts the tiles and the feed still work
   const c = colours();
   drawOne(echarts, 'wall-hourly', summary.hourly, false, c);
   drawOne(echarts, 'wall-daily', summary.daily, true, c);
