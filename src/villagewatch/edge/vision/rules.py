@@ -48,6 +48,10 @@ class Finding:
     dwell_s: float
     cleared: bool = False
     covered_fraction: float | None = None
+    label: str | None = None
+    """What the model stage says the object is (``person``, ``vehicle``, …), when one ran."""
+    label_score: float | None = None
+    """The model stage's score for ``label``, 0 to 1."""
 
 
 def in_windows(windows: list[TimeWindow], minute_of_day: int) -> bool:
