@@ -230,6 +230,12 @@ class CameraVision(StrictModel):
     motion: MotionSettings = Field(
         default_factory=MotionSettings, description="The background models (see docs/vision.md)."
     )
+    stills: bool = Field(
+        False,
+        description="The camera sends still pictures minutes apart, not video: each picture "
+        "is searched on its own (single-frame detectors) and an object seen at the same place "
+        "in two pictures in a row is reported.",
+    )
     gauge: GaugeSettings | None = Field(None, description="Needed by a `gauge` zone.")
     parking: ParkingSettings | None = Field(None, description="Settings of `space` zones.")
 
