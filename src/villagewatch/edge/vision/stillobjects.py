@@ -13,8 +13,9 @@ will (a still camera that sends a JPEG every few minutes). Each ``water``, ``bin
   own spread of differences (median + ``_SPREAD`` robust deviations) and by at least
   ``_MIN_CONTRAST``: ripples, asphalt grain and glints raise the spread, so they do not pass;
 * foreign pixels are closed into blobs; a blob is an **object** when it is big enough
-  (``_MIN_AREA`` of the frame), not a hairline (paint, cracks, ripple crests: thinner than
-  ``_MIN_THICK_PX``) and not most of the zone (a cloud shadow, a lighting change).
+  (``_MIN_AREA`` of the frame), not a hairline or a long even stripe (paint, kerbs, cracks,
+  ripple crests) and not most of the zone (a cloud shadow, a lighting change). A shadow —
+  the surface darker but its colour kept — is not foreign either.
 
 One box per object, in full-frame pixels, scored by how far it stands out.
 """
@@ -49,6 +50,7 @@ _LOW = 0.5  # share of the thresholds down to which an object's clear part is gr
 _MIN_CONTRAST = 14.0  # Lab units: below this nothing is an object, however calm the surface
 _MIN_AREA = 0.00012  # of the frame: smaller blobs are noise (a bottle at 20 m is ~0.0002)
 _MIN_THICK_PX = 2.5  # half-thickness (px): painted lines, cracks and ripple crests are thinner
+_MAX_ELONGATION = 15.0  # length over thickness beyond which an even stripe is paint or a kerb
 _MAX_ZONE_SHARE = 0.4  # a blob over this share of the zone is lighting, not an object
 _EDGE_PX = 3  # the zone's rim is left out: the bank, a kerb, the polygon's own rounding
 _WINDOW_SHARE = 0.35  # the surface median's window, as a share of the zone's shorter side
@@ -71,10 +73,15 @@ class StillObjects:
         refs = [r for r in references if r.shape[:2] == (h, w)]
         if refs:
             self._reference = _lab(np.median(np.stack(refs), axis=0).astype(np.uint8))
+        self._masks = {a.zone.id: self._zone_mask(a) for a in self.areas}
 
     def __call__(self, frame_bgr: U8) -> list[Detection]:
         """The objects of every watched zone of one full-size BGR frame (privacy masks
         applied first), best first."""
+        return sorted((d for _, d in self.by_zone(frame_bgr)), key=lambda d: -d.score)
+
+    def by_zone(self, frame_bgr: U8) -> list[tuple[ZoneArea, Detection]]:
+        """The objects of one full-size BGR frame with the zone each was found in."""
         if frame_bgr.shape[:2] != (self.scene.size[1], self.scene.size[0]):
             raise ValueError(
                 f"camera {self.cam.camera}: a {frame_bgr.shape[1]}x{frame_bgr.shape[0]} frame "
@@ -83,14 +90,11 @@ class StillObjects:
         if frame_bgr.ndim == 2:
             frame_bgr = np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR), np.uint8)
         frame = blackout(frame_bgr, self.scene.visible)
-        found: list[Detection] = []
-        for area in self.areas:
-            found += self.zone(frame, area)
-        return sorted(found, key=lambda d: -d.score)
+        return [(area, d) for area in self.areas for d in self.zone(frame, area)]
 
     def zone(self, frame_bgr: U8, area: ZoneArea) -> list[Detection]:
         """The objects in one zone of a privacy-masked full-size frame."""
-        inside, (x0, y0) = self._zone_mask(area)
+        inside, (x0, y0) = self._masks[area.zone.id]
         if inside is None:
             return []
         hh, ww = inside.shape
@@ -134,8 +138,8 @@ class StillObjects:
             if core.sum() < self._min_px / 2:
                 continue
             thick = float(cv2.distanceTransform(np.pad(blob, 1), cv2.DIST_L2, 3).max())
-            if thick < _MIN_THICK_PX:
-                continue
+            if thick < _MIN_THICK_PX or px / (2 * thick) ** 2 > _MAX_ELONGATION:
+                continue  # a hairline, or a long even stripe: paint, a kerb, a crack
             strength = float(dist[by : by + bh, bx : bx + bw][core].mean()) / threshold
             score = 1.0 - float(np.exp(-(strength - 0.5) * 1.5)) * 0.9
             box = (x0 + bx, y0 + by, bw, bh)

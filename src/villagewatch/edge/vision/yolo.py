@@ -168,9 +168,10 @@ def read_whole_image(path: Path) -> npt.NDArray[np.uint8]:
         raise ValueError(f"{path}: cannot read the image ({exc.strerror})") from None
     img = decode_image(data)
     if img is None:
-        raise ValueError(f"{path} is not an image")
-    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
-        raise ValueError(f"{path}: the JPEG is cut short (no end marker)")
+        raise ValueError(f"{path} is not an image, or it is cut short")
+    # the picture's end marker must follow its last scan (an EXIF thumbnail has its own end)
+    if data[:2] == b"\xff\xd8" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+        raise ValueError(f"{path}: the JPEG is cut short (no end marker after its last scan)")
     if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-16:]:
         raise ValueError(f"{path}: the PNG is cut short (no IEND chunk)")
     return img
