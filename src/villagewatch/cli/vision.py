@@ -134,11 +134,10 @@ def vision_eval(
             from villagewatch.edge.vision.stillobjects import KIND_OF_ZONE, StillObjects
 
             if not any(z.kind in KIND_OF_ZONE for z in cam.zones):
-                fail(
-                    f"{config}: nothing to evaluate (no gauge, no space zones, no water, "
-                    "bin_area, road or no_parking zones)",
-                    code=2,
-                )
+                what = "no water, bin_area, road or no_parking zones for the detectors"
+                if not detect:
+                    what = f"no gauge, no space zones, {what}"
+                fail(f"{config}: nothing to evaluate ({what})", code=2)
             from villagewatch.edge.vision.references import load_references
 
             empty = load_references(references) if references is not None else []

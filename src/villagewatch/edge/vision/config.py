@@ -234,7 +234,8 @@ class CameraVision(StrictModel):
         False,
         description="The camera sends still pictures minutes apart, not video: each picture "
         "is searched on its own (single-frame detectors) and an object seen at the same place "
-        "in two pictures in a row is reported.",
+        "in two pictures in a row is reported, in place of the background models' objects "
+        "(docs/vision.md).",
     )
     look_at_start: bool = Field(
         False,

@@ -63,11 +63,12 @@ class StillWatch:
             if prev is not None:
                 before.remove(prev)
                 seen.raised = prev.raised
-                stayed = t - seen.first_s >= area.zone.dwell_s or not self._warming
+                dwell = max(0.0, t - seen.first_s)  # a clock set back must not give < 0
+                stayed = dwell >= area.zone.dwell_s or not self._warming
                 if seen.raised is None and stayed and active_at(area, minute_of_day):
                     seen.raised = Finding(
                         area, DETECTION_OF[area.zone.kind], _small(det.box, scale), det.score,
-                        t - seen.first_s,
+                        dwell,
                     )  # fmt: skip
                     out.append(seen.raised)
             now.append(seen)
@@ -75,7 +76,14 @@ class StillWatch:
             if gone.raised is not None:
                 f = gone.raised
                 out.append(
-                    Finding(f.zone, f.detection, f.box, f.score, t - gone.first_s, cleared=True)
+                    Finding(
+                        f.zone,
+                        f.detection,
+                        f.box,
+                        f.score,
+                        max(0.0, t - gone.first_s),
+                        cleared=True,
+                    )
                 )
         self._seen = now
         return out
