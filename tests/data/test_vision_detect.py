@@ -2,7 +2,8 @@
 the shared gauge pictures and the asphalt of the shared parking frames), measured by
 `villagewatch vision eval` in detection mode — the acceptance of issue 20's detection mode.
 
-The detectors were tuned on sets of seeds 1, 7 and 13; this set's seed is used for nothing
+The detectors were tuned on sets of seeds 1, 7 and 13 (and made robust to noise and JPEG
+on seed 2020); this set's seed was run once, after the tuning, and is used for nothing
 else."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 from villagewatch.cli import app
 from villagewatch_dev.vision_scenes import make_scenes
 
-TEST_SEED = 2020
+TEST_SEED = 4242
 ROW = re.compile(r"^(\w+)\s+(\d+)\s+(\d+)\s+([\d.]+) %\s+([\d.]+) %\s+([\d.]+) %$", re.MULTILINE)
 
 

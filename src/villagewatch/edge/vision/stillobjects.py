@@ -46,8 +46,9 @@ KIND_OF_ZONE = {
 """The detection kind a single-frame detector gives what it finds in each zone kind."""
 
 _SPREAD = 6.0  # robust deviations above the median difference that make a pixel foreign
+_BODY = 0.5  # share of an object's median difference that its box keeps
 _LOW = 0.5  # share of the thresholds down to which an object's clear part is grown
-_MIN_CONTRAST = 14.0  # Lab units: below this nothing is an object, however calm the surface
+_MIN_CONTRAST = 12.0  # Lab units: below this nothing is an object, however calm the surface
 _MIN_AREA = 0.00012  # of the frame: smaller blobs are noise (a bottle at 20 m is ~0.0002)
 _MIN_THICK_PX = 2.5  # half-thickness (px): painted lines, cracks and ripple crests are thinner
 _MAX_ELONGATION = 15.0  # length over thickness beyond which an even stripe is paint or a kerb
@@ -57,6 +58,7 @@ _WINDOW_SHARE = 0.35  # the surface median's window, as a share of the zone's sh
 _WORK = 4  # the surface is estimated at 1/_WORK size (a wide median at full size is slow)
 _SHADOW_RATIO = 0.5  # a shadow keeps more than this share of the surface's lightness …
 _SHADOW_CHROMA = 6.0  # … and changes its colour (a, b) by less than this
+_DENOISE_SIGMA = 1.0  # px: smoothing before colours are compared
 _L_WEIGHT = 0.7  # lightness counts less than colour: glare and shade change it most
 
 
@@ -98,7 +100,9 @@ class StillObjects:
         if inside is None:
             return []
         hh, ww = inside.shape
-        lab = _lab(frame_bgr[y0 : y0 + hh, x0 : x0 + ww])
+        # sensor noise and JPEG blocks are per pixel; the objects are several pixels wide
+        crop = frame_bgr[y0 : y0 + hh, x0 : x0 + ww]
+        lab = _lab(np.asarray(cv2.GaussianBlur(crop, (0, 0), _DENOISE_SIGMA), np.uint8))
         if self._reference is not None and area.zone.kind is not ZoneKind.WATER:
             surface = self._reference[y0 : y0 + hh, x0 : x0 + ww].copy()
             # the references were taken in other light: match the zone's overall level
@@ -140,9 +144,17 @@ class StillObjects:
             thick = float(cv2.distanceTransform(np.pad(blob, 1), cv2.DIST_L2, 3).max())
             if thick < _MIN_THICK_PX or px / (2 * thick) ** 2 > _MAX_ELONGATION:
                 continue  # a hairline, or a long even stripe: paint, a kerb, a crack
-            strength = float(dist[by : by + bh, bx : bx + bw][core].mean()) / threshold
+            here = dist[by : by + bh, bx : bx + bw]
+            strength = float(here[core].mean()) / threshold
             score = 1.0 - float(np.exp(-(strength - 0.5) * 1.5)) * 0.9
-            box = (x0 + bx, y0 + by, bw, bh)
+            # the box holds what differs at least _BODY of the object's typical difference:
+            # not the faint halo that blur and JPEG's coarse colour smear around it
+            body = (blob > 0) & (here >= _BODY * float(np.median(here[core])))
+            ys, xs = np.nonzero(body)
+            box = (
+                x0 + bx + int(xs.min()), y0 + by + int(ys.min()),
+                int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1,
+            )  # fmt: skip
             out.append(Detection(KIND_OF_ZONE[area.zone.kind], box, round(min(1.0, score), 4)))
         return out
 
