@@ -29,6 +29,7 @@ from villagewatch.contract.identifiers import Identifier
 
 __all__ = [
     "ALL_METRICS",
+    "LOT",
     "MAX_AGE_MS",
     "MAX_EVIDENCE_BYTES",
     "MAX_ITEMS",
@@ -40,7 +41,6 @@ __all__ = [
     "DesiredConfig",
     "DeviceKind",
     "EventMessage",
-    "LOT",
     "ItemBase",
     "RainGaugeReading",
     "ReportedConfig",
@@ -371,9 +371,7 @@ LOT = "lot"
 
 def metric_names(kind: DeviceKind) -> tuple[str, ...]:
     """Names of the numeric metrics a reading of ``kind`` may carry."""
-    return tuple(
-        name for name in _TELEMETRY[kind].model_fields if name not in _BASE_FIELDS | {LOT}
-    )
+    return tuple(name for name in _TELEMETRY[kind].model_fields if name not in _BASE_FIELDS | {LOT})
 
 
 ALL_METRICS: tuple[str, ...] = tuple(dict.fromkeys(m for k in DeviceKind for m in metric_names(k)))

@@ -103,7 +103,11 @@ class InfluxReader:
                     if value is not None:
                         out.append(
                             LastValue(
-                                tags["village"], tags["device"], metric, time_ns, float(value),
+                                tags["village"],
+                                tags["device"],
+                                metric,
+                                time_ns,
+                                float(value),
                                 tags.get(LOT, ""),
                             )  # fmt: skip
                         )
