@@ -47,7 +47,7 @@ def _flags(item: Reading | Event) -> str:
 
 
 @lru_cache(maxsize=1 << 16)
-def _series(
+def _series(  # noqa: PLR0917 - positional: it is called per point, and cached by its arguments
     measurement: str, device: str, grid: str, kind: str, village: str, lot: str = ""
 ) -> str:
     lot_tag = f",lot={lot}" if lot else ""  # tags in key order, as InfluxDB sorts them

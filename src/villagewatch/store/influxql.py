@@ -109,7 +109,7 @@ class InfluxReader:
                                 time_ns,
                                 float(value),
                                 tags.get(LOT, ""),
-                            )  # fmt: skip
+                            )
                         )
         return sorted(out, key=lambda v: (v.village, v.device, v.lot, v.metric))
 

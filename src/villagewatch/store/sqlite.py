@@ -131,7 +131,10 @@ class SQLiteStore:
         """Newest value of every metric per device (and parking lot), from the ``latest``
         table."""
         conds, args = _filters(village=village, device=device)
-        sql = f"SELECT village, device, metric, time_ns, value, lot FROM latest{conds} ORDER BY 1, 2, 6, 3"  # noqa: S608
+        sql = (
+            f"SELECT village, device, metric, time_ns, value, lot FROM latest{conds}"  # noqa: S608
+            " ORDER BY 1, 2, 6, 3"
+        )
         rows = await self._run(lambda: self._rows(sql, args))
         return [LastValue(*row) for row in rows]
 
