@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_serializer, 
 from villagewatch.config.paths import ConfigPath, PathContext
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import Identifier, StrictModel
+from villagewatch.edge.vision.lots import Lot, lot_problems
 
 __all__ = [
     "CameraVision",
@@ -232,6 +233,11 @@ class CameraVision(StrictModel):
     )
     gauge: GaugeSettings | None = Field(None, description="Needed by a `gauge` zone.")
     parking: ParkingSettings | None = Field(None, description="Settings of `space` zones.")
+    lots: list[Lot] = Field(
+        default_factory=list,
+        description="Parking lots: `space` zones counted together and sent per lot "
+        "(empty: one count of all spaces).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CameraVision:
@@ -252,6 +258,9 @@ class CameraVision(StrictModel):
         kinds = {z.kind for z in self.zones}
         if ZoneKind.GAUGE in kinds and self.gauge is None:
             raise ValueError("a gauge zone needs the `gauge` settings (target_cm)")
+        problems = lot_problems(self.lots, [z.id for z in self.zones_of(ZoneKind.SPACE)])
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def scaled(self, polygon: list[Point], width: int, height: int) -> list[Point]:

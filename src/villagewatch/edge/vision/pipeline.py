@@ -20,6 +20,7 @@ import numpy.typing as npt
 from villagewatch.edge.vision.backgrounds import Backgrounds
 from villagewatch.edge.vision.config import CameraVision, ZoneKind
 from villagewatch.edge.vision.evidence import evidence_id, evidence_jpeg
+from villagewatch.edge.vision.lots import lot_telemetry
 from villagewatch.edge.vision.objects import Box, Tracker
 from villagewatch.edge.vision.rules import Finding, Rules
 from villagewatch.edge.vision.scene import Scene, blackout, draw_gauge, draw_overlay
@@ -230,6 +231,7 @@ class CameraPipeline:
         out.telemetry.append(
             {"free_spaces": len(out.spaces) - occupied, "occupied_spaces": occupied}
         )
+        out.telemetry += lot_telemetry(self.cam.lots, out.spaces)
 
     def _count_frame(self, t: float, out: Output) -> None:
         if self._fps_since is None:
