@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_serializer, 
 from villagewatch.config.paths import ConfigPath, PathContext
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import Identifier, StrictModel
+from villagewatch.edge.vision.model_settings import ModelSettings
 
 __all__ = [
     "CameraVision",
@@ -232,6 +233,9 @@ class CameraVision(StrictModel):
     )
     gauge: GaugeSettings | None = Field(None, description="Needed by a `gauge` zone.")
     parking: ParkingSettings | None = Field(None, description="Settings of `space` zones.")
+    model: ModelSettings | None = Field(
+        None, description="A detection model that tells what objects are (docs/vision.md)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CameraVision:

@@ -26,6 +26,7 @@ from villagewatch.edge.vision.scene import Scene, blackout, draw_gauge, draw_ove
 
 if TYPE_CHECKING:
     from villagewatch.edge.vision.gauge import GaugeReader, GaugeReading
+    from villagewatch.edge.vision.labels import Labeller
     from villagewatch.edge.vision.occupancy import SpaceOccupancy, SpaceState
 
 __all__ = ["CameraPipeline", "EvidenceSnapshot", "Output"]
@@ -70,6 +71,12 @@ class CameraPipeline:
         self._tracker: Tracker | None = None
         self._rules: Rules | None = None
         self._occupancy: SpaceOccupancy | None = None
+        self.labeller: Labeller | None = None
+        if cam.model is not None:  # model stage: loaded once, kept across frame-size changes
+            from villagewatch.edge.vision.labels import Labeller
+            from villagewatch.edge.vision.model import DetectionModel
+
+            self.labeller = Labeller(DetectionModel(cam.model))
         self._next_gauge = self._next_parking = -math.inf
         self._fps_since: float | None = None
         self._frames = 0
@@ -98,9 +105,12 @@ class CameraPipeline:
                     self._bg.absorb(o.box)
             minute = int((t / 60 + self.cam.utc_offset_h * 60) % 1440)
             objects = list(self._tracker.objects.values())
-            findings = self._rules.objects(objects, gone, t, minute) + self._rules.waters(
-                changed, t
-            )
+            labels = None
+            if self.labeller is not None:  # the model stage, on the regions of these objects
+                self.labeller.update(frame_bgr, objects, scene.scale, t, scene.visible)
+                labels = self.labeller.labels
+            findings = self._rules.objects(objects, gone, t, minute, labels)
+            findings += self._rules.waters(changed, t)
             for f in findings:
                 self._report(f, frame_bgr, scene, out)
         if self._gauge is not None and t >= self._next_gauge:
