@@ -6,13 +6,13 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import cv2
 import pytest
 
 from villagewatch.edge.vision.detections import iou
 from villagewatch.edge.vision.labels import tiles
 from villagewatch.edge.vision.model import DetectionModel
 from villagewatch.edge.vision.model_settings import ModelSettings
+from villagewatch.edge.vision.references import read_image
 
 # The four standing people of ultralytics' bus.jpg (810x1080), measured by looking at it:
 # the man in the beige coat, the man in black, the one at the right edge, the one cut at the left.
@@ -36,7 +36,7 @@ def person_model() -> DetectionModel:
 def test_the_person_model_finds_the_people_in_a_street_picture(
     person_model: DetectionModel,
 ) -> None:
-    picture = cv2.imread(str(_bus()))
+    picture = read_image(_bus())
     h, w = picture.shape[:2]
     found = person_model.detect(picture, tiles((w, h)))
     assert {d.kind for d in found} == {"person"}
@@ -50,6 +50,6 @@ def test_the_person_model_sees_no_person_in_the_parking_lot(
     frames = sorted((shared_data / "parking").glob("sequence*/frames/*"))
     assert len(frames) >= 20
     for path in frames:
-        frame = cv2.imread(str(path))
+        frame = read_image(path)
         h, w = frame.shape[:2]
         assert person_model.detect(frame, tiles((w, h))) == [], path.name
