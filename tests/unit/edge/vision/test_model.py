@@ -215,3 +215,11 @@ def test_a_finding_carries_the_model_label_to_its_clearing() -> None:
     [cleared] = rules.objects([], [bag], 90.0, 600, {})
     assert cleared.cleared
     assert (cleared.label, cleared.label_score) == ("garbage", 0.8)
+
+
+def test_cameras_with_the_same_model_settings_share_one_loaded_model(tmp_path: Path) -> None:
+    from villagewatch.edge.vision.model import shared_model
+
+    path = _tiny_ssd(tmp_path / "m.onnx")
+    assert shared_model(_settings(path)) is shared_model(_settings(path))
+    assert shared_model(_settings(path)) is not shared_model(_settings(path, score=0.7))
