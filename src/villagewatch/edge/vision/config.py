@@ -20,6 +20,7 @@ from villagewatch.config.paths import ConfigPath, PathContext
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import Identifier, StrictModel
 from villagewatch.edge.vision.lots import Lot, lot_problems
+from villagewatch.edge.vision.model_settings import ModelSettings
 
 __all__ = [
     "CameraVision",
@@ -237,6 +238,9 @@ class CameraVision(StrictModel):
         default_factory=list,
         description="Parking lots: `space` zones counted together and sent per lot "
         "(empty: one count of all spaces).",
+    )
+    model: ModelSettings | None = Field(
+        None, description="A detection model that tells what objects are (docs/vision.md)."
     )
 
     @model_validator(mode="after")

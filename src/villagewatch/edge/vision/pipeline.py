@@ -27,6 +27,7 @@ from villagewatch.edge.vision.scene import Scene, blackout, draw_gauge, draw_ove
 
 if TYPE_CHECKING:
     from villagewatch.edge.vision.gauge import GaugeReader, GaugeReading
+    from villagewatch.edge.vision.labels import Labeller
     from villagewatch.edge.vision.occupancy import SpaceOccupancy, SpaceState
 
 __all__ = ["CameraPipeline", "EvidenceSnapshot", "Output"]
@@ -71,6 +72,12 @@ class CameraPipeline:
         self._tracker: Tracker | None = None
         self._rules: Rules | None = None
         self._occupancy: SpaceOccupancy | None = None
+        self.labeller: Labeller | None = None
+        if cam.model is not None:  # model stage: loaded once, kept across frame-size changes
+            from villagewatch.edge.vision.labels import Labeller
+            from villagewatch.edge.vision.model import shared_model
+
+            self.labeller = Labeller(shared_model(cam.model))
         self._next_gauge = self._next_parking = -math.inf
         self._fps_since: float | None = None
         self._frames = 0
@@ -99,9 +106,12 @@ class CameraPipeline:
                     self._bg.absorb(o.box)
             minute = int((t / 60 + self.cam.utc_offset_h * 60) % 1440)
             objects = list(self._tracker.objects.values())
-            findings = self._rules.objects(objects, gone, t, minute) + self._rules.waters(
-                changed, t
-            )
+            labels = None
+            if self.labeller is not None:  # the model stage, on the regions of these objects
+                self.labeller.update(frame_bgr, objects, scene.scale, t, scene.visible)
+                labels = self.labeller.labels
+            findings = self._rules.objects(objects, gone, t, minute, labels)
+            findings += self._rules.waters(changed, t)
             for f in findings:
                 self._report(f, frame_bgr, scene, out)
         if self._gauge is not None and t >= self._next_gauge:
@@ -119,12 +129,29 @@ class CameraPipeline:
         for a gauge camera the bow-ties and the waterline where the reader sees them (with
         the reading, so that its level or reason can be shown too)."""
         picture = draw_overlay(frame_bgr, self._scene_for(frame_bgr), label=self.cam.camera)
+        if self.labeller is not None:  # the model's boxes over the whole (masked) frame
+            self._draw_detections(picture, frame_bgr)
         if self._gauge is None or self.cam.gauge is None:
             return picture, None
         gray = np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), np.uint8)
         reading = self.read_level(gray)
         draw_gauge(picture, reading, self.cam.gauge.target_cm)
         return picture, reading
+
+    def _draw_detections(self, picture: U8, frame_bgr: U8) -> None:
+        from villagewatch.edge.vision.labels import tiles
+
+        assert self.labeller is not None
+        scene = self._scene_for(frame_bgr)
+        h, w = frame_bgr.shape[:2]
+        found = self.labeller.model.detect(blackout(frame_bgr, scene.visible), tiles((w, h)))
+        for d in found:
+            x, y, bw, bh = d.box
+            cv2.rectangle(picture, (x, y), (x + bw, y + bh), (0, 200, 255), 2)
+            cv2.putText(
+                picture, f"{d.kind} {d.score:.2f}", (x, max(12, y - 4)),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 200, 255), 1,
+            )  # fmt: skip
 
     # --- pieces -------------------------------------------------------------------------------
 
