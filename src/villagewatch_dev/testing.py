@@ -85,15 +85,15 @@ class MemoryStore:
     async def last_values(
         self, *, village: str | None = None, device: str | None = None
     ) -> list[LastValue]:
-        """Newest value per device and metric."""
-        newest: dict[tuple[str, str, str], LastValue] = {}
+        """Newest value per device, parking lot and metric."""
+        newest: dict[tuple[str, str, str, str], LastValue] = {}
         for r in self.readings.values():
             if village not in (None, r.village) or device not in (None, r.device):
                 continue
             for metric, value in r.values.items():
-                k = (r.village, r.device, metric)
+                k = (r.village, r.device, r.lot, metric)
                 if k not in newest or newest[k].time_ns < r.time_ns:
-                    newest[k] = LastValue(r.village, r.device, metric, r.time_ns, value)
+                    newest[k] = LastValue(r.village, r.device, metric, r.time_ns, value, r.lot)
         return [newest[k] for k in sorted(newest)]
 
     async def downsample(
@@ -103,7 +103,7 @@ class MemoryStore:
         width = bucket_width_ns(since_ns, until_ns, buckets)
         slices: dict[int, list[float]] = {}
         for r in self.readings.values():
-            if (r.village, r.device) != (village, device) or metric not in r.values:
+            if (r.village, r.device, r.lot) != (village, device, "") or metric not in r.values:
                 continue
             if since_ns <= r.time_ns < until_ns:
                 slices.setdefault((r.time_ns - since_ns) // width, []).append(r.values[metric])

@@ -126,6 +126,42 @@ def test_last_values_and_downsample(shared_influxd: Influxd, database: str) -> N
     asyncio.run(main())
 
 
+def test_a_cameras_lots_are_kept_apart_from_its_own_series(
+    shared_influxd: Influxd, database: str
+) -> None:
+    def camera(seq: int, free: float, lot: str = "") -> Reading:
+        ms = T0 + seq * 60_000
+        return Reading(
+            "dongcun", "g2", "cam-1", "camera", point_time_ns(ms, "b1", seq), seq, "b1",
+            {"free_spaces": free, "occupied_spaces": 40 - free}, Clock.SYNCED, False, False, ms,
+            lot,
+        )  # fmt: skip
+
+    async def main() -> None:
+        store = store_for(shared_influxd, database)
+        await store.write(Batch([camera(0, 9), camera(1, 3, "clinic"), camera(2, 2, "clinic")]))
+        latest = await store.last_values(device="cam-1")
+        assert [(v.lot, v.metric, v.value) for v in latest] == [
+            ("", "free_spaces", 9.0),
+            ("", "occupied_spaces", 31.0),
+            ("clinic", "free_spaces", 2.0),
+            ("clinic", "occupied_spaces", 38.0),
+        ]
+        since = T0 * 1_000_000
+        buckets = await store.downsample(
+            village="dongcun", device="cam-1", metric="free_spaces",
+            since_ns=since, until_ns=since + 10 * 60_000_000_000, buckets=1,
+        )  # fmt: skip
+        assert [(b.mean, b.count) for b in buckets] == [(9.0, 1)]
+        history = await store.history(since_ns=since, until_ns=since + 10 * 60_000_000_000)
+        assert [(r.lot, r.values["free_spaces"]) for r in history.readings] == [
+            ("", 9.0), ("clinic", 3.0), ("clinic", 2.0),
+        ]  # fmt: skip
+        await store.close()
+
+    asyncio.run(main())
+
+
 def test_rescued_readings_are_not_stored_twice_by_a_fresh_store(
     shared_influxd: Influxd, database: str
 ) -> None:

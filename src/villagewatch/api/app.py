@@ -2,8 +2,9 @@
 
 Routes live in :mod:`villagewatch.api.routes`, one module per resource; each
 takes an :mod:`~villagewatch.api.auth` dependency naming the least role it
-needs. Only health, metrics, login and the console's own files (which hold
-no data) are open. A store that is unavailable answers 503 and a refused
+needs. Only health, metrics, login, the console's own files (which hold
+no data) and the public lots' free spaces (:mod:`~villagewatch.api.routes.public`) are
+open. A store that is unavailable answers 503 and a refused
 action or registry change 409, from whichever route. The console is plain
 HTML, CSS and JavaScript shipped in the package, and so is Swagger UI at /docs:
 nothing is fetched from outside, so both work in an offline centre. Bodies and
@@ -37,6 +38,7 @@ from villagewatch.api.routes import (
     deadletters,
     devices,
     places,
+    public,
     registry,
     reports,
     session,
@@ -55,7 +57,9 @@ CONSOLE_DIR = Path(__file__).parent / "console"
 DOCS_DIR = Path(__file__).parent / "docs"
 """/docs: Swagger UI and the page that starts it."""
 
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/api/auth/login", "/"})
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/metrics", "/api/auth/login", "/", "/public/spaces", "/public/spaces.json"}
+)
 """Routes that need no token (besides the console's static files under /console)."""
 
 
@@ -129,7 +133,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     for module in (
         session, alerts, alertviews, silences, devices, places, registry, config, configform,
-        tune, cameras, reports, deadletters, wall,
+        tune, cameras, reports, deadletters, wall, public,
     ):  # fmt: skip
         app.include_router(module.router)
     app.mount("/console", _PackageFiles(directory=CONSOLE_DIR, html=True), name="console")

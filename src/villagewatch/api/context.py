@@ -14,6 +14,8 @@ from villagewatch.api.edgeconfig import EdgeConfig, EdgeConfigLink
 from villagewatch.api.live import AlertFeed
 from villagewatch.api.metrics import ApiMetrics
 from villagewatch.api.places import Places
+from villagewatch.api.publicspaces import PublicSpaces
+from villagewatch.api.ratelimit import ClientRate
 from villagewatch.api.throttle import LoginThrottle, PasswordPool
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
@@ -23,7 +25,13 @@ from villagewatch.runtime.diskspace import export_free_space
 from villagewatch.store import Store
 from villagewatch.versions import VersionStore, versions_path
 
-__all__ = ["ApiContext", "open_context", "open_users"]
+__all__ = ["PUBLIC_BURST", "PUBLIC_RATE_PER_S", "ApiContext", "open_context", "open_users"]
+
+PUBLIC_RATE_PER_S = 1.0
+"""Public requests one address may make per second, after its burst: a page refreshes every
+30 s, and many phones may share one address (a carrier's NAT, the village Wi-Fi)."""
+PUBLIC_BURST = 60
+"""Public requests one address may make at once."""
 
 
 @dataclass
@@ -45,6 +53,12 @@ class ApiContext:
     logins: LoginThrottle = field(init=False)
     passwords: PasswordPool = field(default_factory=PasswordPool)
     """Where passwords are hashed and checked (not the threads that read the stores)."""
+    public_spaces: PublicSpaces = field(default_factory=PublicSpaces)
+    """The public lots' free spaces, read from the store at most every 10 s."""
+    public_rate: ClientRate = field(
+        default_factory=lambda: ClientRate(rate_per_s=PUBLIC_RATE_PER_S, burst=PUBLIC_BURST)
+    )
+    """Requests per address to the public page and JSON."""
     places: Places = field(init=False)
     devices: dict[tuple[str, str], DeviceSpec] = field(init=False)
     edge_config: EdgeConfig = field(init=False)

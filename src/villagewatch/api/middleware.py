@@ -152,7 +152,7 @@ _DOCS_CSP = (
 
 
 def _policy(path: str) -> str:
-    if path == "/" or path.startswith("/console"):
+    if path in ("/", "/public/spaces") or path.startswith("/console"):
         return _CONSOLE_CSP
     if path.startswith("/docs"):
         return _DOCS_CSP

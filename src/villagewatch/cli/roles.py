@@ -66,6 +66,7 @@ def demo(
             f"  console   {info.api_url}/  user {info.user}  password {info.password}\n"
             f"  API       {info.api_url}/docs  (OpenAPI; POST /api/auth/login for a token)\n"
             f"            {info.api_url}/healthz  {info.api_url}/metrics\n"
+            f"  residents {info.api_url}/public/spaces  (free parking spaces; no login)\n"
             f"  broker    mqtt://127.0.0.1:{info.broker_port}  (MQTT 3.1.1)\n"
             f"  database  {info.database}{kept}",
             err=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, Field
 
+from villagewatch.config.publiclots import PublicLot, public_lot_problems
 from villagewatch.config.teams import Team
 from villagewatch.contract import DeviceKind, Identifier, StrictModel
 from villagewatch.detectors.config import MAIN_METRICS, DetectSection, FamilyConfigs
@@ -104,6 +105,10 @@ class Village(StrictModel):
     detect: DetectSection = Field(
         default_factory=DetectSection, description="Detector settings (docs/detectors.md)."
     )
+    public_lots: list[PublicLot] = Field(
+        default_factory=list,
+        description="Parking lots whose free spaces anyone may see at /public/spaces.",
+    )
 
     def grid_ids(self) -> set[str]:
         """Ids of every grid and micro-grid."""
@@ -123,7 +128,12 @@ Problem = tuple[tuple[str | int, ...], str]
 
 def check_village(village: Village) -> list[Problem]:
     """Cross-reference checks pydantic cannot express: (location, problem) for each issue."""
-    return _grid_problems(village) + _device_problems(village) + _reference_problems(village)
+    return (
+        _grid_problems(village)
+        + _device_problems(village)
+        + _reference_problems(village)
+        + public_lot_problems(village)
+    )
 
 
 def _grid_problems(village: Village) -> list[Problem]:

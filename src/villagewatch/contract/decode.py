@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from villagewatch.contract.fastpath import FastItem, FastTelemetry, fast_telemetry
 from villagewatch.contract.payloads import (
+    LOT,
     DeviceKind,
     EventMessage,
     ItemBase,
@@ -40,6 +41,7 @@ __all__ = ["Decoded", "Decoder", "DeviceInfo", "TimePolicy", "decode_status"]
 _ITEM_FIELDS = frozenset(ItemBase.model_fields)
 _new_tuple = tuple.__new__
 _EVENT_SKIP = _ITEM_FIELDS | {"type"}
+_NOT_METRICS = _ITEM_FIELDS | {LOT}
 _MS = 1_000_000
 
 
@@ -137,13 +139,15 @@ class Decoder:
         received_ms = received_ns // _MS
         items: list[FastItem] = []
         centre = []  # indices of readings that carried no device time
+        lots: list[tuple[int, str]] = []  # a camera's per-lot space counts: (index, lot)
         for i, item in enumerate(message.items()):
             if item.ts is None:
                 centre.append(i)
+            fields = item.__dict__
+            if fields.get(LOT) is not None:
+                lots.append((i, fields[LOT]))
             values = {
-                k: float(v)
-                for k, v in item.__dict__.items()
-                if v is not None and k not in _ITEM_FIELDS
+                k: float(v) for k, v in fields.items() if v is not None and k not in _NOT_METRICS
             }
             items.append((item.seq, self._device_ms(item, received_ms), item.clock, values))
         decoded = self._readings(
@@ -152,6 +156,8 @@ class Decoder:
         )  # fmt: skip
         for i in centre:
             decoded.readings[i] = decoded.readings[i]._replace(rescued=True)
+        for i, lot in lots:
+            decoded.readings[i] = decoded.readings[i]._replace(lot=lot)
         return decoded._replace(rescued=decoded.rescued + len(centre))
 
     def _device_ms(self, item: ItemBase, received_ms: int) -> int:
@@ -190,7 +196,7 @@ class Decoder:
             readings.append(
                 _new_tuple(Reading, (
                     village, grid, device, kind, time_ns, seq, boot, values, clock, historical,
-                    was_rescued, ts_ms,
+                    was_rescued, ts_ms, "",
                 ))
             )  # fmt: skip
         return Decoded(readings, [], rescued)

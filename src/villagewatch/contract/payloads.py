@@ -29,6 +29,7 @@ from villagewatch.contract.identifiers import Identifier
 
 __all__ = [
     "ALL_METRICS",
+    "LOT",
     "MAX_AGE_MS",
     "MAX_EVIDENCE_BYTES",
     "MAX_ITEMS",
@@ -181,11 +182,21 @@ class CameraReading(ItemBase):
     occupied_spaces: Spaces | None = Field(
         None, description="Occupied parking spaces (at most 100,000)."
     )
+    lot: Identifier | None = Field(
+        None,
+        description="The parking lot `free_spaces` / `occupied_spaces` count (an id of the "
+        "camera file's `lots`); absent: every space the camera watches.",
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> CameraReading:
         if all(getattr(self, name) is None for name in _CAMERA_METRICS):
             raise ValueError("a camera reading needs at least one of " + ", ".join(_CAMERA_METRICS))
+        if self.lot is not None and (
+            self.free_spaces is None or self.occupied_spaces is None or self.fps is not None
+            or self.level_cm is not None
+        ):  # fmt: skip
+            raise ValueError("a reading with a lot carries free_spaces and occupied_spaces only")
         return self
 
 
@@ -353,9 +364,14 @@ def event_model(kind: DeviceKind) -> type[EventMessage[ItemBase]] | None:
     return _EVENT_MESSAGES.get(kind)
 
 
+LOT = "lot"
+"""The one non-numeric field of a reading: the parking lot a camera's space counts are of
+(kept apart from the metrics, as the stores' ``lot`` tag or column)."""
+
+
 def metric_names(kind: DeviceKind) -> tuple[str, ...]:
     """Names of the numeric metrics a reading of ``kind`` may carry."""
-    return tuple(name for name in _TELEMETRY[kind].model_fields if name not in _BASE_FIELDS)
+    return tuple(name for name in _TELEMETRY[kind].model_fields if name not in _BASE_FIELDS | {LOT})
 
 
 ALL_METRICS: tuple[str, ...] = tuple(dict.fromkeys(m for k in DeviceKind for m in metric_names(k)))

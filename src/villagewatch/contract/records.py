@@ -80,6 +80,9 @@ class Reading(NamedTuple):
     historical: bool
     rescued: bool
     device_ts_ms: int
+    lot: str = ""
+    """The parking lot a camera's ``free_spaces`` / ``occupied_spaces`` are of; empty for
+    every other reading (and for a camera's count of all its spaces)."""
 
     @property
     def key(self) -> DedupeKey:

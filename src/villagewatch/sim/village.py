@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from villagewatch.config import DeviceSpec, FloodScenario, SimulateSettings, Village
@@ -19,6 +20,8 @@ from villagewatch.contract import Channel, DeviceKind, encode_items, topic_for
 __all__ = ["SimMessage", "VillageSimulator", "flood_offset_cm"]
 
 _DAY_S = 86_400.0
+_LOT_SPACES = 24
+"""Spaces of each simulated public lot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,11 @@ class VillageSimulator:
         self._battery = {d.id: self._rng.uniform(60, 100) for d in chosen}
         self._unlocked: set[str] = set()
         self._next = 0
+        self._lots: dict[str, list[str]] = {}
+        """The public lots each camera counts (the demo's page has something to show)."""
+        for lot in village.public_lots:
+            self._lots.setdefault(lot.camera, []).append(lot.id)
+        self._taken = {lot.id: _LOT_SPACES // 2 for lot in village.public_lots}
 
     def next_message(self, now_ms: int, start_ms: int) -> SimMessage:
         """The next device's message at simulated time ``now_ms`` (run started at ``start_ms``)."""
@@ -94,6 +102,9 @@ class VillageSimulator:
                     return self._event(device, now_ms, {"type": "sos"})
                 return self._telemetry(device, now_ms, {"battery": self._drain(device)})
             case DeviceKind.CAMERA:
+                lots = self._lots.get(device.id)
+                if lots and self._seq[device.id] % 2:  # every other message: a lot's count
+                    return self._telemetry(device, now_ms, self._lot(lots))
                 return self._telemetry(device, now_ms, {"fps": round(self._rng.uniform(4.5, 5), 2)})
 
     def _water(self, device: DeviceSpec, now_ms: int, t_s: float) -> dict[str, float]:
@@ -106,6 +117,13 @@ class VillageSimulator:
         if self._seq[device.id] % 10 == 0:
             values["battery"] = self._drain(device)
         return values
+
+    def _lot(self, lots: list[str]) -> dict[str, object]:
+        """A lot's count: a car comes or goes now and then."""
+        lot = self._rng.choice(lots)
+        taken = min(_LOT_SPACES, max(0, self._taken[lot] + self._rng.choice((-1, 0, 0, 1))))
+        self._taken[lot] = taken
+        return {"lot": lot, "free_spaces": _LOT_SPACES - taken, "occupied_spaces": taken}
 
     def _rain(self, t_s: float) -> float:
         flood = self._settings.flood
@@ -143,7 +161,9 @@ class VillageSimulator:
         self._seq[device.id] = seq + 1
         return {"seq": seq, "ts": now_ms, "clock": "synced"}
 
-    def _telemetry(self, device: DeviceSpec, now_ms: int, values: dict[str, float]) -> SimMessage:
+    def _telemetry(
+        self, device: DeviceSpec, now_ms: int, values: Mapping[str, object]
+    ) -> SimMessage:
         return self._message(device, Channel.TELEMETRY, {**self._item(device, now_ms), **values})
 
     def _event(self, device: DeviceSpec, now_ms: int, fields: dict[str, object]) -> SimMessage:

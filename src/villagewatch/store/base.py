@@ -46,13 +46,16 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class LastValue:
-    """The newest value of one metric of one device."""
+    """The newest value of one metric of one device (of one of its parking lots, for a
+    camera's space counts per lot)."""
 
     village: str
     device: str
     metric: str
     time_ns: int
     value: float
+    lot: str = ""
+    """The parking lot of a camera's ``free_spaces`` / ``occupied_spaces``; empty otherwise."""
 
 
 @dataclass(frozen=True, slots=True)

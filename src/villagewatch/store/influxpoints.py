@@ -2,7 +2,8 @@
 
 Schema: measurements ``readings``, ``events`` and ``dead_letters``; tags are
 only ``village``, ``grid``, ``device`` and ``kind`` (``reason`` for dead
-letters) — bounded sets — and everything else is a field. To keep the write
+letters), and ``lot`` on a camera's space counts per parking lot — bounded
+sets — and everything else is a field. To keep the write
 cost low (InfluxDB's cost grows with every field of every point), flags are
 written only when they say something: ``historical=true``,
 ``clock="unsynced"``, ``rescued=true`` with the device's ``boot`` and its own
@@ -46,8 +47,11 @@ def _flags(item: Reading | Event) -> str:
 
 
 @lru_cache(maxsize=1 << 16)
-def _series(measurement: str, device: str, grid: str, kind: str, village: str) -> str:
-    return f"{measurement},device={device},grid={grid},kind={kind},village={village} "
+def _series(  # noqa: PLR0917 - positional: it is called per point, and cached by its arguments
+    measurement: str, device: str, grid: str, kind: str, village: str, lot: str = ""
+) -> str:
+    lot_tag = f",lot={lot}" if lot else ""  # tags in key order, as InfluxDB sorts them
+    return f"{measurement},device={device},grid={grid},kind={kind}{lot_tag},village={village} "
 
 
 def encode_reading(r: Reading) -> str:
@@ -66,7 +70,7 @@ def encode_readings(readings: Sequence[Reading]) -> list[str]:
     out = []
     synced = Clock.SYNCED
     for r in readings:
-        head = _series(READINGS, r.device, r.grid, r.kind, r.village)
+        head = _series(READINGS, r.device, r.grid, r.kind, r.village, r.lot)
         values = ",".join([f"{k}={v!r}" for k, v in r.values.items()])
         if r.historical or r.rescued or r.clock is not synced:
             out.append(f"{head}{values}{_flags(r)} {r.time_ns}")

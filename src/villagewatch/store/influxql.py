@@ -12,7 +12,7 @@ import httpx
 import orjson
 
 from villagewatch.contract import Clock, DeadLetter, Event, Reading, RejectReason
-from villagewatch.contract.payloads import ALL_METRICS
+from villagewatch.contract.payloads import ALL_METRICS, LOT
 from villagewatch.errors import StoreRejected, StoreUnavailable
 from villagewatch.store.base import Bucket, History, LastValue, bucket_width_ns
 from villagewatch.store.influxpoints import DEAD_LETTERS, EVENTS, READINGS
@@ -21,7 +21,7 @@ from villagewatch.store.lineprotocol import quote_ident, quote_literal
 __all__ = ["InfluxReader", "error_text"]
 
 _TAGS = ("village", "grid", "device", "kind")
-_FLAGS = ("time", "seq", "historical", "clock", "rescued", "boot", "device_ts")
+_FLAGS = ("time", "seq", "historical", "clock", "rescued", "boot", "device_ts", LOT)
 """Columns of a readings or events point that are not a metric or an attribute
 (see :mod:`villagewatch.store.influxpoints`)."""
 
@@ -86,11 +86,12 @@ class InfluxReader:
     async def last_values(
         self, *, village: str | None = None, device: str | None = None
     ) -> list[LastValue]:
-        """Newest value of each metric per device: one ``last()`` statement per metric."""
+        """Newest value of each metric per device (and parking lot: a reading without the
+        ``lot`` tag groups under ``""``): one ``last()`` statement per metric."""
         where = _where(village=village, device=device)
         statements = ";".join(
             f"SELECT last({quote_ident(m)}) AS value FROM {READINGS}{where}"
-            ' GROUP BY "village", "device"'
+            f' GROUP BY "village", "device", "{LOT}"'
             for m in ALL_METRICS
         )
         body = await self.query(statements)
@@ -102,10 +103,15 @@ class InfluxReader:
                     if value is not None:
                         out.append(
                             LastValue(
-                                tags["village"], tags["device"], metric, time_ns, float(value)
+                                tags["village"],
+                                tags["device"],
+                                metric,
+                                time_ns,
+                                float(value),
+                                tags.get(LOT, ""),
                             )
                         )
-        return sorted(out, key=lambda v: (v.village, v.device, v.metric))
+        return sorted(out, key=lambda v: (v.village, v.device, v.lot, v.metric))
 
     async def downsample(
         self, *, village: str, device: str, metric: str, since_ns: int, until_ns: int, buckets: int
@@ -116,7 +122,7 @@ class InfluxReader:
         q = (
             f"SELECT mean({m}), min({m}), max({m}), count({m}) FROM {READINGS}"
             f"{_where(village=village, device=device)}"
-            f" AND time >= {since_ns} AND time < {until_ns}"
+            f""" AND "{LOT}" = '' AND time >= {since_ns} AND time < {until_ns}"""
             f" GROUP BY time({width}ns, {since_ns % width}ns) fill(none)"
         )
         return [
@@ -268,6 +274,7 @@ def _readings_of(columns: list[str], rows: list[list[Any]]) -> list[Reading]:
     layout = _Layout(columns)
     village, grid, device, kind = layout.tags
     metrics = sorted(layout.rest)
+    lot = columns.index(LOT) if LOT in columns else None
     out: list[Reading] = []
     for row in rows:
         time_ns, seq, boot, clock, historical, rescued, device_ts = layout.flags(row)
@@ -276,6 +283,7 @@ def _readings_of(columns: list[str], rows: list[list[Any]]) -> list[Reading]:
                 row[village], row[grid], row[device], row[kind], time_ns, seq, boot,
                 {name: float(row[i]) for name, i in metrics if row[i] is not None},
                 clock, historical, rescued, device_ts,
+                (row[lot] or "") if lot is not None else "",
             )
         )  # fmt: skip
     return out

@@ -75,13 +75,27 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """,
     ),
+    Migration(
+        "a camera's space counts per parking lot: readings and latest values keep the lot",
+        """
+ALTER TABLE readings ADD COLUMN lot TEXT NOT NULL DEFAULT '';
+CREATE TABLE latest_by_lot (
+    village TEXT NOT NULL, device TEXT NOT NULL, lot TEXT NOT NULL, metric TEXT NOT NULL,
+    time_ns INTEGER NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (village, device, lot, metric)
+) WITHOUT ROWID;
+INSERT INTO latest_by_lot SELECT village, device, '', metric, time_ns, value FROM latest;
+DROP TABLE latest;
+ALTER TABLE latest_by_lot RENAME TO latest;
+""",
+    ),
 )
 """The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
-_INSERT_READING = "INSERT INTO readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_READING = "INSERT INTO readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT_EVENT = "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _UPSERT_LATEST = (
-    "INSERT INTO latest VALUES (?,?,?,?,?) ON CONFLICT (village, device, metric) DO UPDATE "
+    "INSERT INTO latest VALUES (?,?,?,?,?,?) ON CONFLICT (village, device, lot, metric) DO UPDATE "
     "SET time_ns = excluded.time_ns, value = excluded.value WHERE excluded.time_ns > latest.time_ns"
 )
 
@@ -114,9 +128,13 @@ class SQLiteStore:
     async def last_values(
         self, *, village: str | None = None, device: str | None = None
     ) -> list[LastValue]:
-        """Newest value of every metric per device, from the ``latest`` table."""
+        """Newest value of every metric per device (and parking lot), from the ``latest``
+        table."""
         conds, args = _filters(village=village, device=device)
-        sql = f"SELECT village, device, metric, time_ns, value FROM latest{conds} ORDER BY 1, 2, 3"  # noqa: S608
+        sql = (
+            f"SELECT village, device, metric, time_ns, value, lot FROM latest{conds}"  # noqa: S608
+            " ORDER BY 1, 2, 6, 3"
+        )
         rows = await self._run(lambda: self._rows(sql, args))
         return [LastValue(*row) for row in rows]
 
@@ -127,7 +145,7 @@ class SQLiteStore:
         width = bucket_width_ns(since_ns, until_ns, buckets)
         sql = (
             "SELECT (time_ns - ?) / ? AS b, avg(value), min(value), max(value), count(*)"
-            " FROM readings WHERE village = ? AND device = ? AND metric = ?"
+            " FROM readings WHERE village = ? AND device = ? AND metric = ? AND lot = ''"
             " AND time_ns >= ? AND time_ns < ? GROUP BY b ORDER BY b"
         )
         args = (since_ns, width, village, device, metric, since_ns, until_ns)
@@ -148,7 +166,7 @@ class SQLiteStore:
         params: tuple[str | int, ...] = (*args, since_ns, until_ns)
         readings_sql = (
             "SELECT village, grid, device, kind, time_ns, seq, boot, clock, historical, rescued,"  # noqa: S608 - only placeholders are inserted
-            f" device_ts_ms, metric, value FROM readings{where}"
+            f" device_ts_ms, metric, value, lot FROM readings{where}"
             " ORDER BY time_ns, village, device, seq, boot, metric"
         )
         events_sql = (
@@ -202,10 +220,10 @@ def _write(conn: sqlite3.Connection, batch: Batch) -> WriteResult:
             reading_rows.append(
                 (
                     r.village, r.grid, r.device, r.kind, metric, r.time_ns, value, r.boot,
-                    r.seq, r.clock.value, r.historical, r.rescued, r.device_ts_ms,
+                    r.seq, r.clock.value, r.historical, r.rescued, r.device_ts_ms, r.lot,
                 )
             )  # fmt: skip
-            latest_rows.append((r.village, r.device, metric, r.time_ns, value))
+            latest_rows.append((r.village, r.device, r.lot, metric, r.time_ns, value))
     for e in batch.events:
         claim.execute("INSERT OR IGNORE INTO items VALUES (?,?,?,?)", e.key)
         if claim.rowcount == 0:
@@ -253,6 +271,7 @@ def _readings_of(rows: list[Any]) -> list[Reading]:
         ts,
         metric,
         value,
+        lot,
     ) in rows:
         # time first: it differs from the row before unless this is the same item's next metric
         if (
@@ -267,7 +286,7 @@ def _readings_of(rows: list[Any]) -> list[Reading]:
             continue
         last = Reading(
             village, grid, device, kind, time_ns, seq, boot, {metric: value},
-            clocks[clock], bool(hist), bool(resc), ts,
+            clocks[clock], bool(hist), bool(resc), ts, lot,
         )  # fmt: skip
         out.append(last)
     return out

@@ -90,7 +90,7 @@ async def alert_chart(request: Request, user: Viewer, alert_id: AlertId) -> Char
         if isinstance(value, int | float) and not isinstance(value, bool):
             fired = PointOut(at=at(alert.started_ms), value=float(value))
     last = await ctx.store.last_values(village=alert.village, device=device)
-    newest = next((lv for lv in last if lv.metric == metric), None)
+    newest = next((lv for lv in last if lv.metric == metric and not lv.lot), None)
     current = PointOut(at=at(newest.time_ns // 1_000_000), value=newest.value) if newest else None
     return ChartOut(
         village=alert.village, device=device, metric=metric, own=own,

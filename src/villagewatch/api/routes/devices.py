@@ -122,7 +122,9 @@ async def list_devices(
     seen: dict[tuple[str, str], int] = {}
     for lv in last:
         key = (lv.village, lv.device)
-        by_device.setdefault(key, {})[lv.metric] = LastReading(time=_dt(lv.time_ns), value=lv.value)
+        values = by_device.setdefault(key, {})
+        if not lv.lot:  # a camera's count per parking lot is the public page's, not the device's
+            values[lv.metric] = LastReading(time=_dt(lv.time_ns), value=lv.value)
         seen[key] = max(seen.get(key, 0), lv.time_ns)
     alerts: dict[tuple[str, str], list[Severity]] = {}
     for a in open_alerts:

@@ -19,6 +19,8 @@ from pydantic import Field, ValidationError, field_validator, model_serializer, 
 from villagewatch.config.paths import ConfigPath, PathContext
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import Identifier, StrictModel
+from villagewatch.edge.vision.lots import Lot, lot_problems
+from villagewatch.edge.vision.model_settings import ModelSettings
 
 __all__ = [
     "CameraVision",
@@ -246,6 +248,14 @@ class CameraVision(StrictModel):
     )
     gauge: GaugeSettings | None = Field(None, description="Needed by a `gauge` zone.")
     parking: ParkingSettings | None = Field(None, description="Settings of `space` zones.")
+    lots: list[Lot] = Field(
+        default_factory=list,
+        description="Parking lots: `space` zones counted together and sent per lot "
+        "(empty: one count of all spaces).",
+    )
+    model: ModelSettings | None = Field(
+        None, description="A detection model that tells what objects are (docs/vision.md)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CameraVision:
@@ -266,6 +276,9 @@ class CameraVision(StrictModel):
         kinds = {z.kind for z in self.zones}
         if ZoneKind.GAUGE in kinds and self.gauge is None:
             raise ValueError("a gauge zone needs the `gauge` settings (target_cm)")
+        problems = lot_problems(self.lots, [z.id for z in self.zones_of(ZoneKind.SPACE)])
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def scaled(self, polygon: list[Point], width: int, height: int) -> list[Point]:

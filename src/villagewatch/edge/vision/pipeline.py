@@ -20,12 +20,14 @@ import numpy.typing as npt
 from villagewatch.edge.vision.backgrounds import Backgrounds
 from villagewatch.edge.vision.config import CameraVision, ZoneKind
 from villagewatch.edge.vision.evidence import evidence_id, evidence_jpeg
+from villagewatch.edge.vision.lots import lot_telemetry
 from villagewatch.edge.vision.objects import Box, Tracker
 from villagewatch.edge.vision.rules import Finding, Rules
 from villagewatch.edge.vision.scene import Scene, blackout, draw_gauge, draw_overlay
 
 if TYPE_CHECKING:
     from villagewatch.edge.vision.gauge import GaugeReader, GaugeReading
+    from villagewatch.edge.vision.labels import Labeller
     from villagewatch.edge.vision.occupancy import SpaceOccupancy, SpaceState
     from villagewatch.edge.vision.stillwatch import StillWatch
 
@@ -74,6 +76,12 @@ class CameraPipeline:
         self._occupancy: SpaceOccupancy | None = None
         self._stills: StillWatch | None = None
         self._warm_until = self._next_look = -math.inf
+        self.labeller: Labeller | None = None
+        if cam.model is not None:  # model stage: loaded once, kept across frame-size changes
+            from villagewatch.edge.vision.labels import Labeller
+            from villagewatch.edge.vision.model import shared_model
+
+            self.labeller = Labeller(shared_model(cam.model))
         self._next_gauge = self._next_parking = -math.inf
         self._fps_since: float | None = None
         self._frames = 0
@@ -103,9 +111,12 @@ class CameraPipeline:
                     self._bg.absorb(o.box)
             minute = int((t / 60 + self.cam.utc_offset_h * 60) % 1440)
             objects = list(self._tracker.objects.values())
-            findings = self._rules.objects(objects, gone, t, minute) + self._rules.waters(
-                changed, t
-            )
+            labels = None
+            if self.labeller is not None:  # the model stage, on the regions of these objects
+                self.labeller.update(frame_bgr, objects, scene.scale, t, scene.visible)
+                labels = self.labeller.labels
+            findings = self._rules.objects(objects, gone, t, minute, labels)
+            findings += self._rules.waters(changed, t)
             for f in findings:
                 self._report(f, frame_bgr, scene, out)
         if self._gauge is not None and t >= self._next_gauge:
@@ -123,12 +134,29 @@ class CameraPipeline:
         for a gauge camera the bow-ties and the waterline where the reader sees them (with
         the reading, so that its level or reason can be shown too)."""
         picture = draw_overlay(frame_bgr, self._scene_for(frame_bgr), label=self.cam.camera)
+        if self.labeller is not None:  # the model's boxes over the whole (masked) frame
+            self._draw_detections(picture, frame_bgr)
         if self._gauge is None or self.cam.gauge is None:
             return picture, None
         gray = np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), np.uint8)
         reading = self.read_level(gray)
         draw_gauge(picture, reading, self.cam.gauge.target_cm)
         return picture, reading
+
+    def _draw_detections(self, picture: U8, frame_bgr: U8) -> None:
+        from villagewatch.edge.vision.labels import tiles
+
+        assert self.labeller is not None
+        scene = self._scene_for(frame_bgr)
+        h, w = frame_bgr.shape[:2]
+        found = self.labeller.model.detect(blackout(frame_bgr, scene.visible), tiles((w, h)))
+        for d in found:
+            x, y, bw, bh = d.box
+            cv2.rectangle(picture, (x, y), (x + bw, y + bh), (0, 200, 255), 2)
+            cv2.putText(
+                picture, f"{d.kind} {d.score:.2f}", (x, max(12, y - 4)),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 200, 255), 1,
+            )  # fmt: skip
 
     # --- pieces -------------------------------------------------------------------------------
 
@@ -264,6 +292,7 @@ class CameraPipeline:
         out.telemetry.append(
             {"free_spaces": len(out.spaces) - occupied, "occupied_spaces": occupied}
         )
+        out.telemetry += lot_telemetry(self.cam.lots, out.spaces)
 
     def _count_frame(self, t: float, out: Output) -> None:
         if self._fps_since is None:

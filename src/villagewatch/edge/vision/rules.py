@@ -12,10 +12,16 @@ zone kind      detection           an object in the zone that …
 
 Each (object, zone) raises one ``detection`` and, when the object leaves, one
 ``cleared`` — never a second detection for the same object.
+
+With a model stage (``labels`` given), what an object is counts too: a person standing
+still is neither exposed garbage nor a parked car nor a stall, and street vending needs
+a person beside the object that stays in the road zone (a stall with its vendor). Objects
+the model has not recognised count as today.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,17 +105,24 @@ class Rules:
         return round(min(sizes) * self._small_area) if sizes else self._small_area
 
     def objects(
-        self, objects: list[Tracked], gone: list[Tracked], now: float, minute_of_day: int
+        self,
+        objects: list[Tracked],
+        gone: list[Tracked],
+        now: float,
+        minute_of_day: int,
+        labels: Mapping[int, tuple[str, float]] | None = None,
     ) -> list[Finding]:
-        """Detections of objects that reached their dwell; clearings of those that left."""
+        """Detections of objects that reached their dwell; clearings of those that left.
+        ``labels`` (object id → kind, score) are the model stage's, None without one."""
         out: list[Finding] = []
         for o in gone:
             for area in self.zones:
                 raised = self._raised.pop((o.id, area.zone.id), None)
                 if raised is not None:
                     out.append(
-                        Finding(area, raised.detection, o.box, raised.score, o.dwell(now), True)
-                    )
+                        Finding(area, raised.detection, o.box, raised.score, o.dwell(now), True,
+                                label=raised.label, label_score=raised.label_score)
+                    )  # fmt: skip
         for o in objects:
             for area in self.zones:
                 key = (o.id, area.zone.id)
@@ -120,10 +133,35 @@ class Rules:
                     continue
                 if not active_at(area, minute_of_day):
                     continue
-                f = Finding(area, DETECTION_OF[area.zone.kind], o.box, share, o.dwell(now))
+                label = labels.get(o.id) if labels is not None else None
+                if labels is not None and not self._may_be(o, area, objects, labels):
+                    continue
+                f = Finding(
+                    area, DETECTION_OF[area.zone.kind], o.box, share, o.dwell(now),
+                    label=label[0] if label else None, label_score=label[1] if label else None,
+                )  # fmt: skip
                 self._raised[key] = f
                 out.append(f)
         return out
+
+    def _may_be(
+        self,
+        o: Tracked,
+        area: ZoneArea,
+        objects: list[Tracked],
+        labels: Mapping[int, tuple[str, float]],
+    ) -> bool:
+        """Whether, by what the model says, ``o`` can be the zone's detection."""
+        if _is_person(labels, o.id):
+            return False
+        if area.zone.kind is not ZoneKind.ROAD:
+            return True
+        return any(
+            _is_person(labels, p.id)
+            and _share_inside(p.box, area.small) >= _IN_ZONE
+            and _beside(p.box, o.box)
+            for p in objects
+        )
 
     def waters(self, changed: npt.NDArray[np.uint8], now: float) -> list[Finding]:
         """River debris: the share of each water zone that changed, held for ``dwell_s``."""
@@ -150,6 +188,24 @@ class Rules:
                     )  # fmt: skip
                 st.since, st.on = None, False
         return out
+
+
+def _is_person(labels: Mapping[int, tuple[str, float]], object_id: int) -> bool:
+    label = labels.get(object_id)
+    return label is not None and label[0] == "person"
+
+
+def _beside(person: Box, thing: Box) -> bool:
+    """Whether ``thing`` is within half the person's height of the person (a vendor at a
+    stall)."""
+    x, y, w, h = person
+    reach = h / 2
+    return (
+        thing[0] < x + w + reach
+        and thing[0] + thing[2] > x - reach
+        and thing[1] < y + h + reach
+        and thing[1] + thing[3] > y - reach
+    )
 
 
 def _bbox(mask: npt.NDArray[np.bool_]) -> Box:
