@@ -92,18 +92,36 @@ def vision_eval(
         Path, typer.Option(help="Folder of images of this camera.", exists=True, file_okay=False)
     ],
     truth: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             help="Gauge: CSV image,level_cm. Spaces: a folder of PKLot XML files or a CSV "
-            "image,space,occupied.",
+            "image,space,occupied. Detection: a folder of YOLO label files (default: beside "
+            "the images or in labels/).",
             exists=True,
         ),
-    ],
+    ] = None,
     references: Annotated[
         Path | None,
-        typer.Option(help="Spaces: folder of frames of the empty lot.", file_okay=False),
+        typer.Option(
+            help="Spaces (and detection, for bin_area and road zones): folder of frames of "
+            "the empty scene.",
+            file_okay=False,
+        ),
     ] = None,
-) -> None:
+    detect: Annotated[
+        bool,
+        typer.Option(
+            "--detect",
+            help="Detection mode: the single-frame detectors against YOLO labels (the mode "
+            "of a camera without a gauge or space zones).",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Detection: write each image with truth and detections drawn here.",
+                     file_okay=False),
+    ] = None,
+) -> None:  # fmt: skip
     """Run the camera's detector over a folder of images with ground truth; print its figures."""
     _need_vision("eval")
     from villagewatch.edge.vision.config import ZoneKind, load_camera
@@ -111,9 +129,27 @@ def vision_eval(
 
     cam = loaded(load_camera, config)
     with exit_on(ValueError, prefix="villagewatch vision eval: "):
-        if cam.gauge is not None:
+        if detect or (cam.gauge is None and not cam.zones_of(ZoneKind.SPACE)):
+            from villagewatch.edge.vision.evaldetect import evaluate_detections
+            from villagewatch.edge.vision.stillobjects import KIND_OF_ZONE, StillObjects
+
+            if not any(z.kind in KIND_OF_ZONE for z in cam.zones):
+                what = "no water, bin_area, road or no_parking zones for the detectors"
+                if not detect:
+                    what = f"no gauge, no space zones, {what}"
+                fail(f"{config}: nothing to evaluate ({what})", code=2)
+            from villagewatch.edge.vision.references import load_references
+
+            empty = load_references(references) if references is not None else []
+            result = evaluate_detections(
+                cam, images, lambda scene: StillObjects(cam, scene, empty), labels=truth, out=out
+            )
+            typer.echo(result.render())
+            if out is not None:
+                typer.echo(f"pictures with truth (green) and detections (magenta) in {out}")
+        elif truth is None:
+            fail("--truth is needed for a gauge or parking-space camera", code=2)
+        elif cam.gauge is not None:
             typer.echo(evaluate_gauge(cam, images, truth).render())
-        elif cam.zones_of(ZoneKind.SPACE):
-            typer.echo(evaluate_spaces(cam, images, truth, references).render())
         else:
-            fail(f"{config}: nothing to evaluate (no gauge, no space zones)", code=2)
+            typer.echo(evaluate_spaces(cam, images, truth, references).render())

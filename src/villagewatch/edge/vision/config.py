@@ -232,6 +232,20 @@ class CameraVision(StrictModel):
     motion: MotionSettings = Field(
         default_factory=MotionSettings, description="The background models (see docs/vision.md)."
     )
+    stills: bool = Field(
+        False,
+        description="The camera sends still pictures minutes apart, not video: each picture "
+        "is searched on its own (single-frame detectors) and an object seen at the same place "
+        "in two pictures in a row is reported, in place of the background models' objects "
+        "(docs/vision.md).",
+    )
+    look_at_start: bool = Field(
+        False,
+        description="Video camera: for its first `motion.long_s`, also look at a picture a "
+        "minute on its own, so that objects already lying in the zones when it starts (which "
+        "the backgrounds learn as background) are reported after their `dwell_s`. Off by "
+        "default: fixtures in a zone (the bins themselves) would be reported at every start.",
+    )
     gauge: GaugeSettings | None = Field(None, description="Needed by a `gauge` zone.")
     parking: ParkingSettings | None = Field(None, description="Settings of `space` zones.")
     lots: list[Lot] = Field(

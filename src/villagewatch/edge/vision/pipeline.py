@@ -29,12 +29,14 @@ if TYPE_CHECKING:
     from villagewatch.edge.vision.gauge import GaugeReader, GaugeReading
     from villagewatch.edge.vision.labels import Labeller
     from villagewatch.edge.vision.occupancy import SpaceOccupancy, SpaceState
+    from villagewatch.edge.vision.stillwatch import StillWatch
 
 __all__ = ["CameraPipeline", "EvidenceSnapshot", "Output"]
 
 log = logging.getLogger(__name__)
 U8 = npt.NDArray[np.uint8]
 _FPS_EVERY_S = 60.0
+_WARMING_LOOK_EVERY_S = 60.0  # single-frame looks while a video camera's backgrounds learn
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,8 @@ class CameraPipeline:
         self._tracker: Tracker | None = None
         self._rules: Rules | None = None
         self._occupancy: SpaceOccupancy | None = None
+        self._stills: StillWatch | None = None
+        self._warm_until = self._next_look = -math.inf
         self.labeller: Labeller | None = None
         if cam.model is not None:  # model stage: loaded once, kept across frame-size changes
             from villagewatch.edge.vision.labels import Labeller
@@ -97,9 +101,10 @@ class CameraPipeline:
             small = np.asarray(cv2.bitwise_and(small, scene.visible_small), np.uint8)
         assert self._tracker is not None
         assert self._rules is not None
+        self._look_at_stills(frame_bgr, t, scene, out)
         hold = self._tracker.hold_mask(small.shape[:2]) if self._tracker.objects else None
         _, changed = self._bg.update(small, t, hold)
-        if self._bg.short is not None and self._bg.long is not None:
+        if self._bg.short is not None and self._bg.long is not None and not self.cam.stills:
             _, gone = self._tracker.update(changed, self._bg.short, self._bg.long_scaled(), t)
             for o in gone:
                 if o.forgotten:
@@ -186,7 +191,36 @@ class CameraPipeline:
             )
         elif spaces:
             log.error("camera %s: space zones but no frames of the empty lot", self.cam.camera)
+        self._stills = self._still_watch(scene)
         return scene
+
+    # --- cameras without history: single-frame detectors ---------------------------------------
+
+    def _still_watch(self, scene: Scene) -> StillWatch | None:
+        """Single-frame looks for a still camera (every picture) and, when asked, for a video
+        camera while its backgrounds learn (the objects already there, which they would take
+        for background)."""
+        from villagewatch.edge.vision.stillobjects import KIND_OF_ZONE, StillObjects
+        from villagewatch.edge.vision.stillwatch import StillWatch
+
+        if not (self.cam.stills or self.cam.look_at_start) or not scene.of_kind(*KIND_OF_ZONE):
+            return None
+        self._warm_until = self._next_look = -math.inf
+        detect = StillObjects(self.cam, scene, self._references)
+        return StillWatch(detect, warming=not self.cam.stills)
+
+    def _look_at_stills(self, frame_bgr: U8, t: float, scene: Scene, out: Output) -> None:
+        if self._stills is None:
+            return
+        if not self.cam.stills:
+            if self._warm_until == -math.inf:
+                self._warm_until = t + self.cam.motion.long_s
+            if t >= self._warm_until or t < self._next_look:
+                return
+            self._next_look = t + _WARMING_LOOK_EVERY_S
+        minute = int((t / 60 + self.cam.utc_offset_h * 60) % 1440)
+        for f in self._stills.look(frame_bgr, t, minute):
+            self._report(f, frame_bgr, scene, out)
 
     def _report(self, f: Finding, frame_bgr: U8, scene: Scene, out: Output) -> None:
         box = _to_frame(f.box, scene.scale)

@@ -31,7 +31,7 @@ from villagewatch.edge.vision.config import TimeWindow, ZoneKind
 from villagewatch.edge.vision.objects import Box, Tracked
 from villagewatch.edge.vision.scene import ZoneArea
 
-__all__ = ["DETECTION_OF", "Finding", "Rules", "in_windows"]
+__all__ = ["DETECTION_OF", "Finding", "Rules", "active_at", "in_windows"]
 
 DETECTION_OF = {
     ZoneKind.NO_PARKING: "illegal_parking",
@@ -65,7 +65,9 @@ def in_windows(windows: list[TimeWindow], minute_of_day: int) -> bool:
     return any(w.contains(minute_of_day) for w in windows)
 
 
-def _active(area: ZoneArea, minute_of_day: int) -> bool:
+def active_at(area: ZoneArea, minute_of_day: int) -> bool:
+    """Whether the zone raises detections at this minute of the day (road: within ``hours``;
+    bin_area: outside ``collection``; the rest: always)."""
     z = area.zone
     if z.kind is ZoneKind.ROAD:
         return not z.hours or in_windows(z.hours, minute_of_day)
@@ -129,7 +131,7 @@ class Rules:
                 share = _share_inside(o.box, area.small)
                 if share < _IN_ZONE or o.dwell(now) < area.zone.dwell_s:
                     continue
-                if not _active(area, minute_of_day):
+                if not active_at(area, minute_of_day):
                     continue
                 label = labels.get(o.id) if labels is not None else None
                 if labels is not None and not self._may_be(o, area, objects, labels):

@@ -1,0 +1,106 @@
+"""Objects found in single pictures, confirmed across pictures: the findings of a camera
+without history.
+
+A still camera (``stills: true``) sends a picture every few minutes; a new camera's
+backgrounds have learnt nothing yet, so what already lies in its zones is part of them. For
+both, the single-frame detectors (:mod:`~villagewatch.edge.vision.stillobjects`) look at
+each picture on its own, and an object seen at the same place (IoU ≥ 0.5, same zone) in two
+looks in a row is a finding of the zone's kind — ``river_debris``, ``exposed_garbage``,
+``street_vending``, ``illegal_parking`` — at the times the zone's rules allow. A raised
+object that is not seen in a later look is cleared. One look that misses an object it
+raised is enough to clear it: a still camera's pictures are minutes apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from villagewatch.edge.vision.detections import Detection, iou
+from villagewatch.edge.vision.rules import DETECTION_OF, Finding, active_at
+from villagewatch.edge.vision.scene import ZoneArea
+from villagewatch.edge.vision.stillobjects import StillObjects
+
+__all__ = ["StillWatch"]
+
+U8 = npt.NDArray[np.uint8]
+SAME_PLACE_IOU = 0.5
+
+
+@dataclass(slots=True)
+class _Seen:
+    area: ZoneArea
+    det: Detection
+    first_s: float
+    raised: Finding | None = None
+
+
+class StillWatch:
+    """Findings from looks at single pictures of one camera (frames of one size)."""
+
+    def __init__(self, detect: StillObjects, *, warming: bool = False) -> None:
+        """``warming`` (a video camera whose backgrounds are learning): only the objects of
+        the first look are followed — what comes later, the backgrounds will see — and they
+        are raised once they have stayed the zone's ``dwell_s``, as the backgrounds would."""
+        self.detect = detect
+        self._warming = warming
+        self._seen: list[_Seen] | None = None
+
+    def look(self, frame_bgr: U8, t: float, minute_of_day: int) -> list[Finding]:
+        """Look at one full-size picture taken at ``t``; the findings it confirms or clears."""
+        scale = self.detect.scene.scale
+        first_look = self._seen is None
+        before = list(self._seen or [])
+        now: list[_Seen] = []
+        out: list[Finding] = []
+        for area, det in self.detect.by_zone(frame_bgr):
+            prev = _same_place(before, area, det)
+            if prev is None and not first_look and self._warming:
+                continue
+            seen = _Seen(area, det, t if prev is None else prev.first_s)
+            if prev is not None:
+                before.remove(prev)
+                seen.raised = prev.raised
+                dwell = max(0.0, t - seen.first_s)  # a clock set back must not give < 0
+                stayed = dwell >= area.zone.dwell_s or not self._warming
+                if seen.raised is None and stayed and active_at(area, minute_of_day):
+                    seen.raised = Finding(
+                        area, DETECTION_OF[area.zone.kind], _small(det.box, scale), det.score,
+                        dwell,
+                    )  # fmt: skip
+                    out.append(seen.raised)
+            now.append(seen)
+        for gone in before:
+            if gone.raised is not None:
+                f = gone.raised
+                out.append(
+                    Finding(
+                        f.zone,
+                        f.detection,
+                        f.box,
+                        f.score,
+                        max(0.0, t - gone.first_s),
+                        cleared=True,
+                    )
+                )
+        self._seen = now
+        return out
+
+
+def _same_place(seen: list[_Seen], area: ZoneArea, det: Detection) -> _Seen | None:
+    best, best_iou = None, SAME_PLACE_IOU
+    for s in seen:
+        if s.area.zone.id != area.zone.id:
+            continue
+        overlap = iou(s.det.box, det.box)
+        if overlap >= best_iou:
+            best, best_iou = s, overlap
+    return best
+
+
+def _small(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+    """A full-frame box in processing pixels (what a Finding carries)."""
+    x, y, w, h = box
+    return (round(x * scale), round(y * scale), max(1, round(w * scale)), max(1, round(h * scale)))
