@@ -33,9 +33,11 @@ __all__ = [
     "MAX_AGE_MS",
     "MAX_EVIDENCE_BYTES",
     "MAX_ITEMS",
+    "MAX_OBJECTS",
     "CallButtonEvent",
     "CallButtonReading",
     "CameraEvent",
+    "CameraObject",
     "CameraReading",
     "Clock",
     "DesiredConfig",
@@ -62,6 +64,9 @@ and the ingester refuses a larger one as ``too_large``."""
 
 MAX_ITEMS = 1000
 """Most readings or events one message may carry."""
+
+MAX_OBJECTS = 32
+"""Most objects one camera event may name (``objects``)."""
 
 _WIRE = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -230,8 +235,33 @@ class SmartLockEvent(ItemBase):
     battery: Battery | None = None
 
 
+Label = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+"""What a model says an object is, in our words (``person``, ``vehicle``, ``garbage``, …)."""
+_EDGE = 1e-3  # rounding slack for a box that ends at the picture's edge
+
+
+class CameraObject(BaseModel):
+    """One object of a camera event: where it is and, when a model said, what it is."""
+
+    model_config = _WIRE
+
+    box: tuple[Fraction, Fraction, Fraction, Fraction] = Field(
+        description="x, y, width, height as fractions of the frame; inside it, not empty."
+    )
+    label: Label | None = Field(None, description="Lower case, at most 32 characters.")
+    score: Fraction | None = Field(None, description="The model's score for `label`, 0-1.")
+
+    @model_validator(mode="after")
+    def _in_the_picture(self) -> CameraObject:
+        x, y, w, h = self.box
+        if w <= 0 or h <= 0 or x + w > 1 + _EDGE or y + h > 1 + _EDGE:
+            raise ValueError(f"object box {list(self.box)} is empty or outside the picture")
+        return self
+
+
 class CameraEvent(ItemBase):
-    """A camera detection (or its end) decided at the edge."""
+    """A camera detection (or its end) decided at the edge. ``box`` is the object's (with
+    several, the largest); ``objects`` lists each one."""
 
     type: Literal["detection", "cleared"]
     detection: Literal["illegal_parking", "exposed_garbage", "street_vending", "river_debris"]
@@ -245,6 +275,11 @@ class CameraEvent(ItemBase):
     )
     covered_fraction: Fraction | None = Field(None, description="river_debris: water covered.")
     evidence: Identifier | None = Field(None, description="Event id of the evidence JPEG.")
+    label: Label | None = Field(None, description="What a model says the object of `box` is.")
+    label_score: Fraction | None = Field(None, description="The model's score for `label`.")
+    objects: list[CameraObject] | None = Field(
+        None, min_length=1, max_length=MAX_OBJECTS, description="Each object, largest first."
+    )
 
 
 class CallButtonEvent(ItemBase):
