@@ -47,7 +47,7 @@ _DIRECTIVES = {
 
 
 class CaptureSettings(StrictModel):
-    """How a camera's stills say when they were taken (camera file, ``capture:``)."""
+    """How a camera's stills say when they were taken (the camera file's `capture`)."""
 
     name_time: str | None = Field(
         None,
