@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
+import httpx
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from tests.unit.edge.vision.exif import exif_block, exif_jpeg
-from villagewatch.edge.vision.capture import FolderSource
+from villagewatch.edge.vision.capture import FolderSource, HttpStillSource
 from villagewatch.edge.vision.capturetime import (
     CaptureClock,
     CaptureSettings,
@@ -177,3 +179,18 @@ def test_a_backlog_of_stills_from_yesterday_is_read_at_their_own_times_in_order(
     while (got := src.next()) is not None:
         times.append(got[1])
     assert times == [yesterday + 60 * i for i in range(500)]
+
+
+def test_an_http_still_is_timed_by_its_exif_when_the_camera_clock_agrees() -> None:
+    now = time.time()
+    local = datetime.fromtimestamp(now - 2 + 8 * 3600, UTC).strftime("%Y:%m:%d %H:%M:%S")
+    pictures = [exif_jpeg(FRAME, local), exif_jpeg(FRAME, "2099:01:01 00:00:00")]
+    src = HttpStillSource("http://cam/snap.jpg", 0.001, clock=_clock())
+    src._http = httpx.Client(transport=httpx.MockTransport(lambda _r: httpx.Response(200, content=pictures.pop(0))))  # fmt: skip
+    got = src.next()
+    assert got is not None and got[1] == int(now - 2)  # EXIF has whole seconds
+    time.sleep(0.01)
+    asked = time.time()
+    got = src.next()
+    assert got is not None and asked <= got[1] <= time.time()  # the camera's 2099 is not
+    src.close()
