@@ -14,13 +14,13 @@ from typing import NamedTuple
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from villagewatch.contract.control import StatusMessage
 from villagewatch.contract.fastpath import FastItem, FastTelemetry, fast_telemetry
 from villagewatch.contract.payloads import (
     LOT,
     DeviceKind,
     EventMessage,
     ItemBase,
-    StatusMessage,
     TelemetryMessage,
     event_model,
     telemetry_model,

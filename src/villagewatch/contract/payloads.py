@@ -23,7 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from villagewatch.contract.identifiers import Identifier
 
@@ -40,15 +40,12 @@ __all__ = [
     "CameraObject",
     "CameraReading",
     "Clock",
-    "DesiredConfig",
     "DeviceKind",
     "EventMessage",
     "ItemBase",
     "RainGaugeReading",
-    "ReportedConfig",
     "SmartLockEvent",
     "SmartLockReading",
-    "StatusMessage",
     "TelemetryMessage",
     "Timestamp",
     "WaterLevelReading",
@@ -334,42 +331,6 @@ class EventMessage(_Envelope, Generic[R]):
     def items(self) -> list[R]:
         """The events, whichever form carried them."""
         return [self.event] if self.event is not None else list(self.events or ())
-
-
-class StatusMessage(BaseModel):
-    """``…/status`` (retained): birth on connect, death as the last will."""
-
-    model_config = _WIRE
-
-    v: Literal[1]
-    device: Identifier
-    state: Literal["online", "offline"]
-    boot: Identifier | None = None
-    ts: Timestamp | None = None
-    devices: list[Identifier] = Field(
-        default_factory=list, max_length=MAX_ITEMS, description="Devices behind this agent."
-    )
-
-
-class DesiredConfig(BaseModel):
-    """``…/config`` (retained): what the centre wants the edge to run."""
-
-    model_config = _WIRE
-
-    v: Literal[1]
-    version: int = Field(ge=0)
-    config: dict[str, JsonValue]
-
-
-class ReportedConfig(BaseModel):
-    """``…/config/reported``: what the edge applied, or why it refused."""
-
-    model_config = _WIRE
-
-    v: Literal[1]
-    version: int = Field(ge=0)
-    applied: bool
-    error: str | None = Field(None, max_length=500)
 
 
 _TELEMETRY: dict[DeviceKind, type[ItemBase]] = {

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from villagewatch.contract.payloads import DesiredConfig
+from villagewatch.contract.control import DesiredConfig
 from villagewatch.edge.clock import EdgeClock
 from villagewatch.edge.drivers import DriverSettings, build_driver
 from villagewatch.edge.lanes import Lane
