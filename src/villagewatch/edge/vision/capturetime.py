@@ -15,6 +15,7 @@ as the centre treats a device time it cannot believe (receipt time, flagged).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import struct
@@ -73,6 +74,7 @@ class CaptureSettings(StrictModel):
         return v
 
 
+@functools.lru_cache(maxsize=16)
 def _name_regex(pattern: str) -> re.Pattern[str]:
     """A regex finding ``pattern`` (strptime directives, ``*`` for anything) in a name."""
     out, seen, i = [], set(), 0
