@@ -84,6 +84,9 @@ ZH: Final[dict[str, str]] = {
     "msg.sos.fire": "{label} 有人按下一键报警",
     "msg.camera.fire": "{label}：区域 {zone} 发现{detection|kind}",
     "msg.camera.fire_dwell": "{label}：区域 {zone} 发现{detection|kind}，已持续 {minutes} 分钟",
+    "msg.camera.fire_dwell_seen": (
+        "{label}：区域 {zone} 发现{detection|kind}，已持续 {minutes} 分钟（识别为 {what}）"
+    ),
     "msg.camera.clear": "{label}：区域 {zone} 的{detection|kind}已消失",
     "msg.offline.device": "{label} 已 {minutes} 分钟没有发送数据",
     "msg.offline.back": "{label} 恢复在线",
@@ -207,6 +210,9 @@ EN: Final[dict[str, str]] = {
     "msg.sos.fire": "SOS pressed at {label}",
     "msg.camera.fire": "{label}: {detection|kind} in zone {zone}",
     "msg.camera.fire_dwell": "{label}: {detection|kind} in zone {zone} for {minutes} min",
+    "msg.camera.fire_dwell_seen": (
+        "{label}: {detection|kind} in zone {zone} for {minutes} min (seen as {what})"
+    ),
     "msg.camera.clear": "{label}: {detection|kind} in zone {zone} is gone",
     "msg.offline.device": "{label} has sent nothing for {minutes} min",
     "msg.offline.back": "{label} is back online",

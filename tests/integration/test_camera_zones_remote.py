@@ -14,7 +14,7 @@ import yaml
 
 from villagewatch.api.edgeconfig import EdgeConfigLink
 from villagewatch.config import MqttSettings
-from villagewatch.contract.payloads import ReportedConfig
+from villagewatch.contract.control import ReportedConfig
 from villagewatch.edge.agent import EdgeAgent
 from villagewatch.versions import VersionStore
 from villagewatch.versions.cameras import CameraZones, apply_zones

@@ -12,7 +12,7 @@ from paho.mqtt import publish, subscribe
 
 from villagewatch.api.edgeconfig import BrokerUnreachable, EdgeConfigLink
 from villagewatch.config import MqttSettings
-from villagewatch.contract.payloads import ReportedConfig
+from villagewatch.contract.control import ReportedConfig
 from villagewatch.runtime.ports import free_port
 from villagewatch_dev.servers import Mosquitto
 

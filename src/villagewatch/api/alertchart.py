@@ -214,9 +214,15 @@ def chart_span(started_ms: int, ended: int | None, now_ms: int) -> tuple[int, in
 
 
 def picture_box(details: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
-    """The detection's box from the event (x, y, w, h, 0-1); None when absent or not a box
-    inside the picture (an edge agent's bad value is not drawn, not an error)."""
+    """The detection's box from the event (x, y, w, h, 0-1, a list or the store's
+    ``"x,y,w,h"``); None when absent or not a box inside the picture (an edge agent's bad
+    value is not drawn, not an error)."""
     box = details.get("box")
+    if isinstance(box, str):  # as a store keeps it: "x,y,w,h"
+        try:
+            box = [float(v) for v in box.split(",")]
+        except ValueError:
+            return None
     if not isinstance(box, list | tuple) or len(box) != 4:
         return None
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in box):

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from villagewatch.broker import CONFIG_WRITER
 from villagewatch.config import MqttSettings
 from villagewatch.contract import Channel, topic_for
-from villagewatch.contract.payloads import ReportedConfig
+from villagewatch.contract.control import ReportedConfig
 from villagewatch.errors import ConfigError, VillagewatchError
 from villagewatch.mqtt import make_client
 

@@ -74,6 +74,7 @@ from villagewatch.edge.drivers import (
 )
 from villagewatch.edge.remote import RemoteConfig
 from villagewatch.edge.settings import ClockSettings, EdgeSettings, OutboxSettings
+from villagewatch.edge.vision.capturetime import CaptureSettings
 from villagewatch.edge.vision.config import (
     CameraVision,
     GaugeSettings,
@@ -141,6 +142,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("camera file: motion", MotionSettings),
     ("camera file: gauge", GaugeSettings),
     ("camera file: parking", ParkingSettings),
+    ("camera file: capture", CaptureSettings),
     ("Remote config (`config` of the retained `vw/v1/<village>/<agent>/config`)", RemoteConfig),
 ]
 """Every model of every config file, under the title of its part of the reference."""

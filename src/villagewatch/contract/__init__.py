@@ -7,7 +7,13 @@ Shared by the edge agent and every central service; see ``docs/contract.md``.
 from villagewatch.contract.decode import Decoded, Decoder, DeviceInfo, TimePolicy, decode_status
 from villagewatch.contract.encode import encode_items, encode_status
 from villagewatch.contract.identifiers import Identifier, is_identifier
-from villagewatch.contract.payloads import MAX_EVIDENCE_BYTES, Clock, DeviceKind, metric_names
+from villagewatch.contract.payloads import (
+    MAX_EVIDENCE_BYTES,
+    MAX_OBJECTS,
+    Clock,
+    DeviceKind,
+    metric_names,
+)
 from villagewatch.contract.records import (
     DeadLetter,
     DedupeKey,
@@ -28,6 +34,7 @@ from villagewatch.contract.topics import (
 
 __all__ = [
     "MAX_EVIDENCE_BYTES",
+    "MAX_OBJECTS",
     "Channel",
     "Clock",
     "DeadLetter",

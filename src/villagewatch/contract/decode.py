@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from pydantic import ValidationError
+import orjson
+from pydantic import BaseModel, ValidationError
 
+from villagewatch.contract.control import StatusMessage
 from villagewatch.contract.fastpath import FastItem, FastTelemetry, fast_telemetry
 from villagewatch.contract.payloads import (
     LOT,
     DeviceKind,
     EventMessage,
     ItemBase,
-    StatusMessage,
     TelemetryMessage,
     event_model,
     telemetry_model,
@@ -220,7 +221,7 @@ class Decoder:
             was_rescued = was_rescued or item.ts is None  # the centre gave it its time
             rescued += was_rescued
             attrs: dict[str, EventValue] = {
-                name: ",".join(map(str, value)) if isinstance(value, tuple) else value
+                name: _attr(value)
                 for name, value in item.__dict__.items()
                 if value is not None and name not in _EVENT_SKIP
             }
@@ -231,6 +232,20 @@ class Decoder:
                 )
             )  # fmt: skip
         return Decoded([], events, rescued)
+
+
+def _attr(value: object) -> EventValue:
+    """An event field as a store keeps it: a box as ``"x,y,w,h"``, a list of objects as
+    compact JSON (a store's event fields are scalars)."""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    if isinstance(value, list):
+        return orjson.dumps(
+            [v.model_dump(mode="json", exclude_none=True) if isinstance(v, BaseModel) else v
+             for v in value]
+        ).decode()  # fmt: skip
+    assert isinstance(value, str | float | int | bool)
+    return value
 
 
 def decode_status(

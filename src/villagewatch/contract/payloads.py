@@ -23,7 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from villagewatch.contract.identifiers import Identifier
 
@@ -33,20 +33,19 @@ __all__ = [
     "MAX_AGE_MS",
     "MAX_EVIDENCE_BYTES",
     "MAX_ITEMS",
+    "MAX_OBJECTS",
     "CallButtonEvent",
     "CallButtonReading",
     "CameraEvent",
+    "CameraObject",
     "CameraReading",
     "Clock",
-    "DesiredConfig",
     "DeviceKind",
     "EventMessage",
     "ItemBase",
     "RainGaugeReading",
-    "ReportedConfig",
     "SmartLockEvent",
     "SmartLockReading",
-    "StatusMessage",
     "TelemetryMessage",
     "Timestamp",
     "WaterLevelReading",
@@ -62,6 +61,9 @@ and the ingester refuses a larger one as ``too_large``."""
 
 MAX_ITEMS = 1000
 """Most readings or events one message may carry."""
+
+MAX_OBJECTS = 32
+"""Most objects one camera event may name (``objects``)."""
 
 _WIRE = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -230,8 +232,33 @@ class SmartLockEvent(ItemBase):
     battery: Battery | None = None
 
 
+Label = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+"""What a model says an object is, in our words (``person``, ``vehicle``, ``garbage``, …)."""
+_EDGE = 1e-3  # rounding slack for a box that ends at the picture's edge
+
+
+class CameraObject(BaseModel):
+    """One object of a camera event: where it is and, when a model said, what it is."""
+
+    model_config = _WIRE
+
+    box: tuple[Fraction, Fraction, Fraction, Fraction] = Field(
+        description="x, y, width, height as fractions of the frame; inside it, not empty."
+    )
+    label: Label | None = Field(None, description="Lower case, at most 32 characters.")
+    score: Fraction | None = Field(None, description="The model's score for `label`, 0-1.")
+
+    @model_validator(mode="after")
+    def _in_the_picture(self) -> CameraObject:
+        x, y, w, h = self.box
+        if w <= 0 or h <= 0 or x + w > 1 + _EDGE or y + h > 1 + _EDGE:
+            raise ValueError(f"object box {list(self.box)} is empty or outside the picture")
+        return self
+
+
 class CameraEvent(ItemBase):
-    """A camera detection (or its end) decided at the edge."""
+    """A camera detection (or its end) decided at the edge. ``box`` is the object's (with
+    several, the largest); ``objects`` lists each one."""
 
     type: Literal["detection", "cleared"]
     detection: Literal["illegal_parking", "exposed_garbage", "street_vending", "river_debris"]
@@ -245,6 +272,11 @@ class CameraEvent(ItemBase):
     )
     covered_fraction: Fraction | None = Field(None, description="river_debris: water covered.")
     evidence: Identifier | None = Field(None, description="Event id of the evidence JPEG.")
+    label: Label | None = Field(None, description="What a model says the object of `box` is.")
+    label_score: Fraction | None = Field(None, description="The model's score for `label`.")
+    objects: list[CameraObject] | None = Field(
+        None, min_length=1, max_length=MAX_OBJECTS, description="Each object, largest first."
+    )
 
 
 class CallButtonEvent(ItemBase):
@@ -299,42 +331,6 @@ class EventMessage(_Envelope, Generic[R]):
     def items(self) -> list[R]:
         """The events, whichever form carried them."""
         return [self.event] if self.event is not None else list(self.events or ())
-
-
-class StatusMessage(BaseModel):
-    """``…/status`` (retained): birth on connect, death as the last will."""
-
-    model_config = _WIRE
-
-    v: Literal[1]
-    device: Identifier
-    state: Literal["online", "offline"]
-    boot: Identifier | None = None
-    ts: Timestamp | None = None
-    devices: list[Identifier] = Field(
-        default_factory=list, max_length=MAX_ITEMS, description="Devices behind this agent."
-    )
-
-
-class DesiredConfig(BaseModel):
-    """``…/config`` (retained): what the centre wants the edge to run."""
-
-    model_config = _WIRE
-
-    v: Literal[1]
-    version: int = Field(ge=0)
-    config: dict[str, JsonValue]
-
-
-class ReportedConfig(BaseModel):
-    """``…/config/reported``: what the edge applied, or why it refused."""
-
-    model_config = _WIRE
-
-    v: Literal[1]
-    version: int = Field(ge=0)
-    applied: bool
-    error: str | None = Field(None, max_length=500)
 
 
 _TELEMETRY: dict[DeviceKind, type[ItemBase]] = {

@@ -20,7 +20,7 @@ from typing import Any
 
 from villagewatch.config.village import Village
 from villagewatch.contract import Decoded, Event, Reading
-from villagewatch.contract.payloads import StatusMessage
+from villagewatch.contract.control import StatusMessage
 from villagewatch.detect.openalerts import OpenAlerts
 from villagewatch.detect.plans import DevicePlan, carry_over, offline_watch_of, plan_village
 from villagewatch.detect.seen import Seen, seen_of

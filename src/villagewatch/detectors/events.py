@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -332,14 +332,27 @@ class CameraDetections(Detector):
         severity = self._cfg.severity.get(detection, Severity.YELLOW)
         details: dict[str, Any] = {
             k: e.attrs[k]
-            for k in ("zone", "dwell_s", "evidence", "box", "score", "covered_fraction")
+            for k in (
+                "zone",
+                "dwell_s",
+                "evidence",
+                "box",
+                "score",
+                "covered_fraction",
+                "label",
+                "label_score",
+                "objects",
+            )
             if k in e.attrs
         }
         params = {"label": self._label, "detection": detection, "zone": zone}
         if e.type == "detection" and name not in self._on:
             self._on.add(name)
-            dwell = e.attrs.get("dwell_s")
-            if isinstance(dwell, float | int):
+            dwell, seen = e.attrs.get("dwell_s"), _seen_as(e.attrs)
+            if isinstance(dwell, float | int) and seen:
+                minutes = f"{float(dwell) / 60:.0f}"
+                said = Said("camera.fire_dwell_seen", {**params, "minutes": minutes, "what": seen})
+            elif isinstance(dwell, float | int):
                 said = Said("camera.fire_dwell", {**params, "minutes": f"{float(dwell) / 60:.0f}"})
             else:
                 said = Said("camera.fire", params)
@@ -363,3 +376,12 @@ class CameraDetections(Detector):
     def restore(self, state: dict[str, Any]) -> None:
         """Put back a :meth:`snapshot`."""
         self._on = set(state["on"])
+
+
+def _seen_as(attrs: Mapping[str, object]) -> str:
+    """What the camera's model said the object is, with its score (``person 87%``); empty
+    when no model said."""
+    label, score = attrs.get("label"), attrs.get("label_score")
+    if not isinstance(label, str):
+        return ""
+    return f"{label} {round(float(score) * 100)}%" if isinstance(score, float | int) else label

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from villagewatch.contract.payloads import DesiredConfig
+from villagewatch.contract.control import DesiredConfig
 from villagewatch.edge.clock import EdgeClock
 from villagewatch.edge.drivers import DriverSettings, build_driver
 from villagewatch.edge.lanes import Lane
@@ -173,7 +173,7 @@ class EdgeAgent:
     def accept(self, m: Measurement) -> None:
         """Stamp a measurement and append it to its lane (durable at the next sync). One that
         cannot be queued (a full disk) is counted and told, never raised to the driver."""
-        ts, mono = self.clock.stamp()
+        ts, mono = self.clock.stamp(m.at)
         record = {
             "d": m.device, "c": m.channel, "b": self.boot, "s": self._seq, "t": ts,
             "m": mono, "mb": self._machine, "x": m.data,

@@ -8,18 +8,27 @@ the time is plausible (2020 … 2100) — a measurement keeps only its monotonic
 stamp. Once trusted, the wall time of any monotonic stamp of this boot is known
 (wall now minus how long ago), so those measurements leave with corrected times,
 marked ``unsynced`` (the clock was not trusted when they were made).
+
+A driver may say when a measurement was made (a camera's capture time): that time is kept
+when it is plausible and not ahead of this clock (:meth:`EdgeClock.stamp`).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["EdgeClock"]
 
+log = logging.getLogger(__name__)
+
 _EARLIEST_MS = 1_577_836_800_000  # 2020-01-01
 _LATEST_MS = 4_102_444_800_000  # 2100-01-01
+_YEAR_MS = 366 * 86_400_000  # the oldest age the contract carries
+_AHEAD_MS = 300_000  # how far ahead a driver's own time may be: the centre's max_clock_ahead_s
 
 
 class EdgeClock:
@@ -38,6 +47,7 @@ class EdgeClock:
         self._wall_ms, self.mono_ms = wall_ms, mono_ms
         self._checked_at: int | None = None
         self._trusted = False
+        self._told_at = -math.inf
 
     def trusted(self) -> bool:
         """Synchronised and plausible now (the sync file is checked at most once a second)."""
@@ -73,12 +83,39 @@ class EdgeClock:
             "readings wait until the clock is trusted"
         )
 
-    def stamp(self) -> tuple[int | None, int]:
-        """(wall ms if trusted else None, monotonic ms) for a measurement made now."""
-        return (self._wall_ms() if self.trusted() else None), self.mono_ms()
+    def stamp(self, at: float | None = None) -> tuple[int | None, int]:
+        """(wall ms if trusted else None, monotonic ms) for a measurement made now, or at
+        ``at`` (epoch seconds) when its driver knows (a camera frame's capture time): that
+        time, and a monotonic stamp as far back (so that its age, and whether it is backlog,
+        are right). An ``at`` that cannot be believed — before 2020, or more than 5 min ahead
+        of this clock (what the centre allows a device) — is told and stamped as now. While
+        the clock is not trusted only the age counts (an age this clock cannot tell: now)."""
+        wall, mono, trusted = self._wall_ms(), self.mono_ms(), self.trusted()
+        if at is not None and math.isfinite(at):
+            at_ms = round(at * 1000)
+            age = wall - at_ms
+            if trusted and at_ms >= _EARLIEST_MS and age >= -_AHEAD_MS:
+                return at_ms, mono - max(0, age)
+            if not trusted:  # only its age counts, by this clock, which runs if not set
+                return None, mono - age if 0 <= age <= _YEAR_MS else mono
+        if at is not None and mono - self._told_at >= 60_000:
+            self._told_at = mono
+            log.warning(
+                "A measurement says it was made at %s UTC, before 2020 or ahead of this box's "
+                "clock: stamped with this box's time instead (is the device's clock set?)",
+                _utc(at),
+            )
+        return (wall if trusted else None), mono
 
     def wall_at(self, mono_ms: int) -> int:
         """The wall time of a monotonic stamp of this boot by the wall clock as it is now —
         right once :meth:`trusted`, which the caller checks (checking here again could fall on
         the other side of a change)."""
         return self._wall_ms() - (self.mono_ms() - mono_ms)
+
+
+def _utc(t: float) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+    except (OverflowError, OSError, ValueError):
+        return str(t)

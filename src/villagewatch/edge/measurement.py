@@ -4,7 +4,8 @@ A driver turns one local source (a Modbus register, a serial line, a Zigbee2MQTT
 bridge, a tipping bucket, a simulation) into :class:`Measurement` values in the
 contract's terms — telemetry metrics such as ``level_cm`` or ``mm``, or events
 such as ``{"type": "forced_open"}``. The agent stamps them (time, clock
-quality, boot, sequence), makes them durable in the outbox, and sends them.
+quality, boot, sequence), makes them durable in the outbox, and sends them. A driver that
+knows when a measurement was made (a camera frame's capture time) says so in ``at``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class Measurement:
     evidence id an event refers to."""
     blob: bytes = b""
     """Evidence only: the JPEG, sent as it is on ``…/evidence/<id>``."""
+    at: float | None = None
+    """When it was measured (epoch seconds), when the driver knows better than "now": a
+    camera frame's capture time. The agent believes it when its own clock is trusted and it
+    is not from before 2020 nor ahead of the agent's clock (see ``EdgeClock.stamp_at``)."""
 
 
 Emit = Callable[[Measurement], None]

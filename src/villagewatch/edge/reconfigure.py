@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from villagewatch.contract.payloads import DesiredConfig, ReportedConfig
+from villagewatch.contract.control import DesiredConfig, ReportedConfig
 from villagewatch.edge.drivers import build_driver
 from villagewatch.edge.durable import fsync_dir, replace_durably
 from villagewatch.edge.measurement import Driver

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, JsonValue, ValidationError
 
 from villagewatch.config.yamlfile import format_path
 from villagewatch.contract import Identifier, StrictModel
-from villagewatch.contract.payloads import DesiredConfig
+from villagewatch.contract.control import DesiredConfig
 from villagewatch.edge.drivers import Zigbee2MqttConfig
 from villagewatch.edge.settings import EdgeSettings
 from villagewatch.errors import VillagewatchError

@@ -29,7 +29,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from villagewatch.contract import Channel, StrictModel, topic_for
-from villagewatch.contract.payloads import DesiredConfig
+from villagewatch.contract.control import DesiredConfig
 from villagewatch.edge.vision.config import Mask, Zone, outside_the_picture
 from villagewatch.errors import VillagewatchError
 from villagewatch.versions.store import VersionStore, VersionSummary, checked_note

@@ -12,7 +12,7 @@ from tests.unit.api.conftest import PASSWORD, Client, now_ms
 from villagewatch.api.context import ApiContext
 from villagewatch.api.edgeconfig import BrokerUnreachable, Reported
 from villagewatch.api.users import UserRole
-from villagewatch.contract.payloads import DesiredConfig, ReportedConfig
+from villagewatch.contract.control import DesiredConfig, ReportedConfig
 
 _CAM = "/api/cameras/dongcun/cam-bridge"
 LANE = {"id": "lane", "kind": "no_parking", "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]]}

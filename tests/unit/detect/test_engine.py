@@ -8,7 +8,7 @@ from typing import Any
 
 from villagewatch.config.village import Village
 from villagewatch.contract import Clock, Decoded, Event, Reading, point_time_ns
-from villagewatch.contract.payloads import StatusMessage
+from villagewatch.contract.control import StatusMessage
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.transitions import Transition

@@ -195,3 +195,28 @@ def test_camera_detection_fires_once_and_clears() -> None:
             event(2, "cleared", device="cam-1", detection="illegal_parking", zone="fire-lane")
         )
     ) == [("illegal_parking", "clear", "yellow")]
+
+
+@pytest.mark.parametrize(
+    ("seen", "en", "zh"),
+    [
+        ({"label": "person", "label_score": 0.87}, "(seen as person 87%)", "\uff08识别为 person 87%\uff09"),
+        ({"label": "debris"}, "(seen as debris)", "\uff08识别为 debris\uff09"),
+        ({}, "for 10 min", "已持续 10 分钟"),
+    ],
+    ids=["label-and-score", "label", "no-model"],
+)  # fmt: skip
+def test_a_camera_alert_says_what_the_model_saw_and_keeps_each_object(
+    seen: dict[str, object], en: str, zh: str
+) -> None:
+    from villagewatch.catalogue import render
+
+    cam = CameraDetections(CameraDetectionsConfig(), village="v", device="cam-1", label="Quay")
+    objects = '[{"box":[0.1,0.7,0.2,0.1]},{"box":[0.5,0.75,0.05,0.05]}]'
+    attrs = {"detection": "river_debris", "zone": "river", "dwell_s": 600.0, "evidence": "e-1",
+             "box": "0.1,0.7,0.2,0.1", "objects": objects, **seen}  # fmt: skip
+    (fire,) = cam.event(event(0, "detection", device="cam-1", **attrs))  # type: ignore[arg-type]
+    assert fire.message.endswith(en), fire.message
+    assert render(fire.message_key, fire.params, "zh").endswith(zh)
+    assert fire.details["objects"] == objects and fire.details["box"] == "0.1,0.7,0.2,0.1"
+    assert {k: fire.details[k] for k in seen} == seen

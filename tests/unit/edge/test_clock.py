@@ -96,3 +96,38 @@ def test_why_the_clock_is_not_trusted_is_said_in_a_sentence(tmp_path: Path) -> N
     box.tick(1_000)
     problem = clock.problem()
     assert problem is not None and "1970-01-01" in problem
+
+
+def test_a_measurement_made_earlier_keeps_its_own_time_and_its_age(tmp_path: Path) -> None:
+    box = Box(wall_ms=REAL_MS)
+    clock = box.clock(None, require_sync=False)
+    yesterday = (REAL_MS - 86_400_000) / 1000
+    assert clock.stamp(yesterday) == (REAL_MS - 86_400_000, 5_000 - 86_400_000)
+    assert clock.stamp((REAL_MS - 1500) / 1000) == (REAL_MS - 1500, 3_500)
+    # a little ahead (a camera clock a few seconds fast): its time, made "now"
+    assert clock.stamp((REAL_MS + 2_000) / 1000) == (REAL_MS + 2_000, 5_000)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [0.0, 1_500_000_000.0, (REAL_MS + 301_000) / 1000, 4_102_444_800.0, float("nan"),
+     float("inf")],
+    ids=["1970", "2017", "5min-ahead", "2100", "nan", "inf"],
+)  # fmt: skip
+def test_a_time_a_driver_gives_that_cannot_be_believed_is_stamped_now_and_told(
+    at: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    box = Box(wall_ms=REAL_MS)
+    clock = box.clock(None, require_sync=False)
+    with caplog.at_level("WARNING", "villagewatch.edge.clock"):
+        assert clock.stamp(at) == (REAL_MS, 5_000)
+        assert clock.stamp(at) == (REAL_MS, 5_000)
+    assert len(caplog.records) == 1  # told once a minute at most
+    assert "stamped with this box's time" in caplog.records[0].getMessage()
+
+
+def test_without_a_trusted_clock_only_the_age_of_a_drivers_time_counts(tmp_path: Path) -> None:
+    box = Box(wall_ms=REAL_MS)
+    clock = box.clock(tmp_path / "synchronized")  # never synced
+    assert clock.stamp((REAL_MS - 60_000) / 1000) == (None, 5_000 - 60_000)
+    assert clock.stamp(0.0) == (None, 5_000)  # an age this clock cannot tell: now

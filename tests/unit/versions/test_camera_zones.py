@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from villagewatch.contract.payloads import DesiredConfig
+from villagewatch.contract.control import DesiredConfig
 from villagewatch.versions import VersionRefused, VersionStore
 from villagewatch.versions.cameras import (
     CameraZones,

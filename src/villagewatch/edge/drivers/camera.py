@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -96,17 +97,21 @@ class CameraDriver:
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Read frames until ``stop``; a camera that is away is retried by its source."""
         from villagewatch.edge.vision.capture import open_source, shown
+        from villagewatch.edge.vision.capturetime import CaptureClock
 
         pipeline = await asyncio.to_thread(self._pipeline)
+        clock = CaptureClock(self.cfg.device, self.vision.capture, self.vision.utc_offset_h)
         source = open_source(
             self.cfg.source,
             fps=self.cfg.fps,
             still_interval_s=self.cfg.still_interval_s,
             position=self._position,
+            clock=clock,
         )
         log.info(
             "camera %s: watching %s (%s)", self.cfg.device, shown(self.cfg.source), self.cfg.camera
         )
+        last = -math.inf
         try:
             while not stop.is_set():
                 got = await asyncio.to_thread(source.next)
@@ -114,17 +119,26 @@ class CameraDriver:
                     await sleep_or_stop(stop, _IDLE_S)
                     continue
                 frame, t = got
+                if t < last:  # a still out of time order: dwell and backgrounds never go back
+                    log.warning(
+                        "camera %s: a picture taken %.0f s before the one before it; "
+                        "taken as at the same time", self.cfg.device, last - t,
+                    )  # fmt: skip
+                    t = last
+                last = t
                 out = await asyncio.to_thread(pipeline.process, frame, t)
-                self._emit(out, emit)
+                self._emit(out, emit, t)
                 source.done()
         finally:
             source.close()
 
-    def _emit(self, out: Output, emit: Emit) -> None:
+    def _emit(self, out: Output, emit: Emit, taken: float) -> None:
+        """Hand on what one frame produced, its events and readings at the frame's capture
+        time ``taken``."""
         dev = self.cfg.device
         for ev in out.evidence:  # kept before the event that names it
             emit(Measurement(dev, "evidence", {"id": ev.id}, ev.jpeg))
         for event in out.events:
-            emit(Measurement(dev, "event", event))
+            emit(Measurement(dev, "event", event, at=taken))
         for reading in out.telemetry:
-            emit(Measurement(dev, "telemetry", reading))
+            emit(Measurement(dev, "telemetry", reading, at=taken))

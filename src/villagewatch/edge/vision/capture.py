@@ -15,6 +15,11 @@ a folder                                     stills a camera pushes (FTP): each 
 Every source is blocking and used from a worker thread; :meth:`Source.next` returns
 ``(frame, epoch seconds)``, or None when there is nothing now (the caller waits and asks
 again) — it never raises for a camera that is away; it logs.
+
+The time is when the picture was taken: a live stream's grab; a still's own time (EXIF or
+its file name, see ``capturetime.py``) when the camera's clock agrees with the agent's, else
+when it reached the agent (the file's mtime, the fetch); a recording's position from the
+start of processing.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from villagewatch.edge.durable import replace_durably
+from villagewatch.edge.vision.capturetime import CaptureClock
 from villagewatch.runtime.backoff import Backoff
 
 __all__ = [
@@ -76,15 +82,20 @@ def shown(source: str) -> str:
 
 
 def open_source(
-    source: str, *, fps: float, still_interval_s: float | None, position: Path | None = None
+    source: str,
+    *,
+    fps: float,
+    still_interval_s: float | None,
+    position: Path | None = None,
+    clock: CaptureClock | None = None,
 ) -> Source:
     """The source that ``source`` names (see the module doc); a folder remembers how far it
-    got in ``position``."""
+    got in ``position``; stills are timed by ``clock`` (else when they arrived)."""
     if source.startswith(("http://", "https://")) and still_interval_s is not None:
-        return HttpStillSource(source, still_interval_s)
+        return HttpStillSource(source, still_interval_s, clock=clock)
     path = Path(source)
     if "://" not in source and path.is_dir():
-        return FolderSource(path, position)
+        return FolderSource(path, position, clock=clock)
     return VideoSource(source, fps=fps, live="://" in source or source.startswith("/dev/"))
 
 
@@ -136,6 +147,7 @@ class VideoSource:
             if not cap.grab():
                 self._lost("the stream dropped")
                 return None
+            grabbed = time.time()  # the capture time: decoding comes later
             now = time.monotonic()
             if now >= self._next_at:
                 self._next_at = max(self._next_at + self._period, now)
@@ -143,7 +155,7 @@ class VideoSource:
                 if not ok:
                     self._lost("a frame could not be decoded")
                     return None
-                return np.asarray(frame, np.uint8), time.time()
+                return np.asarray(frame, np.uint8), grabbed
 
     def _next_from_file(self, cap: cv2.VideoCapture) -> Frame | None:
         video_fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
@@ -179,8 +191,16 @@ class VideoSource:
 class HttpStillSource:
     """A camera that serves a JPEG at a URL: fetched every ``interval_s``."""
 
-    def __init__(self, url: str, interval_s: float, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        interval_s: float,
+        *,
+        timeout_s: float = 10.0,
+        clock: CaptureClock | None = None,
+    ) -> None:
         self._url = url
+        self._clock = clock
         self._shown = shown(url)
         self._interval = interval_s
         self._next_at = 0.0
@@ -192,6 +212,7 @@ class HttpStillSource:
         if now < self._next_at:
             return None
         self._next_at = now + self._interval
+        asked = time.time()
         try:
             r = self._http.get(self._url)
             r.raise_for_status()
@@ -209,7 +230,9 @@ class HttpStillSource:
                 "camera %s: the answer is not an image (%d bytes)", self._shown, len(r.content)
             )
             return None
-        return frame, time.time()
+        if self._clock is None:
+            return frame, asked
+        return frame, self._clock.time_of(r.content, "", asked)
 
     def done(self) -> None:
         """Nothing to remember: the next picture is the camera's current one."""
@@ -226,8 +249,11 @@ class FolderSource:
     there (replaced atomically), so a restart neither repeats nor skips a picture.
     """
 
-    def __init__(self, folder: Path, position: Path | None = None) -> None:
+    def __init__(
+        self, folder: Path, position: Path | None = None, *, clock: CaptureClock | None = None
+    ) -> None:
         self._folder = folder
+        self._clock = clock
         self._position = position
         self._last = ""
         if position is not None:
@@ -254,7 +280,8 @@ class FolderSource:
             path = self._folder / name
             try:
                 mtime = path.stat().st_mtime
-                frame = decode_image(path.read_bytes())
+                data = path.read_bytes()
+                frame = decode_image(data)
             except OSError as exc:
                 log.warning("camera folder %s: %s", self._folder, exc)
                 self._last = name
@@ -266,7 +293,7 @@ class FolderSource:
                 self._last = name
                 continue
             self._last = name
-            return frame, mtime
+            return frame, mtime if self._clock is None else self._clock.time_of(data, name, mtime)
         return None
 
     def done(self) -> None:

@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_serializer, 
 from villagewatch.config.paths import ConfigPath, PathContext
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.contract import Identifier, StrictModel
+from villagewatch.edge.vision.capturetime import CaptureSettings
 from villagewatch.edge.vision.lots import Lot, lot_problems
 from villagewatch.edge.vision.model_settings import ModelSettings
 
@@ -255,6 +256,11 @@ class CameraVision(StrictModel):
     )
     model: ModelSettings | None = Field(
         None, description="A detection model that tells what objects are (docs/vision.md)."
+    )
+    capture: CaptureSettings = Field(
+        default_factory=CaptureSettings,
+        description="When stills were taken: a time in their file names, how far the camera's "
+        "clock may be off (see docs/vision.md).",
     )
 
     @model_validator(mode="after")

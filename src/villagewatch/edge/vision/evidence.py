@@ -1,4 +1,4 @@
-"""Evidence snapshots: a privacy-masked JPEG with the zone and the object drawn, ≤ 200 KB."""
+"""Evidence snapshots: a privacy-masked JPEG with the zone and each object drawn, ≤ 200 KB."""
 
 from __future__ import annotations
 
@@ -43,8 +43,9 @@ def evidence_jpeg(
     frame_bgr: npt.NDArray[np.uint8],
     scene: Scene,
     zone: ZoneArea,
-    box: tuple[int, int, int, int],
+    boxes: list[tuple[int, int, int, int]],
     label: str,
 ) -> bytes:
-    """The evidence of one detection: masked frame, its zone, its box (frame pixels), a label."""
-    return encode_jpeg(draw_overlay(frame_bgr, scene, zones=[zone], boxes=[box], label=label))
+    """The evidence of one detection: masked frame, its zone, the box of each of its objects
+    (frame pixels), a label."""
+    return encode_jpeg(draw_overlay(frame_bgr, scene, zones=[zone], boxes=boxes, label=label))

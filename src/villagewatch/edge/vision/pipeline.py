@@ -19,9 +19,10 @@ import numpy.typing as npt
 
 from villagewatch.edge.vision.backgrounds import Backgrounds
 from villagewatch.edge.vision.config import CameraVision, ZoneKind
+from villagewatch.edge.vision.events import event_fields, frame_boxes
 from villagewatch.edge.vision.evidence import evidence_id, evidence_jpeg
 from villagewatch.edge.vision.lots import lot_telemetry
-from villagewatch.edge.vision.objects import Box, Tracker
+from villagewatch.edge.vision.objects import Tracker
 from villagewatch.edge.vision.rules import Finding, Rules
 from villagewatch.edge.vision.scene import Scene, blackout, draw_gauge, draw_overlay
 
@@ -223,26 +224,13 @@ class CameraPipeline:
             self._report(f, frame_bgr, scene, out)
 
     def _report(self, f: Finding, frame_bgr: U8, scene: Scene, out: Output) -> None:
-        box = _to_frame(f.box, scene.scale)
-        w, h = scene.size
-        event: dict[str, Any] = {
-            "type": "cleared" if f.cleared else "detection",
-            "detection": f.detection,
-            "zone": f.zone.zone.id,
-            "box": [
-                round(min(1.0, box[0] / w), 4), round(min(1.0, box[1] / h), 4),
-                round(min(1.0, box[2] / w), 4), round(min(1.0, box[3] / h), 4),
-            ],
-            "score": round(min(1.0, max(0.0, f.score)), 3),
-            "dwell_s": round(f.dwell_s, 1),
-        }  # fmt: skip
-        if f.covered_fraction is not None:
-            event["covered_fraction"] = round(min(1.0, f.covered_fraction), 4)
+        event = event_fields(f, scene)
         if not f.cleared:
             label = f"{f.detection.replace('_', ' ')} {f.zone.zone.id} {f.dwell_s / 60:.0f} min"
-            ev = EvidenceSnapshot(
-                evidence_id(), evidence_jpeg(frame_bgr, scene, f.zone, box, label)
-            )
+            if "label" in event:
+                label += f" {event['label']} {event.get('label_score', '')}".rstrip()
+            picture = evidence_jpeg(frame_bgr, scene, f.zone, frame_boxes(f, scene), label)
+            ev = EvidenceSnapshot(evidence_id(), picture)
             out.evidence.append(ev)
             event["evidence"] = ev.id
         out.events.append(event)
@@ -302,8 +290,3 @@ class CameraPipeline:
         if span >= _FPS_EVERY_S:
             out.telemetry.append({"fps": round(self._frames / span, 2)})
             self._fps_since, self._frames = t, 0
-
-
-def _to_frame(box: Box, scale: float) -> Box:
-    x, y, w, h = box
-    return (round(x / scale), round(y / scale), round(w / scale), round(h / scale))

@@ -24,14 +24,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
+from villagewatch.contract import MAX_OBJECTS
 from villagewatch.edge.vision.config import TimeWindow, ZoneKind
 from villagewatch.edge.vision.objects import Box, Tracked
 from villagewatch.edge.vision.scene import ZoneArea
 
-__all__ = ["DETECTION_OF", "Finding", "Rules", "active_at", "in_windows"]
+__all__ = ["DETECTION_OF", "Finding", "Rules", "active_at", "in_windows", "pieces"]
 
 DETECTION_OF = {
     ZoneKind.NO_PARKING: "illegal_parking",
@@ -58,6 +60,10 @@ class Finding:
     """What the model stage says the object is (``person``, ``vehicle``, …), when one ran."""
     label_score: float | None = None
     """The model stage's score for ``label``, 0 to 1."""
+    objects: tuple[Box, ...] = ()
+    """River debris: each floating object (a patch of changed water of at least the zone's
+    ``min_object``), largest first, in processing pixels like ``box`` (which is
+    the first of them). Empty: the finding is about the one object of ``box``."""
 
 
 def in_windows(windows: list[TimeWindow], minute_of_day: int) -> bool:
@@ -176,9 +182,11 @@ class Rules:
                 st.since = now if st.since is None else st.since
                 if not st.on and now - st.since >= area.zone.dwell_s:
                     st.on = True
+                    parts = pieces(covered_px, area.zone.min_object * self._small_area)
                     out.append(
-                        Finding(area, "river_debris", _bbox(covered_px), covered,
-                                now - st.since, covered_fraction=covered)
+                        Finding(area, "river_debris", parts[0] if parts else _bbox(covered_px),
+                                covered, now - st.since, covered_fraction=covered,
+                                objects=tuple(parts))
                     )  # fmt: skip
             elif st.since is not None and now - st.last_above > self._grace_s:
                 if st.on:
@@ -206,6 +214,19 @@ def _beside(person: Box, thing: Box) -> bool:
         and thing[1] < y + h + reach
         and thing[1] + thing[3] > y - reach
     )
+
+
+def pieces(mask: npt.NDArray[np.bool_], min_area: float) -> list[Box]:
+    """The boxes of the separate objects of ``mask`` (8-connected patches of at least
+    ``min_area`` pixels), largest first, at most the contract's ``MAX_OBJECTS``."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    found = [
+        (int(a), (int(x), int(y), int(w), int(h)))
+        for x, y, w, h, a in stats[1:n]
+        if a >= max(1.0, min_area)
+    ]
+    found.sort(key=lambda f: -f[0])
+    return [box for _, box in found[:MAX_OBJECTS]]
 
 
 def _bbox(mask: npt.NDArray[np.bool_]) -> Box:
