@@ -20,7 +20,7 @@ from villagewatch.edge.vision.detections import Detection, PixelBox
 from villagewatch.edge.vision.model import DetectionModel
 from villagewatch.edge.vision.objects import Tracked
 
-__all__ = ["Label", "Labeller", "regions_around", "tiles"]
+__all__ = ["Label", "Labeller", "label_of", "regions_around", "tiles"]
 
 U8 = npt.NDArray[np.uint8]
 Label = tuple[str, float]
@@ -132,24 +132,43 @@ class Labeller:
         boxes = {o.id: _in_frame(o.box, scale) for o in due}
         regions = regions_around(boxes.values(), (fw, fh), max(s.input_size))[: s.max_regions]
         self._next = now + s.interval_s
-        if visible is not None:  # privacy masks hold for the model too
-            frame_bgr = np.asarray(cv2.bitwise_and(frame_bgr, frame_bgr, mask=visible), np.uint8)
-        self.last = self.model.detect(frame_bgr, regions)
+        self.last = self.model.detect(_masked(frame_bgr, visible), regions)
         for o in due:
             box = boxes[o.id]
             if not any(_overlap(box, r) >= 1.0 for r in regions):
                 continue  # left for a later run
             self._looked[o.id] = now
-            best = max(
-                (d for d in self.last if _overlap(box, d.box) >= _OVERLAP),
-                key=lambda d: d.score,
-                default=None,
-            )
-            if best is None:
+            label = label_of(box, self.last)
+            if label is None:
                 self.labels.pop(o.id, None)
             else:
-                self.labels[o.id] = (best.kind, best.score)
+                self.labels[o.id] = label
         return True
+
+    def around(
+        self, frame_bgr: U8, boxes: list[PixelBox], visible: U8 | None = None
+    ) -> list[Detection]:
+        """The model's detections in the regions around ``boxes`` (full-frame pixels), all of
+        them now: a still camera's objects, asked about once, when they are confirmed."""
+        fh, fw = frame_bgr.shape[:2]
+        regions = regions_around(boxes, (fw, fh), max(self.model.settings.input_size))
+        self.last = self.model.detect(_masked(frame_bgr, visible), regions)
+        return self.last
+
+
+def _masked(frame_bgr: U8, visible: U8 | None) -> U8:
+    """The frame with the privacy masks black: they hold for the model too."""
+    if visible is None:
+        return frame_bgr
+    return np.asarray(cv2.bitwise_and(frame_bgr, frame_bgr, mask=visible), np.uint8)
+
+
+def label_of(box: PixelBox, found: Iterable[Detection]) -> Label | None:
+    """The kind and score of the best detection that overlaps ``box`` (half of the smaller
+    of the two), or None when the model saw nothing there."""
+    best = max((d for d in found if _overlap(box, d.box) >= _OVERLAP), key=lambda d: d.score,
+               default=None)  # fmt: skip
+    return None if best is None else (best.kind, best.score)
 
 
 def _in_frame(box: PixelBox, scale: float) -> PixelBox:

@@ -11,6 +11,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -220,7 +221,10 @@ class CameraPipeline:
                 return
             self._next_look = t + _WARMING_LOOK_EVERY_S
         minute = int((t / 60 + self.cam.utc_offset_h * 60) % 1440)
-        for f in self._stills.look(frame_bgr, t, minute):
+        recognise = None  # the model stage, asked about the objects about to be raised
+        if self.labeller is not None:
+            recognise = partial(self.labeller.around, frame_bgr, visible=scene.visible)
+        for f in self._stills.look(frame_bgr, t, minute, recognise):
             self._report(f, frame_bgr, scene, out)
 
     def _report(self, f: Finding, frame_bgr: U8, scene: Scene, out: Output) -> None:

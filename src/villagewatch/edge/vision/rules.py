@@ -33,7 +33,7 @@ from villagewatch.edge.vision.config import TimeWindow, ZoneKind
 from villagewatch.edge.vision.objects import Box, Tracked
 from villagewatch.edge.vision.scene import ZoneArea
 
-__all__ = ["DETECTION_OF", "Finding", "Rules", "active_at", "in_windows", "pieces"]
+__all__ = ["DETECTION_OF", "Finding", "Rules", "active_at", "in_windows", "may_be", "pieces"]
 
 DETECTION_OF = {
     ZoneKind.NO_PARKING: "illegal_parking",
@@ -158,16 +158,8 @@ class Rules:
         labels: Mapping[int, tuple[str, float]],
     ) -> bool:
         """Whether, by what the model says, ``o`` can be the zone's detection."""
-        if _is_person(labels, o.id):
-            return False
-        if area.zone.kind is not ZoneKind.ROAD:
-            return True
-        return any(
-            _is_person(labels, p.id)
-            and _share_inside(p.box, area.small) >= _IN_ZONE
-            and _beside(p.box, o.box)
-            for p in objects
-        )
+        persons = [p.box for p in objects if _is_person(labels, p.id)]
+        return may_be(area, o.box, labels.get(o.id), persons)
 
     def waters(self, changed: npt.NDArray[np.uint8], now: float) -> list[Finding]:
         """River debris: the share of each water zone that changed, held for ``dwell_s``."""
@@ -201,6 +193,18 @@ class Rules:
 def _is_person(labels: Mapping[int, tuple[str, float]], object_id: int) -> bool:
     label = labels.get(object_id)
     return label is not None and label[0] == "person"
+
+
+def may_be(area: ZoneArea, box: Box, label: tuple[str, float] | None, persons: list[Box]) -> bool:
+    """Whether an object at ``box`` that the model labelled ``label`` (None: not recognised)
+    can be the zone's detection, with the model's ``persons`` in view (all in processing
+    pixels): a person is none of them; a road zone's street vending needs a person in the
+    zone beside the object (a stall with its vendor)."""
+    if label is not None and label[0] == "person":
+        return False
+    if area.zone.kind is not ZoneKind.ROAD:
+        return True
+    return any(_share_inside(p, area.small) >= _IN_ZONE and _beside(p, box) for p in persons)
 
 
 def _beside(person: Box, thing: Box) -> bool:

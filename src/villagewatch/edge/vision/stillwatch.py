@@ -13,13 +13,15 @@ raised is enough to clear it: a still camera's pictures are minutes apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from villagewatch.edge.vision.detections import Detection, iou
-from villagewatch.edge.vision.rules import DETECTION_OF, Finding, active_at
+from villagewatch.edge.vision.detections import Detection, PixelBox, iou
+from villagewatch.edge.vision.labels import label_of
+from villagewatch.edge.vision.rules import DETECTION_OF, Finding, active_at, may_be
 from villagewatch.edge.vision.scene import ZoneArea
 from villagewatch.edge.vision.stillobjects import StillObjects
 
@@ -27,6 +29,8 @@ __all__ = ["StillWatch"]
 
 U8 = npt.NDArray[np.uint8]
 SAME_PLACE_IOU = 0.5
+Recognise = Callable[[list[PixelBox]], list[Detection]]
+"""The model stage asked about objects (full-frame boxes): what it sees around them."""
 
 
 @dataclass(slots=True)
@@ -48,13 +52,16 @@ class StillWatch:
         self._warming = warming
         self._seen: list[_Seen] | None = None
 
-    def look(self, frame_bgr: U8, t: float, minute_of_day: int) -> list[Finding]:
-        """Look at one full-size picture taken at ``t``; the findings it confirms or clears."""
-        scale = self.detect.scene.scale
+    def look(
+        self, frame_bgr: U8, t: float, minute_of_day: int, recognise: Recognise | None = None
+    ) -> list[Finding]:
+        """Look at one full-size picture taken at ``t``; the findings it confirms or clears.
+        ``recognise`` (the model stage, when the camera has one) is asked about the objects
+        about to be raised, so that a person is not reported as garbage or a parked car."""
         first_look = self._seen is None
         before = list(self._seen or [])
         now: list[_Seen] = []
-        out: list[Finding] = []
+        due: list[tuple[_Seen, float]] = []
         for area, det in self.detect.by_zone(frame_bgr):
             prev = _same_place(before, area, det)
             if prev is None and not first_look and self._warming:
@@ -66,12 +73,9 @@ class StillWatch:
                 dwell = max(0.0, t - seen.first_s)  # a clock set back must not give < 0
                 stayed = dwell >= area.zone.dwell_s or not self._warming
                 if seen.raised is None and stayed and active_at(area, minute_of_day):
-                    seen.raised = Finding(
-                        area, DETECTION_OF[area.zone.kind], _small(det.box, scale), det.score,
-                        dwell,
-                    )  # fmt: skip
-                    out.append(seen.raised)
+                    due.append((seen, dwell))
             now.append(seen)
+        out = self._raise(due, recognise)
         for gone in before:
             if gone.raised is not None:
                 f = gone.raised
@@ -83,9 +87,30 @@ class StillWatch:
                         f.score,
                         max(0.0, t - gone.first_s),
                         cleared=True,
+                        label=f.label,
+                        label_score=f.label_score,
                     )
                 )
         self._seen = now
+        return out
+
+    def _raise(self, due: list[tuple[_Seen, float]], recognise: Recognise | None) -> list[Finding]:
+        """Findings for the objects confirmed now, but those the model says cannot be the
+        zone's detection (they stay followed: a later look may say otherwise)."""
+        scale = self.detect.scene.scale
+        found = recognise([s.det.box for s, _ in due]) if recognise and due else None
+        persons = [_small(d.box, scale) for d in found or () if d.kind == "person"]
+        out: list[Finding] = []
+        for seen, dwell in due:
+            box = _small(seen.det.box, scale)
+            label = label_of(seen.det.box, found) if found is not None else None
+            if found is not None and not may_be(seen.area, box, label, persons):
+                continue
+            seen.raised = Finding(
+                seen.area, DETECTION_OF[seen.area.zone.kind], box, seen.det.score, dwell,
+                label=label[0] if label else None, label_score=label[1] if label else None,
+            )  # fmt: skip
+            out.append(seen.raised)
         return out
 
 

@@ -3,6 +3,7 @@ across consecutive stills, alone and inside the pipeline of a still camera."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -10,8 +11,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from tests.unit.edge.vision.test_model import SIDE, _tiny_ssd
 from villagewatch.edge.vision.config import CameraVision
-from villagewatch.edge.vision.detections import iou
+from villagewatch.edge.vision.detections import Detection, iou
 from villagewatch.edge.vision.pipeline import CameraPipeline
 from villagewatch.edge.vision.scene import Scene
 from villagewatch.edge.vision.stillobjects import StillObjects
@@ -155,3 +157,71 @@ def test_a_still_camera_reports_an_object_seen_in_two_stills_with_its_own_box() 
     x, y, w, h = events[0]["box"]
     assert iou((round(x * W), round(y * H), round(w * W), round(h * H)), (300, 150, 40, 24)) > 0.5
     assert "evidence" in events[0]
+
+
+# --- with a model stage: what the object is counts ---------------------------------------------
+
+
+def seeing(*found: Detection) -> Any:
+    """A model stage that always sees ``found``, and remembers the boxes it was asked about."""
+    asked: list[list[tuple[int, int, int, int]]] = []
+
+    def recognise(boxes: list[tuple[int, int, int, int]]) -> list[Detection]:
+        asked.append(boxes)
+        return list(found)
+
+    recognise.asked = asked  # type: ignore[attr-defined]
+    return recognise
+
+
+def test_a_person_standing_in_a_bin_area_is_not_garbage() -> None:
+    watch = StillWatch(detector(cam()))
+    person = with_box(asphalt(), 300, 120, 30, 70, (150, 60, 40))  # a blue coat
+    model = seeing(Detection("person", (298, 118, 34, 74), 0.9))
+    assert watch.look(person, T0, 600, model) == []
+    assert watch.look(person, T0 + 300, 605, model) == []
+    [[asked]] = model.asked  # asked once, about the object confirmed in the second still
+    assert iou(asked, (300, 120, 30, 70)) > 0.8
+    # without the model, the same person is reported as garbage (the stage is what changed)
+    plain = StillWatch(detector(cam()))
+    plain.look(person, T0, 600)
+    assert [f.detection for f in plain.look(person, T0 + 300, 605)] == ["exposed_garbage"]
+
+
+def test_a_still_object_the_model_names_carries_its_label_to_the_clearing() -> None:
+    watch = StillWatch(detector(cam()))
+    bag = with_box(asphalt(), 300, 150, 40, 24, (40, 60, 200))
+    model = seeing(Detection("garbage", (300, 150, 40, 24), 0.8))
+    watch.look(bag, T0, 600, model)
+    [f] = watch.look(bag, T0 + 300, 605, model)
+    assert (f.detection, f.label, f.label_score) == ("exposed_garbage", "garbage", 0.8)
+    [gone] = watch.look(asphalt(), T0 + 600, 610, model)
+    assert gone.cleared and gone.label == "garbage"
+
+
+def test_street_vending_on_a_still_needs_a_person_beside_the_stall() -> None:
+    c = cam("road")
+    stall = with_box(asphalt(), 300, 150, 60, 40, (90, 140, 190))
+    alone = StillWatch(detector(c))
+    nobody = seeing()
+    alone.look(stall, T0, 600, nobody)
+    assert alone.look(stall, T0 + 300, 605, nobody) == []
+    vendor = seeing(Detection("person", (365, 130, 25, 60), 0.85))
+    watch = StillWatch(detector(c))
+    watch.look(stall, T0, 600, vendor)
+    assert [f.detection for f in watch.look(stall, T0 + 300, 605, vendor)] == ["street_vending"]
+
+
+def test_a_still_cameras_model_keeps_a_person_out_of_its_events(tmp_path: Path) -> None:
+    """The pipeline asks the camera's model about a still's objects: a model that sees a
+    person all over every region it is shown keeps the object from being garbage."""
+    everywhere = np.array([[[[0, 1, 0.9, 0.0, 0.0, 1.0, 1.0]]]], np.float32)
+    model = {"file": str(_tiny_ssd(tmp_path / "m.onnx", everywhere)), "format": "onnx",
+             "input_size": [SIDE, SIDE], "classes": {1: "person"}, "score": 0.5}  # fmt: skip
+    coat = with_box(asphalt(), 300, 150, 30, 70, (150, 60, 40))
+    for with_model, expected in [(False, ["exposed_garbage"]), (True, [])]:
+        extra: dict[str, Any] = {"model": model} if with_model else {}
+        pipe = CameraPipeline(cam(stills=True, **extra))
+        assert pipe.process(coat, T0).events == []
+        events = pipe.process(coat, T0 + 300).events
+        assert [e["detection"] for e in events] == expected
