@@ -126,7 +126,7 @@ def test_the_threshold_can_be_set(empty: U8) -> None:
 
 
 def test_space_state_is_frozen() -> None:
-    state = SpaceState(occupied=True, score=2.0)
+    state = SpaceState(occupied=True, score=2.0, confidence=0.9)
     with pytest.raises(AttributeError):
         state.occupied = False  # type: ignore[misc]
 
