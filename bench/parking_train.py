@@ -64,20 +64,7 @@ def samples() -> tuple[F64, F64, F64]:
 
 
 def fit(x: F64, y: F64) -> OccupancyModel:
-    """L2-penalised logistic regression on standardised inputs, by Newton's method."""
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    w = np.zeros(z.shape[1])
-    penalty = np.diag([PENALTY] * x.shape[1] + [0.0])
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        gradient = z.T @ (p - y) + penalty @ w
-        hessian = (z.T * (p * (1 - p))) @ z + penalty
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-10:
-            break
-    return OccupancyModel(mean, scale, w[:-1], float(w[-1]))
+    return OccupancyModel.fit(x, y, PENALTY)
 
 
 def accuracy(model: OccupancyModel, x: F64, y: F64) -> tuple[float, int]:

@@ -9,7 +9,12 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from villagewatch.edge.vision.occupancy import SpaceOccupancy, SpaceState, load_pklot_spaces
+from villagewatch.edge.vision.occupancy import (
+    LEARNT_LOOKS,
+    SpaceOccupancy,
+    SpaceState,
+    load_pklot_spaces,
+)
 
 U8 = npt.NDArray[np.uint8]
 W, H = 640, 360
@@ -224,3 +229,61 @@ def test_load_pklot_spaces_names_the_file_on_bad_input(
     with pytest.raises(ValueError, match=message) as info:
         load_pklot_spaces(path)
     assert str(path) in str(info.value)
+
+
+def sunlit(scene: U8, strength: float) -> U8:
+    """Low sun creeping over the lot: a brightness ramp along the row of spaces, up to
+    ``strength`` from left to right, and a fence's shadow (stripes) over space C that
+    darkens with it."""
+    ramp = np.linspace(1.0, 1.0 + strength, W, dtype=np.float32)[None, :].repeat(H, axis=0)
+    fence = np.ones((H, W), np.float32)
+    for x in range(325, 440, 14):
+        fence[150:220, x : x + 6] = 1.0 - 0.8 * strength
+    return np.clip(scene * (ramp * fence)[..., None], 0, 255).astype(np.uint8)
+
+
+def test_a_space_that_was_free_stays_free_as_the_light_changes(empty: U8) -> None:
+    fixed = SpaceOccupancy(SPACES, [shot(empty, 1)])
+    learning = SpaceOccupancy(SPACES, [shot(empty, 1)])
+    steps = np.linspace(0.0, 0.45, 10)
+    for i, strength in enumerate(steps):
+        states = learning.classify(shot(sunlit(empty, float(strength)), 20 + i), learn=True)
+        assert occupied(states) == set(), f"step {i}"
+    last = shot(sunlit(empty, float(steps[-1])), 40)
+    # without the refreshed references the last light is a car in C; with them it is not
+    assert "C" in occupied(fixed.classify(last))
+    assert occupied(learning.classify(last)) == set()
+    assert all(0 < n <= 3 for n in learning.learnt().values())  # bounded
+
+
+def test_a_car_that_stays_for_days_is_never_learnt_as_empty(empty: U8) -> None:
+    model = SpaceOccupancy(SPACES, [shot(empty, 1), shot(empty, 2, gain=0.8)])
+    parked = with_car(empty, "B")
+    for i in range(600):  # 600 looks: days at a look every few minutes, light up and down
+        gain = 0.6 + 0.5 * (1 + np.sin(i / 30)) / 2
+        states = model.classify(shot(parked, 100 + i % 7, gain=float(gain)), learn=True)
+        assert states["B"].occupied, f"look {i}"
+        assert states["B"].confidence > 0.9
+    assert model.learnt()["B"] == 0
+    assert all(model.learnt()[n] > 0 for n in "ACD")
+    # and when it leaves, the space is free again
+    assert not model.classify(shot(empty, 3), learn=True)["B"].occupied
+
+
+def test_learnt_references_are_forgotten(empty: U8) -> None:
+    model = SpaceOccupancy(SPACES, [shot(empty, 1)])
+    for i in range(5):
+        model.classify(shot(empty, 50 + i), learn=True)
+    assert model.learnt()["A"] == 3
+    parked = with_car(empty, "A")
+    for i in range(LEARNT_LOOKS + 2):
+        model.classify(shot(parked, 60 + i % 3), learn=True)
+    assert model.learnt()["A"] == 0
+    assert model.learnt()["B"] == 3  # kept fresh
+
+
+def test_confidence_is_high_where_it_is_clear(model: SpaceOccupancy, empty: U8) -> None:
+    states = model.classify(shot(with_car(empty, "B"), 3))
+    assert all(0.5 <= s.confidence <= 1 for s in states.values())
+    assert states["B"].confidence > 0.9
+    assert min(states[n].confidence for n in "ACD") > 0.99
