@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,7 @@ from villagewatch.edge.vision.occupancy import (
     SpaceState,
     load_pklot_spaces,
 )
+from villagewatch.edge.vision.parking_model import DEFAULT_MODEL, OccupancyModel
 
 U8 = npt.NDArray[np.uint8]
 W, H = 640, 360
@@ -287,3 +289,30 @@ def test_confidence_is_high_where_it_is_clear(model: SpaceOccupancy, empty: U8) 
     assert all(0.5 <= s.confidence <= 1 for s in states.values())
     assert states["B"].confidence > 0.9
     assert min(states[n].confidence for n in "ACD") > 0.99
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not a JSON weights file"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"features": ["x"]}', "features must be"),
+        ("TRUNCATED", "not a JSON weights file"),
+        ("NAN", "finite numbers"),
+        ("ZEROSCALE", "scale"),
+    ],
+)
+def test_a_bad_model_file_says_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    good = json.loads(DEFAULT_MODEL.read_text())
+    if text == "TRUNCATED":
+        text = DEFAULT_MODEL.read_text()[:40]
+    elif text == "NAN":
+        text = json.dumps({**good, "weights": [1.0, float("nan"), 0.0, 0.0]})
+    elif text == "ZEROSCALE":
+        text = json.dumps({**good, "scale": [1.0, 0.0, 1.0, 1.0]})
+    path = tmp_path / "model.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        OccupancyModel.load(path)
+    with pytest.raises(ValueError, match="cannot be read"):
+        OccupancyModel.load(tmp_path / "missing.json")
