@@ -60,6 +60,8 @@ EDGE_STEP = 0.05
 SHADE_SCALE = 0.21
 EDGE_SCALE = 0.21
 BLACK_PERCENTILE = 1.0
+STRAIGHT_WINDOW = 7
+STRAIGHT_COHERENCE = 0.95
 
 _MIN_PIXELS = 12  # a space smaller than this at the working scale cannot be judged
 _TOLERANCE = np.ones((3, 3), np.uint8)
@@ -85,6 +87,27 @@ class SpacePixels:
         self.index = np.concatenate(pixels)
         self.counts = np.array([len(p) for p in pixels], dtype=np.intp)
         self.starts = np.concatenate(([0], np.cumsum(self.counts)[:-1])).astype(np.intp)
+        self.shape = (work_size[1], work_size[0])
+
+    def straight(self, dx: F32, dy: F32) -> npt.NDArray[np.bool_]:
+        """Per row of ``dx``, ``dy`` (references x pixels: how the log-gradient changed
+        against a reference), the pixels where that change has one direction over the
+        ``STRAIGHT_WINDOW`` square around them: coherence of the change's structure tensor
+        above ``STRAIGHT_COHERENCE``."""
+        out = np.zeros(dx.shape, bool)
+        img = np.zeros(self.shape, np.float32)
+        flat = img.ravel()
+        window = (STRAIGHT_WINDOW, STRAIGHT_WINDOW)
+        for r in range(len(dx)):
+            sums = []
+            for product in (dx[r] * dx[r], dy[r] * dy[r], dx[r] * dy[r]):
+                flat[self.index] = product  # outside the spaces stays 0: adds nothing
+                summed = cv2.boxFilter(img, -1, window, normalize=False)
+                sums.append(summed.ravel()[self.index])
+            jxx, jyy, jxy = sums
+            spread = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2)
+            out[r] = spread > STRAIGHT_COHERENCE * (jxx + jyy + 1e-6)
+        return out
 
     def take(self, image: F32) -> F32:
         """The spaces' pixels of one working-scale image, as one flat array."""
@@ -127,7 +150,15 @@ def prepare_frame(small: F32, haze: float, where: SpacePixels) -> F32:
     gy = cv2.Sobel(log, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
     grad = np.asarray(cv2.magnitude(gx, gy), np.float32)
     wide = np.asarray(cv2.dilate(grad, _TOLERANCE), np.float32)
-    return np.stack([where.take(log), where.take(grad), where.take(wide)])
+    return np.stack(
+        [
+            where.take(log),
+            where.take(grad),
+            where.take(wide),
+            where.take(np.asarray(gx, np.float32)),
+            where.take(np.asarray(gy, np.float32)),
+        ]
+    )
 
 
 def space_cues(frame: F32, refs: F32, where: SpacePixels) -> tuple[F32, F32]:
@@ -143,6 +174,9 @@ def space_cues(frame: F32, refs: F32, where: SpacePixels) -> tuple[F32, F32]:
     spread = np.abs(ratio - np.repeat(medians, counts, axis=1))
     shade = np.add.reduceat(spread, starts, axis=1) / counts
     changed = (frame[1] - refs[:, 2] > EDGE_STEP) | (refs[:, 1] - frame[2] > EDGE_STEP)
+    # a cast shadow's boundary (or a thin shadow of a post) is one straight edge; a car's
+    # windows, wheels, highlights and lost asphalt grain are not
+    changed &= ~where.straight(frame[3] - refs[:, 3], frame[4] - refs[:, 4])
     edges = np.add.reduceat(changed, starts, axis=1, dtype=np.int32) / counts
     return (
         np.asarray(shade / SHADE_SCALE, np.float32),

@@ -316,3 +316,57 @@ def test_a_bad_model_file_says_what_is_wrong(tmp_path: Path, text: str, message:
         OccupancyModel.load(path)
     with pytest.raises(ValueError, match="cannot be read"):
         OccupancyModel.load(tmp_path / "missing.json")
+
+
+def hard_shadow(scene: U8, space: str, depth: float = 0.45) -> U8:
+    """Raking sun: a neighbouring car's straight-sided shadow over part of ``space`` and a
+    post's thin shadow across the rest, edges blurred by 1.5 px, the lot 1.3 x brighter."""
+    (x0, y0), _, (x1, y1), _ = SPACES[space]
+    light = np.full((H, W), 1.3, np.float32)
+    cv2.fillConvexPoly(
+        light,
+        np.array(
+            [[x0 - 40, y0 - 20], [x0 + 45, y0 - 20], [x0 + 75, y1 + 20], [x0 - 40, y1 + 20]],
+            np.int32,
+        ),
+        (depth,),
+    )
+    # and a lamp post's long, thin shadow across the rest of the space
+    cv2.line(light, (int(x0) + 60, int(y0) - 30), (int(x1) + 10, int(y1) + 30), (depth,), 6)
+    light = np.asarray(cv2.GaussianBlur(light, (0, 0), 1.5), np.float32)
+    return np.asarray(np.clip(scene * light[..., None], 0, 255), np.uint8)
+
+
+def with_dark_car(scene: U8, space: str) -> U8:
+    """A black car: body barely darker than the asphalt in shade, dark glass, wheels."""
+    out = scene.copy()
+    (x0, y0), _, (x1, y1), _ = SPACES[space]
+    left, t, r, b = int(x0) + 10, int(y0) + 12, int(x1) - 10, int(y1) - 12
+    cv2.ellipse(
+        out,
+        ((left + r) // 2, (t + b) // 2),
+        ((r - left) // 2, (b - t) // 2),
+        0,
+        0,
+        360,
+        (38, 38, 40),
+        -1,
+    )
+    cv2.ellipse(out, (left + 35, (t + b) // 2), (8, (b - t) // 2 - 6), 0, 0, 360, (20, 22, 25), -1)
+    cv2.ellipse(out, (r - 25, (t + b) // 2), (6, (b - t) // 2 - 8), 0, 0, 360, (22, 24, 27), -1)
+    cv2.circle(out, (left + 55, t + 12), 3, (90, 90, 90), -1)  # a glint on the roof
+    return np.asarray(out, np.uint8)
+
+
+def test_a_hard_shadow_across_a_free_space_is_not_a_car(model: SpaceOccupancy, empty: U8) -> None:
+    for depth in (0.45, 0.3):
+        states = model.classify(shot(hard_shadow(empty, "C", depth), 11))
+        assert occupied(states) == set(), depth
+
+
+def test_a_dark_car_in_a_shadow_is_still_a_car(model: SpaceOccupancy, empty: U8) -> None:
+    shaded = hard_shadow(with_dark_car(empty, "C"), "C")
+    states = model.classify(shot(shaded, 12))
+    assert occupied(states) == {"C"}
+    states = model.classify(shot(soft_shadow(with_dark_car(empty, "B"), "B", 0.5, 3.0), 13))
+    assert occupied(states) == {"B"}
