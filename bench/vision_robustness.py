@@ -29,6 +29,7 @@ import numpy as np
 from villagewatch.edge.vision.gauge import GaugeReader, GaugeReading, load_target_csv
 from villagewatch.edge.vision.occupancy import SpaceOccupancy, load_pklot_spaces
 from villagewatch.edge.vision.references import image_files, load_references, read_image
+from villagewatch_dev.raking_sun import Truth, raking_sun
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "water-gauge"
 PARKING = DATA.parent / "parking"
@@ -144,82 +145,14 @@ def bench_gauge() -> None:
         )
 
 
-Truth = dict[str, tuple[list[tuple[float, float]], bool]]
-
-
-def _raking_sun(
-    image: Gray, truth: Truth, dx: float, dy: float, depth: float, *, stepped: bool = False
-) -> Gray:
-    """Low sun from one side: every car's shadow, ``depth`` times as bright, falls
-    (dx, dy) px across the spaces beside it, two long shadows of posts cross the lot, and
-    the sunlit rest (the cars too) is 1.3 x brighter and warmer. The shadows fall where the
-    truth has cars, never on them.
-
-    A car's shadow is its outline swept along (dx, dy): the hull of the outline and its
-    moved copy, straight-sided, edge blurred by 1 px at the car growing to 1.5 px at the
-    far end (the camera's blur plus the sun's penumbra: the sun is 0.53 deg wide, so a roof
-    edge 5-6 m from the ground it shades draws a penumbra of about 5 cm, 1-2 px here).
-    ``stepped`` is the harsh variant kept from before: the outline stamped at 8 points
-    along the sweep, so the shadow's side is a staircase of 8 short edges, all blurred by
-    2 px — more edges across a free space than any real car's shadow brings."""
-    h, w = image.shape[:2]
-    light = np.full((h, w), 1.3, np.float32)
-    shift = np.array([dx, dy], np.float32)
-    if stepped:
-        for polygon, occupied in truth.values():
-            if occupied:
-                points = np.array(polygon, np.float32)
-                for step in np.linspace(0.0, 1.0, 8):
-                    moved = points + step * shift
-                    cv2.fillPoly(light, [np.round(moved).astype(np.int32)], (depth,))
-        for x in (300, 900):  # lamp posts' long shadows
-            cv2.line(light, (x, 0), (round(x + 6 * dx), h), (depth,), 6)
-        for polygon, occupied in truth.values():  # a car is lit; only its shadow beside it
-            if occupied:
-                cv2.fillPoly(light, [np.round(np.array(polygon)).astype(np.int32)], (1.3,))
-        light = np.asarray(cv2.GaussianBlur(light, (0, 0), 2.0), np.float32)
-    else:
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        along = shift / float(np.dot(shift, shift))
-        shadow = np.zeros((h, w), np.float32)
-        for polygon, occupied in truth.values():
-            if occupied:
-                points = np.array(polygon, np.float32)
-                hull = cv2.convexHull(np.vstack([points, points + shift]))
-                mask = np.zeros((h, w), np.float32)
-                cv2.fillPoly(mask, [np.round(hull).astype(np.int32)], (1.0,))
-                shadow = np.maximum(shadow, _penumbra(mask, xs, ys, points.mean(axis=0), along))
-        for x in (300, 900):  # lamp posts' long shadows, from their foot at the top
-            mask = np.zeros((h, w), np.float32)
-            cv2.line(mask, (x, 0), (round(x + 6 * dx), h), (1.0,), 6)
-            far = along / 6
-            shadow = np.maximum(shadow, _penumbra(mask, xs, ys, np.array([x, 0.0]), far))
-        light = 1.3 - (1.3 - depth) * shadow
-        for polygon, occupied in truth.values():  # a car is lit; only its shadow beside it
-            if occupied:
-                cv2.fillPoly(light, [np.round(np.array(polygon)).astype(np.int32)], (1.3,))
-        light = np.asarray(cv2.GaussianBlur(light, (0, 0), 0.7), np.float32)
-    warm = np.array([0.9, 1.0, 1.1], np.float32)  # BGR: morning light
-    return np.asarray(np.clip(image * light[..., None] * warm, 0, 255), np.uint8)
-
-
 def _sun(
     dx: float, dy: float, depth: float, *, stepped: bool, haze: bool = False
 ) -> Callable[[Gray, Truth], Gray]:
     def change(image: Gray, truth: Truth) -> Gray:
-        sunny = _raking_sun(image, truth, dx, dy, depth, stepped=stepped)
+        sunny = raking_sun(image, truth, dx, dy, depth, stepped=stepped)
         return (sunny * 0.7 + 60).astype(np.uint8) if haze else sunny
 
     return change
-
-
-def _penumbra(mask: Gray, xs: Gray, ys: Gray, origin: Gray, along: Gray) -> Gray:
-    """``mask`` blurred by 1 px where it starts (``origin``) to 1.5 px one ``along``
-    length further."""
-    near = cv2.GaussianBlur(mask, (0, 0), 1.0)
-    far = cv2.GaussianBlur(mask, (0, 0), 1.5)
-    t = np.clip((xs - origin[0]) * along[0] + (ys - origin[1]) * along[1], 0.0, 1.0)
-    return np.asarray(near * (1 - t) + far * t, np.float32)
 
 
 def _ignoring_truth(change: Callable[[Gray], Gray]) -> Callable[[Gray, Truth], Gray]:

@@ -22,6 +22,13 @@ learnt reference is forgotten after ``LEARNT_LOOKS`` looks and the oldest is rep
 first; none is kept across a restart. Learning is on only when the caller asks
 (``classify(frame, learn=True)``; the camera pipeline does, one look per
 ``parking.interval_s``).
+
+A frame that shows nothing over the spaces (their grey at the working scale varies by less
+than ``MIN_GREY_SPREAD`` levels: a covered or dead lens, a black-out at night, a white-out
+into the sun) is not judged: against such a frame every space would look like the empty
+asphalt with its texture washed out, that is *free*, and a lot reported free because the
+camera is blind is worse than no report. ``classify`` raises ``SpacesUnseen``; a reference
+like that is refused when the model is built.
 """
 
 from __future__ import annotations
@@ -44,8 +51,9 @@ from villagewatch.edge.vision.parking_cues import (
     space_cues,
 )
 from villagewatch.edge.vision.parking_model import OccupancyModel, features
+from villagewatch.errors import VillagewatchError
 
-__all__ = ["SpaceOccupancy", "SpaceState", "load_pklot_spaces"]
+__all__ = ["SpaceOccupancy", "SpaceState", "SpacesUnseen", "load_pklot_spaces"]
 
 OCCUPIED_THRESHOLD = 1.0  # odds of a car: p > 0.5
 LEARNT_PER_SPACE = 3
@@ -53,7 +61,14 @@ LEARN_BELOW = 0.05
 ANCHOR_BELOW = 0.05
 LEARNT_LOOKS = 240  # four hours at the default parking.interval_s of 60 s
 
+# the spaces of a lit lot vary by 10+ grey levels (asphalt, lines, cars); a blind camera's
+# dark noise by about 1 once halved
+MIN_GREY_SPREAD = 2.0
 _LOGIT_LIMIT = 30.0  # odds of e^30 either way: certain enough, and no overflow
+
+
+class SpacesUnseen(VillagewatchError):
+    """The frame shows nothing over the parking spaces, so none is judged."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,9 @@ class SpaceOccupancy:
         self._black = min(blacks)
         work_h, work_w = smalls[0].shape
         self._where = SpacePixels(spaces, (width, height), (work_w, work_h))
+        for i, small in enumerate(smalls):
+            if unseen := self._unseen(small):
+                raise ValueError(f"reference {i} {unseen}: it cannot show the empty lot")
         self._configured = len(references)
         fixed = [
             prepare_frame(sm, bl - self._black, self._where)
@@ -172,8 +190,22 @@ class SpaceOccupancy:
                 f"{self._shape[1]}x{self._shape[0]}"
             )
         small = small_grey(frame)
+        if unseen := self._unseen(small):
+            raise SpacesUnseen(f"frame {unseen}: the spaces are not judged")
         haze = max(0.0, black_level(small) - self._black)
         return prepare_frame(small, haze, self._where)
+
+    def _unseen(self, small: npt.NDArray[np.float32]) -> str:
+        """Why a working-scale grey frame shows nothing over the spaces; "" if it does."""
+        grey = self._where.take(small)
+        spread = float(grey.std())
+        if spread >= MIN_GREY_SPREAD:
+            return ""
+        return (
+            f"shows nothing over the parking spaces: their grey varies by {spread:.1f} levels "
+            f"around {float(grey.mean()):.0f} (at least {MIN_GREY_SPREAD:g} needed; a covered "
+            "or dead lens, a black-out or a white-out)"
+        )
 
     def _logit(
         self, shade: npt.NDArray[np.float32], edges: npt.NDArray[np.float32]

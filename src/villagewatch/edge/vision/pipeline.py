@@ -74,6 +74,7 @@ class CameraPipeline:
         self._fps_since: float | None = None
         self._frames = 0
         self.last_level_reason = ""
+        self.last_spaces_reason = ""
 
     # --- per frame ----------------------------------------------------------------------------
 
@@ -225,7 +226,18 @@ class CameraPipeline:
         out.telemetry.append({"level_cm": round(reading.level_cm, 2)})
 
     def _look_at_spaces(self, frame_bgr: U8, out: Output) -> None:
-        states = self.spaces(frame_bgr, learn=bool(self.cam.parking and self.cam.parking.refresh))
+        from villagewatch.edge.vision.occupancy import SpacesUnseen
+
+        try:
+            states = self.spaces(
+                frame_bgr, learn=bool(self.cam.parking and self.cam.parking.refresh)
+            )
+        except SpacesUnseen as exc:  # a blind camera reports no spaces, not a free lot
+            if not self.last_spaces_reason:  # once when it goes blind, not every look
+                log.warning("camera %s: %s", self.cam.camera, exc)
+            self.last_spaces_reason = str(exc)
+            return
+        self.last_spaces_reason = ""
         out.spaces = {k: s.occupied for k, s in states.items()}
         occupied = sum(out.spaces.values())
         out.telemetry.append(
