@@ -212,7 +212,14 @@ class ParkingSettings(StrictModel):
         "`vision eval --references` overrides it.",
     )
     interval_s: float = Field(60, gt=0, description="How often free/occupied is sent.")
-    threshold: float | None = Field(None, gt=0, description="Occupancy score threshold override.")
+    threshold: float | None = Field(
+        None, gt=0, description="Occupancy threshold override: odds of a car (default 1)."
+    )
+    refresh: bool = Field(
+        False,
+        description="Learn each space's look when it is confidently free (bounded, never a "
+        "car the references see); off by default (docs/vision.md).",
+    )
 
 
 class CameraVision(StrictModel):

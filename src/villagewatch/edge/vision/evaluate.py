@@ -4,7 +4,7 @@
   ignored); printed: each reading, the mean absolute error, the share within ±2 cm;
 * a camera with ``space`` zones: the truth is a folder of PKLot XML files (one per image,
   same name) or a CSV ``image,space,occupied``; printed: accuracy, the confusion counts,
-  the errors per image.
+  per image the errors and the borderline spaces, each with its confidence.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from villagewatch.edge.vision.pipeline import CameraPipeline
 from villagewatch.edge.vision.references import image_files, load_references, read_image
 
 __all__ = ["GaugeEval", "SpacesEval", "evaluate_gauge", "evaluate_spaces"]
+
+BORDERLINE = 0.9  # a space judged rightly with less confidence than this is printed too
 
 
 @dataclass
@@ -68,7 +70,10 @@ class SpacesEval:
     fp: int = 0
     fn: int = 0
     wrong: dict[str, list[str]] = field(default_factory=dict)
-    """image → the spaces judged wrongly (``12+``: called occupied, ``12-``: called free)."""
+    """image → the spaces judged wrongly (``s12+ 0.81``: called occupied with confidence
+    0.81, ``s12- 0.60``: called free)."""
+    borderline: dict[str, list[str]] = field(default_factory=dict)
+    """image → the spaces judged rightly but with confidence below ``BORDERLINE``."""
     ms: list[float] = field(default_factory=list)
 
     @property
@@ -80,7 +85,11 @@ class SpacesEval:
     def render(self) -> str:
         """The figures and the errors per image."""
         total = self.tp + self.tn + self.fp + self.fn
-        lines = [f"{name}: wrong {', '.join(w) or '—'}" for name, w in self.wrong.items()]
+        lines = [
+            f"{name}: wrong {', '.join(w) or '—'}; "
+            f"borderline {', '.join(self.borderline.get(name, [])) or '—'}"
+            for name, w in self.wrong.items()
+        ]
         lines += [
             "",
             (
@@ -131,6 +140,7 @@ def evaluate_spaces(
     if not cam.zones_of(ZoneKind.SPACE):
         raise ValueError(f"camera {cam.camera} has no space zones")
     pipe = CameraPipeline(cam, references=load_references(ref_dir))
+    refresh = bool(cam.parking and cam.parking.refresh)  # as the camera would, frame by frame
     lookup = _truth_lookup(truth)
     out = SpacesEval()
     for path in image_files(images):
@@ -139,9 +149,9 @@ def evaluate_spaces(
             continue
         frame = read_image(path)
         t = time.perf_counter()
-        got = pipe.spaces(frame)
+        got = pipe.spaces(frame, learn=refresh)
         out.ms.append((time.perf_counter() - t) * 1000)
-        wrong = []
+        wrong, borderline = [], []
         for space, state in got.items():
             if space not in expected:
                 continue
@@ -152,11 +162,14 @@ def evaluate_spaces(
                 out.tn += 1
             elif state.occupied:
                 out.fp += 1
-                wrong.append(f"{space}+")
+                wrong.append(f"{space}+ {state.confidence:.2f}")
             else:
                 out.fn += 1
-                wrong.append(f"{space}-")
+                wrong.append(f"{space}- {state.confidence:.2f}")
+            if state.occupied == want and state.confidence < BORDERLINE:
+                borderline.append(f"{space}{'+' if want else '-'} {state.confidence:.2f}")
         out.wrong[path.name] = wrong
+        out.borderline[path.name] = borderline
     if not out.ms:
         raise ValueError(f"no image in {images} has truth in {truth}")
     return out

@@ -1,80 +1,34 @@
 """Parking-space occupancy from a fixed camera, against frames of the empty lot.
 
-Method
-------
-Every frame (references and live frames alike) is turned to grey, halved in size
-(``WORK_SCALE``; INTER_AREA) and taken to the log domain, ``L = ln(grey + LOG_OFFSET)``.
-In the log domain a change of light is an *addition*: a global change of exposure or sun
-adds a constant over a space, a shadow adds a piecewise-constant step, and a car adds
-anything at all. Haze, mist or a wet lens is the one common change that is not a factor:
-it adds light everywhere and flattens every difference. So before the log, the frame's
-black (its ``BLACK_PERCENTILE`` grey level) is brought down to the darkest black among the
-references; a frame no lighter in its shadows than the references is left as it is.
-Each space (its polygon shrunk towards its centroid by ``POLYGON_SHRINK``) is compared
-with every reference and two cues are computed per reference:
+Each space gets two picture cues against every reference (``parking_cues``: how unevenly
+the log-brightness changed over it, and how many of its pixels gained or lost edges; the
+minimum of each over the references), and one logistic model shared by all spaces
+(``parking_model``, with the space's size as an input) turns them into the probability
+``p`` that a car is there. ``SpaceState.score`` is the odds ``p / (1 - p)``: occupied above
+``threshold`` (1, that is ``p`` > 0.5, unless set); ``confidence`` is the model's
+probability that the decision is right.
 
-``shade``
-    the spread of the log-ratio ``D = L_frame - L_reference`` over the space, as the mean
-    absolute deviation from its median. A uniform change of light leaves ``D`` constant
-    (spread 0); a car, which replaces the asphalt, spreads it.
-``edges``
-    the fraction of the space's pixels where the log-gradient magnitude (Sobel / 8, so in
-    log units per working pixel) gained or lost more than ``EDGE_STEP`` relative to the
-    reference, with a 3 x 3 tolerance (the stronger gradient within one pixel counts) so
-    that a camera shake of a pixel or two does not turn the painted lines into changes.
-    Log-gradients are unchanged inside a shadow (texture is scaled, not replaced); only the
-    shadow's boundary is new, one line across the space, while a car brings its outline,
-    windows, wheels and highlights.
+Refreshing the empty lot
+------------------------
+The references are frames of one day. Light drifts away from them (season, sun angle,
+a wet lot), so the model keeps up to ``LEARNT_PER_SPACE`` more references *per space*,
+each that space's pixels in a recent frame where it was confidently free. A space's
+pixels are learnt only when, at this look and at the one before, ``p`` is below
+``LEARN_BELOW`` against every reference it has *and* below ``ANCHOR_BELOW`` against the
+configured references alone. So a car is never learnt while the configured empty lot sees
+it (a car that arrives and stays for days scores "taken" against them on every look), and
+what is learnt never drifts further from the configured lot than one confident step. A
+learnt reference is forgotten after ``LEARNT_LOOKS`` looks and the oldest is replaced
+first; none is kept across a restart. Learning is on only when the caller asks
+(``classify(frame, learn=True)``; the camera pipeline does, one look per
+``parking.interval_s``).
 
-Each cue takes its minimum over the references (the reference whose light matches best),
-is divided by its scale (``SHADE_SCALE``, ``EDGE_SCALE``), and the space's score is the
-*smaller* of the two: a space is occupied only when both the photometry and the structure
-changed. A long evening shadow spreads ``D`` but brings one edge; dappled light under a
-tree brings edges but, matched against a reference with similar shade, less spread. The
-space is occupied when its score exceeds ``OCCUPIED_THRESHOLD``. The smaller of the two
-rather than a blend (e.g. their geometric mean) because a hard shadow can spread ``D`` a
-lot: darkening 30-70 % of every empty space of the ``sequence0`` frames to 35 % (midday
-sun against sky light, 1.5 px penumbra) flags 2.7 % of them with the smaller cue and 15 %
-with the geometric mean (measured before the haze step).
-
-Where the constants come from
------------------------------
-Generic choices, not fitted: ``WORK_SCALE`` 0.5 (a space of a 1280 x 720 frame is still
-45-85 px long at half size; halving cuts JPEG noise and cost), ``LOG_OFFSET`` 8 grey
-levels (keeps the log of dark, noisy pixels from exploding; about 3 % of the range),
-``POLYGON_SHRINK`` 0.85 (hand-drawn polygons include the shared painted lines and the
-neighbours' overhang seen in perspective), ``EDGE_STEP`` 0.05 (a log-gradient of 0.05 per
-pixel after Sobel / 8 is a step of about 10 % in brightness: above JPEG noise on asphalt,
-below any car outline).
-The result was checked not to hinge on these (each recalibrated as below): 1.0 for the
-scale, 0.7 or 1.0 for the shrink, 0.04 or 0.07 for the step, 4 or 16 for the offset change
-at most one of the 200 decisions on ``sequence1`` (the shrink of 1.0, on the farthest, dark
-car).
-
-Fitted on the empty lot only (PKLot UFPR05 ``sequence0``: five frames of one sunny day,
-10:05 to 17:55, with long evening shadows and dappled tree shade over spaces 38-40):
-each frame was scored against the other four as references (leave-one-out; 200 empty
-space-frames). ``SHADE_SCALE`` and ``EDGE_SCALE`` are the largest values each cue reached
-there (0.207 and 0.212, rounded to 0.21 and 0.21; 0.198 and 0.230 before the haze step),
-so a score of 1 is "as changed as the worst empty space seen". ``OCCUPIED_THRESHOLD`` 1.25
-adds a margin for light not in the references: recalibrating the scales on four frames and
-scoring the fifth against them, the held-out frame's cues reached at most 1.02 (shade, the
-15:10 frame) and 0.96 (edges, the 11:30 frame, dappled shade) times the calibration
-maximum and its worst empty space scored 0.84, so 1.25 covers that with room to spare.
-``BLACK_PERCENTILE`` 1 % is a generic choice (every outdoor scene has some deep shadow).
-No occupied example set any
-constant. The morning frames of ``sequence1`` (2 to 12 cars, overcast, another day) are
-the check (``tests/data/test_parking.py``); they were looked at while choosing *which* cues
-to use (z-normalised grey difference, high-pass, chroma and a few gradient variants were
-tried and dropped), and the haze step was added after ``bench/vision_robustness.py``
-showed synthetic haze on them losing cars (0.6 x grey + 90: 176 of 200 right before, 199
-after); on the frames as they are it moved the lowest taken score from 1.35 to 1.47 and
-the highest free one from 0.66 to 0.75. That is the extent of their influence.
-
-Cost: the references' log images, gradients and masked pixels are computed once at
-construction, all spaces' pixels side by side so that a frame is a handful of whole-array
-numpy calls (plus one partial sort per space for the median): 2-4 ms for a 1280 x 720
-frame with 40 spaces and 5 references on one core.
+A frame that shows nothing over the spaces (their grey at the working scale varies by less
+than ``MIN_GREY_SPREAD`` levels: a covered or dead lens, a black-out at night, a white-out
+into the sun) is not judged: against such a frame every space would look like the empty
+asphalt with its texture washed out, that is *free*, and a lot reported free because the
+camera is blind is worse than no report. ``classify`` raises ``SpacesUnseen``; a reference
+like that is refused when the model is built.
 """
 
 from __future__ import annotations
@@ -85,34 +39,47 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SpaceOccupancy", "SpaceState", "load_pklot_spaces"]
+from villagewatch.edge.vision.parking_cues import (
+    SpacePixels,
+    black_level,
+    check_frame,
+    prepare_frame,
+    small_grey,
+    space_cues,
+)
+from villagewatch.edge.vision.parking_model import OccupancyModel, features
+from villagewatch.errors import VillagewatchError
 
-WORK_SCALE = 0.5
-LOG_OFFSET = 8.0
-POLYGON_SHRINK = 0.85
-EDGE_STEP = 0.05
-SHADE_SCALE = 0.21
-EDGE_SCALE = 0.21
-OCCUPIED_THRESHOLD = 1.25
+__all__ = ["SpaceOccupancy", "SpaceState", "SpacesUnseen", "load_pklot_spaces"]
 
-BLACK_PERCENTILE = 1.0
+OCCUPIED_THRESHOLD = 1.0  # odds of a car: p > 0.5
+LEARNT_PER_SPACE = 3
+LEARN_BELOW = 0.05
+ANCHOR_BELOW = 0.05
+LEARNT_LOOKS = 240  # four hours at the default parking.interval_s of 60 s
 
-_MIN_PIXELS = 12  # a space smaller than this at the working scale cannot be judged
-_TOLERANCE = np.ones((3, 3), np.uint8)
+# the spaces of a lit lot vary by 10+ grey levels (asphalt, lines, cars); a blind camera's
+# dark noise by about 1 once halved
+MIN_GREY_SPREAD = 2.0
+_LOGIT_LIMIT = 30.0  # odds of e^30 either way: certain enough, and no overflow
 
-_F32 = npt.NDArray[np.float32]
+
+class SpacesUnseen(VillagewatchError):
+    """The frame shows nothing over the parking spaces, so none is judged."""
 
 
 @dataclass(frozen=True)
 class SpaceState:
-    """One space in one frame: the decision and the score it came from (see the module)."""
+    """One space in one frame: the decision, the score it came from, and how sure it is."""
 
     occupied: bool
     score: float
+    """Odds that a car is in the space, ``p / (1 - p)``; occupied above the threshold."""
+    confidence: float
+    """The model's probability that ``occupied`` is right (0.5-1 at the default threshold)."""
 
 
 class SpaceOccupancy:
@@ -120,7 +87,8 @@ class SpaceOccupancy:
 
     ``spaces`` maps a space id to its polygon in pixel coordinates of the frame;
     ``references`` are BGR frames (H x W x 3, uint8) of the empty lot, all one size, ideally
-    at several times of day. ``threshold`` overrides ``OCCUPIED_THRESHOLD``.
+    at several times of day. ``threshold`` overrides ``OCCUPIED_THRESHOLD`` (odds);
+    ``model`` the shipped weights (``parking_model.DEFAULT_MODEL``).
     """
 
     def __init__(
@@ -129,12 +97,13 @@ class SpaceOccupancy:
         references: Sequence[npt.NDArray[np.uint8]],
         *,
         threshold: float | None = None,
+        model: OccupancyModel | None = None,
     ) -> None:
         if not references:
             raise ValueError("at least one reference frame of the empty lot is needed")
-        shape = _check_frame(references[0], "reference 0").shape
+        shape = check_frame(references[0], "reference 0").shape
         for i, ref in enumerate(references[1:], start=1):
-            if _check_frame(ref, f"reference {i}").shape != shape:
+            if check_frame(ref, f"reference {i}").shape != shape:
                 raise ValueError(
                     f"reference {i} is {ref.shape[1]}x{ref.shape[0]}, "
                     f"reference 0 is {shape[1]}x{shape[0]}: all references must be one size"
@@ -146,137 +115,130 @@ class SpaceOccupancy:
         if not (math.isfinite(threshold) and threshold > 0):
             raise ValueError(f"threshold must be a positive number, not {threshold}")
         self._threshold = float(threshold)
+        self._model = model or OccupancyModel.load()
         self._shape: tuple[int, ...] = shape
         height, width = shape[:2]
 
-        smalls = [_small_grey(ref) for ref in references]
-        blacks = [_black_level(small) for small in smalls]
+        smalls = [small_grey(ref) for ref in references]
+        blacks = [black_level(small) for small in smalls]
         self._black = min(blacks)
-        prepared = [_prepare(sm, bl - self._black) for sm, bl in zip(smalls, blacks, strict=True)]
-        work_h, work_w = prepared[0][0].shape
-        # all spaces' pixels side by side, space after space, so that every per-pixel step is
-        # one numpy call over the whole frame and per-space sums one np.add.reduceat
-        pixels = [
-            _space_pixels(name, polygon, (width, height), (work_w, work_h))
-            for name, polygon in spaces.items()
+        work_h, work_w = smalls[0].shape
+        self._where = SpacePixels(spaces, (width, height), (work_w, work_h))
+        for i, small in enumerate(smalls):
+            if unseen := self._unseen(small):
+                raise ValueError(f"reference {i} {unseen}: it cannot show the empty lot")
+        self._configured = len(references)
+        fixed = [
+            prepare_frame(sm, bl - self._black, self._where)
+            for sm, bl in zip(smalls, blacks, strict=True)
         ]
-        self._names = list(spaces)
-        self._index = np.concatenate(pixels)
-        self._counts = np.array([len(p) for p in pixels], dtype=np.intp)
-        self._starts = np.concatenate(([0], np.cumsum(self._counts)[:-1])).astype(np.intp)
-        self._log_refs = np.stack([p[0].ravel()[self._index] for p in prepared])
-        self._grad_refs = np.stack([p[1].ravel()[self._index] for p in prepared])
-        self._grad_refs_wide = np.stack([p[2].ravel()[self._index] for p in prepared])
+        # configured references first, then the learnt slots; an unused slot holds a copy
+        # of reference 0, which changes no minimum
+        self._refs = np.stack(fixed + [fixed[0]] * LEARNT_PER_SPACE)
+        n = len(self._where.names)
+        self._inputs_size = np.asarray(self._where.counts, np.float64)
+        self._learnt_at = np.full((LEARNT_PER_SPACE, n), -1, np.int64)  # look; -1 unused
+        self._free_before = np.zeros(n, bool)
+        self._looks = 0
 
-    def classify(self, frame_bgr: npt.NDArray[np.uint8]) -> dict[str, SpaceState]:
-        """Score every space of one BGR frame (the references' size) and decide it."""
+    def classify(
+        self, frame_bgr: npt.NDArray[np.uint8], *, learn: bool = False
+    ) -> dict[str, SpaceState]:
+        """Judge every space of one BGR frame (the references' size); with ``learn``,
+        refresh the empty references of the spaces confidently free (see the module)."""
+        prepared = self._prepare(frame_bgr)
+        shade, edges = space_cues(prepared, self._refs, self._where)
+        configured = slice(0, self._configured)
+        # learnt references answer for the light (shade) only; the structure (edges) is
+        # always judged against the configured empty lot
+        edges_fixed = edges[configured].min(axis=0)
+        logit = self._logit(shade.min(axis=0), edges_fixed)
+        if learn:
+            anchor = self._logit(shade[configured].min(axis=0), edges_fixed)
+            self._learn(prepared, logit, anchor)
+        p = 1.0 / (1.0 + np.exp(-logit))
         states: dict[str, SpaceState] = {}
-        for name, (shade, edges) in self._cues(frame_bgr).items():
-            score = min(shade / SHADE_SCALE, edges / EDGE_SCALE)
-            states[name] = SpaceState(occupied=score > self._threshold, score=score)
+        for i, name in enumerate(self._where.names):
+            score = float(math.exp(logit[i]))
+            occupied = score > self._threshold
+            confidence = float(p[i] if occupied else 1.0 - p[i])
+            states[name] = SpaceState(occupied=occupied, score=score, confidence=confidence)
         return states
 
-    def _cues(self, frame_bgr: npt.NDArray[np.uint8]) -> dict[str, tuple[float, float]]:
-        """The two raw cues per space, ``(shade, edges)``, before scaling (for calibration)."""
-        frame = _check_frame(frame_bgr, "frame")
+    def learnt(self) -> dict[str, int]:
+        """How many learnt references each space holds now."""
+        held = (self._learnt_at >= 0).sum(axis=0)
+        return {name: int(held[i]) for i, name in enumerate(self._where.names)}
+
+    def cues(self, frame_bgr: npt.NDArray[np.uint8]) -> dict[str, tuple[float, float, int]]:
+        """Per space the scaled ``(shade, edges)`` against the configured references and
+        its size in working pixels: the model's raw inputs (for training it)."""
+        prepared = self._prepare(frame_bgr)
+        shade, edges = space_cues(prepared, self._refs[: self._configured], self._where)
+        s, e = shade.min(axis=0), edges.min(axis=0)
+        counts = self._where.counts
+        return {
+            name: (float(s[i]), float(e[i]), int(counts[i]))
+            for i, name in enumerate(self._where.names)
+        }
+
+    def _prepare(self, frame_bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        frame = check_frame(frame_bgr, "frame")
         if frame.shape != self._shape:
             raise ValueError(
                 f"frame is {frame.shape[1]}x{frame.shape[0]}, the references are "
                 f"{self._shape[1]}x{self._shape[0]}"
             )
-        small = _small_grey(frame)
-        haze = max(0.0, _black_level(small) - self._black)
-        log, grad, grad_wide = (a.ravel()[self._index] for a in _prepare(small, haze))
-        ratio = log - self._log_refs  # (references, pixels)
-        medians = np.empty((len(ratio), len(self._counts)), np.float32)
-        for i, (start, count) in enumerate(zip(self._starts, self._counts, strict=True)):
-            half = count // 2  # the upper median; one pixel either way does not matter
-            medians[:, i] = np.partition(ratio[:, start : start + count], half, axis=1)[:, half]
-        spread = np.abs(ratio - np.repeat(medians, self._counts, axis=1))
-        shade = np.add.reduceat(spread, self._starts, axis=1).min(axis=0) / self._counts
-        changed = (grad - self._grad_refs_wide > EDGE_STEP) | (
-            self._grad_refs - grad_wide > EDGE_STEP
+        small = small_grey(frame)
+        if unseen := self._unseen(small):
+            raise SpacesUnseen(f"frame {unseen}: the spaces are not judged")
+        haze = max(0.0, black_level(small) - self._black)
+        return prepare_frame(small, haze, self._where)
+
+    def _unseen(self, small: npt.NDArray[np.float32]) -> str:
+        """Why a working-scale grey frame shows nothing over the spaces; "" if it does."""
+        grey = self._where.take(small)
+        spread = float(grey.std())
+        if spread >= MIN_GREY_SPREAD:
+            return ""
+        return (
+            f"shows nothing over the parking spaces: their grey varies by {spread:.1f} levels "
+            f"around {float(grey.mean()):.0f} (at least {MIN_GREY_SPREAD:g} needed; a covered "
+            "or dead lens, a black-out or a white-out)"
         )
-        edges = np.add.reduceat(changed, self._starts, axis=1, dtype=np.int32).min(axis=0)
-        fraction = edges / self._counts
-        return {name: (float(shade[i]), float(fraction[i])) for i, name in enumerate(self._names)}
+
+    def _logit(
+        self, shade: npt.NDArray[np.float32], edges: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float64]:
+        logit = self._model.logit(features(shade, edges, self._inputs_size))
+        return np.clip(logit, -_LOGIT_LIMIT, _LOGIT_LIMIT)
+
+    def _learn(
+        self,
+        prepared: npt.NDArray[np.float32],
+        logit: npt.NDArray[np.float64],
+        anchor: npt.NDArray[np.float64],
+    ) -> None:
+        self._looks += 1
+        expired = (self._learnt_at >= 0) & (self._looks - self._learnt_at > LEARNT_LOOKS)
+        for slot, space in zip(*map(list, np.nonzero(expired)), strict=True):
+            self._put(int(slot), int(space), self._refs[0])
+            self._learnt_at[slot, space] = -1
+        free = (logit < _logit_of(LEARN_BELOW)) & (anchor < _logit_of(ANCHOR_BELOW))
+        for space in map(int, np.flatnonzero(free & self._free_before)):
+            slot = int(np.argmin(self._learnt_at[:, space]))  # unused (-1) or the oldest
+            self._put(slot, space, prepared)
+            self._learnt_at[slot, space] = self._looks
+        self._free_before = free
+
+    def _put(self, slot: int, space: int, source: npt.NDArray[np.float32]) -> None:
+        start = self._where.starts[space]
+        stop = start + self._where.counts[space]
+        self._refs[self._configured + slot, :, start:stop] = source[:, start:stop]
 
 
-def _check_frame(frame: npt.NDArray[np.uint8], what: str) -> npt.NDArray[np.uint8]:
-    if not isinstance(frame, np.ndarray):
-        raise ValueError(f"{what} is not a numpy array")  # noqa: TRY004 - a value error to callers
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(
-            f"{what} must be an H x W x 3 uint8 BGR image, not {frame.dtype} {frame.shape}"
-        )
-    if frame.shape[0] < 4 or frame.shape[1] < 4:
-        raise ValueError(f"{what} is too small: {frame.shape[1]}x{frame.shape[0]}")
-    return frame
-
-
-def _small_grey(frame: npt.NDArray[np.uint8]) -> _F32:
-    """Grey at the working scale."""
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    small = cv2.resize(grey, None, fx=WORK_SCALE, fy=WORK_SCALE, interpolation=cv2.INTER_AREA)
-    return np.asarray(small, np.float32)
-
-
-def _black_level(small: _F32) -> float:
-    """The frame's black: a low percentile of its grey (every other pixel is enough)."""
-    return float(np.percentile(small[::2, ::2], BLACK_PERCENTILE))
-
-
-def _prepare(small: _F32, haze: float) -> tuple[_F32, _F32, _F32]:
-    """Log image of a working-scale grey frame less ``haze`` grey levels, its log-gradient
-    magnitude, and that dilated by 3 x 3."""
-    if haze > 0:
-        small = np.maximum(small - np.float32(haze), np.float32(0))
-    log = cv2.log(small + np.float32(LOG_OFFSET))
-    gx = cv2.Sobel(log, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
-    gy = cv2.Sobel(log, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
-    grad = cv2.magnitude(gx, gy)
-    wide = cv2.dilate(grad, _TOLERANCE)
-    return (
-        log.astype(np.float32, copy=False),
-        grad.astype(np.float32, copy=False),
-        wide.astype(np.float32, copy=False),
-    )
-
-
-def _space_pixels(
-    name: str,
-    polygon: Sequence[tuple[float, float]],
-    frame_size: tuple[int, int],
-    work_size: tuple[int, int],
-) -> npt.NDArray[np.intp]:
-    """Flat working-image indices inside the polygon, shrunk towards its centroid."""
-    width, height = frame_size
-    work_w, work_h = work_size
-    points = np.asarray(polygon, dtype=np.float64)
-    if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3:
-        raise ValueError(f"space {name!r}: a polygon needs at least 3 (x, y) points")
-    if not np.isfinite(points).all():
-        raise ValueError(f"space {name!r}: polygon has a non-finite coordinate")
-    xs, ys = points[:, 0], points[:, 1]
-    if xs.min() < 0 or ys.min() < 0 or xs.max() > width or ys.max() > height:
-        raise ValueError(
-            f"space {name!r}: polygon reaches outside the {width}x{height} frame "
-            f"(x {xs.min():g}..{xs.max():g}, y {ys.min():g}..{ys.max():g})"
-        )
-    centre = points.mean(axis=0)
-    shrunk = (centre + (points - centre) * POLYGON_SHRINK) * WORK_SCALE
-    # the area too, not only the filled pixels: fillPoly draws a zero-area polygon's outline
-    area = 0.5 * abs(float(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))))
-    area *= (POLYGON_SHRINK * WORK_SCALE) ** 2
-    mask = np.zeros((work_h, work_w), np.uint8)
-    cv2.fillPoly(mask, [np.round(shrunk * 16).astype(np.int32)], (1,), shift=4)
-    index = np.flatnonzero(mask)
-    if min(area, index.size) < _MIN_PIXELS:
-        raise ValueError(
-            f"space {name!r}: polygon covers only {min(area, index.size):.0f} pixels at the "
-            f"working scale (at least {_MIN_PIXELS} needed)"
-        )
-    return index
+def _logit_of(p: float) -> float:
+    return math.log(p / (1.0 - p))
 
 
 def load_pklot_spaces(path: Path) -> dict[str, tuple[list[tuple[float, float]], bool]]:

@@ -88,6 +88,7 @@ class CameraPipeline:
         self._fps_since: float | None = None
         self._frames = 0
         self.last_level_reason = ""
+        self.last_spaces_reason = ""
 
     # --- per frame ----------------------------------------------------------------------------
 
@@ -258,14 +259,15 @@ class CameraPipeline:
         shift = np.array([[1.0, 0.0, left], [0.0, 1.0, top], [0.0, 0.0, 1.0]])
         return replace(reading, world_to_image=shift @ reading.world_to_image)
 
-    def spaces(self, frame_bgr: U8) -> dict[str, SpaceState]:
-        """Occupied or free per space of a full-size frame (privacy masks applied)."""
+    def spaces(self, frame_bgr: U8, *, learn: bool = False) -> dict[str, SpaceState]:
+        """Occupied or free per space of a full-size frame (privacy masks applied); with
+        ``learn``, spaces confidently free refresh their empty references."""
         scene = self._scene_for(frame_bgr)
         if self._occupancy is None:
             raise ValueError(
                 f"camera {self.cam.camera} has no space zones or no frames of the empty lot"
             )
-        return self._occupancy.classify(blackout(frame_bgr, scene.visible))
+        return self._occupancy.classify(blackout(frame_bgr, scene.visible), learn=learn)
 
     def _read_gauge(self, gray: U8, out: Output) -> None:
         reading = self.read_level(gray)
@@ -278,7 +280,18 @@ class CameraPipeline:
         out.telemetry.append({"level_cm": round(reading.level_cm, 2)})
 
     def _look_at_spaces(self, frame_bgr: U8, out: Output) -> None:
-        states = self.spaces(frame_bgr)
+        from villagewatch.edge.vision.occupancy import SpacesUnseen
+
+        try:
+            states = self.spaces(
+                frame_bgr, learn=bool(self.cam.parking and self.cam.parking.refresh)
+            )
+        except SpacesUnseen as exc:  # a blind camera reports no spaces, not a free lot
+            if not self.last_spaces_reason:  # once when it goes blind, not every look
+                log.warning("camera %s: %s", self.cam.camera, exc)
+            self.last_spaces_reason = str(exc)
+            return
+        self.last_spaces_reason = ""
         out.spaces = {k: s.occupied for k, s in states.items()}
         occupied = sum(out.spaces.values())
         out.telemetry.append(
