@@ -37,7 +37,9 @@ def draw_wet_band(
     h, w = gray.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     pix = np.stack([xs.ravel(), ys.ravel()], axis=1).reshape(-1, 1, 2)
-    world = cv2.perspectiveTransform(pix, np.linalg.inv(world_to_image)).reshape(h, w, 2)
+    world = np.asarray(
+        cv2.perspectiveTransform(pix, np.linalg.inv(world_to_image)), np.float64
+    ).reshape(h, w, 2)
     wx, wy = world[..., 0], world[..., 1]
 
     def inside(d: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -49,7 +51,9 @@ def draw_wet_band(
         * inside(wx - BOARD_X_CM[0])
         * inside(BOARD_X_CM[1] - wx)
     )
-    noise = cv2.GaussianBlur(np.random.default_rng(seed).normal(0, 1, (h, w)), (0, 0), 3.0)
+    noise = np.asarray(
+        cv2.GaussianBlur(np.random.default_rng(seed).normal(0, 1, (h, w)), (0, 0), 3.0), np.float64
+    )
     noise /= noise.std()
     gain = 1.0 - (1.0 - factor) * weight * (1.0 + NOISE * noise)
     return np.clip(np.round(gray * gain), 0, 255).astype(np.uint8)

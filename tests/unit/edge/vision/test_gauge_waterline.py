@@ -21,7 +21,7 @@ def _world_y(shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     pix = np.stack([xs.ravel(), ys.ravel()], axis=1).reshape(-1, 1, 2)
     inv = np.linalg.inv(world_to_image())
-    return cv2.perspectiveTransform(pix, inv)[:, 0, 1].reshape(h, w)
+    return np.asarray(cv2.perspectiveTransform(pix, inv), np.float64)[:, 0, 1].reshape(h, w)
 
 
 def with_reflection(dry: Gray, level_cm: float) -> Gray:
