@@ -17,9 +17,12 @@ Pipeline (per image, no state, nothing fitted to reference levels):
 3. Coarse waterline: the central white strip of the target (between the bow-tie columns) is
    rectified to world cm with the similarity given by the two top-row centres; the top-most
    strong bright->dark step of its vertical profile is the waterline (target face bright, water
-   darker).
+   darker) -- unless the board's bow-tie texture goes on below it rather than being mirrored:
+   then the step is the top of a wet band or stain and the water is looked for below it
+   (``gauge_waterline``).
 4. Lower rows: predicted from the rows found so far and refined with ``cornerSubPix``, accepted
-   only while their centres are clearly above the coarse waterline.  This rejects the fake
+   only while their centres are clearly above the coarse waterline (and above a wet band,
+   whose edges would pull the sub-pixel refinement).  This rejects the fake
    X-junction that a bow-tie cut by the water forms with its own reflection (it lies exactly on
    the waterline) and the reflections of higher rows (below the waterline).
 5. Homography world->image from all accepted centres (>= 2 rows); with only the top row a

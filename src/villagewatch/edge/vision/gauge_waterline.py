@@ -3,8 +3,7 @@
 The target is rectified to world cm with the world->image transform found from its bow-ties.
 
 Step: the top-most strong bright->dark step of the central white strip (between the bow-tie
-columns) that stays dark below is where the board ends and the water begins (see
-``_find_steps``).
+columns) that stays dark below is where the board ends and the water begins (``find_steps``).
 
 Wet band: a falling tide leaves the board wet, and a wet band or a stain is darker too: its
 top edge is a bright->dark step that stays dark, just like the water.  What tells them apart is
@@ -12,17 +11,20 @@ what lies below the line.  Below the water the board is seen mirrored (its refle
 the top of a wet band the board goes on, darker, with its bow-ties where they belong.  Both are
 measured on the board's *texture*: the log grey level across the bow-tie columns minus each
 row's mean, in which a band that darkens a row by one factor, and the water's own brightness,
-drop out.  Then, over WINDOW_CM below the step:
+drop out.  Then, over WINDOW_CM below a line (``BoardTexture.scores``):
 
-* mirror: how well (NCC) it matches the texture above the step, flipped about the step;
+* mirror: how well (NCC) it matches the texture above the line, flipped about the line;
 * continuation: how well it matches the board one bow-tie row spacing higher up (all rows of
   a target look alike, and that part is dry).
 
-The step is the water if the mirror explains it better than the board going on, by
-WATER_MIN_EVIDENCE.  If not, the step is the top of a wet band: the water is then looked for
-below it, as the top-most line within one row spacing where the mirror wins by the same margin,
-and taken at the step of the strip nearest that line (or at the line itself).  If nothing below
-qualifies, there is no level, with the reason.
+The step is the water if it is a mirror line: mirror >= MIRROR_MIN and better than the
+continuation by WATER_MIN_EVIDENCE.  If not, the water may be lower, below a wet band whose top
+is the step: the top-most mirror line below it is looked for (down to one row spacing if the
+board goes on below the step, else within WINDOW_CM: a band shorter than the window leaves the
+continuation low) and read at the step of the strip within SNAP_CM of it, or on the line.  No
+mirror line: if the board goes on below the step (CONTINUATION_MIN) the picture is refused with
+the reason; if neither a reflection nor the board is below the step (rough or muddy water that
+mirrors nothing), the step is the water, as before.
 
 A bow-tie is symmetric about its centre line, and the rows repeat, so on the lines through the
 bow-tie centres and halfway between two rows a reflection and the board going on look the same.
