@@ -4,7 +4,8 @@ figures; not a test).
 gauge — each of the 24 GaugeCam field pictures (../shared/data/water-gauge) is read as it is,
   then again after one change a village camera meets in the field: haze, over- and
   under-exposure, noise, blur, heavy JPEG, a tilted or moved camera, a different resolution,
-  local tone mapping (a camera's "WDR"), a rope across the board.  For each change: how many
+  local tone mapping (a camera's "WDR"), a rope across the board, a wet band left by the
+  falling tide.  For each change: how many
   pictures gave a level, how many of those are within 1 cm of the level read on the unchanged
   picture, and the worst difference.  A picture refused (no level, with a reason) is not a
   wrong level: an operator sees a gap, not a flood that is not there.
@@ -94,6 +95,7 @@ def _changes(rng: np.random.Generator) -> dict[str, Change]:
     }
     changes: dict[str, Change] = {name: _ignoring_reading(f) for name, f in simple.items()}
     changes["rope 10 cm above the water"] = _with_rope
+    changes["wet band 10 cm above the water"] = _with_wet_band
     return changes
 
 
@@ -115,6 +117,22 @@ def _with_rope(gray: Gray, reading: GaugeReading) -> Gray:
     p1 = (round(float(ends[1][0])), round(float(ends[1][1])))
     cv2.line(roped, p0, p1, int(gray.mean() * 0.6), thick)
     return roped
+
+
+def _with_wet_band(gray: Gray, reading: GaugeReading) -> Gray:
+    """The board darkened to 0.6 from the water up to 10 cm above it (soft 1 cm edges, the
+    board's own texture): what a falling tide leaves."""
+    level, transform = reading.level_cm, reading.world_to_image
+    assert level is not None
+    assert transform is not None
+    h, w = gray.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    pix = np.stack([xs.ravel(), ys.ravel()], axis=1).reshape(-1, 1, 2)
+    world = cv2.perspectiveTransform(pix, np.linalg.inv(transform)).reshape(h, w, 2)
+    wx, wy = world[..., 0], world[..., 1]
+    weight = np.clip(level + 10.5 - wy, 0, 1) * np.clip(wy - level + 0.5, 0, 1)
+    weight *= np.clip(wx + 7.5, 0, 1) * np.clip(88.0 - wx, 0, 1)  # the board, -7 to 87.5 cm
+    return np.asarray(np.clip(gray * (1.0 - 0.4 * weight), 0, 255), np.uint8)
 
 
 def bench_gauge() -> None:

@@ -17,9 +17,12 @@ Pipeline (per image, no state, nothing fitted to reference levels):
 3. Coarse waterline: the central white strip of the target (between the bow-tie columns) is
    rectified to world cm with the similarity given by the two top-row centres; the top-most
    strong bright->dark step of its vertical profile is the waterline (target face bright, water
-   darker).
+   darker) -- unless the board's bow-tie texture goes on below it rather than being mirrored:
+   then the step is the top of a wet band or stain and the water is looked for below it
+   (``gauge_waterline``).
 4. Lower rows: predicted from the rows found so far and refined with ``cornerSubPix``, accepted
-   only while their centres are clearly above the coarse waterline.  This rejects the fake
+   only while their centres are clearly above the coarse waterline (and above a wet band,
+   whose edges would pull the sub-pixel refinement).  This rejects the fake
    X-junction that a bow-tie cut by the water forms with its own reflection (it lies exactly on
    the waterline) and the reflections of higher rows (below the waterline).
 5. Homography world->image from all accepted centres (>= 2 rows); with only the top row a
@@ -64,6 +67,14 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from villagewatch.edge.vision.gauge_waterline import (
+    FloatArray,
+    Grid,
+    Point,
+    find_waterline,
+    row_spacing,
+)
+
 __all__ = ["GaugeReader", "GaugeReading", "load_target_csv"]
 
 # --------------------------------------------------------------------------------------------
@@ -78,16 +89,7 @@ MATCH_TOL = 0.2  # refined centre must stay this close to its prediction (x row 
 SUBPIX_WIN_FRAC = 0.15  # cornerSubPix half window, fraction of bow-tie size (diagonals only)
 MIN_HALF_WIN = 4  # smallest usable cornerSubPix half window (px)
 MIN_CLEARANCE_CM = 1.0  # a row is used only if its centres are this far above the water
-STRIP_X_FRAC = (0.3, 0.7)  # central white strip between first/last bow-tie column
-STRIP_ABOVE_FRAC = 0.25  # search from this many row spacings above the top row ...
-STRIP_BELOW_FRAC = 0.6  # ... down to this many row spacings below the lowest row
-RES_CM = 0.25  # rectified strip resolution (cm / px), ~ native resolution
-PROFILE_SIGMA_CM = 0.5  # smoothing of the vertical profile
-STEP_HALF_CM = 1.5  # half-width of the step (edge) detector
-MIN_REL_DROP = 0.10  # a waterline must darken by >= 10 % ...
-REL_TO_MAX = 0.5  # ... and by >= half of the strongest drop in the strip
-PERSIST_CM, PERSIST_FRAC = 6.0, 0.5  # the water must stay darker (>= half the step) this far
-BLACK_BAND_FRAC = 0.25  # the bow-ties' grey level is taken within this x row spacing of the top row
+WINDOW_CLEAR_CM = 1.0  # sub-pixel windows stay this far from the water and a wet band's edge
 
 # top-row pair plausibility (generic shape checks, not fitted to any data)
 PAIR_MAX_SLOPE = 0.2  # |dy| <= this x dx: roughly horizontal
@@ -96,10 +98,7 @@ PAIR_SPAN_SIZES = (1.5, 8.0)  # first/last column this many bow-tie sizes apart
 
 _SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 0.01)
 
-FloatArray = npt.NDArray[np.float64]
 GrayImage = npt.NDArray[np.uint8]
-Point = tuple[float, float]
-Grid = tuple[tuple[Point, ...], ...]  # bow-tie rows, top (highest world y) first, each by x
 Matches = dict[tuple[int, int], Point]  # (row, column) -> image point (px)
 
 _HEADER_FIELD = re.compile(r"col\s*\d+\s*[xy]", re.IGNORECASE)
@@ -214,15 +213,16 @@ class GaugeReader:
 
         # 3. coarse waterline with the top-row similarity
         gray_f = gray.astype(np.float32)
-        wl0 = _waterline_world(gray_f, sim, grid)
+        coarse = find_waterline(gray_f, sim, grid)
+        wl0 = coarse.level_cm
         if wl0 is None:
-            return _no_level("no waterline found on the target")
+            return _no_level(coarse.reason)
         if wl0 > top_y - MIN_CLEARANCE_CM:
             return _no_level("waterline at or above the top bow-tie row")
 
-        # if the water is close below the top row, redo its sub-pixel refinement with a window
-        # that does not reach the water
-        water = _Water.of(sim, wl0)
+        # if the water or a wet band's edge is close to the top row, redo its sub-pixel
+        # refinement with a window that does not reach it
+        water = _Water.of(sim, wl0, coarse.band_top_cm)
         matched: Matches = {(0, 0): pa, (0, last): pb}
         for key, p in list(matched.items()):
             h = water.half_window(p, half)
@@ -231,7 +231,7 @@ class GaugeReader:
         sim = _similarity_from_pair(grid[0][0], grid[0][last], matched[0, 0], matched[0, last])
 
         # 4. lower rows that are clearly above the water (coarse waterline, refined similarity)
-        matched = _walk_rows(gray, grid, matched, half, _Water.of(sim, wl0))
+        matched = _walk_rows(gray, grid, matched, half, _Water.of(sim, wl0, coarse.band_top_cm))
         rows_used = len({r for r, _ in matched})
 
         # 5. world -> image transform from all accepted centres
@@ -241,11 +241,10 @@ class GaugeReader:
         transform, method = fitted
 
         # 6. fine waterline, directly in world cm
-        level = _waterline_world(gray_f, transform, grid)
+        fine = find_waterline(gray_f, transform, grid)
+        level = fine.level_cm
         if level is None:
-            return GaugeReading(
-                None, rows_used, method, "no waterline found on the target", transform
-            )
+            return GaugeReading(None, rows_used, method, fine.reason, transform)
 
         # 7. every row the level puts wholly above the water must show its bow-ties
         hidden = _missing_dry_row(cands, grid, transform, level, gray.shape)
@@ -315,11 +314,6 @@ def _fit_transform(world: Sequence[Point], img: Sequence[Point]) -> tuple[FloatA
 
 def _pt(a: FloatArray) -> Point:
     return float(a[0]), float(a[1])
-
-
-def _row_spacing(grid: Grid) -> float:
-    """Mean vertical distance between bow-tie rows (cm); 0 for one row."""
-    return (grid[0][0][1] - grid[-1][0][1]) / (len(grid) - 1) if len(grid) > 1 else 0.0
 
 
 def _scale(transform: FloatArray) -> float:
@@ -447,7 +441,7 @@ def _row_above_visible(cands: FloatArray, grid: Grid, sim: FloatArray, min_score
     """
     if len(grid) < 2:
         return False
-    spacing = _row_spacing(grid)
+    spacing = row_spacing(grid)
     above = [(x, y + spacing) for x, y in grid[0]]
     tol = _match_tol(sim, above[0], grid[0][0])
     strong = cands[cands[:, 2] >= min_score]
@@ -479,7 +473,7 @@ def _missing_dry_row(
     the reading is refused rather than reported tens of cm too low.  Rows outside the picture
     cannot be checked and are skipped.
     """
-    spacing = _row_spacing(grid)
+    spacing = row_spacing(grid)
     h, w = shape[:2]
     for r, row in enumerate(grid[1:], start=1):
         if row[0][1] - level_cm <= 0.5 * spacing + MIN_CLEARANCE_CM:
@@ -493,24 +487,37 @@ def _missing_dry_row(
 
 @dataclass(frozen=True)
 class _Water:
-    """The coarse waterline in the world frame of a top-row similarity."""
+    """The coarse waterline in the world frame of a top-row similarity, and the top edge of a
+    wet band above it if there is one."""
 
     sim_inv: FloatArray  # image -> world (cm)
     px_per_cm: float
     level_cm: float  # world y of the waterline
+    band_top_cm: float | None = None
 
     @classmethod
-    def of(cls, sim: FloatArray, level_cm: float) -> _Water:
-        return cls(np.asarray(np.linalg.inv(sim), np.float64), _scale(sim), level_cm)
+    def of(cls, sim: FloatArray, level_cm: float, band_top_cm: float | None = None) -> _Water:
+        return cls(np.asarray(np.linalg.inv(sim), np.float64), _scale(sim), level_cm, band_top_cm)
 
     def clearance_cm(self, p: Point) -> float:
         """Height (cm) of image point p above the waterline."""
-        return float(_apply(self.sim_inv, [p])[0, 1]) - self.level_cm
+        return self._world_y(p) - self.level_cm
 
     def half_window(self, p: Point, base_half: int) -> int:
         """cornerSubPix half window for a centre at image point p, shrunk so that the window
-        stays 2 px clear of the waterline."""
-        return min(base_half, math.floor(self.clearance_cm(p) * self.px_per_cm) - 2)
+        stays WINDOW_CLEAR_CM clear of the waterline and of a wet band's top edge (a straight
+        edge in the window pulls the X-junction onto it); 0 inside a wet band, whose lower edge
+        (a stain's) is not known."""
+        y = self._world_y(p)
+        clear = y - self.level_cm
+        if self.band_top_cm is not None:
+            if y < self.band_top_cm:
+                return 0
+            clear = min(clear, y - self.band_top_cm)
+        return min(base_half, math.floor((clear - WINDOW_CLEAR_CM) * self.px_per_cm))
+
+    def _world_y(self, p: Point) -> float:
+        return float(_apply(self.sim_inv, [p])[0, 1])
 
 
 def _walk_rows(
@@ -555,149 +562,3 @@ def _match_row(
             return None
         found[row, c] = q
     return found
-
-
-# --------------------------------------------------------------------------------------------
-# Steps 3 and 6: waterline on the central strip, rectified to world cm
-# --------------------------------------------------------------------------------------------
-def _rectified_strip(
-    gray_f: npt.NDArray[np.float32],
-    transform: FloatArray,
-    x_range: tuple[float, float],
-    y_top: float,
-    y_bottom: float,
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
-    """Warp the world rectangle x_range x [y_bottom, y_top] (cm) to an image with RES_CM per
-    pixel; row i has world y = y_top - i * RES_CM.
-
-    Returns the strip and the mask of its pixels that come from inside the image.
-    """
-    nx = round((x_range[1] - x_range[0]) / RES_CM) + 1
-    ny = round((y_top - y_bottom) / RES_CM) + 1
-    # strip pixel (u, v) -> world (x0 + u * res, y_top - v * res) -> image
-    to_world = np.array([[RES_CM, 0, x_range[0]], [0, -RES_CM, y_top], [0, 0, 1]], np.float64)
-    m = transform @ to_world
-    strip = cv2.warpPerspective(
-        gray_f,
-        m,
-        (nx, ny),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
-    inside = np.full(gray_f.shape[:2], 255, np.uint8)
-    valid = cv2.warpPerspective(
-        inside,
-        m,
-        (nx, ny),
-        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    )
-    return np.asarray(strip, np.float32), np.asarray(valid) > 0
-
-
-def _smooth1d(x: FloatArray, sigma: float) -> FloatArray:
-    """Gaussian smoothing of a 1-D signal (edge samples replicated)."""
-    if sigma <= 0 or len(x) < 2:
-        return x.astype(np.float64)
-    out = cv2.GaussianBlur(
-        x.astype(np.float64).reshape(1, -1), (0, 0), sigma, borderType=cv2.BORDER_REPLICATE
-    )
-    return np.asarray(out, np.float64).ravel()
-
-
-def _find_step(profile: FloatArray, black: float) -> float | None:
-    """Top-most strong bright->dark step in a top-to-bottom profile.
-
-    The step strength at each boundary is the mean over STEP_HALF_CM above minus the mean below,
-    divided by the target's contrast: its white level (95th percentile of the profile) minus
-    ``black``, the level of its bow-ties.  Haze or fog adds light to both and leaves the ratio
-    alone.  Candidates are local maxima that reach MIN_REL_DROP and stay darker below (see
-    ``_persists``); the top-most one reaching REL_TO_MAX x the strongest candidate wins.  Weak
-    steps above the waterline (old wet marks on the board) fail the threshold; thin dark lines
-    across the board (a rope, a fold) do not persist; strong steps below the waterline (e.g. the
-    bottom of the board's reflection at night) are not top-most.
-
-    Returns the position in profile samples (the boundary between samples i-1 and i is at
-    i - 0.5), or None.
-    """
-    p = _smooth1d(profile, PROFILE_SIGMA_CM / RES_CM)
-    n = len(p)
-    w = max(1, round(STEP_HALF_CM / RES_CM))
-    if n < 2 * w + 3:
-        return None
-    c = np.concatenate([[0.0], np.cumsum(p)])
-    i = np.arange(w, n - w + 1)  # boundary between i-1 and i
-    above = (c[i] - c[i - w]) / w
-    below = (c[i + w] - c[i]) / w
-    ref = max(float(np.percentile(p, 95)) - black, 1.0)
-    rel = (above - below) / ref
-    # local maxima of the step strength that are followed by water, not by board again
-    peaks = [
-        k
-        for k in range(len(rel))
-        if (k == 0 or rel[k] >= rel[k - 1])
-        and (k + 1 == len(rel) or rel[k] >= rel[k + 1])
-        and rel[k] >= MIN_REL_DROP
-        and _persists(c, int(i[k]), w, float(rel[k]) * ref)
-    ]
-    if not peaks:
-        return None
-    thr = REL_TO_MAX * max(float(rel[k]) for k in peaks)
-    k = next(k for k in peaks if rel[k] >= thr)  # the top-most strong one
-    off = 0.0
-    if 0 < k < len(rel) - 1:  # parabolic sub-sample interpolation
-        left, mid, right = float(rel[k - 1]), float(rel[k]), float(rel[k + 1])
-        den = left - 2 * mid + right
-        if den < 0:
-            off = 0.5 * (left - right) / den
-    return float(i[k]) + off - 0.5
-
-
-def _black_level(gray_f: npt.NDArray[np.float32], transform: FloatArray, grid: Grid) -> float:
-    """Grey level of the bow-ties: 5th percentile of the top row's band (always dry), across
-    the target from the first to the last bow-tie centre."""
-    half = BLACK_BAND_FRAC * _row_spacing(grid) if len(grid) > 1 else 1.0
-    top = grid[0]
-    band, valid = _rectified_strip(
-        gray_f, transform, (top[0][0], top[-1][0]), top[0][1] + half, top[0][1] - half
-    )
-    inside = band[valid]
-    return float(np.percentile(inside, 5)) if inside.size else 0.0
-
-
-def _persists(cum: FloatArray, i: int, w: int, drop: float) -> bool:
-    """True if the profile stays darker below boundary i: the mean over PERSIST_CM below it is
-    still at least PERSIST_FRAC of ``drop`` under the mean over the w samples above it.  Water
-    goes on below a waterline; a thin dark line on the board (a fold, a rope, a branch's
-    shadow) gives a step and at once its opposite."""
-    n = len(cum) - 1
-    end = min(n, i + max(w, round(PERSIST_CM / RES_CM)))
-    above = (cum[i] - cum[i - w]) / w
-    below = (cum[end] - cum[i]) / (end - i)
-    return bool(above - below >= PERSIST_FRAC * drop)
-
-
-def _waterline_world(
-    gray_f: npt.NDArray[np.float32], transform: FloatArray, grid: Grid
-) -> float | None:
-    """Waterline (world y, cm) on the central white strip, or None."""
-    x_first, x_last = grid[0][0][0], grid[0][-1][0]
-    x_range = (
-        x_first + STRIP_X_FRAC[0] * (x_last - x_first),
-        x_first + STRIP_X_FRAC[1] * (x_last - x_first),
-    )
-    row_sp = _row_spacing(grid)
-    y_top = grid[0][0][1] + STRIP_ABOVE_FRAC * row_sp
-    y_bottom = grid[-1][0][1] - STRIP_BELOW_FRAC * row_sp
-    strip, valid = _rectified_strip(gray_f, transform, x_range, y_top, y_bottom)
-    # keep the rows that are fully inside the image
-    ok = np.nonzero(valid.all(axis=1))[0]
-    if not len(ok):
-        return None
-    first, last = int(ok.min()), int(ok.max())
-    profile = np.median(strip[first : last + 1], axis=1).astype(np.float64)
-    pos = _find_step(profile, _black_level(gray_f, transform, grid))
-    if pos is None:
-        return None
-    return y_top - (first + pos) * RES_CM
