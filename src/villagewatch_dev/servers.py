@@ -285,12 +285,14 @@ class VictoriaMetrics(_Server):
     It keeps samples of any age (``-retentionPeriod=100y``: the default month would drop the
     old times tests write), one sample per series and millisecond (``-dedup.minScrapeInterval``:
     a rewrite is idempotent), and shows new samples to queries at once
-    (``-search.latencyOffset=0s``; the server's default hides the newest 30 s).
+    (``-search.latencyOffset=0s`` unless told otherwise; the server's default hides the newest
+    30 s).
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, latency_offset_s: float = 0) -> None:
         super().__init__(directory)
         self.port = free_port()
+        self.latency_offset_s = latency_offset_s
 
     @property
     def url(self) -> str:
@@ -305,7 +307,7 @@ class VictoriaMetrics(_Server):
             f"-storageDataPath={self.dir / 'data'}",
             "-retentionPeriod=100y",
             "-dedup.minScrapeInterval=1ms",
-            "-search.latencyOffset=0s",
+            f"-search.latencyOffset={self.latency_offset_s}s",
         ]
         self._spawn(argv, self.port)
         deadline = time.monotonic() + 20
