@@ -108,7 +108,8 @@ class VictoriaSettings(StrictModel):
         "hide samples younger than that, so last values read that stretch raw instead.",
     )
     relational: SQLiteSettings = Field(
-        default_factory=lambda: SQLiteSettings(path=Path("var/villagewatch-relational.db")),
+        default_factory=lambda: {"path": "var/villagewatch-relational.db"},
+        validate_default=True,  # so that the default path is resolved like a written one
         description="Where events, dead letters and the readings VictoriaMetrics cannot "
         "hold exactly are kept (an SQLite file today).",
     )
