@@ -1,4 +1,5 @@
-"""Throwaway Mosquitto and InfluxDB servers on 127.0.0.1, for tests and benchmarks.
+"""Throwaway Mosquitto, InfluxDB and VictoriaMetrics servers on 127.0.0.1, for tests and
+benchmarks.
 
 Each server gets free ports and a directory of its own, can be stopped and
 started again on the same ports and data (to test outages), and is killed when
@@ -11,6 +12,7 @@ client ids bound to user names).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -29,6 +31,7 @@ __all__ = [
     "Influxd",
     "Mosquitto",
     "TlsFiles",
+    "VictoriaMetrics",
     "free_port",
     "make_test_tls",
     "missing_binaries",
@@ -56,9 +59,10 @@ def _binary(name: str) -> str | None:
 
 
 def missing_binaries() -> list[str]:
-    """Binaries the servers need (Debian packages mosquitto, influxdb, openssl) not found on
-    this machine."""
-    return [name for name in ("mosquitto", "influxd", "openssl") if _binary(name) is None]
+    """Binaries the servers need (Debian packages mosquitto, influxdb, victoria-metrics,
+    openssl) not found on this machine."""
+    names = ("mosquitto", "influxd", "victoria-metrics", "openssl")
+    return [name for name in names if _binary(name) is None]
 
 
 class _Server:
@@ -273,3 +277,71 @@ class Influxd(_Server):
             for series in result.get("series", [])
             for row in series["values"]
         ]
+
+
+class VictoriaMetrics(_Server):
+    """A single-node VictoriaMetrics on 127.0.0.1 with its data in its own directory.
+
+    It keeps samples of any age (``-retentionPeriod=100y``: the default month would drop the
+    old times tests write), one sample per series and millisecond (``-dedup.minScrapeInterval``:
+    a rewrite is idempotent), and shows new samples to queries at once
+    (``-search.latencyOffset=0s`` unless told otherwise; the server's default hides the newest
+    30 s).
+    """
+
+    def __init__(self, directory: Path, *, latency_offset_s: float = 0) -> None:
+        super().__init__(directory)
+        self.port = free_port()
+        self.latency_offset_s = latency_offset_s
+
+    @property
+    def url(self) -> str:
+        """Base URL of the HTTP API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> VictoriaMetrics:
+        """Start (or restart) on the same port and data."""
+        argv = [
+            _binary("victoria-metrics") or "victoria-metrics",
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            f"-storageDataPath={self.dir / 'data'}",
+            "-retentionPeriod=100y",
+            "-dedup.minScrapeInterval=1ms",
+            f"-search.latencyOffset={self.latency_offset_s}s",
+        ]
+        self._spawn(argv, self.port)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.05)
+        raise TimeoutError("victoria-metrics did not answer /health")
+
+    def settle(self, timeout: float = 20) -> None:
+        """Block until what was written so far is searchable: new samples wait in memory and a
+        new series in an index cache for about a second. Writes a marker series after the
+        data, flushes, and waits until the marker is seen."""
+        label = str(time.monotonic_ns())
+        line = f"settle,n={label} v=1 {int(time.time() * 1000)}"
+        httpx.post(f"{self.url}/write", params={"precision": "ms"}, content=line).raise_for_status()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            httpx.get(f"{self.url}/internal/force_flush", timeout=5).raise_for_status()
+            reply = httpx.post(
+                f"{self.url}/api/v1/export",
+                data={"match[]": f'settle_v{{n="{label}"}}', "start": "0"},
+                timeout=5,
+            )
+            if reply.content.strip():
+                return
+            time.sleep(0.05)
+        raise TimeoutError("victoria-metrics did not show what was written")
+
+    def export(self, match: str) -> list[dict[str, Any]]:
+        """Raw samples of the matching series, one dict per series."""
+        reply = httpx.post(
+            f"{self.url}/api/v1/export", data={"match[]": match, "start": "0"}, timeout=30
+        )
+        reply.raise_for_status()
+        return [json.loads(line) for line in reply.content.splitlines() if line.strip()]

@@ -1,4 +1,5 @@
-"""Real servers for integration tests: Mosquitto and influxd on free loopback ports, temp dirs."""
+"""Real servers for integration tests: Mosquitto, influxd and VictoriaMetrics on free loopback
+ports, temp dirs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from villagewatch_dev.servers import Influxd, Mosquitto, missing_binaries
+from villagewatch_dev.servers import Influxd, Mosquitto, VictoriaMetrics, missing_binaries
 
 from .webhook import Recorder, recording_server
 
@@ -62,3 +63,19 @@ def database(shared_influxd: Influxd, request: pytest.FixtureRequest) -> str:
     shared_influxd.query(f'DROP DATABASE "{name}"')
     shared_influxd.query(f'CREATE DATABASE "{name}"')
     return name
+
+
+@pytest.fixture(scope="session")
+def shared_victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
+    """One VictoriaMetrics for the tests that don't stop it; each test uses its own village."""
+    server = VictoriaMetrics(tmp_path_factory.mktemp("victoria")).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """A VictoriaMetrics of this test's own, free to stop and restart."""
+    server = VictoriaMetrics(tmp_path / "victoria").start()
+    yield server
+    server.kill()

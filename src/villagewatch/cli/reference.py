@@ -29,6 +29,7 @@ from villagewatch.config import (
     SimulateSettings,
     SQLiteSettings,
     TlsSettings,
+    VictoriaSettings,
 )
 from villagewatch.config.teams import (
     DingTalkChannel,
@@ -91,6 +92,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("mqtt", MqttSettings),
     ("mqtt.tls", TlsSettings),
     ("store (kind: influx)", InfluxSettings),
+    ("store (kind: victoria)", VictoriaSettings),
     ("store (kind: sqlite)", SQLiteSettings),
     ("ingest", IngestSettings),
     ("detect", DetectSettings),

@@ -18,7 +18,13 @@ from villagewatch.config.settings import (
     Settings,
     SimulateSettings,
 )
-from villagewatch.config.stores import InfluxSettings, SQLiteSettings, StoreSettings
+from villagewatch.config.stores import (
+    InfluxSettings,
+    SQLiteSettings,
+    StoreSettings,
+    VictoriaSettings,
+    local_store_file,
+)
 from villagewatch.config.village import DeviceSpec, Grid, Position, Village
 
 __all__ = [
@@ -40,10 +46,12 @@ __all__ = [
     "SimulateSettings",
     "StoreSettings",
     "TlsSettings",
+    "VictoriaSettings",
     "Village",
     "identity_password_file",
     "load_deployment",
     "load_settings",
     "load_village",
+    "local_store_file",
     "read_secret",
 ]

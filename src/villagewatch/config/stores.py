@@ -1,4 +1,5 @@
-"""The settings file's ``store`` section: where readings go, InfluxDB or SQLite (``kind``)."""
+"""The settings file's ``store`` section: where readings go, InfluxDB, VictoriaMetrics or SQLite
+(``kind``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from pydantic import Field, model_validator
 from villagewatch.config.paths import ConfigPath, PasswordFile, TokenFile
 from villagewatch.contract import Identifier, StrictModel
 
-__all__ = ["InfluxSettings", "SQLiteSettings", "StoreSettings"]
+__all__ = [
+    "InfluxSettings",
+    "SQLiteSettings",
+    "StoreSettings",
+    "VictoriaSettings",
+    "local_store_file",
+]
 
 
 class InfluxSettings(StrictModel):
@@ -58,4 +65,66 @@ class SQLiteSettings(StrictModel):
     )
 
 
-StoreSettings = Annotated[InfluxSettings | SQLiteSettings, Field(discriminator="kind")]
+class VictoriaSettings(StrictModel):
+    """VictoriaMetrics for the readings' numbers, a relational store for what it cannot keep.
+
+    VictoriaMetrics keeps float samples at millisecond precision and no strings, so events,
+    dead letters and the few readings it cannot hold exactly (rescued ones, and two of one
+    device in the same millisecond) go to the relational part as well.
+    """
+
+    kind: Literal["victoria"] = Field("victoria", description="Selects VictoriaMetrics.")
+    url: str = Field(
+        "http://127.0.0.1:8428",
+        description="Base URL of VictoriaMetrics (single node; in a cluster, vminsert's for "
+        "writing and see query_url).",
+    )
+    write_path: str = Field(
+        "/write",
+        description="Path of the line-protocol write; in a cluster "
+        "`/insert/<tenant>/influx/write` on vminsert.",
+    )
+    query_url: str | None = Field(
+        None,
+        description="Base of the Prometheus query API; unset: `url`. In a cluster "
+        "`http://vmselect:8481/select/<tenant>/prometheus`.",
+    )
+    gzip: bool = Field(True, description="Compress write bodies.")
+    timeout_s: float = Field(10, gt=0, description="Timeout of one HTTP request.")
+    points_per_request: int = Field(
+        10_000, ge=1, le=1_000_000, description="Readings per write request."
+    )
+    last_values_window_s: int = Field(
+        30 * 86_400,
+        ge=60,
+        le=10 * 365 * 86_400,
+        description="How far back last values look: a metric silent for longer has none.",
+    )
+    search_latency_s: float = Field(
+        30,
+        ge=0,
+        le=3600,
+        description="The server's `-search.latencyOffset` (its default is 30 s): queries "
+        "hide samples younger than that, so last values read that stretch raw instead.",
+    )
+    relational: SQLiteSettings = Field(
+        default_factory=lambda: {"path": "var/villagewatch-relational.db"},
+        validate_default=True,  # so that the default path is resolved like a written one
+        description="Where events, dead letters and the readings VictoriaMetrics cannot "
+        "hold exactly are kept (an SQLite file today).",
+    )
+
+
+StoreSettings = Annotated[
+    InfluxSettings | VictoriaSettings | SQLiteSettings, Field(discriminator="kind")
+]
+
+
+def local_store_file(settings: InfluxSettings | VictoriaSettings | SQLiteSettings) -> Path | None:
+    """The file on this machine the store keeps data in (VictoriaMetrics: its relational
+    part's), whose free space is worth watching; None for a store on a server."""
+    if isinstance(settings, SQLiteSettings):
+        return settings.path
+    if isinstance(settings, VictoriaSettings):
+        return settings.relational.path
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from villagewatch.config import Deployment, SQLiteSettings
+from villagewatch.config import Deployment, local_store_file
 from villagewatch.contract import Decoder, TimePolicy
 
 __all__ = ["data_folders", "decoder_for"]
@@ -20,8 +20,8 @@ def data_folders(deployment: Deployment) -> list[Path]:
         s.detect.state_path.parent, s.alerts.state_path.parent, s.ingest.evidence_dir,
         s.api.state_dir, s.registry.path.parent,
     ]  # fmt: skip
-    if isinstance(s.store, SQLiteSettings):
-        folders.append(s.store.path.parent)
+    if (store_file := local_store_file(s.store)) is not None:
+        folders.append(store_file.parent)
     return list(dict.fromkeys(folders))
 
 

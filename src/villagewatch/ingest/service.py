@@ -35,7 +35,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from villagewatch.config import Deployment, SQLiteSettings
+from villagewatch.config import Deployment, local_store_file
 from villagewatch.contract import (
     Channel,
     DeadLetter,
@@ -80,8 +80,8 @@ class IngestService:
         )
         self.metrics = metrics or IngestMetrics()
         folders = [ing.evidence_dir]
-        if isinstance(settings.store, SQLiteSettings):
-            folders.append(settings.store.path.parent)
+        if (store_file := local_store_file(settings.store)) is not None:
+            folders.append(store_file.parent)
         export_free_space(self.metrics.registry, "ingest", folders)
         self._use(deployment)
         self._follower = ConfigFollower(

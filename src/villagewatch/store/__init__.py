@@ -1,9 +1,13 @@
-"""Where readings, events and dead letters go: InfluxDB, or SQLite as the embedded default."""
+"""Where readings, events and dead letters go: InfluxDB, VictoriaMetrics (with a relational
+store), or SQLite as the embedded default."""
 
-from villagewatch.config import InfluxSettings, SQLiteSettings
+from typing import assert_never
+
+from villagewatch.config import InfluxSettings, SQLiteSettings, VictoriaSettings
 from villagewatch.store.base import Batch, Bucket, History, LastValue, Store, WriteResult
 from villagewatch.store.influx import InfluxStore
 from villagewatch.store.sqlite import SQLiteStore
+from villagewatch.store.victoria import VictoriaStore
 
 __all__ = [
     "Batch",
@@ -13,13 +17,20 @@ __all__ = [
     "LastValue",
     "SQLiteStore",
     "Store",
+    "VictoriaStore",
     "WriteResult",
     "open_store",
 ]
 
 
-def open_store(settings: InfluxSettings | SQLiteSettings) -> Store:
-    """The store the settings describe; nothing is contacted until its first use."""
-    if isinstance(settings, SQLiteSettings):
-        return SQLiteStore(settings.path)
-    return InfluxStore(settings)
+def open_store(settings: InfluxSettings | VictoriaSettings | SQLiteSettings) -> Store:
+    """The store the settings describe; no server is contacted until its first use."""
+    match settings:
+        case SQLiteSettings():
+            return SQLiteStore(settings.path)
+        case VictoriaSettings():
+            return VictoriaStore(settings)
+        case InfluxSettings():
+            return InfluxStore(settings)
+        case _:
+            assert_never(settings)

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from villagewatch.contract import Clock, DeadLetter, Event, Reading, RejectReason
+from villagewatch.contract import Clock, DeadLetter, DedupeKey, Event, Reading, RejectReason
 from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import SQLiteFile
 from villagewatch.errors import StoreUnavailable
@@ -189,6 +189,21 @@ class SQLiteStore:
         before = 2**63 - 1 if before_ns is None else before_ns
         rows = await self._run(lambda: self._rows(sql, (before, limit)))
         return [DeadLetter(t, topic, RejectReason(r), d, bytes(p)) for t, topic, r, d, p in rows]
+
+    async def stored_keys(self, keys: Sequence[DedupeKey]) -> set[DedupeKey]:
+        """Those of ``keys`` whose reading or event is already stored (a store that keeps only
+        part of an item here asks before writing the rest elsewhere)."""
+
+        def look() -> set[DedupeKey]:
+            found: set[DedupeKey] = set()
+            for key in keys:
+                if self._rows(
+                    "SELECT 1 FROM items WHERE village=? AND device=? AND boot=? AND seq=?", key
+                ):
+                    found.add(key)
+            return found
+
+        return await self._run(look) if keys else set()
 
     async def count(self, table: str) -> int:
         """Rows in one of the store's tables (for tests and the demo's view)."""

@@ -393,3 +393,16 @@ def test_alerts_read_this_files_detect_state_wherever_the_settings_are_validated
     given = {**data, "alerts": {"detect_state_paths": ["/abs/a.db", "b.db"]}}
     settings = Settings.model_validate(given, context=PathContext(tmp_path, read_files=False))
     assert settings.alerts.detect_state_paths == [Path("/abs/a.db"), tmp_path / "b.db"]
+
+
+def test_the_victoria_stores_relational_file_resolves_like_every_other(tmp_path: Path) -> None:
+    """Its default and a relative path are under the settings file; a typo is refused."""
+    default = _settings(tmp_path, "store: {{kind: victoria}}\n", "")
+    store = load_deployment(default).settings.store
+    assert store.relational.path == tmp_path / "var/villagewatch-relational.db"  # type: ignore[union-attr]
+    given = _settings(tmp_path, "store: {{kind: victoria, relational: {{path: r/x.db}}}}\n", "")
+    store = load_deployment(given).settings.store
+    assert store.relational.path == tmp_path / "r/x.db"  # type: ignore[union-attr]
+    typo = _settings(tmp_path, "store: {{kind: victoria, urll: http://x}}\n", "")
+    with pytest.raises(ConfigError, match="urll"):
+        load_deployment(typo)
