@@ -20,7 +20,7 @@ from villagewatch.config import Deployment, Village, load_deployment, load_villa
 from villagewatch.config.yamlfile import read_yaml
 from villagewatch.edge.drivers import CameraConfig
 from villagewatch.edge.settings import EdgeSettings, load_edge
-from villagewatch.edge.vision.config import load_camera
+from villagewatch.edge.vision.config import CameraVision, load_camera
 from villagewatch.errors import ConfigError, ConfigIssue
 
 __all__ = ["SETTINGS_NAMES", "ConfigKind", "check_file", "check_files", "kind_of", "kinds_of"]
@@ -125,14 +125,15 @@ def _checked(path: Path, kind: ConfigKind, *, read_files: bool) -> tuple[object,
         case ConfigKind.VILLAGE:
             return load_village(path), []
         case ConfigKind.CAMERA:
-            return load_camera(path), []
+            cam = load_camera(path)
+            return cam, _model_issues(path, cam) if read_files else []
         case ConfigKind.EDGE:
             edge = load_edge(path, read_files=read_files)
             issues: list[ConfigIssue] = []
             for d in edge.devices:
                 if isinstance(d, CameraConfig):
                     issues += (
-                        check_file(d.camera, ConfigKind.CAMERA)
+                        check_file(d.camera, ConfigKind.CAMERA, read_files=read_files)
                         if d.camera.exists()
                         else [
                             ConfigIssue(
@@ -141,3 +142,16 @@ def _checked(path: Path, kind: ConfigKind, *, read_files: bool) -> tuple[object,
                         ]
                     )
             return edge, issues
+
+
+def _model_issues(path: Path, cam: CameraVision) -> list[ConfigIssue]:
+    """Whether the camera's model loads and runs here (what the edge box would do first)."""
+    if cam.model is None:
+        return []
+    from villagewatch.edge.vision.model import DetectionModel, ModelError
+
+    try:
+        DetectionModel(cam.model)
+    except ModelError as exc:
+        return [ConfigIssue(str(path), "model", str(exc))]
+    return []

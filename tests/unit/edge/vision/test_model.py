@@ -223,3 +223,26 @@ def test_cameras_with_the_same_model_settings_share_one_loaded_model(tmp_path: P
     path = _tiny_ssd(tmp_path / "m.onnx")
     assert shared_model(_settings(path)) is shared_model(_settings(path))
     assert shared_model(_settings(path)) is not shared_model(_settings(path, score=0.7))
+
+
+def test_config_check_with_files_loads_the_cameras_model(tmp_path: Path) -> None:
+    """`villagewatch config check --files` tries the model as the edge box would: a missing
+    or corrupt file is named there, not first in the agent's log."""
+    from villagewatch.cli.configcheck import ConfigKind, check_file
+
+    folder = tmp_path / "cameras"
+    folder.mkdir()
+    camera = folder / "street.yaml"
+    camera.write_text(
+        "camera: street\nframe: [640, 360]\nzones: []\n"
+        "model: {file: m.onnx, format: onnx, input_size: [32, 32], classes: {1: person}}\n"
+    )
+    assert check_file(camera, ConfigKind.CAMERA) == []  # without --files: the file alone
+    [missing] = check_file(camera, ConfigKind.CAMERA, read_files=True)
+    assert missing.path == "model"
+    assert "m.onnx does not exist" in missing.message
+    (folder / "m.onnx").write_bytes(b"\x08\x01garbage" * 10)
+    [corrupt] = check_file(camera, ConfigKind.CAMERA, read_files=True)
+    assert "corrupt or not an ONNX model" in corrupt.message
+    _tiny_ssd(folder / "m.onnx")
+    assert check_file(camera, ConfigKind.CAMERA, read_files=True) == []
