@@ -27,7 +27,9 @@ __all__ = [
     "Database",
     "Location",
     "PostgresLocation",
+    "describe_location",
     "open_database",
+    "peek_version",
 ]
 
 T = TypeVar("T")
@@ -125,3 +127,24 @@ def open_database(
         busy_timeout_s=busy_timeout_s,
         foreign_keys=foreign_keys,
     )
+
+
+def peek_version(location: Location) -> int:
+    """The schema version at ``location``, read without creating or changing anything (0: no
+    database yet); :class:`~villagewatch.errors.StoreUnavailable` if it cannot be read."""
+    if isinstance(location, PostgresLocation):
+        from villagewatch.db.postgres import peek_postgres_version
+
+        return peek_postgres_version(location)
+    from villagewatch.db.migrations import sqlite_version
+
+    return sqlite_version(location)
+
+
+def describe_location(location: Location) -> str:
+    """Where a store is, for people: the file, or the schema and database (no password)."""
+    if isinstance(location, PostgresLocation):
+        from villagewatch.db.postgres import describe
+
+        return f"schema {location.schema} of {describe(location.dsn)}"
+    return str(location)

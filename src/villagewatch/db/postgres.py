@@ -38,7 +38,13 @@ from villagewatch.db.database import Connection, Cursor, PostgresLocation
 from villagewatch.db.migrations import Migration, refuse_newer
 from villagewatch.errors import StoreUnavailable
 
-__all__ = ["PostgresDatabase", "describe", "postgres_sql", "schema_version"]
+__all__ = [
+    "PostgresDatabase",
+    "describe",
+    "peek_postgres_version",
+    "postgres_sql",
+    "schema_version",
+]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -241,6 +247,32 @@ class PostgresDatabase:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _connect(location: PostgresLocation, name: str) -> psycopg.Connection[Any]:
+    extra: dict[str, Any] = {}
+    if location.password is not None:
+        extra["password"] = location.password
+    try:
+        return psycopg.connect(
+            location.dsn, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S,
+            application_name=f"villagewatch {name}", **extra,
+        )  # fmt: skip
+    except psycopg.Error as exc:
+        raise StoreUnavailable(
+            f"{name}: cannot connect to {describe(location.dsn)}: {_reason(exc)}"
+        ) from None  # psycopg's own error adds nothing, and a bad DSN's may quote it
+
+
+def peek_postgres_version(location: PostgresLocation) -> int:
+    """The schema version of ``location.schema`` (0: none yet), changing nothing."""
+    conn = _connect(location, location.schema)
+    try:
+        return schema_version(conn, location.schema)
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"{location.schema}: {_reason(exc)}") from exc
+    finally:
+        conn.close()
 
 
 def _rollback(conn: psycopg.Connection[Any]) -> None:
