@@ -87,22 +87,6 @@ def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     server.kill()
 
 
-@pytest.fixture(scope="session")
-def shared_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    """One PostgreSQL cluster for the tests that don't stop it; each test has its own database."""
-    server = Postgres(tmp_path_factory.mktemp("postgres")).start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def pg_dsn(shared_postgres: Postgres, request: pytest.FixtureRequest) -> str:
-    """The DSN of a fresh database on the shared cluster, named after the test."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:60].lower()
-    shared_postgres.sql(f'DROP DATABASE IF EXISTS "{name}"')
-    return shared_postgres.create_database(name)
-
-
 @pytest.fixture
 def postgres(tmp_path: Path) -> Iterator[Postgres]:
     """A PostgreSQL cluster of this test's own, free to stop and restart."""
