@@ -136,8 +136,10 @@ class PostgresDatabase:
             with self._failures("write"):
                 migrate_postgres(conn, migrations, what=name, where=self._where,
                                  schema=location.schema, key=self._key)  # fmt: skip
-        finally:
-            self._checkin(conn)
+        except BaseException:
+            conn.close()  # a store that does not open keeps no connection
+            raise
+        self._checkin(conn)
 
     # --- connections ------------------------------------------------------------------------
 
