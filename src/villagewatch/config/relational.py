@@ -23,8 +23,9 @@ class SQLiteFilesSettings(StrictModel):
 
 
 class PostgresSettings(StrictModel):
-    """Every store in one PostgreSQL database, each in a schema of its own (``registry``,
-    ``users``, ``config_versions``), created and migrated at start."""
+    """One PostgreSQL database; each store in a schema of its own, made and migrated at start.
+
+    The schemas are ``registry``, ``users`` and ``config_versions``."""
 
     kind: Literal["postgres"] = Field("postgres", description="Selects PostgreSQL.")
     dsn: str = Field(
