@@ -28,12 +28,13 @@ def relational_stores(
     """Each store ``db upgrade`` looks after: its name, its migrations, where the settings
     put it and how it opens (opening applies what is pending)."""
     from villagewatch.api import users
+    from villagewatch.registry import schema
     from villagewatch.registry import store as registry
     from villagewatch.versions import store as versions
 
     wait_s = configured.busy_timeout_s(settings)
     return [
-        ("registry", registry.MIGRATIONS, configured.registry_location(settings),
+        ("registry", schema.MIGRATIONS, configured.registry_location(settings),
          lambda where: registry.RegistryStore(where, busy_timeout_s=wait_s)),
         ("users", users.MIGRATIONS, configured.users_location(settings),
          lambda where: users.UserStore(where, busy_timeout_s=wait_s)),

@@ -15,12 +15,11 @@ from typing import Any, TypeVar
 
 from villagewatch.config.village import Village
 from villagewatch.db.database import Connection, Location, open_database
-from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
 from villagewatch.errors import VillagewatchError
+from villagewatch.registry.schema import MIGRATIONS
 
 __all__ = [
-    "MIGRATIONS",
     "CredentialRecord",
     "HouseRecord",
     "RegistryRefused",
@@ -29,51 +28,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-MIGRATIONS = (
-    Migration(
-        "houses, tenants, lock credentials and the generation",
-        """
-CREATE TABLE IF NOT EXISTS houses (
-    village TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, lock TEXT NOT NULL,
-    added_ms INTEGER NOT NULL, PRIMARY KEY (village, id)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS houses_lock ON houses (village, lock);
-CREATE TABLE IF NOT EXISTS tenants (
-    village TEXT NOT NULL, house TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
-    phone TEXT NOT NULL, verified INTEGER NOT NULL, added_ms INTEGER NOT NULL,
-    ended_ms INTEGER, PRIMARY KEY (village, house, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS credentials (
-    village TEXT NOT NULL, house TEXT NOT NULL, id TEXT NOT NULL, tenant TEXT NOT NULL,
-    valid_from_ms INTEGER, valid_to_ms INTEGER, added_ms INTEGER NOT NULL, ended_ms INTEGER,
-    PRIMARY KEY (village, house, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS generation (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
-INSERT OR IGNORE INTO generation VALUES (1, 0);
-""",
-        postgres="""
-CREATE TABLE houses (
-    village TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, lock TEXT NOT NULL,
-    added_ms BIGINT NOT NULL, PRIMARY KEY (village, id)
-);
-CREATE UNIQUE INDEX houses_lock ON houses (village, lock);
-CREATE TABLE tenants (
-    village TEXT NOT NULL, house TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
-    phone TEXT NOT NULL, verified INTEGER NOT NULL, added_ms BIGINT NOT NULL,
-    ended_ms BIGINT, PRIMARY KEY (village, house, id)
-);
-CREATE TABLE credentials (
-    village TEXT NOT NULL, house TEXT NOT NULL, id TEXT NOT NULL, tenant TEXT NOT NULL,
-    valid_from_ms BIGINT, valid_to_ms BIGINT, added_ms BIGINT NOT NULL, ended_ms BIGINT,
-    PRIMARY KEY (village, house, id)
-);
-CREATE TABLE generation (one INTEGER PRIMARY KEY CHECK (one = 1), n BIGINT NOT NULL);
-INSERT INTO generation VALUES (1, 0);
-""",
-    ),
-)
-"""The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
 
 class RegistryRefused(VillagewatchError):
