@@ -3,13 +3,15 @@ tests/faults.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.faults import ROWS, Campaign, render, write_table
+from villagewatch.db.database import Location, PostgresLocation
+from villagewatch_dev.servers import Postgres, missing_binaries
 
 _REPO = Path(__file__).resolve().parents[1]
 _TESTS = Path(__file__).resolve().parent
@@ -54,3 +56,34 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("fault campaign")
     terminalreporter.write(render(ROWS))
     write_table(ROWS, _REPO / "test-output" / "campaign.md")
+
+
+@pytest.fixture(scope="session")
+def shared_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """One PostgreSQL cluster for the tests that don't stop it; each test has its own database
+    (skipped where PostgreSQL or psycopg is not installed; scripts/test installs both)."""
+    pytest.importorskip("psycopg")
+    if "postgres" in missing_binaries():
+        pytest.skip("PostgreSQL is not installed (run scripts/test)")
+    server = Postgres(tmp_path_factory.mktemp("postgres")).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_dsn(shared_postgres: Postgres, request: pytest.FixtureRequest) -> str:
+    """The DSN of a fresh database on the shared cluster, named after the test."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:60].lower()
+    shared_postgres.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return shared_postgres.create_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def relational(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], Location]:
+    """Where a relational store of this test lives, by store name: an SQLite file in the
+    test's temp dir, or a schema of a fresh PostgreSQL database — each test that takes it
+    runs on both engines."""
+    if request.param == "sqlite":
+        return lambda name: tmp_path / f"{name}.db"
+    dsn: str = request.getfixturevalue("pg_dsn")
+    return lambda name: PostgresLocation(dsn, name)

@@ -28,6 +28,7 @@ from villagewatch.alerts.service import AlertService
 from villagewatch.api.app import create_app
 from villagewatch.api.context import open_context
 from villagewatch.config import Deployment
+from villagewatch.db import configured
 from villagewatch.detect.service import DetectService
 from villagewatch.detect.store import open_detect_store
 from villagewatch.ingest import IngestMetrics, IngestService
@@ -78,7 +79,10 @@ async def run_detect(
         return
     async with AsyncExitStack() as opened:
         opened.push_async_callback(store.close)
-        registry = RegistryStore(deployment.settings.registry.path)
+        registry = RegistryStore(
+            configured.registry_location(deployment.settings),
+            busy_timeout_s=configured.busy_timeout_s(deployment.settings),
+        )
         opened.callback(registry.close)
         service = DetectService(deployment=deployment, store=store, registry=registry)
         await service.open()

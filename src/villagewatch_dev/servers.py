@@ -1,5 +1,5 @@
-"""Throwaway Mosquitto, InfluxDB and VictoriaMetrics servers on 127.0.0.1, for tests and
-benchmarks.
+"""Throwaway Mosquitto, InfluxDB, VictoriaMetrics and PostgreSQL servers on 127.0.0.1, for
+tests and benchmarks.
 
 Each server gets free ports and a directory of its own, can be stopped and
 started again on the same ports and data (to test outages), and is killed when
@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +30,10 @@ import httpx
 from villagewatch.runtime.ports import free_port
 
 __all__ = [
+    "PG_SIGNIN_ROLE",
     "Influxd",
     "Mosquitto",
+    "Postgres",
     "TlsFiles",
     "VictoriaMetrics",
     "free_port",
@@ -60,9 +64,12 @@ def _binary(name: str) -> str | None:
 
 def missing_binaries() -> list[str]:
     """Binaries the servers need (Debian packages mosquitto, influxdb, victoria-metrics,
-    openssl) not found on this machine."""
+    postgresql, openssl) not found on this machine."""
     names = ("mosquitto", "influxd", "victoria-metrics", "openssl")
-    return [name for name in names if _binary(name) is None]
+    missing = [name for name in names if _binary(name) is None]
+    if not (_PG_BIN / "postgres").exists():
+        missing.append("postgres")
+    return missing
 
 
 class _Server:
@@ -345,3 +352,112 @@ class VictoriaMetrics(_Server):
         )
         reply.raise_for_status()
         return [json.loads(line) for line in reply.content.splitlines() if line.strip()]
+
+
+_PG_BIN = Path("/usr/lib/postgresql/15/bin")  # Debian's postgresql-15; not on PATH
+PG_SIGNIN_ROLE = "vw_signin"
+"""The one role of the test cluster that must sign in with a password (all others are
+trusted on loopback): for the tests of a wrong password."""
+
+
+class Postgres(_Server):
+    """A PostgreSQL 15 cluster on 127.0.0.1 (a free port; its socket in its own directory),
+    trusted on loopback except for :data:`PG_SIGNIN_ROLE`, ``fsync`` on as in production.
+
+    PostgreSQL refuses to run as root, and CI runs as root: then initdb and the server run as
+    the package's ``postgres`` user on a data directory it owns, made under the system temp
+    directory (a pytest ``tmp_path`` sits in a root-only directory the user cannot enter) and
+    removed by :meth:`close`. The log stays in ``directory``.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.port = free_port()
+        self._as_root = os.geteuid() == 0
+        self.data = Path(tempfile.mkdtemp(prefix="villagewatch-pg-"))
+        self.user = "postgres" if self._as_root else pwd.getpwuid(os.geteuid()).pw_name
+        if self._as_root:
+            shutil.chown(self.data, "postgres", "postgres")
+        self._initdb()
+
+    def _run_as(self, argv: list[str]) -> list[str]:
+        # setpriv execs in place (no process in between), so a signal reaches the server
+        ids = ["--reuid=postgres", "--regid=postgres", "--init-groups", "--reset-env"]
+        return ["setpriv", *ids, *argv] if self._as_root else argv
+
+    def _initdb(self) -> None:
+        cluster = self.data / "cluster"
+        subprocess.run(
+            self._run_as([str(_PG_BIN / "initdb"), "-D", str(cluster), "-U", self.user,
+                          "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]),
+            check=True, capture_output=True,
+        )  # fmt: skip
+        hba = (
+            f"host all {PG_SIGNIN_ROLE} 127.0.0.1/32 scram-sha-256\n"
+            "host all all 127.0.0.1/32 trust\n"
+            "local all all trust\n"
+        )
+        (cluster / "pg_hba.conf").write_text(hba)
+        if self._as_root:
+            shutil.chown(cluster / "pg_hba.conf", "postgres", "postgres")
+
+    @property
+    def dsn(self) -> str:
+        """A DSN of the cluster's ``postgres`` database as its superuser."""
+        return self.dsn_of("postgres")
+
+    def dsn_of(self, database: str) -> str:
+        """A DSN of ``database`` on this cluster, as its superuser."""
+        return f"host=127.0.0.1 port={self.port} dbname={database} user={self.user}"
+
+    def start(self) -> Postgres:
+        """Start (or restart) on the same port and data."""
+        argv = [
+            str(_PG_BIN / "postgres"), "-D", str(self.data / "cluster"),
+            "-h", "127.0.0.1", "-p", str(self.port), "-k", str(self.data),
+            "-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "max_connections=100",
+        ]  # fmt: skip
+        self._spawn(self._run_as(argv), self.port)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # it listens before it accepts sessions
+            ready = subprocess.run(
+                [str(_PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
+                check=False,
+            )
+            if ready.returncode == 0:
+                return self
+            time.sleep(0.05)
+        raise TimeoutError("postgres did not accept sessions")
+
+    def sql(self, statement: str, *, database: str = "postgres") -> None:
+        """Run one statement outside a transaction (CREATE DATABASE …) with ``psql``."""
+        subprocess.run(
+            [str(_PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
+             self.dsn_of(database), "-c", statement],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+    def create_database(self, name: str) -> str:
+        """A new empty database; its DSN."""
+        self.sql(f'CREATE DATABASE "{name}"')
+        return self.dsn_of(name)
+
+    def stop(self) -> None:
+        """Stop the server with a fast shutdown (SIGINT: sessions are ended, the data flushed;
+        SIGTERM would wait for every client to leave)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        super().stop()
+
+    def kill(self) -> None:
+        """An immediate shutdown (SIGQUIT: no checkpoint, recovery at the next start, as after
+        a crash); a SIGKILL of the postmaster would leave its children holding the memory."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+        super().stop()
+
+    def close(self) -> None:
+        """Stop the server (a fast shutdown: sessions are ended, the data flushed) and remove
+        its data directory."""
+        self.stop()
+        shutil.rmtree(self.data, ignore_errors=True)

@@ -14,7 +14,8 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.api_deployment import ApiDeployment
-from villagewatch.versions import VersionStore, versions_path
+from villagewatch.db.configured import versions_location
+from villagewatch.versions import VersionStore
 from villagewatch.versions.cameras import CameraZones, apply_zones
 from villagewatch_dev.testing import TINY_JPEG
 
@@ -137,7 +138,7 @@ def test_evidence_picture_shows_the_box_the_zone_and_when_it_was_taken(
     its configured zones): both drawn over the picture, exactly where the numbers say, with
     the time the picture was taken and the place."""
     lane = [[0.1, 0.5], [0.5, 0.5], [0.5, 0.92], [0.1, 0.92]]
-    versions = VersionStore(versions_path(api.deployment.settings))
+    versions = VersionStore(versions_location(api.deployment.settings))
     try:
         apply_zones(versions, CameraZones.model_validate({"zones": [
             {"id": "fire-lane", "kind": "no_parking", "polygon": lane}]}),

@@ -1,5 +1,5 @@
-"""Real servers for integration tests: Mosquitto, influxd and VictoriaMetrics on free loopback
-ports, temp dirs."""
+"""Real servers for integration tests: Mosquitto, influxd, VictoriaMetrics and PostgreSQL on free
+loopback ports, temp dirs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from villagewatch_dev.servers import Influxd, Mosquitto, VictoriaMetrics, missing_binaries
+from villagewatch_dev.servers import (
+    Influxd,
+    Mosquitto,
+    Postgres,
+    VictoriaMetrics,
+    missing_binaries,
+)
 
 from .webhook import Recorder, recording_server
 
@@ -79,3 +85,11 @@ def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     server = VictoriaMetrics(tmp_path / "victoria").start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[Postgres]:
+    """A PostgreSQL cluster of this test's own, free to stop and restart."""
+    server = Postgres(tmp_path / "postgres").start()
+    yield server
+    server.close()

@@ -19,11 +19,12 @@ from villagewatch.api.ratelimit import ClientRate
 from villagewatch.api.throttle import LoginThrottle, PasswordPool
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
+from villagewatch.db import configured
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLITE_METRICS
 from villagewatch.registry import RegistryStore
 from villagewatch.runtime.diskspace import export_free_space
 from villagewatch.store import Store
-from villagewatch.versions import VersionStore, versions_path
+from villagewatch.versions import VersionStore
 
 __all__ = ["PUBLIC_BURST", "PUBLIC_RATE_PER_S", "ApiContext", "open_context", "open_users"]
 
@@ -123,7 +124,9 @@ def open_context(
 
     s = deployment.settings
     wait_s = s.api.sqlite_busy_timeout_s
-    registry = RegistryStore(s.registry.path, busy_timeout_s=wait_s)
+    registry = RegistryStore(
+        configured.registry_location(s), busy_timeout_s=configured.busy_timeout_s(s, wait_s)
+    )
     registry.seed(deployment.villages, time.time_ns() // 1_000_000)
     return ApiContext(
         deployment=deployment,
@@ -136,7 +139,10 @@ def open_context(
         ),
         users=open_users(deployment, busy_timeout_s=wait_s),
         registry=registry,
-        versions=VersionStore(versions_path(s), busy_timeout_s=wait_s),
+        versions=VersionStore(
+            configured.versions_location(s),
+            busy_timeout_s=configured.busy_timeout_s(s, wait_s),
+        ),
         evidence_dir=s.ingest.evidence_dir,
         registries=[*registries, SQLITE_METRICS],
     )
@@ -145,5 +151,10 @@ def open_context(
 def open_users(
     deployment: Deployment, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
 ) -> UserStore:
-    """The deployment's users, sessions and API audit log (``api.db`` in ``api.state_dir``)."""
-    return UserStore(deployment.settings.api.state_dir / "api.db", busy_timeout_s=busy_timeout_s)
+    """The deployment's users, sessions and API audit log (``api.db`` in ``api.state_dir``,
+    or PostgreSQL's ``users`` schema)."""
+    s = deployment.settings
+    return UserStore(
+        configured.users_location(s),
+        busy_timeout_s=configured.busy_timeout_s(s, busy_timeout_s),
+    )

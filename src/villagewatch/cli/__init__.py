@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import typer
 
-from villagewatch.cli import alerts, broker, config, edge, roles, tune, users, vision
+from villagewatch.cli import alerts, broker, config, db, edge, roles, tune, users, vision
 from villagewatch.cli.app import app
 from villagewatch.errors import VillagewatchError
 
 __all__ = ["app", "main"]
 
 # imported for the commands they register on ``app``
-_GROUPS = (alerts, broker, config, edge, roles, tune, users, vision)
+_GROUPS = (alerts, broker, config, db, edge, roles, tune, users, vision)
 
 
 def main() -> None:

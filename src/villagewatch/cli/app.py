@@ -1,5 +1,5 @@
 """The ``villagewatch`` command and its groups; each group's commands live in a module of their
-own (roles, alerts, config, edge, vision, users, broker, tune)."""
+own (roles, alerts, config, edge, vision, users, broker, tune, db)."""
 
 from __future__ import annotations
 
@@ -35,3 +35,7 @@ tune_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(tune_app, name="tune")
+db_app = typer.Typer(
+    help="The relational stores' schemas (SQLite files or PostgreSQL).", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")

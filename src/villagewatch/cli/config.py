@@ -15,6 +15,7 @@ from villagewatch.cli.common import ConfigOption, exit_on, fail, loaded
 from villagewatch.cli.configcheck import ConfigKind, check_files, kinds_of
 from villagewatch.config import Settings, load_settings
 from villagewatch.config.yamlfile import read_yaml
+from villagewatch.db import configured
 from villagewatch.errors import ConfigError
 from villagewatch.versions import (
     Refused,
@@ -23,7 +24,6 @@ from villagewatch.versions import (
     VersionStore,
     apply_village,
     checked_note,
-    versions_path,
     village_file,
 )
 from villagewatch.versions.cameras import camera_file
@@ -112,7 +112,10 @@ def _id_of(path: Path) -> object:
 
 
 def _versions(settings: Settings) -> VersionStore:
-    return VersionStore(versions_path(settings))
+    return VersionStore(
+        configured.versions_location(settings),
+        busy_timeout_s=configured.busy_timeout_s(settings),
+    )
 
 
 def _when(at_ms: int) -> str:

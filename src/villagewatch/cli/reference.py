@@ -31,6 +31,7 @@ from villagewatch.config import (
     TlsSettings,
     VictoriaSettings,
 )
+from villagewatch.config.relational import PostgresSettings, SQLiteFilesSettings
 from villagewatch.config.teams import (
     DingTalkChannel,
     EmailChannel,
@@ -108,6 +109,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("api", ApiSettings),
     ("simulate", SimulateSettings),
     ("simulate.flood", FloodScenario),
+    ("relational (kind: sqlite)", SQLiteFilesSettings),
+    ("relational (kind: postgres)", PostgresSettings),
     ("Village file", Village),
     ("grids[]", Grid),
     ("devices[]", DeviceSpec),

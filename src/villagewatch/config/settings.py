@@ -24,6 +24,7 @@ from villagewatch.config.alerting import AlertsSettings
 from villagewatch.config.fields import Port
 from villagewatch.config.mqtt import MqttSettings
 from villagewatch.config.paths import SECTION, ConfigPath
+from villagewatch.config.relational import RelationalSettings, SQLiteFilesSettings
 from villagewatch.config.stores import SQLiteSettings, StoreSettings
 from villagewatch.contract import Identifier, StrictModel
 
@@ -254,7 +255,7 @@ class RegistrySettings(StrictModel):
     path: ConfigPath = Field(
         Path("var/registry.db"),
         validate_default=True,
-        description="SQLite file of the registry.",
+        description="SQLite file of the registry (unless `relational` picks PostgreSQL).",
     )
     poll_s: float = Field(
         5, gt=0, le=300, description="How often detect looks for registry changes."
@@ -294,7 +295,7 @@ class Settings(StrictModel):
         paths among its defaults (``var/detect.db``) are resolved against the file too."""
         if isinstance(data, dict):
             empty: dict[str, Any] = {name: {} for name in cls.model_fields if name != "villages"}
-            return {**empty, "store": {"kind": "sqlite"}, **data}
+            return {**empty, "store": {"kind": "sqlite"}, "relational": {"kind": "sqlite"}, **data}
         return data
 
     @field_validator("*", mode="wrap")
@@ -334,6 +335,11 @@ class Settings(StrictModel):
     )
     simulate: SimulateSettings = Field(
         default_factory=SimulateSettings, description="The simulator."
+    )
+    relational: RelationalSettings = Field(
+        default_factory=SQLiteFilesSettings,
+        description="Which engine keeps the registry, the users and the config versions: "
+        "SQLite files (the default) or one PostgreSQL database; `kind` picks one.",
     )
     villages: list[ConfigPath] = Field(
         min_length=1, description="Village files, relative to this settings file."

@@ -1,8 +1,11 @@
-"""Numbered schema migrations, counted by SQLite's ``PRAGMA user_version``.
+"""Numbered schema migrations, counted by SQLite's ``PRAGMA user_version`` (PostgreSQL: a
+``schema_version`` table in the store's schema, :mod:`villagewatch.db.postgres`).
 
 A store declares its schema as an ordered tuple of :class:`Migration`: the
 first is version 1, the next version 2, and so on; a file's ``user_version``
-says how many of them it has. At open, :func:`migrate` applies the ones the
+says how many of them it has. A migration is one SQL text for both engines, or an SQLite
+text and a PostgreSQL one where the dialects differ (``WITHOUT ROWID``, ``BIGINT`` for
+epoch milliseconds, triggers, ``INSERT OR IGNORE``). At open, :func:`migrate` applies the ones the
 file lacks, each in its own ``BEGIN IMMEDIATE`` transaction together with the
 new ``user_version`` — all of a migration or none of it — and re-reads the
 version inside that transaction, so two processes opening the same file at
@@ -31,7 +34,7 @@ from pathlib import Path
 
 from villagewatch.errors import SchemaRefused
 
-__all__ = ["Migration", "migrate", "statements"]
+__all__ = ["Migration", "migrate", "refuse_newer", "sqlite_version", "statements"]
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +42,17 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One step of a store's schema: ``sql`` is a script of statements (no transaction
-    control; the runner wraps it)."""
+    control; the runner wraps it) for both engines, or SQLite's alone when ``postgres`` gives
+    PostgreSQL's."""
 
     summary: str
     sql: str
+    postgres: str | None = None
+
+    @property
+    def postgres_sql(self) -> str:
+        """The script PostgreSQL runs."""
+        return self.sql if self.postgres is None else self.postgres
 
 
 def statements(sql: str) -> list[str]:
@@ -66,6 +76,17 @@ def _version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def sqlite_version(path: Path) -> int:
+    """The schema version of an SQLite file, read without changing it (0: no file yet)."""
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return _version(conn)
+    finally:
+        conn.close()
+
+
 def migrate(
     conn: sqlite3.Connection, migrations: Sequence[Migration], *, what: str, path: Path
 ) -> int:
@@ -75,14 +96,14 @@ def migrate(
     disk full) pass through to the caller."""
     latest = len(migrations)
     found = _version(conn)
-    _refuse_newer(found, latest, what, path)
+    refuse_newer(found, latest, what, f"database {path}")
     for number, migration in enumerate(migrations, start=1):
         if number <= found:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
             now = _version(conn)  # another process may have migrated while we waited
-            _refuse_newer(now, latest, what, path)
+            refuse_newer(now, latest, what, f"database {path}")
             if now < number:
                 adopting = number == 1 and _has_tables(conn)
                 for statement in statements(migration.sql):
@@ -100,12 +121,14 @@ def migrate(
     return found
 
 
-def _refuse_newer(version: int, latest: int, what: str, path: Path) -> None:
+def refuse_newer(version: int, latest: int, what: str, where: str) -> None:
+    """:class:`SchemaRefused` if ``version`` is newer than the ``latest`` the code knows;
+    ``where`` says which database (``database <file>``, a PostgreSQL schema)."""
     if version > latest:
         raise SchemaRefused(
-            f"{what} database {path} has schema version {version}, but this villagewatch "
+            f"{what} {where} has schema version {version}, but this villagewatch "
             f"knows versions up to {latest}: it was written by a newer villagewatch. Run that "
-            "version (upgrade this installation), or restore a backup of the file taken "
+            "version (upgrade this installation), or restore a backup of the database taken "
             "before the upgrade; this version will not write into a schema it does not know."
         )
 

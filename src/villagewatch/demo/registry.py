@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from villagewatch.config import Deployment
+from villagewatch.db.configured import registry_location
 from villagewatch.registry import RegistryStore
 
 __all__ = ["DEMO_HOUSES", "seed_demo_registry"]
@@ -29,7 +30,7 @@ def seed_demo_registry(deployment: Deployment) -> int:
     """Add the demo houses to an empty registry of the demo's first village; how many."""
     village = deployment.villages[0].id
     locks = {d.id for d in deployment.villages[0].devices}
-    registry = RegistryStore(deployment.settings.registry.path)
+    registry = RegistryStore(registry_location(deployment.settings))
     try:
         if registry.houses():
             return 0

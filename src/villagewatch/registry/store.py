@@ -1,4 +1,5 @@
-"""The registry in one SQLite file (WAL): written by the API, read by detect.
+"""The registry in one SQLite file (WAL) or a PostgreSQL schema: written by the API, read by
+detect.
 
 Nothing is deleted: a tenant who moves out and a card that is handed back are
 *ended* (with the time), so the history stays. Every write bumps a generation
@@ -7,20 +8,18 @@ number, which detect polls to pick up changes without a restart.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 from villagewatch.config.village import Village
-from villagewatch.db.migrations import Migration
-from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
+from villagewatch.db.database import Connection, Location, open_database
+from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
 from villagewatch.errors import VillagewatchError
+from villagewatch.registry.schema import MIGRATIONS
 
 __all__ = [
-    "MIGRATIONS",
     "CredentialRecord",
     "HouseRecord",
     "RegistryRefused",
@@ -29,32 +28,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-MIGRATIONS = (
-    Migration(
-        "houses, tenants, lock credentials and the generation",
-        """
-CREATE TABLE IF NOT EXISTS houses (
-    village TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, lock TEXT NOT NULL,
-    added_ms INTEGER NOT NULL, PRIMARY KEY (village, id)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS houses_lock ON houses (village, lock);
-CREATE TABLE IF NOT EXISTS tenants (
-    village TEXT NOT NULL, house TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
-    phone TEXT NOT NULL, verified INTEGER NOT NULL, added_ms INTEGER NOT NULL,
-    ended_ms INTEGER, PRIMARY KEY (village, house, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS credentials (
-    village TEXT NOT NULL, house TEXT NOT NULL, id TEXT NOT NULL, tenant TEXT NOT NULL,
-    valid_from_ms INTEGER, valid_to_ms INTEGER, added_ms INTEGER NOT NULL, ended_ms INTEGER,
-    PRIMARY KEY (village, house, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS generation (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
-INSERT OR IGNORE INTO generation VALUES (1, 0);
-""",
-    ),
-)
-"""The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
 
 class RegistryRefused(VillagewatchError):
@@ -102,19 +75,22 @@ def _ms(dt: datetime | None) -> int | None:
 
 
 class RegistryStore:
-    """The registry in ``path``; open it in each process that reads or writes it."""
+    """The registry at ``location`` (a file or a PostgreSQL schema); open it in each process
+    that reads or writes it."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
-        """Create the file and its tables if needed; a change waits ``busy_timeout_s`` at most
-        for another writer."""
-        self._db = SQLiteFile(
-            path, name="registry", migrations=MIGRATIONS, busy_timeout_s=busy_timeout_s
+    def __init__(
+        self, location: Location, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+    ) -> None:
+        """Create the database and its tables if needed; a change waits ``busy_timeout_s`` at
+        most for another writer."""
+        self._db = open_database(
+            location, name="registry", migrations=MIGRATIONS, busy_timeout_s=busy_timeout_s
         )
 
     def seed(self, villages: Iterable[Village], now_ms: int) -> int:
         """Copy in the houses the village files list and the registry lacks; how many."""
 
-        def run(c: sqlite3.Connection) -> int:
+        def run(c: Connection) -> int:
             added = 0
             for v in villages:
                 for h in v.houses:
@@ -158,7 +134,7 @@ class RegistryStore:
     ) -> None:
         """Register a tenant of a house (again, after an earlier end, with a new id)."""
 
-        def run(c: sqlite3.Connection) -> None:
+        def run(c: Connection) -> None:
             self._existing_house(c, village, house)
             if c.execute(
                 "SELECT 1 FROM tenants WHERE village = ? AND house = ? AND id = ?",
@@ -189,7 +165,7 @@ class RegistryStore:
     ) -> None:
         """Give a current tenant a credential for the house's lock."""
 
-        def run(c: sqlite3.Connection) -> None:
+        def run(c: Connection) -> None:
             self._current_tenant(c, village, house, tenant)
             self._credential(
                 c, village, house, tenant=tenant, credential=credential,
@@ -201,7 +177,7 @@ class RegistryStore:
     def end_tenant(self, village: str, house: str, tenant: str, now_ms: int) -> None:
         """The tenant moved out: they and all their credentials end now."""
 
-        def run(c: sqlite3.Connection) -> None:
+        def run(c: Connection) -> None:
             self._current_tenant(c, village, house, tenant)
             c.execute(
                 "UPDATE tenants SET ended_ms = ? WHERE village = ? AND house = ? AND id = ?",
@@ -218,7 +194,7 @@ class RegistryStore:
     def end_credential(self, village: str, house: str, credential: str, now_ms: int) -> None:
         """A card handed back or a code withdrawn: it no longer counts as registered."""
 
-        def run(c: sqlite3.Connection) -> None:
+        def run(c: Connection) -> None:
             n = c.execute(
                 "UPDATE credentials SET ended_ms = ? WHERE village = ? AND house = ? AND id = ?"
                 " AND ended_ms IS NULL",
@@ -235,7 +211,7 @@ class RegistryStore:
         """Every house (of one village), with tenants and credentials, ended ones included."""
         where, args = ("WHERE village = ?", (village,)) if village else ("", ())
 
-        def read(c: sqlite3.Connection) -> tuple[list[Any], list[Any], list[Any]]:
+        def read(c: Connection) -> tuple[list[Any], list[Any], list[Any]]:
             houses = c.execute(
                 f"SELECT village, id, name, lock FROM houses {where} ORDER BY village, id",  # noqa: S608
                 args,
@@ -280,7 +256,7 @@ class RegistryStore:
         """Lock → (credential, valid from, valid to) of its house's current tenants; a lock
         in a house with none maps to an empty list (every credential is unregistered)."""
 
-        def read(c: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+        def read(c: Connection) -> tuple[list[Any], list[Any]]:
             locks = c.execute(
                 "SELECT id, lock FROM houses WHERE village = ?", (village,)
             ).fetchall()
@@ -312,7 +288,7 @@ class RegistryStore:
 
     @staticmethod
     def _house(
-        c: sqlite3.Connection, village: str, house: str, *, name: str, lock: str, now_ms: int
+        c: Connection, village: str, house: str, *, name: str, lock: str, now_ms: int
     ) -> None:
         taken = c.execute(
             "SELECT id FROM houses WHERE village = ? AND (id = ? OR lock = ?)",
@@ -325,7 +301,7 @@ class RegistryStore:
         c.execute("INSERT INTO houses VALUES (?,?,?,?,?)", (village, house, name, lock, now_ms))
 
     @staticmethod
-    def _existing_house(c: sqlite3.Connection, village: str, house: str) -> None:
+    def _existing_house(c: Connection, village: str, house: str) -> None:
         if not c.execute(
             "SELECT 1 FROM houses WHERE village = ? AND id = ?", (village, house)
         ).fetchone():
@@ -333,7 +309,7 @@ class RegistryStore:
 
     def _current_tenant(
         self,
-        c: sqlite3.Connection,
+        c: Connection,
         village: str,
         house: str,
         tenant: str,
@@ -357,7 +333,7 @@ class RegistryStore:
 
     @staticmethod
     def _credential(
-        c: sqlite3.Connection,
+        c: Connection,
         village: str,
         house: str,
         *,
@@ -377,14 +353,22 @@ class RegistryStore:
             raise RegistryRefused(
                 f"credential {credential!r} of house {house!r} is already {current[0]!r}'s"
             )
-        # a credential handed back can be handed out again: the row is reused
-        c.execute(
-            "INSERT OR REPLACE INTO credentials VALUES (?,?,?,?,?,?,?,NULL)",
-            (village, house, credential, tenant, valid_from_ms, valid_to_ms, now_ms),
-        )
+        row = (tenant, valid_from_ms, valid_to_ms, now_ms, village, house, credential)
+        if current is not None:  # a credential handed back can be handed out again: reused
+            c.execute(
+                "UPDATE credentials SET tenant = ?, valid_from_ms = ?, valid_to_ms = ?,"
+                " added_ms = ?, ended_ms = NULL WHERE village = ? AND house = ? AND id = ?",
+                row,
+            )
+        else:
+            c.execute(
+                "INSERT INTO credentials (tenant, valid_from_ms, valid_to_ms, added_ms, village,"
+                " house, id) VALUES (?,?,?,?,?,?,?)",
+                row,
+            )
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def change(c: sqlite3.Connection) -> T:
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        def change(c: Connection) -> T:
             result = fn(c)
             c.execute("UPDATE generation SET n = n + 1")
             return result

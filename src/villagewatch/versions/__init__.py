@@ -10,7 +10,6 @@ from villagewatch.versions.apply import (
     Refused,
     apply_village,
     check_village_text,
-    versions_path,
     village_file,
 )
 from villagewatch.versions.store import (
@@ -37,6 +36,5 @@ __all__ = [
     "apply_village",
     "check_village_text",
     "checked_note",
-    "versions_path",
     "village_file",
 ]

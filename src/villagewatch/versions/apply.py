@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from villagewatch.config import Settings, load_village
+from villagewatch.config import load_village
 from villagewatch.config.village import Village
 from villagewatch.errors import ConfigError, ConfigIssue
 from villagewatch.versions.store import VersionStore, VersionSummary, checked_note
@@ -22,7 +22,6 @@ __all__ = [
     "Refused",
     "apply_village",
     "check_village_text",
-    "versions_path",
     "village_file",
 ]
 
@@ -40,11 +39,6 @@ class Refused:
     """The text was not a valid village file (each issue where it is); nothing changed."""
 
     issues: list[ConfigIssue]
-
-
-def versions_path(settings: Settings) -> Path:
-    """The versions' SQLite file: ``config-versions.db`` beside the alert store."""
-    return settings.alerts.state_path.parent / "config-versions.db"
 
 
 def village_file(village: str) -> str:

@@ -1,4 +1,5 @@
-"""Every applied config file as a numbered version, in one SQLite file beside the alerts.
+"""Every applied config file as a numbered version, in one SQLite file beside the alerts (or a
+PostgreSQL schema).
 
 A version is the whole text of a file as it was applied, with who applied it, when, why
 (a note, required) and the unified diff to the version before. Numbers count per file
@@ -10,13 +11,12 @@ Nothing is deleted or changed: a rollback is a new version whose text is an old 
 from __future__ import annotations
 
 import difflib
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
+from villagewatch.db.database import Connection, Location, open_database
 from villagewatch.db.migrations import Migration
-from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
+from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
 from villagewatch.errors import VillagewatchError
 
 __all__ = [
@@ -48,6 +48,13 @@ CREATE TABLE IF NOT EXISTS config_versions (
     note TEXT NOT NULL, text TEXT NOT NULL, diff TEXT NOT NULL, rollback_of INTEGER,
     PRIMARY KEY (file, n)
 ) WITHOUT ROWID;
+""",
+        postgres="""
+CREATE TABLE config_versions (
+    file TEXT NOT NULL, n INTEGER NOT NULL, who TEXT NOT NULL, at_ms BIGINT NOT NULL,
+    note TEXT NOT NULL, text TEXT NOT NULL, diff TEXT NOT NULL, rollback_of INTEGER,
+    PRIMARY KEY (file, n)
+);
 """,
     ),
 )
@@ -119,10 +126,15 @@ class VersionStore:
     """The config versions of a deployment (``config-versions.db`` beside the alerts); the
     methods block and are safe from any thread."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
-        """Open (create) ``path`` and bring its schema up to date."""
-        self._db = SQLiteFile(
-            path, name="config versions", migrations=MIGRATIONS, busy_timeout_s=busy_timeout_s
+    def __init__(
+        self, location: Location, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+    ) -> None:
+        """Open (create) the file or PostgreSQL schema and bring its schema up to date."""
+        self._db = open_database(
+            location,
+            name="config versions",
+            migrations=MIGRATIONS,
+            busy_timeout_s=busy_timeout_s,
         )
 
     def close(self) -> None:
@@ -156,7 +168,7 @@ class VersionStore:
         if not who.strip():
             raise VersionRefused("say who applies the change (a user name)")
 
-        def write(conn: sqlite3.Connection) -> VersionSummary:
+        def write(conn: Connection) -> VersionSummary:
             last = conn.execute(
                 "SELECT n, text FROM config_versions WHERE file = ? ORDER BY n DESC LIMIT 1",
                 (file,),
@@ -181,9 +193,7 @@ class VersionStore:
         return self._db.write(write)
 
     @staticmethod
-    def _insert(
-        conn: sqlite3.Connection, v: VersionSummary, text: str, previous: str | None
-    ) -> None:
+    def _insert(conn: Connection, v: VersionSummary, text: str, previous: str | None) -> None:
         diff = unified_diff(
             previous or "", text, old_name=f"{v.file} v{v.n - 1}" if v.n > 1 else "/dev/null",
             new_name=f"{v.file} v{v.n}",

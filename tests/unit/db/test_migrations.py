@@ -19,6 +19,7 @@ from villagewatch.db.migrations import Migration, statements
 from villagewatch.db.sqlite import SQLiteFile
 from villagewatch.detect import store as detect_store
 from villagewatch.errors import SchemaRefused
+from villagewatch.registry import schema as registry_schema
 from villagewatch.registry import store as registry_store
 from villagewatch.store import sqlite as readings_store
 
@@ -44,7 +45,7 @@ def _close_async(store: detect_store.DetectStore | readings_store.SQLiteStore) -
 STORES: dict[str, tuple[Sequence[Migration], Callable[[Path], None]]] = {
     "alerts": (alerts_schema.MIGRATIONS, lambda p: SQLiteAlertStore(p).close()),
     "users": (users.MIGRATIONS, lambda p: users.UserStore(p).close()),
-    "registry": (registry_store.MIGRATIONS, lambda p: registry_store.RegistryStore(p).close()),
+    "registry": (registry_schema.MIGRATIONS, lambda p: registry_store.RegistryStore(p).close()),
     "detect": (
         detect_store.MIGRATIONS,
         lambda p: _close_async(detect_store.DetectStore(p, reserve_bytes=0)),

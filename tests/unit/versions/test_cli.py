@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from tests.unit.api.conftest import write_deployment
 from villagewatch.cli import app
 from villagewatch.config import load_settings
-from villagewatch.versions import Applied, VersionStore, apply_village, versions_path
+from villagewatch.db.configured import versions_location
+from villagewatch.versions import Applied, VersionStore, apply_village
 
 
 def _setup(tmp_path: Path) -> tuple[Path, Path, str]:
@@ -18,7 +19,7 @@ def _setup(tmp_path: Path) -> tuple[Path, Path, str]:
     settings = write_deployment(tmp_path)
     village = tmp_path / "dongcun.yaml"
     original = village.read_text(encoding="utf-8")
-    store = VersionStore(versions_path(load_settings(settings)))
+    store = VersionStore(versions_location(load_settings(settings)))
     try:
         done = apply_village(store, village, original.replace("name: 石桥水位计", "name: 新水位计", 1),
                              village="dongcun", who="wang", note="rename", at_ms=0)  # fmt: skip
@@ -72,7 +73,7 @@ def test_rollback_works_while_the_file_on_disk_is_broken(tmp_path: Path) -> None
                         "--note", "repair")  # fmt: skip
     assert code == 0, err
     assert village.read_text(encoding="utf-8") == original
-    store = VersionStore(versions_path(load_settings(settings)))
+    store = VersionStore(versions_location(load_settings(settings)))
     try:
         assert [v.who for v in store.versions("village:dongcun")][:2] == ["li", "(on disk)"]
     finally:
@@ -105,7 +106,7 @@ def test_a_cameras_zone_versions_from_a_terminal(tmp_path: Path) -> None:
     from villagewatch.versions.cameras import CameraZones, apply_zones
 
     settings, _, _ = _setup(tmp_path)
-    store = VersionStore(versions_path(load_settings(settings)))
+    store = VersionStore(versions_location(load_settings(settings)))
     try:
         for n, corner in enumerate((0.5, 0.6)):
             lane = {"id": "lane", "kind": "no_parking",

@@ -4,12 +4,13 @@ versions, two writers at once, and the one apply path (check, write, record)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from villagewatch.db.database import Location
 from villagewatch.versions import (
     NOTE_MAX,
     ON_DISK,
@@ -26,9 +27,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[VersionStore]:
-    """An empty version store in a temp dir."""
-    s = VersionStore(tmp_path / "config-versions.db")
+def store(relational: Callable[[str], Location]) -> Iterator[VersionStore]:
+    """An empty version store in a temp dir, or in PostgreSQL."""
+    s = VersionStore(relational("config_versions"))
     yield s
     s.close()
 
@@ -106,10 +107,10 @@ def test_a_failed_write_of_the_file_records_nothing(store: VersionStore) -> None
     assert store.versions("village:x") == []
 
 
-def test_two_writers_at_once_get_distinct_numbers(tmp_path: Path) -> None:
+def test_two_writers_at_once_get_distinct_numbers(relational: Callable[[str], Location]) -> None:
     """Two stores on one file (as two processes would be), writing together: every number
     once, and each diff is against the version really before it."""
-    path = tmp_path / "config-versions.db"
+    path = relational("config_versions")
     stores = [VersionStore(path), VersionStore(path)]
     try:
 

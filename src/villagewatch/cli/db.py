@@ -1,0 +1,83 @@
+"""``villagewatch db``: the relational stores' schemas (SQLite files or PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Protocol
+
+import typer
+
+from villagewatch.cli.app import db_app
+from villagewatch.cli.common import ConfigOption, exit_on, loaded
+from villagewatch.config import Settings, load_settings
+from villagewatch.db import configured
+from villagewatch.db.database import Location, describe_location, peek_version
+from villagewatch.db.migrations import Migration
+from villagewatch.errors import VillagewatchError
+
+__all__ = ["relational_stores"]
+
+
+class _Closing(Protocol):
+    def close(self) -> None: ...
+
+
+def relational_stores(
+    settings: Settings,
+) -> list[tuple[str, Sequence[Migration], Location, Callable[[Location], _Closing]]]:
+    """Each store ``db upgrade`` looks after: its name, its migrations, where the settings
+    put it and how it opens (opening applies what is pending)."""
+    from villagewatch.api import users
+    from villagewatch.registry import schema
+    from villagewatch.registry import store as registry
+    from villagewatch.versions import store as versions
+
+    wait_s = configured.busy_timeout_s(settings)
+    return [
+        ("registry", schema.MIGRATIONS, configured.registry_location(settings),
+         lambda where: registry.RegistryStore(where, busy_timeout_s=wait_s)),
+        ("users", users.MIGRATIONS, configured.users_location(settings),
+         lambda where: users.UserStore(where, busy_timeout_s=wait_s)),
+        ("config versions", versions.MIGRATIONS, configured.versions_location(settings),
+         lambda where: versions.VersionStore(where, busy_timeout_s=wait_s)),
+    ]  # fmt: skip
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    config: ConfigOption,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say which migrations are pending.")
+    ] = False,
+) -> None:
+    """Apply the pending schema migrations of every relational store the settings configure
+    (registry, users, config versions), each in one transaction, and say what was done.
+    Services do the same when they open a store; this does it ahead, e.g. before a restart.
+    Back up first: a migration cannot be undone, and an older villagewatch refuses the
+    migrated database."""
+    settings = loaded(load_settings, config)
+    failed = False
+    with exit_on(VillagewatchError):
+        stores = relational_stores(settings)
+    for name, migrations, location, open_store in stores:
+        where = describe_location(location)
+        try:
+            found = peek_version(location)
+            if found > len(migrations):
+                open_store(location).close()  # refuses, in words
+            pending = list(enumerate(migrations, start=1))[found:]
+            if not pending:
+                typer.echo(f"{name} ({where}): version {found}, up to date")
+                continue
+            if not dry_run:
+                open_store(location).close()
+        except VillagewatchError as exc:
+            typer.echo(f"{name} ({where}): {exc}", err=True)
+            failed = True
+            continue
+        verb = "would apply" if dry_run else "applied"
+        typer.echo(f"{name} ({where}): version {found}, {verb}:")
+        for number, migration in pending:
+            typer.echo(f"  {number}: {migration.summary}")
+    if failed:
+        raise typer.Exit(1)

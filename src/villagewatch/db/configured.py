@@ -1,0 +1,51 @@
+"""Where a deployment's relational stores are, as its settings say: an SQLite file each, or a
+schema each of one PostgreSQL database (the settings' ``relational`` section)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from villagewatch.config import Settings, read_secret
+from villagewatch.config.relational import PostgresSettings
+from villagewatch.db.database import Location, PostgresLocation
+from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
+
+__all__ = [
+    "busy_timeout_s",
+    "registry_location",
+    "users_location",
+    "versions_location",
+]
+
+
+def _location(settings: Settings, schema: str, path: Path) -> Location:
+    rel = settings.relational
+    if isinstance(rel, PostgresSettings):
+        password = read_secret(rel.password_file) if rel.password_file is not None else None
+        return PostgresLocation(rel.dsn, schema, password)
+    return path
+
+
+def busy_timeout_s(settings: Settings, sqlite_s: float = DEFAULT_BUSY_TIMEOUT_S) -> float:
+    """How long a change waits for another writer: PostgreSQL's own setting, or ``sqlite_s``."""
+    rel = settings.relational
+    return rel.busy_timeout_s if isinstance(rel, PostgresSettings) else sqlite_s
+
+
+def registry_location(settings: Settings) -> Location:
+    """The registry: ``registry.path``, or the ``registry`` schema."""
+    return _location(settings, "registry", settings.registry.path)
+
+
+def users_location(settings: Settings) -> Location:
+    """The API's users, sessions and audit log: ``api.db`` in ``api.state_dir``, or the
+    ``users`` schema."""
+    return _location(settings, "users", settings.api.state_dir / "api.db")
+
+
+def versions_location(settings: Settings) -> Location:
+    """The config versions: ``config-versions.db`` beside the alert store, or the
+    ``config_versions`` schema."""
+    return _location(
+        settings, "config_versions", settings.alerts.state_path.parent / "config-versions.db"
+    )
