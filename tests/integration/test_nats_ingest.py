@@ -1,0 +1,145 @@
+"""The ingester on a three-node NATS JetStream cluster: devices publish over MQTT 3.1.1 to
+NATS's MQTT listener, a replicated stream keeps the contract's subjects, ingesters share one
+durable pull consumer and acknowledge after the durable write (SQLite here)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import orjson
+import paho.mqtt.client as paho
+import pytest
+
+from villagewatch_dev.natscluster import NatsCluster
+from villagewatch_dev.servers import _binary, free_port
+
+from .helpers import (
+    IngesterProcess,
+    publish_through_outages,
+    reading,
+    wait_until,
+    write_deployment,
+)
+
+pytestmark = pytest.mark.skipif(
+    _binary("nats-server") is None, reason="nats-server not installed (run scripts/test)"
+)
+
+DEVICES = 10
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three JetStream nodes with MQTT listeners."""
+    nodes = NatsCluster(tmp_path / "nats")
+    try:
+        yield nodes.start()
+    finally:
+        nodes.close()
+
+
+def _deployment(tmp_path: Path, cluster: NatsCluster, **bus: Any) -> tuple[Path, Path]:
+    db = tmp_path / "store.db"
+    settings = write_deployment(
+        tmp_path,
+        mqtt_port=cluster.nodes[0].mqtt_port,
+        store={"kind": "sqlite", "path": str(db)},
+        devices=DEVICES,
+        ingest={
+            "bus": {"kind": "nats", "servers": cluster.urls, "ack_wait_s": 5, **bus},
+            "metrics_port": free_port(),
+            "batch_max_messages": 200,
+            "flush_interval_s": 0.05,
+        },
+    )
+    return settings, db
+
+
+def _ingester(settings: Path) -> IngesterProcess:
+    port = orjson.loads(settings.read_bytes())["ingest"]["metrics_port"]
+    return IngesterProcess(settings, port).start()
+
+
+def _counts(db: Path) -> tuple[int, int]:
+    """(readings stored, distinct (device, seq) among them)."""
+    if not db.exists():
+        return 0, 0
+    with sqlite3.connect(db, timeout=10) as con:
+        rows, distinct = con.execute(
+            "SELECT count(*), count(DISTINCT device || '/' || seq) FROM readings"
+        ).fetchone()
+    return int(rows), int(distinct)
+
+
+def _dead_letters(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db, timeout=10) as con:
+        return [(r, t) for r, t in con.execute("SELECT reason, topic FROM dead_letters")]
+
+
+def _readings(n: int, boot: str = "b1") -> list[tuple[str, bytes]]:
+    return [
+        reading(f"wl-{i % DEVICES:03d}", i // DEVICES, level=float(i), boot=boot) for i in range(n)
+    ]
+
+
+def _stream_leader(cluster: NatsCluster, stream: str = "VW") -> str:
+    async def ask() -> str:
+        nc = await nats.connect(servers=cluster.urls)
+        try:
+            info = await nc.jetstream().stream_info(stream)
+            assert info.cluster is not None and info.cluster.leader
+            return info.cluster.leader
+        finally:
+            await nc.close()
+
+    return asyncio.run(ask())
+
+
+def test_a_reading_over_mqtt_is_stored_once(tmp_path: Path, cluster: NatsCluster) -> None:
+    settings, db = _deployment(tmp_path, cluster)
+    ingester = _ingester(settings)
+    try:
+        publish_through_outages(
+            cluster.nodes[1].mqtt_port, _readings(1), pace=100, protocol=paho.MQTTv311
+        )
+        wait_until(lambda: _counts(db)[0] >= 1, timeout=15, what="the reading stored")
+        time.sleep(0.5)  # a second copy would have arrived by now
+        assert _counts(db) == (1, 1)
+        assert ingester.terminate() == 0
+    finally:
+        ingester.kill()
+
+
+def test_a_node_killed_mid_run_loses_and_duplicates_nothing(
+    tmp_path: Path, cluster: NatsCluster
+) -> None:
+    settings, db = _deployment(tmp_path, cluster)
+    ingester = _ingester(settings)
+    leader = _stream_leader(cluster)
+    # the devices speak to a node that stays; the stream's leader dies under them
+    entry = next(n for n in cluster.nodes if n.name != leader)
+    n = 3000
+    publishing = threading.Thread(
+        target=publish_through_outages,
+        args=(entry.mqtt_port, _readings(n)),
+        kwargs={"pace": 400, "protocol": paho.MQTTv311, "timeout": 60},
+    )
+    publishing.start()
+    try:
+        wait_until(lambda: _counts(db)[0] >= n // 4, timeout=20, what="a quarter stored")
+        cluster.node(leader).kill()
+        publishing.join(timeout=60)
+        wait_until(lambda: _counts(db)[0] >= n, timeout=30, what=f"{n} readings")
+        time.sleep(1)
+        assert _counts(db) == (n, n)
+        assert ingester.terminate() == 0
+    finally:
+        ingester.kill()
+        publishing.join(timeout=5)
