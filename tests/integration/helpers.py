@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar
 import httpx
 import orjson
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from villagewatch_dev.servers import free_port
 
@@ -241,7 +241,7 @@ def publish_through_outages(
     *,
     pace: float,
     timeout: float = 120,
-    protocol: paho.MQTTProtocolVersion = paho.MQTTv5,
+    protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
 ) -> None:
     """Publish at ``pace``/s and wait until the broker has acknowledged every message,
     riding out broker restarts (paho keeps QoS 1 messages it could not send yet)."""

@@ -143,3 +143,98 @@ def test_a_node_killed_mid_run_loses_and_duplicates_nothing(
     finally:
         ingester.kill()
         publishing.join(timeout=5)
+
+
+def test_two_ingesters_share_the_durable_and_a_killed_one_loses_nothing(
+    tmp_path: Path, cluster: NatsCluster
+) -> None:
+    settings, db = _deployment(tmp_path, cluster)
+    first, second = _ingester(settings), None
+    n = 3000
+    publishing = threading.Thread(
+        target=publish_through_outages,
+        args=(cluster.nodes[0].mqtt_port, _readings(n)),
+        kwargs={"pace": 400, "protocol": paho.MQTTv311, "timeout": 60},
+    )
+    try:
+        second = _ingester(_second_settings(settings))
+        publishing.start()
+        wait_until(lambda: _counts(db)[0] >= n // 3, timeout=20, what="a third stored")
+        first.kill()  # mid-batch: what it held unacknowledged goes to the other after ack_wait
+        publishing.join(timeout=60)
+        wait_until(lambda: _counts(db)[0] >= n, timeout=30, what=f"{n} readings")
+        time.sleep(1)
+        assert _counts(db) == (n, n)
+        assert second.terminate() == 0
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+        publishing.join(timeout=5)
+
+
+def _second_settings(settings: Path) -> Path:
+    """The same deployment for a second ingester process (its own metrics port)."""
+    doc = orjson.loads(settings.read_bytes())
+    doc["ingest"]["metrics_port"] = free_port()
+    other = settings.with_name("settings-2.yaml")
+    other.write_bytes(orjson.dumps(doc))
+    return other
+
+
+def test_poison_and_foreign_messages_do_not_stall_the_stream(
+    tmp_path: Path, cluster: NatsCluster
+) -> None:
+    settings, db = _deployment(tmp_path, cluster)
+    ingester = _ingester(settings)
+    hostile = [
+        ("vw/v1/testvil/wl-000/telemetry", b"\xff\xfe not json"),
+        ("vw/v1/testvil/wl-000/telemetry", b'{"v": 1, "device": "wl-000", "reading": 5}'),
+        ("vw/v1/testvil/nobody/telemetry", reading("nobody", 1)[1]),
+        ("vw/v1/TestVil/wl-000/telemetry", reading("wl-000", 2)[1]),
+        ("vw/v1/testvil/wl-000/evidence/ev-1", b"not a jpeg"),  # and not a camera
+        ("vw/v1/testvil/wl-000/status", b'{"v": 1}'),  # outside what the stream keeps
+        ("elsewhere/entirely", b"x"),
+    ]
+    try:
+        publish_through_outages(
+            cluster.nodes[2].mqtt_port,
+            [*hostile, *_readings(50)],
+            pace=500,
+            protocol=paho.MQTTv311,
+        )
+        wait_until(lambda: _counts(db)[0] >= 50, timeout=15, what="the good readings")
+        letters = wait_until(
+            lambda: len(rows := _dead_letters(db)) >= 5 and rows, timeout=10, what="dead letters"
+        )
+        assert sorted(reason for reason, _ in letters) == [
+            "bad_json", "bad_topic", "invalid_payload", "unexpected_channel", "unknown_device",
+        ]  # fmt: skip
+        assert not any(topic.endswith("/status") for _, topic in letters), "not in the stream"
+        assert _counts(db) == (50, 50)
+        assert ingester.terminate() == 0
+    finally:
+        ingester.kill()
+
+
+def test_the_stream_survives_a_restart_of_all_three_nodes(
+    tmp_path: Path, cluster: NatsCluster
+) -> None:
+    settings, db = _deployment(tmp_path, cluster)
+    ingester = _ingester(settings)  # creates the stream and the durable
+    assert ingester.terminate() == 0
+    n = 500
+    publish_through_outages(
+        cluster.nodes[0].mqtt_port, _readings(n), pace=1000, protocol=paho.MQTTv311
+    )
+    for node in cluster.nodes:
+        node.kill()
+    cluster.start()
+    ingester = _ingester(settings)
+    try:
+        wait_until(lambda: _counts(db)[0] >= n, timeout=30, what=f"{n} readings")
+        time.sleep(0.5)
+        assert _counts(db) == (n, n)
+        assert ingester.terminate() == 0
+    finally:
+        ingester.kill()

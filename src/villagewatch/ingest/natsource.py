@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
@@ -165,20 +164,29 @@ class NatsSource:
             self._on_connected(True)
             log.info("Reconnected to NATS at %s", nc.connected_url)
 
+        nc = NatsClient()
+        # nats-py tries the servers forever when reconnects are unlimited, also at the first
+        # connect: a bound of its own, so that a wrong URL is an error at start, not a hang
+        bound = bus.connect_timeout_s * (len(bus.servers) + 1)
         try:
-            nc = await nats.connect(
-                servers=bus.servers,
-                connect_timeout=bus.connect_timeout_s,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                error_cb=error,
-                disconnected_cb=disconnected,
-                reconnected_cb=reconnected,
+            await asyncio.wait_for(
+                nc.connect(
+                    servers=bus.servers,
+                    connect_timeout=bus.connect_timeout_s,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    error_cb=error,
+                    disconnected_cb=disconnected,
+                    reconnected_cb=reconnected,
+                ),
+                bound,
             )
         except (TimeoutError, *_NATS_ERRORS) as exc:
+            with contextlib.suppress(TimeoutError, *_NATS_ERRORS):
+                await nc.close()
+            reason = f"none within {bound:g} s" if isinstance(exc, TimeoutError) else str(exc)
             raise BusUnavailable(
-                f"no NATS server answers at {', '.join(bus.servers)} (ingest.bus.servers): "
-                f"{type(exc).__name__}: {exc}"
+                f"no NATS server answers at {', '.join(bus.servers)} (ingest.bus.servers): {reason}"
             ) from exc
         return nc
 
