@@ -67,8 +67,8 @@ class NatsBus(StrictModel):
     fetch_batch: int = Field(
         500, ge=1, le=10_000, description="Messages asked for in one pull request."
     )
-    connect_timeout_s: float = Field(
-        5, gt=0, description="Give up on a server that does not answer within this."
+    connect_timeout_s: int = Field(
+        5, ge=1, description="Give up on a server that does not answer within this."
     )
 
 

@@ -174,7 +174,7 @@ class NatsSource:
                     servers=bus.servers,
                     connect_timeout=bus.connect_timeout_s,
                     max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
+                    reconnect_time_wait=1,
                     error_cb=error,
                     disconnected_cb=disconnected,
                     reconnected_cb=reconnected,
