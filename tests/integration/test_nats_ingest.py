@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.errors
 import orjson
 import paho.mqtt.client as paho
 import pytest
 
+from villagewatch.config import load_deployment
+from villagewatch.ingest.service import IngestService
 from villagewatch_dev.natscluster import NatsCluster
 from villagewatch_dev.servers import _binary, free_port
+from villagewatch_dev.testing import MemoryStore
 
 from .helpers import (
     IngesterProcess,
@@ -237,3 +241,46 @@ def test_the_stream_survives_a_restart_of_all_three_nodes(
         assert ingester.terminate() == 0
     finally:
         ingester.kill()
+
+
+def test_a_stalled_store_holds_at_most_max_ack_pending_and_nothing_is_redelivered(
+    tmp_path: Path, cluster: NatsCluster
+) -> None:
+    settings, _ = _deployment(tmp_path, cluster, max_ack_pending=400, ack_wait_s=2)
+    store = MemoryStore()
+    n = 2000
+
+    async def scenario() -> tuple[int, int, int]:
+        store.gate = asyncio.Event()  # every write waits: a store that hangs
+        stop = asyncio.Event()
+        service = IngestService(deployment=load_deployment(settings), store=store)
+        running = asyncio.create_task(service.run(stop))
+        await asyncio.wait_for(service.connected.wait(), 20)
+        nc = await nats.connect(servers=cluster.urls)
+        try:
+            js = nc.jetstream()
+            for topic, payload in _readings(n):
+                await js.publish(topic.replace("/", "."), payload)
+            await asyncio.sleep(5)  # over two ack_waits: held messages get progress acks
+            held = await js.consumer_info("VW", "vw-ingest")
+            # another member of the durable would be handed any held message that expired
+            other = await js.pull_subscribe_bind("vw-ingest", "VW")
+            try:
+                taken = len(await other.fetch(10, timeout=1))
+            except nats.errors.TimeoutError:
+                taken = 0
+            store.gate.set()
+            while len(store.readings) < n:  # noqa: ASYNC110 - the store has no event to await
+                await asyncio.sleep(0.1)
+            stop.set()
+            await asyncio.wait_for(running, 20)
+            return held.num_ack_pending, held.num_pending, taken
+        finally:
+            await nc.close()
+
+    ack_pending, waiting, redelivered = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert 0 < ack_pending <= 400, "the server stops handing out at max_ack_pending"
+    assert waiting >= n - 400, "the rest waits in the stream"
+    assert redelivered == 0, "progress acks keep held messages from coming again"
+    assert len(store.readings) == n
+    assert sum(len(w.readings) for w in store.writes) == n, "each reading written once"

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -93,8 +92,8 @@ class NatsSource:
         self._on_message = on_message
         self._on_connected = on_connected
         self._backoff = Backoff(initial_s=retry_initial_s, max_s=retry_max_s)
-        self._held: dict[int, tuple[Msg, float]] = {}
-        """Messages taken in and not yet acknowledged: id → (message, monotonic receipt)."""
+        self._held: dict[int, Msg] = {}
+        """Messages taken in and not yet acknowledged, by the id the intake knows them by."""
         self._next_id = 0
         self._room = asyncio.Event()
         self._room.set()
@@ -113,7 +112,7 @@ class NatsSource:
     def acknowledge(self, acks: list[tuple[int, int]]) -> None:
         """Acknowledge these messages (their batch is durable). The acks go out in a task; one
         lost with a dying server only means a redelivery, written idempotently."""
-        msgs = [held[0] for mid, _ in acks if (held := self._held.pop(mid, None)) is not None]
+        msgs = [msg for mid, _ in acks if (msg := self._held.pop(mid, None)) is not None]
         if msgs:
             task = asyncio.create_task(_ack_all(msgs))
             self._acking.add(task)
@@ -259,22 +258,22 @@ class NatsSource:
                     await asyncio.wait_for(stop.wait(), delay)
                 continue
             self._backoff.reset()
-            now = time.monotonic()
             for msg in msgs:
                 mid = self._next_id = self._next_id + 1
-                self._held[mid] = (msg, now)
+                self._held[mid] = msg
                 # NATS subjects of MQTT topics: `/` became `.` (identifiers have no dots)
                 self._on_message(mid, 1, msg.subject.replace(".", "/").encode(), msg.data)
 
     async def _keep_alive(self, stop: asyncio.Event) -> None:
-        """Progress acks for messages held a third of ``ack_wait``: a slow store must not
-        make the server deliver them again to another ingester meanwhile."""
+        """Progress acks, every third of ``ack_wait``, for every message held: a slow store
+        must not make the server deliver them again to another ingester meanwhile. All of
+        them, not only the old ones: a pull returns messages up to a second after the server
+        delivered them, and the server's clock is the one that counts."""
         period = self._bus.ack_wait_s / 3
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), period)
-            old = time.monotonic() - period
-            for msg, _ in [held for held in self._held.values() if held[1] <= old]:
+            for msg in list(self._held.values()):
                 with contextlib.suppress(*_NATS_ERRORS):
                     await msg.in_progress()
 
@@ -288,7 +287,7 @@ class NatsSource:
         self._on_connected(False)
         if self._acking:
             await asyncio.gather(*self._acking, return_exceptions=True)
-        for msg, _ in self._held.values():
+        for msg in self._held.values():
             with contextlib.suppress(*_NATS_ERRORS):
                 await msg.nak()
         self._held.clear()
