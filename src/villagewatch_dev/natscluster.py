@@ -70,7 +70,10 @@ class NatsNode(_Server):
 
     def start(self) -> NatsNode:
         """Start (or restart) on the same ports and store."""
-        self._spawn([_binary("nats-server") or "nats-server", "-c", str(self.conf)], self.port)
+        try:
+            self._spawn([_binary("nats-server") or "nats-server", "-c", str(self.conf)], self.port)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; {self.name} logged:\n{self.log_text()[-2000:]}") from exc
         return self
 
     def jsz(self) -> dict[str, Any]:
