@@ -156,6 +156,8 @@ class NatsSource:
             log.warning("NATS: %s", exc)
 
         async def disconnected() -> None:
+            if self._sub is None:
+                return  # a failed first connect, or our own close: nothing was lost
             self._on_connected(False)
             log.warning("Lost the NATS server; reconnecting, unacknowledged messages stay held")
 
