@@ -19,6 +19,8 @@ import paho.mqtt.client as paho
 import pytest
 
 from villagewatch.config import load_deployment
+from villagewatch.config.mqtt import MqttSettings
+from villagewatch.edge.link import EdgeLink
 from villagewatch.ingest.service import IngestService
 from villagewatch_dev.natscluster import NatsCluster
 from villagewatch_dev.servers import _binary, free_port
@@ -284,3 +286,41 @@ def test_a_stalled_store_holds_at_most_max_ack_pending_and_nothing_is_redelivere
     assert redelivered == 0, "progress acks keep held messages from coming again"
     assert len(store.readings) == n
     assert sum(len(w.readings) for w in store.writes) == n, "each reading written once"
+
+
+def test_the_edge_agents_link_speaks_mqtt_3_1_1_to_nats(
+    tmp_path: Path, cluster: NatsCluster
+) -> None:
+    """The agent's own client as it runs on an edge box (protocol 3.1.1): it connects with its
+    will and retained birth, subscribes to its desired config, and gets each QoS 1 publish
+    acknowledged; the ingester stores it."""
+    settings, db = _deployment(tmp_path, cluster)
+    ingester = _ingester(settings)
+    acks: list[tuple[int, int]] = []
+
+    async def scenario() -> int | None:
+        mqtt = MqttSettings(port=cluster.nodes[1].mqtt_port, protocol="3.1.1")
+        up = asyncio.Event()
+        link = EdgeLink(
+            mqtt, agent="edge-1", village="testvil", boot="b9", devices=["wl-000"],
+            on_ack=lambda mid, code: acks.append((mid, code)), on_up=up.set,
+            on_down=lambda: None, on_config=lambda _: None, max_inflight=20,
+        )  # fmt: skip
+        stop = asyncio.Event()
+        running = asyncio.create_task(link.run(stop))
+        await asyncio.wait_for(up.wait(), 15)  # as the agent: its outbox sends once up
+        mid = link.publish(*reading("wl-000", 1, boot="b9"))
+        while not acks:  # noqa: ASYNC110 - the link reports acks by callback
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(running, 15)
+        return mid
+
+    try:
+        mid = asyncio.run(asyncio.wait_for(scenario(), 30))
+        assert (mid, 0) in acks
+        wait_until(lambda: _counts(db)[0] >= 1, timeout=15, what="the agent's reading stored")
+        assert _counts(db) == (1, 1)
+        assert ingester.terminate() == 0
+    finally:
+        ingester.kill()
