@@ -60,8 +60,8 @@ def _binary(name: str) -> str | None:
 
 def missing_binaries() -> list[str]:
     """Binaries the servers need (Debian packages mosquitto, influxdb, victoria-metrics,
-    openssl) not found on this machine."""
-    names = ("mosquitto", "influxd", "victoria-metrics", "openssl")
+    openssl, nats-server) not found on this machine."""
+    names = ("mosquitto", "influxd", "victoria-metrics", "openssl", "nats-server")
     return [name for name in names if _binary(name) is None]
 
 

@@ -23,7 +23,7 @@ from villagewatch.config.mqtt import MqttSettings
 from villagewatch.edge.link import EdgeLink
 from villagewatch.ingest.service import IngestService
 from villagewatch_dev.natscluster import NatsCluster
-from villagewatch_dev.servers import _binary, free_port
+from villagewatch_dev.servers import free_port
 from villagewatch_dev.testing import MemoryStore
 
 from .helpers import (
@@ -32,10 +32,6 @@ from .helpers import (
     reading,
     wait_until,
     write_deployment,
-)
-
-pytestmark = pytest.mark.skipif(
-    _binary("nats-server") is None, reason="nats-server not installed (run scripts/test)"
 )
 
 DEVICES = 10
