@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
 from villagewatch.runtime.ports import free_port
 from villagewatch_dev.servers import _binary, _Server
@@ -108,7 +110,32 @@ class NatsCluster:
             if not node.running:
                 node.start()
         self.wait_for_leader(timeout)
+        self._greet_mqtt()
         return self
+
+    def _greet_mqtt(self) -> None:
+        """Connect one MQTT client once: NATS makes its MQTT streams (``$MQTT_msgs``, which an
+        ingester with ``capture: mqtt`` reads) at the first MQTT connection, and an ingester
+        started before any device waits for them."""
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id="vw-greet", protocol=paho.MQTTv311
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.connect("127.0.0.1", self.nodes[0].mqtt_port)
+                client.loop_start()
+                while not client.is_connected() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        client.loop_stop()
+        client.disconnect()
+        if time.monotonic() > deadline:
+            raise TimeoutError("NATS's MQTT listener did not accept a connection")
 
     def wait_for_leader(self, timeout: float = 30) -> str:
         """Block until a running node reports a JetStream meta leader that all running nodes

@@ -21,6 +21,7 @@ import pytest
 from villagewatch.config import load_deployment
 from villagewatch.config.mqtt import MqttSettings
 from villagewatch.edge.link import EdgeLink
+from villagewatch.ingest.natsource import MQTT_STORE
 from villagewatch.ingest.service import IngestService
 from villagewatch_dev.natscluster import NatsCluster
 from villagewatch_dev.servers import free_port
@@ -91,7 +92,7 @@ def _readings(n: int, boot: str = "b1") -> list[tuple[str, bytes]]:
     ]
 
 
-def _stream_leader(cluster: NatsCluster, stream: str = "VW") -> str:
+def _stream_leader(cluster: NatsCluster, stream: str = MQTT_STORE) -> str:
     async def ask() -> str:
         nc = await nats.connect(servers=cluster.urls)
         try:
@@ -125,7 +126,8 @@ def test_a_node_killed_mid_run_loses_and_duplicates_nothing(
     settings, db = _deployment(tmp_path, cluster)
     ingester = _ingester(settings)
     leader = _stream_leader(cluster)
-    # the devices speak to a node that stays; the stream's leader dies under them
+    # the devices speak to a node that stays; the leader of the stream the ingester reads
+    # (NATS's MQTT store) dies under them
     entry = next(n for n in cluster.nodes if n.name != leader)
     n = 3000
     publishing = threading.Thread(
@@ -244,7 +246,10 @@ def test_the_stream_survives_a_restart_of_all_three_nodes(
 def test_a_stalled_store_holds_at_most_max_ack_pending_and_nothing_is_redelivered(
     tmp_path: Path, cluster: NatsCluster
 ) -> None:
-    settings, _ = _deployment(tmp_path, cluster, max_ack_pending=400, ack_wait_s=2)
+    # published with JetStream (no MQTT): into a stream of our own
+    settings, _ = _deployment(
+        tmp_path, cluster, max_ack_pending=400, ack_wait_s=2, capture="stream"
+    )
     store = MemoryStore()
     n = 2000
 

@@ -31,7 +31,17 @@ class NatsBus(StrictModel):
         description="Client URLs of the cluster's nodes (`nats://host:port`); the client "
         "fails over between them.",
     )
-    stream: NatsName = Field("VW", description="The stream holding telemetry, events and evidence.")
+    capture: Literal["mqtt", "stream"] = Field(
+        "mqtt",
+        description="`mqtt`: read what NATS's MQTT listener stores of each QoS 1 publish "
+        "before its PUBACK (its own `$MQTT_msgs` stream): nothing a device saw acknowledged "
+        "can be missing, also when a node dies. `stream`: a stream of our own (`stream`) "
+        "capturing the contract's subjects, for publishers that speak NATS; an MQTT PUBACK "
+        "does not prove that stream holds the message (docs/ingest.md#nats-jetstream).",
+    )
+    stream: NatsName = Field(
+        "VW", description="`capture: stream`: the stream of telemetry, events and evidence."
+    )
     create_stream: bool = Field(
         True,
         description="Create the stream at start if it is missing (file storage, `replicas`); "

@@ -49,6 +49,9 @@ MessageHandler = Callable[[int, int, bytes, bytes], None]
 """(message id, QoS, MQTT topic, payload): the ingester's decode path, as for MQTT."""
 
 _NATS_ERRORS = (nats.errors.Error, nats.js.errors.Error, OSError)
+MQTT_STORE = "$MQTT_msgs"
+"""NATS's own stream of the QoS 1 messages its MQTT listener took (``capture: mqtt``)."""
+_MQTT_PREFIX = "$MQTT.msgs."
 
 
 def contract_subjects() -> list[str]:
@@ -76,6 +79,15 @@ def _covers(captured: list[str], subject: str) -> bool:
     return False
 
 
+def _contract_channel(subject: str) -> bool:
+    """Whether ``subject`` is on a channel the ingester stores (what the MQTT path subscribes
+    to): ``vw.v1.<village>.<device>.telemetry|event``, ``….evidence.<id>``."""
+    parts = subject.split(".")
+    return (len(parts) == 5 and parts[4] in ("telemetry", "event")) or (
+        len(parts) == 6 and parts[4] == "evidence"
+    )
+
+
 class NatsSource:
     """Pulls the contract's messages from JetStream and acknowledges them when told."""
 
@@ -99,6 +111,7 @@ class NatsSource:
         self._room.set()
         self._acking: set[asyncio.Task[None]] = set()
         self._nc: NatsClient | None = None
+        self._stream = MQTT_STORE if bus.capture == "mqtt" else bus.stream
         self._sub: JetStreamContext.PullSubscription | None = None
 
     def pause_reading(self) -> None:
@@ -118,14 +131,19 @@ class NatsSource:
             self._acking.add(task)
             task.add_done_callback(self._acking.discard)
 
-    async def connect(self) -> None:
+    async def connect(self, stop: asyncio.Event) -> None:
         """Connect, make sure of the stream and bind to the durable consumer. Raises
         BusUnavailable when no server answers, or the stream is missing (and may not be
-        created) or does not capture the contract's subjects."""
+        created) or does not capture the contract's subjects. With ``capture: mqtt`` it waits
+        (until ``stop``) for NATS to make its MQTT store, which it does when the first MQTT
+        client connects."""
         self._nc = nc = await self._connect()
         try:
             js = nc.jetstream(timeout=self._bus.connect_timeout_s)
-            await self._ensure_stream(js)
+            if self._bus.capture == "stream":
+                await self._ensure_stream(js)
+            elif not await self._mqtt_store_made(js, stop):
+                return
             self._sub = await self._bind(js)
         except BaseException:
             await self.close()
@@ -133,14 +151,14 @@ class NatsSource:
         self._on_connected(True)
         log.info(
             "Pulling stream %s as %s from %s",
-            self._bus.stream, self._bus.durable, ", ".join(self._bus.servers),
+            self._stream, self._bus.durable, ", ".join(self._bus.servers),
         )  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pull until ``stop`` is set (after :meth:`connect`), then send the last acks and
         close."""
         if self._sub is None:
-            raise RuntimeError("NatsSource.run before connect")
+            return  # stopped while connecting
         try:
             async with asyncio.TaskGroup() as tg:
                 keeper = tg.create_task(self._keep_alive(stop))
@@ -224,10 +242,31 @@ class NatsSource:
                 "the ingester would never see those messages"
             )
 
+    async def _mqtt_store_made(self, js: JetStreamContext, stop: asyncio.Event) -> bool:
+        """Wait until NATS's MQTT store exists; False when stopped first."""
+        told = False
+        while not stop.is_set():
+            try:
+                await js.stream_info(MQTT_STORE)
+            except nats.js.errors.NotFoundError:
+                if not told:
+                    log.info("Waiting for the first MQTT client: NATS makes %s then", MQTT_STORE)
+                    told = True
+            except _NATS_ERRORS as exc:
+                raise BusUnavailable(f"cannot read NATS stream {MQTT_STORE}: {exc}") from exc
+            else:
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1)
+        return False
+
     async def _bind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
         bus = self._bus
+        mqtt = bus.capture == "mqtt"
         config = ConsumerConfig(
             durable_name=bus.durable,
+            # the MQTT store keeps (interest retention) what a consumer like this one wants
+            filter_subject=f"{_MQTT_PREFIX}vw.v1.>" if mqtt else None,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=bus.ack_wait_s,
@@ -235,13 +274,13 @@ class NatsSource:
             max_deliver=-1,  # a message is never given up on: poison is dead-lettered, not lost
         )
         try:
-            await js.add_consumer(bus.stream, config)
+            await js.add_consumer(self._stream, config)
         except nats.js.errors.BadRequestError as exc:
             # it exists with other settings (another ingester's version): used as it is
             log.warning("Consumer %s exists with other settings, used as is: %s", bus.durable, exc)
         except _NATS_ERRORS as exc:
             raise BusUnavailable(f"cannot create NATS consumer {bus.durable!r}: {exc}") from exc
-        return await js.pull_subscribe_bind(bus.durable, bus.stream)
+        return await js.pull_subscribe_bind(bus.durable, self._stream)
 
     async def _pull(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
         bus = self._bus
@@ -263,8 +302,12 @@ class NatsSource:
             for msg in msgs:
                 mid = self._next_id = self._next_id + 1
                 self._held[mid] = msg
+                subject = msg.subject.removeprefix(_MQTT_PREFIX)
+                if not _contract_channel(subject):
+                    self.acknowledge([(mid, 0)])  # status, config: not the ingester's
+                    continue
                 # NATS subjects of MQTT topics: `/` became `.` (identifiers have no dots)
-                self._on_message(mid, 1, msg.subject.replace(".", "/").encode(), msg.data)
+                self._on_message(mid, 1, subject.replace(".", "/").encode(), msg.data)
 
     async def _keep_alive(self, stop: asyncio.Event) -> None:
         """Progress acks, every third of ``ack_wait``, for every message held: a slow store

@@ -129,7 +129,7 @@ class IngestService:
         Raises ConfigError, before anything else, when the broker password or TLS files
         cannot be read, or BusUnavailable when the NATS bus cannot be reached or used."""
         if self._nats is not None:
-            await self._nats.connect()
+            await self._nats.connect(stop)
             source: NatsSource | AsyncLink[FastClient] = self._nats
             acknowledge = self._nats.acknowledge
             where = ", ".join(self._nats_servers())

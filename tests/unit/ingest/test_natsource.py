@@ -68,4 +68,4 @@ def test_a_wrong_server_url_is_a_clear_error() -> None:
         on_connected=lambda _: None,
     )
     with pytest.raises(BusUnavailable, match=f"no NATS server answers at {url}"):
-        asyncio.run(source.connect())
+        asyncio.run(source.connect(asyncio.Event()))
