@@ -4,6 +4,7 @@
 
     VillagewatchError
     ├── ConfigError          a config file is invalid; carries every issue found
+    ├── BusUnavailable       the message bus (NATS) cannot be reached or has no usable stream
     └── StoreError           a store could not do what was asked
         ├── StoreUnavailable retryable: unreachable, timed out, 5xx, refused credentials
         ├── StoreRejected    the store refuses this data (a 400-class reply); retrying won't help
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BusUnavailable",
     "ConfigError",
     "ConfigIssue",
     "SchemaRefused",
@@ -55,6 +57,11 @@ class ConfigError(VillagewatchError):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
         super().__init__("\n".join(str(i) for i in issues))
+
+
+class BusUnavailable(VillagewatchError):
+    """The message bus cannot be reached at start, or its stream cannot be used; the message
+    names the servers or the stream."""
 
 
 class StoreError(VillagewatchError):

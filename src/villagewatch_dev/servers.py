@@ -64,8 +64,8 @@ def _binary(name: str) -> str | None:
 
 def missing_binaries() -> list[str]:
     """Binaries the servers need (Debian packages mosquitto, influxdb, victoria-metrics,
-    postgresql, openssl) not found on this machine."""
-    names = ("mosquitto", "influxd", "victoria-metrics", "openssl")
+    postgresql, openssl, nats-server) not found on this machine."""
+    names = ("mosquitto", "influxd", "victoria-metrics", "openssl", "nats-server")
     missing = [name for name in names if _binary(name) is None]
     if not (_PG_BIN / "postgres").exists():
         missing.append("postgres")

@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar
 import httpx
 import orjson
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from villagewatch_dev.servers import free_port
 
@@ -236,13 +236,18 @@ class DetectProcess(ServiceProcess):
 
 
 def publish_through_outages(
-    port: int, messages: list[tuple[str, bytes]], *, pace: float, timeout: float = 120
+    port: int,
+    messages: list[tuple[str, bytes]],
+    *,
+    pace: float,
+    timeout: float = 120,
+    protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
 ) -> None:
     """Publish at ``pace``/s and wait until the broker has acknowledged every message,
     riding out broker restarts (paho keeps QoS 1 messages it could not send yet)."""
     acked = threading.Semaphore(0)
     client = paho.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"pub-{free_port()}", protocol=paho.MQTTv5
+        CallbackAPIVersion.VERSION2, client_id=f"pub-{free_port()}", protocol=protocol
     )
     client.reconnect_delay_set(min_delay=1, max_delay=2)
     client.max_inflight_messages_set(200)

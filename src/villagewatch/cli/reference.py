@@ -31,6 +31,7 @@ from villagewatch.config import (
     TlsSettings,
     VictoriaSettings,
 )
+from villagewatch.config.bus import MqttBus, NatsBus
 from villagewatch.config.relational import PostgresSettings, SQLiteFilesSettings
 from villagewatch.config.teams import (
     DingTalkChannel,
@@ -96,6 +97,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("store (kind: victoria)", VictoriaSettings),
     ("store (kind: sqlite)", SQLiteSettings),
     ("ingest", IngestSettings),
+    ("ingest.bus (kind: mqtt)", MqttBus),
+    ("ingest.bus (kind: nats)", NatsBus),
     ("detect", DetectSettings),
     ("alerts", AlertsSettings),
     ("alerts.kinds.<kind>", AlertKindSettings),

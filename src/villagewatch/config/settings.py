@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from villagewatch.config.alerting import AlertsSettings
+from villagewatch.config.bus import BusSettings, MqttBus, NatsBus
 from villagewatch.config.fields import Port
 from villagewatch.config.mqtt import MqttSettings
 from villagewatch.config.paths import SECTION, ConfigPath
@@ -42,6 +43,12 @@ __all__ = [
 class IngestSettings(StrictModel):
     """The ingester: subscription, batching and flow control."""
 
+    bus: BusSettings = Field(
+        default_factory=MqttBus,
+        description="Where messages come from: the MQTT broker of the `mqtt` section (the "
+        "default), or a NATS JetStream stream shared by any number of ingesters "
+        "(`kind: nats`; docs/ingest.md#nats-jetstream).",
+    )
     client_id: Identifier = Field(
         "vw-ingest-1", description="MQTT client id; unique per ingester process."
     )
@@ -137,6 +144,13 @@ class IngestSettings(StrictModel):
                 f"batch_max_messages ({self.batch_max_messages}): the broker stops sending "
                 "once that many messages await our ack, so a bigger batch could only ever "
                 "close on the timer, and nothing would arrive while one is being written"
+            )
+        bus = self.bus
+        if isinstance(bus, NatsBus) and bus.max_ack_pending < 2 * self.batch_max_messages:
+            raise ValueError(
+                f"bus.max_ack_pending ({bus.max_ack_pending}) must be at least twice "
+                f"batch_max_messages ({self.batch_max_messages}): the server stops delivering "
+                "once that many messages await an ack, so a batch could only close on the timer"
             )
         return self
 

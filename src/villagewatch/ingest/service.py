@@ -36,6 +36,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from villagewatch.config import Deployment, local_store_file
+from villagewatch.config.bus import NatsBus
 from villagewatch.contract import (
     Channel,
     DeadLetter,
@@ -48,6 +49,7 @@ from villagewatch.contract import (
 from villagewatch.ingest.evidence import EvidenceMessage, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
+from villagewatch.ingest.natsource import NatsSource
 from villagewatch.ingest.writer import BatchWriter
 from villagewatch.mqtt import AsyncLink, FastClient, make_client
 from villagewatch.runtime.diskspace import export_free_space
@@ -63,7 +65,8 @@ log = logging.getLogger(__name__)
 
 
 class IngestService:
-    """One ingester: a persistent MQTT session feeding one store."""
+    """One ingester: a persistent MQTT session (or a share of a NATS JetStream durable
+    consumer, ``ingest.bus``) feeding one store."""
 
     def __init__(
         self, *, deployment: Deployment, store: Store, metrics: IngestMetrics | None = None
@@ -97,13 +100,23 @@ class IngestService:
             keepalive=self._mqtt.keepalive_s,
             clean_start=False,
         )
+        # with NATS the link is never opened: messages come from the stream, in the same
+        # decode path (_on_fast_message), and are acknowledged to it
+        self._nats = (
+            NatsSource(bus=ing.bus, on_message=self._on_fast_message, on_connected=self._nats_up)
+            if isinstance(ing.bus, NatsBus)
+            else None
+        )
+        source = self._nats or self._link
         self._intake = Intake(
             max_messages=ing.batch_max_messages,
             max_items=ing.batch_max_readings,
-            max_pending=ing.receive_maximum,
+            max_pending=ing.bus.max_ack_pending
+            if isinstance(ing.bus, NatsBus)
+            else ing.receive_maximum,
             dedupe_window=ing.dedupe_window,
-            pause=self._link.pause_reading,
-            resume=self._link.resume_reading,
+            pause=source.pause_reading,
+            resume=source.resume_reading,
         )
         self.metrics.acks_pending.set_function(lambda: self._intake.pending)
         self._generation = 0
@@ -114,12 +127,20 @@ class IngestService:
     async def run(self, stop: asyncio.Event) -> None:
         """Ingest until ``stop`` is set; then write and acknowledge what was accepted, and leave.
         Raises ConfigError, before anything else, when the broker password or TLS files
-        cannot be read."""
-        self._link.open()
+        cannot be read, or BusUnavailable when the NATS bus cannot be reached or used."""
+        if self._nats is not None:
+            await self._nats.connect(stop)
+            source: NatsSource | AsyncLink[FastClient] = self._nats
+            acknowledge = self._nats.acknowledge
+            where = ", ".join(self._nats_servers())
+        else:
+            self._link.open()
+            source, acknowledge = self._link, self._acknowledge
+            where = f"{self._mqtt.host}:{self._mqtt.port}"
         writer = BatchWriter(
             store=self._store,
             intake=self._intake,
-            acknowledge=self._acknowledge,
+            acknowledge=acknowledge,
             metrics=self.metrics,
             flush_interval_s=self._ingest.flush_interval_s,
             retry_initial_s=self._ingest.retry_initial_s,
@@ -128,27 +149,35 @@ class IngestService:
             evidence=self.evidence,
         )
         link_stop = asyncio.Event()
-        log.info(
-            "Ingesting from %s:%d into %s",
-            self._mqtt.host,
-            self._mqtt.port,
-            type(self._store).__name__,
-        )
+        log.info("Ingesting from %s into %s", where, type(self._store).__name__)
         try:
             with metrics_served(self.metrics.registry, self._ingest.metrics_port):
                 async with asyncio.TaskGroup() as tg:
-                    link = tg.create_task(self._link.run(link_stop))
+                    link = tg.create_task(source.run(link_stop))
                     writing = tg.create_task(writer.run(stop))
                     tg.create_task(self._follower.run(stop))
                     await stop.wait()
                     self._intake.close()
                     # what comes now stays with the broker, unacknowledged
-                    self._link.pause_reading()
+                    source.pause_reading()
                     await writing  # writes and acknowledges what was taken in
                     link_stop.set()  # the last PUBACKs go out before the DISCONNECT
                     await link
         finally:
+            if self._nats is not None:
+                await self._nats.close()
             log.info("Ingester stopped; everything acknowledged was written")
+
+    def _nats_servers(self) -> list[str]:
+        bus = self._ingest.bus
+        return bus.servers if isinstance(bus, NatsBus) else []
+
+    def _nats_up(self, up: bool) -> None:
+        self.metrics.connected.set(int(up))
+        if up:
+            self.connected.set()
+        else:
+            self.connected.clear()
 
     def _use(self, deployment: Deployment) -> None:
         """Check messages against the devices of ``deployment`` (one reference each: the

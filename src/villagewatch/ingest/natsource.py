@@ -1,0 +1,360 @@
+"""The ingester's messages from a NATS JetStream stream, through a durable pull consumer.
+
+Devices and edge agents keep speaking MQTT: NATS's MQTT listener turns
+``vw/v1/<village>/<device>/telemetry`` into the subject ``vw.v1.<village>.<device>.telemetry``,
+and a replicated stream captures the contract's subjects (:func:`contract_subjects`). Every
+ingester pulls from the one durable consumer (``bus.durable``), so any number share the load
+and each message goes to one of them. A message is acknowledged only once the batch holding
+it is durably written (:meth:`NatsSource.acknowledge`, called by the writer); one not
+acknowledged within ``ack_wait_s`` — its ingester crashed — is delivered again, to whichever
+ingester pulls next, and the stores' idempotence makes the second write harmless. While a
+slow store holds messages, progress acks keep them from being redelivered meanwhile.
+
+Flow control: the server hands out at most ``max_ack_pending`` unacknowledged messages over
+all ingesters; each ingester also stops pulling while its intake is full (``pause_reading``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from villagewatch.config.bus import NatsBus
+from villagewatch.contract import Channel, subscription
+from villagewatch.errors import BusUnavailable
+from villagewatch.runtime.backoff import Backoff
+
+__all__ = ["NatsSource", "contract_subjects"]
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[int, int, bytes, bytes], None]
+"""(message id, QoS, MQTT topic, payload): the ingester's decode path, as for MQTT."""
+
+_NATS_ERRORS = (nats.errors.Error, nats.js.errors.Error, OSError)
+MQTT_STORE = "$MQTT_msgs"
+"""NATS's own stream of the QoS 1 messages its MQTT listener took (``capture: mqtt``)."""
+_MQTT_PREFIX = "$MQTT.msgs."
+
+
+def contract_subjects() -> list[str]:
+    """The NATS subjects of what the ingester stores: telemetry, events, evidence (the MQTT
+    filters with ``/`` → ``.``, ``+`` → ``*``)."""
+    filters = [subscription(c) for c in (Channel.TELEMETRY, Channel.EVENT, Channel.EVIDENCE)]
+    return [f.replace("/", ".").replace("+", "*") for f in filters]
+
+
+def _covers(captured: list[str], subject: str) -> bool:
+    """Whether one of a stream's ``captured`` subjects takes every message of ``subject``."""
+    want = subject.split(".")
+    for pattern in captured:
+        tokens = pattern.split(".")
+        for i, part in enumerate(tokens):
+            if part == ">":
+                if len(want) > i:
+                    return True
+                break
+            if i >= len(want) or (part not in (want[i], "*")):
+                break
+        else:
+            if len(tokens) == len(want):
+                return True
+    return False
+
+
+def _contract_channel(subject: str) -> bool:
+    """Whether ``subject`` is on a channel the ingester stores (what the MQTT path subscribes
+    to): ``vw.v1.<village>.<device>.telemetry|event``, ``….evidence.<id>``."""
+    parts = subject.split(".")
+    return (len(parts) == 5 and parts[4] in ("telemetry", "event")) or (
+        len(parts) == 6 and parts[4] == "evidence"
+    )
+
+
+class NatsSource:
+    """Pulls the contract's messages from JetStream and acknowledges them when told."""
+
+    def __init__(
+        self,
+        *,
+        bus: NatsBus,
+        on_message: MessageHandler,
+        on_connected: Callable[[bool], None],
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 10,
+    ) -> None:
+        self._bus = bus
+        self._on_message = on_message
+        self._on_connected = on_connected
+        self._backoff = Backoff(initial_s=retry_initial_s, max_s=retry_max_s)
+        self._held: dict[int, Msg] = {}
+        """Messages taken in and not yet acknowledged, by the id the intake knows them by."""
+        self._next_id = 0
+        self._room = asyncio.Event()
+        self._room.set()
+        self._acking: set[asyncio.Task[None]] = set()
+        self._nc: NatsClient | None = None
+        self._stream = MQTT_STORE if bus.capture == "mqtt" else bus.stream
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    def pause_reading(self) -> None:
+        """Stop pulling (the intake is full); what was pulled stays held."""
+        self._room.clear()
+
+    def resume_reading(self) -> None:
+        """Pull again."""
+        self._room.set()
+
+    def acknowledge(self, acks: list[tuple[int, int]]) -> None:
+        """Acknowledge these messages (their batch is durable). The acks go out in a task; one
+        lost with a dying server only means a redelivery, written idempotently."""
+        msgs = [msg for mid, _ in acks if (msg := self._held.pop(mid, None)) is not None]
+        if msgs:
+            task = asyncio.create_task(_ack_all(msgs))
+            self._acking.add(task)
+            task.add_done_callback(self._acking.discard)
+
+    async def connect(self, stop: asyncio.Event) -> None:
+        """Connect, make sure of the stream and bind to the durable consumer. Raises
+        BusUnavailable when no server answers, or the stream is missing (and may not be
+        created) or does not capture the contract's subjects. With ``capture: mqtt`` it waits
+        (until ``stop``) for NATS to make its MQTT store, which it does when the first MQTT
+        client connects."""
+        self._nc = nc = await self._connect()
+        try:
+            js = nc.jetstream(timeout=self._bus.connect_timeout_s)
+            if self._bus.capture == "stream":
+                await self._ensure_stream(js)
+            elif not await self._mqtt_store_made(js, stop):
+                return
+            self._sub = await self._bind(js)
+        except BaseException:
+            await self.close()
+            raise
+        self._on_connected(True)
+        log.info(
+            "Pulling stream %s as %s from %s",
+            self._stream, self._bus.durable, ", ".join(self._bus.servers),
+        )  # fmt: skip
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Pull until ``stop`` is set (after :meth:`connect`), then send the last acks and
+        close."""
+        if self._sub is None:
+            return  # stopped while connecting
+        try:
+            async with asyncio.TaskGroup() as tg:
+                keeper = tg.create_task(self._keep_alive(stop))
+                await self._pull(self._sub, stop)
+                keeper.cancel()
+        finally:
+            await self.close()
+
+    async def _connect(self) -> NatsClient:
+        bus = self._bus
+
+        async def error(exc: Exception) -> None:
+            log.warning("NATS: %s", exc)
+
+        async def disconnected() -> None:
+            if self._sub is None:
+                return  # a failed first connect, or our own close: nothing was lost
+            self._on_connected(False)
+            log.warning("Lost the NATS server; reconnecting, unacknowledged messages stay held")
+
+        async def reconnected() -> None:
+            self._on_connected(True)
+            log.info("Reconnected to NATS at %s", nc.connected_url)
+
+        nc = NatsClient()
+        # nats-py tries the servers forever when reconnects are unlimited, also at the first
+        # connect: a bound of its own, so that a wrong URL is an error at start, not a hang
+        bound = bus.connect_timeout_s * (len(bus.servers) + 1)
+        try:
+            await asyncio.wait_for(
+                nc.connect(
+                    servers=bus.servers,
+                    connect_timeout=bus.connect_timeout_s,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    error_cb=error,
+                    disconnected_cb=disconnected,
+                    reconnected_cb=reconnected,
+                ),
+                bound,
+            )
+        except (TimeoutError, *_NATS_ERRORS) as exc:
+            with contextlib.suppress(TimeoutError, *_NATS_ERRORS):
+                await nc.close()
+            reason = f"none within {bound:g} s" if isinstance(exc, TimeoutError) else str(exc)
+            raise BusUnavailable(
+                f"no NATS server answers at {', '.join(bus.servers)} (ingest.bus.servers): {reason}"
+            ) from exc
+        return nc
+
+    async def _ensure_stream(self, js: JetStreamContext) -> None:
+        bus, subjects = self._bus, contract_subjects()
+        try:
+            info = await js.stream_info(bus.stream)
+        except nats.js.errors.NotFoundError:
+            if not bus.create_stream:
+                raise BusUnavailable(
+                    f"NATS has no stream {bus.stream!r} (ingest.bus.stream) and "
+                    "ingest.bus.create_stream is off"
+                ) from None
+            config = StreamConfig(
+                name=bus.stream,
+                subjects=subjects,
+                retention=RetentionPolicy.LIMITS,
+                storage=StorageType.FILE,
+                num_replicas=bus.replicas,
+                max_age=bus.max_age_days * 86400,
+            )
+            try:
+                await js.add_stream(config)
+            except _NATS_ERRORS as exc:
+                raise BusUnavailable(f"cannot create NATS stream {bus.stream!r}: {exc}") from exc
+            log.info("Created stream %s (%d replicas) for %s", bus.stream, bus.replicas, subjects)
+            return
+        except _NATS_ERRORS as exc:
+            raise BusUnavailable(f"cannot read NATS stream {bus.stream!r}: {exc}") from exc
+        captured = list(info.config.subjects or [])
+        if missing := [s for s in subjects if not _covers(captured, s)]:
+            raise BusUnavailable(
+                f"NATS stream {bus.stream!r} captures {captured}, not {missing}: "
+                "the ingester would never see those messages"
+            )
+
+    async def _mqtt_store_made(self, js: JetStreamContext, stop: asyncio.Event) -> bool:
+        """Wait until NATS's MQTT store exists; False when stopped first."""
+        told = False
+        while not stop.is_set():
+            try:
+                await js.stream_info(MQTT_STORE)
+            except nats.js.errors.NotFoundError:
+                if not told:
+                    log.info("Waiting for the first MQTT client: NATS makes %s then", MQTT_STORE)
+                    told = True
+            except _NATS_ERRORS as exc:
+                raise BusUnavailable(f"cannot read NATS stream {MQTT_STORE}: {exc}") from exc
+            else:
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1)
+        return False
+
+    async def _bind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        bus = self._bus
+        mqtt = bus.capture == "mqtt"
+        config = ConsumerConfig(
+            durable_name=bus.durable,
+            # the MQTT store keeps (interest retention) what a consumer like this one wants
+            filter_subject=f"{_MQTT_PREFIX}vw.v1.>" if mqtt else None,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=bus.ack_wait_s,
+            max_ack_pending=bus.max_ack_pending,
+            max_deliver=-1,  # a message is never given up on: poison is dead-lettered, not lost
+        )
+        try:
+            await js.add_consumer(self._stream, config)
+        except nats.js.errors.BadRequestError as exc:
+            # it exists with other settings (another ingester's version): used as it is
+            log.warning("Consumer %s exists with other settings, used as is: %s", bus.durable, exc)
+        except _NATS_ERRORS as exc:
+            raise BusUnavailable(f"cannot create NATS consumer {bus.durable!r}: {exc}") from exc
+        return await js.pull_subscribe_bind(bus.durable, self._stream)
+
+    async def _pull(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
+        bus = self._bus
+        while not stop.is_set():
+            if not self._room.is_set():
+                await _first(self._room, stop)
+                continue
+            try:
+                msgs = await sub.fetch(bus.fetch_batch, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue  # nothing to take in this second
+            except _NATS_ERRORS as exc:
+                delay = self._backoff.next_delay()
+                log.warning("Pulling from NATS failed (%s); again in %.1f s", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                continue
+            self._backoff.reset()
+            for msg in msgs:
+                mid = self._next_id = self._next_id + 1
+                self._held[mid] = msg
+                subject = msg.subject.removeprefix(_MQTT_PREFIX)
+                if not _contract_channel(subject):
+                    self.acknowledge([(mid, 0)])  # status, config: not the ingester's
+                    continue
+                # NATS subjects of MQTT topics: `/` became `.` (identifiers have no dots)
+                self._on_message(mid, 1, subject.replace(".", "/").encode(), msg.data)
+
+    async def _keep_alive(self, stop: asyncio.Event) -> None:
+        """Progress acks, every third of ``ack_wait``, for every message held: a slow store
+        must not make the server deliver them again to another ingester meanwhile. All of
+        them, not only the old ones: a pull returns messages up to a second after the server
+        delivered them, and the server's clock is the one that counts."""
+        period = self._bus.ack_wait_s / 3
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), period)
+            for msg in list(self._held.values()):
+                with contextlib.suppress(*_NATS_ERRORS):
+                    await msg.in_progress()
+
+    async def close(self) -> None:
+        """Send the last acks and disconnect (again: nothing). Messages taken in but never
+        accepted (pulled while the ingester was stopping) are given back at once rather than
+        after ``ack_wait``."""
+        nc, self._nc, self._sub = self._nc, None, None
+        if nc is None:
+            return
+        self._on_connected(False)
+        if self._acking:
+            await asyncio.gather(*self._acking, return_exceptions=True)
+        for msg in self._held.values():
+            with contextlib.suppress(*_NATS_ERRORS):
+                await msg.nak()
+        self._held.clear()
+        with contextlib.suppress(TimeoutError, *_NATS_ERRORS):
+            await nc.flush(timeout=2)
+        with contextlib.suppress(TimeoutError, *_NATS_ERRORS):
+            await nc.close()
+
+
+async def _ack_all(msgs: list[Msg]) -> None:
+    for msg in msgs:
+        try:
+            await msg.ack()
+        except _NATS_ERRORS as exc:
+            log.info("An ack was not sent (%s); the message comes again, written once", exc)
+            return
+
+
+async def _first(*events: asyncio.Event) -> Any:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,71 @@
+"""The NATS source's pure parts: the subjects it needs, the check of an existing stream, its
+settings, and the error of a wrong server URL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pydantic import ValidationError
+
+from villagewatch.config.bus import MqttBus, NatsBus
+from villagewatch.config.settings import IngestSettings
+from villagewatch.errors import BusUnavailable
+from villagewatch.ingest.natsource import NatsSource, _covers, contract_subjects
+from villagewatch.runtime.ports import free_port
+
+
+def test_the_contract_subjects_are_the_mqtt_filters_in_nats_spelling() -> None:
+    assert contract_subjects() == [
+        "vw.v1.*.*.telemetry",
+        "vw.v1.*.*.event",
+        "vw.v1.*.*.evidence.*",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("captured", "subject", "covered"),
+    [
+        pytest.param(["vw.v1.*.*.telemetry"], "vw.v1.*.*.telemetry", True, id="same"),
+        pytest.param(["vw.>"], "vw.v1.*.*.evidence.*", True, id="full-wildcard"),
+        pytest.param(["vw.v1.>"], "vw.v1.*.*.event", True, id="full-wildcard-deeper"),
+        pytest.param(["vw.v1.*.*.*"], "vw.v1.*.*.event", True, id="star-covers-token"),
+        pytest.param(["vw.v1.dongcun.*.telemetry"], "vw.v1.*.*.telemetry", False, id="one-village"),
+        pytest.param(["vw.v1.*.*.telemetry"], "vw.v1.*.*.event", False, id="other-channel"),
+        pytest.param(["vw.v1.*.*.evidence"], "vw.v1.*.*.evidence.*", False, id="too-short"),
+        pytest.param(["vw.v1.*.*.evidence.*.x"], "vw.v1.*.*.evidence.*", False, id="too-long"),
+        pytest.param(["vw.v1.*.*.event.>"], "vw.v1.*.*.event", False, id="gt-needs-a-token"),
+        pytest.param([], "vw.v1.*.*.event", False, id="nothing"),
+    ],
+)
+def test_an_existing_stream_must_capture_every_contract_subject(
+    captured: list[str], subject: str, covered: bool
+) -> None:
+    assert _covers(captured, subject) is covered
+
+
+def test_mosquitto_stays_the_default_bus() -> None:
+    assert isinstance(IngestSettings().bus, MqttBus)
+
+
+def test_nats_bus_settings_are_read_and_checked() -> None:
+    ing = IngestSettings.model_validate(
+        {"bus": {"kind": "nats", "servers": ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]}}
+    )
+    assert isinstance(ing.bus, NatsBus)
+    assert ing.bus.replicas == 3
+    with pytest.raises(ValidationError, match="max_ack_pending"):
+        IngestSettings.model_validate({"bus": {"kind": "nats", "max_ack_pending": 100}})
+    with pytest.raises(ValidationError, match="servers"):
+        IngestSettings.model_validate({"bus": {"kind": "nats", "servers": ["10.0.0.1:4222"]}})
+
+
+def test_a_wrong_server_url_is_a_clear_error() -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+    source = NatsSource(
+        bus=NatsBus(servers=[url], connect_timeout_s=1),
+        on_message=lambda *_: None,
+        on_connected=lambda _: None,
+    )
+    with pytest.raises(BusUnavailable, match=f"no NATS server answers at {url}"):
+        asyncio.run(source.connect(asyncio.Event()))
