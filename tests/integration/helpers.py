@@ -63,7 +63,14 @@ def write_deployment(
     settings = {
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "protocol": protocol},
         "store": store,
-        "ingest": {"client_id": f"vw-test-{free_port()}", **(ingest or {})},
+        # evidence_min_free_percent 0: whether a test's picture is saved must not depend on how
+        # full this machine's disk happens to be (a shared disk under 10 % free refused them
+        # all); the free-share rule has tests of its own, and test_full_disk fills a real disk.
+        "ingest": {
+            "client_id": f"vw-test-{free_port()}",
+            "evidence_min_free_percent": 0,
+            **(ingest or {}),
+        },
         "detect": {"client_id": f"vw-detect-{free_port()}", **(detect or {})},
         "simulate": simulate or {},
         "registry": registry or {},
