@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from villagewatch.edge.vision.detections import Detection, PixelBox
+from villagewatch.edge.vision.events import to_frame
 from villagewatch.edge.vision.model import DetectionModel
 from villagewatch.edge.vision.objects import Tracked
 
@@ -129,7 +130,7 @@ class Labeller:
             return False
         s = self.model.settings
         fh, fw = frame_bgr.shape[:2]
-        boxes = {o.id: _in_frame(o.box, scale) for o in due}
+        boxes = {o.id: to_frame(o.box, scale) for o in due}
         regions = regions_around(boxes.values(), (fw, fh), max(s.input_size))[: s.max_regions]
         self._next = now + s.interval_s
         self.last = self.model.detect(_masked(frame_bgr, visible), regions)
@@ -169,8 +170,3 @@ def label_of(box: PixelBox, found: Iterable[Detection]) -> Label | None:
     best = max((d for d in found if _overlap(box, d.box) >= _OVERLAP), key=lambda d: d.score,
                default=None)  # fmt: skip
     return None if best is None else (best.kind, best.score)
-
-
-def _in_frame(box: PixelBox, scale: float) -> PixelBox:
-    x, y, w, h = box
-    return (round(x / scale), round(y / scale), round(w / scale), round(h / scale))
