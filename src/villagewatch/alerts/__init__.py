@@ -3,9 +3,10 @@
 :mod:`~villagewatch.alerts.lifecycle` says what an alert is and how it lives;
 :mod:`~villagewatch.alerts.store` what a store does with it, by concern
 (lifecycle, notification outbox, silences, queries);
-:class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore` is the embedded store.
+:class:`~villagewatch.alerts.database.store.AlertDatabase` keeps them (SQLite or PostgreSQL).
 """
 
+from villagewatch.alerts.database.store import AlertDatabase
 from villagewatch.alerts.lifecycle import (
     ActionRefused,
     Alert,
@@ -14,16 +15,15 @@ from villagewatch.alerts.lifecycle import (
     AuditEntry,
     Note,
 )
-from villagewatch.alerts.sqlite.store import SQLiteAlertStore
 from villagewatch.alerts.store import AlertStore
 
 __all__ = [
     "ActionRefused",
     "Alert",
+    "AlertDatabase",
     "AlertPolicy",
     "AlertState",
     "AlertStore",
     "AuditEntry",
     "Note",
-    "SQLiteAlertStore",
 ]

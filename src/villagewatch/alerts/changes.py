@@ -5,7 +5,7 @@ transaction)."""
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from villagewatch.alerts import outbox, silences
@@ -18,18 +18,41 @@ from villagewatch.alerts.lifecycle import (
     Note,
 )
 from villagewatch.alerts.notify import Notifier
+from villagewatch.db.database import Connection
 from villagewatch.transitions import Severity, Transition
 
-__all__ = ["SYSTEM", "AlertChanges", "alert_row", "audit_row", "json_text"]
+__all__ = [
+    "ALERT_COLUMNS",
+    "AUDIT_COLUMNS",
+    "SYSTEM",
+    "AlertChanges",
+    "alert_row",
+    "audit_row",
+    "json_text",
+]
 
 SYSTEM = "system"
 _MAX_NOTE = 2000
+
+# Columns by name, read by position: both engines give tuples, and a table's column order
+# depends on the migrations that made it.
+ALERT_COLUMNS = (
+    "id, key, detector, village, subject, kind, severity, state, message, details, historical,"
+    " needs_close, condition_cleared, started_ms, opened_ms, pending_until_ms, fired_ms,"
+    " acknowledged_ms, acknowledged_by, resolved_ms, resolved_by, assignee, updated_ms, place,"
+    " escalation_level, next_escalation_ms, flapping, quiet_until_ms, resolution, message_key,"
+    " params"
+)
+"""The columns :func:`alert_row` reads, in its order."""
+AUDIT_COLUMNS = "id, alert_id, at_ms, actor, action, state, severity, detail"
+"""The columns :func:`audit_row` reads, in its order."""
+_ONE = f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?"  # noqa: S608 - our column names
 
 
 class AlertChanges:
     """One transaction's worth of alert changes at ``now_ms``."""
 
-    def __init__(self, c: sqlite3.Connection, notifier: Notifier | None, now_ms: int) -> None:
+    def __init__(self, c: Connection, notifier: Notifier | None, now_ms: int) -> None:
         self.c, self.notifier, self.now = c, notifier, now_ms
         self._silences: list[silences.Silence] | None = None
 
@@ -37,12 +60,12 @@ class AlertChanges:
 
     def one(self, alert_id: int) -> Alert:
         """The alert (it exists)."""
-        row = self.c.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        row = self.c.execute(_ONE, (alert_id,)).fetchone()
         return alert_row(row)
 
     def existing(self, alert_id: int) -> Alert:
         """The alert, or a refusal naming it."""
-        row = self.c.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        row = self.c.execute(_ONE, (alert_id,)).fetchone()
         if row is None:
             raise ActionRefused(f"no alert {alert_id}")
         return alert_row(row)
@@ -131,12 +154,12 @@ class AlertChanges:
             raise ActionRefused("a note needs some text")
         if len(text) > _MAX_NOTE:
             raise ActionRefused(f"a note is at most {_MAX_NOTE} characters, this one {len(text)}")
-        cur = self.c.execute(
-            "INSERT INTO alert_notes (alert_id, at_ms, author, text) VALUES (?,?,?,?)",
+        (note_id,) = self.c.execute(
+            "INSERT INTO alert_notes (alert_id, at_ms, author, text) VALUES (?,?,?,?)"
+            " RETURNING id",
             (alert_id, self.now, author, text),
-        )
-        assert cur.lastrowid is not None
-        return Note(cur.lastrowid, alert_id, self.now, author, text)
+        ).fetchone()
+        return Note(int(note_id), alert_id, self.now, author, text)
 
     # --- a detector's transition -----------------------------------------------------------
 
@@ -144,7 +167,8 @@ class AlertChanges:
         """The lifecycle rules (see :mod:`villagewatch.alerts.lifecycle`)."""
         key = str(t.key)
         row = self.c.execute(
-            "SELECT * FROM alerts WHERE key = ? AND state != 'resolved'", (key,)
+            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE key = ? AND state != 'resolved'",  # noqa: S608
+            (key,),
         ).fetchone()
         current = alert_row(row) if row is not None else None
         detail = {"message": t.message, "at_ms": t.at_ms, "historical": t.historical}
@@ -201,11 +225,11 @@ class AlertChanges:
             flapping = recent + 1 >= policy.flap_count
         pending = policy.pending_s > 0 and not flapping
         place = self.notifier.router.home(t.key.village, t.key.subject) if self.notifier else ""
-        cur = self.c.execute(
+        (alert_id,) = self.c.execute(
             "INSERT INTO alerts (key, detector, village, subject, kind, severity, state, message,"
             " details, historical, needs_close, condition_cleared, started_ms, opened_ms,"
             " pending_until_ms, updated_ms, place, flapping, message_key, params)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?) RETURNING id",
             (
                 key, t.key.detector, t.key.village, t.key.subject, t.key.kind, t.severity.value,
                 AlertState.PENDING.value if pending else AlertState.FIRING.value, t.message,
@@ -213,13 +237,12 @@ class AlertChanges:
                 t.at_ms, self.now, self.now + int(policy.pending_s * 1000) if pending else None,
                 self.now, place, int(flapping), t.message_key, json_text(t.params),
             ),
-        )  # fmt: skip
-        assert cur.lastrowid is not None
+        ).fetchone()  # fmt: skip
         if pending:
-            alert = self.one(cur.lastrowid)
+            alert = self.one(alert_id)
             self.audit(alert, SYSTEM, "pending", detail)
             return alert
-        return self.fired(cur.lastrowid, detail, "flapping" if flapping else "fired")
+        return self.fired(alert_id, detail, "flapping" if flapping else "fired")
 
     # --- silences and inhibition ----------------------------------------------------------
 
@@ -235,7 +258,7 @@ class AlertChanges:
             "SELECT subject, kind, details FROM alerts WHERE village = ? AND detector = 'offline'"
             " AND state != 'resolved' AND id != ?",
             (alert.village, alert.id),
-        ):
+        ).fetchall():
             subject, kind, details = row
             if kind == "link_down" and (
                 subject == alert.village or device in json.loads(details).get("devices", [])
@@ -251,23 +274,18 @@ def json_text(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
-def audit_row(r: sqlite3.Row) -> AuditEntry:
-    """An audit entry from its row."""
+def audit_row(r: Sequence[Any]) -> AuditEntry:
+    """An audit entry from its row of :data:`AUDIT_COLUMNS`."""
     return AuditEntry(
-        r["id"], r["alert_id"], r["at_ms"], r["actor"], r["action"],
-        AlertState(r["state"]), Severity(r["severity"]), json.loads(r["detail"]),
-    )  # fmt: skip
+        r[0], r[1], r[2], r[3], r[4], AlertState(r[5]), Severity(r[6]), json.loads(r[7])
+    )
 
 
-def alert_row(r: sqlite3.Row) -> Alert:
-    """An alert from its row."""
+def alert_row(r: Sequence[Any]) -> Alert:
+    """An alert from its row of :data:`ALERT_COLUMNS`."""
     return Alert(
-        r["id"], r["key"], r["detector"], r["village"], r["subject"], r["kind"],
-        Severity(r["severity"]), AlertState(r["state"]), r["message"], json.loads(r["details"]),
-        bool(r["historical"]), bool(r["needs_close"]), bool(r["condition_cleared"]),
-        r["started_ms"], r["opened_ms"], r["pending_until_ms"], r["fired_ms"],
-        r["acknowledged_ms"], r["acknowledged_by"], r["resolved_ms"], r["resolved_by"],
-        r["assignee"], r["updated_ms"], r["place"], r["escalation_level"],
-        r["next_escalation_ms"], bool(r["flapping"]), r["quiet_until_ms"], r["resolution"],
-        message_key=r["message_key"], params=json.loads(r["params"]),
+        r[0], r[1], r[2], r[3], r[4], r[5], Severity(r[6]), AlertState(r[7]), r[8],
+        json.loads(r[9]), bool(r[10]), bool(r[11]), bool(r[12]), r[13], r[14], r[15], r[16],
+        r[17], r[18], r[19], r[20], r[21], r[22], r[23], r[24], r[25], bool(r[26]), r[27], r[28],
+        message_key=r[29], params=json.loads(r[30]),
     )  # fmt: skip

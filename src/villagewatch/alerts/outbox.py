@@ -9,13 +9,13 @@ message can go out twice.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.alerts.notify import Draft
+from villagewatch.db.database import Connection
 
 __all__ = ["Queued", "due_groups", "enqueue", "row_dicts"]
 
@@ -38,7 +38,7 @@ class Queued:
     empty for one decided before titles were kept."""
 
 
-def enqueue(c: sqlite3.Connection, alert: Alert, drafts: Sequence[Draft], now_ms: int) -> None:
+def enqueue(c: Connection, alert: Alert, drafts: Sequence[Draft], now_ms: int) -> None:
     """Record the drafts of one alert event."""
     c.executemany(
         "INSERT INTO notifications (alert_id, channel, place, level, event, group_key, severity,"
@@ -51,7 +51,7 @@ def enqueue(c: sqlite3.Connection, alert: Alert, drafts: Sequence[Draft], now_ms
     )  # fmt: skip
 
 
-def due_groups(c: sqlite3.Connection, now_ms: int, limit: int) -> list[list[Queued]]:
+def due_groups(c: Connection, now_ms: int, limit: int) -> list[list[Queued]]:
     """Groups with a notification due: each group whole (everything queued under its key)."""
     keys = [
         r[0]
@@ -59,7 +59,7 @@ def due_groups(c: sqlite3.Connection, now_ms: int, limit: int) -> list[list[Queu
             "SELECT group_key FROM notifications WHERE state = 'queued'"
             " GROUP BY group_key HAVING min(next_ms) <= ? ORDER BY min(next_ms) LIMIT ?",
             (now_ms, limit),
-        )
+        ).fetchall()
     ]
     out = []
     for key in keys:
@@ -72,8 +72,8 @@ def due_groups(c: sqlite3.Connection, now_ms: int, limit: int) -> list[list[Queu
     return out
 
 
-def row_dicts(c: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+def row_dicts(c: Connection, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
     """Rows as dicts (for reports and tests)."""
-    cur = c.execute(sql, args)
+    cur: Any = c.execute(sql, args)  # both engines' cursors describe their columns
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

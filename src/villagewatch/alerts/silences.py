@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.alerts.recurrence import Recurrence, RecurrenceInvalid
+from villagewatch.db.database import Connection
 
 __all__ = [
     "SILENCE_COLUMNS",
@@ -87,13 +87,13 @@ def silence_matches(silence: Silence, alert: Alert) -> bool:
     return True
 
 
-def silence_row(r: tuple[Any, ...] | sqlite3.Row) -> Silence:
+def silence_row(r: Sequence[Any]) -> Silence:
     """A silence from a row of :data:`SILENCE_COLUMNS`."""
     recurrence = Recurrence.from_json(r[6]) if r[6] is not None else None
     return Silence(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5], recurrence, r[7])
 
 
-def readable_silences(rows: Iterable[tuple[Any, ...] | sqlite3.Row]) -> list[Silence]:
+def readable_silences(rows: Iterable[Sequence[Any]]) -> list[Silence]:
     """The silences of ``rows``; one that cannot be read (its time zone gone from this
     machine's zone database) is logged and left out — its alerts are then notified, which
     is the side to err on, rather than every alert failing to apply."""
@@ -106,7 +106,7 @@ def readable_silences(rows: Iterable[tuple[Any, ...] | sqlite3.Row]) -> list[Sil
     return out
 
 
-def active_silences(c: sqlite3.Connection, now_ms: int) -> list[Silence]:
+def active_silences(c: Connection, now_ms: int) -> list[Silence]:
     """Silences in force at ``now_ms`` (a recurring one only inside one of its windows)."""
     rows = c.execute(
         f"SELECT {SILENCE_COLUMNS} FROM silences"  # noqa: S608 - our column names

@@ -10,8 +10,8 @@
   the store;
 - :class:`AlertStore` — all five, and the file's housekeeping.
 
-:class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore` is the embedded
-store; a PostgreSQL store for several API nodes would implement the same.
+:class:`~villagewatch.alerts.database.store.AlertDatabase` implements it on an SQLite file
+or a PostgreSQL schema shared by several alert engines and API nodes.
 
 Every method is one atomic transaction. Applying a detector transition is
 idempotent by its id (a redelivered transition changes nothing), and at most

@@ -1,39 +1,43 @@
-"""Reading the SQLite alert store: alerts, their history and notes, the live feed. Reads use
-connections of their own and never wait for a writer
-(:class:`~villagewatch.db.sqlite.SQLiteFile`)."""
+"""Reading the alert database: alerts, their history and notes, the live feed. Reads are
+snapshots that never wait for a writer (:class:`~villagewatch.db.database.Database`).
+
+The live feed follows the audit log by id: ids are taken inside the store's serialised write
+transactions, so they are committed in id order on both engines and a reader that has seen
+id N will never later find a new row below N."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from villagewatch.alerts.changes import alert_row, audit_row
+from villagewatch.alerts.changes import ALERT_COLUMNS, AUDIT_COLUMNS, alert_row, audit_row
 from villagewatch.alerts.lifecycle import Alert, AuditEntry, Note
-from villagewatch.db.sqlite import SQLiteFile
+from villagewatch.db.database import Connection, Database
 
-__all__ = ["SQLiteAlertQueries"]
+__all__ = ["AlertDatabaseQueries"]
+
+_ALERTS = f"SELECT {ALERT_COLUMNS} FROM alerts"  # noqa: S608 - our column names
 
 
-class SQLiteAlertQueries:
+class AlertDatabaseQueries:
     """:class:`~villagewatch.alerts.store.AlertQueries` over the store's file (a part of
-    :class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore`)."""
+    :class:`~villagewatch.alerts.database.store.AlertDatabase`)."""
 
-    _db: SQLiteFile
+    _db: Database
 
     def get(self, alert_id: int) -> Alert | None:
         """See :meth:`villagewatch.alerts.store.AlertQueries.get`."""
-        rows = self._db.rows("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        rows = self._db.rows(_ALERTS + " WHERE id = ?", (alert_id,))
         return alert_row(rows[0]) if rows else None
 
     def open_alerts(self) -> list[Alert]:
         """See :meth:`villagewatch.alerts.store.AlertQueries.open_alerts`."""
-        rows = self._db.rows("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id")
+        rows = self._db.rows(_ALERTS + " WHERE state != 'resolved' ORDER BY id")
         return [alert_row(r) for r in rows]
 
     def recent(self, limit: int) -> list[Alert]:
         """See :meth:`villagewatch.alerts.store.AlertQueries.recent`."""
-        rows = self._db.rows("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", (limit,))
+        rows = self._db.rows(_ALERTS + " ORDER BY id DESC LIMIT ?", (limit,))
         return [alert_row(r) for r in rows]
 
     def search(
@@ -63,7 +67,7 @@ class SQLiteAlertQueries:
             if value is not None:
                 where.append(cond)
                 args.append(value)
-        sql = f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"  # noqa: S608 - columns fixed, values bound
+        sql = f"{_ALERTS} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"  # noqa: S608 - columns fixed, values bound
         return [alert_row(r) for r in self._db.rows(sql, [*args, limit])]
 
     def changes_since(self, audit_id: int, limit: int = 500) -> list[tuple[int, int]]:
@@ -82,7 +86,7 @@ class SQLiteAlertQueries:
     def fired_between(self, start_ms: int, end_ms: int) -> list[Alert]:
         """See :meth:`villagewatch.alerts.store.AlertQueries.fired_between`."""
         rows = self._db.rows(
-            "SELECT * FROM alerts WHERE fired_ms >= ? AND fired_ms < ? ORDER BY id",
+            _ALERTS + " WHERE fired_ms >= ? AND fired_ms < ? ORDER BY id",
             (start_ms, end_ms),
         )
         return [alert_row(r) for r in rows]
@@ -90,16 +94,19 @@ class SQLiteAlertQueries:
     def audit(self, alert_id: int) -> list[AuditEntry]:
         """See :meth:`villagewatch.alerts.store.AlertQueries.audit`."""
         rows = self._db.rows(
-            "SELECT * FROM alert_audit WHERE alert_id = ? ORDER BY id", (alert_id,)
+            f"SELECT {AUDIT_COLUMNS} FROM alert_audit WHERE alert_id = ? ORDER BY id",  # noqa: S608
+            (alert_id,),
         )
         return [audit_row(r) for r in rows]
 
     def notes(self, alert_id: int) -> list[Note]:
         """See :meth:`villagewatch.alerts.store.AlertQueries.notes`."""
         rows = self._db.rows(
-            "SELECT * FROM alert_notes WHERE alert_id = ? ORDER BY id", (alert_id,)
+            "SELECT id, alert_id, at_ms, author, text FROM alert_notes WHERE alert_id = ?"
+            " ORDER BY id",
+            (alert_id,),
         )
-        return [Note(r["id"], r["alert_id"], r["at_ms"], r["author"], r["text"]) for r in rows]
+        return [Note(*r) for r in rows]
 
     def dead_transitions(self, limit: int = 100) -> list[dict[str, Any]]:
         """See :meth:`villagewatch.alerts.store.AlertQueries.dead_transitions`."""
@@ -108,7 +115,5 @@ class SQLiteAlertQueries:
             " ORDER BY id DESC LIMIT ?",
             (limit,),
         )
-        return [dict(r) for r in rows]
-
-    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self._db.rows(sql, args)
+        names = ("source", "position", "transition_id", "detail", "at_ms")
+        return [dict(zip(names, r, strict=True)) for r in rows]

@@ -1,35 +1,53 @@
-"""How alerts change in the SQLite store: detector transitions applied (idempotent by their
-id, the feed's cursor moved in the same transaction), timers, and people's actions.
+"""How alerts change in the alert database: detector transitions applied (idempotent by
+their id, the feed's cursor moved in the same transaction), timers, and people's actions.
 
-Each change runs in one ``BEGIN IMMEDIATE`` transaction (SQLite admits one
-writer at a time; others wait up to the file's busy timeout, then the change
-is refused as unavailable); the rules themselves are in
-:mod:`villagewatch.alerts.changes`.
+Each change — its reads included — runs in one :meth:`~villagewatch.db.database.Database.write`
+transaction, and the writers of the store run one at a time in every process (SQLite's
+``BEGIN IMMEDIATE``, PostgreSQL's advisory lock); others wait up to the busy timeout, then the
+change is refused as unavailable. So whichever engine, however many engines: a transition is
+applied once, a timer step (fire, escalate, flap end) happens once. The rules themselves are
+in :mod:`villagewatch.alerts.changes`.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 from collections.abc import Callable, Sequence
 
 from villagewatch.alerts.changes import SYSTEM, AlertChanges
 from villagewatch.alerts.lifecycle import Alert, AlertPolicy, AlertState, Note
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.resolution import ResolutionReason, check_resolution
-from villagewatch.db.sqlite import SQLiteFile
+from villagewatch.db.database import Connection, Database
 from villagewatch.transitions import Transition
 
-__all__ = ["SQLiteLifecycle"]
+__all__ = ["AlertDatabaseLifecycle"]
 
 log = logging.getLogger(__name__)
 
+# the feed's cursor only moves forward (a slower writer with an older position loses)
+_CURSOR = (
+    "INSERT INTO feed_cursors (source, position) VALUES (?, ?) ON CONFLICT (source) DO UPDATE"
+    " SET position = CASE WHEN excluded.position > feed_cursors.position"
+    " THEN excluded.position ELSE feed_cursors.position END"
+)
 
-class SQLiteLifecycle:
+
+def _database_failure(exc: Exception) -> bool:
+    """Whether ``exc`` is the database itself failing (lost, busy, full), not one alert's bug."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    psycopg = sys.modules.get("psycopg")  # loaded only where PostgreSQL is used
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+
+
+class AlertDatabaseLifecycle:
     """:class:`~villagewatch.alerts.store.AlertLifecycle` over the store's file (a part of
-    :class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore`)."""
+    :class:`~villagewatch.alerts.database.store.AlertDatabase`)."""
 
-    _db: SQLiteFile
+    _db: Database
     _notifier: Notifier | None
     _failing: set[int]  # alerts whose timer step failed, logged once
 
@@ -54,18 +72,15 @@ class SQLiteLifecycle:
     ) -> list[Alert | None]:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.apply_many`."""
 
-        def run(c: sqlite3.Connection) -> list[Alert | None]:
+        def run(c: Connection) -> list[Alert | None]:
             if source is not None:
-                c.execute(
-                    "INSERT INTO feed_cursors VALUES (?, ?) ON CONFLICT (source)"
-                    " DO UPDATE SET position = max(position, excluded.position)",
-                    source,
-                )
+                c.execute(_CURSOR, source)
             change = AlertChanges(c, self._notifier, now_ms)
             out: list[Alert | None] = []
             for transition, transition_id, policy in items:
                 new = c.execute(
-                    "INSERT OR IGNORE INTO applied_transitions VALUES (?)", (transition_id,)
+                    "INSERT INTO applied_transitions (id) VALUES (?) ON CONFLICT DO NOTHING",
+                    (transition_id,),
                 ).rowcount
                 out.append(change.apply(transition, policy) if new else None)
             return out
@@ -81,12 +96,8 @@ class SQLiteLifecycle:
     ) -> None:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.set_aside`."""
 
-        def run(c: sqlite3.Connection) -> None:
-            c.execute(
-                "INSERT INTO feed_cursors VALUES (?, ?) ON CONFLICT (source)"
-                " DO UPDATE SET position = max(position, excluded.position)",
-                source,
-            )
+        def run(c: Connection) -> None:
+            c.execute(_CURSOR, source)
             c.execute(
                 "INSERT INTO dead_transitions (source, position, transition_id, detail, at_ms)"
                 " VALUES (?,?,?,?,?)",
@@ -103,7 +114,7 @@ class SQLiteLifecycle:
     def tick(self, now_ms: int) -> list[Alert]:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.tick`."""
 
-        def run(c: sqlite3.Connection) -> list[Alert]:
+        def run(c: Connection) -> list[Alert]:
             tx = AlertChanges(c, self._notifier, now_ms)
             changed: list[Alert] = []
 
@@ -136,16 +147,16 @@ class SQLiteLifecycle:
         return self._db.write(run)
 
     def _isolated(
-        self, c: sqlite3.Connection, alert_id: int, step: Callable[[int], Alert]
+        self, c: Connection, alert_id: int, step: Callable[[int], Alert]
     ) -> list[Alert]:
         """One alert's timer step in a savepoint: a bug on one alert must not stop every
         pending, escalation and flap timer behind it (it is logged once and tried again)."""
         c.execute("SAVEPOINT one_alert")
         try:
             alert = step(alert_id)
-        except sqlite3.OperationalError:
-            raise  # the database itself: the whole pass is retried
-        except Exception:
+        except Exception as exc:
+            if _database_failure(exc):
+                raise  # the database itself: the whole pass is retried
             c.execute("ROLLBACK TO one_alert")
             c.execute("RELEASE one_alert")
             if alert_id not in self._failing:
@@ -159,7 +170,7 @@ class SQLiteLifecycle:
     def acknowledge(self, alert_id: int, actor: str, now_ms: int, note: str = "") -> Alert:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.acknowledge`."""
 
-        def run(c: sqlite3.Connection) -> Alert:
+        def run(c: Connection) -> Alert:
             tx = AlertChanges(c, self._notifier, now_ms)
             alert = tx.still_open(alert_id, "acknowledged")
             if alert.state is AlertState.ACKNOWLEDGED:
@@ -180,7 +191,7 @@ class SQLiteLifecycle:
     def assign(self, alert_id: int, actor: str, assignee: str | None, now_ms: int) -> Alert:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.assign`."""
 
-        def run(c: sqlite3.Connection) -> Alert:
+        def run(c: Connection) -> Alert:
             tx = AlertChanges(c, self._notifier, now_ms)
             alert = tx.still_open(alert_id, "assigned")
             if alert.assignee == assignee:
@@ -194,7 +205,7 @@ class SQLiteLifecycle:
     def comment(self, alert_id: int, actor: str, text: str, now_ms: int) -> Note:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.comment`."""
 
-        def run(c: sqlite3.Connection) -> Note:
+        def run(c: Connection) -> Note:
             tx = AlertChanges(c, self._notifier, now_ms)
             alert = tx.existing(alert_id)
             note = tx.note(alert_id, actor, text)
@@ -213,7 +224,7 @@ class SQLiteLifecycle:
     ) -> Alert:
         """See :meth:`villagewatch.alerts.store.AlertLifecycle.resolve`."""
 
-        def run(c: sqlite3.Connection) -> Alert:
+        def run(c: Connection) -> Alert:
             tx = AlertChanges(c, self._notifier, now_ms)
             check_resolution(tx.still_open(alert_id, "resolved"), note, reason)
             detail: dict[str, str] = {"reason": reason.value} if reason else {}

@@ -1,18 +1,17 @@
-"""The wall's figures from the SQLite alert store, in one read transaction. Counting is
+"""The wall's figures from the alert database, in one read transaction. Counting is
 SQL's (GROUP BY over the fired_ms index); the median too, so 500 open alerts or a year of
 history stay one query each, not rows carried into Python."""
 
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from villagewatch.alerts.overview import OpenBrief, Overview, TodayFigures, TrendBucket
-from villagewatch.db.sqlite import SQLiteFile
+from villagewatch.db.database import Connection, Database
 
-__all__ = ["SQLiteAlertOverview"]
+__all__ = ["AlertDatabaseOverview"]
 
 _MAX_EDGES = 400  # a year of days and then some; SQLite binds at most 32766 values
 
@@ -50,7 +49,7 @@ def _scope(places: Sequence[str] | None) -> tuple[str, list[Any]]:
 
 
 def _trend(
-    conn: sqlite3.Connection, edges: Sequence[int], scope: str, args: list[Any]
+    conn: Connection, edges: Sequence[int], scope: str, args: list[Any]
 ) -> list[TrendBucket]:
     if len(edges) < 2:
         return []
@@ -62,16 +61,16 @@ def _trend(
         bound += [i, lo, hi]
     sql = _TREND.format(values=",".join("(?,?,?)" for _ in pairs), scope=scope)
     out = [TrendBucket(lo, hi, {}) for lo, hi in pairs]
-    for i, severity, n in conn.execute(sql, [*bound, *args]):
+    for i, severity, n in conn.execute(sql, [*bound, *args]).fetchall():
         out[i].by_severity[severity] = int(n)
     return out
 
 
-class SQLiteAlertOverview:
+class AlertDatabaseOverview:
     """:class:`~villagewatch.alerts.overview.AlertOverview` over the store's file (a part of
-    :class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore`)."""
+    :class:`~villagewatch.alerts.database.store.AlertDatabase`)."""
 
-    _db: SQLiteFile
+    _db: Database
 
     def overview(
         self,
@@ -85,7 +84,7 @@ class SQLiteAlertOverview:
         scope, args = _scope(places)
         today = [*day, *args]
 
-        def read(conn: sqlite3.Connection) -> Overview:
+        def read(conn: Connection) -> Overview:
             open_rows = conn.execute(_OPEN.format(scope=scope), args).fetchall()
             fired, acked, resolved = conn.execute(_TODAY.format(scope=scope), today).fetchone()
             (median,) = conn.execute(_ACK_MEDIAN.format(scope=scope), today).fetchone()
@@ -98,7 +97,7 @@ class SQLiteAlertOverview:
                     fired=int(fired),
                     acknowledged=int(acked),
                     resolved=int(resolved),
-                    ack_median_s=None if median is None else max(0.0, median / 1000),
+                    ack_median_s=None if median is None else max(0.0, float(median) / 1000),
                     fired_by_village={v: int(n) for v, n in by_village},
                 ),
                 hourly=_trend(conn, hour_edges, scope, args),

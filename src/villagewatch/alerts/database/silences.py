@@ -1,8 +1,6 @@
-"""Silences kept in the SQLite store (see :mod:`villagewatch.alerts.silences`)."""
+"""Silences kept in the alert database (see :mod:`villagewatch.alerts.silences`)."""
 
 from __future__ import annotations
-
-import sqlite3
 
 from villagewatch.alerts.changes import json_text
 from villagewatch.alerts.lifecycle import ActionRefused
@@ -14,9 +12,9 @@ from villagewatch.alerts.silences import (
     readable_silences,
     silence_row,
 )
-from villagewatch.db.sqlite import SQLiteFile
+from villagewatch.db.database import Connection, Database
 
-__all__ = ["SQLiteSilences"]
+__all__ = ["AlertDatabaseSilences"]
 
 
 def _checked(matchers: dict[str, str], reason: str) -> str:
@@ -29,11 +27,11 @@ def _checked(matchers: dict[str, str], reason: str) -> str:
     return reason.strip()
 
 
-class SQLiteSilences:
+class AlertDatabaseSilences:
     """:class:`~villagewatch.alerts.store.AlertSilences` over the store's file (a part of
-    :class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore`)."""
+    :class:`~villagewatch.alerts.database.store.AlertDatabase`)."""
 
-    _db: SQLiteFile
+    _db: Database
 
     def add_silence(
         self,
@@ -74,16 +72,15 @@ class SQLiteSilences:
     def _insert(self, s: Silence, now_ms: int) -> Silence:
         recurrence = s.recurrence.to_json() if s.recurrence else None
 
-        def run(c: sqlite3.Connection) -> Silence:
-            cur = c.execute(
+        def run(c: Connection) -> Silence:
+            (silence_id,) = c.execute(
                 "INSERT INTO silences (matchers, starts_ms, ends_ms, created_by, reason,"
-                " created_ms, recurrence) VALUES (?,?,?,?,?,?,?)",
+                " created_ms, recurrence) VALUES (?,?,?,?,?,?,?) RETURNING id",
                 (json_text(s.matchers), s.starts_ms, s.ends_ms, s.created_by, s.reason, now_ms,
                  recurrence),
-            )  # fmt: skip
-            assert cur.lastrowid is not None
+            ).fetchone()  # fmt: skip
             return Silence(
-                cur.lastrowid, s.matchers, s.starts_ms, s.ends_ms, s.created_by, s.reason,
+                int(silence_id), s.matchers, s.starts_ms, s.ends_ms, s.created_by, s.reason,
                 s.recurrence,
             )  # fmt: skip
 
@@ -114,7 +111,7 @@ class SQLiteSilences:
     def end_silence(self, silence_id: int, by: str, now_ms: int) -> Silence:
         """See :meth:`villagewatch.alerts.store.AlertSilences.end_silence`."""
 
-        def run(c: sqlite3.Connection) -> Silence:
+        def run(c: Connection) -> Silence:
             row = c.execute(
                 f"SELECT {SILENCE_COLUMNS} FROM silences WHERE id = ?",  # noqa: S608 - ours
                 (silence_id,),

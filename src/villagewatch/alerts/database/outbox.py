@@ -1,24 +1,27 @@
-"""The sender's side of the notification outbox in the SQLite store: what is due, what was
-sent, what failed (see :mod:`villagewatch.alerts.outbox`)."""
+"""The sender's side of the notification outbox in the alert database: what is due, what was
+sent, what failed (see :mod:`villagewatch.alerts.outbox`).
+
+Several senders (one per alert engine) may share the outbox: each reads what is due inside a
+write transaction (the store's writers run one at a time) and marks only rows still
+``queued``; see :mod:`villagewatch.alerts.sender` for how a group is claimed."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from villagewatch.alerts import outbox
 from villagewatch.alerts.changes import SYSTEM, AlertChanges
-from villagewatch.db.sqlite import SQLiteFile
+from villagewatch.db.database import Connection, Database
 
-__all__ = ["SQLiteNotificationOutbox"]
+__all__ = ["AlertDatabaseOutbox"]
 
 
-class SQLiteNotificationOutbox:
+class AlertDatabaseOutbox:
     """:class:`~villagewatch.alerts.store.NotificationOutbox` over the store's file (a part of
-    :class:`~villagewatch.alerts.sqlite.store.SQLiteAlertStore`)."""
+    :class:`~villagewatch.alerts.database.store.AlertDatabase`)."""
 
-    _db: SQLiteFile
+    _db: Database
 
     def due_notifications(self, now_ms: int, limit: int = 100) -> list[list[outbox.Queued]]:
         """See :meth:`villagewatch.alerts.store.NotificationOutbox.due_notifications`."""
@@ -27,7 +30,7 @@ class SQLiteNotificationOutbox:
     def mark_sent(self, ids: Sequence[int], now_ms: int) -> None:
         """See :meth:`villagewatch.alerts.store.NotificationOutbox.mark_sent`."""
 
-        def run(c: sqlite3.Connection) -> None:
+        def run(c: Connection) -> None:
             c.executemany(
                 "UPDATE notifications SET state = 'sent', sent_ms = ?, attempts = attempts + 1,"
                 " error = NULL WHERE id = ? AND state = 'queued'",
@@ -39,7 +42,7 @@ class SQLiteNotificationOutbox:
     def mark_failed(self, ids: Sequence[int], now_ms: int, error: str, retry_at_ms: int) -> None:
         """See :meth:`villagewatch.alerts.store.NotificationOutbox.mark_failed`."""
 
-        def run(c: sqlite3.Connection) -> None:
+        def run(c: Connection) -> None:
             c.executemany(
                 "UPDATE notifications SET attempts = attempts + 1, error = ?, next_ms = ?"
                 " WHERE id = ? AND state = 'queued'",
