@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
-from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
+from villagewatch.alerts import AlertPolicy, AlertDatabase
 from villagewatch.alerts.channels import build_channel
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.routing import Router
@@ -45,7 +45,7 @@ DEVICES = 2000
 T0 = 1_795_000_000_000
 
 
-def setup(directory: Path, port: int) -> tuple[SQLiteAlertStore, AlertsSettings]:
+def setup(directory: Path, port: int) -> tuple[AlertDatabase, AlertsSettings]:
     village = Village.model_validate(
         {
             "id": "v", "name": "bench", "town": "t",
@@ -63,7 +63,7 @@ def setup(directory: Path, port: int) -> tuple[SQLiteAlertStore, AlertsSettings]
     }
     settings = AlertsSettings(channels=channels)
     notifier = Notifier(Router([village], {}), settings)
-    return SQLiteAlertStore(directory / "alerts.db", notifier=notifier), settings
+    return AlertDatabase(directory / "alerts.db", notifier=notifier), settings
 
 
 def transition(i: int, at_ms: int, kinds: int = 1) -> Transition:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from villagewatch.alerts import SQLiteAlertStore
+from villagewatch.alerts import AlertDatabase
 from villagewatch.alerts.engine import notifier_for
 from villagewatch.config import load_deployment
 from villagewatch.runtime.ports import free_port
@@ -116,7 +116,7 @@ def main() -> None:
     )  # fmt: skip
     api = start_api(exe, settings, base)
     deployment = load_deployment(settings)
-    store = SQLiteAlertStore(
+    store = AlertDatabase(
         deployment.settings.alerts.state_path, notifier=notifier_for(deployment)
     )
     try:
@@ -176,7 +176,7 @@ def main() -> None:
         store.close()
         settings.write_text(settings_text(port, ["dongcun.yaml", *write_villages(root, 1975)]))
         deployment = load_deployment(settings)
-        store = SQLiteAlertStore(
+        store = AlertDatabase(
             deployment.settings.alerts.state_path, notifier=notifier_for(deployment)
         )
         api = start_api(exe, settings, base)

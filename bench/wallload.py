@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from villagewatch.alerts import SQLiteAlertStore
+from villagewatch.alerts import AlertDatabase
 from villagewatch.config import Deployment
 from villagewatch_dev.testing import fire_alert
 
@@ -62,7 +62,7 @@ def write_villages(root: Path, devices: int, villages: int = 5) -> list[str]:
     return names
 
 
-def _fire(store: SQLiteAlertStore, village: str, device: str, n: int, at_ms: int) -> None:
+def _fire(store: AlertDatabase, village: str, device: str, n: int, at_ms: int) -> None:
     kind, detector = KINDS[n % len(KINDS)]
     # a subject of its own (device:zone, as a camera's): a device picked twice is a new alert
     fire_alert(store, village=village, subject=f"{device}:b{n}", kind=kind, detector=detector,
@@ -73,7 +73,7 @@ def _devices(deployment: Deployment) -> list[tuple[str, str]]:
     return [(v.id, d.id) for v in deployment.villages for d in v.devices]
 
 
-def raise_open(store: SQLiteAlertStore, deployment: Deployment, count: int) -> None:
+def raise_open(store: AlertDatabase, deployment: Deployment, count: int) -> None:
     """``count`` open alerts on distinct devices, fired over the last 20 hours."""
     now = time.time_ns() // 1_000_000
     for n, (village, device) in enumerate(random.sample(_devices(deployment), count)):
@@ -95,7 +95,7 @@ def measure_wall(
     base: str,
     user: str,
     password: str,
-    store: SQLiteAlertStore,
+    store: AlertDatabase,
     deployment: Deployment,
     *,
     seconds: float,

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import httpx
 
-from villagewatch.alerts import SQLiteAlertStore
+from villagewatch.alerts import AlertDatabase
 from villagewatch.alerts.engine import notifier_for
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.config import Deployment, load_deployment
@@ -59,7 +59,7 @@ class ApiDeployment:
         self.deployment: Deployment = load_deployment(self.settings_path)
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
-        self.alerts = SQLiteAlertStore(
+        self.alerts = AlertDatabase(
             self.deployment.settings.alerts.state_path, notifier=notifier_for(self.deployment)
         )
         for name, (role, password, place) in USERS.items():

@@ -22,7 +22,7 @@ from contextlib import AsyncExitStack
 import uvicorn
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from villagewatch.alerts import SQLiteAlertStore
+from villagewatch.alerts import AlertDatabase
 from villagewatch.alerts.engine import notifier_for
 from villagewatch.alerts.service import AlertService
 from villagewatch.api.app import create_app
@@ -98,8 +98,9 @@ async def run_alerts(
     ``stop``."""
     settings = deployment.settings.alerts
     async with AsyncExitStack() as opened:
-        store = SQLiteAlertStore(
-            settings.state_path, notifier=notifier_for(deployment),
+        store = AlertDatabase(
+            configured.alerts_location(deployment.settings), notifier=notifier_for(deployment),
+            busy_timeout_s=configured.busy_timeout_s(deployment.settings),
             reserve_bytes=int(settings.disk_reserve_mb * 1e6),
         )  # fmt: skip
         opened.callback(store.close)

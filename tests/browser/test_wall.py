@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.api_deployment import ApiDeployment
-from villagewatch.alerts import SQLiteAlertStore
+from villagewatch.alerts import AlertDatabase
 from villagewatch.alerts.engine import notifier_for
 from villagewatch.config import load_deployment
 from villagewatch_dev.testing import fire_alert
@@ -43,7 +43,7 @@ def town_api(tmp_path: Path) -> Iterator[ApiDeployment]:
         )
         d.deployment = load_deployment(d.settings_path)
         d.alerts.close()  # routed by the three villages' places from here on
-        d.alerts = SQLiteAlertStore(
+        d.alerts = AlertDatabase(
             d.deployment.settings.alerts.state_path, notifier=notifier_for(d.deployment)
         )
         d.write_readings()

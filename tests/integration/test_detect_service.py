@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from villagewatch.alerts import AlertState, SQLiteAlertStore
+from villagewatch.alerts import AlertState, AlertDatabase
 from villagewatch.alerts.engine import AlertEngine
 from villagewatch.config import load_deployment
 from villagewatch.registry import RegistryStore
@@ -133,7 +133,7 @@ def test_the_simulated_flood_raises_blue_yellow_orange_and_clears_once(
 
     # the alert engine makes the whole flood one alert whose severity changed in place
     alerts = load_deployment(settings).settings.alerts
-    store = SQLiteAlertStore(alerts.state_path)
+    store = AlertDatabase(alerts.state_path)
     try:
         AlertEngine(settings=alerts, store=store).pump(NOW_MS)
         (flood_alert,) = [a for a in store.recent(50) if a.detector == "water_level"]

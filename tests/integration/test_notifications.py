@@ -11,7 +11,7 @@ from typing import Any, Literal
 import httpx
 import pytest
 
-from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
+from villagewatch.alerts import AlertPolicy, AlertDatabase
 from villagewatch.alerts.channels import build_channel, dingtalk_sign
 from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.notify import Notifier
@@ -62,7 +62,7 @@ class World:
         self.settings = AlertsSettings(
             channels=channels, towns={"t": Team(channels=["town"])}, **settings
         )
-        self.store = SQLiteAlertStore(
+        self.store = AlertDatabase(
             tmp_path / "alerts.db",
             notifier=Notifier(Router([village()], self.settings.towns), self.settings),
         )

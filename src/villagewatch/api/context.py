@@ -119,7 +119,7 @@ def open_context(
     """Open the alert store (with routing, so people's actions are announced), the users,
     the registry (seeded from the village files) and the config versions of a deployment;
     /metrics serves ``registries`` and the SQLite files' own metrics."""
-    from villagewatch.alerts import SQLiteAlertStore
+    from villagewatch.alerts import AlertDatabase
     from villagewatch.alerts.engine import notifier_for
 
     s = deployment.settings
@@ -131,10 +131,10 @@ def open_context(
     return ApiContext(
         deployment=deployment,
         store=store,
-        alerts=SQLiteAlertStore(
-            s.alerts.state_path,
+        alerts=AlertDatabase(
+            configured.alerts_location(s),
             notifier=notifier_for(deployment),
-            busy_timeout_s=wait_s,
+            busy_timeout_s=configured.busy_timeout_s(s, wait_s),
             reserve_bytes=int(s.alerts.disk_reserve_mb * 1e6),
         ),
         users=open_users(deployment, busy_timeout_s=wait_s),

@@ -27,7 +27,7 @@ from villagewatch.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from villagewatch.alerts import Alert, SQLiteAlertStore
+    from villagewatch.alerts import Alert, AlertDatabase
     from villagewatch.alerts.recurrence import Recurrence
     from villagewatch.alerts.silences import Silence
 
@@ -47,23 +47,34 @@ ByOption = Annotated[str, typer.Option("--by", help="Who does it (recorded in th
 NoteOption = Annotated[str, typer.Option("--note", help="A note to keep with it.")]
 
 
-def _alert_store(config: Path) -> SQLiteAlertStore:
-    from villagewatch.alerts import SQLiteAlertStore
+def _alert_store(config: Path) -> AlertDatabase:
+    from villagewatch.alerts import AlertDatabase
     from villagewatch.alerts.engine import notifier_for
+    from villagewatch.db import configured
+    from villagewatch.db.database import describe_location, peek_version
+    from villagewatch.errors import VillagewatchError
 
     deployment = deployment_of(config, uses=())
-    path = deployment.settings.alerts.state_path
-    if not path.exists():
+    settings = deployment.settings
+    location = configured.alerts_location(settings)
+    with exit_on(VillagewatchError):
+        found = peek_version(location)
+    if found == 0 and not (isinstance(location, Path) and location.exists()):
         # opening would create an empty store, and "no open alerts" would then be a lie
         fail(
-            f"no alert store at {path} (alerts.state_path of {config}): the alert engine has "
-            "not run with these settings. The demo keeps its store in the folder it prints "
-            "as 'database' (villagewatch demo --data DIR, then -c DIR/villagewatch.yaml)"
+            f"no alert store at {describe_location(location)} (alerts.state_path or "
+            f"relational of {config}): the alert engine has not run with these settings. The "
+            "demo keeps its store in the folder it prints as 'database' (villagewatch demo "
+            "--data DIR, then -c DIR/villagewatch.yaml)"
         )
     # with the routing: an acknowledgement from a terminal is announced like any other
-    return SQLiteAlertStore(
-        deployment.settings.alerts.state_path, notifier=notifier_for(deployment)
-    )
+    with exit_on(VillagewatchError):
+        store = AlertDatabase(
+            location,
+            notifier=notifier_for(deployment),
+            busy_timeout_s=configured.busy_timeout_s(settings),
+        )
+    return store
 
 
 class Lang(StrEnum):
@@ -153,7 +164,7 @@ def alerts_show(config: ConfigOption, alert_id: AlertId, lang: LangOption = None
         store.close()
 
 
-def _act(config: Path, fn: Callable[[SQLiteAlertStore, int], Alert]) -> None:
+def _act(config: Path, fn: Callable[[AlertDatabase, int], Alert]) -> None:
     from villagewatch.alerts import ActionRefused
 
     reader = _reader(config, None)

@@ -27,6 +27,8 @@ def relational_stores(
 ) -> list[tuple[str, Sequence[Migration], Location, Callable[[Location], _Closing]]]:
     """Each store ``db upgrade`` looks after: its name, its migrations, where the settings
     put it and how it opens (opening applies what is pending)."""
+    from villagewatch.alerts.database import schema as alerts
+    from villagewatch.alerts.database.store import AlertDatabase
     from villagewatch.api import users
     from villagewatch.registry import schema
     from villagewatch.registry import store as registry
@@ -40,6 +42,8 @@ def relational_stores(
          lambda where: users.UserStore(where, busy_timeout_s=wait_s)),
         ("config versions", versions.MIGRATIONS, configured.versions_location(settings),
          lambda where: versions.VersionStore(where, busy_timeout_s=wait_s)),
+        ("alerts", alerts.MIGRATIONS, configured.alerts_location(settings),
+         lambda where: AlertDatabase(where, busy_timeout_s=wait_s)),
     ]  # fmt: skip
 
 
@@ -51,7 +55,7 @@ def db_upgrade(
     ] = False,
 ) -> None:
     """Apply the pending schema migrations of every relational store the settings configure
-    (registry, users, config versions), each in one transaction, and say what was done.
+    (registry, users, config versions, alerts), each in one transaction, and say what was done.
     Services do the same when they open a store; this does it ahead, e.g. before a restart.
     Back up first: a migration cannot be undone, and an older villagewatch refuses the
     migrated database."""

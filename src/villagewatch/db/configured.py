@@ -11,6 +11,7 @@ from villagewatch.db.database import Location, PostgresLocation
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
 
 __all__ = [
+    "alerts_location",
     "busy_timeout_s",
     "registry_location",
     "users_location",
@@ -49,3 +50,9 @@ def versions_location(settings: Settings) -> Location:
     return _location(
         settings, "config_versions", settings.alerts.state_path.parent / "config-versions.db"
     )
+
+
+def alerts_location(settings: Settings) -> Location:
+    """The alert store (alerts, notification outbox, silences, audit log):
+    ``alerts.state_path``, or the ``alerts`` schema shared by every alert engine and API node."""
+    return _location(settings, "alerts", settings.alerts.state_path)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from typer.testing import CliRunner
 
-from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
+from villagewatch.alerts import AlertPolicy, AlertDatabase
 from villagewatch.cli import app
 from villagewatch.transitions import AlertKey, Severity, Transition
 
@@ -24,7 +24,7 @@ def deployment(tmp_path: Path) -> Path:
     (tmp_path / "village.yaml").write_bytes(orjson.dumps(village))
     settings = tmp_path / "settings.yaml"
     settings.write_bytes(orjson.dumps({"villages": ["village.yaml"]}))
-    store = SQLiteAlertStore(tmp_path / "var" / "alerts.db")  # the default, beside the settings
+    store = AlertDatabase(tmp_path / "var" / "alerts.db")  # the default, beside the settings
     fire = Transition(
         AlertKey("lock", "v", "lock-1", "forced_open"), "fire", Severity.RED, NOW,
         "House 3 lock: the door was forced open", needs_close=True,

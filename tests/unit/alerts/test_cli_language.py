@@ -10,7 +10,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
+from villagewatch.alerts import AlertPolicy, AlertDatabase
 from villagewatch.catalogue import Said
 from villagewatch.cli import app
 from villagewatch.transitions import AlertKey, Severity, Transition
@@ -25,7 +25,7 @@ def deployment(tmp_path: Path, alerts: dict[str, Any]) -> str:
     (tmp_path / "village.yaml").write_bytes(orjson.dumps(village))
     settings = tmp_path / "settings.yaml"
     settings.write_bytes(orjson.dumps({"villages": ["village.yaml"], "alerts": alerts}))
-    store = SQLiteAlertStore(tmp_path / "var" / "alerts.db")
+    store = AlertDatabase(tmp_path / "var" / "alerts.db")
     said = Said("offline.village_down", {"village": "dongcun", "count": "9", "total": "12"})
     fire = Transition(
         AlertKey("offline", "dongcun", "dongcun", "link_down"), "fire", Severity.ORANGE, NOW,

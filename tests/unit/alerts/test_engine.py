@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from villagewatch.alerts import AlertState, SQLiteAlertStore
+from villagewatch.alerts import AlertState, AlertDatabase
 from villagewatch.alerts.engine import AlertEngine
 from villagewatch.alerts.lifecycle import AlertPolicy
 from villagewatch.config import AlertKindSettings, AlertsSettings
@@ -40,7 +40,7 @@ def test_transitions_become_alerts_once_even_after_a_restart(tmp_path: Path) -> 
     record(detect_db, [t(LEVEL, "fire", "blue", 0), t(LEVEL, "update", "yellow", 1)])
     record(detect_db, [t(DOOR, "fire", "red", 2, needs_close=True)])
 
-    store = SQLiteAlertStore(settings.state_path)
+    store = AlertDatabase(settings.state_path)
     engine = AlertEngine(settings=settings, store=store)
     assert engine.pump(NOW) == 3
     assert engine.pump(NOW) == 0
@@ -48,7 +48,7 @@ def test_transitions_become_alerts_once_even_after_a_restart(tmp_path: Path) -> 
 
     record(detect_db, [t(LEVEL, "update", "orange", 3), t(LEVEL, "clear", "orange", 4)])
     record(detect_db, [t(DOOR, "clear", "red", 5)])
-    store = SQLiteAlertStore(settings.state_path)  # a restarted engine
+    store = AlertDatabase(settings.state_path)  # a restarted engine
     assert AlertEngine(settings=settings, store=store).pump(NOW + 10) == 3
     level, door = store.recent(10)[::-1]
     assert (level.state, level.severity) == (AlertState.RESOLVED, Severity.ORANGE)
@@ -67,7 +67,7 @@ def test_a_kinds_pending_time_holds_it_back_until_the_engine_sees_it_last(tmp_pa
         kinds={"level": AlertKindSettings(pending_s=30)},
     )
     record(detect_db, [t(LEVEL, "fire", "yellow", 0)])
-    store = SQLiteAlertStore(settings.state_path)
+    store = AlertDatabase(settings.state_path)
     engine = AlertEngine(settings=settings, store=store)
     engine.pump(NOW)
     assert [a.state for a in store.open_alerts()] == [AlertState.PENDING]
@@ -80,7 +80,7 @@ def test_a_detect_file_not_there_yet_is_waited_for(tmp_path: Path) -> None:
     settings = AlertsSettings(
         state_path=tmp_path / "alerts.db", detect_state_paths=[tmp_path / "later.db"]
     )
-    store = SQLiteAlertStore(settings.state_path)
+    store = AlertDatabase(settings.state_path)
     assert AlertEngine(settings=settings, store=store).pump(NOW) == 0
     store.close()
 
@@ -105,7 +105,7 @@ def test_a_right_code_after_wrong_ones_keeps_the_alert_open_and_makes_it_red(
     detect_db = tmp_path / "detect.db"
     record(detect_db, found)
     settings = AlertsSettings(state_path=tmp_path / "alerts.db", detect_state_paths=[detect_db])
-    store = SQLiteAlertStore(settings.state_path)
+    store = AlertDatabase(settings.state_path)
     AlertEngine(settings=settings, store=store).pump(NOW)
     (alert,) = store.recent(10)
     assert alert.kind == "wrong_codes" and alert.state is AlertState.FIRING
@@ -125,7 +125,7 @@ def test_a_transition_that_cannot_be_read_is_set_aside_and_the_rest_applied(
         conn.execute("UPDATE transitions SET severity = 'purple', details = '{oops'")
     record(detect_db, [t(DOOR, "fire", "red", 1, needs_close=True)])
     settings = AlertsSettings(state_path=tmp_path / "alerts.db", detect_state_paths=[detect_db])
-    store = SQLiteAlertStore(settings.state_path)
+    store = AlertDatabase(settings.state_path)
     engine = AlertEngine(settings=settings, store=store)
     engine.pump(NOW)
     assert [a.kind for a in store.recent(10)] == ["forced_open"]
@@ -154,7 +154,7 @@ def test_a_transition_whose_handling_fails_is_set_aside_and_the_rest_applied(
     detect_db = tmp_path / "detect.db"
     record(detect_db, [t(LEVEL, "fire", "blue", 0), t(DOOR, "fire", "red", 1, needs_close=True)])
     settings = AlertsSettings(state_path=tmp_path / "alerts.db", detect_state_paths=[detect_db])
-    store = SQLiteAlertStore(settings.state_path, notifier=Failing(Router([], {}), settings))
+    store = AlertDatabase(settings.state_path, notifier=Failing(Router([], {}), settings))
     engine = AlertEngine(settings=settings, store=store)
     engine.pump(NOW)
     assert [a.kind for a in store.recent(10)] == ["forced_open"]
@@ -187,7 +187,7 @@ def test_an_escalation_that_fails_for_one_alert_does_not_stop_the_others(tmp_pat
         state_path=tmp_path / "alerts.db", escalate_after_s=60,
         channels={"hook": {"kind": "webhook", "url": "http://127.0.0.1:9/"}},  # type: ignore[dict-item]
     )  # fmt: skip
-    store = SQLiteAlertStore(settings.state_path, notifier=Failing(Router([village], {}), settings))
+    store = AlertDatabase(settings.state_path, notifier=Failing(Router([village], {}), settings))
     policy = AlertPolicy()
     store.apply(t(LEVEL, "fire", "yellow", 0), "l", policy, NOW)
     store.apply(t(DOOR, "fire", "red", 0, needs_close=True), "d", policy, NOW)

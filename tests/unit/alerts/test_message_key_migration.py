@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from villagewatch.alerts import SQLiteAlertStore
-from villagewatch.alerts.sqlite.schema import MIGRATIONS as ALERTS
+from villagewatch.alerts import AlertDatabase
+from villagewatch.alerts.database.schema import MIGRATIONS as ALERTS
 from villagewatch.catalogue import alert_text
 from villagewatch.db.sqlite import SQLiteFile
 from villagewatch.db.transition_log import SQLiteTransitionLog
@@ -33,7 +33,7 @@ def test_an_alert_from_before_keys_shows_its_stored_text(tmp_path: Path) -> None
     old = SQLiteFile(path, name="alerts", migrations=ALERTS[:2])
     old.write(lambda c: c.execute(OLD_ALERT))
     old.close()
-    store = SQLiteAlertStore(path)
+    store = AlertDatabase(path)
     (alert,) = store.open_alerts()
     store.close()
     assert (alert.message_key, alert.params) == ("", {})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
+from villagewatch.alerts import AlertPolicy, AlertDatabase
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.routing import Router
 from villagewatch.alerts.sender import compose
@@ -18,7 +18,7 @@ from villagewatch.transitions import AlertKey, Severity, Transition
 NOW = 1_800_000_000_000
 
 
-def store(tmp_path: Path) -> SQLiteAlertStore:
+def store(tmp_path: Path) -> AlertDatabase:
     village = Village.model_validate(
         {"id": "dongcun", "name": "东村", "town": "t", "team": {"channels": ["zh", "en"]},
          "grids": [{"id": "g1", "name": "第一网格", "team": {"channels": ["zh", "en"]}}],
@@ -29,10 +29,10 @@ def store(tmp_path: Path) -> SQLiteAlertStore:
         {"channels": {"zh": hook, "en": {**hook, "locale": "en"}}, "group_wait_s": 0}
     )
     notifier = Notifier(Router([village], {}), settings)
-    return SQLiteAlertStore(tmp_path / "a.db", notifier=notifier)
+    return AlertDatabase(tmp_path / "a.db", notifier=notifier)
 
 
-def texts(s: SQLiteAlertStore) -> dict[str, list[str]]:
+def texts(s: AlertDatabase) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {"zh": [], "en": []}
     for n in s.notifications():
         out[n["channel"]].append(n["text"])

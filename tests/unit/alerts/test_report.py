@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
+from villagewatch.alerts import AlertPolicy, AlertDatabase
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.report import (
     CSV_COLUMNS,
@@ -47,7 +47,7 @@ def test_figures_per_place_and_kind(tmp_path: Path) -> None:
          "devices": [{"id": f"lock-{i}", "kind": "smart_lock", "grid": "g1"} for i in range(12)]}
     )  # fmt: skip
     settings = AlertsSettings()
-    store = SQLiteAlertStore(tmp_path / "a.db", notifier=Notifier(Router([village], {}), settings))
+    store = AlertDatabase(tmp_path / "a.db", notifier=Notifier(Router([village], {}), settings))
     start = ms(2026, 11, 30, 23, 0)  # the last hour of November in China, the 30th in UTC+8
     for i in range(10):  # ten forced doors, acknowledged after i+1 minutes, resolved after 2(i+1)
         t = Transition(AlertKey("lock", "v", f"lock-{i}", "forced_open"), "fire", Severity.RED,
@@ -84,9 +84,9 @@ def test_figures_per_place_and_kind(tmp_path: Path) -> None:
     store.close()
 
 
-def _fired(tmp_path: Path, places: list[tuple[str, int]]) -> SQLiteAlertStore:
+def _fired(tmp_path: Path, places: list[tuple[str, int]]) -> AlertDatabase:
     """An alert store with one fired forced-door alert per (device, epoch ms)."""
-    store = SQLiteAlertStore(tmp_path / "a.db")
+    store = AlertDatabase(tmp_path / "a.db")
     for device, at in places:
         t = Transition(AlertKey("lock", "v", device, "forced_open"), "fire", Severity.RED, at,
                        "forced", needs_close=True)  # fmt: skip

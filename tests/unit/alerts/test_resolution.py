@@ -5,15 +5,16 @@ the monthly report."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from villagewatch.alerts import AlertPolicy, SQLiteAlertStore
+from villagewatch.alerts import AlertPolicy, AlertDatabase
 from villagewatch.alerts.report import month_report, render
 from villagewatch.alerts.resolution import ResolutionIncomplete, ResolutionReason
-from villagewatch.alerts.sqlite.schema import MIGRATIONS
+from villagewatch.alerts.database.schema import MIGRATIONS
+from villagewatch.db.database import Location
 from villagewatch.transitions import AlertKey, Severity, Transition
 
 NOW = 1_795_000_000_000  # 2026-11-18 in China
@@ -21,14 +22,14 @@ R = ResolutionReason
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteAlertStore]:
-    s = SQLiteAlertStore(tmp_path / "alerts.db")
+def store(relational: Callable[[str], Location]) -> Iterator[AlertDatabase]:
+    s = AlertDatabase(relational("alerts"))
     yield s
     s.close()
 
 
 def _fire(
-    store: SQLiteAlertStore,
+    store: AlertDatabase,
     severity: str,
     *,
     needs_close: bool = False,
@@ -57,7 +58,7 @@ def _fire(
     ],
 )  # fmt: skip
 def test_an_incomplete_close_is_refused_naming_what_is_missing_and_leaves_no_trace(
-    store: SQLiteAlertStore,
+    store: AlertDatabase,
     severity: str,
     needs_close: bool,
     policy: AlertPolicy | None,
@@ -83,7 +84,7 @@ def test_an_incomplete_close_is_refused_naming_what_is_missing_and_leaves_no_tra
     ],
 )  # fmt: skip
 def test_a_complete_close_keeps_reason_note_who_and_when(
-    store: SQLiteAlertStore,
+    store: AlertDatabase,
     severity: str,
     needs_close: bool,
     note: str,
@@ -104,7 +105,7 @@ def test_a_complete_close_keeps_reason_note_who_and_when(
 
 
 def test_a_clear_resolves_without_a_reason_and_the_report_counts_it_as_auto(
-    store: SQLiteAlertStore,
+    store: AlertDatabase,
 ) -> None:
     """The system's close needs nothing; the month's figures count each reason."""
     auto = _fire(store, "yellow", subject="wl-1")
@@ -142,7 +143,7 @@ def test_migration_3_adds_the_reason_to_a_file_of_migration_2(tmp_path: Path) ->
     c.execute("PRAGMA user_version = 2")
     c.commit()
     c.close()
-    store = SQLiteAlertStore(path)
+    store = AlertDatabase(path)
     try:
         (old,) = store.recent(10)
         assert old.resolution is None

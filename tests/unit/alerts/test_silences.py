@@ -3,21 +3,21 @@ outside, per device or camera zone; ending one; the list; an older file keeps it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from villagewatch.alerts import ActionRefused, AlertPolicy, SQLiteAlertStore
+from villagewatch.alerts import ActionRefused, AlertPolicy, AlertDatabase
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.recurrence import Recurrence
 from villagewatch.alerts.routing import Router
-from villagewatch.alerts.sqlite.schema import MIGRATIONS
+from villagewatch.alerts.database.schema import MIGRATIONS
 from villagewatch.config import AlertsSettings
 from villagewatch.config.village import Village
-from villagewatch.db.sqlite import SQLiteFile
+from villagewatch.db.database import Location, open_database
 from villagewatch.transitions import AlertKey, Severity, Transition
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -30,7 +30,7 @@ def berlin(month: int, day: int, hour: int, minute: int = 0) -> int:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteAlertStore]:
+def store(tmp_path: Path, relational: Callable[[str], Location]) -> Iterator[AlertDatabase]:
     team = {"members": [{"id": "a", "name": "A"}], "channels": ["hook"]}
     village = Village.model_validate(
         {"id": "v", "name": "V", "town": "t", "team": team,
@@ -43,12 +43,12 @@ def store(tmp_path: Path) -> Iterator[SQLiteAlertStore]:
         state_path=tmp_path / "alerts.db", group_wait_s=0,
         channels={"hook": {"kind": "webhook", "url": "http://127.0.0.1:9/"}},  # type: ignore[dict-item]
     )  # fmt: skip
-    s = SQLiteAlertStore(settings.state_path, notifier=Notifier(Router([village], {}), settings))
+    s = AlertDatabase(relational("alerts"), notifier=Notifier(Router([village], {}), settings))
     yield s
     s.close()
 
 
-def fire(store: SQLiteAlertStore, subject: str, at_ms: int, kind: str = "level") -> list[str]:
+def fire(store: AlertDatabase, subject: str, at_ms: int, kind: str = "level") -> list[str]:
     """Fire an alert for ``subject`` at ``at_ms``; the states of its notifications."""
     key = AlertKey("water_level", "v", subject, kind)
     t = Transition(key, "fire", Severity.RED, at_ms, f"{subject} red")
@@ -57,14 +57,14 @@ def fire(store: SQLiteAlertStore, subject: str, at_ms: int, kind: str = "level")
     return sorted({n["state"] for n in store.notifications(alert.id)})
 
 
-def clear(store: SQLiteAlertStore, subject: str, at_ms: int) -> None:
+def clear(store: AlertDatabase, subject: str, at_ms: int) -> None:
     key = AlertKey("water_level", "v", subject, "level")
     t = Transition(key, "clear", Severity.RED, at_ms, "clear")
     store.apply(t, f"{subject}@{at_ms}-clear", AlertPolicy(), at_ms)
 
 
 def test_a_weekly_window_holds_a_gauges_notifications_inside_it_and_not_outside(
-    store: SQLiteAlertStore,
+    store: AlertDatabase,
 ) -> None:
     store.add_recurring_silence(
         {"village": "v", "subject": "wl-1"}, TUESDAYS_9_TO_11, created_by="li",
@@ -80,7 +80,7 @@ def test_a_weekly_window_holds_a_gauges_notifications_inside_it_and_not_outside(
     assert fire(store, "wl-1", berlin(12, 15, 10, 59)) == ["silenced"]  # next Tuesday
 
 
-def test_a_window_for_a_camera_zone_holds_that_zone_only(store: SQLiteAlertStore) -> None:
+def test_a_window_for_a_camera_zone_holds_that_zone_only(store: AlertDatabase) -> None:
     bins = Recurrence(tuple(range(7)), time(6, 0), HOUR, "Europe/Berlin")
     store.add_recurring_silence(
         {"subject": "cam-1:bins"}, bins, created_by="li", reason="bin collection round",
@@ -90,7 +90,7 @@ def test_a_window_for_a_camera_zone_holds_that_zone_only(store: SQLiteAlertStore
     assert fire(store, "cam-1:road", berlin(12, 2, 6, 30), kind="loitering") == ["queued"]
 
 
-def test_a_window_in_progress_when_made_holds_at_once(store: SQLiteAlertStore) -> None:
+def test_a_window_in_progress_when_made_holds_at_once(store: AlertDatabase) -> None:
     s = store.add_recurring_silence(
         {"subject": "wl-1"}, TUESDAYS_9_TO_11, created_by="li", reason="works",
         now_ms=berlin(12, 8, 10),
@@ -99,7 +99,7 @@ def test_a_window_in_progress_when_made_holds_at_once(store: SQLiteAlertStore) -
     assert fire(store, "wl-1", berlin(12, 8, 10, 5)) == ["silenced"]
 
 
-def test_ending_a_recurring_silence_stops_its_windows(store: SQLiteAlertStore) -> None:
+def test_ending_a_recurring_silence_stops_its_windows(store: AlertDatabase) -> None:
     s = store.add_recurring_silence(
         {"subject": "wl-1"}, TUESDAYS_9_TO_11, created_by="li", reason="works",
         now_ms=berlin(12, 1, 0),
@@ -114,7 +114,7 @@ def test_ending_a_recurring_silence_stops_its_windows(store: SQLiteAlertStore) -
         store.end_silence(99, "wang", berlin(12, 8, 10))
 
 
-def test_the_list_has_what_is_not_over_with_its_next_window(store: SQLiteAlertStore) -> None:
+def test_the_list_has_what_is_not_over_with_its_next_window(store: AlertDatabase) -> None:
     now = berlin(12, 6, 12)
     once = store.add_silence({"subject": "wl-2"}, now, now + HOUR, created_by="li",
                              reason="cleaning", now_ms=now)  # fmt: skip
@@ -131,16 +131,18 @@ def test_the_list_has_what_is_not_over_with_its_next_window(store: SQLiteAlertSt
     assert left.next_window(later) == (berlin(12, 15, 9), berlin(12, 15, 11))
 
 
-def test_a_repeat_that_would_never_be_in_force_is_refused(store: SQLiteAlertStore) -> None:
+def test_a_repeat_that_would_never_be_in_force_is_refused(store: AlertDatabase) -> None:
     gone = Recurrence((1,), time(9, 0), HOUR, "Europe/Berlin", until=date(2026, 1, 31))
     with pytest.raises(ActionRefused, match="would never be in force: it ends on 2026-01-31"):
         store.add_recurring_silence({"subject": "wl-1"}, gone, created_by="li", reason="x",
                                     now_ms=berlin(12, 1, 0))  # fmt: skip
 
 
-def test_an_alert_store_of_the_previous_version_keeps_its_silences(tmp_path: Path) -> None:
-    path = tmp_path / "alerts.db"
-    old = SQLiteFile(path, name="alerts", migrations=MIGRATIONS[:1])
+def test_an_alert_store_of_the_previous_version_keeps_its_silences(
+    relational: Callable[[str], Location],
+) -> None:
+    path = relational("alerts")
+    old = open_database(path, name="alerts", migrations=MIGRATIONS[:1], busy_timeout_s=5)
     old.write(
         lambda c: c.execute(
             "INSERT INTO silences (matchers, starts_ms, ends_ms, created_by, reason, created_ms)"
@@ -148,7 +150,7 @@ def test_an_alert_store_of_the_previous_version_keeps_its_silences(tmp_path: Pat
         )
     )
     old.close()
-    store = SQLiteAlertStore(path)
+    store = AlertDatabase(path)
     try:
         s = store.silence(1)
         assert s is not None
@@ -161,7 +163,7 @@ def test_an_alert_store_of_the_previous_version_keeps_its_silences(tmp_path: Pat
 
 
 def test_a_silence_whose_zone_is_gone_holds_nothing_and_stops_nothing(
-    store: SQLiteAlertStore, caplog: pytest.LogCaptureFixture
+    store: AlertDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A zone removed from the machine's zone database (or a row damaged by hand): the
     silence is left out with a warning; alerts still apply and are notified."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from villagewatch.alerts import SQLiteAlertStore
+from villagewatch.alerts import AlertDatabase
 from villagewatch.api.alertchart import CONTEXT_MAX_MS, CONTEXT_MIN_MS, chart_span, detector_levels
 from villagewatch.detectors.config import HealthConfig, LevelConfig
 from villagewatch.detectors.device import FamilyConfig
@@ -54,7 +54,7 @@ def test_chart_span(started: int, ended: int | None, span: tuple[int, int]) -> N
 
 def test_levels_of_a_gauge_and_of_a_health_alert(tmp_path: Path) -> None:
     """A gauge's levels on its level series only; a health alert adds its plausible range."""
-    store = SQLiteAlertStore(tmp_path / "alerts.db")
+    store = AlertDatabase(tmp_path / "alerts.db")
     level = fire_alert(store, village="v", subject="wl", kind="level")
     health = fire_alert(store, village="v", subject="wl", kind="spike:level_cm", detector="health")
     families: dict[str, FamilyConfig] = {

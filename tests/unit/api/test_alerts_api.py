@@ -9,7 +9,7 @@ import pytest
 
 from tests.unit.api.conftest import PASSWORD, Client, now_ms, write_deployment
 from tests.unit.db.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
-from villagewatch.alerts import SQLiteAlertStore
+from villagewatch.alerts import AlertDatabase
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.api.context import ApiContext, open_context
 from villagewatch.api.users import UserRole
@@ -186,7 +186,7 @@ def test_the_alert_list_answers_while_a_slow_write_is_under_way(
     console: the list and an alert's detail answer at once, from the last commit."""
     notifier = SlowNotifier()
     opened = ctx.alerts
-    ctx.alerts = SQLiteAlertStore(ctx.deployment.settings.alerts.state_path, notifier=notifier)
+    ctx.alerts = AlertDatabase(ctx.deployment.settings.alerts.state_path, notifier=notifier)
     viewer = Client(ctx).as_("viewer")
     pool = ThreadPoolExecutor(1)
     try:

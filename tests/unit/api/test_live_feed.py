@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from villagewatch.alerts import Alert, SQLiteAlertStore
+from villagewatch.alerts import Alert, AlertDatabase
 from villagewatch.api.live import AlertFeed, FeedChange
 from villagewatch.api.metrics import ApiMetrics
 from villagewatch_dev.testing import fire_alert
@@ -17,7 +17,7 @@ from villagewatch_dev.testing import fire_alert
 _WAIT_S = 20  # bounds each wait for an event; never reached when the feed works
 
 
-class _Poisoned(SQLiteAlertStore):
+class _Poisoned(AlertDatabase):
     """An alert store one of whose alerts cannot be read (a row a newer version wrote, a
     bug): reading it raises, as often as it is read."""
 
@@ -36,7 +36,7 @@ class _Poisoned(SQLiteAlertStore):
         return super().changes_since(audit_id, limit)
 
 
-def _fire(store: SQLiteAlertStore, subject: str) -> Alert:
+def _fire(store: AlertDatabase, subject: str) -> Alert:
     return fire_alert(store, village="v", subject=subject, kind="level")
 
 

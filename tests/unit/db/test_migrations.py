@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from villagewatch.alerts import SQLiteAlertStore
-from villagewatch.alerts.sqlite import schema as alerts_schema
+from villagewatch.alerts import AlertDatabase
+from villagewatch.alerts.database import schema as alerts_schema
 from villagewatch.api import users
 from villagewatch.db.migrations import Migration, statements
 from villagewatch.db.sqlite import SQLiteFile
@@ -43,7 +43,7 @@ def _close_async(store: detect_store.DetectStore | readings_store.SQLiteStore) -
 
 # each store of the project: its migrations and how to open and close it
 STORES: dict[str, tuple[Sequence[Migration], Callable[[Path], None]]] = {
-    "alerts": (alerts_schema.MIGRATIONS, lambda p: SQLiteAlertStore(p).close()),
+    "alerts": (alerts_schema.MIGRATIONS, lambda p: AlertDatabase(p).close()),
     "users": (users.MIGRATIONS, lambda p: users.UserStore(p).close()),
     "registry": (registry_schema.MIGRATIONS, lambda p: registry_store.RegistryStore(p).close()),
     "detect": (

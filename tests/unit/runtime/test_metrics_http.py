@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 from prometheus_client import CollectorRegistry, Counter
 
-from villagewatch.alerts import SQLiteAlertStore
+from villagewatch.alerts import AlertDatabase
 from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.runtime.metrics_http import joined, metrics_served
@@ -15,7 +15,7 @@ from villagewatch.runtime.ports import free_port
 
 
 def test_joined_registries_are_served_together_as_alerts_run_does(tmp_path: Path) -> None:
-    store = SQLiteAlertStore(tmp_path / "alerts.db")
+    store = AlertDatabase(tmp_path / "alerts.db")
     metrics = AlertMetrics(store)
     port = free_port()
     with metrics_served(joined(metrics.registry, SQLITE_METRICS), port):

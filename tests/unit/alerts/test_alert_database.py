@@ -1,4 +1,4 @@
-"""The alert lifecycle in the SQLite store: fire, severity in place, clear, people's actions,
+"""The alert lifecycle in the alert database (SQLite and PostgreSQL): fire, severity in place, clear, people's actions,
 idempotence, one open alert per identity however many writers race, append-only audit."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -15,9 +15,10 @@ from typing import Any, Literal
 import pytest
 
 from tests.unit.db.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
-from villagewatch.alerts import ActionRefused, AlertPolicy, AlertState, SQLiteAlertStore
+from villagewatch.alerts import ActionRefused, AlertPolicy, AlertState, AlertDatabase
 from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.alerts.sender import NotificationSender
+from villagewatch.db.database import Location
 from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.errors import StoreUnavailable
 from villagewatch.transitions import AlertKey, Severity, Transition
@@ -46,20 +47,27 @@ def tid(t: Transition) -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteAlertStore]:
-    s = SQLiteAlertStore(tmp_path / "alerts.db")
+def store(relational: Callable[[str], Location]) -> Iterator[AlertDatabase]:
+    s = AlertDatabase(relational("alerts"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[AlertDatabase]:
+    s = AlertDatabase(tmp_path / "alerts.db")
     yield s
     s.close()
 
 
 def apply_all(
-    store: SQLiteAlertStore, transitions: list[Transition], policy: AlertPolicy = NOW_POLICY
+    store: AlertDatabase, transitions: list[Transition], policy: AlertPolicy = NOW_POLICY
 ) -> None:
     for i, t in enumerate(transitions):
         store.apply(t, tid(t), policy, NOW + i)
 
 
-def lives(store: SQLiteAlertStore) -> list[tuple[str, str, list[str]]]:
+def lives(store: AlertDatabase) -> list[tuple[str, str, list[str]]]:
     """Per alert ever opened: final state, severity, and the actions in its audit log."""
     out = []
     for alert_id in sorted(a.id for a in store.recent(1000)):
@@ -128,7 +136,7 @@ def lives(store: SQLiteAlertStore) -> list[tuple[str, str, list[str]]]:
     ],
 )
 def test_transitions_make_alert_lives(
-    store: SQLiteAlertStore,
+    store: AlertDatabase,
     transitions: list[Transition],
     policy: AlertPolicy,
     expected: list[tuple[str, str, list[str]]],
@@ -137,7 +145,7 @@ def test_transitions_make_alert_lives(
     assert lives(store) == expected
 
 
-def test_a_redelivered_transition_changes_nothing(store: SQLiteAlertStore) -> None:
+def test_a_redelivered_transition_changes_nothing(store: AlertDatabase) -> None:
     t = tr("fire")
     first = store.apply(t, tid(t), NOW_POLICY, NOW)
     assert first is not None and first.state is AlertState.FIRING
@@ -147,7 +155,7 @@ def test_a_redelivered_transition_changes_nothing(store: SQLiteAlertStore) -> No
     assert lives(store) == [("resolved", "yellow", ["fired", "resolved"])]
 
 
-def test_pending_fires_when_its_time_is_over(store: SQLiteAlertStore) -> None:
+def test_pending_fires_when_its_time_is_over(store: AlertDatabase) -> None:
     t = tr("fire")
     a = store.apply(t, tid(t), AlertPolicy(pending_s=60), NOW)
     assert a is not None and a.state is AlertState.PENDING and a.fired_ms is None
@@ -158,7 +166,7 @@ def test_pending_fires_when_its_time_is_over(store: SQLiteAlertStore) -> None:
 
 
 def test_people_acknowledge_assign_note_and_resolve_with_who_and_when(
-    store: SQLiteAlertStore,
+    store: AlertDatabase,
 ) -> None:
     t = tr("fire", "orange")
     a = store.apply(t, tid(t), NOW_POLICY, NOW)
@@ -210,7 +218,7 @@ def test_people_acknowledge_assign_note_and_resolve_with_who_and_when(
     ],
 )
 def test_actions_that_do_not_fit_are_refused_with_the_reason(
-    store: SQLiteAlertStore, action: str, message: str
+    store: AlertDatabase, action: str, message: str
 ) -> None:
     apply_all(store, [tr("fire"), tr("clear", at=1)])
     calls = {
@@ -227,8 +235,8 @@ def test_actions_that_do_not_fit_are_refused_with_the_reason(
     assert store.audit(1) == before  # a refused action leaves no trace
 
 
-def test_the_audit_log_is_append_only(store: SQLiteAlertStore, tmp_path: Path) -> None:
-    apply_all(store, [tr("fire")])
+def test_the_audit_log_is_append_only(sqlite_store: AlertDatabase, tmp_path: Path) -> None:
+    apply_all(sqlite_store, [tr("fire")])
     conn = sqlite3.connect(tmp_path / "alerts.db")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE alert_audit SET actor = 'x'")
@@ -238,7 +246,7 @@ def test_the_audit_log_is_append_only(store: SQLiteAlertStore, tmp_path: Path) -
 
 
 def _writer(path: str, writer: int, start: Any, n: int) -> None:
-    store = SQLiteAlertStore(Path(path))
+    store = AlertDatabase(Path(path))
     start.wait()
     for i in range(n):
         key = AlertKey("lock", "v", f"lock-{i % 10}", "forced_open")
@@ -254,7 +262,7 @@ def test_racing_writers_never_make_a_second_open_alert(tmp_path: Path) -> None:
     """Four processes apply overlapping fires for ten locks: ten open alerts, one audit
     'fired' each, and each shared transition applied exactly once."""
     path = tmp_path / "alerts.db"
-    SQLiteAlertStore(path).close()
+    AlertDatabase(path).close()
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
     procs = [ctx.Process(target=_writer, args=(str(path), w, start, 50)) for w in range(4)]
@@ -264,7 +272,7 @@ def test_racing_writers_never_make_a_second_open_alert(tmp_path: Path) -> None:
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    store = SQLiteAlertStore(path)
+    store = AlertDatabase(path)
     try:
         open_alerts = store.open_alerts()
         assert sorted(a.subject for a in open_alerts) == sorted(f"lock-{i}" for i in range(10))
@@ -278,15 +286,17 @@ def test_racing_writers_never_make_a_second_open_alert(tmp_path: Path) -> None:
         store.close()
 
 
-def test_reads_answer_from_the_last_commit_while_a_write_is_under_way(tmp_path: Path) -> None:
+def test_reads_answer_from_the_last_commit_while_a_write_is_under_way(
+    relational: Callable[[str], Location],
+) -> None:
     """A write that takes long (here: held inside its transaction) does not hold up any
     read: each answers at once, with what was committed before the write began."""
-    path = tmp_path / "alerts.db"
-    with contextlib.closing(SQLiteAlertStore(path)) as plain:
+    path = relational("alerts")
+    with contextlib.closing(AlertDatabase(path)) as plain:
         first = plain.apply(tr("fire"), "first", NOW_POLICY, NOW)
         assert first is not None
     notifier = SlowNotifier()
-    store = SQLiteAlertStore(path, notifier=notifier)
+    store = AlertDatabase(path, notifier=notifier)
     other = tr("fire", key=AlertKey("water_level", "v", "wl-2", "level"))
     pool = ThreadPoolExecutor(1)
     try:
@@ -327,7 +337,7 @@ def test_a_write_past_the_busy_timeout_is_refused_and_counted(tmp_path: Path) ->
     """Another process holds the write lock: reads still answer with the last commit; a write
     gives up after the busy timeout with StoreUnavailable, and the wait is counted."""
     path = tmp_path / "alerts.db"
-    store = SQLiteAlertStore(path, busy_timeout_s=0.2)
+    store = AlertDatabase(path, busy_timeout_s=0.2)
     first = store.apply(tr("fire"), "first", NOW_POLICY, NOW)
     assert first is not None
     labels = {"database": "alerts", "access": "write"}
@@ -345,7 +355,7 @@ def test_the_sender_outlives_a_store_held_by_another_process(tmp_path: Path) -> 
     """With the short busy timeout a held store is a StoreUnavailable every pass: the sender
     (like the engine) waits it out instead of ending ``alerts run``."""
     path = tmp_path / "alerts.db"
-    store = SQLiteAlertStore(path, busy_timeout_s=0.05)
+    store = AlertDatabase(path, busy_timeout_s=0.05)
     sender = NotificationSender(store=store, channels={})
     passes = 0
 
