@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
-from villagewatch.alerts import AlertPolicy, AlertDatabase
+from villagewatch.alerts import AlertDatabase, AlertPolicy
 from villagewatch.alerts.channels import build_channel
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.routing import Router

@@ -116,9 +116,7 @@ def main() -> None:
     )  # fmt: skip
     api = start_api(exe, settings, base)
     deployment = load_deployment(settings)
-    store = AlertDatabase(
-        deployment.settings.alerts.state_path, notifier=notifier_for(deployment)
-    )
+    store = AlertDatabase(deployment.settings.alerts.state_path, notifier=notifier_for(deployment))
     try:
         login = httpx.post(f"{base}/api/auth/login", json={"user": "bench", "password": PASSWORD})
         token = login.json()["token"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from villagewatch.alerts import AlertState, AlertDatabase
+from villagewatch.alerts import AlertDatabase, AlertState
 from villagewatch.alerts.engine import AlertEngine
 from villagewatch.config import load_deployment
 from villagewatch.registry import RegistryStore

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import httpx
 import pytest
 
-from villagewatch.alerts import AlertPolicy, AlertDatabase
+from villagewatch.alerts import AlertDatabase, AlertPolicy
 from villagewatch.alerts.channels import build_channel, dingtalk_sign
 from villagewatch.alerts.metrics import AlertMetrics
 from villagewatch.alerts.notify import Notifier

@@ -155,8 +155,7 @@ class AlertChanges:
         if len(text) > _MAX_NOTE:
             raise ActionRefused(f"a note is at most {_MAX_NOTE} characters, this one {len(text)}")
         (note_id,) = self.c.execute(
-            "INSERT INTO alert_notes (alert_id, at_ms, author, text) VALUES (?,?,?,?)"
-            " RETURNING id",
+            "INSERT INTO alert_notes (alert_id, at_ms, author, text) VALUES (?,?,?,?) RETURNING id",
             (alert_id, self.now, author, text),
         ).fetchone()
         return Note(int(note_id), alert_id, self.now, author, text)

@@ -5,6 +5,13 @@ caused it (the outbox pattern): a crash after the decision leaves it queued,
 and the sender sends it after the restart. It is marked sent right after the
 channel confirms; a crash in between those two moments is the one case where a
 message can go out twice.
+
+Several senders (one per alert engine process, on one SQLite file or one PostgreSQL
+database) share the outbox: a sender takes what is due by *claiming* it — in the same write
+transaction that finds it, its ``claimed_until_ms`` is set :data:`CLAIM_MS` ahead — and no
+sender takes (or adds to a digest) a claimed row. Sent, it is marked so; failed, it waits its
+retry time unclaimed; a sender killed in between leaves it to another once the claim runs
+out.
 """
 
 from __future__ import annotations
@@ -17,7 +24,11 @@ from villagewatch.alerts.lifecycle import Alert
 from villagewatch.alerts.notify import Draft
 from villagewatch.db.database import Connection
 
-__all__ = ["Queued", "due_groups", "enqueue", "row_dicts"]
+__all__ = ["CLAIM_MS", "Queued", "due_groups", "enqueue", "release", "row_dicts"]
+
+CLAIM_MS = 120_000
+"""How long a sender holds what it took: longer than a send takes (a channel's timeout is
+seconds), and what a killed sender took waits this long for another."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,25 +62,42 @@ def enqueue(c: Connection, alert: Alert, drafts: Sequence[Draft], now_ms: int) -
     )  # fmt: skip
 
 
+# queued and not claimed by a sender (or its claim ran out)
+_DUE_KEYS = (
+    "SELECT group_key FROM notifications WHERE state = 'queued'"
+    " AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?)"
+    " GROUP BY group_key HAVING min(next_ms) <= ? ORDER BY min(next_ms) LIMIT ?"
+)
+_GROUP = (
+    "SELECT id, alert_id, channel, place, event, group_key, severity, text, attempts, title"
+    " FROM notifications WHERE state = 'queued'"
+    " AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?) AND group_key = ? ORDER BY id"
+)
+
+
 def due_groups(c: Connection, now_ms: int, limit: int) -> list[list[Queued]]:
-    """Groups with a notification due: each group whole (everything queued under its key)."""
-    keys = [
-        r[0]
-        for r in c.execute(
-            "SELECT group_key FROM notifications WHERE state = 'queued'"
-            " GROUP BY group_key HAVING min(next_ms) <= ? ORDER BY min(next_ms) LIMIT ?",
-            (now_ms, limit),
-        ).fetchall()
-    ]
+    """Groups with a notification due, each whole (everything queued and unclaimed under its
+    key), claimed for :data:`CLAIM_MS`; ``c`` is in a write transaction, so no two senders
+    take one notification."""
+    keys = [r[0] for r in c.execute(_DUE_KEYS, (now_ms, now_ms, limit)).fetchall()]
     out = []
     for key in keys:
-        rows = c.execute(
-            "SELECT id, alert_id, channel, place, event, group_key, severity, text, attempts,"
-            " title FROM notifications WHERE state = 'queued' AND group_key = ? ORDER BY id",
-            (key,),
-        ).fetchall()
+        rows = c.execute(_GROUP, (now_ms, key)).fetchall()
         out.append([Queued(*r) for r in rows])
+    c.executemany(
+        "UPDATE notifications SET claimed_until_ms = ? WHERE id = ?",
+        [(now_ms + CLAIM_MS, q.id) for group in out for q in group],
+    )
     return out
+
+
+def release(c: Connection, ids: Sequence[int]) -> None:
+    """Hand claimed notifications back unsent (their channel's rate was used up), for
+    whichever sender comes next."""
+    c.executemany(
+        "UPDATE notifications SET claimed_until_ms = NULL WHERE id = ? AND state = 'queued'",
+        [(i,) for i in ids],
+    )
 
 
 def row_dicts(c: Connection, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:

@@ -82,6 +82,7 @@ class NotificationSender:
         now = self._now_ms()
         groups = await asyncio.to_thread(self._store.due_notifications, now)
         sent = 0
+        unsent: list[int] = []  # claimed, but their channel's rate is used up
         for group in groups:
             cid = group[0].channel
             ids = [q.id for q in group]
@@ -90,6 +91,7 @@ class NotificationSender:
                 await self._failed(ids, f"no channel {cid!r} is configured", 60, group)
                 continue
             if self._limits[cid].wait_s() > 0:
+                unsent += ids
                 continue  # its turn comes in a later pass; other channels go on
             title, text = compose(group)
             alerts = [{"alert": q.alert_id, "severity": q.severity, "text": q.text} for q in group]
@@ -104,6 +106,8 @@ class NotificationSender:
             await asyncio.to_thread(self._store.mark_sent, ids, self._now_ms())
             self.sent.labels(cid, "sent").inc()
             sent += 1
+        if unsent:
+            await asyncio.to_thread(self._store.release, unsent)
         return sent
 
     async def _failed(

@@ -113,7 +113,12 @@ class NotificationOutbox(Protocol):
     """Notifications decided with the changes that caused them, as the sender sees them."""
 
     def due_notifications(self, now_ms: int, limit: int = 100) -> list[list[Queued]]:
-        """Notification groups (one channel, place, kind, event) with one due: each whole."""
+        """Notification groups (one channel, place, kind, event) with one due: each whole,
+        and claimed by this caller (another sender does not get them while they are sent)."""
+        ...
+
+    def release(self, ids: Sequence[int]) -> None:
+        """Claimed but not sent (the channel's rate is used up): for the next pass."""
         ...
 
     def mark_sent(self, ids: Sequence[int], now_ms: int) -> None:

@@ -69,12 +69,11 @@ def _alert_store(config: Path) -> AlertDatabase:
         )
     # with the routing: an acknowledgement from a terminal is announced like any other
     with exit_on(VillagewatchError):
-        store = AlertDatabase(
+        return AlertDatabase(
             location,
             notifier=notifier_for(deployment),
             busy_timeout_s=configured.busy_timeout_s(settings),
         )
-    return store
 
 
 class Lang(StrEnum):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pytest
 
 from tests.unit.db.sqlite_writer import BOUND_S, SlowNotifier, within_bound, write_lock_held
-from villagewatch.alerts import ActionRefused, AlertPolicy, AlertState, AlertDatabase
+from villagewatch.alerts import ActionRefused, AlertDatabase, AlertPolicy, AlertState
 from villagewatch.alerts.resolution import ResolutionReason
 from villagewatch.alerts.sender import NotificationSender
 from villagewatch.db.database import Location

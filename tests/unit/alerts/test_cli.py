@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from typer.testing import CliRunner
 
-from villagewatch.alerts import AlertPolicy, AlertDatabase
+from villagewatch.alerts import AlertDatabase, AlertPolicy
 from villagewatch.cli import app
 from villagewatch.transitions import AlertKey, Severity, Transition
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from villagewatch.alerts import AlertPolicy, AlertDatabase
+from villagewatch.alerts import AlertDatabase, AlertPolicy
 from villagewatch.catalogue import Said
 from villagewatch.cli import app
 from villagewatch.transitions import AlertKey, Severity, Transition

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from villagewatch.alerts import AlertState, AlertDatabase
+from villagewatch.alerts import AlertDatabase, AlertState
 from villagewatch.alerts.engine import AlertEngine
 from villagewatch.alerts.lifecycle import AlertPolicy
 from villagewatch.config import AlertKindSettings, AlertsSettings

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from villagewatch.alerts import AlertPolicy, AlertDatabase
+from villagewatch.alerts import AlertDatabase, AlertPolicy
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.routing import Router
 from villagewatch.alerts.sender import compose

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from villagewatch.alerts import AlertPolicy, AlertDatabase
+from villagewatch.alerts import AlertDatabase, AlertPolicy
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.report import (
     CSV_COLUMNS,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from villagewatch.alerts import AlertPolicy, AlertDatabase
+from villagewatch.alerts import AlertDatabase, AlertPolicy
+from villagewatch.alerts.database.schema import MIGRATIONS
 from villagewatch.alerts.report import month_report, render
 from villagewatch.alerts.resolution import ResolutionIncomplete, ResolutionReason
-from villagewatch.alerts.database.schema import MIGRATIONS
 from villagewatch.db.database import Location
 from villagewatch.transitions import AlertKey, Severity, Transition
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from villagewatch.alerts import ActionRefused, AlertPolicy, AlertDatabase
+from villagewatch.alerts import ActionRefused, AlertDatabase, AlertPolicy
+from villagewatch.alerts.database.schema import MIGRATIONS
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.recurrence import Recurrence
 from villagewatch.alerts.routing import Router
-from villagewatch.alerts.database.schema import MIGRATIONS
 from villagewatch.config import AlertsSettings
 from villagewatch.config.village import Village
 from villagewatch.db.database import Location, open_database

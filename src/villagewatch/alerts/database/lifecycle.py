@@ -146,9 +146,7 @@ class AlertDatabaseLifecycle:
 
         return self._db.write(run)
 
-    def _isolated(
-        self, c: Connection, alert_id: int, step: Callable[[int], Alert]
-    ) -> list[Alert]:
+    def _isolated(self, c: Connection, alert_id: int, step: Callable[[int], Alert]) -> list[Alert]:
         """One alert's timer step in a savepoint: a bug on one alert must not stop every
         pending, escalation and flap timer behind it (it is logged once and tried again)."""
         c.execute("SAVEPOINT one_alert")

@@ -1,9 +1,9 @@
 """The sender's side of the notification outbox in the alert database: what is due, what was
 sent, what failed (see :mod:`villagewatch.alerts.outbox`).
 
-Several senders (one per alert engine) may share the outbox: each reads what is due inside a
-write transaction (the store's writers run one at a time) and marks only rows still
-``queued``; see :mod:`villagewatch.alerts.sender` for how a group is claimed."""
+Several senders (one per alert engine) may share the outbox: each claims what is due inside a
+write transaction (the store's writers run one at a time, on both engines) and marks only
+rows still ``queued`` (see :mod:`villagewatch.alerts.outbox`)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ class AlertDatabaseOutbox:
         """See :meth:`villagewatch.alerts.store.NotificationOutbox.due_notifications`."""
         return self._db.write(lambda c: outbox.due_groups(c, now_ms, limit))
 
+    def release(self, ids: Sequence[int]) -> None:
+        """See :meth:`villagewatch.alerts.store.NotificationOutbox.release`."""
+        self._db.write(lambda c: outbox.release(c, ids))
+
     def mark_sent(self, ids: Sequence[int], now_ms: int) -> None:
         """See :meth:`villagewatch.alerts.store.NotificationOutbox.mark_sent`."""
 
@@ -44,8 +48,8 @@ class AlertDatabaseOutbox:
 
         def run(c: Connection) -> None:
             c.executemany(
-                "UPDATE notifications SET attempts = attempts + 1, error = ?, next_ms = ?"
-                " WHERE id = ? AND state = 'queued'",
+                "UPDATE notifications SET attempts = attempts + 1, error = ?, next_ms = ?,"
+                " claimed_until_ms = NULL WHERE id = ? AND state = 'queued'",
                 [(error[:500], retry_at_ms, i) for i in ids],
             )
             alerts = {

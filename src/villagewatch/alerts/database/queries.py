@@ -12,7 +12,7 @@ from typing import Any
 
 from villagewatch.alerts.changes import ALERT_COLUMNS, AUDIT_COLUMNS, alert_row, audit_row
 from villagewatch.alerts.lifecycle import Alert, AuditEntry, Note
-from villagewatch.db.database import Connection, Database
+from villagewatch.db.database import Database
 
 __all__ = ["AlertDatabaseQueries"]
 
@@ -67,7 +67,7 @@ class AlertDatabaseQueries:
             if value is not None:
                 where.append(cond)
                 args.append(value)
-        sql = f"{_ALERTS} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"  # noqa: S608 - columns fixed, values bound
+        sql = f"{_ALERTS} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
         return [alert_row(r) for r in self._db.rows(sql, [*args, limit])]
 
     def changes_since(self, audit_id: int, limit: int = 500) -> list[tuple[int, int]]:

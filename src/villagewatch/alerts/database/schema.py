@@ -173,5 +173,11 @@ ALTER TABLE alerts ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE notifications ADD COLUMN title TEXT NOT NULL DEFAULT '';
 """,
     ),
+    Migration(
+        "notifications: claimed by the sender sending them, so several senders share the outbox",
+        # NULL: free to take (every row of before: one sender then)
+        "ALTER TABLE notifications ADD COLUMN claimed_until_ms INTEGER;",
+        postgres="ALTER TABLE notifications ADD COLUMN claimed_until_ms BIGINT;",
+    ),
 )
 """The schema, migration 1 first."""
