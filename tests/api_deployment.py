@@ -24,6 +24,7 @@ from villagewatch.alerts.engine import notifier_for
 from villagewatch.alerts.lifecycle import Alert
 from villagewatch.config import Deployment, load_deployment
 from villagewatch.contract import Clock, Reading
+from villagewatch.db.configured import alerts_location
 from villagewatch.runtime.ports import free_port
 from villagewatch.store import Batch, SQLiteStore
 from villagewatch_dev.testing import TINY_JPEG, fire_alert
@@ -44,7 +45,10 @@ _MINUTE_NS = 60 * 1_000_000_000
 class ApiDeployment:
     """The files, users, stores and API process of one test deployment under ``root``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, relational: str = "", users: bool = True) -> None:
+        """``relational``: a settings line for the relational stores (PostgreSQL: a second
+        node of the same deployment); ``users``: add the users of :data:`USERS` (not again
+        on a second node: they are shared)."""
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.port = free_port()
@@ -55,14 +59,15 @@ class ApiDeployment:
             "store: {kind: sqlite, path: readings.db}\n"
             f"api: {{host: 127.0.0.1, port: {self.port}, live_poll_s: 0.1}}\n"
             "villages: [dongcun.yaml]\n"
+            f"{relational}\n"
         )
         self.deployment: Deployment = load_deployment(self.settings_path)
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self.alerts = AlertDatabase(
-            self.deployment.settings.alerts.state_path, notifier=notifier_for(self.deployment)
+            alerts_location(self.deployment.settings), notifier=notifier_for(self.deployment)
         )
-        for name, (role, password, place) in USERS.items():
+        for name, (role, password, place) in USERS.items() if users else ():
             subprocess.run(
                 [str(VILLAGEWATCH), "users", "add", "-c", str(self.settings_path), name,
                  "--role", role, "--place", place, "--password-stdin"],
