@@ -378,3 +378,33 @@ def test_the_sender_outlives_a_store_held_by_another_process(tmp_path: Path) -> 
         asyncio.run(main())
     assert passes >= 3
     store.close()
+
+
+@pytest.mark.parametrize("acks", [[60_000, 180_000], [60_000, 120_000, 600_000]])
+def test_the_walls_figures_are_counted_alike_on_both_engines(
+    store: AlertDatabase, acks: list[int]
+) -> None:
+    """The median of an even and of an odd count, today's counts, a trend: the same SQL on
+    both engines (LIMIT by a subquery, a VALUES table of bound edges)."""
+    keys = [AlertKey("water_level", "v", f"wl-{i}", "level") for i in range(len(acks) + 1)]
+    fired = [store.apply(tr("fire", "red", i, key=k), f"f{i}", NOW_POLICY, NOW + i)
+             for i, k in enumerate(keys)]  # fmt: skip
+    for alert, after in zip(fired, acks, strict=False):
+        assert alert is not None and alert.fired_ms is not None
+        store.acknowledge(alert.id, "op", alert.fired_ms + after)
+    edges = [NOW - 3_600_000, NOW, NOW + 3_600_000]
+    got = store.overview(places=None, day=(NOW - 1, NOW + 10_000), hour_edges=edges,
+                         day_edges=edges[::2])  # fmt: skip
+    ordered = sorted(acks)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    assert got.today.ack_median_s == median / 1000
+    assert (got.today.fired, got.today.acknowledged, got.today.resolved) == (
+        len(keys),
+        len(acks),
+        0,
+    )
+    assert got.today.fired_by_village == {"v": len(keys)}
+    assert [b.by_severity for b in got.hourly] == [{}, {"red": len(keys)}]
+    assert [b.by_severity for b in got.daily] == [{"red": len(keys)}]
+    assert len(got.open) == len(keys)

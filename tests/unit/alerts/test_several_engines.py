@@ -131,3 +131,32 @@ def test_two_engines_apply_escalate_and_send_each_once(
     assert rows and all(r["state"] == "sent" for r in rows)
     received = sorted(x for c in channels for x in c.alerts)
     assert len(received) == len(rows), "each notification reached the webhook once"
+
+
+def test_a_poison_transition_and_a_poison_timer_step_fail_alone(
+    relational: Callable[[str], Location], tmp_path: Path
+) -> None:
+    """A transition the database refuses (a time past any integer column) changes nothing and
+    leaves the store usable; a timer step that fails for one alert is rolled back to its
+    savepoint while the others' go on — on both engines."""
+
+    class Failing(Notifier):
+        def drafts(self, alert, event, now_ms, **kw):  # type: ignore[no-untyped-def]
+            if event == "escalated" and alert.subject == "wl-1":
+                raise RuntimeError("a bug")
+            return super().drafts(alert, event, now_ms, **kw)
+
+    plain = _notifier(tmp_path)
+    store = AlertDatabase(relational("alerts"), notifier=Failing(plain.router, plain.settings))
+    try:
+        [(one, one_id), (two, two_id)] = _fires(2)
+        poison = Transition(one.key, "fire", Severity.RED, 2**70, "from far ahead", {})
+        with pytest.raises(Exception):  # noqa: B017, PT011 - each engine's own refusal
+            store.apply(poison, "poison", POLICY, NOW)
+        assert store.open_alerts() == [] and store.last_change() == 0
+        store.apply_many([(one, one_id, POLICY), (two, two_id, POLICY)], NOW)
+        store.tick(NOW + ESCALATE_MS)
+        levels = {a.subject: a.escalation_level for a in store.open_alerts()}
+        assert levels == {"wl-0": 1, "wl-1": 0}
+    finally:
+        store.close()

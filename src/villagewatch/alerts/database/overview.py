@@ -24,12 +24,13 @@ _TODAY = (
     "SELECT count(*), count(acknowledged_ms), count(resolved_ms) FROM alerts "
     "WHERE fired_ms >= ? AND fired_ms < ? AND {scope}"
 )
-# the median of an ordered list: the middle one, or the mean of the middle two
+# the median of an ordered list: the middle one, or the mean of the middle two (PostgreSQL
+# wants the subquery named)
 _ACK_MEDIAN = (
     "WITH d(s) AS (SELECT acknowledged_ms - fired_ms FROM alerts WHERE fired_ms >= ? "
     "AND fired_ms < ? AND acknowledged_ms IS NOT NULL AND {scope}) "
     "SELECT avg(s) FROM (SELECT s FROM d ORDER BY s "
-    "LIMIT 2 - (SELECT count(*) FROM d) % 2 OFFSET ((SELECT count(*) FROM d) - 1) / 2)"
+    "LIMIT 2 - (SELECT count(*) FROM d) % 2 OFFSET ((SELECT count(*) FROM d) - 1) / 2) AS mid"
 )
 _BY_VILLAGE = (
     "SELECT village, count(*) FROM alerts "
