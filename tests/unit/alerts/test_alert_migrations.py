@@ -4,6 +4,7 @@ upgrade``; a queued notification of before is free for any sender."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from villagewatch.db.database import (
     peek_version,
 )
 
+REPO = Path(__file__).resolve().parents[3]
 PREVIOUS = 4  # the schema before notifications were claimed
 NOW = 1_795_000_000_000
 
@@ -110,3 +112,35 @@ def test_the_previous_schema_is_upgraded_by_db_upgrade(
     assert f"version {PREVIOUS}, applied:\n  5: notifications: claimed" in done.output
     assert peek_version(where) == len(MIGRATIONS)
     _kept(where)
+
+
+def test_the_cli_reads_and_acts_on_the_store_the_settings_name(
+    relational: Callable[[str], Location], tmp_path: Path
+) -> None:
+    """``alerts list``/``ack`` open the alert store where the settings put it (a file, or the
+    ``alerts`` schema); none there yet is said in words, and nothing is created."""
+    where = relational("alerts")
+    shutil.copy(REPO / "config" / "demo" / "dongcun.yaml", tmp_path / "v.yaml")
+    if isinstance(where, PostgresLocation):
+        engine = f"relational: {{kind: postgres, dsn: '{where.dsn}'}}"
+        place = "schema alerts of PostgreSQL database"
+    else:
+        engine = f"alerts: {{state_path: '{where}'}}"
+        place = str(where)
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"villages: [v.yaml]\napi: {{state_dir: api}}\n{engine}\n")
+    missing = CliRunner().invoke(app, ["alerts", "list", "-c", str(settings)])
+    assert missing.exit_code == 1, missing.output
+    assert f"no alert store at {place}" in missing.output
+    assert peek_version(where) == 0, "nothing created"
+    _previous(where)
+    listed = CliRunner().invoke(app, ["alerts", "list", "-c", str(settings)])
+    assert listed.exit_code == 0, listed.output
+    assert "#1     firing       red" in listed.output
+    acked = CliRunner().invoke(app, ["alerts", "ack", "1", "--by", "wang", "-c", str(settings)])
+    assert acked.exit_code == 0, acked.output
+    store = AlertDatabase(where)
+    try:
+        assert [e.action for e in store.audit(1)] == ["fired", "acknowledged"]
+    finally:
+        store.close()
