@@ -11,7 +11,7 @@ from villagewatch.cli.app import db_app
 from villagewatch.cli.common import ConfigOption, exit_on, loaded
 from villagewatch.config import Settings, load_settings
 from villagewatch.db import configured
-from villagewatch.db.database import Location, describe_location, peek_version
+from villagewatch.db.database import Location, describe_location, open_database, peek_version
 from villagewatch.db.migrations import Migration
 from villagewatch.errors import VillagewatchError
 
@@ -28,6 +28,7 @@ def relational_stores(
     """Each store ``db upgrade`` looks after: its name, its migrations, where the settings
     put it and how it opens (opening applies what is pending)."""
     from villagewatch.api import users
+    from villagewatch.detect import store as detect
     from villagewatch.registry import schema
     from villagewatch.registry import store as registry
     from villagewatch.versions import store as versions
@@ -40,6 +41,9 @@ def relational_stores(
          lambda where: users.UserStore(where, busy_timeout_s=wait_s)),
         ("config versions", versions.MIGRATIONS, configured.versions_location(settings),
          lambda where: versions.VersionStore(where, busy_timeout_s=wait_s)),
+        ("detect", detect.MIGRATIONS, configured.detect_location(settings),
+         lambda where: open_database(where, name="detect state",
+                                     migrations=detect.MIGRATIONS, busy_timeout_s=wait_s)),
     ]  # fmt: skip
 
 
@@ -51,7 +55,7 @@ def db_upgrade(
     ] = False,
 ) -> None:
     """Apply the pending schema migrations of every relational store the settings configure
-    (registry, users, config versions), each in one transaction, and say what was done.
+    (registry, users, config versions, detect), each in one transaction, and say what was done.
     Services do the same when they open a store; this does it ahead, e.g. before a restart.
     Back up first: a migration cannot be undone, and an older villagewatch refuses the
     migrated database."""

@@ -12,7 +12,9 @@ from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
 
 __all__ = [
     "busy_timeout_s",
+    "detect_location",
     "registry_location",
+    "transition_sources",
     "users_location",
     "versions_location",
 ]
@@ -49,3 +51,18 @@ def versions_location(settings: Settings) -> Location:
     return _location(
         settings, "config_versions", settings.alerts.state_path.parent / "config-versions.db"
     )
+
+
+def detect_location(settings: Settings) -> Location:
+    """Detect's state and transition log: ``detect.state_path``, or the one ``detect`` schema
+    every detect process shares (states keyed by owner, one transition log)."""
+    return _location(settings, "detect", settings.detect.state_path)
+
+
+def transition_sources(settings: Settings) -> list[Location]:
+    """Where the alert engine reads detect's transitions: the SQLite files of
+    ``alerts.detect_state_paths`` (one per detect process), or the ``detect`` schema alone —
+    on PostgreSQL no file is shared between the roles."""
+    if isinstance(settings.relational, PostgresSettings):
+        return [detect_location(settings)]
+    return list(settings.alerts.detect_state_paths)

@@ -108,10 +108,13 @@ def open_database(
     migrations: Sequence[Migration],
     busy_timeout_s: float,
     foreign_keys: bool = False,
+    reserve_bytes: int = 0,
 ) -> Database:
     """Open (create) the database at ``location`` and bring its schema up to
     ``len(migrations)``; ``name`` names it in errors and metrics. A database newer than the
-    code raises :class:`~villagewatch.errors.SchemaRefused`."""
+    code raises :class:`~villagewatch.errors.SchemaRefused`. ``reserve_bytes``: an SQLite
+    file's disk reserve (:class:`~villagewatch.db.sqlite.SQLiteFile`); PostgreSQL's disk is
+    the server's."""
     if isinstance(location, PostgresLocation):
         from villagewatch.db.postgres import PostgresDatabase  # psycopg: the postgres extra
 
@@ -126,6 +129,7 @@ def open_database(
         migrations=migrations,
         busy_timeout_s=busy_timeout_s,
         foreign_keys=foreign_keys,
+        reserve_bytes=reserve_bytes,
     )
 
 
