@@ -208,7 +208,7 @@ class AlertEngine:
             await asyncio.to_thread(self.close)
 
     async def _loop(self, stop: asyncio.Event, woken: asyncio.Event) -> None:
-        passes = 0
+        passes = unavailable = 0
         while not stop.is_set():
             passes += 1
             if passes % 300 == 1:  # a minute at the default poll: the disk reserve back
@@ -216,8 +216,14 @@ class AlertEngine:
                     await asyncio.to_thread(self._store.maintain)
             try:
                 await asyncio.to_thread(self.pump, self._clock.now_ms())
+                if unavailable:
+                    log.info("Reading and applying transitions again after %d failed passes",
+                             unavailable)  # fmt: skip
+                unavailable = 0
             except StoreUnavailable as exc:
-                log.warning("%s; retrying", exc)
+                unavailable += 1
+                if unavailable % 300 == 1:  # a server away for minutes: not a line per pass
+                    log.warning("%s; retrying every %g s", exc, self._settings.poll_s)
             except Exception:  # supervisor: the engine must never stop for good
                 log.exception(
                     "Alert engine pass failed; trying again in %s s", self._settings.poll_s
