@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from villagewatch.alerts import SQLiteAlertStore
@@ -239,3 +240,17 @@ def test_a_commit_with_new_transitions_wakes_a_listener(pg_dsn: str) -> None:
         await store.close()
 
     asyncio.run(go())
+
+
+def test_detect_files_listed_for_the_alert_engine_on_postgres_are_refused_in_words(
+    tmp_path: Path,
+) -> None:
+    from villagewatch.config import load_settings
+    from villagewatch.errors import ConfigError
+
+    relational = "relational: {kind: postgres, dsn: 'host=127.0.0.1 dbname=vw'}"
+    assert load_settings(_settings(tmp_path, relational)).alerts.detect_state_paths
+    listed = f"{relational}\nalerts: {{detect_state_paths: [a.db, b.db]}}"
+    with pytest.raises(ConfigError) as refused:
+        load_settings(_settings(tmp_path, listed))
+    assert "Remove alerts.detect_state_paths" in str(refused.value)
