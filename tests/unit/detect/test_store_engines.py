@@ -254,3 +254,33 @@ def test_detect_files_listed_for_the_alert_engine_on_postgres_are_refused_in_wor
     with pytest.raises(ConfigError) as refused:
         load_settings(_settings(tmp_path, listed))
     assert "Remove alerts.detect_state_paths" in str(refused.value)
+
+
+def test_a_lost_wake_up_only_delays_a_transition_to_the_next_poll(
+    tmp_path: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No NOTIFY reaches the engine (its listener never connects): the poll finds it."""
+    from unittest.mock import AsyncMock
+
+    monkeypatch.setattr("villagewatch.db.wakeup.listen", AsyncMock())
+    where = PostgresLocation(pg_dsn, "detect")
+    settings = AlertsSettings(state_path=tmp_path / "alerts.db", poll_s=0.2)
+    store = SQLiteAlertStore(settings.state_path)
+
+    async def go() -> None:
+        engine = AlertEngine(settings=settings, store=store, sources=[where])
+        stop = asyncio.Event()
+        task = asyncio.create_task(engine.run(stop))
+        detect = DetectStore(where)
+        await detect.commit({}, [Transition(LEVEL, "fire", Severity.BLUE, NOW, "up")])
+        for _ in range(300):
+            if store.recent(10):
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await task
+        await detect.close()
+
+    asyncio.run(go())
+    assert [a.kind for a in store.recent(10)] == ["level"]
+    store.close()
