@@ -284,3 +284,42 @@ def test_a_lost_wake_up_only_delays_a_transition_to_the_next_poll(
     asyncio.run(go())
     assert [a.kind for a in store.recent(10)] == ["level"]
     store.close()
+
+
+def test_detect_processes_sharing_one_database_keep_their_own_disk_state(
+    relational: Callable[[str], Location],
+) -> None:
+    """Two detect processes (villages v and w) on one database: one's data disk alert is not
+    overwritten by the other's state, so its restart does not fire it again."""
+    from tests.unit.detect.test_engine import VILLAGE
+    from villagewatch.detect.engine import DetectEngine
+    from villagewatch.detect.store import dump_states
+
+    where = relational("detect")
+    other = VILLAGE.model_copy(update={"id": "w"})
+    full, total = 1 << 20, 100 << 30
+
+    async def go() -> None:
+        store = DetectStore(where, reserve_bytes=0)
+        a, b = DetectEngine([VILLAGE], now_ms=NOW), DetectEngine([other], now_ms=NOW)
+        fired = a.disk("/data", ["/data/vw"], full, total, NOW)
+        assert [t.action for t in fired] == ["fire"]
+        await store.commit(dump_states(a.dirty_states()), fired)
+        b_fired = b.disk("/data", ["/data/vw"], full, total, NOW)
+        b_fired += b.disk("/data", ["/data/vw"], total // 2, total, NOW + 1)
+        await store.commit(dump_states(b.dirty_states()), b_fired)
+        restarted = DetectEngine([VILLAGE], now_ms=NOW)
+        restarted.restore(store.load_states(), now_ms=NOW)
+        assert restarted.disk("/data", ["/data/vw"], full, total, NOW + 2) == []
+        await store.close()
+
+    asyncio.run(go())
+
+
+def test_a_disk_state_saved_under_the_old_owner_name_is_still_restored() -> None:
+    from tests.unit.detect.test_engine import VILLAGE
+    from villagewatch.detect.engine import DetectEngine
+
+    restarted = DetectEngine([VILLAGE], now_ms=NOW)
+    assert restarted.restore([("@disks", {"/data": "red"})], now_ms=NOW) == 1
+    assert restarted.disk("/data", ["/data/vw"], 1 << 20, 100 << 30, NOW) == []
