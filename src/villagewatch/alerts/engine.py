@@ -40,7 +40,7 @@ from villagewatch.db.transition_log import (
     DatabaseTransitionLog,
     open_transition_log,
 )
-from villagewatch.errors import StoreUnavailable
+from villagewatch.errors import SchemaRefused, StoreUnavailable
 from villagewatch.runtime.steadyclock import SteadyClock
 from villagewatch.runtime.waiting import first
 from villagewatch.transitions import LoggedTransition, TransitionLog, UnreadableTransition
@@ -220,7 +220,7 @@ class AlertEngine:
                     log.info("Reading and applying transitions again after %d failed passes",
                              unavailable)  # fmt: skip
                 unavailable = 0
-            except StoreUnavailable as exc:
+            except (StoreUnavailable, SchemaRefused) as exc:  # a newer detect: until upgraded
                 unavailable += 1
                 if unavailable % 300 == 1:  # a server away for minutes: not a line per pass
                     log.warning("%s; retrying every %g s", exc, self._settings.poll_s)
