@@ -70,11 +70,16 @@ async def run_detect(
     tune_gc: bool = False,
 ) -> None:
     """Run the detectors of the configured villages until ``stop``; then commit and
-    acknowledge what was processed. A state file that cannot be opened yet (a full disk) is
-    retried until it can, or until ``stop``. ``tune_gc`` as for :func:`run_ingest`."""
+    acknowledge what was processed. A state store that cannot be opened yet (a full disk, a
+    database server down) is retried until it can, or until ``stop``. ``tune_gc`` as for
+    :func:`run_ingest`."""
     det = deployment.settings.detect
     reserve = int(det.disk_reserve_mb * 1e6)
-    store = await open_detect_store(det.state_path, reserve_bytes=reserve, stop=stop)
+    store = await open_detect_store(
+        configured.detect_location(deployment.settings),
+        busy_timeout_s=configured.busy_timeout_s(deployment.settings),
+        reserve_bytes=reserve, stop=stop,
+    )  # fmt: skip
     if store is None:
         return
     async with AsyncExitStack() as opened:

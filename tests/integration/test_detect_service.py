@@ -135,7 +135,7 @@ def test_the_simulated_flood_raises_blue_yellow_orange_and_clears_once(
     alerts = load_deployment(settings).settings.alerts
     store = AlertDatabase(alerts.state_path)
     try:
-        AlertEngine(settings=alerts, store=store).pump(NOW_MS)
+        AlertEngine(settings=alerts, store=store, sources=alerts.detect_state_paths).pump(NOW_MS)
         (flood_alert,) = [a for a in store.recent(50) if a.detector == "water_level"]
         assert flood_alert.state is AlertState.RESOLVED
         actions = [e.action for e in store.audit(flood_alert.id)]

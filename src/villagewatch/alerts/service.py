@@ -24,6 +24,7 @@ from villagewatch.alerts.sender import NotificationSender
 from villagewatch.alerts.store import AlertStore
 from villagewatch.config import AlertsSettings, Deployment
 from villagewatch.config.teams import ChannelSettings
+from villagewatch.db import configured
 from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.errors import ConfigIssue
 from villagewatch.runtime.diskspace import export_free_space
@@ -49,8 +50,10 @@ class AlertService:
         export_free_space(self.metrics.registry, "alerts", [settings.state_path.parent])
         self.clock = SteadyClock()
         self.engine = AlertEngine(
-            settings=settings, store=store, metrics=self.metrics, clock=self.clock
-        )
+            settings=settings, store=store, metrics=self.metrics, clock=self.clock,
+            sources=configured.transition_sources(deployment.settings),
+            busy_timeout_s=configured.busy_timeout_s(deployment.settings),
+        )  # fmt: skip
         self._follower = ConfigFollower(
             deployment, apply=self._follow, refused=self._refused, service="the alert engine"
         )

@@ -11,7 +11,7 @@ from villagewatch.cli.app import db_app
 from villagewatch.cli.common import ConfigOption, exit_on, loaded
 from villagewatch.config import Settings, load_settings
 from villagewatch.db import configured
-from villagewatch.db.database import Location, describe_location, peek_version
+from villagewatch.db.database import Location, describe_location, open_database, peek_version
 from villagewatch.db.migrations import Migration
 from villagewatch.errors import VillagewatchError
 
@@ -30,6 +30,7 @@ def relational_stores(
     from villagewatch.alerts.database import schema as alerts
     from villagewatch.alerts.database.store import AlertDatabase
     from villagewatch.api import users
+    from villagewatch.detect import store as detect
     from villagewatch.registry import schema
     from villagewatch.registry import store as registry
     from villagewatch.versions import store as versions
@@ -44,6 +45,9 @@ def relational_stores(
          lambda where: versions.VersionStore(where, busy_timeout_s=wait_s)),
         ("alerts", alerts.MIGRATIONS, configured.alerts_location(settings),
          lambda where: AlertDatabase(where, busy_timeout_s=wait_s)),
+        ("detect", detect.MIGRATIONS, configured.detect_location(settings),
+         lambda where: open_database(where, name="detect state",
+                                     migrations=detect.MIGRATIONS, busy_timeout_s=wait_s)),
     ]  # fmt: skip
 
 
@@ -55,10 +59,10 @@ def db_upgrade(
     ] = False,
 ) -> None:
     """Apply the pending schema migrations of every relational store the settings configure
-    (registry, users, config versions, alerts), each in one transaction, and say what was done.
-    Services do the same when they open a store; this does it ahead, e.g. before a restart.
-    Back up first: a migration cannot be undone, and an older villagewatch refuses the
-    migrated database."""
+    (registry, users, config versions, alerts, detect), each in one transaction, and say what
+    was done. Services do the same when they open a store; this does it ahead, e.g. before a
+    restart. Back up first: a migration cannot be undone, and an older villagewatch refuses
+    the migrated database."""
     settings = loaded(load_settings, config)
     failed = False
     with exit_on(VillagewatchError):

@@ -38,7 +38,8 @@ class AlertsSettings(StrictModel):
     detect_state_paths: list[ConfigPath] = Field(
         default_factory=list,
         description="Detect state files whose transitions become alerts (one per detect "
-        "process); empty: `detect.state_path`.",
+        "process); empty: `detect.state_path`. Not with `relational.kind: postgres`: the "
+        "transitions are then read from the `detect` schema.",
     )
     poll_s: float = Field(
         0.2, gt=0, le=10, description="How often new transitions and pending alerts are checked."

@@ -25,7 +25,11 @@ from villagewatch.config.bus import BusSettings, MqttBus, NatsBus
 from villagewatch.config.fields import Port
 from villagewatch.config.mqtt import MqttSettings
 from villagewatch.config.paths import SECTION, ConfigPath
-from villagewatch.config.relational import RelationalSettings, SQLiteFilesSettings
+from villagewatch.config.relational import (
+    PostgresSettings,
+    RelationalSettings,
+    SQLiteFilesSettings,
+)
 from villagewatch.config.stores import SQLiteSettings, StoreSettings
 from villagewatch.contract import Identifier, StrictModel
 
@@ -180,7 +184,8 @@ class DetectSettings(StrictModel):
     state_path: ConfigPath = Field(
         Path("var/detect.db"),
         validate_default=True,
-        description="SQLite file of detector state and transitions.",
+        description="SQLite file of detector state and transitions (with `relational.kind: "
+        "postgres`: unused, they are in the shared `detect` schema).",
     )
     session_expiry_s: int = Field(
         7 * 86400, ge=0, description="How long the broker queues messages while detect is away."
@@ -358,3 +363,15 @@ class Settings(StrictModel):
     villages: list[ConfigPath] = Field(
         min_length=1, description="Village files, relative to this settings file."
     )
+
+    @model_validator(mode="after")
+    def _no_detect_files_on_postgres(self) -> Settings:
+        """On PostgreSQL the alert engine reads detect's schema: listed files would be ignored."""
+        listed = self.alerts.detect_state_paths
+        if isinstance(self.relational, PostgresSettings) and listed != [self.detect.state_path]:
+            raise ValueError(
+                "alerts.detect_state_paths lists detect files, but relational.kind is postgres: "
+                "every detect process then writes its transitions to the shared `detect` schema "
+                "and the alert engine reads them there. Remove alerts.detect_state_paths."
+            )
+        return self

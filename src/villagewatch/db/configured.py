@@ -13,7 +13,9 @@ from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
 __all__ = [
     "alerts_location",
     "busy_timeout_s",
+    "detect_location",
     "registry_location",
+    "transition_sources",
     "users_location",
     "versions_location",
 ]
@@ -56,3 +58,18 @@ def alerts_location(settings: Settings) -> Location:
     """The alert store (alerts, notification outbox, silences, audit log):
     ``alerts.state_path``, or the ``alerts`` schema shared by every alert engine and API node."""
     return _location(settings, "alerts", settings.alerts.state_path)
+
+
+def detect_location(settings: Settings) -> Location:
+    """Detect's state and transition log: ``detect.state_path``, or the one ``detect`` schema
+    every detect process shares (states keyed by owner, one transition log)."""
+    return _location(settings, "detect", settings.detect.state_path)
+
+
+def transition_sources(settings: Settings) -> list[Location]:
+    """Where the alert engine reads detect's transitions: the SQLite files of
+    ``alerts.detect_state_paths`` (one per detect process), or the ``detect`` schema alone —
+    on PostgreSQL no file is shared between the roles."""
+    if isinstance(settings.relational, PostgresSettings):
+        return [detect_location(settings)]
+    return list(settings.alerts.detect_state_paths)

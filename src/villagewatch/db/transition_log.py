@@ -1,11 +1,13 @@
-"""The transition log as the ``transitions`` table of detect's SQLite file.
+"""The transition log as the ``transitions`` table of detect's database.
 
-Detect writes it through its own connection, inside the transaction that saves
-the detector state (:meth:`SQLiteTransitionLog.append`); the alert engine opens
-the file with :func:`open_transition_log` and reads it in order of ``rowid``,
-which is the position. Columns are named on both sides, never taken by place.
-The table itself is created with the rest of detect's file
-(:mod:`villagewatch.detect.store`).
+Detect writes it inside the transaction that saves the detector state
+(:meth:`TableTransitionLog.append` on the write transaction's connection); the alert
+engine reads it in order of ``position`` — on SQLite the rowid, on PostgreSQL an identity
+drawn under the store's write lock, so positions become visible in order on both engines.
+It reads an SQLite file with :func:`open_transition_log` (a read connection, nothing
+migrated), and PostgreSQL's ``detect`` schema through a :class:`DatabaseTransitionLog`.
+Columns are named on both sides, never taken by place. The table itself is created with the
+rest of detect's database (:mod:`villagewatch.detect.store`).
 """
 
 from __future__ import annotations
@@ -15,41 +17,54 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from villagewatch.db.database import Connection, Database
 from villagewatch.db.sqlite import connect_reader
 from villagewatch.errors import StoreUnavailable
 from villagewatch.transitions.log import LoggedTransition, UnreadableTransition
 from villagewatch.transitions.model import AlertKey, Severity, Transition, transition_id
 
-__all__ = ["SQLiteTransitionLog", "open_transition_log"]
+__all__ = [
+    "WAKE_CHANNEL",
+    "DatabaseTransitionLog",
+    "TableTransitionLog",
+    "open_transition_log",
+]
+
+WAKE_CHANNEL = "villagewatch_transitions"
+"""The PostgreSQL channel detect notifies on when it commits new transitions."""
 
 _ACTIONS = ("fire", "update", "clear")
 
-_INSERT = (
-    "INSERT OR IGNORE INTO transitions (id, key, detector, village, subject, kind, action,"
-    " severity, at_ms, message, details, historical, needs_close, recorded_ns, message_key,"
-    " params) VALUES (:id, :key, :detector, :village, :subject, :kind, :action, :severity,"
-    " :at_ms, :message, :details, :historical, :needs_close, :recorded_ns, :message_key,"
-    " :params)"
+_COLUMNS = (
+    "id", "key", "detector", "village", "subject", "kind", "action", "severity", "at_ms",
+    "message", "details", "historical", "needs_close", "recorded_ns", "message_key", "params",
+)  # fmt: skip
+_INSERT = "INSERT INTO transitions ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING".format(  # noqa: S608 - fixed names
+    ", ".join(_COLUMNS), ", ".join("?" * len(_COLUMNS))
 )
+_READ = (
+    "position", "id", "detector", "village", "subject", "kind", "action", "severity", "at_ms",
+    "message", "details", "historical", "needs_close", "message_key", "params",
+)  # fmt: skip
 _SELECT = (
-    "SELECT rowid AS position, id, detector, village, subject, kind, action, severity, at_ms,"
-    " message, details, historical, needs_close, message_key, params FROM transitions"
-    " WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    f"SELECT {', '.join(_READ)} FROM transitions"  # noqa: S608 - fixed names
+    " WHERE position > ? ORDER BY position LIMIT ?"
 )
 
 
-class SQLiteTransitionLog:
+class TableTransitionLog:
     """The ``transitions`` table on a connection the caller owns (and commits)."""
 
-    def __init__(self, conn: sqlite3.Connection, *, where: str = "the transition log") -> None:
+    def __init__(self, conn: Connection, *, where: str = "the transition log") -> None:
         """``where`` names the log in errors (e.g. the file it is in)."""
         self._conn = conn
         self._where = where
 
     def append(self, transitions: Sequence[Transition], *, recorded_ns: int) -> list[Transition]:
-        """See :meth:`villagewatch.transitions.log.TransitionLog.append`. SQLite's errors
-        reach the caller as they are: its transaction decides what they mean."""
+        """See :meth:`villagewatch.transitions.log.TransitionLog.append`. The database's
+        errors reach the caller as they are: its transaction decides what they mean."""
         new: list[Transition] = []
         for t in transitions:
             cur = self._conn.execute(_INSERT, _row(t, recorded_ns))
@@ -59,34 +74,52 @@ class SQLiteTransitionLog:
 
     def read_after(self, cursor: int, limit: int) -> list[LoggedTransition | UnreadableTransition]:
         """See :meth:`villagewatch.transitions.log.TransitionLog.read_after`;
-        :class:`StoreUnavailable` when the table cannot be read."""
+        :class:`StoreUnavailable` when an SQLite table cannot be read."""
         try:
-            reader = self._conn.cursor()
-            reader.row_factory = sqlite3.Row
-            rows = reader.execute(_SELECT, (cursor, limit)).fetchall()
+            rows = self._conn.execute(_SELECT, (cursor, limit)).fetchall()
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"cannot read {self._where}: {exc}") from exc
-        return [_record(row) for row in rows]
+        return [_record(dict(zip(_READ, row, strict=True))) for row in rows]
+
+
+class DatabaseTransitionLog:
+    """The log of a detect database open as a :class:`Database` (PostgreSQL's ``detect``
+    schema): each call one transaction of its own."""
+
+    def __init__(self, db: Database) -> None:
+        """``db``: detect's database, migrated by whoever opened it."""
+        self._db = db
+
+    def append(self, transitions: Sequence[Transition], *, recorded_ns: int) -> list[Transition]:
+        """See :meth:`TableTransitionLog.append` (committed at once)."""
+        return self._db.write(
+            lambda c: TableTransitionLog(c).append(transitions, recorded_ns=recorded_ns)
+        )
+
+    def read_after(self, cursor: int, limit: int) -> list[LoggedTransition | UnreadableTransition]:
+        """See :meth:`TableTransitionLog.read_after` (one snapshot); :class:`StoreUnavailable`
+        when the database cannot be read."""
+        return self._db.read(lambda c: TableTransitionLog(c).read_after(cursor, limit))
 
 
 @contextmanager
-def open_transition_log(path: Path) -> Iterator[SQLiteTransitionLog]:
-    """Detect's file at ``path`` opened to read its transitions (the alert engine's side),
-    closed on leaving; :class:`StoreUnavailable` when it cannot be opened."""
+def open_transition_log(path: Path) -> Iterator[TableTransitionLog]:
+    """Detect's SQLite file at ``path`` opened to read its transitions (the alert engine's
+    side), closed on leaving; :class:`StoreUnavailable` when it cannot be opened."""
     where = f"detect's transitions in {path}"
     try:
         conn = connect_reader(path, busy_timeout_s=10)
     except sqlite3.OperationalError as exc:
         raise StoreUnavailable(f"cannot read {where}: {exc}") from exc
     try:
-        yield SQLiteTransitionLog(conn, where=where)
+        yield TableTransitionLog(conn, where=where)
     finally:
         conn.close()
 
 
-def _row(t: Transition, recorded_ns: int) -> dict[str, object]:
+def _row(t: Transition, recorded_ns: int) -> tuple[object, ...]:
     k = t.key
-    return {
+    named: dict[str, object] = {
         "id": transition_id(t),
         "key": str(k),
         "detector": k.detector,
@@ -98,16 +131,17 @@ def _row(t: Transition, recorded_ns: int) -> dict[str, object]:
         "at_ms": t.at_ms,
         "message": t.message,
         "details": json.dumps(t.details, ensure_ascii=False, default=str),
-        "historical": t.historical,
-        "needs_close": t.needs_close,
+        "historical": int(t.historical),
+        "needs_close": int(t.needs_close),
         "recorded_ns": recorded_ns,
         "message_key": t.message_key,
         "params": json.dumps(t.params, ensure_ascii=False),
     }
+    return tuple(named[c] for c in _COLUMNS)
 
 
-def _record(row: sqlite3.Row) -> LoggedTransition | UnreadableTransition:
-    position, tid = row["position"], str(row["id"])
+def _record(row: dict[str, Any]) -> LoggedTransition | UnreadableTransition:
+    position, tid = int(row["position"]), str(row["id"])
     try:
         transition = _transition(row)
     except (ValueError, TypeError) as exc:
@@ -115,7 +149,7 @@ def _record(row: sqlite3.Row) -> LoggedTransition | UnreadableTransition:
     return LoggedTransition(position, tid, transition)
 
 
-def _transition(row: sqlite3.Row) -> Transition:
+def _transition(row: dict[str, Any]) -> Transition:
     action, at_ms = row["action"], row["at_ms"]
     if action not in _ACTIONS:
         raise ValueError(f"{action!r} is not an action")

@@ -33,7 +33,8 @@ from villagewatch.transitions import Transition
 __all__ = ["DetectEngine", "EngineCounts", "Reconfigured"]
 
 _DISKS = "@disks"
-"""The owner name of the data disks' state (village names are identifiers: no ``@``)."""
+"""The disks' owner is ``@disks:<the village their alerts show at>``, one per detect process
+in a shared database too (villages have no ``@``); an older bare ``@disks`` restores as it."""
 
 
 @dataclass(slots=True)
@@ -102,6 +103,7 @@ class DetectEngine:
         self.failures: list[tuple[str, Exception]] = []
         """Owners whose detectors raised while time passed, with the error (the caller logs
         and clears them); the others went on."""
+        self._disks_owner = f"{_DISKS}:{villages[0].id}" if villages else _DISKS
         self._disks = DiskWatch(
             village=villages[0].id if villages else "",
             low_share=disk_low_share,
@@ -273,7 +275,7 @@ class DetectEngine:
         """What the caller measured of a data disk (see :class:`DiskWatch`)."""
         out = self._disks.measured(filesystem, folders, free, total, now_ms)
         if out:
-            self._dirty.add(_DISKS)
+            self._dirty.add(self._disks_owner)
         return self.open_alerts.note(out)
 
     def tick(self, now_ms: int) -> list[Transition]:
@@ -316,7 +318,7 @@ class DetectEngine:
         """The state of every owner changed since the last call, by owner."""
         out: dict[str, dict[str, Any]] = {}
         for owner in self._dirty:
-            if owner == _DISKS:
+            if owner == self._disks_owner:
                 out[owner] = self._disks.snapshot()
             elif "/" in owner:
                 village, device_id = owner.split("/", 1)
@@ -364,7 +366,7 @@ class DetectEngine:
         return restored
 
     def _restore_one(self, owner: str, state: dict[str, Any], limit_ms: int, now_ms: int) -> bool:
-        if owner == _DISKS:
+        if owner in (self._disks_owner, _DISKS):
             self._disks.restore(state)
             return True
         if "/" in owner:
@@ -385,7 +387,7 @@ class DetectEngine:
 
     def _fresh(self, owner: str, now_ms: int) -> None:
         """Put an owner whose saved state could not be restored back to its initial state."""
-        if owner == _DISKS:
+        if owner in (self._disks_owner, _DISKS):
             self._disks.restore({})
             return
         if "/" in owner:

@@ -1,4 +1,6 @@
-"""Where detect keeps its state and the alert transitions it decided: one SQLite file (WAL).
+"""Where detect keeps its state and the alert transitions it decided: one SQLite file (WAL)
+per detect process, or the one ``detect`` schema all detect processes share on PostgreSQL
+(states keyed by owner, so processes that own different villages never touch each other's).
 
 Detector states and the transitions their changes produced are committed in
 one transaction, and the MQTT messages behind them are acknowledged only
@@ -10,6 +12,9 @@ Tables: ``state`` (owner → JSON), ``transitions`` (the transition log the aler
 engine reads, written and read only through :mod:`villagewatch.transitions`),
 ``alerts`` (what is firing now) and
 ``dead_letters`` (messages detect failed on, newest :data:`DEAD_LETTERS_KEPT`).
+On PostgreSQL a commit that recorded new transitions also sends a ``NOTIFY`` on
+:data:`~villagewatch.db.transition_log.WAKE_CHANNEL`, delivered when it commits, so an
+alert engine that listens applies them at once instead of at its next poll.
 """
 
 from __future__ import annotations
@@ -17,19 +22,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
 from villagewatch.contract import DeadLetter, RejectReason
+from villagewatch.db.database import Connection, Location, PostgresLocation, open_database
 from villagewatch.db.migrations import Migration
-from villagewatch.db.sqlite import SQLiteFile
-from villagewatch.db.transition_log import SQLiteTransitionLog
+from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLiteFile
+from villagewatch.db.transition_log import WAKE_CHANNEL, TableTransitionLog
 from villagewatch.errors import StoreUnavailable
 from villagewatch.runtime.waiting import sleep_or_stop
 from villagewatch.transitions import Transition
@@ -70,6 +74,26 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL, detail TEXT NOT NULL, payload BLOB NOT NULL
 );
 """,
+        postgres="""
+CREATE TABLE state (owner TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE transitions (
+    id TEXT NOT NULL UNIQUE, key TEXT NOT NULL, detector TEXT NOT NULL, village TEXT NOT NULL,
+    subject TEXT NOT NULL, kind TEXT NOT NULL, action TEXT NOT NULL, severity TEXT NOT NULL,
+    at_ms BIGINT NOT NULL, message TEXT NOT NULL, details TEXT NOT NULL,
+    historical INTEGER NOT NULL, needs_close INTEGER NOT NULL, recorded_ns BIGINT NOT NULL
+);
+CREATE INDEX transitions_key ON transitions (key);
+CREATE TABLE alerts (
+    key TEXT PRIMARY KEY, detector TEXT NOT NULL, village TEXT NOT NULL, subject TEXT NOT NULL,
+    kind TEXT NOT NULL, severity TEXT NOT NULL, since_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL, message TEXT NOT NULL, details TEXT NOT NULL,
+    historical INTEGER NOT NULL, needs_close INTEGER NOT NULL
+);
+CREATE TABLE dead_letters (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, received_ns BIGINT NOT NULL,
+    topic TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, payload BYTEA NOT NULL
+);
+""",
     ),
     Migration(
         "transitions carry their message key and parameters (the reader's language)",
@@ -77,6 +101,37 @@ CREATE TABLE IF NOT EXISTS dead_letters (
         """
 ALTER TABLE transitions ADD COLUMN message_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE transitions ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+""",
+    ),
+    Migration(
+        "transitions get an explicit position column (it was SQLite's rowid)",
+        # The table is rebuilt with each row's rowid as its position: the alert engines'
+        # cursors are rowids and stay valid. INTEGER PRIMARY KEY is the rowid itself, so new
+        # rows are numbered exactly as before.
+        """
+CREATE TABLE transitions_v3 (
+    position INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE, key TEXT NOT NULL, detector TEXT NOT NULL, village TEXT NOT NULL,
+    subject TEXT NOT NULL, kind TEXT NOT NULL, action TEXT NOT NULL, severity TEXT NOT NULL,
+    at_ms INTEGER NOT NULL, message TEXT NOT NULL, details TEXT NOT NULL,
+    historical INTEGER NOT NULL, needs_close INTEGER NOT NULL, recorded_ns INTEGER NOT NULL,
+    message_key TEXT NOT NULL DEFAULT '', params TEXT NOT NULL DEFAULT '{}'
+);
+INSERT INTO transitions_v3 (position, id, key, detector, village, subject, kind, action,
+    severity, at_ms, message, details, historical, needs_close, recorded_ns, message_key, params)
+SELECT rowid, id, key, detector, village, subject, kind, action, severity, at_ms, message,
+    details, historical, needs_close, recorded_ns, message_key, params FROM transitions;
+DROP TABLE transitions;
+ALTER TABLE transitions_v3 RENAME TO transitions;
+CREATE INDEX transitions_key ON transitions (key);
+""",
+        # Identity values come from one sequence drawn while the writer holds the store's
+        # advisory lock (every write does, db.postgres), and the lock is released only after
+        # the commit is visible: positions become visible in order, so a reader after its
+        # cursor never skips a row committed later with a lower position. CACHE 1 (the
+        # default) matters: a per-session cache would hand out numbers out of order.
+        postgres="""
+ALTER TABLE transitions ADD COLUMN position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
 """,
     ),
 )
@@ -93,18 +148,26 @@ def dump_states(states: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 
 class DetectStore:
-    """Detect's state and transitions in one SQLite file; calls run on one thread of their own.
+    """Detect's state and transitions in its database; calls run on one thread of their own.
 
-    Beside the file lies a disk reserve (``<file>.reserve``, ``reserve_bytes``): when the
-    disk is full, it is given back so the file can still be opened and committed to —
+    On SQLite, beside the file lies a disk reserve (``<file>.reserve``, ``reserve_bytes``):
+    when the disk is full, it is given back so the file can still be opened and committed to —
     alerting goes on — and it is made again once there is room (:meth:`maintain`).
     """
 
-    def __init__(self, path: Path, *, reserve_bytes: int = 64 << 20) -> None:
-        """Open (or create) the file; :class:`StoreUnavailable` when that is impossible."""
-        self._db = SQLiteFile(
-            path, name="detect state", migrations=MIGRATIONS, reserve_bytes=reserve_bytes
-        )
+    def __init__(
+        self,
+        location: Location,
+        *,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        reserve_bytes: int = 64 << 20,
+    ) -> None:
+        """Open (or create) the database; :class:`StoreUnavailable` when that is impossible."""
+        self._db = open_database(
+            location, name="detect state", migrations=MIGRATIONS,
+            busy_timeout_s=busy_timeout_s, reserve_bytes=reserve_bytes,
+        )  # fmt: skip
+        self._notify = isinstance(location, PostgresLocation)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-store")
 
     async def _run(self, fn: Callable[[], T]) -> T:
@@ -112,7 +175,8 @@ class DetectStore:
 
     async def maintain(self) -> None:
         """Put the disk reserve back if it was given away and there is room again."""
-        await self._run(self._db.maintain)
+        if isinstance(self._db, SQLiteFile):  # PostgreSQL's disk is the server's
+            await self._run(self._db.maintain)
 
     def load_states(self) -> list[tuple[str, dict[str, Any]]]:
         """Every saved state (at start-up, before anything runs)."""
@@ -130,8 +194,11 @@ class DetectStore:
         state_rows = list(states.items())
         now_ns = time.time_ns()
 
-        def run(conn: sqlite3.Connection) -> int:
-            return _commit(conn, state_rows, transitions, dead_letters, now_ns)
+        def run(conn: Connection) -> int:
+            new = _commit(conn, state_rows, transitions, dead_letters, now_ns)
+            if new and self._notify:
+                conn.execute(f"NOTIFY {WAKE_CHANNEL}")  # delivered at commit, never before
+            return new
 
         return await self._run(lambda: self._db.write(run))
 
@@ -164,7 +231,7 @@ class DetectStore:
 
 
 def _commit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     states: list[tuple[str, str]],
     transitions: Sequence[Transition],
     dead_letters: Sequence[DeadLetter],
@@ -184,7 +251,7 @@ def _commit(
         "INSERT INTO state VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET state = excluded.state",
         states,
     )
-    new = SQLiteTransitionLog(conn).append(transitions, recorded_ns=now_ns)
+    new = TableTransitionLog(conn).append(transitions, recorded_ns=now_ns)
     for t in new:
         k = t.key
         if t.action == "clear":
@@ -206,23 +273,30 @@ def _commit(
                     t.at_ms,
                     t.message,
                     json.dumps(t.details, ensure_ascii=False, default=str),
-                    t.historical,
-                    t.needs_close,
+                    int(t.historical),
+                    int(t.needs_close),
                 ),
             )
     return len(new)
 
 
 async def open_detect_store(
-    path: Path, *, reserve_bytes: int, stop: asyncio.Event, retry_s: float = 10
+    location: Location,
+    *,
+    busy_timeout_s: float,
+    reserve_bytes: int,
+    stop: asyncio.Event,
+    retry_s: float = 10,
 ) -> DetectStore | None:
     """Open detect's store, trying again every ``retry_s`` while it cannot be opened (a full
-    or broken disk); None when ``stop`` comes first. Nothing is consumed meanwhile: the
-    messages wait at the broker."""
+    or broken disk, a PostgreSQL server that is down); None when ``stop`` comes first. Nothing
+    is consumed meanwhile: the messages wait at the broker."""
     failures = 0
     while not stop.is_set():
         try:
-            return await asyncio.to_thread(DetectStore, path, reserve_bytes=reserve_bytes)
+            return await asyncio.to_thread(
+                DetectStore, location, busy_timeout_s=busy_timeout_s, reserve_bytes=reserve_bytes
+            )
         except StoreUnavailable as exc:
             failures += 1
             if failures == 1 or failures % 30 == 0:

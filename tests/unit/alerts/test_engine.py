@@ -41,7 +41,7 @@ def test_transitions_become_alerts_once_even_after_a_restart(tmp_path: Path) -> 
     record(detect_db, [t(DOOR, "fire", "red", 2, needs_close=True)])
 
     store = AlertDatabase(settings.state_path)
-    engine = AlertEngine(settings=settings, store=store)
+    engine = AlertEngine(settings=settings, store=store, sources=settings.detect_state_paths)
     assert engine.pump(NOW) == 3
     assert engine.pump(NOW) == 0
     store.close()
@@ -49,7 +49,12 @@ def test_transitions_become_alerts_once_even_after_a_restart(tmp_path: Path) -> 
     record(detect_db, [t(LEVEL, "update", "orange", 3), t(LEVEL, "clear", "orange", 4)])
     record(detect_db, [t(DOOR, "clear", "red", 5)])
     store = AlertDatabase(settings.state_path)  # a restarted engine
-    assert AlertEngine(settings=settings, store=store).pump(NOW + 10) == 3
+    assert (
+        AlertEngine(settings=settings, store=store, sources=settings.detect_state_paths).pump(
+            NOW + 10
+        )
+        == 3
+    )
     level, door = store.recent(10)[::-1]
     assert (level.state, level.severity) == (AlertState.RESOLVED, Severity.ORANGE)
     assert [e.action for e in store.audit(level.id)] == [
@@ -68,7 +73,7 @@ def test_a_kinds_pending_time_holds_it_back_until_the_engine_sees_it_last(tmp_pa
     )
     record(detect_db, [t(LEVEL, "fire", "yellow", 0)])
     store = AlertDatabase(settings.state_path)
-    engine = AlertEngine(settings=settings, store=store)
+    engine = AlertEngine(settings=settings, store=store, sources=settings.detect_state_paths)
     engine.pump(NOW)
     assert [a.state for a in store.open_alerts()] == [AlertState.PENDING]
     engine.pump(NOW + 30_000)
@@ -81,7 +86,10 @@ def test_a_detect_file_not_there_yet_is_waited_for(tmp_path: Path) -> None:
         state_path=tmp_path / "alerts.db", detect_state_paths=[tmp_path / "later.db"]
     )
     store = AlertDatabase(settings.state_path)
-    assert AlertEngine(settings=settings, store=store).pump(NOW) == 0
+    assert (
+        AlertEngine(settings=settings, store=store, sources=settings.detect_state_paths).pump(NOW)
+        == 0
+    )
     store.close()
 
 
@@ -106,7 +114,7 @@ def test_a_right_code_after_wrong_ones_keeps_the_alert_open_and_makes_it_red(
     record(detect_db, found)
     settings = AlertsSettings(state_path=tmp_path / "alerts.db", detect_state_paths=[detect_db])
     store = AlertDatabase(settings.state_path)
-    AlertEngine(settings=settings, store=store).pump(NOW)
+    AlertEngine(settings=settings, store=store, sources=settings.detect_state_paths).pump(NOW)
     (alert,) = store.recent(10)
     assert alert.kind == "wrong_codes" and alert.state is AlertState.FIRING
     assert alert.severity is Severity.RED and alert.needs_close
@@ -126,7 +134,7 @@ def test_a_transition_that_cannot_be_read_is_set_aside_and_the_rest_applied(
     record(detect_db, [t(DOOR, "fire", "red", 1, needs_close=True)])
     settings = AlertsSettings(state_path=tmp_path / "alerts.db", detect_state_paths=[detect_db])
     store = AlertDatabase(settings.state_path)
-    engine = AlertEngine(settings=settings, store=store)
+    engine = AlertEngine(settings=settings, store=store, sources=settings.detect_state_paths)
     engine.pump(NOW)
     assert [a.kind for a in store.recent(10)] == ["forced_open"]
     assert engine.pump(NOW) == 0, "the damaged one is not tried again and again"
@@ -155,7 +163,7 @@ def test_a_transition_whose_handling_fails_is_set_aside_and_the_rest_applied(
     record(detect_db, [t(LEVEL, "fire", "blue", 0), t(DOOR, "fire", "red", 1, needs_close=True)])
     settings = AlertsSettings(state_path=tmp_path / "alerts.db", detect_state_paths=[detect_db])
     store = AlertDatabase(settings.state_path, notifier=Failing(Router([], {}), settings))
-    engine = AlertEngine(settings=settings, store=store)
+    engine = AlertEngine(settings=settings, store=store, sources=settings.detect_state_paths)
     engine.pump(NOW)
     assert [a.kind for a in store.recent(10)] == ["forced_open"]
     assert [d["transition_id"].split("#")[0] for d in store.dead_transitions()] == [

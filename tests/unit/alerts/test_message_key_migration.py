@@ -9,7 +9,7 @@ from villagewatch.alerts import AlertDatabase
 from villagewatch.alerts.database.schema import MIGRATIONS as ALERTS
 from villagewatch.catalogue import alert_text
 from villagewatch.db.sqlite import SQLiteFile
-from villagewatch.db.transition_log import SQLiteTransitionLog
+from villagewatch.db.transition_log import TableTransitionLog
 from villagewatch.detect.store import MIGRATIONS as DETECT
 from villagewatch.transitions import LoggedTransition
 
@@ -48,7 +48,7 @@ def test_a_transition_logged_before_keys_reads_back_without_one(tmp_path: Path) 
     old.write(lambda c: c.execute(OLD_TRANSITION))
     old.close()
     new = SQLiteFile(path, name="detect", migrations=DETECT)
-    (record,) = new.read(lambda c: SQLiteTransitionLog(c).read_after(0, 10))
+    (record,) = new.read(lambda c: TableTransitionLog(c).read_after(0, 10))
     new.close()
     assert isinstance(record, LoggedTransition)
     t = record.transition

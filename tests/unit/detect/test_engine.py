@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from villagewatch.config.village import Village
 from villagewatch.contract import Clock, Decoded, Event, Reading, point_time_ns
 from villagewatch.contract.control import StatusMessage
+from villagewatch.db.database import Location
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.transitions import Transition
@@ -148,15 +149,17 @@ def test_an_offline_devices_alerts_wait_for_its_data() -> None:
     assert ("wrong_codes", "clear") in kinds(e.tick(T0 + 12 * MIN))
 
 
-def test_state_saved_and_restored_neither_refires_nor_forgets(tmp_path: Path) -> None:
+def test_state_saved_and_restored_neither_refires_nor_forgets(
+    relational: Callable[[str], Location],
+) -> None:
     async def main() -> None:
         first = engine()
         fired = first.handle(Decoded([level(0, 260, 1)], [], 0), T0)
-        store = DetectStore(tmp_path / "detect.db")
+        store = DetectStore(relational("detect"))
         await store.commit(dump_states(first.dirty_states()), fired)
         await store.close()
 
-        store = DetectStore(tmp_path / "detect.db")
+        store = DetectStore(relational("detect"))
         second = engine()
         assert second.restore(store.load_states(), now_ms=T0) >= 1
         assert second.handle(Decoded([level(0, 260, 1)], [], 0), T0) == [], "already processed"
@@ -171,11 +174,11 @@ def test_state_saved_and_restored_neither_refires_nor_forgets(tmp_path: Path) ->
     asyncio.run(main())
 
 
-def test_the_store_records_each_transition_once(tmp_path: Path) -> None:
+def test_the_store_records_each_transition_once(relational: Callable[[str], Location]) -> None:
     async def main() -> None:
         e = engine()
         fired = e.handle(Decoded([level(0, 260, 1)], [], 0), T0)
-        store = DetectStore(tmp_path / "detect.db")
+        store = DetectStore(relational("detect"))
         assert await store.commit({}, fired) == 1
         assert await store.commit({}, fired) == 0
         await store.close()
