@@ -24,6 +24,7 @@ from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLITE_METRICS
 from villagewatch.registry import RegistryStore
 from villagewatch.runtime.diskspace import export_free_space
 from villagewatch.store import Store
+from villagewatch.store.evidence import Evidence, open_evidence
 from villagewatch.versions import VersionStore
 
 __all__ = ["PUBLIC_BURST", "PUBLIC_RATE_PER_S", "ApiContext", "open_context", "open_users"]
@@ -46,7 +47,8 @@ class ApiContext:
     registry: RegistryStore
     versions: VersionStore
     """Every applied config file, kept (``config-versions.db`` beside the alerts)."""
-    evidence_dir: Path
+    evidence: Evidence
+    """The evidence pictures the ingesters saved (a folder, or PostgreSQL's ``evidence``)."""
     registries: Sequence[CollectorRegistry] = ()
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     """The API's own; /metrics serves them with ``registries``."""
@@ -102,6 +104,7 @@ class ApiContext:
         self.users.close()
         self.registry.close()
         self.versions.close()
+        self.evidence.close()
         self.passwords.close()
 
     @property
@@ -143,7 +146,7 @@ def open_context(
             configured.versions_location(s),
             busy_timeout_s=configured.busy_timeout_s(s, wait_s),
         ),
-        evidence_dir=s.ingest.evidence_dir,
+        evidence=open_evidence(s),
         registries=[*registries, SQLITE_METRICS],
     )
 

@@ -12,6 +12,7 @@ from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
 
 __all__ = [
     "busy_timeout_s",
+    "evidence_location",
     "registry_location",
     "users_location",
     "versions_location",
@@ -49,3 +50,9 @@ def versions_location(settings: Settings) -> Location:
     return _location(
         settings, "config_versions", settings.alerts.state_path.parent / "config-versions.db"
     )
+
+
+def evidence_location(settings: Settings) -> Location:
+    """The evidence pictures: the folder ``ingest.evidence_dir``, or the ``evidence`` schema
+    (so that every API node reads what any ingester saved)."""
+    return _location(settings, "evidence", settings.ingest.evidence_dir)
