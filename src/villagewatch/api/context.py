@@ -17,9 +17,11 @@ from villagewatch.api.places import Places
 from villagewatch.api.publicspaces import PublicSpaces
 from villagewatch.api.ratelimit import ClientRate
 from villagewatch.api.throttle import LoginThrottle, PasswordPool
+from villagewatch.api.throttle_shared import Logins, SharedLoginThrottle
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
 from villagewatch.db import configured
+from villagewatch.db.database import PostgresLocation
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLITE_METRICS
 from villagewatch.registry import RegistryStore
 from villagewatch.runtime.diskspace import export_free_space
@@ -53,7 +55,8 @@ class ApiContext:
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     """The API's own; /metrics serves them with ``registries``."""
     feed: AlertFeed = field(init=False)
-    logins: LoginThrottle = field(init=False)
+    logins: Logins = field(init=False)
+    """The login throttle: in this process's memory, or shared by the API nodes (PostgreSQL)."""
     passwords: PasswordPool = field(default_factory=PasswordPool)
     """Where passwords are hashed and checked (not the threads that read the stores)."""
     public_spaces: PublicSpaces = field(default_factory=PublicSpaces)
@@ -74,9 +77,19 @@ class ApiContext:
         export_free_space(
             self.metrics.registry, "api", [api.state_dir, settings.alerts.state_path.parent]
         )
-        self.logins = LoginThrottle(
-            failures_per_source=api.login_failures_per_source, window_s=api.login_window_s,
-            delay_max_s=api.login_delay_max_s,
+        per_source, window_s = api.login_failures_per_source, api.login_window_s
+        users_at = configured.users_location(settings)
+        self.logins = (
+            SharedLoginThrottle(
+                users_at, busy_timeout_s=configured.busy_timeout_s(settings),
+                failures_per_source=per_source, window_s=window_s,
+                delay_max_s=api.login_delay_max_s,
+            )
+            if isinstance(users_at, PostgresLocation)
+            else LoginThrottle(
+                failures_per_source=per_source, window_s=window_s,
+                delay_max_s=api.login_delay_max_s,
+            )
         )  # fmt: skip
         self.edge_config = EdgeConfigLink(settings.mqtt)
         self.use(self.deployment)
@@ -105,6 +118,8 @@ class ApiContext:
         self.registry.close()
         self.versions.close()
         self.evidence.close()
+        if isinstance(self.logins, SharedLoginThrottle):
+            self.logins.close()
         self.passwords.close()
 
     @property
