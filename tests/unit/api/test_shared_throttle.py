@@ -86,5 +86,5 @@ def test_a_node_killed_mid_attempt_does_not_lock_its_address_out(
         nodes[0].admit("10.0.0.9", f"user-{n}")  # never finished: the node died
     with pytest.raises(LoginRefused, match="at once"):
         nodes[1].admit("10.0.0.9", "op")
-    monkeypatch.setattr(throttle_shared, "STALE_AFTER_S", -30.0)  # delay_max 30: at once stale
+    monkeypatch.setattr(throttle_shared, "STALE_AFTER_S", -31.0)  # delay_max 30: stale at once
     assert nodes[1].admit("10.0.0.9", "op").wait_s == 0
