@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,11 +21,21 @@ import orjson
 import psycopg
 import pytest
 
+from villagewatch.db.database import PostgresLocation
 from villagewatch.store import SQLiteStore
-from villagewatch_dev.servers import Mosquitto, free_port
+from villagewatch.store.evidence import EvidenceTable
+from villagewatch_dev.servers import Mosquitto, Postgres, free_port
 from villagewatch_dev.testing import TINY_JPEG
 
-from .helpers import FAKETIME_LIB, IngesterProcess, SteppedClock, wait_until, write_deployment
+from .helpers import (
+    FAKETIME_LIB,
+    IngesterProcess,
+    SteppedClock,
+    publish_all,
+    reading,
+    wait_until,
+    write_deployment,
+)
 
 VILLAGEWATCH = Path(sys.executable).parent / "villagewatch"
 PICTURE = "/api/cameras/testvil/cam-1/picture"
@@ -224,3 +235,42 @@ def test_failures_spread_over_both_nodes_are_counted_together(
         assert refused.status_code == 429, refused.text
         assert "too many failed logins from your address" in refused.json()["detail"]
     assert a.login("maint", PASSWORD, source="127.0.0.31").status_code == 200, "others may"
+
+
+def test_postgresql_down_while_a_picture_arrives_loses_neither_the_picture_nor_the_reading(
+    tmp_path: Path, mosquitto: Mosquitto, postgres: Postgres
+) -> None:
+    """The picture's batch waits, unacknowledged, retried until PostgreSQL is back; before,
+    the outage fell into the writer's catch-all and the picture became a dead letter."""
+    dsn = postgres.create_database("vw")
+    settings = _node_settings(tmp_path / "ingest", mosquitto.port, dsn)
+    ingester = IngesterProcess(
+        settings, orjson.loads(settings.read_bytes())["ingest"]["metrics_port"]
+    ).start()
+    try:
+        postgres.stop()
+        publish_all(
+            mosquitto.port,
+            [reading("wl-001", 1), ("vw/v1/testvil/cam-1/evidence/ev-9", TINY_JPEG)],
+        )
+        wait_until(
+            lambda: (ingester.metric("villagewatch_ingest_store_retries_total") or 0) >= 2,
+            timeout=30, what="the batch retried while PostgreSQL is down",
+        )  # fmt: skip
+        postgres.start()
+        table = EvidenceTable(PostgresLocation(dsn, "evidence"), busy_timeout_s=5)
+        try:
+            wait_until(
+                lambda: table.picture("testvil", "cam-1", "ev-9") == TINY_JPEG,
+                timeout=60, what="the picture saved once PostgreSQL is back",
+            )  # fmt: skip
+        finally:
+            table.close()
+        with sqlite3.connect(settings.parent / "readings.db") as db:
+            wait_until(
+                lambda: db.execute("SELECT count(*) FROM readings").fetchone()[0] == 1,
+                timeout=30, what="the reading stored",
+            )  # fmt: skip
+        assert _dead_letters(settings) == {}
+    finally:
+        ingester.terminate()
