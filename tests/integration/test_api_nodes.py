@@ -215,12 +215,12 @@ def test_failures_spread_over_both_nodes_are_counted_together(
         assert node.login("maint", f"wrong-{n}", source=f"127.0.0.{10 + n}").status_code == 401
     with psycopg.connect(pg_dsn) as c:
         failures, waiting = c.execute(
-            "SELECT failures, in_flight FROM users.login_throttle"
+            "SELECT failures, in_flight FROM logins.login_throttle"
             " WHERE kind = 'name' AND key = 'maint'"
         ).fetchone()  # type: ignore[misc]
         skew = c.execute(
             "SELECT max(used_ms) - (extract(epoch FROM now()) * 1000)::bigint"
-            " FROM users.login_throttle"
+            " FROM logins.login_throttle"
         ).fetchone()
     assert len(orjson.loads(failures)) == 5 and waiting == 0, "both nodes' failures, in one row"
     assert skew is not None and abs(skew[0]) < 600_000, "times are the database's, not node b's"

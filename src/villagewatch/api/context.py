@@ -21,7 +21,6 @@ from villagewatch.api.throttle_shared import Logins, SharedLoginThrottle
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
 from villagewatch.db import configured
-from villagewatch.db.database import PostgresLocation
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLITE_METRICS
 from villagewatch.registry import RegistryStore
 from villagewatch.runtime.diskspace import export_free_space
@@ -78,14 +77,14 @@ class ApiContext:
             self.metrics.registry, "api", [api.state_dir, settings.alerts.state_path.parent]
         )
         per_source, window_s = api.login_failures_per_source, api.login_window_s
-        users_at = configured.users_location(settings)
+        shared_at = configured.logins_location(settings)
         self.logins = (
             SharedLoginThrottle(
-                users_at, busy_timeout_s=configured.busy_timeout_s(settings),
+                shared_at, busy_timeout_s=configured.busy_timeout_s(settings),
                 failures_per_source=per_source, window_s=window_s,
                 delay_max_s=api.login_delay_max_s,
             )
-            if isinstance(users_at, PostgresLocation)
+            if shared_at is not None
             else LoginThrottle(
                 failures_per_source=per_source, window_s=window_s,
                 delay_max_s=api.login_delay_max_s,

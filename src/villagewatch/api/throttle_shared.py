@@ -1,11 +1,12 @@
 """The login throttle shared by every API node: the same rules as
-:class:`~villagewatch.api.throttle.LoginThrottle`, with its counts in the users' store.
+:class:`~villagewatch.api.throttle.LoginThrottle`, with its counts in PostgreSQL beside the users.
 
 With N API nodes each counting in its own memory, a guesser spreading tries over them gets N
 times the failures per address and N times the turns per name. When the users' store is
-shared (PostgreSQL's ``users`` schema) the counts are too: one row per address and per name
-in ``login_throttle``, read and changed in one write transaction per admission and per
-finish (the store's writers run one at a time, so two nodes never both take the last try).
+shared (PostgreSQL) the counts are too, in a schema of their own beside it (``logins``):
+one row per address and per name in ``login_throttle``, read and changed in one write
+transaction per admission and per finish (the store's writers run one at a time, so two
+nodes never both take the last try).
 
 - **Times** are the database's clock (``db_clock``), never a node's: a node whose clock is
   hours wrong neither forgets failures early nor makes a name wait for hours. The wait an
@@ -40,10 +41,43 @@ from villagewatch.api.throttle import (
     source_finished,
     take_turn,
 )
-from villagewatch.api.users import MIGRATIONS
 from villagewatch.db.database import Connection, Location, open_database
+from villagewatch.db.migrations import Migration
 
-__all__ = ["KEPT", "STALE_AFTER_S", "Logins", "SharedLoginThrottle", "admit", "finish"]
+__all__ = [
+    "KEPT",
+    "MIGRATIONS",
+    "STALE_AFTER_S",
+    "Logins",
+    "SharedLoginThrottle",
+    "admit",
+    "finish",
+]
+
+MIGRATIONS = (
+    Migration(
+        "the login throttle's counts per address and per name, and the database clock",
+        """
+CREATE TABLE IF NOT EXISTS login_throttle (
+    kind TEXT NOT NULL, key TEXT NOT NULL, failures TEXT NOT NULL, in_flight INTEGER NOT NULL,
+    next_at_ms INTEGER NOT NULL, used_ms INTEGER NOT NULL, PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS login_throttle_by_use ON login_throttle (kind, used_ms);
+CREATE VIEW IF NOT EXISTS db_clock AS
+    SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now_ms;
+""",
+        postgres="""
+CREATE TABLE login_throttle (
+    kind TEXT NOT NULL, key TEXT NOT NULL, failures TEXT NOT NULL, in_flight INTEGER NOT NULL,
+    next_at_ms BIGINT NOT NULL, used_ms BIGINT NOT NULL, PRIMARY KEY (kind, key)
+);
+CREATE INDEX login_throttle_by_use ON login_throttle (kind, used_ms);
+CREATE VIEW db_clock AS
+    SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms;
+""",
+    ),
+)
+"""The ``logins`` schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
 KEPT = 64
 """Failure times kept per row (the address's budget is counted within it too)."""
@@ -54,7 +88,7 @@ _SOURCE, _NAME = "source", "name"
 
 
 class SharedLoginThrottle:
-    """Login attempts counted in the users' store (see the module); safe from any thread."""
+    """Login attempts counted in the shared database (see the module); safe from any thread."""
 
     def __init__(
         self,
@@ -67,7 +101,7 @@ class SharedLoginThrottle:
         tracked: int = TRACKED,
     ) -> None:
         self._db = open_database(
-            location, name="users", migrations=MIGRATIONS, busy_timeout_s=busy_timeout_s
+            location, name="logins", migrations=MIGRATIONS, busy_timeout_s=busy_timeout_s
         )
         self._per_source = failures_per_source
         self._window_s = window_s

@@ -76,28 +76,6 @@ ALTER TABLE sessions RENAME COLUMN "user" TO username;
 ALTER TABLE api_audit RENAME COLUMN "user" TO username;
 """,
     ),
-    # shared by every API node (api/throttle_shared.py); times on the database's clock
-    Migration(
-        "the login throttle's counts per address and per name, and the database clock",
-        """
-CREATE TABLE login_throttle (
-    kind TEXT NOT NULL, key TEXT NOT NULL, failures TEXT NOT NULL, in_flight INTEGER NOT NULL,
-    next_at_ms INTEGER NOT NULL, used_ms INTEGER NOT NULL, PRIMARY KEY (kind, key)
-) WITHOUT ROWID;
-CREATE INDEX login_throttle_by_use ON login_throttle (kind, used_ms);
-CREATE VIEW db_clock AS
-    SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now_ms;
-""",
-        postgres="""
-CREATE TABLE login_throttle (
-    kind TEXT NOT NULL, key TEXT NOT NULL, failures TEXT NOT NULL, in_flight INTEGER NOT NULL,
-    next_at_ms BIGINT NOT NULL, used_ms BIGINT NOT NULL, PRIMARY KEY (kind, key)
-);
-CREATE INDEX login_throttle_by_use ON login_throttle (kind, used_ms);
-CREATE VIEW db_clock AS
-    SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms;
-""",
-    ),
 )
 """The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 

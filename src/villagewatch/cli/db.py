@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Annotated, Protocol
 
 import typer
@@ -27,12 +28,25 @@ def relational_stores(
 ) -> list[tuple[str, Sequence[Migration], Location, Callable[[Location], _Closing]]]:
     """Each store ``db upgrade`` looks after: its name, its migrations, where the settings
     put it and how it opens (opening applies what is pending)."""
-    from villagewatch.api import users
+    from villagewatch.api import throttle_shared, users
     from villagewatch.registry import schema
     from villagewatch.registry import store as registry
+    from villagewatch.store.evidence import EvidenceTable, table
     from villagewatch.versions import store as versions
 
     wait_s = configured.busy_timeout_s(settings)
+    shared: list[tuple[str, Sequence[Migration], Location, Callable[[Location], _Closing]]] = []
+    logins, evidence = configured.logins_location(settings), configured.evidence_location(settings)
+    if logins is not None:  # the stores that exist only in PostgreSQL
+        shared.append(
+            ("login throttle", throttle_shared.MIGRATIONS, logins,
+             lambda where: throttle_shared.SharedLoginThrottle(where, busy_timeout_s=wait_s))
+        )  # fmt: skip
+    if not isinstance(evidence, Path):
+        shared.append(
+            ("evidence", table.MIGRATIONS, evidence,
+             lambda where: EvidenceTable(where, busy_timeout_s=wait_s))
+        )  # fmt: skip
     return [
         ("registry", schema.MIGRATIONS, configured.registry_location(settings),
          lambda where: registry.RegistryStore(where, busy_timeout_s=wait_s)),
@@ -40,6 +54,7 @@ def relational_stores(
          lambda where: users.UserStore(where, busy_timeout_s=wait_s)),
         ("config versions", versions.MIGRATIONS, configured.versions_location(settings),
          lambda where: versions.VersionStore(where, busy_timeout_s=wait_s)),
+        *shared,
     ]  # fmt: skip
 
 
@@ -51,7 +66,8 @@ def db_upgrade(
     ] = False,
 ) -> None:
     """Apply the pending schema migrations of every relational store the settings configure
-    (registry, users, config versions), each in one transaction, and say what was done.
+    (registry, users, config versions; with PostgreSQL also the evidence pictures and the login
+    throttle), each in one transaction, and say what was done.
     Services do the same when they open a store; this does it ahead, e.g. before a restart.
     Back up first: a migration cannot be undone, and an older villagewatch refuses the
     migrated database."""

@@ -13,6 +13,7 @@ from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
 __all__ = [
     "busy_timeout_s",
     "evidence_location",
+    "logins_location",
     "registry_location",
     "users_location",
     "versions_location",
@@ -56,3 +57,10 @@ def evidence_location(settings: Settings) -> Location:
     """The evidence pictures: the folder ``ingest.evidence_dir``, or the ``evidence`` schema
     (so that every API node reads what any ingester saved)."""
     return _location(settings, "evidence", settings.ingest.evidence_dir)
+
+
+def logins_location(settings: Settings) -> PostgresLocation | None:
+    """The login throttle's counts, shared by the API nodes: the ``logins`` schema; None when
+    the users are an SQLite file (one API process, which counts in its memory)."""
+    location = _location(settings, "logins", settings.api.state_dir / "api.db")
+    return location if isinstance(location, PostgresLocation) else None

@@ -19,7 +19,7 @@ def nodes(relational: Callable[[str], Location]) -> Iterator[list[SharedLoginThr
     """Two API nodes' throttles on one users store."""
     made = [
         SharedLoginThrottle(
-            relational("users"),
+            relational("logins"),
             busy_timeout_s=5,
             failures_per_source=6,
             window_s=300,
