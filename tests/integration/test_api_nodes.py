@@ -208,7 +208,9 @@ def test_failures_spread_over_both_nodes_are_counted_together(
     """Before: each node counted in its memory — 3 failures each, never refused, no delay
     seen by the other node. Node b's clock is six hours ahead throughout."""
     _, a, b, clock = cluster
+    token = a.login("maint", PASSWORD, source="127.0.0.2").json()["token"]
     clock.step("+6h")
+    assert b.get("/api/me", token).status_code == 200, "6 h ahead: within the 12 h sessions"
     # the name: five wrong passwords from five addresses, alternating nodes
     for n in range(5):
         node = (a, b)[n % 2]
