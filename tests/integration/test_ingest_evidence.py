@@ -86,7 +86,7 @@ def test_a_jpeg_from_mosquitto_pub_is_saved_then_acknowledged_and_not_redelivere
             await asyncio.to_thread(mosquitto_pub_file, mosquitto.port, TOPIC, snapshot)
             await until(lambda: m.value("villagewatch_ingest_evidence_stored_total") == 1, "saved")
             await until(lambda: m.value("villagewatch_ingest_acks_pending") == 0, "acknowledged")
-            assert service.evidence.path("testvil", "cam-1", "ev-1") is not None
+            assert service.evidence.picture("testvil", "cam-1", "ev-1") is not None
         # the same persistent session again: an acknowledged message does not come back
         async with ingesting(deployment) as again:
             await asyncio.sleep(1.0)

@@ -17,6 +17,7 @@ from villagewatch.api.places import Places
 from villagewatch.api.publicspaces import PublicSpaces
 from villagewatch.api.ratelimit import ClientRate
 from villagewatch.api.throttle import LoginThrottle, PasswordPool
+from villagewatch.api.throttle_shared import Logins, SharedLoginThrottle
 from villagewatch.api.users import UserStore
 from villagewatch.config import Deployment, DeviceSpec
 from villagewatch.db import configured
@@ -24,6 +25,7 @@ from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S, SQLITE_METRICS
 from villagewatch.registry import RegistryStore
 from villagewatch.runtime.diskspace import export_free_space
 from villagewatch.store import Store
+from villagewatch.store.evidence import Evidence, open_evidence
 from villagewatch.versions import VersionStore
 
 __all__ = ["PUBLIC_BURST", "PUBLIC_RATE_PER_S", "ApiContext", "open_context", "open_users"]
@@ -46,12 +48,14 @@ class ApiContext:
     registry: RegistryStore
     versions: VersionStore
     """Every applied config file, kept (``config-versions.db`` beside the alerts)."""
-    evidence_dir: Path
+    evidence: Evidence
+    """The evidence pictures the ingesters saved (a folder, or PostgreSQL's ``evidence``)."""
     registries: Sequence[CollectorRegistry] = ()
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     """The API's own; /metrics serves them with ``registries``."""
     feed: AlertFeed = field(init=False)
-    logins: LoginThrottle = field(init=False)
+    logins: Logins = field(init=False)
+    """The login throttle: in this process's memory, or shared by the API nodes (PostgreSQL)."""
     passwords: PasswordPool = field(default_factory=PasswordPool)
     """Where passwords are hashed and checked (not the threads that read the stores)."""
     public_spaces: PublicSpaces = field(default_factory=PublicSpaces)
@@ -72,9 +76,19 @@ class ApiContext:
         export_free_space(
             self.metrics.registry, "api", [api.state_dir, settings.alerts.state_path.parent]
         )
-        self.logins = LoginThrottle(
-            failures_per_source=api.login_failures_per_source, window_s=api.login_window_s,
-            delay_max_s=api.login_delay_max_s,
+        per_source, window_s = api.login_failures_per_source, api.login_window_s
+        shared_at = configured.logins_location(settings)
+        self.logins = (
+            SharedLoginThrottle(
+                shared_at, busy_timeout_s=configured.busy_timeout_s(settings),
+                failures_per_source=per_source, window_s=window_s,
+                delay_max_s=api.login_delay_max_s,
+            )
+            if shared_at is not None
+            else LoginThrottle(
+                failures_per_source=per_source, window_s=window_s,
+                delay_max_s=api.login_delay_max_s,
+            )
         )  # fmt: skip
         self.edge_config = EdgeConfigLink(settings.mqtt)
         self.use(self.deployment)
@@ -102,6 +116,9 @@ class ApiContext:
         self.users.close()
         self.registry.close()
         self.versions.close()
+        self.evidence.close()
+        if isinstance(self.logins, SharedLoginThrottle):
+            self.logins.close()
         self.passwords.close()
 
     @property
@@ -143,7 +160,7 @@ def open_context(
             configured.versions_location(s),
             busy_timeout_s=configured.busy_timeout_s(s, wait_s),
         ),
-        evidence_dir=s.ingest.evidence_dir,
+        evidence=open_evidence(s),
         registries=[*registries, SQLITE_METRICS],
     )
 

@@ -43,8 +43,14 @@ __all__ = [
     "LoginAttempt",
     "LoginRefused",
     "LoginThrottle",
+    "Name",
     "PasswordPool",
     "PoolFull",
+    "Source",
+    "check_source",
+    "name_finished",
+    "source_finished",
+    "take_turn",
 ]
 
 P = ParamSpec("P")
@@ -82,13 +88,17 @@ class LoginAttempt:
 
 
 @dataclass
-class _Source:
+class Source:
+    """What is known of one address: its failures (times) and attempts under way."""
+
     failures: deque[float] = field(default_factory=deque)
     under_way: int = 0
 
 
 @dataclass
-class _Name:
+class Name:
+    """What is known of one name: its failures (times), attempts waiting, its next turn."""
+
     failures: deque[float] = field(default_factory=deque)
     waiting: int = 0
     next_at: float = 0.0
@@ -110,64 +120,34 @@ class LoginThrottle:
         self._window_s = window_s
         self._delay_max_s = delay_max_s
         self._tracked = tracked
-        self._sources: OrderedDict[str, _Source] = OrderedDict()
-        self._names: OrderedDict[str, _Name] = OrderedDict()
+        self._sources: OrderedDict[str, Source] = OrderedDict()
+        self._names: OrderedDict[str, Name] = OrderedDict()
 
     def admit(self, source: str, name: str, now: float) -> LoginAttempt:
         """Count an attempt from ``source`` for ``name`` at ``now`` (monotonic seconds);
         :class:`LoginRefused` when the address may not try now."""
-        src = self._get(self._sources, source, _Source)
-        self._forget_old(src.failures, now)
-        if src.under_way >= SOURCE_AT_ONCE:
-            raise LoginRefused("too many logins at once from your address; wait a moment", 1)
-        if len(src.failures) + src.under_way >= self._per_source:
-            oldest = src.failures[0] if src.failures else now
-            raise LoginRefused(
-                "too many failed logins from your address; try again later",
-                max(1.0, oldest + self._window_s - now),
-            )
-        person = self._get(self._names, name, _Name)
-        self._forget_old(person.failures, now)
-        if person.waiting >= NAME_WAITING:
-            raise LoginRefused(f"too many logins for {name!r} at once; wait a moment", 1)
-        # counted as failing until checked, and so are those still waiting: parallel guesses
-        # each add their delay before the next turn
-        delay = self._delay(len(person.failures) + person.waiting + 1)
-        turn = min(max(now, person.next_at), now + self._delay_max_s)
-        person.next_at = turn + delay
-        person.waiting += 1
+        src = self._get(self._sources, source, Source)
+        check_source(src, now, failures_per_source=self._per_source, window_s=self._window_s)
+        person = self._get(self._names, name, Name)
+        wait_s = take_turn(
+            person, name, now, delay_max_s=self._delay_max_s, window_s=self._window_s
+        )
         src.under_way += 1
-        return LoginAttempt(source, name, turn - now)
+        return LoginAttempt(source, name, wait_s)
 
     def finish(self, attempt: LoginAttempt, now: float, *, succeeded: bool | None) -> None:
         """The attempt's check is over: ``succeeded`` True (the right password), False (a
         wrong one), None (not checked: the server could not)."""
         src = self._sources.get(attempt.source)
         if src is not None:
-            src.under_way = max(0, src.under_way - 1)
-            if succeeded is False:
-                src.failures.append(now)
+            source_finished(src, now, succeeded)
         person = self._names.get(attempt.name)
         if person is not None:
-            person.waiting = max(0, person.waiting - 1)
-            if succeeded is False:
-                person.failures.append(now)
-            elif succeeded:
-                person.failures.clear()
-                person.next_at = now
+            name_finished(person, now, succeeded)
 
     def tracked(self) -> tuple[int, int]:
         """How many addresses and names are remembered."""
         return len(self._sources), len(self._names)
-
-    def _delay(self, failures: int) -> float:
-        if failures < FREE_FAILURES:
-            return 0.0
-        return float(min(self._delay_max_s, 2 ** (failures - FREE_FAILURES)))
-
-    def _forget_old(self, failures: deque[float], now: float) -> None:
-        while failures and failures[0] <= now - self._window_s:
-            failures.popleft()
 
     def _get(self, table: OrderedDict[str, T], key: str, new: Callable[[], T]) -> T:
         found = table.get(key)
@@ -178,6 +158,64 @@ class LoginThrottle:
         else:
             table.move_to_end(key)
         return found
+
+
+def check_source(src: Source, now: float, *, failures_per_source: int, window_s: float) -> None:
+    """:class:`LoginRefused` when the address has too many attempts under way or too many
+    failures within ``window_s`` (its failures older than that are forgotten)."""
+    forget_old(src.failures, now, window_s)
+    if src.under_way >= SOURCE_AT_ONCE:
+        raise LoginRefused("too many logins at once from your address; wait a moment", 1)
+    if len(src.failures) + src.under_way >= failures_per_source:
+        oldest = src.failures[0] if src.failures else now
+        raise LoginRefused(
+            "too many failed logins from your address; try again later",
+            max(1.0, oldest + window_s - now),
+        )
+
+
+def take_turn(person: Name, name: str, now: float, *, delay_max_s: float, window_s: float) -> float:
+    """The name's next turn, in seconds from ``now``, and the one after it set; raises
+    :class:`LoginRefused` when too many attempts of the name are waiting."""
+    forget_old(person.failures, now, window_s)
+    if person.waiting >= NAME_WAITING:
+        raise LoginRefused(f"too many logins for {name!r} at once; wait a moment", 1)
+    # counted as failing until checked, and so are those still waiting: parallel guesses
+    # each add their delay before the next turn
+    delay = _delay(len(person.failures) + person.waiting + 1, delay_max_s)
+    turn = min(max(now, person.next_at), now + delay_max_s)
+    person.next_at = turn + delay
+    person.waiting += 1
+    return turn - now
+
+
+def source_finished(src: Source, now: float, succeeded: bool | None) -> None:
+    """An attempt of the address is over (see :meth:`LoginThrottle.finish`)."""
+    src.under_way = max(0, src.under_way - 1)
+    if succeeded is False:
+        src.failures.append(now)
+
+
+def name_finished(person: Name, now: float, succeeded: bool | None) -> None:
+    """An attempt of the name is over: a failure counts, the right password clears them."""
+    person.waiting = max(0, person.waiting - 1)
+    if succeeded is False:
+        person.failures.append(now)
+    elif succeeded:
+        person.failures.clear()
+        person.next_at = now
+
+
+def forget_old(failures: deque[float], now: float, window_s: float) -> None:
+    """Drop the failures older than the window."""
+    while failures and failures[0] <= now - window_s:
+        failures.popleft()
+
+
+def _delay(failures: int, delay_max_s: float) -> float:
+    if failures < FREE_FAILURES:
+        return 0.0
+    return float(min(delay_max_s, 2 ** (failures - FREE_FAILURES)))
 
 
 class PasswordPool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Annotated, Protocol
 
 import typer
@@ -29,13 +30,26 @@ def relational_stores(
     put it and how it opens (opening applies what is pending)."""
     from villagewatch.alerts.database import schema as alerts
     from villagewatch.alerts.database.store import AlertDatabase
-    from villagewatch.api import users
+    from villagewatch.api import throttle_shared, users
     from villagewatch.detect import store as detect
     from villagewatch.registry import schema
     from villagewatch.registry import store as registry
+    from villagewatch.store.evidence import EvidenceTable, table
     from villagewatch.versions import store as versions
 
     wait_s = configured.busy_timeout_s(settings)
+    shared: list[tuple[str, Sequence[Migration], Location, Callable[[Location], _Closing]]] = []
+    logins, evidence = configured.logins_location(settings), configured.evidence_location(settings)
+    if logins is not None:  # the stores that exist only in PostgreSQL
+        shared.append(
+            ("login throttle", throttle_shared.MIGRATIONS, logins,
+             lambda where: throttle_shared.SharedLoginThrottle(where, busy_timeout_s=wait_s))
+        )  # fmt: skip
+    if not isinstance(evidence, Path):
+        shared.append(
+            ("evidence", table.MIGRATIONS, evidence,
+             lambda where: EvidenceTable(where, busy_timeout_s=wait_s))
+        )  # fmt: skip
     return [
         ("registry", schema.MIGRATIONS, configured.registry_location(settings),
          lambda where: registry.RegistryStore(where, busy_timeout_s=wait_s)),
@@ -48,6 +62,7 @@ def relational_stores(
         ("detect", detect.MIGRATIONS, configured.detect_location(settings),
          lambda where: open_database(where, name="detect state",
                                      migrations=detect.MIGRATIONS, busy_timeout_s=wait_s)),
+        *shared,
     ]  # fmt: skip
 
 
@@ -59,10 +74,11 @@ def db_upgrade(
     ] = False,
 ) -> None:
     """Apply the pending schema migrations of every relational store the settings configure
-    (registry, users, config versions, alerts, detect), each in one transaction, and say what
-    was done. Services do the same when they open a store; this does it ahead, e.g. before a
-    restart. Back up first: a migration cannot be undone, and an older villagewatch refuses
-    the migrated database."""
+    (registry, users, config versions, alerts, detect; with PostgreSQL also the evidence
+    pictures and the login throttle), each in one transaction, and say what was done. Services
+    do the same when they open a store; this does it ahead, e.g. before a restart. Back up
+    first: a migration cannot be undone, and an older villagewatch refuses the migrated
+    database."""
     settings = loaded(load_settings, config)
     failed = False
     with exit_on(VillagewatchError):

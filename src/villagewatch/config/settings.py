@@ -103,12 +103,14 @@ class IngestSettings(StrictModel):
         validate_default=True,
         description="Where the evidence JPEGs cameras publish on `…/evidence/<id>` are kept, "
         "as `<village>/<device>/<id>.jpg`; each is written durably before its message is "
-        "acknowledged. Relative to the settings file.",
+        "acknowledged. Relative to the settings file. With `relational.kind: postgres` they "
+        "are kept in its `evidence` schema instead, for API nodes on other machines.",
     )
     evidence_budget_mb: float = Field(
         20_000,
         gt=0,
-        description="Most space the evidence pictures may take; past it the oldest are deleted.",
+        description="Most space the evidence pictures may take (in the folder or in "
+        "PostgreSQL); past it the oldest are deleted.",
     )
     evidence_max_age_days: float = Field(
         90, gt=0, description="Evidence pictures older than this are deleted."
@@ -117,7 +119,8 @@ class IngestSettings(StrictModel):
         10,
         ge=0,
         lt=100,
-        description="A picture that would leave less of its disk free is not written (it is "
+        description="A picture that would leave less of its folder's disk free is not "
+        "written (it is "
         "dead-lettered as no_space once the oldest pictures were deleted to make room): "
         "readings keep the space they need.",
     )

@@ -14,6 +14,8 @@ __all__ = [
     "alerts_location",
     "busy_timeout_s",
     "detect_location",
+    "evidence_location",
+    "logins_location",
     "registry_location",
     "transition_sources",
     "users_location",
@@ -73,3 +75,16 @@ def transition_sources(settings: Settings) -> list[Location]:
     if isinstance(settings.relational, PostgresSettings):
         return [detect_location(settings)]
     return list(settings.alerts.detect_state_paths)
+
+
+def evidence_location(settings: Settings) -> Location:
+    """The evidence pictures: the folder ``ingest.evidence_dir``, or the ``evidence`` schema
+    (so that every API node reads what any ingester saved)."""
+    return _location(settings, "evidence", settings.ingest.evidence_dir)
+
+
+def logins_location(settings: Settings) -> PostgresLocation | None:
+    """The login throttle's counts, shared by the API nodes: the ``logins`` schema; None when
+    the users are an SQLite file (one API process, which counts in its memory)."""
+    location = _location(settings, "logins", settings.api.state_dir / "api.db")
+    return location if isinstance(location, PostgresLocation) else None

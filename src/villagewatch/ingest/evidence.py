@@ -2,7 +2,7 @@
 
 The ingester checks each one at receipt (:func:`decode_evidence`: topic, device
 registry, camera kind, size, JPEG markers) and its writer task saves it with
-:class:`~villagewatch.store.evidence.EvidenceStore` in a worker thread before
+:class:`~villagewatch.store.evidence.Evidence` store in a worker thread before
 the message is acknowledged.
 """
 

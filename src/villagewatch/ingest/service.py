@@ -8,11 +8,12 @@ acknowledges each with one PUBACK write.
 
 Evidence pictures (``…/evidence/<id>``, raw JPEG) are checked at receipt
 (:func:`~villagewatch.ingest.evidence.decode_evidence`) and ride in the same
-batches; the writer saves them to ``ingest.evidence_dir`` in a worker thread
-before the batch is acknowledged. Mosquitto 2.0 cannot stop a device from
-publishing evidence *retained* (each picture has a topic of its own, so the
-broker would keep every one in memory), so the ingester removes each retained
-copy it sees (:meth:`IngestService._clear_retained`; docs/broker.md).
+batches; the writer saves them (to ``ingest.evidence_dir``, or PostgreSQL's
+``evidence`` schema) in a worker thread before the batch is acknowledged.
+Mosquitto 2.0 cannot stop a device from publishing evidence *retained* (each
+picture has a topic of its own, so the broker would keep every one in memory), so
+the ingester removes each retained copy it sees
+(:meth:`IngestService._clear_retained`; docs/broker.md).
 
 Acknowledgements and reconnects: after a reconnect the broker redelivers every
 unacknowledged message with its old packet id, and may reuse an id as soon as
@@ -57,7 +58,7 @@ from villagewatch.runtime.follow import ConfigFollower
 from villagewatch.runtime.metrics_http import metrics_served
 from villagewatch.runtime.steadyclock import SteadyClock
 from villagewatch.store import Store
-from villagewatch.store.evidence import EvidenceStore
+from villagewatch.store.evidence import EvidenceFolder, open_evidence
 
 __all__ = ["IngestService"]
 
@@ -75,14 +76,9 @@ class IngestService:
         self._mqtt = settings.mqtt
         self._ingest = ing = settings.ingest
         self._store = store
-        self.evidence = EvidenceStore(
-            ing.evidence_dir,
-            budget_bytes=int(ing.evidence_budget_mb * 1e6),
-            max_age_s=ing.evidence_max_age_days * 86400,
-            min_free_share=ing.evidence_min_free_percent / 100,
-        )
+        self.evidence = open_evidence(settings)
         self.metrics = metrics or IngestMetrics()
-        folders = [ing.evidence_dir]
+        folders = [ing.evidence_dir] if isinstance(self.evidence, EvidenceFolder) else []
         if (store_file := local_store_file(settings.store)) is not None:
             folders.append(store_file.parent)
         export_free_space(self.metrics.registry, "ingest", folders)
@@ -166,6 +162,7 @@ class IngestService:
         finally:
             if self._nats is not None:
                 await self._nats.close()
+            self.evidence.close()
             log.info("Ingester stopped; everything acknowledged was written")
 
     def _nats_servers(self) -> list[str]:

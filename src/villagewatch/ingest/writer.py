@@ -27,7 +27,7 @@ from villagewatch.ingest.intake import Intake, PendingBatch
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.runtime.backoff import Backoff
 from villagewatch.store import Batch, Store, WriteResult
-from villagewatch.store.evidence import EvidenceRejected, EvidenceStore
+from villagewatch.store.evidence import Evidence, EvidenceRejected
 
 __all__ = ["BatchWriter"]
 
@@ -52,7 +52,7 @@ class BatchWriter:
         retry_initial_s: float,
         retry_max_s: float,
         in_flight: int = 1,
-        evidence: EvidenceStore | None = None,
+        evidence: Evidence | None = None,
     ) -> None:
         self._in_flight = in_flight
         self._store = store
@@ -108,7 +108,7 @@ class BatchWriter:
             pictures = pending.evidence
             saved, refused = await self._until_done(
                 lambda: asyncio.to_thread(self._save_evidence, pictures),
-                expected=OSError,
+                expected=(OSError, StoreUnavailable),
                 failing="Evidence not saved",
                 back="Evidence saved after %d failed attempts",
             )
@@ -168,7 +168,7 @@ class BatchWriter:
         self,
         attempt: Callable[[], Awaitable[T]],
         *,
-        expected: type[Exception],
+        expected: type[Exception] | tuple[type[Exception], ...],
         failing: str,
         back: str,
     ) -> T:
@@ -224,8 +224,8 @@ class BatchWriter:
                 refused.append(
                     DeadLetter.of(ev.received_ns, ev.topic, exc.reason, exc.detail, ev.jpeg)
                 )
-            except OSError:
-                raise  # the disk, not the picture: the whole list is tried again
+            except (OSError, StoreUnavailable):
+                raise  # the disk or the database, not the picture: the list is tried again
             except Exception as exc:  # supervisor: a bug on one picture must not stall the stream
                 log.exception("Saving evidence %s failed; dead-lettered", ev.evidence_id)
                 refused.append(

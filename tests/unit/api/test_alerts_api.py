@@ -141,7 +141,7 @@ def test_evidence_picture_is_served_from_the_evidence_folder(ctx: ApiContext) ->
     assert body["evidence"] == f"/api/alerts/{alert.id}/evidence"
     missing = viewer.get(body["evidence"])
     assert missing.status_code == 404 and "not arrived" in missing.json()["detail"]
-    folder = ctx.evidence_dir / "dongcun" / "cam-market"
+    folder = ctx.deployment.settings.ingest.evidence_dir / "dongcun" / "cam-market"
     folder.mkdir(parents=True)
     (folder / "ev-42.jpg").write_bytes(TINY_JPEG)
     got = viewer.get(body["evidence"])

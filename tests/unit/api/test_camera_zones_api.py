@@ -63,7 +63,7 @@ def test_zones_start_empty_with_every_kind_and_no_picture(ctx: ApiContext, edge:
 
 
 def test_the_picture_is_the_cameras_newest_evidence(ctx: ApiContext, edge: FakeEdge) -> None:
-    folder = ctx.evidence_dir / "dongcun" / "cam-bridge"
+    folder = ctx.deployment.settings.ingest.evidence_dir / "dongcun" / "cam-bridge"
     folder.mkdir(parents=True)
     (folder / "ev-old.jpg").write_bytes(JPEG.replace(b"picture", b"old"))
     (folder / "ev-new.jpg").write_bytes(JPEG)

@@ -148,3 +148,18 @@ def test_a_postgres_schema_of_the_previous_version_is_upgraded_by_opening(
     _kept(store)
     store.close()
     assert peek_version(PostgresLocation(pg_dsn, "users")) == 2
+
+
+def test_db_upgrade_on_postgres_makes_the_evidence_and_login_throttle_schemas(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    settings = _settings(tmp_path, f"relational: {{kind: postgres, dsn: '{pg_dsn}'}}")
+    done = CliRunner().invoke(app, ["db", "upgrade", "--config", str(settings)])
+    assert done.exit_code == 0, done.output
+    assert "evidence (schema evidence of" in done.output
+    assert "login throttle (schema logins of" in done.output
+    assert peek_version(PostgresLocation(pg_dsn, "evidence")) == 1
+    (tmp_path / "one").mkdir()
+    sqlite = _settings(tmp_path / "one", "")
+    alone = CliRunner().invoke(app, ["db", "upgrade", "--config", str(sqlite)])
+    assert alone.exit_code == 0 and "evidence" not in alone.output, "a folder has no schema"

@@ -24,8 +24,8 @@ from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.writer import BatchWriter
 from villagewatch.store.evidence import (
+    EvidenceFolder,
     EvidenceRejected,
-    EvidenceStore,
     jpeg_refusal,
 )
 from villagewatch_dev.testing import TINY_JPEG, MemoryStore
@@ -63,7 +63,7 @@ def test_a_payload_that_is_not_a_whole_jpeg_is_refused_with_a_reason(
 ) -> None:
     refusal = jpeg_refusal(payload)
     assert refusal is not None and refusal[0] is reason and says in refusal[1]
-    store = EvidenceStore(tmp_path / "ev")
+    store = EvidenceFolder(tmp_path / "ev")
     with pytest.raises(EvidenceRejected) as caught:
         store.save("dongcun", "cam-1", "ev-1", payload)
     assert caught.value.reason is reason and says in caught.value.detail
@@ -80,7 +80,7 @@ def test_a_whole_jpeg_up_to_1_mib_is_accepted() -> None:
 
 
 def test_save_lands_at_root_village_device_id_jpg_with_the_exact_bytes(tmp_path: Path) -> None:
-    store = EvidenceStore(tmp_path / "ev")
+    store = EvidenceFolder(tmp_path / "ev")
     path = store.save("dongcun", "cam-1", "ev-1", TINY_JPEG)
     assert path == tmp_path / "ev" / "dongcun" / "cam-1" / "ev-1.jpg"
     assert path.read_bytes() == TINY_JPEG
@@ -106,7 +106,7 @@ def test_save_fsyncs_a_temp_file_in_the_same_folder_then_renames_it_then_fsyncs_
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
-    EvidenceStore(tmp_path).save("dongcun", "cam-1", "ev-1", TINY_JPEG)
+    EvidenceFolder(tmp_path).save("dongcun", "cam-1", "ev-1", TINY_JPEG)
 
     (i,) = [n for n, c in enumerate(calls) if c[0] == "replace"]
     _, tmp, dst = calls[i]
@@ -125,7 +125,7 @@ def test_a_failed_rename_leaves_neither_the_picture_nor_a_temp_file(
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "replace", replace)
-    store = EvidenceStore(tmp_path)
+    store = EvidenceFolder(tmp_path)
     with pytest.raises(OSError, match="Input/output"):
         store.save("dongcun", "cam-1", "ev-1", TINY_JPEG)
     assert files_under(tmp_path) == []
@@ -135,20 +135,20 @@ def test_a_failed_rename_leaves_neither_the_picture_nor_a_temp_file(
 def test_a_redelivery_with_the_same_bytes_is_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = EvidenceStore(tmp_path)
+    store = EvidenceFolder(tmp_path)
     first = store.save("dongcun", "cam-1", "ev-1", TINY_JPEG)
     replaced: list[object] = []
     monkeypatch.setattr(os, "replace", lambda *a: replaced.append(a))
     assert store.save("dongcun", "cam-1", "ev-1", bytes(TINY_JPEG)) == first
     assert replaced == [] and first.read_bytes() == TINY_JPEG
     # a fresh process (empty folder cache) finds it too
-    assert EvidenceStore(tmp_path).save("dongcun", "cam-1", "ev-1", TINY_JPEG) == first
+    assert EvidenceFolder(tmp_path).save("dongcun", "cam-1", "ev-1", TINY_JPEG) == first
 
 
 def test_other_bytes_under_a_stored_id_are_refused_and_the_first_picture_kept(
     tmp_path: Path,
 ) -> None:
-    store = EvidenceStore(tmp_path)
+    store = EvidenceFolder(tmp_path)
     path = store.save("dongcun", "cam-1", "ev-1", TINY_JPEG)
     other = TINY_JPEG[:-3] + b"\x00\xff\xd9"
     for different in (other, TINY_JPEG[:100] + TINY_JPEG[-2:]):  # same size, other size
@@ -160,7 +160,7 @@ def test_other_bytes_under_a_stored_id_are_refused_and_the_first_picture_kept(
 
 
 def test_concurrent_saves_of_one_picture_leave_one_whole_file(tmp_path: Path) -> None:
-    store = EvidenceStore(tmp_path)
+    store = EvidenceFolder(tmp_path)
     with ThreadPoolExecutor(8) as pool:
         paths = set(
             pool.map(lambda _: store.save("dongcun", "cam-1", "ev-1", TINY_JPEG), range(32))
@@ -170,7 +170,7 @@ def test_concurrent_saves_of_one_picture_leave_one_whole_file(tmp_path: Path) ->
 
 
 def test_a_folder_removed_while_running_is_made_again(tmp_path: Path) -> None:
-    store = EvidenceStore(tmp_path)
+    store = EvidenceFolder(tmp_path)
     store.save("dongcun", "cam-1", "ev-1", TINY_JPEG)
     (tmp_path / "dongcun" / "cam-1" / "ev-1.jpg").unlink()
     (tmp_path / "dongcun" / "cam-1").rmdir()
@@ -189,7 +189,7 @@ def test_anything_but_an_identifier_is_refused_by_save_path_and_find(
     tmp_path: Path, bad: str, where: str
 ) -> None:
     root = tmp_path / "ev"
-    store = EvidenceStore(root)
+    store = EvidenceFolder(root)
     store.save("dongcun", "cam-1", "ev-1", TINY_JPEG)
     parts = {"village": "dongcun", "device": "cam-1", "evidence_id": "ev-1", where: bad}
     with pytest.raises(EvidenceRejected) as caught:
@@ -202,7 +202,7 @@ def test_anything_but_an_identifier_is_refused_by_save_path_and_find(
 
 
 def test_path_and_find_reach_only_stored_pictures(tmp_path: Path) -> None:
-    store = EvidenceStore(tmp_path / "ev")
+    store = EvidenceFolder(tmp_path / "ev")
     assert store.path("dongcun", "cam-1", "ev-1") is None, "nothing stored, no root yet"
     assert store.find("dongcun", "ev-1") is None
     a = store.save("dongcun", "cam-b", "ev-1", TINY_JPEG)
@@ -305,7 +305,7 @@ def run_writer(
         writer = BatchWriter(
             store=store, intake=intake, acknowledge=acks, metrics=metrics,
             flush_interval_s=0.02, retry_initial_s=0.01, retry_max_s=0.02,
-            evidence=EvidenceStore(root),
+            evidence=EvidenceFolder(root),
         )  # fmt: skip
         stop = asyncio.Event()
         task = asyncio.create_task(writer.run(stop))
@@ -340,7 +340,7 @@ def test_a_picture_the_store_refuses_is_dead_lettered_counted_and_acknowledged(
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "ev"
-    EvidenceStore(root).save("dongcun", "cam-1", "ev-1", TINY_JPEG)
+    EvidenceFolder(root).save("dongcun", "cam-1", "ev-1", TINY_JPEG)
     other = TINY_JPEG[:100] + TINY_JPEG[-2:]
 
     store, metrics, acks = run_writer(
@@ -374,7 +374,7 @@ def test_a_disk_failure_is_retried_and_nothing_acknowledged_until_the_picture_is
 # --- space: a budget of their own, never the readings' room ---------------------------------
 
 
-def _aged(store: EvidenceStore, ids: list[str], start: float) -> None:
+def _aged(store: EvidenceFolder, ids: list[str], start: float) -> None:
     for i, evidence_id in enumerate(ids):
         path = store.save("dongcun", "cam-1", evidence_id, TINY_JPEG)
         os.utime(path, (start + i, start + i))
@@ -385,7 +385,7 @@ def test_pictures_past_the_budget_or_the_age_limit_go_oldest_first(tmp_path: Pat
 
     size = len(TINY_JPEG)
     now = [1_800_000_000.0]
-    store = EvidenceStore(
+    store = EvidenceFolder(
         tmp_path, budget_bytes=3 * size, max_age_s=86400, prune_every_s=1e9,
         now=lambda: now[0], space=lambda _p: Space(10**12, 10**12),
     )  # fmt: skip
@@ -403,7 +403,7 @@ def test_a_picture_that_would_eat_the_readings_room_is_refused_after_old_ones_ma
     from villagewatch.runtime.diskspace import Space
 
     free = [0]
-    store = EvidenceStore(
+    store = EvidenceFolder(
         tmp_path, min_free_share=0.10, prune_every_s=1e9,
         space=lambda _p: Space(free[0], 10_000_000),
     )  # fmt: skip
@@ -419,7 +419,7 @@ def test_a_picture_that_would_eat_the_readings_room_is_refused_after_old_ones_ma
 def test_a_full_disk_refuses_the_picture_instead_of_holding_the_batch(tmp_path: Path) -> None:
     import errno
 
-    class FullDisk(EvidenceStore):
+    class FullDisk(EvidenceFolder):
         def _write(self, folder: Path, final: Path, evidence_id: str, jpeg: bytes) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
 

@@ -31,7 +31,6 @@ from villagewatch.api.schemas import (
     epoch_ns,
 )
 from villagewatch.api.users import User
-from villagewatch.store.evidence import EvidenceStore
 from villagewatch.transitions import Severity
 
 __all__ = ["router"]
@@ -211,11 +210,7 @@ async def evidence(request: Request, user: Viewer, alert_id: AlertId) -> Respons
     if not isinstance(evidence_id, str):
         raise HTTPException(404, f"alert {alert_id} has no evidence picture")
     device = alert.subject.split(":", 1)[0]
-    path = EvidenceStore(ctx.evidence_dir).path(alert.village, device, evidence_id)
-    try:
-        body = await asyncio.to_thread(path.read_bytes) if path is not None else None
-    except FileNotFoundError:
-        body = None
+    body = await asyncio.to_thread(ctx.evidence.picture, alert.village, device, evidence_id)
     if body is None:
         raise HTTPException(
             404, f"the picture {evidence_id[:64]} has not arrived (yet) from {device}"

@@ -15,7 +15,7 @@ import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from pydantic import Field
 
 from villagewatch.api.auth import Maintainer, context, now_ms, sees_place
@@ -35,7 +35,6 @@ from villagewatch.config import DeviceSpec
 from villagewatch.config.places import grid_place
 from villagewatch.contract import DeviceKind, Identifier
 from villagewatch.edge.vision.config import ZoneKind
-from villagewatch.store.evidence import EvidenceStore
 from villagewatch.versions import UnknownVersion
 from villagewatch.versions.cameras import (
     AppliedZones,
@@ -130,7 +129,7 @@ async def _zones(ctx: ApiContext, village: str, device: str) -> ZonesOut:
         zones, newest = await asyncio.to_thread(current_zones, ctx.versions, village, device)
     except ZonesUnreadable as exc:
         raise HTTPException(409, str(exc)) from None
-    latest = await asyncio.to_thread(EvidenceStore(ctx.evidence_dir).latest, village, device)
+    latest = await asyncio.to_thread(ctx.evidence.newest, village, device)
     return ZonesOut(
         village=village, device=device, name=spec.name, agent=spec.agent, kinds=list(ZoneKind),
         zones=zones, version=VersionOut.of(newest) if newest else None, picture=latest is not None,
@@ -147,18 +146,18 @@ async def read_zones(
     return await _zones(ctx, village, device)
 
 
-@router.get(_BASE + "/picture", response_class=FileResponse)
-async def picture(
-    request: Request, user: Maintainer, village: Village, device: Device
-) -> FileResponse:
+@router.get(
+    _BASE + "/picture", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}}
+)
+async def picture(request: Request, user: Maintainer, village: Village, device: Device) -> Response:
     """The camera's latest picture (its newest evidence JPEG, privacy masks applied at the
     edge); 404 before the camera sent one."""
     ctx = context(request)
     _camera(ctx, user, village, device)
-    found = await asyncio.to_thread(EvidenceStore(ctx.evidence_dir).latest, village, device)
+    found = await asyncio.to_thread(ctx.evidence.newest, village, device)
     if found is None:
         raise HTTPException(404, f"camera {device} has sent no picture yet")
-    return FileResponse(found, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return Response(found, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 async def _apply(

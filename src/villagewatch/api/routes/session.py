@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import Field
 
+from villagewatch.api import throttle_shared
 from villagewatch.api.auth import Admin, Viewer, context, now_ms
 from villagewatch.api.schemas import LoginIn, LoginOut, MeOut, Reply, at
 from villagewatch.api.throttle import LoginRefused, PoolFull
@@ -68,7 +68,7 @@ async def login(request: Request, body: LoginIn) -> LoginOut:
     ttl = ctx.deployment.settings.api.token_ttl_s
     source = request.client.host if request.client else ""
     try:
-        attempt = ctx.logins.admit(source, body.user, time.monotonic())
+        attempt = await throttle_shared.admit(ctx.logins, source, body.user)
     except LoginRefused as exc:
         raise HTTPException(429, str(exc), headers=_retry_after(exc.retry_after_s)) from None
     checked: bool | None = None
@@ -79,7 +79,7 @@ async def login(request: Request, body: LoginIn) -> LoginOut:
     except PoolFull as exc:
         raise HTTPException(503, str(exc), headers=_retry_after(1)) from None
     finally:
-        ctx.logins.finish(attempt, time.monotonic(), succeeded=checked)
+        await throttle_shared.finish(ctx.logins, attempt, succeeded=checked)
     # the name as given (at most LoginIn's 64 characters): who was tried is worth keeping
     if session is None:
         await asyncio.to_thread(ctx.users.audit, body.user, "login_failed", "", {}, now_ms())

@@ -1,6 +1,6 @@
 """Evidence pictures on disk: the JPEGs cameras send with their events, kept per village and
-device. The ingester saves them (:meth:`EvidenceStore.save`); the API serves them
-(:meth:`EvidenceStore.path`, and a camera's newest with :meth:`EvidenceStore.latest`).
+device. The ingester saves them (:meth:`EvidenceFolder.save`); the API serves them
+(:meth:`EvidenceFolder.picture`, and a camera's newest with :meth:`EvidenceFolder.newest`).
 
 Layout: ``<root>/<village>/<device>/<evidence-id>.jpg``. Every part is a contract
 identifier (``[a-z0-9][a-z0-9_-]{0,63}``: no ``/``, no leading ``.``), checked
@@ -25,15 +25,6 @@ would leave less than ``min_free_share`` of the disk free, after the oldest
 pictures were deleted to make room, or that meets a full disk, is refused with
 the reason ``no_space`` (the ingester keeps it as a dead letter and goes on
 storing readings) instead of holding up its batch.
-
-What counts as a JPEG: it starts with the SOI marker ``FF D8`` followed by the
-``FF`` of the next marker, ends with the EOI marker ``FF D9`` and is at most
-:data:`~villagewatch.contract.MAX_EVIDENCE_BYTES` (the contract's 200 KB). Trailing bytes after
-EOI are *not* accepted: the edge's encoder (OpenCV) ends exactly at EOI, so
-anything else is a torn or tampered picture — a truncated transfer would
-otherwise pass as "trailing data", and bytes appended after the image are a
-known way to smuggle another file through an image endpoint. The image itself
-is not decoded here: that would run a parser of hostile input in the ingester.
 """
 
 from __future__ import annotations
@@ -48,44 +39,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from villagewatch.contract import MAX_EVIDENCE_BYTES, RejectReason, is_identifier
-from villagewatch.errors import VillagewatchError
 from villagewatch.runtime.diskspace import Space, is_disk_full, space_of
+from villagewatch.store.evidence.base import EvidenceRejected, jpeg_refusal, parts_refusal
 
-__all__ = ["EvidenceRejected", "EvidenceStore", "jpeg_refusal"]
+__all__ = ["EvidenceFolder"]
 
-_SOI = b"\xff\xd8\xff"  # start of image, then the first byte of the next marker
-_EOI = b"\xff\xd9"
 _FILE_MODE = 0o640  # camera pictures are personal data: not world-readable
 
 log = logging.getLogger(__name__)
 
 
-class EvidenceRejected(VillagewatchError):
-    """The store refuses this picture; ``reason`` is the dead-letter reason."""
-
-    def __init__(self, reason: RejectReason, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason.value}: {detail}")
-
-
-def jpeg_refusal(
-    jpeg: bytes, max_bytes: int = MAX_EVIDENCE_BYTES
-) -> tuple[RejectReason, str] | None:
-    """Why ``jpeg`` is not acceptable evidence (reason, detail), or None when it is."""
-    if len(jpeg) > max_bytes:
-        return RejectReason.TOO_LARGE, f"{len(jpeg)} bytes, limit {max_bytes}"
-    if not jpeg.startswith(_SOI):
-        return RejectReason.INVALID_PAYLOAD, "not a JPEG: does not start with the SOI marker FF D8"
-    if len(jpeg) < len(_SOI) + len(_EOI) or not jpeg.endswith(_EOI):
-        return (
-            RejectReason.INVALID_PAYLOAD,
-            "torn JPEG: does not end with the EOI marker FF D9 (nothing may follow it)",
-        )
-    return None
-
-
-class EvidenceStore:
+class EvidenceFolder:
     """Evidence JPEGs on disk under ``root``, one file per picture; safe across threads."""
 
     def __init__(
@@ -127,12 +91,10 @@ class EvidenceStore:
         refusal = jpeg_refusal(jpeg, self._max_bytes)
         if refusal is not None:
             raise EvidenceRejected(*refusal)
-        final = self._file(village, device, evidence_id)
-        if final is None:
-            raise EvidenceRejected(
-                RejectReason.BAD_TOPIC,
-                f"not identifiers: {village[:80]!r}/{device[:80]!r}/{evidence_id[:80]!r}",
-            )
+        bad_name = parts_refusal(village, device, evidence_id)
+        if bad_name is not None:
+            raise bad_name
+        final = self.root / village / device / f"{evidence_id}.jpg"
         folder = final.parent
         if self._now() - self._pruned_at >= self._prune_every_s:
             self.prune()
@@ -218,6 +180,17 @@ class EvidenceStore:
         final = self._file(village, device, evidence_id)
         return final if final is not None and final.is_file() else None
 
+    def picture(self, village: str, device: str, evidence_id: str) -> bytes | None:
+        """The picture's bytes (see :meth:`path`)."""
+        return _read(self.path(village, device, evidence_id))
+
+    def newest(self, village: str, device: str) -> bytes | None:
+        """The device's newest picture's bytes (see :meth:`latest`)."""
+        return _read(self.latest(village, device))
+
+    def close(self) -> None:
+        """Nothing is held open."""
+
     def latest(self, village: str, device: str) -> Path | None:
         """The device's newest picture (by when it was stored); None when it has none or a
         part is no identifier."""
@@ -286,6 +259,16 @@ class EvidenceStore:
         for d in to_sync:
             _fsync_dir(d)
         self._synced.add(folder)
+
+
+def _read(path: Path | None) -> bytes | None:
+    """The file's bytes; None when there is no path or the file went (pruned meanwhile)."""
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _fsync_dir(folder: Path) -> None:
