@@ -278,8 +278,8 @@ class Load:
 
 async def drive(load: Load, ports: list[int], stored: Callable[[], float], watch: Watch,
                 drain_s: float) -> tuple[list[tuple[float, int]], list[tuple[float, int]], float]:  # fmt: skip
-    """Publish and sample both counts every 0.1 s until all is stored or nothing moves for
-    ``drain_s``; (published timeline, stored timeline, publishing seconds)."""
+    """Publish and sample both counts every 0.1 s until all is stored and quiet for 3 s, or
+    nothing moves for ``drain_s``; (published timeline, stored timeline, publishing seconds)."""
     pub: list[tuple[float, int]] = []
     got: list[tuple[float, int]] = []
     t0 = time.perf_counter()
@@ -298,7 +298,10 @@ async def drive(load: Load, ports: list[int], stored: Callable[[], float], watch
         if task.done():
             task.result()
             published_s = published_s or now
-            if n >= load.sent or time.perf_counter() - moved > drain_s:
+            # a count reached is not yet every reading stored (a redelivered copy counts
+            # too): wait until it stops moving
+            quiet = time.perf_counter() - moved
+            if (n >= load.sent and quiet > 3) or quiet > drain_s:
                 return pub, got, published_s
 
 
@@ -307,14 +310,16 @@ def figures(name: str, load: Load, pub: list[tuple[float, int]], got: list[tuple
     """Print a consumer's figures; its stored readings/s."""
     lat = latencies(pub, got)
     stored_n = got[-1][1]
-    span = max(t for t, n in got if n == stored_n) or 1.0
+    span = min(t for t, n in got if n == stored_n) or 1.0
     first = next((t for t, n in got if n > 0), 0.0)
     rate = stored_n / max(span - first, 1e-9)
-    lost, dup = lost_and_duplicated(load.expected, stored_seqs(vm))
+    lost, dup, missing = lost_and_duplicated(load.expected, stored_seqs(vm))
     print(f"  {name}: offered {load.sent / published_s:,.0f} readings/s ({load.sent:,} in "
           f"{published_s:.0f} s), stored {rate:,.0f} readings/s; publish→stored p50 "
           f"{percentile(lat, 0.5) * 1000:,.0f} ms p99 {percentile(lat, 0.99) * 1000:,.0f} ms; "
           f"lost {lost:,}, duplicated {dup:,}", flush=True)  # fmt: skip
+    if missing:
+        print(f"  {name}: lost for example (device, seq): {missing}")
     return rate
 
 

@@ -76,11 +76,12 @@ def percentile(weighted: Iterable[tuple[float, int]], q: float) -> float:
 
 def lost_and_duplicated(
     expected: dict[str, int], stored: Iterable[tuple[str, list[int]]]
-) -> tuple[int, int]:
-    """(lost, duplicated) readings: ``expected`` seqs 0…n-1 per device, ``stored`` the seq
-    values found per device (a series may come in several parts). Duplicated: copies beyond
-    the first of a (device, seq); lost: expected (device, seq) never found. A seq outside
-    the expected range counts as duplicated (something stored that was not sent once)."""
+) -> tuple[int, int, list[tuple[str, int]]]:
+    """(lost, duplicated, a few lost (device, seq)) readings: ``expected`` seqs 0…n-1 per
+    device, ``stored`` the seq values found per device (a series may come in several parts).
+    Duplicated: copies beyond the first of a (device, seq); lost: expected (device, seq) never
+    found. A seq outside the expected range counts as duplicated (something stored that was
+    not sent once)."""
     seen: dict[str, set[int]] = {}
     copies = 0
     for device, seqs in stored:
@@ -92,7 +93,14 @@ def lost_and_duplicated(
             else:
                 have.add(seq)
     lost = sum(n - len(seen.get(device, ())) for device, n in expected.items())
-    return lost, copies
+    examples: list[tuple[str, int]] = []
+    for device, n in expected.items():
+        have = seen.get(device, set())
+        if len(have) < n:
+            examples += [(device, q) for q in range(n) if q not in have][: 5 - len(examples)]
+        if len(examples) >= 5:
+            break
+    return lost, copies, examples
 
 
 def histogram_quantile(texts: Iterable[str], name: str, q: float) -> float:

@@ -65,7 +65,7 @@ def test_lost_and_duplicated_count_by_unique_device_and_seq(stats: ModuleType) -
     expected = {"a": 3, "b": 2, "c": 1}
     stored = [("a", [0, 1]), ("a", [1, 2]), ("b", [0, 1, 1, 7])]
     # a: a second 1; b: a second 1 and a 7 never sent; c: its 0 lost
-    assert stats.lost_and_duplicated(expected, stored) == (1, 3)
+    assert stats.lost_and_duplicated(expected, stored) == (1, 3, [("c", 0)])
 
 
 def test_a_histogram_over_several_processes_is_summed_before_its_quantile(
