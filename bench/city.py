@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -236,6 +237,21 @@ def transitions(paths: dict[str, Path], floods: set[str]) -> list[tuple[float, i
     return [(rec / 1e9 - at / 1e3, 1) for dev, rec, at in rows if dev in floods]
 
 
+def ingest_counts(texts: list[str]) -> str:
+    """The ingesters' own counts of what they stored, dropped and dead-lettered, summed: where
+    a lost reading went, if they saw it."""
+    names = {"readings_stored": "stored", "duplicates": "dropped as copies",
+             "rescued_timestamps": "stamped on receipt", "rejected": "dead-lettered"}  # fmt: skip
+    sums = dict.fromkeys(names.values(), 0.0)
+    for text in texts:
+        for line in text.splitlines():
+            for name, said in names.items():
+                if line.startswith((f"villagewatch_ingest_{name}_total ",
+                                    f"villagewatch_ingest_{name}_total{{")):  # fmt: skip
+                    sums[said] += float(line.rsplit(" ", 1)[1])
+    return ", ".join(f"{v:,.0f} {k}" for k, v in sums.items())
+
+
 class Load:
     """The publisher: payloads made as they are sent; a count of readings sent."""
 
@@ -373,13 +389,18 @@ def run_consumer(
         )
         rate = figures(kind, load, pub, got, published_s, vm)
         if kind == "villagewatch":
-            texts = [httpx.get(f"http://127.0.0.1:{r.port}/metrics").text for r in roles[:2]]
+            texts = [
+                httpx.get(f"http://127.0.0.1:{r.port}/metrics").text
+                for r in roles
+                if r.role == "ingest"
+            ]
             lag = [histogram_quantile(texts, "villagewatch_ingest_store_lag_seconds", q) * 1000
                    for q in (0.5, 0.99)]  # fmt: skip
             print(
                 f"  {kind}: the ingesters' own publish→stored histogram (bucket bounds): "
                 f"p50 ≤ {lag[0]:,.0f} ms p99 ≤ {lag[1]:,.0f} ms"
             )
+            print(f"  {kind}: the ingesters counted {ingest_counts(texts)}")
             lat = transitions(paths, set(load.flood_at))
             print(f"  {kind}: publish→transition p50 {percentile(lat, 0.5) * 1000:,.0f} ms "
                   f"p99 {percentile(lat, 0.99) * 1000:,.0f} ms ({len(lat)} transitions of "
@@ -422,14 +443,19 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", default=["victoria", "villagewatch", "paho", "nodered"],
                         choices=["victoria", "villagewatch", "paho", "nodered"])  # fmt: skip
     parser.add_argument("--victoria-readings", type=int, default=300_000)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
     args = parser.parse_args()
     plan = LoadPlan(args.rate, args.singles)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwinds: every process is killed
     print(f"load: {plan.rate:,} readings/s = {plan.singles:,} single + {plan.batches:,} batch "
           f"messages/s, {args.duration} s per consumer, {len(devices(plan)):,} devices")  # fmt: skip
     results: dict[str, tuple[float, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="vw-bench-city-") as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as keep:
+        work = Path(tempfile.mkdtemp(prefix="vw-bench-city-"))
+        if args.keep:
+            print(f"work directory (kept): {work}")
+        else:
+            keep.callback(shutil.rmtree, work, ignore_errors=True)
         if "victoria" in args.only:
             print("one ingester's store, batched writes into VictoriaMetrics alone "
                   "(target ≥ 150,000 readings/s):")  # fmt: skip
