@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -48,8 +47,6 @@ from typing import Any
 
 import httpx
 import orjson
-import psutil
-import psycopg
 
 from cityrivals import NodeRed, install_node_red
 from citystats import (
@@ -60,6 +57,7 @@ from citystats import (
     lost_and_duplicated,
     percentile,
 )
+from citywatch import Role, Watch, ingest_counts, stored_seqs, transitions, vm_rows
 from mqttload import publish
 from victoria import readings as victoria_readings
 from victoria import report as victoria_report
@@ -67,7 +65,7 @@ from victoria import run_store
 from villagewatch.config import SQLiteSettings, VictoriaSettings
 from villagewatch.store import VictoriaStore
 from villagewatch_dev.natscluster import NatsCluster
-from villagewatch_dev.servers import Postgres, VictoriaMetrics, free_port, wait_for_port
+from villagewatch_dev.servers import Postgres, VictoriaMetrics, free_port
 
 VILLAGES = ("city-a", "city-b")
 WARNING_CM = 200.0
@@ -79,6 +77,7 @@ def devices(plan: LoadPlan) -> list[str]:
 
 
 def village_of(device: str) -> str:
+    """The village a device is in (devices alternate between the two)."""
     return VILLAGES[int(device[2:]) % len(VILLAGES)]
 
 
@@ -115,143 +114,6 @@ def write_settings(work: Path, plan: LoadPlan, *, mqtt_port: int, nats: list[str
     return paths
 
 
-class Role:
-    """``villagewatch ingest|detect`` as a child process, ready once its broker is connected."""
-
-    def __init__(self, name: str, settings: Path) -> None:
-        self.name, self.settings = name, settings
-        self.role = name.split("-", maxsplit=1)[0]
-        self.port = orjson.loads(settings.read_bytes())[self.role]["metrics_port"]
-        log = (settings.parent / f"{name}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "villagewatch", self.role, "--config", str(settings),
-             "--log-level", "warning"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        wait_for_port(self.port, timeout=timeout)
-        deadline = time.monotonic() + timeout
-        while self.metric(f"villagewatch_{self.role}_broker_connected") != 1:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                log = (self.settings.parent / f"{self.name}.log").read_text()[-2000:]
-                raise SystemExit(f"{self.name} did not connect:\n{log}")
-            time.sleep(0.1)
-
-    def metric(self, name: str) -> float:
-        with contextlib.suppress(httpx.HTTPError):
-            for line in httpx.get(
-                f"http://127.0.0.1:{self.port}/metrics", timeout=2
-            ).text.splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[-1])
-        return 0
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-class Watch:
-    """CPU seconds and peak RSS of named processes (a process and its children)."""
-
-    def __init__(self) -> None:
-        self.procs: dict[str, psutil.Process] = {}
-        self.cpu0: dict[str, float] = {}
-        self.cpu: dict[str, float] = {}
-        self.rss: dict[str, int] = {}
-
-    def add(self, name: str, pid: int) -> None:
-        self.procs[name] = psutil.Process(pid)
-        self.cpu0[name] = self._cpu(name)
-        self.rss[name] = 0
-
-    def _family(self, name: str) -> list[psutil.Process]:
-        p = self.procs[name]
-        with contextlib.suppress(psutil.Error):
-            return [p, *p.children(recursive=True)]
-        return []
-
-    def _cpu(self, name: str) -> float:
-        total = 0.0
-        for p in self._family(name):
-            with contextlib.suppress(psutil.Error):
-                t = p.cpu_times()
-                total += t.user + t.system
-        return total
-
-    def sample(self) -> None:
-        for name in self.procs:
-            rss = 0
-            for p in self._family(name):
-                with contextlib.suppress(psutil.Error):
-                    rss += p.memory_info().rss
-            self.rss[name] = max(self.rss[name], rss)
-            if rss:
-                self.cpu[name] = self._cpu(name) - self.cpu0[name]
-
-    def lines(self) -> list[str]:
-        return [f"    {n:12s} CPU {self.cpu.get(n, 0):7.1f} s  peak RSS {self.rss[n] / 2**20:7.0f} MiB"
-                for n in self.procs]  # fmt: skip
-
-
-def vm_rows(vm: VictoriaMetrics) -> float:
-    """Rows VictoriaMetrics took over the influx protocol so far (one per sample)."""
-    for line in httpx.get(f"{vm.url}/metrics", timeout=5).text.splitlines():
-        if line.startswith('vm_rows_inserted_total{type="influx"}'):
-            return float(line.split()[-1])
-    return 0
-
-
-def stored_seqs(vm: VictoriaMetrics) -> list[tuple[str, list[int]]]:
-    """(device, seq values) of every ``readings_seq`` series, streamed from the export API."""
-    vm.settle(timeout=120)
-    out = []
-    with httpx.stream("POST", f"{vm.url}/api/v1/export",
-                      data={"match[]": "readings_seq", "start": "0"}, timeout=600) as reply:  # fmt: skip
-        for line in reply.iter_lines():
-            if line.strip():
-                series = orjson.loads(line)
-                out.append((series["metric"]["device"], [int(v) for v in series["values"]]))
-    return out
-
-
-def transitions(paths: dict[str, Path], floods: set[str]) -> list[tuple[float, int]]:
-    """Publish→transition latencies (s) of the flood gauges' level transitions, read from
-    detect's store where the settings put it: its SQLite file while there is one, else the
-    ``detect`` schema of the relational PostgreSQL."""
-    query = "SELECT subject, recorded_ns, at_ms FROM {}transitions WHERE kind = 'level'"
-    rows: list[tuple[str, int, int]] = []
-    for name, path in paths.items():
-        if not name.startswith("detect"):
-            continue
-        settings = orjson.loads(path.read_bytes())
-        db = Path(settings["detect"]["state_path"])
-        if db.exists():
-            with contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
-                rows += con.execute(query.format("")).fetchall()
-        elif name == "detect-1":  # one shared schema for every detect
-            with psycopg.connect(settings["relational"]["dsn"]) as con:
-                rows += con.execute(query.format("detect.")).fetchall()
-    return [(rec / 1e9 - at / 1e3, 1) for dev, rec, at in rows if dev in floods]
-
-
-def ingest_counts(texts: list[str]) -> str:
-    """The ingesters' own counts of what they stored, dropped and dead-lettered, summed: where
-    a lost reading went, if they saw it."""
-    names = {"readings_stored": "stored", "duplicates": "dropped as copies",
-             "rescued_timestamps": "stamped on receipt", "rejected": "dead-lettered"}  # fmt: skip
-    sums = dict.fromkeys(names.values(), 0.0)
-    for text in texts:
-        for line in text.splitlines():
-            for name, said in names.items():
-                if line.startswith((f"villagewatch_ingest_{name}_total ",
-                                    f"villagewatch_ingest_{name}_total{{")):  # fmt: skip
-                    sums[said] += float(line.rsplit(" ", 1)[1])
-    return ", ".join(f"{v:,.0f} {k}" for k, v in sums.items())
-
-
 class Load:
     """The publisher: payloads made as they are sent; a count of readings sent."""
 
@@ -278,9 +140,12 @@ class Load:
         return f"vw/v1/{village_of(device)}/{device}/telemetry".encode(), body
 
     def maker(self, prefix: str, per_second: int, n: int) -> Callable[[int], tuple[bytes, bytes]]:
+        """``make(i)`` for mqttload.publish: message i of ``per_second`` devices ``prefix-…``
+        sending ``n`` readings a second each."""
         return lambda i: self._message(f"{prefix}-{i % per_second:05d}", i // per_second, n)
 
     async def run(self, ports: list[int]) -> None:
+        """Publish the whole load: singles to ``ports[0]``, batches to ``ports[1]``, at once."""
         p, d = self.plan, self.duration
         jobs = []
         if p.singles:
@@ -445,7 +310,10 @@ def main() -> None:
     parser.add_argument("--victoria-readings", type=int, default=300_000)
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
     args = parser.parse_args()
-    plan = LoadPlan(args.rate, args.singles)
+    try:
+        plan = LoadPlan(args.rate, args.singles)
+    except ValueError as exc:
+        parser.error(str(exc))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwinds: every process is killed
     print(f"load: {plan.rate:,} readings/s = {plan.singles:,} single + {plan.batches:,} batch "
           f"messages/s, {args.duration} s per consumer, {len(devices(plan)):,} devices")  # fmt: skip
