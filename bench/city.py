@@ -121,12 +121,17 @@ class Load:
         self.plan, self.duration = plan, duration
         self.sent = 0
         self.expected = dict.fromkeys(devices(plan), 0)
+        self.last_ms: dict[str, int] = {}
         step = max(1, duration // (floods + 1))
         # flood f: gauge s-f jumps at its ((f+1)·step)-th reading, and falls back at the next
         self.flood_at = {f"s-{f:05d}": (f + 1) * step for f in range(min(floods, plan.singles))}
 
     def _message(self, device: str, k: int, n: int) -> tuple[bytes, bytes]:
-        now = time.time_ns() // 1_000_000
+        # A device's readings never share a millisecond: a publisher that fell behind makes a
+        # device's next message within the same ms, and VictoriaMetrics keeps one sample per
+        # series and ms (docs/ingest.md) — a "lost" reading that only the bench made.
+        now = max(time.time_ns() // 1_000_000, self.last_ms.get(device, 0) + n)
+        self.last_ms[device] = now
         level = 260.0 if self.flood_at.get(device) == k else 150.0
         items = b",".join(
             b'{"seq":%d,"ts":%d,"clock":"synced","level_cm":%.1f}' % (k * n + j, now - (n - 1 - j), level)
