@@ -39,6 +39,7 @@ from nats.js.api import (
 from villagewatch.config.bus import NatsBus
 from villagewatch.contract import Channel, subscription
 from villagewatch.errors import BusUnavailable
+from villagewatch.ingest.natsauth import sign_in_options, why_unavailable
 from villagewatch.runtime.backoff import Backoff
 
 __all__ = ["NatsSource", "contract_subjects"]
@@ -170,7 +171,12 @@ class NatsSource:
     async def _connect(self) -> NatsClient:
         bus = self._bus
 
+        refusals: list[Exception] = []
+
         async def error(exc: Exception) -> None:
+            if self._sub is None:  # the first connect: said once, in its error, if it fails
+                refusals.append(exc)
+                return
             log.warning("NATS: %s", exc)
 
         async def disconnected() -> None:
@@ -187,6 +193,7 @@ class NatsSource:
         # nats-py tries the servers forever when reconnects are unlimited, also at the first
         # connect: a bound of its own, so that a wrong URL is an error at start, not a hang
         bound = bus.connect_timeout_s * (len(bus.servers) + 1)
+        sign_in = sign_in_options(bus)  # reads the password and TLS files: ConfigError
         try:
             await asyncio.wait_for(
                 nc.connect(
@@ -197,16 +204,14 @@ class NatsSource:
                     error_cb=error,
                     disconnected_cb=disconnected,
                     reconnected_cb=reconnected,
+                    **sign_in,
                 ),
                 bound,
             )
         except (TimeoutError, *_NATS_ERRORS) as exc:
             with contextlib.suppress(TimeoutError, *_NATS_ERRORS):
                 await nc.close()
-            reason = f"none within {bound:g} s" if isinstance(exc, TimeoutError) else str(exc)
-            raise BusUnavailable(
-                f"no NATS server answers at {', '.join(bus.servers)} (ingest.bus.servers): {reason}"
-            ) from exc
+            raise why_unavailable(bus, exc, refusals, bound) from exc
         return nc
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
