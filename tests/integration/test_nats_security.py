@@ -9,10 +9,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import orjson
 import paho.mqtt.client as paho
 import pytest
 
+from villagewatch.ingest.natsource import MQTT_STORE
 from villagewatch_dev.natscluster import NatsCluster
 from villagewatch_dev.servers import TlsFiles, make_test_tls
 
@@ -43,7 +45,7 @@ def _ingest_one(settings: Path, db: Path, cluster: NatsCluster) -> None:
     ingester = IngesterProcess(settings, port).start()
     try:
         publish_through_outages(
-            cluster.nodes[1].mqtt_port, [reading("wl-000", 1)], pace=100,
+            next(n for n in cluster.nodes if n.running).mqtt_port, [reading("wl-000", 1)], pace=100,
             protocol=paho.MQTTv311, login=(USER, PASSWORD),
         )  # fmt: skip
         wait_until(lambda: _counts(db)[0] >= 1, timeout=20, what="the reading stored")
@@ -124,12 +126,24 @@ def test_a_world_readable_password_file_works_with_a_warning(
 def test_one_node_down_at_start_the_ingester_signs_in_to_another(
     tmp_path: Path, guarded: NatsCluster
 ) -> None:
-    guarded.nodes[0].kill()  # the first server the ingester is given
+    """The node killed leads NATS's MQTT store: the ingester waits out the election (before:
+    it gave up at start with "cannot read NATS stream $MQTT_msgs: nats: timeout")."""
+    leader = _mqtt_store_leader(guarded)
+    guarded.node(leader).kill()
     guarded.wait_for_leader()
     settings, db = _deployment(
         tmp_path, guarded, username=USER, password_file=str(_password_file(tmp_path, PASSWORD))
     )
     _ingest_one(settings, db, guarded)
+
+
+def _mqtt_store_leader(cluster: NatsCluster) -> str:
+    """The node leading ``$MQTT_msgs``, from a node's monitoring (no sign-in needed)."""
+    url = f"http://127.0.0.1:{cluster.nodes[0].monitor_port}/jsz?streams=1"
+    report = httpx.get(url, timeout=5).json()
+    streams = [s for a in report["account_details"] for s in a["stream_detail"]]
+    leader: str = next(s for s in streams if s["name"] == MQTT_STORE)["cluster"]["leader"]
+    return leader
 
 
 @pytest.fixture
