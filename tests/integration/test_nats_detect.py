@@ -30,8 +30,8 @@ from .test_detect_service import GAUGE_LEVELS
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    """Three JetStream nodes with MQTT listeners."""
-    nodes = NatsCluster(tmp_path / "nats")
+    """Three JetStream nodes with MQTT listeners, where every client signs in."""
+    nodes = NatsCluster(tmp_path / "nats", users={"vw-detect-1": "detect-pw", "edge-1": "edge-pw"})
     try:
         yield nodes.start()
     finally:
@@ -50,16 +50,21 @@ def test_a_flood_published_to_nats_raises_the_alert_through_detect_and_the_engin
     tmp_path: Path, cluster: NatsCluster
 ) -> None:
     """The settings name NATS as the bus and leave ``mqtt.protocol`` out: detect connects to
-    NATS's MQTT listener with 3.1.1 (before: MQTT 5, which NATS refuses, so no alert)."""
+    NATS's MQTT listener with 3.1.1 (before: MQTT 5, which NATS refuses, so no alert),
+    signing in as its client id with its password from ``mqtt.credentials_dir``."""
     detect_port, alerts_port = free_port(), free_port()
     settings = write_deployment(
         tmp_path, mqtt_port=cluster.nodes[1].mqtt_port, store={"kind": "sqlite", "path": "r.db"},
         devices=1, ingest={"bus": {"kind": "nats", "servers": cluster.urls}},
-        detect={"metrics_port": detect_port, "state_path": "d.db", "tick_s": 0.5},
+        detect={"client_id": "vw-detect-1", "metrics_port": detect_port, "state_path": "d.db",
+                "tick_s": 0.5},
         village_detect={"devices": {"wl-000": {"level": GAUGE_LEVELS}}},
     )  # fmt: skip
     raw = orjson.loads(settings.read_bytes())
     del raw["mqtt"]["protocol"]  # chosen by the bus
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "vw-detect-1.password").write_text("detect-pw\n")
+    raw["mqtt"]["credentials_dir"] = "creds"
     raw["alerts"] = {"state_path": "a.db", "metrics_port": alerts_port, "poll_s": 0.1}
     settings.write_bytes(orjson.dumps(raw))
     detect = DetectProcess(settings, detect_port)
@@ -71,7 +76,11 @@ def test_a_flood_published_to_nats_raises_the_alert_through_detect_and_the_engin
         # the water above the guaranteed level for five minutes, a reading every 10 s
         flood = [reading("wl-000", i, level=300, ts=now - 300_000 + i * 10_000) for i in range(31)]
         publish_through_outages(
-            cluster.nodes[0].mqtt_port, flood, pace=200, protocol=MQTTProtocolVersion.MQTTv311
+            cluster.nodes[0].mqtt_port,
+            flood,
+            pace=200,
+            protocol=MQTTProtocolVersion.MQTTv311,
+            login=("edge-1", "edge-pw"),
         )
         raised = wait_until(
             lambda: [a for a in _alerts(tmp_path / "a.db") if a["detector"] == "water_level"],

@@ -96,3 +96,13 @@ def test_a_world_readable_password_file_is_used_with_a_warning(
     path.chmod(0o640)
     sign_in_options(NatsBus(username="vw", password_file=path))
     assert caplog.text == ""
+
+
+def test_on_nats_only_detect_needs_an_mqtt_password(tmp_path: Path) -> None:
+    """The ingester reads NATS, not MQTT: no `<ingest.client_id>.password` is asked for."""
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "vw-detect-1.password").write_text("pw\n")
+    path = deployment(tmp_path, "{credentials_dir: creds}")
+    assert load_deployment(path, read_files=("mqtt",)).settings.mqtt.credentials_dir
+    with pytest.raises(ConfigError, match="broker identity vw-ingest-1"):
+        load_deployment(deployment(tmp_path, "{credentials_dir: creds}", "{kind: mqtt}"))
