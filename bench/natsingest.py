@@ -70,7 +70,12 @@ def write_settings(directory: Path, *, mqtt_port: int, bus: dict[str, object]) -
     }
     (directory / "village.yaml").write_bytes(orjson.dumps(village))
     settings = {
-        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "protocol": "5"},
+        # NATS's MQTT listener has no MQTT 5
+        "mqtt": {
+            "host": "127.0.0.1",
+            "port": mqtt_port,
+            "protocol": "3.1.1" if bus["kind"] == "nats" else "5",
+        },
         "store": {"kind": "sqlite", "path": str(directory / "store.db")},
         "ingest": {"client_id": "bench-ingest", "metrics_port": free_port(), "bus": bus},
         "villages": ["village.yaml"],

@@ -5,11 +5,16 @@ named ``n1``…``n3`` (JetStream and NATS's MQTT listener both need a ``server_n
 can be stopped, SIGKILLed and started again on the same ports and store, so a test can take
 one away mid-run. :meth:`NatsCluster.start` returns once the cluster has elected its
 JetStream meta leader: before that, creating a stream fails.
+
+``users`` (user name → password) makes every node refuse a client, NATS or MQTT, that does not
+sign in as one of them; ``tls`` (a test CA's files, :func:`~villagewatch_dev.servers.make_test_tls`)
+makes the client port TLS only. Routes between the nodes stay plain: they are loopback here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from villagewatch.runtime.ports import free_port
-from villagewatch_dev.servers import _binary, _Server
+from villagewatch_dev.servers import TlsFiles, _binary, _Server
 
 __all__ = ["NatsCluster", "NatsNode"]
 
@@ -44,13 +49,31 @@ mqtt {{
 }}
 """
 
+_USERS = """\
+authorization {{
+  users: [{users}]
+}}
+"""
+
+_TLS = """\
+tls {{
+  cert_file: "{cert}"
+  key_file: "{key}"
+  ca_file: "{ca}"
+  timeout: 5
+}}
+"""
+
 
 class NatsNode(_Server):
     """One ``nats-server`` of the cluster (config written by :class:`NatsCluster`)."""
 
-    def __init__(self, directory: Path, name: str) -> None:
+    def __init__(
+        self, directory: Path, name: str, *, users: dict[str, str], tls: TlsFiles | None
+    ) -> None:
         super().__init__(directory)
         self.name = name
+        self.users, self.tls = users, tls
         self.port, self.route_port = free_port(), free_port()
         self.mqtt_port, self.monitor_port = free_port(), free_port()
         self.conf = self.dir / "nats.conf"
@@ -58,7 +81,7 @@ class NatsNode(_Server):
     @property
     def url(self) -> str:
         """The node's NATS client URL."""
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
 
     def write_conf(self, peers: list[NatsNode]) -> None:
         """The node's config, with routes to ``peers`` (the other nodes)."""
@@ -68,7 +91,20 @@ class NatsNode(_Server):
                 name=self.name, port=self.port, monitor=self.monitor_port,
                 store=self.dir / "js", route=self.route_port, routes=routes, mqtt=self.mqtt_port,
             )
+            + self._security()
         )  # fmt: skip
+
+    def _security(self) -> str:
+        text = ""
+        if self.users:
+            entries = ", ".join(
+                f"{{user: {json.dumps(u)}, password: {json.dumps(p)}}}"
+                for u, p in self.users.items()
+            )
+            text += _USERS.format(users=entries)
+        if self.tls is not None:
+            text += _TLS.format(cert=self.tls.cert, key=self.tls.key, ca=self.tls.ca)
+        return text
 
     def start(self) -> NatsNode:
         """Start (or restart) on the same ports and store."""
@@ -94,8 +130,19 @@ class NatsNode(_Server):
 class NatsCluster:
     """Three JetStream nodes routed to each other, each with an MQTT listener."""
 
-    def __init__(self, directory: Path, *, size: int = 3) -> None:
-        self.nodes = [NatsNode(directory / f"n{i + 1}", f"n{i + 1}") for i in range(size)]
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        size: int = 3,
+        users: dict[str, str] | None = None,
+        tls: TlsFiles | None = None,
+    ) -> None:
+        self.users = users or {}
+        self.nodes = [
+            NatsNode(directory / f"n{i + 1}", f"n{i + 1}", users=self.users, tls=tls)
+            for i in range(size)
+        ]
         for node in self.nodes:
             node.write_conf([p for p in self.nodes if p is not node])
 
@@ -120,6 +167,8 @@ class NatsCluster:
         client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id="vw-greet", protocol=paho.MQTTv311
         )
+        if self.users:
+            client.username_pw_set(*next(iter(self.users.items())))
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -249,13 +249,17 @@ def publish_through_outages(
     pace: float,
     timeout: float = 120,
     protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+    login: tuple[str, str] | None = None,
 ) -> None:
     """Publish at ``pace``/s and wait until the broker has acknowledged every message,
-    riding out broker restarts (paho keeps QoS 1 messages it could not send yet)."""
+    riding out broker restarts (paho keeps QoS 1 messages it could not send yet);
+    ``login``: (user name, password) to sign in with."""
     acked = threading.Semaphore(0)
     client = paho.Client(
         CallbackAPIVersion.VERSION2, client_id=f"pub-{free_port()}", protocol=protocol
     )
+    if login is not None:
+        client.username_pw_set(*login)
     client.reconnect_delay_set(min_delay=1, max_delay=2)
     client.max_inflight_messages_set(200)
     client.on_publish = lambda *_: acked.release()

@@ -53,6 +53,7 @@ def _deployment(tmp_path: Path, cluster: NatsCluster, **bus: Any) -> tuple[Path,
     settings = write_deployment(
         tmp_path,
         mqtt_port=cluster.nodes[0].mqtt_port,
+        protocol="3.1.1",  # NATS's MQTT listener has no MQTT 5
         store={"kind": "sqlite", "path": str(db)},
         devices=DEVICES,
         ingest={

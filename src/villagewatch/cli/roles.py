@@ -91,7 +91,7 @@ def ingest(config: ConfigOption, log_level: LogLevel = "info") -> None:
     from villagewatch.roles import run_ingest
 
     setup_logging(log_level)
-    deployment = deployment_of(config, uses=("mqtt", "store"))
+    deployment = deployment_of(config, uses=("mqtt", "store", "ingest"))
     run_until_signal(partial(run_ingest, deployment, tune_gc=True))
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from villagewatch.config.mqtt import TlsSettings
+from villagewatch.config.paths import PasswordFile
 from villagewatch.contract import StrictModel
 
 __all__ = ["BusSettings", "MqttBus", "NatsBus"]
@@ -28,8 +30,24 @@ class NatsBus(StrictModel):
     servers: list[Annotated[str, StringConstraints(pattern=r"^(nats|tls)://\S+$")]] = Field(
         ["nats://127.0.0.1:4222"],
         min_length=1,
-        description="Client URLs of the cluster's nodes (`nats://host:port`); the client "
-        "fails over between them.",
+        description="Client URLs of the cluster's nodes (`nats://host:port`, no user or "
+        "password in them: see `username`); the client fails over between them.",
+    )
+    username: str | None = Field(
+        None,
+        min_length=1,
+        description="User name to sign in with (a user of the servers' `authorization` or of "
+        "an account); with `password_file`. Unset: no sign-in.",
+    )
+    password_file: PasswordFile | None = Field(
+        None,
+        description="File holding that user's password (one line, readable by the service's "
+        "user only); the password is never written in the settings file.",
+    )
+    tls: TlsSettings | None = Field(
+        None,
+        description="TLS towards the servers: the CA that signed their certificates and, if "
+        "they verify clients, this client's certificate and key. Unset: plain TCP.",
     )
     capture: Literal["mqtt", "stream"] = Field(
         "mqtt",
@@ -80,6 +98,21 @@ class NatsBus(StrictModel):
     connect_timeout_s: int = Field(
         5, ge=1, description="Give up on a server that does not answer within this."
     )
+
+    @field_validator("servers")
+    @classmethod
+    def _no_secret_in_urls(cls, servers: list[str]) -> list[str]:
+        if any("@" in url for url in servers):
+            raise ValueError(
+                "a server URL holds a user or password: set username and password_file instead"
+            )
+        return servers
+
+    @model_validator(mode="after")
+    def _user_and_password(self) -> NatsBus:
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("username and password_file go together: set both or neither")
+        return self
 
 
 BusSettings = Annotated[MqttBus | NatsBus, Field(discriminator="kind")]

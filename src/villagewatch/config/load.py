@@ -80,7 +80,9 @@ def load_deployment(path: Path, *, read_files: bool | Collection[str] = True) ->
     settings = doc.validate(Settings, context=PathContext(path.parent, read_files=reads))
     issues: list[ConfigIssue] = []
     if read_files is True or (not isinstance(read_files, bool) and "mqtt" in read_files):
-        clients = (settings.ingest.client_id, settings.detect.client_id)
+        clients = [settings.detect.client_id]
+        if settings.ingest.bus.kind == "mqtt":  # on NATS the ingester is no MQTT client
+            clients.insert(0, settings.ingest.client_id)
         issues += [
             doc.issue(("mqtt", "credentials_dir"), p)
             for p in login_problems(settings.mqtt, clients)

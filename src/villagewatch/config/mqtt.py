@@ -33,7 +33,8 @@ class MqttSettings(StrictModel):
     protocol: Literal["5", "3.1.1"] = Field(
         "5",
         description="MQTT version. 5 gives shared subscriptions and flow control "
-        "(Receive Maximum); 3.1.1 is for brokers without MQTT 5.",
+        "(Receive Maximum); 3.1.1 is for brokers without MQTT 5. In a settings file whose "
+        "`ingest.bus` is NATS it is 3.1.1 when left out (NATS's MQTT listener has no MQTT 5).",
     )
     username: str | None = Field(
         None,

@@ -317,7 +317,8 @@ class Settings(StrictModel):
         paths among its defaults (``var/detect.db``) are resolved against the file too."""
         if isinstance(data, dict):
             empty: dict[str, Any] = {name: {} for name in cls.model_fields if name != "villages"}
-            return {**empty, "store": {"kind": "sqlite"}, "relational": {"kind": "sqlite"}, **data}
+            data = {**empty, "store": {"kind": "sqlite"}, "relational": {"kind": "sqlite"}, **data}
+            return _mqtt_of_the_bus(data)
         return data
 
     @field_validator("*", mode="wrap")
@@ -378,3 +379,21 @@ class Settings(StrictModel):
                 "and the alert engine reads them there. Remove alerts.detect_state_paths."
             )
         return self
+
+
+def _mqtt_of_the_bus(data: dict[str, Any]) -> dict[str, Any]:
+    """On a NATS deployment the ``mqtt`` section is NATS's MQTT listener (detect's session, the
+    simulator), which speaks MQTT 3.1.1 only: that is the protocol when none is written, and
+    MQTT 5 written there is refused in words rather than by the server at every reconnect."""
+    mqtt, ingest = data.get("mqtt"), data.get("ingest")
+    bus = ingest.get("bus") if isinstance(ingest, dict) else None
+    if not (isinstance(mqtt, dict) and isinstance(bus, dict) and bus.get("kind") == "nats"):
+        return data
+    if "protocol" not in mqtt:
+        return {**data, "mqtt": {**mqtt, "protocol": "3.1.1"}}
+    if str(mqtt["protocol"]) == "5":
+        raise ValueError(
+            "mqtt.protocol is 5, but ingest.bus is NATS, whose MQTT listener speaks MQTT 3.1.1 "
+            'only: set mqtt.protocol to "3.1.1" or leave it out'
+        )
+    return data

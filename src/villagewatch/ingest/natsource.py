@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +40,9 @@ from nats.js.api import (
 from villagewatch.config.bus import NatsBus
 from villagewatch.contract import Channel, subscription
 from villagewatch.errors import BusUnavailable
+from villagewatch.ingest.natsauth import sign_in_options, why_unavailable
 from villagewatch.runtime.backoff import Backoff
+from villagewatch.runtime.waiting import sleep_or_stop
 
 __all__ = ["NatsSource", "contract_subjects"]
 
@@ -52,6 +55,8 @@ _NATS_ERRORS = (nats.errors.Error, nats.js.errors.Error, OSError)
 MQTT_STORE = "$MQTT_msgs"
 """NATS's own stream of the QoS 1 messages its MQTT listener took (``capture: mqtt``)."""
 _MQTT_PREFIX = "$MQTT.msgs."
+_ELECTION_S = 30.0
+"""How long the stream may not answer at start (a leader elected after a node died)."""
 
 
 def contract_subjects() -> list[str]:
@@ -140,11 +145,8 @@ class NatsSource:
         self._nc = nc = await self._connect()
         try:
             js = nc.jetstream(timeout=self._bus.connect_timeout_s)
-            if self._bus.capture == "stream":
-                await self._ensure_stream(js)
-            elif not await self._mqtt_store_made(js, stop):
+            if not await self._stream_bound(js, stop):
                 return
-            self._sub = await self._bind(js)
         except BaseException:
             await self.close()
             raise
@@ -167,10 +169,37 @@ class NatsSource:
         finally:
             await self.close()
 
+    async def _stream_bound(self, js: JetStreamContext, stop: asyncio.Event) -> bool:
+        """Make sure of the stream and bind to the durable; False when stopped first. A stream
+        whose leader was on a node that just died answers nothing until the others elect one
+        (seconds): its time-outs are waited out for ``_ELECTION_S``, then are an error."""
+        deadline = time.monotonic() + _ELECTION_S
+        while True:
+            try:
+                if self._bus.capture == "stream":
+                    await self._ensure_stream(js)
+                elif not await self._mqtt_store_made(js, stop):
+                    return False
+                self._sub = await self._bind(js)
+            except (BusUnavailable, nats.errors.TimeoutError) as exc:
+                cause = exc if isinstance(exc, nats.errors.TimeoutError) else exc.__cause__
+                if not isinstance(cause, nats.errors.TimeoutError) or time.monotonic() > deadline:
+                    raise
+                log.warning("NATS does not answer yet (%s; a node down?): again in 1 s", exc)
+            else:
+                return True
+            if await sleep_or_stop(stop, 1):
+                return False
+
     async def _connect(self) -> NatsClient:
         bus = self._bus
 
+        refusals: list[Exception] = []
+
         async def error(exc: Exception) -> None:
+            if self._sub is None:  # the first connect: said once, in its error, if it fails
+                refusals.append(exc)
+                return
             log.warning("NATS: %s", exc)
 
         async def disconnected() -> None:
@@ -187,6 +216,7 @@ class NatsSource:
         # nats-py tries the servers forever when reconnects are unlimited, also at the first
         # connect: a bound of its own, so that a wrong URL is an error at start, not a hang
         bound = bus.connect_timeout_s * (len(bus.servers) + 1)
+        sign_in = sign_in_options(bus)  # reads the password and TLS files: ConfigError
         try:
             await asyncio.wait_for(
                 nc.connect(
@@ -197,16 +227,14 @@ class NatsSource:
                     error_cb=error,
                     disconnected_cb=disconnected,
                     reconnected_cb=reconnected,
+                    **sign_in,
                 ),
                 bound,
             )
         except (TimeoutError, *_NATS_ERRORS) as exc:
             with contextlib.suppress(TimeoutError, *_NATS_ERRORS):
                 await nc.close()
-            reason = f"none within {bound:g} s" if isinstance(exc, TimeoutError) else str(exc)
-            raise BusUnavailable(
-                f"no NATS server answers at {', '.join(bus.servers)} (ingest.bus.servers): {reason}"
-            ) from exc
+            raise why_unavailable(bus, exc, refusals, bound) from exc
         return nc
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
