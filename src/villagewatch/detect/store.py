@@ -26,7 +26,9 @@ from typing import Any, TypeVar
 
 import orjson
 
+from villagewatch.cluster.leases import LEASES_MIGRATION, Fence, check_fence
 from villagewatch.contract import DeadLetter, RejectReason
+from villagewatch.db.database import Connection
 from villagewatch.db.migrations import Migration
 from villagewatch.db.sqlite import SQLiteFile
 from villagewatch.db.transition_log import SQLiteTransitionLog
@@ -79,6 +81,7 @@ ALTER TABLE transitions ADD COLUMN message_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE transitions ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
 """,
     ),
+    LEASES_MIGRATION,  # detect partitions (villagewatch.detect.claim)
 )
 """The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
@@ -124,16 +127,26 @@ class DetectStore:
         states: dict[str, str],
         transitions: Sequence[Transition],
         dead_letters: Sequence[DeadLetter] = (),
+        fence: Fence | None = None,
     ) -> int:
         """Save states (already JSON: frozen while the engine runs on), record transitions and
-        keep dead letters, atomically; returns how many transitions were new."""
+        keep dead letters, atomically; returns how many transitions were new. ``fence``: the
+        lease of the partition they belong to must still be held at that generation, else
+        nothing is written and :class:`~villagewatch.cluster.leases.LeaseLost` is raised."""
         state_rows = list(states.items())
         now_ns = time.time_ns()
 
         def run(conn: sqlite3.Connection) -> int:
+            if fence is not None:
+                check_fence(conn, fence)
             return _commit(conn, state_rows, transitions, dead_letters, now_ns)
 
         return await self._run(lambda: self._db.write(run))
+
+    async def leases(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` (the lease functions of :mod:`villagewatch.cluster.leases`) in one
+        write transaction of the store, on its thread."""
+        return await self._run(lambda: self._db.write(fn))
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The newest dead letters, newest first."""
