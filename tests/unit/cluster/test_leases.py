@@ -13,6 +13,7 @@ from villagewatch.cluster.leases import (
     LEASES_MIGRATION,
     Fence,
     LeaseLost,
+    LeaseRow,
     LeaseWatch,
     check_fence,
     holder_deadline,
@@ -122,6 +123,25 @@ def test_a_write_fenced_by_a_lost_lease_is_refused_and_rolled_back(db: Database)
     assert db.rows("SELECT v FROM work") == [("from b",)]
 
 
+def contend(databases: list[Database], seen: LeaseRow | None) -> list[Fence]:
+    """Each database (a process) tries to take the lease as ``seen``, all at once."""
+    barrier = threading.Barrier(len(databases))
+    won: list[Fence] = []
+
+    def one(db: Database, name: str) -> None:
+        barrier.wait()
+        fence = db.write(lambda c: take(c, "north", name, seen))
+        if fence is not None:
+            won.append(fence)
+
+    threads = [threading.Thread(target=one, args=(d, f"p{i}")) for i, d in enumerate(databases)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return won
+
+
 def test_of_two_contenders_at_once_exactly_one_wins(
     relational: Callable[[str], Location],
 ) -> None:
@@ -129,25 +149,8 @@ def test_of_two_contenders_at_once_exactly_one_wins(
     databases = [opened(location) for _ in range(4)]
     try:
         for round_ in range(10):  # a free lease, then expired ones
-            rows = databases[0].read(lambda c: read_leases(c, ["north"]))
-            seen = rows.get("north")
-            barrier = threading.Barrier(len(databases))
-            won: list[Fence] = []
-
-            def contend(db: Database, name: str) -> None:
-                barrier.wait()
-                fence = db.write(lambda c: take(c, "north", name, seen))
-                if fence is not None:
-                    won.append(fence)
-
-            threads = [
-                threading.Thread(target=contend, args=(d, f"p{i}")) for i, d in enumerate(databases)
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            assert won == [Fence("north", round_ + 1)]
+            seen = databases[0].read(lambda c: read_leases(c, ["north"])).get("north")
+            assert contend(databases, seen) == [Fence("north", round_ + 1)]
     finally:
         for d in databases:
             d.close()
