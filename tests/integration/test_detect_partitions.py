@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -222,3 +223,60 @@ def test_sigkill_of_a_partitions_holder_hands_it_over_without_loss_or_duplicates
     )  # fmt: skip
     assert got == want, "each village's transitions exactly once, in order, none missing"
     assert [h for h, _ in holders(db).values()] == ["", ""], "a clean stop frees the leases"
+
+
+def test_a_paused_holder_whose_partition_was_taken_writes_nothing_more_and_steals_nothing(
+    mosquitto: Mosquitto, tmp_path: Path, campaign: Campaign
+) -> None:
+    settings_a, settings_b = write_settings(tmp_path, mosquitto.port)
+    db = tmp_path / "var" / "detect.db"
+    messages = stream()
+    want = expected_ids(settings_a, messages)
+    a = ClaimingDetect(settings_a).start()
+    wait_until(lambda: a.held() == 1, timeout=30, what="a holds one partition")
+    (a_name,) = [p for p, (h, _) in holders(db).items() if h]
+    b = ClaimingDetect(settings_b).start()
+    wait_until(lambda: len(holders(db)) == 2, timeout=30, what="b holds the other partition")
+    a_holder, a_generation = holders(db)[a_name]
+    publisher = threading.Thread(
+        target=publish_all, args=(mosquitto.port, messages), kwargs={"pace": 400}
+    )
+    publisher.start()
+    try:
+        wait_until(
+            lambda: min(committed(db).get(v, -1) for v in PARTITIONS[a_name]) > N // 4,
+            timeout=60, what="a's villages mid-stream",
+        )  # fmt: skip
+        assert a.proc is not None
+        a.proc.send_signal(signal.SIGSTOP)  # a stalled VM, a long GC pause
+        try:
+            wait_until(
+                lambda: holders(db)[a_name][0] not in ("", a_holder), timeout=60,
+                what="b takes the paused process's partition",
+            )  # fmt: skip
+            time.sleep(1)  # b connected with the partition's session: a's is gone
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: a.held() == 0, timeout=30, what="a drops the partition")
+        publisher.join()
+        wait_until(
+            lambda: all(committed(db).get(v) == N - 1 for v in VILLAGES), timeout=90,
+            what="the whole stream committed",
+        )  # fmt: skip
+        assert a.alive() and a.held() == 0
+        assert holders(db)[a_name][1] == a_generation + 1, "no ping-pong of the partition"
+    finally:
+        a.terminate()  # first: it holds nothing, so b's clean stop frees both partitions
+        b.terminate()
+    got = recorded_ids(db)
+    flat_want = {i for ids in want.values() for i in ids}
+    flat_got = [i for ids in got.values() for i in ids]
+    campaign.row(
+        "detect holding a partition paused (SIGSTOP) past its lease, then resumed",
+        offered=len(messages), stored=sum(committed(db).values()) + len(VILLAGES),
+        alerts_expected=sum(1 for i in flat_want if "#fire@" in i),
+        alerts_raised=sum(1 for i in flat_got if "#fire@" in i),
+        lost=len(flat_want - set(flat_got)), duplicated=len(flat_got) - len(set(flat_got)),
+    )  # fmt: skip
+    assert got == want, "each village's transitions exactly once, in order, none missing"
+    assert f"Partition {a_name} dropped" in a.log_text()

@@ -196,13 +196,18 @@ class PartitionClaimer:
         )
         await service.open()
         running = asyncio.create_task(service.run(stop))
-        await asyncio.wait(
-            [running, asyncio.ensure_future(service.connected.wait())],
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        connected = asyncio.ensure_future(service.connected.wait())
+        await asyncio.wait([running, connected], return_when=asyncio.FIRST_COMPLETED)
+        connected.cancel()
         if service.connected.is_set():
             self.connected.set()
-        await running
+        try:
+            await running
+        except* LeaseLost as group:  # a commit refused, from inside the service's task group
+            lost: BaseException = group
+            while isinstance(lost, BaseExceptionGroup):
+                lost = lost.exceptions[0]
+            raise lost from None
 
     async def _reap(self) -> None:
         """Partitions whose service ended by itself: a fenced commit refused (dropped), or a
@@ -223,10 +228,16 @@ class PartitionClaimer:
         held = self._held.pop(name)
         held.task.cancel()
         self._dropping.add(held.task)
-        held.task.add_done_callback(self._dropping.discard)
+        held.task.add_done_callback(self._dropped)
         self._lost.inc()
         log.warning("Partition %s dropped (%s); the next holder goes on from its last commit",
                     name, why)  # fmt: skip
+
+    def _dropped(self, task: asyncio.Task[None]) -> None:
+        """A dropped partition's task has ended: however it ended, that was expected."""
+        self._dropping.discard(task)
+        if not task.cancelled():
+            task.exception()
 
     async def _stop_all(self) -> None:
         """A clean stop: each partition commits and acknowledges, then its lease is freed."""
