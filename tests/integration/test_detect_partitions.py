@@ -280,3 +280,32 @@ def test_a_paused_holder_whose_partition_was_taken_writes_nothing_more_and_steal
     )  # fmt: skip
     assert got == want, "each village's transitions exactly once, in order, none missing"
     assert f"Partition {a_name} dropped" in a.log_text()
+
+
+def test_a_process_whose_partitions_disagree_with_a_live_holders_takes_none_of_them(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    settings_a, settings_b = write_settings(tmp_path, mosquitto.port)
+    careless = orjson.loads(settings_b.read_bytes())
+    careless["detect"]["partitions"] = {"north": ["va"], "east": ["vb", "vc", "vd"]}
+    settings_b.write_bytes(orjson.dumps(careless))
+    edited = orjson.loads(settings_a.read_bytes())
+    edited["detect"]["claim"]["max_partitions"] = 2
+    settings_a.write_bytes(orjson.dumps(edited))
+    db = tmp_path / "var" / "detect.db"
+    a = ClaimingDetect(settings_a).start()
+    wait_until(lambda: a.held() == 2, timeout=30, what="a holds both partitions")
+    b = ClaimingDetect(settings_b).start()
+    try:
+        wait_until(
+            lambda: "NOT TAKING partition east" in b.log_text(), timeout=30, what="b refuses"
+        )
+        log = b.log_text()
+        assert "NOT TAKING partition north (va)" in log and "it holds 'north' as 'va,vb'" in log
+        assert "it holds 'vc,vd' in partition 'south'" in log
+        assert "Every detect process must have the same detect.partitions" in log
+        assert b.held() == 0
+        assert set(holders(db)) == {"north", "south"}
+    finally:
+        b.terminate()
+        a.terminate()

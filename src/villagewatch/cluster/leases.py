@@ -1,10 +1,12 @@
 """Leases in a store's database: who holds a named piece of work, fenced by a generation.
 
-A lease row is ``name → holder, generation, beat``. The holder renews it by bumping
-``beat``; a contender takes it by compare-and-swap on the whole row it saw, which bumps
-``generation`` — the fencing token: every write made under a lease checks, inside its own
-transaction, that the generation is still the one it took (:func:`check_fence`), so a process
-that paused past its lease cannot write once another holds it.
+A lease row is ``name → holder, generation, beat, detail`` (``detail``: what the holder
+took it as, e.g. a partition's villages, so that others can tell they disagree). The
+holder renews it by bumping ``beat``; a contender takes it by compare-and-swap on the
+whole row it saw, which bumps ``generation`` — the fencing token: every write made under
+a lease checks, inside its own transaction, that the generation is still the one it took
+(:func:`check_fence`), so a process that paused past its lease cannot write once another
+holds it.
 
 Expiry uses no wall clock at all, neither a host's nor the database's: a contender
 (:class:`LeaseWatch`) notes, on its own monotonic clock, when it first saw the row as it is;
@@ -48,7 +50,7 @@ LEASES_MIGRATION = Migration(
     """
 CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, generation BIGINT NOT NULL,
-    beat BIGINT NOT NULL
+    beat BIGINT NOT NULL, detail TEXT NOT NULL
 );
 """,
 )
@@ -70,6 +72,7 @@ class LeaseRow:
     holder: str
     generation: int
     beat: int
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,27 +83,34 @@ class Fence:
     generation: int
 
 
-def read_leases(conn: Connection, names: Iterable[str]) -> dict[str, LeaseRow]:
-    """The stored rows of ``names`` (a name never taken has none)."""
-    wanted = set(names)
-    rows = conn.execute("SELECT name, holder, generation, beat FROM leases").fetchall()
-    return {r[0]: LeaseRow(r[0], r[1], int(r[2]), int(r[3])) for r in rows if r[0] in wanted}
+def read_leases(conn: Connection, names: Iterable[str] | None = None) -> dict[str, LeaseRow]:
+    """The stored rows of ``names`` (None: all; a name never taken has none)."""
+    wanted = None if names is None else set(names)
+    rows = conn.execute("SELECT name, holder, generation, beat, detail FROM leases").fetchall()
+    return {
+        r[0]: LeaseRow(r[0], r[1], int(r[2]), int(r[3]), r[4])
+        for r in rows
+        if wanted is None or r[0] in wanted
+    }
 
 
-def take(conn: Connection, name: str, holder: str, seen: LeaseRow | None) -> Fence | None:
-    """Take lease ``name`` for ``holder`` if it is still as ``seen`` (None: never taken);
-    the fence of the new generation, or None when someone else changed it first."""
+def take(
+    conn: Connection, name: str, holder: str, seen: LeaseRow | None, detail: str = ""
+) -> Fence | None:
+    """Take lease ``name`` for ``holder`` (and ``detail``) if it is still as ``seen`` (None:
+    never taken); the fence of the new generation, or None when someone else changed it
+    first."""
     if seen is None:
         done = conn.execute(
-            "INSERT INTO leases (name, holder, generation, beat) VALUES (?, ?, 1, 0)"
+            "INSERT INTO leases (name, holder, generation, beat, detail) VALUES (?, ?, 1, 0, ?)"
             " ON CONFLICT (name) DO NOTHING",
-            (name, holder),
+            (name, holder, detail),
         )
         return Fence(name, 1) if done.rowcount == 1 else None
     done = conn.execute(
-        "UPDATE leases SET holder = ?, generation = generation + 1, beat = 0"
+        "UPDATE leases SET holder = ?, generation = generation + 1, beat = 0, detail = ?"
         " WHERE name = ? AND holder = ? AND generation = ? AND beat = ?",
-        (holder, name, seen.holder, seen.generation, seen.beat),
+        (holder, detail, name, seen.holder, seen.generation, seen.beat),
     )
     return Fence(name, seen.generation + 1) if done.rowcount == 1 else None
 
@@ -156,16 +166,23 @@ class LeaseWatch:
 
     def takeable(self, names: Iterable[str], rows: dict[str, LeaseRow]) -> list[str]:
         """Note ``rows`` (just read); the names among ``names`` free or expired now."""
+        self.note(rows)
+        return [n for n in names if n not in rows or not self._live(rows[n])]
+
+    def note(self, rows: dict[str, LeaseRow]) -> None:
+        """Note ``rows``, just read: a changed row is seen afresh now."""
         now = self._clock()
-        out: list[str] = []
-        for name in names:
-            row = rows.get(name)
-            if row is None or row.holder == FREE:
-                out.append(name)
-                continue
+        for name, row in rows.items():
             before = self._seen.get(name)
             if before is None or before[0] != row:
                 self._seen[name] = (row, now)
-            elif now - before[1] >= self._lease_s:
-                out.append(name)
-        return out
+
+    def live(self, rows: dict[str, LeaseRow]) -> list[LeaseRow]:
+        """Of ``rows`` (noted), those held and not expired."""
+        return [r for r in rows.values() if self._live(r)]
+
+    def _live(self, row: LeaseRow) -> bool:
+        if row.holder == FREE:
+            return False
+        before = self._seen.get(row.name)
+        return before is None or self._clock() - before[1] < self._lease_s

@@ -29,7 +29,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -91,6 +91,7 @@ class PartitionClaimer:
         self._watch = LeaseWatch(det.claim.lease_s)
         self._held: dict[str, _Held] = {}
         self._dropping: set[asyncio.Task[None]] = set()  # cancelled, disconnecting
+        self._said: set[tuple[str, str, str]] = set()  # clashes already logged
         self.connected = asyncio.Event()
         """Set once the first partition's session is connected."""
         self.registry = r = CollectorRegistry()
@@ -146,7 +147,7 @@ class PartitionClaimer:
 
         def renew_and_read(conn: Connection) -> tuple[list[Fence], dict[str, LeaseRow]]:
             lost = [f for f in fences if not renew(conn, f)]
-            return lost, read_leases(conn, names)
+            return lost, read_leases(conn)
 
         try:
             lost, rows = await self._store.leases(renew_and_read)
@@ -162,15 +163,44 @@ class PartitionClaimer:
         if len(self._held) >= self._claim.max_partitions:
             return
         free = [n for n in names if n not in self._held]
-        takeable = self._watch.takeable(free, rows)
+        clashing = self._clashing(rows)
+        takeable = [n for n in self._watch.takeable(free, rows) if n not in clashing]
         if takeable:
             name = random.choice(takeable)  # noqa: S311 - spreads contenders, no secret
             await self._take(name, rows.get(name))
 
+    def _clashing(self, rows: dict[str, LeaseRow]) -> set[str]:
+        """Our partitions that a live holder's settings define otherwise (a careless
+        operator: processes with different ``detect.partitions``); never taken, and said."""
+        out: set[str] = set()
+        for row in self._watch.live(rows):
+            theirs = set(filter(None, row.detail.split(",")))
+            for name, villages in self._partitions.items():
+                mine = set(villages)
+                if name == row.name and theirs != mine:
+                    clash = f"it holds {row.name!r} as {_detail(theirs)!r}"
+                elif name != row.name and mine & theirs:
+                    clash = f"it holds {_detail(mine & theirs)!r} in partition {row.name!r}"
+                else:
+                    continue
+                out.add(name)
+                said = (name, row.holder, clash)
+                if said not in self._said:
+                    self._said.add(said)
+                    log.critical(
+                        "NOT TAKING partition %s (%s): detect %s has other partitions in its "
+                        "settings — %s. Every detect process must have the same "
+                        "detect.partitions; fix the settings and restart them.",
+                        name, _detail(mine), row.holder, clash,
+                    )  # fmt: skip
+        return out
+
     async def _take(self, name: str, seen: LeaseRow | None) -> None:
         started = time.monotonic()
         try:
-            fence = await self._store.leases(lambda conn: take(conn, name, self.holder, seen))
+            fence = await self._store.leases(
+                lambda conn: take(conn, name, self.holder, seen, _detail(self._partitions[name]))
+            )
         except StoreUnavailable as exc:
             log.warning("Cannot take partition %s: %s", name, exc)
             return
@@ -257,6 +287,11 @@ class PartitionClaimer:
             with contextlib.suppress(StoreUnavailable):  # not freed: they expire instead
                 await self._store.leases(lambda conn: [release(conn, f) for f in done])
             log.info("Partitions %s released", ", ".join(f.name for f in done))
+
+
+def _detail(villages: Iterable[str]) -> str:
+    """A partition's villages as its lease row keeps them."""
+    return ",".join(sorted(villages))
 
 
 def _partition_deployment(deployment: Deployment, name: str, villages: Sequence[str]) -> Deployment:
