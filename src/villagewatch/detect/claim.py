@@ -3,9 +3,12 @@
 With ``detect.claim``, a detect process watches no fixed villages: it competes for the named
 ``detect.partitions`` (at most ``max_partitions``). Every ``lease_s / 3`` it renews the leases
 it holds and looks at the others (:mod:`villagewatch.cluster.leases`); a partition free, or
-whose lease was not renewed for ``lease_s``, it takes — one per round, so that processes
-started together spread out. A held partition runs as a :class:`DetectService` of its own:
-its villages, its own persistent MQTT session (client id
+whose lease was not renewed for ``lease_s``, it takes — one per round; and a free one only
+every k+1th round while it holds k, so that processes started together spread out (an
+expired one at once: that is a take-over).
+
+A held partition runs as a :class:`DetectService` of its own: its villages, its own
+persistent MQTT session (client id
 :func:`~villagewatch.config.partitions.partition_client_id`, the same in every process, so
 the broker keeps its messages while nobody holds it), its state loaded from the shared store
 as the last holder committed it, and every commit fenced by the lease.
@@ -92,6 +95,7 @@ class PartitionClaimer:
         self._held: dict[str, _Held] = {}
         self._dropping: set[asyncio.Task[None]] = set()  # cancelled, disconnecting
         self._said: set[tuple[str, str, str]] = set()  # clashes already logged
+        self._since_take = 0  # rounds
         self.connected = asyncio.Event()
         """Set once the first partition's session is connected."""
         self.registry = r = CollectorRegistry()
@@ -165,6 +169,9 @@ class PartitionClaimer:
         free = [n for n in names if n not in self._held]
         clashing = self._clashing(rows)
         takeable = [n for n in self._watch.takeable(free, rows) if n not in clashing]
+        self._since_take += 1
+        if self._since_take <= len(self._held):  # holding k: a free one after k rounds idle
+            takeable = [n for n in takeable if n in rows and rows[n].holder]  # expired only
         if takeable:
             name = random.choice(takeable)  # noqa: S311 - spreads contenders, no secret
             await self._take(name, rows.get(name))
@@ -212,6 +219,7 @@ class PartitionClaimer:
             name, fence.generation, previous, ", ".join(self._partitions[name]),
         )  # fmt: skip
         self._taken.inc()
+        self._since_take = 0
         stop = asyncio.Event()
         task = asyncio.create_task(self._serve(name, fence, stop), name=f"partition-{name}")
         deadline = holder_deadline(started, self._claim.lease_s)
