@@ -28,7 +28,14 @@ from villagewatch.detect.sources import decoder_for
 from villagewatch.transitions import transition_id
 from villagewatch_dev.servers import Mosquitto, free_port
 
-from .helpers import NOW_MS, ServiceProcess, publish_all, wait_until, write_deployment
+from .helpers import (
+    NOW_MS,
+    ServiceProcess,
+    SteppedClock,
+    publish_all,
+    wait_until,
+    write_deployment,
+)
 from .test_detect_service import GAUGE_LEVELS
 
 pytestmark = pytest.mark.campaign
@@ -47,16 +54,17 @@ class ClaimingDetect(ServiceProcess):
 
     command = "detect"
 
-    def __init__(self, settings: Path) -> None:
+    def __init__(self, settings: Path, *, env: dict[str, str] | None = None) -> None:
         port = load_deployment(settings).settings.detect.metrics_port
         assert port is not None
-        super().__init__(settings, port)
+        super().__init__(settings, port, env=env)
 
     def start(self) -> Self:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "villagewatch", "detect", "--config", str(self.settings)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )  # fmt: skip
         wait_until(
             lambda: self.held() is not None or not self.alive(), timeout=30, what="detect serving"
@@ -228,14 +236,21 @@ def test_sigkill_of_a_partitions_holder_hands_it_over_without_loss_or_duplicates
 def test_a_paused_holder_whose_partition_was_taken_writes_nothing_more_and_steals_nothing(
     mosquitto: Mosquitto, tmp_path: Path, campaign: Campaign
 ) -> None:
+    """Also with wrong clocks: the paused process's an hour ahead, the other's an hour
+    behind and stepped six hours ahead while the first is paused (leases use none)."""
     settings_a, settings_b = write_settings(tmp_path, mosquitto.port)
     db = tmp_path / "var" / "detect.db"
     messages = stream()
     want = expected_ids(settings_a, messages)
-    a = ClaimingDetect(settings_a).start()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    clock_a, clock_b = SteppedClock(tmp_path / "a"), SteppedClock(tmp_path / "b")
+    clock_a.step("+1h")
+    clock_b.step("-1h")
+    a = ClaimingDetect(settings_a, env=clock_a.env).start()
     wait_until(lambda: a.held() == 1, timeout=30, what="a holds one partition")
     (a_name,) = [p for p, (h, _) in holders(db).items() if h]
-    b = ClaimingDetect(settings_b).start()
+    b = ClaimingDetect(settings_b, env=clock_b.env).start()
     wait_until(lambda: len(holders(db)) == 2, timeout=30, what="b holds the other partition")
     a_holder, a_generation = holders(db)[a_name]
     publisher = threading.Thread(
@@ -249,6 +264,7 @@ def test_a_paused_holder_whose_partition_was_taken_writes_nothing_more_and_steal
         )  # fmt: skip
         assert a.proc is not None
         a.proc.send_signal(signal.SIGSTOP)  # a stalled VM, a long GC pause
+        clock_b.step("+6h")
         try:
             wait_until(
                 lambda: holders(db)[a_name][0] not in ("", a_holder), timeout=60,
