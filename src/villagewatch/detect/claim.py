@@ -105,6 +105,12 @@ class PartitionClaimer:
         self._taken = Counter(
             "villagewatch_detect_partitions_taken", "Partitions taken.", registry=r
         )
+        self._connected: set[str] = set()  # held, and its session connected since taken
+        Gauge(
+            "villagewatch_detect_partitions_connected",
+            "Held partitions whose MQTT session has connected (and subscribed) since taken.",
+            registry=r,
+        ).set_function(lambda: len(self._connected))
         self._lost = Counter(
             "villagewatch_detect_partitions_lost",
             "Partitions dropped while held (lease taken over or not renewable).",
@@ -239,6 +245,7 @@ class PartitionClaimer:
         connected.cancel()
         if service.connected.is_set():
             self.connected.set()
+            self._connected.add(name)
         try:
             await running
         except* LeaseLost as group:  # a commit refused, from inside the service's task group
@@ -246,6 +253,8 @@ class PartitionClaimer:
             while isinstance(lost, BaseExceptionGroup):
                 lost = lost.exceptions[0]
             raise lost from None
+        finally:
+            self._connected.discard(name)
 
     async def _reap(self) -> None:
         """Partitions whose service ended by itself: a fenced commit refused (dropped), or a
