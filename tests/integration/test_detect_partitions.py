@@ -217,6 +217,8 @@ def test_sigkill_of_a_partitions_holder_hands_it_over_without_loss_or_duplicates
             lambda: all(committed(db).get(v) == N - 1 for v in VILLAGES), timeout=90,
             what="the whole stream committed",
         )  # fmt: skip
+        for partition in PARTITIONS:  # its partitions' services' metrics, labelled
+            assert b.metric("villagewatch_detect_broker_connected", f'partition="{partition}"') == 1
         time.sleep(2 * LEASE_S)  # the restarted process has had time to steal, if it would
         assert restarted.held() == 0
         assert holders(db)[a_name][1] == a_generation + 1, "nothing changed hands again"

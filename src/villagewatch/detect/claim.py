@@ -32,9 +32,10 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Metric
+from prometheus_client.registry import Collector
 
 from villagewatch.cluster.leases import (
     Fence,
@@ -111,6 +112,8 @@ class PartitionClaimer:
             "Held partitions whose MQTT session has connected (and subscribed) since taken.",
             registry=r,
         ).set_function(lambda: len(self._connected))
+        self._services = _ByPartition()
+        r.register(self._services)
         self._lost = Counter(
             "villagewatch_detect_partitions_lost",
             "Partitions dropped while held (lease taken over or not renewable).",
@@ -238,6 +241,7 @@ class PartitionClaimer:
             registry=self._registry,
             fence=fence,
         )
+        self._services.registries[name] = service.metrics.registry
         await service.open()
         running = asyncio.create_task(service.run(stop))
         connected = asyncio.ensure_future(service.connected.wait())
@@ -255,6 +259,8 @@ class PartitionClaimer:
             raise lost from None
         finally:
             self._connected.discard(name)
+            if self._services.registries.get(name) is service.metrics.registry:
+                del self._services.registries[name]
 
     async def _reap(self) -> None:
         """Partitions whose service ended by itself: a fenced commit refused (dropped), or a
@@ -304,6 +310,26 @@ class PartitionClaimer:
             with contextlib.suppress(StoreUnavailable):  # not freed: they expire instead
                 await self._store.leases(lambda conn: [release(conn, f) for f in done])
             log.info("Partitions %s released", ", ".join(f.name for f in done))
+
+
+class _ByPartition(Collector):
+    """The ``villagewatch_detect_*`` metrics of each held partition's service, labelled
+    ``partition``."""
+
+    def __init__(self) -> None:
+        self.registries: dict[str, CollectorRegistry] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        merged: dict[str, Metric] = {}
+        for partition, registry in list(self.registries.items()):
+            for metric in registry.collect():
+                out = merged.setdefault(
+                    metric.name, Metric(metric.name, metric.documentation, metric.type)
+                )
+                for sample in metric.samples:
+                    labels = {**sample.labels, "partition": partition}
+                    out.add_sample(sample.name, labels, sample.value, sample.timestamp)
+        yield from merged.values()
 
 
 def _detail(villages: Iterable[str]) -> str:
