@@ -29,6 +29,7 @@ from villagewatch.api.app import create_app
 from villagewatch.api.context import open_context
 from villagewatch.config import Deployment
 from villagewatch.db import configured
+from villagewatch.detect.claim import PartitionClaimer
 from villagewatch.detect.service import DetectService
 from villagewatch.detect.store import open_detect_store
 from villagewatch.ingest import IngestMetrics, IngestService
@@ -69,10 +70,10 @@ async def run_detect(
     started: asyncio.Event | None = None,
     tune_gc: bool = False,
 ) -> None:
-    """Run the detectors of the configured villages until ``stop``; then commit and
-    acknowledge what was processed. A state store that cannot be opened yet (a full disk, a
-    database server down) is retried until it can, or until ``stop``. ``tune_gc`` as for
-    :func:`run_ingest`."""
+    """Run the detectors of the configured villages (or of the partitions this process
+    claims, ``detect.claim``) until ``stop``; then commit and acknowledge what was processed.
+    A state store that cannot be opened yet (a full disk, a database server down) is retried
+    until it can, or until ``stop``. ``tune_gc`` as for :func:`run_ingest`."""
     det = deployment.settings.detect
     reserve = int(det.disk_reserve_mb * 1e6)
     store = await open_detect_store(
@@ -89,6 +90,10 @@ async def run_detect(
             busy_timeout_s=configured.busy_timeout_s(deployment.settings),
         )
         opened.callback(registry.close)
+        if det.claim is not None:
+            claimer = PartitionClaimer(deployment=deployment, store=store, registry=registry)
+            await _announced(claimer.run(stop), claimer.connected, started)
+            return
         service = DetectService(deployment=deployment, store=store, registry=registry)
         await service.open()
         if tune_gc:  # after the detectors are built and restored: they live as long

@@ -20,6 +20,7 @@ SERVICES = frozenset(
         "api",
         "broker",
         "cli",
+        "cluster",
         "db",
         "demo",
         "detect",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from villagewatch.config import Deployment, Village
+from villagewatch.config.partitions import partition_client_id
 from villagewatch.contract import Channel, DeviceKind, is_identifier, subscription, topic_for
 from villagewatch.errors import VillagewatchError
 
@@ -65,6 +66,8 @@ def identities_of(deployment: Deployment) -> list[Identity]:
     agents = [_agent(v, a) for v in deployment.villages for a in v.agents()]
     out = [_ingest(s.ingest.client_id, s.ingest.only_villages, s.ingest.share_group)]
     out.append(_detect(s.detect.client_id, s.detect.villages))
+    for name, villages in (s.detect.partitions or {}).items():  # each partition's session
+        out.append(_detect(partition_client_id(s.detect.client_id, name), villages))
     if agents:
         out.append(_config_writer(deployment.villages))
     return out + agents

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from villagewatch.config.mqtt import MqttSettings, identity_password_file
+from villagewatch.config.partitions import partition_client_id, partition_problems
 from villagewatch.config.paths import PathContext, unreadable
 from villagewatch.config.settings import Settings
 from villagewatch.config.village import Village, check_village
@@ -80,7 +81,9 @@ def load_deployment(path: Path, *, read_files: bool | Collection[str] = True) ->
     settings = doc.validate(Settings, context=PathContext(path.parent, read_files=reads))
     issues: list[ConfigIssue] = []
     if read_files is True or (not isinstance(read_files, bool) and "mqtt" in read_files):
-        clients = [settings.detect.client_id]
+        det = settings.detect
+        partitions = [partition_client_id(det.client_id, p) for p in det.partitions or {}]
+        clients = [det.client_id, *partitions]
         if settings.ingest.bus.kind == "mqtt":  # on NATS the ingester is no MQTT client
             clients.insert(0, settings.ingest.client_id)
         issues += [
@@ -104,6 +107,8 @@ def load_deployment(path: Path, *, read_files: bool | Collection[str] = True) ->
         seen.setdefault(village.id, i)
         villages.append(village)
         issues += _channel_references(village, village_path, settings)
+    for where, problem in partition_problems(settings.detect.partitions or {}, list(seen)):
+        issues.append(doc.issue(("detect", "partitions", *where), problem))
     for town, team in settings.alerts.towns.items():
         for j, channel in enumerate(team.channels):
             if channel not in settings.alerts.channels:

@@ -24,6 +24,7 @@ from villagewatch.config.alerting import AlertsSettings
 from villagewatch.config.bus import BusSettings, MqttBus, NatsBus
 from villagewatch.config.fields import Port
 from villagewatch.config.mqtt import MqttSettings
+from villagewatch.config.partitions import ClaimSettings, Partitions
 from villagewatch.config.paths import SECTION, ConfigPath
 from villagewatch.config.relational import (
     PostgresSettings,
@@ -182,7 +183,17 @@ class DetectSettings(StrictModel):
     villages: list[Identifier] | None = Field(
         None,
         description="The villages this process watches (its partition: detectors keep "
-        "per-device state, so a village belongs to exactly one process); unset: all.",
+        "per-device state, so a village belongs to exactly one process); unset: all (or the "
+        "partitions it claims, with `claim`).",
+    )
+    partitions: Partitions | None = Field(
+        None,
+        description="Named groups of villages that detect processes with `claim` share: "
+        "each partition is held by one process at a time, and taken over when it dies. "
+        "Each has its own persistent MQTT session (client id `<client_id>-<partition>`).",
+    )
+    claim: ClaimSettings | None = Field(
+        None, description="Compete for `partitions` (unset: watch `villages`)."
     )
     state_path: ConfigPath = Field(
         Path("var/detect.db"),
@@ -224,6 +235,17 @@ class DetectSettings(StrictModel):
     metrics_port: Port | None = Field(
         None, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset: don't."
     )
+
+    @model_validator(mode="after")
+    def _claims_partitions(self) -> DetectSettings:
+        if self.claim is not None and not self.partitions:
+            raise ValueError("claim needs partitions: name the groups of villages to share")
+        if self.claim is not None and self.villages is not None:
+            raise ValueError(
+                "set either villages (this process watches those) or claim (it competes for "
+                "partitions), not both"
+            )
+        return self
 
 
 class ApiSettings(StrictModel):

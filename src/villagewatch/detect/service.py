@@ -25,6 +25,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from villagewatch.cluster.leases import Fence
 from villagewatch.config import Deployment
 from villagewatch.contract import (
     Channel,
@@ -67,9 +68,11 @@ class DetectService:
         store: DetectStore,
         metrics: DetectMetrics | None = None,
         registry: RegistryStore | None = None,
+        fence: Fence | None = None,
     ) -> None:
         """``registry``: the rental registry the lock detectors follow; None: the village
-        files' houses, fixed."""
+        files' houses, fixed. ``fence``: the lease its villages are held under (a partition,
+        :mod:`villagewatch.detect.claim`): a commit once it is lost raises LeaseLost."""
         settings = deployment.settings
         self._settings = det = settings.detect
         self._mqtt = settings.mqtt
@@ -82,7 +85,7 @@ class DetectService:
             )
         self._villages = [v.id for v in villages]
         self.metrics = metrics or DetectMetrics()
-        self._store = store
+        self._store, self._fence = store, fence
         self.clock = SteadyClock()
         self.metrics.clock_skew.set_function(lambda: self.clock.check() / 1000)
         self.engine = DetectEngine(
@@ -266,7 +269,7 @@ class DetectService:
         failures = 0
         while True:
             try:
-                await self._store.commit(states, transitions, dead)
+                await self._store.commit(states, transitions, dead, self._fence)
                 break
             except StoreUnavailable as exc:
                 failures += 1
@@ -368,17 +371,11 @@ class DetectService:
         if self._mqtt.protocol == "5":
             # statuses are retained on purpose (who is down now); readings and events a device
             # retained would come again at every subscribe: never send those
-            client.subscribe(
-                [
-                    (
-                        f,
-                        SubscribeOptions(
-                            qos=1, retainHandling=_SEND if f.endswith("/status") else _SKIP
-                        ),
-                    )
-                    for f in filters
-                ]
-            )
+            subscriptions = []
+            for f in filters:
+                retain = _SEND if f.endswith("/status") else _SKIP
+                subscriptions.append((f, SubscribeOptions(qos=1, retainHandling=retain)))
+            client.subscribe(subscriptions)
         else:
             client.subscribe([(f, 1) for f in filters])
         self.connected.set()

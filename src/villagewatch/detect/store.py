@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from villagewatch.cluster.leases import LEASES_MIGRATION, Fence, check_fence
 from villagewatch.contract import DeadLetter, RejectReason
 from villagewatch.db.database import Connection, Location, PostgresLocation, open_database
 from villagewatch.db.migrations import Migration
@@ -134,6 +135,7 @@ CREATE INDEX transitions_key ON transitions (key);
 ALTER TABLE transitions ADD COLUMN position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
 """,
     ),
+    LEASES_MIGRATION,  # detect partitions (villagewatch.detect.claim)
 )
 """The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
@@ -188,19 +190,29 @@ class DetectStore:
         states: dict[str, str],
         transitions: Sequence[Transition],
         dead_letters: Sequence[DeadLetter] = (),
+        fence: Fence | None = None,
     ) -> int:
         """Save states (already JSON: frozen while the engine runs on), record transitions and
-        keep dead letters, atomically; returns how many transitions were new."""
+        keep dead letters, atomically; returns how many transitions were new. ``fence``: the
+        lease of the partition they belong to must still be held at that generation, else
+        nothing is written and :class:`~villagewatch.cluster.leases.LeaseLost` is raised."""
         state_rows = list(states.items())
         now_ns = time.time_ns()
 
         def run(conn: Connection) -> int:
+            if fence is not None:
+                check_fence(conn, fence)
             new = _commit(conn, state_rows, transitions, dead_letters, now_ns)
             if new and self._notify:
                 conn.execute(f"NOTIFY {WAKE_CHANNEL}")  # delivered at commit, never before
             return new
 
         return await self._run(lambda: self._db.write(run))
+
+    async def leases(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` (the lease functions of :mod:`villagewatch.cluster.leases`) in one
+        write transaction of the store, on its thread."""
+        return await self._run(lambda: self._db.write(fn))
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The newest dead letters, newest first."""
