@@ -94,7 +94,12 @@ class NotificationSender:
                 unsent += ids
                 continue  # its turn comes in a later pass; other channels go on
             title, text = compose(group)
-            alerts = [{"alert": q.alert_id, "severity": q.severity, "text": q.text} for q in group]
+            # ``notification`` is the outbox row: the same on a resend, so a receiver can tell
+            # the one a killed engine sent but never marked sent from a new one.
+            alerts = [
+                {"alert": q.alert_id, "notification": q.id, "severity": q.severity, "text": q.text}
+                for q in group
+            ]
             self._limits[cid].took()
             try:
                 await channel.send(title, text, alerts)

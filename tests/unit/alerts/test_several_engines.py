@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from villagewatch.alerts import AlertDatabase, AlertPolicy
+from villagewatch.alerts.channels import ChannelError
 from villagewatch.alerts.notify import Notifier
 from villagewatch.alerts.outbox import CLAIM_MS
 from villagewatch.alerts.routing import Router
@@ -160,3 +161,37 @@ def test_a_poison_transition_and_a_poison_timer_step_fail_alone(
         assert levels == {"wl-0": 1, "wl-1": 0}
     finally:
         store.close()
+
+
+class _FailingOnce(_Counting):
+    """A channel whose first send fails after the receiver took it (a lost reply)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[dict[str, Any]] = []
+
+    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:
+        self.entries += alerts
+        if len(self.entries) == len(alerts):
+            raise ChannelError("the reply was lost")
+
+
+def test_a_resent_notification_carries_the_same_number_so_a_receiver_can_drop_it(
+    two: tuple[AlertDatabase, AlertDatabase],
+) -> None:
+    a, _ = two
+    [(t, tid)] = _fires(1)
+    a.apply(t, tid, POLICY, NOW)
+    channel = _FailingOnce()
+    clock = {"now": NOW + 1}
+    sender = NotificationSender(
+        store=a,
+        channels={"hook": channel},
+        now_ms=lambda: clock["now"],
+    )
+    asyncio.run(sender.send_due())
+    clock["now"] += 3_600_000  # past any retry delay
+    asyncio.run(sender.send_due())
+    (row,) = a.notifications()
+    assert [e["notification"] for e in channel.entries] == [row["id"], row["id"]]
+    assert row["state"] == "sent"
