@@ -23,22 +23,19 @@ import paho.mqtt.client as paho
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from villagewatch.cluster.leases import Fence
 from villagewatch.config import Deployment
 from villagewatch.contract import (
-    Channel,
     DeadLetter,
     RejectReason,
     decode_status,
-    subscription,
 )
 from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.follow import VillageFollower
 from villagewatch.detect.metrics import DetectMetrics
-from villagewatch.detect.sources import data_folders, decoder_for
+from villagewatch.detect.sources import data_folders, decoder_for, subscriptions
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors.events import RegisteredCredential
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
@@ -54,8 +51,6 @@ from villagewatch.transitions import Transition
 __all__ = ["DetectService"]
 
 log = logging.getLogger(__name__)
-
-_SEND, _SKIP = SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE, SubscribeOptions.RETAIN_DO_NOT_SEND
 
 
 class DetectService:
@@ -109,6 +104,7 @@ class DetectService:
             keepalive=self._mqtt.keepalive_s,
         )
         self._generation = 0
+        self._subscribing = -1  # the mid of the SUBSCRIBE whose SUBACK means "connected"
         self._pending: list[Transition] = []
         self._dead: list[DeadLetter] = []
         self._acks: list[tuple[int, int]] = []
@@ -180,6 +176,7 @@ class DetectService:
         )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_fast_message = self._on_message
         return client, props
 
@@ -363,21 +360,20 @@ class DetectService:
             return
         self._generation += 1
         log.info("Connected (session %s)", "resumed" if flags.session_present else "new")
-        filters = [
-            subscription(channel, village=village)
-            for village in self._villages
-            for channel in (Channel.TELEMETRY, Channel.EVENT, Channel.STATUS)
-        ]
-        if self._mqtt.protocol == "5":
-            # statuses are retained on purpose (who is down now); readings and events a device
-            # retained would come again at every subscribe: never send those
-            subscriptions = []
-            for f in filters:
-                retain = _SEND if f.endswith("/status") else _SKIP
-                subscriptions.append((f, SubscribeOptions(qos=1, retainHandling=retain)))
-            client.subscribe(subscriptions)
-        else:
-            client.subscribe([(f, 1) for f in filters])
+        _, mid = client.subscribe(subscriptions(self._villages, self._mqtt.protocol))
+        self._subscribing = -1 if mid is None else mid
+
+    def _on_subscribe(
+        self, _client: paho.Client, _userdata: Any, mid: int, codes: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:  # fmt: skip
+        # Connected once subscribed: on a broker that makes a new session's subscription
+        # slowly (NATS creates a JetStream consumer), what is sent before the SUBACK is not
+        # queued for detect, so nothing may count on it before then.
+        if mid != self._subscribing:
+            return
+        if refused := [str(c) for c in codes if c.is_failure]:
+            log.error("Broker refused detect's subscriptions: %s", ", ".join(refused))
         self.connected.set()
         self.metrics.connected.set(1)
 

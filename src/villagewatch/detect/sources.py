@@ -4,11 +4,16 @@ decoder, with the ingester's limits) and the data disks it watches."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from villagewatch.config import Deployment, local_store_file
-from villagewatch.contract import Decoder, TimePolicy
+from villagewatch.contract import Channel, Decoder, TimePolicy, subscription
 
-__all__ = ["data_folders", "decoder_for"]
+__all__ = ["data_folders", "decoder_for", "subscriptions"]
+
+_SEND, _SKIP = SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE, SubscribeOptions.RETAIN_DO_NOT_SEND
 
 
 def data_folders(deployment: Deployment) -> list[Path]:
@@ -34,3 +39,20 @@ def decoder_for(deployment: Deployment, villages: list[str]) -> Decoder:
         max_bytes=ing.max_message_bytes,
         time_policy=TimePolicy(ing.earliest_ms, int(ing.max_clock_ahead_s * 1000)),
     )
+
+
+def subscriptions(villages: list[str], protocol: str) -> list[tuple[str, Any]]:
+    """Detect's subscriptions (QoS 1) to the telemetry, event and status topics of
+    ``villages``. Under MQTT 5 statuses are retained on purpose (who is down now), while
+    readings and events a device retained would come again at every subscribe: never those."""
+    filters = [
+        subscription(channel, village=village)
+        for village in villages
+        for channel in (Channel.TELEMETRY, Channel.EVENT, Channel.STATUS)
+    ]
+    if protocol != "5":
+        return [(f, 1) for f in filters]
+    return [
+        (f, SubscribeOptions(qos=1, retainHandling=_SEND if f.endswith("/status") else _SKIP))
+        for f in filters
+    ]
