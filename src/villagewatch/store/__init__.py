@@ -6,7 +6,7 @@ from typing import assert_never
 from villagewatch.config import InfluxSettings, SQLiteSettings, VictoriaSettings
 from villagewatch.store.base import Batch, Bucket, History, LastValue, Store, WriteResult
 from villagewatch.store.influx import InfluxStore
-from villagewatch.store.sqlite import SQLiteStore
+from villagewatch.store.relational import RelationalStore
 from villagewatch.store.victoria import VictoriaStore
 
 __all__ = [
@@ -15,7 +15,7 @@ __all__ = [
     "History",
     "InfluxStore",
     "LastValue",
-    "SQLiteStore",
+    "RelationalStore",
     "Store",
     "VictoriaStore",
     "WriteResult",
@@ -27,7 +27,7 @@ def open_store(settings: InfluxSettings | VictoriaSettings | SQLiteSettings) -> 
     """The store the settings describe; no server is contacted until its first use."""
     match settings:
         case SQLiteSettings():
-            return SQLiteStore(settings.path)
+            return RelationalStore(settings.path)
         case VictoriaSettings():
             return VictoriaStore(settings)
         case InfluxSettings():

@@ -3,7 +3,7 @@
 Writing (``/write``, line protocol made by :mod:`~villagewatch.store.vmpoints`) is idempotent
 because a redelivered reading is the same samples again and the server runs with
 ``-dedup.minScrapeInterval=1ms`` (one sample per series and millisecond). What
-VictoriaMetrics cannot keep goes to the relational part (:class:`SQLiteStore` today):
+VictoriaMetrics cannot keep goes to the relational part (:class:`RelationalStore` today):
 
 * events and dead letters — strings;
 * a full copy of each reading it cannot give back exactly: a *rescued* one (its boot and
@@ -41,7 +41,7 @@ from villagewatch.store.base import (
     bucket_width_ns,
 )
 from villagewatch.store.influxql import error_text
-from villagewatch.store.sqlite import SQLiteStore
+from villagewatch.store.relational import RelationalStore
 from villagewatch.store.vmpoints import (
     PREFIX,
     encode_readings,
@@ -74,7 +74,7 @@ class VictoriaStore:
         self._client = httpx.AsyncClient(timeout=settings.timeout_s, transport=transport)
         self._write_url = settings.url.rstrip("/") + settings.write_path
         self._query_url = (settings.query_url or settings.url).rstrip("/") + "/api/v1"
-        self.relational = SQLiteStore(settings.relational.path)
+        self.relational = RelationalStore(settings.relational.path)
 
     # --- writing -------------------------------------------------------------
 
