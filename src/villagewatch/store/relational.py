@@ -234,7 +234,8 @@ def _write(conn: Connection, batch: Batch) -> WriteResult:
             )
         )  # fmt: skip
     letter_rows = [
-        (d.received_ns, d.topic, d.reason.value, d.detail, d.payload) for d in batch.dead_letters
+        (d.received_ns, _text(d.topic), d.reason.value, _text(d.detail), d.payload)
+        for d in batch.dead_letters
     ]
     for sql, rows in (
         (_INSERT_READING, reading_rows), (_UPSERT_LATEST, latest_rows),
@@ -245,6 +246,13 @@ def _write(conn: Connection, batch: Batch) -> WriteResult:
     return WriteResult(
         readings=len(batch.readings), events=len(batch.events), duplicates=duplicates
     )
+
+
+def _text(text: str) -> str:
+    """A dead letter's topic or detail as text both engines keep: PostgreSQL's text refuses
+    NUL, which a hostile payload's words quoted in the detail may carry (the payload itself is
+    kept exact, as bytes); SQLite stores the same, so both give the same back."""
+    return text.replace("\x00", "\ufffd")
 
 
 _CLOCKS = {c.value: c for c in Clock}

@@ -117,3 +117,28 @@ def test_downsample_gives_mean_min_max_per_bucket(relational: Where) -> None:
         await store.close()
 
     asyncio.run(main())
+
+
+def test_hostile_strings_are_stored_and_given_back(relational: Where) -> None:
+    hostile = '\'); DROP TABLE items; --\x00\u202e\U0001f600\\u0000 "quoted"'
+
+    async def main() -> None:
+        store = RelationalStore(relational("readings"))
+        lock = Event(
+            "dongcun", "g3", "lock-1", "smart_lock", point_time_ns(T0, "b1", 9), 9, "b1",
+            "unlock", {"credential": hostile, "nested": [hostile]}, Clock.SYNCED, False, False,
+            T0,
+        )  # fmt: skip
+        letter = DeadLetter.of(7, f"vw/{hostile}", RejectReason.BAD_JSON, hostile, b"\x00\xff")
+        result = await store.write(Batch([], [lock], [letter]))
+        assert (result.events, result.duplicates) == (1, 0)
+        found = await store.history(since_ns=0, until_ns=2**62)
+        assert found.events == [lock]
+        (back,) = await store.dead_letters()
+        assert back.payload == b"\x00\xff" and back.reason is RejectReason.BAD_JSON
+        assert back.detail.replace("\ufffd", "\x00") == hostile  # PostgreSQL's text has no NUL
+        assert back.topic.replace("\ufffd", "\x00") == f"vw/{hostile}"
+        assert await store.count("items") == 1
+        await store.close()
+
+    asyncio.run(main())
