@@ -126,7 +126,7 @@ def test_hostile_strings_are_stored_and_given_back(relational: Where) -> None:
         store = RelationalStore(relational("readings"))
         lock = Event(
             "dongcun", "g3", "lock-1", "smart_lock", point_time_ns(T0, "b1", 9), 9, "b1",
-            "unlock", {"credential": hostile, "nested": [hostile]}, Clock.SYNCED, False, False,
+            "unlock", {"credential": hostile, "note": hostile + "2"}, Clock.SYNCED, False, False,
             T0,
         )  # fmt: skip
         letter = DeadLetter.of(7, f"vw/{hostile}", RejectReason.BAD_JSON, hostile, b"\x00\xff")
