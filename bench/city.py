@@ -62,7 +62,7 @@ from mqttload import publish
 from victoria import readings as victoria_readings
 from victoria import report as victoria_report
 from victoria import run_store
-from villagewatch.config import SQLiteSettings, VictoriaSettings
+from villagewatch.config import VictoriaSettings
 from villagewatch.store import VictoriaStore
 from villagewatch_dev.natscluster import NatsCluster
 from villagewatch_dev.servers import Postgres, VictoriaMetrics, free_port
@@ -292,8 +292,10 @@ def victoria_alone(n: int, batch: int, work: Path) -> None:
     items = victoria_readings(n)
     vm = VictoriaMetrics(work / "vm-alone").start()
     try:
-        settings = VictoriaSettings(url=vm.url, relational=SQLiteSettings(path=work / "rel.db"))
-        seconds, cpu = run_store(lambda: VictoriaStore(settings), items, batch)
+        settings = VictoriaSettings(url=vm.url)
+        seconds, cpu = run_store(
+            lambda: VictoriaStore(settings, relational=work / "rel.db"), items, batch
+        )
         vm.settle()
         stored = sum(len(s["values"]) for s in vm.export("readings_seq"))
         victoria_report("VictoriaMetrics", n, seconds, cpu, stored)

@@ -36,7 +36,7 @@ from villagewatch.config import InfluxSettings, load_deployment, load_village
 from villagewatch.config.village import Village
 from villagewatch.contract import Clock, Event, Reading, point_time_ns
 from villagewatch.contract.records import EventValue
-from villagewatch.store import Batch, InfluxStore, SQLiteStore, Store
+from villagewatch.store import Batch, InfluxStore, RelationalStore, Store
 from villagewatch.tune import Plan
 from villagewatch_dev.servers import Influxd
 
@@ -206,7 +206,7 @@ async def replay_store(
 async def sqlite_run(
     work: Path, villages: list[Village], candidate: Village, start_ms: int, days: int
 ) -> None:
-    store = SQLiteStore(work / "readings.db")
+    store = RelationalStore(work / "readings.db")
     t = time.perf_counter()
     n = await load(store, start_ms, days)
     print(f"  sqlite  loaded {n:,} items in {time.perf_counter() - t:.0f} s (setup)", flush=True)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from villagewatch.config import InfluxSettings, SQLiteSettings, VictoriaSettings
+from villagewatch.config import InfluxSettings, VictoriaSettings
 from villagewatch.contract import Clock, Reading, point_time_ns
 from villagewatch.contract.records import boot_salt
 from villagewatch.store import Batch, InfluxStore, Store, VictoriaStore
@@ -83,10 +83,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         vm = VictoriaMetrics(Path(tmp) / "vm").start()
         try:
-            settings = VictoriaSettings(
-                url=vm.url, relational=SQLiteSettings(path=Path(tmp) / "rel.db")
+            settings, rel = VictoriaSettings(url=vm.url), Path(tmp) / "rel.db"
+            seconds, cpu = run_store(
+                lambda: VictoriaStore(settings, relational=rel), items, args.batch
             )
-            seconds, cpu = run_store(lambda: VictoriaStore(settings), items, args.batch)
             vm.settle()
             stored = sum(len(s["values"]) for s in vm.export("readings_seq"))
             report("VictoriaMetrics", args.readings, seconds, cpu, stored)

@@ -26,7 +26,7 @@ from villagewatch.config import Deployment, load_deployment
 from villagewatch.contract import Clock, Reading
 from villagewatch.db.configured import alerts_location
 from villagewatch.runtime.ports import free_port
-from villagewatch.store import Batch, SQLiteStore
+from villagewatch.store import Batch, RelationalStore
 from villagewatch_dev.testing import TINY_JPEG, fire_alert
 
 REPO = Path(__file__).resolve().parents[1]
@@ -184,7 +184,7 @@ class ApiDeployment:
             add(f"lock-b0{n}", "g3-b", "smart_lock", recent, {"battery": 15 if n == 3 else 70})
 
         async def write() -> None:
-            store = SQLiteStore(self.root / "readings.db")
+            store = RelationalStore(self.root / "readings.db")
             try:
                 await store.write(Batch(readings=readings))
             finally:

@@ -55,7 +55,7 @@ async def run_ingest(
     the ingester's alone (:func:`~villagewatch.runtime.gctuning.tune_gc_for_throughput`)."""
     async with AsyncExitStack() as opened:
         if store is None:
-            store = open_store(deployment.settings.store)
+            store = open_store(deployment.settings)
             opened.push_async_callback(store.close)
         service = IngestService(deployment=deployment, store=store, metrics=metrics)
         if tune_gc:
@@ -134,7 +134,7 @@ async def run_api(
     api = deployment.settings.api
     async with AsyncExitStack() as opened:
         if store is None:
-            store = open_store(deployment.settings.store)
+            store = open_store(deployment.settings)
             opened.push_async_callback(store.close)
         ctx = open_context(deployment, store, registries=registries)
         opened.callback(ctx.close)

@@ -12,7 +12,7 @@ from playwright.sync_api import Dialog, expect
 
 from tests.api_deployment import ApiDeployment
 from villagewatch.contract import DeadLetter, RejectReason
-from villagewatch.store import Batch, SQLiteStore
+from villagewatch.store import Batch, RelationalStore
 
 from .conftest import OpenConsole
 from .pages import ConsolePage
@@ -45,7 +45,7 @@ def _reject(api: ApiDeployment) -> None:
     ]  # fmt: skip
 
     async def write() -> None:
-        store = SQLiteStore(api.root / "readings.db")
+        store = RelationalStore(api.root / "readings.db")
         try:
             await store.write(Batch(dead_letters=letters))
         finally:

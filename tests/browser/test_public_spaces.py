@@ -14,7 +14,7 @@ from playwright.sync_api import Route, expect
 
 from tests.api_deployment import ApiDeployment
 from villagewatch.contract import Clock, Reading, point_time_ns
-from villagewatch.store import Batch, SQLiteStore
+from villagewatch.store import Batch, RelationalStore
 
 from .conftest import OpenConsole
 
@@ -34,7 +34,7 @@ def _count_clinic(api: ApiDeployment, free: int, taken: int) -> None:
     )  # fmt: skip
 
     async def write() -> None:
-        store = SQLiteStore(api.root / "readings.db")
+        store = RelationalStore(api.root / "readings.db")
         try:
             await store.write(Batch(readings=[reading]))
         finally:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from villagewatch.cli import app
 from villagewatch.contract import Clock, Reading, point_time_ns
-from villagewatch.store import Batch, SQLiteStore
+from villagewatch.store import Batch, RelationalStore
 
 VILLAGE = """\
 id: logan
@@ -59,7 +59,7 @@ def test_replay_of_two_spike_thresholds_matches_detect_file(
     ]  # fmt: skip
 
     async def load() -> None:
-        store = SQLiteStore(tmp_path / "readings.db")
+        store = RelationalStore(tmp_path / "readings.db")
         for i in range(0, len(readings), 1000):
             await store.write(Batch(readings=readings[i : i + 1000]))
         await store.close()

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from villagewatch.db.database import PostgresLocation
-from villagewatch.store import SQLiteStore
+from villagewatch.store import RelationalStore
 from villagewatch.store.evidence import EvidenceTable
 from villagewatch_dev.servers import Mosquitto, Postgres, free_port
 from villagewatch_dev.testing import TINY_JPEG
@@ -145,7 +145,7 @@ def _publish(port: int, topic: str, payload: bytes, directory: Path) -> None:
 
 def _dead_letters(settings: Path) -> dict[str, tuple[str, str]]:
     async def read() -> dict[str, tuple[str, str]]:
-        store = SQLiteStore(settings.parent / "readings.db")
+        store = RelationalStore(settings.parent / "readings.db")
         try:
             return {d.topic: (d.reason.value, d.detail) for d in await store.dead_letters()}
         finally:

@@ -15,7 +15,7 @@ import pytest
 from villagewatch.config import Deployment, load_deployment
 from villagewatch.contract import RejectReason
 from villagewatch.ingest import IngestService
-from villagewatch.store import SQLiteStore
+from villagewatch.store import RelationalStore
 from villagewatch_dev.servers import Mosquitto
 from villagewatch_dev.testing import TINY_JPEG
 
@@ -41,7 +41,7 @@ def camera_deployment(directory: Path, port: int, **ingest: object) -> Deploymen
 @asynccontextmanager
 async def ingesting(deployment: Deployment) -> AsyncIterator[IngestService]:
     """An ingester running in this event loop until the block ends (then stopped cleanly)."""
-    store = SQLiteStore(deployment.settings.store.path)  # type: ignore[union-attr]
+    store = RelationalStore(deployment.settings.store.path)  # type: ignore[union-attr]
     service = IngestService(deployment=deployment, store=store)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
@@ -133,7 +133,7 @@ def test_hostile_evidence_is_dead_lettered_by_reason_and_never_saved(
                 expected = sum(r is reason for _, r in hostile.values())
                 labels = {"reason": reason.value}
                 assert m.value("villagewatch_ingest_rejected_total", labels) == expected
-        store = SQLiteStore(deployment.settings.store.path)  # type: ignore[union-attr]
+        store = RelationalStore(deployment.settings.store.path)  # type: ignore[union-attr]
         try:
             letters = await store.dead_letters()
         finally:

@@ -1,5 +1,5 @@
 """The Store contract, the same tests against every store: SQLite, InfluxDB and VictoriaMetrics
-(with its relational part) on real servers.
+(with its relational part in SQLite or PostgreSQL) on real servers.
 
 Each test writes to a village of its own, so the servers are shared across tests.
 """
@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from villagewatch.config import InfluxSettings, SQLiteSettings, VictoriaSettings
+from villagewatch.config import InfluxSettings, VictoriaSettings
 from villagewatch.contract import Clock, DeadLetter, Event, Reading, RejectReason, point_time_ns
-from villagewatch.store import Batch, Store, open_store
+from villagewatch.db.database import Location, PostgresLocation
+from villagewatch.store import Batch, InfluxStore, RelationalStore, Store, VictoriaStore
 from villagewatch_dev.servers import Influxd, VictoriaMetrics
 
 T0 = 1_795_000_000_000  # ms
@@ -32,26 +33,27 @@ class Subject:
     settle: Callable[[], None] = lambda: None
 
 
-@pytest.fixture(params=["sqlite", "influx", "victoria"])
+@pytest.fixture(params=["sqlite", "influx", "victoria", "victoria-postgres"])
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     kind: str = request.param
     if kind == "sqlite":
-        settings = SQLiteSettings(path=tmp_path / "r.db")
-        yield Subject(lambda: open_store(settings))
+        path = tmp_path / "r.db"
+        yield Subject(lambda: RelationalStore(path))
     elif kind == "influx":
         influxd: Influxd = request.getfixturevalue("shared_influxd")
         name = f"c_{uuid.uuid4().hex[:12]}"
         influxd.query(f'CREATE DATABASE "{name}"')
-        yield Subject(lambda: open_store(InfluxSettings(url=influxd.url, database=name)))
+        yield Subject(lambda: InfluxStore(InfluxSettings(url=influxd.url, database=name)))
     else:
         vm: VictoriaMetrics = request.getfixturevalue("shared_victoria")
         vsettings = VictoriaSettings(
-            url=vm.url,
-            last_values_window_s=10 * 365 * 86_400,
-            search_latency_s=0,
-            relational=SQLiteSettings(path=tmp_path / "relational.db"),
+            url=vm.url, last_values_window_s=10 * 365 * 86_400, search_latency_s=0
         )
-        yield Subject(lambda: open_store(vsettings), vm.settle)
+        # the relational part in an SQLite file, or in PostgreSQL (shared by several hosts)
+        where: Location = tmp_path / "relational.db"
+        if kind == "victoria-postgres":
+            where = PostgresLocation(request.getfixturevalue("pg_dsn"), "readings")
+        yield Subject(lambda: VictoriaStore(vsettings, relational=where), vm.settle)
 
 
 @pytest.fixture

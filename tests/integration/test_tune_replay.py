@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.unit.tune.history import MIN, T0, flood, settings_file, village_file
 from villagewatch.config import InfluxSettings, load_deployment, load_village
 from villagewatch.contract import Clock, Event, point_time_ns
-from villagewatch.store import Batch, InfluxStore, SQLiteStore, Store
+from villagewatch.store import Batch, InfluxStore, RelationalStore, Store
 from villagewatch.store.base import History
 from villagewatch.tune import try_candidate
 from villagewatch_dev.servers import Influxd
@@ -39,7 +39,7 @@ def test_influxdb_and_sqlite_give_the_same_history_and_the_same_replay(
         village_file(tmp_path / "c.yaml", "{warning_cm: 120, guaranteed_cm: 190, hold_s: 60}")
     )
     influx = InfluxStore(InfluxSettings(url=shared_influxd.url, database=database))
-    sqlite = SQLiteStore(tmp_path / "readings.db")
+    sqlite = RelationalStore(tmp_path / "readings.db")
 
     async def go(store: Store) -> tuple[History, dict[str, object]]:
         readings = flood()

@@ -7,27 +7,26 @@ import asyncio
 import math
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from villagewatch.config import SQLiteSettings, VictoriaSettings
+from villagewatch.config import VictoriaSettings
 from villagewatch.contract import Clock, Event, Reading, RejectReason, point_time_ns
+from villagewatch.db.database import Location
 from villagewatch.errors import StoreUnavailable
 from villagewatch.store import Batch, VictoriaStore
 from villagewatch_dev.servers import VictoriaMetrics
 
+Where = Callable[[str], Location]
 T0 = 1_795_000_000_000  # ms
 
 
-def store_for(vm: VictoriaMetrics, tmp_path: Path, **kw: Any) -> VictoriaStore:
+def store_for(vm: VictoriaMetrics, where: Location, **kw: Any) -> VictoriaStore:
     settings = {"last_values_window_s": 10 * 365 * 86_400, "search_latency_s": 0, **kw}
-    return VictoriaStore(
-        VictoriaSettings(
-            url=vm.url, relational=SQLiteSettings(path=tmp_path / "relational.db"), **settings
-        )
-    )
+    return VictoriaStore(VictoriaSettings(url=vm.url, **settings), relational=where)
 
 
 def reading(village: str, seq: int, level: float, *, ms: int | None = None, **kw: Any) -> Reading:
@@ -49,7 +48,7 @@ def village() -> str:
 
 
 def test_an_outage_is_unavailable_nothing_is_lost_and_the_retry_stores_it_once(
-    victoria: VictoriaMetrics, tmp_path: Path, village: str
+    victoria: VictoriaMetrics, tmp_path: Path, relational: Where, village: str
 ) -> None:
     lock = Event(
         village, "g3", "lock-1", "smart_lock", point_time_ns(T0, "b", 1), 1, "b", "unlock",
@@ -58,7 +57,7 @@ def test_an_outage_is_unavailable_nothing_is_lost_and_the_retry_stores_it_once(
     batch = Batch([reading(village, i, float(i)) for i in range(100)], [lock])
 
     async def main() -> None:
-        store = store_for(victoria, tmp_path)
+        store = store_for(victoria, relational("readings"))
         await store.write(Batch(batch.readings[:10]))  # some of it got there before the outage
         victoria.stop()
         with pytest.raises(StoreUnavailable, match="unreachable"):
@@ -78,14 +77,14 @@ def test_an_outage_is_unavailable_nothing_is_lost_and_the_retry_stores_it_once(
 
 
 def test_values_it_cannot_keep_are_dead_letters_and_the_rest_is_stored(
-    shared_victoria: VictoriaMetrics, tmp_path: Path, village: str
+    shared_victoria: VictoriaMetrics, tmp_path: Path, relational: Where, village: str
 ) -> None:
     """VictoriaMetrics would drop NaN silently (its staleness mark) and keep inf: both refused."""
     good = [reading(village, i, float(i)) for i in range(3)]
     bad = [reading(village, 10, math.nan), reading(village, 11, math.inf)]
 
     async def main() -> None:
-        store = store_for(shared_victoria, tmp_path)
+        store = store_for(shared_victoria, relational("readings"))
         result = await store.write(Batch([good[0], *bad, *good[1:]]))
         assert result.readings == 3
         assert [d.reason for d in result.rejected] == [RejectReason.STORE_REJECTED] * 2
@@ -100,12 +99,12 @@ def test_values_it_cannot_keep_are_dead_letters_and_the_rest_is_stored(
 
 
 def test_a_huge_batch_is_stored_whole_and_once(
-    shared_victoria: VictoriaMetrics, tmp_path: Path, village: str
+    shared_victoria: VictoriaMetrics, tmp_path: Path, relational: Where, village: str
 ) -> None:
     batch = Batch([reading(village, i, float(i % 500)) for i in range(60_000)])
 
     async def main() -> None:
-        store = store_for(shared_victoria, tmp_path, points_per_request=7_000)
+        store = store_for(shared_victoria, relational("readings"), points_per_request=7_000)
         await store.write(batch)
         await store.write(batch)
         assert samples(shared_victoria, village) == 60_000
@@ -119,13 +118,13 @@ def test_a_huge_batch_is_stored_whole_and_once(
 
 
 def test_no_strings_reach_victoriametrics(
-    shared_victoria: VictoriaMetrics, tmp_path: Path, village: str
+    shared_victoria: VictoriaMetrics, tmp_path: Path, relational: Where, village: str
 ) -> None:
     """A string field would be kept as 0: flags go as numbers, events and boots elsewhere."""
     odd = reading(village, 1, 4.0)._replace(clock=Clock.UNSYNCED, historical=True)
 
     async def main() -> None:
-        store = store_for(shared_victoria, tmp_path)
+        store = store_for(shared_victoria, relational("readings"))
         await store.write(Batch([odd]))
         shared_victoria.settle()
         names = {
@@ -143,7 +142,7 @@ def test_no_strings_reach_victoriametrics(
 
 
 def test_a_resent_rescued_reading_is_stored_once(
-    shared_victoria: VictoriaMetrics, tmp_path: Path, village: str
+    shared_victoria: VictoriaMetrics, tmp_path: Path, relational: Where, village: str
 ) -> None:
     """Stamped on receipt, a resent copy gets a new time; it is found by its dedupe key."""
     now_ms = int(time.time() * 1000)
@@ -151,10 +150,10 @@ def test_a_resent_rescued_reading_is_stored_once(
     later = first._replace(time_ns=point_time_ns(now_ms + 5000, "b1", 7))
 
     async def main() -> None:
-        store = store_for(shared_victoria, tmp_path)
+        store = store_for(shared_victoria, relational("readings"))
         await store.write(Batch([first]))
         await store.close()
-        restarted = store_for(shared_victoria, tmp_path)
+        restarted = store_for(shared_victoria, relational("readings"))
         result = await restarted.write(Batch([later]))
         assert (result.readings, result.duplicates) == (0, 1)
         assert samples(shared_victoria, village) == 1
@@ -166,7 +165,7 @@ def test_a_resent_rescued_reading_is_stored_once(
 
 
 def test_last_values_include_what_the_servers_queries_still_hide(
-    tmp_path: Path, village: str
+    tmp_path: Path, relational: Where, village: str
 ) -> None:
     """With the server's default -search.latencyOffset (30 s) a query does not see a sample
     written just now; last values read that stretch raw."""
@@ -174,7 +173,7 @@ def test_last_values_include_what_the_servers_queries_still_hide(
     try:
 
         async def main() -> None:
-            store = store_for(vm, tmp_path, search_latency_s=30)
+            store = store_for(vm, relational("readings"), search_latency_s=30)
             now_ms = int(time.time() * 1000)
             await store.write(
                 Batch(

@@ -34,6 +34,7 @@ def relational_stores(
     from villagewatch.detect import store as detect
     from villagewatch.registry import schema
     from villagewatch.registry import store as registry
+    from villagewatch.store import relational_schema
     from villagewatch.store.evidence import EvidenceTable, table
     from villagewatch.versions import store as versions
 
@@ -44,6 +45,13 @@ def relational_stores(
         shared.append(
             ("login throttle", throttle_shared.MIGRATIONS, logins,
              lambda where: throttle_shared.SharedLoginThrottle(where, busy_timeout_s=wait_s))
+        )  # fmt: skip
+    if (readings := configured.readings_location(settings)) is not None:
+        shared.append(
+            ("readings", relational_schema.MIGRATIONS, readings,
+             lambda where: open_database(where, name="readings",
+                                         migrations=relational_schema.MIGRATIONS,
+                                         busy_timeout_s=wait_s))
         )  # fmt: skip
     if not isinstance(evidence, Path):
         shared.append(
@@ -74,11 +82,11 @@ def db_upgrade(
     ] = False,
 ) -> None:
     """Apply the pending schema migrations of every relational store the settings configure
-    (registry, users, config versions, alerts, detect; with PostgreSQL also the evidence
-    pictures and the login throttle), each in one transaction, and say what was done. Services
-    do the same when they open a store; this does it ahead, e.g. before a restart. Back up
-    first: a migration cannot be undone, and an older villagewatch refuses the migrated
-    database."""
+    (registry, users, config versions, alerts, detect, the readings' relational tables unless
+    they are in InfluxDB; with PostgreSQL also the evidence pictures and the login throttle),
+    each in one transaction, and say what was done. Services do the same when they open a
+    store; this does it ahead, e.g. before a restart. Back up first: a migration cannot be
+    undone, and an older villagewatch refuses the migrated database."""
     settings = loaded(load_settings, config)
     failed = False
     with exit_on(VillagewatchError):

@@ -50,7 +50,7 @@ async def _trial(
     from villagewatch.store import open_store
     from villagewatch.tune import try_candidate
 
-    store = open_store(deployment.settings.store)
+    store = open_store(deployment.settings)
     try:
         return await try_candidate(
             store, deployment.villages, candidate,

@@ -1,9 +1,8 @@
 """A deployment's settings file: its sections (the broker's, the store's and the alert engine's
 in modules of their own), and its village files.
 
-Secrets are never written in the settings file itself: ``password_file`` and
-``token_file`` name files that hold them, so the settings can be shared and
-committed. Every field has a description; ``docs/config.md`` is the reference.
+Secrets are never in the settings file (``password_file``, ``token_file`` name files holding
+them), so it can be shared and committed. ``docs/config.md`` is the reference.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from villagewatch.config.relational import (
     RelationalSettings,
     SQLiteFilesSettings,
 )
-from villagewatch.config.stores import SQLiteSettings, StoreSettings
+from villagewatch.config.stores import SQLiteSettings, StoreSettings, refuse_readings_file
 from villagewatch.contract import Identifier, StrictModel
 
 __all__ = [
@@ -391,15 +390,17 @@ class Settings(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _no_detect_files_on_postgres(self) -> Settings:
-        """On PostgreSQL the alert engine reads detect's schema: listed files would be ignored."""
-        listed = self.alerts.detect_state_paths
-        if isinstance(self.relational, PostgresSettings) and listed != [self.detect.state_path]:
+    def _no_files_on_postgres(self) -> Settings:
+        """On PostgreSQL the roles share schemas: files named for them would be ignored."""
+        if not isinstance(self.relational, PostgresSettings):
+            return self
+        if self.alerts.detect_state_paths != [self.detect.state_path]:
             raise ValueError(
                 "alerts.detect_state_paths lists detect files, but relational.kind is postgres: "
                 "every detect process then writes its transitions to the shared `detect` schema "
                 "and the alert engine reads them there. Remove alerts.detect_state_paths."
             )
+        refuse_readings_file(self.store)
         return self
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "StoreSettings",
     "VictoriaSettings",
     "local_store_file",
+    "refuse_readings_file",
 ]
 
 
@@ -110,8 +111,10 @@ class VictoriaSettings(StrictModel):
     relational: SQLiteSettings = Field(
         default_factory=lambda: {"path": "var/villagewatch-relational.db"},
         validate_default=True,  # so that the default path is resolved like a written one
-        description="Where events, dead letters and the readings VictoriaMetrics cannot "
-        "hold exactly are kept (an SQLite file today).",
+        description="The SQLite file keeping events, dead letters, dedupe keys and the "
+        "readings VictoriaMetrics cannot hold exactly. With `relational.kind: postgres` they "
+        "go to the `readings` schema of that database instead, shared by every ingester and "
+        "API node: leave this unset then.",
     )
 
 
@@ -128,3 +131,15 @@ def local_store_file(settings: InfluxSettings | VictoriaSettings | SQLiteSetting
     if isinstance(settings, VictoriaSettings):
         return settings.relational.path
     return None
+
+
+def refuse_readings_file(settings: InfluxSettings | VictoriaSettings | SQLiteSettings) -> None:
+    """With ``relational.kind: postgres`` VictoriaMetrics' relational part is the shared
+    ``readings`` schema: a file named for it would be one per host, and silently unused."""
+    if isinstance(settings, VictoriaSettings) and "relational" in settings.model_fields_set:
+        raise ValueError(
+            "store.relational names a file, but relational.kind is postgres: the events, dead "
+            "letters and dedupe keys of the VictoriaMetrics store then go to the `readings` "
+            "schema of that database, shared by every ingester and API node. Remove "
+            "store.relational (or set relational.kind: sqlite to keep the file)."
+        )

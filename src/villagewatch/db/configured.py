@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from villagewatch.config import Settings, read_secret
+from villagewatch.config import Settings, SQLiteSettings, VictoriaSettings, read_secret
 from villagewatch.config.relational import PostgresSettings
 from villagewatch.db.database import Location, PostgresLocation
 from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
@@ -16,6 +16,7 @@ __all__ = [
     "detect_location",
     "evidence_location",
     "logins_location",
+    "readings_location",
     "registry_location",
     "transition_sources",
     "users_location",
@@ -88,3 +89,16 @@ def logins_location(settings: Settings) -> PostgresLocation | None:
     the users are an SQLite file (one API process, which counts in its memory)."""
     location = _location(settings, "logins", settings.api.state_dir / "api.db")
     return location if isinstance(location, PostgresLocation) else None
+
+
+def readings_location(settings: Settings) -> Location | None:
+    """The reading store's relational tables: the SQLite store's file; with VictoriaMetrics,
+    its relational part (events, dead letters, dedupe keys, readings kept whole) —
+    ``store.relational.path``, or the ``readings`` schema every ingester and API node shares;
+    None for InfluxDB, which keeps everything itself."""
+    store = settings.store
+    if isinstance(store, SQLiteSettings):
+        return store.path
+    if isinstance(store, VictoriaSettings):
+        return _location(settings, "readings", store.relational.path)
+    return None

@@ -182,7 +182,7 @@ async def _run(
     metrics = IngestMetrics()  # the live view and the API's /metrics show the ingester's
     sim_stop, ingest_stop, detect_stop, api_stop = (asyncio.Event() for _ in range(4))
     ingest_up, detect_up, api_up = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    store = open_store(settings.store)
+    store = open_store(settings)
     try:
         async with asyncio.TaskGroup() as tg:
             ingesting = tg.create_task(

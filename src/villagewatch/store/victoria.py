@@ -3,7 +3,8 @@
 Writing (``/write``, line protocol made by :mod:`~villagewatch.store.vmpoints`) is idempotent
 because a redelivered reading is the same samples again and the server runs with
 ``-dedup.minScrapeInterval=1ms`` (one sample per series and millisecond). What
-VictoriaMetrics cannot keep goes to the relational part (:class:`SQLiteStore` today):
+VictoriaMetrics cannot keep goes to the relational part (:class:`RelationalStore`: an SQLite
+file, or a PostgreSQL schema the ingesters of several hosts share):
 
 * events and dead letters — strings;
 * a full copy of each reading it cannot give back exactly: a *rescued* one (its boot and
@@ -31,6 +32,8 @@ import orjson
 
 from villagewatch.config import VictoriaSettings
 from villagewatch.contract import DeadLetter, Reading, RejectReason
+from villagewatch.db.database import Location
+from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
 from villagewatch.errors import StoreRejected, StoreUnavailable
 from villagewatch.store.base import (
     Batch,
@@ -41,7 +44,7 @@ from villagewatch.store.base import (
     bucket_width_ns,
 )
 from villagewatch.store.influxql import error_text
-from villagewatch.store.sqlite import SQLiteStore
+from villagewatch.store.relational import RelationalStore
 from villagewatch.store.vmpoints import (
     PREFIX,
     encode_readings,
@@ -64,17 +67,20 @@ class VictoriaStore:
         self,
         settings: VictoriaSettings,
         *,
+        relational: Location,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         concurrency: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """Open the relational part here (a bad path fails at start-up); VictoriaMetrics is
-        contacted on first use."""
+        """Open the relational part (an SQLite file or a PostgreSQL schema, see
+        :func:`~villagewatch.db.configured.readings_location`) here, so a bad path or an
+        unreachable server fails at start-up; VictoriaMetrics is contacted on first use."""
         self._settings = settings
         self._slots = asyncio.Semaphore(concurrency)
         self._client = httpx.AsyncClient(timeout=settings.timeout_s, transport=transport)
         self._write_url = settings.url.rstrip("/") + settings.write_path
         self._query_url = (settings.query_url or settings.url).rstrip("/") + "/api/v1"
-        self.relational = SQLiteStore(settings.relational.path)
+        self.relational = RelationalStore(relational, busy_timeout_s=busy_timeout_s)
 
     # --- writing -------------------------------------------------------------
 

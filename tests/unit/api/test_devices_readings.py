@@ -12,7 +12,7 @@ from villagewatch.api.context import ApiContext
 from villagewatch.contract import Clock, Reading, point_time_ns
 from villagewatch.ingest import IngestMetrics
 from villagewatch.store import Batch
-from villagewatch.store.sqlite import SQLiteStore
+from villagewatch.store.relational import RelationalStore
 
 T0 = 1_795_000_000_000
 
@@ -149,7 +149,7 @@ def test_times_the_stores_cannot_hold_are_422_with_the_range(
     ctx: ApiContext, tmp_path: Path, path: str, params: dict[str, str]
 ) -> None:
     """Over the SQLite readings store (whose times are 64-bit nanoseconds): a clear 422, no 500."""
-    ctx.store = SQLiteStore(tmp_path / "readings.db")
+    ctx.store = RelationalStore(tmp_path / "readings.db")
     reply = Client(ctx).as_("viewer").get(path, params={"device": "wl-bridge", **params})
     assert reply.status_code == 422, reply.text
     assert "between 1678-01-01 and 2262-01-01" in reply.json()["detail"]

@@ -22,7 +22,7 @@ from tests.unit.api.conftest import PASSWORD, now_ms
 from villagewatch.api.app import create_app
 from villagewatch.api.context import ApiContext
 from villagewatch.api.users import UserRole
-from villagewatch.store.sqlite import SQLiteStore
+from villagewatch.store.relational import RelationalStore
 from villagewatch_dev.testing import fire_alert
 
 # schemathesis's pytest plugin does not run on this pytest (it reads a private attribute
@@ -80,7 +80,7 @@ def _fuzz(
 
 def test_no_server_errors(ctx: ApiContext, tmp_path: Path) -> None:
     """Every generated request to every operation gets an answer below 500."""
-    ctx.store = SQLiteStore(tmp_path / "readings.db")  # a real store, with its limits
+    ctx.store = RelationalStore(tmp_path / "readings.db")  # a real store, with its limits
     for subject in ("wl-bridge", "lock-a01", "cam-market:road"):
         fire_alert(ctx.alerts, village="dongcun", subject=subject, kind="level")
     ctx.registry.add_house("dongcun", "a01", "A 片 1 号", "lock-a01", 1)

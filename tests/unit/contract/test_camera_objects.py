@@ -14,7 +14,7 @@ import pytest
 from villagewatch.contract import Decoded, Decoder, DeviceInfo, DeviceKind
 from villagewatch.contract.records import DeadLetter, RejectReason
 from villagewatch.store import Batch
-from villagewatch.store.sqlite import SQLiteStore
+from villagewatch.store.relational import RelationalStore
 
 DECODER = Decoder(devices={("v", "cam-1"): DeviceInfo("g", DeviceKind.CAMERA)})
 TOPIC = "vw/v1/v/cam-1/event"
@@ -48,7 +48,7 @@ def test_objects_and_a_label_are_taken_and_stored(tmp_path: Path) -> None:
     assert orjson.loads(str(event.attrs["objects"])) == objects
 
     async def main() -> list[Any]:
-        store = SQLiteStore(tmp_path / "v.db")
+        store = RelationalStore(tmp_path / "v.db")
         await store.write(Batch([], got.events))
         history = await store.history(since_ns=0, until_ns=2**62)
         await store.close()

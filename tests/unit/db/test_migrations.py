@@ -21,7 +21,8 @@ from villagewatch.detect import store as detect_store
 from villagewatch.errors import SchemaRefused
 from villagewatch.registry import schema as registry_schema
 from villagewatch.registry import store as registry_store
-from villagewatch.store import sqlite as readings_store
+from villagewatch.store import relational as readings_store
+from villagewatch.store import relational_schema
 
 V1 = Migration("t", "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER NOT NULL);")
 V2 = Migration("t.note", "ALTER TABLE t ADD COLUMN note TEXT NOT NULL DEFAULT '';")
@@ -37,7 +38,7 @@ def columns(path: Path, table: str) -> list[str]:
         return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
 
 
-def _close_async(store: detect_store.DetectStore | readings_store.SQLiteStore) -> None:
+def _close_async(store: detect_store.DetectStore | readings_store.RelationalStore) -> None:
     asyncio.run(store.close())
 
 
@@ -50,7 +51,10 @@ STORES: dict[str, tuple[Sequence[Migration], Callable[[Path], None]]] = {
         detect_store.MIGRATIONS,
         lambda p: _close_async(detect_store.DetectStore(p, reserve_bytes=0)),
     ),
-    "readings": (readings_store.MIGRATIONS, lambda p: _close_async(readings_store.SQLiteStore(p))),
+    "readings": (
+        relational_schema.MIGRATIONS,
+        lambda p: _close_async(readings_store.RelationalStore(p)),
+    ),
 }
 
 

@@ -14,7 +14,7 @@ from villagewatch.detect.service import DetectService
 from villagewatch.detect.store import DetectStore
 from villagewatch.errors import ConfigError
 from villagewatch.ingest.service import IngestService
-from villagewatch.store.sqlite import SQLiteStore
+from villagewatch.store.relational import RelationalStore
 
 
 def deployment_whose_password_is_gone(directory: Path) -> Deployment:
@@ -36,7 +36,7 @@ def test_an_ingester_is_built_without_its_password_and_refuses_to_start(tmp_path
     deployment = deployment_whose_password_is_gone(tmp_path)
 
     async def main() -> None:
-        store = SQLiteStore(tmp_path / "ingest.db")
+        store = RelationalStore(tmp_path / "ingest.db")
         try:
             service = IngestService(deployment=deployment, store=store)
             with pytest.raises(ConfigError, match=r"mqtt\.password"):

@@ -4,11 +4,13 @@ events with their attributes, in stored-time order, filtered by village and devi
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from collections.abc import Callable
 
 from villagewatch.contract import Clock, Event, Reading, point_time_ns
-from villagewatch.store import Batch, History, SQLiteStore
+from villagewatch.db.database import Location
+from villagewatch.store import Batch, History, RelationalStore
 
+Where = Callable[[str], Location]
 T0 = 1_795_000_000_000
 
 
@@ -25,9 +27,9 @@ def event(minute: int, seq: int) -> Event:
                  Clock.UNSYNCED, True, False, ms)  # fmt: skip
 
 
-def history(path: Path, batch: Batch, **kw: str) -> History:
+def history(path: Location, batch: Batch, **kw: str) -> History:
     async def go() -> History:
-        store = SQLiteStore(path)
+        store = RelationalStore(path)
         try:
             await store.write(batch)
             return await store.history(
@@ -39,11 +41,11 @@ def history(path: Path, batch: Batch, **kw: str) -> History:
     return asyncio.run(go())
 
 
-def test_history_gives_the_range_as_written_in_time_order(tmp_path: Path) -> None:
+def test_history_gives_the_range_as_written_in_time_order(relational: Where) -> None:
     readings = [reading("rg-1", m, m, mm=float(m), battery_pct=90.0) for m in range(6)]
     readings += [reading("rg-2", m, m, mm=0.5) for m in range(6)]
     events = [event(m, 100 + m) for m in range(6)]
-    found = history(tmp_path / "r.db", Batch(readings=readings[::-1], events=events))
+    found = history(relational("readings"), Batch(readings=readings[::-1], events=events))
     expected = sorted(
         [r for r in readings if 1 <= (r.at_ms - T0) // 60_000 < 4],
         key=lambda r: (r.time_ns, r.device),
@@ -52,10 +54,10 @@ def test_history_gives_the_range_as_written_in_time_order(tmp_path: Path) -> Non
     assert found.events == events[1:4] and len(found) == 9
 
 
-def test_history_of_one_device(tmp_path: Path) -> None:
+def test_history_of_one_device(relational: Where) -> None:
     readings = [reading(d, m, m, mm=1.0) for m in range(6) for d in ("rg-1", "rg-2")]
     found = history(
-        tmp_path / "r.db", Batch(readings=readings, events=[event(2, 7)]), device="rg-2"
+        relational("readings"), Batch(readings=readings, events=[event(2, 7)]), device="rg-2"
     )
     assert {r.device for r in found.readings} == {"rg-2"} and len(found.readings) == 3
     assert found.events == []

@@ -23,9 +23,9 @@ from villagewatch.contract import (
     TimePolicy,
     point_time_ns,
 )
-from villagewatch.store import Batch, SQLiteStore
+from villagewatch.store import Batch, RelationalStore
 from villagewatch.store.influxpoints import encode_readings
-from villagewatch.store.sqlite import MIGRATIONS
+from villagewatch.store.relational_schema import MIGRATIONS
 
 NOW_MS = 1_795_000_000_000
 DECODER = Decoder(
@@ -91,7 +91,7 @@ def test_influx_lines_carry_the_lot_as_a_tag_in_key_order() -> None:
 
 def test_sqlite_keeps_the_lot_apart_from_the_devices_own_series(tmp_path: Path) -> None:
     async def main() -> None:
-        store = SQLiteStore(tmp_path / "v.db")
+        store = RelationalStore(tmp_path / "v.db")
         await store.write(
             Batch(
                 [
@@ -131,7 +131,7 @@ def test_a_file_of_the_first_schema_keeps_its_latest_values(tmp_path: Path) -> N
     conn.close()
 
     async def main() -> None:
-        store = SQLiteStore(path)
+        store = RelationalStore(path)
         (value,) = await store.last_values()
         assert (value.device, value.metric, value.value, value.lot) == (
             "wl-1",

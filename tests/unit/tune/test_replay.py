@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from villagewatch.cli import app
 from villagewatch.config import load_deployment, load_village
-from villagewatch.store import SQLiteStore
+from villagewatch.store import RelationalStore
 from villagewatch.tune import ReplayError, try_candidate
 from villagewatch_dev.testing import MemoryStore
 
@@ -26,7 +26,7 @@ FROM, TO = "2026-11-18T11:06:40Z", "2026-11-18T17:46:40Z"  # T0 .. T0 + 400 min
 
 def run(tmp_path: Path, candidate: str, *extra: str) -> Any:
     settings = settings_file(tmp_path, TODAY)
-    store = SQLiteStore(tmp_path / "readings.db")
+    store = RelationalStore(tmp_path / "readings.db")
     fill(store, flood())
     asyncio.run(store.close())
     path = village_file(tmp_path / "candidate.yaml", candidate)
@@ -71,7 +71,7 @@ def test_a_guaranteed_level_changes_the_severity_not_the_fire_time(tmp_path: Pat
 
 def test_the_terminal_table_lists_the_change(tmp_path: Path) -> None:
     settings = settings_file(tmp_path, TODAY)
-    store = SQLiteStore(tmp_path / "readings.db")
+    store = RelationalStore(tmp_path / "readings.db")
     fill(store, flood())
     asyncio.run(store.close())
     path = village_file(tmp_path / "candidate.yaml", "{warning_cm: 120, hold_s: 0}")
@@ -113,7 +113,7 @@ def test_a_scope_the_config_does_not_have_is_refused(
     tmp_path: Path, extra: list[str], message: str
 ) -> None:
     settings = settings_file(tmp_path, TODAY)
-    fill(SQLiteStore(tmp_path / "readings.db"), [])
+    fill(RelationalStore(tmp_path / "readings.db"), [])
     path = village_file(tmp_path / "candidate.yaml", TODAY)
     result = CliRunner().invoke(
         app,
@@ -135,7 +135,7 @@ def test_a_bad_range_is_refused(
     tmp_path: Path, since: str, until: str, message: str, code: int
 ) -> None:
     settings = settings_file(tmp_path, TODAY)
-    fill(SQLiteStore(tmp_path / "readings.db"), [])
+    fill(RelationalStore(tmp_path / "readings.db"), [])
     path = village_file(tmp_path / "candidate.yaml", TODAY)
     result = CliRunner().invoke(
         app,
@@ -174,7 +174,7 @@ def test_the_sqlite_store_and_the_memory_store_give_the_same_report(tmp_path: Pa
         village_file(tmp_path / "c.yaml", "{warning_cm: 120, guaranteed_cm: 190, hold_s: 60}")
     )
     reports = []
-    for store in (SQLiteStore(tmp_path / "readings.db"), MemoryStore()):
+    for store in (RelationalStore(tmp_path / "readings.db"), MemoryStore()):
         fill(store, flood())
         trial = asyncio.run(
             try_candidate(store, deployment.villages, candidate,

@@ -1,33 +1,37 @@
-"""The embedded store: one SQLite file in WAL mode, same interface as InfluxDB.
+"""The relational reading store: an SQLite file (the embedded store, ``store.kind: sqlite``)
+or a PostgreSQL schema (VictoriaMetrics' relational part on several hosts), one interface.
 
 Readings are kept one row per metric, so "last value per device and metric"
 and downsampling are plain SQL. Idempotency is a primary key on the dedupe key
 (village, device, boot, seq) in ``items``, shared by readings and events: an
-item whose key is already there is counted as a duplicate and not stored again.
-A batch is one transaction, committed with ``synchronous=FULL``, so "written"
-means on disk even across a power cut.
+item whose key is already there is counted as a duplicate and not stored again —
+in PostgreSQL also when two ingesters write the same item at once, since the key
+is claimed in the batch's transaction. A batch is one transaction (SQLite: committed with
+``synchronous=FULL``), so "written" means on disk even across a power cut.
 
-The file is opened like every SQLite file of the project
-(:class:`~villagewatch.db.sqlite.SQLiteFile`: its pragmas, migrations, one
-writer and readers that never wait); sqlite3 is blocking, so every call runs
-on one dedicated thread of the store's own, off the event loop.
+The database is opened through :func:`~villagewatch.db.database.open_database` (migrations,
+one writer at a time, readers that never wait); its calls block, so they run on one
+dedicated thread of the store's own, off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
 from villagewatch.contract import Clock, DeadLetter, DedupeKey, Event, Reading, RejectReason
-from villagewatch.db.migrations import Migration
-from villagewatch.db.sqlite import SQLiteFile
+from villagewatch.db.database import (
+    Connection,
+    Location,
+    describe_location,
+    open_database,
+)
+from villagewatch.db.sqlite import DEFAULT_BUSY_TIMEOUT_S
 from villagewatch.errors import StoreUnavailable
 from villagewatch.store.base import (
     Batch,
@@ -37,83 +41,43 @@ from villagewatch.store.base import (
     WriteResult,
     bucket_width_ns,
 )
+from villagewatch.store.relational_schema import MIGRATIONS
 
-__all__ = ["MIGRATIONS", "SQLiteStore"]
+__all__ = ["RelationalStore"]
 
 T = TypeVar("T")
-
-MIGRATIONS = (
-    Migration(
-        "items, readings, latest values, events and dead letters",
-        """
-CREATE TABLE IF NOT EXISTS items (
-    village TEXT NOT NULL, device TEXT NOT NULL, boot TEXT NOT NULL, seq INTEGER NOT NULL,
-    PRIMARY KEY (village, device, boot, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS readings (
-    village TEXT NOT NULL, grid TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL,
-    metric TEXT NOT NULL, time_ns INTEGER NOT NULL, value REAL NOT NULL,
-    boot TEXT NOT NULL, seq INTEGER NOT NULL, clock TEXT NOT NULL,
-    historical INTEGER NOT NULL, rescued INTEGER NOT NULL, device_ts_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS readings_series ON readings (village, device, metric, time_ns);
-CREATE TABLE IF NOT EXISTS latest (
-    village TEXT NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL,
-    time_ns INTEGER NOT NULL, value REAL NOT NULL,
-    PRIMARY KEY (village, device, metric)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-    village TEXT NOT NULL, grid TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL,
-    type TEXT NOT NULL, time_ns INTEGER NOT NULL, attrs TEXT NOT NULL,
-    boot TEXT NOT NULL, seq INTEGER NOT NULL, clock TEXT NOT NULL,
-    historical INTEGER NOT NULL, rescued INTEGER NOT NULL, device_ts_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_device ON events (village, device, time_ns);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, topic TEXT NOT NULL,
-    reason TEXT NOT NULL, detail TEXT NOT NULL, payload BLOB NOT NULL
-);
-""",
-    ),
-    Migration(
-        "a camera's space counts per parking lot: readings and latest values keep the lot",
-        """
-ALTER TABLE readings ADD COLUMN lot TEXT NOT NULL DEFAULT '';
-CREATE TABLE latest_by_lot (
-    village TEXT NOT NULL, device TEXT NOT NULL, lot TEXT NOT NULL, metric TEXT NOT NULL,
-    time_ns INTEGER NOT NULL, value REAL NOT NULL,
-    PRIMARY KEY (village, device, lot, metric)
-) WITHOUT ROWID;
-INSERT INTO latest_by_lot SELECT village, device, '', metric, time_ns, value FROM latest;
-DROP TABLE latest;
-ALTER TABLE latest_by_lot RENAME TO latest;
-""",
-    ),
-)
-"""The schema, migration 1 first (see :mod:`villagewatch.db.migrations`)."""
 
 _INSERT_READING = "INSERT INTO readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT_EVENT = "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _UPSERT_LATEST = (
-    "INSERT INTO latest VALUES (?,?,?,?,?,?) ON CONFLICT (village, device, lot, metric) DO UPDATE "
+    "INSERT INTO latest (village, device, lot, metric, time_ns, value) VALUES (?,?,?,?,?,?)"
+    " ON CONFLICT (village, device, lot, metric) DO UPDATE "
     "SET time_ns = excluded.time_ns, value = excluded.value WHERE excluded.time_ns > latest.time_ns"
+)
+_INSERT_DEAD_LETTER = (
+    "INSERT INTO dead_letters (received_ns, topic, reason, detail, payload) VALUES (?,?,?,?,?)"
 )
 
 
-class SQLiteStore:
-    """A :class:`~villagewatch.store.base.Store` in one SQLite file."""
+class RelationalStore:
+    """A :class:`~villagewatch.store.base.Store` in an SQLite file or a PostgreSQL schema."""
 
-    def __init__(self, path: Path) -> None:
-        """Open (create, migrate) the file here, so a bad path fails at start-up."""
-        self._path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        self._db = SQLiteFile(path, name="readings", migrations=MIGRATIONS)
+    def __init__(
+        self, location: Location, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+    ) -> None:
+        """Open (create, migrate) the database here, so a bad path or an unreachable server
+        fails at start-up."""
+        self._where = describe_location(location)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reading-store")
+        self._db = open_database(
+            location, name="readings", migrations=MIGRATIONS, busy_timeout_s=busy_timeout_s
+        )
         self._closed = False
 
     async def _run(self, fn: Callable[[], T]) -> T:
         def call() -> T:
             if self._closed:
-                raise StoreUnavailable(f"SQLite store {self._path} is closed")
+                raise StoreUnavailable(f"the reading store ({self._where}) is closed")
             return fn()
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
@@ -194,16 +158,11 @@ class SQLiteStore:
         """Those of ``keys`` whose reading or event is already stored (a store that keeps only
         part of an item here asks before writing the rest elsewhere)."""
 
-        def look() -> set[DedupeKey]:
-            found: set[DedupeKey] = set()
-            for key in keys:
-                if self._rows(
-                    "SELECT 1 FROM items WHERE village=? AND device=? AND boot=? AND seq=?", key
-                ):
-                    found.add(key)
-            return found
+        def look(conn: Connection) -> set[DedupeKey]:
+            sql = "SELECT 1 FROM items WHERE village=? AND device=? AND boot=? AND seq=?"
+            return {key for key in keys if conn.execute(sql, key).fetchone() is not None}
 
-        return await self._run(look) if keys else set()
+        return await self._run(lambda: self._db.read(look)) if keys else set()
 
     async def count(self, table: str) -> int:
         """Rows in one of the store's tables (for tests and the demo's view)."""
@@ -220,47 +179,80 @@ class SQLiteStore:
             self._executor.shutdown(wait=True)
 
 
-def _write(conn: sqlite3.Connection, batch: Batch) -> WriteResult:
+_CLAIM_ROWS = 200
+"""Keys claimed per statement (four parameters each: well under both engines' limits)."""
+
+
+def _claimed(conn: Connection, keys: list[DedupeKey]) -> list[bool]:
+    """Claim ``keys`` in ``items``, in order: True for each one stored now, False for one
+    already there (or earlier in ``keys``). One statement per slice, not one per key: on
+    PostgreSQL every statement is a round trip inside the store's write lock."""
+    fresh: set[DedupeKey] = set()
+    for i in range(0, len(keys), _CLAIM_ROWS):
+        part = keys[i : i + _CLAIM_ROWS]
+        values = ",".join(["(?,?,?,?)"] * len(part))
+        sql = f"INSERT INTO items VALUES {values} ON CONFLICT DO NOTHING RETURNING *"  # noqa: S608 - placeholders only
+        args = [v for key in part for v in key]
+        fresh.update(tuple(row) for row in conn.execute(sql, args).fetchall())
+    out = []
+    for key in keys:
+        out.append(key in fresh)
+        fresh.discard(key)  # a second copy in the same batch is a duplicate
+    return out
+
+
+def _write(conn: Connection, batch: Batch) -> WriteResult:
+    claims = iter(
+        _claimed(conn, [*(r.key for r in batch.readings), *(e.key for e in batch.events)])
+    )
     duplicates = 0
     reading_rows: list[tuple[Any, ...]] = []
     latest_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []
-    claim = conn.cursor()
     for r in batch.readings:
-        claim.execute("INSERT OR IGNORE INTO items VALUES (?,?,?,?)", r.key)
-        if claim.rowcount == 0:
+        if not next(claims):
             duplicates += 1
             continue
         for metric, value in r.values.items():
             reading_rows.append(
                 (
                     r.village, r.grid, r.device, r.kind, metric, r.time_ns, value, r.boot,
-                    r.seq, r.clock.value, r.historical, r.rescued, r.device_ts_ms, r.lot,
+                    r.seq, r.clock.value, int(r.historical), int(r.rescued), r.device_ts_ms,
+                    r.lot,
                 )
             )  # fmt: skip
             latest_rows.append((r.village, r.device, r.lot, metric, r.time_ns, value))
     for e in batch.events:
-        claim.execute("INSERT OR IGNORE INTO items VALUES (?,?,?,?)", e.key)
-        if claim.rowcount == 0:
+        if not next(claims):
             duplicates += 1
             continue
         event_rows.append(
             (
                 e.village, e.grid, e.device, e.kind, e.type, e.time_ns,
                 json.dumps(e.attrs, ensure_ascii=False), e.boot, e.seq, e.clock.value,
-                e.historical, e.rescued, e.device_ts_ms,
+                int(e.historical), int(e.rescued), e.device_ts_ms,
             )
         )  # fmt: skip
-    conn.executemany(_INSERT_READING, reading_rows)
-    conn.executemany(_UPSERT_LATEST, latest_rows)
-    conn.executemany(_INSERT_EVENT, event_rows)
-    conn.executemany(
-        "INSERT INTO dead_letters (received_ns, topic, reason, detail, payload) VALUES (?,?,?,?,?)",
-        [(d.received_ns, d.topic, d.reason.value, d.detail, d.payload) for d in batch.dead_letters],
-    )
+    letter_rows = [
+        (d.received_ns, _text(d.topic), d.reason.value, _text(d.detail), d.payload)
+        for d in batch.dead_letters
+    ]
+    for sql, rows in (
+        (_INSERT_READING, reading_rows), (_UPSERT_LATEST, latest_rows),
+        (_INSERT_EVENT, event_rows), (_INSERT_DEAD_LETTER, letter_rows),
+    ):  # fmt: skip
+        if rows:
+            conn.executemany(sql, rows)
     return WriteResult(
         readings=len(batch.readings), events=len(batch.events), duplicates=duplicates
     )
+
+
+def _text(text: str) -> str:
+    """A dead letter's topic or detail as text both engines keep: PostgreSQL's text refuses
+    NUL, which a hostile payload's words quoted in the detail may carry (the payload itself is
+    kept exact, as bytes); SQLite stores the same, so both give the same back."""
+    return text.replace("\x00", "\ufffd")
 
 
 _CLOCKS = {c.value: c for c in Clock}
