@@ -24,6 +24,7 @@ import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
 from tests.faults import Campaign
+from villagewatch.alerts.outbox import CLAIM_MS
 from villagewatch_dev.natscluster import NatsCluster
 from villagewatch_dev.servers import VictoriaMetrics, free_port
 
@@ -297,7 +298,8 @@ def test_the_whole_pipeline_loses_and_duplicates_nothing_when_one_of_each_is_kil
             lambda: query(pg_dsn, "SELECT count(*) FROM alerts.notifications"
                                   " WHERE state != 'sent'") == [(0,)]
             and len(recorder.accepted()) > 0,
-            timeout=60, what="every notification sent",
+            # what the killed alert engine had claimed waits until its claim runs out
+            timeout=CLAIM_MS / 1000 + 60, what="every notification sent",
         )  # fmt: skip
         wait_until(lambda: any(at > api_killed_at for at, _ in feed.events), timeout=30,
                    what="the surviving node's feed going on after the other API node died")  # fmt: skip

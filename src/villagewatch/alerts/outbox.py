@@ -24,11 +24,24 @@ from villagewatch.alerts.lifecycle import Alert
 from villagewatch.alerts.notify import Draft
 from villagewatch.db.database import Connection
 
-__all__ = ["CLAIM_MS", "Queued", "due_groups", "enqueue", "release", "row_dicts"]
+__all__ = [
+    "CLAIM_MS",
+    "SEND_ALLOWANCE_MS",
+    "Queued",
+    "due_groups",
+    "enqueue",
+    "release",
+    "row_dicts",
+]
 
-CLAIM_MS = 120_000
-"""How long a sender holds what it took: longer than a send takes (a channel's timeout is
-seconds), and what a killed sender took waits this long for another."""
+CLAIM_MS = 30_000
+"""How long a sender holds what it took; what a killed sender took waits this long for
+another (a restarted engine included). A sender starts no send in the last
+:data:`SEND_ALLOWANCE_MS` of its claim (it hands the rest back), so a send that takes up to
+that long — a channel's timeout, 10 s by default — ends before anyone else may take it."""
+
+SEND_ALLOWANCE_MS = 15_000
+"""The part of a claim kept for the last send begun under it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 
 from villagewatch.alerts.channels import ChannelError, NotificationChannel, RateLimit
 from villagewatch.alerts.metrics import AlertMetrics
-from villagewatch.alerts.outbox import Queued
+from villagewatch.alerts.outbox import CLAIM_MS, SEND_ALLOWANCE_MS, Queued
 from villagewatch.alerts.store import NotificationOutbox
 from villagewatch.errors import StoreUnavailable
 from villagewatch.runtime.backoff import Backoff
@@ -80,12 +80,16 @@ class NotificationSender:
     async def send_due(self) -> int:
         """One pass over what is due; returns how many messages were sent."""
         now = self._now_ms()
+        claimed = self._monotonic()
         groups = await asyncio.to_thread(self._store.due_notifications, now)
         sent = 0
-        unsent: list[int] = []  # claimed, but their channel's rate is used up
+        unsent: list[int] = []  # claimed, but their channel's rate is used up, or time is
         for group in groups:
             cid = group[0].channel
             ids = [q.id for q in group]
+            if (self._monotonic() - claimed) * 1000 > CLAIM_MS - SEND_ALLOWANCE_MS:
+                unsent += ids  # too late in the claim to begin a send: the next pass claims it
+                continue
             channel = self._channels.get(cid)
             if channel is None:
                 await self._failed(ids, f"no channel {cid!r} is configured", 60, group)

@@ -79,10 +79,12 @@ def why_unavailable(
     (never the password)."""
     servers = ", ".join(bus.servers)
     last = refusals[-1] if refusals else exc
-    # nats-py raises its AuthorizationError, or a plain error with the server's words
-    if (
-        isinstance(last, nats.errors.AuthorizationError)
-        or "authorization violation" in str(last).lower()
+    # nats-py raises its AuthorizationError, or a plain error with the server's words. Any
+    # server's refusal is the cause: the server closes the connection after it, and on a
+    # loaded machine the next try may end in a plain "connection reset" first.
+    if any(
+        isinstance(e, nats.errors.AuthorizationError) or "authorization violation" in str(e).lower()
+        for e in [*refusals, exc]
     ):
         who = f"user {bus.username!r}" if bus.username else "a client without a user name"
         return BusUnavailable(

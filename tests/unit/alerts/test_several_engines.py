@@ -195,3 +195,35 @@ def test_a_resent_notification_carries_the_same_number_so_a_receiver_can_drop_it
     (row,) = a.notifications()
     assert [e["notification"] for e in channel.entries] == [row["id"], row["id"]]
     assert row["state"] == "sent"
+
+
+class _Slow(_Counting):
+    """A channel whose every send takes 16 s of the sender's clock."""
+
+    def __init__(self, clock: dict[str, float]) -> None:
+        super().__init__()
+        self._clock = clock
+
+    async def send(self, title: str, text: str, alerts: list[dict[str, Any]]) -> None:
+        self._clock["mono"] += 16
+        self.alerts += [(int(a["alert"]), text) for a in alerts]
+
+
+def test_no_send_begins_late_in_a_claim_the_rest_is_handed_back(
+    two: tuple[AlertDatabase, AlertDatabase],
+) -> None:
+    a, b = two
+    for i, kind in enumerate(("level", "rain")):  # two groups (kinds), one channel
+        key = AlertKey("water_level", "v", f"wl-{i}", kind)
+        t = Transition(key, "fire", Severity.RED, NOW + i, f"high {i}", {})
+        a.apply(t, f"{kind}#fire", POLICY, NOW + i)
+    clock = {"mono": 0.0}
+    channel = _Slow(clock)
+    sender = NotificationSender(
+        store=a, channels={"hook": channel}, now_ms=lambda: NOW + 10,
+        monotonic=lambda: clock["mono"],
+    )  # fmt: skip
+    assert asyncio.run(sender.send_due()) == 1, "the second would begin 16 s into the claim"
+    left = [q.alert_id for g in b.due_notifications(NOW + 11) for q in g]
+    assert len(left) == 1, "handed back at once: another sender takes it now"
+    assert len(channel.alerts) == 1

@@ -6,13 +6,14 @@ import logging
 import textwrap
 from pathlib import Path
 
+import nats.errors
 import pytest
 from pydantic import ValidationError
 
 from villagewatch.config import load_deployment
 from villagewatch.config.bus import NatsBus
 from villagewatch.errors import ConfigError
-from villagewatch.ingest.natsauth import sign_in_options
+from villagewatch.ingest.natsauth import sign_in_options, why_unavailable
 
 VILLAGE = """\
 id: dongcun
@@ -106,3 +107,17 @@ def test_on_nats_only_detect_needs_an_mqtt_password(tmp_path: Path) -> None:
     assert load_deployment(path, read_files=("mqtt",)).settings.mqtt.credentials_dir
     with pytest.raises(ConfigError, match="broker identity vw-ingest-1"):
         load_deployment(deployment(tmp_path, "{credentials_dir: creds}", "{kind: mqtt}"))
+
+
+def test_a_refused_password_is_named_even_when_a_later_try_ends_in_a_reset(
+    tmp_path: Path,
+) -> None:
+    bus = NatsBus(servers=["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"], username="vw",
+                  password_file=tmp_path / "pw")  # fmt: skip
+    refusals: list[Exception] = [
+        nats.errors.AuthorizationError(),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ]
+    why = str(why_unavailable(bus, ConnectionResetError(104, "reset"), refusals, 15))
+    assert "refused user 'vw': authorization violation" in why
+    assert "nats://127.0.0.1:4222, nats://127.0.0.1:4223" in why
