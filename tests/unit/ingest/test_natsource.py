@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from villagewatch.config.bus import MqttBus, NatsBus
 from villagewatch.config.settings import IngestSettings
 from villagewatch.errors import BusUnavailable
-from villagewatch.ingest.natsource import NatsSource, _covers, contract_subjects
+from villagewatch.ingest.natsource import Consumer, NatsSource, _covers, contract_subjects
 from villagewatch.runtime.ports import free_port
 
 
@@ -64,6 +64,8 @@ def test_a_wrong_server_url_is_a_clear_error() -> None:
     url = f"nats://127.0.0.1:{free_port()}"
     source = NatsSource(
         bus=NatsBus(servers=[url], connect_timeout_s=1),
+        consumers=[Consumer("vw-ingest", "vw.v1.>")],
+        wanted=lambda _: True,
         on_message=lambda *_: None,
         on_connected=lambda _: None,
     )
