@@ -80,9 +80,13 @@ class NatsLink:
     generation = 0  # a reconnect keeps the consumers: every ack still counts
 
     def __init__(self, bus: NatsBus, villages: list[str], on_message: MessageHandler, up: Up):
+        # in order: a take-over waits ack_wait for the dead holder's messages to come first
+        consumers = [
+            Consumer(f"detect-{v}", f"vw.v1.{v}.>", redelivered_first=True) for v in villages
+        ]
         self._source = NatsSource(
-            bus=bus, consumers=[Consumer(f"detect-{v}", f"vw.v1.{v}.>") for v in villages],
-            wanted=_detect_channel, on_message=on_message, on_connected=up,
+            bus=bus, consumers=consumers, wanted=_detect_channel, on_message=on_message,
+            on_connected=up,
         )  # fmt: skip
 
     def open(self) -> None:

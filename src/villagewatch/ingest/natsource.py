@@ -67,6 +67,11 @@ class Consumer:
     """Its name: every process with the same name shares it (each message to one of them)."""
     subjects: str
     """The NATS subjects it takes, in the contract's form (``vw.v1.>``, ``vw.v1.<village>.>``)."""
+    redelivered_first: bool = False
+    """Its one reader wants its messages in order: when it binds to a consumer holding
+    messages a dead reader never acknowledged, it waits ``ack_wait`` for them to come again
+    before pulling (else newer messages would come first). Not for a shared consumer, whose
+    other readers' messages are always outstanding."""
 
 
 _NATS_ERRORS = (nats.errors.Error, nats.js.errors.Error, OSError)
@@ -139,7 +144,8 @@ class NatsSource:
         self._acking: set[asyncio.Task[None]] = set()
         self._nc: NatsClient | None = None
         self._stream = MQTT_STORE if bus.capture == "mqtt" else bus.stream
-        self._subs: list[JetStreamContext.PullSubscription] = []
+        self._subs: list[tuple[JetStreamContext.PullSubscription, float]] = []
+        """Each consumer's subscription, and when it may first pull (``time.monotonic``)."""
 
     def pause_reading(self) -> None:
         """Stop pulling (the intake is full); what was pulled stays held."""
@@ -187,7 +193,7 @@ class NatsSource:
             async with asyncio.TaskGroup() as tg:
                 keeper = tg.create_task(self._keep_alive(stop))
                 # one loop per consumer: each hands out its messages in order
-                await asyncio.gather(*(self._pull(sub, stop) for sub in self._subs))
+                await asyncio.gather(*(self._pull(sub, at, stop) for sub, at in self._subs))
                 keeper.cancel()
         finally:
             await self.close()
@@ -313,7 +319,7 @@ class NatsSource:
 
     async def _bind(
         self, js: JetStreamContext, consumer: Consumer
-    ) -> JetStreamContext.PullSubscription:
+    ) -> tuple[JetStreamContext.PullSubscription, float]:
         bus = self._bus
         mqtt = bus.capture == "mqtt"
         config = ConsumerConfig(
@@ -334,9 +340,28 @@ class NatsSource:
             log.warning("Consumer %s exists with other settings, used as is: %s", name, exc)
         except _NATS_ERRORS as exc:
             raise BusUnavailable(f"cannot create NATS consumer {name!r}: {exc}") from exc
-        return await js.pull_subscribe_bind(name, self._stream)
+        sub = await js.pull_subscribe_bind(name, self._stream)
+        if not consumer.redelivered_first:
+            return sub, 0.0
+        try:
+            info = await js.consumer_info(self._stream, name)
+        except _NATS_ERRORS as exc:
+            raise BusUnavailable(f"cannot read NATS consumer {name!r}: {exc}") from exc
+        if not info.num_ack_pending:
+            return sub, 0.0
+        wait_s = (info.config.ack_wait or bus.ack_wait_s) + 1
+        log.warning(
+            "Consumer %s holds %d messages a previous reader never acknowledged: pulling in "
+            "%.0f s (ack_wait), when they come again first, in order",
+            name, info.num_ack_pending, wait_s,
+        )  # fmt: skip
+        return sub, time.monotonic() + wait_s
 
-    async def _pull(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
+    async def _pull(
+        self, sub: JetStreamContext.PullSubscription, not_before: float, stop: asyncio.Event
+    ) -> None:
+        if await sleep_or_stop(stop, max(0.0, not_before - time.monotonic())):
+            return
         bus, backoff = self._bus, Backoff(initial_s=self._retry[0], max_s=self._retry[1])
         while not stop.is_set():
             if not self._room.is_set():
