@@ -55,7 +55,7 @@ def test_on_nats_every_ack_goes_to_the_consumers(tmp_path: Path) -> None:
         deployment=_deployment(tmp_path, {"kind": "nats"}), store=DetectStore(tmp_path / "d.db")
     )
     acked: list[list[tuple[int, int]]] = []
-    service._link.acknowledge = acked.append  # type: ignore[method-assign]
+    service._link.acknowledge = acked.append  # type: ignore[method-assign,assignment]
     service._acks = [(1, 0), (2, 0)]
     asyncio.run(service._commit())
     assert acked == [[(1, 0), (2, 0)]]
