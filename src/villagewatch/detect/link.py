@@ -25,7 +25,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from villagewatch.config import Deployment
 from villagewatch.config.bus import NatsBus
 from villagewatch.detect.sources import subscriptions
-from villagewatch.ingest.natsource import Consumer, NatsSource
+from villagewatch.ingest.natsource import NatsSource
+from villagewatch.ingest.natsubjects import Consumer
 from villagewatch.mqtt import AsyncLink, FastClient, make_client
 
 __all__ = ["DetectLink", "detect_link"]

@@ -27,7 +27,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
@@ -45,33 +44,18 @@ from nats.js.api import (
 )
 
 from villagewatch.config.bus import NatsBus
-from villagewatch.contract import Channel, subscription
 from villagewatch.errors import BusUnavailable
 from villagewatch.ingest.natsauth import sign_in_options, why_unavailable
+from villagewatch.ingest.natsubjects import Consumer, contract_subjects, covers
 from villagewatch.runtime.backoff import Backoff
 from villagewatch.runtime.waiting import sleep_or_stop
 
-__all__ = ["Consumer", "NatsSource", "contract_channel", "contract_subjects"]
+__all__ = ["MQTT_STORE", "NatsSource"]
 
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[int, int, bytes, bytes], None]
 """(message id, QoS, MQTT topic, payload): the service's decode path, as for MQTT."""
-
-
-@dataclass(frozen=True, slots=True)
-class Consumer:
-    """A durable pull consumer of the stream, and the subjects it takes."""
-
-    durable: str
-    """Its name: every process with the same name shares it (each message to one of them)."""
-    subjects: str
-    """The NATS subjects it takes, in the contract's form (``vw.v1.>``, ``vw.v1.<village>.>``)."""
-    redelivered_first: bool = False
-    """Its one reader wants its messages in order: when it binds to a consumer holding
-    messages a dead reader never acknowledged, it waits ``ack_wait`` for them to come again
-    before pulling (else newer messages would come first). Not for a shared consumer, whose
-    other readers' messages are always outstanding."""
 
 
 _NATS_ERRORS = (nats.errors.Error, nats.js.errors.Error, OSError)
@@ -80,40 +64,6 @@ MQTT_STORE = "$MQTT_msgs"
 _MQTT_PREFIX = "$MQTT.msgs."
 _ELECTION_S = 30.0
 """How long the stream may not answer at start (a leader elected after a node died)."""
-
-
-def contract_subjects() -> list[str]:
-    """The NATS subjects of what the ingester stores: telemetry, events, evidence (the MQTT
-    filters with ``/`` → ``.``, ``+`` → ``*``)."""
-    filters = [subscription(c) for c in (Channel.TELEMETRY, Channel.EVENT, Channel.EVIDENCE)]
-    return [f.replace("/", ".").replace("+", "*") for f in filters]
-
-
-def _covers(captured: list[str], subject: str) -> bool:
-    """Whether one of a stream's ``captured`` subjects takes every message of ``subject``."""
-    want = subject.split(".")
-    for pattern in captured:
-        tokens = pattern.split(".")
-        for i, part in enumerate(tokens):
-            if part == ">":
-                if len(want) > i:
-                    return True
-                break
-            if i >= len(want) or (part not in (want[i], "*")):
-                break
-        else:
-            if len(tokens) == len(want):
-                return True
-    return False
-
-
-def contract_channel(subject: str) -> bool:
-    """Whether ``subject`` is on a channel the ingester stores (what the MQTT path subscribes
-    to): ``vw.v1.<village>.<device>.telemetry|event``, ``….evidence.<id>``."""
-    parts = subject.split(".")
-    return (len(parts) == 5 and parts[4] in ("telemetry", "event")) or (
-        len(parts) == 6 and parts[4] == "evidence"
-    )
 
 
 class NatsSource:
@@ -293,7 +243,7 @@ class NatsSource:
         except _NATS_ERRORS as exc:
             raise BusUnavailable(f"cannot read NATS stream {bus.stream!r}: {exc}") from exc
         captured = list(info.config.subjects or [])
-        if missing := [s for s in subjects if not _covers(captured, s)]:
+        if missing := [s for s in subjects if not covers(captured, s)]:
             raise BusUnavailable(
                 f"NATS stream {bus.stream!r} captures {captured}, not {missing}: "
                 "the ingester would never see those messages"

@@ -50,7 +50,8 @@ from villagewatch.contract import (
 from villagewatch.ingest.evidence import EvidenceMessage, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
-from villagewatch.ingest.natsource import Consumer, NatsSource, contract_channel
+from villagewatch.ingest.natsource import NatsSource
+from villagewatch.ingest.natsubjects import Consumer, contract_channel
 from villagewatch.ingest.writer import BatchWriter
 from villagewatch.mqtt import AsyncLink, FastClient, make_client
 from villagewatch.runtime.diskspace import export_free_space
