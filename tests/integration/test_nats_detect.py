@@ -1,6 +1,6 @@
-"""Detect and the alert engine on a NATS deployment: detect's session is on NATS's MQTT
-listener, which speaks MQTT 3.1.1 only — the protocol the settings pick when ``ingest.bus``
-is NATS."""
+"""Detect and the alert engine on a NATS deployment: detect pulls its villages' messages from
+JetStream (one durable consumer per village), signed in as the bus's user; devices publish
+through NATS's MQTT listener."""
 
 from __future__ import annotations
 
@@ -49,13 +49,14 @@ def _alerts(db: Path) -> list[dict[str, Any]]:
 def test_a_flood_published_to_nats_raises_the_alert_through_detect_and_the_engine(
     tmp_path: Path, cluster: NatsCluster
 ) -> None:
-    """The settings name NATS as the bus and leave ``mqtt.protocol`` out: detect connects to
-    NATS's MQTT listener with 3.1.1 (before: MQTT 5, which NATS refuses, so no alert),
-    signing in as its client id with its password from ``mqtt.credentials_dir``."""
+    """The settings name NATS as the bus (signing in as ``vw-detect-1``) and leave
+    ``mqtt.protocol`` out: detect pulls from JetStream, so the flood raises its alert."""
     detect_port, alerts_port = free_port(), free_port()
     settings = write_deployment(
         tmp_path, mqtt_port=cluster.nodes[1].mqtt_port, store={"kind": "sqlite", "path": "r.db"},
-        devices=1, ingest={"bus": {"kind": "nats", "servers": cluster.urls}},
+        devices=1, ingest={"bus": {"kind": "nats", "servers": cluster.urls,
+                                   "username": "vw-detect-1",
+                                   "password_file": "creds/vw-detect-1.password"}},
         detect={"client_id": "vw-detect-1", "metrics_port": detect_port, "state_path": "d.db",
                 "tick_s": 0.5},
         village_detect={"devices": {"wl-000": {"level": GAUGE_LEVELS}}},

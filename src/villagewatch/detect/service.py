@@ -1,8 +1,9 @@
-"""``villagewatch detect``: the MQTT stream of some villages through the detectors.
+"""``villagewatch detect``: the messages of some villages through the detectors.
 
-Its own persistent MQTT session (QoS 1, plain subscriptions to the
-telemetry, event and status topics of *its* villages — never a shared
-subscription: detectors keep per-device state, so one process owns a village).
+Its own link (:mod:`villagewatch.detect.link`): a persistent MQTT session (QoS 1, plain
+subscriptions to the telemetry, event and status topics of *its* villages — never a shared
+subscription: detectors keep per-device state, so one process owns a village), or on a NATS
+bus one durable JetStream consumer per village.
 Each message is decoded with the same contract as the ingester and fed to the
 :class:`~villagewatch.detect.engine.DetectEngine`; every ``flush_interval_s``
 (at once when there is a transition) the changed detector states and the
@@ -17,12 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
-
-import paho.mqtt.client as paho
-from paho.mqtt.client import ConnectFlags, DisconnectFlags
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from villagewatch.cluster.leases import Fence
 from villagewatch.config import Deployment
@@ -34,12 +29,12 @@ from villagewatch.contract import (
 from villagewatch.db.sqlite import SQLITE_METRICS
 from villagewatch.detect.engine import DetectEngine
 from villagewatch.detect.follow import VillageFollower
+from villagewatch.detect.link import detect_link
 from villagewatch.detect.metrics import DetectMetrics
-from villagewatch.detect.sources import data_folders, decoder_for, subscriptions
+from villagewatch.detect.sources import data_folders, decoder_for
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors.events import RegisteredCredential
 from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
-from villagewatch.mqtt import AsyncLink, FastClient, make_client
 from villagewatch.registry import RegistryStore
 from villagewatch.runtime.backoff import Backoff
 from villagewatch.runtime.diskspace import export_free_space, measure_filesystems
@@ -54,7 +49,7 @@ log = logging.getLogger(__name__)
 
 
 class DetectService:
-    """One detect process: its villages, its session, its state file."""
+    """One detect process: its villages, its link, its state file."""
 
     def __init__(
         self,
@@ -70,7 +65,6 @@ class DetectService:
         :mod:`villagewatch.detect.claim`): a commit once it is lost raises LeaseLost."""
         settings = deployment.settings
         self._settings = det = settings.detect
-        self._mqtt = settings.mqtt
         wanted = det.villages
         villages = [v for v in deployment.villages if wanted is None or v.id in wanted]
         missing = sorted(set(wanted or ()) - {v.id for v in villages})
@@ -97,14 +91,7 @@ class DetectService:
         self._follower = VillageFollower(
             deployment=deployment, villages=self._villages, engine=self.engine,
             clock=self.clock, metrics=self.metrics, applied=self._applied)  # fmt: skip
-        self._link = AsyncLink(
-            self._new_client,
-            host=self._mqtt.host,
-            port=self._mqtt.port,
-            keepalive=self._mqtt.keepalive_s,
-        )
-        self._generation = 0
-        self._subscribing = -1  # the mid of the SUBSCRIBE whose SUBACK means "connected"
+        self._link = detect_link(deployment, self._villages, self._on_message, self._up)
         self._pending: list[Transition] = []
         self._dead: list[DeadLetter] = []
         self._acks: list[tuple[int, int]] = []
@@ -114,9 +101,10 @@ class DetectService:
         self.connected = asyncio.Event()
 
     async def open(self) -> None:
-        """Build the MQTT client (raises ConfigError when the broker password or TLS files
-        cannot be read), restore the saved detector states and load the rental registry
-        (seeding it from the village files); once, before :meth:`run`."""
+        """Open the link (the MQTT client: ConfigError when the broker password or TLS files
+        cannot be read; on NATS they are read when it connects), restore the saved detector
+        states and load the rental registry (seeding it from the village files); once, before
+        :meth:`run`."""
         self._link.open()
         restored = self.engine.restore(
             await asyncio.to_thread(self._store.load_states),
@@ -163,23 +151,6 @@ class DetectService:
                 link_stop.set()
                 await link
 
-    def _new_client(self) -> tuple[FastClient, Properties | None]:
-        """Detect's persistent session (reads the password and TLS files)."""
-        det = self._settings
-        client, props = make_client(
-            self._mqtt,
-            client_id=det.client_id,
-            persistent=True,
-            session_expiry_s=det.session_expiry_s,
-            receive_maximum=det.receive_maximum,
-            manual_ack=True,
-        )
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_fast_message = self._on_message
-        return client, props
-
     # --- messages (event loop thread) -------------------------------------------
 
     def _on_message(self, mid: int, qos: int, topic_bytes: bytes, payload: bytes) -> None:
@@ -197,7 +168,7 @@ class DetectService:
                 )
             )  # fmt: skip
         if qos:
-            self._acks.append((mid, self._generation))
+            self._acks.append((mid, self._link.generation))
         if self._pending or len(self._acks) >= self._settings.batch_max_messages:
             self._full.set()  # an alert does not wait for the flush timer
 
@@ -288,8 +259,7 @@ class DetectService:
         for t in transitions:
             self.metrics.transitions.labels(t.action).inc()
             log.info("%s %s: %s", t.action, t.key, t.message)
-        generation = self._generation
-        self._link.client.ack_many(mid for mid, gen in acks if gen == generation)
+        self._link.acknowledge(acks)
 
     async def _tick(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -347,46 +317,10 @@ class DetectService:
 
     # --- connection -----------------------------------------------------------------
 
-    def _on_connect(
-        self,
-        client: paho.Client,
-        _userdata: Any,
-        flags: ConnectFlags,
-        reason: ReasonCode,
-        _properties: Properties | None,
-    ) -> None:
-        if reason.is_failure:
-            log.error("Broker refused the connection: %s", reason)
-            return
-        self._generation += 1
-        log.info("Connected (session %s)", "resumed" if flags.session_present else "new")
-        _, mid = client.subscribe(subscriptions(self._villages, self._mqtt.protocol))
-        self._subscribing = -1 if mid is None else mid
-
-    def _on_subscribe(
-        self, _client: paho.Client, _userdata: Any, mid: int, codes: list[ReasonCode],
-        _properties: Properties | None,
-    ) -> None:  # fmt: skip
-        # Connected once subscribed: on a broker that makes a new session's subscription
-        # slowly (NATS creates a JetStream consumer), what is sent before the SUBACK is not
-        # queued for detect, so nothing may count on it before then.
-        if mid != self._subscribing:
-            return
-        if refused := [str(c) for c in codes if c.is_failure]:
-            log.error("Broker refused detect's subscriptions: %s", ", ".join(refused))
-        self.connected.set()
-        self.metrics.connected.set(1)
-
-    def _on_disconnect(
-        self,
-        _client: paho.Client,
-        _userdata: Any,
-        _flags: DisconnectFlags,
-        reason: ReasonCode,
-        _properties: Properties | None,
-    ) -> None:
-        self._generation += 1
-        self.connected.clear()
-        self.metrics.connected.set(0)
-        if reason.is_failure:
-            log.warning("Lost the broker (%s); reconnecting", reason)
+    def _up(self, up: bool) -> None:
+        """The link takes messages (subscribed, or bound to its consumers), or lost them."""
+        if up:
+            self.connected.set()
+        else:
+            self.connected.clear()
+        self.metrics.connected.set(int(up))

@@ -1,4 +1,5 @@
-"""The ingester's messages from a NATS JetStream stream, through a durable pull consumer.
+"""Messages from a NATS JetStream stream, through durable pull consumers: the ingester's and
+detect's.
 
 Devices and edge agents keep speaking MQTT: NATS's MQTT listener turns
 ``vw/v1/<village>/<device>/telemetry`` into the subject ``vw.v1.<village>.<device>.telemetry``,
@@ -12,6 +13,11 @@ slow store holds messages, progress acks keep them from being redelivered meanwh
 
 Flow control: the server hands out at most ``max_ack_pending`` unacknowledged messages over
 all ingesters; each ingester also stops pulling while its intake is full (``pause_reading``).
+
+Detect pulls the same stream through one durable consumer per village (:class:`Consumer`;
+nats-server 2.9 takes one filter subject per consumer), named alike in every detect process, so
+the one that takes a partition over binds to them and gets what the dead one never
+acknowledged. One consumer hands out its village's messages in stream order.
 """
 
 from __future__ import annotations
@@ -38,18 +44,19 @@ from nats.js.api import (
 )
 
 from villagewatch.config.bus import NatsBus
-from villagewatch.contract import Channel, subscription
 from villagewatch.errors import BusUnavailable
 from villagewatch.ingest.natsauth import sign_in_options, why_unavailable
+from villagewatch.ingest.natsubjects import Consumer, contract_subjects, covers
 from villagewatch.runtime.backoff import Backoff
 from villagewatch.runtime.waiting import sleep_or_stop
 
-__all__ = ["NatsSource", "contract_subjects"]
+__all__ = ["MQTT_STORE", "NatsSource"]
 
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[int, int, bytes, bytes], None]
-"""(message id, QoS, MQTT topic, payload): the ingester's decode path, as for MQTT."""
+"""(message id, QoS, MQTT topic, payload): the service's decode path, as for MQTT."""
+
 
 _NATS_ERRORS = (nats.errors.Error, nats.js.errors.Error, OSError)
 MQTT_STORE = "$MQTT_msgs"
@@ -59,56 +66,26 @@ _ELECTION_S = 30.0
 """How long the stream may not answer at start (a leader elected after a node died)."""
 
 
-def contract_subjects() -> list[str]:
-    """The NATS subjects of what the ingester stores: telemetry, events, evidence (the MQTT
-    filters with ``/`` → ``.``, ``+`` → ``*``)."""
-    filters = [subscription(c) for c in (Channel.TELEMETRY, Channel.EVENT, Channel.EVIDENCE)]
-    return [f.replace("/", ".").replace("+", "*") for f in filters]
-
-
-def _covers(captured: list[str], subject: str) -> bool:
-    """Whether one of a stream's ``captured`` subjects takes every message of ``subject``."""
-    want = subject.split(".")
-    for pattern in captured:
-        tokens = pattern.split(".")
-        for i, part in enumerate(tokens):
-            if part == ">":
-                if len(want) > i:
-                    return True
-                break
-            if i >= len(want) or (part not in (want[i], "*")):
-                break
-        else:
-            if len(tokens) == len(want):
-                return True
-    return False
-
-
-def _contract_channel(subject: str) -> bool:
-    """Whether ``subject`` is on a channel the ingester stores (what the MQTT path subscribes
-    to): ``vw.v1.<village>.<device>.telemetry|event``, ``….evidence.<id>``."""
-    parts = subject.split(".")
-    return (len(parts) == 5 and parts[4] in ("telemetry", "event")) or (
-        len(parts) == 6 and parts[4] == "evidence"
-    )
-
-
 class NatsSource:
-    """Pulls the contract's messages from JetStream and acknowledges them when told."""
+    """Pulls messages from JetStream through ``consumers`` and acknowledges them when told.
+    ``wanted``: whether a subject (``vw.v1.…``) goes to ``on_message``; the rest are
+    acknowledged at once. Message ids are unique over all the consumers."""
 
     def __init__(
         self,
         *,
         bus: NatsBus,
+        consumers: list[Consumer],
+        wanted: Callable[[str], bool],
         on_message: MessageHandler,
         on_connected: Callable[[bool], None],
         retry_initial_s: float = 0.5,
         retry_max_s: float = 10,
     ) -> None:
-        self._bus = bus
+        self._bus, self._consumers, self._wanted = bus, consumers, wanted
         self._on_message = on_message
         self._on_connected = on_connected
-        self._backoff = Backoff(initial_s=retry_initial_s, max_s=retry_max_s)
+        self._retry = (retry_initial_s, retry_max_s)
         self._held: dict[int, Msg] = {}
         """Messages taken in and not yet acknowledged, by the id the intake knows them by."""
         self._next_id = 0
@@ -117,7 +94,8 @@ class NatsSource:
         self._acking: set[asyncio.Task[None]] = set()
         self._nc: NatsClient | None = None
         self._stream = MQTT_STORE if bus.capture == "mqtt" else bus.stream
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._subs: list[tuple[JetStreamContext.PullSubscription, float]] = []
+        """Each consumer's subscription, and when it may first pull (``time.monotonic``)."""
 
     def pause_reading(self) -> None:
         """Stop pulling (the intake is full); what was pulled stays held."""
@@ -152,19 +130,20 @@ class NatsSource:
             raise
         self._on_connected(True)
         log.info(
-            "Pulling stream %s as %s from %s",
-            self._stream, self._bus.durable, ", ".join(self._bus.servers),
+            "Pulling stream %s as %s from %s", self._stream,
+            ", ".join(c.durable for c in self._consumers), ", ".join(self._bus.servers),
         )  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pull until ``stop`` is set (after :meth:`connect`), then send the last acks and
         close."""
-        if self._sub is None:
+        if not self._subs:
             return  # stopped while connecting
         try:
             async with asyncio.TaskGroup() as tg:
                 keeper = tg.create_task(self._keep_alive(stop))
-                await self._pull(self._sub, stop)
+                # one loop per consumer: each hands out its messages in order
+                await asyncio.gather(*(self._pull(sub, at, stop) for sub, at in self._subs))
                 keeper.cancel()
         finally:
             await self.close()
@@ -180,7 +159,7 @@ class NatsSource:
                     await self._ensure_stream(js)
                 elif not await self._mqtt_store_made(js, stop):
                     return False
-                self._sub = await self._bind(js)
+                self._subs = [await self._bind(js, c) for c in self._consumers]
             except (BusUnavailable, nats.errors.TimeoutError) as exc:
                 cause = exc if isinstance(exc, nats.errors.TimeoutError) else exc.__cause__
                 if not isinstance(cause, nats.errors.TimeoutError) or time.monotonic() > deadline:
@@ -197,13 +176,13 @@ class NatsSource:
         refusals: list[Exception] = []
 
         async def error(exc: Exception) -> None:
-            if self._sub is None:  # the first connect: said once, in its error, if it fails
+            if not self._subs:  # the first connect: said once, in its error, if it fails
                 refusals.append(exc)
                 return
             log.warning("NATS: %s", exc)
 
         async def disconnected() -> None:
-            if self._sub is None:
+            if not self._subs:
                 return  # a failed first connect, or our own close: nothing was lost
             self._on_connected(False)
             log.warning("Lost the NATS server; reconnecting, unacknowledged messages stay held")
@@ -264,7 +243,7 @@ class NatsSource:
         except _NATS_ERRORS as exc:
             raise BusUnavailable(f"cannot read NATS stream {bus.stream!r}: {exc}") from exc
         captured = list(info.config.subjects or [])
-        if missing := [s for s in subjects if not _covers(captured, s)]:
+        if missing := [s for s in subjects if not covers(captured, s)]:
             raise BusUnavailable(
                 f"NATS stream {bus.stream!r} captures {captured}, not {missing}: "
                 "the ingester would never see those messages"
@@ -288,30 +267,52 @@ class NatsSource:
                 await asyncio.wait_for(stop.wait(), 1)
         return False
 
-    async def _bind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+    async def _bind(
+        self, js: JetStreamContext, consumer: Consumer
+    ) -> tuple[JetStreamContext.PullSubscription, float]:
         bus = self._bus
         mqtt = bus.capture == "mqtt"
         config = ConsumerConfig(
-            durable_name=bus.durable,
+            durable_name=consumer.durable,
             # the MQTT store keeps (interest retention) what a consumer like this one wants
-            filter_subject=f"{_MQTT_PREFIX}vw.v1.>" if mqtt else None,
+            filter_subject=f"{_MQTT_PREFIX}{consumer.subjects}" if mqtt else consumer.subjects,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=bus.ack_wait_s,
             max_ack_pending=bus.max_ack_pending,
             max_deliver=-1,  # a message is never given up on: poison is dead-lettered, not lost
         )
+        name = consumer.durable
         try:
             await js.add_consumer(self._stream, config)
         except nats.js.errors.BadRequestError as exc:
-            # it exists with other settings (another ingester's version): used as it is
-            log.warning("Consumer %s exists with other settings, used as is: %s", bus.durable, exc)
+            # it exists with other settings (another process's version): used as it is
+            log.warning("Consumer %s exists with other settings, used as is: %s", name, exc)
         except _NATS_ERRORS as exc:
-            raise BusUnavailable(f"cannot create NATS consumer {bus.durable!r}: {exc}") from exc
-        return await js.pull_subscribe_bind(bus.durable, self._stream)
+            raise BusUnavailable(f"cannot create NATS consumer {name!r}: {exc}") from exc
+        sub = await js.pull_subscribe_bind(name, self._stream)
+        if not consumer.redelivered_first:
+            return sub, 0.0
+        try:
+            info = await js.consumer_info(self._stream, name)
+        except _NATS_ERRORS as exc:
+            raise BusUnavailable(f"cannot read NATS consumer {name!r}: {exc}") from exc
+        if not info.num_ack_pending:
+            return sub, 0.0
+        wait_s = (info.config.ack_wait or bus.ack_wait_s) + 1
+        log.warning(
+            "Consumer %s holds %d messages a previous reader never acknowledged: pulling in "
+            "%.0f s (ack_wait), when they come again first, in order",
+            name, info.num_ack_pending, wait_s,
+        )  # fmt: skip
+        return sub, time.monotonic() + wait_s
 
-    async def _pull(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
-        bus = self._bus
+    async def _pull(
+        self, sub: JetStreamContext.PullSubscription, not_before: float, stop: asyncio.Event
+    ) -> None:
+        if await sleep_or_stop(stop, max(0.0, not_before - time.monotonic())):
+            return
+        bus, backoff = self._bus, Backoff(initial_s=self._retry[0], max_s=self._retry[1])
         while not stop.is_set():
             if not self._room.is_set():
                 await _first(self._room, stop)
@@ -323,18 +324,18 @@ class NatsSource:
                 # the server's "no messages" answer comes just before its timer: once in a CI run)
                 continue
             except _NATS_ERRORS as exc:
-                delay = self._backoff.next_delay()
+                delay = backoff.next_delay()
                 log.warning("Pulling from NATS failed (%s); again in %.1f s", exc, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 continue
-            self._backoff.reset()
+            backoff.reset()
             for msg in msgs:
                 mid = self._next_id = self._next_id + 1
                 self._held[mid] = msg
                 subject = msg.subject.removeprefix(_MQTT_PREFIX)
-                if not _contract_channel(subject):
-                    self.acknowledge([(mid, 0)])  # status, config: not the ingester's
+                if not self._wanted(subject):
+                    self.acknowledge([(mid, 0)])  # e.g. status, config: not the ingester's
                     continue
                 # NATS subjects of MQTT topics: `/` became `.` (identifiers have no dots)
                 self._on_message(mid, 1, subject.replace(".", "/").encode(), msg.data)
@@ -356,7 +357,7 @@ class NatsSource:
         """Send the last acks and disconnect (again: nothing). Messages taken in but never
         accepted (pulled while the ingester was stopping) are given back at once rather than
         after ``ack_wait``."""
-        nc, self._nc, self._sub = self._nc, None, None
+        nc, self._nc, self._subs = self._nc, None, []
         if nc is None:
             return
         self._on_connected(False)

@@ -51,6 +51,7 @@ from villagewatch.ingest.evidence import EvidenceMessage, decode_evidence
 from villagewatch.ingest.intake import Intake
 from villagewatch.ingest.metrics import IngestMetrics
 from villagewatch.ingest.natsource import NatsSource
+from villagewatch.ingest.natsubjects import Consumer, contract_channel
 from villagewatch.ingest.writer import BatchWriter
 from villagewatch.mqtt import AsyncLink, FastClient, make_client
 from villagewatch.runtime.diskspace import export_free_space
@@ -99,7 +100,13 @@ class IngestService:
         # with NATS the link is never opened: messages come from the stream, in the same
         # decode path (_on_fast_message), and are acknowledged to it
         self._nats = (
-            NatsSource(bus=ing.bus, on_message=self._on_fast_message, on_connected=self._nats_up)
+            NatsSource(
+                bus=ing.bus,
+                consumers=[Consumer(ing.bus.durable, "vw.v1.>")],
+                wanted=contract_channel,
+                on_message=self._on_fast_message,
+                on_connected=self._nats_up,
+            )
             if isinstance(ing.bus, NatsBus)
             else None
         )

@@ -176,7 +176,7 @@ def test_a_message_the_detectors_fail_on_is_kept_acknowledged_and_skipped(tmp_pa
         await service.open()  # builds the MQTT client (not connected)
         service.engine = Broken([VILLAGE], now_ms=NOW)
         acked: list[list[int]] = []
-        service._link.client.ack_many = lambda mids: acked.append(list(mids))  # type: ignore[method-assign]
+        service._link.acknowledge = lambda acks: acked.append([mid for mid, _ in acks])  # type: ignore[method-assign]
         body = {"v": 1, "device": "sos-1", "boot": "b", "event": {"seq": 1, "ts": NOW,
                 "clock": "synced", "type": "sos"}}  # fmt: skip
         service._on_message(7, 1, b"vw/v1/v/sos-1/event", orjson.dumps(body))

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from villagewatch.config.bus import MqttBus, NatsBus
 from villagewatch.config.settings import IngestSettings
 from villagewatch.errors import BusUnavailable
-from villagewatch.ingest.natsource import NatsSource, _covers, contract_subjects
+from villagewatch.ingest.natsource import NatsSource
+from villagewatch.ingest.natsubjects import Consumer, contract_subjects, covers
 from villagewatch.runtime.ports import free_port
 
 
@@ -41,7 +42,7 @@ def test_the_contract_subjects_are_the_mqtt_filters_in_nats_spelling() -> None:
 def test_an_existing_stream_must_capture_every_contract_subject(
     captured: list[str], subject: str, covered: bool
 ) -> None:
-    assert _covers(captured, subject) is covered
+    assert covers(captured, subject) is covered
 
 
 def test_mosquitto_stays_the_default_bus() -> None:
@@ -64,6 +65,8 @@ def test_a_wrong_server_url_is_a_clear_error() -> None:
     url = f"nats://127.0.0.1:{free_port()}"
     source = NatsSource(
         bus=NatsBus(servers=[url], connect_timeout_s=1),
+        consumers=[Consumer("vw-ingest", "vw.v1.>")],
+        wanted=lambda _: True,
         on_message=lambda *_: None,
         on_connected=lambda _: None,
     )
