@@ -100,7 +100,7 @@ def write_settings(work: Path, plan: LoadPlan, *, mqtt_port: int, nats: list[str
     }
     out = {}
     for k in (1, 2):
-        store = {"kind": "victoria", "url": vm, "relational": {"path": str(work / f"rel{k}.db")}}
+        store = {"kind": "victoria", "url": vm}  # its relational part: the `readings` schema
         ingest = {"client_id": f"city-ingest-{k}", "metrics_port": free_port(),
                   "evidence_min_free_percent": 0, "bus": {"kind": "nats", "servers": nats}}  # fmt: skip
         out[f"ingest-{k}"] = {**common, "store": store, "ingest": ingest}

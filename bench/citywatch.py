@@ -15,7 +15,7 @@ import orjson
 import psutil
 import psycopg
 
-from villagewatch_dev.servers import VictoriaMetrics, wait_for_port
+from villagewatch_dev.servers import VictoriaMetrics
 
 
 class Role:
@@ -34,7 +34,6 @@ class Role:
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Block until the process reports its broker connected; exit with its log if not."""
-        wait_for_port(self.port, timeout=timeout)
         deadline = time.monotonic() + timeout
         while self.metric(f"villagewatch_{self.role}_broker_connected") != 1:
             if self.proc.poll() is not None or time.monotonic() > deadline:
