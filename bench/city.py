@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import orjson
 
 from cityrivals import NodeRed, install_node_red
@@ -63,6 +64,7 @@ from victoria import readings as victoria_readings
 from victoria import report as victoria_report
 from victoria import run_store
 from villagewatch.config import VictoriaSettings
+from villagewatch.ingest.natsource import MQTT_STORE
 from villagewatch.store import VictoriaStore
 from villagewatch_dev.natscluster import NatsCluster
 from villagewatch_dev.servers import Postgres, VictoriaMetrics, free_port
@@ -120,6 +122,7 @@ class Load:
     def __init__(self, plan: LoadPlan, duration: int, floods: int) -> None:
         self.plan, self.duration = plan, duration
         self.sent = 0
+        self.messages = 0
         self.expected = dict.fromkeys(devices(plan), 0)
         self.last_ms: dict[str, int] = {}
         step = max(1, duration // (floods + 1))
@@ -141,6 +144,7 @@ class Load:
         body = b'{"v":1,"device":"%s","boot":"b","historical":false,"%s":%s}' % (
             device.encode(), key, items if n == 1 else b"[" + items + b"]")  # fmt: skip
         self.sent += n
+        self.messages += 1
         self.expected[device] += n
         return f"vw/v1/{village_of(device)}/{device}/telemetry".encode(), body
 
@@ -209,6 +213,23 @@ def figures(name: str, load: Load, pub: list[tuple[float, int]], got: list[tuple
     return rate
 
 
+def stream_state(servers: list[str]) -> str:
+    """What NATS's MQTT stream took: its last sequence number counts every message it stored
+    (acknowledged and removed ones included), so a gap to the messages published means NATS
+    acknowledged a publish it never stored."""
+
+    async def ask() -> str:
+        nc = await nats.connect(servers=servers)
+        try:
+            info = await nc.jetstream().stream_info(MQTT_STORE)
+            st = info.state
+            return f"$MQTT_msgs took {st.last_seq:,} messages, holds {st.messages:,}"
+        finally:
+            await nc.close()
+
+    return asyncio.run(ask())
+
+
 def run_consumer(
     kind: str, args: argparse.Namespace, plan: LoadPlan, work: Path
 ) -> tuple[float, float]:
@@ -271,6 +292,7 @@ def run_consumer(
                 f"p50 ≤ {lag[0]:,.0f} ms p99 ≤ {lag[1]:,.0f} ms"
             )
             print(f"  {kind}: the ingesters counted {ingest_counts(texts)}")
+            print(f"  {kind}: {stream_state(cluster.urls)} (published {load.messages:,} messages)")
             lat = transitions(paths, set(load.flood_at))
             print(f"  {kind}: publish→transition p50 {percentile(lat, 0.5) * 1000:,.0f} ms "
                   f"p99 {percentile(lat, 0.99) * 1000:,.0f} ms ({len(lat)} transitions of "
