@@ -39,8 +39,8 @@ from .test_detect_partitions import (
     VILLAGES,
     ClaimingDetect,
     expected_ids,
-    level_at,
-    reading,
+    highest_seqs,
+    stream,
 )
 from .test_detect_service import GAUGE_LEVELS
 from .webhook import Recorder
@@ -212,11 +212,7 @@ def committed(dsn: str) -> dict[str, int]:
         rows = query(dsn, "SELECT owner, state FROM detect.state WHERE owner LIKE '%/wl-000'")
     except psycopg.Error:  # not made yet
         return {}
-    out = {}
-    for owner, state in rows:
-        seqs = orjson.loads(state)["seen"]["readings"].values()
-        out[owner.split("/")[0]] = max((s for ss in seqs for s in ss), default=-1)
-    return out
+    return highest_seqs(rows)
 
 
 def least_committed(dsn: str) -> int:
@@ -252,7 +248,7 @@ def test_the_whole_pipeline_loses_and_duplicates_nothing_when_one_of_each_is_kil
         for name, most in (("h1", 1), ("h2", 2))
     ]  # fmt: skip
     one, two = hosts
-    messages = [reading(v, i, level_at(i, k)) for i in range(N) for k, v in enumerate(VILLAGES)]
+    messages = stream(VILLAGES, N)
     want = expected_ids(one.settings, messages)
     fires = sum(1 for ids in want.values() for i in ids if "#fire@" in i)
     assert fires >= len(VILLAGES), "each gauge should flood"

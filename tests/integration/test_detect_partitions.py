@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -95,8 +96,9 @@ def reading(village: str, i: int, level: float) -> tuple[str, bytes]:
     return f"vw/v1/{village}/wl-000/telemetry", orjson.dumps(body)
 
 
-def stream() -> list[tuple[str, bytes]]:
-    return [reading(v, i, level_at(i, k)) for i in range(N) for k, v in enumerate(VILLAGES)]
+def stream(villages: Sequence[str] = VILLAGES, n: int = N) -> list[tuple[str, bytes]]:
+    """``n`` readings of each village's gauge, interleaved."""
+    return [reading(v, i, level_at(i, k)) for i in range(n) for k, v in enumerate(villages)]
 
 
 def write_settings(tmp_path: Path, mqtt_port: int) -> tuple[Path, Path]:
@@ -124,12 +126,14 @@ def write_settings(tmp_path: Path, mqtt_port: int) -> tuple[Path, Path]:
     return out[0], out[1]
 
 
-def expected_ids(settings: Path, messages: list[tuple[str, bytes]]) -> dict[str, list[str]]:
+def expected_ids(
+    settings: Path, messages: list[tuple[str, bytes]], villages: Sequence[str] = VILLAGES
+) -> dict[str, list[str]]:
     """Per village, what one uninterrupted pass decides (the offline watch aside)."""
     deployment = load_deployment(settings)
-    decoder = decoder_for(deployment, list(VILLAGES))
+    decoder = decoder_for(deployment, list(villages))
     engine = DetectEngine(deployment.villages, now_ms=NOW_MS)
-    out: dict[str, list[str]] = {v: [] for v in VILLAGES}
+    out: dict[str, list[str]] = {v: [] for v in villages}
     for topic, payload in messages:
         decoded = decoder.decode(topic, payload, time.time_ns())
         assert not isinstance(decoded, DeadLetter), decoded
@@ -146,11 +150,12 @@ def query(db: Path, sql: str, *args: Any) -> list[Any]:
         return conn.execute(sql, args).fetchall()
 
 
-def recorded_ids(db: Path) -> dict[str, list[str]]:
+def recorded_ids(db: Path, villages: Sequence[str] = VILLAGES) -> dict[str, list[str]]:
+    """Per village, the transitions in detect's file, in the order they were recorded."""
     rows = query(
         db, "SELECT village, id FROM transitions WHERE detector != 'offline' ORDER BY rowid"
     )
-    out: dict[str, list[str]] = {v: [] for v in VILLAGES}
+    out: dict[str, list[str]] = {v: [] for v in villages}
     for village, tid in rows:
         out[village].append(tid)
     return out
@@ -167,8 +172,14 @@ def holders(db: Path) -> dict[str, tuple[str, int]]:
 
 def committed(db: Path) -> dict[str, int]:
     """Village → the highest committed sequence number of its gauge."""
+    return highest_seqs(query(db, "SELECT owner, state FROM state WHERE owner LIKE '%/wl-000'"))
+
+
+def highest_seqs(rows: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """Village → the highest sequence number its gauge's saved state remembers, from
+    (owner, state JSON) rows of detect's state table."""
     out = {}
-    for owner, state in query(db, "SELECT owner, state FROM state WHERE owner LIKE '%/wl-000'"):
+    for owner, state in rows:
         seqs = orjson.loads(state)["seen"]["readings"].values()
         out[owner.split("/")[0]] = max((s for ss in seqs for s in ss), default=-1)
     return out

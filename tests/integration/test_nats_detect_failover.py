@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,23 +17,18 @@ import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
 from villagewatch.config import load_deployment
-from villagewatch.contract import DeadLetter
-from villagewatch.detect.engine import DetectEngine
-from villagewatch.detect.sources import decoder_for
 from villagewatch.ingest.natsource import MQTT_STORE
-from villagewatch.transitions import transition_id
 from villagewatch_dev.natscluster import NatsCluster, NatsNode
 from villagewatch_dev.servers import free_port
 
 from .helpers import (
-    NOW_MS,
     DetectProcess,
     IngesterProcess,
     publish_through_outages,
     wait_until,
     write_deployment,
 )
-from .test_detect_partitions import level_at, query, reading
+from .test_detect_partitions import committed, expected_ids, recorded_ids, stream
 from .test_detect_service import GAUGE_LEVELS
 
 VILLAGES = ("va", "vb")
@@ -69,42 +63,6 @@ def write_settings(tmp_path: Path, cluster: NatsCluster, entry: NatsNode) -> Pat
     settings["villages"] = [f"{vid}.yaml" for vid in VILLAGES]
     base.write_bytes(orjson.dumps(settings))
     return base
-
-
-def stream() -> list[tuple[str, bytes]]:
-    return [reading(v, i, level_at(i, k)) for i in range(N) for k, v in enumerate(VILLAGES)]
-
-
-def expected_ids(settings: Path, messages: list[tuple[str, bytes]]) -> dict[str, list[str]]:
-    """Per village, what one uninterrupted pass decides (the offline watch aside)."""
-    deployment = load_deployment(settings)
-    decoder = decoder_for(deployment, list(VILLAGES))
-    engine = DetectEngine(deployment.villages, now_ms=NOW_MS)
-    out: dict[str, list[str]] = {v: [] for v in VILLAGES}
-    for topic, payload in messages:
-        decoded = decoder.decode(topic, payload, time.time_ns())
-        assert not isinstance(decoded, DeadLetter), decoded
-        for t in engine.handle(decoded, NOW_MS):
-            if t.key.detector != "offline":
-                out[t.key.village].append(transition_id(t))
-    return out
-
-
-def recorded_ids(db: Path) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {v: [] for v in VILLAGES}
-    sql = "SELECT village, id FROM transitions WHERE detector != 'offline' ORDER BY rowid"
-    for village, tid in query(db, sql):
-        out[village].append(tid)
-    return out
-
-
-def committed(db: Path) -> dict[str, int]:
-    """Village → the highest committed sequence number of its gauge."""
-    out = {}
-    for owner, state in query(db, "SELECT owner, state FROM state WHERE owner LIKE '%/wl-000'"):
-        seqs = orjson.loads(state)["seen"]["readings"].values()
-        out[owner.split("/")[0]] = max((s for ss in seqs for s in ss), default=-1)
-    return out
 
 
 def leaders(cluster: NatsCluster) -> dict[str, str]:
@@ -154,8 +112,8 @@ def test_detect_on_nats_decides_as_the_in_order_pass_through_a_sigkill(
     entry = next(n for n in cluster.nodes if n is not victim)
     settings = write_settings(tmp_path, cluster, entry)
     db = tmp_path / "var" / "detect.db"
-    messages = stream()
-    want = expected_ids(settings, messages)
+    messages = stream(VILLAGES, N)
+    want = expected_ids(settings, messages, VILLAGES)
     # poison on a village's subjects, mid-stream: dead letters (the ingester's), never a stall
     poison = [
         ("vw/v1/va/wl-000/telemetry", b"\xff{not json"),
@@ -202,4 +160,6 @@ def test_detect_on_nats_decides_as_the_in_order_pass_through_a_sigkill(
         publisher.join()
         detect.terminate()
         ingester.kill()
-    assert recorded_ids(db) == want, "each village's transitions exactly once, none missing"
+    assert recorded_ids(db, VILLAGES) == want, (
+        "each village's transitions exactly once, none missing"
+    )
