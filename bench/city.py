@@ -1,7 +1,7 @@
 """Benchmark: a city slice on this machine — villagewatch beside a paho + orjson loop and
 Node-RED on the same load, in the same run (prints figures; not a test).
 
-The load (one process, bench/mqttload.py's pipelined publisher, two MQTT 3.1.1 connections at
+The load (one process, villagewatch_dev/mqttload.py's pipelined publisher, two MQTT 3.1.1 connections at
 QoS 1 to two nodes of a 3-node NATS JetStream cluster): ``--rate`` readings/s for
 ``--duration`` s, ``--singles`` single-reading messages/s from as many gauges plus edge
 batches of 50 readings (one a second from each batch device), every reading stamped with its
@@ -10,7 +10,8 @@ publish time; ``--floods`` gauges jump over their warning level once each, sprea
 Consumers, one after the other, each on a fresh NATS cluster and a fresh VictoriaMetrics:
 
 * villagewatch — 2 ingesters (``ingest.bus: nats``, one shared durable) into VictoriaMetrics
-  (``store.kind: victoria``), 2 detect processes (one village each, over NATS's MQTT listener)
+  (``store.kind: victoria``), 2 detect processes (one village each, pulling its village's
+  durable consumer of the same stream)
   and PostgreSQL as ``relational`` (what is ported to it; detect's own store is wherever the
   settings put it);
 * paho — bench/cityrivals.py's plain loop into VictoriaMetrics;
@@ -59,13 +60,13 @@ from citystats import (
     percentile,
 )
 from citywatch import Role, Watch, ingest_counts, stored_seqs, transitions, vm_rows
-from mqttload import publish
 from victoria import readings as victoria_readings
 from victoria import report as victoria_report
 from victoria import run_store
 from villagewatch.config import VictoriaSettings
 from villagewatch.ingest.natsource import MQTT_STORE
 from villagewatch.store import VictoriaStore
+from villagewatch_dev.mqttload import publish
 from villagewatch_dev.natscluster import NatsCluster
 from villagewatch_dev.servers import Postgres, VictoriaMetrics, free_port
 
@@ -108,7 +109,9 @@ def write_settings(work: Path, plan: LoadPlan, *, mqtt_port: int, nats: list[str
         out[f"ingest-{k}"] = {**common, "store": store, "ingest": ingest}
         detect = {"client_id": f"city-detect-{k}", "metrics_port": free_port(),
                   "villages": [VILLAGES[k - 1]], "state_path": str(work / f"detect{k}.db")}  # fmt: skip
-        out[f"detect-{k}"] = {**common, "store": store, "detect": detect}
+        # the bus named: detect pulls its village's consumer, as in config/production/scale-out
+        bus = {"bus": {"kind": "nats", "servers": nats}}
+        out[f"detect-{k}"] = {**common, "store": store, "ingest": bus, "detect": detect}
     paths = {}
     for name, settings in out.items():
         paths[name] = work / f"{name}.yaml"
@@ -176,9 +179,14 @@ async def drive(load: Load, ports: list[int], stored: Callable[[], float], watch
     task = asyncio.create_task(load.run(ports))
     published_s = 0.0
     moved = time.perf_counter()
+    told = 0.0
     while True:
         await asyncio.sleep(0.1)
         now = time.perf_counter() - t0
+        if now - told >= 15:  # a long run shows it is moving
+            told = now
+            print(f"    {now:4.0f} s: published {load.sent:,} readings, stored "
+                  f"{got[-1][1] if got else 0:,}", flush=True)  # fmt: skip
         pub.append((now, load.sent))
         n = int(await asyncio.to_thread(stored))
         if not got or n > got[-1][1]:

@@ -49,7 +49,6 @@ import httpx
 import orjson
 import psutil
 
-from mqttload import publish  # bench/ is on sys.path: this file runs as a script
 from villagewatch.config import load_deployment
 from villagewatch.contract import (
     Channel,
@@ -67,6 +66,7 @@ from villagewatch.detect.sources import decoder_for
 from villagewatch.detect.store import dump_states
 from villagewatch.detectors import CLEAN, Anomaly, AnomalyConfig
 from villagewatch.runtime.gctuning import tune_gc_for_throughput
+from villagewatch_dev.mqttload import publish
 from villagewatch_dev.servers import Mosquitto, free_port
 
 VILLAGE = "bench"

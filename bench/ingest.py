@@ -40,8 +40,8 @@ import httpx
 import orjson
 import psutil
 
-from mqttload import publish  # bench/ is on sys.path: this file runs as a script
 from villagewatch.contract import Channel, encode_items, topic_for
+from villagewatch_dev.mqttload import publish
 from villagewatch_dev.servers import Influxd, Mosquitto, free_port
 
 DEVICES = 1000

@@ -45,7 +45,6 @@ mqtt {{
   # the MQTT sessions, retained messages and QoS 1 deliveries live in JetStream streams of
   # their own: replicated on every node, so losing one node loses no session
   stream_replicas: 3
-  consumer_replicas: 3
 }}
 """
 

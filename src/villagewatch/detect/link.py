@@ -2,9 +2,10 @@
 default), or — when the deployment's bus is NATS — JetStream, through one durable pull consumer
 per village (``detect-<village>``, the same in every detect process).
 
-Why not an MQTT session on NATS: when a NATS node dies, NATS 2.9 moves the leaders of the MQTT
-sessions' consumers and a session silently misses seconds of messages; a durable pull consumer
-of the stream loses nothing (what is not acknowledged is delivered again).
+Why not an MQTT session on NATS: on nats-server 2.9.10 a session silently missed seconds of
+messages when a node died (most likely the loss of docs/scale.md, "Lost readings"); and a
+durable consumer named alike in every detect process lets a take-over bind to what the dead
+one never acknowledged, which is delivered again.
 
 Both links hand a message to the service as ``(mid, qos, topic, payload)`` and are told
 ``acknowledge([(mid, generation)])`` once its commit is durable.
@@ -76,7 +77,7 @@ def _detect_channel(subject: str) -> bool:
 
 
 class NatsLink:
-    """One durable pull consumer per village (nats-server 2.9: one filter subject each)."""
+    """One durable pull consumer per village: a partition's villages move consumer by consumer."""
 
     generation = 0  # a reconnect keeps the consumers: every ack still counts
 

@@ -14,8 +14,8 @@ slow store holds messages, progress acks keep them from being redelivered meanwh
 Flow control: the server hands out at most ``max_ack_pending`` unacknowledged messages over
 all ingesters; each ingester also stops pulling while its intake is full (``pause_reading``).
 
-Detect pulls the same stream through one durable consumer per village (:class:`Consumer`;
-nats-server 2.9 takes one filter subject per consumer), named alike in every detect process, so
+Detect pulls the same stream through one durable consumer per village (:class:`Consumer`),
+named alike in every detect process, so
 the one that takes a partition over binds to them and gets what the dead one never
 acknowledged. One consumer hands out its village's messages in stream order.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -64,6 +65,33 @@ MQTT_STORE = "$MQTT_msgs"
 _MQTT_PREFIX = "$MQTT.msgs."
 _ELECTION_S = 30.0
 """How long the stream may not answer at start (a leader elected after a node died)."""
+OLDEST_SERVER = (2, 11, 0)
+"""The oldest nats-server trusted with the stream: 2.9.10 (Debian 12's) was measured dropping
+messages from NATS's MQTT store before the ingesters' consumer had them, once several consumers
+read it (docs/scale.md, "Lost readings"); 2.11 and later were not."""
+
+
+def server_refused(version: str, url: str) -> str | None:
+    """Why the NATS server at ``url`` reporting ``version`` is not used; None when it is."""
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    if match and tuple(int(g) for g in match.groups()) >= OLDEST_SERVER:
+        return None
+    oldest = ".".join(map(str, OLDEST_SERVER))
+    return (
+        f"the NATS server at {url} is version {version or 'unknown'}; villagewatch needs "
+        f"nats-server {oldest} or newer on every node of ingest.bus.servers, as older ones were "
+        "measured losing messages that several consumers read"
+    )
+
+
+def _refusal(nc: NatsClient) -> str | None:
+    """:func:`server_refused` for the server ``nc`` is connected to."""
+    url, found = nc.connected_url, nc.connected_server_version
+    try:
+        version = f"{found.major}.{found.minor}.{found.patch}"
+    except ValueError:
+        version = ""
+    return server_refused(version, f"{url.hostname}:{url.port}" if url else "(none)")
 
 
 class NatsSource:
@@ -190,6 +218,8 @@ class NatsSource:
         async def reconnected() -> None:
             self._on_connected(True)
             log.info("Reconnected to NATS at %s", nc.connected_url)
+            if why := _refusal(nc):
+                log.error("%s: upgrade it", why)
 
         nc = NatsClient()
         # nats-py tries the servers forever when reconnects are unlimited, also at the first
@@ -214,6 +244,9 @@ class NatsSource:
             with contextlib.suppress(TimeoutError, *_NATS_ERRORS):
                 await nc.close()
             raise why_unavailable(bus, exc, refusals, bound) from exc
+        if why := _refusal(nc):
+            await nc.close()
+            raise BusUnavailable(why)
         return nc
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:

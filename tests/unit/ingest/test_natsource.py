@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from villagewatch.config.bus import MqttBus, NatsBus
 from villagewatch.config.settings import IngestSettings
 from villagewatch.errors import BusUnavailable
-from villagewatch.ingest.natsource import NatsSource
+from villagewatch.ingest.natsource import NatsSource, server_refused
 from villagewatch.ingest.natsubjects import Consumer, contract_subjects, covers
 from villagewatch.runtime.ports import free_port
 
@@ -72,3 +72,24 @@ def test_a_wrong_server_url_is_a_clear_error() -> None:
     )
     with pytest.raises(BusUnavailable, match=f"no NATS server answers at {url}"):
         asyncio.run(source.connect(asyncio.Event()))
+
+
+@pytest.mark.parametrize(
+    ("version", "used"),
+    [
+        pytest.param("2.9.10", False, id="debian-12-measured-losing"),
+        pytest.param("2.10.99", False, id="below-the-floor"),
+        pytest.param("", False, id="none-reported"),
+        pytest.param("two.eleven", False, id="unreadable"),
+        pytest.param("2.11.0", True, id="the-floor"),
+        pytest.param("2.12.8", True, id="the-tests-server"),
+        pytest.param("3.0.0-beta.1", True, id="a-later-major"),
+    ],
+)
+def test_a_nats_server_older_than_the_floor_is_refused_in_words(version: str, used: bool) -> None:
+    why = server_refused(version, "nats-2:4222")
+    assert (why is None) is used
+    if why is not None:
+        assert "nats-2:4222" in why
+        assert f"version {version or 'unknown'}" in why
+        assert "2.11.0 or newer on every node of ingest.bus.servers" in why

@@ -1,4 +1,5 @@
-"""A lean MQTT 3.1.1 QoS 1 publisher for benchmarks: pipelined PUBLISH packets, a bounded window.
+"""A lean MQTT 3.1.1 QoS 1 publisher for benchmarks and load tests: pipelined PUBLISH packets, a
+bounded window.
 
 paho's publish path manages about 4,500 messages/s on this machine, too slow to
 load an ingester; this writes pre-framed packets in chunks and counts PUBACKs.
@@ -12,10 +13,11 @@ import struct
 import time
 from collections.abc import Callable
 
-__all__ = ["publish"]
+__all__ = ["publish", "remaining_length"]
 
 
-def _remaining_length(n: int) -> bytes:
+def remaining_length(n: int) -> bytes:
+    """MQTT's variable-length integer (a packet's remaining length)."""
     out = bytearray()
     while True:
         byte, n = n % 128, n // 128
@@ -27,12 +29,12 @@ def _remaining_length(n: int) -> bytes:
 def _connect_packet(client_id: str) -> bytes:
     cid = client_id.encode()
     body = b"\x00\x04MQTT\x04\x02\x00\x3c" + struct.pack("!H", len(cid)) + cid
-    return b"\x10" + _remaining_length(len(body)) + body
+    return b"\x10" + remaining_length(len(body)) + body
 
 
 def _publish_packet(topic: bytes, payload: bytes, mid: int) -> bytes:
     body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", mid) + payload
-    return b"\x32" + _remaining_length(len(body)) + body
+    return b"\x32" + remaining_length(len(body)) + body
 
 
 async def publish(
