@@ -81,9 +81,9 @@ async def _read_everything(cluster: NatsCluster) -> tuple[set[int], dict[str, se
 def test_every_acknowledged_message_reaches_the_ingesters_and_each_village_detect(
     tmp_path: Path,
 ) -> None:
-    cluster = NatsCluster(tmp_path / "nats").start()
+    cluster = NatsCluster(tmp_path / "nats")
     try:
-        ingested, detected = asyncio.run(_read_everything(cluster))
+        ingested, detected = asyncio.run(_read_everything(cluster.start()))
     finally:
         cluster.close()
     missing = sorted(set(range(MESSAGES)) - ingested)
