@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from villagewatch.cluster.leases import Fence
 from villagewatch.config import Deployment
@@ -34,7 +36,7 @@ from villagewatch.detect.metrics import DetectMetrics
 from villagewatch.detect.sources import data_folders, decoder_for
 from villagewatch.detect.store import DetectStore, dump_states
 from villagewatch.detectors.events import RegisteredCredential
-from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable
+from villagewatch.errors import ConfigError, ConfigIssue, StoreUnavailable, VillagewatchError
 from villagewatch.registry import RegistryStore
 from villagewatch.runtime.backoff import Backoff
 from villagewatch.runtime.diskspace import export_free_space, measure_filesystems
@@ -136,7 +138,7 @@ class DetectService:
         link_stop = asyncio.Event()
         log.info("Watching villages %s", ", ".join(self._villages))
         served = joined(self.metrics.registry, SQLITE_METRICS)  # its state and the registry
-        with metrics_served(served, self._settings.metrics_port):
+        with metrics_served(served, self._settings.metrics_port), _said_in_words():
             async with asyncio.TaskGroup() as tg:
                 link = tg.create_task(self._link.run(link_stop))
                 ticking = tg.create_task(self._tick(stop))
@@ -324,3 +326,20 @@ class DetectService:
         else:
             self.connected.clear()
         self.metrics.connected.set(int(up))
+
+
+@contextmanager
+def _said_in_words() -> Iterator[None]:
+    """A villagewatch error of one of the service's tasks (the bus refused, say) leaves as
+    itself, not inside the task group's ExceptionGroup: the entry point then prints its
+    message, not a traceback."""
+    try:
+        yield
+    except ExceptionGroup as group:
+        ours, _ = group.split(VillagewatchError)
+        if ours is None:
+            raise
+        first: BaseException = ours
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from group

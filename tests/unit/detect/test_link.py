@@ -4,6 +4,8 @@ MQTT listener takes, its MQTT session otherwise."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from villagewatch.config import load_deployment
 from villagewatch.detect.link import MqttLink, NatsLink, _detect_channel, detect_link
 from villagewatch.detect.service import DetectService
 from villagewatch.detect.store import DetectStore
+from villagewatch.runtime.ports import free_port
 
 from .test_engine_faults import VILLAGE
 
@@ -59,3 +62,19 @@ def test_on_nats_every_ack_goes_to_the_consumers(tmp_path: Path) -> None:
     service._acks = [(1, 0), (2, 0)]
     asyncio.run(service._commit())
     assert acked == [[(1, 0), (2, 0)]]
+
+
+def test_a_nats_bus_that_cannot_be_used_ends_detect_in_words_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """The link's refusal (here: nothing answers at the servers; likewise an old server or a
+    wrong password) leaves detect's task group as itself, so the command prints it."""
+    dead = f"nats://127.0.0.1:{free_port()}"
+    settings = _deployment(tmp_path, {"kind": "nats", "servers": [dead], "connect_timeout_s": 1})
+    ran = subprocess.run(
+        [sys.executable, "-m", "villagewatch", "detect", "--config", str(settings.source)],
+        capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert "Traceback" not in ran.stderr, ran.stderr[-2000:]
+    assert f"no NATS server answers at {dead} (ingest.bus.servers)" in ran.stderr
