@@ -1,5 +1,5 @@
-"""Real servers for integration tests: Mosquitto, influxd, VictoriaMetrics and PostgreSQL on free
-loopback ports, temp dirs."""
+"""Real servers for integration tests: Mosquitto, influxd, VictoriaMetrics, PostgreSQL and a
+three-node NATS cluster on free loopback ports, temp dirs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from villagewatch_dev.natscluster import NatsCluster
 from villagewatch_dev.servers import (
     Influxd,
     Mosquitto,
@@ -85,6 +86,17 @@ def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     server = VictoriaMetrics(tmp_path / "victoria").start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three JetStream nodes with MQTT listeners; every node killed afterwards, also when the
+    cluster did not come up."""
+    nodes = NatsCluster(tmp_path / "nats")
+    try:
+        yield nodes.start()
+    finally:
+        nodes.close()
 
 
 @pytest.fixture

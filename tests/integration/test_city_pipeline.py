@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +51,6 @@ N = 300
 PASSWORD = "op-password-1"
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    """Three JetStream nodes with MQTT listeners."""
-    nodes = NatsCluster(tmp_path / "nats")
-    try:
-        yield nodes.start()
-    finally:
-        nodes.close()
-
-
 class Host:
     """One machine's villagewatch: its own directory, settings and ports; every role."""
 
@@ -69,7 +58,7 @@ class Host:
         self,
         root: Path,
         *,
-        cluster: NatsCluster,
+        nats_cluster: NatsCluster,
         vm: VictoriaMetrics,
         dsn: str,
         hook: str,
@@ -91,11 +80,11 @@ class Host:
         self.api = f"http://127.0.0.1:{self.ports['api']}"
         settings = {
             # NATS's MQTT listener on the first node: detect's sessions (MQTT 3.1.1)
-            "mqtt": {"host": "127.0.0.1", "port": cluster.nodes[0].mqtt_port},
+            "mqtt": {"host": "127.0.0.1", "port": nats_cluster.nodes[0].mqtt_port},
             "store": {"kind": "victoria", "url": vm.url, "search_latency_s": 0,
                       "last_values_window_s": 10 * 365 * 86_400},
             "relational": {"kind": "postgres", "dsn": dsn},
-            "ingest": {"bus": {"kind": "nats", "servers": cluster.urls, "ack_wait_s": 5},
+            "ingest": {"bus": {"kind": "nats", "servers": nats_cluster.urls, "ack_wait_s": 5},
                        "metrics_port": self.ports["ingest"], "flush_interval_s": 0.05,
                        "evidence_min_free_percent": 0},
             "detect": {"client_id": "vw-detect", "partitions": PARTITIONS,
@@ -237,13 +226,13 @@ def delivered(recorder: Recorder) -> list[int]:
 
 
 def test_the_whole_pipeline_loses_and_duplicates_nothing_when_one_of_each_is_killed(
-    cluster: NatsCluster, victoria: VictoriaMetrics, pg_dsn: str, recorder: Recorder,
+    nats_cluster: NatsCluster, victoria: VictoriaMetrics, pg_dsn: str, recorder: Recorder,
     tmp_path: Path, campaign: Campaign,
 ) -> None:  # fmt: skip
     # h1's detect may hold one partition (it starts first, and there is no rebalancing), h2's
     # both: the one it starts with and the one it takes over when h1's detect dies.
     hosts = [
-        Host(tmp_path / name, cluster=cluster, vm=victoria, dsn=pg_dsn, hook=recorder.url,
+        Host(tmp_path / name, nats_cluster=nats_cluster, vm=victoria, dsn=pg_dsn, hook=recorder.url,
              partitions=most)
         for name, most in (("h1", 1), ("h2", 2))
     ]  # fmt: skip
@@ -264,14 +253,14 @@ def test_the_whole_pipeline_loses_and_duplicates_nothing_when_one_of_each_is_kil
         feed = Feed(two)  # the console that stays open on the surviving API node
         publisher = threading.Thread(
             target=publish_through_outages,
-            args=(cluster.nodes[0].mqtt_port, messages),
+            args=(nats_cluster.nodes[0].mqtt_port, messages),
             kwargs={"pace": 40, "timeout": 240, "protocol": MQTTProtocolVersion.MQTTv311},
         )
         publisher.start()
         killed: list[str] = []
         # One of each, in turn, while the readings flow (each a seventh of the way further).
         for step, (what, kill) in enumerate([
-            ("NATS node n3", cluster.nodes[2].kill),
+            ("NATS node n3", nats_cluster.nodes[2].kill),
             ("ingester on h1", one.ingest.kill),
             ("detect on h1", one.detect.kill),
             ("alert engine on h1", one.alerts.kill),

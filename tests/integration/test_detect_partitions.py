@@ -101,6 +101,17 @@ def stream(villages: Sequence[str] = VILLAGES, n: int = N) -> list[tuple[str, by
     return [reading(v, i, level_at(i, k)) for i in range(n) for k, v in enumerate(villages)]
 
 
+def as_villages(base: Path, villages: tuple[str, ...]) -> dict[str, Any]:
+    """The one village write_deployment made beside ``base``, copied as each of ``villages``;
+    ``base``'s settings, listing those copies."""
+    village = orjson.loads((base.parent / "village.yaml").read_bytes())
+    for vid in villages:
+        (base.parent / f"{vid}.yaml").write_bytes(orjson.dumps({**village, "id": vid}))
+    settings: dict[str, Any] = orjson.loads(base.read_bytes())
+    settings["villages"] = [f"{vid}.yaml" for vid in villages]
+    return settings
+
+
 def write_settings(tmp_path: Path, mqtt_port: int) -> tuple[Path, Path]:
     """Two settings files (one per process: their metrics ports and how many partitions each
     may hold differ), the same villages, partitions, client id and detect file."""
@@ -108,11 +119,7 @@ def write_settings(tmp_path: Path, mqtt_port: int) -> tuple[Path, Path]:
         tmp_path, mqtt_port=mqtt_port, store={"kind": "sqlite", "path": "readings.db"},
         devices=1, village_detect={"devices": {"wl-000": {"level": GAUGE_LEVELS}}},
     )  # fmt: skip
-    village = orjson.loads((tmp_path / "village.yaml").read_bytes())
-    for vid in VILLAGES:
-        (tmp_path / f"{vid}.yaml").write_bytes(orjson.dumps({**village, "id": vid}))
-    settings = orjson.loads(base.read_bytes())
-    settings["villages"] = [f"{vid}.yaml" for vid in VILLAGES]
+    settings = as_villages(base, VILLAGES)
     out = []
     for name, most in (("a", 1), ("b", 2)):
         settings["detect"] = {

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,61 +27,47 @@ from .helpers import (
     wait_until,
     write_deployment,
 )
-from .test_detect_partitions import committed, expected_ids, recorded_ids, stream
+from .test_detect_partitions import as_villages, committed, expected_ids, recorded_ids, stream
 from .test_detect_service import GAUGE_LEVELS
 
 VILLAGES = ("va", "vb")
 N = 900
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    nodes = NatsCluster(tmp_path / "nats")
-    try:
-        yield nodes.start()
-    finally:
-        nodes.close()
-
-
-def write_settings(tmp_path: Path, cluster: NatsCluster, entry: NatsNode) -> Path:
+def write_settings(tmp_path: Path, nats_cluster: NatsCluster, entry: NatsNode) -> Path:
     """Two villages with one gauge each; detect on NATS (``ack_wait_s`` short: a killed
     detect's messages come again soon), MQTT clients entering at ``entry``."""
     base = write_deployment(
         tmp_path, mqtt_port=entry.mqtt_port, protocol="3.1.1",
         store={"kind": "sqlite", "path": "readings.db"}, devices=1,
-        ingest={"bus": {"kind": "nats", "servers": cluster.urls, "ack_wait_s": 3},
+        ingest={"bus": {"kind": "nats", "servers": nats_cluster.urls, "ack_wait_s": 3},
                 "metrics_port": free_port()},
         detect={"flush_interval_s": 0.25, "batch_max_messages": 100_000,
                 "metrics_port": free_port()},
         village_detect={"devices": {"wl-000": {"level": GAUGE_LEVELS}}},
     )  # fmt: skip
-    village = orjson.loads((tmp_path / "village.yaml").read_bytes())
-    for vid in VILLAGES:
-        (tmp_path / f"{vid}.yaml").write_bytes(orjson.dumps({**village, "id": vid}))
-    settings = orjson.loads(base.read_bytes())
-    settings["villages"] = [f"{vid}.yaml" for vid in VILLAGES]
-    base.write_bytes(orjson.dumps(settings))
+    base.write_bytes(orjson.dumps(as_villages(base, VILLAGES)))
     return base
 
 
-def leaders(cluster: NatsCluster) -> dict[str, str]:
+def leaders(nats_cluster: NatsCluster) -> dict[str, str]:
     """``$MQTT_msgs`` and each of its consumers → the node leading it, as the running nodes
     report."""
-    return {name: leader for name, (leader, _) in _jsz(cluster).items()}
+    return {name: leader for name, (leader, _) in _jsz(nats_cluster).items()}
 
 
-def unfinished(cluster: NatsCluster) -> dict[str, int]:
+def unfinished(nats_cluster: NatsCluster) -> dict[str, int]:
     """Detect's consumers → messages not yet delivered or not yet acknowledged."""
     return {
         name: detail.get("num_pending", 0) + detail.get("num_ack_pending", 0)
-        for name, (_, detail) in _jsz(cluster).items()
+        for name, (_, detail) in _jsz(nats_cluster).items()
         if name.startswith("detect-")
     }
 
 
-def _jsz(cluster: NatsCluster) -> dict[str, tuple[str, dict[str, Any]]]:
+def _jsz(nats_cluster: NatsCluster) -> dict[str, tuple[str, dict[str, Any]]]:
     out: dict[str, tuple[str, dict[str, Any]]] = {}
-    for node in cluster.nodes:
+    for node in nats_cluster.nodes:
         if not node.running:
             continue
         with contextlib.suppress(httpx.HTTPError, ValueError):
@@ -104,13 +89,15 @@ def _jsz(cluster: NatsCluster) -> dict[str, tuple[str, dict[str, Any]]]:
 
 @pytest.mark.parametrize("fault", ["nats_node", "detect"])
 def test_detect_on_nats_decides_as_the_in_order_pass_through_a_sigkill(
-    tmp_path: Path, cluster: NatsCluster, fault: str
+    tmp_path: Path, nats_cluster: NatsCluster, fault: str
 ) -> None:
     # the node to kill leads $MQTT_msgs (where the old path, an MQTT session, lost messages
     # in a run of three); devices and detect's MQTT settings use another
-    victim = cluster.node(wait_until(lambda: leaders(cluster).get(MQTT_STORE, ""), timeout=30))
-    entry = next(n for n in cluster.nodes if n is not victim)
-    settings = write_settings(tmp_path, cluster, entry)
+    victim = nats_cluster.node(
+        wait_until(lambda: leaders(nats_cluster).get(MQTT_STORE, ""), timeout=30)
+    )
+    entry = next(n for n in nats_cluster.nodes if n is not victim)
+    settings = write_settings(tmp_path, nats_cluster, entry)
     db = tmp_path / "var" / "detect.db"
     messages = stream(VILLAGES, N)
     want = expected_ids(settings, messages, VILLAGES)
@@ -142,7 +129,7 @@ def test_detect_on_nats_decides_as_the_in_order_pass_through_a_sigkill(
             timeout=60, what="detect mid-stream",
         )  # fmt: skip
         if fault == "nats_node":
-            print("leaders", leaders(cluster), "killing", victim.name)  # noqa: T201
+            print("leaders", leaders(nats_cluster), "killing", victim.name)  # noqa: T201
             victim.kill()
         else:
             detect.kill()
@@ -153,7 +140,7 @@ def test_detect_on_nats_decides_as_the_in_order_pass_through_a_sigkill(
             what="the whole stream committed",
         )  # fmt: skip
         wait_until(
-            lambda: set(unfinished(cluster).values()) == {0}, timeout=30,
+            lambda: set(unfinished(nats_cluster).values()) == {0}, timeout=30,
             what="every message of detect's consumers acknowledged, poison too",
         )  # fmt: skip
     finally:

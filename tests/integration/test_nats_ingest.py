@@ -8,7 +8,6 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ import nats
 import nats.errors
 import orjson
 import paho.mqtt.client as paho
-import pytest
 
 from villagewatch.config import load_deployment
 from villagewatch.config.mqtt import MqttSettings
@@ -38,26 +36,16 @@ from .helpers import (
 DEVICES = 10
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    """Three JetStream nodes with MQTT listeners."""
-    nodes = NatsCluster(tmp_path / "nats")
-    try:
-        yield nodes.start()
-    finally:
-        nodes.close()
-
-
-def _deployment(tmp_path: Path, cluster: NatsCluster, **bus: Any) -> tuple[Path, Path]:
+def _deployment(tmp_path: Path, nats_cluster: NatsCluster, **bus: Any) -> tuple[Path, Path]:
     db = tmp_path / "store.db"
     settings = write_deployment(
         tmp_path,
-        mqtt_port=cluster.nodes[0].mqtt_port,
+        mqtt_port=nats_cluster.nodes[0].mqtt_port,
         protocol="3.1.1",  # NATS's MQTT listener has no MQTT 5
         store={"kind": "sqlite", "path": str(db)},
         devices=DEVICES,
         ingest={
-            "bus": {"kind": "nats", "servers": cluster.urls, "ack_wait_s": 5, **bus},
+            "bus": {"kind": "nats", "servers": nats_cluster.urls, "ack_wait_s": 5, **bus},
             "metrics_port": free_port(),
             "batch_max_messages": 200,
             "flush_interval_s": 0.05,
@@ -93,9 +81,9 @@ def _readings(n: int, boot: str = "b1") -> list[tuple[str, bytes]]:
     ]
 
 
-def _stream_leader(cluster: NatsCluster, stream: str = MQTT_STORE) -> str:
+def _stream_leader(nats_cluster: NatsCluster, stream: str = MQTT_STORE) -> str:
     async def ask() -> str:
-        nc = await nats.connect(servers=cluster.urls)
+        nc = await nats.connect(servers=nats_cluster.urls)
         try:
             info = await nc.jetstream().stream_info(stream)
             assert info.cluster is not None and info.cluster.leader
@@ -106,12 +94,12 @@ def _stream_leader(cluster: NatsCluster, stream: str = MQTT_STORE) -> str:
     return asyncio.run(ask())
 
 
-def test_a_reading_over_mqtt_is_stored_once(tmp_path: Path, cluster: NatsCluster) -> None:
-    settings, db = _deployment(tmp_path, cluster)
+def test_a_reading_over_mqtt_is_stored_once(tmp_path: Path, nats_cluster: NatsCluster) -> None:
+    settings, db = _deployment(tmp_path, nats_cluster)
     ingester = _ingester(settings)
     try:
         publish_through_outages(
-            cluster.nodes[1].mqtt_port, _readings(1), pace=100, protocol=paho.MQTTv311
+            nats_cluster.nodes[1].mqtt_port, _readings(1), pace=100, protocol=paho.MQTTv311
         )
         wait_until(lambda: _counts(db)[0] >= 1, timeout=15, what="the reading stored")
         time.sleep(0.5)  # a second copy would have arrived by now
@@ -122,14 +110,14 @@ def test_a_reading_over_mqtt_is_stored_once(tmp_path: Path, cluster: NatsCluster
 
 
 def test_a_node_killed_mid_run_loses_and_duplicates_nothing(
-    tmp_path: Path, cluster: NatsCluster
+    tmp_path: Path, nats_cluster: NatsCluster
 ) -> None:
-    settings, db = _deployment(tmp_path, cluster)
+    settings, db = _deployment(tmp_path, nats_cluster)
     ingester = _ingester(settings)
-    leader = _stream_leader(cluster)
+    leader = _stream_leader(nats_cluster)
     # the devices speak to a node that stays; the leader of the stream the ingester reads
     # (NATS's MQTT store) dies under them
-    entry = next(n for n in cluster.nodes if n.name != leader)
+    entry = next(n for n in nats_cluster.nodes if n.name != leader)
     n = 3000
     publishing = threading.Thread(
         target=publish_through_outages,
@@ -139,7 +127,7 @@ def test_a_node_killed_mid_run_loses_and_duplicates_nothing(
     publishing.start()
     try:
         wait_until(lambda: _counts(db)[0] >= n // 4, timeout=20, what="a quarter stored")
-        cluster.node(leader).kill()
+        nats_cluster.node(leader).kill()
         publishing.join(timeout=60)
         wait_until(lambda: _counts(db)[0] >= n, timeout=30, what=f"{n} readings")
         time.sleep(1)
@@ -151,14 +139,14 @@ def test_a_node_killed_mid_run_loses_and_duplicates_nothing(
 
 
 def test_two_ingesters_share_the_durable_and_a_killed_one_loses_nothing(
-    tmp_path: Path, cluster: NatsCluster
+    tmp_path: Path, nats_cluster: NatsCluster
 ) -> None:
-    settings, db = _deployment(tmp_path, cluster)
+    settings, db = _deployment(tmp_path, nats_cluster)
     first, second = _ingester(settings), None
     n = 3000
     publishing = threading.Thread(
         target=publish_through_outages,
-        args=(cluster.nodes[0].mqtt_port, _readings(n)),
+        args=(nats_cluster.nodes[0].mqtt_port, _readings(n)),
         kwargs={"pace": 400, "protocol": paho.MQTTv311, "timeout": 60},
     )
     try:
@@ -188,9 +176,9 @@ def _second_settings(settings: Path) -> Path:
 
 
 def test_poison_and_foreign_messages_do_not_stall_the_stream(
-    tmp_path: Path, cluster: NatsCluster
+    tmp_path: Path, nats_cluster: NatsCluster
 ) -> None:
-    settings, db = _deployment(tmp_path, cluster)
+    settings, db = _deployment(tmp_path, nats_cluster)
     ingester = _ingester(settings)
     hostile = [
         ("vw/v1/testvil/wl-000/telemetry", b"\xff\xfe not json"),
@@ -203,7 +191,7 @@ def test_poison_and_foreign_messages_do_not_stall_the_stream(
     ]
     try:
         publish_through_outages(
-            cluster.nodes[2].mqtt_port,
+            nats_cluster.nodes[2].mqtt_port,
             [*hostile, *_readings(50)],
             pace=500,
             protocol=paho.MQTTv311,
@@ -222,18 +210,18 @@ def test_poison_and_foreign_messages_do_not_stall_the_stream(
 
 
 def test_the_stream_survives_a_restart_of_all_three_nodes(
-    tmp_path: Path, cluster: NatsCluster
+    tmp_path: Path, nats_cluster: NatsCluster
 ) -> None:
-    settings, db = _deployment(tmp_path, cluster)
+    settings, db = _deployment(tmp_path, nats_cluster)
     ingester = _ingester(settings)  # creates the stream and the durable
     assert ingester.terminate() == 0
     n = 500
     publish_through_outages(
-        cluster.nodes[0].mqtt_port, _readings(n), pace=1000, protocol=paho.MQTTv311
+        nats_cluster.nodes[0].mqtt_port, _readings(n), pace=1000, protocol=paho.MQTTv311
     )
-    for node in cluster.nodes:
+    for node in nats_cluster.nodes:
         node.kill()
-    cluster.start()
+    nats_cluster.start()
     ingester = _ingester(settings)
     try:
         wait_until(lambda: _counts(db)[0] >= n, timeout=30, what=f"{n} readings")
@@ -245,11 +233,11 @@ def test_the_stream_survives_a_restart_of_all_three_nodes(
 
 
 def test_a_stalled_store_holds_at_most_max_ack_pending_and_nothing_is_redelivered(
-    tmp_path: Path, cluster: NatsCluster
+    tmp_path: Path, nats_cluster: NatsCluster
 ) -> None:
     # published with JetStream (no MQTT): into a stream of our own
     settings, _ = _deployment(
-        tmp_path, cluster, max_ack_pending=400, ack_wait_s=2, capture="stream"
+        tmp_path, nats_cluster, max_ack_pending=400, ack_wait_s=2, capture="stream"
     )
     store = MemoryStore()
     n = 2000
@@ -260,7 +248,7 @@ def test_a_stalled_store_holds_at_most_max_ack_pending_and_nothing_is_redelivere
         service = IngestService(deployment=load_deployment(settings), store=store)
         running = asyncio.create_task(service.run(stop))
         await asyncio.wait_for(service.connected.wait(), 20)
-        nc = await nats.connect(servers=cluster.urls)
+        nc = await nats.connect(servers=nats_cluster.urls)
         try:
             js = nc.jetstream()
             for topic, payload in _readings(n):
@@ -291,17 +279,17 @@ def test_a_stalled_store_holds_at_most_max_ack_pending_and_nothing_is_redelivere
 
 
 def test_the_edge_agents_link_speaks_mqtt_3_1_1_to_nats(
-    tmp_path: Path, cluster: NatsCluster
+    tmp_path: Path, nats_cluster: NatsCluster
 ) -> None:
     """The agent's own client as it runs on an edge box (protocol 3.1.1): it connects with its
     will and retained birth, subscribes to its desired config, and gets each QoS 1 publish
     acknowledged; the ingester stores it."""
-    settings, db = _deployment(tmp_path, cluster)
+    settings, db = _deployment(tmp_path, nats_cluster)
     ingester = _ingester(settings)
     acks: list[tuple[int, int]] = []
 
     async def scenario() -> int | None:
-        mqtt = MqttSettings(port=cluster.nodes[1].mqtt_port, protocol="3.1.1")
+        mqtt = MqttSettings(port=nats_cluster.nodes[1].mqtt_port, protocol="3.1.1")
         up = asyncio.Event()
         link = EdgeLink(
             mqtt, agent="edge-1", village="testvil", boot="b9", devices=["wl-000"],

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 
@@ -79,13 +78,9 @@ async def _read_everything(cluster: NatsCluster) -> tuple[set[int], dict[str, se
 
 @pytest.mark.timeout(300)
 def test_every_acknowledged_message_reaches_the_ingesters_and_each_village_detect(
-    tmp_path: Path,
+    nats_cluster: NatsCluster,
 ) -> None:
-    cluster = NatsCluster(tmp_path / "nats")
-    try:
-        ingested, detected = asyncio.run(_read_everything(cluster.start()))
-    finally:
-        cluster.close()
+    ingested, detected = asyncio.run(_read_everything(nats_cluster))
     missing = sorted(set(range(MESSAGES)) - ingested)
     assert not missing, f"the ingesters never got {len(missing)} messages, e.g. {missing[:10]}"
     for k, village in enumerate(VILLAGES):

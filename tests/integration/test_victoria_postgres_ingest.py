@@ -10,12 +10,10 @@ import asyncio
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import paho.mqtt.client as paho
-import pytest
 
 from villagewatch.config import load_settings
 from villagewatch.contract import Event
@@ -26,15 +24,6 @@ from villagewatch_dev.servers import Postgres, VictoriaMetrics, free_port
 from .helpers import NOW_MS, IngesterProcess, publish_through_outages, wait_until, write_deployment
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    nodes = NatsCluster(tmp_path / "nats")
-    try:
-        yield nodes.start()
-    finally:
-        nodes.close()
-
-
 def lock_event(seq: int) -> tuple[str, bytes]:
     item = {"seq": seq, "ts": NOW_MS - 3_600_000 + seq, "clock": "synced", "type": "unlock",
             "method": "card", "credential": f"card-{seq}"}  # fmt: skip
@@ -42,12 +31,12 @@ def lock_event(seq: int) -> tuple[str, bytes]:
     return "vw/v1/testvil/lock-1/event", orjson.dumps(body)
 
 
-def deployment(tmp_path: Path, cluster: NatsCluster, vm: VictoriaMetrics, dsn: str) -> Path:
+def deployment(tmp_path: Path, nats_cluster: NatsCluster, vm: VictoriaMetrics, dsn: str) -> Path:
     settings = write_deployment(
-        tmp_path, mqtt_port=cluster.nodes[0].mqtt_port, protocol="3.1.1",
+        tmp_path, mqtt_port=nats_cluster.nodes[0].mqtt_port, protocol="3.1.1",
         store={"kind": "victoria", "url": vm.url, "search_latency_s": 0},
         ingest={
-            "bus": {"kind": "nats", "servers": cluster.urls, "ack_wait_s": 5},
+            "bus": {"kind": "nats", "servers": nats_cluster.urls, "ack_wait_s": 5},
             "metrics_port": free_port(), "batch_max_messages": 50, "flush_interval_s": 0.05,
         },
     )  # fmt: skip
@@ -96,32 +85,32 @@ def seqs(settings: Path) -> list[int]:
     return sorted(e.seq for e in stored_events(settings))
 
 
-def publish(cluster: NatsCluster, node: int, messages: list[tuple[str, bytes]]) -> None:
+def publish(nats_cluster: NatsCluster, node: int, messages: list[tuple[str, bytes]]) -> None:
     publish_through_outages(
-        cluster.nodes[node].mqtt_port, messages, pace=500, protocol=paho.MQTTv311, timeout=60
+        nats_cluster.nodes[node].mqtt_port, messages, pace=500, protocol=paho.MQTTv311, timeout=60
     )
 
 
 def test_two_ingesters_share_the_relational_part_and_store_each_event_once(
-    tmp_path: Path, cluster: NatsCluster, shared_victoria: VictoriaMetrics, pg_dsn: str
+    tmp_path: Path, nats_cluster: NatsCluster, shared_victoria: VictoriaMetrics, pg_dsn: str
 ) -> None:
-    settings = deployment(tmp_path, cluster, shared_victoria, pg_dsn)
+    settings = deployment(tmp_path, nats_cluster, shared_victoria, pg_dsn)
     a = ingester(settings)
     b: IngesterProcess | None = None
     try:
-        publish(cluster, 0, [lock_event(s) for s in range(100)])
+        publish(nats_cluster, 0, [lock_event(s) for s in range(100)])
         wait_until(lambda: len(seqs(settings)) >= 100, timeout=30, what="a's 100 events")
         assert a.terminate() == 0
         b = ingester(second(settings))  # the other host: its own process, no shared file
         # 50 of a's again (a device that resent them) and 100 new ones, through b alone
-        publish(cluster, 1, [lock_event(s) for s in range(50, 200)])
+        publish(nats_cluster, 1, [lock_event(s) for s in range(50, 200)])
         wait_until(lambda: len(seqs(settings)) >= 200, timeout=30, what="b's 100 events")
         a = ingester(settings)
         # the same 100 events twice at once, through two nodes: each may go to either ingester
         twice = [lock_event(s) for s in range(200, 300)]
-        other = threading.Thread(target=publish, args=(cluster, 2, twice))
+        other = threading.Thread(target=publish, args=(nats_cluster, 2, twice))
         other.start()
-        publish(cluster, 0, twice)
+        publish(nats_cluster, 0, twice)
         other.join(timeout=60)
         wait_until(lambda: len(seqs(settings)) >= 300, timeout=30, what="300 events")
         time.sleep(1)  # a second copy would have been stored by now
@@ -137,18 +126,18 @@ def test_two_ingesters_share_the_relational_part_and_store_each_event_once(
 
 
 def test_an_event_while_postgres_is_down_is_retried_not_dead_lettered(
-    tmp_path: Path, cluster: NatsCluster, shared_victoria: VictoriaMetrics
+    tmp_path: Path, nats_cluster: NatsCluster, shared_victoria: VictoriaMetrics
 ) -> None:
     pg = Postgres(tmp_path / "pg").start()
     try:
         dsn = pg.create_database("vw")
-        settings = deployment(tmp_path, cluster, shared_victoria, dsn)
+        settings = deployment(tmp_path, nats_cluster, shared_victoria, dsn)
         a = ingester(settings)
         try:
-            publish(cluster, 0, [lock_event(1)])
+            publish(nats_cluster, 0, [lock_event(1)])
             wait_until(lambda: seqs(settings) == [1], timeout=30, what="the first event")
             pg.kill()
-            publish(cluster, 1, [lock_event(2)])
+            publish(nats_cluster, 1, [lock_event(2)])
             wait_until(
                 lambda: (a.metric("villagewatch_ingest_store_retries_total") or 0) >= 2,
                 timeout=30, what="the write retried",
