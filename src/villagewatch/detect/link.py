@@ -27,7 +27,7 @@ from villagewatch.config import Deployment
 from villagewatch.config.bus import NatsBus
 from villagewatch.detect.sources import subscriptions
 from villagewatch.ingest.natsource import NatsSource
-from villagewatch.ingest.natsubjects import Consumer
+from villagewatch.ingest.natsubjects import Consumer, subject_channel
 from villagewatch.mqtt import AsyncLink, FastClient, make_client
 
 __all__ = ["DetectLink", "detect_link"]
@@ -72,8 +72,7 @@ def detect_link(
 
 def _detect_channel(subject: str) -> bool:
     """``vw.v1.<village>.<device>.telemetry|event|status``: what detect subscribes to."""
-    parts = subject.split(".")
-    return len(parts) == 5 and parts[4] in ("telemetry", "event", "status")
+    return subject_channel(subject) in ("telemetry", "event", "status")
 
 
 class NatsLink:

@@ -15,9 +15,9 @@ Flow control: the server hands out at most ``max_ack_pending`` unacknowledged me
 all ingesters; each ingester also stops pulling while its intake is full (``pause_reading``).
 
 Detect pulls the same stream through one durable consumer per village (:class:`Consumer`),
-named alike in every detect process, so
-the one that takes a partition over binds to them and gets what the dead one never
-acknowledged. One consumer hands out its village's messages in stream order.
+named alike in every detect process, so the one that takes a partition over binds to them and
+gets what the dead one never acknowledged. One consumer hands out its village's messages in
+stream order.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from villagewatch.contract import Channel, subscription
 
-__all__ = ["Consumer", "contract_channel", "contract_subjects", "covers"]
+__all__ = ["Consumer", "contract_channel", "contract_subjects", "covers", "subject_channel"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +51,17 @@ def covers(captured: list[str], subject: str) -> bool:
     return False
 
 
+def subject_channel(subject: str) -> str | None:
+    """The channel of ``vw.v1.<village>.<device>.<channel>`` (or ``….evidence.<id>``: evidence);
+    None for a subject of another shape. The identifiers are not checked: that is the decode
+    path's, which dead-letters what it refuses."""
+    parts = subject.split(".")
+    if len(parts) == 5 and parts[4] != "evidence":  # evidence comes with its id
+        return parts[4]
+    return "evidence" if len(parts) == 6 and parts[4] == "evidence" else None
+
+
 def contract_channel(subject: str) -> bool:
     """Whether ``subject`` is on a channel the ingester stores (what the MQTT path subscribes
     to): ``vw.v1.<village>.<device>.telemetry|event``, ``….evidence.<id>``."""
-    parts = subject.split(".")
-    return (len(parts) == 5 and parts[4] in ("telemetry", "event")) or (
-        len(parts) == 6 and parts[4] == "evidence"
-    )
+    return subject_channel(subject) in ("telemetry", "event", "evidence")

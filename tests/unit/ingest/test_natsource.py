@@ -12,7 +12,7 @@ from villagewatch.config.bus import MqttBus, NatsBus
 from villagewatch.config.settings import IngestSettings
 from villagewatch.errors import BusUnavailable
 from villagewatch.ingest.natsource import NatsSource, server_refused
-from villagewatch.ingest.natsubjects import Consumer, contract_subjects, covers
+from villagewatch.ingest.natsubjects import Consumer, contract_channel, contract_subjects, covers
 from villagewatch.runtime.ports import free_port
 
 
@@ -93,3 +93,22 @@ def test_a_nats_server_older_than_the_floor_is_refused_in_words(version: str, us
         assert "nats-2:4222" in why
         assert f"version {version or 'unknown'}" in why
         assert "2.11.0 or newer on every node of ingest.bus.servers" in why
+
+
+@pytest.mark.parametrize(
+    ("subject", "stored"),
+    [
+        ("vw.v1.v.wl-1.telemetry", True),
+        ("vw.v1.v.lock-1.event", True),
+        ("vw.v1.v.cam-1.evidence.e1", True),
+        ("vw.v1.v.cam-1.evidence", False),  # evidence comes with its id
+        ("vw.v1.v.agent-1.status", False),
+        ("vw.v1.v.agent-1.config", False),
+        ("vw.v1.v.agent-1.config.reported", False),
+        ("vw.v1.v.wl-1.telemetry.x", False),
+    ],
+)
+def test_the_ingester_takes_the_channels_its_mqtt_path_subscribes_to(
+    subject: str, stored: bool
+) -> None:
+    assert contract_channel(subject) is stored
